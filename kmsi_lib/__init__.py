@@ -1,0 +1,28 @@
+"""kmsi-runbooks: plan, apply, verify, audit and roll back Okta "Keep Me Signed In".
+
+The public names are re-exported here lazily so that ``import kmsi_lib`` stays
+cheap (notebook start-up, the ``kmsi`` command) and so that the sandbox never
+drags the client in.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "Credentials": "kmsi_lib.auth",
+    "KmsiError": "kmsi_lib.errors",
+    "OktaClient": "kmsi_lib.client",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kmsi_lib' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
