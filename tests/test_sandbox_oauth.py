@@ -1,0 +1,476 @@
+"""The sandbox's org authorization server: token endpoint and bearer/DPoP checks.
+
+The pure functions are called with keys generated here; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from kmsi_lib.sandbox._oauth import (
+    CLIENT_ASSERTION_TYPE,
+    authenticate_bearer,
+    jwk_thumbprint,
+    token_endpoint,
+)
+
+TOKEN_URL = "https://sandbox.okta.test/oauth2/v1/token"
+API_URL = "https://sandbox.okta.test/api/v1/policies"
+NOW = 1_800_000_000.0
+CLIENT_ID = "0oaservicesandbox001"
+
+
+def _public_jwk(private_key: Any, kid: str | None) -> dict[str, Any]:
+    algorithm = (
+        jwt.algorithms.RSAAlgorithm
+        if isinstance(private_key, rsa.RSAPrivateKey)
+        else (jwt.algorithms.ECAlgorithm)
+    )
+    jwk: dict[str, Any] = json.loads(algorithm.to_jwk(private_key.public_key()))
+    if kid is not None:
+        jwk["kid"] = kid
+    return jwk
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def other_rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def ec_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _clients(
+    key: Any, *, kid: str = "key-1", dpop: bool = False, alg_scopes: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    return {
+        CLIENT_ID: {
+            "jwks": [_public_jwk(key, kid)],
+            "scopes": alg_scopes or ["okta.policies.read", "okta.policies.manage"],
+            "dpop": dpop,
+        }
+    }
+
+
+def _assertion(key: Any, *, alg: str = "RS256", kid: str | None = "key-1", **overrides: Any) -> str:
+    claims: dict[str, Any] = {
+        "iss": CLIENT_ID,
+        "sub": CLIENT_ID,
+        "aud": TOKEN_URL,
+        "iat": int(NOW),
+        "exp": int(NOW) + 300,
+        "jti": uuid.uuid4().hex,
+    }
+    claims.update(overrides)
+    claims = {k: v for k, v in claims.items() if v is not None}
+    headers = {"kid": kid} if kid is not None else {}
+    return jwt.encode(claims, key, algorithm=alg, headers=headers)
+
+
+def _form(assertion: str, scope: str = "okta.policies.read") -> dict[str, str]:
+    return {
+        "grant_type": "client_credentials",
+        "scope": scope,
+        "client_assertion_type": CLIENT_ASSERTION_TYPE,
+        "client_assertion": assertion,
+    }
+
+
+def _proof(
+    key: Any, *, htm: str = "POST", htu: str = TOKEN_URL, alg: str = "ES256", **claims: Any
+) -> str:
+    body: dict[str, Any] = {"htm": htm, "htu": htu, "iat": int(NOW), "jti": uuid.uuid4().hex}
+    body.update(claims)
+    body = {k: v for k, v in body.items() if v is not None}
+    headers = {"typ": "dpop+jwt", "jwk": _public_jwk(key, None)}
+    return jwt.encode(body, key, algorithm=alg, headers=headers)
+
+
+def _ath(token: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).rstrip(b"=").decode()
+
+
+# --- token endpoint: client credentials with private_key_jwt ------------------------------
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+def test_valid_assertion_gets_a_one_hour_bearer_token(
+    alg: str, rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """A correctly signed assertion for granted scopes yields a Bearer token recorded in tokens."""
+    key = rsa_key if alg == "RS256" else ec_key
+    tokens: dict[str, dict[str, Any]] = {}
+    status, body, headers = token_endpoint(
+        _clients(key),
+        tokens,
+        _form(_assertion(key, alg=alg), "okta.policies.read"),
+        {},
+        TOKEN_URL,
+        NOW,
+    )
+    assert status == 200, body
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 3600
+    assert body["scope"] == "okta.policies.read"
+    assert headers["Cache-Control"] == "no-store"
+    record = tokens[body["access_token"]]
+    assert record == {
+        "client_id": CLIENT_ID,
+        "scopes": ["okta.policies.read"],
+        "exp": NOW + 3600,
+        "dpop_jkt": None,
+    }
+
+
+def _reject(
+    key: Any,
+    assertion: str,
+    *,
+    scope: str = "okta.policies.read",
+    clients: dict[str, dict[str, Any]] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    tokens: dict[str, dict[str, Any]] = {}
+    status, body, _ = token_endpoint(
+        clients or _clients(key), tokens, _form(assertion, scope), {}, TOKEN_URL, NOW
+    )
+    assert tokens == {}, "a refused request must not issue a token"
+    return status, body
+
+
+def test_assertion_signed_by_another_key_is_invalid_client(
+    rsa_key: rsa.RSAPrivateKey, other_rsa_key: rsa.RSAPrivateKey
+) -> None:
+    status, body = _reject(rsa_key, _assertion(other_rsa_key))
+    assert (status, body["error"]) == (401, "invalid_client")
+    assert "signature" in body["error_description"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "word"),
+    [
+        pytest.param({"aud": "https://other.okta.test/oauth2/v1/token"}, "aud", id="wrong-aud"),
+        pytest.param(
+            {"aud": "https://sandbox.okta.test/oauth2/default/v1/token"}, "aud", id="custom-as-aud"
+        ),
+        pytest.param({"exp": int(NOW) - 1, "iat": int(NOW) - 301}, "expired", id="expired"),
+        pytest.param({"exp": int(NOW) + 3601}, "one hour", id="exp-more-than-1h-after-iat"),
+        pytest.param({"iss": "0oasomeoneelse000001"}, "iss", id="iss-not-client"),
+        pytest.param({"jti": None}, "jti", id="no-jti"),
+        pytest.param({"exp": None}, "exp", id="no-exp"),
+    ],
+)
+def test_bad_assertion_claims_are_invalid_client(
+    rsa_key: rsa.RSAPrivateKey, overrides: dict[str, Any], word: str
+) -> None:
+    status, body = _reject(rsa_key, _assertion(rsa_key, **overrides))
+    assert (status, body["error"]) == (401, "invalid_client")
+    assert word in body["error_description"]
+
+
+def test_unknown_kid_is_invalid_client(rsa_key: rsa.RSAPrivateKey) -> None:
+    status, body = _reject(rsa_key, _assertion(rsa_key, kid="not-registered"))
+    assert (status, body["error"]) == (401, "invalid_client")
+    assert "not-registered" in body["error_description"]
+
+
+def test_unknown_client_is_invalid_client(rsa_key: rsa.RSAPrivateKey) -> None:
+    assertion = _assertion(rsa_key, iss="0oaunknown0000000001", sub="0oaunknown0000000001")
+    status, body = _reject(rsa_key, assertion)
+    assert (status, body["error"]) == (401, "invalid_client")
+
+
+def test_hmac_signed_assertion_is_refused(rsa_key: rsa.RSAPrivateKey) -> None:
+    """A symmetric algorithm never passes, whatever the secret (alg confusion)."""
+    claims = {
+        "iss": CLIENT_ID,
+        "sub": CLIENT_ID,
+        "aud": TOKEN_URL,
+        "exp": int(NOW) + 60,
+        "jti": "x",
+    }
+    forged = jwt.encode(
+        claims,
+        "a-shared-secret-that-is-long-enough-for-hs256",
+        algorithm="HS256",
+        headers={"kid": "key-1"},
+    )
+    status, body = _reject(rsa_key, forged)
+    assert (status, body["error"]) == (401, "invalid_client")
+
+
+def test_replayed_assertion_jti_is_refused(rsa_key: rsa.RSAPrivateKey) -> None:
+    clients = _clients(rsa_key)
+    tokens: dict[str, dict[str, Any]] = {}
+    assertion = _assertion(rsa_key)
+    first = token_endpoint(clients, tokens, _form(assertion), {}, TOKEN_URL, NOW)
+    second = token_endpoint(clients, tokens, _form(assertion), {}, TOKEN_URL, NOW + 1)
+    assert first[0] == 200
+    assert (second[0], second[1]["error"]) == (401, "invalid_client")
+    assert "already been used" in second[1]["error_description"]
+    assert len(tokens) == 1
+
+
+def test_scope_not_granted_is_invalid_scope(rsa_key: rsa.RSAPrivateKey) -> None:
+    status, body = _reject(
+        rsa_key, _assertion(rsa_key), scope="okta.policies.read okta.users.manage"
+    )
+    assert (status, body["error"]) == (400, "invalid_scope")
+    assert "okta.users.manage" in body["error_description"]
+    assert "okta.policies.read" not in body["error_description"]
+
+
+def test_no_scope_is_invalid_scope(rsa_key: rsa.RSAPrivateKey) -> None:
+    status, body = _reject(rsa_key, _assertion(rsa_key), scope="  ")
+    assert body == {"error": "invalid_scope", "error_description": "No scopes were requested."}
+    assert status == 400
+
+
+def test_only_the_requested_scopes_are_granted(rsa_key: rsa.RSAPrivateKey) -> None:
+    tokens: dict[str, dict[str, Any]] = {}
+    form = _form(_assertion(rsa_key), "okta.policies.manage okta.policies.read okta.policies.read")
+    status, body, _ = token_endpoint(_clients(rsa_key), tokens, form, {}, TOKEN_URL, NOW)
+    assert status == 200
+    assert body["scope"] == "okta.policies.manage okta.policies.read"
+
+
+@pytest.mark.parametrize(
+    ("grant_type", "error"),
+    [
+        pytest.param("password", "unsupported_grant_type", id="password"),
+        pytest.param("authorization_code", "unsupported_grant_type", id="authorization-code"),
+        pytest.param("", "invalid_request", id="missing"),
+    ],
+)
+def test_only_client_credentials_is_supported(
+    rsa_key: rsa.RSAPrivateKey, grant_type: str, error: str
+) -> None:
+    form = {**_form(_assertion(rsa_key)), "grant_type": grant_type}
+    status, body, _ = token_endpoint(_clients(rsa_key), {}, form, {}, TOKEN_URL, NOW)
+    assert (status, body["error"]) == (400, error)
+
+
+def test_missing_or_wrong_client_authentication(rsa_key: rsa.RSAPrivateKey) -> None:
+    no_creds = {"grant_type": "client_credentials", "scope": "okta.policies.read"}
+    status, body, _ = token_endpoint(_clients(rsa_key), {}, no_creds, {}, TOKEN_URL, NOW)
+    assert (status, body) == (
+        401,
+        {"error": "invalid_client", "error_description": "No client credentials found"},
+    )
+    wrong_type = {**_form(_assertion(rsa_key)), "client_assertion_type": "urn:example:other"}
+    status, body, _ = token_endpoint(_clients(rsa_key), {}, wrong_type, {}, TOKEN_URL, NOW)
+    assert (status, body["error"]) == (400, "invalid_request")
+
+
+# --- DPoP --------------------------------------------------------------------------------
+
+
+def test_dpop_client_without_proof_is_refused(rsa_key: rsa.RSAPrivateKey) -> None:
+    status, body, _ = token_endpoint(
+        _clients(rsa_key, dpop=True), {}, _form(_assertion(rsa_key)), {}, TOKEN_URL, NOW
+    )
+    assert (status, body) == (
+        400,
+        {
+            "error": "invalid_dpop_proof",
+            "error_description": "The DPoP proof JWT header is missing.",
+        },
+    )
+
+
+def _dpop_token(
+    rsa_key: rsa.RSAPrivateKey, dpop_key: Any, tokens: dict[str, dict[str, Any]]
+) -> str:
+    """Run the nonce round trip the way Okta's SDKs do; return the DPoP-bound token."""
+    clients = _clients(rsa_key, dpop=True)
+    form = _form(_assertion(rsa_key))
+    status, body, headers = token_endpoint(
+        clients, tokens, form, {"DPoP": _proof(dpop_key)}, TOKEN_URL, NOW
+    )
+    assert (status, body) == (
+        400,
+        {
+            "error": "use_dpop_nonce",
+            "error_description": "Authorization server requires nonce in DPoP proof.",
+        },
+    )
+    nonce = headers["DPoP-Nonce"]
+    # The same client assertion is sent again: the nonce answer must not burn its jti.
+    status, body, _ = token_endpoint(
+        clients, tokens, form, {"dpop": _proof(dpop_key, nonce=nonce)}, TOKEN_URL, NOW + 2
+    )
+    assert status == 200, body
+    assert body["token_type"] == "DPoP"
+    return str(body["access_token"])
+
+
+def test_dpop_nonce_dance_binds_the_token_to_the_proof_key(
+    rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey
+) -> None:
+    tokens: dict[str, dict[str, Any]] = {}
+    token = _dpop_token(rsa_key, ec_key, tokens)
+    assert tokens[token]["dpop_jkt"] == jwk_thumbprint(_public_jwk(ec_key, None))
+
+
+@pytest.mark.parametrize(
+    ("claims", "headers_fix"),
+    [
+        pytest.param({"htm": "GET"}, None, id="wrong-htm"),
+        pytest.param(
+            {"htu": "https://sandbox.okta.test/oauth2/v1/authorize"}, None, id="wrong-htu"
+        ),
+        pytest.param({"iat": int(NOW) - 3600}, None, id="stale-iat"),
+        pytest.param({}, {"typ": "JWT"}, id="wrong-typ"),
+    ],
+)
+def test_bad_dpop_proof_at_token_endpoint(
+    rsa_key: rsa.RSAPrivateKey,
+    ec_key: ec.EllipticCurvePrivateKey,
+    claims: dict[str, Any],
+    headers_fix: dict[str, str] | None,
+) -> None:
+    if headers_fix:
+        body = {"htm": "POST", "htu": TOKEN_URL, "iat": int(NOW), "jti": "j1"}
+        proof = jwt.encode(
+            body,
+            ec_key,
+            algorithm="ES256",
+            headers={**headers_fix, "jwk": _public_jwk(ec_key, None)},
+        )
+    else:
+        proof = _proof(ec_key, **claims)
+    status, body, _ = token_endpoint(
+        _clients(rsa_key, dpop=True),
+        {},
+        _form(_assertion(rsa_key)),
+        {"DPoP": proof},
+        TOKEN_URL,
+        NOW,
+    )
+    assert (status, body["error"]) == (400, "invalid_dpop_proof")
+
+
+def test_rfc7638_thumbprint_example() -> None:
+    """The RSA example of RFC 7638 §3.1 has a published thumbprint."""
+    jwk = {
+        "kty": "RSA",
+        "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tS"
+        "oc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65Y"
+        "GjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrd"
+        "kt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnq"
+        "DKgw",
+        "e": "AQAB",
+        "alg": "RS256",
+        "kid": "2011-04-29",
+    }
+    assert jwk_thumbprint(jwk) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+# --- resource requests -----------------------------------------------------------------------
+
+
+def test_bearer_token_grants_its_scopes(rsa_key: rsa.RSAPrivateKey) -> None:
+    tokens: dict[str, dict[str, Any]] = {}
+    _, body, _ = token_endpoint(
+        _clients(rsa_key), tokens, _form(_assertion(rsa_key)), {}, TOKEN_URL, NOW
+    )
+    token = body["access_token"]
+    assert authenticate_bearer(tokens, "Bearer", token, None, "GET", API_URL, NOW + 10) == (
+        ["okta.policies.read"],
+        {},
+    )
+
+
+@pytest.mark.parametrize(
+    ("token", "at"),
+    [
+        pytest.param("not-a-token", NOW + 10, id="unknown"),
+        pytest.param(None, NOW + 3600, id="expired"),
+    ],
+)
+def test_unknown_or_expired_bearer_token_is_invalid_token(
+    rsa_key: rsa.RSAPrivateKey, token: str | None, at: float
+) -> None:
+    tokens: dict[str, dict[str, Any]] = {}
+    _, body, _ = token_endpoint(
+        _clients(rsa_key), tokens, _form(_assertion(rsa_key)), {}, TOKEN_URL, NOW
+    )
+    scopes, headers = authenticate_bearer(
+        tokens, "Bearer", token or body["access_token"], None, "GET", API_URL, at
+    )
+    assert scopes is None
+    assert headers == {
+        "WWW-Authenticate": 'Bearer error="invalid_token", '
+        'error_description="The access token is invalid"'
+    }
+
+
+def test_dpop_bound_token_with_good_proof_and_ath(
+    rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey
+) -> None:
+    tokens: dict[str, dict[str, Any]] = {}
+    token = _dpop_token(rsa_key, ec_key, tokens)
+    proof = _proof(ec_key, htm="GET", htu=API_URL + "?type=ACCESS_POLICY", ath=_ath(token))
+    scopes, headers = authenticate_bearer(
+        tokens, "DPoP", token, proof, "GET", API_URL + "?type=ACCESS_POLICY", NOW + 5
+    )
+    assert (scopes, headers) == (["okta.policies.read"], {})
+    # The same proof cannot be used twice.
+    scopes, headers = authenticate_bearer(tokens, "DPoP", token, proof, "GET", API_URL, NOW + 6)
+    assert scopes is None
+    assert 'error="invalid_dpop_proof"' in headers["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize(
+    ("case", "error"),
+    [
+        ("bad-ath", "invalid_dpop_proof"),
+        ("no-ath", "invalid_dpop_proof"),
+        ("no-proof", "invalid_dpop_proof"),
+        ("wrong-htu", "invalid_dpop_proof"),
+        ("wrong-htm", "invalid_dpop_proof"),
+        ("bearer-scheme", "invalid_token"),
+        ("other-key", "invalid_token"),
+    ],
+)
+def test_dpop_bound_token_is_refused_without_a_matching_proof(
+    rsa_key: rsa.RSAPrivateKey,
+    ec_key: ec.EllipticCurvePrivateKey,
+    other_rsa_key: rsa.RSAPrivateKey,
+    case: str,
+    error: str,
+) -> None:
+    """Bound tokens need scheme DPoP and a proof by the bound key for this request and token."""
+    tokens: dict[str, dict[str, Any]] = {}
+    token = _dpop_token(rsa_key, ec_key, tokens)
+    scheme = "DPoP"
+    proof: str | None = {
+        "bad-ath": _proof(ec_key, htm="GET", htu=API_URL, ath=_ath(token + "x")),
+        "no-ath": _proof(ec_key, htm="GET", htu=API_URL),
+        "bearer-scheme": _proof(ec_key, htm="GET", htu=API_URL, ath=_ath(token)),
+        "no-proof": None,
+        "other-key": _proof(other_rsa_key, alg="RS256", htm="GET", htu=API_URL, ath=_ath(token)),
+        "wrong-htu": _proof(ec_key, htm="GET", htu=API_URL + "/x", ath=_ath(token)),
+        "wrong-htm": _proof(ec_key, htm="POST", htu=API_URL, ath=_ath(token)),
+    }[case]
+    if case == "bearer-scheme":
+        scheme = "Bearer"
+    scopes, headers = authenticate_bearer(tokens, scheme, token, proof, "GET", API_URL, NOW + 5)
+    assert scopes is None
+    challenge = headers["WWW-Authenticate"]
+    assert challenge.startswith('DPoP algs="RS256 ES256"')
+    assert f'error="{error}"' in challenge
