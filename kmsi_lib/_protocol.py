@@ -1,0 +1,485 @@
+"""The Okta protocol without I/O: pure functions over ``(status, headers, body)``.
+
+Everything here is tested with literal values; :mod:`kmsi_lib.client` is a thin
+loop around it (the gidgethub ``sansio`` pattern).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from kmsi_lib import errors
+
+#: Hosts that may be reached over plain HTTP: loopback (the sandbox served on
+#: 127.0.0.1) and the sandbox's in-process host name.
+PLAIN_HTTP_HOSTS = frozenset({"localhost", "sandbox.okta.test"})
+
+#: Header values of this shape: name-value pairs in ``Headers`` objects, plain
+#: mappings, or a list of pairs (repeated names allowed).
+HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
+
+# ---------------------------------------------------------------- org URL
+
+
+def _is_loopback(host: str) -> bool:
+    if host in PLAIN_HTTP_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_org_url(url: str, *, variable: str = "OKTA_ORG_URL") -> str:
+    """Return the org URL normalised (no trailing slash) or raise ``ConfigError``.
+
+    HTTPS is required, except for loopback hosts and the in-process sandbox.
+    The URL must be the bare org (no path, query or fragment).
+    """
+    raw = (url or "").strip()
+    example = "for example https://example.okta.com"
+    if not raw:
+        raise errors.ConfigError(f"{variable} is empty: set it to your Okta org URL, {example}.")
+    parts = urlsplit(raw)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in {"https", "http"} or not host:
+        raise errors.ConfigError(
+            f"{variable}={raw!r} is not a URL: set it to your Okta org URL, {example}."
+        )
+    if parts.username or parts.password:
+        raise errors.ConfigError(
+            f"{variable} must not contain a user name or password: set it to the bare org URL,"
+            f" {example}."
+        )
+    if parts.path not in {"", "/"} or parts.query or parts.fragment:
+        raise errors.ConfigError(
+            f"{variable}={raw!r} has a path or query: use the bare org URL, {example}"
+            " (not an admin console or /api/v1 URL)."
+        )
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise errors.ConfigError(
+            f"{variable}={raw!r} uses plain HTTP: Okta orgs are reached over HTTPS only"
+            f" (plain HTTP is accepted for loopback sandboxes); use https://{parts.netloc}."
+        )
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise errors.ConfigError(f"{variable}={raw!r} has an invalid port: {exc}.") from None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    return f"{parts.scheme}://{netloc}"
+
+
+def same_origin(url: str, org_url: str) -> bool:
+    """True when ``url`` points at the same scheme, host and port as ``org_url``."""
+    a, b = urlsplit(url), urlsplit(org_url)
+
+    def key(p: Any) -> tuple[str, str, int | None]:
+        default = {"https": 443, "http": 80}.get(p.scheme)
+        return (p.scheme, (p.hostname or "").lower(), p.port or default)
+
+    return key(a) == key(b)
+
+
+# ---------------------------------------------------------------- headers
+
+
+def header_values(headers: HeadersLike, name: str) -> list[str]:
+    """Every value of header ``name`` (case-insensitive), repeated headers kept apart."""
+    wanted = name.lower()
+    multi = getattr(headers, "multi_items", None)
+    if callable(multi):
+        items: Iterable[tuple[str, str]] = multi()
+    elif isinstance(headers, Mapping):
+        items = headers.items()
+    else:
+        items = headers
+    return [value for key, value in items if key.lower() == wanted]
+
+
+def header_value(headers: HeadersLike, name: str) -> str | None:
+    """The first value of header ``name``, or None."""
+    values = header_values(headers, name)
+    return values[0] if values else None
+
+
+# ---------------------------------------------------------------- Link
+
+_LINK_RE = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*?=\s*(?:\"[^\"]*\"|[^;,]*)\s*)*)")
+_PARAM_RE = re.compile(r";\s*([^=;,\s]+)\s*=\s*(?:\"([^\"]*)\"|([^;,\s]*))")
+
+
+def parse_links(headers: HeadersLike) -> dict[str, str]:
+    """Map each ``rel`` of the ``Link`` headers to its URL (verbatim).
+
+    Okta sends one ``Link`` header per relation; proxies and httpx may join
+    them with commas. URLs may themselves contain commas, so the values are
+    split on ``<...>`` groups, not on commas.
+    """
+    links: dict[str, str] = {}
+    for value in header_values(headers, "link"):
+        for match in _LINK_RE.finditer(value):
+            url, params = match.group(1), match.group(2)
+            for pname, quoted, bare in _PARAM_RE.findall(params):
+                if pname.lower() != "rel":
+                    continue
+                for rel in (quoted or bare).split():
+                    links.setdefault(rel.lower(), url)
+    return links
+
+
+def next_link(headers: HeadersLike) -> str | None:
+    """The ``rel="next"`` URL, or None at the end of the list."""
+    return parse_links(headers).get("next")
+
+
+# ---------------------------------------------------------------- WWW-Authenticate
+
+
+@dataclass(frozen=True)
+class WwwAuthenticate:
+    """A parsed ``WWW-Authenticate`` challenge (the first one)."""
+
+    scheme: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def error(self) -> str | None:
+        return self.params.get("error")
+
+    @property
+    def error_description(self) -> str | None:
+        return self.params.get("error_description")
+
+    @property
+    def scope(self) -> str | None:
+        return self.params.get("scope")
+
+
+_AUTH_PARAM_RE = re.compile(r"\s*([A-Za-z0-9_\-]+)\s*=\s*(\"(?:[^\"\\]|\\.)*\"|[^,\s]*)\s*,?")
+
+
+def parse_www_authenticate(value: str | None) -> WwwAuthenticate | None:
+    """Parse ``Bearer error="insufficient_scope", scope="okta.users.read", ...``."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    scheme, _, rest = text.partition(" ")
+    if "=" in scheme:
+        # No scheme, parameters only (not RFC-conformant, but be lenient).
+        scheme, rest = "", text
+    params: dict[str, str] = {}
+    pos = 0
+    while pos < len(rest):
+        match = _AUTH_PARAM_RE.match(rest, pos)
+        if match is None or match.end() == pos:
+            break
+        name, raw = match.group(1), match.group(2)
+        if raw.startswith('"'):
+            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        params.setdefault(name.lower(), raw)
+        pos = match.end()
+    return WwwAuthenticate(scheme=scheme, params=params)
+
+
+# ---------------------------------------------------------------- errors
+
+_CAUSE_FIELD_RE = re.compile(r"^\s*([A-Za-z_][\w.\[\]]*)\s*:\s*(.+)$", re.DOTALL)
+
+
+def parse_error_body(body: bytes | str | Any) -> dict[str, Any]:
+    """The Okta error object of ``body`` (bytes, text or already-decoded JSON); {} if none."""
+    if isinstance(body, bytes | str):
+        if not body:
+            return {}
+        try:
+            decoded = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return {}
+    else:
+        decoded = body
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def validation_fields(causes: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Field path -> message from ``errorCauses``.
+
+    Okta writes causes as ``"actions.signon.factorLifetime: must be an
+    integer"``; newer responses may also carry ``location``.
+    """
+    fields: dict[str, str] = {}
+    for cause in causes:
+        summary = str(cause.get("errorSummary") or "")
+        location = cause.get("location")
+        match = _CAUSE_FIELD_RE.match(summary)
+        if match:
+            name, message = match.group(1), match.group(2).strip()
+        elif isinstance(location, str) and location:
+            name, message = location, summary
+        else:
+            continue
+        fields[name] = f"{fields[name]}; {message}" if name in fields else message
+    return fields
+
+
+def decode_error(
+    status: int,
+    headers: HeadersLike,
+    body: bytes | str | Any,
+    *,
+    method: str = "",
+    path: str = "",
+    ambiguous: bool = False,
+) -> errors.OktaApiError:
+    """Turn an error response into the matching exception (returned, not raised)."""
+    obj = parse_error_body(body)
+    code = obj.get("errorCode") if isinstance(obj.get("errorCode"), str) else None
+    summary = str(obj.get("errorSummary") or "")
+    raw_causes = obj.get("errorCauses") or []
+    cause_dicts = [c for c in raw_causes if isinstance(c, dict)]
+    causes = [str(c.get("errorSummary")) for c in cause_dicts if c.get("errorSummary")]
+    challenge = parse_www_authenticate(header_value(headers, "www-authenticate"))
+    if not summary and challenge is not None and challenge.error_description:
+        summary = challenge.error_description
+    if not summary and status == 429:
+        summary = "API call exceeded rate limit due to too many requests."
+    common: dict[str, Any] = {
+        "status": status,
+        "error_code": code,
+        "summary": summary,
+        "causes": causes,
+        "request_id": header_value(headers, "x-okta-request-id"),
+        "method": method,
+        "path": path,
+        "ambiguous": ambiguous,
+    }
+    if challenge is not None and challenge.error == "insufficient_scope":
+        return errors.InsufficientScopeError(scope=challenge.scope, **common)
+    if status == 401 and code == "E0000015":
+        return errors.PermissionDeniedError(**common)
+    if status == 401:
+        return errors.AuthenticationError(**common)
+    if status == 403:
+        return errors.PermissionDeniedError(**common)
+    if status == 404:
+        return errors.NotFoundError(**common)
+    if status == 400:
+        return errors.ValidationError(fields=validation_fields(cause_dicts), **common)
+    if status == 409:
+        return errors.ConflictError(**common)
+    if status == 423:
+        return errors.LockedError(**common)
+    if status == 429:
+        return errors.RateLimitedError(**common)
+    if status >= 500:
+        return errors.ServerError(**common)
+    return errors.OktaApiError(**common)
+
+
+# ---------------------------------------------------------------- retries
+
+
+def http_date_epoch(value: str | None) -> float | None:
+    """Epoch seconds of an HTTP ``Date`` header value, or None if absent/invalid."""
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _ints(values: Iterable[str]) -> list[int]:
+    out: list[int] = []
+    for value in values:
+        for piece in value.split(","):
+            piece = piece.strip()
+            if piece.lstrip("-").isdigit():
+                out.append(int(piece))
+    return out
+
+
+def rate_limit_reset(headers: HeadersLike) -> int | None:
+    """The earliest ``X-Rate-Limit-Reset`` (epoch seconds) among all values, or None."""
+    values = _ints(header_values(headers, "x-rate-limit-reset"))
+    return min(values) if values else None
+
+
+def retry_delay_429(headers: HeadersLike) -> float:
+    """Seconds to wait after a 429: ``X-Rate-Limit-Reset - Date + 1``.
+
+    As Okta's SDKs do: the minimum of several ``X-Rate-Limit-Reset`` values,
+    relative to the server's ``Date`` (not our clock, which may be skewed).
+    Raises ``ValueError`` when either header is missing; the client then
+    falls back to exponential backoff.
+    """
+    reset = rate_limit_reset(headers)
+    if reset is None:
+        raise ValueError("429 response without X-Rate-Limit-Reset")
+    now = http_date_epoch(header_value(headers, "date"))
+    if now is None:
+        raise ValueError("429 response without a valid Date header")
+    return max(float(reset) - now + 1.0, 1.0)
+
+
+def is_concurrency_rejection(headers: HeadersLike) -> bool:
+    """True for a 429 caused by the concurrent-request limit (Limit 0 and Remaining 0)."""
+    limits = _ints(header_values(headers, "x-rate-limit-limit"))
+    remaining = _ints(header_values(headers, "x-rate-limit-remaining"))
+    return bool(limits) and limits[0] == 0 and bool(remaining) and remaining[0] == 0
+
+
+def backoff_delay(
+    attempt: int,
+    *,
+    base: float,
+    cap: float,
+    rand: Callable[[], float],
+) -> float:
+    """Capped exponential backoff with "equal jitter" for retry number ``attempt`` (1-based).
+
+    The ceiling is ``min(cap, base * 2**(attempt-1))``; the delay is drawn
+    uniformly from its upper half, so retries spread out but never collapse
+    to zero. ``rand`` returns a float in [0, 1) and is injected for tests.
+    """
+    ceiling: float = min(cap, base * 2.0 ** max(attempt - 1, 0))
+    return ceiling / 2 + rand() * ceiling / 2
+
+
+#: Statuses retried for idempotent methods with backoff.
+RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def is_locked_retryable(status: int, body: bytes | str | Any) -> bool:
+    """423 ``E0000239`` (priorities being reconciled): Okta refused, safe to retry."""
+    return status == 423 and parse_error_body(body).get("errorCode") in {"E0000239", None}
+
+
+# ---------------------------------------------------------------- redaction
+
+REDACTED = "[redacted]"
+
+#: Header names whose values never reach a journal or a log.
+SECRET_HEADERS = frozenset(
+    {"authorization", "dpop", "cookie", "set-cookie", "proxy-authorization", "x-api-key"}
+)
+
+#: JSON / form keys whose values are secret wherever they appear.
+_SECRET_KEYS = frozenset(
+    {
+        "client_assertion",
+        "client_secret",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "assertion",
+        "token",
+        "api_token",
+        "apitoken",
+        "secret",
+        "password",
+        "private_key",
+        "privatekey",
+        "passcode",
+        "sharedsecret",
+        "recoveryquestion",
+        "answer",
+    }
+)
+#: JWK members that hold private key material (RFC 7518 §6.2.2, §6.3.2, §6.4).
+_JWK_PRIVATE = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+_PEM_RE = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----.*?(?:-----END \1-----|$)", re.DOTALL
+)
+_AUTH_VALUE_RE = re.compile(r"\b(SSWS|Bearer|DPoP)\s+[A-Za-z0-9._~+/=\-]+", re.IGNORECASE)
+# A compact JWS/JWT: three base64url parts, the first a JSON header ("eyJ").
+_JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
+
+
+def is_secret_key(key: str) -> bool:
+    """True when a JSON/form/query key names a secret value."""
+    k = key.lower().replace("-", "_")
+    return k in _SECRET_KEYS or k.endswith(("_token", "_secret", "password"))
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove private-key PEM blocks, credentials after auth schemes, JWTs and known secrets."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    text = _PEM_RE.sub(f"-----{REDACTED} PRIVATE KEY-----", text)
+    text = _AUTH_VALUE_RE.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    return _JWT_RE.sub(REDACTED, text)
+
+
+def _looks_like_jwk(obj: Mapping[str, Any]) -> bool:
+    return "kty" in obj
+
+
+def redact_json(obj: Any, secrets: Iterable[str] = ()) -> Any:
+    """A deep copy of ``obj`` with secret values replaced (keys kept, so shape stays visible)."""
+    known = tuple(secrets)
+    if isinstance(obj, Mapping):
+        jwk = _looks_like_jwk(obj)
+        out: dict[str, Any] = {}
+        for key, value in obj.items():
+            skey = str(key)
+            if is_secret_key(skey) or (jwk and skey in _JWK_PRIVATE):
+                out[skey] = REDACTED
+            else:
+                out[skey] = redact_json(value, known)
+        return out
+    if isinstance(obj, list | tuple):
+        return [redact_json(item, known) for item in obj]
+    if isinstance(obj, str):
+        return redact_text(obj, known)
+    return obj
+
+
+def redact_headers(headers: HeadersLike, secrets: Iterable[str] = ()) -> dict[str, str]:
+    """Headers as a dict with secret header values replaced."""
+    known = tuple(secrets)
+    multi = getattr(headers, "multi_items", None)
+    if callable(multi):
+        items: Iterable[tuple[str, str]] = multi()
+    elif isinstance(headers, Mapping):
+        items = headers.items()
+    else:
+        items = headers
+    out: dict[str, str] = {}
+    for key, value in items:
+        lkey = key.lower()
+        clean = REDACTED if lkey in SECRET_HEADERS else redact_text(value, known)
+        out[lkey] = f"{out[lkey]}, {clean}" if lkey in out else clean
+    return out
+
+
+def redact_form(body: str, secrets: Iterable[str] = ()) -> dict[str, str]:
+    """A form-encoded body (the token request) as a dict with secrets removed."""
+    known = tuple(secrets)
+    return {
+        key: REDACTED if is_secret_key(key) else redact_text(value, known)
+        for key, value in parse_qsl(body, keep_blank_values=True)
+    }
+
+
+def redact_url(url: str, secrets: Iterable[str] = ()) -> str:
+    """Path and query of ``url`` with secret query parameters removed."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if not parts.query:
+        return redact_text(path, secrets)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(is_secret_key(k) for k, _ in query):
+        cleaned = [(k, REDACTED if is_secret_key(k) else v) for k, v in query]
+        return redact_text(f"{path}?{urlencode(cleaned)}", secrets)
+    return redact_text(f"{path}?{parts.query}", secrets)
