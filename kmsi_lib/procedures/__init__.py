@@ -1,0 +1,68 @@
+"""The KMSI procedures, one module each, found by name in :data:`REGISTRY`.
+
+``REGISTRY["post_auth"]`` is the :mod:`kmsi_lib.procedures.post_auth` module;
+every procedure module has ``NAME``, ``TITLE``, ``SCOPES``, ``Params``,
+``plan``, ``apply`` and ``verify`` (see :class:`Procedure`). Modules are
+imported on first access so that loading the registry stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+if TYPE_CHECKING:
+    import pydantic
+
+    from kmsi_lib.client import OktaClient
+    from kmsi_lib.procedures._base import ApplyResult, Plan, Verification
+
+__all__ = ["NAMES", "REGISTRY", "Procedure"]
+
+#: Every procedure, in the order a runbook index lists them.
+NAMES: tuple[str, ...] = (
+    "audit",
+    "pre_auth",
+    "post_auth",
+    "prompt_text",
+    "reset_sessions",
+    "rollback",
+)
+
+
+class Procedure(Protocol):
+    """What every procedure module provides."""
+
+    NAME: str
+    TITLE: str
+    SCOPES: tuple[str, ...]
+    Params: type[pydantic.BaseModel]
+
+    def plan(self, client: OktaClient, params: Any) -> Plan: ...
+
+    def apply(self, client: OktaClient, plan: Plan, *, attestation: Any = None) -> ApplyResult: ...
+
+    def verify(self, client: OktaClient, params: Any) -> Verification: ...
+
+
+class _Registry(Mapping[str, Procedure]):
+    """Procedure modules by name, imported on first access."""
+
+    def __getitem__(self, name: str) -> Procedure:
+        if name not in NAMES:
+            known = ", ".join(NAMES)
+            raise KeyError(f"no procedure named {name!r}; the procedures are: {known}")
+        return cast(Procedure, importlib.import_module(f"{__name__}.{name}"))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(NAMES)
+
+    def __len__(self) -> int:
+        return len(NAMES)
+
+    def __repr__(self) -> str:
+        return f"<procedure registry: {', '.join(NAMES)}>"
+
+
+REGISTRY: Mapping[str, Procedure] = _Registry()

@@ -1,0 +1,1230 @@
+"""Shared machinery of the procedures: parameters, plans, apply, verification.
+
+A procedure is a module with ``NAME``, ``TITLE``, ``SCOPES``, ``Params``,
+``plan(client, params)``, ``apply(client, plan, *, attestation=None)`` and
+``verify(client, params)``. This module gives them one way to do each step:
+
+* :func:`parse_params` validates parameters and turns pydantic's errors into a
+  :class:`~kmsi_lib.errors.ParameterError` naming the field and the fix.
+* :class:`Reader` performs every read a plan makes and remembers what it saw
+  (:class:`Observation`); the plan's ``fingerprint`` is a hash of those
+  observations and :func:`apply_plan` re-reads them to refuse a stale plan.
+* :class:`Change` is one write: the whole object as read (``before``), the
+  whole body to send (``after``, a read-modify-write copy of ``before``) and
+  the field-level :class:`FieldDiff` list between them.
+* :func:`apply_plan` checks drift, writes the changes in plan order, reads
+  every written object back, verifies each planned field and records the
+  before-state a rollback needs (:class:`ApplyResult`).
+
+Writes go through an :class:`ObjectKind` per kind of object (``policy``,
+``rule`` here; other procedures register theirs with :func:`register_kind`).
+Reads that plans make go through lookups registered with
+:func:`register_lookup`, so a plan made today can be re-checked at apply time
+from its JSON alone.
+
+Plans, apply results and verifications are dataclasses that convert to and
+from plain JSON (``to_dict``/``from_dict``) and render as a terminal table
+(``to_text``) and an HTML table (``_repr_html_``).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import hashlib
+import html
+import importlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
+
+import pydantic
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic_core import PydanticCustomError
+
+from kmsi_lib import durations
+from kmsi_lib.errors import (
+    KmsiError,
+    NotFoundError,
+    OktaApiError,
+    ParameterError,
+    StalePlanError,
+    TransportError,
+)
+
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
+else:  # the client is only needed for annotations; importing it here would cost start-up time
+    OktaClient = Any
+
+__all__ = [
+    "READ_ONLY_FIELDS",
+    "AppliedChange",
+    "ApplyResult",
+    "Attestation",
+    "BeforeRecord",
+    "Change",
+    "Check",
+    "FieldDiff",
+    "ManualStep",
+    "Minutes",
+    "ObjectKind",
+    "ObjectRef",
+    "Observation",
+    "ParamsModel",
+    "Plan",
+    "Reader",
+    "Verification",
+    "apply_plan",
+    "canonical",
+    "check_drift",
+    "created_placeholder",
+    "diff",
+    "get_path",
+    "parse_params",
+    "register_kind",
+    "register_lookup",
+    "same_value",
+    "set_path",
+    "utc_now",
+    "whole_number",
+    "writable",
+]
+
+Action = Literal["create", "update", "delete", "assign", "revoke", "manual"]
+Outcome = Literal["applied", "no-op", "failed"]
+
+#: Server-maintained fields that are never sent back in a PUT or POST body
+#: (real PUTs in the recordings omit them; ``system`` is the guide's mistake, API-NOTES §9.1).
+READ_ONLY_FIELDS: tuple[str, ...] = (
+    "id",
+    "created",
+    "lastUpdated",
+    "_links",
+    "_embedded",
+    "system",
+)
+
+#: Fields ignored when comparing what the plan saw with what the org holds now:
+#: ``_links`` carries the host name and ``lastUpdated`` moves on a write that changed nothing.
+VOLATILE_FIELDS: tuple[str, ...] = ("_links", "lastUpdated")
+
+#: Keys whose values are ISO-8601 durations; they are compared by meaning.
+DURATION_KEYS: frozenset[str] = frozenset(
+    {"reauthenticateIn", "postAuthPromptFrequency", "inactivityPeriod"}
+)
+
+
+def utc_now() -> str:
+    """The current UTC time as ISO-8601 with a ``Z`` suffix, to the second."""
+    now = _dt.datetime.now(_dt.UTC).replace(microsecond=0)
+    return now.isoformat().replace("+00:00", "Z")
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+class ParamsModel(BaseModel):
+    """Base of every procedure's ``Params``: unknown parameters are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def whole_number(unit: str = "") -> Callable[[Any], int]:
+    """A before-validator accepting only a whole number (not ``"200"``, ``200.5`` or ``True``).
+
+    ``unit`` words the message: ``must be a whole number of minutes (got '200')``.
+    """
+    wording = f"a whole number of {unit}" if unit else "a whole number"
+
+    def check(value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PydanticCustomError(
+                "whole_number", f"must be {wording} (got {{got}})", {"got": repr(value)}
+            )
+        return value
+
+    return check
+
+
+Minutes = Annotated[int, BeforeValidator(whole_number("minutes")), pydantic.Field(ge=0)]
+"""A number of minutes: a whole number, zero or more (``"200"`` as a string is refused)."""
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _loc(loc: Sequence[int | str]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def _message(error: Mapping[str, Any], model: type[BaseModel]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    got = error.get("input")
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        known = ", ".join(sorted(model.model_fields))
+        return f"is not a parameter of this procedure; the parameters are: {known}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be a whole number (got {got!r})"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"must be true or false (got {got!r})"
+    if kind in ("string_type",):
+        return f"must be text (got {got!r})"
+    if kind == "greater_than_equal":
+        return f"must be {ctx['ge']} or more (got {got!r})"
+    if kind == "less_than_equal":
+        return f"must be {ctx['le']} or less (got {got!r})"
+    if kind == "greater_than":
+        return f"must be more than {ctx['gt']} (got {got!r})"
+    if kind == "less_than":
+        return f"must be less than {ctx['lt']} (got {got!r})"
+    if kind in ("literal_error", "enum"):
+        return f"must be one of {ctx.get('expected')} (got {got!r})"
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length')} item(s) (got {got!r})"
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    if kind == "assertion_error":
+        return str(error["msg"]).removeprefix("Assertion failed, ")
+    if kind in ("whole_number",) or kind.startswith("kmsi_"):
+        return str(error["msg"])
+    return f"{error['msg']} (got {got!r})"
+
+
+def parse_params(model: type[ModelT], data: Mapping[str, Any] | ModelT) -> ModelT:
+    """Validate ``data`` against a procedure's ``Params`` model.
+
+    Raises :class:`ParameterError` whose ``field`` is the first wrong field
+    (dotted, with list indexes: ``apps.labels[2]``) and whose message lists
+    every wrong field with what to do. A model instance passes through.
+    """
+    if isinstance(data, model):
+        return data
+    try:
+        return model.model_validate(dict(cast(Mapping[str, Any], data)))
+    except pydantic.ValidationError as exc:
+        problems = [(_loc(e["loc"]) or "params", _message(e, model)) for e in exc.errors()]
+    first_field, first_message = problems[0]
+    if len(problems) == 1:
+        raise ParameterError(first_field, first_message) from None
+    rest = "; ".join(f"{name}: {message}" for name, message in problems[1:])
+    raise ParameterError(first_field, f"{first_message}; also {rest}") from None
+
+
+# --------------------------------------------------------------------------- object paths
+
+
+_ABSENT: Any = None  # absent fields read as None; Okta treats null and absent alike on read
+
+
+def get_path(obj: Any, path: str) -> Any:
+    """Read a dotted path (``actions.signon.session.maxSessionIdleMinutes``); None if absent."""
+    node = obj
+    for key in path.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            return _ABSENT
+        node = node[key]
+    return node
+
+
+def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
+    """Set a dotted path in ``obj``, creating intermediate objects (a None parent too)."""
+    keys = path.split(".")
+    node = obj
+    for key in keys[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[keys[-1]] = value
+
+
+def same_value(key: str, a: Any, b: Any) -> bool:
+    """Compare two field values; durations by meaning (``P7D`` == ``PT168H``)."""
+    if key.rsplit(".", 1)[-1] in DURATION_KEYS and isinstance(a, str) and isinstance(b, str):
+        return durations.equal(a, b)
+    return bool(canonical(a) == canonical(b))
+
+
+def writable(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``obj`` without the read-only server fields (the body for a PUT)."""
+    return {k: copy.deepcopy(v) for k, v in obj.items() if k not in READ_ONLY_FIELDS}
+
+
+def canonical(value: Any) -> Any:
+    """The comparable form of an object: what two equal-in-meaning objects share.
+
+    Drops :data:`VOLATILE_FIELDS`, writes durations in one form, and drops a
+    ``postAuthPromptFrequency`` beside ``postAuth: NOT_ALLOWED`` (Okta ignores
+    it: NOT_ALLOWED with a frequency means the same as without one).
+    """
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key in VOLATILE_FIELDS:
+                continue
+            if key in DURATION_KEYS and durations.is_valid(item):
+                out[key] = durations.parse(item).iso()
+            else:
+                out[key] = canonical(item)
+        if out.get("postAuth") == "NOT_ALLOWED":
+            out.pop("postAuthPromptFrequency", None)
+        return out
+    if isinstance(value, list | tuple):
+        return [canonical(item) for item in value]
+    return value
+
+
+def _canonical_json(value: Any) -> str:
+    return json.dumps(canonical(value), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def diff(before: Any, after: Any, prefix: str = "") -> list[FieldDiff]:
+    """Field-level differences between two JSON objects, by meaning.
+
+    Objects are walked key by key; any other value (lists included) is
+    compared whole. Volatile fields are ignored. An absent field shows as None.
+    """
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        changes: list[FieldDiff] = []
+        keys = [k for k in before if k not in VOLATILE_FIELDS]
+        keys += [k for k in after if k not in before and k not in VOLATILE_FIELDS]
+        for key in keys:
+            path = f"{prefix}.{key}" if prefix else key
+            changes.extend(diff(before.get(key), after.get(key), path))
+        # NOT_ALLOWED ignores the frequency: a frequency difference alone is no change
+        if canonical(before) == canonical(after):
+            return []
+        return changes
+    if same_value(prefix, before, after):
+        return []
+    return [FieldDiff(prefix or "(object)", copy.deepcopy(before), copy.deepcopy(after))]
+
+
+# --------------------------------------------------------------------------- plan data
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """Which object a change is about: its kind, id, name and parent's id.
+
+    ``id`` is None for an object a plan will create; ``parent_id`` is the
+    policy id of a rule (or a :func:`created_placeholder` when the policy is
+    created by an earlier change of the same plan).
+    """
+
+    kind: str
+    id: str | None = None
+    name: str | None = None
+    parent_id: str | None = None
+
+    def label(self) -> str:
+        """Human reading, e.g. ``rule 'KMSI pre-auth' (0pr1…) in 00p2…``."""
+        text = self.kind
+        if self.name:
+            text += f" {self.name!r}"
+        if self.id:
+            text += f" ({self.id})"
+        if self.parent_id:
+            text += f" in {self.parent_id}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "name": self.name, "parent_id": self.parent_id}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ObjectRef:
+        return cls(data["kind"], data.get("id"), data.get("name"), data.get("parent_id"))
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    """One field of one object: its dotted ``path``, value before and after (None = absent)."""
+
+    path: str
+    before: Any
+    after: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "before": self.before, "after": self.after}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FieldDiff:
+        return cls(data["path"], data.get("before"), data.get("after"))
+
+
+@dataclass
+class Change:
+    """One write a plan will make.
+
+    ``before`` is the whole object as read (None for a create); ``after`` is
+    the whole body that will be sent (None for a delete): a copy of
+    ``before`` with only the fields the procedure owns changed, read-only
+    server fields removed, every other field kept as read.
+    """
+
+    action: Action
+    kind: str
+    ref: ObjectRef
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    diffs: list[FieldDiff] = field(default_factory=list)
+    note: str = ""
+
+    @classmethod
+    def update(
+        cls, ref: ObjectRef, before: Mapping[str, Any], after: dict[str, Any], note: str = ""
+    ) -> Change:
+        """A full-replace update; diffs are taken against the writable part of ``before``."""
+        return cls(
+            "update", ref.kind, ref, dict(before), after, diff(writable(before), after), note
+        )
+
+    @classmethod
+    def create(cls, ref: ObjectRef, body: dict[str, Any], note: str = "") -> Change:
+        """A create; every field of ``body`` is listed as a diff from absent."""
+        return cls("create", ref.kind, ref, None, body, diff({}, body), note)
+
+    @classmethod
+    def delete(cls, ref: ObjectRef, before: Mapping[str, Any], note: str = "") -> Change:
+        """A delete of the object as read."""
+        return cls("delete", ref.kind, ref, dict(before), None, [], note)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "kind": self.kind,
+            "ref": self.ref.to_dict(),
+            "before": self.before,
+            "after": self.after,
+            "diffs": [d.to_dict() for d in self.diffs],
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Change:
+        return cls(
+            action=data["action"],
+            kind=data["kind"],
+            ref=ObjectRef.from_dict(data["ref"]),
+            before=data.get("before"),
+            after=data.get("after"),
+            diffs=[FieldDiff.from_dict(d) for d in data.get("diffs", [])],
+            note=data.get("note", ""),
+        )
+
+
+@dataclass
+class ManualStep:
+    """A step an admin does by hand (no public API); apply needs an attestation for it."""
+
+    title: str
+    instructions: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "instructions": list(self.instructions)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ManualStep:
+        return cls(data["title"], list(data.get("instructions", [])))
+
+
+@dataclass
+class Observation:
+    """One read a plan made: a lookup that can be replayed and the value it returned.
+
+    ``value`` is stored in :func:`canonical` form; ``key`` names the object
+    for messages (``rule 'Catch-all Rule' of policy rst…``).
+    """
+
+    key: str
+    lookup: dict[str, Any]
+    value: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "lookup": self.lookup, "value": self.value}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Observation:
+        return cls(data["key"], dict(data["lookup"]), data.get("value"))
+
+
+def fingerprint(observations: Iterable[Observation]) -> str:
+    """sha256 over the canonical JSON of what a plan read (absences included)."""
+    payload = [[o.key, o.lookup, o.value] for o in observations]
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Plan:
+    """What a procedure will do, computed from reads only. Plain data, JSON round-trip."""
+
+    procedure: str
+    params: dict[str, Any]
+    org_url: str
+    changes: list[Change] = field(default_factory=list)
+    manual_steps: list[ManualStep] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
+    created_at: str = field(default_factory=utc_now)
+    fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            self.fingerprint = fingerprint(self.observations)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the plan writes nothing through the API (manual steps aside)."""
+        return not self.changes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "procedure": self.procedure,
+            "params": self.params,
+            "org_url": self.org_url,
+            "created_at": self.created_at,
+            "fingerprint": self.fingerprint,
+            "changes": [c.to_dict() for c in self.changes],
+            "manual_steps": [s.to_dict() for s in self.manual_steps],
+            "notes": list(self.notes),
+            "observations": [o.to_dict() for o in self.observations],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        """Rebuild a plan from :meth:`to_dict` output; the fingerprint must still match."""
+        plan = cls(
+            procedure=data["procedure"],
+            params=dict(data.get("params", {})),
+            org_url=data.get("org_url", ""),
+            changes=[Change.from_dict(c) for c in data.get("changes", [])],
+            manual_steps=[ManualStep.from_dict(s) for s in data.get("manual_steps", [])],
+            notes=list(data.get("notes", [])),
+            observations=[Observation.from_dict(o) for o in data.get("observations", [])],
+            created_at=data.get("created_at", ""),
+            fingerprint=data.get("fingerprint", ""),
+        )
+        expected = fingerprint(plan.observations)
+        if plan.fingerprint != expected:
+            raise ParameterError(
+                "plan",
+                "the plan's fingerprint does not match what it recorded; it was edited after"
+                " it was made. Make a new plan.",
+            )
+        return plan
+
+    def rows(self) -> list[tuple[str, str, str, str, str]]:
+        """(action, object, field, before, after) rows for rendering."""
+        out: list[tuple[str, str, str, str, str]] = []
+        for change in self.changes:
+            label = change.ref.label()
+            if not change.diffs:
+                out.append((change.action, label, "", "", change.note))
+            for d in change.diffs:
+                out.append((change.action, label, d.path, _show(d.before), _show(d.after)))
+        for step in self.manual_steps:
+            out.append(("manual", step.title, "", "", " / ".join(step.instructions)))
+        return out
+
+    def to_text(self) -> str:
+        head = f"Plan: {self.procedure} on {self.org_url} at {self.created_at}"
+        if self.is_empty and not self.manual_steps:
+            body = "No changes: the org already matches the parameters."
+        else:
+            body = _text_table(("action", "object", "field", "before", "after"), self.rows())
+        notes = "".join(f"\nnote: {n}" for n in self.notes)
+        return f"{head}\n{body}{notes}\nfingerprint: {self.fingerprint}"
+
+    def _repr_html_(self) -> str:
+        head = (
+            f"<p><b>Plan: {html.escape(self.procedure)}</b> on {html.escape(self.org_url)}"
+            f" at {html.escape(self.created_at)}</p>"
+        )
+        if self.is_empty and not self.manual_steps:
+            body = "<p>No changes: the org already matches the parameters.</p>"
+        else:
+            body = _html_table(("action", "object", "field", "before", "after"), self.rows())
+        notes = "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
+        return head + body + notes
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(absent)"
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [min(48, max(len(h), *(len(r[i]) for r in rows))) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Check:
+    """One verification: what was expected, what the org holds, and whether they agree."""
+
+    name: str
+    ok: bool
+    expected: Any = None
+    actual: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "expected": self.expected, "actual": self.actual}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Check:
+        return cls(data["name"], bool(data["ok"]), data.get("expected"), data.get("actual"))
+
+
+@dataclass
+class Verification:
+    """A list of checks; ``ok`` when every check passed (an empty list is ok)."""
+
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checks": [c.to_dict() for c in self.checks]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verification:
+        return cls([Check.from_dict(c) for c in data.get("checks", [])])
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        return [
+            ("ok" if c.ok else "FAILED", c.name, _show(c.expected), _show(c.actual))
+            for c in self.checks
+        ]
+
+    def to_text(self) -> str:
+        head = f"Verification: {'passed' if self.ok else 'FAILED'} ({len(self.checks)} checks)"
+        if not self.checks:
+            return head
+        return head + "\n" + _text_table(("result", "check", "expected", "actual"), self.rows())
+
+    def _repr_html_(self) -> str:
+        head = f"<p><b>Verification: {'passed' if self.ok else 'FAILED'}</b></p>"
+        return head + _html_table(("result", "check", "expected", "actual"), self.rows())
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """An admin's statement that the plan's manual steps were done: who, when, what."""
+
+    by: str
+    at: str
+    statement: str
+
+    def __post_init__(self) -> None:
+        if not self.by.strip():
+            raise ParameterError("attestation.by", "name the admin who did the manual steps")
+        if not self.statement.strip():
+            raise ParameterError("attestation.statement", "say what was done")
+        try:
+            _dt.datetime.fromisoformat(self.at.replace("Z", "+00:00"))
+        except ValueError:
+            raise ParameterError(
+                "attestation.at",
+                f"must be an ISO-8601 time such as 2026-11-29T07:00:00Z (got {self.at!r})",
+            ) from None
+
+    def to_dict(self) -> dict[str, str]:
+        return {"by": self.by, "at": self.at, "statement": self.statement}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Attestation:
+        try:
+            return cls(str(data["by"]), str(data["at"]), str(data["statement"]))
+        except KeyError as exc:
+            raise ParameterError(f"attestation.{exc.args[0]}", "is required") from None
+
+
+@dataclass
+class AppliedChange:
+    """A change as written and the server's answer (None for a DELETE)."""
+
+    change: Change
+    result: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"change": self.change.to_dict(), "result": self.result}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AppliedChange:
+        return cls(Change.from_dict(data["change"]), data.get("result"))
+
+
+@dataclass
+class BeforeRecord:
+    """What rollback needs for one object: the object before and as the apply left it.
+
+    ``before`` is None for an object the apply created; ``after_written`` is
+    the object read back after every write of the apply (None if deleted).
+    """
+
+    ref: ObjectRef
+    action: str
+    before: dict[str, Any] | None
+    after_written: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref.to_dict(),
+            "action": self.action,
+            "before": self.before,
+            "after_written": self.after_written,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BeforeRecord:
+        return cls(
+            ObjectRef.from_dict(data["ref"]),
+            data["action"],
+            data.get("before"),
+            data.get("after_written"),
+        )
+
+
+@dataclass
+class ApplyResult:
+    """What an apply did: each write, the before-state for rollback, and the verification."""
+
+    plan: Plan
+    applied: list[AppliedChange] = field(default_factory=list)
+    before_state: list[BeforeRecord] = field(default_factory=list)
+    created: list[ObjectRef] = field(default_factory=list)
+    verification: Verification = field(default_factory=Verification)
+    outcome: Outcome = "no-op"
+    attestation: Attestation | None = None
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    started_at: str = field(default_factory=utc_now)
+    finished_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "procedure": self.plan.procedure,
+            "outcome": self.outcome,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+            "attestation": self.attestation.to_dict() if self.attestation else None,
+            "notes": list(self.notes),
+            "applied": [a.to_dict() for a in self.applied],
+            "before_state": [b.to_dict() for b in self.before_state],
+            "created": [r.to_dict() for r in self.created],
+            "verification": self.verification.to_dict(),
+            "plan": self.plan.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ApplyResult:
+        attestation = data.get("attestation")
+        return cls(
+            plan=Plan.from_dict(data["plan"]),
+            applied=[AppliedChange.from_dict(a) for a in data.get("applied", [])],
+            before_state=[BeforeRecord.from_dict(b) for b in data.get("before_state", [])],
+            created=[ObjectRef.from_dict(r) for r in data.get("created", [])],
+            verification=Verification.from_dict(data.get("verification", {})),
+            outcome=data.get("outcome", "no-op"),
+            attestation=Attestation.from_dict(attestation) if attestation else None,
+            notes=list(data.get("notes", [])),
+            error=data.get("error"),
+            started_at=data.get("started_at", ""),
+            finished_at=data.get("finished_at", ""),
+        )
+
+    def rows(self) -> list[tuple[str, str, str, str, str]]:
+        out: list[tuple[str, str, str, str, str]] = []
+        for item in self.applied:
+            change = item.change
+            ref = change.ref
+            if item.result and isinstance(item.result.get("id"), str) and not ref.id:
+                ref = ObjectRef(ref.kind, item.result["id"], ref.name, ref.parent_id)
+            if not change.diffs:
+                out.append((change.action, ref.label(), "", "", change.note))
+            for d in change.diffs:
+                out.append((change.action, ref.label(), d.path, _show(d.before), _show(d.after)))
+        return out
+
+    def to_text(self) -> str:
+        lines = [f"Apply: {self.plan.procedure}: {self.outcome}"]
+        if self.error:
+            lines.append(f"error: {self.error}")
+        if self.attestation:
+            a = self.attestation
+            lines.append(f"attested by {a.by} at {a.at}: {a.statement}")
+        if self.applied:
+            lines.append(_text_table(("action", "object", "field", "before", "after"), self.rows()))
+        else:
+            lines.append("Nothing was written.")
+        lines.extend(f"note: {n}" for n in self.notes)
+        lines.append(self.verification.to_text())
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        parts = [f"<p><b>Apply: {html.escape(self.plan.procedure)}: {self.outcome}</b></p>"]
+        if self.error:
+            parts.append(f"<p>Error: {html.escape(self.error)}</p>")
+        if self.attestation:
+            a = self.attestation
+            parts.append(
+                f"<p>Attested by {html.escape(a.by)} at {html.escape(a.at)}:"
+                f" {html.escape(a.statement)}</p>"
+            )
+        if self.applied:
+            parts.append(_html_table(("action", "object", "field", "before", "after"), self.rows()))
+        else:
+            parts.append("<p>Nothing was written.</p>")
+        parts.extend(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
+        parts.append(self.verification._repr_html_())
+        return "".join(parts)
+
+
+# --------------------------------------------------------------------------- reads (lookups)
+
+Lookup = Callable[["OktaClient", Mapping[str, Any]], Any]
+_LOOKUPS: dict[str, Lookup] = {}
+
+
+def register_lookup(op: str, fn: Lookup) -> None:
+    """Make ``op`` a lookup a :class:`Reader` can record and apply can replay.
+
+    ``fn(client, args)`` returns plain JSON (None when the object is absent).
+    """
+    _LOOKUPS[op] = fn
+
+
+def run_lookup(client: OktaClient, lookup: Mapping[str, Any]) -> Any:
+    """Replay a recorded lookup (``{"op": ..., **args}``)."""
+    try:
+        fn = _LOOKUPS[lookup["op"]]
+    except KeyError:
+        raise KmsiError(f"unknown lookup {lookup.get('op')!r} in the plan") from None
+    return fn(client, lookup)
+
+
+def _or_none(read: Callable[[], Any]) -> Any:
+    try:
+        return read()
+    except NotFoundError:
+        return None
+
+
+def _policies() -> Any:
+    # Imported on first use: plans and results can be loaded and rendered (evidence
+    # tooling) without the HTTP client stack.
+    return importlib.import_module("kmsi_lib.resources.policies")
+
+
+def _lookup_policy(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    return _or_none(lambda: _policies().get_policy(c, a["id"]))
+
+
+def _lookup_rule(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    return _or_none(lambda: _policies().get_rule(c, a["policy_id"], a["id"]))
+
+
+def _lookup_policy_by_name(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    return _policies().find_policy_by_name(c, a["type"], a["name"])
+
+
+def _lookup_rule_by_name(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    return _policies().find_rule_by_name(c, a["policy_id"], a["name"])
+
+
+def _lookup_rules(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    return _or_none(lambda: list(_policies().list_rules(c, a["policy_id"])))
+
+
+def _lookup_policies(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    return list(_policies().list_policies(c, a["type"]))
+
+
+register_lookup("policy", _lookup_policy)
+register_lookup("rule", _lookup_rule)
+register_lookup("policy_by_name", _lookup_policy_by_name)
+register_lookup("rule_by_name", _lookup_rule_by_name)
+register_lookup("rules", _lookup_rules)
+register_lookup("policies", _lookup_policies)
+
+
+class Reader:
+    """Performs a plan's reads and records each as an :class:`Observation`.
+
+    Everything a plan decides on must be read through a Reader, so that apply
+    can tell whether the org still looks the same (the plan's fingerprint).
+    Reading the same lookup twice returns the recorded value without a request.
+    """
+
+    def __init__(self, client: OktaClient) -> None:
+        self.client = client
+        self.observations: list[Observation] = []
+        self._seen: dict[str, Any] = {}
+
+    def read(self, key: str, op: str, **args: Any) -> Any:
+        """Run lookup ``op`` with ``args``, record it under the human ``key``, return its value."""
+        lookup = {"op": op, **args}
+        ident = json.dumps(lookup, sort_keys=True)
+        if ident in self._seen:
+            return copy.deepcopy(self._seen[ident])
+        value = run_lookup(self.client, lookup)
+        self._seen[ident] = copy.deepcopy(value)
+        self.observations.append(Observation(key, lookup, canonical(value)))
+        return value
+
+    def policy(self, policy_id: str) -> dict[str, Any] | None:
+        return cast(
+            "dict[str, Any] | None", self.read(f"policy {policy_id}", "policy", id=policy_id)
+        )
+
+    def rule(self, policy_id: str, rule_id: str) -> dict[str, Any] | None:
+        return cast(
+            "dict[str, Any] | None",
+            self.read(
+                f"rule {rule_id} in policy {policy_id}", "rule", policy_id=policy_id, id=rule_id
+            ),
+        )
+
+    def policy_by_name(self, policy_type: str, name: str) -> dict[str, Any] | None:
+        return cast(
+            "dict[str, Any] | None",
+            self.read(
+                f"{policy_type} policy named {name!r}",
+                "policy_by_name",
+                type=policy_type,
+                name=name,
+            ),
+        )
+
+    def rules(self, policy_id: str) -> list[dict[str, Any]]:
+        value = self.read(f"rules of policy {policy_id}", "rules", policy_id=policy_id)
+        return cast("list[dict[str, Any]]", value or [])
+
+    def policies(self, policy_type: str) -> list[dict[str, Any]]:
+        value = self.read(f"{policy_type} policies", "policies", type=policy_type)
+        return cast("list[dict[str, Any]]", value)
+
+
+# --------------------------------------------------------------------------- writes (kinds)
+
+
+class ObjectKind:
+    """How to read and write one kind of object. Subclass and :func:`register_kind`.
+
+    Each method gets the change's :class:`ObjectRef` with placeholders already
+    replaced by real ids. Unsupported actions raise NotImplementedError.
+    """
+
+    def read(self, client: OktaClient, ref: ObjectRef) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def find_by_name(
+        self, client: OktaClient, ref: ObjectRef, body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Find the object a possibly-failed create may have made (ambiguous POST)."""
+        raise NotImplementedError
+
+    def create(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def update(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def delete(self, client: OktaClient, ref: ObjectRef) -> None:
+        raise NotImplementedError
+
+    def perform(self, client: OktaClient, change: Change, ref: ObjectRef) -> dict[str, Any] | None:
+        """Actions other than create/update/delete (``assign``, ``revoke``)."""
+        raise NotImplementedError(f"{change.action} is not supported for {ref.kind}")
+
+
+class PolicyKind(ObjectKind):
+    """Policies (``/api/v1/policies``)."""
+
+    def read(self, client: OktaClient, ref: ObjectRef) -> dict[str, Any] | None:
+        return cast("dict[str, Any] | None", _lookup_policy(client, {"id": ref.id}))
+
+    def find_by_name(
+        self, client: OktaClient, ref: ObjectRef, body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        return cast(
+            "dict[str, Any] | None",
+            _policies().find_policy_by_name(client, body["type"], body["name"]),
+        )
+
+    def create(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        return cast("dict[str, Any]", _policies().create_policy(client, body))
+
+    def update(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        return cast("dict[str, Any]", _policies().replace_policy(client, ref.id, body))
+
+    def delete(self, client: OktaClient, ref: ObjectRef) -> None:
+        _policies().delete_policy(client, ref.id)
+
+
+class RuleKind(ObjectKind):
+    """Policy rules (``/api/v1/policies/{parent_id}/rules``)."""
+
+    def read(self, client: OktaClient, ref: ObjectRef) -> dict[str, Any] | None:
+        return cast(
+            "dict[str, Any] | None",
+            _lookup_rule(client, {"policy_id": ref.parent_id, "id": ref.id}),
+        )
+
+    def find_by_name(
+        self, client: OktaClient, ref: ObjectRef, body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        return cast(
+            "dict[str, Any] | None",
+            _policies().find_rule_by_name(client, ref.parent_id, body["name"]),
+        )
+
+    def create(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        return cast("dict[str, Any]", _policies().create_rule(client, ref.parent_id, body))
+
+    def update(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        return cast("dict[str, Any]", _policies().replace_rule(client, ref.parent_id, ref.id, body))
+
+    def delete(self, client: OktaClient, ref: ObjectRef) -> None:
+        _policies().delete_rule(client, ref.parent_id, ref.id)
+
+
+_KINDS: dict[str, ObjectKind] = {}
+
+
+def register_kind(name: str, kind: ObjectKind) -> None:
+    """Make :func:`apply_plan` able to write changes whose ``kind`` is ``name``."""
+    _KINDS[name] = kind
+
+
+def get_kind(name: str) -> ObjectKind:
+    try:
+        return _KINDS[name]
+    except KeyError:
+        raise KmsiError(f"no writer registered for objects of kind {name!r}") from None
+
+
+register_kind("policy", PolicyKind())
+register_kind("rule", RuleKind())
+
+
+# --------------------------------------------------------------------------- apply
+
+
+def created_placeholder(index: int) -> str:
+    """Stands for the id of the object created by ``plan.changes[index]`` (e.g. a new policy)."""
+    return f"$created:{index}"
+
+
+def check_drift(client: OktaClient, plan: Plan) -> list[str]:
+    """Re-run every lookup of the plan; one message per object that changed since."""
+    problems: list[str] = []
+    for obs in plan.observations:
+        now = canonical(run_lookup(client, obs.lookup))
+        if now == obs.value:
+            continue
+        if obs.value is None:
+            problems.append(f"{obs.key}: did not exist when planned, exists now")
+        elif now is None:
+            problems.append(f"{obs.key}: existed when planned, is gone now")
+        else:
+            fields = diff(obs.value, now)
+            shown = ", ".join(
+                f"{d.path} was {_show(d.before)}, now {_show(d.after)}" for d in fields[:6]
+            )
+            more = f" and {len(fields) - 6} more" if len(fields) > 6 else ""
+            problems.append(f"{obs.key}: {shown or 'changed'}{more}")
+    return problems
+
+
+def _resolve(ref: ObjectRef, ids: Mapping[str, str]) -> ObjectRef:
+    return ObjectRef(
+        ref.kind,
+        ids.get(ref.id, ref.id) if ref.id else None,
+        ref.name,
+        ids.get(ref.parent_id, ref.parent_id) if ref.parent_id else None,
+    )
+
+
+def _create(kind: ObjectKind, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> Any:
+    try:
+        return kind.create(client, ref, copy.deepcopy(body))
+    except (OktaApiError, TransportError) as exc:
+        if not exc.ambiguous:
+            raise
+        # The POST may have landed: adopt what is there rather than create a twin.
+        existing = kind.find_by_name(client, ref, body)
+        if existing is not None:
+            return existing
+        return kind.create(client, ref, copy.deepcopy(body))
+
+
+def _verify_change(change: Change, now: Mapping[str, Any] | None) -> list[Check]:
+    label = change.ref.label()
+    if change.action == "delete":
+        return [
+            Check(
+                f"{label} is deleted",
+                now is None,
+                "(absent)",
+                "(absent)" if now is None else "present",
+            )
+        ]
+    if now is None:
+        return [Check(f"{label} exists", False, "present", "(absent)")]
+    checks = []
+    for d in change.diffs:
+        actual = get_path(now, d.path)
+        checks.append(
+            Check(f"{label} {d.path}", same_value(d.path, d.after, actual), d.after, actual)
+        )
+    return checks
+
+
+def apply_plan(
+    client: OktaClient,
+    plan: Plan,
+    *,
+    attestation: Attestation | Mapping[str, Any] | None = None,
+    extra_checks: Callable[[OktaClient, ApplyResult], list[Check]] | None = None,
+) -> ApplyResult:
+    """Apply ``plan``: refuse a stale plan, write each change in plan order, verify.
+
+    * A plan with manual steps needs an ``attestation``
+      (:class:`ParameterError` on ``attestation`` otherwise); it is recorded.
+    * Every lookup the plan made is replayed first; if anything differs, a
+      :class:`StalePlanError` names each object and field, and nothing is
+      written. An empty plan writes nothing at all.
+    * Changes are written in the order the plan lists them (procedures order
+      them so that rule priorities land where intended); a change whose ref
+      uses :func:`created_placeholder` gets the id created earlier.
+    * A create whose answer was lost (``ambiguous`` error) is looked up by
+      name and adopted if found, instead of being sent twice.
+    * After all writes, every written object is read back: each planned field
+      is checked (durations by meaning), and ``before_state`` records the
+      object before and as left by the apply, for rollback.
+
+    If a write fails, the error is raised with the partial :class:`ApplyResult`
+    (outcome ``failed``) attached as ``error.apply_result`` so that what was
+    already written can be rolled back.
+    """
+    if isinstance(attestation, Mapping):
+        attestation = Attestation.from_dict(attestation)
+    if plan.manual_steps and attestation is None:
+        steps = "; ".join(s.title for s in plan.manual_steps)
+        raise ParameterError(
+            "attestation",
+            f"this plan has manual steps ({steps}); do them, then pass an attestation"
+            " saying who did them, when, and what was done",
+        )
+    result = ApplyResult(plan=plan, attestation=attestation)
+    if plan.is_empty:
+        result.outcome = "no-op"
+        result.finished_at = utc_now()
+        if extra_checks is not None:
+            result.verification = Verification(extra_checks(client, result))
+        return result
+
+    client.require_identity_engine()
+    problems = check_drift(client, plan)
+    if problems:
+        raise StalePlanError(
+            "the org changed since the plan was made, so nothing was written; make a new plan."
+            " Changed: " + "; ".join(problems)
+        )
+
+    ids: dict[str, str] = {}
+    written: list[tuple[Change, ObjectRef]] = []
+    try:
+        for index, change in enumerate(plan.changes):
+            kind = get_kind(change.kind)
+            ref = _resolve(change.ref, ids)
+            body = copy.deepcopy(change.after) if change.after is not None else None
+            answer: dict[str, Any] | None
+            if change.action == "create":
+                assert body is not None, "a create change carries the body to send"
+                answer = _create(kind, client, ref, body)
+                new_id = answer.get("id") if answer else None
+                if isinstance(new_id, str):
+                    ids[created_placeholder(index)] = new_id
+                    ref = ObjectRef(ref.kind, new_id, ref.name, ref.parent_id)
+                    result.created.append(ref)
+            elif change.action == "update":
+                assert body is not None, "an update change carries the body to send"
+                answer = kind.update(client, ref, body)
+            elif change.action == "delete":
+                kind.delete(client, ref)
+                answer = None
+            elif change.action == "manual":
+                continue
+            else:
+                answer = kind.perform(client, change, ref)
+            result.applied.append(AppliedChange(change, answer))
+            written.append((change, ref))
+    except KmsiError as exc:
+        result.outcome = "failed"
+        result.error = str(exc)
+        _record_before_state(client, result, written)
+        result.finished_at = utc_now()
+        exc.apply_result = result  # type: ignore[attr-defined]  # partial result for rollback
+        raise
+
+    _record_before_state(client, result, written)
+    checks: list[Check] = []
+    for (change, ref), record in zip(written, result.before_state, strict=True):
+        if change.action in ("create", "update", "delete"):
+            checks.extend(_verify_change(replace(change, ref=ref), record.after_written))
+    if extra_checks is not None:
+        checks.extend(extra_checks(client, result))
+    result.verification = Verification(checks)
+    result.outcome = "applied"
+    result.finished_at = utc_now()
+    return result
+
+
+def _record_before_state(
+    client: OktaClient, result: ApplyResult, written: Sequence[tuple[Change, ObjectRef]]
+) -> None:
+    result.before_state = []
+    for change, ref in written:
+        now: dict[str, Any] | None = change.after
+        if change.action in ("create", "update", "delete"):
+            try:
+                now = get_kind(change.kind).read(client, ref)
+            except KmsiError as exc:  # keep what we know; rollback re-reads anyway
+                result.notes.append(f"could not read back {ref.label()}: {exc}")
+        result.before_state.append(BeforeRecord(ref, change.action, change.before, now))

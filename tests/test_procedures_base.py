@@ -1,0 +1,438 @@
+"""Shared procedure machinery: parameters, diffs, plans, apply engine, rendering.
+
+The apply engine is exercised here against an in-memory object kind (a
+dictionary standing in for an API), so that its ordering, drift and
+failure rules are pinned without a sandbox; the procedure tests run the same
+engine against the sandbox.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from kmsi_lib.durations import IsoDuration
+from kmsi_lib.errors import ParameterError, StalePlanError, TransportError
+from kmsi_lib.procedures import NAMES, REGISTRY
+from kmsi_lib.procedures import _base as base
+from kmsi_lib.procedures._base import (
+    Attestation,
+    Change,
+    FieldDiff,
+    ManualStep,
+    Minutes,
+    ObjectRef,
+    ParamsModel,
+    Plan,
+    Reader,
+)
+
+# --------------------------------------------------------------------------- parameters
+
+
+class _Params(ParamsModel):
+    factor_lifetime_minutes: Minutes = 15
+    frequency: IsoDuration = "P7D"
+    labels: list[str] = []
+    enabled: bool = True
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        pytest.param(
+            {"factor_lifetime_minutes": "200"},
+            "factor_lifetime_minutes",
+            "must be a whole number of minutes (got '200')",
+            id="string-minutes",
+        ),
+        pytest.param(
+            {"factor_lifetime_minutes": True},
+            "factor_lifetime_minutes",
+            "must be a whole number of minutes (got True)",
+            id="bool-minutes",
+        ),
+        pytest.param(
+            {"factor_lifetime_minutes": -1},
+            "factor_lifetime_minutes",
+            "must be 0 or more (got -1)",
+            id="negative-minutes",
+        ),
+        pytest.param(
+            {"frequency": "7 days"},
+            "frequency",
+            "'7 days' is not an ISO-8601 duration",
+            id="bad-duration",
+        ),
+        pytest.param(
+            {"labels": ["Slack", 3]}, "labels[1]", "must be text (got 3)", id="list-index"
+        ),
+        pytest.param(
+            {"frequncy": "P7D"},
+            "frequncy",
+            "is not a parameter of this procedure; the parameters are: enabled, factor_lifetime",
+            id="unknown-parameter",
+        ),
+    ],
+)
+def test_parse_params_names_the_field_and_the_fix(
+    data: dict[str, Any], field: str, message: str
+) -> None:
+    with pytest.raises(ParameterError) as info:
+        base.parse_params(_Params, data)
+    assert info.value.field == field
+    assert message in info.value.message
+    assert str(info.value).startswith(f"{field}: ")
+
+
+def test_parse_params_reports_every_wrong_field() -> None:
+    with pytest.raises(ParameterError) as info:
+        base.parse_params(_Params, {"factor_lifetime_minutes": "x", "frequency": "P"})
+    assert info.value.field == "factor_lifetime_minutes"
+    assert "also frequency: 'P' is not an ISO-8601 duration" in info.value.message
+
+
+def test_parse_params_accepts_valid_data_and_models() -> None:
+    params = base.parse_params(_Params, {"factor_lifetime_minutes": 200, "frequency": "PT168H"})
+    assert params.factor_lifetime_minutes == 200
+    assert params.frequency == "PT168H"
+    assert base.parse_params(_Params, params) is params
+
+
+# --------------------------------------------------------------------------- object helpers
+
+
+def test_writable_strips_read_only_fields_and_keeps_unknown_ones() -> None:
+    rule = {
+        "id": "0pr1",
+        "created": "x",
+        "lastUpdated": "y",
+        "system": True,
+        "_links": {"self": {}},
+        "name": "Default Rule",
+        "futureField": {"keep": [1, 2]},
+    }
+    body = base.writable(rule)
+    assert body == {"name": "Default Rule", "futureField": {"keep": [1, 2]}}
+    body["futureField"]["keep"].append(3)
+    assert rule["futureField"] == {"keep": [1, 2]}, "writable returns a deep copy"
+
+
+def test_get_and_set_path() -> None:
+    obj: dict[str, Any] = {"actions": {"signon": None}}
+    assert base.get_path(obj, "actions.signon.session.maxSessionIdleMinutes") is None
+    base.set_path(obj, "actions.signon.session.maxSessionIdleMinutes", 120)
+    assert obj == {"actions": {"signon": {"session": {"maxSessionIdleMinutes": 120}}}}
+    assert base.get_path(obj, "actions.signon.session.maxSessionIdleMinutes") == 120
+
+
+def test_diff_lists_each_changed_field_and_ignores_meaning_preserving_changes() -> None:
+    before = {
+        "name": "r",
+        "priority": 1,
+        "lastUpdated": "then",
+        "actions": {
+            "appSignOn": {
+                "keepMeSignedIn": {"postAuth": "NOT_ALLOWED"},
+                "verificationMethod": {"reauthenticateIn": "PT12H", "factorMode": "2FA"},
+            }
+        },
+    }
+    after = copy.deepcopy(before)
+    after["lastUpdated"] = "now"
+    after["actions"]["appSignOn"]["verificationMethod"]["reauthenticateIn"] = "P0DT12H"
+    after["actions"]["appSignOn"]["keepMeSignedIn"]["postAuthPromptFrequency"] = "P30D"
+    assert base.diff(before, after) == [], "same meaning: no change"
+
+    after["priority"] = 0
+    after["actions"]["appSignOn"]["keepMeSignedIn"]["postAuth"] = "ALLOWED"
+    assert base.diff(before, after) == [
+        FieldDiff("priority", 1, 0),
+        FieldDiff("actions.appSignOn.keepMeSignedIn.postAuth", "NOT_ALLOWED", "ALLOWED"),
+        FieldDiff("actions.appSignOn.keepMeSignedIn.postAuthPromptFrequency", None, "P30D"),
+    ]
+
+
+def test_canonical_compares_durations_by_meaning() -> None:
+    a = {"keepMeSignedIn": {"postAuth": "ALLOWED", "postAuthPromptFrequency": "P7D"}}
+    b = {"keepMeSignedIn": {"postAuth": "ALLOWED", "postAuthPromptFrequency": "PT168H"}}
+    c = {"keepMeSignedIn": {"postAuth": "ALLOWED", "postAuthPromptFrequency": "PT169H"}}
+    assert base.canonical(a) == base.canonical(b)
+    assert base.canonical(a) != base.canonical(c)
+    assert base.same_value("x.postAuthPromptFrequency", "P30D", "PT720H")
+    assert not base.same_value("x.name", "P30D", "PT720H"), "only duration fields by meaning"
+
+
+# --------------------------------------------------------------------------- plan data
+
+
+def _sample_plan() -> Plan:
+    before = {"id": "r1", "name": "Catch-all Rule", "priority": 99, "futureField": "<keep>"}
+    after = base.writable(before) | {"priority": 0}
+    return Plan(
+        procedure="post_auth",
+        params={"apps": ["Slack <b>"]},
+        org_url="http://sandbox.okta.test",
+        changes=[Change.update(ObjectRef("rule", "r1", "Catch-all Rule", "p1"), before, after)],
+        manual_steps=[ManualStep("Turn on <pre-auth>", ["Security > General"])],
+        notes=["a note & more"],
+        observations=[base.Observation("rule r1", {"op": "rule", "id": "r1"}, before)],
+    )
+
+
+def test_plan_round_trips_through_json() -> None:
+    plan = _sample_plan()
+    data = json.loads(json.dumps(plan.to_dict()))
+    again = Plan.from_dict(data)
+    assert again == plan
+    assert again.fingerprint.startswith("sha256:")
+
+
+def test_plan_fingerprint_depends_on_what_was_seen() -> None:
+    plan = _sample_plan()
+    other = _sample_plan()
+    other.observations[0].value = {**other.observations[0].value, "priority": 98}
+    other.fingerprint = base.fingerprint(other.observations)
+    assert plan.fingerprint != other.fingerprint
+
+
+def test_edited_plan_is_refused() -> None:
+    data = _sample_plan().to_dict()
+    data["observations"][0]["value"]["priority"] = 5
+    with pytest.raises(ParameterError, match="fingerprint") as info:
+        Plan.from_dict(data)
+    assert info.value.field == "plan"
+
+
+def test_plan_renders_each_field_as_text_and_escaped_html() -> None:
+    plan = _sample_plan()
+    text = plan.to_text()
+    assert "rule 'Catch-all Rule' (r1) in p1" in text
+    assert "priority" in text and "99" in text and " 0" in text
+    assert "Turn on <pre-auth>" in text
+    page = plan._repr_html_()
+    assert "<td>priority</td><td>99</td><td>0</td>" in page
+    assert "Turn on &lt;pre-auth&gt;" in page
+    assert "a note &amp; more" in page
+    assert "<pre-auth>" not in page
+
+
+def test_empty_plan_says_so() -> None:
+    plan = Plan("post_auth", {}, "http://sandbox.okta.test")
+    assert plan.is_empty
+    assert "No changes" in plan.to_text()
+    assert "No changes" in plan._repr_html_()
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        pytest.param({"by": " ", "at": "2026-11-29T07:00:00Z", "statement": "s"}, "attestation.by"),
+        pytest.param({"by": "ann", "at": "yesterday", "statement": "s"}, "attestation.at"),
+        pytest.param({"by": "ann", "at": "2026-11-29T07:00:00Z"}, "attestation.statement"),
+    ],
+)
+def test_attestation_is_validated(data: dict[str, str], field: str) -> None:
+    with pytest.raises(ParameterError) as info:
+        Attestation.from_dict(data)
+    assert info.value.field == field
+
+
+# --------------------------------------------------------------------------- apply engine
+
+
+class _FakeClient:
+    """Stands in for OktaClient: only what the engine calls without a kind."""
+
+    def __init__(self) -> None:
+        self.identity_engine_checks = 0
+
+    def require_identity_engine(self) -> None:
+        self.identity_engine_checks += 1
+
+
+class _MemoryKind(base.ObjectKind):
+    """Objects in a dict; logs every write; can lose the answer of one create."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.writes: list[tuple[str, str | None, dict[str, Any] | None]] = []
+        self.lose_next_create_answer = False
+        self._next = 0
+
+    def read(self, client: Any, ref: ObjectRef) -> dict[str, Any] | None:
+        found = self.objects.get(ref.id or "")
+        return copy.deepcopy(found) if found else None
+
+    def find_by_name(
+        self, client: Any, ref: ObjectRef, body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        for obj in self.objects.values():
+            if obj["name"] == body["name"] and obj.get("parent") == ref.parent_id:
+                return copy.deepcopy(obj)
+        return None
+
+    def create(self, client: Any, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        self._next += 1
+        obj = {"id": f"m{self._next}", "parent": ref.parent_id, **body}
+        self.objects[obj["id"]] = obj
+        self.writes.append(("create", ref.parent_id, body))
+        if self.lose_next_create_answer:
+            self.lose_next_create_answer = False
+            raise TransportError("read timed out", method="POST", ambiguous=True)
+        return copy.deepcopy(obj)
+
+    def update(self, client: Any, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        assert ref.id in self.objects
+        self.objects[ref.id] = {"id": ref.id, "parent": ref.parent_id, **body}
+        self.writes.append(("update", ref.id, body))
+        return copy.deepcopy(self.objects[ref.id])
+
+    def delete(self, client: Any, ref: ObjectRef) -> None:
+        del self.objects[ref.id or ""]
+        self.writes.append(("delete", ref.id, None))
+
+
+@pytest.fixture
+def memory() -> _MemoryKind:
+    kind = _MemoryKind()
+    base.register_kind("memory", kind)
+    base.register_lookup(
+        "memory",
+        lambda c, a: copy.deepcopy(kind.objects.get(a["id"])),  # noqa: ARG005
+    )
+    return kind
+
+
+def _update_plan(memory: _MemoryKind, client: Any, new_name: str) -> Plan:
+    reader = Reader(client)
+    before = reader.read("memory object m1", "memory", id="m1")
+    after = base.writable(before) | {"name": new_name}
+    change = Change.update(ObjectRef("memory", "m1", before["name"]), before, after)
+    return Plan("test", {}, "mem://", changes=[change], observations=reader.observations)
+
+
+def test_apply_writes_verifies_and_records_the_before_state(memory: _MemoryKind) -> None:
+    memory.objects["m1"] = {"id": "m1", "name": "old", "future": {"x": 1}, "lastUpdated": "t0"}
+    client = _FakeClient()
+    plan = _update_plan(memory, client, "new")
+    result = base.apply_plan(client, plan)  # type: ignore[arg-type]
+    assert result.outcome == "applied"
+    assert memory.objects["m1"]["name"] == "new"
+    assert memory.objects["m1"]["future"] == {"x": 1}, "unknown fields survive"
+    assert client.identity_engine_checks == 1
+    assert result.verification.ok
+    assert [c.name for c in result.verification.checks] == ["memory 'old' (m1) name"]
+    record = result.before_state[0]
+    assert record.before is not None and record.before["name"] == "old"
+    assert record.after_written is not None and record.after_written["name"] == "new"
+    again = base.ApplyResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert again.to_dict() == result.to_dict()
+    assert "name" in result.to_text() and "passed" in result.to_text()
+
+
+def test_stale_plan_is_refused_before_any_write(memory: _MemoryKind) -> None:
+    memory.objects["m1"] = {"id": "m1", "name": "old", "priority": 1}
+    client = _FakeClient()
+    plan = _update_plan(memory, client, "new")
+    memory.objects["m1"]["priority"] = 2  # someone else edits it
+    with pytest.raises(StalePlanError) as info:
+        base.apply_plan(client, plan)  # type: ignore[arg-type]
+    assert "memory object m1: priority was 1, now 2" in str(info.value)
+    assert memory.writes == []
+
+
+def test_only_volatile_changes_do_not_make_a_plan_stale(memory: _MemoryKind) -> None:
+    memory.objects["m1"] = {"id": "m1", "name": "old", "lastUpdated": "t0", "_links": {"a": 1}}
+    client = _FakeClient()
+    plan = _update_plan(memory, client, "new")
+    memory.objects["m1"]["lastUpdated"] = "t1"
+    memory.objects["m1"]["_links"] = {"a": 2}
+    assert base.apply_plan(client, plan).outcome == "applied"  # type: ignore[arg-type]
+
+
+def test_empty_plan_writes_nothing_and_checks_nothing() -> None:
+    client = _FakeClient()
+    result = base.apply_plan(client, Plan("test", {}, "mem://"))  # type: ignore[arg-type]
+    assert result.outcome == "no-op"
+    assert result.applied == [] and result.before_state == []
+    assert client.identity_engine_checks == 0
+
+
+def test_manual_steps_need_an_attestation_which_is_recorded() -> None:
+    plan = Plan("test", {}, "mem://", manual_steps=[ManualStep("Turn it on", ["step"])])
+    with pytest.raises(ParameterError) as info:
+        base.apply_plan(_FakeClient(), plan)  # type: ignore[arg-type]
+    assert info.value.field == "attestation"
+    assert "Turn it on" in info.value.message
+    attestation = {"by": "ann", "at": "2026-11-29T07:00:00Z", "statement": "done"}
+    result = base.apply_plan(_FakeClient(), plan, attestation=attestation)  # type: ignore[arg-type]
+    assert result.attestation == Attestation("ann", "2026-11-29T07:00:00Z", "done")
+    assert result.to_dict()["attestation"]["by"] == "ann"
+
+
+def test_created_placeholders_resolve_and_ambiguous_creates_are_adopted(
+    memory: _MemoryKind,
+) -> None:
+    """A lost POST answer is followed by a lookup by name, not a second POST."""
+    client = _FakeClient()
+    memory.lose_next_create_answer = True
+    plan = Plan(
+        "test",
+        {},
+        "mem://",
+        changes=[
+            Change(
+                "create", "memory", ObjectRef("memory", None, "parent"), None, {"name": "parent"}
+            ),
+            Change(
+                "create",
+                "memory",
+                ObjectRef("memory", None, "child", base.created_placeholder(0)),
+                None,
+                {"name": "child"},
+            ),
+        ],
+    )
+    result = base.apply_plan(client, plan)  # type: ignore[arg-type]
+    assert [w[0] for w in memory.writes] == ["create", "create"], "no duplicate POST"
+    parent, child = result.created
+    assert child.parent_id == parent.id == "m1"
+    assert memory.objects["m2"]["parent"] == "m1"
+    assert result.verification.ok
+
+
+def test_failed_api_write_keeps_what_was_written_for_rollback(memory: _MemoryKind) -> None:
+    client = _FakeClient()
+
+    class _Failing(_MemoryKind):
+        def update(self, client: Any, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+            raise TransportError("connection refused", method="PUT")
+
+    base.register_kind("failing", _Failing())
+    plan = Plan(
+        "test",
+        {},
+        "mem://",
+        changes=[
+            Change("create", "memory", ObjectRef("memory", None, "a"), None, {"name": "a"}),
+            Change("update", "failing", ObjectRef("failing", "x", "b"), {}, {"name": "b"}),
+        ],
+    )
+    with pytest.raises(TransportError) as info:
+        base.apply_plan(client, plan)  # type: ignore[arg-type]
+    partial = info.value.apply_result  # type: ignore[attr-defined]
+    assert partial.outcome == "failed"
+    assert [r.ref.id for r in partial.before_state] == ["m1"]
+    assert partial.before_state[0].before is None
+
+
+def test_registry_knows_every_procedure_by_name() -> None:
+    assert list(REGISTRY) == list(NAMES)
+    assert len(REGISTRY) == 6
+    with pytest.raises(KeyError, match="no procedure named 'nope'"):
+        REGISTRY["nope"]
