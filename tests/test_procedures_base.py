@@ -436,3 +436,48 @@ def test_registry_knows_every_procedure_by_name() -> None:
     assert len(REGISTRY) == 6
     with pytest.raises(KeyError, match="no procedure named 'nope'"):
         REGISTRY["nope"]
+
+
+def test_edit_changes_only_owned_fields_and_reports_checks() -> None:
+    rule = {
+        "id": "r1",
+        "name": "Catch-all Rule",
+        "system": True,
+        "_links": {},
+        "conditions": None,
+        "actions": {
+            "appSignOn": {
+                "access": "ALLOW",
+                "keepMeSignedIn": {"postAuth": "ALLOWED", "postAuthPromptFrequency": "P7D"},
+                "verificationMethod": {"type": "ASSURANCE", "factorMode": "2FA"},
+            }
+        },
+    }
+    edit = base.Edit(ObjectRef("rule", "r1", "Catch-all Rule", "p1"), rule)
+    edit.set("actions.appSignOn.keepMeSignedIn.postAuthPromptFrequency", "PT168H")
+    assert edit.change() is None, "same meaning: nothing to write"
+    assert edit.checks[0].ok
+    edit.set("actions.appSignOn.verificationMethod.factorMode", "1FA")
+    change = edit.change()
+    assert change is not None and change.action == "update"
+    assert change.diffs == [
+        FieldDiff("actions.appSignOn.verificationMethod.factorMode", "2FA", "1FA")
+    ]
+    assert change.after is not None
+    assert change.after["conditions"] is None, "unowned fields are sent back as read"
+    assert "system" not in change.after and "id" not in change.after
+    assert (
+        change.after["actions"]["appSignOn"]["keepMeSignedIn"]["postAuthPromptFrequency"] == "P7D"
+    )
+    assert [c.ok for c in edit.checks] == [True, False]
+
+
+def test_edit_of_an_absent_object_is_a_create() -> None:
+    edit = base.Edit(
+        ObjectRef("policy", None, "KMSI"), None, {"name": "KMSI", "type": "OKTA_SIGN_ON"}
+    )
+    edit.set("priority", 1)
+    change = edit.change()
+    assert change is not None and change.action == "create"
+    assert change.after == {"name": "KMSI", "type": "OKTA_SIGN_ON", "priority": 1}
+    assert not edit.checks[0].ok

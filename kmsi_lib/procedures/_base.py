@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import difflib
 import hashlib
 import html
 import importlib
@@ -59,13 +60,15 @@ else:  # the client is only needed for annotations; importing it here would cost
     OktaClient = Any
 
 __all__ = [
-    "READ_ONLY_FIELDS",
+    "AppSelection",
     "AppliedChange",
     "ApplyResult",
     "Attestation",
     "BeforeRecord",
     "Change",
     "Check",
+    "DURATION_KEYS",
+    "Edit",
     "FieldDiff",
     "ManualStep",
     "Minutes",
@@ -74,17 +77,25 @@ __all__ = [
     "Observation",
     "ParamsModel",
     "Plan",
+    "READ_ONLY_FIELDS",
     "Reader",
+    "ResolvedApp",
+    "VOLATILE_FIELDS",
     "Verification",
     "apply_plan",
     "canonical",
     "check_drift",
     "created_placeholder",
     "diff",
+    "fingerprint",
+    "get_kind",
     "get_path",
     "parse_params",
     "register_kind",
     "register_lookup",
+    "resolve_apps",
+    "resolve_groups",
+    "run_lookup",
     "same_value",
     "set_path",
     "utc_now",
@@ -937,6 +948,179 @@ class Reader:
     def policies(self, policy_type: str) -> list[dict[str, Any]]:
         value = self.read(f"{policy_type} policies", "policies", type=policy_type)
         return cast("list[dict[str, Any]]", value)
+
+
+# --------------------------------------------------------------------------- desired state
+
+
+class Edit:
+    """Read-modify-write of one object, recording a verification check per owned field.
+
+    Start from the object as read (``before``; None for an object to create,
+    with ``body`` as the starting body); :meth:`set` each field the procedure
+    owns. A field already holding the value (by meaning) is left exactly as
+    read, so a second run plans nothing. :attr:`checks` says, per owned field,
+    whether the org already matches: that is what ``verify()`` reports.
+    """
+
+    def __init__(
+        self,
+        ref: ObjectRef,
+        before: Mapping[str, Any] | None,
+        body: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.ref = ref
+        self.before = dict(before) if before is not None else None
+        start = before if before is not None else (body or {})
+        self.after: dict[str, Any] = writable(start)
+        self.checks: list[Check] = []
+
+    def set(self, path: str, value: Any) -> None:
+        """Own ``path``: make it ``value`` unless it already means the same."""
+        current = get_path(self.before, path) if self.before is not None else None
+        ok = self.before is not None and same_value(path, current, value)
+        self.checks.append(Check(f"{self.ref.label()} {path}", ok, value, current))
+        if not same_value(path, get_path(self.after, path), value):
+            set_path(self.after, path, copy.deepcopy(value))
+
+    def change(self, note: str = "") -> Change | None:
+        """The create or update this edit needs, or None when nothing differs."""
+        if self.before is None:
+            return Change.create(self.ref, self.after, note)
+        planned = Change.update(self.ref, self.before, self.after, note)
+        return planned if planned.diffs else None
+
+
+@dataclass(frozen=True)
+class ResolvedApp:
+    """An app chosen by the parameters, with its authentication policy's id."""
+
+    id: str
+    label: str
+    policy_id: str
+
+
+class AppSelection(ParamsModel):
+    """Apps chosen by label, by id, or as every app using a named authentication policy."""
+
+    labels: list[str] = pydantic.Field(default_factory=list)
+    ids: list[str] = pydantic.Field(default_factory=list)
+    policies: list[str] = pydantic.Field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.labels or self.ids or self.policies)
+
+
+def _apps() -> Any:
+    return importlib.import_module("kmsi_lib.resources.apps")
+
+
+def _groups() -> Any:
+    return importlib.import_module("kmsi_lib.resources.groups")
+
+
+def _suggest(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _lookup_app(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    app = _or_none(lambda: _apps().get_app(c, a["id"]))
+    if app is None:
+        return None
+    return {
+        "id": app.get("id"),
+        "label": app.get("label"),
+        "status": app.get("status"),
+        "accessPolicyId": _apps().access_policy_id(app),
+    }
+
+
+def _lookup_group_by_name(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    group = _groups().find_group_by_name(c, a["name"])
+    if group is None:
+        return None
+    return {"id": group.get("id"), "name": group.get("profile", {}).get("name")}
+
+
+register_lookup("app", _lookup_app)
+register_lookup("group_by_name", _lookup_group_by_name)
+
+
+def resolve_apps(
+    reader: Reader, selection: AppSelection, *, field: str = "apps"
+) -> list[ResolvedApp]:
+    """Resolve an :class:`AppSelection` to apps and their authentication policies.
+
+    Every name must match exactly one app (or policy): an unknown label, id or
+    policy name, an ambiguous label, an app without an authentication policy,
+    or an empty selection raise :class:`ParameterError` naming the entry
+    (``apps.labels[2]: no app labelled 'Slak' in this org; did you mean 'Slack'?``).
+    Apps chosen twice are returned once; order follows the parameters.
+    """
+    if selection.is_empty:
+        raise ParameterError(
+            field, "choose at least one app (by labels, ids, or authentication policy names)"
+        )
+    chosen: dict[str, ResolvedApp] = {}
+
+    def add(app_id: str, where: str) -> None:
+        seen = reader.read(f"app {app_id}", "app", id=app_id)
+        if seen is None:
+            raise ParameterError(where, f"no app with id {app_id!r} in this org")
+        if not seen["accessPolicyId"]:
+            raise ParameterError(
+                where, f"app {seen['label']!r} ({app_id}) has no authentication policy"
+            )
+        chosen.setdefault(app_id, ResolvedApp(app_id, seen["label"], seen["accessPolicyId"]))
+
+    if selection.labels:
+        by_label: dict[str, list[str]] = {}
+        for app in _apps().list_apps(reader.client):
+            by_label.setdefault(app.get("label", ""), []).append(app["id"])
+        for n, label in enumerate(selection.labels):
+            where = f"{field}.labels[{n}]"
+            ids = by_label.get(label, [])
+            if not ids:
+                hint = _suggest(label, by_label)
+                raise ParameterError(where, f"no app labelled {label!r} in this org{hint}")
+            if len(ids) > 1:
+                raise ParameterError(
+                    where,
+                    f"{len(ids)} apps are labelled {label!r} ({', '.join(ids)}); choose by id",
+                )
+            add(ids[0], where)
+    for n, app_id in enumerate(selection.ids):
+        add(app_id, f"{field}.ids[{n}]")
+    for n, name in enumerate(selection.policies):
+        where = f"{field}.policies[{n}]"
+        policy = reader.policy_by_name("ACCESS_POLICY", name)
+        if policy is None:
+            names = [p.get("name", "") for p in reader.policies("ACCESS_POLICY")]
+            raise ParameterError(
+                where, f"no authentication policy named {name!r}{_suggest(name, names)}"
+            )
+        app_ids = _policies().list_policy_app_ids(reader.client, policy["id"])
+        if not app_ids:
+            raise ParameterError(where, f"no app uses the authentication policy {name!r}")
+        for app_id in app_ids:
+            add(app_id, where)
+    return list(chosen.values())
+
+
+def resolve_groups(reader: Reader, names: Sequence[str], *, field: str = "groups") -> list[str]:
+    """Group names (exact) to ids; an unknown name raises :class:`ParameterError`."""
+    if not names:
+        raise ParameterError(field, "name at least one group")
+    ids: list[str] = []
+    for n, name in enumerate(names):
+        group = reader.read(f"group named {name!r}", "group_by_name", name=name)
+        if group is None:
+            raise ParameterError(f"{field}[{n}]", f"no group named exactly {name!r} in this org")
+        if group["id"] not in ids:
+            ids.append(group["id"])
+    return ids
 
 
 # --------------------------------------------------------------------------- writes (kinds)
