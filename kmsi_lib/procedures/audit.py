@@ -1,0 +1,761 @@
+"""KMSI posture audit: one read-only report of how "Keep Me Signed In" is set up.
+
+The report gathers, for an auditor:
+
+* every global session policy (``OKTA_SIGN_ON``) and its rules: whether MFA is
+  required and for how long it is remembered, the session idle and lifetime
+  limits, persistent cookies;
+* every app sign-in (authentication) policy, the apps that use it and its
+  rules: whether post-authentication KMSI is allowed, how often the prompt is
+  shown, the re-authentication period;
+* the post-authentication prompt text of every brand;
+* the pre-authentication org setting, when the org can tell us (only the
+  sandbox can: real Okta has no API for it).
+
+It then derives *findings* (severity, object, message) from that data with
+pure functions, so the rules can be tested with literal dicts. The audit never
+writes: :func:`apply` refuses.
+
+The reads are shaped for large orgs: apps are listed once (their policy id
+comes from ``_links.accessPolicy``) and each distinct policy's rules are read
+once, concurrently through :func:`kmsi_lib.bulk.run_bulk`.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from kmsi_lib import durations
+from kmsi_lib.errors import ParameterError
+from kmsi_lib.procedures._base import Check, ParamsModel, Verification, parse_params, utc_now
+
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
+else:
+    OktaClient = Any
+
+__all__ = [
+    "ADMIN_CONSOLE_LABEL",
+    "AuditReport",
+    "Finding",
+    "NAME",
+    "Params",
+    "SCOPES",
+    "TITLE",
+    "find_risks",
+    "summarize_access_rule",
+    "summarize_sign_on_rule",
+]
+
+NAME = "audit"
+TITLE = "KMSI posture audit (read-only)"
+SCOPES: tuple[str, ...] = (
+    "okta.apps.read",
+    "okta.brands.read",
+    "okta.policies.read",
+)
+
+#: Label Okta gives the Admin Console app in every org (its app ``name`` is ``saasure``).
+ADMIN_CONSOLE_LABEL = "Okta Admin Console"
+_ADMIN_CONSOLE_APP_NAME = "saasure"
+
+#: ``reauthenticateIn`` that means "only when there is no Okta session" (TF docs).
+_ONCE_PER_SESSION = durations.parse("PT43800H")
+
+Severity = Literal["high", "medium", "low", "info"]
+_SEVERITY_ORDER: dict[str, int] = {"high": 0, "medium": 1, "low": 2, "info": 3}
+
+
+class Params(ParamsModel):
+    """What the audit looks at and which thresholds make a finding."""
+
+    sensitive_apps: list[str] = Field(
+        default_factory=lambda: [ADMIN_CONSOLE_LABEL],
+        description=(
+            "Apps (label or id) where re-authentication only once per session (PT43800H)"
+            " is a finding. Unknown entries are reported, not fatal."
+        ),
+    )
+    max_prompt_frequency: durations.IsoDuration = Field(
+        default="P30D",
+        description="A post-auth KMSI prompt shown less often than this is a finding.",
+    )
+    include_brands: bool = Field(
+        default=True, description="Also read every brand's sign-in page prompt text."
+    )
+    max_workers: int = Field(
+        default=4, ge=1, le=16, description="Concurrent reads (within the rate-limit governor)."
+    )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One risk the auditor should look at, tied to the object that carries it."""
+
+    severity: Severity
+    code: str
+    kind: str
+    object_id: str
+    object_name: str
+    message: str
+    parent_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "kind": self.kind,
+            "object_id": self.object_id,
+            "object_name": self.object_name,
+            "parent_id": self.parent_id,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        return cls(
+            severity=data["severity"],
+            code=data["code"],
+            kind=data["kind"],
+            object_id=data["object_id"],
+            object_name=data["object_name"],
+            message=data["message"],
+            parent_id=data.get("parent_id"),
+        )
+
+
+# --------------------------------------------------------------------------- pure summaries
+
+
+def _get(obj: Any, *path: str) -> Any:
+    """Walk nested dicts; None when any step is missing or not a dict."""
+    for key in path:
+        if not isinstance(obj, Mapping):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def summarize_sign_on_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """The KMSI-relevant fields of a global session policy (``SIGN_ON``) rule."""
+    signon = _get(rule, "actions", "signon") or {}
+    session = signon.get("session") or {}
+    return {
+        "id": rule.get("id"),
+        "name": rule.get("name"),
+        "priority": rule.get("priority"),
+        "status": rule.get("status"),
+        "system": bool(rule.get("system")),
+        "access": signon.get("access"),
+        "requireFactor": signon.get("requireFactor"),
+        "factorPromptMode": signon.get("factorPromptMode"),
+        "factorLifetime": signon.get("factorLifetime"),
+        "primaryFactor": signon.get("primaryFactor"),
+        "maxSessionIdleMinutes": session.get("maxSessionIdleMinutes"),
+        "maxSessionLifetimeMinutes": session.get("maxSessionLifetimeMinutes"),
+        "usePersistentCookie": session.get("usePersistentCookie"),
+    }
+
+
+def summarize_access_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """The KMSI-relevant fields of an app sign-in policy (``ACCESS_POLICY``) rule."""
+    sign_on = _get(rule, "actions", "appSignOn") or {}
+    kmsi = sign_on.get("keepMeSignedIn") or {}
+    method = sign_on.get("verificationMethod") or {}
+    post_auth = kmsi.get("postAuth") or "NOT_ALLOWED"
+    return {
+        "id": rule.get("id"),
+        "name": rule.get("name"),
+        "priority": rule.get("priority"),
+        "status": rule.get("status"),
+        "system": bool(rule.get("system")),
+        "access": sign_on.get("access"),
+        "postAuth": post_auth,
+        # Okta's default frequency when KMSI is allowed and none is set (spec: P30D).
+        "postAuthPromptFrequency": (
+            (kmsi.get("postAuthPromptFrequency") or "P30D") if post_auth == "ALLOWED" else None
+        ),
+        "verificationType": method.get("type"),
+        "factorMode": method.get("factorMode"),
+        "reauthenticateIn": method.get("reauthenticateIn"),
+    }
+
+
+def _active(item: Mapping[str, Any]) -> bool:
+    # Rules and policies without a status are treated as active (Okta always sends one).
+    return bool(item.get("status", "ACTIVE") == "ACTIVE")
+
+
+def _is_admin_console(app: Mapping[str, Any]) -> bool:
+    return bool(
+        app.get("name") == _ADMIN_CONSOLE_APP_NAME or app.get("label") == ADMIN_CONSOLE_LABEL
+    )
+
+
+def _longer(text: str | None, limit: durations.Duration) -> bool | None:
+    """True/False when ``text`` is a valid duration longer/not longer; None when unparseable."""
+    if text is None or not durations.is_valid(text):
+        return None
+    return durations.parse(text).longer_than(limit)
+
+
+def _at_least(text: str | None, limit: durations.Duration) -> bool:
+    if text is None or not durations.is_valid(text):
+        return False
+    return bool(durations.parse(text).min_seconds() >= limit.min_seconds())
+
+
+def find_risks(
+    *,
+    sign_on_policies: Sequence[Mapping[str, Any]],
+    app_policies: Sequence[Mapping[str, Any]],
+    sensitive_app_ids: Iterable[str],
+    max_prompt_frequency: str,
+    pre_auth_setting: bool | None,
+) -> list[Finding]:
+    """Derive the findings from the report's summaries (pure; literal dicts in tests).
+
+    ``sign_on_policies``: ``{"id", "name", "status", "rules": [summarize_sign_on_rule…]}``.
+    ``app_policies``: ``{"id", "name", "status", "apps": [{"id", "label", "name"}…],
+    "rules": [summarize_access_rule…]}``. ``pre_auth_setting`` is the org's
+    pre-authentication toggle, or None when it cannot be read (real Okta).
+    Inactive policies and rules never produce findings.
+    """
+    limit = durations.parse(max_prompt_frequency)
+    sensitive = set(sensitive_app_ids)
+    findings: list[Finding] = []
+
+    mfa_lifetime_rules: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
+    for policy in sign_on_policies:
+        if not _active(policy):
+            continue
+        for rule in policy.get("rules", []):
+            if not _active(rule):
+                continue
+            if rule.get("usePersistentCookie") is True:
+                findings.append(
+                    Finding(
+                        "medium",
+                        "persistent-cookie",
+                        "sign_on_rule",
+                        str(rule.get("id")),
+                        str(rule.get("name")),
+                        "Persistent session cookies are on: an Okta session survives closing"
+                        " the browser, so KMSI-like behaviour applies to every user this"
+                        f" rule matches (policy {policy.get('name')!r}).",
+                        parent_id=policy.get("id"),
+                    )
+                )
+            if rule.get("requireFactor") is True and rule.get("factorPromptMode") == "SESSION":
+                mfa_lifetime_rules.append((policy, rule))
+
+    post_auth_rules: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
+    for policy in app_policies:
+        if not _active(policy):
+            continue
+        apps = list(policy.get("apps", []))
+        admin_console = [a for a in apps if _is_admin_console(a)]
+        sensitive_here = [a for a in apps if a.get("id") in sensitive]
+        for rule in policy.get("rules", []):
+            if not _active(rule):
+                continue
+            ref = ("access_policy_rule", str(rule.get("id")), str(rule.get("name")))
+            allowed = rule.get("postAuth") == "ALLOWED" and rule.get("access") != "DENY"
+            if allowed:
+                post_auth_rules.append((policy, rule))
+            if allowed and admin_console:
+                findings.append(
+                    Finding(
+                        "high",
+                        "kmsi-admin-console",
+                        *ref,
+                        "Post-authentication KMSI is allowed in the sign-in policy of the"
+                        f" Okta Admin Console (policy {policy.get('name')!r}): administrators"
+                        " can skip MFA on remembered devices.",
+                        parent_id=policy.get("id"),
+                    )
+                )
+            frequency = rule.get("postAuthPromptFrequency")
+            longer = _longer(frequency, limit) if allowed else False
+            if longer:
+                findings.append(
+                    Finding(
+                        "medium",
+                        "prompt-frequency-long",
+                        *ref,
+                        f"The KMSI prompt is shown only every {frequency}"
+                        f" ({durations.parse(str(frequency)).describe()}), longer than"
+                        f" {max_prompt_frequency} (policy {policy.get('name')!r}).",
+                        parent_id=policy.get("id"),
+                    )
+                )
+            elif longer is None:
+                findings.append(
+                    Finding(
+                        "low",
+                        "prompt-frequency-unreadable",
+                        *ref,
+                        f"postAuthPromptFrequency {frequency!r} is not an ISO-8601 duration.",
+                        parent_id=policy.get("id"),
+                    )
+                )
+            if (
+                sensitive_here
+                and rule.get("access") != "DENY"
+                and _at_least(rule.get("reauthenticateIn"), _ONCE_PER_SESSION)
+            ):
+                labels = ", ".join(sorted(str(a.get("label")) for a in sensitive_here))
+                findings.append(
+                    Finding(
+                        "high",
+                        "reauth-once-per-session-sensitive",
+                        *ref,
+                        f"Sensitive app(s) {labels} re-authenticate only when no Okta session"
+                        f" exists (reauthenticateIn {rule.get('reauthenticateIn')}), so a"
+                        " long or kept session gives access without a new sign-in.",
+                        parent_id=policy.get("id"),
+                    )
+                )
+
+    pre_auth_on = pre_auth_setting is True or (
+        pre_auth_setting is None and bool(mfa_lifetime_rules)
+    )
+    if pre_auth_on and post_auth_rules:
+        how = (
+            "the org setting shows the option before sign-in"
+            if pre_auth_setting
+            else "the org setting cannot be read through the API, but a global session rule"
+            " re-prompts for MFA only after the MFA lifetime"
+        )
+        policy, rule = post_auth_rules[0]
+        findings.append(
+            Finding(
+                "medium",
+                "pre-and-post-auth",
+                "access_policy_rule",
+                str(rule.get("id")),
+                str(rule.get("name")),
+                f"Pre-authentication KMSI appears on ({how}) and post-authentication KMSI is"
+                f" allowed in {len(post_auth_rules)} rule(s): users may be offered to stay"
+                " signed in twice; pick one model.",
+                parent_id=policy.get("id"),
+            )
+        )
+
+    findings.sort(key=lambda f: (_SEVERITY_ORDER[f.severity], f.code, f.object_name))
+    return findings
+
+
+# --------------------------------------------------------------------------- the report
+
+
+@dataclass
+class AuditReport:
+    """What KMSI looks like in one org, plus the findings (JSON-serialisable)."""
+
+    org_url: str
+    created_at: str
+    params: dict[str, Any]
+    pre_auth_setting: bool | None
+    pre_auth_note: str
+    sign_on_policies: list[dict[str, Any]]
+    app_policies: list[dict[str, Any]]
+    brands: list[dict[str, Any]]
+    findings: list[Finding]
+    notes: list[str] = field(default_factory=list)
+    procedure: str = NAME
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "procedure": self.procedure,
+            "org_url": self.org_url,
+            "created_at": self.created_at,
+            "params": self.params,
+            "pre_auth_setting": self.pre_auth_setting,
+            "pre_auth_note": self.pre_auth_note,
+            "sign_on_policies": self.sign_on_policies,
+            "app_policies": self.app_policies,
+            "brands": self.brands,
+            "findings": [f.to_dict() for f in self.findings],
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditReport:
+        return cls(
+            org_url=data["org_url"],
+            created_at=data["created_at"],
+            params=dict(data["params"]),
+            pre_auth_setting=data.get("pre_auth_setting"),
+            pre_auth_note=data.get("pre_auth_note", ""),
+            sign_on_policies=list(data["sign_on_policies"]),
+            app_policies=list(data["app_policies"]),
+            brands=list(data["brands"]),
+            findings=[Finding.from_dict(f) for f in data["findings"]],
+            notes=list(data.get("notes", [])),
+            procedure=data.get("procedure", NAME),
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Number of findings per severity (every severity present, zero included)."""
+        out = dict.fromkeys(_SEVERITY_ORDER, 0)
+        for f in self.findings:
+            out[f.severity] += 1
+        return out
+
+    # ---- rendering
+
+    def _sections(self) -> list[tuple[str, list[str], list[list[str]]]]:
+        sections: list[tuple[str, list[str], list[list[str]]]] = []
+        sections.append(
+            (
+                "Findings",
+                ["severity", "code", "object", "message"],
+                [
+                    [f.severity, f.code, f"{f.kind} {f.object_name!r} ({f.object_id})", f.message]
+                    for f in self.findings
+                ],
+            )
+        )
+        rows: list[list[str]] = []
+        for policy in self.sign_on_policies:
+            for rule in policy.get("rules", []):
+                rows.append(
+                    [
+                        f"{policy.get('name')} / {rule.get('name')}",
+                        _txt(rule.get("status")),
+                        _txt(rule.get("requireFactor")),
+                        _txt(rule.get("factorPromptMode")),
+                        _txt(rule.get("factorLifetime")),
+                        _txt(rule.get("maxSessionIdleMinutes")),
+                        _txt(rule.get("maxSessionLifetimeMinutes")),
+                        _txt(rule.get("usePersistentCookie")),
+                    ]
+                )
+        sections.append(
+            (
+                "Global session policies",
+                [
+                    "policy / rule",
+                    "status",
+                    "MFA",
+                    "prompt mode",
+                    "MFA lifetime (min)",
+                    "idle (min)",
+                    "lifetime (min)",
+                    "persistent cookie",
+                ],
+                rows,
+            )
+        )
+        rows = []
+        for policy in self.app_policies:
+            apps = policy.get("apps", [])
+            shown = ", ".join(str(a.get("label")) for a in apps[:3])
+            if len(apps) > 3:
+                shown += f" (+{len(apps) - 3} more)"
+            for rule in policy.get("rules", []):
+                rows.append(
+                    [
+                        f"{policy.get('name')} / {rule.get('name')}",
+                        shown or "(no app)",
+                        _txt(rule.get("status")),
+                        _txt(rule.get("postAuth")),
+                        _txt(rule.get("postAuthPromptFrequency")),
+                        _txt(rule.get("factorMode")),
+                        _txt(rule.get("reauthenticateIn")),
+                    ]
+                )
+        sections.append(
+            (
+                "App sign-in policies",
+                ["policy / rule", "apps", "status", "KMSI", "prompt every", "factors", "re-auth"],
+                rows,
+            )
+        )
+        sections.append(
+            (
+                "Post-auth prompt text per brand",
+                ["brand", "page", "title", "subtitle", "accept", "reject"],
+                [
+                    [
+                        str(b.get("name")),
+                        str(b.get("page")),
+                        *(_txt((b.get("prompt") or {}).get(k)) for k in _PROMPT_KEYS),
+                    ]
+                    for b in self.brands
+                ],
+            )
+        )
+        return sections
+
+    def to_text(self) -> str:
+        """Terminal rendering: a summary line, then one table per section."""
+        counts = self.counts()
+        lines = [
+            f"KMSI posture audit of {self.org_url} at {self.created_at}",
+            "Findings: " + ", ".join(f"{n} {sev}" for sev, n in counts.items()),
+            "Pre-authentication KMSI setting:"
+            f" {_txt(self.pre_auth_setting)} ({self.pre_auth_note})",
+        ]
+        for title, header, rows in self._sections():
+            lines += ["", title, _table(header, rows)]
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        counts = self.counts()
+        esc = html.escape
+        parts = [
+            f"<h3>KMSI posture audit of {esc(self.org_url)}</h3>",
+            f"<p>{esc(self.created_at)} &middot; findings: "
+            + ", ".join(f"{n} {esc(sev)}" for sev, n in counts.items())
+            + "</p>",
+            f"<p>Pre-authentication KMSI setting: {esc(_txt(self.pre_auth_setting))}"
+            f" ({esc(self.pre_auth_note)})</p>",
+        ]
+        for title, header, rows in self._sections():
+            parts.append(f"<h4>{esc(title)}</h4><table><thead><tr>")
+            parts += [f"<th>{esc(h)}</th>" for h in header]
+            parts.append("</tr></thead><tbody>")
+            for row in rows:
+                parts.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>")
+            parts.append("</tbody></table>")
+        parts += [f"<p>note: {esc(n)}</p>" for n in self.notes]
+        return "".join(parts)
+
+
+_PROMPT_KEYS = ("title", "subtitle", "acceptButtonText", "rejectButtonText")
+
+
+def _txt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    if not rows:
+        return "  (none)"
+    widths = [min(60, max(len(header[i]), *(len(r[i]) for r in rows))) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
+
+    return "\n".join(
+        [line(header), "  " + "-+-".join("-" * w for w in widths)] + [line(r) for r in rows]
+    )
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def _api(name: str) -> Any:
+    return importlib.import_module(f"kmsi_lib.resources.{name}")
+
+
+def _many(
+    client: OktaClient, items: Sequence[Any], fn: Callable[[Any], Any], max_workers: int
+) -> list[Any]:
+    """``fn`` over ``items`` concurrently (within the client's governor), results in order."""
+    if not items:
+        return []
+    bulk = importlib.import_module("kmsi_lib.bulk")
+    result = bulk.run_bulk(list(items), fn, max_workers=max_workers)
+    out: list[Any] = []
+    for item in result.results:
+        if not item.ok:
+            raise item.error
+        out.append(item.value)
+    return out
+
+
+def _sign_on_section(client: OktaClient, max_workers: int) -> list[dict[str, Any]]:
+    policies_api = _api("policies")
+    policies = sorted(
+        policies_api.list_policies(client, "OKTA_SIGN_ON"),
+        key=lambda p: (p.get("priority") is None, p.get("priority") or 0),
+    )
+    rules = _many(
+        client, policies, lambda p: list(policies_api.list_rules(client, p["id"])), max_workers
+    )
+    return [
+        {
+            "id": p.get("id"),
+            "name": p.get("name"),
+            "priority": p.get("priority"),
+            "status": p.get("status"),
+            "system": bool(p.get("system")),
+            "groups": list(_get(p, "conditions", "people", "groups", "include") or []),
+            "rules": [
+                summarize_sign_on_rule(r)
+                for r in sorted(rs, key=lambda r: r.get("priority") or 0)
+            ],
+        }
+        for p, rs in zip(policies, rules, strict=True)
+    ]
+
+
+def _app_section(
+    client: OktaClient, max_workers: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(policies with their apps and rules, apps without an authentication policy)."""
+    apps_api, policies_api = _api("apps"), _api("policies")
+    policies = {p["id"]: p for p in policies_api.list_policies(client, "ACCESS_POLICY")}
+    apps_by_policy: dict[str, list[dict[str, Any]]] = {pid: [] for pid in policies}
+    orphans: list[dict[str, Any]] = []
+    for app in apps_api.list_apps(client):
+        entry = {
+            "id": app.get("id"),
+            "label": app.get("label"),
+            "name": app.get("name"),
+            "status": app.get("status"),
+        }
+        policy_id = apps_api.access_policy_id(app)
+        if policy_id is None:
+            orphans.append(entry)
+        else:
+            apps_by_policy.setdefault(policy_id, []).append(entry)
+    # Each distinct policy's rules are read once, however many apps share it.
+    ids = list(apps_by_policy)
+    rules = _many(
+        client, ids, lambda pid: list(policies_api.list_rules(client, pid)), max_workers
+    )
+    section = []
+    for policy_id, policy_rules in zip(ids, rules, strict=True):
+        policy = policies.get(policy_id, {})
+        section.append(
+            {
+                "id": policy_id,
+                "name": policy.get("name", f"(policy {policy_id})"),
+                "status": policy.get("status", "ACTIVE"),
+                "system": bool(policy.get("system")),
+                "apps": sorted(apps_by_policy[policy_id], key=lambda a: str(a.get("label"))),
+                "rules": [
+                    summarize_access_rule(r)
+                    for r in sorted(policy_rules, key=lambda r: r.get("priority") or 0)
+                ],
+            }
+        )
+    section.sort(key=lambda p: (-len(p["apps"]), str(p["name"])))
+    return section, orphans
+
+
+def _brand_section(client: OktaClient, max_workers: int) -> list[dict[str, Any]]:
+    brands_api = _api("brands")
+    brands = list(brands_api.list_brands(client))
+
+    def page_of(brand: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        page = brands_api.get_customized_sign_in_page(client, brand["id"])
+        if page is not None:
+            return "customized", page
+        return "default", brands_api.get_default_sign_in_page(client, brand["id"])
+
+    pages = _many(client, brands, page_of, max_workers)
+    out = []
+    for brand, (source, page) in zip(brands, pages, strict=True):
+        prompt = _get(page, "widgetCustomizations", "postAuthKeepMeSignedInPrompt") or {}
+        out.append(
+            {
+                "id": brand.get("id"),
+                "name": brand.get("name"),
+                "isDefault": bool(brand.get("isDefault")),
+                "page": source,
+                "prompt": {k: prompt.get(k) for k in _PROMPT_KEYS},
+            }
+        )
+    return out
+
+
+def _pre_auth_setting(client: OktaClient) -> tuple[bool | None, str]:
+    """The org's pre-authentication KMSI toggle if it can be read, and how we know."""
+    base = importlib.import_module("kmsi_lib.procedures._base")
+    reader = getattr(base, "sandbox_org_settings", None)
+    settings = reader(client) if reader is not None else None
+    if not isinstance(settings, Mapping) or "preAuthKmsi" not in settings:
+        return None, (
+            "Okta has no API for this setting: check Security > General > Organization"
+            " Security in the Admin Console"
+        )
+    return bool(settings["preAuthKmsi"]), "read from the sandbox org's settings"
+
+
+# --------------------------------------------------------------------------- procedure
+
+
+def run(client: OktaClient, params: Params | Mapping[str, Any]) -> AuditReport:
+    """Read the org's KMSI posture and derive the findings (reads only)."""
+    p = parse_params(Params, params)
+    sign_on = _sign_on_section(client, p.max_workers)
+    app_policies, orphans = _app_section(client, p.max_workers)
+    brands = _brand_section(client, p.max_workers) if p.include_brands else []
+    pre_auth, pre_auth_note = _pre_auth_setting(client)
+
+    notes: list[str] = []
+    all_apps = [a for policy in app_policies for a in policy["apps"]] + orphans
+    sensitive_ids: list[str] = []
+    for entry in p.sensitive_apps:
+        matches = [a["id"] for a in all_apps if entry in (a.get("id"), a.get("label"))]
+        if not matches:
+            notes.append(f"sensitive app {entry!r} is not in this org; not checked")
+        sensitive_ids += matches
+    if orphans:
+        notes.append(
+            f"{len(orphans)} app(s) have no authentication policy link (e.g. API service apps)"
+        )
+
+    findings = find_risks(
+        sign_on_policies=sign_on,
+        app_policies=app_policies,
+        sensitive_app_ids=sensitive_ids,
+        max_prompt_frequency=p.max_prompt_frequency,
+        pre_auth_setting=pre_auth,
+    )
+    return AuditReport(
+        org_url=str(client.org_url),
+        created_at=utc_now(),
+        params=p.model_dump(mode="json"),
+        pre_auth_setting=pre_auth,
+        pre_auth_note=pre_auth_note,
+        sign_on_policies=sign_on,
+        app_policies=app_policies,
+        brands=brands,
+        findings=findings,
+        notes=notes,
+    )
+
+
+def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> AuditReport:
+    """The audit's "plan" is its report: it only reads (same as :func:`run`)."""
+    return run(client, params)
+
+
+def apply(client: OktaClient, plan: Any, *, attestation: Any = None) -> Any:
+    """The audit writes nothing, so there is nothing to apply."""
+    raise ParameterError(
+        "mode", "the KMSI audit is read-only: run it in plan mode; there is nothing to apply"
+    )
+
+
+def verify(client: OktaClient, params: Params | Mapping[str, Any]) -> Verification:
+    """Audit, then one failed check per high or medium finding (passes on a clean org)."""
+    report = run(client, params)
+    counts = report.counts()
+    checks = [
+        Check(f"no {sev} KMSI findings", counts[sev] == 0, 0, counts[sev])
+        for sev in ("high", "medium")
+    ]
+    checks += [
+        Check(f"{f.code}: {f.kind} {f.object_name!r} ({f.object_id})", False, None, f.message)
+        for f in report.findings
+        if f.severity in ("high", "medium")
+    ]
+    return Verification(checks)
