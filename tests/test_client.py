@@ -1,0 +1,496 @@
+"""OktaClient over a strict scripted transport: retries, pagination, errors, org type.
+
+Each test scripts the exact exchanges it expects; a request that is not next
+in the script fails the test, and so does a scripted exchange never made.
+Sleeping is injected: the tests never sleep and assert the exact waits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from kmsi_lib import errors
+from kmsi_lib.auth import SSWSAuth
+from kmsi_lib.client import OktaClient, RetryPolicy
+
+ORG = "https://example.okta.com"
+TOKEN = "00fakeTokenForTests-0123456789"
+DATE = "Sun, 17 May 2026 13:28:03 GMT"  # epoch 1779024483
+
+Reply = httpx.Response | Exception
+
+
+@dataclass
+class Script:
+    """Expected exchanges, in order: (method, path-and-query or None) -> reply."""
+
+    steps: list[tuple[str, str | None, Reply]]
+    seen: list[httpx.Request] = field(default_factory=list)
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        assert self.steps, f"unexpected request {request.method} {request.url}"
+        method, target, reply = self.steps.pop(0)
+        raw = request.url.raw_path.decode()
+        assert (request.method, raw if target is not None else None) == (method, target), (
+            f"expected {method} {target}, got {request.method} {raw}"
+        )
+        self.seen.append(request)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    def done(self) -> None:
+        assert not self.steps, f"scripted requests never made: {self.steps}"
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def make(
+    steps: list[tuple[str, str | None, Reply]],
+    *,
+    retry: RetryPolicy | None = None,
+    rand: Callable[[], float] = lambda: 0.5,
+) -> tuple[OktaClient, Script, FakeTime]:
+    script = Script(list(steps))
+    fake = FakeTime()
+    client = OktaClient(
+        ORG,
+        SSWSAuth(TOKEN),
+        transport=httpx.MockTransport(script.handler),
+        retry=retry,
+        sleep=fake.sleep,
+        clock=fake.clock,
+        rand=rand,
+    )
+    return client, script, fake
+
+
+def js(status: int, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
+    content = b"" if body is None else json.dumps(body).encode()
+    hdrs = {"Content-Type": "application/json", **(headers or {})}
+    return httpx.Response(status, content=content, headers=hdrs)
+
+
+def rate_limited(
+    reset: int | list[int],
+    *,
+    request_id: str = "req-429",
+    date: str | None = DATE,
+    limit: str = "600",
+) -> httpx.Response:
+    headers: list[tuple[str, str]] = [
+        ("X-Okta-Request-Id", request_id),
+        ("X-Rate-Limit-Limit", limit),
+        ("X-Rate-Limit-Remaining", "0"),
+    ]
+    if date:
+        headers.append(("Date", date))
+    for value in reset if isinstance(reset, list) else [reset]:
+        headers.append(("X-Rate-Limit-Reset", str(value)))
+    return httpx.Response(429, headers=headers, json={"errorCode": "E0000047"})
+
+
+USERS = "/api/v1/users/00u1"
+
+
+# ---------------------------------------------------------------- 429
+
+
+def test_429_waits_reset_minus_date_plus_one_and_marks_the_retry() -> None:
+    client, script, fake = make(
+        [
+            ("GET", USERS, rate_limited(1779024489, request_id="reqA")),
+            ("GET", USERS, js(200, {"id": "00u1"})),
+        ]
+    )
+    assert client.get_json(USERS) == {"id": "00u1"}
+    script.done()
+    assert fake.sleeps == [7.0]
+    first, retry = script.seen
+    assert "x-okta-retry-count" not in first.headers
+    assert retry.headers["X-Okta-Retry-For"] == "reqA"
+    assert retry.headers["X-Okta-Retry-Count"] == "1"
+    assert retry.headers["Authorization"] == f"SSWS {TOKEN}"
+
+
+def test_429_with_several_reset_headers_waits_for_the_earliest() -> None:
+    client, script, fake = make(
+        [
+            ("GET", USERS, rate_limited([1779024500, 1779024490])),
+            ("GET", USERS, js(200, {})),
+        ]
+    )
+    client.get_json(USERS)
+    script.done()
+    assert fake.sleeps == [8.0]
+
+
+def test_429_without_date_falls_back_to_backoff() -> None:
+    client, script, fake = make(
+        [
+            ("GET", USERS, rate_limited(1779024489, date=None)),
+            ("GET", USERS, js(200, {})),
+        ],
+        retry=RetryPolicy(backoff_base=2.0),
+        rand=lambda: 0.0,
+    )
+    client.get_json(USERS)
+    script.done()
+    assert fake.sleeps == [1.0]  # half of the first ceiling (2.0), jitter 0
+
+
+def test_concurrency_rejection_backs_off_instead_of_waiting_for_reset() -> None:
+    client, script, fake = make(
+        [
+            ("GET", USERS, rate_limited(1779024483 + 50, limit="0")),
+            ("GET", USERS, js(200, {})),
+        ],
+        rand=lambda: 1.0,
+    )
+    client.get_json(USERS)
+    script.done()
+    assert fake.sleeps == [0.5]
+
+
+def test_post_429_is_retried_because_okta_did_not_process_it() -> None:
+    client, script, fake = make(
+        [
+            ("POST", "/api/v1/policies", rate_limited(1779024484)),
+            ("POST", "/api/v1/policies", js(200, {"id": "00p1"})),
+        ]
+    )
+    assert client.request("POST", "/api/v1/policies", json={"name": "x"}).json() == {"id": "00p1"}
+    script.done()
+    assert fake.sleeps == [2.0]
+    assert json.loads(script.seen[1].content) == {"name": "x"}
+
+
+def test_429_storm_exhausts_attempts_and_raises_rate_limited() -> None:
+    client, script, fake = make(
+        [("GET", USERS, rate_limited(1779024484, request_id=f"r{i}")) for i in range(3)],
+        retry=RetryPolicy(max_attempts=3),
+    )
+    with pytest.raises(errors.RateLimitedError) as info:
+        client.get_json(USERS)
+    script.done()
+    assert fake.sleeps == [2.0, 2.0]
+    assert info.value.request_id == "r2"
+    assert "[X-Okta-Request-Id: r2]" in str(info.value)
+    assert [r.headers.get("x-okta-retry-for") for r in script.seen] == [None, "r0", "r1"]
+
+
+def test_a_wait_longer_than_the_time_budget_is_not_started() -> None:
+    client, script, fake = make(
+        [("GET", USERS, rate_limited(1779024483 + 100))],
+        retry=RetryPolicy(max_total_seconds=60),
+    )
+    with pytest.raises(errors.RateLimitedError):
+        client.get_json(USERS)
+    script.done()
+    assert fake.sleeps == []
+
+
+# ---------------------------------------------------------------- 423 / 5xx
+
+
+def test_423_priorities_locked_is_retried_with_backoff() -> None:
+    locked = js(
+        423, {"errorCode": "E0000239", "errorSummary": "Policy priorities are being reconciled."}
+    )
+    client, script, fake = make(
+        [
+            ("PUT", "/api/v1/policies/p1/rules/r1", locked),
+            ("PUT", "/api/v1/policies/p1/rules/r1", js(200, {"id": "r1"})),
+        ],
+        rand=lambda: 0.0,
+    )
+    client.request("PUT", "/api/v1/policies/p1/rules/r1", json={"name": "r"})
+    script.done()
+    assert fake.sleeps == [0.25]
+
+
+def test_503_then_success_on_get() -> None:
+    client, script, fake = make(
+        [
+            ("GET", USERS, js(503, {"errorCode": "E0000009"})),
+            ("GET", USERS, js(502, None)),
+            ("GET", USERS, js(200, {"id": "00u1"})),
+        ],
+        rand=lambda: 0.0,
+    )
+    assert client.get_json(USERS) == {"id": "00u1"}
+    script.done()
+    assert fake.sleeps == [0.25, 0.5]
+
+
+def test_post_503_is_not_retried_and_is_ambiguous() -> None:
+    client, script, fake = make(
+        [
+            ("POST", "/api/v1/policies", js(503, None, {"X-Okta-Request-Id": "req503"})),
+        ]
+    )
+    with pytest.raises(errors.ServerError) as info:
+        client.request("POST", "/api/v1/policies", json={"name": "x"})
+    script.done()
+    assert info.value.ambiguous
+    assert fake.sleeps == []
+    assert "look the object up by name" in str(info.value)
+
+
+def test_idempotent_post_lifecycle_may_be_retried() -> None:
+    path = "/api/v1/policies/p1/lifecycle/activate"
+    client, script, _ = make([("POST", path, js(500)), ("POST", path, httpx.Response(204))])
+    client.request("POST", path, idempotent=True)
+    script.done()
+
+
+def test_max_attempts_bounds_5xx_retries() -> None:
+    client, script, fake = make(
+        [("DELETE", USERS, js(504)) for _ in range(4)], retry=RetryPolicy(max_attempts=4)
+    )
+    with pytest.raises(errors.ServerError) as info:
+        client.request("DELETE", USERS)
+    script.done()
+    assert len(fake.sleeps) == 3
+    assert not info.value.ambiguous
+
+
+def test_total_time_budget_bounds_retries() -> None:
+    client, script, fake = make(
+        [("GET", USERS, js(503)) for _ in range(3)],
+        retry=RetryPolicy(max_attempts=50, max_total_seconds=3.0, backoff_base=1.0),
+        rand=lambda: 1.0,
+    )
+    with pytest.raises(errors.ServerError):
+        client.get_json(USERS)
+    script.done()
+    assert fake.sleeps == [1.0, 2.0]  # the next (4 s) would overrun the 3 s budget
+
+
+def test_client_errors_are_not_retried() -> None:
+    body = {"errorCode": "E0000007", "errorSummary": "Not found: Resource not found: x (User)"}
+    client, script, fake = make([("GET", USERS, js(404, body, {"X-Okta-Request-Id": "r404"}))])
+    with pytest.raises(errors.NotFoundError) as info:
+        client.get_json(USERS)
+    script.done()
+    assert fake.sleeps == []
+    assert info.value.request_id == "r404"
+
+
+# ---------------------------------------------------------------- transport failures
+
+
+def test_dropped_connection_on_get_is_retried() -> None:
+    client, script, _ = make(
+        [
+            (
+                "GET",
+                USERS,
+                httpx.RemoteProtocolError("Server disconnected without sending a response."),
+            ),
+            ("GET", USERS, js(200, {"id": "00u1"})),
+        ]
+    )
+    assert client.get_json(USERS) == {"id": "00u1"}
+    script.done()
+
+
+def test_dropped_connection_on_post_is_ambiguous_and_not_retried() -> None:
+    client, script, _ = make(
+        [
+            ("POST", "/api/v1/policies", httpx.ReadError("connection reset")),
+        ]
+    )
+    with pytest.raises(errors.TransportError) as info:
+        client.request("POST", "/api/v1/policies", json={"name": "x"})
+    script.done()
+    assert info.value.ambiguous
+    assert "look the object up by name" in str(info.value)
+
+
+def test_connect_error_on_post_is_retried_because_nothing_was_sent() -> None:
+    client, script, _ = make(
+        [
+            ("POST", "/api/v1/policies", httpx.ConnectError("connection refused")),
+            ("POST", "/api/v1/policies", js(200, {"id": "p"})),
+        ]
+    )
+    client.request("POST", "/api/v1/policies", json={"name": "x"})
+    script.done()
+
+
+def test_read_timeouts_exhaust_attempts_into_a_transport_error() -> None:
+    client, script, fake = make(
+        [("GET", USERS, httpx.ReadTimeout("timed out")) for _ in range(3)],
+        retry=RetryPolicy(max_attempts=3),
+    )
+    with pytest.raises(errors.TransportError) as info:
+        client.get_json(USERS)
+    script.done()
+    assert not info.value.ambiguous
+    assert info.value.attempts == 3
+    assert len(fake.sleeps) == 2
+    assert "timed out" in str(info.value)
+    failures = [e for e in client.journal.entries if e.status is None]
+    assert [e.retry_count for e in failures] == [0, 1, 2]
+    assert all("ReadTimeout" in (e.error or "") for e in failures)
+
+
+# ---------------------------------------------------------------- pagination
+
+
+def page(items: list[Any], *links: str) -> httpx.Response:
+    return httpx.Response(200, json=items, headers=[("Link", link) for link in links])
+
+
+def test_paginate_follows_next_links_verbatim_across_separate_headers() -> None:
+    nxt = f"{ORG}/api/v1/users?limit=2&after=00u2%3D%3D&search=profile.x+eq+%22y%22"
+    client, script, _ = make(
+        [
+            (
+                "GET",
+                "/api/v1/users?limit=2",
+                page(
+                    [{"id": 1}, {"id": 2}],
+                    f'<{ORG}/api/v1/users?limit=2>; rel="self"',
+                    f'<{nxt}>; rel="next"',
+                ),
+            ),
+            ("GET", nxt.removeprefix(ORG), page([{"id": 3}], f'<{nxt}>; rel="self"')),
+        ]
+    )
+    assert [u["id"] for u in client.paginate("/api/v1/users", {"limit": 2})] == [1, 2, 3]
+    script.done()
+
+
+def test_paginate_comma_joined_link_header() -> None:
+    nxt = f"{ORG}/api/v1/groups?after=g2&limit=1"
+    client, script, _ = make(
+        [
+            (
+                "GET",
+                "/api/v1/groups",
+                page([{"id": "g1"}], f'<{ORG}/api/v1/groups>; rel="self", <{nxt}>; rel="next"'),
+            ),
+            ("GET", "/api/v1/groups?after=g2&limit=1", page([{"id": "g2"}])),
+        ]
+    )
+    assert [g["id"] for g in client.paginate("/api/v1/groups")] == ["g1", "g2"]
+    script.done()
+
+
+def test_paginate_is_lazy_and_stops_early() -> None:
+    client, script, _ = make(
+        [
+            (
+                "GET",
+                "/api/v1/apps",
+                page([{"id": "a1"}, {"id": "a2"}], f'<{ORG}/api/v1/apps?after=a2>; rel="next"'),
+            ),
+        ]
+    )
+    items = client.paginate("/api/v1/apps")
+    assert script.seen == []  # nothing sent before iteration
+    assert next(items)["id"] == "a1"
+    items.close()
+    script.done()
+
+
+def test_paginate_refuses_a_next_link_to_another_host() -> None:
+    client, script, _ = make(
+        [
+            (
+                "GET",
+                "/api/v1/apps",
+                page([{"id": "a1"}], '<https://attacker.example/steal>; rel="next"'),
+            ),
+        ]
+    )
+    with pytest.raises(errors.ConfigError, match="Refusing to send credentials"):
+        list(client.paginate("/api/v1/apps"))
+    script.done()
+
+
+# ---------------------------------------------------------------- org type
+
+
+@pytest.mark.parametrize(("pipeline", "ie"), [("idx", True), ("v1", False)])
+def test_org_info_is_read_once_and_cached(pipeline: str, ie: bool) -> None:
+    client, script, _ = make(
+        [
+            (
+                "GET",
+                "/.well-known/okta-organization",
+                js(200, {"id": "00o1", "pipeline": pipeline}),
+            ),
+        ]
+    )
+    assert client.org_info().is_identity_engine is ie
+    assert client.org_info().pipeline == pipeline
+    script.done()
+    if ie:
+        client.require_identity_engine()
+    else:
+        with pytest.raises(errors.ClassicEngineError, match="Classic Engine"):
+            client.require_identity_engine()
+
+
+# ---------------------------------------------------------------- journal, headers
+
+
+def test_journal_records_redacted_exchanges() -> None:
+    client, script, _ = make(
+        [
+            (
+                "PUT",
+                "/api/v1/policies/p1",
+                js(200, {"id": "p1", "name": "n"}, {"X-Okta-Request-Id": "rq1"}),
+            ),
+        ]
+    )
+    client.request("PUT", "/api/v1/policies/p1", json={"name": "n", "password": "hunter2"})
+    script.done()
+    (entry,) = client.journal.to_dicts()
+    assert entry["method"] == "PUT"
+    assert entry["path"] == "/api/v1/policies/p1"
+    assert entry["status"] == 200
+    assert entry["request_id"] == "rq1"
+    assert entry["request_body"] == {"name": "n", "password": "[redacted]"}
+    assert entry["response_body"] == {"id": "p1", "name": "n"}
+    assert TOKEN not in json.dumps(entry)
+
+
+def test_requests_carry_accept_and_user_agent() -> None:
+    client, script, _ = make([("GET", USERS, js(200, {}))])
+    client.get_json(USERS)
+    (request,) = script.seen
+    assert request.headers["Accept"] == "application/json"
+    assert request.headers["User-Agent"].startswith("kmsi-runbooks/")
+
+
+def test_client_repr_hides_the_token_and_context_manager_closes() -> None:
+    with make([])[0] as client:
+        assert TOKEN not in repr(client)
+    assert client._http.is_closed
+
+
+def test_org_url_is_validated() -> None:
+    with pytest.raises(errors.ConfigError, match="plain HTTP"):
+        OktaClient("http://example.okta.com", SSWSAuth(TOKEN))
