@@ -1,0 +1,417 @@
+"""Post-authentication KMSI prompt text per brand.
+
+The prompt (title, subtitle, accept and reject button text) lives in a
+brand's sign-in page under ``widgetCustomizations.postAuthKeepMeSignedInPrompt``.
+Okta's PUT of that page is a full replace (API-NOTES §5.3): a field left out of
+the body is wiped, ``pageContent``, ``widgetVersion``, the CSP settings and
+every label included. So this procedure:
+
+1. reads the brand's customized page, or the default page when the brand has
+   none (that is what users see, so it is the base to start from);
+2. changes only the prompt fields it was given (``None`` leaves one as is);
+3. plans a PUT of the whole page, every other field as read, fields unknown
+   to this library included.
+
+With ``preview_first`` the page goes to the brand's *preview* page instead and
+the apply result carries the preview URL; run again without it to publish.
+
+Rollback: the plan records the page as it was, or that there was no
+customized (or preview) page, in which case a rollback deletes the page the
+apply created and the brand falls back to its default page.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import importlib
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from pydantic import Field, field_validator, model_validator
+
+from kmsi_lib.errors import NotFoundError, ParameterError
+from kmsi_lib.procedures._base import (
+    ApplyResult,
+    Attestation,
+    Change,
+    Check,
+    FieldDiff,
+    ObjectKind,
+    ObjectRef,
+    ParamsModel,
+    Plan,
+    Reader,
+    Verification,
+    apply_plan,
+    diff,
+    get_path,
+    parse_params,
+    register_kind,
+    register_lookup,
+    same_value,
+)
+
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
+else:
+    OktaClient = Any
+
+__all__ = [
+    "NAME",
+    "PROMPT_PATH",
+    "SCOPES",
+    "TITLE",
+    "Params",
+    "apply",
+    "desired_prompt",
+    "merge_prompt",
+    "plan",
+    "select_brands",
+    "verify",
+]
+
+NAME = "prompt_text"
+TITLE = "Post-authentication KMSI prompt text per brand"
+SCOPES: tuple[str, ...] = ("okta.brands.read", "okta.brands.manage")
+
+#: Where the prompt lives inside a SignInPage (not at the top level, as the guide shows).
+PROMPT_PATH = "widgetCustomizations.postAuthKeepMeSignedInPrompt"
+
+#: Parameter name -> field of ``PostAuthKeepMeSignedInPrompt``.
+_PROMPT_FIELDS: dict[str, str] = {
+    "title": "title",
+    "subtitle": "subtitle",
+    "accept_button_text": "acceptButtonText",
+    "reject_button_text": "rejectButtonText",
+}
+
+PAGE_KIND = "sign_in_page"
+PREVIEW_KIND = "sign_in_preview_page"
+
+
+class Params(ParamsModel):
+    """Which brands get which prompt text. A text left as None is not changed."""
+
+    brands: Literal["all"] | list[str] = Field(
+        description='Brand names or ids, or "all" for every brand of the org.'
+    )
+    title: str | None = Field(default=None, description="Prompt title, e.g. 'Stay signed in?'.")
+    subtitle: str | None = Field(default=None, description="Prompt subtitle.")
+    accept_button_text: str | None = Field(default=None, description="Accept button text.")
+    reject_button_text: str | None = Field(default=None, description="Reject button text.")
+    preview_first: bool = Field(
+        default=False,
+        description="Write to the brand's preview page (and report its URL) instead of live.",
+    )
+
+    @field_validator("brands")
+    @classmethod
+    def _some_brand(cls, value: Literal["all"] | list[str]) -> Literal["all"] | list[str]:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError('name at least one brand (name or id), or write "all"')
+            for index, item in enumerate(value):
+                if not item.strip():
+                    raise ValueError(f"entry {index} is empty; give a brand name or id")
+        return value
+
+    @field_validator("title", "subtitle", "accept_button_text", "reject_button_text")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty; leave it out (None) to keep the current text")
+        return value
+
+    @model_validator(mode="after")
+    def _some_text(self) -> Params:
+        if all(getattr(self, name) is None for name in _PROMPT_FIELDS):
+            raise ValueError(
+                "give at least one of title, subtitle, accept_button_text, reject_button_text"
+            )
+        return self
+
+
+# --------------------------------------------------------------------------- pure
+
+
+def desired_prompt(params: Params) -> dict[str, str]:
+    """The prompt fields to set (Okta's names), only those the parameters give."""
+    return {
+        okta: cast(str, getattr(params, name))
+        for name, okta in _PROMPT_FIELDS.items()
+        if getattr(params, name) is not None
+    }
+
+
+def merge_prompt(page: Mapping[str, Any], prompt: Mapping[str, str]) -> dict[str, Any]:
+    """The whole page with only the given prompt fields changed (a deep copy).
+
+    Every other field is kept as read, unknown ones and nulls included; only
+    hypermedia (``_links``, ``_embedded``) is dropped, as it is not part of a
+    SignInPage body.
+    """
+    body = {k: copy.deepcopy(v) for k, v in page.items() if not k.startswith("_")}
+    widget = body.get("widgetCustomizations")
+    if not isinstance(widget, dict):
+        widget = {}
+        body["widgetCustomizations"] = widget
+    current = widget.get("postAuthKeepMeSignedInPrompt")
+    merged = dict(current) if isinstance(current, Mapping) else {}
+    merged.update(prompt)
+    widget["postAuthKeepMeSignedInPrompt"] = merged
+    return body
+
+
+def prompt_of(page: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The prompt fields of a page (missing fields as None)."""
+    current = get_path(page, PROMPT_PATH) if page is not None else None
+    current = current if isinstance(current, Mapping) else {}
+    return {okta: current.get(okta) for okta in _PROMPT_FIELDS.values()}
+
+
+def select_brands(
+    brands: Sequence[Mapping[str, Any]], wanted: Literal["all"] | Sequence[str]
+) -> list[dict[str, Any]]:
+    """Resolve brand names or ids (exact) to brand objects, in the order given.
+
+    Raises :class:`ParameterError` on ``brands[i]`` for an unknown entry,
+    suggesting the closest name. A brand named twice is selected once.
+    """
+    if wanted == "all":
+        if not brands:
+            raise ParameterError("brands", "the org has no brand to change")
+        return [dict(b) for b in brands]
+    by_id = {str(b.get("id")): b for b in brands}
+    by_name = {str(b.get("name")): b for b in brands}
+    chosen: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, item in enumerate(wanted):
+        brand = by_id.get(item) or by_name.get(item)
+        if brand is None:
+            names = sorted(by_name)
+            close = difflib.get_close_matches(item, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; the brands are: {names}"
+            raise ParameterError(f"brands[{index}]", f"no brand named {item!r} in this org{hint}")
+        if brand["id"] not in seen:
+            seen.add(brand["id"])
+            chosen.append(dict(brand))
+    return chosen
+
+
+# --------------------------------------------------------------------------- reads and writes
+
+
+def _brands_api() -> Any:
+    return importlib.import_module("kmsi_lib.resources.brands")
+
+
+def _lookup_brands(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    # Only what selection depends on: a brand's theme or privacy URL changing is no drift.
+    return [
+        {"id": b.get("id"), "name": b.get("name"), "isDefault": b.get("isDefault")}
+        for b in _brands_api().list_brands(c)
+    ]
+
+
+def _lookup_customized(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    return _brands_api().get_customized_sign_in_page(c, a["brand_id"])
+
+
+def _lookup_default(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    return _brands_api().get_default_sign_in_page(c, a["brand_id"])
+
+
+def _lookup_preview(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    try:
+        return _brands_api().get_preview_sign_in_page(c, a["brand_id"])
+    except NotFoundError:
+        return None
+
+
+register_lookup("brands", _lookup_brands)
+register_lookup("customized_sign_in_page", _lookup_customized)
+register_lookup("default_sign_in_page", _lookup_default)
+register_lookup("preview_sign_in_page", _lookup_preview)
+
+
+class _CustomizedPage(ObjectKind):
+    """A brand's customized sign-in page; ``ref.id`` is the brand id (a page has none)."""
+
+    def read(self, client: OktaClient, ref: ObjectRef) -> dict[str, Any] | None:
+        return cast("dict[str, Any] | None", _lookup_customized(client, {"brand_id": ref.id}))
+
+    def create(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        # There is no POST: the first PUT creates the customized page.
+        return self.update(client, ref, body)
+
+    def update(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        return cast(
+            "dict[str, Any]", _brands_api().replace_customized_sign_in_page(client, ref.id, body)
+        )
+
+    def delete(self, client: OktaClient, ref: ObjectRef) -> None:
+        _brands_api().delete_customized_sign_in_page(client, ref.id)
+
+    def find_by_name(
+        self, client: OktaClient, ref: ObjectRef, body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        return self.read(client, ref)
+
+
+class _PreviewPage(_CustomizedPage):
+    """A brand's preview sign-in page (what the preview URL shows)."""
+
+    def read(self, client: OktaClient, ref: ObjectRef) -> dict[str, Any] | None:
+        return cast("dict[str, Any] | None", _lookup_preview(client, {"brand_id": ref.id}))
+
+    def update(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        return cast(
+            "dict[str, Any]", _brands_api().replace_preview_sign_in_page(client, ref.id, body)
+        )
+
+    def delete(self, client: OktaClient, ref: ObjectRef) -> None:
+        _brands_api().delete_preview_sign_in_page(client, ref.id)
+
+
+register_kind(PAGE_KIND, _CustomizedPage())
+register_kind(PREVIEW_KIND, _PreviewPage())
+
+
+# --------------------------------------------------------------------------- procedure
+
+
+def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
+    """Plan the prompt text for each chosen brand (reads only).
+
+    Unknown brands fail here as :class:`ParameterError`, before anything is
+    written. A brand whose page already shows the wanted text gets no change.
+    """
+    p = parse_params(Params, params)
+    reader = Reader(client)
+    prompt = desired_prompt(p)
+    brands = select_brands(reader.read("brands of the org", "brands"), p.brands)
+    changes: list[Change] = []
+    notes: list[str] = []
+    for brand in brands:
+        brand_id, brand_name = str(brand["id"]), str(brand["name"])
+        customized = reader.read(
+            f"customized sign-in page of brand {brand_name!r}",
+            "customized_sign_in_page",
+            brand_id=brand_id,
+        )
+        base = customized
+        if customized is None:
+            base = reader.read(
+                f"default sign-in page of brand {brand_name!r}",
+                "default_sign_in_page",
+                brand_id=brand_id,
+            )
+        if p.preview_first:
+            target = reader.read(
+                f"preview sign-in page of brand {brand_name!r}",
+                "preview_sign_in_page",
+                brand_id=brand_id,
+            )
+            kind = PREVIEW_KIND
+        else:
+            target = customized
+            kind = PAGE_KIND
+        after = merge_prompt(base, prompt)
+        ref = ObjectRef(kind, brand_id, brand_name, brand_id)
+        if target is not None and not diff(merge_prompt(target, {}), after):
+            continue
+        if target is None and not p.preview_first and not _prompt_diffs(base, after):
+            notes.append(
+                f"brand {brand_name!r} has no customized page and its default page already"
+                " shows this text: nothing to do"
+            )
+            continue
+        diffs = _prompt_diffs(target if target is not None else base, after)
+        if target is None:
+            what = "preview page" if p.preview_first else "customized page"
+            note = (
+                f"no {what} yet: the PUT creates one from the"
+                f" {'customized' if customized is not None else 'default'} page;"
+                " rollback deletes it"
+            )
+            changes.append(Change("create", kind, ref, None, after, diffs, note))
+        else:
+            # A preview page may differ from the live page in more than the prompt:
+            # list every field, since the preview is replaced by the live page + prompt.
+            all_diffs = diff(merge_prompt(target, {}), after) if p.preview_first else diffs
+            changes.append(Change("update", kind, ref, dict(target), after, all_diffs))
+    return Plan(
+        procedure=NAME,
+        params=p.model_dump(mode="json"),
+        org_url=str(client.org_url),
+        changes=changes,
+        notes=notes,
+        observations=reader.observations,
+    )
+
+
+def _prompt_diffs(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[FieldDiff]:
+    """Diffs of the prompt fields only (the rest of the page is sent back unchanged)."""
+    old, new = prompt_of(before), prompt_of(after)
+    return [
+        FieldDiff(f"{PROMPT_PATH}.{key}", old[key], new[key])
+        for key in new
+        if not same_value(key, old[key], new[key])
+    ]
+
+
+def apply(
+    client: OktaClient,
+    plan: Plan,
+    *,
+    attestation: Attestation | Mapping[str, Any] | None = None,
+) -> ApplyResult:
+    """Re-check the pages, PUT each whole page, read it back and verify the prompt.
+
+    With ``preview_first`` the result's notes carry each brand's preview URL.
+    """
+
+    def preview_urls(c: OktaClient, result: ApplyResult) -> list[Check]:
+        for item in result.applied:
+            ref = item.change.ref
+            if item.change.kind == PREVIEW_KIND and ref.id:
+                url = _preview_url(c, ref.id)
+                result.notes.append(f"preview of brand {ref.name!r}: {url or '(no URL given)'}")
+        return []
+
+    return apply_plan(client, plan, attestation=attestation, extra_checks=preview_urls)
+
+
+def _preview_url(client: OktaClient, brand_id: str) -> str | None:
+    root = _brands_api().get_sign_in_page_root(client, brand_id, expand=["previewUrl"])
+    url = get_path(root, "_embedded.previewUrl")
+    return url if isinstance(url, str) else None
+
+
+def verify(client: OktaClient, params: Params | Mapping[str, Any]) -> Verification:
+    """Check that each chosen brand's live (or preview) page shows the wanted text."""
+    p = parse_params(Params, params)
+    prompt = desired_prompt(p)
+    brands = select_brands(_lookup_brands(client, {}), p.brands)
+    checks: list[Check] = []
+    for brand in brands:
+        brand_id, name = str(brand["id"]), str(brand["name"])
+        args = {"brand_id": brand_id}
+        if p.preview_first:
+            page, where = _lookup_preview(client, args), "preview"
+        else:
+            page, where = _lookup_customized(client, args), "customized"
+            if page is None:
+                page, where = _lookup_default(client, args), "default"
+        shown = prompt_of(page)
+        for key, wanted in prompt.items():
+            checks.append(
+                Check(
+                    f"brand {name!r} {where} page {PROMPT_PATH}.{key}",
+                    shown[key] == wanted,
+                    wanted,
+                    shown[key],
+                )
+            )
+    return Verification(checks)

@@ -1,0 +1,380 @@
+"""Reset KMSI for users: revoke their Okta sessions.
+
+After ``DELETE /api/v1/users/{id}/sessions`` a user signs in again and is
+offered "Keep me signed in" anew. Users are given by login or id, in a list
+file (one per line, ``#`` starts a comment) or as the members of a group
+(exact name). Both query flags are always sent, because Okta's default for
+``forgetDevices`` differs between engines (API-NOTES §6, §9.1):
+
+* ``forget_devices`` (default True): also forget remembered devices and factors,
+  so the next sign-in asks for MFA and shows the KMSI prompt again;
+* ``oauth_tokens`` (default False): also revoke the user's OAuth/OIDC tokens.
+
+A user that cannot be found is reported, not fatal. The revocations run
+concurrently through :func:`kmsi_lib.bulk.run_bulk` (within the client's
+rate-limit governor) with an optional progress callback; each user's outcome
+is recorded. A revocation cannot be undone: the apply result says so and
+records no before-state.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from pydantic import Field, model_validator
+
+from kmsi_lib.errors import ParameterError, StalePlanError
+from kmsi_lib.procedures._base import (
+    AppliedChange,
+    ApplyResult,
+    Attestation,
+    Change,
+    Check,
+    FieldDiff,
+    ObjectRef,
+    ParamsModel,
+    Plan,
+    Reader,
+    Verification,
+    check_drift,
+    parse_params,
+    register_lookup,
+    utc_now,
+)
+
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
+else:
+    OktaClient = Any
+
+__all__ = [
+    "NAME",
+    "NO_ROLLBACK_NOTE",
+    "SCOPES",
+    "TITLE",
+    "Params",
+    "apply",
+    "parse_user_list",
+    "plan",
+    "verify",
+]
+
+NAME = "reset_sessions"
+TITLE = "Reset KMSI: revoke users' sessions"
+SCOPES: tuple[str, ...] = ("okta.users.manage", "okta.users.read", "okta.groups.read")
+
+KIND = "user_sessions"
+
+NO_ROLLBACK_NOTE = (
+    "A session revocation cannot be rolled back: the users simply sign in again."
+    " No before-state is recorded."
+)
+
+Progress = Callable[[int, int], None]
+
+
+class Params(ParamsModel):
+    """Whose sessions to revoke, and what else to revoke with them."""
+
+    users: list[str] = Field(default_factory=list, description="Logins or user ids.")
+    users_file: str | None = Field(
+        default=None,
+        description="Path of a text file: one login or id per line, '#' starts a comment.",
+    )
+    group: str | None = Field(default=None, description="Exact name of a group: its members.")
+    forget_devices: bool = Field(
+        default=True,
+        description="Also forget remembered devices and factors (sent explicitly).",
+    )
+    oauth_tokens: bool = Field(
+        default=False, description="Also revoke the users' OAuth/OIDC tokens (sent explicitly)."
+    )
+    max_workers: int = Field(
+        default=4, ge=1, le=16, description="Revocations in flight at once (within rate limits)."
+    )
+
+    @model_validator(mode="after")
+    def _someone(self) -> Params:
+        if not self.users and self.users_file is None and self.group is None:
+            raise ValueError("choose users: give users (logins or ids), users_file, or group")
+        for index, entry in enumerate(self.users):
+            if not entry.strip():
+                raise ParameterError(f"users[{index}]", "is empty; give a login or a user id")
+        if self.group is not None and not self.group.strip():
+            raise ParameterError("group", "is empty; give the group's exact name")
+        return self
+
+
+# --------------------------------------------------------------------------- pure
+
+
+def parse_user_list(text: str) -> list[tuple[int, str]]:
+    """(line number, entry) for each login or id in a list file's text.
+
+    Blank lines and comments are skipped: a ``#`` at the start of a line, or a
+    ``#`` after whitespace, starts a comment (a ``#`` inside a login is kept).
+    """
+    entries: list[tuple[int, str]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if line.startswith("#"):
+            continue
+        for marker in (" #", "\t#"):
+            if marker in line:
+                line = line.split(marker, 1)[0].strip()
+        if line:
+            entries.append((number, line))
+    return entries
+
+
+def _entries(p: Params) -> list[tuple[str, str]]:
+    """(where, entry) for every user named directly or in the list file."""
+    out = [(f"users[{i}]", entry.strip()) for i, entry in enumerate(p.users)]
+    if p.users_file is not None:
+        path = Path(p.users_file).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ParameterError("users_file", f"cannot read {str(path)!r}: {exc}") from None
+        listed = parse_user_list(text)
+        if not listed:
+            raise ParameterError("users_file", f"{str(path)!r} lists no user")
+        out += [(f"users_file line {n}", entry) for n, entry in listed]
+    for where, entry in out:
+        if "/" in entry:
+            # Okta finds users by login in the URL path, where '/' cannot be expressed.
+            raise ParameterError(
+                where, f"{entry!r} contains '/': Okta can only find such a user by id; give the id"
+            )
+    return out
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def _users_api() -> Any:
+    return importlib.import_module("kmsi_lib.resources.users")
+
+
+def _identity(user: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {"id": user.get("id"), "login": (user.get("profile") or {}).get("login")}
+
+
+def _lookup_users(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    """Resolve many logins/ids at once, concurrently; the value is only who they are.
+
+    Only id and login are kept: a user signing in between plan and apply is no
+    drift, but a login now pointing at another user (or nobody) is.
+    """
+    bulk = importlib.import_module("kmsi_lib.bulk")
+    entries: list[str] = list(a["entries"])
+    result = bulk.run_bulk(
+        entries,
+        lambda entry: _identity(_users_api().find_user(c, entry)),
+        max_workers=int(a.get("max_workers", 4)),
+    )
+    out: list[Any] = []
+    for item in result.results:
+        if not item.ok:
+            raise item.error
+        out.append(item.value)
+    return out
+
+
+def _lookup_members(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    members = [_identity(u) for u in _groups_api().list_group_members(c, a["group_id"])]
+    return sorted((m for m in members if m is not None), key=lambda m: str(m["id"]))
+
+
+def _groups_api() -> Any:
+    return importlib.import_module("kmsi_lib.resources.groups")
+
+
+register_lookup("users", _lookup_users)
+register_lookup("group_members", _lookup_members)
+
+
+# --------------------------------------------------------------------------- procedure
+
+
+def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
+    """Resolve the users (reads only) and plan one revocation per distinct user.
+
+    Users not found are listed in the plan's notes; an unknown group or an
+    unreadable list file is a :class:`ParameterError`.
+    """
+    p = parse_params(Params, params)
+    reader = Reader(client)
+    entries = _entries(p)
+    notes: list[str] = []
+    users: dict[str, tuple[str, str]] = {}  # id -> (login, where)
+    if entries:
+        found = reader.read(
+            f"{len(entries)} user(s) named in the parameters",
+            "users",
+            entries=[e for _, e in entries],
+            max_workers=p.max_workers,
+        )
+        for (where, entry), identity in zip(entries, found, strict=True):
+            if identity is None:
+                notes.append(f"not found: {entry!r} ({where}); skipped")
+            else:
+                users.setdefault(identity["id"], (identity["login"], where))
+    if p.group is not None:
+        group = reader.read(f"group named {p.group!r}", "group_by_name", name=p.group)
+        if group is None:
+            raise ParameterError("group", f"no group named exactly {p.group!r} in this org")
+        members = reader.read(
+            f"members of group {p.group!r}", "group_members", group_id=group["id"]
+        )
+        if not members:
+            notes.append(f"group {p.group!r} has no members")
+        for member in members:
+            users.setdefault(member["id"], (member["login"], f"group {p.group!r}"))
+    query = {"oauthTokens": p.oauth_tokens, "forgetDevices": p.forget_devices}
+    changes = [
+        Change(
+            "revoke",
+            KIND,
+            ObjectRef("user", user_id, login),
+            None,
+            dict(query),
+            [
+                FieldDiff("sessions", "active (if any)", "revoked"),
+                FieldDiff("forgetDevices", None, p.forget_devices),
+                FieldDiff("oauthTokens", None, p.oauth_tokens),
+            ],
+            note=f"from {where}",
+        )
+        for user_id, (login, where) in users.items()
+    ]
+    notes.append(NO_ROLLBACK_NOTE)
+    return Plan(
+        procedure=NAME,
+        params=p.model_dump(mode="json"),
+        org_url=str(client.org_url),
+        changes=changes,
+        notes=notes,
+        observations=reader.observations,
+    )
+
+
+def apply(
+    client: OktaClient,
+    plan: Plan,
+    *,
+    attestation: Attestation | Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> ApplyResult:
+    """Revoke the planned users' sessions, concurrently; record each user's outcome.
+
+    The plan is refused (:class:`StalePlanError`, nothing revoked) when the
+    names now resolve to other users, or group membership changed. A user
+    whose revocation fails is recorded as failed and the others proceed; the
+    outcome is then ``failed``. ``progress(done, total)`` is called as users
+    complete. ``attestation`` is accepted for a uniform signature (no manual step).
+    """
+    if isinstance(attestation, Mapping):
+        attestation = Attestation.from_dict(attestation)
+    result = ApplyResult(plan=plan, attestation=attestation)
+    result.notes.append(NO_ROLLBACK_NOTE)
+    result.notes += [n for n in plan.notes if n.startswith("not found:")]
+    if plan.is_empty:
+        result.outcome = "no-op"
+        result.finished_at = utc_now()
+        return result
+
+    client.require_identity_engine()
+    problems = check_drift(client, plan)
+    if problems:
+        raise StalePlanError(
+            "the users this plan resolved are not the same any more, so no session was revoked;"
+            " make a new plan. Changed: " + "; ".join(problems)
+        )
+
+    max_workers = int(plan.params.get("max_workers", 4))
+    bulk = importlib.import_module("kmsi_lib.bulk")
+
+    def revoke(change: Change) -> None:
+        query = change.after or {}
+        _users_api().revoke_sessions(
+            client,
+            change.ref.id,
+            oauth_tokens=bool(query["oauthTokens"]),
+            forget_devices=bool(query["forgetDevices"]),
+        )
+
+    outcome = bulk.run_bulk(plan.changes, revoke, max_workers=max_workers, progress=progress)
+    checks: list[Check] = []
+    for item in outcome.results:
+        change = cast(Change, item.item)
+        record = {
+            "id": change.ref.id,
+            "login": change.ref.name,
+            "outcome": "revoked" if item.ok else "failed",
+            "error": None if item.ok else str(item.error),
+        }
+        result.applied.append(AppliedChange(change, record))
+        checks.append(
+            Check(
+                f"sessions of {change.ref.name} ({change.ref.id}) revoked",
+                item.ok,
+                "revoked",
+                record["outcome"] if item.ok else f"failed: {item.error}",
+            )
+        )
+    result.verification = Verification(checks)
+    failed = [c for c in checks if not c.ok]
+    result.outcome = "failed" if failed else "applied"
+    if failed:
+        result.error = f"{len(failed)} of {len(checks)} revocation(s) failed; see the checks"
+    result.finished_at = utc_now()
+    return result
+
+
+def verify(client: OktaClient, params: Params | Mapping[str, Any]) -> Verification:
+    """Check what can be checked: every named user still resolves.
+
+    Okta's Management API does not list a user's sessions, so a revocation
+    itself is evidenced by the apply result (Okta's 204 per user). Against the
+    sandbox org, its revocation log is consulted as well.
+    """
+    p = parse_params(Params, params)
+    planned = plan(client, p)
+    checks: list[Check] = []
+    revocations = _sandbox_revocations(client)
+    for change in planned.changes:
+        if revocations is None:
+            continue
+        seen = [
+            r
+            for r in revocations
+            if r.get("userId") == change.ref.id
+            and r.get("forgetDevices") == p.forget_devices
+            and r.get("oauthTokens") == p.oauth_tokens
+        ]
+        checks.append(
+            Check(
+                f"sandbox recorded a revocation for {change.ref.name} ({change.ref.id})",
+                bool(seen),
+                {"forgetDevices": p.forget_devices, "oauthTokens": p.oauth_tokens},
+                seen[-1] if seen else None,
+            )
+        )
+    return Verification(checks)
+
+
+def _sandbox_revocations(client: OktaClient) -> Sequence[Mapping[str, Any]] | None:
+    """The sandbox's revocation log, or None when the org is not the sandbox."""
+    from kmsi_lib.procedures import _base
+
+    reader = getattr(_base, "sandbox_admin_get", None)
+    if reader is None:
+        return None
+    data = reader(client, "/_sandbox/session-revocations")
+    return cast("Sequence[Mapping[str, Any]] | None", data)
