@@ -505,6 +505,11 @@ class Credentials:
         key_file, _ = get("OKTA_PRIVATE_KEY_FILE")
         key_jwk, _ = get("OKTA_PRIVATE_KEY_JWK")
         key_id, _ = get("OKTA_KEY_ID", "OKTA_CLIENT_KID")
+        if token and client_id:
+            raise errors.ConfigError(
+                "Both an API token (OKTA_API_TOKEN) and an OAuth service app (OKTA_CLIENT_ID)"
+                " are configured: unset one of them."
+            )
         if key_file and key_jwk:
             raise errors.ConfigError(
                 "OKTA_PRIVATE_KEY_FILE and OKTA_PRIVATE_KEY_JWK are both set: keep one."
