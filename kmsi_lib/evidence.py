@@ -1,0 +1,777 @@
+"""Evidence of runbook runs: the run record, the ledger (a hash chain) and the secret scan.
+
+Layout under an evidence root (``evidence/`` by default)::
+
+    evidence/
+      ledger.jsonl                 append-only, one JSON object per line, hash-chained
+      <change-id>/<run-id>/        one directory per run
+        notebook.ipynb             the executed notebook
+        notebook.html              its HTML export, readable without Jupyter
+        result.json                what the notebook reported (written by the runbook)
+        record.json                the run record assembled by the runner
+        approved-plan.json         (apply with --approved-plan only) the plan that was approved
+      .staging/<run-id>/           a run in progress; ignored by ``verify``
+
+Each ledger line is ``{seq, run_id, change_id, path, kind, time, notebook, mode,
+outcome, record_sha256, files: {name: sha256}, prev_hash, hash}`` where
+``hash = sha256(prev_hash + canonical_json(entry without "hash"))``. Editing,
+removing, adding or reordering a line or any file of a recorded run is reported
+by :func:`verify`. A run whose files contained a secret is deleted and
+recorded as ``kind: "quarantined"`` (no files, no secret).
+
+The functions here are pure over paths and dicts; only :func:`main` prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import dataclasses
+import hashlib
+import html
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import urllib.parse
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kmsi_lib.errors import EvidenceError
+
+__all__ = [
+    "GENESIS_HASH",
+    "LEDGER_FILE",
+    "PLAN_ONLY_CHANGE",
+    "RECORD_FILE",
+    "RESULT_FILE",
+    "SCHEMA",
+    "Problem",
+    "SecretHit",
+    "VerifyReport",
+    "append_ledger",
+    "canonical_json",
+    "entry_hash",
+    "file_digests",
+    "find_run",
+    "known_secrets",
+    "load_record",
+    "main",
+    "read_ledger",
+    "read_result",
+    "scan_for_secrets",
+    "secret_forms",
+    "sha256_bytes",
+    "sha256_file",
+    "verify",
+    "write_json",
+    "write_result",
+]
+
+SCHEMA = "kmsi-evidence/1"
+LEDGER_FILE = "ledger.jsonl"
+RECORD_FILE = "record.json"
+RESULT_FILE = "result.json"
+STAGING_DIR = ".staging"
+# A plan run needs no ticket; its evidence is filed under this pseudo change id.
+PLAN_ONLY_CHANGE = "PLAN-ONLY"
+GENESIS_HASH = "0" * 64
+
+# Shortest value treated as a secret: below this, matches would be noise, and no
+# credential Okta issues is that short.
+MIN_SECRET_LENGTH = 8
+
+
+# ---------------------------------------------------------------- hashing
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace: the form every hash is taken over."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_digests(run_dir: Path, *, exclude: Iterable[str] = ()) -> dict[str, str]:
+    """sha256 of every regular file under ``run_dir`` (relative POSIX names, sorted)."""
+    skip = set(exclude)
+    out: dict[str, str] = {}
+    for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
+        name = path.relative_to(run_dir).as_posix()
+        if name not in skip:
+            out[name] = sha256_file(path)
+    return out
+
+
+def entry_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
+    """The chain link: sha256 over the previous hash and this entry (minus its own hash)."""
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    return sha256_bytes((prev_hash + canonical_json(body)).encode("utf-8"))
+
+
+# ---------------------------------------------------------------- result / record files
+
+
+def write_json(path: Path, value: Any) -> Path:
+    """Write JSON atomically (temp file + rename) so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(value, fh, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_result(evidence_dir: str | os.PathLike[str], result: Mapping[str, Any]) -> Path:
+    """Write the notebook's ``result.json`` into ``evidence_dir`` (called by the runbook).
+
+    ``result`` has the keys of the notebook/runner contract (docs/ARCHITECTURE.md):
+    procedure, mode, change_id, params, org, plan, apply_result, verification,
+    journal, error, outcome.
+    """
+    return write_json(Path(evidence_dir) / RESULT_FILE, dict(result))
+
+
+def read_result(run_dir: Path) -> dict[str, Any] | None:
+    """The notebook's result.json, or None when the notebook never wrote one."""
+    path = run_dir / RESULT_FILE
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EvidenceError(f"{path}: unreadable result.json ({exc})") from exc
+    if not isinstance(value, dict):
+        raise EvidenceError(f"{path}: result.json is not a JSON object")
+    return value
+
+
+def load_record(path: Path) -> tuple[Path, dict[str, Any]]:
+    """Load a run record from a ``record.json`` path or its run directory."""
+    record_path = path / RECORD_FILE if path.is_dir() else path
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise EvidenceError(f"{record_path}: no such evidence record") from exc
+    except (OSError, ValueError) as exc:
+        raise EvidenceError(f"{record_path}: unreadable evidence record ({exc})") from exc
+    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
+        raise EvidenceError(f"{record_path}: not a kmsi evidence record (schema {SCHEMA})")
+    return record_path, record
+
+
+# ---------------------------------------------------------------- ledger
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """Serialise appenders (two runs finishing together must not fork the chain)."""
+    root.mkdir(parents=True, exist_ok=True)
+    lock_path = root / ".ledger.lock"
+    with lock_path.open("a+") as fh:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory lock, best effort
+            yield
+            return
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def read_ledger(root: Path) -> list[dict[str, Any]]:
+    """Every ledger entry in file order (raises EvidenceError on a line that is not JSON)."""
+    path = root / LEDGER_FILE
+    if not path.exists():
+        return []
+    entries = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError as exc:
+            raise EvidenceError(f"{path}:{number}: not JSON ({exc})") from exc
+        if not isinstance(entry, dict):
+            raise EvidenceError(f"{path}:{number}: not a JSON object")
+        entries.append(entry)
+    return entries
+
+
+def append_ledger(root: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Append one entry (seq, prev_hash and hash are filled in here) and return it."""
+    with _locked(root):
+        entries = read_ledger(root)
+        prev = entries[-1] if entries else None
+        entry: dict[str, Any] = {
+            **fields,
+            "seq": (int(prev["seq"]) + 1) if prev else 1,
+            "prev_hash": str(prev["hash"]) if prev else GENESIS_HASH,
+        }
+        entry["hash"] = entry_hash(entry["prev_hash"], entry)
+        with (root / LEDGER_FILE).open("a", encoding="utf-8") as fh:
+            fh.write(canonical_json(entry) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    return entry
+
+
+def find_run(root: Path, run_dir: Path) -> dict[str, Any] | None:
+    """The ledger entry that recorded ``run_dir`` (None if the ledger does not list it)."""
+    try:
+        rel = run_dir.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
+    for entry in read_ledger(root):
+        if entry.get("path") == rel and entry.get("kind") == "run":
+            return entry
+    return None
+
+
+# ---------------------------------------------------------------- verify
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the evidence: what kind, where, and in words."""
+
+    kind: str  # chain | seq | hash | missing-run | missing-file | changed-file | unlisted-file
+    #            | unlisted-run | record | duplicate | unreadable
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyReport:
+    root: Path
+    entries: int
+    runs: int
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_text(self) -> str:
+        if self.ok:
+            return (f"evidence intact: {self.entries} ledger entries, {self.runs} runs "
+                    f"in {self.root}")
+        lines = [f"evidence NOT intact ({len(self.problems)} problems) in {self.root}:"]
+        lines += [f"  - [{p.kind}] {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def _run_dirs_on_disk(root: Path) -> set[str]:
+    """``change/run`` directories present under root (staging and dot-dirs excluded)."""
+    found: set[str] = set()
+    if not root.is_dir():
+        return found
+    for change in root.iterdir():
+        if not change.is_dir() or change.name.startswith("."):
+            continue
+        for run in change.iterdir():
+            found.add(f"{change.name}/{run.name}")
+    return found
+
+
+def verify(root: Path) -> VerifyReport:
+    """Check the ledger chain and every recorded file against it.
+
+    Reports a broken or reordered chain, an edited or removed ledger line, an
+    edited, removed or added file in a recorded run, a run directory the ledger
+    does not list, and a record.json that disagrees with its ledger entry.
+    """
+    root = Path(root)
+    problems: list[Problem] = []
+    try:
+        entries = read_ledger(root)
+    except EvidenceError as exc:
+        return VerifyReport(root, 0, 0, (Problem("unreadable", LEDGER_FILE, str(exc)),))
+
+    prev_hash = GENESIS_HASH
+    listed: set[str] = set()
+    runs = 0
+    for index, entry in enumerate(entries, start=1):
+        where = f"{LEDGER_FILE} line {index} (seq {entry.get('seq')}, run {entry.get('run_id')})"
+        if entry.get("seq") != index:
+            problems.append(
+                Problem("seq", where, f"sequence number should be {index}: lines removed, "
+                        "inserted or reordered")
+            )
+        if entry.get("prev_hash") != prev_hash:
+            problems.append(
+                Problem("chain", where, "prev_hash does not match the previous line's hash: "
+                        "the chain is broken (a line was removed, inserted or reordered)")
+            )
+        if entry.get("hash") != entry_hash(str(entry.get("prev_hash")), entry):
+            problems.append(Problem("hash", where, "hash does not match the entry: it was edited"))
+        prev_hash = str(entry.get("hash"))
+
+        if entry.get("kind") != "run":
+            continue
+        runs += 1
+        rel = str(entry.get("path", ""))
+        if rel in listed:
+            problems.append(Problem("duplicate", where, f"run directory {rel} is listed twice"))
+        listed.add(rel)
+        problems += _verify_run(root, rel, entry, where)
+
+    for rel in sorted(_run_dirs_on_disk(root) - listed):
+        problems.append(
+            Problem("unlisted-run", rel, "run directory is not in the ledger (added afterwards?)")
+        )
+    return VerifyReport(root, len(entries), runs, tuple(problems))
+
+
+def _verify_run(root: Path, rel: str, entry: Mapping[str, Any], where: str) -> list[Problem]:
+    run_dir = root / rel
+    if not rel or ".." in Path(rel).parts or not run_dir.is_dir():
+        return [Problem("missing-run", where, f"run directory {rel or '?'} is missing")]
+    problems: list[Problem] = []
+    expected = entry.get("files")
+    expected = dict(expected) if isinstance(expected, Mapping) else {}
+    actual = file_digests(run_dir)
+    for name in sorted(expected):
+        if name not in actual:
+            problems.append(Problem("missing-file", f"{rel}/{name}", "file was removed"))
+        elif actual[name] != expected[name]:
+            problems.append(Problem("changed-file", f"{rel}/{name}", "file was edited (sha256 "
+                                    "differs from the ledger)"))
+    for name in sorted(set(actual) - set(expected)):
+        problems.append(Problem("unlisted-file", f"{rel}/{name}", "file is not in the ledger "
+                                "(added after the run)"))
+    if actual.get(RECORD_FILE) != entry.get("record_sha256"):
+        if RECORD_FILE in actual and RECORD_FILE in expected:
+            pass  # already reported as changed-file
+        else:
+            problems.append(Problem("record", f"{rel}/{RECORD_FILE}",
+                                    "record sha256 differs from the ledger's record_sha256"))
+    record_path = run_dir / RECORD_FILE
+    if record_path.is_file():
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            problems.append(Problem("record", f"{rel}/{RECORD_FILE}", "record is not JSON"))
+        else:
+            if record.get("run_id") != entry.get("run_id") or (
+                record.get("change_id") != entry.get("change_id")
+            ):
+                problems.append(Problem("record", f"{rel}/{RECORD_FILE}",
+                                        "run id or change id differs from the ledger entry"))
+            listed_in_record = record.get("files")
+            others = {k: v for k, v in expected.items() if k != RECORD_FILE}
+            if listed_in_record != others:
+                problems.append(Problem("record", f"{rel}/{RECORD_FILE}",
+                                        "the record's file list differs from the ledger's"))
+    return problems
+
+
+# ---------------------------------------------------------------- secret scan
+
+
+_SECRET_ENV = re.compile(
+    r"^OKTA_.*(TOKEN|SECRET|PASSWORD|PRIVATE_KEY|ASSERTION|JWK)(?!.*_(FILE|PATH)$)", re.I
+)
+_KEY_FILE_ENV = re.compile(r"^OKTA_.*(KEY_FILE|KEY_PATH|JWK_FILE)$", re.I)
+_JWK_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "k")
+
+
+@dataclasses.dataclass(frozen=True)
+class SecretHit:
+    """A secret found in a file; says which file and which encoding, never the value."""
+
+    file: str
+    form: str  # raw | base64 | base64url | url-encoded | json-escaped | html-escaped | pem-line
+
+    def __str__(self) -> str:
+        return f"{self.file}: a known secret value ({self.form} form)"
+
+
+def _jwk_private_values(text: str) -> list[str]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return []
+    keys = value.get("keys", [value]) if isinstance(value, dict) else []
+    out = []
+    for key in keys:
+        if isinstance(key, dict):
+            out += [str(key[m]) for m in _JWK_PRIVATE_MEMBERS if isinstance(key.get(m), str)]
+    return out
+
+
+def known_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Every secret value this process knows: credentials, token variables, key files, JWK parts.
+
+    Sources: ``Credentials.from_env().secret_values()`` when the client's auth
+    module can build credentials, plus every ``OKTA_*TOKEN/SECRET/PASSWORD/
+    PRIVATE_KEY`` variable, the contents of key files named by ``OKTA_*KEY_FILE``
+    variables, and the private members of any JWK among those.
+    """
+    env = dict(os.environ if environ is None else environ)
+    values: list[str] = []
+    with contextlib.suppress(Exception):  # no credentials configured is not an error here
+        from kmsi_lib.auth import Credentials
+
+        creds = Credentials.from_env(env)
+        values += [str(v) for v in creds.secret_values()]
+    for name, value in env.items():
+        if _SECRET_ENV.search(name) and value:
+            values.append(value)
+            values += _jwk_private_values(value)
+        if _KEY_FILE_ENV.search(name) and value:
+            with contextlib.suppress(OSError):
+                content = Path(value).read_text(encoding="utf-8")
+                values.append(content.strip())
+                values += _jwk_private_values(content)
+    seen: dict[str, None] = {}
+    for value in values:
+        if len(value) >= MIN_SECRET_LENGTH:
+            seen.setdefault(value, None)
+    return list(seen)
+
+
+def _b64_fragments(raw: bytes) -> list[tuple[str, bytes]]:
+    """Base64 forms of ``raw`` wherever it sits in a longer encoded string.
+
+    Base64 encodes 3 bytes at a time, so a secret embedded in a longer value
+    (``client:secret`` in a Basic header) encodes differently at each of the
+    three alignments; the middle of each alignment's encoding is stable.
+    """
+    out: list[tuple[str, bytes]] = []
+    for shift in range(3):
+        encoded = base64.b64encode(b"\x00" * shift + raw).rstrip(b"=")
+        head = 4 if shift else 0  # the first group mixes in the padding bytes
+        tail = 4  # the last group depends on what follows the secret
+        core = encoded[head:-tail] if len(encoded) > head + tail + 8 else b""
+        if shift == 0:
+            out.append(("base64", encoded))
+            out.append(("base64url", base64.urlsafe_b64encode(raw).rstrip(b"=")))
+        if core:
+            out.append(("base64", core))
+            out.append(("base64url", core.replace(b"+", b"-").replace(b"/", b"_")))
+    return out
+
+
+def secret_forms(secret: str) -> list[tuple[str, bytes]]:
+    """The byte strings to look for: the raw value and its usual encodings."""
+    raw = secret.encode("utf-8")
+    forms: list[tuple[str, bytes]] = [("raw", raw)]
+    forms.append(("url-encoded", urllib.parse.quote(secret, safe="").encode()))
+    forms.append(("url-encoded", urllib.parse.quote_plus(secret).encode()))
+    forms.append(("json-escaped", json.dumps(secret)[1:-1].encode()))
+    forms.append(("json-escaped", json.dumps(secret, ensure_ascii=False)[1:-1].encode()))
+    forms.append(("html-escaped", html.escape(secret).encode()))
+    forms += _b64_fragments(raw)
+    # A PEM key in a notebook output is split into lines (and JSON-escaped):
+    # any one body line of it is already a leak.
+    if "-----BEGIN" in secret:
+        for line in secret.splitlines():
+            line = line.strip()
+            if len(line) >= 16 and not line.startswith("-----"):
+                forms.append(("pem-line", line.encode()))
+    unique: dict[bytes, str] = {}
+    for form, needle in forms:
+        if len(needle) >= MIN_SECRET_LENGTH:
+            unique.setdefault(needle, form)
+    return [(form, needle) for needle, form in unique.items()]
+
+
+def scan_for_secrets(
+    paths: Iterable[Path], secrets: Sequence[str], *, extra: Mapping[str, bytes] | None = None,
+    base: Path | None = None,
+) -> list[SecretHit]:
+    """Find every (file, encoding) where a secret occurs; ``extra`` scans captured output too."""
+    needles = [pair for secret in secrets for pair in secret_forms(secret)]
+    blobs: list[tuple[str, bytes]] = []
+    for path in paths:
+        name = path.relative_to(base).as_posix() if base else str(path)
+        blobs.append((name, path.read_bytes()))
+    blobs += list((extra or {}).items())
+    hits: list[SecretHit] = []
+    for name, data in blobs:
+        for form, needle in needles:
+            if needle in data:
+                hits.append(SecretHit(name, form))
+                break
+    return hits
+
+
+# ---------------------------------------------------------------- assembling a run
+
+
+def org_type(pipeline: str | None) -> str:
+    """Okta's engine from the org's ``pipeline`` (``idx`` is Identity Engine)."""
+    return {"idx": "Identity Engine", "v1": "Classic Engine"}.get(pipeline or "", "unknown")
+
+
+def _before_state(result: Mapping[str, Any]) -> Any:
+    applied = result.get("apply_result")
+    if isinstance(applied, Mapping) and applied.get("before_state") is not None:
+        return applied["before_state"]
+    plan = result.get("plan")
+    if isinstance(plan, Mapping):
+        return [
+            {"ref": c.get("ref"), "action": c.get("action"), "before": c.get("before")}
+            for c in plan.get("changes", [])
+            if isinstance(c, Mapping)
+        ]
+    return None
+
+
+def _verification(result: Mapping[str, Any]) -> Any:
+    if result.get("verification") is not None:
+        return result["verification"]
+    applied = result.get("apply_result")
+    return applied.get("verification") if isinstance(applied, Mapping) else None
+
+
+def verification_passed(result: Mapping[str, Any] | None) -> bool | None:
+    """True/False when the run verified or not; None when it made no verification."""
+    found = _verification(result or {})
+    if not isinstance(found, Mapping) or "ok" not in found:
+        return None
+    return bool(found["ok"])
+
+
+@dataclasses.dataclass(frozen=True)
+class RunMeta:
+    """What the runner knows about a run, besides what the notebook reported."""
+
+    run_id: str
+    change_id: str
+    mode: str
+    procedure: str
+    notebook: str
+    template_sha256: str
+    parameters: Mapping[str, Any]
+    started_at: str
+    finished_at: str
+    operator: str
+    org_url: str
+    approved_plan: Mapping[str, Any] | None = None
+
+
+def build_record(
+    meta: RunMeta,
+    result: Mapping[str, Any] | None,
+    *,
+    succeeded: bool,
+    error: Mapping[str, Any] | None,
+    files: Mapping[str, str],
+) -> dict[str, Any]:
+    """The run record (record.json): everything a reviewer needs, in one JSON object."""
+    res: Mapping[str, Any] = result or {}
+    org = res.get("org") if isinstance(res.get("org"), Mapping) else {}
+    assert isinstance(org, Mapping)
+    outcome = str(res.get("outcome") or "failed")
+    if not succeeded:
+        outcome = "failed"
+    return {
+        "schema": SCHEMA,
+        "run_id": meta.run_id,
+        "change_id": meta.change_id,
+        "status": "succeeded" if succeeded else "failed",
+        "outcome": outcome,
+        "mode": meta.mode,
+        "procedure": meta.procedure,
+        "started_at": meta.started_at,
+        "finished_at": meta.finished_at,
+        "operator": meta.operator,
+        "org": {
+            "url": org.get("url") or meta.org_url,
+            "pipeline": org.get("pipeline"),
+            "type": org_type(org.get("pipeline")),
+        },
+        "notebook": {"path": meta.notebook, "template_sha256": meta.template_sha256},
+        "parameters": dict(meta.parameters),
+        "approved_plan": dict(meta.approved_plan) if meta.approved_plan else None,
+        "plan": res.get("plan"),
+        "before_state": _before_state(res),
+        "apply_result": res.get("apply_result"),
+        "verification": _verification(res),
+        "journal": res.get("journal") or [],
+        "error": dict(error) if error else res.get("error"),
+        "result_reported": result is not None,
+        "files": dict(files),
+    }
+
+
+def export_html(notebook_path: Path, html_path: Path) -> None:
+    """Render an executed notebook as a standalone HTML page (nbconvert)."""
+    import nbconvert
+    import nbformat
+
+    # nbformat and nbconvert ship without type hints for these two calls.
+    node = nbformat.read(str(notebook_path), as_version=4)  # type: ignore[no-untyped-call]
+    exporter = nbconvert.HTMLExporter()  # type: ignore[no-untyped-call]
+    body, _ = exporter.from_notebook_node(node)
+    html_path.write_text(body, encoding="utf-8")
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordedRun:
+    """The result of :func:`record_run`: where the evidence went and what the ledger says."""
+
+    run_dir: Path | None  # None when quarantined
+    record: dict[str, Any] | None
+    entry: dict[str, Any]
+    secret_hits: tuple[SecretHit, ...]
+
+    @property
+    def quarantined(self) -> bool:
+        return bool(self.secret_hits)
+
+
+def record_run(
+    root: Path,
+    staging: Path,
+    meta: RunMeta,
+    *,
+    succeeded: bool,
+    error: Mapping[str, Any] | None = None,
+    secrets: Sequence[str] = (),
+    captured: Mapping[str, bytes] | None = None,
+    notebook_file: str = "notebook.ipynb",
+) -> RecordedRun:
+    """Turn a staging directory into recorded evidence (or quarantine it).
+
+    Exports the HTML, writes record.json, scans every file and ``captured``
+    output for ``secrets``; on a hit deletes the files and appends a
+    ``quarantined`` ledger entry, otherwise moves the directory to
+    ``root/<change>/<run>`` and appends a ``run`` entry.
+    """
+    notebook = staging / notebook_file
+    problems: list[str] = []
+    if notebook.is_file():
+        try:
+            export_html(notebook, notebook.with_suffix(".html"))
+        except Exception as exc:  # a broken export must not lose the rest of the evidence
+            problems.append(f"HTML export failed: {type(exc).__name__}: {exc}")
+    try:
+        result = read_result(staging)
+    except EvidenceError as exc:
+        result, succeeded = None, False
+        problems.append(str(exc))
+    if problems and error is None:
+        error = {"type": "EvidenceError", "message": "; ".join(problems)}
+    record = build_record(
+        meta, result, succeeded=succeeded, error=error,
+        files=file_digests(staging, exclude=[RECORD_FILE]),
+    )
+    write_json(staging / RECORD_FILE, record)
+
+    files = sorted(p for p in staging.rglob("*") if p.is_file())
+    hits = scan_for_secrets(files, secrets, extra=captured, base=staging)
+    common = {
+        "run_id": meta.run_id,
+        "change_id": meta.change_id,
+        "time": meta.finished_at,
+        "notebook": Path(meta.notebook).name,
+        "mode": meta.mode,
+    }
+    if hits:
+        remove_tree(staging)
+        entry = append_ledger(root, {
+            **common, "kind": "quarantined", "path": None, "outcome": "quarantined",
+            "record_sha256": None, "files": {},
+            "reason": f"a known secret was found in {len(hits)} file(s): "
+                      + ", ".join(sorted({h.file for h in hits})),
+        })
+        return RecordedRun(None, None, entry, tuple(hits))
+
+    final = root / meta.change_id / meta.run_id
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staging, final)
+    digests = file_digests(final)
+    entry = append_ledger(root, {
+        **common, "kind": "run", "path": f"{meta.change_id}/{meta.run_id}",
+        "outcome": record["outcome"], "status": record["status"],
+        "record_sha256": digests[RECORD_FILE], "files": digests,
+    })
+    return RecordedRun(final, record, entry, ())
+
+
+# ---------------------------------------------------------------- command line
+
+
+def _format_table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def list_table(root: Path) -> str:
+    """The ledger as a table: seq, time, change, notebook, mode, outcome."""
+    rows = []
+    for entry in read_ledger(root):
+        outcome = str(entry.get("outcome", ""))
+        if entry.get("kind") == "quarantined":
+            outcome = "QUARANTINED (secret found; files deleted)"
+        rows.append([
+            str(entry.get("seq", "")), str(entry.get("time", "")),
+            str(entry.get("change_id", "")), str(entry.get("notebook", "")),
+            str(entry.get("mode", "")), outcome,
+        ])
+    headers = ["seq", "time", "change", "notebook", "mode", "outcome"]
+    if not rows:
+        return f"no evidence recorded in {root}"
+    return _format_table(rows, headers)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``kmsi evidence list|verify [--root DIR]``."""
+    parser = argparse.ArgumentParser(prog="kmsi evidence",
+                                     description="list or verify recorded evidence")
+    sub = parser.add_subparsers(dest="action", required=True)
+    for action, help_ in (("list", "show every recorded run"),
+                          ("verify", "check the ledger hash chain and every file; exit 0 only "
+                                     "when intact")):
+        p = sub.add_parser(action, help=help_)
+        p.add_argument("--root", type=Path, default=Path("evidence"),
+                       help="evidence directory (default: ./evidence)")
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.action == "list":
+        try:
+            print(list_table(args.root))
+        except EvidenceError as exc:
+            print(f"kmsi evidence: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    report = verify(args.root)
+    print(report.to_text())
+    return 0 if report.ok else 1
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a run directory (quarantine); missing is fine."""
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,343 @@
+"""Evidence: the ledger hash chain, tamper detection, the secret scan and `kmsi evidence`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from kmsi_lib import evidence
+from kmsi_lib.evidence import (
+    LEDGER_FILE,
+    RECORD_FILE,
+    RunMeta,
+    append_ledger,
+    entry_hash,
+    known_secrets,
+    read_ledger,
+    record_run,
+    scan_for_secrets,
+    verify,
+)
+
+CANARY = "canary-TOKEN-0123456789abcdefXYZ"
+# Fake PEM armour, assembled so that no literal key header sits in the repository.
+BEGIN, END = "-----BEGIN " + "PRIVATE KEY-----", "-----END " + "PRIVATE KEY-----"
+
+
+def _meta(run_id: str, change_id: str = "CHG-1", mode: str = "plan") -> RunMeta:
+    return RunMeta(
+        run_id=run_id,
+        change_id=change_id,
+        mode=mode,
+        procedure="post_auth",
+        notebook="notebooks/20_post_auth.ipynb",
+        template_sha256="ab" * 32,
+        parameters={"policy_name": "Staff apps"},
+        started_at="2026-11-29T05:00:00Z",
+        finished_at="2026-11-29T05:00:05Z",
+        operator="alice",
+        org_url="http://127.0.0.1:1",
+    )
+
+
+def _stage(root: Path, run_id: str, result: dict[str, object] | None, text: str = "ok") -> Path:
+    staging = root / ".staging" / run_id
+    staging.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("print('hi')"))
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+    nbformat.write(nb, str(staging / "notebook.ipynb"))
+    if result is not None:
+        evidence.write_result(staging, result)
+    return staging
+
+
+RESULT = {
+    "procedure": "post_auth",
+    "mode": "apply",
+    "change_id": "CHG-1",
+    "params": {"policy_name": "Staff apps"},
+    "org": {"url": "http://127.0.0.1:1", "pipeline": "idx"},
+    "plan": {"procedure": "post_auth", "changes": [{"action": "update", "ref": {"id": "rul1"},
+                                                    "before": {"a": 1}, "diffs": []}]},
+    "apply_result": {"before_state": [{"ref": {"id": "rul1"}, "before": {"a": 1}}]},
+    "verification": {"ok": True, "checks": []},
+    "journal": [{"method": "GET", "url": "/api/v1/policies", "status": 200}],
+    "error": None,
+    "outcome": "applied",
+}
+
+
+@pytest.fixture(scope="module")
+def _three_runs_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("evidence")
+    for i in range(3):
+        record_run(root, _stage(root, f"run-{i}", RESULT), _meta(f"run-{i}"), succeeded=True)
+    return root
+
+
+@pytest.fixture
+def three_runs(_three_runs_template: Path, tmp_path: Path) -> Path:
+    """An evidence root holding three recorded runs (a fresh copy per test)."""
+    root = tmp_path / "evidence"
+    shutil.copytree(_three_runs_template, root)
+    return root
+
+
+def test_record_run_writes_record_html_and_ledger(tmp_path: Path) -> None:
+    """A recorded run has the notebook, its HTML, result and a record whose files match."""
+    rec = record_run(tmp_path, _stage(tmp_path, "r1", RESULT), _meta("r1", mode="apply"),
+                     succeeded=True)
+    assert rec.run_dir == tmp_path / "CHG-1" / "r1"
+    assert sorted(p.name for p in rec.run_dir.iterdir()) == [
+        "notebook.html", "notebook.ipynb", RECORD_FILE, "result.json"]
+    record = json.loads((rec.run_dir / RECORD_FILE).read_text())
+    assert record["status"] == "succeeded" and record["outcome"] == "applied"
+    assert record["org"] == {"url": "http://127.0.0.1:1", "pipeline": "idx",
+                             "type": "Identity Engine"}
+    assert record["before_state"] == [{"ref": {"id": "rul1"}, "before": {"a": 1}}]
+    assert record["verification"]["ok"] is True
+    assert record["journal"][0]["url"] == "/api/v1/policies"
+    assert set(record["files"]) == {"notebook.html", "notebook.ipynb", "result.json"}
+    assert "<html" in (rec.run_dir / "notebook.html").read_text().lower()
+    (entry,) = read_ledger(tmp_path)
+    assert entry["seq"] == 1 and entry["prev_hash"] == evidence.GENESIS_HASH
+    assert entry["hash"] == entry_hash(entry["prev_hash"], entry)
+    assert entry["files"][RECORD_FILE] == entry["record_sha256"]
+    assert not (tmp_path / ".staging" / "r1").exists()
+    assert verify(tmp_path).ok
+
+
+def test_failed_run_without_result_is_recorded_as_failed(tmp_path: Path) -> None:
+    """A notebook that died before writing result.json still leaves failed evidence."""
+    rec = record_run(tmp_path, _stage(tmp_path, "r1", None), _meta("r1"), succeeded=False,
+                     error={"type": "PapermillExecutionError", "message": "boom"})
+    assert rec.record is not None
+    assert rec.record["status"] == "failed" and rec.record["outcome"] == "failed"
+    assert rec.record["error"]["message"] == "boom"
+    assert rec.record["result_reported"] is False
+    assert read_ledger(tmp_path)[0]["outcome"] == "failed"
+    assert verify(tmp_path).ok
+
+
+def _edit_file(root: Path) -> None:
+    path = root / "CHG-1" / "run-1" / "result.json"
+    path.write_text(path.read_text().replace("applied", "verified"))
+
+
+def _edit_record(root: Path) -> None:
+    path = root / "CHG-1" / "run-1" / RECORD_FILE
+    path.write_text(path.read_text().replace('"alice"', '"mallory"'))
+
+
+def _remove_file(root: Path) -> None:
+    (root / "CHG-1" / "run-0" / "notebook.html").unlink()
+
+
+def _add_file(root: Path) -> None:
+    (root / "CHG-1" / "run-2" / "extra.txt").write_text("added later")
+
+
+def _remove_run(root: Path) -> None:
+    shutil.rmtree(root / "CHG-1" / "run-1")
+
+
+def _add_run(root: Path) -> None:
+    (root / "CHG-9" / "forged").mkdir(parents=True)
+    (root / "CHG-9" / "forged" / RECORD_FILE).write_text("{}")
+
+
+def _lines(root: Path) -> list[str]:
+    return (root / LEDGER_FILE).read_text().splitlines()
+
+
+def _write_lines(root: Path, lines: list[str]) -> None:
+    (root / LEDGER_FILE).write_text("\n".join(lines) + "\n")
+
+
+def _reorder_ledger(root: Path) -> None:
+    lines = _lines(root)
+    _write_lines(root, [lines[1], lines[0], lines[2]])
+
+
+def _remove_ledger_line(root: Path) -> None:
+    lines = _lines(root)
+    _write_lines(root, [lines[0], lines[2]])
+
+
+def _edit_ledger_line(root: Path) -> None:
+    lines = _lines(root)
+    entry = json.loads(lines[1])
+    entry["outcome"] = "verified"
+    _write_lines(root, [lines[0], json.dumps(entry), lines[2]])
+
+
+def _rehash_edited_line(root: Path) -> None:
+    """Edit a line and recompute its hash: the next line's prev_hash no longer matches."""
+    lines = _lines(root)
+    entry = json.loads(lines[0])
+    entry["change_id"] = "CHG-2"
+    entry["hash"] = entry_hash(entry["prev_hash"], entry)
+    _write_lines(root, [json.dumps(entry), *lines[1:]])
+
+
+def _truncate_ledger(root: Path) -> None:
+    """Dropping the last line leaves that run's directory unlisted."""
+    _write_lines(root, _lines(root)[:2])
+
+
+@pytest.mark.parametrize(
+    ("tamper", "kind"),
+    [
+        pytest.param(_edit_file, "changed-file", id="edit-file"),
+        pytest.param(_edit_record, "changed-file", id="edit-record"),
+        pytest.param(_remove_file, "missing-file", id="remove-file"),
+        pytest.param(_add_file, "unlisted-file", id="add-file"),
+        pytest.param(_remove_run, "missing-run", id="remove-run"),
+        pytest.param(_add_run, "unlisted-run", id="add-run"),
+        pytest.param(_reorder_ledger, "chain", id="reorder-ledger"),
+        pytest.param(_remove_ledger_line, "chain", id="remove-ledger-line"),
+        pytest.param(_edit_ledger_line, "hash", id="edit-ledger-line"),
+        pytest.param(_rehash_edited_line, "chain", id="edit-and-rehash-ledger-line"),
+        pytest.param(_truncate_ledger, "unlisted-run", id="truncate-ledger"),
+    ],
+)
+def test_verify_detects_tampering(
+    three_runs: Path, tamper: Callable[[Path], None], kind: str
+) -> None:
+    """Every kind of edit, removal, addition or reordering is reported by kind."""
+    assert verify(three_runs).ok
+    tamper(three_runs)
+    report = verify(three_runs)
+    assert not report.ok
+    assert kind in {p.kind for p in report.problems}, report.to_text()
+
+
+def test_verify_reports_unreadable_ledger(three_runs: Path) -> None:
+    with (three_runs / LEDGER_FILE).open("a") as fh:
+        fh.write("not json\n")
+    report = verify(three_runs)
+    assert [p.kind for p in report.problems] == ["unreadable"]
+
+
+def test_empty_root_verifies(tmp_path: Path) -> None:
+    assert verify(tmp_path / "nothing-here").ok
+
+
+def test_staging_is_ignored_by_verify(three_runs: Path) -> None:
+    """A run still in progress (staging) is not a forged run."""
+    (three_runs / ".staging" / "in-progress").mkdir(parents=True)
+    assert verify(three_runs).ok
+
+
+def test_append_ledger_chains_entries(tmp_path: Path) -> None:
+    first = append_ledger(tmp_path, {"kind": "note", "run_id": "a"})
+    second = append_ledger(tmp_path, {"kind": "note", "run_id": "b"})
+    assert (first["seq"], second["seq"]) == (1, 2)
+    assert second["prev_hash"] == first["hash"]
+    assert verify(tmp_path).ok
+
+
+# ---------------------------------------------------------------- secret scan
+
+
+def _b64(s: str) -> str:
+    return base64.b64encode(s.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(f"Authorization: SSWS {CANARY}", id="raw"),
+        pytest.param(json.dumps({"t": CANARY}), id="json"),
+        pytest.param(urllib.parse.quote(f"x={CANARY}&y"), id="url-encoded"),
+        pytest.param(_b64(CANARY), id="base64"),
+        pytest.param(_b64(f"client:{CANARY}"), id="base64-embedded-offset-1"),
+        pytest.param(_b64(f"ab:{CANARY}:zz"), id="base64-embedded-offset-0"),
+        pytest.param(_b64(f"a:{CANARY}"), id="base64-embedded-offset-2"),
+        pytest.param(base64.urlsafe_b64encode(CANARY.encode()).decode(), id="base64url"),
+    ],
+)
+def test_scan_finds_secret_in_every_encoding(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "f.txt"
+    path.write_text(f"before {content} after")
+    hits = scan_for_secrets([path], [CANARY], base=tmp_path)
+    assert [h.file for h in hits] == ["f.txt"]
+    assert CANARY not in str(hits[0])
+
+
+def test_scan_finds_pem_body_line_in_notebook_output(tmp_path: Path) -> None:
+    """One line of a private key printed into a notebook is a leak."""
+    pem = f"{BEGIN}\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n{END}"
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps({"text": ["BKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n"]}))
+    assert [h.form for h in scan_for_secrets([path], [pem])] == ["pem-line"]
+
+
+def test_scan_ignores_clean_files_and_scans_captured_output(tmp_path: Path) -> None:
+    path = tmp_path / "clean.txt"
+    path.write_text("nothing to see: SSWS [secure]")
+    assert scan_for_secrets([path], [CANARY]) == []
+    hits = scan_for_secrets([path], [CANARY], extra={"<stderr>": CANARY.encode()})
+    assert [h.file for h in hits] == ["<stderr>"]
+
+
+def test_known_secrets_from_environment(tmp_path: Path) -> None:
+    """Token variables, key files and the private members of a JWK are all known secrets."""
+    key_file = tmp_path / "key.pem"
+    key_file.write_text(f"{BEGIN}\nAAAABBBBCCCCDDDDEEEE\n{END}\n")
+    jwk = json.dumps({"kty": "RSA", "n": "public-modulus", "e": "AQAB", "d": "private-exponent-x"})
+    env = {
+        "OKTA_ORG_URL": "http://127.0.0.1:1",
+        "OKTA_CLIENT_TOKEN": "client-token-abcdefgh",
+        "OKTA_PRIVATE_KEY_FILE": str(key_file),
+        "OKTA_PRIVATE_KEY_JWK": jwk,
+        "OKTA_CLIENT_ID": "0oa-not-secret",
+        "HOME": "/home/someone",
+    }
+    secrets = known_secrets(env)
+    assert "client-token-abcdefgh" in secrets
+    assert key_file.read_text().strip() in secrets
+    assert "private-exponent-x" in secrets
+    assert str(key_file) not in secrets
+    assert "0oa-not-secret" not in secrets and "public-modulus" not in secrets
+
+
+def test_secret_in_run_quarantines_it(tmp_path: Path) -> None:
+    """A run whose files hold a secret is deleted; the ledger says so without the secret."""
+    record_run(tmp_path, _stage(tmp_path, "good", RESULT), _meta("good"), succeeded=True)
+    staging = _stage(tmp_path, "leaky", RESULT, text=f"token is {CANARY}")
+    rec = record_run(tmp_path, staging, _meta("leaky"), succeeded=True, secrets=[CANARY])
+    assert rec.quarantined and rec.run_dir is None
+    assert not staging.exists() and not (tmp_path / "CHG-1" / "leaky").exists()
+    entry = read_ledger(tmp_path)[-1]
+    assert entry["kind"] == "quarantined" and entry["files"] == {}
+    assert "notebook.ipynb" in entry["reason"]
+    ledger_text = (tmp_path / LEDGER_FILE).read_text()
+    assert CANARY not in ledger_text
+    assert verify(tmp_path).ok
+
+
+# ---------------------------------------------------------------- command line
+
+
+def test_cli_list_and_verify(three_runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert evidence.main(["list", "--root", str(three_runs)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["seq", "time", "change", "notebook", "mode", "outcome"]
+    assert out[1].split() == ["1", "2026-11-29T05:00:05Z", "CHG-1", "20_post_auth.ipynb",
+                              "plan", "applied"]
+    assert len(out) == 4
+    assert evidence.main(["verify", "--root", str(three_runs)]) == 0
+    assert "intact: 3 ledger entries" in capsys.readouterr().out
+    _edit_file(three_runs)
+    assert evidence.main(["verify", "--root", str(three_runs)]) == 1
+    out = capsys.readouterr().out
+    assert "NOT intact" in out and "CHG-1/run-1/result.json" in out
