@@ -1,0 +1,142 @@
+"""The sandbox org: a stateful emulator of the Okta Management API used by KMSI runbooks.
+
+Built only from ``shared/okta`` (API notes, the OpenAPI spec and recorded real
+traffic); it imports nothing else from ``kmsi_lib`` so it stays an independent
+witness of the client's behaviour.
+
+In-process (no socket)::
+
+    sb = Sandbox(seed="default")
+    client = httpx.Client(base_url=SANDBOX_URL, transport=sb.transport(),
+                          headers={"Authorization": f"SSWS {sb.token}"})
+
+Over loopback::
+
+    with sb.serve(port=0) as url:
+        httpx.get(f"{url}/api/v1/policies?type=OKTA_SIGN_ON", headers=...)
+
+Admin endpoints (no auth; ``sb.admin`` is the Python twin of each)::
+
+    GET    /_sandbox/state                 snapshot of the whole org (JSON)
+    POST   /_sandbox/reset                 {"seed": "default"|"classic"|"large"}
+    POST   /_sandbox/load                  a snapshot taken from /_sandbox/state
+    GET    /_sandbox/requests              request log (DELETE clears it)
+    GET    /_sandbox/org-settings          {"preAuthKmsi", "kmsiFeature", "pipeline", ...}
+    PUT    /_sandbox/org-settings          change some of them
+    GET    /_sandbox/session-revocations   what DELETE /api/v1/users/{id}/sessions recorded
+    GET    /_sandbox/faults                active faults
+    POST   /_sandbox/faults                {"match": {"method", "path"}, "status", "count"} or
+                                           {"action": "drop"|"timeout", ...} or
+                                           {"latency_ms", "jitter_ms"}
+    DELETE /_sandbox/faults                clear every fault
+    GET    /_sandbox/rate-limits           buckets and concurrency limit
+    PUT    /_sandbox/rate-limits           {"<bucket>": {"limit", "window_s"}, "concurrency": n}
+    POST   /_sandbox/clients               {"client_id", "jwk", "scopes", "dpop"}
+    POST   /_sandbox/apps|users|groups     {"label"|"login"|"name", ...} test set-up
+
+See ``docs/SANDBOX.md`` for behaviour choices and their evidence.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from ._admin import Admin
+from ._app import INPROCESS, READ_TIMEOUT, SandboxApp
+from ._common import SandboxConfig
+from ._faults import DroppedConnection, InjectedTimeout
+from ._seed import SEEDS, build
+from ._state import OrgState
+
+__all__ = ["SANDBOX_URL", "SEEDS", "Sandbox", "SandboxConfig", "SandboxTransport"]
+
+SANDBOX_URL = "http://sandbox.okta.test"
+
+
+class SandboxTransport(httpx.BaseTransport):
+    """An httpx transport that calls the sandbox in-process and emulates network faults.
+
+    A ``drop`` fault raises :class:`httpx.RemoteProtocolError`; a ``timeout`` fault
+    longer than the request's read timeout raises :class:`httpx.ReadTimeout`
+    at once (no real waiting, so tests stay fast).
+    """
+
+    def __init__(self, app: SandboxApp) -> None:
+        self._app = app
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts = request.extensions.get("timeout") or {}
+        read_timeout = timeouts.get("read")
+        app = self._app
+
+        def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+            environ[INPROCESS] = True
+            environ[READ_TIMEOUT] = read_timeout
+            return app(environ, start_response)
+
+        try:
+            return httpx.WSGITransport(app=wsgi).handle_request(request)
+        except DroppedConnection as exc:
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request) from exc
+        except InjectedTimeout as exc:
+            raise httpx.ReadTimeout(f"timed out ({exc})", request=request) from exc
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Werkzeug's handler without the per-request access log line."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
+class Sandbox:
+    """One emulated Okta org: state, WSGI app, in-process transport and loopback server."""
+
+    def __init__(self, seed: str = "default", token: str | None = None, *,
+                 config: SandboxConfig | None = None, state: OrgState | None = None) -> None:
+        self.token = token if token is not None else "sandbox-" + secrets.token_urlsafe(24)
+        self.config = config or SandboxConfig()
+        self.seed = seed
+        self.state = state if state is not None else build(seed)
+        self.app = SandboxApp(self.state, self.config, self.token)
+        self.admin = Admin(self.app)
+
+    def __repr__(self) -> str:
+        return f"Sandbox(seed={self.seed!r}, token='[secure]')"
+
+    def transport(self) -> SandboxTransport:
+        """An in-process :class:`httpx.BaseTransport`; point a client at ``SANDBOX_URL``."""
+        return SandboxTransport(self.app)
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An ``httpx.Client`` wired to this sandbox in-process with the SSWS token."""
+        headers = {"Authorization": f"SSWS {self.token}", "Accept": "application/json"}
+        headers.update(kwargs.pop("headers", {}))
+        return httpx.Client(base_url=SANDBOX_URL, transport=self.transport(), headers=headers,
+                            **kwargs)
+
+    @contextmanager
+    def serve(self, port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
+        """Serve real HTTP on ``host:port`` in a daemon thread; yields the base URL."""
+        server = self.make_server(port, host)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                  name="kmsi-sandbox", daemon=True)
+        thread.start()
+        try:
+            yield f"http://{host}:{server.port}"
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+    def make_server(self, port: int = 0, host: str = "127.0.0.1") -> BaseWSGIServer:
+        return make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
+

@@ -1,0 +1,277 @@
+"""Sandbox-only administration: ``/_sandbox/*`` endpoints and their Python twin ``sb.admin``.
+
+These exist only in the sandbox (real Okta has nothing like them): reset or load
+the org, snapshot it, read the request log, flip org settings that have no public
+API (the pre-authentication "stay signed in" option), inject faults, set rate
+limits, register OAuth service apps and add objects for test set-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request
+
+from ._common import Reply
+from ._errors import ApiError, malformed
+from ._faults import fault_from_json
+from ._state import Json
+
+if TYPE_CHECKING:
+    from ._app import SandboxApp
+
+ORG_SETTINGS = {"preAuthKmsi": bool, "kmsiFeature": bool, "pipeline": str, "riskScoring": bool,
+                "name": str}
+
+ROUTES: list[tuple[str, tuple[str, ...]]] = [
+    ("/_sandbox/state", ("GET",)),
+    ("/_sandbox/reset", ("POST",)),
+    ("/_sandbox/load", ("POST",)),
+    ("/_sandbox/requests", ("GET", "DELETE")),
+    ("/_sandbox/org-settings", ("GET", "PUT")),
+    ("/_sandbox/session-revocations", ("GET",)),
+    ("/_sandbox/faults", ("GET", "POST", "DELETE")),
+    ("/_sandbox/rate-limits", ("GET", "PUT")),
+    ("/_sandbox/clients", ("POST",)),
+    ("/_sandbox/apps", ("POST",)),
+    ("/_sandbox/users", ("POST",)),
+    ("/_sandbox/groups", ("POST",)),
+]
+
+
+def _bad(message: str) -> ApiError:
+    return ApiError("E0000001", message, causes=[{"errorSummary": message}])
+
+
+class Admin:
+    """Python equivalents of the ``/_sandbox/`` endpoints (``Sandbox.admin``)."""
+
+    def __init__(self, app: SandboxApp) -> None:
+        self._app = app
+
+    @property
+    def _state(self) -> Any:
+        return self._app.state
+
+    # ---- org lifecycle ---------------------------------------------------------------------
+    def reset(self, seed: str = "default") -> None:
+        """Replace the org with a fresh copy of a named seed."""
+        from ._seed import build
+
+        fresh = build(seed)
+        with self._state.lock:
+            self._state.copy_from(fresh)
+            self._state.written()
+
+    def snapshot(self) -> Json:
+        result: Json = self._state.snapshot()
+        return result
+
+    def load(self, data: Json) -> None:
+        with self._state.lock:
+            self._state.load(data)
+            self._state.written()
+
+    def requests(self) -> list[Json]:
+        """The request log, oldest first (admin endpoints are not logged)."""
+        with self._state.lock:
+            return [dict(e) for e in self._app.log]
+
+    def clear_requests(self) -> None:
+        with self._state.lock:
+            self._app.log.clear()
+
+    # ---- org settings ----------------------------------------------------------------------
+    @property
+    def org_settings(self) -> Json:
+        with self._state.lock:
+            return {k: self._state.org.get(k) for k in ORG_SETTINGS}
+
+    @org_settings.setter
+    def org_settings(self, values: Mapping[str, Any]) -> None:
+        self.set_org_settings(values)
+
+    def set_org_settings(self, values: Mapping[str, Any]) -> Json:
+        for key, value in values.items():
+            kind = ORG_SETTINGS.get(key)
+            if kind is None:
+                raise ValueError(f"unknown org setting {key!r}; known: {', '.join(ORG_SETTINGS)}")
+            if not isinstance(value, kind):
+                raise ValueError(f"org setting {key!r} must be a {kind.__name__}")
+            if key == "pipeline" and value not in ("idx", "v1"):
+                raise ValueError("pipeline must be 'idx' (Identity Engine) or 'v1' (Classic)")
+        with self._state.lock:
+            self._state.org.update(values)
+            self._state.written()
+        return self.org_settings
+
+    def session_revocations(self) -> list[Json]:
+        with self._state.lock:
+            return [dict(e) for e in self._state.session_revocations]
+
+    # ---- faults and limits ------------------------------------------------------------------
+    def add_fault(self, spec: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        """Inject a fault; same shape as ``POST /_sandbox/faults`` (dict or keywords)."""
+        data = dict(spec or {})
+        data.update(kwargs)
+        self._app.faults.add(fault_from_json(data))
+
+    def clear_faults(self) -> None:
+        self._app.faults.clear()
+
+    def faults(self) -> list[Json]:
+        return self._app.faults.list()
+
+    def set_rate_limit(self, bucket: str, limit: int, window_s: float = 60.0) -> None:
+        self._app.limiter.configure({bucket: (limit, window_s)})
+
+    def set_concurrency_limit(self, n: int | None) -> None:
+        self._app.gate.limit = n
+
+    def rate_limits(self) -> Json:
+        return {"buckets": self._app.limiter.limits(), "concurrency": self._app.gate.limit}
+
+    # ---- objects for tests and training ------------------------------------------------------
+    def register_client(self, client_id: str, jwk: Mapping[str, Any] | list[Mapping[str, Any]],
+                        scopes: list[str] | tuple[str, ...], dpop: bool = False) -> None:
+        """Register an OAuth service app that authenticates with ``private_key_jwt``."""
+        jwks = [dict(j) for j in jwk] if isinstance(jwk, list) else [dict(jwk)]
+        with self._state.lock:
+            self._state.clients[client_id] = {"jwks": jwks, "scopes": list(scopes),
+                                              "dpop": bool(dpop)}
+            self._state.written()
+
+    def add_app(self, label: str, **fields: Any) -> Json:
+        from ._seed import make_app
+
+        with self._state.lock:
+            app = make_app(self._state, label, **fields)
+            self._state.written()
+            return dict(app)
+
+    def add_user(self, login: str, **fields: Any) -> Json:
+        from ._seed import make_user
+
+        with self._state.lock:
+            user = make_user(self._state, login, **fields)
+            self._state.written()
+            return dict(user)
+
+    def add_group(self, name: str, **fields: Any) -> Json:
+        from ._seed import make_group
+
+        with self._state.lock:
+            group = make_group(self._state, name, **fields)
+            self._state.written()
+            return dict(group)
+
+
+def _json(request: Request) -> Any:
+    data = request.get_data(cache=True)
+    if not data.strip():
+        return {}
+    try:
+        import json
+
+        return json.loads(data)
+    except ValueError as exc:
+        raise malformed() from exc
+
+
+def _obj(request: Request) -> Json:
+    body = _json(request)
+    if not isinstance(body, dict):
+        raise malformed()
+    return body
+
+
+def dispatch(app: SandboxApp, request: Request, path: str, args: Mapping[str, str]) -> Reply:
+    """Serve one admin request."""
+    admin = Admin(app)
+    method = request.method
+    try:
+        if path == "/_sandbox/state":
+            return Reply(200, admin.snapshot())
+        if path == "/_sandbox/reset":
+            admin.reset(str(_obj(request).get("seed", "default")))
+            return Reply(200, {"seed": _obj(request).get("seed", "default")})
+        if path == "/_sandbox/load":
+            admin.load(_obj(request))
+            return Reply(204)
+        if path == "/_sandbox/requests":
+            if method == "DELETE":
+                admin.clear_requests()
+                return Reply(204)
+            return Reply(200, admin.requests())
+        if path == "/_sandbox/org-settings":
+            if method == "PUT":
+                return Reply(200, admin.set_org_settings(_obj(request)))
+            return Reply(200, admin.org_settings)
+        if path == "/_sandbox/session-revocations":
+            return Reply(200, admin.session_revocations())
+        if path == "/_sandbox/faults":
+            if method == "POST":
+                admin.add_fault(_obj(request))
+                return Reply(200, admin.faults())
+            if method == "DELETE":
+                admin.clear_faults()
+                return Reply(204)
+            return Reply(200, admin.faults())
+        if path == "/_sandbox/rate-limits":
+            if method == "PUT":
+                body = _obj(request)
+                for name, value in body.items():
+                    if name == "concurrency":
+                        if value is not None and (not isinstance(value, int) or value < 1):
+                            raise ValueError("concurrency must be a positive integer or null")
+                        admin.set_concurrency_limit(value)
+                        continue
+                    if not isinstance(value, dict) or not isinstance(value.get("limit"), int):
+                        raise ValueError(f"bucket {name!r} needs {{'limit': int, 'window_s': n}}")
+                    admin.set_rate_limit(name, value["limit"], float(value.get("window_s", 60)))
+            return Reply(200, admin.rate_limits())
+        if path == "/_sandbox/clients":
+            body = _obj(request)
+            client_id = body.get("client_id")
+            if not isinstance(client_id, str) or not client_id:
+                raise ValueError("client_id is required")
+            jwk = body.get("jwk", body.get("jwks"))
+            if not isinstance(jwk, (dict, list)):
+                raise ValueError("jwk (a public JWK object) is required")
+            scopes = body.get("scopes", [])
+            if not isinstance(scopes, list):
+                raise ValueError("scopes must be a list")
+            admin.register_client(client_id, jwk, scopes, bool(body.get("dpop", False)))
+            return Reply(201, {"client_id": client_id})
+        if path in ("/_sandbox/apps", "/_sandbox/users", "/_sandbox/groups"):
+            body = _obj(request)
+            key = {"/_sandbox/apps": "label", "/_sandbox/users": "login",
+                   "/_sandbox/groups": "name"}[path]
+            value = body.pop(key, None)
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{key} is required")
+            if path == "/_sandbox/apps":
+                return Reply(201, admin.add_app(value, **body))
+            if path == "/_sandbox/users":
+                return Reply(201, admin.add_user(value, **body))
+            return Reply(201, admin.add_group(value, **body))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise _bad(str(exc)) from exc
+    raise ApiError("E0000008")
+
+
+def token_endpoint(ctx: Any) -> Reply:
+    """``POST /oauth2/v1/token``, delegated to ``_oauth.py`` (404 until that module exists)."""
+    try:
+        oauth = importlib.import_module("._oauth", __package__)
+    except ImportError as exc:
+        raise ApiError("E0000008") from exc
+    request = ctx.request
+    form = {k: v for k, v in request.form.items()}
+    status, body, headers = oauth.token_endpoint(
+        ctx.state.clients, ctx.state.tokens, form, request.headers,
+        ctx.url("/oauth2/v1/token"), time.time())
+    return Reply(int(status), body, list(dict(headers).items()))

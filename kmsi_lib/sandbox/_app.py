@@ -1,0 +1,386 @@
+"""The sandbox's WSGI application: routing, auth, headers, limits, faults, request log.
+
+One :class:`SandboxApp` serves one org. Every ``/api/v1`` response carries
+``X-Okta-Request-Id``, ``Date`` and the ``X-Rate-Limit-*`` headers of its bucket;
+admin endpoints live under ``/_sandbox/`` and need no auth (see ``docs/SANDBOX.md``).
+"""
+
+from __future__ import annotations
+
+import collections
+import hmac
+import importlib
+import json
+import socket
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from . import _admin, _apps, _policies
+from ._common import Ctx, Reply, SandboxConfig
+from ._errors import ApiError
+from ._faults import DroppedConnection, Fault, FaultTable, InjectedTimeout
+from ._ids import http_date, timestamp
+from ._limits import ConcurrencyGate, RateLimiter
+from ._state import OrgState
+
+Handler = Callable[..., Reply]
+
+# environ keys set by the in-process transport
+INPROCESS = "kmsi_sandbox.inprocess"
+READ_TIMEOUT = "kmsi_sandbox.read_timeout"
+
+ALL_SCOPES = "*"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    handler: Handler
+    scope: str  # required OAuth scope; "" = no auth (well-known, token endpoint)
+    write: bool = False
+
+
+def _lazy(module: str, name: str) -> Handler:
+    """Resolve a handler on first use, so optional modules cannot break the import."""
+
+    def call(ctx: Ctx, **kwargs: str) -> Reply:
+        mod = importlib.import_module(f".{module}", __package__)
+        result: Reply = getattr(mod, name)(ctx, **kwargs)
+        return result
+
+    return call
+
+
+P = _policies
+API: list[tuple[str, dict[str, Endpoint]]] = [
+    ("/api/v1/policies", {
+        "GET": Endpoint(P.list_policies, "okta.policies.read"),
+        "POST": Endpoint(P.create_policy, "okta.policies.manage", True)}),
+    ("/api/v1/policies/<policy_id>", {
+        "GET": Endpoint(P.get_policy, "okta.policies.read"),
+        "PUT": Endpoint(P.replace_policy, "okta.policies.manage", True),
+        "DELETE": Endpoint(P.delete_policy, "okta.policies.manage", True)}),
+    ("/api/v1/policies/<policy_id>/lifecycle/<action>", {
+        "POST": Endpoint(P.policy_lifecycle, "okta.policies.manage", True)}),
+    ("/api/v1/policies/<policy_id>/mappings", {
+        "GET": Endpoint(P.list_mappings, "okta.policies.read"),
+        "POST": Endpoint(P.create_mapping, "okta.policies.manage", True)}),
+    ("/api/v1/policies/<policy_id>/mappings/<mapping_id>", {
+        "GET": Endpoint(P.get_mapping, "okta.policies.read"),
+        "DELETE": Endpoint(P.delete_mapping, "okta.policies.manage", True)}),
+    ("/api/v1/policies/<policy_id>/app", {
+        "GET": Endpoint(P.list_policy_apps, "okta.policies.read")}),
+    ("/api/v1/policies/<policy_id>/rules", {
+        "GET": Endpoint(P.list_rules, "okta.policies.read"),
+        "POST": Endpoint(P.create_rule, "okta.policies.manage", True)}),
+    ("/api/v1/policies/<policy_id>/rules/<rule_id>", {
+        "GET": Endpoint(P.get_rule, "okta.policies.read"),
+        "PUT": Endpoint(P.replace_rule, "okta.policies.manage", True),
+        "DELETE": Endpoint(P.delete_rule, "okta.policies.manage", True)}),
+    ("/api/v1/policies/<policy_id>/rules/<rule_id>/lifecycle/<action>", {
+        "POST": Endpoint(P.rule_lifecycle, "okta.policies.manage", True)}),
+    ("/api/v1/apps", {"GET": Endpoint(_apps.list_apps, "okta.apps.read")}),
+    ("/api/v1/apps/<app_id>", {"GET": Endpoint(_apps.get_app, "okta.apps.read")}),
+    ("/api/v1/apps/<app_id>/policies/<policy_id>", {
+        "PUT": Endpoint(_apps.assign_app_policy, "okta.apps.manage", True)}),
+    ("/api/v1/brands", {"GET": Endpoint(_lazy("_brands", "list_brands"), "okta.brands.read")}),
+    ("/api/v1/brands/<brand_id>", {
+        "GET": Endpoint(_lazy("_brands", "get_brand"), "okta.brands.read")}),
+    ("/api/v1/brands/<brand_id>/pages/sign-in", {
+        "GET": Endpoint(_lazy("_brands", "get_sign_in_root"), "okta.brands.read")}),
+    ("/api/v1/brands/<brand_id>/pages/sign-in/customized", {
+        "GET": Endpoint(_lazy("_brands", "get_customized"), "okta.brands.read"),
+        "PUT": Endpoint(_lazy("_brands", "put_customized"), "okta.brands.manage", True),
+        "DELETE": Endpoint(_lazy("_brands", "delete_customized"), "okta.brands.manage", True)}),
+    ("/api/v1/brands/<brand_id>/pages/sign-in/default", {
+        "GET": Endpoint(_lazy("_brands", "get_default"), "okta.brands.read")}),
+    ("/api/v1/brands/<brand_id>/pages/sign-in/preview", {
+        "GET": Endpoint(_lazy("_brands", "get_preview"), "okta.brands.read"),
+        "PUT": Endpoint(_lazy("_brands", "put_preview"), "okta.brands.manage", True),
+        "DELETE": Endpoint(_lazy("_brands", "delete_preview"), "okta.brands.manage", True)}),
+    ("/api/v1/brands/<brand_id>/pages/sign-in/widget-versions", {
+        "GET": Endpoint(_lazy("_brands", "widget_versions"), "okta.brands.read")}),
+    ("/api/v1/users", {"GET": Endpoint(_lazy("_directory", "list_users"), "okta.users.read")}),
+    ("/api/v1/users/<user_id>", {
+        "GET": Endpoint(_lazy("_directory", "get_user"), "okta.users.read")}),
+    ("/api/v1/users/<user_id>/sessions", {
+        "DELETE": Endpoint(_lazy("_directory", "revoke_sessions"), "okta.users.manage", True)}),
+    ("/api/v1/groups", {
+        "GET": Endpoint(_lazy("_directory", "list_groups"), "okta.groups.read")}),
+    ("/api/v1/groups/<group_id>", {
+        "GET": Endpoint(_lazy("_directory", "get_group"), "okta.groups.read")}),
+    ("/api/v1/groups/<group_id>/users", {
+        "GET": Endpoint(_lazy("_directory", "list_group_users"), "okta.groups.read")}),
+    ("/.well-known/okta-organization", {
+        "GET": Endpoint(_lazy("_directory", "well_known"), "")}),
+    ("/oauth2/v1/token", {"POST": Endpoint(_lazy("_admin", "token_endpoint"), "", True)}),
+]
+
+
+def _build_map() -> tuple[Map, dict[str, dict[str, Endpoint]]]:
+    rules = []
+    table: dict[str, dict[str, Endpoint]] = {}
+    for n, (path, methods) in enumerate(API):
+        name = f"api{n}"
+        rules.append(Rule(path, endpoint=name, methods=list(methods)))
+        table[name] = methods
+    for path, verbs in _admin.ROUTES:
+        rules.append(Rule(path, endpoint=f"admin:{path}", methods=list(verbs)))
+    return Map(rules, strict_slashes=False, merge_slashes=False), table
+
+
+URL_MAP, TABLE = _build_map()
+
+
+def granted(scopes: Iterable[str], required: str) -> bool:
+    """Whether ``scopes`` allow ``required``; a ``.manage`` scope includes its ``.read``."""
+    have = set(scopes)
+    if ALL_SCOPES in have or required in have:
+        return True
+    if required.endswith(".read"):
+        return required[: -len(".read")] + ".manage" in have
+    return False
+
+
+class SandboxApp:
+    """The WSGI callable plus the runtime machinery around one :class:`OrgState`."""
+
+    def __init__(self, state: OrgState, config: SandboxConfig, token: str) -> None:
+        self.state = state
+        self.config = config
+        self.token = token
+        self.faults = FaultTable()
+        self.limiter = RateLimiter(config.rate_limits)
+        self.gate = ConcurrencyGate(config.concurrency_limit)
+        self.log: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
+        self._log_seq = 0
+
+    # ---- WSGI entry point ----------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        request.max_content_length = self.config.max_body_bytes
+        response = self.dispatch(request)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        path = request.path
+        if path.startswith("/_sandbox/") or path == "/_sandbox":
+            return self._admin(request)
+        request_id = self.state.ids.request_id()
+        bucket = self.limiter.bucket_for(path)
+        started = time.time()
+        delay, fault = self.faults.take(request.method, path)
+        if delay:
+            time.sleep(delay)
+        drop_after = False
+        if fault is not None:
+            if fault.action == "drop":
+                if fault.when == "after":
+                    drop_after = True
+                else:
+                    self._record(request, request_id, 0, bucket, started, "drop")
+                    self._drop(request)
+            elif fault.action == "timeout":
+                self._timeout(request, fault)
+            elif fault.action == "status":
+                reply = self._fault_reply(fault, bucket, request_id)
+                self._record(request, request_id, fault.status, bucket, started, "status")
+                return self._respond(reply, request_id)
+        if not self.gate.enter():
+            reply = self._error_reply(ApiError("E0000047"), request_id)
+            reply.headers += [("X-Rate-Limit-Limit", "0"), ("X-Rate-Limit-Remaining", "0"),
+                              ("X-Rate-Limit-Reset", str(int(time.time()) + 1))]
+            self._record(request, request_id, 429, bucket, started, "concurrency")
+            return self._respond(reply, request_id)
+        try:
+            reply = self._handle_api(request, bucket, request_id)
+        finally:
+            self.gate.leave()
+        self._record(request, request_id, reply.status, bucket, started, None)
+        if drop_after:
+            self._drop(request)
+        return self._respond(reply, request_id)
+
+    # ---- API requests --------------------------------------------------------------------
+    def _handle_api(self, request: Request, bucket: str | None, request_id: str) -> Reply:
+        limit_headers: list[tuple[str, str]] = []
+        try:
+            adapter = URL_MAP.bind_to_environ(request.environ)
+            try:
+                name, args = adapter.match()
+            except MethodNotAllowed as exc:
+                raise ApiError("E0000022") from exc
+            except NotFound as exc:
+                raise ApiError("E0000008") from exc
+            if str(name).startswith("admin:"):
+                raise ApiError("E0000008")
+            endpoint = TABLE[str(name)][request.method if request.method != "HEAD" else "GET"]
+            if bucket is not None:
+                verdict = self.limiter.hit(bucket)
+                limit_headers = [("X-Rate-Limit-Limit", str(verdict.limit)),
+                                 ("X-Rate-Limit-Remaining", str(verdict.remaining)),
+                                 ("X-Rate-Limit-Reset", str(verdict.reset))]
+                if not verdict.allowed:
+                    raise ApiError("E0000047")
+            ctx = Ctx(request, self.state, self.config)
+            if endpoint.scope:
+                denied = self._authorize(request, ctx, endpoint.scope)
+                if denied is not None:
+                    denied.headers += limit_headers
+                    return denied
+            if (request.content_length or 0) > self.config.max_body_bytes:
+                raise ApiError("E0000001", "body", status=413, causes=[{
+                    "errorSummary": f"body: The request body exceeds "
+                                    f"{self.config.max_body_bytes} bytes."}])
+            with self.state.lock:
+                reply = endpoint.handler(ctx, **args)
+                if endpoint.write and reply.status < 400:
+                    self.state.written()
+        except ApiError as exc:
+            reply = self._error_reply(exc, request_id)
+        except RequestEntityTooLarge:
+            reply = self._error_reply(ApiError("E0000001", "body", status=413), request_id)
+        reply.headers += limit_headers
+        return reply
+
+    def _authorize(self, request: Request, ctx: Ctx, scope: str) -> Reply | None:
+        header = request.headers.get("Authorization", "")
+        scheme, _, credential = header.partition(" ")
+        credential = credential.strip()
+        if scheme == "SSWS":
+            if credential and hmac.compare_digest(credential.encode(), self.token.encode()):
+                return None
+            raise ApiError("E0000011")
+        if scheme in ("Bearer", "DPoP") and credential:
+            scopes, headers = self._bearer_scopes(request, ctx, scheme, credential)
+            if scopes is None:
+                error = ApiError("E0000011", headers=headers)
+                raise error
+            if granted(scopes, scope):
+                return None
+            algs = 'algs="RS256 RS384 RS512 ES256 ES384 ES512", ' if scheme == "DPoP" else ""
+            challenge = (
+                f'{scheme} {algs}authorization_uri="{ctx.base}/oauth2/v1/authorize", '
+                f'realm="{ctx.base}", scope="{scope}", error="insufficient_scope", '
+                'error_description="The access token provided does not contain the required '
+                f'scopes.", resource="{request.path}"'
+            )
+            return Reply(403, None, [("WWW-Authenticate", challenge)])
+        raise ApiError("E0000011")
+
+    def _bearer_scopes(self, request: Request, ctx: Ctx, scheme: str,
+                       token: str) -> tuple[list[str] | None, dict[str, str]]:
+        try:
+            oauth = importlib.import_module("._oauth", __package__)
+        except ImportError:
+            return None, {"WWW-Authenticate": f'{scheme} error="invalid_token", '
+                                              'error_description="The access token is invalid"'}
+        result: tuple[list[str] | None, dict[str, str]] = oauth.authenticate_bearer(
+            self.state.tokens, scheme, token, request.headers.get("DPoP"), request.method,
+            ctx.url(request.path), time.time())
+        return result
+
+    # ---- faults ------------------------------------------------------------------------------
+    def _drop(self, request: Request) -> None:
+        sock = request.environ.get("werkzeug.socket")
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        raise DroppedConnection("sandbox fault: connection dropped")
+
+    def _timeout(self, request: Request, fault: Fault) -> None:
+        if request.environ.get(INPROCESS):
+            read_timeout = request.environ.get(READ_TIMEOUT)
+            if read_timeout is not None and fault.seconds > read_timeout:
+                raise InjectedTimeout(fault.seconds)
+        time.sleep(fault.seconds)
+
+    def _fault_reply(self, fault: Fault, bucket: str | None, request_id: str) -> Reply:
+        status = fault.status
+        if status in (502, 504):
+            # gateways answer with their own HTML, not an Okta error object
+            text = "Bad Gateway" if status == 502 else "Gateway Timeout"
+            body = f"<html><body><h1>{status} {text}</h1></body></html>"
+            return Reply(status, _Raw(body, "text/html"))
+        code = {429: "E0000047", 500: "E0000009", 503: "E0000181", 423: "E0000239",
+                401: "E0000011", 403: "E0000006", 404: "E0000008"}.get(status, "E0000009")
+        reply = self._error_reply(ApiError(code, status=status), request_id)
+        if status == 429:
+            limit = self.limiter.peek(bucket).limit if bucket else 0
+            reply.headers += [("X-Rate-Limit-Limit", str(limit)),
+                              ("X-Rate-Limit-Remaining", "0"),
+                              ("X-Rate-Limit-Reset", str(int(time.time()) + fault.retry_after_s))]
+        elif bucket is not None:
+            v = self.limiter.peek(bucket)
+            reply.headers += [("X-Rate-Limit-Limit", str(v.limit)),
+                              ("X-Rate-Limit-Remaining", str(v.remaining)),
+                              ("X-Rate-Limit-Reset", str(v.reset))]
+        return reply
+
+    # ---- admin -------------------------------------------------------------------------------
+    def _admin(self, request: Request) -> Response:
+        request_id = self.state.ids.request_id()
+        try:
+            adapter = URL_MAP.bind_to_environ(request.environ)
+            try:
+                name, args = adapter.match()
+            except MethodNotAllowed as exc:
+                raise ApiError("E0000022") from exc
+            except NotFound as exc:
+                raise ApiError("E0000008") from exc
+            reply = _admin.dispatch(self, request, str(name)[len("admin:"):], args)
+        except ApiError as exc:
+            reply = self._error_reply(exc, request_id)
+        except HTTPException as exc:  # e.g. a body over the size limit
+            reply = self._error_reply(ApiError("E0000001", "body", status=exc.code), request_id)
+        return self._respond(reply, request_id)
+
+    # ---- responses ---------------------------------------------------------------------------
+    def _error_reply(self, exc: ApiError, request_id: str) -> Reply:
+        error_id = "oae" + request_id[:22].ljust(22, "0")
+        return Reply(exc.status, exc.body(error_id), list(exc.headers.items()))
+
+    def _respond(self, reply: Reply, request_id: str) -> Response:
+        headers = [("X-Okta-Request-Id", request_id), ("Date", http_date()), *reply.headers]
+        if isinstance(reply.body, _Raw):
+            return Response(reply.body.text, status=reply.status, headers=headers,
+                            content_type=reply.body.content_type)
+        if reply.body is None or reply.status == 204:
+            return Response(b"", status=reply.status, headers=headers, content_type=None)
+        data = json.dumps(reply.body, separators=(",", ":"))
+        return Response(data, status=reply.status, headers=headers,
+                        content_type="application/json")
+
+    def _record(self, request: Request, request_id: str, status: int, bucket: str | None,
+                started: float, fault: str | None) -> None:
+        auth = request.headers.get("Authorization", "").partition(" ")[0] or None
+        entry = {
+            "seq": 0,
+            "requestId": request_id,
+            "time": timestamp(started),
+            "method": request.method,
+            "path": request.path,
+            "query": request.query_string.decode("latin-1"),
+            "status": status,
+            "bucket": bucket,
+            "auth": auth,
+            "fault": fault,
+            "ms": round((time.time() - started) * 1000, 2),
+        }
+        with self.state.lock:
+            self._log_seq += 1
+            entry["seq"] = self._log_seq
+            self.log.append(entry)
+
+
+@dataclass
+class _Raw:
+    text: str
+    content_type: str

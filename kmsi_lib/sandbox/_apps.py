@@ -1,0 +1,104 @@
+"""Applications (``/api/v1/apps``) and their authentication-policy assignment."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+from ._common import Ctx, Reply, link, paginate
+from ._errors import ApiError, not_found, validation
+from ._ids import timestamp
+from ._state import Json, OrgState
+
+APPS_PAGE_DEFAULT = 200  # spec: limit default -1 (= the maximum page), maximum 200
+APPS_PAGE_MAX = 200
+
+_FILTER = re.compile(r'^\s*(status|name|id)\s+eq\s+"([^"]*)"\s*$')
+
+
+def is_policy_assignable(app: Json) -> bool:
+    """Service apps (client credentials) take no authentication policy (API-NOTES §4)."""
+    oauth = app.get("settings", {}).get("oauthClient") or {}
+    return oauth.get("application_type") != "service"
+
+
+def assign_policy(state: OrgState, app_id: str, policy_id: str) -> None:
+    current = state.app_policy.get(app_id)
+    if current is not None and current["policyId"] == policy_id:
+        return
+    state.app_policy[app_id] = {"policyId": policy_id, "mappingId": state.ids.new("rpm")}
+
+
+def render_app(ctx: Ctx, app: Json) -> Json:
+    out = copy.deepcopy(app)
+    href = ctx.url(f"/api/v1/apps/{app['id']}")
+    links: Json = {}
+    links["appLinks"] = [
+        {"name": f"{app['name']}_link",
+         "href": ctx.url(f"/home/{app['name']}/{app['id']}/aln{app['id'][3:]}"),
+         "type": "text/html"}
+    ]
+    links["policies"] = link(f"{href}/policies", ["PUT"])
+    links["groups"] = {"href": f"{href}/groups"}
+    links["logo"] = [{"name": "medium", "href": ctx.url("/assets/img/logos/default.png"),
+                      "type": "image/png"}]
+    mapping = ctx.state.app_policy.get(app["id"])
+    if mapping is not None and is_policy_assignable(app):
+        links["accessPolicy"] = {"href": ctx.url(f"/api/v1/policies/{mapping['policyId']}")}
+    links["users"] = {"href": f"{href}/users"}
+    verb = "deactivate" if app["status"] == "ACTIVE" else "activate"
+    links[verb] = {"href": f"{href}/lifecycle/{verb}"}
+    out["_links"] = links
+    return out
+
+
+def get_app_or_404(state: OrgState, app_id: str) -> Json:
+    app = state.apps.get(app_id)
+    if app is None:
+        raise not_found(app_id, "AppInstance")
+    return app
+
+
+def list_apps(ctx: Ctx) -> Reply:
+    q = (ctx.arg("q") or "").lower()
+    filt = ctx.arg("filter")
+    field = value = None
+    if filt:
+        m = _FILTER.match(filt)
+        if m is None:
+            raise ApiError("E0000001", "filter", causes=[
+                {"errorSummary": f"filter: Unsupported filter expression: {filt}"}])
+        field, value = m.group(1), m.group(2)
+    items = []
+    for app in sorted(ctx.state.apps.values(), key=lambda a: a["id"]):
+        if q and not (app["label"].lower().startswith(q) or app["name"].lower().startswith(q)):
+            continue
+        if field is not None and app.get(field) != value:
+            continue
+        items.append(app)
+    page, reply = paginate(ctx, items, APPS_PAGE_DEFAULT, APPS_PAGE_MAX)
+    reply.body = [render_app(ctx, a) for a in page]
+    return reply
+
+
+def get_app(ctx: Ctx, app_id: str) -> Reply:
+    return Reply(200, render_app(ctx, get_app_or_404(ctx.state, app_id)))
+
+
+def assign_app_policy(ctx: Ctx, app_id: str, policy_id: str) -> Reply:
+    app = get_app_or_404(ctx.state, app_id)
+    policy = ctx.state.policies.get(policy_id)
+    if policy is None:
+        raise not_found(policy_id, "Policy")
+    if policy["type"] != "ACCESS_POLICY":
+        raise validation("policyId", "Only an app sign-in policy (ACCESS_POLICY) can be assigned "
+                                     "to an app.")
+    if not is_policy_assignable(app):
+        detail = (f'An invalid resource type ("{policy_id}") was supplied in the request body. '
+                  f"Valid types include {app_id}.")
+        raise ApiError("E0000001", detail, causes=[{
+            "errorSummary": detail, "reason": "INVALID_VALUE", "location": "resourceType",
+            "locationType": "body", "domain": "policy"}])
+    assign_policy(ctx.state, app_id, policy_id)
+    app["lastUpdated"] = timestamp()
+    return Reply(204)

@@ -1,0 +1,246 @@
+"""What every handler shares: configuration, the request context, replies,
+HAL links, pagination and small body validators."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from werkzeug.wrappers import Request
+
+from ._errors import malformed, validation
+from ._state import Json, OrgState
+
+# ISO-8601 duration as Okta means it (the published spec's TimeDuration pattern is broken,
+# it matches only "P"; this is the intended pattern bundled with okta-sdk-python).
+DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
+
+
+@dataclass
+class SandboxConfig:
+    """Behaviour switches for the places where real Okta's behaviour is not recorded.
+
+    Each default is the most plausible reading of ``shared/okta/API-NOTES.md``;
+    ``docs/SANDBOX.md`` explains every choice.
+    """
+
+    # DELETE of a system policy or rule: the error code returned (403 E0000006 by default).
+    system_delete_error: str = "E0000006"
+    # PUT on the Default Rule that changes usePersistentCookie: "reject" (400 E0000001) or
+    # "ignore" (the stored value is kept and the request succeeds).
+    default_rule_persistent_cookie: str = "reject"
+    # GET .../pages/sign-in/customized with nothing customised: 404 E0000007 (True) or the
+    # default page (False).
+    customized_404_when_absent: bool = True
+    # PUT of pageContent on the default brand's customized page: 403 E0000213 when True.
+    default_brand_page_content_forbidden: bool = False
+    # Largest request body accepted (bigger ones get 413 + E0000001).
+    max_body_bytes: int = 1024 * 1024
+    # Global session bounds in minutes (None = no bound beyond idle >= 1, lifetime >= 0).
+    max_session_idle_minutes: int | None = None
+    max_session_lifetime_minutes: int | None = None
+    # Rate limits per bucket: name -> (limit, window seconds).
+    rate_limits: dict[str, tuple[int, float]] = field(
+        default_factory=lambda: dict(DEFAULT_RATE_LIMITS)
+    )
+    # Concurrent in-flight API requests allowed (None = unlimited).
+    concurrency_limit: int | None = 75
+
+
+# Buckets by endpoint family; values are generous enough for the demo and the test suite.
+DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {
+    "/api/v1/policies": (1200, 60.0),
+    "/api/v1/apps": (1200, 60.0),
+    "/api/v1/users": (1200, 60.0),
+    "/api/v1/groups": (1200, 60.0),
+    "/api/v1/brands": (1200, 60.0),
+    "/oauth2/v1/token": (600, 60.0),
+    "/.well-known": (1200, 60.0),
+}
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None  # JSON value; None with status 204 means no body
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Ctx:
+    """One request as a handler sees it."""
+
+    def __init__(self, request: Request, state: OrgState, config: SandboxConfig) -> None:
+        self.request = request
+        self.state = state
+        self.config = config
+        self.base = f"{request.scheme}://{request.host}"
+
+    def json_body(self) -> Any:
+        data = self.request.get_data(cache=True)
+        if not data.strip():
+            raise malformed()
+        try:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise malformed() from exc
+
+    def object_body(self) -> Json:
+        body = self.json_body()
+        if not isinstance(body, dict):
+            raise malformed()
+        return body
+
+    def arg(self, name: str) -> str | None:
+        return self.request.args.get(name)
+
+    def bool_arg(self, name: str, default: bool) -> bool:
+        raw = self.request.args.get(name)
+        if raw is None or raw == "":
+            return default
+        if raw.lower() == "true":
+            return True
+        if raw.lower() == "false":
+            return False
+        raise validation(name, "must be true or false")
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+def link(href: str, allow: list[str] | None = None) -> Json:
+    out: Json = {"href": href}
+    if allow is not None:
+        out["hints"] = {"allow": allow}
+    return out
+
+
+def parse_limit(ctx: Ctx, default: int, maximum: int) -> int:
+    raw = ctx.arg("limit")
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise validation("limit", "The limit must be an integer.") from exc
+    if value == -1:
+        return maximum
+    if value < 1:
+        raise validation("limit", "The limit must be a positive integer.")
+    return min(value, maximum)
+
+
+def paginate(ctx: Ctx, items: list[Json], default: int, maximum: int) -> tuple[list[Json], Reply]:
+    """Page through ``items`` (sorted by id) with an opaque ``after`` cursor (the last id).
+
+    Returns the page and a reply skeleton carrying ``Link`` headers: ``rel="self"``
+    always, ``rel="next"`` only when more items follow.
+    """
+    limit = parse_limit(ctx, default, maximum)
+    after = ctx.arg("after")
+    start = 0
+    if after:
+        # ids sort in creation order, so "after" survives deletions of the cursor object
+        start = next((i for i, item in enumerate(items) if item["id"] > after), len(items))
+    page = items[start : start + limit]
+    params = [(k, v) for k, v in ctx.request.args.items(multi=True) if k != "after"]
+    path = ctx.request.path
+    self_params = list(ctx.request.args.items(multi=True))
+    if "limit" not in ctx.request.args:
+        self_params.append(("limit", str(limit)))
+        params.append(("limit", str(limit)))
+    reply = Reply()
+    reply.headers.append(("Link", f'<{ctx.url(path)}?{urlencode(self_params)}>; rel="self"'))
+    if start + limit < len(items) and page:
+        nxt = urlencode([*params, ("after", page[-1]["id"])])
+        reply.headers.append(("Link", f'<{ctx.url(path)}?{nxt}>; rel="next"'))
+    return page, reply
+
+
+def self_link_only(ctx: Ctx) -> Reply:
+    query = ctx.request.query_string.decode("latin-1")
+    href = ctx.url(ctx.request.path) + (f"?{query}" if query else "")
+    return Reply(headers=[("Link", f'<{href}>; rel="self"')])
+
+
+# ---- body validators: each raises 400 E0000001 naming the field ------------------------------
+
+
+def opt_str(obj: Json, key: str, path: str, *, allow_null: bool = True) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        if key in obj and not allow_null:
+            raise validation(path, "The value may not be null.")
+        return None
+    if not isinstance(value, str):
+        raise validation(path, f"Expected a string, got {type(value).__name__}.")
+    return value
+
+
+def req_str(obj: Json, key: str, path: str) -> str:
+    value = opt_str(obj, key, path)
+    if value is None or not value.strip():
+        raise validation(path, "The field cannot be left blank.")
+    return value
+
+
+def opt_bool(obj: Json, key: str, path: str) -> bool | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise validation(path, "Expected a boolean (true or false).")
+    return value
+
+
+def opt_int(obj: Json, key: str, path: str, *, minimum: int | None = None,
+            maximum: int | None = None) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    # bool is an int in Python but not in JSON Schema; a string "200" is not an integer either
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise validation(path, f"Expected an integer, got {json.dumps(value)}.")
+    if minimum is not None and value < minimum:
+        raise validation(path, f"The value must be at least {minimum}.")
+    if maximum is not None and value > maximum:
+        raise validation(path, f"The value must be at most {maximum}.")
+    return value
+
+
+def opt_enum(obj: Json, key: str, path: str, allowed: tuple[str, ...]) -> str | None:
+    value = opt_str(obj, key, path)
+    if value is None:
+        return None
+    if value not in allowed:
+        raise validation(path, f"'{value}' is not one of {', '.join(allowed)}.")
+    return value
+
+
+def opt_obj(obj: Json, key: str, path: str) -> Json | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise validation(path, "Expected an object.")
+    return value
+
+
+def opt_list(obj: Json, key: str, path: str, item: type = str) -> list[Any] | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, item) for v in value):
+        raise validation(path, f"Expected an array of {item.__name__}.")
+    return value
+
+
+def opt_duration(obj: Json, key: str, path: str) -> str | None:
+    value = opt_str(obj, key, path)
+    if value is None:
+        return None
+    if not DURATION.match(value):
+        raise validation(path, f"'{value}' is not a valid ISO-8601 duration.")
+    return value

@@ -1,0 +1,473 @@
+"""Seed orgs, generated deterministically in code.
+
+``default``: "Acme Corp", an Identity Engine org that looks lived-in: two brands,
+20+ apps sharing a handful of app sign-in policies, the built-in Everyone group
+plus team groups, 120 users. ``classic``: the same org on the Classic pipeline
+(``v1``) without the post-authentication KMSI feature. ``large``: 1,000 apps and
+10,000 users for benchmarks.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ._ids import PREFIXES, IdFactory
+from ._pages import DEFAULT_PAGE_CONTENT, DEFAULT_WIDGET_CUSTOMIZATIONS
+from ._state import Json, OrgState
+
+SEEDS = ("default", "classic", "large")
+BASE_TIME = "2025-06-26T15:51:35.000Z"
+USER_TYPE_ID = "otynkw1sdzpoFCZMq1d7"
+
+FIRST_NAMES = (
+    "Aisha", "Alejandro", "Amara", "Anders", "Ana", "Ben", "Bianca", "Carlos", "Chen", "Chloe",
+    "Daniel", "Deepa", "Diego", "Elena", "Emeka", "Emma", "Farah", "Felix", "Grace", "Hana",
+    "Hiroshi", "Ibrahim", "Ines", "Isaac", "Jamal", "Jana", "Javier", "Jin", "Julia", "Kai",
+    "Kavya", "Laila", "Liam", "Lucas", "Maya", "Mei", "Mohammed", "Nadia", "Noah", "Olga",
+    "Omar", "Priya", "Rafael", "Ravi", "Rosa", "Sakura", "Samuel", "Sofia", "Tariq", "Uma",
+    "Victor", "Wei", "Yara", "Yusuf", "Zoe",
+)
+LAST_NAMES = (
+    "Adeyemi", "Andersson", "Bauer", "Chen", "Costa", "Dubois", "Eriksen", "Fernandez", "Garcia",
+    "Gupta", "Hansen", "Hernandez", "Ito", "Jensen", "Kim", "Kowalski", "Larsen", "Lopez",
+    "Martin", "Mensah", "Muller", "Nakamura", "Nguyen", "Novak", "Okafor", "Olsen", "Patel",
+    "Petrov", "Quinn", "Rahman", "Rossi", "Santos", "Schmidt", "Silva", "Singh", "Sato",
+    "Tanaka", "Thompson", "Walker", "Wang", "Yilmaz", "Zhang",
+)
+GROUPS = (
+    ("Engineering", "Product and platform engineers"),
+    ("Finance", "Finance and accounting"),
+    ("Sales", "Sales and account management"),
+    ("Human Resources", "People team"),
+    ("IT Admins", "IT operations and Okta administrators"),
+    ("Remote Workers", "Employees who work mostly from home"),
+    ("KMSI Pilot", "Pilot group for Keep Me Signed In"),
+    ("Contractors", "External contractors with time-limited access"),
+    ("Executives", "Leadership team"),
+)
+# label, app name, sign-on mode, policy name (None = the default "Any two factors")
+APPS: tuple[tuple[str, str, str, str | None], ...] = (
+    ("Okta Admin Console", "saasure", "OPENID_CONNECT", "Okta Admin Console"),
+    ("Okta Dashboard", "okta_enduser", "OPENID_CONNECT", "Okta Dashboard"),
+    ("Okta Browser Plugin", "okta_browser_plugin", "OPENID_CONNECT", "Okta Browser Plugin"),
+    ("Salesforce.com", "salesforce", "SAML_2_0", None),
+    ("Slack", "slack", "SAML_2_0", None),
+    ("Zoom", "zoomus", "SAML_2_0", None),
+    ("Workday", "workday", "SAML_2_0", "High assurance apps"),
+    ("GitHub Enterprise Cloud", "githubcloud", "SAML_2_0", "High assurance apps"),
+    ("Jira Software", "atlassian_jira_cloud", "SAML_2_0", None),
+    ("Confluence", "atlassian_confluence_cloud", "SAML_2_0", None),
+    ("Box", "boxnet", "SAML_2_0", None),
+    ("AWS IAM Identity Center", "amazon_aws_sso", "SAML_2_0", "High assurance apps"),
+    ("Google Workspace", "google", "SAML_2_0", None),
+    ("ServiceNow", "servicenow_ud", "SAML_2_0", None),
+    ("Tableau Cloud", "tableau_online", "SAML_2_0", None),
+    ("DocuSign", "docusign", "SAML_2_0", None),
+    ("Zendesk", "zendesk", "SAML_2_0", None),
+    ("Microsoft Office 365", "office365", "WS_FEDERATION", None),
+    ("Dropbox Business", "dropbox_for_business", "SAML_2_0", None),
+    ("Expense Portal", "oidc_client", "OPENID_CONNECT", None),
+    ("Acme Intranet", "bookmark", "BOOKMARK", None),
+    ("Legacy Timesheets", "template_swa", "BROWSER_PLUGIN", None),
+    ("Payroll Export Service", "oidc_client", "OPENID_CONNECT", "SERVICE"),
+    ("Partner Portal", "oidc_client", "OPENID_CONNECT", "Partner apps"),
+)
+
+
+# ---- object factories (also used by the admin API) --------------------------------------
+
+
+def _ts(state: OrgState) -> str:
+    if state.org.get("seeding"):
+        return BASE_TIME
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+
+def make_group(state: OrgState, name: str, description: str = "", type: str = "OKTA_GROUP",
+               **_: Any) -> Json:
+    if type not in ("OKTA_GROUP", "APP_GROUP", "BUILT_IN"):
+        raise ValueError("type must be OKTA_GROUP, APP_GROUP or BUILT_IN")
+    now = _ts(state)
+    group: Json = {
+        "id": state.ids.new(PREFIXES["group"]),
+        "created": now,
+        "lastUpdated": now,
+        "lastMembershipUpdated": now,
+        "objectClass": ["okta:user_group"],
+        "type": type,
+        "profile": {"name": name, "description": description},
+    }
+    state.groups[group["id"]] = group
+    state.group_members[group["id"]] = []
+    return group
+
+
+def make_user(state: OrgState, login: str, first_name: str | None = None,
+              last_name: str | None = None, email: str | None = None, status: str = "ACTIVE",
+              groups: Iterable[str] = (), **_: Any) -> Json:
+    if login.lower() in state.login_index:
+        raise ValueError(f"a user with login {login!r} already exists")
+    local = login.split("@")[0]
+    first = first_name or local.split(".")[0].capitalize()
+    last = last_name or (local.split(".")[-1].capitalize() if "." in local else "User")
+    now = _ts(state)
+    user: Json = {
+        "id": state.ids.new(PREFIXES["user"]),
+        "status": status,
+        "created": now,
+        "activated": now if status != "STAGED" else None,
+        "statusChanged": now,
+        "lastLogin": now if status == "ACTIVE" else None,
+        "lastUpdated": now,
+        "passwordChanged": now,
+        "type": {"id": USER_TYPE_ID},
+        "profile": {
+            "firstName": first,
+            "lastName": last,
+            "mobilePhone": None,
+            "secondEmail": None,
+            "login": login,
+            "email": email or login,
+        },
+        "credentials": {
+            "password": {},
+            "emails": [{"value": email or login, "status": "VERIFIED", "type": "PRIMARY"}],
+            "provider": {"type": "OKTA", "name": "OKTA"},
+        },
+    }
+    state.users[user["id"]] = user
+    state.index_user(user)
+    everyone = next((g for g in state.groups.values() if g["type"] == "BUILT_IN"), None)
+    for gid in ([everyone["id"]] if everyone else []) + [g for g in groups]:
+        if gid not in state.group_members:
+            by_name = [g["id"] for g in state.groups.values() if g["profile"]["name"] == gid]
+            if not by_name:
+                raise ValueError(f"unknown group {gid!r}")
+            gid = by_name[0]
+        if user["id"] not in state.group_members[gid]:
+            state.group_members[gid].append(user["id"])
+    return user
+
+
+def make_app(state: OrgState, label: str, name: str | None = None,
+             sign_on_mode: str = "SAML_2_0", policy_id: str | None = None,
+             status: str = "ACTIVE", service: bool = False, **_: Any) -> Json:
+    from ._apps import assign_policy
+    from ._policies import default_access_policy
+
+    now = _ts(state)
+    app_name = name or label.lower().replace(" ", "_")
+    app: Json = {
+        "id": state.ids.new(PREFIXES["app"]),
+        "name": app_name,
+        "label": label,
+        "status": status,
+        "lastUpdated": now,
+        "created": now,
+        "accessibility": {"selfService": False, "errorRedirectUrl": None,
+                          "loginRedirectUrl": None},
+        "visibility": {"autoLaunch": False, "autoSubmitToolbar": False,
+                       "hide": {"iOS": False, "web": False},
+                       "appLinks": {f"{app_name}_link": True}},
+        "features": [],
+        "signOnMode": sign_on_mode,
+        "credentials": {"userNameTemplate": {"template": "${source.login}", "type": "BUILT_IN"},
+                        "signing": {}},
+        "settings": {"app": {}, "notifications": {"vpn": {"network": {"connection": "DISABLED"},
+                                                          "message": None, "helpUrl": None}},
+                     "manualProvisioning": False, "implicitAssignment": False,
+                     "notes": {"admin": None, "enduser": None}},
+    }
+    if sign_on_mode == "OPENID_CONNECT":
+        app["settings"]["oauthClient"] = {
+            "application_type": "service" if service else "browser",
+            "grant_types": ["client_credentials"] if service else ["authorization_code"],
+        }
+    state.apps[app["id"]] = app
+    if not service:
+        target = policy_id
+        if target is None:
+            default = default_access_policy(state)
+            target = default["id"] if default else None
+        if target is not None:
+            if target not in state.policies:
+                raise ValueError(f"unknown policy {target!r}")
+            assign_policy(state, app["id"], target)
+    return app
+
+
+def _policy(state: OrgState, ptype: str, name: str, *, system: bool = False,
+            description: str | None = None, priority: int = 1,
+            conditions: Json | None = None, resource_type: str | None = None) -> Json:
+    policy: Json = {"id": state.ids.new(PREFIXES[ptype]), "status": "ACTIVE", "name": name}
+    if description is not None:
+        policy["description"] = description
+    policy.update({"priority": priority, "system": system, "conditions": conditions,
+                   "created": BASE_TIME, "lastUpdated": BASE_TIME, "type": ptype})
+    if resource_type is not None:
+        policy["resourceType"] = resource_type
+    state.policies[policy["id"]] = policy
+    state.rules[policy["id"]] = {}
+    return policy
+
+
+def _rule(state: OrgState, policy: Json, name: str, priority: int, conditions: Json | None,
+          actions: Json, *, system: bool = False, status: str = "ACTIVE") -> Json:
+    rtype = "SIGN_ON" if policy["type"] == "OKTA_SIGN_ON" else policy["type"]
+    prefix = "rul" if rtype == "ACCESS_POLICY" else "0pr"
+    rule: Json = {"id": state.ids.new(prefix), "status": status, "name": name,
+                  "priority": priority, "created": BASE_TIME, "lastUpdated": BASE_TIME,
+                  "system": system, "conditions": conditions, "actions": actions, "type": rtype}
+    state.rules[policy["id"]][rule["id"]] = rule
+    return rule
+
+
+def _sign_on_actions(idle: int = 120, lifetime: int = 0, require: bool = False,
+                     mode: str | None = None, factor_lifetime: int | None = None,
+                     pipeline: str = "idx") -> Json:
+    signon: Json = {"access": "ALLOW", "requireFactor": require}
+    if mode:
+        signon["factorPromptMode"] = mode
+    if factor_lifetime is not None:
+        signon["factorLifetime"] = factor_lifetime
+    if pipeline == "idx":
+        signon["primaryFactor"] = "PASSWORD_IDP_ANY_FACTOR"
+    signon["rememberDeviceByDefault"] = False
+    signon["session"] = {"usePersistentCookie": False, "maxSessionIdleMinutes": idle,
+                         "maxSessionLifetimeMinutes": lifetime}
+    return {"signon": signon}
+
+
+def _sign_on_conditions(groups: list[str] | None = None) -> Json:
+    people: Json = {"users": {"exclude": []}}
+    if groups:
+        people["groups"] = {"include": groups}
+    return {"people": people, "network": {"connection": "ANYWHERE"},
+            "authContext": {"authType": "ANY"}, "identityProvider": {"provider": "ANY"}}
+
+
+def _access_actions(factor_mode: str = "2FA", reauth: str = "PT12H",
+                    kmsi: str | None = None, constraints: list[Json] | None = None,
+                    kmsi_feature: bool = True) -> Json:
+    vm: Json = {"factorMode": factor_mode, "type": "ASSURANCE", "reauthenticateIn": reauth}
+    if constraints is not None:
+        vm["constraints"] = constraints
+    app_sign_on: Json = {"access": "ALLOW", "verificationMethod": vm}
+    if kmsi_feature:
+        app_sign_on["keepMeSignedIn"] = (
+            {"postAuth": "ALLOWED", "postAuthPromptFrequency": kmsi} if kmsi
+            else {"postAuth": "NOT_ALLOWED"})
+    return {"appSignOn": app_sign_on}
+
+
+def _access_conditions(groups: list[str] | None = None) -> Json:
+    people: Json = {"users": {"exclude": []}}
+    if groups:
+        people["groups"] = {"include": groups}
+    return {"people": people, "network": {"connection": "ANYWHERE"},
+            "userType": {"include": [], "exclude": []}}
+
+
+CATCH_ALL_CONSTRAINTS = [{"possession": {"required": True, "deviceBound": "REQUIRED"}}]
+
+
+def _catch_all(state: OrgState, policy: Json, kmsi_feature: bool) -> None:
+    _rule(state, policy, "Catch-all Rule", 99, None,
+          _access_actions(constraints=copy.deepcopy(CATCH_ALL_CONSTRAINTS),
+                          kmsi_feature=kmsi_feature), system=True)
+
+
+# ---- seeds ---------------------------------------------------------------------------------
+
+
+def _base(state: OrgState, pipeline: str, kmsi_feature: bool) -> dict[str, Json]:
+    """Org, groups, policies and brands common to every seed; returns policies by name."""
+    state.org = {"id": state.ids.new(PREFIXES["org"]), "name": "Acme Corp", "subdomain": "acme",
+                 "pipeline": pipeline, "kmsiFeature": kmsi_feature, "preAuthKmsi": False,
+                 "riskScoring": False, "seeding": True}
+    everyone = make_group(state, "Everyone", "All users in your organization", "BUILT_IN")
+    groups = {name: make_group(state, name, desc) for name, desc in GROUPS}
+
+    by_name: dict[str, Json] = {}
+    # global session policies: one custom policy for contractors above the system default
+    contractors = _policy(state, "OKTA_SIGN_ON", "Contractors session policy", priority=1,
+                          description="Shorter sessions for contractors",
+                          conditions={"people": {"groups": {"include": [
+                              groups["Contractors"]["id"]]}}})
+    _rule(state, contractors, "Contractors: MFA every sign-in", 1,
+          _sign_on_conditions(),
+          _sign_on_actions(idle=60, lifetime=480, require=True, mode="ALWAYS",
+                           pipeline=pipeline))
+    default_gsp = _policy(state, "OKTA_SIGN_ON", "Default Policy", system=True, priority=2,
+                          description="The default policy applies in all situations if no "
+                                      "other policy applies.",
+                          conditions={"people": {"groups": {"include": [everyone["id"]]}}})
+    _rule(state, default_gsp, "Default Rule", 1, _sign_on_conditions(),
+          _sign_on_actions(pipeline=pipeline), system=True)
+    by_name["Default Policy"] = default_gsp
+    for ptype in ("PASSWORD", "MFA_ENROLL"):
+        _policy(state, ptype, "Default Policy", system=True,
+                description="The default policy applies in all situations if no other policy "
+                            "applies.",
+                conditions={"people": {"groups": {"include": [everyone["id"]]}}})
+
+    # app sign-in policies
+    default_app = _policy(state, "ACCESS_POLICY", "Any two factors", system=True,
+                          description="Require two factors to access.", resource_type="APP")
+    _catch_all(state, default_app, kmsi_feature)
+    by_name["Any two factors"] = default_app
+    for name in ("Okta Admin Console", "Okta Dashboard", "Okta Browser Plugin",
+                 "High assurance apps", "Partner apps"):
+        policy = _policy(state, "ACCESS_POLICY", name, resource_type="APP")
+        by_name[name] = policy
+    _rule(state, by_name["Okta Admin Console"], "Admins: 2FA every 2 hours", 0,
+          _access_conditions([groups["IT Admins"]["id"]]),
+          _access_actions(reauth="PT2H", kmsi_feature=kmsi_feature))
+    _catch_all(state, by_name["Okta Admin Console"], kmsi_feature)
+    _rule(state, by_name["Okta Dashboard"], "KMSI pilot: stay signed in", 0,
+          _access_conditions([groups["KMSI Pilot"]["id"]]),
+          _access_actions(reauth="PT43800H", kmsi="PT168H" if kmsi_feature else None,
+                          kmsi_feature=kmsi_feature))
+    _rule(state, by_name["Okta Dashboard"], "Everyone else", 1, _access_conditions(),
+          _access_actions(factor_mode="1FA", reauth="PT12H", kmsi_feature=kmsi_feature))
+    _catch_all(state, by_name["Okta Dashboard"], kmsi_feature)
+    _catch_all(state, by_name["Okta Browser Plugin"], kmsi_feature)
+    _rule(state, by_name["High assurance apps"], "Engineering: phishing-resistant", 0,
+          _access_conditions([groups["Engineering"]["id"]]),
+          _access_actions(reauth="PT4H", constraints=[{"possession": {
+              "required": True, "phishingResistant": "REQUIRED", "deviceBound": "REQUIRED"}}],
+              kmsi_feature=kmsi_feature))
+    _catch_all(state, by_name["High assurance apps"], kmsi_feature)
+    _rule(state, by_name["Partner apps"], "Partners: every sign-in", 0, _access_conditions(),
+          _access_actions(reauth="PT0S", kmsi_feature=kmsi_feature))
+    _catch_all(state, by_name["Partner apps"], kmsi_feature)
+    account = _policy(state, "ACCESS_POLICY", "Okta Account Management Policy", system=True,
+                      description="This policy governs how users manage their Okta account.",
+                      resource_type="END_USER_ACCOUNT_MANAGEMENT")
+    _catch_all(state, account, kmsi_feature)
+
+    # brands: the default brand shows Okta's default page; the partner brand is customised
+    default_brand = _brand(state, "Acme Corp", True)
+    partner = _brand(state, "Acme Partners", False)
+    state.sign_in_pages[default_brand["id"]] = {"customized": None, "preview": None}
+    page: Json = {
+        "pageContent": DEFAULT_PAGE_CONTENT,
+        "widgetVersion": "^7",
+        "widgetCustomizations": copy.deepcopy(DEFAULT_WIDGET_CUSTOMIZATIONS),
+    }
+    page["widgetCustomizations"]["signInLabel"] = "Acme Partners sign-in"
+    page["widgetCustomizations"]["postAuthKeepMeSignedInPrompt"] = {
+        "title": "Stay signed in to Acme Partners?",
+        "subtitle": "You will be asked less often on this device.",
+        "acceptButtonText": "Yes, stay signed in",
+        "rejectButtonText": "No, thanks",
+    }
+    state.sign_in_pages[partner["id"]] = {"customized": page, "preview": None}
+    return by_name
+
+
+def _brand(state: OrgState, name: str, is_default: bool) -> Json:
+    brand: Json = {
+        "id": state.ids.new(PREFIXES["brand"]),
+        "name": name,
+        "removePoweredByOkta": False,
+        "customPrivacyPolicyUrl": None,
+        "agreeToCustomPrivacyPolicy": False,
+        "isDefault": is_default,
+        "locale": "en",
+        "defaultApp": {"appInstanceId": None, "appLinkName": None, "classicApplicationUri": None},
+    }
+    state.brands[brand["id"]] = brand
+    return brand
+
+
+def _apps(state: OrgState, policies: dict[str, Json]) -> None:
+    for label, name, mode, policy_name in APPS:
+        service = policy_name == "SERVICE"
+        policy_id = policies[policy_name]["id"] if policy_name and not service else None
+        make_app(state, label, name=name, sign_on_mode=mode, policy_id=policy_id,
+                 service=service)
+    dashboard = next(a for a in state.apps.values() if a["name"] == "okta_enduser")
+    for brand in state.brands.values():
+        if brand["isDefault"]:
+            brand["defaultApp"]["appInstanceId"] = dashboard["id"]
+
+
+def _users(state: OrgState, count: int, rng: random.Random, domain: str) -> None:
+    team_groups = [g["id"] for g in state.groups.values() if g["type"] == "OKTA_GROUP"]
+    seen: set[str] = set()
+    statuses = ["ACTIVE"] * 90 + ["SUSPENDED"] * 3 + ["DEPROVISIONED"] * 3 + \
+        ["PROVISIONED"] * 2 + ["LOCKED_OUT"] * 2
+    n = 0
+    while n < count:
+        first = rng.choice(FIRST_NAMES)
+        last = rng.choice(LAST_NAMES)
+        base = f"{first}.{last}".lower()
+        login = f"{base}@{domain}"
+        suffix = 2
+        while login in seen:
+            login = f"{base}{suffix}@{domain}"
+            suffix += 1
+        seen.add(login)
+        groups = rng.sample(team_groups, k=rng.choice((1, 1, 2, 2, 3)))
+        make_user(state, login, first, last, status=rng.choice(statuses), groups=groups)
+        n += 1
+
+
+def _admin_user(state: OrgState, domain: str) -> None:
+    it_admins = next(g["id"] for g in state.groups.values()
+                     if g["profile"]["name"] == "IT Admins")
+    make_user(state, f"okta.admin@{domain}", "Okta", "Admin", groups=[it_admins])
+
+
+def build(seed: str = "default") -> OrgState:
+    """A fresh org for the named seed (deterministic: same seed, same ids and data)."""
+    builder = BUILDERS.get(seed)
+    if builder is None:
+        raise ValueError(f"unknown seed {seed!r}; choose one of {', '.join(SEEDS)}")
+    state = OrgState()
+    state.ids = IdFactory(seed=42)
+    builder(state)
+    state.org.pop("seeding", None)
+    return state
+
+
+def _default(state: OrgState, pipeline: str = "idx", kmsi: bool = True) -> None:
+    rng = random.Random(42)  # noqa: S311 - deterministic sample data
+    policies = _base(state, pipeline, kmsi)
+    _apps(state, policies)
+    _admin_user(state, "acme.example.com")
+    _users(state, 120, rng, "acme.example.com")
+
+
+def _classic(state: OrgState) -> None:
+    _default(state, pipeline="v1", kmsi=False)
+
+
+def _large(state: OrgState) -> None:
+    rng = random.Random(42)  # noqa: S311 - deterministic sample data
+    policies = _base(state, "idx", True)
+    _apps(state, policies)
+    shared = [p for name, p in policies.items() if p["type"] == "ACCESS_POLICY"
+              and name not in ("Okta Admin Console", "Okta Dashboard", "Okta Browser Plugin")]
+    n = len(state.apps)
+    while n < 1000:
+        product = rng.choice(("Analytics", "Billing", "CRM", "Docs", "HR", "Wiki", "Tickets",
+                              "Storage", "Chat", "Design", "Metrics", "Payroll", "Travel"))
+        label = f"{product} {n:04d}"
+        policy = rng.choice(shared)
+        make_app(state, label, name=f"app_{n:04d}", policy_id=policy["id"])
+        n += 1
+    _admin_user(state, "acme.example.com")
+    _users(state, 9999, rng, "acme.example.com")
+
+
+BUILDERS: dict[str, Callable[[OrgState], None]] = {
+    "default": _default,
+    "classic": _classic,
+    "large": _large,
+}
