@@ -1,0 +1,325 @@
+"""Runbook parameter files (YAML): load, validate and refuse secrets, before any kernel starts.
+
+A params file holds a runbook's procedure parameters, never credentials::
+
+    # params/sandbox/post_auth.yaml
+    apps:
+      labels: ["Payroll"]
+    prompt_frequency: P30D
+
+Checks, each raising :class:`~kmsi_lib.errors.ParameterError` naming the field:
+
+* the file is a YAML mapping of parameter names (``yaml.safe_load``);
+* no key is a runner parameter (``mode``, ``change_id``, ... come from ``kmsi run``);
+* every key is declared in the notebook's ``parameters`` cell (read here with
+  ``ast``, not papermill, which costs seconds to import);
+* procedure parameters pass the procedure's pydantic ``Params`` model; other
+  notebook parameters match the type the parameters cell declares;
+* nothing looks like a secret (key names such as ``token``, values such as
+  ``SSWS …``, PEM keys, JWTs, private JWKs or long random strings): secrets
+  reach the kernel through the environment (``OKTA_API_TOKEN`` …) only.
+
+Notebook ↔ procedure ↔ params file: ``notebooks/NN_name.ipynb`` runs the
+procedure named in its metadata (``metadata.kmsi.procedure``, default
+``name``) and its sandbox params are ``params/sandbox/name.yaml``.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kmsi_lib.errors import ParameterError
+
+__all__ = [
+    "RUNNER_PARAMETERS",
+    "NotebookInfo",
+    "Parameter",
+    "RunParams",
+    "check_no_secrets",
+    "load_params_file",
+    "load_run_params",
+    "normalized_params",
+    "notebook_info",
+    "params_file_for",
+    "runbook_name",
+    "validate_params",
+]
+
+#: Set by ``kmsi run`` itself; a params file may not carry them.
+RUNNER_PARAMETERS: dict[str, str] = {
+    "mode": "use --mode plan|apply",
+    "change_id": "use --change CHG-ID",
+    "evidence_dir": "the runner chooses it (--evidence-root)",
+    "approved_plan": "use --approved-plan EVIDENCE",
+    "interactive": "only JupyterLab (kmsi lab) uses the forms",
+}
+
+_ENV_HINT = (
+    "secrets never go in a params file (they would be copied into the executed notebook "
+    "and the evidence); put the credential in the environment instead: OKTA_API_TOKEN, or "
+    "OKTA_CLIENT_ID with OKTA_PRIVATE_KEY_FILE / OKTA_PRIVATE_KEY_JWK"
+)
+
+_SECRET_KEY = re.compile(
+    r"(token|secret|passw(or)?d|passwd|private_?key|client_?assertion|api_?key|credential"
+    r"|bearer|\bpwd\b|^pwd$|^jwk$|_jwk$)",
+    re.I,
+)
+_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+_AUTH_SCHEME = re.compile(r"^\s*(SSWS|Bearer|DPoP|Basic)\s+\S{8,}", re.I)
+# An Okta API token: "00" + 40 url-safe characters.
+_OKTA_TOKEN = re.compile(r"^00[A-Za-z0-9_-]{40}$")
+_LONG_RANDOM_MIN = 32
+_LONG_RANDOM_BITS = 4.0  # bits per character; English and ids stay well below
+
+
+def _entropy(text: str) -> float:
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def _looks_random(text: str) -> bool:
+    """A long run of mixed characters with no spaces: what a token or key looks like."""
+    if len(text) < _LONG_RANDOM_MIN or any(c.isspace() for c in text) or "://" in text:
+        return False
+    classes = sum([any(c.islower() for c in text), any(c.isupper() for c in text),
+                   any(c.isdigit() for c in text)])
+    return classes >= 3 and _entropy(text) >= _LONG_RANDOM_BITS
+
+
+def _secret_reason(value: str) -> str | None:
+    if _PEM.search(value):
+        return "it contains a PEM private key"
+    if _AUTH_SCHEME.search(value):
+        return "it looks like an Authorization header value"
+    if _JWT.search(value):
+        return "it contains a JWT"
+    if _OKTA_TOKEN.match(value.strip()):
+        return "it looks like an Okta API token"
+    if _looks_random(value):
+        return "it looks like a random key or token (long, high entropy)"
+    return None
+
+
+def _holds_text(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(value)
+    if isinstance(value, list):
+        return any(isinstance(v, str) and v for v in value)
+    return isinstance(value, Mapping) and bool(value)
+
+
+def check_no_secrets(data: Any, path: str = "") -> None:
+    """Raise ParameterError at the first key or value that looks like a credential."""
+    if isinstance(data, Mapping):
+        if isinstance(data.get("d"), str) and "kty" in data:
+            raise ParameterError(path or "params", f"it is a private JWK (has 'd'); {_ENV_HINT}")
+        for key, value in data.items():
+            field = f"{path}.{key}" if path else str(key)
+            # Only a text value can be a credential: ``oauth_tokens: true`` is a switch.
+            if _SECRET_KEY.search(str(key)) and _holds_text(value):
+                raise ParameterError(field, f"looks like a credential by its name; {_ENV_HINT}")
+            check_no_secrets(value, field)
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            check_no_secrets(item, f"{path}[{index}]")
+    elif isinstance(data, str):
+        reason = _secret_reason(data)
+        if reason:
+            raise ParameterError(path or "params", f"{reason}; {_ENV_HINT}")
+
+
+# ---------------------------------------------------------------- notebooks
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameter:
+    """One line of a parameters cell: ``name: type = default  # help``."""
+
+    name: str
+    type: str
+    default: str
+    help: str
+
+
+@dataclasses.dataclass(frozen=True)
+class NotebookInfo:
+    path: Path
+    name: str  # "post_auth" for notebooks/20_post_auth.ipynb
+    procedure: str
+    parameters: dict[str, Parameter]
+
+
+def runbook_name(notebook: Path) -> str:
+    """``notebooks/20_post_auth.ipynb`` -> ``post_auth`` (the leading ``NN_`` is ordering)."""
+    return re.sub(r"^\d+_", "", Path(notebook).stem)
+
+
+def params_file_for(notebook: Path, directory: Path = Path("params/sandbox")) -> Path:
+    """The params file that runs ``notebook`` from ``directory`` (``name.yaml``)."""
+    return directory / f"{runbook_name(notebook)}.yaml"
+
+
+def _source(cell: Mapping[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _parse_parameters_cell(source: str) -> dict[str, Parameter]:
+    lines = source.splitlines()
+    out: dict[str, Parameter] = {}
+    for node in ast.parse(source).body:
+        line = lines[node.lineno - 1]
+        help_ = line.split("#", 1)[1].strip() if "#" in line else ""
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            default = ast.unparse(node.value) if node.value else ""
+            out[node.target.id] = Parameter(node.target.id, ast.unparse(node.annotation),
+                                            default, help_)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    out[target.id] = Parameter(target.id, "", ast.unparse(node.value), help_)
+    return out
+
+
+def notebook_info(notebook: Path) -> NotebookInfo:
+    """Read a runbook's procedure name and its ``parameters`` cell (cheaply: JSON + ast)."""
+    path = Path(notebook)
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParameterError("notebook", f"{path}: no such notebook") from None
+    except (OSError, ValueError) as exc:
+        raise ParameterError("notebook", f"{path}: not a readable notebook ({exc})") from None
+    meta = nb.get("metadata", {}).get("kmsi", {})
+    name = runbook_name(path)
+    procedure = str(meta.get("procedure") or name)
+    parameters: dict[str, Parameter] = {}
+    for cell in nb.get("cells", []):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            try:
+                parameters = _parse_parameters_cell(_source(cell))
+            except SyntaxError as exc:
+                raise ParameterError("notebook", f"{path}: parameters cell is not valid "
+                                     f"Python ({exc})") from None
+            break
+    return NotebookInfo(path, name, procedure, parameters)
+
+
+# ---------------------------------------------------------------- params files
+
+
+def load_params_file(path: Path) -> dict[str, Any]:
+    """Read a YAML params file (safe_load); an empty file is no parameters."""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParameterError("params", f"{path}: no such params file") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ParameterError("params", f"{path}: not valid YAML ({exc})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParameterError("params", f"{path}: must be a mapping of parameter names to values "
+                             f"(got {type(data).__name__})")
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise ParameterError(str(bad[0]), "parameter names must be text")
+    return data
+
+
+_SIMPLE_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,), "bool": (bool,), "int": (int,), "float": (int, float),
+    "list": (list,), "dict": (dict,),
+}
+
+
+def _check_declared_type(param: Parameter, value: Any) -> None:
+    """Check a non-procedure notebook parameter against its declared (simple) type."""
+    declared = re.split(r"[\[|]", param.type.replace(" ", ""))[0]
+    allowed = _SIMPLE_TYPES.get(declared)
+    if allowed is None or value is None and "None" in param.type:
+        return
+    if isinstance(value, bool) and bool not in allowed:
+        allowed = ()
+    if not isinstance(value, allowed):
+        raise ParameterError(param.name, f"must be {param.type} (got {value!r})")
+
+
+def _params_model(procedure: str) -> Any:
+    from kmsi_lib.procedures import REGISTRY
+
+    try:
+        return REGISTRY[procedure].Params
+    except KeyError:
+        known = ", ".join(REGISTRY)
+        raise ParameterError("procedure", f"no procedure named {procedure!r} "
+                             f"(metadata.kmsi.procedure); the procedures are: {known}") from None
+
+
+def validate_params(data: Mapping[str, Any], info: NotebookInfo) -> dict[str, Any]:
+    """Validate params for ``info``'s notebook; returns them unchanged when valid."""
+    from kmsi_lib.procedures._base import parse_params
+
+    check_no_secrets(data)
+    for key in data:
+        if key in RUNNER_PARAMETERS:
+            raise ParameterError(key, f"is set by the runner, not a params file: "
+                                 f"{RUNNER_PARAMETERS[key]}")
+    model = _params_model(info.procedure)
+    fields = set(model.model_fields)
+    declared = set(info.parameters) - set(RUNNER_PARAMETERS)
+    for key in data:
+        if key in fields and (key in declared or not declared):
+            continue
+        if key in declared and key not in fields:
+            _check_declared_type(info.parameters[key], data[key])
+            continue
+        known = sorted(declared or fields)
+        raise ParameterError(key, f"is not a parameter of {info.path.name}; its parameters "
+                             f"are: {', '.join(known)}")
+    parse_params(model, {k: v for k, v in data.items() if k in fields})
+    return dict(data)
+
+
+def normalized_params(procedure: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The procedure parameters with defaults filled in, as JSON: what two runs compare."""
+    from kmsi_lib.procedures._base import parse_params
+
+    model = _params_model(procedure)
+    fields = set(model.model_fields)
+    parsed = parse_params(model, {k: v for k, v in data.items() if k in fields})
+    return dict(parsed.model_dump(mode="json"))
+
+
+@dataclasses.dataclass(frozen=True)
+class RunParams:
+    """A validated params file for a notebook: what the runner passes to papermill."""
+
+    notebook: NotebookInfo
+    source: Path
+    values: dict[str, Any]
+
+    @property
+    def procedure(self) -> str:
+        return self.notebook.procedure
+
+
+def load_run_params(notebook: Path, params_file: Path) -> RunParams:
+    """Load and validate ``params_file`` for ``notebook``; raises ParameterError."""
+    info = notebook_info(notebook)
+    values = validate_params(load_params_file(params_file), info)
+    return RunParams(info, Path(params_file), values)

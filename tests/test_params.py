@@ -1,0 +1,181 @@
+"""Params files: loading, validation against the notebook and procedure, refusing secrets."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from kmsi_lib.errors import ParameterError
+from kmsi_lib.params import (
+    check_no_secrets,
+    load_params_file,
+    load_run_params,
+    normalized_params,
+    notebook_info,
+    params_file_for,
+    runbook_name,
+    validate_params,
+)
+
+PARAMETERS_CELL = '''\
+mode: str = "plan"  # plan | apply
+change_id: str = ""  # change ticket
+evidence_dir: str = ""  # where result.json goes
+approved_plan: str = ""  # approved plan JSON
+interactive: bool = False  # forms in JupyterLab
+apps: dict = {"labels": []}  # which apps
+rule_name: str = "KMSI"  # rule to manage
+prompt_frequency: str = "P30D"  # how often to ask
+note: str | None = None  # a notebook-only parameter
+'''
+
+
+def _notebook(tmp_path: Path, name: str = "20_post_auth.ipynb", procedure: str | None = None,
+              cell: str = PARAMETERS_CELL) -> Path:
+    nb = nbformat.v4.new_notebook()
+    params_cell = nbformat.v4.new_code_cell(cell)
+    params_cell.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Post-auth"), params_cell]
+    if procedure:
+        nb.metadata["kmsi"] = {"procedure": procedure}
+    path = tmp_path / name
+    nbformat.write(nb, str(path))
+    return path
+
+
+def _error(fn: Any, *args: Any) -> ParameterError:
+    with pytest.raises(ParameterError) as info:
+        fn(*args)
+    return info.value
+
+
+def test_names_map_notebook_to_params_file() -> None:
+    assert runbook_name(Path("notebooks/20_post_auth.ipynb")) == "post_auth"
+    assert runbook_name(Path("00_audit.ipynb")) == "audit"
+    assert params_file_for(Path("notebooks/90_rollback.ipynb")) == Path(
+        "params/sandbox/rollback.yaml")
+
+
+def test_notebook_info_reads_parameters_cell_and_metadata(tmp_path: Path) -> None:
+    info = notebook_info(_notebook(tmp_path, "x_custom.ipynb", procedure="post_auth"))
+    assert info.procedure == "post_auth" and info.name == "x_custom"
+    assert info.parameters["rule_name"].type == "str"
+    assert info.parameters["rule_name"].default == "'KMSI'"
+    assert info.parameters["prompt_frequency"].help == "how often to ask"
+    assert notebook_info(_notebook(tmp_path)).procedure == "post_auth"  # from the file name
+
+
+def test_valid_params_pass(tmp_path: Path) -> None:
+    nb = _notebook(tmp_path)
+    params = tmp_path / "p.yaml"
+    params.write_text("apps:\n  labels: [Payroll]\nrule_name: KMSI\nprompt_frequency: P7D\n"
+                      "note: hello\n")
+    run = load_run_params(nb, params)
+    assert run.procedure == "post_auth"
+    assert run.values == {"apps": {"labels": ["Payroll"]}, "rule_name": "KMSI",
+                          "prompt_frequency": "P7D", "note": "hello"}
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "field", "words"),
+    [
+        pytest.param("rule_nmae: x\n", "rule_nmae", "is not a parameter", id="unknown-key"),
+        pytest.param("mode: apply\n", "mode", "--mode", id="runner-parameter"),
+        pytest.param("change_id: CHG-1\n", "change_id", "--change", id="runner-change"),
+        pytest.param("prompt_frequency: 30\n", "prompt_frequency", "", id="wrong-type"),
+        pytest.param("apps: {labels: [a], colour: red}\n", "apps.colour", "not a parameter",
+                     id="unknown-nested-key"),
+        pytest.param("note: 5\n", "note", "must be str", id="notebook-only-wrong-type"),
+        pytest.param("- a\n- b\n", "params", "mapping", id="not-a-mapping"),
+        pytest.param("rule_name: [unclosed\n", "params", "not valid YAML", id="bad-yaml"),
+    ],
+)
+def test_bad_params_are_refused_with_the_field(
+    tmp_path: Path, yaml_text: str, field: str, words: str
+) -> None:
+    params = tmp_path / "p.yaml"
+    params.write_text(yaml_text)
+    err = _error(load_run_params, _notebook(tmp_path), params)
+    assert err.field == field
+    assert words in err.message
+
+
+def test_missing_files_are_parameter_errors(tmp_path: Path) -> None:
+    assert "no such params file" in _error(load_params_file, tmp_path / "nope.yaml").message
+    assert "no such notebook" in _error(notebook_info, tmp_path / "nope.ipynb").message
+
+
+def test_unknown_procedure_in_metadata(tmp_path: Path) -> None:
+    info = notebook_info(_notebook(tmp_path, procedure="kmsi_everything"))
+    err = _error(validate_params, {}, info)
+    assert err.field == "procedure" and "post_auth" in err.message
+
+
+def test_empty_params_file_is_no_parameters(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("# nothing\n")
+    assert load_params_file(path) == {}
+
+
+# Credentials assembled at run time so no credential-shaped literal sits in the repository.
+_JWT = ".".join(base64.urlsafe_b64encode(json.dumps(p).encode()).decode().rstrip("=")
+                for p in ({"alg": "RS256"}, {"sub": "0oa1", "aud": "x"}))
+_PEM = "-----BEGIN " + "RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----"
+_RANDOM = "q8Zr2LxV9mWb4NcT7yKp1HsD6gFj3QeA5uRt0oIw"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        pytest.param({"api_token": "abc"}, "api_token", id="key-token"),
+        pytest.param({"okta": {"client_secret": "abc"}}, "okta.client_secret", id="nested-key"),
+        pytest.param({"password": "hunter2"}, "password", id="key-password"),
+        pytest.param({"private_key": "x" * 10}, "private_key", id="key-private-key"),
+        pytest.param({"client_assertion": "x"}, "client_assertion", id="key-assertion"),
+        pytest.param({"note": "SSWS 00abcdefghijklmnop"}, "note", id="ssws-value"),
+        pytest.param({"note": f"Bearer {_JWT}"}, "note", id="bearer-value"),
+        pytest.param({"users": ["a", _JWT + ".sig"]}, "users[1]", id="jwt-in-list"),
+        pytest.param({"note": _PEM}, "note", id="pem"),
+        pytest.param({"key": {"kty": "RSA", "n": "abc", "d": "secret"}}, "key", id="private-jwk"),
+        pytest.param({"note": "00" + "a1B2c3D4" * 5}, "note", id="okta-token-shape"),
+        pytest.param({"note": _RANDOM}, "note", id="high-entropy"),
+    ],
+)
+def test_secrets_are_refused_and_point_to_the_environment(
+    data: dict[str, Any], field: str
+) -> None:
+    err = _error(check_no_secrets, data)
+    assert err.field == field
+    assert "OKTA_API_TOKEN" in err.message
+    assert "hunter2" not in str(err) and _RANDOM not in str(err)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param({"oauth_tokens": True}, id="switch-named-token"),
+        pytest.param({"groups": ["Everyone", "Contractors EMEA"]}, id="names"),
+        pytest.param({"ids": ["0oa1b2c3d4e5f6g7h8i9", "00u1abcdEFGH2ijk3l4m"]}, id="okta-ids"),
+        pytest.param({"title": "Stay signed in? You will not be asked for MFA again on this "
+                               "device for 30 days."}, id="prose"),
+        pytest.param({"prompt_frequency": "P30D", "reauthenticate_in": "PT12H"}, id="durations"),
+        pytest.param({"url": "https://example.okta.com/app/payroll/exk1a2b3c4d5e6f7g8h9/sso"},
+                     id="url"),
+    ],
+)
+def test_ordinary_values_are_not_secrets(data: dict[str, Any]) -> None:
+    check_no_secrets(data)
+
+
+def test_normalized_params_fill_defaults() -> None:
+    """Two params files that mean the same thing normalise to the same JSON."""
+    short = normalized_params("post_auth", {"apps": {"labels": ["Payroll"]}})
+    full = normalized_params("post_auth", {"apps": {"labels": ["Payroll"], "ids": []},
+                                           "note": "not a procedure field"})
+    assert short == full
+    assert short["apps"]["labels"] == ["Payroll"]
