@@ -78,6 +78,7 @@ __all__ = [
     "ParamsModel",
     "Plan",
     "READ_ONLY_FIELDS",
+    "RULE_ORDER_KIND",
     "Reader",
     "ResolvedApp",
     "VOLATILE_FIELDS",
@@ -262,11 +263,39 @@ def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
     node[keys[-1]] = value
 
 
-def same_value(key: str, a: Any, b: Any) -> bool:
-    """Compare two field values; durations by meaning (``P7D`` == ``PT168H``)."""
-    if key.rsplit(".", 1)[-1] in DURATION_KEYS and isinstance(a, str) and isinstance(b, str):
-        return durations.equal(a, b)
-    return bool(canonical(a) == canonical(b))
+#: Keys whose wanted value is met when the org's value contains it: Okta fills in
+#: defaults inside authenticator constraints (``required: true``), so the org never
+#: holds exactly the object sent.
+CONTAINS_KEYS: frozenset[str] = frozenset({"constraints"})
+
+
+def _contains(actual: Any, wanted: Any) -> bool:
+    if isinstance(wanted, Mapping):
+        return isinstance(actual, Mapping) and all(
+            k in actual and _contains(actual[k], v) for k, v in wanted.items()
+        )
+    if isinstance(wanted, list):
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(wanted)
+            and all(_contains(a, w) for a, w in zip(actual, wanted, strict=True))
+        )
+    return bool(canonical(actual) == canonical(wanted))
+
+
+def same_value(key: str, actual: Any, wanted: Any) -> bool:
+    """Does the org's value (``actual``) already mean ``wanted``?
+
+    Durations are compared by meaning (``P7D`` == ``PT168H``); constraints are
+    met when the org's value contains every wanted field (Okta adds defaults);
+    everything else is compared in :func:`canonical` form.
+    """
+    last = key.rsplit(".", 1)[-1]
+    if last in DURATION_KEYS and isinstance(actual, str) and isinstance(wanted, str):
+        return durations.equal(actual, wanted)
+    if last in CONTAINS_KEYS and wanted is not None:
+        return _contains(actual, wanted)
+    return bool(canonical(actual) == canonical(wanted))
 
 
 def writable(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -302,11 +331,18 @@ def _canonical_json(value: Any) -> str:
     return json.dumps(canonical(value), sort_keys=True, separators=(",", ":"), default=str)
 
 
+def _identified(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(item, Mapping) and isinstance(item.get("id"), str) for item in value
+    )
+
+
 def diff(before: Any, after: Any, prefix: str = "") -> list[FieldDiff]:
     """Field-level differences between two JSON objects, by meaning.
 
-    Objects are walked key by key; any other value (lists included) is
-    compared whole. Volatile fields are ignored. An absent field shows as None.
+    Objects are walked key by key, lists of objects with ids object by object
+    (path ``rules['Catch-all Rule'].priority``); any other value is compared
+    whole. Volatile fields are ignored. An absent field shows as None.
     """
     if isinstance(before, Mapping) and isinstance(after, Mapping):
         changes: list[FieldDiff] = []
@@ -318,6 +354,16 @@ def diff(before: Any, after: Any, prefix: str = "") -> list[FieldDiff]:
         # NOT_ALLOWED ignores the frequency: a frequency difference alone is no change
         if canonical(before) == canonical(after):
             return []
+        return changes
+    if _identified(before) and _identified(after):
+        # lists of objects with ids (rules of a policy): compare object by object
+        old = {item["id"]: item for item in before}
+        new = {item["id"]: item for item in after}
+        changes = []
+        for ident in [*old, *(i for i in new if i not in old)]:
+            item = new.get(ident) or old[ident]
+            name = f"{item.get('name')!r}" if item.get("name") else ident
+            changes.extend(diff(old.get(ident), new.get(ident), f"{prefix}[{name}]"))
         return changes
     if same_value(prefix, before, after):
         return []
@@ -1226,6 +1272,20 @@ register_kind("policy", PolicyKind())
 register_kind("rule", RuleKind())
 
 
+def _lookup_object(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    kind = str(a["kind"])
+    return get_kind(kind).read(c, ObjectRef(kind, a.get("id"), None, a.get("parent_id")))
+
+
+def _lookup_rule_order(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    return _rule_orders(c, [a["policy_id"]])[a["policy_id"]]
+
+
+# any registered kind, read by ref (rollback re-reads what an apply wrote through this)
+register_lookup("object", _lookup_object)
+register_lookup("rule_order", _lookup_rule_order)
+
+
 # --------------------------------------------------------------------------- apply
 
 
@@ -1294,7 +1354,7 @@ def _verify_change(change: Change, now: Mapping[str, Any] | None) -> list[Check]
     for d in change.diffs:
         actual = get_path(now, d.path)
         checks.append(
-            Check(f"{label} {d.path}", same_value(d.path, d.after, actual), d.after, actual)
+            Check(f"{label} {d.path}", same_value(d.path, actual, d.after), d.after, actual)
         )
     return checks
 
@@ -1351,6 +1411,7 @@ def apply_plan(
             " Changed: " + "; ".join(problems)
         )
 
+    orders = _rule_orders(client, _reordered_policies(plan))
     ids: dict[str, str] = {}
     written: list[tuple[Change, ObjectRef]] = []
     try:
@@ -1382,14 +1443,14 @@ def apply_plan(
     except KmsiError as exc:
         result.outcome = "failed"
         result.error = str(exc)
-        _record_before_state(client, result, written)
+        _record_before_state(client, result, written, orders)
         result.finished_at = utc_now()
         exc.apply_result = result  # type: ignore[attr-defined]  # partial result for rollback
         raise
 
-    _record_before_state(client, result, written)
+    _record_before_state(client, result, written, orders)
     checks: list[Check] = []
-    for (change, ref), record in zip(written, result.before_state, strict=True):
+    for (change, ref), record in zip(written, result.before_state[: len(written)], strict=True):
         if change.action in ("create", "update", "delete"):
             checks.extend(_verify_change(replace(change, ref=ref), record.after_written))
     if extra_checks is not None:
@@ -1400,8 +1461,40 @@ def apply_plan(
     return result
 
 
+#: Kind of the :class:`BeforeRecord` that keeps a policy's rule priorities
+#: (``before``/``after_written`` are ``{"priorities": {rule_id: priority}}``).
+RULE_ORDER_KIND = "rule_order"
+
+
+def _reordered_policies(plan: Plan) -> list[str]:
+    """Existing policies whose rule priorities the plan's writes may shift."""
+    out: list[str] = []
+    for change in plan.changes:
+        parent = change.ref.parent_id
+        if change.kind != "rule" or not parent or parent.startswith("$created:"):
+            continue
+        moves = change.action in ("create", "delete") or any(
+            d.path == "priority" for d in change.diffs
+        )
+        if moves and parent not in out:
+            out.append(parent)
+    return out
+
+
+def _rule_orders(client: OktaClient, policy_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """``{policy_id: {rule_id: priority}}``: Okta shifts other rules when a priority is taken,
+    so rollback needs the order of every rule, not only of the rules written."""
+    return {
+        pid: {r["id"]: r.get("priority") for r in _policies().list_rules(client, pid)}
+        for pid in policy_ids
+    }
+
+
 def _record_before_state(
-    client: OktaClient, result: ApplyResult, written: Sequence[tuple[Change, ObjectRef]]
+    client: OktaClient,
+    result: ApplyResult,
+    written: Sequence[tuple[Change, ObjectRef]],
+    orders: Mapping[str, Mapping[str, int]] | None = None,
 ) -> None:
     result.before_state = []
     for change, ref in written:
@@ -1412,3 +1505,20 @@ def _record_before_state(
             except KmsiError as exc:  # keep what we know; rollback re-reads anyway
                 result.notes.append(f"could not read back {ref.label()}: {exc}")
         result.before_state.append(BeforeRecord(ref, change.action, change.before, now))
+    if not orders:
+        return
+    try:
+        after = _rule_orders(client, list(orders))
+    except KmsiError as exc:
+        result.notes.append(f"could not read back rule priorities: {exc}")
+        return
+    for pid, before in orders.items():
+        if dict(before) != after.get(pid):
+            result.before_state.append(
+                BeforeRecord(
+                    ObjectRef(RULE_ORDER_KIND, None, "rule priorities", pid),
+                    "reorder",
+                    {"priorities": dict(before)},
+                    {"priorities": after.get(pid, {})},
+                )
+            )

@@ -1,0 +1,205 @@
+"""Post-authentication KMSI: the "Stay signed in?" prompt shown after sign-in.
+
+Two parts, planned and applied together:
+
+1. The Default Policy's Default Rule (the global session policy every user
+   falls back to): no MFA at the global session level, the primary factor,
+   and the session idle and lifetime limits, so that the KMSI duration set
+   per app is what users get. ``usePersistentCookie`` is read-only on this
+   rule: it is sent back exactly as read and never planned as a change.
+2. For each chosen app's authentication policy (apps sharing a policy change
+   it once), the chosen rule (the Catch-all Rule unless named): post-auth
+   KMSI allowed with the prompt frequency, and the verification method
+   (``ASSURANCE``, factor mode, re-authentication period, and constraints
+   when given; existing constraints are kept otherwise).
+
+Durations are compared by meaning, so ``P7D`` in the parameters matches
+``PT168H`` in the org and plans no change.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pydantic
+
+from kmsi_lib.durations import IsoDuration
+from kmsi_lib.errors import ParameterError
+from kmsi_lib.procedures import _base
+from kmsi_lib.procedures._base import (
+    ApplyResult,
+    AppSelection,
+    Attestation,
+    Change,
+    Check,
+    Edit,
+    Minutes,
+    ObjectRef,
+    ParamsModel,
+    Plan,
+    Reader,
+    Verification,
+)
+
+__all__ = ["NAME", "SCOPES", "TITLE", "Params", "apply", "plan", "verify"]
+
+NAME = "post_auth"
+TITLE = "Post-authentication Keep Me Signed In"
+SCOPES: tuple[str, ...] = ("okta.apps.read", "okta.policies.manage", "okta.policies.read")
+
+CATCH_ALL = "Catch-all Rule"
+
+
+class Params(ParamsModel):
+    """Parameters of the post-authentication KMSI procedure."""
+
+    apps: AppSelection = pydantic.Field(default_factory=AppSelection)
+    rule_name: str = pydantic.Field(
+        CATCH_ALL,
+        min_length=1,
+        description="Rule to change in each app's authentication policy.",
+    )
+    prompt_frequency: IsoDuration = pydantic.Field(
+        "PT168H", description="How often the 'Stay signed in?' prompt is shown (ISO-8601)."
+    )
+    factor_mode: Literal["1FA", "2FA"] = "2FA"
+    reauthenticate_in: IsoDuration = pydantic.Field(
+        "PT168H", description="How long before users re-authenticate to the app (ISO-8601)."
+    )
+    constraints: list[dict[str, Any]] | None = pydantic.Field(
+        None, description="Authenticator constraints; None keeps the rule's current ones."
+    )
+    update_default_rule: bool = pydantic.Field(
+        True, description="Also set the Default Policy's Default Rule (session limits, no MFA)."
+    )
+    primary_factor: Literal["PASSWORD_IDP_ANY_FACTOR", "PASSWORD_IDP"] = "PASSWORD_IDP_ANY_FACTOR"
+    max_session_idle_minutes: Minutes = pydantic.Field(120, ge=1)
+    max_session_lifetime_minutes: Minutes = pydantic.Field(
+        0, description="Maximum Okta session length in minutes; 0 means no limit."
+    )
+
+
+def _default_rule(reader: Reader) -> tuple[dict[str, Any], dict[str, Any]]:
+    policies = reader.policies("OKTA_SIGN_ON")
+    default = next((p for p in policies if p.get("system")), None)
+    if default is None:
+        raise ParameterError(
+            "update_default_rule", "this org has no default global session policy to update"
+        )
+    rules = reader.rules(default["id"])
+    rule = next((r for r in rules if r.get("system")), None)
+    if rule is None:
+        raise ParameterError(
+            "update_default_rule",
+            f"the default global session policy {default.get('name')!r} has no default rule",
+        )
+    return default, rule
+
+
+def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
+    reader = Reader(client)
+    apps = _base.resolve_apps(reader, params.apps)
+    changes: list[Change] = []
+    checks: list[Check] = []
+    notes: list[str] = []
+
+    if params.update_default_rule:
+        default, rule = _default_rule(reader)
+        ref = ObjectRef("rule", rule["id"], rule.get("name"), default["id"])
+        edit = Edit(ref, rule)
+        for path, value in (
+            ("actions.signon.access", "ALLOW"),
+            ("actions.signon.requireFactor", False),
+            ("actions.signon.primaryFactor", params.primary_factor),
+            ("actions.signon.session.maxSessionIdleMinutes", params.max_session_idle_minutes),
+            (
+                "actions.signon.session.maxSessionLifetimeMinutes",
+                params.max_session_lifetime_minutes,
+            ),
+        ):
+            edit.set(path, value)
+        checks += edit.checks
+        persistent = _base.get_path(rule, "actions.signon.session.usePersistentCookie")
+        if persistent:
+            notes.append(
+                f"{ref.label()} uses persistent session cookies; that setting is read-only"
+                " through the API and is left as it is"
+            )
+        if (change := edit.change()) is not None:
+            changes.append(change)
+
+    by_policy: dict[str, list[str]] = {}
+    for app in apps:
+        by_policy.setdefault(app.policy_id, []).append(app.label)
+    for policy_id, labels in by_policy.items():
+        rules = reader.rules(policy_id)
+        found = next((r for r in rules if r.get("name") == params.rule_name), None)
+        if found is None:
+            names = [str(r.get("name")) for r in rules]
+            raise ParameterError(
+                "rule_name",
+                f"the authentication policy of {', '.join(map(repr, labels))} ({policy_id}) has"
+                f" no rule named {params.rule_name!r}; its rules are: {', '.join(names)}",
+            )
+        if len(labels) > 1:
+            notes.append(
+                f"apps {', '.join(map(repr, labels))} share authentication policy {policy_id};"
+                " it is changed once"
+            )
+        ref = ObjectRef("rule", found["id"], found.get("name"), policy_id)
+        edit = Edit(ref, found)
+        sign_on = "actions.appSignOn"
+        edit.set(f"{sign_on}.keepMeSignedIn.postAuth", "ALLOWED")
+        edit.set(f"{sign_on}.keepMeSignedIn.postAuthPromptFrequency", params.prompt_frequency)
+        method = f"{sign_on}.verificationMethod"
+        if _base.get_path(found, f"{method}.type") not in (None, "ASSURANCE"):
+            # another method type (e.g. AUTH_METHOD_CHAIN) has fields ASSURANCE does not take
+            replacement: dict[str, Any] = {
+                "type": "ASSURANCE",
+                "factorMode": params.factor_mode,
+                "reauthenticateIn": params.reauthenticate_in,
+            }
+            if params.constraints is not None:
+                replacement["constraints"] = params.constraints
+            edit.set(method, replacement)
+        else:
+            edit.set(f"{method}.type", "ASSURANCE")
+            edit.set(f"{method}.factorMode", params.factor_mode)
+            edit.set(f"{method}.reauthenticateIn", params.reauthenticate_in)
+            if params.constraints is not None:
+                edit.set(f"{method}.constraints", params.constraints)
+        checks += edit.checks
+        if (change := edit.change(note=f"apps: {', '.join(labels)}")) is not None:
+            changes.append(change)
+
+    result = Plan(
+        procedure=NAME,
+        params=params.model_dump(mode="json"),
+        org_url=str(getattr(client, "org_url", "")),
+        changes=changes,
+        notes=notes,
+        observations=reader.observations,
+    )
+    return result, checks
+
+
+def plan(client: Any, params: Params | dict[str, Any]) -> Plan:
+    """Plan the post-auth KMSI configuration; reads only, raises ParameterError early."""
+    checked = _base.parse_params(Params, params)
+    client.require_identity_engine()
+    return _build(client, checked)[0]
+
+
+def apply(
+    client: Any, plan: Plan, *, attestation: Attestation | dict[str, Any] | None = None
+) -> ApplyResult:
+    """Apply a post-auth plan (re-reads first; a stale plan writes nothing)."""
+    if plan.procedure != NAME:
+        raise ParameterError("plan", f"this is a {plan.procedure!r} plan, not a {NAME!r} plan")
+    return _base.apply_plan(client, plan, attestation=attestation)
+
+
+def verify(client: Any, params: Params | dict[str, Any]) -> Verification:
+    """Check the org against the parameters, field by field (reads only)."""
+    checked = _base.parse_params(Params, params)
+    return Verification(_build(client, checked)[1])

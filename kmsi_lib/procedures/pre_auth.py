@@ -1,0 +1,300 @@
+"""Pre-authentication KMSI: the "Keep me signed in" checkbox shown before sign-in.
+
+Four parts, planned and applied together:
+
+1. The org setting that shows the option before users sign in. Okta offers no
+   public API for it, so the plan lists the Admin Console steps and apply
+   needs an attestation (who did it, when). Against the sandbox the setting
+   can be read back and is verified.
+2. A global session policy (``OKTA_SIGN_ON``) for the chosen groups, placed
+   at the chosen priority above the Default Policy. It is found by name on
+   later runs and adjusted rather than created twice.
+3. Its rule: MFA required and asked again only when the MFA lifetime has run
+   out (``factorPromptMode: SESSION`` with an integer ``factorLifetime`` in
+   minutes), the primary factor, session idle and lifetime limits, and no
+   persistent cookie.
+4. For each chosen app's authentication policy (apps sharing a policy change
+   it once), a rule asking for two factor types only when no Okta session
+   exists (``reauthenticateIn: PT43800H``), at the chosen priority. By
+   default that rule applies to the same groups as the session policy, so
+   other users' app sign-in is not relaxed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import pydantic
+from pydantic import BeforeValidator
+
+from kmsi_lib.errors import KmsiError, ParameterError
+from kmsi_lib.procedures import _base
+from kmsi_lib.procedures._base import (
+    ApplyResult,
+    AppSelection,
+    Attestation,
+    Change,
+    Check,
+    Edit,
+    ManualStep,
+    Minutes,
+    ObjectRef,
+    ParamsModel,
+    Plan,
+    Reader,
+    Verification,
+)
+
+__all__ = ["NAME", "SCOPES", "TITLE", "Params", "apply", "plan", "verify"]
+
+NAME = "pre_auth"
+TITLE = "Pre-authentication Keep Me Signed In"
+SCOPES: tuple[str, ...] = (
+    "okta.apps.read",
+    "okta.groups.read",
+    "okta.policies.manage",
+    "okta.policies.read",
+)
+
+#: "Once per session": re-authenticate only when no Okta global session exists.
+ONCE_PER_SESSION = "PT43800H"
+
+_WholePositive = Annotated[int, BeforeValidator(_base.whole_number()), pydantic.Field(ge=1)]
+_AppRulePriority = Annotated[
+    int, BeforeValidator(_base.whole_number()), pydantic.Field(ge=0, le=98)
+]
+
+ORG_SETTING_STEP = ManualStep(
+    "Show 'Keep me signed in' before users sign in (Admin Console only)",
+    [
+        "Sign in to the Okta Admin Console as a super administrator.",
+        "Open Security > General and find the Organization Security section.",
+        "Click Edit next to 'Keep me signed in'.",
+        "Choose the option that shows the 'stay signed in' checkbox before users sign in"
+        " ('Before users sign in').",
+        "Save, then record who made the change and when in the attestation.",
+    ],
+)
+
+
+class Params(ParamsModel):
+    """Parameters of the pre-authentication KMSI procedure."""
+
+    groups: list[str] = pydantic.Field(
+        min_length=1, description="Exact names of the groups the session policy applies to."
+    )
+    policy_name: str = pydantic.Field(
+        "KMSI pre-authentication",
+        min_length=1,
+        description="Name of the global session policy (found by this name on later runs).",
+    )
+    policy_description: str = "MFA lifetime for pre-authentication Keep Me Signed In"
+    policy_priority: _WholePositive = pydantic.Field(
+        1, description="Priority of the session policy; 1 is evaluated first."
+    )
+    rule_name: str = pydantic.Field("KMSI MFA lifetime", min_length=1)
+    factor_lifetime_minutes: Annotated[Minutes, pydantic.Field(ge=1)] = pydantic.Field(
+        120, description="Minutes before MFA is asked again (the MFA lifetime)."
+    )
+    primary_factor: Literal["PASSWORD_IDP_ANY_FACTOR", "PASSWORD_IDP"] = "PASSWORD_IDP_ANY_FACTOR"
+    max_session_idle_minutes: Annotated[Minutes, pydantic.Field(ge=1)] = 120
+    max_session_lifetime_minutes: Minutes = pydantic.Field(
+        0, description="Maximum Okta session length in minutes; 0 means no limit."
+    )
+    apps: AppSelection = pydantic.Field(default_factory=AppSelection)
+    app_rule_name: str = pydantic.Field("KMSI pre-auth: once per session", min_length=1)
+    app_rule_priority: _AppRulePriority = pydantic.Field(
+        0, description="Priority of the app sign-in rule, 0 (first) to 98."
+    )
+    app_rule_groups_only: bool = pydantic.Field(
+        True, description="Limit the app sign-in rule to the same groups as the session policy."
+    )
+
+
+def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
+    reader = Reader(client)
+    group_ids = _base.resolve_groups(reader, params.groups)
+    apps = _base.resolve_apps(reader, params.apps)
+    changes: list[Change] = []
+    checks: list[Check] = []
+
+    # (b) the global session policy, adopted by name
+    policies = reader.policies("OKTA_SIGN_ON")
+    existing = next((p for p in policies if p.get("name") == params.policy_name), None)
+    if existing is not None and existing.get("system"):
+        raise ParameterError(
+            "policy_name", f"{params.policy_name!r} is Okta's default policy; choose another name"
+        )
+    others = [p for p in policies if not p.get("system") and p is not existing]
+    highest = len(others) + 1
+    if params.policy_priority > highest:
+        raise ParameterError(
+            "policy_priority",
+            f"must be between 1 and {highest} so that the policy sits above the Default Policy"
+            f" (there are {len(others)} other custom session policies; got"
+            f" {params.policy_priority})",
+        )
+    ref = ObjectRef("policy", existing["id"] if existing else None, params.policy_name)
+    policy = Edit(
+        ref,
+        existing,
+        {
+            "type": "OKTA_SIGN_ON",
+            "name": params.policy_name,
+            "description": params.policy_description,
+            "status": "ACTIVE",
+        },
+    )
+    include_path = "conditions.people.groups.include"
+    current_groups = _base.get_path(existing, include_path) if existing else None
+    if isinstance(current_groups, list) and sorted(current_groups) == sorted(group_ids):
+        group_ids = list(current_groups)  # same groups in another order: not a change
+    policy.set(include_path, group_ids)
+    policy.set("priority", params.policy_priority)
+    checks += policy.checks
+    policy_change = policy.change()
+    policy_ref_id: str | None = ref.id
+    if policy_change is not None:
+        changes.append(policy_change)
+        if ref.id is None:
+            policy_ref_id = _base.created_placeholder(len(changes) - 1)
+
+    # (c) its SIGN_ON rule
+    rules = reader.rules(ref.id) if ref.id else []
+    rule = next((r for r in rules if r.get("name") == params.rule_name), None)
+    rule_ref = ObjectRef("rule", rule["id"] if rule else None, params.rule_name, policy_ref_id)
+    sign_on = Edit(
+        rule_ref,
+        rule,
+        {
+            "type": "SIGN_ON",
+            "name": params.rule_name,
+            "priority": 1,
+            "conditions": {"network": {"connection": "ANYWHERE"}},
+        },
+    )
+    for path, value in (
+        ("actions.signon.access", "ALLOW"),
+        ("actions.signon.requireFactor", True),
+        ("actions.signon.factorPromptMode", "SESSION"),
+        ("actions.signon.factorLifetime", params.factor_lifetime_minutes),
+        ("actions.signon.primaryFactor", params.primary_factor),
+        ("actions.signon.session.maxSessionIdleMinutes", params.max_session_idle_minutes),
+        ("actions.signon.session.maxSessionLifetimeMinutes", params.max_session_lifetime_minutes),
+        ("actions.signon.session.usePersistentCookie", False),
+    ):
+        sign_on.set(path, value)
+    checks += sign_on.checks
+    if (rule_change := sign_on.change()) is not None:
+        changes.append(rule_change)
+
+    # (d) one rule per distinct authentication policy of the chosen apps
+    notes: list[str] = []
+    by_policy: dict[str, list[str]] = {}
+    for app in apps:
+        by_policy.setdefault(app.policy_id, []).append(app.label)
+    for policy_id, labels in by_policy.items():
+        if len(labels) > 1:
+            notes.append(
+                f"apps {', '.join(map(repr, labels))} share authentication policy {policy_id};"
+                " it is changed once"
+            )
+        app_rules = reader.rules(policy_id)
+        found = next((r for r in app_rules if r.get("name") == params.app_rule_name), None)
+        app_ref = ObjectRef("rule", found["id"] if found else None, params.app_rule_name, policy_id)
+        app_rule = Edit(
+            app_ref,
+            found,
+            {
+                "type": "ACCESS_POLICY",
+                "name": params.app_rule_name,
+                "conditions": {"network": {"connection": "ANYWHERE"}},
+                "actions": {"appSignOn": {"access": "ALLOW"}},
+            },
+        )
+        app_rule.set("priority", params.app_rule_priority)
+        if params.app_rule_groups_only:
+            ids = list(group_ids)
+            now = _base.get_path(found, include_path) if found else None
+            if isinstance(now, list) and sorted(now) == sorted(ids):
+                ids = list(now)
+            app_rule.set(include_path, ids)
+        app_rule.set("actions.appSignOn.access", "ALLOW")
+        method = "actions.appSignOn.verificationMethod"
+        if _base.get_path(found, f"{method}.type") not in (None, "ASSURANCE"):
+            app_rule.set(
+                method,
+                {"type": "ASSURANCE", "factorMode": "2FA", "reauthenticateIn": ONCE_PER_SESSION},
+            )
+        else:
+            app_rule.set(f"{method}.type", "ASSURANCE")
+            app_rule.set(f"{method}.factorMode", "2FA")
+            app_rule.set(f"{method}.reauthenticateIn", ONCE_PER_SESSION)
+        checks += app_rule.checks
+        if (app_change := app_rule.change(note=f"apps: {', '.join(labels)}")) is not None:
+            changes.append(app_change)
+
+    result = Plan(
+        procedure=NAME,
+        params=params.model_dump(mode="json"),
+        org_url=str(getattr(client, "org_url", "")),
+        changes=changes,
+        manual_steps=[ORG_SETTING_STEP],
+        notes=notes,
+        observations=reader.observations,
+    )
+    return result, checks
+
+
+def plan(client: Any, params: Params | dict[str, Any]) -> Plan:
+    """Plan the pre-auth KMSI configuration; reads only, raises ParameterError early."""
+    checked = _base.parse_params(Params, params)
+    client.require_identity_engine()
+    return _build(client, checked)[0]
+
+
+def apply(
+    client: Any, plan: Plan, *, attestation: Attestation | dict[str, Any] | None = None
+) -> ApplyResult:
+    """Apply a pre-auth plan; needs an attestation for the Admin Console step."""
+    if plan.procedure != NAME:
+        raise ParameterError("plan", f"this is a {plan.procedure!r} plan, not a {NAME!r} plan")
+    return _base.apply_plan(
+        client, plan, attestation=attestation, extra_checks=lambda c, _r: org_setting_checks(c)
+    )
+
+
+def verify(client: Any, params: Params | dict[str, Any]) -> Verification:
+    """Check the org against the parameters, field by field (reads only)."""
+    checked = _base.parse_params(Params, params)
+    checks = _build(client, checked)[1]
+    return Verification(checks + org_setting_checks(client))
+
+
+def org_setting_checks(client: Any) -> list[Check]:
+    """The pre-auth org toggle, when the org is the sandbox (no public API elsewhere)."""
+    value = read_sandbox_org_setting(client)
+    name = "org setting: show 'Keep me signed in' before users sign in"
+    if value is None:
+        return []
+    return [Check(name, value is True, True, value)]
+
+
+def read_sandbox_org_setting(client: Any) -> bool | None:
+    """``preAuthKmsi`` from the sandbox's admin endpoint; None when it cannot be read.
+
+    Only tried when the org URL is a loopback address or the in-process
+    sandbox host; a real org has no such endpoint.
+    """
+    from kmsi_lib import _protocol  # deferred: the protocol helpers are only needed here
+
+    url = str(getattr(client, "org_url", ""))
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    if host not in _protocol.PLAIN_HTTP_HOSTS and not _protocol._is_loopback(host):
+        return None
+    try:
+        settings = client.get_json("/_sandbox/org-settings")
+    except (KmsiError, ValueError):  # any failure means "cannot check", never a wrong answer
+        return None
+    value = settings.get("preAuthKmsi") if isinstance(settings, dict) else None
+    return value if isinstance(value, bool) else None

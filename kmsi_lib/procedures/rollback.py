@@ -1,0 +1,277 @@
+"""Roll back an apply: put every object it wrote back as it was before.
+
+The input is an :class:`~kmsi_lib.procedures._base.ApplyResult` (the dict, a
+JSON file holding it, or a runbook ``result.json`` with an ``apply_result``
+key). Its ``before_state`` says, per object, what it was before the apply and
+what the apply left. The rollback plan
+
+* deletes what the apply created,
+* PUTs back the exact before object (read-only server fields removed) of
+  everything it updated, and deletes an object that did not exist before,
+* puts back the priorities of sibling rules Okta shifted when the apply took
+  a priority (writes in ascending priority order, so each lands where it was).
+
+Drift check (the safe choice): if any object now differs from what the apply
+left (someone changed it after the apply), the whole rollback is refused
+with a :class:`~kmsi_lib.errors.StalePlanError` naming each object and field,
+and nothing is written. To overwrite such an object anyway, list its id in
+``force_objects``. An object deleted since the apply cannot be restored under
+its id and always blocks the rollback. Session revocations cannot be undone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from kmsi_lib.errors import ParameterError, StalePlanError
+from kmsi_lib.procedures import REGISTRY, _base
+from kmsi_lib.procedures._base import (
+    ApplyResult,
+    Attestation,
+    BeforeRecord,
+    Change,
+    Check,
+    ObjectRef,
+    ParamsModel,
+    Plan,
+    Reader,
+    Verification,
+)
+
+__all__ = ["NAME", "SCOPES", "TITLE", "Params", "apply", "load_apply_result", "plan", "verify"]
+
+NAME = "rollback"
+TITLE = "Roll back an apply"
+# what the reversible procedures (pre_auth, post_auth, prompt_text) write and read
+SCOPES: tuple[str, ...] = (
+    "okta.brands.manage",
+    "okta.brands.read",
+    "okta.policies.manage",
+    "okta.policies.read",
+)
+
+
+class Params(ParamsModel):
+    """Parameters of a rollback."""
+
+    apply_result: str | dict[str, Any] = pydantic.Field(
+        description="Path to a JSON file holding the apply result (or the dict itself)."
+    )
+    force_objects: list[str] = pydantic.Field(
+        default_factory=list,
+        description="Ids of objects changed since the apply that may be overwritten anyway.",
+    )
+
+
+def load_apply_result(value: str | dict[str, Any]) -> ApplyResult:
+    """Load an apply result from a dict or a JSON file; ParameterError if unusable."""
+    data: Any = value
+    if isinstance(value, str):
+        path = Path(value).expanduser()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ParameterError("apply_result", f"no file at {str(path)!r}") from None
+        except (OSError, ValueError) as exc:
+            raise ParameterError("apply_result", f"cannot read {str(path)!r}: {exc}") from None
+    if isinstance(data, dict) and "before_state" not in data and "apply_result" in data:
+        data = data["apply_result"]  # a runbook's result.json
+    if not isinstance(data, dict):
+        raise ParameterError(
+            "apply_result", "holds no apply result (was the run only a plan, or did it fail?)"
+        )
+    try:
+        return ApplyResult.from_dict(data)
+    except ParameterError as exc:
+        raise ParameterError("apply_result", f"{exc.field}: {exc.message}") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ParameterError(
+            "apply_result", f"is not an apply result as kmsi writes it ({exc!r} is wrong)"
+        ) from None
+
+
+def _drift(record: BeforeRecord, current: dict[str, Any] | None) -> str | None:
+    if _base.canonical(current) == _base.canonical(record.after_written):
+        return None
+    if current is None:
+        return f"{record.ref.label()}: deleted since the apply"
+    fields = _base.diff(record.after_written, current)
+    shown = ", ".join(f"{d.path} is now {d.after!r} (the apply left {d.before!r})" for d in fields)
+    return f"{record.ref.label()}: {shown or 'changed'}"
+
+
+def _sort_key(change: Change) -> tuple[int, str, int]:
+    # deletes first (they free priorities), then updates by target priority within a policy
+    if change.action == "delete":
+        return (0, "", 0)
+    priority = (change.after or {}).get("priority")
+    return (1, change.ref.parent_id or "", priority if isinstance(priority, int) else 10_000)
+
+
+def _build(client: Any, params: Params) -> Plan:
+    applied = load_apply_result(params.apply_result)
+    procedure = applied.plan.procedure
+    if procedure in REGISTRY:
+        REGISTRY[procedure]  # importing the module registers the kinds of object it writes
+    if procedure == "reset_sessions":
+        raise ParameterError(
+            "apply_result", "a session revocation cannot be undone; there is nothing to roll back"
+        )
+    reader = Reader(client)
+    changes: list[Change] = []
+    notes: list[str] = []
+    refused: list[str] = []
+    blocked: list[str] = []
+    touched: set[str] = set()
+
+    def read(ref: ObjectRef) -> dict[str, Any] | None:
+        value = reader.read(
+            ref.label(), "object", kind=ref.kind, id=ref.id, parent_id=ref.parent_id
+        )
+        return value if isinstance(value, dict) else None
+
+    def drifted(record: BeforeRecord, current: dict[str, Any] | None) -> bool:
+        problem = _drift(record, current)
+        if problem is None or (record.ref.id and record.ref.id in params.force_objects):
+            return False
+        refused.append(problem)
+        return True
+
+    orders = [r for r in applied.before_state if r.action == "reorder"]
+    for record in reversed(applied.before_state):
+        ref = record.ref
+        if record.action == "reorder":
+            continue
+        if record.action not in ("create", "update", "delete"):
+            notes.append(f"{ref.label()}: a {record.action} cannot be undone; left as it is")
+            continue
+        current = read(ref)
+        if record.action == "create" or (record.action == "update" and record.before is None):
+            if current is None:
+                notes.append(f"{ref.label()} no longer exists; nothing to delete")
+            elif not drifted(record, current):
+                changes.append(Change.delete(ref, current, note="did not exist before the apply"))
+                touched.add(ref.id or "")
+        elif record.action == "update":
+            assert record.before is not None
+            want = _base.writable(record.before)
+            if current is None:
+                blocked.append(f"{ref.label()}: deleted since the apply; it cannot be restored")
+            elif not drifted(record, current):
+                change = Change.update(ref, current, want, note="restore the state before")
+                touched.add(ref.id or "")
+                if change.diffs:
+                    changes.append(change)
+        else:  # the apply deleted it: create it again (Okta gives it a new id)
+            if current is None and record.before is not None:
+                new_ref = ObjectRef(ref.kind, None, ref.name, ref.parent_id)
+                body = _base.writable(record.before)
+                changes.append(Change.create(new_ref, body, note=f"recreate (was {ref.id})"))
+
+    for record in orders:
+        before = (record.before or {}).get("priorities", {})
+        left = (record.after_written or {}).get("priorities", {})
+        pid = record.ref.parent_id or ""
+        now = reader.read(f"rule priorities of policy {pid}", "rule_order", policy_id=pid)
+        for rule_id, priority in before.items():
+            if rule_id in touched or rule_id not in left:
+                continue
+            sibling = ObjectRef("rule", rule_id, None, pid)
+            if (now or {}).get(rule_id) != left[rule_id] and rule_id not in params.force_objects:
+                refused.append(
+                    f"{sibling.label()}: priority is now {(now or {}).get(rule_id)!r}"
+                    f" (the apply left {left[rule_id]!r})"
+                )
+                continue
+            if left[rule_id] == priority:
+                continue
+            current = read(sibling)
+            if current is None:
+                continue
+            sibling = ObjectRef("rule", rule_id, current.get("name"), pid)
+            want = _base.writable(current) | {"priority": priority}
+            changes.append(
+                Change.update(sibling, current, want, note="priority Okta shifted during the apply")
+            )
+
+    if blocked or refused:
+        advice = (
+            " To overwrite an object changed since the apply, list its id in force_objects."
+            if refused
+            else ""
+        )
+        raise StalePlanError(
+            "rollback refused, nothing was written: " + "; ".join(blocked + refused) + "." + advice
+        )
+    changes.sort(key=_sort_key)
+    source = params.apply_result if isinstance(params.apply_result, str) else "(inline)"
+    result = Plan(
+        procedure=NAME,
+        params={
+            "apply_result": source,
+            "force_objects": list(params.force_objects),
+            "rolls_back": {
+                "procedure": procedure,
+                "started_at": applied.started_at,
+                "plan_fingerprint": applied.plan.fingerprint,
+            },
+        },
+        org_url=str(getattr(client, "org_url", "")),
+        changes=changes,
+        notes=notes,
+        observations=reader.observations,
+    )
+    return result
+
+
+def plan(client: Any, params: Params | dict[str, Any]) -> Plan:
+    """Plan the reverse of an apply; refuses (StalePlanError) if objects drifted since."""
+    checked = _base.parse_params(Params, params)
+    client.require_identity_engine()
+    return _build(client, checked)
+
+
+def apply(
+    client: Any, plan: Plan, *, attestation: Attestation | dict[str, Any] | None = None
+) -> ApplyResult:
+    """Apply a rollback plan (re-reads first; a stale plan writes nothing)."""
+    if plan.procedure != NAME:
+        raise ParameterError("plan", f"this is a {plan.procedure!r} plan, not a {NAME!r} plan")
+    return _base.apply_plan(client, plan, attestation=attestation)
+
+
+def verify(client: Any, params: Params | dict[str, Any]) -> Verification:
+    """Check that every object the apply wrote is back as it was before."""
+    checked = _base.parse_params(Params, params)
+    applied = load_apply_result(checked.apply_result)
+    if applied.plan.procedure in REGISTRY:
+        REGISTRY[applied.plan.procedure]
+    reader = Reader(client)
+    checks: list[Check] = []
+    for record in applied.before_state:
+        ref = record.ref
+        if record.action == "reorder":
+            pid = ref.parent_id or ""
+            now = reader.read(f"rule priorities of policy {pid}", "rule_order", policy_id=pid)
+            for rule_id, priority in (record.before or {}).get("priorities", {}).items():
+                actual = (now or {}).get(rule_id)
+                checks.append(
+                    Check(f"rule {rule_id} in {pid} priority", actual == priority, priority, actual)
+                )
+            continue
+        if record.action not in ("create", "update"):
+            continue
+        current = reader.read(
+            ref.label(), "object", kind=ref.kind, id=ref.id, parent_id=ref.parent_id
+        )
+        if record.before is None:
+            checks.append(Check(f"{ref.label()} is absent", current is None, None, current))
+        else:
+            want = _base.writable(record.before)
+            ok = current is not None and not _base.diff(_base.writable(current), want)
+            checks.append(Check(f"{ref.label()} is as before the apply", ok, want, current))
+    return Verification(checks)
