@@ -238,8 +238,14 @@ def decode_error(
     method: str = "",
     path: str = "",
     ambiguous: bool = False,
+    secrets: Iterable[str] = (),
 ) -> errors.OktaApiError:
-    """Turn an error response into the matching exception (returned, not raised)."""
+    """Turn an error response into the matching exception (returned, not raised).
+
+    Text taken from the response is scrubbed of ``secrets`` and anything
+    token- or key-like, in case a server or proxy echoes a credential.
+    """
+    known = tuple(secrets)
     obj = parse_error_body(body)
     code = obj.get("errorCode") if isinstance(obj.get("errorCode"), str) else None
     summary = str(obj.get("errorSummary") or "")
@@ -249,6 +255,8 @@ def decode_error(
     challenge = parse_www_authenticate(header_value(headers, "www-authenticate"))
     if not summary and challenge is not None and challenge.error_description:
         summary = challenge.error_description
+    summary = redact_text(summary, known)
+    causes = [redact_text(c, known) for c in causes]
     if not summary and status == 429:
         summary = "API call exceeded rate limit due to too many requests."
     common: dict[str, Any] = {
@@ -272,7 +280,8 @@ def decode_error(
     if status == 404:
         return errors.NotFoundError(**common)
     if status == 400:
-        return errors.ValidationError(fields=validation_fields(cause_dicts), **common)
+        fields = {k: redact_text(v, known) for k, v in validation_fields(cause_dicts).items()}
+        return errors.ValidationError(fields=fields, **common)
     if status == 409:
         return errors.ConflictError(**common)
     if status == 423:

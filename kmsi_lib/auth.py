@@ -317,7 +317,9 @@ class OAuthServiceAppAuth(httpx.Auth):
     def _token_error(self, response: httpx.Response) -> errors.OktaApiError:
         body = _protocol.parse_error_body(response.content)
         code = str(body.get("error") or "")
-        description = str(body.get("error_description") or "")
+        description = _protocol.redact_text(
+            str(body.get("error_description") or ""), self.secret_values()
+        )
         common: dict[str, Any] = {
             "status": response.status_code,
             "error_code": code or None,
@@ -339,8 +341,12 @@ class OAuthServiceAppAuth(httpx.Auth):
                 **common,
             )
         return _protocol.decode_error(
-            response.status_code, response.headers, response.content, method="POST",
+            response.status_code,
+            response.headers,
+            response.content,
+            method="POST",
             path=TOKEN_PATH,
+            secrets=self.secret_values(),
         )
 
     def _fetch_token(self) -> Generator[httpx.Request, httpx.Response, str]:

@@ -264,6 +264,7 @@ class OktaClient:
                     method=method,
                     path=display,
                     ambiguous=ambiguous,
+                    secrets=self.secret_values(),
                 )
                 if status == 429:
                     delay = self._delay_429(response, attempt)
