@@ -233,7 +233,12 @@ class Departure:
 
 
 def _is_app_operation(violation: Violation) -> bool:
-    return violation.template in ("/api/v1/apps", "/api/v1/apps/{appId}")
+    # listPolicyApps returns the same Application objects as the apps API.
+    return violation.template in (
+        "/api/v1/apps",
+        "/api/v1/apps/{appId}",
+        "/api/v1/policies/{policyId}/app",
+    )
 
 
 def _lowercase_authenticator_type(violation: Violation, problem: Problem) -> bool:

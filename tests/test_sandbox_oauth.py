@@ -8,9 +8,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 import uuid
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -474,3 +476,122 @@ def test_dpop_bound_token_is_refused_without_a_matching_proof(
     challenge = headers["WWW-Authenticate"]
     assert challenge.startswith('DPoP algs="RS256 ES256"')
     assert f'error="{error}"' in challenge
+
+
+# --- end to end through the sandbox's in-process transport ----------------------------------
+
+BASE = "http://sandbox.okta.test"
+
+
+def _sandbox_token(
+    sandbox: Any, key: Any, scope: str, *, dpop_key: Any = None
+) -> tuple[httpx.Client, dict[str, Any]]:
+    client = httpx.Client(base_url=BASE, transport=sandbox.transport())
+    token_url = f"{BASE}/oauth2/v1/token"
+    now = int(time.time())
+    assertion = _assertion(key, aud=token_url, iat=now, exp=now + 300)
+    headers: dict[str, str] = {}
+    if dpop_key is not None:
+        proof = _proof(dpop_key, htu=token_url, iat=now)
+        first = client.post(
+            "/oauth2/v1/token", data=_form(assertion, scope), headers={"DPoP": proof}
+        )
+        assert first.status_code == 400
+        assert first.json()["error"] == "use_dpop_nonce"
+        nonce = first.headers["DPoP-Nonce"]
+        headers["DPoP"] = _proof(dpop_key, htu=token_url, iat=now, nonce=nonce)
+    response = client.post("/oauth2/v1/token", data=_form(assertion, scope), headers=headers)
+    assert response.status_code == 200, response.text
+    return client, response.json()
+
+
+def test_sandbox_token_then_bearer_call_then_insufficient_scope(
+    sandbox: Any, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    """A service app gets a token, uses it, and is refused (403, empty body) outside its scopes."""
+    sandbox.admin.register_client(
+        CLIENT_ID, _public_jwk(rsa_key, "key-1"), ["okta.policies.read", "okta.users.read"]
+    )
+    client, token = _sandbox_token(sandbox, rsa_key, "okta.policies.read")
+    assert (token["token_type"], token["expires_in"], token["scope"]) == (
+        "Bearer",
+        3600,
+        "okta.policies.read",
+    )
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    listed = client.get("/api/v1/policies", params={"type": "ACCESS_POLICY"}, headers=bearer)
+    assert listed.status_code == 200
+    assert isinstance(listed.json(), list) and listed.json()
+
+    # okta.users.read is granted to the app but was not requested: the token lacks it.
+    refused = client.get("/api/v1/users", headers=bearer)
+    assert refused.status_code == 403
+    assert refused.content == b""
+    challenge = refused.headers["WWW-Authenticate"]
+    assert challenge.startswith("Bearer ")
+    assert 'error="insufficient_scope"' in challenge
+    assert 'scope="okta.users.read"' in challenge
+
+    # A write needs okta.policies.manage, which this token does not carry either.
+    write = client.post(
+        "/api/v1/policies", json={"type": "ACCESS_POLICY", "name": "x"}, headers=bearer
+    )
+    assert write.status_code == 403
+    assert 'scope="okta.policies.manage"' in write.headers["WWW-Authenticate"]
+
+    bogus = client.get(
+        "/api/v1/policies",
+        params={"type": "ACCESS_POLICY"},
+        headers={"Authorization": "Bearer not-a-token"},
+    )
+    assert bogus.status_code == 401
+    assert 'error="invalid_token"' in bogus.headers["WWW-Authenticate"]
+
+
+def test_sandbox_refuses_scopes_the_app_was_not_granted(
+    sandbox: Any, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    sandbox.admin.register_client(CLIENT_ID, _public_jwk(rsa_key, "key-1"), ["okta.policies.read"])
+    client = httpx.Client(base_url=BASE, transport=sandbox.transport())
+    now = int(time.time())
+    assertion = _assertion(rsa_key, aud=f"{BASE}/oauth2/v1/token", iat=now, exp=now + 60)
+    response = client.post("/oauth2/v1/token", data=_form(assertion, "okta.policies.manage"))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+
+
+def test_sandbox_dpop_bound_token_round_trip(
+    sandbox: Any, rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """DPoP: nonce round trip at the token endpoint, then a resource call with a fresh proof."""
+    sandbox.admin.register_client(
+        CLIENT_ID, _public_jwk(rsa_key, "key-1"), ["okta.policies.read"], dpop=True
+    )
+    client, token = _sandbox_token(sandbox, rsa_key, "okta.policies.read", dpop_key=ec_key)
+    assert token["token_type"] == "DPoP"
+    access = token["access_token"]
+    url = f"{BASE}/api/v1/policies"
+    now = int(time.time())
+    good = client.get(
+        url,
+        params={"type": "ACCESS_POLICY"},
+        headers={
+            "Authorization": f"DPoP {access}",
+            "DPoP": _proof(ec_key, htm="GET", htu=url, iat=now, ath=_ath(access)),
+        },
+    )
+    assert good.status_code == 200, good.text
+    as_bearer = client.get(
+        url, params={"type": "ACCESS_POLICY"}, headers={"Authorization": f"Bearer {access}"}
+    )
+    assert as_bearer.status_code == 401
+    wrong_ath = client.get(
+        url,
+        params={"type": "ACCESS_POLICY"},
+        headers={
+            "Authorization": f"DPoP {access}",
+            "DPoP": _proof(ec_key, htm="GET", htu=url, iat=now, ath=_ath("other")),
+        },
+    )
+    assert wrong_ath.status_code == 401
+    assert wrong_ath.headers["WWW-Authenticate"].startswith("DPoP ")
