@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from kmsi_lib import durations
+from kmsi_lib.bulk import run_bulk
 from kmsi_lib.errors import ParameterError
 from kmsi_lib.procedures._base import Check, ParamsModel, Verification, parse_params, utc_now
 
@@ -568,11 +569,10 @@ def _many(
     """``fn`` over ``items`` concurrently (within the client's governor), results in order."""
     if not items:
         return []
-    bulk = importlib.import_module("kmsi_lib.bulk")
-    result = bulk.run_bulk(list(items), fn, max_workers=max_workers)
+    result = run_bulk(list(items), fn, max_workers=max_workers)
     out: list[Any] = []
     for item in result.results:
-        if not item.ok:
+        if item.error is not None:
             raise item.error
         out.append(item.value)
     return out
@@ -677,15 +677,15 @@ def _brand_section(client: OktaClient, max_workers: int) -> list[dict[str, Any]]
 
 def _pre_auth_setting(client: OktaClient) -> tuple[bool | None, str]:
     """The org's pre-authentication KMSI toggle if it can be read, and how we know."""
-    base = importlib.import_module("kmsi_lib.procedures._base")
-    reader = getattr(base, "sandbox_org_settings", None)
-    settings = reader(client) if reader is not None else None
-    if not isinstance(settings, Mapping) or "preAuthKmsi" not in settings:
+    from kmsi_lib.procedures.pre_auth import read_sandbox_org_setting
+
+    value = read_sandbox_org_setting(client)
+    if value is None:
         return None, (
             "Okta has no API for this setting: check Security > General > Organization"
             " Security in the Admin Console"
         )
-    return bool(settings["preAuthKmsi"]), "read from the sandbox org's settings"
+    return value, "read from the sandbox org's settings"
 
 
 # --------------------------------------------------------------------------- procedure

@@ -318,6 +318,15 @@ def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
             target = customized
             kind = PAGE_KIND
         after = merge_prompt(base, prompt)
+        template_note = ""
+        if customized is None and brand.get("isDefault") and "pageContent" in after:
+            # Okta refuses page content for the default brand (E0000213); its live page is
+            # Okta's template anyway, which a page without content keeps showing.
+            del after["pageContent"]
+            template_note = (
+                "; the default brand's page content (Okta's template) is not sent, since"
+                " Okta refuses page content for the default brand"
+            )
         ref = ObjectRef(kind, brand_id, brand_name, brand_id)
         if target is not None and not diff(merge_prompt(target, {}), after):
             continue
@@ -334,7 +343,7 @@ def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
                 f"no {what} yet: the PUT creates one from the"
                 f" {'customized' if customized is not None else 'default'} page;"
                 " rollback deletes it"
-            )
+            ) + template_note
             changes.append(Change("create", kind, ref, None, after, diffs, note))
         else:
             # A preview page may differ from the live page in more than the prompt:

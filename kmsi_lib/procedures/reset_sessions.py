@@ -24,9 +24,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import httpx
 from pydantic import Field, model_validator
 
-from kmsi_lib.errors import ParameterError, StalePlanError
+from kmsi_lib.bulk import run_bulk
+from kmsi_lib.errors import KmsiError, ParameterError, StalePlanError
 from kmsi_lib.procedures._base import (
     AppliedChange,
     ApplyResult,
@@ -171,16 +173,15 @@ def _lookup_users(c: OktaClient, a: Mapping[str, Any]) -> Any:
     Only id and login are kept: a user signing in between plan and apply is no
     drift, but a login now pointing at another user (or nobody) is.
     """
-    bulk = importlib.import_module("kmsi_lib.bulk")
     entries: list[str] = list(a["entries"])
-    result = bulk.run_bulk(
+    result = run_bulk(
         entries,
         lambda entry: _identity(_users_api().find_user(c, entry)),
         max_workers=int(a.get("max_workers", 4)),
     )
     out: list[Any] = []
     for item in result.results:
-        if not item.ok:
+        if item.error is not None:
             raise item.error
         out.append(item.value)
     return out
@@ -298,7 +299,6 @@ def apply(
         )
 
     max_workers = int(plan.params.get("max_workers", 4))
-    bulk = importlib.import_module("kmsi_lib.bulk")
 
     def revoke(change: Change) -> None:
         query = change.after or {}
@@ -309,10 +309,10 @@ def apply(
             forget_devices=bool(query["forgetDevices"]),
         )
 
-    outcome = bulk.run_bulk(plan.changes, revoke, max_workers=max_workers, progress=progress)
+    outcome = run_bulk(plan.changes, revoke, max_workers=max_workers, progress=progress)
     checks: list[Check] = []
     for item in outcome.results:
-        change = cast(Change, item.item)
+        change = item.item
         record = {
             "id": change.ref.id,
             "login": change.ref.name,
@@ -370,11 +370,18 @@ def verify(client: OktaClient, params: Params | Mapping[str, Any]) -> Verificati
 
 
 def _sandbox_revocations(client: OktaClient) -> Sequence[Mapping[str, Any]] | None:
-    """The sandbox's revocation log, or None when the org is not the sandbox."""
-    from kmsi_lib.procedures import _base
+    """The sandbox's revocation log, or None when the org is not the sandbox.
 
-    reader = getattr(_base, "sandbox_admin_get", None)
-    if reader is None:
+    Only asked of a loopback or in-process sandbox org (a real org has no such
+    endpoint); any failure means "cannot check".
+    """
+    from kmsi_lib import _protocol  # deferred: only needed for this check
+
+    host = httpx.URL(str(client.org_url)).host
+    if not _protocol._is_loopback(host):
         return None
-    data = reader(client, "/_sandbox/session-revocations")
-    return cast("Sequence[Mapping[str, Any]] | None", data)
+    try:
+        data = client.get_json("/_sandbox/session-revocations")
+    except (KmsiError, ValueError):
+        return None
+    return cast("Sequence[Mapping[str, Any]]", data) if isinstance(data, list) else None
