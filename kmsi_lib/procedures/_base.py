@@ -344,6 +344,10 @@ def diff(before: Any, after: Any, prefix: str = "") -> list[FieldDiff]:
     (path ``rules['Catch-all Rule'].priority``); any other value is compared
     whole. Volatile fields are ignored. An absent field shows as None.
     """
+    if isinstance(before, Mapping) and after is None and prefix:
+        after = {}  # an object removed: list each field it had
+    if isinstance(after, Mapping) and before is None:
+        before = {}  # an object added: list each field it gets
     if isinstance(before, Mapping) and isinstance(after, Mapping):
         changes: list[FieldDiff] = []
         keys = [k for k in before if k not in VOLATILE_FIELDS]

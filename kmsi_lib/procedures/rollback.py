@@ -161,6 +161,9 @@ def _build(client: Any, params: Params) -> Plan:
             want = _base.writable(record.before)
             if current is None:
                 blocked.append(f"{ref.label()}: deleted since the apply; it cannot be restored")
+            elif not _base.diff(_base.writable(current), want):
+                notes.append(f"{ref.label()} is already as it was before the apply")
+                touched.add(ref.id or "")
             elif not drifted(record, current):
                 change = Change.update(ref, current, want, note="restore the state before")
                 touched.add(ref.id or "")

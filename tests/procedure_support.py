@@ -1,0 +1,162 @@
+"""Test support for the procedure tests: a sandbox org, a client, and a wire witness.
+
+:class:`WireRecorder` wraps the sandbox transport and keeps every request as it
+left the client (method, path, query, Authorization scheme, JSON body). It is
+the independent witness of what a procedure sent: it sits below the client,
+so the client's own journal cannot hide or reshape anything.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from kmsi_lib.auth import SSWSAuth
+from kmsi_lib.client import OktaClient
+from kmsi_lib.sandbox import Sandbox
+
+SANDBOX_URL = "http://sandbox.okta.test"
+ATTESTATION = {
+    "by": "ann.admin@example.com",
+    "at": "2026-11-29T06:00:00Z",
+    "statement": "Turned on 'Keep me signed in' before sign-in in Security > General.",
+}
+
+
+@dataclass
+class Sent:
+    """One request as it reached the transport."""
+
+    method: str
+    path: str
+    query: str
+    scheme: str
+    body: Any
+
+    @property
+    def is_write(self) -> bool:
+        return self.method not in ("GET", "HEAD", "OPTIONS")
+
+
+class WireRecorder(httpx.BaseTransport):
+    """Records each request, then hands it to the wrapped transport."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.sent: list[Sent] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        raw = request.read()
+        body = json.loads(raw) if raw else None
+        scheme = request.headers.get("Authorization", "").partition(" ")[0]
+        self.sent.append(
+            Sent(request.method, request.url.path, request.url.query.decode(), scheme, body)
+        )
+        return self.inner.handle_request(request)
+
+    def writes(self) -> list[Sent]:
+        return [s for s in self.sent if s.is_write]
+
+    def clear(self) -> None:
+        self.sent.clear()
+
+
+@dataclass
+class Org:
+    """A sandbox org, a client talking to it in-process, and the wire witness."""
+
+    sandbox: Sandbox
+    client: OktaClient
+    wire: WireRecorder
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def api_writes(self) -> list[dict[str, Any]]:
+        """Non-GET requests the sandbox logged under /api/ (its own witness)."""
+        return [
+            e
+            for e in self.sandbox.admin.requests()
+            if e["method"] != "GET" and e["path"].startswith("/api/")
+        ]
+
+    def clear_logs(self) -> None:
+        self.sandbox.admin.clear_requests()
+        self.wire.clear()
+
+    def policy(self, type: str, name: str) -> dict[str, Any]:
+        found = [
+            p
+            for p in self.client.get_json("/api/v1/policies", params={"type": type})
+            if p["name"] == name
+        ]
+        assert len(found) == 1, f"expected one {type} policy named {name!r}"
+        return dict(found[0])
+
+    def rules(self, policy_id: str) -> list[dict[str, Any]]:
+        return list(self.client.get_json(f"/api/v1/policies/{policy_id}/rules"))
+
+    def rule(self, policy_id: str, name: str) -> dict[str, Any]:
+        found = [r for r in self.rules(policy_id) if r["name"] == name]
+        assert len(found) == 1, f"expected one rule named {name!r} in {policy_id}"
+        return dict(found[0])
+
+    def app_policy_id(self, label: str) -> str:
+        apps = [a for a in self.client.get_json("/api/v1/apps") if a["label"] == label]
+        assert len(apps) == 1
+        href: str = apps[0]["_links"]["accessPolicy"]["href"]
+        return href.rsplit("/", 1)[-1]
+
+    def replace_rule(self, policy_id: str, rule: dict[str, Any]) -> dict[str, Any]:
+        """An out-of-band edit through the API, as another admin would make it."""
+        body = {
+            k: v
+            for k, v in rule.items()
+            if k not in ("id", "created", "lastUpdated", "_links", "system")
+        }
+        response = self.client.request(
+            "PUT", f"/api/v1/policies/{policy_id}/rules/{rule['id']}", json=body
+        )
+        return dict(response.json())
+
+
+def make_org(seed: str = "default") -> Org:
+    sandbox = Sandbox(seed=seed)
+    wire = WireRecorder(sandbox.transport())
+    client = OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=wire)
+    return Org(sandbox, client, wire)
+
+
+@contextmanager
+def loopback_org(seed: str = "default") -> Iterator[Org]:
+    """The same over real HTTP on 127.0.0.1 (the wire witness sees nothing here)."""
+    sandbox = Sandbox(seed=seed)
+    with sandbox.serve(port=0) as url:
+        with OktaClient(url, SSWSAuth(sandbox.token)) as client:
+            yield Org(sandbox, client, WireRecorder(httpx.HTTPTransport()))
+
+
+#: Fields a correct rollback may leave different, and why:
+#: ``lastUpdated`` is stamped by every write (the rollback itself writes);
+#: ``idCounter`` only grows: ids of deleted objects are never handed out again.
+VOLATILE = ("lastUpdated",)
+
+
+def comparable_snapshot(sandbox: Sandbox) -> dict[str, Any]:
+    """The full sandbox snapshot minus the fields listed in :data:`VOLATILE` and idCounter."""
+    snap = copy.deepcopy(sandbox.admin.snapshot())
+    snap.pop("idCounter", None)
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k not in VOLATILE}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    result: dict[str, Any] = strip(snap)
+    return result

@@ -1,0 +1,258 @@
+"""Post-authentication KMSI against the sandbox org: plan, apply, verify, rollback, drift."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from procedure_support import Org, comparable_snapshot, loopback_org, make_org
+
+from kmsi_lib.errors import ClassicEngineError, ParameterError, StalePlanError
+from kmsi_lib.procedures import post_auth, rollback
+from kmsi_lib.procedures._base import ApplyResult, Plan
+
+PARAMS: dict[str, Any] = {
+    "apps": {"labels": ["Slack", "Zoom", "Okta Dashboard"]},
+    "prompt_frequency": "P7D",
+    "reauthenticate_in": "PT12H",
+}
+KMSI = "actions.appSignOn.keepMeSignedIn"
+
+
+@pytest.fixture
+def org() -> Org:
+    return make_org()
+
+
+def test_plan_on_a_fresh_org_lists_each_field_and_writes_nothing(org: Org) -> None:
+    plan = post_auth.plan(org.client, PARAMS)
+    shared = org.app_policy_id("Slack")
+    assert org.app_policy_id("Zoom") == shared, "the seed has Slack and Zoom share a policy"
+    dashboard = org.app_policy_id("Okta Dashboard")
+    assert sorted(c.ref.parent_id or "" for c in plan.changes) == sorted([shared, dashboard])
+    for change in plan.changes:
+        assert change.action == "update" and change.ref.name == "Catch-all Rule"
+        paths = {d.path: (d.before, d.after) for d in change.diffs}
+        assert paths[f"{KMSI}.postAuth"] == ("NOT_ALLOWED", "ALLOWED")
+        assert paths[f"{KMSI}.postAuthPromptFrequency"] == (None, "P7D")
+    assert any("share authentication policy" in n for n in plan.notes)
+    assert org.api_writes() == []
+    assert [s for s in org.wire.sent if s.is_write] == []
+
+
+def test_apply_verify_and_second_apply_writes_nothing(org: Org) -> None:
+    result = post_auth.apply(org.client, post_auth.plan(org.client, PARAMS))
+    assert result.outcome == "applied"
+    assert result.verification.ok, result.verification.to_text()
+    rule = org.rule(org.app_policy_id("Slack"), "Catch-all Rule")
+    assert rule["actions"]["appSignOn"]["keepMeSignedIn"] == {
+        "postAuth": "ALLOWED",
+        "postAuthPromptFrequency": "P7D",
+    }
+    assert post_auth.verify(org.client, PARAMS).ok
+
+    org.clear_logs()
+    again = post_auth.plan(org.client, PARAMS)
+    assert again.is_empty
+    second = post_auth.apply(org.client, again)
+    assert second.outcome == "no-op"
+    assert org.api_writes() == []
+
+
+def test_durations_are_compared_by_meaning(org: Org) -> None:
+    post_auth.apply(org.client, post_auth.plan(org.client, PARAMS))
+    same = {**PARAMS, "prompt_frequency": "PT168H", "reauthenticate_in": "PT720M"}
+    assert post_auth.plan(org.client, same).is_empty
+    longer = {**PARAMS, "prompt_frequency": "P30D"}
+    plan = post_auth.plan(org.client, longer)
+    assert {d.path for c in plan.changes for d in c.diffs} == {f"{KMSI}.postAuthPromptFrequency"}
+
+
+def test_rollback_restores_the_org_exactly(org: Org) -> None:
+    before = comparable_snapshot(org.sandbox)
+    result = post_auth.apply(org.client, post_auth.plan(org.client, PARAMS))
+    assert comparable_snapshot(org.sandbox) != before
+    saved = json.loads(json.dumps(result.to_dict()))  # as evidence would keep it
+    undo = rollback.plan(org.client, {"apply_result": saved})
+    assert len(undo.changes) == 2
+    done = rollback.apply(org.client, undo)
+    assert done.verification.ok, done.verification.to_text()
+    assert comparable_snapshot(org.sandbox) == before
+    assert rollback.verify(org.client, {"apply_result": saved}).ok
+
+
+def test_drift_between_plan_and_apply_is_refused_before_any_write(org: Org) -> None:
+    plan = post_auth.plan(org.client, PARAMS)
+    policy_id = org.app_policy_id("Okta Dashboard")
+    rule = org.rule(policy_id, "Catch-all Rule")
+    rule["actions"]["appSignOn"]["verificationMethod"]["factorMode"] = "1FA"
+    org.replace_rule(policy_id, rule)
+    org.clear_logs()
+    with pytest.raises(StalePlanError) as info:
+        post_auth.apply(org.client, plan)
+    message = str(info.value)
+    assert f"rules of policy {policy_id}" in message
+    assert "['Catch-all Rule'].actions.appSignOn.verificationMethod.factorMode" in message
+    assert "was 2FA, now 1FA" in message
+    assert org.api_writes() == []
+
+
+def test_plan_survives_json_round_trip_and_a_tampered_plan_is_refused(org: Org) -> None:
+    plan = post_auth.plan(org.client, PARAMS)
+    reloaded = Plan.from_dict(json.loads(json.dumps(plan.to_dict())))
+    assert post_auth.apply(org.client, reloaded).verification.ok
+    data = plan.to_dict()
+    data["observations"][0]["value"] = {"tampered": True}
+    with pytest.raises(ParameterError, match="fingerprint"):
+        Plan.from_dict(data)
+
+
+def test_fields_the_library_does_not_own_survive_apply_and_rollback(org: Org) -> None:
+    """Constraints and inactivityPeriod set by someone else stay through apply and rollback."""
+    policy_id = org.app_policy_id("Okta Dashboard")
+    rule = org.rule(policy_id, "Catch-all Rule")
+    method = rule["actions"]["appSignOn"]["verificationMethod"]
+    method["inactivityPeriod"] = "PT30M"
+    method["constraints"] = [
+        {"knowledge": {"types": ["password"], "reauthenticateIn": "PT2H", "required": False}}
+    ]
+    org.replace_rule(policy_id, rule)
+    seeded = org.rule(policy_id, "Catch-all Rule")["actions"]["appSignOn"]["verificationMethod"]
+    before = comparable_snapshot(org.sandbox)
+
+    result = post_auth.apply(org.client, post_auth.plan(org.client, PARAMS))
+    after = org.rule(policy_id, "Catch-all Rule")["actions"]["appSignOn"]["verificationMethod"]
+    assert after["inactivityPeriod"] == seeded["inactivityPeriod"]
+    assert after["constraints"] == seeded["constraints"]
+    assert after["reauthenticateIn"] == "PT12H"
+
+    rollback.apply(org.client, rollback.plan(org.client, {"apply_result": result.to_dict()}))
+    assert comparable_snapshot(org.sandbox) == before
+
+
+def test_given_constraints_replace_the_existing_ones(org: Org) -> None:
+    constraints = [{"possession": {"phishingResistant": "REQUIRED"}}]
+    params = {**PARAMS, "apps": {"labels": ["Okta Dashboard"]}, "constraints": constraints}
+    post_auth.apply(org.client, post_auth.plan(org.client, params))
+    rule = org.rule(org.app_policy_id("Okta Dashboard"), "Catch-all Rule")
+    sent = rule["actions"]["appSignOn"]["verificationMethod"]["constraints"]
+    assert sent[0]["possession"]["phishingResistant"] == "REQUIRED"
+    assert post_auth.verify(org.client, params).ok
+
+
+def test_default_rule_persistent_cookie_is_sent_back_unchanged(org: Org) -> None:
+    """usePersistentCookie is read-only on the Default Rule: kept, never a planned change."""
+    snap = org.sandbox.admin.snapshot()
+    default = next(p for p in snap["policies"].values() if p["name"] == "Default Policy")
+    rule = next(r for r in snap["rules"][default["id"]].values() if r["system"])
+    rule["actions"]["signon"]["session"]["usePersistentCookie"] = True
+    org.sandbox.admin.load(snap)
+
+    params = {**PARAMS, "max_session_idle_minutes": 240}
+    plan = post_auth.plan(org.client, params)
+    default_change = next(c for c in plan.changes if c.ref.parent_id == default["id"])
+    assert [d.path for d in default_change.diffs] == [
+        "actions.signon.session.maxSessionIdleMinutes"
+    ]
+    assert default_change.after is not None
+    assert default_change.after["actions"]["signon"]["session"]["usePersistentCookie"] is True
+    assert any("persistent session cookies" in n for n in plan.notes)
+    org.clear_logs()
+    result = post_auth.apply(org.client, plan)
+    assert result.verification.ok
+    put = next(s for s in org.wire.writes() if default["id"] in s.path)
+    assert put.body["actions"]["signon"]["session"]["usePersistentCookie"] is True
+    assert "system" not in put.body and "id" not in put.body
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        pytest.param(
+            {"apps": {"labels": ["Slak"]}},
+            "apps.labels[0]",
+            "no app labelled 'Slak' in this org; did you mean 'Slack'?",
+            id="unknown-app",
+        ),
+        pytest.param(
+            {"apps": {"ids": ["0oaDoesNotExist"]}},
+            "apps.ids[0]",
+            "no app with id '0oaDoesNotExist'",
+            id="unknown-app-id",
+        ),
+        pytest.param(
+            {"apps": {"policies": ["No such policy"]}},
+            "apps.policies[0]",
+            "no authentication policy named 'No such policy'",
+            id="unknown-policy",
+        ),
+        pytest.param({"apps": {}}, "apps", "choose at least one app", id="empty-selection"),
+        pytest.param(
+            {"apps": {"labels": ["Slack"]}, "prompt_frequency": "7 days"},
+            "prompt_frequency",
+            "'7 days' is not an ISO-8601 duration",
+            id="bad-duration",
+        ),
+        pytest.param(
+            {"apps": {"labels": ["Slack"]}, "max_session_idle_minutes": "120"},
+            "max_session_idle_minutes",
+            "must be a whole number of minutes (got '120')",
+            id="non-integer-minutes",
+        ),
+        pytest.param(
+            {"apps": {"labels": ["Slack"]}, "rule_name": "Nope"},
+            "rule_name",
+            "no rule named 'Nope'",
+            id="unknown-rule",
+        ),
+        pytest.param(
+            {"apps": {"labels": ["Slack"]}, "factor_mode": "3FA"},
+            "factor_mode",
+            "must be one of '1FA' or '2FA'",
+            id="bad-enum",
+        ),
+    ],
+)
+def test_invalid_parameters_fail_before_any_write(
+    org: Org, params: dict[str, Any], field: str, message: str
+) -> None:
+    with pytest.raises(ParameterError) as info:
+        post_auth.plan(org.client, params)
+    assert info.value.field == field
+    assert message in info.value.message
+    assert org.api_writes() == []
+
+
+def test_apps_sharing_a_policy_change_it_once_by_policy_name(org: Org) -> None:
+    plan = post_auth.plan(org.client, {"apps": {"policies": ["Any two factors"]}})
+    (change,) = plan.changes  # the seeded Default Rule already matches
+    assert change.ref.name == "Catch-all Rule"
+    assert change.ref.parent_id == org.app_policy_id("Slack")
+    assert "Slack" in change.note and "Zoom" in change.note
+
+
+def test_classic_engine_org_is_refused() -> None:
+    org = make_org("classic")
+    with pytest.raises(ClassicEngineError):
+        post_auth.plan(org.client, PARAMS)
+
+
+def test_over_loopback_http() -> None:
+    with loopback_org() as org:
+        result = post_auth.apply(org.client, post_auth.plan(org.client, PARAMS))
+        assert result.verification.ok
+        assert post_auth.plan(org.client, PARAMS).is_empty
+        undo = rollback.apply(
+            org.client, rollback.plan(org.client, {"apply_result": result.to_dict()})
+        )
+        assert undo.verification.ok
+
+
+def test_apply_result_renders_and_round_trips(org: Org) -> None:
+    result = post_auth.apply(org.client, post_auth.plan(org.client, PARAMS))
+    data = json.loads(json.dumps(result.to_dict()))
+    assert ApplyResult.from_dict(copy.deepcopy(data)).to_dict() == data
+    assert "postAuthPromptFrequency" in result.to_text()
+    assert "<table>" in result._repr_html_()

@@ -1,0 +1,265 @@
+"""Pre-authentication KMSI against the sandbox org: plan, apply, verify, rollback, drift."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from procedure_support import ATTESTATION, Org, comparable_snapshot, loopback_org, make_org
+
+from kmsi_lib.errors import ClassicEngineError, ParameterError, StalePlanError
+from kmsi_lib.procedures import pre_auth, rollback
+
+PARAMS: dict[str, Any] = {
+    "groups": ["KMSI Pilot"],
+    "factor_lifetime_minutes": 200,
+    "max_session_idle_minutes": 120,
+    "apps": {"labels": ["Slack", "Workday"]},
+}
+SIGNON = "actions.signon"
+METHOD = "actions.appSignOn.verificationMethod"
+
+
+@pytest.fixture
+def org() -> Org:
+    return make_org()
+
+
+def _group_id(org: Org, name: str) -> str:
+    groups = org.client.get_json("/api/v1/groups", params={"search": f'profile.name eq "{name}"'})
+    return str(groups[0]["id"])
+
+
+def test_plan_on_a_fresh_org(org: Org) -> None:
+    plan = pre_auth.plan(org.client, PARAMS)
+    actions = [(c.action, c.ref.kind, c.ref.name) for c in plan.changes]
+    assert actions == [
+        ("create", "policy", "KMSI pre-authentication"),
+        ("create", "rule", "KMSI MFA lifetime"),
+        ("create", "rule", "KMSI pre-auth: once per session"),
+        ("create", "rule", "KMSI pre-auth: once per session"),
+    ]
+    policy, sign_on, *_ = plan.changes
+    assert policy.after is not None and sign_on.after is not None
+    assert policy.after["conditions"]["people"]["groups"]["include"] == [
+        _group_id(org, "KMSI Pilot")
+    ]
+    assert policy.after["priority"] == 1
+    assert sign_on.ref.parent_id == "$created:0", "the rule goes into the policy created first"
+    signon = sign_on.after["actions"]["signon"]
+    assert signon["factorPromptMode"] == "SESSION"
+    assert signon["factorLifetime"] == 200
+    assert signon["requireFactor"] is True
+    assert signon["session"]["usePersistentCookie"] is False
+    assert [s.title for s in plan.manual_steps] == [pre_auth.ORG_SETTING_STEP.title]
+    assert "Security > General" in plan.to_text()
+    assert org.api_writes() == []
+
+
+def test_apply_needs_an_attestation(org: Org) -> None:
+    plan = pre_auth.plan(org.client, PARAMS)
+    with pytest.raises(ParameterError) as info:
+        pre_auth.apply(org.client, plan)
+    assert info.value.field == "attestation"
+    assert org.api_writes() == []
+
+
+def test_apply_verify_order_and_second_apply_writes_nothing(org: Org) -> None:
+    result = pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    assert result.outcome == "applied"
+    assert result.attestation is not None and result.attestation.by == ATTESTATION["by"]
+    failed = [c for c in result.verification.checks if not c.ok]
+    assert [c.name for c in failed] == [
+        "org setting: show 'Keep me signed in' before users sign in"
+    ], "every API change verified; the sandbox toggle is still off"
+
+    policies = org.client.get_json("/api/v1/policies", params={"type": "OKTA_SIGN_ON"})
+    order = [p["name"] for p in sorted(policies, key=lambda p: p["priority"])]
+    assert order[0] == "KMSI pre-authentication"
+    assert order[-1] == "Default Policy"
+    workday_policy = org.app_policy_id("Workday")
+    ours = org.rule(workday_policy, "KMSI pre-auth: once per session")
+    assert ours["priority"] == 0
+    assert ours["actions"]["appSignOn"]["verificationMethod"]["reauthenticateIn"] == "PT43800H"
+    assert ours["conditions"]["people"]["groups"]["include"] == [_group_id(org, "KMSI Pilot")]
+
+    org.sandbox.admin.set_org_settings({"preAuthKmsi": True})
+    assert pre_auth.verify(org.client, PARAMS).ok
+
+    org.clear_logs()
+    again = pre_auth.plan(org.client, PARAMS)
+    assert again.is_empty
+    assert pre_auth.apply(org.client, again, attestation=ATTESTATION).outcome == "no-op"
+    assert org.api_writes() == []
+
+
+def test_rollback_restores_the_org_exactly_including_shifted_priorities(org: Org) -> None:
+    """Our rule at priority 0 pushes the seeded rule down; rollback puts it back at 0."""
+    workday_policy = org.app_policy_id("Workday")
+    seeded = {r["name"]: r["priority"] for r in org.rules(workday_policy)}
+    before = comparable_snapshot(org.sandbox)
+    result = pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    shifted = {r["name"]: r["priority"] for r in org.rules(workday_policy)}
+    assert (
+        shifted["Engineering: phishing-resistant"] == seeded["Engineering: phishing-resistant"] + 1
+    )
+
+    saved = json.loads(json.dumps(result.to_dict()))
+    undo = rollback.plan(org.client, {"apply_result": saved})
+    kinds = [(c.action, c.ref.kind) for c in undo.changes]
+    assert kinds.count(("delete", "rule")) == 3 and kinds.count(("delete", "policy")) == 1
+    assert ("update", "rule") in kinds, "the shifted sibling rule is moved back"
+    rollback.apply(org.client, undo)
+    assert comparable_snapshot(org.sandbox) == before
+    assert rollback.verify(org.client, {"apply_result": saved}).ok
+
+
+def test_existing_policy_is_adopted_by_name_and_only_changed_fields_are_written(org: Org) -> None:
+    pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    plan = pre_auth.plan(org.client, {**PARAMS, "factor_lifetime_minutes": 60})
+    (change,) = plan.changes
+    assert change.action == "update" and change.ref.name == "KMSI MFA lifetime"
+    assert [(d.path, d.before, d.after) for d in change.diffs] == [
+        (f"{SIGNON}.factorLifetime", 200, 60)
+    ]
+
+
+def test_drift_a_policy_with_the_same_name_appears(org: Org) -> None:
+    plan = pre_auth.plan(org.client, PARAMS)
+    org.client.request(
+        "POST",
+        "/api/v1/policies",
+        json={"type": "OKTA_SIGN_ON", "name": "KMSI pre-authentication", "status": "ACTIVE"},
+    )
+    org.clear_logs()
+    with pytest.raises(StalePlanError, match="OKTA_SIGN_ON policies"):
+        pre_auth.apply(org.client, plan, attestation=ATTESTATION)
+    assert org.api_writes() == []
+
+
+def test_unowned_rule_fields_survive_apply_and_rollback(org: Org) -> None:
+    """Fields set by someone else on an adopted app rule stay through apply and rollback."""
+    pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    policy_id = org.app_policy_id("Slack")
+    rule = org.rule(policy_id, "KMSI pre-auth: once per session")
+    rule["actions"]["appSignOn"]["verificationMethod"]["factorMode"] = "1FA"  # drift we own
+    rule["actions"]["appSignOn"]["verificationMethod"]["inactivityPeriod"] = "PT1H"  # not ours
+    rule["conditions"]["network"] = {"connection": "ANYWHERE"}
+    rule["actions"]["appSignOn"]["keepMeSignedIn"] = {
+        "postAuth": "ALLOWED",
+        "postAuthPromptFrequency": "PT50H",
+    }
+    org.replace_rule(policy_id, rule)
+    before = comparable_snapshot(org.sandbox)
+
+    result = pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    (change,) = result.plan.changes
+    assert [d.path for d in change.diffs] == [f"{METHOD}.factorMode"]
+    now = org.rule(policy_id, "KMSI pre-auth: once per session")["actions"]["appSignOn"]
+    assert now["verificationMethod"]["inactivityPeriod"] == "PT1H"
+    assert now["keepMeSignedIn"]["postAuthPromptFrequency"] == "PT50H"
+
+    rollback.apply(org.client, rollback.plan(org.client, {"apply_result": result.to_dict()}))
+    assert comparable_snapshot(org.sandbox) == before
+
+
+def test_ambiguous_create_is_adopted_not_duplicated(org: Org) -> None:
+    """The policy POST takes effect but the answer is lost: apply finds it by name."""
+    plan = pre_auth.plan(org.client, PARAMS)
+    org.sandbox.admin.add_fault(
+        {
+            "action": "drop",
+            "when": "after",
+            "count": 1,
+            "match": {"method": "POST", "path": "/api/v1/policies"},
+        }
+    )
+    result = pre_auth.apply(org.client, plan, attestation=ATTESTATION)
+    assert result.outcome == "applied"
+    policies = org.client.get_json("/api/v1/policies", params={"type": "OKTA_SIGN_ON"})
+    assert [p["name"] for p in policies].count("KMSI pre-authentication") == 1
+    posts = [
+        e for e in org.api_writes() if e["method"] == "POST" and e["path"] == "/api/v1/policies"
+    ]
+    assert len(posts) == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        pytest.param(
+            {**PARAMS, "groups": ["KMSI Pilots"]},
+            "groups[0]",
+            "no group named exactly 'KMSI Pilots'",
+            id="unknown-group",
+        ),
+        pytest.param({**PARAMS, "groups": []}, "groups", "at least 1 item", id="no-group"),
+        pytest.param(
+            {**PARAMS, "factor_lifetime_minutes": "200"},
+            "factor_lifetime_minutes",
+            "must be a whole number of minutes (got '200')",
+            id="string-lifetime",
+        ),
+        pytest.param(
+            {**PARAMS, "factor_lifetime_minutes": 0},
+            "factor_lifetime_minutes",
+            "must be 1 or more",
+            id="zero-lifetime",
+        ),
+        pytest.param(
+            {**PARAMS, "app_rule_priority": 99},
+            "app_rule_priority",
+            "must be 98 or less (got 99)",
+            id="priority-of-the-catch-all",
+        ),
+        pytest.param(
+            {**PARAMS, "policy_priority": 3},
+            "policy_priority",
+            "must be between 1 and 2",
+            id="priority-below-the-default-policy",
+        ),
+        pytest.param(
+            {**PARAMS, "apps": {"labels": ["Slack", "Wokday"]}},
+            "apps.labels[1]",
+            "did you mean 'Workday'?",
+            id="unknown-app",
+        ),
+        pytest.param(
+            {**PARAMS, "apps": {"ids": []}}, "apps", "choose at least one app", id="no-apps"
+        ),
+        pytest.param(
+            {**PARAMS, "policy_name": "Default Policy"},
+            "policy_name",
+            "Okta's default policy",
+            id="default-policy-name",
+        ),
+        pytest.param({**PARAMS, "colour": "red"}, "colour", "is not a parameter", id="unknown"),
+    ],
+)
+def test_invalid_parameters_fail_before_any_write(
+    org: Org, params: dict[str, Any], field: str, message: str
+) -> None:
+    with pytest.raises(ParameterError) as info:
+        pre_auth.plan(org.client, params)
+    assert info.value.field == field
+    assert message in info.value.message
+    assert org.api_writes() == []
+
+
+def test_classic_engine_org_is_refused() -> None:
+    org = make_org("classic")
+    with pytest.raises(ClassicEngineError):
+        pre_auth.plan(org.client, PARAMS)
+    assert org.api_writes() == []
+
+
+def test_over_loopback_http_with_the_org_setting_checked() -> None:
+    with loopback_org() as org:
+        org.sandbox.admin.set_org_settings({"preAuthKmsi": True})
+        result = pre_auth.apply(
+            org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION
+        )
+        assert result.verification.ok, result.verification.to_text()
+        assert any(c.name.startswith("org setting") for c in result.verification.checks)
+        assert pre_auth.plan(org.client, PARAMS).is_empty

@@ -1,0 +1,144 @@
+"""Rollback of an apply: inputs, drift refusal, forcing, idempotence, partial applies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from procedure_support import ATTESTATION, Org, comparable_snapshot, make_org
+
+from kmsi_lib.errors import KmsiError, ParameterError, StalePlanError
+from kmsi_lib.procedures import post_auth, pre_auth, rollback
+
+POST_AUTH: dict[str, Any] = {"apps": {"labels": ["Okta Dashboard"]}, "prompt_frequency": "P7D"}
+PRE_AUTH: dict[str, Any] = {"groups": ["KMSI Pilot"], "apps": {"labels": ["Slack"]}}
+
+
+@pytest.fixture
+def org() -> Org:
+    return make_org()
+
+
+def _applied(org: Org) -> dict[str, Any]:
+    result = post_auth.apply(org.client, post_auth.plan(org.client, POST_AUTH))
+    data: dict[str, Any] = json.loads(json.dumps(result.to_dict()))
+    return data
+
+
+def test_apply_result_is_read_from_a_file_or_a_runbook_result(org: Org, tmp_path: Path) -> None:
+    before = comparable_snapshot(org.sandbox)
+    data = _applied(org)
+    result_file = tmp_path / "result.json"
+    result_file.write_text(json.dumps({"procedure": "post_auth", "apply_result": data}))
+    plan = rollback.plan(org.client, {"apply_result": str(result_file)})
+    assert plan.params["apply_result"] == str(result_file)
+    assert plan.params["rolls_back"]["procedure"] == "post_auth"
+    rollback.apply(org.client, plan)
+    assert comparable_snapshot(org.sandbox) == before
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        pytest.param("/nonexistent/result.json", "no file at", id="missing-file"),
+        pytest.param({"procedure": "post_auth", "apply_result": None}, "holds no apply", id="plan"),
+        pytest.param({"before_state": []}, "is not an apply result", id="not-a-result"),
+    ],
+)
+def test_unusable_apply_results_are_refused(org: Org, value: Any, message: str) -> None:
+    with pytest.raises(ParameterError) as info:
+        rollback.plan(org.client, {"apply_result": value})
+    assert info.value.field == "apply_result"
+    assert message in info.value.message
+
+
+def test_an_edited_apply_result_is_refused(org: Org) -> None:
+    data = _applied(org)
+    data["plan"]["observations"][0]["value"] = {"edited": True}
+    with pytest.raises(ParameterError, match="fingerprint"):
+        rollback.plan(org.client, {"apply_result": data})
+
+
+def test_session_revocations_cannot_be_rolled_back(org: Org) -> None:
+    data = _applied(org)
+    data["plan"]["procedure"] = data["procedure"] = "reset_sessions"
+    with pytest.raises(ParameterError, match="cannot be undone"):
+        rollback.plan(org.client, {"apply_result": data})
+
+
+def test_object_changed_after_the_apply_refuses_the_rollback_unless_forced(org: Org) -> None:
+    before = comparable_snapshot(org.sandbox)
+    data = _applied(org)
+    policy_id = org.app_policy_id("Okta Dashboard")
+    rule = org.rule(policy_id, "Catch-all Rule")
+    rule["actions"]["appSignOn"]["keepMeSignedIn"]["postAuthPromptFrequency"] = "PT50H"
+    org.replace_rule(policy_id, rule)
+    org.clear_logs()
+
+    with pytest.raises(StalePlanError) as info:
+        rollback.plan(org.client, {"apply_result": data})
+    message = str(info.value)
+    assert f"rule 'Catch-all Rule' ({rule['id']})" in message
+    assert "keepMeSignedIn.postAuthPromptFrequency is now 'PT50H'" in message
+    assert "force_objects" in message
+    assert org.api_writes() == []
+
+    forced = rollback.plan(org.client, {"apply_result": data, "force_objects": [rule["id"]]})
+    assert rollback.apply(org.client, forced).verification.ok
+    assert comparable_snapshot(org.sandbox) == before
+
+
+def test_rolling_back_twice_plans_nothing_the_second_time(org: Org) -> None:
+    data = _applied(org)
+    rollback.apply(org.client, rollback.plan(org.client, {"apply_result": data}))
+    org.clear_logs()
+    again = rollback.plan(org.client, {"apply_result": data})
+    assert again.is_empty
+    assert any("already as it was" in n for n in again.notes)
+    rollback.apply(org.client, again)
+    assert org.api_writes() == []
+
+
+def test_object_created_by_the_apply_and_deleted_since_is_skipped(org: Org) -> None:
+    before = comparable_snapshot(org.sandbox)
+    result = pre_auth.apply(
+        org.client, pre_auth.plan(org.client, PRE_AUTH), attestation=ATTESTATION
+    )
+    policy = next(r for r in result.created if r.kind == "policy")
+    org.client.request("DELETE", f"/api/v1/policies/{policy.id}")
+    undo = rollback.plan(org.client, {"apply_result": result.to_dict()})
+    assert all(c.ref.id != policy.id for c in undo.changes)
+    assert any("no longer exists" in n for n in undo.notes)
+    rollback.apply(org.client, undo)
+    assert comparable_snapshot(org.sandbox) == before
+
+
+def test_a_partly_failed_apply_can_be_rolled_back(org: Org) -> None:
+    """The apply fails on its last write; what it already wrote is undone from the error."""
+    before = comparable_snapshot(org.sandbox)
+    plan = pre_auth.plan(org.client, PRE_AUTH)
+    org.sandbox.admin.add_fault(
+        {"status": 400, "count": 1, "match": {"method": "POST", "path": "/api/v1/policies/rst*"}}
+    )
+    with pytest.raises(KmsiError) as info:
+        pre_auth.apply(org.client, plan, attestation=ATTESTATION)
+    partial = info.value.apply_result  # type: ignore[attr-defined]
+    assert partial.outcome == "failed"
+    assert [r.ref.kind for r in partial.before_state] == ["policy", "rule"]
+    rollback.apply(org.client, rollback.plan(org.client, {"apply_result": partial.to_dict()}))
+    assert comparable_snapshot(org.sandbox) == before
+
+
+def test_rollback_plan_goes_stale_like_any_plan(org: Org) -> None:
+    data = _applied(org)
+    undo = rollback.plan(org.client, {"apply_result": data})
+    policy_id = org.app_policy_id("Okta Dashboard")
+    rule = org.rule(policy_id, "Catch-all Rule")
+    rule["actions"]["appSignOn"]["verificationMethod"]["factorMode"] = "1FA"
+    org.replace_rule(policy_id, rule)
+    org.clear_logs()
+    with pytest.raises(StalePlanError):
+        rollback.apply(org.client, undo)
+    assert org.api_writes() == []
