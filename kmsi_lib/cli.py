@@ -14,7 +14,7 @@ from collections.abc import Sequence
 # subcommand -> (module, function, one-line help); a registry instead of an if-chain.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("kmsi_lib.runner", "demo_main", "start the sandbox and run every runbook against it"),
-    "evidence": ("kmsi_lib.evidence", "main", "list or verify recorded evidence (ledger hash chain)"),
+    "evidence": ("kmsi_lib.evidence", "main", "list or verify recorded evidence (hash chain)"),
     "lab": ("kmsi_lib.lab", "main", "start the sandbox and JupyterLab pointed at it, for training"),
     "run": ("kmsi_lib.runner", "run_main", "execute one runbook headlessly (plan or apply)"),
     "sandbox": ("kmsi_lib.sandbox.__main__", "main", "run the sandbox Okta org on loopback"),

@@ -78,8 +78,9 @@ _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
 _AUTH_SCHEME = re.compile(r"^\s*(SSWS|Bearer|DPoP|Basic)\s+\S{8,}", re.I)
 # An Okta API token: "00" + 40 url-safe characters.
 _OKTA_TOKEN = re.compile(r"^00[A-Za-z0-9_-]{40}$")
-_LONG_RANDOM_MIN = 32
-_LONG_RANDOM_BITS = 4.0  # bits per character; English and ids stay well below
+_LONG_RANDOM_MIN = 24
+_RANDOM_PIECE = 20
+_RANDOM_BITS = 3.5  # bits per character over a piece; words and ids stay below
 
 
 def _entropy(text: str) -> float:
@@ -88,12 +89,22 @@ def _entropy(text: str) -> float:
 
 
 def _looks_random(text: str) -> bool:
-    """A long run of mixed characters with no spaces: what a token or key looks like."""
+    """A long run of mixed characters with no spaces: what a token or key looks like.
+
+    URLs and file paths are judged a segment at a time, and a segment by its
+    longest piece between separators: a run id such as
+    ``20261129T051500Z-post_auth-apply-3f9a1c`` is long but made of short words.
+    """
+    if "/" in text and not text.endswith("="):
+        return any(_looks_random(part) for part in text.split("/"))
     if len(text) < _LONG_RANDOM_MIN or any(c.isspace() for c in text) or "://" in text:
         return False
-    classes = sum([any(c.islower() for c in text), any(c.isupper() for c in text),
-                   any(c.isdigit() for c in text)])
-    return classes >= 3 and _entropy(text) >= _LONG_RANDOM_BITS
+    for piece in re.split(r"[-_.~+=:]", text):
+        classes = sum([any(c.islower() for c in piece), any(c.isupper() for c in piece),
+                       any(c.isdigit() for c in piece)])
+        if len(piece) >= _RANDOM_PIECE and classes >= 3 and _entropy(piece) >= _RANDOM_BITS:
+            return True
+    return False
 
 
 def _secret_reason(value: str) -> str | None:

@@ -166,6 +166,9 @@ def test_secrets_are_refused_and_point_to_the_environment(
         pytest.param({"prompt_frequency": "P30D", "reauthenticate_in": "PT12H"}, id="durations"),
         pytest.param({"url": "https://example.okta.com/app/payroll/exk1a2b3c4d5e6f7g8h9/sso"},
                      id="url"),
+        pytest.param({"apply_result": "evidence/CHG-1/20261129T051500Z-post_auth-apply-3f9a1c/"
+                                      "result.json"}, id="evidence-path"),
+        pytest.param({"names": ["Payroll-Application-Production-2026"]}, id="long-name"),
     ],
 )
 def test_ordinary_values_are_not_secrets(data: dict[str, Any]) -> None:

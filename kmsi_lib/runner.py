@@ -1,0 +1,460 @@
+"""Headless runbook execution with papermill, turned into evidence: ``kmsi run``, ``kmsi demo``.
+
+``kmsi run NOTEBOOK -f PARAMS.yaml --mode plan|apply [--change CHG-ID] [--approved-plan EVIDENCE]``
+
+1. validates the params file against the notebook and its procedure, and the
+   credentials in the environment, before any kernel starts;
+2. for ``--approved-plan``, checks the plan run's evidence against its ledger
+   and that it was made for the same procedure, parameters and org;
+3. executes the notebook with papermill (kernel ``python3``, a per-cell
+   timeout, a progress bar); only non-secret parameters are injected, the
+   kernel inherits ``OKTA_*`` from the environment;
+4. records the evidence (:func:`kmsi_lib.evidence.record_run`), which also
+   scans every file for the secrets this process knows.
+
+Exit status: 0 the run succeeded (and, for apply, verified); 1 the run failed
+(its evidence is recorded, marked failed); 2 nothing was run (bad arguments,
+parameters, credentials or approved plan); 3 a secret was found in the run's
+files, which were deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime as _dt
+import getpass
+import io
+import json
+import logging
+import os
+import re
+import secrets as _secrets
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kmsi_lib import evidence
+from kmsi_lib.errors import ConfigError, EvidenceError, KmsiError, ParameterError
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_SECRET",
+    "EXIT_USAGE",
+    "RunReport",
+    "check_approved_plan",
+    "demo_main",
+    "run_main",
+    "run_notebook",
+]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SECRET = 0, 1, 2, 3
+KERNEL = "python3"
+_CHANGE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def new_run_id(procedure: str, mode: str) -> str:
+    """``20261129T051500Z-post_auth-apply-3f9a1c``: sortable, readable, unique."""
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{procedure}-{mode}-{_secrets.token_hex(3)}"
+
+
+def operator_name(environ: Mapping[str, str] | None = None) -> str:
+    """Who ran it: ``KMSI_OPERATOR`` if set, else the OS user."""
+    env = os.environ if environ is None else environ
+    named = env.get("KMSI_OPERATOR", "").strip()
+    if named:
+        return named
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+# ---------------------------------------------------------------- approved plans
+
+
+def _same_url(a: str, b: str) -> bool:
+    return a.rstrip("/").lower() == b.rstrip("/").lower()
+
+
+def check_approved_plan(
+    plan_evidence: Path, *, procedure: str, params: Mapping[str, Any], org_url: str
+) -> dict[str, Any]:
+    """Check a plan run's evidence before applying it; return the plan (``Plan.to_dict()``).
+
+    Refuses (EvidenceError) unless the plan's run is listed in its evidence
+    root's ledger and verifies there, it was a successful plan run, and it was
+    made for the same procedure, the same parameters (compared after filling
+    in defaults) and the same org.
+    """
+    from kmsi_lib.params import normalized_params
+
+    record_path, record = evidence.load_record(plan_evidence)
+    run_dir = record_path.parent
+    root = run_dir.parent.parent
+    entry = evidence.find_run(root, run_dir)
+    if entry is None:
+        raise EvidenceError(f"{record_path}: this plan is not in the ledger {root / 'ledger.jsonl'}"
+                            " (only recorded plan evidence can be approved)")
+    report = evidence.verify(root)
+    rel = str(entry["path"])
+    relevant = [p for p in report.problems
+                if p.kind in {"chain", "seq", "hash", "unreadable", "duplicate"}
+                or p.where.startswith(rel)]
+    if relevant:
+        listing = "; ".join(str(p) for p in relevant)
+        raise EvidenceError(f"the approved plan's evidence does not verify: {listing}")
+    if record.get("mode") != "plan" or record.get("status") != "succeeded":
+        raise EvidenceError(f"{record_path}: not a successful plan run (mode "
+                            f"{record.get('mode')}, status {record.get('status')})")
+    plan = record.get("plan")
+    if not isinstance(plan, dict):
+        raise EvidenceError(f"{record_path}: the run recorded no plan")
+    if record.get("procedure") != procedure or plan.get("procedure") != procedure:
+        raise EvidenceError(f"the approved plan is for the procedure {record.get('procedure')!r}, "
+                            f"not {procedure!r}")
+    theirs = normalized_params(procedure, record.get("parameters") or {})
+    ours = normalized_params(procedure, params)
+    if evidence.canonical_json(theirs) != evidence.canonical_json(ours):
+        changed = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+        raise EvidenceError("the approved plan was made with other parameters (differs in: "
+                            f"{', '.join(changed)}); plan again with these parameters")
+    planned_org = str((record.get("org") or {}).get("url") or plan.get("org_url") or "")
+    if not _same_url(planned_org, org_url):
+        raise EvidenceError(f"the approved plan was made for the org {planned_org}, "
+                            f"not {org_url}")
+    return plan
+
+
+# ---------------------------------------------------------------- one run
+
+
+@dataclasses.dataclass(frozen=True)
+class RunReport:
+    """What ``kmsi run`` did: exit code, and where the evidence is."""
+
+    exit_code: int
+    run_id: str
+    outcome: str
+    run_dir: Path | None
+    record: dict[str, Any] | None
+    message: str
+
+
+@contextlib.contextmanager
+def _captured_papermill_log() -> Iterator[io.StringIO]:
+    """Collect papermill's log lines so the secret scan sees them too."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    logger = logging.getLogger("papermill")
+    logger.addHandler(handler)
+    try:
+        yield buffer
+    finally:
+        logger.removeHandler(handler)
+
+
+def _execute(
+    notebook: Path, output: Path, parameters: dict[str, Any], *, timeout: int, progress: bool,
+) -> dict[str, Any] | None:
+    """Run the notebook; returns None on success, else the error as {type, message}."""
+    import papermill
+
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(output), parameters=parameters, kernel_name=KERNEL,
+            execution_timeout=timeout, progress_bar=progress, log_output=False,
+            request_save_on_cell_execute=True,
+        )
+    except papermill.PapermillExecutionError as exc:
+        return {"type": exc.ename, "message": str(exc.evalue), "cell": exc.exec_count}
+    except Exception as exc:  # a dead kernel or a timeout must still leave evidence
+        return {"type": type(exc).__name__, "message": str(exc)}
+    return None
+
+
+def _judge(mode: str, procedure: str, result: Mapping[str, Any] | None,
+           error: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Decide whether a finished run succeeded; returns the reason it did not, or None."""
+    if error is not None:
+        return dict(error)
+    if result is None:
+        return {"type": "EvidenceError", "message": "the notebook wrote no result.json"}
+    if result.get("procedure") not in (None, procedure):
+        return {"type": "EvidenceError", "message": f"the notebook ran the procedure "
+                f"{result.get('procedure')!r}, expected {procedure!r}"}
+    if result.get("error"):
+        return {"type": "RunbookError", "message": str(result["error"])}
+    if result.get("outcome") in (None, "failed"):
+        return {"type": "RunbookError", "message": f"outcome {result.get('outcome')!r}"}
+    if mode == "apply" and evidence.verification_passed(result) is not True:
+        return {"type": "VerificationFailed",
+                "message": "the apply did not verify (see verification in the record)"}
+    return None
+
+
+def run_notebook(
+    notebook: Path,
+    params_file: Path,
+    *,
+    mode: str = "plan",
+    change_id: str = "",
+    approved_plan: Path | None = None,
+    evidence_root: Path = Path("evidence"),
+    timeout: int = 600,
+    progress: bool = True,
+) -> RunReport:
+    """Validate, execute one runbook and record its evidence (``kmsi run`` without argv).
+
+    Raises ParameterError, ConfigError or EvidenceError when nothing can be
+    run; once the kernel starts, every outcome is a RunReport with evidence.
+    The kernel inherits this process's environment (``OKTA_*``): that is the
+    only way credentials reach it.
+    """
+    from kmsi_lib.auth import Credentials
+    from kmsi_lib.params import load_run_params
+
+    if mode not in ("plan", "apply"):
+        raise ParameterError("mode", f"must be plan or apply (got {mode!r})")
+    if mode == "apply" and not change_id:
+        raise ParameterError("change", "an apply needs a change ticket: --change CHG-ID")
+    if change_id and not _CHANGE_ID.match(change_id):
+        raise ParameterError("change", "letters, digits, '.', '_' and '-' only, at most 64 "
+                             f"(got {change_id!r})")
+    if approved_plan is not None and mode != "apply":
+        raise ParameterError("approved-plan", "only an apply uses an approved plan")
+    env = dict(os.environ)
+    run = load_run_params(notebook, params_file)
+    credentials = Credentials.from_env(env)
+
+    root = Path(evidence_root)
+    run_id = new_run_id(run.procedure, mode)
+    staging = root / evidence.STAGING_DIR / run_id
+    staging.mkdir(parents=True)
+    approved_meta: dict[str, Any] | None = None
+    plan_param = ""
+    try:
+        if approved_plan is not None:
+            plan = check_approved_plan(approved_plan, procedure=run.procedure,
+                                       params=run.values, org_url=credentials.org_url)
+            record_path, record = evidence.load_record(approved_plan)
+            copy = evidence.write_json(staging / "approved-plan.json", plan)
+            plan_param = str(copy.resolve())
+            approved_meta = {"run_id": record.get("run_id"), "path": _display_path(record_path),
+                             "record_sha256": evidence.sha256_file(record_path),
+                             "fingerprint": plan.get("fingerprint")}
+    except KmsiError:
+        evidence.remove_tree(staging)
+        raise
+
+    parameters = {**run.values, "mode": mode, "change_id": change_id,
+                  "evidence_dir": str(staging.resolve()), "approved_plan": plan_param}
+    started = _utc_now()
+    with _captured_papermill_log() as log:
+        error = _execute(notebook, staging / "notebook.ipynb", parameters,
+                         timeout=timeout, progress=progress)
+    try:
+        result = evidence.read_result(staging)
+    except EvidenceError as exc:
+        result, error = None, error or {"type": "EvidenceError", "message": str(exc)}
+    failure = _judge(mode, run.procedure, result, error)
+    meta = evidence.RunMeta(
+        run_id=run_id, change_id=change_id or evidence.PLAN_ONLY_CHANGE, mode=mode,
+        procedure=run.procedure, notebook=_display_path(notebook),
+        template_sha256=evidence.sha256_file(notebook), parameters=run.values,
+        started_at=started, finished_at=_utc_now(), operator=operator_name(env),
+        org_url=credentials.org_url, approved_plan=approved_meta,
+    )
+    recorded = evidence.record_run(
+        root, staging, meta, succeeded=failure is None, error=failure,
+        secrets=evidence.known_secrets(env), captured={"<papermill log>": log.getvalue().encode()},
+    )
+    if recorded.quarantined:
+        files = ", ".join(sorted({h.file for h in recorded.secret_hits}))
+        return RunReport(EXIT_SECRET, run_id, "quarantined", None, None,
+                         f"a known secret was found in {files}; the run's files were deleted "
+                         f"(ledger seq {recorded.entry['seq']} records the quarantine)")
+    record = recorded.record or {}
+    outcome = str(record.get("outcome", "failed"))
+    if failure is not None:
+        return RunReport(EXIT_FAILED, run_id, outcome, recorded.run_dir, record,
+                         f"run FAILED: {failure['type']}: {failure['message']}")
+    return RunReport(EXIT_OK, run_id, outcome, recorded.run_dir, record, f"run {outcome}")
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kmsi run",
+        description="Execute a runbook headlessly and record its evidence. Credentials come "
+        "from the environment (OKTA_ORG_URL + OKTA_API_TOKEN, or the OAuth variables).",
+    )
+    p.add_argument("notebook", type=Path, help="the runbook, e.g. notebooks/20_post_auth.ipynb")
+    p.add_argument("-f", "--params", type=Path, required=True, help="YAML params file")
+    p.add_argument("--mode", choices=("plan", "apply"), default="plan")
+    p.add_argument("--change", default="", help="change ticket id (required for apply)")
+    p.add_argument("--approved-plan", type=Path, default=None,
+                   help="apply exactly this plan: a plan run's record.json or its directory")
+    p.add_argument("--evidence-root", type=Path, default=Path("evidence"))
+    p.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def run_main(argv: Sequence[str] | None = None) -> int:
+    """``kmsi run``: see the module docstring for the exit codes."""
+    args = _run_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        report = run_notebook(
+            args.notebook, args.params, mode=args.mode, change_id=args.change,
+            approved_plan=args.approved_plan, evidence_root=args.evidence_root,
+            timeout=args.timeout, progress=not args.no_progress,
+        )
+    except (ParameterError, ConfigError, EvidenceError) as exc:
+        print(f"kmsi run: refused, nothing was run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    stream = sys.stdout if report.exit_code == EXIT_OK else sys.stderr
+    print(f"kmsi run: {report.message}", file=stream)
+    if report.run_dir is not None:
+        print(f"evidence: {_display_path(report.run_dir)}", file=stream)
+    return report.exit_code
+
+
+# ---------------------------------------------------------------- demo
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoStep:
+    notebook: str
+    mode: str
+    before: str = ""  # an action on the sandbox before the run (the admin's manual step)
+
+
+DEMO_STEPS: tuple[DemoStep, ...] = (
+    DemoStep("00_audit.ipynb", "plan"),
+    DemoStep("10_pre_auth.ipynb", "plan"),
+    DemoStep("10_pre_auth.ipynb", "apply", before="enable-pre-auth-toggle"),
+    DemoStep("20_post_auth.ipynb", "plan"),
+    DemoStep("20_post_auth.ipynb", "apply"),
+    DemoStep("30_prompt_text.ipynb", "plan"),
+    DemoStep("30_prompt_text.ipynb", "apply"),
+    DemoStep("40_reset_sessions.ipynb", "plan"),
+    DemoStep("40_reset_sessions.ipynb", "apply"),
+    DemoStep("00_audit.ipynb", "plan"),
+    DemoStep("90_rollback.ipynb", "plan", before="rollback-post-auth"),
+    DemoStep("90_rollback.ipynb", "apply", before="rollback-post-auth"),
+)
+
+
+def _project_dir() -> Path:
+    """The checkout holding notebooks/ and params/ (the current directory, else the package's)."""
+    for candidate in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        if (candidate / "notebooks").is_dir() and (candidate / "params").is_dir():
+            return candidate
+    raise ConfigError("kmsi demo: run it from the kmsi-runbooks checkout (no notebooks/ and "
+                      "params/ here)")
+
+
+def _demo_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kmsi demo",
+        description="Start the sandbox org on loopback and run every runbook against it: the "
+        "audit, then plan and apply of each change, the audit again and a rollback.",
+    )
+    p.add_argument("--evidence-root", type=Path, default=Path("evidence"))
+    p.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def demo_main(argv: Sequence[str] | None = None) -> int:
+    """``kmsi demo``: every runbook against a fresh sandbox; exit 0 when all went as expected."""
+    args = _demo_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    from kmsi_lib.sandbox import Sandbox
+
+    try:
+        project = _project_dir()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    change_id = f"DEMO-{_dt.datetime.now(_dt.UTC):%Y%m%d}"
+    sandbox = Sandbox(seed="default")
+    rows: list[list[str]] = []
+    failures = 0
+    last_apply: dict[str, Path] = {}
+    saved = {k: os.environ.get(k) for k in os.environ if k.startswith("OKTA_")}
+    with sandbox.serve(port=0) as url, tempfile.TemporaryDirectory(prefix="kmsi-demo-") as tmp:
+        for key in saved:
+            os.environ.pop(key, None)
+        os.environ["OKTA_ORG_URL"] = url
+        os.environ["OKTA_API_TOKEN"] = sandbox.token
+        try:
+            print(f"sandbox org on {url}; evidence in {args.evidence_root}/ (change {change_id})")
+            for step in DEMO_STEPS:
+                notebook = project / "notebooks" / step.notebook
+                name = notebook.stem.split("_", 1)[1]
+                params_file = project / "params" / "sandbox" / f"{name}.yaml"
+                if step.before == "enable-pre-auth-toggle":
+                    print("(the admin's manual step: the sandbox's pre-auth KMSI toggle is "
+                          "switched on through its admin API)")
+                    sandbox.admin.set_org_settings({"preAuthKmsi": True})
+                if step.before == "rollback-post-auth":
+                    params_file = _rollback_params(params_file, last_apply.get("post_auth"),
+                                                   Path(tmp))
+                print(f"\n== {step.notebook} ({step.mode})")
+                try:
+                    report = run_notebook(
+                        notebook, params_file, mode=step.mode,
+                        change_id=change_id if step.mode == "apply" else "",
+                        evidence_root=args.evidence_root, timeout=args.timeout,
+                        progress=not args.no_progress,
+                    )
+                except KmsiError as exc:
+                    failures += 1
+                    rows.append([step.notebook, step.mode, "refused", str(exc)])
+                    print(f"refused: {exc}", file=sys.stderr)
+                    continue
+                if report.exit_code != EXIT_OK:
+                    failures += 1
+                    print(report.message, file=sys.stderr)
+                if step.mode == "apply" and report.run_dir is not None:
+                    last_apply[name] = report.run_dir / evidence.RESULT_FILE
+                where = _display_path(report.run_dir) if report.run_dir else "-"
+                rows.append([step.notebook, step.mode, report.outcome, where])
+        finally:
+            for key in ("OKTA_ORG_URL", "OKTA_API_TOKEN"):
+                os.environ.pop(key, None)
+            os.environ.update({k: v for k, v in saved.items() if v is not None})
+    print("\n" + evidence._format_table(rows, ["runbook", "mode", "outcome", "evidence"]))
+    report_v = evidence.verify(args.evidence_root)
+    print("\n" + report_v.to_text())
+    print(f"\nOpen the HTML evidence in a browser, e.g. {rows[-1][3]}/notebook.html; "
+          f"list every run with: kmsi evidence list --root {args.evidence_root}")
+    return EXIT_OK if failures == 0 and report_v.ok else EXIT_FAILED
+
+
+def _rollback_params(template: Path, apply_result: Path | None, tmp: Path) -> Path:
+    """The rollback params for the demo: the committed file, pointed at this demo's apply."""
+    from kmsi_lib.params import load_params_file
+
+    values = load_params_file(template)
+    if apply_result is not None:
+        values["apply_result"] = str(apply_result.resolve())
+    path = tmp / "rollback.yaml"
+    path.write_text(json.dumps(values), encoding="utf-8")  # JSON is YAML
+    return path
