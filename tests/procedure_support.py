@@ -53,7 +53,10 @@ class WireRecorder(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         raw = request.read()
-        body = json.loads(raw) if raw else None
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:  # the OAuth token request is form-encoded
+            body = raw.decode()
         scheme = request.headers.get("Authorization", "").partition(" ")[0]
         self.sent.append(
             Sent(request.method, request.url.path, request.url.query.decode(), scheme, body)

@@ -174,3 +174,81 @@ def test_every_request_carries_an_authorization_scheme(pre_auth_org: Org) -> Non
     """Guide: 'Authorization: YOUR_API_KEY_HERE'. Reality: 'SSWS <token>' or 'Bearer <token>'."""
     assert pre_auth_org.wire.sent
     assert {s.scheme for s in pre_auth_org.wire.sent} == {"SSWS"}
+
+
+@pytest.mark.parametrize("procedure", [pre_auth, post_auth], ids=["pre_auth", "post_auth"])
+def test_oauth_bearer_with_exactly_the_procedure_scopes(procedure: Any) -> None:
+    """With an OAuth service app the scheme is Bearer, and the procedure's SCOPES suffice."""
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+    from procedure_support import SANDBOX_URL, WireRecorder
+
+    from kmsi_lib.auth import OAuthServiceAppAuth
+    from kmsi_lib.client import OktaClient
+    from kmsi_lib.sandbox import Sandbox
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key())) | {"kid": "k1"}
+    sandbox = Sandbox(seed="default")
+    sandbox.admin.register_client("0oaKmsiRunbooks", jwk, list(procedure.SCOPES))
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    auth = OAuthServiceAppAuth(
+        SANDBOX_URL, "0oaKmsiRunbooks", pem, scopes=procedure.SCOPES, key_id="k1"
+    )
+    wire = WireRecorder(sandbox.transport())
+    client = OktaClient(SANDBOX_URL, auth, transport=wire)
+    params = PRE_AUTH if procedure is pre_auth else POST_AUTH
+    result = procedure.apply(client, procedure.plan(client, params), attestation=ATTESTATION)
+    assert result.outcome == "applied"
+    api = [s for s in wire.sent if s.path.startswith("/api/")]
+    assert api and {s.scheme for s in api} == {"Bearer"}
+
+
+def test_prompt_text_goes_under_widget_customizations_in_a_whole_page_put() -> None:
+    """Guide: postAuthKeepMeSignedInPrompt as the whole PUT body. Reality: it lives in
+    widgetCustomizations and the PUT replaces the page, so the whole page is sent back."""
+    from kmsi_lib.procedures import prompt_text
+
+    org = make_org()
+    brands = {b["name"]: b["id"] for b in org.client.get_json("/api/v1/brands")}
+    brand_id = brands["Acme Partners"]
+    page_path = f"/api/v1/brands/{brand_id}/pages/sign-in/customized"
+    page = org.client.get_json(page_path)
+    params = {"brands": ["Acme Partners"], "title": "Stay signed in?"}
+    prompt_text.apply(org.client, prompt_text.plan(org.client, params))
+
+    (sent,) = [s for s in org.wire.writes() if s.path == page_path]
+    assert sent.method == "PUT"
+    assert "postAuthKeepMeSignedInPrompt" not in sent.body
+    prompt = sent.body["widgetCustomizations"]["postAuthKeepMeSignedInPrompt"]
+    assert prompt["title"] == "Stay signed in?"
+    assert "pageContent" in page and "widgetVersion" in page
+    for key in page.keys() - {"widgetCustomizations", "_links"}:
+        assert sent.body[key] == page[key], f"{key} is sent back as read"
+    labels = {
+        k: v for k, v in page["widgetCustomizations"].items() if k != "postAuthKeepMeSignedInPrompt"
+    }
+    assert {k: sent.body["widgetCustomizations"][k] for k in labels} == labels
+
+
+@pytest.mark.parametrize("forget", [True, False], ids=["forget", "keep-devices"])
+def test_session_reset_states_forget_devices_and_oauth_tokens(forget: bool) -> None:
+    """Guide: relies on forgetDevices defaulting to true. Reality: the default differs between
+    engines, so both forgetDevices and oauthTokens are always sent."""
+    from kmsi_lib.procedures import reset_sessions
+
+    org = make_org()
+    login = org.client.get_json("/api/v1/users", params={"limit": "1"})[0]["profile"]["login"]
+    params = {"users": [login], "forget_devices": forget, "oauth_tokens": False}
+    reset_sessions.apply(org.client, reset_sessions.plan(org.client, params))
+    (sent,) = org.wire.writes()
+    assert sent.method == "DELETE" and sent.path.endswith("/sessions")
+    query = dict(part.split("=") for part in sent.query.split("&"))
+    assert query == {"forgetDevices": str(forget).lower(), "oauthTokens": "false"}

@@ -142,3 +142,17 @@ def test_rollback_plan_goes_stale_like_any_plan(org: Org) -> None:
     with pytest.raises(StalePlanError):
         rollback.apply(org.client, undo)
     assert org.api_writes() == []
+
+
+def test_prompt_text_apply_is_rolled_back_exactly(org: Org) -> None:
+    """A brand without a customized page gets it deleted again; the other gets its page back."""
+    from kmsi_lib.procedures import prompt_text
+
+    before = comparable_snapshot(org.sandbox)
+    params = {"brands": "all", "title": "Stay signed in?", "reject_button_text": "Not now"}
+    result = prompt_text.apply(org.client, prompt_text.plan(org.client, params))
+    assert result.outcome == "applied"
+    undo = rollback.plan(org.client, {"apply_result": json.loads(json.dumps(result.to_dict()))})
+    assert sorted(c.action for c in undo.changes) == ["delete", "update"]
+    assert rollback.apply(org.client, undo).verification.ok
+    assert comparable_snapshot(org.sandbox) == before
