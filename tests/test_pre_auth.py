@@ -214,9 +214,9 @@ def test_ambiguous_create_is_adopted_not_duplicated(org: Org) -> None:
             id="priority-of-the-catch-all",
         ),
         pytest.param(
-            {**PARAMS, "policy_priority": 3},
+            {**PARAMS, "policy_priority": 30},
             "policy_priority",
-            "must be between 1 and 2",
+            "so that the policy sits above the Default Policy",
             id="priority-below-the-default-policy",
         ),
         pytest.param(
@@ -263,3 +263,45 @@ def test_over_loopback_http_with_the_org_setting_checked() -> None:
         assert result.verification.ok, result.verification.to_text()
         assert any(c.name.startswith("org setting") for c in result.verification.checks)
         assert pre_auth.plan(org.client, PARAMS).is_empty
+
+
+def test_policy_priority_range_and_placement_among_custom_policies(org: Org) -> None:
+    """Priorities 1..N+1 are allowed (N other custom policies); the policy lands there."""
+    org.client.request(
+        "POST",
+        "/api/v1/policies",
+        json={"type": "OKTA_SIGN_ON", "name": "Other session policy", "status": "ACTIVE"},
+    )
+    policies = org.client.get_json("/api/v1/policies", params={"type": "OKTA_SIGN_ON"})
+    custom = sum(not p["system"] for p in policies)
+    with pytest.raises(ParameterError, match=f"between 1 and {custom + 1}"):
+        pre_auth.plan(org.client, {**PARAMS, "policy_priority": custom + 2})
+    params = {**PARAMS, "policy_priority": custom + 1}
+    result = pre_auth.apply(org.client, pre_auth.plan(org.client, params), attestation=ATTESTATION)
+    assert all(c.ok for c in result.verification.checks if "priority" in c.name)
+    ordered = sorted(
+        org.client.get_json("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}),
+        key=lambda p: p["priority"],
+    )
+    assert [p["name"] for p in ordered][-2:] == ["KMSI pre-authentication", "Default Policy"]
+    assert pre_auth.plan(org.client, params).is_empty
+
+
+def test_org_setting_is_not_checked_on_a_real_org_and_verification_says_so() -> None:
+    """Only the sandbox exposes the toggle; elsewhere verification notes it was not checked."""
+    from procedure_support import WireRecorder
+
+    from kmsi_lib.auth import SSWSAuth
+    from kmsi_lib.client import OktaClient
+    from kmsi_lib.sandbox import Sandbox
+
+    sandbox = Sandbox(seed="default")
+    wire = WireRecorder(sandbox.transport())
+    client = OktaClient("https://acme.okta.com", SSWSAuth(sandbox.token), transport=wire)
+    result = pre_auth.apply(client, pre_auth.plan(client, PARAMS), attestation=ATTESTATION)
+    assert result.verification.ok
+    assert not any(c.name == pre_auth.ORG_SETTING_CHECK for c in result.verification.checks)
+    assert result.verification.notes == [pre_auth.ORG_SETTING_NOTE]
+    assert "no public API" in result.to_text()
+    assert pre_auth.verify(client, PARAMS).notes == [pre_auth.ORG_SETTING_NOTE]
+    assert wire.sent and not any(s.path.startswith("/_sandbox") for s in wire.sent)

@@ -481,3 +481,22 @@ def test_edit_of_an_absent_object_is_a_create() -> None:
     assert change is not None and change.action == "create"
     assert change.after == {"name": "KMSI", "type": "OKTA_SIGN_ON", "priority": 1}
     assert not edit.checks[0].ok
+
+
+def test_labels_name_new_parents_by_change_and_results_keep_real_ids(memory: _MemoryKind) -> None:
+    child = ObjectRef("memory", None, "child", base.created_placeholder(0))
+    assert child.label() == "memory 'child' in the object created by change 1"
+    plan = Plan(
+        "test",
+        {},
+        "mem://",
+        changes=[
+            Change.create(ObjectRef("memory", None, "parent"), {"name": "parent"}),
+            Change.create(child, {"name": "child"}),
+        ],
+    )
+    result = base.apply_plan(_FakeClient(), plan)  # type: ignore[arg-type]
+    refs = [a.change.ref for a in result.applied]
+    assert [(r.id, r.parent_id) for r in refs] == [("m1", None), ("m2", "m1")]
+    assert "memory 'child' (m2) in m1" in result.to_text()
+    assert "in the object created by change 1" in plan.to_text()

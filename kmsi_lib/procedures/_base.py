@@ -398,7 +398,10 @@ class ObjectRef:
             text += f" {self.name!r}"
         if self.id:
             text += f" ({self.id})"
-        if self.parent_id:
+        if self.parent_id and self.parent_id.startswith("$created:"):
+            index = int(self.parent_id.split(":", 1)[1])
+            text += f" in the object created by change {index + 1}"
+        elif self.parent_id:
             text += f" in {self.parent_id}"
         return text
 
@@ -590,37 +593,67 @@ class Plan:
 
     def rows(self) -> list[tuple[str, str, str, str, str]]:
         """(action, object, field, before, after) rows for rendering."""
-        out: list[tuple[str, str, str, str, str]] = []
-        for change in self.changes:
-            label = change.ref.label()
-            if not change.diffs:
-                out.append((change.action, label, "", "", change.note))
-            for d in change.diffs:
-                out.append((change.action, label, d.path, _show(d.before), _show(d.after)))
-        for step in self.manual_steps:
-            out.append(("manual", step.title, "", "", " / ".join(step.instructions)))
-        return out
+        return _change_rows((c, c.ref) for c in self.changes)
 
     def to_text(self) -> str:
-        head = f"Plan: {self.procedure} on {self.org_url} at {self.created_at}"
-        if self.is_empty and not self.manual_steps:
-            body = "No changes: the org already matches the parameters."
+        lines = [f"Plan: {self.procedure} on {self.org_url} at {self.created_at}"]
+        if self.is_empty:
+            lines.append("No changes: the org already matches the parameters.")
         else:
-            body = _text_table(("action", "object", "field", "before", "after"), self.rows())
-        notes = "".join(f"\nnote: {n}" for n in self.notes)
-        return f"{head}\n{body}{notes}\nfingerprint: {self.fingerprint}"
+            lines.append(f"{len(self.changes)} change(s):")
+            lines.extend(_change_text((c, c.ref) for c in self.changes))
+        for step in self.manual_steps:
+            lines.append(f"manual step (needs an attestation at apply): {step.title}")
+            lines.extend(f"    {n}. {text}" for n, text in enumerate(step.instructions, 1))
+        lines.extend(f"note: {n}" for n in self.notes)
+        lines.append(f"fingerprint: {self.fingerprint}")
+        return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        head = (
+        parts = [
             f"<p><b>Plan: {html.escape(self.procedure)}</b> on {html.escape(self.org_url)}"
             f" at {html.escape(self.created_at)}</p>"
-        )
-        if self.is_empty and not self.manual_steps:
-            body = "<p>No changes: the org already matches the parameters.</p>"
+        ]
+        if self.is_empty:
+            parts.append("<p>No changes: the org already matches the parameters.</p>")
         else:
-            body = _html_table(("action", "object", "field", "before", "after"), self.rows())
-        notes = "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
-        return head + body + notes
+            parts.append(_html_table(_CHANGE_HEADERS, self.rows()))
+        for step in self.manual_steps:
+            items = "".join(f"<li>{html.escape(t)}</li>" for t in step.instructions)
+            parts.append(
+                f"<p><b>Manual step</b> (needs an attestation at apply):"
+                f" {html.escape(step.title)}</p><ol>{items}</ol>"
+            )
+        parts.extend(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
+        return "".join(parts)
+
+
+_CHANGE_HEADERS = ("action", "object", "field", "before", "after")
+
+
+def _change_rows(items: Iterable[tuple[Change, ObjectRef]]) -> list[tuple[str, str, str, str, str]]:
+    out: list[tuple[str, str, str, str, str]] = []
+    for change, ref in items:
+        label = ref.label() + (f" [{change.note}]" if change.note else "")
+        if not change.diffs:
+            out.append((change.action, label, "", "", ""))
+        for d in change.diffs:
+            out.append((change.action, label, d.path, _show(d.before), _show(d.after)))
+    return out
+
+
+def _change_text(items: Iterable[tuple[Change, ObjectRef]]) -> list[str]:
+    """Changes grouped by object: a heading line, then ``field: before -> after`` lines."""
+    lines: list[str] = []
+    for change, ref in items:
+        note = f"  [{change.note}]" if change.note else ""
+        lines.append(f"  {change.action} {ref.label()}{note}")
+        width = max((len(d.path) for d in change.diffs), default=0)
+        lines.extend(
+            f"      {d.path.ljust(width)}  {_show(d.before)} -> {_show(d.after)}"
+            for d in change.diffs
+        )
+    return lines
 
 
 def _show(value: Any) -> str:
@@ -628,15 +661,6 @@ def _show(value: Any) -> str:
         return "(absent)"
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [min(48, max(len(h), *(len(r[i]) for r in rows))) for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -672,17 +696,25 @@ class Verification:
     """A list of checks; ``ok`` when every check passed (an empty list is ok)."""
 
     checks: list[Check] = field(default_factory=list)
+    #: What could not be checked, and why (e.g. a setting with no public API).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "checks": [c.to_dict() for c in self.checks]}
+        return {
+            "ok": self.ok,
+            "checks": [c.to_dict() for c in self.checks],
+            "notes": list(self.notes),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Verification:
-        return cls([Check.from_dict(c) for c in data.get("checks", [])])
+        return cls(
+            [Check.from_dict(c) for c in data.get("checks", [])], list(data.get("notes", []))
+        )
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         return [
@@ -691,14 +723,21 @@ class Verification:
         ]
 
     def to_text(self) -> str:
-        head = f"Verification: {'passed' if self.ok else 'FAILED'} ({len(self.checks)} checks)"
-        if not self.checks:
-            return head
-        return head + "\n" + _text_table(("result", "check", "expected", "actual"), self.rows())
+        failed = sum(not c.ok for c in self.checks)
+        head = f"Verification: {'passed' if self.ok else 'FAILED'} ({len(self.checks)} checks"
+        head += f", {failed} failed)" if failed else ")"
+        lines = [head]
+        for c in self.checks:
+            lines.append(f"  {'ok    ' if c.ok else 'FAILED'}  {c.name}")
+            if not c.ok:
+                lines.append(f"          expected {_show(c.expected)}, found {_show(c.actual)}")
+        lines.extend(f"note: {n}" for n in self.notes)
+        return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         head = f"<p><b>Verification: {'passed' if self.ok else 'FAILED'}</b></p>"
-        return head + _html_table(("result", "check", "expected", "actual"), self.rows())
+        notes = "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
+        return head + _html_table(("result", "check", "expected", "actual"), self.rows()) + notes
 
 
 @dataclass(frozen=True)
@@ -828,18 +867,11 @@ class ApplyResult:
             finished_at=data.get("finished_at", ""),
         )
 
+    def _written(self) -> list[tuple[Change, ObjectRef]]:
+        return [(item.change, item.change.ref) for item in self.applied]
+
     def rows(self) -> list[tuple[str, str, str, str, str]]:
-        out: list[tuple[str, str, str, str, str]] = []
-        for item in self.applied:
-            change = item.change
-            ref = change.ref
-            if item.result and isinstance(item.result.get("id"), str) and not ref.id:
-                ref = ObjectRef(ref.kind, item.result["id"], ref.name, ref.parent_id)
-            if not change.diffs:
-                out.append((change.action, ref.label(), "", "", change.note))
-            for d in change.diffs:
-                out.append((change.action, ref.label(), d.path, _show(d.before), _show(d.after)))
-        return out
+        return _change_rows(self._written())
 
     def to_text(self) -> str:
         lines = [f"Apply: {self.plan.procedure}: {self.outcome}"]
@@ -849,7 +881,8 @@ class ApplyResult:
             a = self.attestation
             lines.append(f"attested by {a.by} at {a.at}: {a.statement}")
         if self.applied:
-            lines.append(_text_table(("action", "object", "field", "before", "after"), self.rows()))
+            lines.append(f"{len(self.applied)} change(s) written:")
+            lines.extend(_change_text(self._written()))
         else:
             lines.append("Nothing was written.")
         lines.extend(f"note: {n}" for n in self.notes)
@@ -867,7 +900,7 @@ class ApplyResult:
                 f" {html.escape(a.statement)}</p>"
             )
         if self.applied:
-            parts.append(_html_table(("action", "object", "field", "before", "after"), self.rows()))
+            parts.append(_html_table(_CHANGE_HEADERS, self.rows()))
         else:
             parts.append("<p>Nothing was written.</p>")
         parts.extend(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
@@ -1442,7 +1475,8 @@ def apply_plan(
                 continue
             else:
                 answer = kind.perform(client, change, ref)
-            result.applied.append(AppliedChange(change, answer))
+            # the evidence keeps the real ids (a created object's, a new parent's)
+            result.applied.append(AppliedChange(replace(change, ref=ref), answer))
             written.append((change, ref))
     except KmsiError as exc:
         result.outcome = "failed"

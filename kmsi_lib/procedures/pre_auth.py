@@ -259,25 +259,35 @@ def apply(
     """Apply a pre-auth plan; needs an attestation for the Admin Console step."""
     if plan.procedure != NAME:
         raise ParameterError("plan", f"this is a {plan.procedure!r} plan, not a {NAME!r} plan")
-    return _base.apply_plan(
+    result = _base.apply_plan(
         client, plan, attestation=attestation, extra_checks=lambda c, _r: org_setting_checks(c)
     )
+    if not any(c.name == ORG_SETTING_CHECK for c in result.verification.checks):
+        result.verification.notes.append(ORG_SETTING_NOTE)
+    return result
 
 
 def verify(client: Any, params: Params | dict[str, Any]) -> Verification:
     """Check the org against the parameters, field by field (reads only)."""
     checked = _base.parse_params(Params, params)
     checks = _build(client, checked)[1]
-    return Verification(checks + org_setting_checks(client))
+    setting = org_setting_checks(client)
+    return Verification(checks + setting, [] if setting else [ORG_SETTING_NOTE])
+
+
+ORG_SETTING_CHECK = "org setting: show 'Keep me signed in' before users sign in"
+ORG_SETTING_NOTE = (
+    "the org setting that shows 'Keep me signed in' before sign-in has no public API,"
+    " so it was not checked; the apply's attestation is the record of it"
+)
 
 
 def org_setting_checks(client: Any) -> list[Check]:
     """The pre-auth org toggle, when the org is the sandbox (no public API elsewhere)."""
     value = read_sandbox_org_setting(client)
-    name = "org setting: show 'Keep me signed in' before users sign in"
     if value is None:
         return []
-    return [Check(name, value is True, True, value)]
+    return [Check(ORG_SETTING_CHECK, value is True, True, value)]
 
 
 def read_sandbox_org_setting(client: Any) -> bool | None:
