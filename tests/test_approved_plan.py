@@ -1,0 +1,180 @@
+"""Approved plans: apply exactly what was approved, refuse anything else.
+
+The refusals are checked against a plan recorded by the ``ok`` fixture
+notebook (they happen before any kernel starts); the full flow, including an
+org that drifted after the plan, runs the real post-auth runbook against the
+sandbox served over loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kmsi_lib import evidence, runner
+from kmsi_lib.errors import EvidenceError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+ORG = "http://127.0.0.1:9"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def _recorded_plan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One plan run of the ``ok`` fixture notebook, recorded in its own evidence root."""
+    base = tmp_path_factory.mktemp("approved")
+    params = base / "params.yaml"
+    params.write_text("rule_name: KMSI for staff\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("OKTA_CLIENT_ID", raising=False)
+        mp.setenv("OKTA_ORG_URL", ORG)
+        mp.setenv("OKTA_API_TOKEN", "fake-approval-token-0123456789")
+        report = runner.run_notebook(FIXTURES / "ok.ipynb", params, change_id="CHG-7",
+                                     evidence_root=base / "evidence", progress=False)
+    assert report.exit_code == 0 and report.run_dir is not None
+    yield base
+
+
+@pytest.fixture
+def plan_run(_recorded_plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh copy of the recorded plan's evidence root; returns the plan's run directory."""
+    shutil.copytree(_recorded_plan, tmp_path, dirs_exist_ok=True)
+    monkeypatch.delenv("OKTA_CLIENT_ID", raising=False)
+    monkeypatch.setenv("OKTA_ORG_URL", ORG)
+    monkeypatch.setenv("OKTA_API_TOKEN", "fake-approval-token-0123456789")
+    (run_dir,) = (tmp_path / "evidence" / "CHG-7").iterdir()
+    return run_dir
+
+
+def _check(run_dir: Path, *, params: dict[str, object] | None = None, org: str = ORG,
+           procedure: str = "post_auth") -> dict[str, object]:
+    return runner.check_approved_plan(run_dir, procedure=procedure,
+                                      params=params or {"rule_name": "KMSI for staff"},
+                                      org_url=org)
+
+
+def test_matching_plan_is_accepted(plan_run: Path) -> None:
+    """Same procedure, same parameters (defaults spelled out or not), same org: accepted."""
+    plan = _check(plan_run)
+    assert plan["procedure"] == "post_auth"
+    _check(plan_run / "record.json", params={"rule_name": "KMSI for staff",
+                                             "factor_mode": "2FA"}, org=ORG + "/")
+
+
+def _tamper_plan(run_dir: Path) -> None:
+    path = run_dir / "record.json"
+    record = json.loads(path.read_text())
+    record["plan"]["changes"] = [{"action": "delete", "kind": "policy", "ref": {"id": "rst1"}}]
+    path.write_text(json.dumps(record))
+
+
+def _forge_and_rehash(run_dir: Path) -> None:
+    """Edit the record, then fix up its ledger line's hashes to match the forgery."""
+    _tamper_plan(run_dir)
+    root = run_dir.parent.parent
+    lines = (root / "ledger.jsonl").read_text().splitlines()
+    entry = json.loads(lines[0])
+    entry["record_sha256"] = entry["files"]["record.json"] = evidence.sha256_file(
+        run_dir / "record.json")
+    entry["hash"] = evidence.entry_hash(entry["prev_hash"], entry)
+    (root / "ledger.jsonl").write_text("\n".join([json.dumps(entry), *lines[1:]]) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("tamper", "words"),
+    [
+        pytest.param(_tamper_plan, "does not verify", id="edited-plan"),
+        pytest.param(lambda d: (d / "notebook.html").unlink(), "does not verify",
+                     id="removed-file"),
+        pytest.param(lambda d: (d.parent.parent / "ledger.jsonl").write_text(""),
+                     "not in the ledger", id="ledger-emptied"),
+    ],
+)
+def test_tampered_plan_is_refused(plan_run: Path, tamper: object, words: str) -> None:
+    tamper(plan_run)  # type: ignore[operator]
+    with pytest.raises(EvidenceError) as info:
+        _check(plan_run)
+    assert words in str(info.value)
+
+
+def test_forged_ledger_line_is_refused(plan_run: Path) -> None:
+    """Re-hashing a forged line breaks the link to the line recorded after it."""
+    evidence.append_ledger(plan_run.parent.parent, {"kind": "note", "run_id": "later"})
+    _forge_and_rehash(plan_run)
+    with pytest.raises(EvidenceError) as info:
+        _check(plan_run)
+    assert "prev_hash does not match" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        pytest.param({"params": {"rule_name": "Another rule"}}, "other parameters (differs in: "
+                     "rule_name)", id="other-params"),
+        pytest.param({"org": "http://127.0.0.1:10"}, "for the org", id="other-org"),
+        pytest.param({"procedure": "pre_auth", "params": {"groups": ["x"]}}, "procedure",
+                     id="other-procedure"),
+    ],
+)
+def test_plan_for_something_else_is_refused(
+    plan_run: Path, kwargs: dict[str, object], words: str
+) -> None:
+    with pytest.raises(EvidenceError) as info:
+        _check(plan_run, **kwargs)  # type: ignore[arg-type]
+    assert words in str(info.value)
+
+
+def test_failed_or_apply_run_cannot_be_approved(plan_run: Path) -> None:
+    """Only a successful plan run is a plan: re-record it as an apply and it is refused."""
+    root = plan_run.parent.parent
+    record = json.loads((plan_run / "record.json").read_text())
+    staged = root / ".staging" / "again"
+    staged.mkdir(parents=True)
+    for name in ("notebook.ipynb", "result.json"):
+        shutil.copy(plan_run / name, staged / name)
+    meta = evidence.RunMeta(
+        run_id="again", change_id="CHG-7", mode="apply", procedure="post_auth",
+        notebook="ok.ipynb", template_sha256="0" * 64, parameters=record["parameters"],
+        started_at="t", finished_at="t", operator="x", org_url=ORG)
+    recorded = evidence.record_run(root, staged, meta, succeeded=True)
+    assert recorded.run_dir is not None
+    with pytest.raises(EvidenceError) as info:
+        _check(recorded.run_dir)
+    assert "not a successful plan run" in str(info.value)
+
+
+def test_apply_with_approved_plan_passes_the_plan_to_the_notebook(
+    plan_run: Path, tmp_path: Path
+) -> None:
+    """The verified plan is copied into the apply's evidence and its path given to the notebook."""
+    params = tmp_path / "params.yaml"
+    params.write_text("rule_name: KMSI for staff\n")
+    report = runner.run_notebook(FIXTURES / "ok.ipynb", params, mode="apply",
+                                 change_id="CHG-7", approved_plan=plan_run,
+                                 evidence_root=tmp_path / "evidence", progress=False)
+    assert report.exit_code == 0 and report.run_dir is not None and report.record is not None
+    copied = json.loads((report.run_dir / "approved-plan.json").read_text())
+    assert copied == json.loads((plan_run / "record.json").read_text())["plan"]
+    # the fixture notebook echoes the approved_plan parameter it was given
+    given = report.record["plan"]["approved"]
+    assert given.endswith("approved-plan.json") and Path(given).name == "approved-plan.json"
+    assert report.record["approved_plan"]["run_id"] == plan_run.name
+    assert evidence.verify(tmp_path / "evidence").ok
+
+
+def test_refused_approval_runs_nothing(plan_run: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text("rule_name: Another rule\n")
+    code = runner.run_main([str(FIXTURES / "ok.ipynb"), "-f", str(params), "--mode", "apply",
+                            "--change", "CHG-7", "--approved-plan", str(plan_run),
+                            "--evidence-root", str(tmp_path / "evidence")])
+    assert code == runner.EXIT_USAGE
+    assert "other parameters" in capsys.readouterr().err
+    assert len(evidence.read_ledger(tmp_path / "evidence")) == 1  # only the plan itself
