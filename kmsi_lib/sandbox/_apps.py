@@ -33,11 +33,20 @@ def render_app(ctx: Ctx, app: Json) -> Json:
     out = copy.deepcopy(app)
     href = ctx.url(f"/api/v1/apps/{app['id']}")
     links: Json = {}
+    if app["signOnMode"] == "SAML_2_0":
+        links["help"] = {"href": ctx.url(f"/app/{app['name']}/{app['id']}/setup/help/SAML_2_0/"
+                                         "instructions"), "type": "text/html"}
+        links["metadata"] = {"href": f"{href}/sso/saml/metadata", "type": "application/xml"}
+    links["uploadLogo"] = link(f"{href}/logo", ["POST"])
     links["appLinks"] = [
-        {"name": f"{app['name']}_link",
-         "href": ctx.url(f"/home/{app['name']}/{app['id']}/aln{app['id'][3:]}"),
+        {"name": name, "href": ctx.url(f"/home/{app['name']}/{app['id']}/aln{app['id'][3:]}"),
          "type": "text/html"}
+        for name in app.get("visibility", {}).get("appLinks", {})
     ]
+    enrollment = next((p["id"] for p in ctx.state.policies.values()
+                       if p["type"] == "PROFILE_ENROLLMENT" and p["system"]), None)
+    if enrollment is not None:
+        links["profileEnrollment"] = {"href": ctx.url(f"/api/v1/policies/{enrollment}")}
     links["policies"] = link(f"{href}/policies", ["PUT"])
     links["groups"] = {"href": f"{href}/groups"}
     links["logo"] = [{"name": "medium", "href": ctx.url("/assets/img/logos/default.png"),

@@ -77,10 +77,16 @@ def get_rule_or_404(state: OrgState, policy_id: str, rule_id: str) -> Json:
 
 
 def default_access_policy(state: OrgState) -> Json | None:
+    """The org's default app sign-in policy ("Any two factors" in a new org)."""
     for policy in state.policies.values():
-        if policy["type"] == "ACCESS_POLICY" and policy["system"]:
+        if (policy["type"] == "ACCESS_POLICY" and policy["system"]
+                and policy.get("resourceType", "APP") == "APP"):
             return policy
     return None
+
+
+def is_read_only(policy: Json) -> bool:
+    return bool(policy.get("resourceType") == "END_USER_ACCOUNT_MANAGEMENT")
 
 
 # ---- rendering ----------------------------------------------------------------------------
@@ -91,6 +97,16 @@ def render_policy(ctx: Ctx, policy: Json, *, embedded: bool = False) -> Json:
     ptype = out.pop("type")
     href = ctx.url(f"/api/v1/policies/{policy['id']}")
     links: Json = {}
+    if is_read_only(policy):
+        # the Okta account management policy: readable, its rules editable, nothing else
+        links["self"] = link(href, ["GET"])
+        links["rules"] = link(f"{href}/rules", ["GET", "POST"])
+        out["_links"] = links
+        if embedded:
+            out["_embedded"] = {"resourceType": policy["resourceType"]}
+        out.pop("resourceType", None)
+        out["type"] = ptype
+        return out
     if not policy["system"]:
         links["mappings"] = link(f"{href}/mappings", ["GET", "POST"])
         links["self"] = link(href, ["GET", "PUT", "DELETE"])
@@ -156,6 +172,35 @@ def _place(items: list[Json], moving: Json, requested: int | None, first: int,
             item["priority"] = first + n
 
 
+def _place_sparse(others: list[Json], moving: Json, requested: int | None) -> None:
+    """ACCESS_POLICY rules: numbers stay as sent; a taken number pushes its run down.
+
+    Recorded (Rules_keep_me_signed_in #61-#67): re-sending a rule's own priority
+    counts its old slot as taken, so the rules packed right behind it move down
+    by one; sending a free number moves nothing.
+    """
+    old = moving.pop("_old_priority", None)
+    if requested is None:
+        requested = max((r["priority"] for r in others), default=-1) + 1
+    requested = min(requested, ACCESS_LAST_SLOT)
+    taken = {r["priority"] for r in others}
+    if old is not None:
+        taken.add(old)
+    end = requested
+    while end in taken:
+        end += 1
+    if end > requested:
+        for r in others:
+            if requested <= r["priority"] < end:
+                r["priority"] += 1
+    moving["priority"] = requested
+    if any(r["priority"] > ACCESS_LAST_SLOT for r in others):
+        # no room left below the catch-all rule: close the gaps, keeping the order
+        merged = sorted([*others, moving], key=lambda r: (r["priority"], r is not moving))
+        for n, r in enumerate(merged):
+            r["priority"] = n
+
+
 def _ordered_policies(state: OrgState, ptype: str) -> list[Json]:
     return sorted((p for p in state.policies.values() if p["type"] == ptype),
                   key=lambda p: (p["system"], p["priority"]))
@@ -191,7 +236,7 @@ def _place_rule(state: OrgState, policy: Json, rule: Json, requested: int | None
         if rule["system"]:
             rule["priority"] = ACCESS_CATCH_ALL_PRIORITY
             return
-        _place(others, rule, requested, 0, ACCESS_LAST_SLOT, contiguous=False)
+        _place_sparse(others, rule, requested)
         return
     if rule["system"]:
         rule["priority"] = len(others) + 1
@@ -347,6 +392,8 @@ def replace_policy(ctx: Ctx, policy_id: str) -> Reply:
         raise validation("type", "The type of a policy cannot be changed.")
     if policy["type"] not in WRITABLE_TYPES:
         raise validation("type", f"The sandbox does not model replacing {ptype} policies.")
+    if is_read_only(policy):
+        raise ApiError(ctx.config.system_delete_error)
     fields = _policy_fields(ctx.state, body, ptype)
     _check_unique_policy_name(ctx.state, ptype, fields["name"], policy_id)
     status = opt_enum(body, "status", "status", ("ACTIVE", "INACTIVE"))
@@ -371,7 +418,7 @@ def replace_policy(ctx: Ctx, policy_id: str) -> Reply:
 
 def delete_policy(ctx: Ctx, policy_id: str) -> Reply:
     policy = get_policy_or_404(ctx.state, policy_id)
-    if policy["system"]:
+    if policy["system"] or is_read_only(policy):
         raise ApiError(ctx.config.system_delete_error)
     if any(m["policyId"] == policy_id for m in ctx.state.app_policy.values()):
         raise validation("id", "The policy is assigned to one or more apps; assign them "
@@ -386,7 +433,7 @@ def policy_lifecycle(ctx: Ctx, policy_id: str, action: str) -> Reply:
     policy = get_policy_or_404(ctx.state, policy_id)
     if action not in ("activate", "deactivate"):
         raise not_found(action, "Lifecycle")
-    if policy["system"] and action == "deactivate":
+    if (policy["system"] or is_read_only(policy)) and action == "deactivate":
         raise ApiError(ctx.config.system_delete_error)
     status = "ACTIVE" if action == "activate" else "INACTIVE"
     if policy["status"] != status:
@@ -883,8 +930,10 @@ def replace_rule(ctx: Ctx, policy_id: str, rule_id: str) -> Reply:
     rule["name"] = fields["name"]
     rule["conditions"] = fields["conditions"]
     rule["actions"] = fields["actions"]
-    if priority is not None and priority != rule["priority"] and not rule["system"]:
+    if priority is not None and not rule["system"]:
+        rule["_old_priority"] = rule["priority"]
         _place_rule(ctx.state, policy, rule, priority)
+        rule.pop("_old_priority", None)
     rule["lastUpdated"] = timestamp()
     return Reply(200, render_rule(ctx, policy_id, rule))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import random
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -22,6 +23,10 @@ from ._state import Json, OrgState
 SEEDS = ("default", "classic", "large")
 BASE_TIME = "2025-06-26T15:51:35.000Z"
 USER_TYPE_ID = "otynkw1sdzpoFCZMq1d7"
+USER_SCHEMA_ID = "oscnkw1sdzpoFCZMq1d7"
+REALM_ID = "guonkwfhlqM6PFD8m1d7"
+USER_STATUSES = ("STAGED", "PROVISIONED", "ACTIVE", "RECOVERY", "PASSWORD_EXPIRED",
+                 "LOCKED_OUT", "SUSPENDED", "DEPROVISIONED")
 
 FIRST_NAMES = (
     "Aisha", "Alejandro", "Amara", "Anders", "Ana", "Ben", "Bianca", "Carlos", "Chen", "Chloe",
@@ -114,7 +119,10 @@ def make_user(state: OrgState, login: str, first_name: str | None = None,
     local = login.split("@")[0]
     first = first_name or local.split(".")[0].capitalize()
     last = last_name or (local.split(".")[-1].capitalize() if "." in local else "User")
+    if status not in USER_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(USER_STATUSES)}")
     now = _ts(state)
+    has_password = status not in ("STAGED", "PROVISIONED")
     user: Json = {
         "id": state.ids.new(PREFIXES["user"]),
         "status": status,
@@ -123,7 +131,8 @@ def make_user(state: OrgState, login: str, first_name: str | None = None,
         "statusChanged": now,
         "lastLogin": now if status == "ACTIVE" else None,
         "lastUpdated": now,
-        "passwordChanged": now,
+        "passwordChanged": now if has_password else None,
+        "realmId": REALM_ID,
         "type": {"id": USER_TYPE_ID},
         "profile": {
             "firstName": first,
@@ -133,12 +142,14 @@ def make_user(state: OrgState, login: str, first_name: str | None = None,
             "login": login,
             "email": email or login,
         },
-        "credentials": {
+        "credentials": {"provider": {"type": "OKTA", "name": "OKTA"}},
+    }
+    if has_password:
+        user["credentials"] = {
             "password": {},
             "emails": [{"value": email or login, "status": "VERIFIED", "type": "PRIMARY"}],
             "provider": {"type": "OKTA", "name": "OKTA"},
-        },
-    }
+        }
     state.users[user["id"]] = user
     state.index_user(user)
     everyone = next((g for g in state.groups.values() if g["type"] == "BUILT_IN"), None)
@@ -160,9 +171,15 @@ def make_app(state: OrgState, label: str, name: str | None = None,
     from ._policies import default_access_policy
 
     now = _ts(state)
-    app_name = name or label.lower().replace(" ", "_")
+    app_id = state.ids.new(PREFIXES["app"])
+    if name is None:
+        # Okta names custom app instances "<subdomain>_<label letters and digits>_<n>"
+        slug = re.sub(r"[^a-z0-9]", "", label.lower()) or "app"
+        name = f"{state.org.get('subdomain', 'acme')}_{slug}_{len(state.apps) + 1}"
+    app_name = name
     app: Json = {
-        "id": state.ids.new(PREFIXES["app"]),
+        "id": app_id,
+        "orn": f"orn:okta:idp:{state.org.get('id', '')}:apps:{app_name}:{app_id}",
         "name": app_name,
         "label": label,
         "status": status,
@@ -176,17 +193,21 @@ def make_app(state: OrgState, label: str, name: str | None = None,
         "features": [],
         "signOnMode": sign_on_mode,
         "credentials": {"userNameTemplate": {"template": "${source.login}", "type": "BUILT_IN"},
-                        "signing": {}},
+                        "signing": {"kid": state.ids.token(43)}},
+        "universalLogout": ({"status": "UNSUPPORTED"} if app_name in FIRST_PARTY else {
+            "status": "DISABLED", "supportType": "FULL", "identityStack": "NOT_SHARED",
+            "protocol": "GLOBAL_TOKEN_REVOCATION"}),
         "settings": {"app": {}, "notifications": {"vpn": {"network": {"connection": "DISABLED"},
                                                           "message": None, "helpUrl": None}},
                      "manualProvisioning": False, "implicitAssignment": False,
-                     "notes": {"admin": None, "enduser": None}},
+                     "emOptInStatus": "NONE", "notes": {"admin": None, "enduser": None}},
     }
-    if sign_on_mode == "OPENID_CONNECT":
-        app["settings"]["oauthClient"] = {
-            "application_type": "service" if service else "browser",
-            "grant_types": ["client_credentials"] if service else ["authorization_code"],
-        }
+    if app_name in FIRST_PARTY:
+        # as recorded: Okta's own apps have no notes, no autoLaunch, their own link names
+        del app["settings"]["notes"]
+        del app["visibility"]["autoLaunch"]
+        app["visibility"]["appLinks"] = {"admin": True} if app_name == "saasure" else {}
+    _mode_settings(app, app_name, sign_on_mode, service)
     state.apps[app["id"]] = app
     if not service:
         target = policy_id
@@ -198,6 +219,65 @@ def make_app(state: OrgState, label: str, name: str | None = None,
                 raise ValueError(f"unknown policy {target!r}")
             assign_policy(state, app["id"], target)
     return app
+
+
+FIRST_PARTY = ("saasure", "okta_enduser", "okta_browser_plugin")
+
+
+def _mode_settings(app: Json, name: str, mode: str, service: bool) -> None:
+    """Sign-on-mode specific settings, shaped like recorded apps of each kind."""
+    site = f"https://{name.replace('_', '-')}.example.com"
+    settings = app["settings"]
+    if mode == "SAML_2_0":
+        settings["signOn"] = {
+            "defaultRelayState": None, "ssoAcsUrl": f"{site}/sso/saml",
+            "idpIssuer": "http://www.okta.com/${org.externalKey}", "audience": site,
+            "recipient": f"{site}/sso/saml", "destination": f"{site}/sso/saml",
+            "subjectNameIdTemplate": "${user.userName}",
+            "subjectNameIdFormat": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+            "responseSigned": True, "assertionSigned": True, "signatureAlgorithm": "RSA_SHA256",
+            "digestAlgorithm": "SHA256", "honorForceAuthn": True,
+            "authnContextClassRef":
+                "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
+            "requestCompressed": False, "allowMultipleAcsEndpoints": False, "acsEndpoints": [],
+            "samlSignedRequestEnabled": False, "spIssuer": None,
+            "slo": {"enabled": False}, "assertionEncryption": {"enabled": False},
+            "attributeStatements": [], "inlineHooks": [],
+        }
+    elif mode == "OPENID_CONNECT" and name not in FIRST_PARTY:
+        # Okta's own first-party apps carry no oauthClient block (recorded apps list)
+        settings["oauthClient"] = {
+            "client_uri": None, "logo_uri": None,
+            "redirect_uris": [] if service else [f"{site}/callback"],
+            "response_types": ["token"] if service else ["code"],
+            "grant_types": ["client_credentials"] if service else ["authorization_code"],
+            "application_type": "service" if service else "browser",
+            "consent_method": "REQUIRED", "issuer_mode": "DYNAMIC",
+        }
+        app["credentials"]["oauthClient"] = {
+            "autoKeyRotation": True, "client_id": app["id"],
+            "token_endpoint_auth_method": "private_key_jwt" if service else "none",
+            "pkce_required": not service,
+        }
+    elif mode == "BOOKMARK":
+        settings["app"] = {"requestIntegration": False, "url": f"{site}/"}
+    elif mode == "BROWSER_PLUGIN":
+        settings["app"] = {"buttonField": "#login", "passwordField": "#password",
+                           "usernameField": "#username", "url": f"{site}/login",
+                           "loginUrlRegex": None}
+        app["credentials"].update({"scheme": "EDIT_USERNAME_AND_PASSWORD",
+                                   "revealPassword": False})
+    elif mode == "WS_FEDERATION":
+        settings["app"] = {
+            "audienceRestriction": "urn:federation:MicrosoftOnline",
+            "groupValueFormat": "windowsDomainQualifiedName",
+            "wReplyURL": "https://login.microsoftonline.com/login.srf",
+            "nameIDFormat": "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+            "authnContextClassRef":
+                "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
+            "siteURL": "https://www.office.com", "usernameAttribute": "username",
+            "realm": "urn:federation:acme", "wReplyOverride": False,
+        }
 
 
 def _policy(state: OrgState, ptype: str, name: str, *, system: bool = False,
@@ -293,37 +373,36 @@ def _base(state: OrgState, pipeline: str, kmsi_feature: bool) -> dict[str, Json]
     groups = {name: make_group(state, name, desc) for name, desc in GROUPS}
 
     by_name: dict[str, Json] = {}
-    # global session policies: one custom policy for contractors above the system default
-    contractors = _policy(state, "OKTA_SIGN_ON", "Contractors session policy", priority=1,
-                          description="Shorter sessions for contractors",
-                          conditions={"people": {"groups": {"include": [
-                              groups["Contractors"]["id"]]}}})
-    _rule(state, contractors, "Contractors: MFA every sign-in", 1,
-          _sign_on_conditions(),
-          _sign_on_actions(idle=60, lifetime=480, require=True, mode="ALWAYS",
-                           pipeline=pipeline))
-    default_gsp = _policy(state, "OKTA_SIGN_ON", "Default Policy", system=True, priority=2,
+    # the global session policy of a new org: only the system default policy and rule
+    default_gsp = _policy(state, "OKTA_SIGN_ON", "Default Policy", system=True, priority=1,
                           description="The default policy applies in all situations if no "
                                       "other policy applies.",
                           conditions={"people": {"groups": {"include": [everyone["id"]]}}})
     _rule(state, default_gsp, "Default Rule", 1, _sign_on_conditions(),
           _sign_on_actions(pipeline=pipeline), system=True)
     by_name["Default Policy"] = default_gsp
-    for ptype in ("PASSWORD", "MFA_ENROLL"):
+    for ptype in ("PASSWORD", "MFA_ENROLL", "PROFILE_ENROLLMENT"):
         _policy(state, ptype, "Default Policy", system=True,
                 description="The default policy applies in all situations if no other policy "
                             "applies.",
                 conditions={"people": {"groups": {"include": [everyone["id"]]}}})
 
-    # app sign-in policies
+    # app sign-in policies, created in the order a new org lists them (by id)
+    for name in ("Okta Admin Console", "Okta Dashboard", "Okta Browser Plugin"):
+        by_name[name] = _policy(state, "ACCESS_POLICY", name, resource_type="APP")
     default_app = _policy(state, "ACCESS_POLICY", "Any two factors", system=True,
                           description="Require two factors to access.", resource_type="APP")
-    _catch_all(state, default_app, kmsi_feature)
+    # the recorded org's default catch-all rule has no constraints (unlike new policies')
+    _rule(state, default_app, "Catch-all Rule", 99, None,
+          _access_actions(kmsi_feature=kmsi_feature), system=True)
     by_name["Any two factors"] = default_app
-    for name in ("Okta Admin Console", "Okta Dashboard", "Okta Browser Plugin",
-                 "High assurance apps", "Partner apps"):
-        policy = _policy(state, "ACCESS_POLICY", name, resource_type="APP")
-        by_name[name] = policy
+    account = _policy(state, "ACCESS_POLICY", "Okta Account Management Policy",
+                      description="This policy defines how users must authenticate for "
+                                  "authenticator enrollment, password reset, or unlock account.",
+                      resource_type="END_USER_ACCOUNT_MANAGEMENT")
+    _catch_all(state, account, kmsi_feature)
+    for name in ("High assurance apps", "Partner apps"):
+        by_name[name] = _policy(state, "ACCESS_POLICY", name, resource_type="APP")
     _rule(state, by_name["Okta Admin Console"], "Admins: 2FA every 2 hours", 0,
           _access_conditions([groups["IT Admins"]["id"]]),
           _access_actions(reauth="PT2H", kmsi_feature=kmsi_feature))
@@ -345,10 +424,6 @@ def _base(state: OrgState, pipeline: str, kmsi_feature: bool) -> dict[str, Json]
     _rule(state, by_name["Partner apps"], "Partners: every sign-in", 0, _access_conditions(),
           _access_actions(reauth="PT0S", kmsi_feature=kmsi_feature))
     _catch_all(state, by_name["Partner apps"], kmsi_feature)
-    account = _policy(state, "ACCESS_POLICY", "Okta Account Management Policy", system=True,
-                      description="This policy governs how users manage their Okta account.",
-                      resource_type="END_USER_ACCOUNT_MANAGEMENT")
-    _catch_all(state, account, kmsi_feature)
 
     # brands: the default brand shows Okta's default page; the partner brand is customised
     default_brand = _brand(state, "Acme Corp", True)
@@ -378,9 +453,10 @@ def _brand(state: OrgState, name: str, is_default: bool) -> Json:
         "customPrivacyPolicyUrl": None,
         "agreeToCustomPrivacyPolicy": False,
         "isDefault": is_default,
-        "locale": "en",
         "defaultApp": {"appInstanceId": None, "appLinkName": None, "classicApplicationUri": None},
     }
+    if not is_default:
+        brand["locale"] = "en"  # recorded: only brands created later carry a locale
     state.brands[brand["id"]] = brand
     return brand
 
