@@ -256,3 +256,36 @@ def test_apply_result_renders_and_round_trips(org: Org) -> None:
     assert ApplyResult.from_dict(copy.deepcopy(data)).to_dict() == data
     assert "postAuthPromptFrequency" in result.to_text()
     assert "<table>" in result._repr_html_()
+
+
+def test_a_future_field_is_sent_back_on_apply_and_on_rollback(org: Org) -> None:
+    """A field no version of the library knows (added to the org's rule out of band) is in
+    every PUT body. The sandbox, like Okta, drops input fields it does not model, so this is
+    checked on the wire rather than in the org."""
+    policy_id = org.app_policy_id("Okta Dashboard")
+    snap = org.sandbox.admin.snapshot()
+    rule = next(r for r in snap["rules"][policy_id].values() if r["name"] == "Catch-all Rule")
+    rule["futureField"] = {"introduced": "2027.01.0"}
+    rule["actions"]["appSignOn"]["futureAction"] = True
+    org.sandbox.admin.load(snap)
+    params = {**PARAMS, "apps": {"labels": ["Okta Dashboard"]}}
+    result = post_auth.apply(org.client, post_auth.plan(org.client, params))
+    (put,) = [s for s in org.wire.writes() if s.path.endswith(rule["id"])]
+    assert put.body["futureField"] == {"introduced": "2027.01.0"}
+    assert put.body["actions"]["appSignOn"]["futureAction"] is True
+
+    org.clear_logs()
+    saved = result.to_dict()
+    saved_before = saved["before_state"][0]["before"]
+    assert saved_before["futureField"] == {"introduced": "2027.01.0"}
+    # the sandbox dropped the field on the PUT; put it back, which is drift since the apply,
+    # so the rollback has to be forced for this rule
+    snap = org.sandbox.admin.snapshot()
+    snap["rules"][policy_id][rule["id"]]["futureField"] = {"introduced": "2027.01.0"}
+    snap["rules"][policy_id][rule["id"]]["actions"]["appSignOn"]["futureAction"] = True
+    org.sandbox.admin.load(snap)
+    undo = rollback.plan(org.client, {"apply_result": saved, "force_objects": [rule["id"]]})
+    rollback.apply(org.client, undo)
+    (put,) = [s for s in org.wire.writes() if s.path.endswith(rule["id"])]
+    assert put.body["futureField"] == {"introduced": "2027.01.0"}
+    assert put.body["actions"]["appSignOn"]["futureAction"] is True
