@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from kmsi_lib.auth import SSWSAuth
+from kmsi_lib.client import OktaClient
+from kmsi_lib.errors import ParameterError
 from kmsi_lib.procedures import audit
+from kmsi_lib.procedures._base import parse_params
+from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
 
 def _access_rule(**overrides: Any) -> dict[str, Any]:
@@ -187,3 +195,137 @@ def test_findings_are_sorted_high_first() -> None:
     rule = _access_rule(postAuthPromptFrequency="P90D", reauthenticateIn="PT43800H")
     findings = _risks([_app_policy([rule], [ADMIN])], [_sign_on_policy(usePersistentCookie=True)])
     assert [f.severity for f in findings] == ["high", "high", "medium", "medium"]
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        pytest.param(
+            {"max_prompt_frequency": "30 days"}, "max_prompt_frequency", id="bad-duration"
+        ),
+        pytest.param({"max_workers": 0}, "max_workers", id="workers-zero"),
+        pytest.param({"sensitive": ["x"]}, "sensitive", id="unknown-parameter"),
+    ],
+)
+def test_invalid_parameters_name_the_field(data: dict[str, Any], field: str) -> None:
+    with pytest.raises(ParameterError) as err:
+        parse_params(audit.Params, data)
+    assert err.value.field == field
+
+
+# --------------------------------------------------------------------------- against the sandbox
+
+
+@pytest.fixture
+def okta(sandbox: Sandbox) -> Iterator[OktaClient]:
+    with OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=sandbox.transport()) as c:
+        yield c
+
+
+def _writes(sb: Sandbox) -> list[str]:
+    return [f"{r['method']} {r['path']}" for r in sb.admin.requests() if r["method"] != "GET"]
+
+
+def _policy_named(state: dict[str, Any], name: str) -> str:
+    return next(
+        p["id"]
+        for p in state["policies"].values()
+        if p["name"] == name and p["type"] == "ACCESS_POLICY"
+    )
+
+
+def _rule_named(state: dict[str, Any], policy_id: str, name: str) -> dict[str, Any]:
+    return next(r for r in state["rules"][policy_id].values() if r["name"] == name)
+
+
+def test_fresh_default_org_report_and_no_writes(sandbox: Sandbox, okta: OktaClient) -> None:
+    report = audit.run(okta, {})
+    assert _writes(sandbox) == []
+    assert [(f.code, f.object_name) for f in report.findings] == []
+    assert report.pre_auth_setting is False
+    gsp = [p["name"] for p in report.sign_on_policies]
+    assert gsp[-1] == "Default Policy", "ordered by priority, the default last"
+    by_name = {p["name"]: p for p in report.app_policies}
+    assert [a["label"] for a in by_name["Okta Admin Console"]["apps"]] == ["Okta Admin Console"]
+    pilot = next(r for r in by_name["Okta Dashboard"]["rules"] if r["name"].startswith("KMSI"))
+    assert (pilot["postAuth"], pilot["postAuthPromptFrequency"]) == ("ALLOWED", "PT168H")
+    brands = {b["name"]: b for b in report.brands}
+    assert brands["Acme Corp"]["page"] == "default"
+    assert brands["Acme Corp"]["prompt"]["title"] == "Keep me signed in"
+    assert brands["Acme Partners"]["prompt"]["title"] == "Stay signed in to Acme Partners?"
+    data = json.loads(json.dumps(report.to_dict()))
+    assert audit.AuditReport.from_dict(data).to_dict() == data
+    assert "Findings: 0 high, 0 medium" in report.to_text()
+    assert audit.verify(okta, {}).ok
+
+
+def test_risky_org_findings_name_each_object(sandbox: Sandbox, okta: OktaClient) -> None:
+    state = sandbox.admin.snapshot()
+    admin_policy = _policy_named(state, "Okta Admin Console")
+    catch_all = _rule_named(state, admin_policy, "Catch-all Rule")
+    sign_on = catch_all["actions"]["appSignOn"]
+    sign_on["keepMeSignedIn"] = {"postAuth": "ALLOWED", "postAuthPromptFrequency": "P90D"}
+    sign_on["verificationMethod"]["reauthenticateIn"] = "PT43800H"
+    default_gsp = next(p["id"] for p in state["policies"].values() if p["name"] == "Default Policy"
+                       and p["type"] == "OKTA_SIGN_ON")
+    default_rule = _rule_named(state, default_gsp, "Default Rule")
+    default_rule["actions"]["signon"]["session"]["usePersistentCookie"] = True
+    sandbox.admin.load(state)
+    sandbox.admin.org_settings = {"preAuthKmsi": True}
+
+    report = audit.run(okta, {})
+    found = {(f.code, f.object_id) for f in report.findings}
+    assert found == {
+        ("kmsi-admin-console", catch_all["id"]),
+        ("reauth-once-per-session-sensitive", catch_all["id"]),
+        ("prompt-frequency-long", catch_all["id"]),
+        ("persistent-cookie", default_rule["id"]),
+        ("pre-and-post-auth", report.findings[-1].object_id),
+    }
+    assert [f.severity for f in report.findings][:2] == ["high", "high"]
+    html = report._repr_html_()
+    assert "kmsi-admin-console" in html and "<script" not in html
+    check = audit.verify(okta, {})
+    assert not check.ok
+    assert {c.name for c in check.checks if not c.ok} >= {"no high KMSI findings"}
+
+
+def test_names_are_escaped_in_html(sandbox: Sandbox, okta: OktaClient) -> None:
+    sandbox.admin.add_app("<script>alert(1)</script>")
+    html = audit.run(okta, {})._repr_html_()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_unknown_sensitive_app_is_a_note(sandbox: Sandbox, okta: OktaClient) -> None:
+    report = audit.run(okta, {"sensitive_apps": ["Okta Admin Console", "Payroll"]})
+    assert "sensitive app 'Payroll' is not in this org; not checked" in report.notes
+
+
+def test_apply_refuses(okta: OktaClient) -> None:
+    with pytest.raises(ParameterError) as err:
+        audit.apply(okta, None)
+    assert err.value.field == "mode"
+
+
+@pytest.mark.slow
+def test_large_org_reads_each_policy_once() -> None:
+    """1,000 apps sharing a few policies: one rules read per distinct policy, in seconds."""
+    sb = Sandbox(seed="large")
+    with OktaClient(SANDBOX_URL, SSWSAuth(sb.token), transport=sb.transport()) as okta:
+        started = time.monotonic()
+        report = audit.run(okta, {"include_brands": False})
+        took = time.monotonic() - started
+    apps = sum(len(p["apps"]) for p in report.app_policies)
+    assert apps >= 990
+    rule_reads = [r["path"] for r in sb.admin.requests() if r["path"].endswith("/rules")]
+    assert len(rule_reads) == len(set(rule_reads))
+    assert took < 30, f"audit of the large org took {took:.1f} s"
+
+
+def test_over_loopback(sandbox: Sandbox) -> None:
+    with sandbox.serve(port=0) as url, OktaClient(url, SSWSAuth(sandbox.token)) as okta:
+        report = audit.run(okta, {})
+    assert report.pre_auth_setting is False
+    assert report.org_url.startswith("http://127.0.0.1")
+    assert _writes(sandbox) == []

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
-from kmsi_lib.errors import ParameterError
-from kmsi_lib.procedures import prompt_text
-from kmsi_lib.procedures._base import parse_params
+from kmsi_lib.auth import SSWSAuth
+from kmsi_lib.client import OktaClient
+from kmsi_lib.errors import ParameterError, StalePlanError
+from kmsi_lib.procedures import prompt_text, rollback
+from kmsi_lib.procedures._base import ApplyResult, Plan, parse_params
+from kmsi_lib.sandbox import SANDBOX_URL, Sandbox, SandboxConfig
 
 # A page customised out of band with unusual values and a field this library does not know.
 ODD_PAGE: dict[str, Any] = {
@@ -26,6 +32,7 @@ ODD_PAGE: dict[str, Any] = {
         "helpUrl": "",
         "showPasswordVisibilityToggle": False,
         "widgetGeneration": "G3",
+        "classicFooterHelpTitle": "Need help? Call 555-0100",
         "futureLabel": {"nested": [1, 2, 3]},
         "postAuthKeepMeSignedInPrompt": {
             "title": "Old title",
@@ -95,12 +102,18 @@ def test_unknown_brand_names_the_entry_and_suggests() -> None:
         pytest.param({"brands": "all"}, "params", "at least one of title", id="no-text"),
         pytest.param({"brands": [], "title": "T"}, "brands", "at least one brand", id="no-brand"),
         pytest.param({"title": "T"}, "brands", "required", id="brands-missing"),
-        pytest.param({"brands": "all", "title": "  "}, "title", "must not be empty",
-                     id="blank-title"),
-        pytest.param({"brands": "all", "title": "T", "colour": "red"}, "colour",
-                     "not a parameter", id="unknown-parameter"),
-        pytest.param({"brands": "everything", "title": "T"}, "brands", "",
-                     id="brands-not-all-or-list"),
+        pytest.param(
+            {"brands": "all", "title": "  "}, "title", "must not be empty", id="blank-title"
+        ),
+        pytest.param(
+            {"brands": "all", "title": "T", "colour": "red"},
+            "colour",
+            "not a parameter",
+            id="unknown-parameter",
+        ),
+        pytest.param(
+            {"brands": "everything", "title": "T"}, "brands", "", id="brands-not-all-or-list"
+        ),
     ],
 )
 def test_invalid_parameters_name_the_field(data: dict[str, Any], field: str, words: str) -> None:
@@ -115,3 +128,232 @@ def test_desired_prompt_uses_okta_field_names_and_skips_none() -> None:
         prompt_text.Params, {"brands": "all", "title": "T", "reject_button_text": "No thanks"}
     )
     assert prompt_text.desired_prompt(p) == {"title": "T", "rejectButtonText": "No thanks"}
+
+
+# --------------------------------------------------------------------------- against the sandbox
+
+PROMPT = "widgetCustomizations.postAuthKeepMeSignedInPrompt"
+PARAMS: dict[str, Any] = {
+    "brands": "all",
+    "title": "Stay signed in?",
+    "subtitle": "Make your selection below",
+    "accept_button_text": "Accept",
+    "reject_button_text": "Reject",
+}
+
+
+@pytest.fixture
+def okta(sandbox: Sandbox) -> Iterator[OktaClient]:
+    with OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=sandbox.transport()) as c:
+        yield c
+
+
+def _writes(sb: Sandbox) -> list[str]:
+    return [f"{r['method']} {r['path']}" for r in sb.admin.requests() if r["method"] != "GET"]
+
+
+def _brand_ids(sb: Sandbox) -> dict[str, str]:
+    return {b["name"]: b["id"] for b in sb.admin.snapshot()["brands"].values()}
+
+
+def _pages(sb: Sandbox) -> dict[str, Any]:
+    return dict(sb.admin.snapshot()["sign_in_pages"])
+
+
+def test_plan_on_a_fresh_org_reads_only_and_lists_each_prompt_field(
+    sandbox: Sandbox, okta: OktaClient
+) -> None:
+    plan = prompt_text.plan(okta, PARAMS)
+    assert _writes(sandbox) == []
+    ids = _brand_ids(sandbox)
+    by_brand = {c.ref.name: c for c in plan.changes}
+    assert set(by_brand) == {"Acme Corp", "Acme Partners"}
+    # The default brand has no customized page: the PUT creates one from the default page.
+    created = by_brand["Acme Corp"]
+    assert (created.action, created.kind, created.before) == ("create", "sign_in_page", None)
+    assert created.ref.id == ids["Acme Corp"]
+    assert {d.path: (d.before, d.after) for d in created.diffs}[f"{PROMPT}.title"] == (
+        "Keep me signed in",
+        "Stay signed in?",
+    )
+    updated = by_brand["Acme Partners"]
+    assert updated.action == "update"
+    assert [d.path for d in updated.diffs] == [
+        f"{PROMPT}.title",
+        f"{PROMPT}.subtitle",
+        f"{PROMPT}.acceptButtonText",
+        f"{PROMPT}.rejectButtonText",
+    ]
+    assert "Stay signed in?" in plan.to_text() and "Stay signed in?" in plan._repr_html_()
+    again = Plan.from_dict(json.loads(json.dumps(plan.to_dict())))
+    assert again.fingerprint == plan.fingerprint and len(again.changes) == 2
+
+
+def test_apply_puts_the_whole_page_verify_passes_and_a_second_apply_writes_nothing(
+    sandbox: Sandbox, okta: OktaClient
+) -> None:
+    partner = _brand_ids(sandbox)["Acme Partners"]
+    before = _pages(sandbox)[partner]["customized"]
+    result = prompt_text.apply(okta, prompt_text.plan(okta, PARAMS))
+    assert result.outcome == "applied" and result.verification.ok, result.to_text()
+    assert sorted(_writes(sandbox)) == sorted(
+        f"PUT /api/v1/brands/{b}/pages/sign-in/customized" for b in _brand_ids(sandbox).values()
+    )
+    after = _pages(sandbox)[partner]["customized"]
+    # Everything but the prompt survives the full-replace PUT.
+    assert after["pageContent"] == before["pageContent"]
+    assert after["widgetVersion"] == before["widgetVersion"]
+    assert after["widgetCustomizations"]["signInLabel"] == "Acme Partners sign-in"
+    assert after["widgetCustomizations"]["postAuthKeepMeSignedInPrompt"] == {
+        "title": "Stay signed in?",
+        "subtitle": "Make your selection below",
+        "acceptButtonText": "Accept",
+        "rejectButtonText": "Reject",
+    }
+    assert prompt_text.verify(okta, PARAMS).ok
+
+    sandbox.admin.clear_requests()
+    second = prompt_text.plan(okta, PARAMS)
+    assert second.is_empty, second.to_text()
+    assert prompt_text.apply(okta, second).outcome == "no-op"
+    assert _writes(sandbox) == []
+
+
+def test_put_body_is_the_page_as_read_with_only_the_prompt_changed(
+    sandbox: Sandbox, okta: OktaClient, sandbox_client: httpx.Client
+) -> None:
+    """A page customised out of band with odd values survives apply and rollback exactly."""
+    partner = _brand_ids(sandbox)["Acme Partners"]
+    path = f"/api/v1/brands/{partner}/pages/sign-in/customized"
+    assert sandbox_client.put(path, json=ODD_PAGE).status_code == 200
+    as_read = sandbox_client.get(path).json()
+    original = sandbox.admin.snapshot()
+
+    params = {"brands": ["Acme Partners"], "title": "Stay signed in?"}
+    result = prompt_text.apply(okta, prompt_text.plan(okta, params))
+    assert result.verification.ok, result.to_text()
+    sent = [e.request_body for e in okta.journal.entries if e.method == "PUT"]
+    expected = copy.deepcopy(as_read)
+    expected["widgetCustomizations"]["postAuthKeepMeSignedInPrompt"]["title"] = "Stay signed in?"
+    assert sent == [expected]
+    page = sandbox_client.get(path).json()
+    assert page == expected, "every field as read, only the title changed"
+    assert page["pageContent"] == ODD_PAGE["pageContent"]
+    assert page["widgetVersion"] == "7.13"
+    assert page["contentSecurityPolicySetting"] == ODD_PAGE["contentSecurityPolicySetting"]
+    assert page["widgetCustomizations"]["classicFooterHelpTitle"] == "Need help? Call 555-0100"
+    assert page["widgetCustomizations"]["postAuthKeepMeSignedInPrompt"]["subtitle"] is None
+
+    undo = rollback.plan(okta, {"apply_result": result.to_dict()})
+    assert rollback.apply(okta, undo).verification.ok
+    assert sandbox.admin.snapshot() == original
+
+
+def test_fields_unknown_to_the_library_are_sent_back(sandbox: Sandbox, okta: OktaClient) -> None:
+    """A future field stored on the page is part of the PUT body (never filtered out).
+
+    The sandbox itself keeps only the fields Okta documents today, so this
+    checks what is sent; the field's storage is Okta's business.
+    """
+    partner = _brand_ids(sandbox)["Acme Partners"]
+    state = sandbox.admin.snapshot()
+    state["sign_in_pages"][partner]["customized"] = copy.deepcopy(ODD_PAGE)
+    sandbox.admin.load(state)
+    params = {"brands": [partner], "title": "Stay signed in?"}  # chosen by id this time
+    result = prompt_text.apply(okta, prompt_text.plan(okta, params))
+    assert result.outcome == "applied"
+    (sent,) = [e.request_body for e in okta.journal.entries if e.method == "PUT"]
+    assert sent["futurePageField"] == "kept"
+    assert sent["widgetCustomizations"]["futureLabel"] == {"nested": [1, 2, 3]}
+
+
+def test_rollback_deletes_a_customized_page_the_apply_created(
+    sandbox: Sandbox, okta: OktaClient
+) -> None:
+    original = sandbox.admin.snapshot()
+    result = prompt_text.apply(okta, prompt_text.plan(okta, PARAMS))
+    record = ApplyResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    default_brand = _brand_ids(sandbox)["Acme Corp"]
+    assert _pages(sandbox)[default_brand]["customized"] is not None
+
+    undo = rollback.plan(okta, {"apply_result": record.to_dict()})
+    done = rollback.apply(okta, undo)
+    assert done.verification.ok, done.to_text()
+    assert f"DELETE /api/v1/brands/{default_brand}/pages/sign-in/customized" in _writes(sandbox)
+    assert sandbox.admin.snapshot() == original
+
+
+def test_apply_after_out_of_band_change_refuses_and_writes_nothing(
+    sandbox: Sandbox, okta: OktaClient
+) -> None:
+    plan = prompt_text.plan(okta, PARAMS)
+    partner = _brand_ids(sandbox)["Acme Partners"]
+    state = sandbox.admin.snapshot()
+    state["sign_in_pages"][partner]["customized"]["widgetCustomizations"]["helpLabel"] = "Aide"
+    sandbox.admin.load(state)
+    sandbox.admin.clear_requests()
+    with pytest.raises(StalePlanError) as err:
+        prompt_text.apply(okta, plan)
+    assert "Acme Partners" in str(err.value) and "helpLabel" in str(err.value)
+    assert _writes(sandbox) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        pytest.param({"brands": ["Acme Partner"], "title": "T"}, "brands[0]", id="unknown-brand"),
+        pytest.param({"brands": [], "title": "T"}, "brands", id="empty-selection"),
+        pytest.param({"brands": "all"}, "params", id="no-text"),
+    ],
+)
+def test_invalid_parameters_fail_before_any_write(
+    sandbox: Sandbox, okta: OktaClient, params: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ParameterError) as err:
+        prompt_text.apply(okta, prompt_text.plan(okta, params))
+    assert err.value.field == field
+    assert _writes(sandbox) == []
+
+
+def test_preview_first_writes_the_preview_page_and_reports_its_url(
+    sandbox: Sandbox, okta: OktaClient
+) -> None:
+    original = sandbox.admin.snapshot()
+    params = {**PARAMS, "brands": ["Acme Partners"], "preview_first": True}
+    plan = prompt_text.plan(okta, params)
+    assert [(c.action, c.kind) for c in plan.changes] == [("create", "sign_in_preview_page")]
+    result = prompt_text.apply(okta, plan)
+    assert result.verification.ok, result.to_text()
+    partner = _brand_ids(sandbox)["Acme Partners"]
+    assert _writes(sandbox) == [f"PUT /api/v1/brands/{partner}/pages/sign-in/preview"]
+    pages = _pages(sandbox)[partner]
+    assert pages["preview"]["widgetCustomizations"]["postAuthKeepMeSignedInPrompt"]["title"] == (
+        "Stay signed in?"
+    )
+    assert pages["customized"] == original["sign_in_pages"][partner]["customized"]
+    assert any(n.startswith("preview of brand 'Acme Partners': http") for n in result.notes)
+    assert prompt_text.verify(okta, params).ok
+    assert prompt_text.plan(okta, params).is_empty
+
+    rollback.apply(okta, rollback.plan(okta, {"apply_result": result.to_dict()}))
+    assert sandbox.admin.snapshot() == original
+
+
+def test_over_loopback(sandbox: Sandbox) -> None:
+    with sandbox.serve(port=0) as url, OktaClient(url, SSWSAuth(sandbox.token)) as okta:
+        result = prompt_text.apply(okta, prompt_text.plan(okta, PARAMS))
+        assert result.outcome == "applied" and result.verification.ok
+        assert prompt_text.plan(okta, PARAMS).is_empty
+
+
+def test_default_brand_without_a_customized_page_gets_no_page_content() -> None:
+    """Okta may refuse page content for the default brand (E0000213): it is never sent."""
+    sb = Sandbox(seed="default", config=SandboxConfig(default_brand_page_content_forbidden=True))
+    with OktaClient(SANDBOX_URL, SSWSAuth(sb.token), transport=sb.transport()) as okta:
+        params = {"brands": ["Acme Corp"], "title": "Stay signed in?"}
+        plan = prompt_text.plan(okta, params)
+        assert "pageContent" not in (plan.changes[0].after or {})
+        assert "page content" in plan.changes[0].note
+        result = prompt_text.apply(okta, plan)
+        assert result.verification.ok, result.to_text()
+        assert prompt_text.plan(okta, params).is_empty

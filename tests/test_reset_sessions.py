@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kmsi_lib.errors import ParameterError
-from kmsi_lib.procedures import reset_sessions
-from kmsi_lib.procedures._base import parse_params
+from kmsi_lib.auth import SSWSAuth
+from kmsi_lib.client import OktaClient
+from kmsi_lib.errors import ParameterError, StalePlanError
+from kmsi_lib.procedures import reset_sessions, rollback
+from kmsi_lib.procedures._base import Plan, parse_params
+from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
 
 def test_user_list_skips_blanks_and_comments_and_keeps_line_numbers() -> None:
@@ -36,12 +42,21 @@ def test_user_list_skips_blanks_and_comments_and_keeps_line_numbers() -> None:
         pytest.param({"users": []}, "params", "choose users", id="empty-list"),
         pytest.param({"users": ["a@example.com", " "]}, "users[1]", "is empty", id="blank-entry"),
         pytest.param({"group": ""}, "group", "is empty", id="blank-group"),
-        pytest.param({"users": ["a"], "forget_devices": "maybe"}, "forget_devices",
-                     "true or false", id="flag-not-bool"),
-        pytest.param({"users": ["a"], "max_workers": 0}, "max_workers", "1 or more",
-                     id="workers-zero"),
-        pytest.param({"users": ["a"], "revoke_everything": True}, "revoke_everything",
-                     "not a parameter", id="unknown-parameter"),
+        pytest.param(
+            {"users": ["a"], "forget_devices": "maybe"},
+            "forget_devices",
+            "true or false",
+            id="flag-not-bool",
+        ),
+        pytest.param(
+            {"users": ["a"], "max_workers": 0}, "max_workers", "1 or more", id="workers-zero"
+        ),
+        pytest.param(
+            {"users": ["a"], "revoke_everything": True},
+            "revoke_everything",
+            "not a parameter",
+            id="unknown-parameter",
+        ),
     ],
 )
 def test_invalid_parameters_name_the_field(data: dict[str, Any], field: str, words: str) -> None:
@@ -55,3 +70,143 @@ def test_flags_have_explicit_safe_defaults() -> None:
     """forgetDevices defaults differ between engines, so the parameters fix both."""
     p = parse_params(reset_sessions.Params, {"users": ["a@example.com"]})
     assert (p.forget_devices, p.oauth_tokens) == (True, False)
+
+
+# --------------------------------------------------------------------------- against the sandbox
+
+
+@pytest.fixture
+def okta(sandbox: Sandbox) -> Iterator[OktaClient]:
+    with OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=sandbox.transport()) as c:
+        yield c
+
+
+def _writes(sb: Sandbox) -> list[str]:
+    return [f"{r['method']} {r['path']}" for r in sb.admin.requests() if r["method"] != "GET"]
+
+
+def _members(sb: Sandbox, group: str) -> list[dict[str, Any]]:
+    state = sb.admin.snapshot()
+    gid = next(g["id"] for g in state["groups"].values() if g["profile"]["name"] == group)
+    return [state["users"][uid] for uid in state["group_members"][gid]]
+
+
+def _revoked(sb: Sandbox) -> dict[str, tuple[bool, bool]]:
+    return {
+        r["userId"]: (r["forgetDevices"], r["oauthTokens"]) for r in sb.admin.session_revocations()
+    }
+
+
+def test_plan_resolves_logins_ids_files_and_groups_once_each_and_reports_unknowns(
+    sandbox: Sandbox, okta: OktaClient, tmp_path: Path
+) -> None:
+    pilot = _members(sandbox, "KMSI Pilot")
+    assert len(pilot) >= 3
+    first, second = pilot[0], pilot[1]
+    listing = tmp_path / "users.txt"
+    listing.write_text(f"# CHG-1\n{second['profile']['login']}\nnobody@acme.example.com\n")
+    params = {
+        "users": [first["profile"]["login"], first["id"], "ghost@acme.example.com"],
+        "users_file": str(listing),
+        "group": "KMSI Pilot",
+    }
+    plan = reset_sessions.plan(okta, params)
+    assert _writes(sandbox) == []
+    ids = [c.ref.id for c in plan.changes]
+    assert sorted(ids) == sorted(u["id"] for u in pilot), "each user once"
+    assert ids[:2] == [first["id"], second["id"]], "named users first, in the order given"
+    assert all(c.action == "revoke" and c.before is None for c in plan.changes)
+    assert plan.changes[0].after == {"oauthTokens": False, "forgetDevices": True}
+    assert "not found: 'ghost@acme.example.com' (users[2]); skipped" in plan.notes
+    assert "not found: 'nobody@acme.example.com' (users_file line 3); skipped" in plan.notes
+    assert reset_sessions.NO_ROLLBACK_NOTE in plan.notes
+    assert Plan.from_dict(json.loads(json.dumps(plan.to_dict()))).fingerprint == plan.fingerprint
+
+
+def test_apply_revokes_each_user_with_both_flags_sent_and_records_outcomes(
+    sandbox: Sandbox, okta: OktaClient
+) -> None:
+    pilot = _members(sandbox, "KMSI Pilot")
+    params = {"group": "KMSI Pilot", "forget_devices": False, "oauth_tokens": True}
+    seen: list[tuple[int, int]] = []
+    result = reset_sessions.apply(
+        okta, reset_sessions.plan(okta, params), progress=lambda d, t: seen.append((d, t))
+    )
+    assert result.outcome == "applied" and result.verification.ok, result.to_text()
+    assert _revoked(sandbox) == {u["id"]: (False, True) for u in pilot}
+    queries = {r["query"] for r in sandbox.admin.requests() if r["method"] == "DELETE"}
+    assert queries == {"oauthTokens=true&forgetDevices=false"}
+    assert seen[0] == (0, len(pilot)) and seen[-1] == (len(pilot), len(pilot))
+    outcomes = [a.result for a in result.applied]
+    assert {o["outcome"] for o in outcomes if o} == {"revoked"}
+    assert sorted(o["login"] for o in outcomes if o) == sorted(
+        u["profile"]["login"] for u in pilot
+    )
+    assert result.before_state == [] and reset_sessions.NO_ROLLBACK_NOTE in result.notes
+    assert reset_sessions.verify(okta, params).ok
+    with pytest.raises(ParameterError) as err:
+        rollback.plan(okta, {"apply_result": result.to_dict()})
+    assert err.value.field == "apply_result" and "cannot be undone" in err.value.message
+
+
+def test_one_failing_user_does_not_stop_the_batch(sandbox: Sandbox, okta: OktaClient) -> None:
+    pilot = _members(sandbox, "KMSI Pilot")
+    victim = pilot[1]["id"]
+    sandbox.admin.add_fault(
+        {"match": {"method": "DELETE", "path": f"/api/v1/users/{victim}/sessions"},
+         "status": 403, "count": 10}
+    )
+    result = reset_sessions.apply(okta, reset_sessions.plan(okta, {"group": "KMSI Pilot"}))
+    assert result.outcome == "failed"
+    assert result.error is not None and "1 of" in result.error
+    failed = [a.result for a in result.applied if a.result and a.result["outcome"] == "failed"]
+    assert [f["id"] for f in failed] == [victim] and failed[0]["error"]
+    assert set(_revoked(sandbox)) == {u["id"] for u in pilot} - {victim}
+
+
+def test_a_plan_that_found_nobody_writes_nothing(sandbox: Sandbox, okta: OktaClient) -> None:
+    plan = reset_sessions.plan(okta, {"users": ["ghost@acme.example.com"]})
+    assert plan.is_empty
+    result = reset_sessions.apply(okta, plan)
+    assert result.outcome == "no-op"
+    assert any("ghost@acme.example.com" in n for n in result.notes)
+    assert _writes(sandbox) == []
+
+
+def test_apply_refuses_when_the_group_changed_since_the_plan(
+    sandbox: Sandbox, okta: OktaClient
+) -> None:
+    plan = reset_sessions.plan(okta, {"group": "KMSI Pilot"})
+    sandbox.admin.add_user("late.joiner@acme.example.com", groups=["KMSI Pilot"])
+    sandbox.admin.clear_requests()
+    with pytest.raises(StalePlanError) as err:
+        reset_sessions.apply(okta, plan)
+    assert "KMSI Pilot" in str(err.value)
+    assert _writes(sandbox) == [] and sandbox.admin.session_revocations() == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        pytest.param({"group": "KMSI Pilots"}, "group", id="unknown-group"),
+        pytest.param({"users": ["a/b@acme.example.com"]}, "users[0]", id="login-with-slash"),
+        pytest.param({"users_file": "/nonexistent/users.txt"}, "users_file", id="missing-file"),
+        pytest.param({}, "params", id="empty-selection"),
+    ],
+)
+def test_invalid_parameters_fail_before_any_write(
+    sandbox: Sandbox, okta: OktaClient, params: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ParameterError) as err:
+        reset_sessions.apply(okta, reset_sessions.plan(okta, params))
+    assert err.value.field == field
+    assert _writes(sandbox) == []
+
+
+def test_over_loopback(sandbox: Sandbox) -> None:
+    admin = "okta.admin@acme.example.com"
+    with sandbox.serve(port=0) as url, OktaClient(url, SSWSAuth(sandbox.token)) as okta:
+        result = reset_sessions.apply(okta, reset_sessions.plan(okta, {"users": [admin]}))
+    assert result.outcome == "applied"
+    assert [a.change.ref.name for a in result.applied] == [admin]
+    assert len(sandbox.admin.session_revocations()) == 1

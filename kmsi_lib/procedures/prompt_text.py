@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import Field, field_validator, model_validator
 
-from kmsi_lib.errors import NotFoundError, ParameterError
+from kmsi_lib.errors import ParameterError
 from kmsi_lib.procedures._base import (
     ApplyResult,
     Attestation,
@@ -44,6 +44,7 @@ from kmsi_lib.procedures._base import (
     Reader,
     Verification,
     apply_plan,
+    canonical,
     diff,
     get_path,
     parse_params,
@@ -223,10 +224,21 @@ def _lookup_default(c: OktaClient, a: Mapping[str, Any]) -> Any:
 
 
 def _lookup_preview(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    try:
-        return _brands_api().get_preview_sign_in_page(c, a["brand_id"])
-    except NotFoundError:
+    """The brand's own preview page, or None when it has none.
+
+    Okta may answer a GET of the preview with the live page when no preview
+    was saved (the spec says 404; not recorded). A preview equal to the live
+    page is therefore treated as "no preview of its own": deleting it on
+    rollback shows exactly the same page.
+    """
+    brands = _brands_api()
+    preview = brands.get_preview_sign_in_page(c, a["brand_id"])
+    if preview is None:
         return None
+    live = brands.get_customized_sign_in_page(c, a["brand_id"])
+    if live is None:
+        live = brands.get_default_sign_in_page(c, a["brand_id"])
+    return None if canonical(preview) == canonical(live) else preview
 
 
 register_lookup("brands", _lookup_brands)
@@ -327,7 +339,7 @@ def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
                 "; the default brand's page content (Okta's template) is not sent, since"
                 " Okta refuses page content for the default brand"
             )
-        ref = ObjectRef(kind, brand_id, brand_name, brand_id)
+        ref = ObjectRef(kind, brand_id, brand_name)
         if target is not None and not diff(merge_prompt(target, {}), after):
             continue
         if target is None and not p.preview_first and not _prompt_diffs(base, after):
