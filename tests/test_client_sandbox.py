@@ -317,6 +317,16 @@ def test_oauth_service_app_end_to_end(
         policies.replace_policy(client, policy["id"], policy)
     assert info.value.scope == "okta.policies.manage"
     assert "grant okta.policies.manage" in str(info.value)
+    # Neither the key, the assertions nor the access token the sandbox issued leak.
+    secrets = client.secret_values()
+    assert client.credentials is not None
+    issued = set(secrets) - set(client.credentials.secret_values())
+    access_tokens = [t for t in issued if not t.startswith("eyJ")]  # not an assertion
+    assert access_tokens, "the issued access token is known to the client"
+    visible = [json.dumps(client.journal.to_dicts()), str(info.value), repr(client)]
+    visible += [e.line() for e in client.journal.entries]
+    for secret in secrets:
+        assert all(secret not in text for text in visible)
 
 
 def test_oauth_scope_not_granted_to_the_app_is_named(sandbox: Sandbox) -> None:
