@@ -191,16 +191,24 @@ def _execute(
 
 def _judge(mode: str, procedure: str, result: Mapping[str, Any] | None,
            error: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Decide whether a finished run succeeded; returns the reason it did not, or None."""
+    """Decide whether a finished run succeeded; returns the reason it did not, or None.
+
+    The runbook's own error (it names the step) is preferred to papermill's.
+    """
+    reported = (result or {}).get("error")
+    if isinstance(reported, Mapping) and reported:
+        return {"type": str(reported.get("type", "RunbookError")),
+                "message": str(reported.get("message", "")),
+                **({"step": reported["step"]} if "step" in reported else {})}
     if error is not None:
         return dict(error)
     if result is None:
         return {"type": "EvidenceError", "message": "the notebook wrote no result.json"}
+    if reported:
+        return {"type": "RunbookError", "message": str(reported)}
     if result.get("procedure") not in (None, procedure):
         return {"type": "EvidenceError", "message": f"the notebook ran the procedure "
                 f"{result.get('procedure')!r}, expected {procedure!r}"}
-    if result.get("error"):
-        return {"type": "RunbookError", "message": str(result["error"])}
     if result.get("outcome") in (None, "failed"):
         return {"type": "RunbookError", "message": f"outcome {result.get('outcome')!r}"}
     if mode == "apply" and evidence.verification_passed(result) is not True:
