@@ -16,6 +16,9 @@ _EXPORTS: dict[str, str] = {
     "Credentials": "kmsi_lib.auth",
     "KmsiError": "kmsi_lib.errors",
     "OktaClient": "kmsi_lib.client",
+    "RetryPolicy": "kmsi_lib.client",
+    "Secret": "kmsi_lib.auth",
+    "run_bulk": "kmsi_lib.bulk",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -494,3 +494,12 @@ def test_client_repr_hides_the_token_and_context_manager_closes() -> None:
 def test_org_url_is_validated() -> None:
     with pytest.raises(errors.ConfigError, match="plain HTTP"):
         OktaClient("http://example.okta.com", SSWSAuth(TOKEN))
+
+
+def test_public_names_resolve_and_all_is_sorted() -> None:
+    import kmsi_lib
+
+    assert kmsi_lib.__all__ == sorted(kmsi_lib.__all__)
+    for name in kmsi_lib.__all__:
+        assert getattr(kmsi_lib, name) is not None
+    assert kmsi_lib.OktaClient is OktaClient
