@@ -1,0 +1,530 @@
+"""The notebook-side driver of a runbook: connect, plan, apply, verify, finish.
+
+A runbook notebook is a parameters cell plus a few calls::
+
+    rb = Runbook.from_parameters("post_auth", globals())   # or Runbook("post_auth", params=...)
+    rb.connect()      # client from OKTA_* (smallest scopes), shows the org and its engine
+    rb.plan()         # validates the parameters, reads the org, shows the diff
+    rb.apply()        # apply mode only, needs change_id; uses the approved plan if given
+    rb.verify()       # apply mode: reads the org back and checks every field
+    rb.finish()       # the outcome and where the evidence is
+
+After every step ``evidence_dir/result.json`` is rewritten with the keys of the
+notebook/runner contract (docs/ARCHITECTURE.md), so that a run that stops half
+way still leaves what it did. A step that fails records the error (type and
+message) and the outcome ``failed``, shows it, and raises again so papermill
+marks the run failed.
+
+With ``interactive=True`` (JupyterLab, ``kmsi lab``) :meth:`Runbook.plan`
+shows an ipywidgets form (:mod:`kmsi_lib.forms`) instead: the form's Plan and
+Apply buttons call the same methods, so the evidence is the same.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kmsi_lib.errors import KmsiError, ParameterError
+from kmsi_lib.procedures import REGISTRY
+from kmsi_lib.procedures._base import ApplyResult, Attestation, Plan, parse_params, utc_now
+
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
+    from kmsi_lib.forms import RunbookForm
+
+__all__ = [
+    "ATTESTATION_PARAMETERS",
+    "CHANGE_ID_PATTERN",
+    "MODES",
+    "RUNNER_PARAMETERS",
+    "READ_ONLY_PROCEDURES",
+    "Runbook",
+    "check_change_id",
+    "show",
+]
+
+MODES = ("plan", "apply")
+
+#: The parameters every runbook declares besides its procedure's (set by ``kmsi run``).
+RUNNER_PARAMETERS: tuple[str, ...] = (
+    "mode",
+    "change_id",
+    "evidence_dir",
+    "approved_plan",
+    "interactive",
+)
+
+#: Notebook parameters of runbooks whose plans have manual steps (pre-auth KMSI):
+#: who did the Admin Console step, when (ISO-8601, empty = at apply time), and what.
+ATTESTATION_PARAMETERS: tuple[str, ...] = (
+    "attestation_by",
+    "attestation_at",
+    "attestation_statement",
+)
+
+#: Procedures that never write; they run against a Classic Engine org too.
+READ_ONLY_PROCEDURES: frozenset[str] = frozenset({"audit"})
+
+#: A change ticket: what ``kmsi run --change`` accepts too.
+CHANGE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+Display = Callable[[Any], None]
+
+
+def check_change_id(change_id: str) -> str:
+    """Return ``change_id`` stripped, or raise ParameterError saying what a ticket looks like."""
+    value = change_id.strip()
+    if not value:
+        raise ParameterError("change_id", "an apply needs the change ticket it was approved under")
+    if not CHANGE_ID_PATTERN.match(value):
+        raise ParameterError(
+            "change_id",
+            f"letters, digits, '.', '_' and '-' only, at most 64 (got {change_id!r})",
+        )
+    return value
+
+
+def _in_ipython() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # IPython comes with ipykernel; a bare install may lack it
+        return False
+    return get_ipython() is not None
+
+
+class _Html:
+    """An HTML fragment that also reads as text outside Jupyter."""
+
+    def __init__(self, markup: str, text: str) -> None:
+        self.markup = markup
+        self.text = text
+
+    def _repr_html_(self) -> str:
+        return self.markup
+
+    def to_text(self) -> str:
+        return self.text
+
+
+def show(obj: Any) -> None:
+    """Display ``obj``: rich HTML inside IPython, ``obj.to_text()`` (or str) elsewhere."""
+    if _in_ipython():
+        from IPython.display import display
+
+        display(obj)  # type: ignore[no-untyped-call]
+        return
+    to_text = getattr(obj, "to_text", None)
+    print(to_text() if callable(to_text) else obj)
+
+
+def _message(kind: str, title: str, body: str = "") -> _Html:
+    colours = {"info": "#e8f0fe", "ok": "#e6f4ea", "warn": "#fef7e0", "error": "#fce8e6"}
+    markup = (
+        f'<div class="kmsi-{kind}" style="background:{colours[kind]};padding:6px 10px;'
+        f'border-radius:4px;margin:4px 0"><b>{html.escape(title)}</b>'
+        + (f"<br>{html.escape(body)}" if body else "")
+        + "</div>"
+    )
+    return _Html(markup, f"{title}\n{body}" if body else title)
+
+
+def _error_dict(exc: BaseException) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, ParameterError):
+        error["field"] = exc.field
+    return error
+
+
+class Runbook:
+    """Drives one procedure from a notebook and keeps its ``result.json`` up to date.
+
+    ``params`` are the procedure's parameters (validated by :meth:`plan`).
+    ``attestation`` (``by``, ``statement``, optional ``at``) is what the admin
+    says about a plan's manual steps. ``client`` and ``display`` are seams for
+    tests: an :class:`~kmsi_lib.client.OktaClient` (default: from the
+    environment) and the function that shows results (default :func:`show`).
+    """
+
+    def __init__(
+        self,
+        procedure: str,
+        *,
+        params: Mapping[str, Any],
+        mode: str = "plan",
+        change_id: str = "",
+        evidence_dir: str = "",
+        approved_plan: str = "",
+        interactive: bool = False,
+        client: OktaClient | None = None,
+        attestation: Mapping[str, Any] | None = None,
+        display: Display | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ParameterError("mode", f"must be plan or apply (got {mode!r})")
+        try:
+            self.procedure = REGISTRY[procedure]
+        except KeyError as exc:
+            raise ParameterError("procedure", str(exc.args[0])) from None
+        self.name = procedure
+        self.params = dict(params)
+        self.mode = mode
+        self.change_id = change_id.strip()
+        self.evidence_dir = Path(evidence_dir or tempfile.mkdtemp(prefix="kmsi-evidence-"))
+        self.approved_plan = approved_plan
+        self.interactive = interactive
+        self.client = client
+        self.attestation = dict(attestation) if attestation else None
+        self.display: Display = display or show
+        self.plan_: Any = None
+        self.apply_result: ApplyResult | None = None
+        self.form: RunbookForm | None = None
+        self.result: dict[str, Any] = {
+            "procedure": procedure,
+            "mode": mode,
+            "change_id": self.change_id,
+            "params": dict(params),
+            "org": None,
+            "plan": None,
+            "apply_result": None,
+            "verification": None,
+            "journal": [],
+            "error": None,
+            "outcome": None,
+        }
+
+    @classmethod
+    def from_parameters(
+        cls, procedure: str, namespace: Mapping[str, Any], **options: Any
+    ) -> Runbook:
+        """A runbook from a notebook's namespace (``globals()`` after the parameters cell).
+
+        Takes the procedure's parameters, the runner parameters and the
+        attestation parameters by name; anything else in the namespace is ignored.
+        """
+        fields = REGISTRY[procedure].Params.model_fields
+        params = {name: namespace[name] for name in fields if name in namespace}
+        runner = {name: namespace[name] for name in RUNNER_PARAMETERS if name in namespace}
+        attestation = {
+            name.removeprefix("attestation_"): str(namespace[name])
+            for name in ATTESTATION_PARAMETERS
+            if namespace.get(name)
+        }
+        return cls(procedure, params=params, attestation=attestation or None, **runner, **options)
+
+    # ------------------------------------------------------------------ evidence
+
+    @property
+    def result_path(self) -> Path:
+        return self.evidence_dir / "result.json"
+
+    @property
+    def writes(self) -> bool:
+        """True for procedures that change the org (everything but the audit)."""
+        return self.name not in READ_ONLY_PROCEDURES
+
+    def write_result(self) -> Path:
+        """Write ``result.json`` now (the journal as the client has it, redacted)."""
+        from kmsi_lib.evidence import write_result
+
+        if self.client is not None:
+            self.result["journal"] = self.client.journal.to_dicts()
+        return write_result(self.evidence_dir, self.result)
+
+    @contextmanager
+    def _step(self, name: str) -> Iterator[None]:
+        """Record the result after the step; on an error record it, show it and re-raise."""
+        try:
+            yield
+        except Exception as exc:
+            self.result["error"] = {"step": name, **_error_dict(exc)}
+            self.result["outcome"] = "failed"
+            partial = getattr(exc, "apply_result", None)
+            if isinstance(partial, ApplyResult):
+                self.apply_result = partial
+                self.result["apply_result"] = partial.to_dict()
+            self.write_result()
+            self.display(self._error_message(name, exc))
+            raise
+        self.write_result()
+
+    def _error_message(self, step: str, exc: BaseException) -> _Html:
+        if isinstance(exc, ParameterError):
+            return _message(
+                "error",
+                f"{step}: the parameter {exc.field!r} is wrong",
+                f"{exc.message}. Fix it in the parameters cell (or the params file) and run again.",
+            )
+        return _message("error", f"{step} failed: {type(exc).__name__}", str(exc))
+
+    # ------------------------------------------------------------------ steps
+
+    def connect(self) -> OktaClient:
+        """Connect with the procedure's smallest scope set and show the org and its engine.
+
+        A writing procedure refuses a Classic Engine org (ClassicEngineError):
+        KMSI settings exist only in Identity Engine.
+        """
+        with self._step("connect"):
+            if self.client is None:
+                from kmsi_lib.client import OktaClient
+
+                self.client = OktaClient.from_env(scopes=self.procedure.SCOPES)
+            info = self.client.org_info()
+            engine = "Identity Engine" if info.is_identity_engine else "Classic Engine"
+            self.result["org"] = {
+                "url": self.client.org_url,
+                "pipeline": info.pipeline,
+                "type": engine,
+            }
+            if self.writes:
+                self.client.require_identity_engine()
+            self.display(
+                _message(
+                    "info",
+                    f"Connected to {self.client.org_url} (Okta {engine},"
+                    f" pipeline {info.pipeline or 'unknown'})",
+                    f"{self.procedure.TITLE}; mode {self.mode}; scopes requested: "
+                    + ", ".join(self.procedure.SCOPES),
+                )
+            )
+        return self.client
+
+    def _client(self) -> OktaClient:
+        if self.client is None or self.result["org"] is None:
+            self.connect()
+        assert self.client is not None
+        return self.client
+
+    def validate(self, params: Mapping[str, Any] | None = None) -> Any:
+        """The parameters as the procedure's pydantic model; ParameterError names the field."""
+        return parse_params(self.procedure.Params, dict(self.params if params is None else params))
+
+    def plan(self, params: Mapping[str, Any] | None = None, *, show: bool = True) -> Any:
+        """Validate the parameters, read the org and show what apply would change.
+
+        In interactive mode (and called without ``params``) it shows the form
+        instead and returns None. In apply mode with an approved plan, that
+        plan is loaded (and shown) instead of making a new one.
+        """
+        if self.interactive and params is None:
+            self.show_form()
+            return None
+        with self._step("plan"):
+            if params is not None:
+                self.params = dict(params)
+                self.result["params"] = dict(params)
+            checked = self.validate()
+            client = self._client()
+            if self.approved_plan and self.mode == "apply":
+                made = self._load_approved_plan(checked)
+                title = "Approved plan (loaded from the plan evidence)"
+            else:
+                made = self.procedure.plan(client, checked)
+                title = ""
+            self.plan_ = made
+            self.result["plan"] = made.to_dict()
+            self.result["outcome"] = self._planned_outcome(made)
+            self.result["error"] = None
+        if show:
+            if title:
+                self.display(_message("info", title, f"fingerprint {made.fingerprint}"))
+            self.display(made)
+        return made
+
+    def _planned_outcome(self, made: Any) -> str:
+        if not self.writes:
+            return "audited"
+        if isinstance(made, Plan) and made.is_empty and not made.manual_steps:
+            return "no-op"
+        return "planned"
+
+    def _load_approved_plan(self, checked: Any) -> Plan:
+        path = Path(self.approved_plan).expanduser()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ParameterError("approved_plan", f"cannot read {str(path)!r}: {exc}") from None
+        if isinstance(data, dict) and "plan" in data and "changes" not in data:
+            data = data["plan"]  # a whole result.json or record.json
+        plan = Plan.from_dict(data)
+        if plan.procedure != self.name:
+            raise ParameterError(
+                "approved_plan", f"is a {plan.procedure!r} plan, not a {self.name!r} plan"
+            )
+        wanted = checked.model_dump(mode="json")
+        if plan.params != wanted:
+            changed = sorted(k for k in set(wanted) | set(plan.params)
+                             if wanted.get(k) != plan.params.get(k))
+            raise ParameterError(
+                "approved_plan",
+                "was made with other parameters (differs in: " + ", ".join(changed) + ")",
+            )
+        return plan
+
+    def _attestation(self, plan: Plan) -> Attestation | None:
+        if not plan.manual_steps:
+            return None
+        given = self.attestation or {}
+        if not str(given.get("by", "")).strip():
+            steps = "; ".join(s.title for s in plan.manual_steps)
+            raise ParameterError(
+                "attestation_by",
+                f"this plan has manual steps ({steps}): do them, then name who did them in"
+                " attestation_by and say what was done in attestation_statement",
+            )
+        if not str(given.get("statement", "")).strip():
+            raise ParameterError("attestation_statement", "say what was done in the manual steps")
+        return Attestation(
+            by=str(given["by"]),
+            at=str(given.get("at") or utc_now()),
+            statement=str(given["statement"]),
+        )
+
+    def apply(
+        self,
+        plan: Plan | None = None,
+        *,
+        change_id: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        show: bool = True,
+        from_form: bool = False,
+    ) -> ApplyResult | None:
+        """Apply the plan (apply mode only; needs a change ticket), then show what was written.
+
+        The plan is ``plan``, else the one :meth:`plan` made (or loaded from
+        ``approved_plan``), else a new one. The procedure re-reads the org
+        first and refuses a stale plan (StalePlanError, nothing written).
+        ``progress(done, total)`` is passed to bulk procedures (session resets).
+        """
+        if not from_form:
+            if self.interactive:
+                self.display(_message("info", "Interactive mode: use the form's Apply button."))
+                return None
+            if self.mode != "apply":
+                self.display(
+                    _message(
+                        "info",
+                        "Plan mode: nothing was written.",
+                        "To make these changes, run again with mode = 'apply' and the change"
+                        " ticket that approved this plan.",
+                    )
+                )
+                return None
+        with self._step("apply"):
+            if change_id is not None:
+                self.change_id = change_id.strip()
+            self.change_id = check_change_id(self.change_id)
+            self.mode = "apply"
+            self.result.update(mode="apply", change_id=self.change_id)
+            client = self._client()
+            if plan is None:
+                plan = self.plan_ if isinstance(self.plan_, Plan) else None
+            if plan is None:
+                self.plan(show=show)
+                plan = self.plan_
+            if not isinstance(plan, Plan):
+                raise ParameterError("mode", f"the {self.name} procedure has nothing to apply")
+            self.result["plan"] = plan.to_dict()
+            options: dict[str, Any] = {"attestation": self._attestation(plan)}
+            if progress is not None and self.name == "reset_sessions":
+                options["progress"] = progress
+            outcome = self.procedure.apply(client, plan, **options)
+            self.apply_result = outcome
+            self.result["apply_result"] = outcome.to_dict()
+            self.result["outcome"] = outcome.outcome
+            if outcome.outcome == "failed":
+                raise KmsiError(f"the apply failed: {outcome.error or 'see the apply result'}")
+        if show:
+            self.display(outcome)
+        return outcome
+
+    def verify(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        show: bool = True,
+        from_form: bool = False,
+    ) -> Any:
+        """Read the org and check it against the parameters, field by field.
+
+        Plan mode: nothing changed, so a writing procedure skips this (returns
+        None). The audit verifies in any mode (one failed check per serious
+        finding) without failing the run: its findings are the report. After
+        an apply, a failed check fails the run.
+        """
+        if self.interactive and not from_form:
+            return None
+        if self.writes and self.mode != "apply":
+            if show:
+                self.display(
+                    _message(
+                        "info",
+                        "Plan mode: nothing changed, so there is nothing to verify yet.",
+                        "After an apply this step reads every changed object back.",
+                    )
+                )
+            return None
+        with self._step("verify"):
+            checked = self.validate(params)
+            verification = self.procedure.verify(self._client(), checked)
+            self.result["verification"] = verification.to_dict()
+            if self.writes and not verification.ok:
+                failed = [c.name for c in verification.checks if not c.ok]
+                raise KmsiError(
+                    f"verification failed: {len(failed)} of {len(verification.checks)} checks"
+                    f" did not pass ({'; '.join(failed[:5])})"
+                )
+        if show:
+            self.display(verification)
+        return verification
+
+    def finish(self) -> dict[str, Any]:
+        """Write the final ``result.json``, show the outcome and where the evidence is."""
+        if self.interactive:
+            if self.result["outcome"] is not None:
+                self.write_result()
+            self.display(
+                _message(
+                    "info",
+                    "Interactive mode: the form above records each step as you click.",
+                    f"result written to {self.result_path}",
+                )
+            )
+            return self.result
+        if self.result["outcome"] is None:
+            self.result["outcome"] = "failed"
+            self.result["error"] = {
+                "step": "finish",
+                "type": "KmsiError",
+                "message": "the runbook finished without a plan: run the plan step",
+            }
+        path = self.write_result()
+        ok = self.result["outcome"] != "failed"
+        self.display(
+            _message(
+                "ok" if ok else "error",
+                f"Outcome: {self.result['outcome']}",
+                f"result written to {path}",
+            )
+        )
+        if not self.interactive and self.client is not None:
+            self.client.close()
+        return self.result
+
+    # ------------------------------------------------------------------ interactive
+
+    def show_form(self) -> RunbookForm:
+        """Build (once) and show the ipywidgets form for this runbook."""
+        from kmsi_lib.forms import RunbookForm
+
+        if self.form is None:
+            self.form = RunbookForm(self)
+        self.display(self.form.widget)
+        return self.form
