@@ -329,3 +329,10 @@ def test_over_loopback(sandbox: Sandbox) -> None:
     assert report.pre_auth_setting is False
     assert report.org_url.startswith("http://127.0.0.1")
     assert _writes(sandbox) == []
+
+
+def test_classic_org_is_said_to_have_no_kmsi() -> None:
+    sb = Sandbox(seed="classic")
+    with OktaClient(SANDBOX_URL, SSWSAuth(sb.token), transport=sb.transport()) as okta:
+        report = audit.run(okta, {"include_brands": False})
+    assert any("Classic Engine" in n for n in report.notes)

@@ -12,7 +12,7 @@ import pytest
 
 from kmsi_lib.auth import SSWSAuth
 from kmsi_lib.client import OktaClient
-from kmsi_lib.errors import ParameterError, StalePlanError
+from kmsi_lib.errors import ClassicEngineError, ParameterError, StalePlanError
 from kmsi_lib.procedures import prompt_text, rollback
 from kmsi_lib.procedures._base import ApplyResult, Plan, parse_params
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox, SandboxConfig
@@ -357,3 +357,11 @@ def test_default_brand_without_a_customized_page_gets_no_page_content() -> None:
         result = prompt_text.apply(okta, plan)
         assert result.verification.ok, result.to_text()
         assert prompt_text.plan(okta, params).is_empty
+
+
+def test_classic_org_is_refused_at_plan_time() -> None:
+    sb = Sandbox(seed="classic")
+    with OktaClient(SANDBOX_URL, SSWSAuth(sb.token), transport=sb.transport()) as okta:
+        with pytest.raises(ClassicEngineError):
+            prompt_text.plan(okta, PARAMS)
+    assert _writes(sb) == []

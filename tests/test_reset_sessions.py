@@ -11,7 +11,7 @@ import pytest
 
 from kmsi_lib.auth import SSWSAuth
 from kmsi_lib.client import OktaClient
-from kmsi_lib.errors import ParameterError, StalePlanError
+from kmsi_lib.errors import ClassicEngineError, ParameterError, StalePlanError
 from kmsi_lib.procedures import reset_sessions, rollback
 from kmsi_lib.procedures._base import Plan, parse_params
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
@@ -210,3 +210,12 @@ def test_over_loopback(sandbox: Sandbox) -> None:
     assert result.outcome == "applied"
     assert [a.change.ref.name for a in result.applied] == [admin]
     assert len(sandbox.admin.session_revocations()) == 1
+
+
+def test_classic_org_is_refused_before_any_revocation(sandbox: Sandbox, okta: OktaClient) -> None:
+    plan = reset_sessions.plan(okta, {"group": "KMSI Pilot"})
+    sandbox.admin.org_settings = {"pipeline": "v1"}
+    with OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=sandbox.transport()) as fresh:
+        with pytest.raises(ClassicEngineError):
+            reset_sessions.apply(fresh, plan)
+    assert sandbox.admin.session_revocations() == []

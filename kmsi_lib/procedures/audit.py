@@ -546,6 +546,7 @@ def _txt(value: Any) -> str:
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     if not rows:
         return "  (none)"
+    rows = [[c if len(c) <= 60 else c[:59] + "…" for c in row] for row in rows]
     widths = [min(60, max(len(header[i]), *(len(r[i]) for r in rows))) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
@@ -700,6 +701,13 @@ def run(client: OktaClient, params: Params | Mapping[str, Any]) -> AuditReport:
     pre_auth, pre_auth_note = _pre_auth_setting(client)
 
     notes: list[str] = []
+    info = client.org_info()
+    if not info.is_identity_engine:
+        notes.append(
+            f"the org runs Okta Classic Engine (pipeline {info.pipeline or 'unknown'!r}):"
+            " Keep Me Signed In exists only in Identity Engine, so these settings have no"
+            " KMSI effect"
+        )
     all_apps = [a for policy in app_policies for a in policy["apps"]] + orphans
     sensitive_ids: list[str] = []
     for entry in p.sensitive_apps:

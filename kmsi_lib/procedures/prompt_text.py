@@ -300,6 +300,7 @@ def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
     written. A brand whose page already shows the wanted text gets no change.
     """
     p = parse_params(Params, params)
+    client.require_identity_engine()
     reader = Reader(client)
     prompt = desired_prompt(p)
     brands = select_brands(reader.read("brands of the org", "brands"), p.brands)

@@ -210,6 +210,7 @@ def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
     unreadable list file is a :class:`ParameterError`.
     """
     p = parse_params(Params, params)
+    client.require_identity_engine()
     reader = Reader(client)
     entries = _entries(p)
     notes: list[str] = []
