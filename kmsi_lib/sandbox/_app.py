@@ -174,34 +174,36 @@ class SandboxApp:
         request_id = self.state.ids.request_id()
         bucket = self.limiter.bucket_for(path)
         started = time.time()
-        delay, fault = self.faults.take(request.method, path)
-        if delay:
-            time.sleep(delay)
-        drop_after = False
-        if fault is not None:
-            if fault.action == "drop":
-                if fault.when == "after":
-                    drop_after = True
-                else:
-                    self._record(request, request_id, 0, bucket, started, "drop")
-                    self._drop(request)
-            elif fault.action == "timeout":
-                self._timeout(request, fault)
-            elif fault.action == "status":
-                reply = self._fault_reply(fault, bucket, request_id)
-                self._record(request, request_id, fault.status, bucket, started, "status")
-                return self._respond(reply, request_id)
         if not self.gate.enter():
             reply = self._error_reply(ApiError("E0000047"), request_id)
             reply.headers += [("X-Rate-Limit-Limit", "0"), ("X-Rate-Limit-Remaining", "0"),
                               ("X-Rate-Limit-Reset", str(int(time.time()) + 1))]
             self._record(request, request_id, 429, bucket, started, "concurrency")
             return self._respond(reply, request_id)
+        # injected latency and timeouts happen inside the gate: a slow request holds its slot
         try:
+            delay, fault = self.faults.take(request.method, path)
+            if delay:
+                time.sleep(delay)
+            drop_after = False
+            if fault is not None:
+                if fault.action == "drop":
+                    if fault.when == "after":
+                        drop_after = True
+                    else:
+                        self._record(request, request_id, 0, bucket, started, "drop")
+                        self._drop(request)
+                elif fault.action == "timeout":
+                    self._timeout(request, fault)
+                elif fault.action == "status":
+                    reply = self._fault_reply(fault, bucket, request_id)
+                    self._record(request, request_id, fault.status, bucket, started, "status")
+                    return self._respond(reply, request_id)
             reply = self._handle_api(request, bucket, request_id)
         finally:
             self.gate.leave()
-        self._record(request, request_id, reply.status, bucket, started, None)
+        self._record(request, request_id, reply.status, bucket, started,
+                     "drop-after" if drop_after else None)
         if drop_after:
             self._drop(request)
         return self._respond(reply, request_id)

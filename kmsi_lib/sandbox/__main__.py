@@ -1,0 +1,90 @@
+"""``kmsi sandbox``: run the sandbox org on loopback until Ctrl-C or SIGTERM.
+
+The first two lines on stdout are shell ``export`` statements for
+``OKTA_ORG_URL`` and ``OKTA_API_TOKEN``, so any tool (ours or Okta's SDKs) can
+be pointed at the sandbox. With ``--state FILE`` the org is loaded from FILE at
+start (if it exists) and saved to it, atomically, after every change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from . import SEEDS, Sandbox
+from ._state import OrgState, save_atomically
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kmsi sandbox",
+        description="Serve the sandbox Okta org (an emulator of the Okta Management API) on "
+                    "loopback. Prints export lines for OKTA_ORG_URL and OKTA_API_TOKEN first.")
+    parser.add_argument("--port", type=int, default=0,
+                        help="TCP port on 127.0.0.1 (default: 0, any free port)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--token", default=None,
+                        help="API token to accept as 'SSWS <token>' (default: a random one)")
+    parser.add_argument("--state", default=None, metavar="FILE",
+                        help="load the org from FILE if it exists; save every change to it")
+    parser.add_argument("--seed", default="default", choices=SEEDS,
+                        help="seed org when no state file exists yet (default: default)")
+    return parser
+
+
+def _load(path: str) -> OrgState | None:
+    if not os.path.exists(path):
+        return None
+    state = OrgState()
+    with open(path, encoding="utf-8") as fh:
+        state.load(json.load(fh))
+    return state
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        state = _load(args.state) if args.state else None
+    except (OSError, ValueError) as exc:
+        print(f"kmsi sandbox: cannot load state file {args.state}: {exc}", file=sys.stderr)
+        return 2
+    sandbox = Sandbox(seed=args.seed, token=args.token, state=state)
+    if args.state:
+        path = args.state
+        sandbox.state.on_write = lambda s: save_atomically(s, path)
+        save_atomically(sandbox.state, path)
+    try:
+        server = sandbox.make_server(args.port, args.host)
+    except OSError as exc:
+        print(f"kmsi sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    print(f"export OKTA_ORG_URL=http://{args.host}:{server.port}", flush=True)
+    print(f"export OKTA_API_TOKEN={sandbox.token}", flush=True)
+    origin = f"state file {args.state}" if state is not None else f"seed {args.seed!r}"
+    print(f"# sandbox org from {origin}; admin endpoints under /_sandbox/; Ctrl-C stops it",
+          flush=True)
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.server_close()
+        if args.state:
+            save_atomically(sandbox.state, args.state)
+    print("# sandbox stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,299 @@
+"""Sandbox operations: admin endpoints, rate limits, faults, loopback faults, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
+
+
+@pytest.fixture
+def sb() -> Sandbox:
+    return Sandbox(seed="default", token="ops-token")
+
+
+@pytest.fixture
+def client(sb: Sandbox) -> httpx.Client:
+    return sb.client()
+
+
+@pytest.fixture
+def admin_http(sb: Sandbox) -> httpx.Client:
+    """The admin endpoints over the in-process transport, with no credentials at all."""
+    return httpx.Client(base_url=SANDBOX_URL, transport=sb.transport())
+
+
+OKTA_SIGN_ON = {"type": "OKTA_SIGN_ON"}
+
+
+# ---- admin endpoints ---------------------------------------------------------------------------
+
+
+def test_state_snapshot_and_load_round_trip(client: httpx.Client,
+                                            admin_http: httpx.Client) -> None:
+    snapshot = admin_http.get("/_sandbox/state").json()
+    created = client.post("/api/v1/policies", json={"type": "OKTA_SIGN_ON", "name": "X"}).json()
+    assert client.get(f"/api/v1/policies/{created['id']}").status_code == 200
+    assert admin_http.post("/_sandbox/load", json=snapshot).status_code == 204
+    assert client.get(f"/api/v1/policies/{created['id']}").status_code == 404
+    assert admin_http.get("/_sandbox/state").json() == snapshot
+
+
+def test_reset_to_another_seed(client: httpx.Client, admin_http: httpx.Client) -> None:
+    assert client.get("/.well-known/okta-organization").json()["pipeline"] == "idx"
+    assert admin_http.post("/_sandbox/reset", json={"seed": "classic"}).status_code == 200
+    assert client.get("/.well-known/okta-organization").json()["pipeline"] == "v1"
+    r = admin_http.post("/_sandbox/reset", json={"seed": "nope"})
+    assert r.status_code == 400 and r.json()["errorCode"] == "E0000001"
+
+
+def test_request_log_lists_api_calls_only(client: httpx.Client,
+                                          admin_http: httpx.Client) -> None:
+    client.get("/api/v1/policies", params=OKTA_SIGN_ON)
+    client.get("/api/v1/policies/00pnope")
+    admin_http.get("/_sandbox/state")
+    log = admin_http.get("/_sandbox/requests").json()
+    assert [(e["method"], e["path"], e["status"]) for e in log] == [
+        ("GET", "/api/v1/policies", 200), ("GET", "/api/v1/policies/00pnope", 404)]
+    assert log[0]["query"] == "type=OKTA_SIGN_ON" and log[0]["auth"] == "SSWS"
+    assert admin_http.delete("/_sandbox/requests").status_code == 204
+    assert admin_http.get("/_sandbox/requests").json() == []
+
+
+def test_org_settings_pre_auth_toggle_has_no_public_api(admin_http: httpx.Client,
+                                                        client: httpx.Client) -> None:
+    settings = admin_http.get("/_sandbox/org-settings").json()
+    assert settings["preAuthKmsi"] is False and settings["pipeline"] == "idx"
+    r = admin_http.put("/_sandbox/org-settings", json={"preAuthKmsi": True})
+    assert r.json()["preAuthKmsi"] is True
+    assert admin_http.put("/_sandbox/org-settings", json={"pipeline": "v2"}).status_code == 400
+    assert admin_http.put("/_sandbox/org-settings", json={"bogus": 1}).status_code == 400
+    # nothing under /api/v1 exposes it
+    assert "preAuthKmsi" not in client.get("/.well-known/okta-organization").text
+
+
+def test_register_client_and_add_objects_over_http(sb: Sandbox,
+                                                   admin_http: httpx.Client) -> None:
+    r = admin_http.post("/_sandbox/clients", json={
+        "client_id": "0oaservice", "jwk": {"kty": "RSA", "n": "x", "e": "AQAB"},
+        "scopes": ["okta.policies.read"]})
+    assert r.status_code == 201
+    assert sb.state.clients["0oaservice"] == {
+        "jwks": [{"kty": "RSA", "n": "x", "e": "AQAB"}], "scopes": ["okta.policies.read"],
+        "dpop": False}
+    app = admin_http.post("/_sandbox/apps", json={"label": "Test App"}).json()
+    user = admin_http.post("/_sandbox/users", json={"login": "t.user@acme.example.com"}).json()
+    group = admin_http.post("/_sandbox/groups", json={"name": "Testers"}).json()
+    assert app["id"].startswith("0oa") and user["id"].startswith("00u")
+    assert group["id"].startswith("00g")
+    assert admin_http.post("/_sandbox/users", json={"login": user["profile"]["login"]}
+                           ).status_code == 400
+
+
+# ---- rate limits -------------------------------------------------------------------------------
+
+
+def test_exhausted_bucket_is_429_e0000047(sb: Sandbox, client: httpx.Client) -> None:
+    sb.admin.set_rate_limit("/api/v1/policies", 3, 60)
+    statuses = [client.get("/api/v1/policies", params=OKTA_SIGN_ON) for _ in range(4)]
+    assert [r.status_code for r in statuses] == [200, 200, 200, 429]
+    last = statuses[-1]
+    assert last.json()["errorCode"] == "E0000047"
+    assert last.headers["X-Rate-Limit-Limit"] == "3"
+    assert last.headers["X-Rate-Limit-Remaining"] == "0"
+    assert int(last.headers["X-Rate-Limit-Reset"]) >= int(time.time())
+    # other buckets are unaffected
+    assert client.get("/api/v1/apps").status_code == 200
+
+
+def test_bucket_window_resets(sb: Sandbox, client: httpx.Client) -> None:
+    sb.admin.set_rate_limit("/api/v1/users", 1, 0.2)
+    assert client.get("/api/v1/users", params={"limit": 1}).status_code == 200
+    assert client.get("/api/v1/users", params={"limit": 1}).status_code == 429
+    time.sleep(0.25)
+    assert client.get("/api/v1/users", params={"limit": 1}).status_code == 200
+
+
+def test_rate_limits_over_admin_http(admin_http: httpx.Client, client: httpx.Client) -> None:
+    r = admin_http.put("/_sandbox/rate-limits",
+                       json={"/api/v1/apps": {"limit": 5, "window_s": 30}, "concurrency": 10})
+    assert r.json()["buckets"]["/api/v1/apps"]["limit"] == 5
+    assert r.json()["concurrency"] == 10
+    assert client.get("/api/v1/apps").headers["X-Rate-Limit-Limit"] == "5"
+
+
+def test_concurrency_limit_gives_429_with_zero_limit(sb: Sandbox) -> None:
+    sb.admin.set_concurrency_limit(1)
+    sb.admin.add_fault({"latency_ms": 300, "match": {"path": "/api/v1/apps"}, "count": 1})
+    results: list[httpx.Response] = []
+
+    def slow() -> None:
+        with sb.client() as c:
+            results.append(c.get("/api/v1/apps"))
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    time.sleep(0.1)
+    with sb.client() as c:
+        blocked = c.get("/api/v1/brands")
+    thread.join()
+    assert results[0].status_code == 200
+    assert blocked.status_code == 429
+    assert blocked.headers["X-Rate-Limit-Limit"] == "0"
+    assert blocked.headers["X-Rate-Limit-Remaining"] == "0"
+    assert blocked.json()["errorCode"] == "E0000047"
+
+
+# ---- faults ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status,code", [(500, "E0000009"), (503, "E0000181"),
+                                         (423, "E0000239"), (429, "E0000047")])
+def test_status_fault_for_next_n_matching_requests(sb: Sandbox, client: httpx.Client,
+                                                   status: int, code: str) -> None:
+    sb.admin.add_fault({"match": {"method": "GET", "path": "/api/v1/policies*"},
+                        "status": status, "count": 2})
+    assert client.get("/api/v1/apps").status_code == 200  # does not match
+    assert client.post("/api/v1/policies", json={}).status_code == 400  # method differs
+    for _ in range(2):
+        r = client.get("/api/v1/policies", params=OKTA_SIGN_ON)
+        assert r.status_code == status
+        assert r.json()["errorCode"] == code
+        assert r.headers["X-Okta-Request-Id"]
+        assert r.headers["X-Rate-Limit-Reset"]
+    assert client.get("/api/v1/policies", params=OKTA_SIGN_ON).status_code == 200
+    assert sb.admin.faults() == []
+
+
+def test_429_fault_has_short_reset_for_fast_retries(sb: Sandbox, client: httpx.Client) -> None:
+    sb.admin.add_fault({"status": 429, "count": 1, "retry_after_s": 2})
+    r = client.get("/api/v1/apps")
+    assert r.headers["X-Rate-Limit-Remaining"] == "0"
+    assert 0 < int(r.headers["X-Rate-Limit-Reset"]) - int(time.time()) <= 3
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_gateway_faults_answer_html(sb: Sandbox, client: httpx.Client, status: int) -> None:
+    sb.admin.add_fault({"status": status, "count": 1})
+    r = client.get("/api/v1/apps")
+    assert r.status_code == status
+    assert r.headers["Content-Type"].startswith("text/html")
+
+
+def test_latency_with_jitter(sb: Sandbox, client: httpx.Client) -> None:
+    sb.admin.add_fault({"latency_ms": 100, "jitter_ms": 20})
+    started = time.monotonic()
+    client.get("/api/v1/apps")
+    assert 0.07 <= time.monotonic() - started < 1.0
+    sb.admin.clear_faults()
+    started = time.monotonic()
+    client.get("/api/v1/apps")
+    assert time.monotonic() - started < 0.07
+
+
+def test_drop_after_applies_the_write(sb: Sandbox, client: httpx.Client) -> None:
+    """A connection lost after the write took effect: the client cannot know it succeeded."""
+    sb.admin.add_fault({"action": "drop", "when": "after", "count": 1,
+                        "match": {"method": "POST", "path": "/api/v1/policies"}})
+    with pytest.raises(httpx.RemoteProtocolError):
+        client.post("/api/v1/policies", json={"type": "OKTA_SIGN_ON", "name": "Lost reply"})
+    names = [p["name"] for p in client.get("/api/v1/policies", params=OKTA_SIGN_ON).json()]
+    assert "Lost reply" in names
+
+
+@pytest.mark.parametrize("fault", [{"status": 200}, {"action": "explode"}, {"count": 0,
+                                                                           "status": 500}, {}])
+def test_bad_fault_specs_are_400(admin_http: httpx.Client, fault: dict[str, Any]) -> None:
+    assert admin_http.post("/_sandbox/faults", json=fault).status_code == 400
+
+
+def test_faults_over_loopback_drop_and_timeout(sb: Sandbox) -> None:
+    """Over real HTTP, a drop closes the socket and a timeout really keeps the client waiting."""
+    with sb.serve(port=0) as url:
+        with httpx.Client(base_url=url, headers={"Authorization": "SSWS ops-token"}) as c:
+            httpx.post(f"{url}/_sandbox/faults", json={"action": "drop", "count": 1})
+            with pytest.raises(httpx.RemoteProtocolError):
+                c.get("/api/v1/apps")
+            httpx.post(f"{url}/_sandbox/faults", json={"action": "timeout", "seconds": 0.6,
+                                                       "count": 1})
+            started = time.monotonic()
+            with pytest.raises(httpx.ReadTimeout):
+                c.get("/api/v1/apps", timeout=0.3)
+            assert time.monotonic() - started >= 0.3
+            assert c.get("/api/v1/apps").status_code == 200
+
+
+# ---- the command line --------------------------------------------------------------------------
+
+
+def _start(state: pathlib.Path) -> tuple[subprocess.Popen[str], str, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kmsi_lib.cli", "sandbox", "--port", "0", "--state", str(state)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout is not None
+    first = proc.stdout.readline().strip()
+    second = proc.stdout.readline().strip()
+    assert first.startswith("export OKTA_ORG_URL=http://127.0.0.1:"), first
+    assert second.startswith("export OKTA_API_TOKEN="), second
+    return proc, first.split("=", 1)[1], second.split("=", 1)[1]
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_cli_serves_http_and_persists_state_across_restarts(tmp_path: pathlib.Path) -> None:
+    state = tmp_path / "org.state.json"
+    proc, url, token = _start(state)
+    try:
+        headers = {"Authorization": f"SSWS {token}"}
+        r = httpx.post(f"{url}/api/v1/policies", headers=headers,
+                       json={"type": "ACCESS_POLICY", "name": "Survives restarts"})
+        assert r.status_code == 200
+        policy_id = r.json()["id"]
+        assert httpx.get(f"{url}/api/v1/apps", headers={"Authorization": "SSWS wrong"}
+                         ).status_code == 401
+    finally:
+        _stop(proc)
+    assert json.loads(state.read_text())["policies"][policy_id]["name"] == "Survives restarts"
+    proc, url, token = _start(state)
+    try:
+        r = httpx.get(f"{url}/api/v1/policies/{policy_id}",
+                      headers={"Authorization": f"SSWS {token}"})
+        assert r.status_code == 200 and r.json()["name"] == "Survives restarts"
+    finally:
+        _stop(proc)
+
+
+def test_cli_sigterm_stops_cleanly(tmp_path: pathlib.Path) -> None:
+    proc, url, _ = _start(tmp_path / "s.json")
+    try:
+        assert httpx.get(f"{url}/.well-known/okta-organization").status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
