@@ -28,7 +28,8 @@ HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
 # ---------------------------------------------------------------- org URL
 
 
-def _is_loopback(host: str) -> bool:
+def is_local_host(host: str) -> bool:
+    """Loopback addresses and the in-process sandbox host."""
     if host in PLAIN_HTTP_HOSTS:
         return True
     try:
@@ -63,10 +64,16 @@ def validate_org_url(url: str, *, variable: str = "OKTA_ORG_URL") -> str:
             f"{variable}={raw!r} has a path or query: use the bare org URL, {example}"
             " (not an admin console or /api/v1 URL)."
         )
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_local_host(host):
         raise errors.ConfigError(
             f"{variable}={raw!r} uses plain HTTP: Okta orgs are reached over HTTPS only"
             f" (plain HTTP is accepted for loopback sandboxes); use https://{parts.netloc}."
+        )
+    if re.search(r"-admin\.(okta|oktapreview|okta-emea|okta-gov|okta-mil)\.com$", host):
+        fixed = host.replace("-admin.", ".", 1)
+        raise errors.ConfigError(
+            f"{variable}={raw!r} is the Admin Console address: use the org URL without"
+            f" '-admin', https://{fixed}."
         )
     try:
         port = parts.port

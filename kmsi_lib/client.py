@@ -124,7 +124,9 @@ class OktaClient:
             headers={"Accept": "application/json", "User-Agent": user_agent},
             event_hooks=self.journal.event_hooks(),
             follow_redirects=False,
-            trust_env=False,
+            # Proxy and CA-bundle variables (HTTPS_PROXY, SSL_CERT_FILE) matter for a real
+            # org behind a corporate proxy; a loopback sandbox must never go through one.
+            trust_env=not _protocol.is_local_host(urlsplit(self.org_url).hostname or ""),
         )
 
     @classmethod
@@ -222,6 +224,16 @@ class OktaClient:
                     response = self._http.send(request)
             except _NOT_SENT as exc:
                 self.journal.record_failure(request, exc)
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                    raise errors.TransportError(
+                        f"{method} {display}: the TLS certificate of {self.org_url} could not"
+                        " be verified. Verification is always on: check the org URL, or point"
+                        " SSL_CERT_FILE at your organisation's CA bundle if a proxy re-signs"
+                        " traffic.",
+                        method=method,
+                        path=display,
+                        attempts=attempt,
+                    ) from None
                 failure = errors.TransportError(
                     f"{method} {display}: could not connect to {self.org_url}"
                     f" ({type(exc).__name__}). Check the org URL, the network and any proxy.",
@@ -250,6 +262,17 @@ class OktaClient:
                 if not safe_to_repeat:
                     raise failure from None
                 delay = self._backoff(attempt)
+            except httpx.TransportError as exc:
+                # Proxy, protocol or URL problems: retrying would not help.
+                self.journal.record_failure(request, exc)
+                raise errors.TransportError(
+                    f"{method} {display}: {type(exc).__name__}: {exc}. Check the org URL and"
+                    " any proxy settings (HTTPS_PROXY, NO_PROXY).",
+                    method=method,
+                    path=display,
+                    ambiguous=not safe_to_repeat,
+                    attempts=attempt,
+                ) from None
             else:
                 self.governor.observe(key, response.headers)
                 if response.is_success:

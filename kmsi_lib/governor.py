@@ -120,7 +120,8 @@ class Governor:
                 if wait <= 0:
                     st.used += 1
                     return
-            self.waited_seconds += wait
+            with self._lock:
+                self.waited_seconds += wait
             self._sleep(wait)
 
     def observe(self, key: str, headers: _protocol.HeadersLike) -> None:

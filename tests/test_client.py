@@ -503,3 +503,19 @@ def test_public_names_resolve_and_all_is_sorted() -> None:
     for name in kmsi_lib.__all__:
         assert getattr(kmsi_lib, name) is not None
     assert kmsi_lib.OktaClient is OktaClient
+
+
+def test_tls_verification_failure_is_not_retried_and_says_why() -> None:
+    error = httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    client, script, fake = make([("GET", USERS, error)])
+    with pytest.raises(errors.TransportError, match="TLS certificate"):
+        client.get_json(USERS)
+    script.done()
+    assert fake.sleeps == []
+
+
+def test_proxy_errors_are_transport_errors_not_retried() -> None:
+    client, script, _ = make([("GET", USERS, httpx.ProxyError("407 from proxy"))])
+    with pytest.raises(errors.TransportError, match="HTTPS_PROXY"):
+        client.get_json(USERS)
+    script.done()

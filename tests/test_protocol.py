@@ -53,6 +53,7 @@ def test_validate_org_url_accepts(given: str, expected: str) -> None:
         pytest.param("https://example.okta.com?x=1", "has a path or query", id="query"),
         pytest.param("ftp://example.okta.com", "is not a URL", id="ftp"),
         pytest.param("https://u:pw@example.okta.com", "user name or password", id="userinfo"),
+        pytest.param("https://acme-admin.okta.com", "https://acme.okta.com", id="admin-host"),
     ],
 )
 def test_validate_org_url_rejects_with_variable_name(given: str, fragment: str) -> None:
