@@ -343,10 +343,10 @@ def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
         ref = ObjectRef(kind, brand_id, brand_name)
         if target is not None and not diff(merge_prompt(target, {}), after):
             continue
-        if target is None and not p.preview_first and not _prompt_diffs(base, after):
+        if target is None and not _prompt_diffs(base, after):
+            live = "customized" if customized is not None else "default"
             notes.append(
-                f"brand {brand_name!r} has no customized page and its default page already"
-                " shows this text: nothing to do"
+                f"brand {brand_name!r}: its {live} page already shows this text; nothing to do"
             )
             continue
         diffs = _prompt_diffs(target if target is not None else base, after)
@@ -420,12 +420,13 @@ def verify(client: OktaClient, params: Params | Mapping[str, Any]) -> Verificati
     for brand in brands:
         brand_id, name = str(brand["id"]), str(brand["name"])
         args = {"brand_id": brand_id}
+        page, where = _lookup_customized(client, args), "customized"
+        if page is None:
+            page, where = _lookup_default(client, args), "default"
         if p.preview_first:
-            page, where = _lookup_preview(client, args), "preview"
-        else:
-            page, where = _lookup_customized(client, args), "customized"
-            if page is None:
-                page, where = _lookup_default(client, args), "default"
+            # what the preview shows: its own page, or the live page when it has none
+            page = _brands_api().get_preview_sign_in_page(client, brand_id) or page
+            where = "preview"
         shown = prompt_of(page)
         for key, wanted in prompt.items():
             checks.append(
