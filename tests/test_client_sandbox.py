@@ -364,3 +364,24 @@ def test_oauth_unknown_key_is_an_authentication_error(
     with pytest.raises(errors.AuthenticationError) as info:
         policies.list_policies(client, "ACCESS_POLICY")
     assert "OKTA_CLIENT_ID" in str(info.value)
+
+
+def test_governor_leaves_room_for_other_integrations(sandbox: Sandbox) -> None:
+    """When others already use the bucket, the client stops at the org-wide half, not its own."""
+    sandbox.admin.set_rate_limit("/api/v1/policies", 20, 2.0)
+    other = sandbox.client()
+    for _ in range(6):  # another integration takes 6 of the window's 20
+        assert other.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}).status_code == 200
+    client = OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=sandbox.transport())
+    for _ in range(8):
+        policies.list_policies(client, "OKTA_SIGN_ON")
+    windows: dict[str, int] = {}
+    for entry in client.journal.entries:
+        assert entry.status == 200
+        reset = (entry.rate_limit or {})["x-rate-limit-reset"]
+        windows[reset] = windows.get(reset, 0) + 1
+    first, *rest = windows.values()
+    # Remaining fell to 10 (half of 20) after 6 + 4 requests: ours then waited for the reset.
+    assert first == 4
+    assert sum(rest) == 4
+    assert client.governor.waited_seconds > 0
