@@ -230,7 +230,7 @@ def test_apps_sharing_a_policy_change_it_once_by_policy_name(org: Org) -> None:
     (change,) = plan.changes  # the seeded Default Rule already matches
     assert change.ref.name == "Catch-all Rule"
     assert change.ref.parent_id == org.app_policy_id("Slack")
-    assert "Slack" in change.note and "Zoom" in change.note
+    assert "app(s) using policy 'Any two factors'" in change.note
 
 
 def test_classic_engine_org_is_refused() -> None:
@@ -289,3 +289,9 @@ def test_a_future_field_is_sent_back_on_apply_and_on_rollback(org: Org) -> None:
     (put,) = [s for s in org.wire.writes() if s.path.endswith(rule["id"])]
     assert put.body["futureField"] == {"introduced": "2027.01.0"}
     assert put.body["actions"]["appSignOn"]["futureAction"] is True
+
+
+def test_admin_console_choice_is_flagged_in_the_plan(org: Org) -> None:
+    plan = post_auth.plan(org.client, {"apps": {"labels": ["Okta Admin Console"]}})
+    assert any("Okta Admin Console lets administrators stay signed in" in n for n in plan.notes)
+    assert not any("Admin Console" in n for n in post_auth.plan(org.client, PARAMS).notes)

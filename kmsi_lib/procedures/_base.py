@@ -1076,7 +1076,11 @@ class Edit:
 
 @dataclass(frozen=True)
 class ResolvedApp:
-    """An app chosen by the parameters, with its authentication policy's id."""
+    """An app chosen by the parameters, with its authentication policy's id.
+
+    For a selection by policy name, one entry stands for every app using the
+    policy: ``id`` is empty and ``label`` says how many apps that is.
+    """
 
     id: str
     label: str
@@ -1187,8 +1191,9 @@ def resolve_apps(
         app_ids = _policies().list_policy_app_ids(reader.client, policy["id"])
         if not app_ids:
             raise ParameterError(where, f"no app uses the authentication policy {name!r}")
-        for app_id in app_ids:
-            add(app_id, where)
+        # the policy is what changes: no need to read each of its (maybe many) apps
+        label = f"the {len(app_ids)} app(s) using policy {name!r}"
+        chosen.setdefault(f"policy:{policy['id']}", ResolvedApp("", label, policy["id"]))
     return list(chosen.values())
 
 

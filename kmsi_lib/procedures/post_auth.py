@@ -48,6 +48,7 @@ TITLE = "Post-authentication Keep Me Signed In"
 SCOPES: tuple[str, ...] = ("okta.apps.read", "okta.policies.manage", "okta.policies.read")
 
 CATCH_ALL = "Catch-all Rule"
+ADMIN_CONSOLE = "Okta Admin Console"
 
 
 class Params(ParamsModel):
@@ -131,6 +132,11 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
     by_policy: dict[str, list[str]] = {}
     for app in apps:
         by_policy.setdefault(app.policy_id, []).append(app.label)
+        if app.label == ADMIN_CONSOLE or ADMIN_CONSOLE in app.label:
+            notes.append(
+                "post-auth KMSI on the Okta Admin Console lets administrators stay signed in;"
+                " the audit reports it as a risk"
+            )
     for policy_id, labels in by_policy.items():
         rules = reader.rules(policy_id)
         found = next((r for r in rules if r.get("name") == params.rule_name), None)

@@ -23,6 +23,7 @@ Four parts, planned and applied together:
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import pydantic
 from pydantic import BeforeValidator
@@ -298,9 +299,8 @@ def read_sandbox_org_setting(client: Any) -> bool | None:
     """
     from kmsi_lib import _protocol  # deferred: the protocol helpers are only needed here
 
-    url = str(getattr(client, "org_url", ""))
-    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
-    if host not in _protocol.PLAIN_HTTP_HOSTS and not _protocol._is_loopback(host):
+    host = urlsplit(str(getattr(client, "org_url", ""))).hostname or ""
+    if not _protocol.is_local_host(host):
         return None
     try:
         settings = client.get_json("/_sandbox/org-settings")
