@@ -8,15 +8,16 @@ conform and no recorded departure of real Okta explains it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 # pytest's default "prepend" import mode puts this directory on sys.path, so the helper
 # modules next to the tests (okta_spec, recordings) import by name.
-from okta_spec import SpecCheckingTransport, unexcused
+from okta_spec import SpecCheckingTransport, Violation, unexcused
 
 if TYPE_CHECKING:
     from kmsi_lib.sandbox import Sandbox
@@ -70,3 +71,53 @@ def spec_client(sandbox: Sandbox, spec_transport: SpecCheckingTransport) -> Iter
     """Like ``sandbox_client``, but through ``spec_transport``."""
     with _client(sandbox, spec_transport) as client:
         yield client
+
+
+# --- optional: check every sandbox response of the whole suite against the spec -------------
+#
+# KMSI_SPEC_CHECK=1 python -m pytest   wraps every Sandbox.transport() the suite creates in a
+# SpecCheckingTransport and reports (and fails on) unexplained violations at the end. Off by
+# default to keep the suite fast; the fidelity tests always check their own traffic.
+
+_SUITE_CHECK = os.environ.get("KMSI_SPEC_CHECK") == "1"
+_suite_checked = [0]
+_suite_violations: list[tuple[str, Violation]] = []
+
+
+@pytest.fixture(autouse=True)
+def _spec_check_every_sandbox(request: pytest.FixtureRequest) -> Iterator[None]:
+    if not _SUITE_CHECK:
+        yield
+        return
+    from kmsi_lib.sandbox import Sandbox
+
+    original = Sandbox.transport
+    made: list[SpecCheckingTransport] = []
+
+    def checked(self: Sandbox) -> SpecCheckingTransport:
+        transport = SpecCheckingTransport(original(self))
+        made.append(transport)
+        return transport
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Sandbox, "transport", checked)
+        yield
+    for transport in made:
+        _suite_checked[0] += transport.checked
+        _suite_violations.extend((request.node.nodeid, v) for v in unexcused(transport.violations))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _SUITE_CHECK and _suite_violations and exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _SUITE_CHECK:
+        return
+    terminalreporter.write_line(
+        f"spec check: {_suite_checked[0]} sandbox JSON responses checked, "
+        f"{len(_suite_violations)} unexplained violation(s)"
+    )
+    for nodeid, violation in _suite_violations[:50]:
+        terminalreporter.write_line(f"  {nodeid}: {violation}")
