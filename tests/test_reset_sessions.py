@@ -128,6 +128,7 @@ def test_apply_revokes_each_user_with_both_flags_sent_and_records_outcomes(
 ) -> None:
     pilot = _members(sandbox, "KMSI Pilot")
     params = {"group": "KMSI Pilot", "forget_devices": False, "oauth_tokens": True}
+    assert not reset_sessions.verify(okta, params).ok, "nothing revoked yet"
     seen: list[tuple[int, int]] = []
     result = reset_sessions.apply(
         okta, reset_sessions.plan(okta, params), progress=lambda d, t: seen.append((d, t))
@@ -143,7 +144,8 @@ def test_apply_revokes_each_user_with_both_flags_sent_and_records_outcomes(
         u["profile"]["login"] for u in pilot
     )
     assert result.before_state == [] and reset_sessions.NO_ROLLBACK_NOTE in result.notes
-    assert reset_sessions.verify(okta, params).ok
+    check = reset_sessions.verify(okta, params)
+    assert check.ok and len(check.checks) == len(pilot)
     with pytest.raises(ParameterError) as err:
         rollback.plan(okta, {"apply_result": result.to_dict()})
     assert err.value.field == "apply_result" and "cannot be undone" in err.value.message

@@ -246,15 +246,15 @@ def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
             ObjectRef("user", user_id, login),
             None,
             dict(query),
-            [
-                FieldDiff("sessions", "active (if any)", "revoked"),
-                FieldDiff("forgetDevices", None, p.forget_devices),
-                FieldDiff("oauthTokens", None, p.oauth_tokens),
-            ],
+            [FieldDiff("sessions", "active (if any)", "revoked")],
             note=f"from {where}",
         )
         for user_id, (login, where) in users.items()
     ]
+    notes.append(
+        f"each revocation sends forgetDevices={str(p.forget_devices).lower()} and"
+        f" oauthTokens={str(p.oauth_tokens).lower()} explicitly"
+    )
     notes.append(NO_ROLLBACK_NOTE)
     return Plan(
         procedure=NAME,
@@ -379,7 +379,7 @@ def _sandbox_revocations(client: OktaClient) -> Sequence[Mapping[str, Any]] | No
     from kmsi_lib import _protocol  # deferred: only needed for this check
 
     host = httpx.URL(str(client.org_url)).host
-    if not _protocol._is_loopback(host):
+    if not _protocol.is_local_host(host):
         return None
     try:
         data = client.get_json("/_sandbox/session-revocations")
