@@ -47,6 +47,7 @@ __all__ = [
     "READ_ONLY_PROCEDURES",
     "Runbook",
     "check_change_id",
+    "notice",
     "show",
 ]
 
@@ -124,7 +125,8 @@ def show(obj: Any) -> None:
     print(to_text() if callable(to_text) else obj)
 
 
-def _message(kind: str, title: str, body: str = "") -> _Html:
+def notice(kind: str, title: str, body: str = "") -> _Html:
+    """A coloured box (``info``, ``ok``, ``warn``, ``error``) that reads as text outside Jupyter."""
     colours = {"info": "#e8f0fe", "ok": "#e6f4ea", "warn": "#fef7e0", "error": "#fce8e6"}
     markup = (
         f'<div class="kmsi-{kind}" style="background:{colours[kind]};padding:6px 10px;'
@@ -250,18 +252,20 @@ class Runbook:
                 self.apply_result = partial
                 self.result["apply_result"] = partial.to_dict()
             self.write_result()
-            self.display(self._error_message(name, exc))
+            self.display(self._errornotice(name, exc))
             raise
         self.write_result()
 
-    def _error_message(self, step: str, exc: BaseException) -> _Html:
+    def _errornotice(self, step: str, exc: BaseException) -> _Html:
         if isinstance(exc, ParameterError):
-            return _message(
+            return notice(
                 "error",
                 f"{step}: the parameter {exc.field!r} is wrong",
-                f"{exc.message}. Fix it in the parameters cell (or the params file) and run again.",
+                f"{exc.message}. "
+                + ("Fix it in the form and click Plan again." if self.interactive else
+                   "Fix it in the parameters cell (or the params file) and run again."),
             )
-        return _message("error", f"{step} failed: {type(exc).__name__}", str(exc))
+        return notice("error", f"{step} failed: {type(exc).__name__}", str(exc))
 
     # ------------------------------------------------------------------ steps
 
@@ -286,7 +290,7 @@ class Runbook:
             if self.writes:
                 self.client.require_identity_engine()
             self.display(
-                _message(
+                notice(
                     "info",
                     f"Connected to {self.client.org_url} (Okta {engine},"
                     f" pipeline {info.pipeline or 'unknown'})",
@@ -334,7 +338,7 @@ class Runbook:
             self.result["error"] = None
         if show:
             if title:
-                self.display(_message("info", title, f"fingerprint {made.fingerprint}"))
+                self.display(notice("info", title, f"fingerprint {made.fingerprint}"))
             self.display(made)
         return made
 
@@ -405,11 +409,11 @@ class Runbook:
         """
         if not from_form:
             if self.interactive:
-                self.display(_message("info", "Interactive mode: use the form's Apply button."))
+                self.display(notice("info", "Interactive mode: use the form's Apply button."))
                 return None
             if self.mode != "apply":
                 self.display(
-                    _message(
+                    notice(
                         "info",
                         "Plan mode: nothing was written.",
                         "To make these changes, run again with mode = 'apply' and the change"
@@ -464,7 +468,7 @@ class Runbook:
         if self.writes and self.mode != "apply":
             if show:
                 self.display(
-                    _message(
+                    notice(
                         "info",
                         "Plan mode: nothing changed, so there is nothing to verify yet.",
                         "After an apply this step reads every changed object back.",
@@ -491,7 +495,7 @@ class Runbook:
             if self.result["outcome"] is not None:
                 self.write_result()
             self.display(
-                _message(
+                notice(
                     "info",
                     "Interactive mode: the form above records each step as you click.",
                     f"result written to {self.result_path}",
@@ -508,7 +512,7 @@ class Runbook:
         path = self.write_result()
         ok = self.result["outcome"] != "failed"
         self.display(
-            _message(
+            notice(
                 "ok" if ok else "error",
                 f"Outcome: {self.result['outcome']}",
                 f"result written to {path}",

@@ -1,0 +1,496 @@
+"""ipywidgets forms over a procedure's parameters: fill in, Plan, read the diff, Apply.
+
+:class:`RunbookForm` is what a runbook shows in JupyterLab (``interactive``):
+
+* one input per parameter of the procedure's pydantic ``Params``, prefilled
+  from the notebook's parameters: a checkbox for ``bool``, a number box for
+  ``int``, a dropdown for a fixed set of values, a text box for text, and a
+  text area for lists (one entry per line, or separated by commas) and for
+  JSON values; a nested model (``apps``) gets one input per field;
+* beside each input, the validation message for that field (pydantic runs on
+  every change and again on Plan);
+* a Plan button that shows the diff in an ``Output`` widget;
+* a change-ticket box and an Apply button that stays disabled until a plan was
+  shown and a ticket entered, and is disabled again when the form changes
+  after planning (the plan shown must be the plan applied);
+* the Admin Console attestation inputs when the plan has manual steps;
+* a progress bar for bulk steps (session resets) and the verification after apply.
+
+The buttons call :class:`kmsi_lib.runbook.Runbook`, so a form run leaves the
+same ``result.json`` evidence as a headless run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from html import escape
+from typing import TYPE_CHECKING, Any, Literal
+
+import ipywidgets as w
+import pydantic
+
+from kmsi_lib.errors import ParameterError
+from kmsi_lib.procedures import _base
+from kmsi_lib.procedures._base import Plan
+
+if TYPE_CHECKING:
+    from kmsi_lib.runbook import Runbook
+
+__all__ = ["FieldInput", "RunbookForm", "field_inputs", "validate_values"]
+
+Kind = Literal["bool", "int", "float", "choice", "text", "list", "all_or_list", "json"]
+
+_LIST_HELP = "one per line, or separated by commas"
+
+
+def _split(text: str) -> list[str]:
+    parts = re.split(r"[\n,]", text)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """(the annotation without ``None``, whether None is allowed)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        nullable = len(args) < len(typing.get_args(annotation))
+        inner = args[0] if len(args) == 1 else typing.Union[tuple(args)]  # noqa: UP007
+        return inner, nullable
+    return annotation, False
+
+
+def _literal_values(annotation: Any) -> tuple[Any, ...] | None:
+    if typing.get_origin(annotation) is Literal:
+        return typing.get_args(annotation)
+    return None
+
+
+def _kind(annotation: Any) -> tuple[Kind, tuple[Any, ...]]:
+    """Which input suits a (None-stripped) annotation, and the choices of a dropdown."""
+    choices = _literal_values(annotation)
+    if choices is not None:
+        return "choice", choices
+    if annotation is bool:
+        return "bool", ()
+    if annotation is int:
+        return "int", ()
+    if annotation is float:
+        return "float", ()
+    if annotation is str:
+        return "text", ()
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is list and args and args[0] is str:
+        return "list", ()
+    if origin in (typing.Union, types.UnionType):
+        literal = [a for a in args if _literal_values(a) is not None]
+        lists = [a for a in args if typing.get_origin(a) is list]
+        if literal and lists and len(literal) + len(lists) == len(args):
+            return "all_or_list", _literal_values(literal[0]) or ()
+        if str in args:
+            return "text", ()  # e.g. a path or an inline dict: text, JSON when it looks like it
+    return "json", ()
+
+
+@dataclass
+class FieldInput:
+    """One parameter's input, its message beside it, and how its text becomes a value."""
+
+    name: str  # dotted for nested models: "apps.labels"
+    kind: Kind
+    nullable: bool
+    widget: w.ValueWidget
+    message: w.HTML
+    row: w.HBox
+
+    def value(self) -> Any:
+        """The parameter value the input holds; ValueError with a message if it cannot be read."""
+        raw = self.widget.value
+        if self.kind in ("bool", "int", "float", "choice"):
+            return raw
+        text = str(raw).strip()
+        if self.kind == "list":
+            return _split(text)
+        if self.kind == "all_or_list":
+            return text if text in ("all",) else _split(text)
+        if self.kind == "json":
+            if not text:
+                return None
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"must be JSON ({exc.msg} at line {exc.lineno})") from None
+        if not text and self.nullable:
+            return None
+        if text.startswith("{"):
+            try:
+                return json.loads(text)
+            except ValueError:
+                return text
+        return text
+
+    def show(self, message: str) -> None:
+        self.message.value = (
+            f'<span class="kmsi-field-error" style="color:#b3261e">{escape(message)}</span>'
+            if message
+            else ""
+        )
+
+    @property
+    def error(self) -> str:
+        return re.sub(r"<[^>]+>", "", self.message.value)
+
+
+def _text_of(kind: Kind, value: Any) -> Any:
+    if kind in ("bool", "int", "float", "choice"):
+        return value
+    if value is None:
+        return ""
+    if kind in ("list", "all_or_list") and isinstance(value, list | tuple):
+        return "\n".join(str(v) for v in value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, indent=1)
+    return str(value)
+
+
+def _widget(kind: Kind, choices: tuple[Any, ...], value: Any, label: str) -> w.ValueWidget:
+    style = {"description_width": "14em"}
+    layout = w.Layout(width="32em")
+    common: dict[str, Any] = {"description": label, "style": style, "layout": layout}
+    text = _text_of(kind, value)
+    if kind == "bool":
+        return w.Checkbox(value=bool(value), indent=True, **common)
+    if kind == "int":
+        return w.IntText(value=int(value or 0), **common)
+    if kind == "float":
+        return w.FloatText(value=float(value or 0), **common)
+    if kind == "choice":
+        options = list(choices)
+        return w.Dropdown(options=options, value=value if value in options else options[0],
+                          **common)
+    if kind in ("list", "json"):
+        placeholder = _LIST_HELP if kind == "list" else "JSON; empty for none"
+        return w.Textarea(value=text, placeholder=placeholder, rows=3, **common)
+    if kind == "all_or_list":
+        return w.Textarea(value=text, placeholder=f'"all", or {_LIST_HELP}', rows=2, **common)
+    return w.Text(value=text, **common)
+
+
+def field_inputs(
+    model: type[pydantic.BaseModel], values: Mapping[str, Any], prefix: str = ""
+) -> list[FieldInput]:
+    """One :class:`FieldInput` per field of ``model`` (nested models flattened), prefilled."""
+    inputs: list[FieldInput] = []
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        annotation, nullable = _unwrap(info.annotation)
+        if name in values:
+            value = values[name]
+        elif info.is_required():
+            value = None
+        else:
+            value = info.get_default(call_default_factory=True)
+        if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+            nested = value.model_dump() if isinstance(value, pydantic.BaseModel) else value
+            inputs += field_inputs(annotation, dict(nested or {}), prefix=f"{path}.")
+            continue
+        kind, choices = _kind(annotation)
+        widget = _widget(kind, choices, value, path)
+        if info.description:
+            widget.tooltip = info.description
+        message = w.HTML(value="", layout=w.Layout(margin="0 0 0 1em"))
+        row = w.HBox([widget, message])
+        row.add_class("kmsi-field")
+        inputs.append(FieldInput(path, kind, nullable, widget, message, row))
+    return inputs
+
+
+def _set(target: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for key in parents:
+        target = target.setdefault(key, {})
+    target[last] = value
+
+
+def _field_of(loc: str, names: list[str]) -> str | None:
+    """The input a dotted error location belongs to (``apps.labels[2]`` -> ``apps.labels``)."""
+    bare = re.sub(r"\[\d+\]", "", loc)
+    for name in sorted(names, key=len, reverse=True):
+        if bare == name or bare.startswith(name + "."):
+            return name
+    # a whole nested model ("apps"): its first input
+    return next((name for name in names if name.startswith(bare + ".")), None)
+
+
+def validate_values(
+    model: type[pydantic.BaseModel], inputs: list[FieldInput]
+) -> tuple[dict[str, Any] | None, dict[str, str], str]:
+    """Read and validate the inputs: (values or None, message per input name, general message).
+
+    Messages use the same wording as a headless run (:func:`_base.parse_params`).
+    """
+    values: dict[str, Any] = {}
+    messages: dict[str, str] = {}
+    for item in inputs:
+        try:
+            _set(values, item.name, item.value())
+        except ValueError as exc:
+            messages[item.name] = str(exc)
+    if messages:
+        return None, messages, ""
+    general: list[str] = []
+    names = [i.name for i in inputs]
+    try:
+        model.model_validate(values)
+    except pydantic.ValidationError as exc:
+        for error in exc.errors():
+            loc = _base._loc(error["loc"])  # the same location and wording as headless runs
+            text = _base._message(error, model)
+            owner = _field_of(loc, names) if loc else None
+            if owner is None:
+                general.append(f"{loc}: {text}" if loc else text)
+            else:
+                messages.setdefault(owner, text)
+    except ParameterError as exc:  # raised by a model validator, naming the field itself
+        owner = _field_of(exc.field, names)
+        if owner is None:
+            general.append(str(exc))
+        else:
+            messages[owner] = exc.message
+    if messages or general:
+        return None, messages, "; ".join(general)
+    return values, {}, ""
+
+
+def _display_data(obj: Any) -> dict[str, Any]:
+    to_text = getattr(obj, "to_text", None)
+    data = {"text/plain": to_text() if callable(to_text) else str(obj)}
+    to_html = getattr(obj, "_repr_html_", None)
+    if callable(to_html):
+        data["text/html"] = to_html()
+    return {"output_type": "display_data", "data": data, "metadata": {}}
+
+
+def put(output: w.Output, obj: Any) -> None:
+    """Append ``obj`` (HTML and text) to an Output widget, with or without a kernel."""
+    output.outputs = (*output.outputs, _display_data(obj))
+
+
+class RunbookForm:
+    """The form of one runbook; ``widget`` is what the notebook displays.
+
+    Every handler works without a browser (tests set widget values and call
+    :meth:`on_plan` / :meth:`on_apply`).
+    """
+
+    def __init__(self, runbook: Runbook) -> None:
+        self.runbook = runbook
+        self.model = runbook.procedure.Params
+        self.inputs = field_inputs(self.model, runbook.params)
+        self.general = w.HTML(value="")
+        self.plan_button = w.Button(description="Plan", button_style="info", icon="search",
+                                    tooltip="Read the org and show what Apply would change")
+        self.plan_output = w.Output()
+        self.ticket = w.Text(value=runbook.change_id, description="Change ticket",
+                             placeholder="e.g. CHG-1234", style={"description_width": "14em"})
+        self.attest_by = w.Text(description="Manual steps done by",
+                                value=str((runbook.attestation or {}).get("by", "")),
+                                style={"description_width": "14em"})
+        self.attest_statement = w.Textarea(
+            description="What was done", rows=2, style={"description_width": "14em"},
+            value=str((runbook.attestation or {}).get("statement", "")),
+        )
+        self.attestation_box = w.VBox([self.attest_by, self.attest_statement])
+        self.attestation_box.layout.display = "none"
+        self.apply_button = w.Button(description="Apply", button_style="danger", icon="check",
+                                     disabled=True,
+                                     tooltip="Write the plan shown above to the org")
+        self.apply_hint = w.HTML(value="")
+        self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress")
+        self.progress.layout.display = "none"
+        self.apply_output = w.Output()
+        self.verify_output = w.Output()
+        self.plan: Any = None
+        self.applied = False
+
+        for item in self.inputs:
+            item.widget.observe(self._changed, names="value")
+        for widget in (self.ticket, self.attest_by, self.attest_statement):
+            widget.observe(lambda _change: self.refresh(), names="value")
+        self.plan_button.on_click(lambda _b: self.on_plan())
+        self.apply_button.on_click(lambda _b: self.on_apply())
+
+        title = w.HTML(value=f"<h3>{escape(runbook.procedure.TITLE)}</h3>")
+        self.widget = w.VBox([
+            title,
+            *(item.row for item in self.inputs),
+            self.general,
+            self.plan_button,
+            self.plan_output,
+            self.attestation_box,
+            w.HBox([self.ticket, self.apply_button]),
+            self.apply_hint,
+            self.progress,
+            self.apply_output,
+            self.verify_output,
+        ])
+        self.widget.add_class("kmsi-form")
+        self.check()
+        self.refresh()
+
+    # -------------------------------------------------------------- state
+
+    def by_name(self, name: str) -> FieldInput:
+        return next(i for i in self.inputs if i.name == name)
+
+    def check(self) -> dict[str, Any] | None:
+        """Validate the inputs now; show each message beside its field. The values or None."""
+        values, messages, general = validate_values(self.model, self.inputs)
+        for item in self.inputs:
+            item.show(messages.get(item.name, ""))
+        self.general.value = (
+            f'<span class="kmsi-form-error" style="color:#b3261e">{escape(general)}</span>'
+            if general
+            else ""
+        )
+        return values
+
+    def _changed(self, _change: Any) -> None:
+        if self.plan is not None:
+            self.plan = None
+            self.plan_output.outputs = ()
+            put(self.plan_output, _note("The form changed after planning: plan again."))
+        self.check()
+        self.refresh()
+
+    @property
+    def needs_attestation(self) -> bool:
+        return isinstance(self.plan, Plan) and bool(self.plan.manual_steps)
+
+    def apply_blocker(self) -> str:
+        """Why Apply is disabled now ('' when it is enabled)."""
+        if not self.runbook.writes:
+            return "This procedure only reads: there is nothing to apply."
+        if self.applied:
+            return "Applied. Plan again to make another change."
+        if self.plan is None:
+            return "Click Plan and read the diff first."
+        if not isinstance(self.plan, Plan) or (self.plan.is_empty and not self.plan.manual_steps):
+            return "Nothing to apply: the org already matches."
+        if not self.ticket.value.strip():
+            return "Enter the change ticket that approved this plan."
+        from kmsi_lib.runbook import CHANGE_ID_PATTERN
+
+        if not CHANGE_ID_PATTERN.match(self.ticket.value.strip()):
+            return "A change ticket is letters, digits, '.', '_' and '-' (at most 64)."
+        if self.needs_attestation and not (
+            self.attest_by.value.strip() and self.attest_statement.value.strip()
+        ):
+            return "Do the manual steps listed in the plan, then say who did them and what."
+        return ""
+
+    def refresh(self) -> None:
+        blocker = self.apply_blocker()
+        self.apply_button.disabled = bool(blocker)
+        self.apply_hint.value = f"<i>{escape(blocker)}</i>" if blocker else ""
+        self.attestation_box.layout.display = "" if self.needs_attestation else "none"
+
+    @contextmanager
+    def _into(self, output: w.Output) -> Iterator[None]:
+        """Route what the runbook displays into ``output`` while a button runs."""
+        before = self.runbook.display
+        self.runbook.display = lambda obj: put(output, obj)
+        try:
+            yield
+        finally:
+            self.runbook.display = before
+
+    # -------------------------------------------------------------- buttons
+
+    def on_plan(self) -> Any:
+        """Validate, plan and show the diff; enables Apply once a ticket is entered."""
+        self.plan = None
+        self.applied = False
+        self.plan_output.outputs = ()
+        self.apply_output.outputs = ()
+        self.verify_output.outputs = ()
+        values = self.check()
+        if values is None:
+            put(self.plan_output, _note("Fix the fields marked in red, then click Plan."))
+            self.refresh()
+            return None
+        with self._into(self.plan_output):
+            try:
+                made = self.runbook.plan(values, show=False)
+            except ParameterError as exc:  # found by reading the org (no such app): mark it too
+                owner = _field_of(exc.field, [i.name for i in self.inputs])
+                if owner is not None:
+                    self.by_name(owner).show(exc.message)
+                made = None
+            except Exception:  # the runbook has shown and recorded the error
+                made = None
+        if made is not None:
+            put(self.plan_output, made)
+        self.plan = made
+        self.refresh()
+        return made
+
+    def on_apply(self) -> Any:
+        """Apply the plan shown, then verify; both outputs end up in the form."""
+        if self.apply_blocker():
+            self.refresh()
+            return None
+        assert isinstance(self.plan, Plan)
+        self.apply_button.disabled = True
+        self.plan_button.disabled = True
+        if self.needs_attestation:
+            self.runbook.attestation = {
+                "by": self.attest_by.value.strip(),
+                "statement": self.attest_statement.value.strip(),
+            }
+        bulk = self.runbook.name == "reset_sessions"
+        if bulk:
+            self.progress.layout.display = ""
+            self.progress.value, self.progress.max = 0, max(1, len(self.plan.changes))
+        self.apply_output.outputs = ()
+        self.verify_output.outputs = ()
+        outcome: Any = None
+        try:
+            with self._into(self.apply_output):
+                try:
+                    outcome = self.runbook.apply(
+                        self.plan, change_id=self.ticket.value, show=False, from_form=True,
+                        progress=self._progress if bulk else None,
+                    )
+                except Exception:
+                    outcome = None
+            if outcome is not None:
+                put(self.apply_output, outcome)
+                self.applied = True
+                with self._into(self.verify_output):
+                    try:
+                        verification = self.runbook.verify(show=False, from_form=True)
+                    except Exception:
+                        verification = None
+                if verification is not None:
+                    put(self.verify_output, verification)
+        finally:
+            self.plan_button.disabled = False
+            self.refresh()
+        return outcome
+
+    def _progress(self, done: int, total: int) -> None:
+        self.progress.max = max(1, total)
+        self.progress.value = done
+
+
+def _note(text: str) -> Any:
+    from kmsi_lib.runbook import notice
+
+    return notice("warn", text)
