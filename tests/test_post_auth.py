@@ -295,3 +295,22 @@ def test_admin_console_choice_is_flagged_in_the_plan(org: Org) -> None:
     plan = post_auth.plan(org.client, {"apps": {"labels": ["Okta Admin Console"]}})
     assert any("Okta Admin Console lets administrators stay signed in" in n for n in plan.notes)
     assert not any("Admin Console" in n for n in post_auth.plan(org.client, PARAMS).notes)
+
+
+def test_verify_names_each_field_that_no_longer_matches(org: Org) -> None:
+    post_auth.apply(org.client, post_auth.plan(org.client, PARAMS))
+    policy_id = org.app_policy_id("Okta Dashboard")
+    rule = org.rule(policy_id, "Catch-all Rule")
+    rule["actions"]["appSignOn"]["keepMeSignedIn"] = {"postAuth": "NOT_ALLOWED"}
+    org.replace_rule(policy_id, rule)
+    org.clear_logs()
+    verification = post_auth.verify(org.client, PARAMS)
+    failed = {
+        c.name.rsplit(" ", 1)[-1]: (c.expected, c.actual) for c in verification.checks if not c.ok
+    }
+    assert failed == {
+        f"{KMSI}.postAuth": ("ALLOWED", "NOT_ALLOWED"),
+        f"{KMSI}.postAuthPromptFrequency": ("P7D", None),
+    }
+    assert "FAILED" in verification.to_text()
+    assert org.api_writes() == [], "verify only reads"
