@@ -73,6 +73,14 @@ def _body(content: bytes, content_type: str, secrets: Iterable[str]) -> Any:
     return f"<{len(content)} bytes of {ctype or 'unknown type'}>"
 
 
+def _request_body(request: httpx.Request, secrets: Iterable[str]) -> Any:
+    try:
+        content = request.content
+    except httpx.RequestNotRead:
+        return "<streamed body, not recorded>"
+    return _body(content, request.headers.get("content-type", ""), secrets)
+
+
 class Journal:
     """Thread-safe, redacted record of HTTP exchanges.
 
@@ -149,7 +157,7 @@ class Journal:
             duration_ms=round((time.monotonic() - mono) * 1000, 1),
             request_id=response.headers.get("x-okta-request-id") if response is not None else None,
             retry_count=int(retry) if retry.isdigit() else 0,
-            request_body=_body(request.content, request.headers.get("content-type", ""), secrets),
+            request_body=_request_body(request, secrets),
             response_body=(
                 _body(response.content, response.headers.get("content-type", ""), secrets)
                 if response is not None

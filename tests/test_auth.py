@@ -129,6 +129,8 @@ class FakeOrg:
         self.api_requests: list[httpx.Request] = []
         self.issued = 0
         self.dpop_jkt: str | None = None
+        self.revoked: set[str] = set()
+        self.resource_nonce: str | None = None
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/oauth2/v1/token":
@@ -189,6 +191,9 @@ class FakeOrg:
     def api(self, request: httpx.Request) -> httpx.Response:
         self.api_requests.append(request)
         scheme, _, token = request.headers["Authorization"].partition(" ")
+        if token in self.revoked:
+            challenge = f'{scheme} error="invalid_token", error_description="revoked"'
+            return httpx.Response(401, headers={"WWW-Authenticate": challenge})
         if self.dpop:
             assert scheme == "DPoP"
             proof = request.headers["DPoP"]
@@ -200,6 +205,14 @@ class FakeOrg:
             assert body["htm"] == request.method
             assert body["htu"] == f"{ORG}{request.url.path}"
             assert body["ath"] == ath(token)
+            if self.resource_nonce and body.get("nonce") != self.resource_nonce:
+                return httpx.Response(
+                    401,
+                    headers={
+                        "WWW-Authenticate": 'DPoP error="use_dpop_nonce"',
+                        "DPoP-Nonce": self.resource_nonce,
+                    },
+                )
         else:
             assert scheme == "Bearer"
         return httpx.Response(200, json={"token": token})
@@ -387,3 +400,22 @@ def test_from_env_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("OKTA_CLIENT_TOKEN", raising=False)
     monkeypatch.delenv("OKTA_CLIENT_ORGURL", raising=False)
     assert Credentials.from_env().org_url == "http://127.0.0.1:9999"
+
+
+def test_oauth_revoked_token_is_replaced_once(rsa_key: rsa.RSAPrivateKey) -> None:
+    fake = FakeOrg(rsa_key.public_key(), granted=("okta.users.read",))
+    client = oauth_client(fake, rsa_key, scopes=("okta.users.read",))
+    assert client.get_json("/api/v1/users/u") == {"token": "at-1"}
+    fake.revoked.add("at-1")
+    assert client.get_json("/api/v1/users/u") == {"token": "at-2"}
+    assert len(fake.token_requests) == 2
+
+
+def test_oauth_dpop_resource_nonce_is_used_when_asked(rsa_key: rsa.RSAPrivateKey) -> None:
+    fake = FakeOrg(rsa_key.public_key(), dpop=True, granted=("okta.users.read",))
+    fake.resource_nonce = "rn-1"
+    client = oauth_client(fake, rsa_key, scopes=("okta.users.read",), dpop=True)
+    assert client.get_json("/api/v1/users/u") == {"token": "at-1"}
+    assert len(fake.api_requests) == 2  # refused without the nonce, accepted with it
+    assert client.get_json("/api/v1/users/u") == {"token": "at-1"}
+    assert len(fake.api_requests) == 3  # the nonce is remembered
