@@ -12,7 +12,12 @@ import pytest
 
 from kmsi_lib.auth import SSWSAuth
 from kmsi_lib.client import OktaClient
-from kmsi_lib.errors import ClassicEngineError, ParameterError, StalePlanError
+from kmsi_lib.errors import (
+    ClassicEngineError,
+    ParameterError,
+    StalePlanError,
+    ValidationError,
+)
 from kmsi_lib.procedures import prompt_text, rollback
 from kmsi_lib.procedures._base import ApplyResult, Plan, parse_params
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox, SandboxConfig
@@ -376,3 +381,17 @@ def test_preview_of_text_the_live_page_already_shows_is_not_needed(
     assert plan.notes == ["brand 'Acme Partners': its customized page already shows this text;"
                           " nothing to do"]
     assert prompt_text.verify(okta, {**partner, "preview_first": True}).ok
+
+
+def test_org_without_the_kmsi_feature_is_told_and_nothing_is_written(
+    sandbox: Sandbox, okta: OktaClient
+) -> None:
+    sandbox.admin.org_settings = {"kmsiFeature": False}
+    pages = _pages(sandbox)
+    plan = prompt_text.plan(okta, {"brands": ["Acme Partners"], "title": "Stay signed in?"})
+    assert any("Keep Me Signed In feature" in n for n in plan.notes)
+    with pytest.raises(ValidationError):
+        prompt_text.apply(okta, plan)
+    partner = _brand_ids(sandbox)["Acme Partners"]
+    assert _writes(sandbox) == [f"PUT /api/v1/brands/{partner}/pages/sign-in/customized"]
+    assert _pages(sandbox) == pages, "the refused PUT changed nothing"

@@ -330,6 +330,11 @@ def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
         else:
             target = customized
             kind = PAGE_KIND
+        if not isinstance(get_path(base, PROMPT_PATH), Mapping):
+            notes.append(
+                f"brand {brand_name!r}: its page has no KMSI prompt at all, so the org may not"
+                " have the Keep Me Signed In feature; Okta may refuse the text"
+            )
         after = merge_prompt(base, prompt)
         template_note = ""
         if customized is None and brand.get("isDefault") and "pageContent" in after:
