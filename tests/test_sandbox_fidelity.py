@@ -604,7 +604,7 @@ class Known:
 
     name: str
     reason: str
-    request: str
+    request: str | tuple[str, ...]
     paths: tuple[str, ...]
     what: str = "*"
     recordings: str = "*"
@@ -612,7 +612,10 @@ class Known:
     def matches(self, found: Found) -> bool:
         return (
             fnmatch.fnmatchcase(found.recording, self.recordings)
-            and fnmatch.fnmatchcase(found.request, self.request)
+            and any(
+                fnmatch.fnmatchcase(found.request, r)
+                for r in ((self.request,) if isinstance(self.request, str) else self.request)
+            )
             and any(fnmatch.fnmatchcase(found.path, _glob(p)) for p in self.paths)
             and fnmatch.fnmatchcase(found.difference.what, self.what)
         )
@@ -645,7 +648,7 @@ NAMED_DIFFERENCES: tuple[Known, ...] = (
         "custom-global-session-policy-count",
         "A new global session policy takes the last slot above the Default Policy, so its "
         "priority counts the custom policies the org already has (the seed has its own).",
-        "* /api/v1/policies*",
+        ("POST /api/v1/policies", "GET /api/v1/policies/{id}"),
         ("priority",),
         what="value",
         recordings="*PolicyRuleSignon_GH24*",
@@ -1029,3 +1032,81 @@ def test_replay_covers_the_kmsi_endpoints() -> None:
     ):
         assert requests[request] > 0, request
     assert sum(requests.values()) >= 300
+
+
+# --- the comparison itself ---------------------------------------------------------------------
+
+
+def test_comparer_pairs_ids_and_checks_shapes() -> None:
+    """Ids pair on first sight and must stay paired; timestamps and links compare by form."""
+    ids = IdMap()
+    comparer = Comparer(ids, lambda path: path == "free")
+    recorded = {
+        "id": "rulyvkyjmzQB6uBwh1d7",
+        "created": "2026-05-18T09:40:10.000Z",
+        "free": "org value",
+        "_links": {
+            "self": {
+                "href": "https://oie-00.dne-okta.com/api/v1/policies/"
+                "rstnkw1sgxfqkDUtx1d7/rules/rulyvkyjmzQB6uBwh1d7"
+            }
+        },
+        "keepMeSignedIn": {"postAuth": "NOT_ALLOWED"},
+    }
+    sandbox = {
+        "id": "rulAAAAAAAAAAAAAAAAA",
+        "created": "2026-11-29T05:00:00.000Z",
+        "free": "sandbox value",
+        "_links": {
+            "self": {
+                "href": "http://sandbox.okta.test/api/v1/policies/"
+                "rstBBBBBBBBBBBBBBBBB/rules/rulAAAAAAAAAAAAAAAAA"
+            }
+        },
+        "keepMeSignedIn": {"postAuth": "NOT_ALLOWED"},
+    }
+    assert comparer.compare(recorded, sandbox) == []
+    assert ids.to_sandbox == {
+        "rulyvkyjmzQB6uBwh1d7": "rulAAAAAAAAAAAAAAAAA",
+        "rstnkw1sgxfqkDUtx1d7": "rstBBBBBBBBBBBBBBBBB",
+    }
+    wrong = copy.deepcopy(sandbox)
+    wrong["id"] = "rulCCCCCCCCCCCCCCCCC"
+    wrong["keepMeSignedIn"]["postAuthPromptFrequency"] = "PT168H"
+    wrong["created"] = "yesterday"
+    found = {(d.path, d.what) for d in comparer.compare(recorded, wrong)}
+    assert found == {
+        ("id", "different object"),
+        ("keepMeSignedIn.postAuthPromptFrequency", "only in sandbox"),
+        ("created", "timestamp"),
+    }
+
+
+def test_replay_catches_a_wrong_default() -> None:
+    """A recording whose real answer differs from the sandbox's fails the replay."""
+    from kmsi_lib.sandbox import Sandbox
+
+    original = next(r for r in load_recordings() if r.name.endswith("Rule_keep_me_signed_in"))
+    interactions = list(original.interactions)
+    # The real PUT #29 turned KMSI off and dropped the frequency; pretend it kept it.
+    put = next(i for i in interactions if i.index == 29)
+    body = json.loads(put.response_body)
+    assert body["actions"]["appSignOn"]["keepMeSignedIn"] == {"postAuth": "NOT_ALLOWED"}
+    body["actions"]["appSignOn"]["keepMeSignedIn"]["postAuthPromptFrequency"] = "PT168H"
+    interactions[interactions.index(put)] = dataclasses.replace(put, response_body=json.dumps(body))
+    doctored = dataclasses.replace(original, interactions=tuple(interactions))
+    sandbox = Sandbox(seed="default")
+    sandbox.admin.set_org_settings(recorded_org_settings(doctored))
+    with httpx.Client(
+        base_url="http://sandbox.okta.test",
+        transport=sandbox.transport(),
+        headers={"Authorization": f"SSWS {sandbox.token}"},
+    ) as client:
+        replayer = Replayer(doctored, sandbox, client)
+        for interaction in doctored.interactions:
+            replayer.step(interaction)
+    assert [
+        (f.index, f.difference.path, f.difference.what)
+        for f in replayer.tally.found
+        if f.index == 29
+    ] == [(29, "actions.appSignOn.keepMeSignedIn.postAuthPromptFrequency", "missing in sandbox")]
