@@ -64,6 +64,7 @@ def test_bulk_revocations_stay_within_the_share_of_the_bucket() -> None:
         progress=lambda done, total: progress.append(done),
     )
     elapsed = time.monotonic() - started
+    client.close()
 
     assert result.failed == []
     assert len(result.succeeded) == ITEMS
@@ -97,4 +98,4 @@ def test_bulk_revocations_stay_within_the_share_of_the_bucket() -> None:
     assert len(per_window) >= ITEMS // budget
     assert client.governor.waited_seconds > 0
     # ... and the run still finished in reasonable time.
-    assert elapsed < 30, elapsed
+    assert elapsed < 60, elapsed

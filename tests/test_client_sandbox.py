@@ -41,6 +41,22 @@ class Sleeps:
         time.sleep(min(seconds, self.cap))
 
 
+_OPEN: list[OktaClient] = []
+
+
+def track(client: OktaClient) -> OktaClient:
+    """Close this client after the test (loopback sockets must not outlive it)."""
+    _OPEN.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
 @pytest.fixture(params=["in-process", "loopback"])
 def org(request: pytest.FixtureRequest, sandbox: Sandbox) -> Iterator[tuple[Sandbox, str, Any]]:
     """(sandbox, base URL, transport or None) for both ways of reaching the sandbox."""
@@ -57,7 +73,9 @@ def make_client(org: tuple[Sandbox, str, Any], **options: Any) -> tuple[OktaClie
     options.setdefault("timeout", 5.0)
     # Only the retry waits are recorded and shortened; the governor paces in real time.
     options.setdefault("governor", Governor())
-    client = OktaClient(url, SSWSAuth(sb.token), transport=transport, sleep=sleeps, **options)
+    client = track(
+        OktaClient(url, SSWSAuth(sb.token), transport=transport, sleep=sleeps, **options)
+    )
     return client, sleeps
 
 
@@ -84,13 +102,15 @@ def test_reads_policies_and_org_type(org: tuple[Sandbox, str, Any]) -> None:
 
 def test_classic_org_is_refused() -> None:
     sb = Sandbox(seed="classic")
-    client = OktaClient(SANDBOX_URL, SSWSAuth(sb.token), transport=sb.transport())
+    client = track(OktaClient(SANDBOX_URL, SSWSAuth(sb.token), transport=sb.transport()))
     with pytest.raises(errors.ClassicEngineError):
         client.require_identity_engine()
 
 
 def test_bad_token_is_an_authentication_error(sandbox: Sandbox) -> None:
-    client = OktaClient(SANDBOX_URL, SSWSAuth("not-the-token"), transport=sandbox.transport())
+    client = track(
+        OktaClient(SANDBOX_URL, SSWSAuth("not-the-token"), transport=sandbox.transport())
+    )
     with pytest.raises(errors.AuthenticationError) as info:
         policies.list_policies(client, "OKTA_SIGN_ON")
     assert info.value.error_code == "E0000011"
@@ -99,13 +119,13 @@ def test_bad_token_is_an_authentication_error(sandbox: Sandbox) -> None:
 
 
 def test_unknown_policy_is_not_found(sandbox: Sandbox) -> None:
-    client = OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=sandbox.transport())
+    client = track(OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=sandbox.transport()))
     with pytest.raises(errors.NotFoundError):
         policies.get_policy(client, "00pDoesNotExist00000")
 
 
 def test_pagination_follows_the_sandbox_links(sandbox: Sandbox) -> None:
-    client = OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=sandbox.transport())
+    client = track(OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=sandbox.transport()))
     all_at_once = list(client.paginate("/api/v1/apps"))
     by_two = list(client.paginate("/api/v1/apps", {"limit": 2}))
     assert len(all_at_once) > 2
@@ -303,7 +323,9 @@ def test_oauth_service_app_end_to_end(
         "OKTA_CLIENT_ID": "0oaKmsiRunbooks01",
         "OKTA_PRIVATE_KEY_JWK": private_jwk(app_key, "k1"),
     }
-    client = OktaClient.from_env(scopes=("okta.policies.read",), env=env, transport=transport)
+    client = track(
+        OktaClient.from_env(scopes=("okta.policies.read",), env=env, transport=transport)
+    )
     assert policies.list_policies(client, "ACCESS_POLICY")
     assert policies.list_policies(client, "OKTA_SIGN_ON")
     tokens = [e for e in sb.admin.requests() if e["path"] == "/oauth2/v1/token"]
@@ -337,8 +359,12 @@ def test_oauth_scope_not_granted_to_the_app_is_named(sandbox: Sandbox) -> None:
         "OKTA_CLIENT_ID": "0oaKmsiNarrow01",
         "OKTA_PRIVATE_KEY_JWK": private_jwk(key, "e1"),
     }
-    client = OktaClient.from_env(
-        scopes=("okta.policies.read", "okta.users.manage"), env=env, transport=sandbox.transport()
+    client = track(
+        OktaClient.from_env(
+            scopes=("okta.policies.read", "okta.users.manage"),
+            env=env,
+            transport=sandbox.transport(),
+        )
     )
     with pytest.raises(errors.InsufficientScopeError) as info:
         policies.list_policies(client, "ACCESS_POLICY")
@@ -358,8 +384,8 @@ def test_oauth_unknown_key_is_an_authentication_error(
         "OKTA_CLIENT_ID": "0oaKmsiWrongKey",
         "OKTA_PRIVATE_KEY_JWK": private_jwk(other, "k1"),
     }
-    client = OktaClient.from_env(
-        scopes=("okta.policies.read",), env=env, transport=sandbox.transport()
+    client = track(
+        OktaClient.from_env(scopes=("okta.policies.read",), env=env, transport=sandbox.transport())
     )
     with pytest.raises(errors.AuthenticationError) as info:
         policies.list_policies(client, "ACCESS_POLICY")
@@ -369,10 +395,11 @@ def test_oauth_unknown_key_is_an_authentication_error(
 def test_governor_leaves_room_for_other_integrations(sandbox: Sandbox) -> None:
     """When others already use the bucket, the client stops at the org-wide half, not its own."""
     sandbox.admin.set_rate_limit("/api/v1/policies", 20, 2.0)
-    other = sandbox.client()
-    for _ in range(6):  # another integration takes 6 of the window's 20
-        assert other.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}).status_code == 200
-    client = OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=sandbox.transport())
+    with sandbox.client() as other:
+        for _ in range(6):  # another integration takes 6 of the window's 20
+            response = other.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"})
+            assert response.status_code == 200
+    client = track(OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=sandbox.transport()))
     for _ in range(8):
         policies.list_policies(client, "OKTA_SIGN_ON")
     windows: dict[str, int] = {}
