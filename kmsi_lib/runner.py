@@ -405,6 +405,7 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
     rows: list[list[str]] = []
     failures = 0
     last_apply: dict[str, Path] = {}
+    last_plan: dict[str, Path] = {}  # each apply applies the plan run just before it
     saved = {k: os.environ.get(k) for k in os.environ if k.startswith("OKTA_")}
     with sandbox.serve(port=0) as url, tempfile.TemporaryDirectory(prefix="kmsi-demo-") as tmp:
         for key in saved:
@@ -424,13 +425,18 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
                 if step.before == "rollback-post-auth":
                     params_file = _rollback_params(params_file, last_apply.get("post_auth"),
                                                    Path(tmp))
-                print(f"\n== {step.notebook} ({step.mode})")
+                # Each apply applies the plan run just before it, as a change board would
+                # approve it. Not the rollback: its plan carries a key ("rolls_back") that
+                # its parameters do not, so the runbook refuses it as "other parameters".
+                approved = (last_plan.get(name)
+                            if step.mode == "apply" and name != "rollback" else None)
+                how = f" with the approved plan {approved.name}" if approved else ""
+                print(f"\n== {step.notebook} ({step.mode}{how})")
                 try:
                     report = run_notebook(
-                        notebook, params_file, mode=step.mode,
-                        change_id=change_id if step.mode == "apply" else "",
-                        evidence_root=args.evidence_root, timeout=args.timeout,
-                        progress=not args.no_progress,
+                        notebook, params_file, mode=step.mode, change_id=change_id,
+                        approved_plan=approved, evidence_root=args.evidence_root,
+                        timeout=args.timeout, progress=not args.no_progress,
                     )
                 except KmsiError as exc:
                     failures += 1
@@ -442,6 +448,8 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
                     print(report.message, file=sys.stderr)
                 if step.mode == "apply" and report.run_dir is not None:
                     last_apply[name] = report.run_dir / evidence.RESULT_FILE
+                if step.mode == "plan" and report.exit_code == EXIT_OK and report.run_dir:
+                    last_plan[name] = report.run_dir
                 where = _display_path(report.run_dir) if report.run_dir else "-"
                 rows.append([step.notebook, step.mode, report.outcome, where])
         finally:
