@@ -1,0 +1,72 @@
+# %% [markdown]
+# # Roll back an apply
+#
+# This runbook **puts back what an earlier apply changed**, using the before-state that
+# apply recorded in its evidence: objects it created are deleted, objects it updated are
+# sent back exactly as they were, and rule priorities Okta shifted are restored. Rolling back
+# a KMSI change usually means MFA prompts return for users whose devices were remembered.
+#
+# **Safety first.** If someone changed one of those objects after the apply, the rollback
+# refuses to run and names the object and field, because going back would silently undo
+# their work. Decide with them, then list the object's id in `force_objects` to overwrite it
+# anyway. Session revocations cannot be undone.
+#
+# Point `apply_result` at the apply run's `result.json` in its evidence folder
+# (`evidence/<change>/<run>/result.json`).
+
+# %% tags=["parameters"]
+apply_result: str = ""  # path to the apply run's result.json (or a saved apply result)
+force_objects: list = []  # ids of objects changed since the apply that may be overwritten
+mode: str = "plan"  # plan | apply
+change_id: str = ""  # change ticket, required for apply
+evidence_dir: str = ""  # where the notebook writes result.json (empty means a temp dir)
+approved_plan: str = ""  # path to an approved plan JSON (apply only)
+interactive: bool = False  # JupyterLab: show a form instead of running straight through
+
+# %% [markdown]
+# ## 1. Connect
+#
+# Scopes requested: what the reversible procedures write (policies and brands, read and
+# manage).
+
+# %%
+from kmsi_lib.runbook import Runbook
+
+rb = Runbook.from_parameters("rollback", globals())
+rb.connect()
+
+# %% [markdown]
+# ## 2. Plan
+#
+# Each object the apply wrote is read now and compared with what the apply left. The plan
+# shows, field by field, the way back.
+
+# %%
+plan = rb.plan()
+
+# %% [markdown]
+# ## 3. Apply
+#
+# Apply mode only, with a change ticket (usually the same ticket as the change being
+# undone, or its back-out ticket). Deletes go first, then updates in priority order so
+# every rule lands where it was.
+
+# %%
+applied = rb.apply()
+
+# %% [markdown]
+# ## 4. Verify
+#
+# Every object is read again and compared with its recorded before-state.
+#
+# **What to check afterwards:** run `00_audit.ipynb` and compare its report with the one
+# taken before the original change.
+
+# %%
+verification = rb.verify()
+
+# %% [markdown]
+# ## 5. Finish
+
+# %%
+result = rb.finish()

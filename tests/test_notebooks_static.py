@@ -1,0 +1,153 @@
+"""The runbook notebooks as files: signature, metadata, no outputs, no secrets, short cells."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kmsi_lib.params import check_no_secrets, notebook_info
+from kmsi_lib.procedures import REGISTRY
+from kmsi_lib.runbook import ATTESTATION_PARAMETERS, RUNNER_PARAMETERS
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+EXPECTED = {"audit", "pre_auth", "post_auth", "prompt_text", "reset_sessions", "rollback"}
+SECRET_NAME = re.compile(r"token|secret|passw|private|key|jwk|credential|assertion|bearer", re.I)
+MAX_CODE_LINES = 15
+
+
+def load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def source(cell: dict[str, Any]) -> str:
+    return "".join(cell["source"])
+
+
+def parameters_cell(nb: dict[str, Any]) -> dict[str, Any]:
+    cells = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
+    assert len(cells) == 1, "exactly one cell is tagged 'parameters'"
+    return cells[0]
+
+
+def defaults(path: Path) -> dict[str, Any]:
+    """The parameters cell's default values (each a Python literal)."""
+    return {
+        name: ast.literal_eval(p.default) for name, p in notebook_info(path).parameters.items()
+    }
+
+
+def test_one_notebook_per_procedure() -> None:
+    assert {load(p)["metadata"]["kmsi"]["procedure"] for p in PATHS} == EXPECTED
+    assert len(PATHS) == len(EXPECTED)
+
+
+def test_notebooks_are_built_from_their_sources() -> None:
+    """The committed .ipynb files are exactly what notebooks/_build.py makes of src/*.py."""
+    spec = importlib.util.spec_from_file_location("_build", NOTEBOOKS / "_build.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    targets = build.targets()
+    assert sorted(targets) == PATHS
+    for path, text in targets.items():
+        assert path.read_text(encoding="utf-8") == text, f"{path.name}: run notebooks/_build.py"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_metadata_kernel_and_procedure(path: Path) -> None:
+    """Papermill needs the kernelspec; the runner finds the procedure in metadata.kmsi."""
+    meta = load(path)["metadata"]
+    assert meta["kernelspec"]["name"] == "python3"
+    assert meta["kernelspec"]["language"] == "python"
+    procedure = meta["kmsi"]["procedure"]
+    assert procedure in REGISTRY
+    assert path.stem.split("_", 1)[1] == procedure
+    assert f'Runbook.from_parameters("{procedure}", globals())' in "".join(
+        source(c) for c in load(path)["cells"]
+    )
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_parameters_are_the_procedure_signature(path: Path) -> None:
+    """Parameter names are the Params fields plus the runner's (and the attestation's)."""
+    import papermill
+
+    procedure = REGISTRY[load(path)["metadata"]["kmsi"]["procedure"]]
+    wanted = set(procedure.Params.model_fields) | set(RUNNER_PARAMETERS)
+    if procedure.NAME == "pre_auth":  # the one plan with a manual (Admin Console) step
+        wanted |= set(ATTESTATION_PARAMETERS)
+    info = notebook_info(path)
+    assert set(info.parameters) == wanted
+    for param in info.parameters.values():
+        assert param.type, f"{param.name} has a type annotation"
+        assert param.help, f"{param.name} has a help comment"
+    # papermill --help-notebook reads the same signature
+    assert set(papermill.inspect_notebook(str(path))) == wanted
+    values = defaults(path)
+    assert values["mode"] == "plan" and values["interactive"] is False
+    assert values["change_id"] == values["evidence_dir"] == values["approved_plan"] == ""
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_no_secret_is_a_parameter(path: Path) -> None:
+    """No parameter can carry a credential: a secret-sounding name is at most a yes/no flag."""
+    values = defaults(path)
+    for name, value in values.items():
+        if SECRET_NAME.search(name):  # e.g. oauth_tokens: whether to revoke them
+            assert isinstance(value, bool), f"{name} looks like it holds a secret"
+    check_no_secrets(values)  # the runner's own check on values (raises ParameterError)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_committed_without_outputs_and_cells_are_short(path: Path) -> None:
+    nb = load(path)
+    assert nb["cells"][0]["cell_type"] == "markdown"
+    assert source(nb["cells"][0]).startswith("# ")
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        assert cell["outputs"] == [] and cell["execution_count"] is None
+        if cell is not parameters_cell(nb):
+            lines = [line for line in source(cell).splitlines() if line.strip()]
+            assert len(lines) <= MAX_CODE_LINES, source(cell)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_every_step_is_explained(path: Path) -> None:
+    """A markdown cell precedes every code cell after the parameters."""
+    cells = load(path)["cells"]
+    start = cells.index(parameters_cell(load(path)))
+    for before, cell in zip(cells[start:], cells[start + 1:], strict=False):
+        if cell["cell_type"] == "code":
+            assert before["cell_type"] == "markdown", source(cell)
+    intro = source(cells[0]).lower()
+    assert "mfa" in intro, "the intro states the security trade-off"
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in PATHS if "rollback" not in p.name], ids=lambda p: p.stem
+)
+def test_defaults_plan_against_the_seeded_sandbox(path: Path, tmp_path: Path) -> None:
+    """Run with no params file, each runbook's defaults make a plan on the default seed."""
+    from kmsi_lib.client import OktaClient
+    from kmsi_lib.runbook import Runbook
+    from kmsi_lib.sandbox import Sandbox
+
+    sb = Sandbox(seed="default")
+    client = OktaClient.from_env(
+        env={"OKTA_ORG_URL": "http://sandbox.okta.test", "OKTA_API_TOKEN": sb.token},
+        transport=sb.transport(),
+    )
+    namespace = {**defaults(path), "evidence_dir": str(tmp_path)}
+    procedure = load(path)["metadata"]["kmsi"]["procedure"]
+    rb = Runbook.from_parameters(procedure, namespace, client=client, display=lambda _: None)
+    assert rb.plan() is not None
+    assert json.loads((tmp_path / "result.json").read_text())["outcome"] in ("planned", "audited")
