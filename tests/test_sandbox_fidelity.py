@@ -448,6 +448,39 @@ def test_tour_users_groups_sessions_and_org(
     _assert_conforms(spec_transport, 10)
 
 
+def test_tour_over_loopback(live_sandbox: tuple[Any, str]) -> None:
+    """Real HTTP answers (werkzeug server) conform too, headers and all."""
+    sandbox, url = live_sandbox
+    transport = SpecCheckingTransport(httpx.HTTPTransport())
+    with httpx.Client(
+        base_url=url,
+        transport=transport,
+        headers={
+            "Authorization": f"SSWS {sandbox.token}",
+            "Accept": "application/json",
+        },
+    ) as c:
+        policies = _ok(c.get("/api/v1/policies", params={"type": "ACCESS_POLICY"}))
+        pid = policies[0]["id"]
+        rule = _ok(c.post(f"/api/v1/policies/{pid}/rules", json=KMSI_RULE))
+        _ok(c.get(f"/api/v1/policies/{pid}/rules/{rule['id']}"))
+        _ok(c.delete(f"/api/v1/policies/{pid}/rules/{rule['id']}"), 204)
+        brand = _ok(c.get("/api/v1/brands"))[0]
+        _ok(c.get(f"/api/v1/brands/{brand['id']}/pages/sign-in/default"))
+        last = c.get("/api/v1/users", params={"limit": "2"})
+        _ok(last)
+        assert 'rel="next"' in last.headers.get("link", "")
+        for header in (
+            "x-okta-request-id",
+            "date",
+            "x-rate-limit-limit",
+            "x-rate-limit-remaining",
+            "x-rate-limit-reset",
+        ):
+            assert header in last.headers, header
+    _assert_conforms(transport, 6)
+
+
 @pytest.mark.parametrize(
     ("method", "path", "kwargs", "status", "code"),
     [
@@ -944,6 +977,8 @@ class Replayer:
             if sid is None:
                 key = next((k for k in ("name", "label") if k in item), None)
                 same = [g for g in got if key and g.get(key) == item.get(key)]
+                if not same and item.get("isDefault") is True:  # the default brand
+                    same = [g for g in got if g.get("isDefault") is True]
                 if len(same) == 1 and self.ids.learn(rid, str(same[0]["id"])):
                     sid = str(same[0]["id"])
             if sid is None or sid not in by_id:
