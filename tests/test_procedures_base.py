@@ -500,3 +500,15 @@ def test_labels_name_new_parents_by_change_and_results_keep_real_ids(memory: _Me
     assert [(r.id, r.parent_id) for r in refs] == [("m1", None), ("m2", "m1")]
     assert "memory 'child' (m2) in m1" in result.to_text()
     assert "in the object created by change 1" in plan.to_text()
+
+
+def test_unknown_nested_parameter_lists_the_section_fields() -> None:
+    class _Outer(ParamsModel):
+        apps: base.AppSelection = base.AppSelection()
+
+    with pytest.raises(ParameterError) as info:
+        base.parse_params(_Outer, {"apps": {"lables": ["Slack"]}})
+    assert info.value.field == "apps.lables"
+    assert info.value.message == (
+        "is not a parameter of this section; the parameters are: ids, labels, policies"
+    )

@@ -178,6 +178,20 @@ def _loc(loc: Sequence[int | str]) -> str:
     return text
 
 
+def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseModel] | None:
+    """The (nested) model that owns the fields at ``loc``, if it is a plain model field."""
+    current = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = current.model_fields.get(part)
+        annotation = info.annotation if info is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        current = annotation
+    return current
+
+
 def _message(error: Mapping[str, Any], model: type[BaseModel]) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
@@ -185,8 +199,12 @@ def _message(error: Mapping[str, Any], model: type[BaseModel]) -> str:
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":
-        known = ", ".join(sorted(model.model_fields))
-        return f"is not a parameter of this procedure; the parameters are: {known}"
+        owner = _model_at(model, error["loc"][:-1])
+        if owner is None:
+            return "is not a known parameter"
+        known = ", ".join(sorted(owner.model_fields))
+        where = "this procedure" if owner is model else "this section"
+        return f"is not a parameter of {where}; the parameters are: {known}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return f"must be a whole number (got {got!r})"
     if kind in ("bool_type", "bool_parsing"):
