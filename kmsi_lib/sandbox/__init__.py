@@ -39,7 +39,9 @@ See ``docs/SANDBOX.md`` for behaviour choices and their evidence.
 
 from __future__ import annotations
 
+import io
 import secrets
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -79,6 +81,9 @@ class SandboxTransport(httpx.BaseTransport):
         def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
             environ[INPROCESS] = True
             environ[READ_TIMEOUT] = read_timeout
+            # httpx hands PATH_INFO over as decoded text; WSGI (PEP 3333) wants the raw
+            # UTF-8 bytes as latin-1, which is also what werkzeug's server passes
+            environ["PATH_INFO"] = environ["PATH_INFO"].encode("utf-8").decode("latin-1")
             return app(environ, start_response)
 
         try:
@@ -90,11 +95,75 @@ class SandboxTransport(httpx.BaseTransport):
             raise httpx.ReadTimeout(f"timed out ({exc})", request=request) from exc
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Werkzeug's handler without the per-request access log line."""
+class _KeepAliveHandler(WSGIRequestHandler):
+    """Werkzeug's request handler with HTTP/1.1 keep-alive and no access log line.
+
+    Werkzeug's own handler closes every connection after one response. The
+    sandbox always knows its whole response before sending it, so this handler
+    reads the request body up front, sends a ``Content-Length`` and keeps the
+    connection open, which is what real clients (httpx pools) expect of Okta.
+    A ``drop`` fault still closes the socket without a response.
+    """
+
+    protocol_version = "HTTP/1.1"
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None
+
+    def run_wsgi(self) -> None:
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        if chunked or self.headers.get("Expect", "").lower().strip() == "100-continue":
+            self.close_connection = True  # rare for API clients: let werkzeug handle them
+            super().run_wsgi()
+            self.close_connection = True
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        limit = self.server.app.config.max_body_bytes + 1  # type: ignore[attr-defined]
+        body = self.rfile.read(min(length, limit)) if length > 0 else b""
+        if length > len(body):
+            self.close_connection = True  # the rest of an oversized body is never read
+        environ = self.make_environ()
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body)) if length else ""
+        started: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]],
+                           exc_info: Any = None) -> Any:
+            started[:] = [status, headers]
+            return lambda data: None
+
+        try:
+            chunks = self.server.app(environ, start_response)
+            try:
+                payload = b"".join(chunks)
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+        except ConnectionError:
+            self.close_connection = True  # a drop fault: no response at all
+            return
+        status, headers = started
+        code, _, reason = status.partition(" ")
+        self.send_response_only(int(code), reason)
+        for key, value in headers:
+            if key.lower() != "content-length":
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        # headers and body in one write: two small writes would meet Nagle + delayed ACK
+        self._headers_buffer.append(b"\r\n")
+        if self.command != "HEAD":
+            self._headers_buffer.append(payload)
+        self.flush_headers()
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class Sandbox:
@@ -138,5 +207,5 @@ class Sandbox:
             thread.join(timeout=5)
 
     def make_server(self, port: int = 0, host: str = "127.0.0.1") -> BaseWSGIServer:
-        return make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
+        return make_server(host, port, self.app, threaded=True, request_handler=_KeepAliveHandler)
 

@@ -15,11 +15,12 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Request
 
 from . import _admin, _apps, _policies
 from ._common import Ctx, Reply, SandboxConfig
@@ -30,6 +31,14 @@ from ._limits import ConcurrencyGate, RateLimiter
 from ._state import OrgState
 
 Handler = Callable[..., Reply]
+Wire = tuple[str, list[tuple[str, str]], bytes]  # WSGI status line, headers, body
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Error"
 
 # environ keys set by the in-process transport
 INPROCESS = "kmsi_sandbox.inprocess"
@@ -164,10 +173,11 @@ class SandboxApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
         request.max_content_length = self.config.max_body_bytes
-        response = self.dispatch(request)
-        return response(environ, start_response)
+        status, headers, data = self.dispatch(request)
+        start_response(status, headers)
+        return [data]
 
-    def dispatch(self, request: Request) -> Response:
+    def dispatch(self, request: Request) -> Wire:
         path = request.path
         if path.startswith("/_sandbox/") or path == "/_sandbox":
             return self._admin(request)
@@ -327,7 +337,7 @@ class SandboxApp:
         return reply
 
     # ---- admin -------------------------------------------------------------------------------
-    def _admin(self, request: Request) -> Response:
+    def _admin(self, request: Request) -> Wire:
         request_id = self.state.ids.request_id()
         try:
             adapter = URL_MAP.bind_to_environ(request.environ)
@@ -349,16 +359,18 @@ class SandboxApp:
         error_id = "oae" + request_id[:22].ljust(22, "0")
         return Reply(exc.status, exc.body(error_id), list(exc.headers.items()))
 
-    def _respond(self, reply: Reply, request_id: str) -> Response:
+    def _respond(self, reply: Reply, request_id: str) -> Wire:
         headers = [("X-Okta-Request-Id", request_id), ("Date", http_date()), *reply.headers]
         if isinstance(reply.body, _Raw):
-            return Response(reply.body.text, status=reply.status, headers=headers,
-                            content_type=reply.body.content_type)
-        if reply.body is None or reply.status == 204:
-            return Response(b"", status=reply.status, headers=headers, content_type=None)
-        data = json.dumps(reply.body, separators=(",", ":"))
-        return Response(data, status=reply.status, headers=headers,
-                        content_type="application/json")
+            data = reply.body.text.encode()
+            headers.append(("Content-Type", f"{reply.body.content_type}; charset=utf-8"))
+        elif reply.body is None or reply.status == 204:
+            data = b""
+        else:
+            data = json.dumps(reply.body, separators=(",", ":")).encode()
+            headers.append(("Content-Type", "application/json"))
+        headers.append(("Content-Length", str(len(data))))
+        return _status_line(reply.status), headers, data
 
     def _record(self, request: Request, request_id: str, status: int, bucket: str | None,
                 started: float, fault: str | None) -> None:

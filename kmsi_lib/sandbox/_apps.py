@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import re
 
-from ._common import Ctx, Reply, link, paginate
+from ._common import Ctx, Reply, clone, link, paginate
 from ._errors import ApiError, not_found, validation
 from ._ids import timestamp
 from ._state import Json, OrgState
@@ -30,7 +29,7 @@ def assign_policy(state: OrgState, app_id: str, policy_id: str) -> None:
 
 
 def render_app(ctx: Ctx, app: Json) -> Json:
-    out = copy.deepcopy(app)
+    out = clone(app)
     href = ctx.url(f"/api/v1/apps/{app['id']}")
     links: Json = {}
     if app["signOnMode"] == "SAML_2_0":

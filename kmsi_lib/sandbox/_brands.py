@@ -8,11 +8,10 @@ post-authentication KMSI prompt texts. The PUT response omits
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
-from ._common import Ctx, Reply, link, paginate
+from ._common import Ctx, Reply, clone, link, paginate
 from ._errors import ApiError, not_found, validation
 from ._pages import DEFAULT_PAGE_CONTENT, DEFAULT_WIDGET_CUSTOMIZATIONS, DEFAULT_WIDGET_VERSION
 from ._state import Json, OrgState
@@ -46,7 +45,7 @@ def get_brand_or_404(state: OrgState, brand_id: str) -> Json:
 
 
 def render_brand(ctx: Ctx, brand: Json) -> Json:
-    out = copy.deepcopy(brand)
+    out = clone(brand)
     href = ctx.url(f"/api/v1/brands/{brand['id']}")
     out["_links"] = {"themes": link(f"{href}/themes", ["GET"]),
                      "self": link(href, ["GET", "PUT", "DELETE"])}
@@ -74,7 +73,7 @@ def _kmsi(state: OrgState) -> bool:
 
 
 def default_page(state: OrgState) -> Json:
-    customizations = copy.deepcopy(DEFAULT_WIDGET_CUSTOMIZATIONS)
+    customizations = clone(DEFAULT_WIDGET_CUSTOMIZATIONS)
     if not _kmsi(state):
         customizations.pop(PROMPT_KEY, None)
     return {"pageContent": DEFAULT_PAGE_CONTENT, "widgetVersion": DEFAULT_WIDGET_VERSION,
@@ -88,7 +87,7 @@ def _pages(state: OrgState, brand_id: str) -> Json:
 
 def _for_get(state: OrgState, page: Json) -> Json:
     """A stored page as GET shows it: the KMSI prompt present, with nulls if never set."""
-    out = copy.deepcopy(page)
+    out = clone(page)
     customizations = out.setdefault("widgetCustomizations", {})
     if _kmsi(state):
         customizations.setdefault(PROMPT_KEY, dict.fromkeys(PROMPT))
@@ -172,7 +171,7 @@ def _normalise_page(ctx: Ctx, body: Json, brand: Json, kind: str) -> Json:
 
 
 def _put_response(page: Json) -> Json:
-    out = copy.deepcopy(page)
+    out = clone(page)
     out.get("widgetCustomizations", {}).pop(PROMPT_KEY, None)
     return out
 

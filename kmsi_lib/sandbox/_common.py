@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request
 
 from ._errors import malformed, validation
 from ._state import Json, OrgState
+
+T = TypeVar("T")
 
 # ISO-8601 duration as Okta means it (the published spec's TimeDuration pattern is broken,
 # it matches only "P"; this is the intended pattern bundled with okta-sdk-python).
@@ -69,6 +71,11 @@ class Reply:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; Python's parser accepts them, Okta's does not
+    raise ValueError(f"{name} is not valid JSON")
+
+
 class Ctx:
     """One request as a handler sees it."""
 
@@ -83,7 +90,7 @@ class Ctx:
         if not data.strip():
             raise malformed()
         try:
-            return json.loads(data)
+            return json.loads(data, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise malformed() from exc
 
@@ -243,4 +250,13 @@ def opt_duration(obj: Json, key: str, path: str) -> str | None:
         return None
     if not DURATION.match(value):
         raise validation(path, f"'{value}' is not a valid ISO-8601 duration.")
+    return value
+
+
+def clone(value: T) -> T:
+    """Copy JSON data (dicts, lists, scalars) several times faster than ``copy.deepcopy``."""
+    if isinstance(value, dict):
+        return {k: clone(v) for k, v in value.items()}  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [clone(v) for v in value]  # type: ignore[return-value]
     return value

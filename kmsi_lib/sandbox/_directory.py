@@ -8,13 +8,12 @@ are compared case-insensitively (API-NOTES §6).
 
 from __future__ import annotations
 
-import copy
 import re
 import time
 from collections.abc import Callable
 from typing import Any
 
-from ._common import Ctx, Reply, link, paginate
+from ._common import Ctx, Reply, clone, link, paginate
 from ._errors import ApiError, not_found
 from ._ids import timestamp
 from ._state import Json, OrgState
@@ -187,7 +186,7 @@ _ACTION_PATHS = {"resetPassword": "reset_password", "expirePassword": "expire_pa
 
 
 def render_user(ctx: Ctx, user: Json) -> Json:
-    out = copy.deepcopy(user)
+    out = clone(user)
     href = ctx.url(f"/api/v1/users/{user['id']}")
     links: Json = {}
     for action in _USER_ACTIONS.get(user["status"], ("deactivate",)):
@@ -271,7 +270,7 @@ def revoke_sessions(ctx: Ctx, user_id: str) -> Reply:
 
 
 def render_group(ctx: Ctx, group: Json) -> Json:
-    out = copy.deepcopy(group)
+    out = clone(group)
     href = ctx.url(f"/api/v1/groups/{group['id']}")
     out["_links"] = {
         "logo": [

@@ -8,6 +8,8 @@ which is what makes the opaque ``after`` cursor of paginated lists stable.
 
 from __future__ import annotations
 
+import base64
+import os
 import random
 import string
 import time
@@ -59,7 +61,8 @@ class IdFactory:
         return "oae" + "".join(self._rng.choice(BASE62 + "-_") for _ in range(22))
 
     def request_id(self) -> str:
-        return "".join(self._rng.choice(BASE62 + "-_") for _ in range(27))
+        # unique per request, not reproducible on purpose (like Okta's)
+        return base64.urlsafe_b64encode(os.urandom(21)).decode()[:27]
 
     def token(self, n: int = 42) -> str:
         return "".join(self._rng.choice(BASE62) for _ in range(n))

@@ -8,12 +8,11 @@ responses (API-NOTES §3.3, §3.4, §10).
 
 from __future__ import annotations
 
-import copy
-
 from . import _apps
 from ._common import (
     Ctx,
     Reply,
+    clone,
     link,
     opt_bool,
     opt_duration,
@@ -93,7 +92,7 @@ def is_read_only(policy: Json) -> bool:
 
 
 def render_policy(ctx: Ctx, policy: Json, *, embedded: bool = False) -> Json:
-    out = copy.deepcopy(policy)
+    out = clone(policy)
     ptype = out.pop("type")
     href = ctx.url(f"/api/v1/policies/{policy['id']}")
     links: Json = {}
@@ -125,7 +124,7 @@ def render_policy(ctx: Ctx, policy: Json, *, embedded: bool = False) -> Json:
 
 
 def render_rule(ctx: Ctx, policy_id: str, rule: Json) -> Json:
-    out = copy.deepcopy(rule)
+    out = clone(rule)
     rtype = out.pop("type")
     href = ctx.url(f"/api/v1/policies/{policy_id}/rules/{rule['id']}")
     links: Json = {}
@@ -771,7 +770,7 @@ def _verification_method(app_sign_on: Json) -> Json:
     vtype = opt_enum(vm, "type", f"{p}.type", ("ASSURANCE", "AUTH_METHOD_CHAIN", "ID_PROOFING"))
     vtype = vtype or "ASSURANCE"
     if vtype != "ASSURANCE":
-        out_other = copy.deepcopy(vm)
+        out_other = clone(vm)
         out_other["type"] = vtype
         return out_other
     out: Json = {

@@ -159,8 +159,9 @@ def make_user(state: OrgState, login: str, first_name: str | None = None,
             if not by_name:
                 raise ValueError(f"unknown group {gid!r}")
             gid = by_name[0]
-        if user["id"] not in state.group_members[gid]:
-            state.group_members[gid].append(user["id"])
+        members = state.group_members[gid]
+        if not members or members[-1] != user["id"]:  # a new user: no O(n) membership scan
+            members.append(user["id"])
     return user
 
 
