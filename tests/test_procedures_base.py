@@ -512,3 +512,20 @@ def test_unknown_nested_parameter_lists_the_section_fields() -> None:
     assert info.value.message == (
         "is not a parameter of this section; the parameters are: ids, labels, policies"
     )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_registered_procedure_has_the_common_shape(name: str) -> None:
+    import inspect
+
+    import pydantic
+
+    module = REGISTRY[name]
+    assert module.NAME == name
+    assert module.TITLE and module.SCOPES
+    assert all(scope.startswith("okta.") for scope in module.SCOPES)
+    assert issubclass(module.Params, pydantic.BaseModel)
+    assert module.Params.model_config.get("extra") == "forbid"
+    for function in ("plan", "apply", "verify"):
+        assert callable(getattr(module, function))
+    assert "attestation" in inspect.signature(module.apply).parameters
