@@ -529,3 +529,19 @@ def test_every_registered_procedure_has_the_common_shape(name: str) -> None:
     for function in ("plan", "apply", "verify"):
         assert callable(getattr(module, function))
     assert "attestation" in inspect.signature(module.apply).parameters
+
+
+def test_verification_round_trips_with_notes_and_escapes_html() -> None:
+    verification = base.Verification(
+        [base.Check("rule <x> priority", False, 0, 1), base.Check("ok one", True, "a", "a")],
+        ["toggle <not> checkable"],
+    )
+    assert not verification.ok
+    again = base.Verification.from_dict(json.loads(json.dumps(verification.to_dict())))
+    assert again == verification
+    text = verification.to_text()
+    assert "FAILED (2 checks, 1 failed)" in text
+    assert "expected 0, found 1" in text
+    page = verification._repr_html_()
+    assert "rule &lt;x&gt; priority" in page and "toggle &lt;not&gt; checkable" in page
+    assert "<x>" not in page
