@@ -336,3 +336,15 @@ def test_classic_org_is_said_to_have_no_kmsi() -> None:
     with OktaClient(SANDBOX_URL, SSWSAuth(sb.token), transport=sb.transport()) as okta:
         report = audit.run(okta, {"include_brands": False})
     assert any("Classic Engine" in n for n in report.notes)
+
+
+def test_app_linked_to_a_missing_policy_is_listed_not_fatal(
+    sandbox: Sandbox, okta: OktaClient
+) -> None:
+    state = sandbox.admin.snapshot()
+    slack = next(a["id"] for a in state["apps"].values() if a["label"] == "Slack")
+    state["app_policy"][slack]["policyId"] = "rstGone0000000000000"
+    sandbox.admin.load(state)
+    report = audit.run(okta, {"include_brands": False})
+    assert any("Slack" in n and "no readable authentication policy" in n for n in report.notes)
+    assert all(p["id"] != "rstGone0000000000000" for p in report.app_policies)

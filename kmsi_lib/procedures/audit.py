@@ -33,7 +33,7 @@ from pydantic import Field
 
 from kmsi_lib import durations
 from kmsi_lib.bulk import run_bulk
-from kmsi_lib.errors import ParameterError
+from kmsi_lib.errors import NotFoundError, ParameterError
 from kmsi_lib.procedures._base import Check, ParamsModel, Verification, parse_params, utc_now
 
 if TYPE_CHECKING:
@@ -625,13 +625,20 @@ def _app_section(
             orphans.append(entry)
         else:
             apps_by_policy.setdefault(policy_id, []).append(entry)
+    def rules_of(policy_id: str) -> list[dict[str, Any]] | None:
+        try:
+            return list(policies_api.list_rules(client, policy_id))
+        except NotFoundError:  # an app linked to a policy that is gone
+            return None
+
     # Each distinct policy's rules are read once, however many apps share it.
     ids = list(apps_by_policy)
-    rules = _many(
-        client, ids, lambda pid: list(policies_api.list_rules(client, pid)), max_workers
-    )
+    rules = _many(client, ids, rules_of, max_workers)
     section = []
     for policy_id, policy_rules in zip(ids, rules, strict=True):
+        if policy_rules is None:
+            orphans.extend(apps_by_policy[policy_id])
+            continue
         policy = policies.get(policy_id, {})
         section.append(
             {
@@ -717,7 +724,8 @@ def run(client: OktaClient, params: Params | Mapping[str, Any]) -> AuditReport:
         sensitive_ids += matches
     if orphans:
         notes.append(
-            f"{len(orphans)} app(s) have no authentication policy link (e.g. API service apps)"
+            f"{len(orphans)} app(s) have no readable authentication policy (e.g. API service"
+            " apps): " + ", ".join(sorted(str(a.get("label")) for a in orphans)[:10])
         )
 
     findings = find_risks(
