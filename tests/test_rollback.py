@@ -156,3 +156,36 @@ def test_prompt_text_apply_is_rolled_back_exactly(org: Org) -> None:
     assert sorted(c.action for c in undo.changes) == ["delete", "update"]
     assert rollback.apply(org.client, undo).verification.ok
     assert comparable_snapshot(org.sandbox) == before
+
+
+def test_an_apply_result_from_another_org_is_refused() -> None:
+    """Ids from one org mean nothing in another: the rollback stops before reading anything."""
+    from procedure_support import WireRecorder
+
+    from kmsi_lib.auth import SSWSAuth
+    from kmsi_lib.client import OktaClient
+    from kmsi_lib.sandbox import Sandbox
+
+    sandbox = Sandbox(seed="default")
+    wire = WireRecorder(sandbox.transport())
+    prod = OktaClient("https://acme.okta.com", SSWSAuth(sandbox.token), transport=wire)
+    result = post_auth.apply(prod, post_auth.plan(prod, POST_AUTH))
+    other = OktaClient("https://acme-test.okta.com", SSWSAuth(sandbox.token), transport=wire)
+    wire.clear()
+    with pytest.raises(ParameterError) as info:
+        rollback.plan(other, {"apply_result": result.to_dict()})
+    assert info.value.field == "apply_result"
+    assert "https://acme.okta.com" in info.value.message
+    with pytest.raises(ParameterError) as plan_info:
+        post_auth.apply(other, post_auth.plan(prod, POST_AUTH))
+    assert plan_info.value.field == "plan"
+    assert all(not s.is_write for s in wire.sent)
+
+
+def test_rolling_back_a_no_op_apply_plans_nothing(org: Org) -> None:
+    post_auth.apply(org.client, post_auth.plan(org.client, POST_AUTH))
+    noop = post_auth.apply(org.client, post_auth.plan(org.client, POST_AUTH))
+    assert noop.outcome == "no-op"
+    undo = rollback.plan(org.client, {"apply_result": noop.to_dict()})
+    assert undo.is_empty
+    assert undo.notes == ["the apply wrote nothing, so there is nothing to roll back"]

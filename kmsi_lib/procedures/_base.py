@@ -39,6 +39,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
+from urllib.parse import urlsplit
 
 import pydantic
 from pydantic import BaseModel, BeforeValidator, ConfigDict
@@ -86,6 +87,7 @@ __all__ = [
     "apply_plan",
     "canonical",
     "check_drift",
+    "check_same_org",
     "created_placeholder",
     "diff",
     "fingerprint",
@@ -1419,6 +1421,26 @@ def _verify_change(change: Change, now: Mapping[str, Any] | None) -> list[Check]
     return checks
 
 
+def check_same_org(client: OktaClient, org_url: str, *, field: str = "plan") -> None:
+    """Refuse to act on another org's plan or apply result (ParameterError on ``field``).
+
+    Loopback and in-process sandbox URLs are not compared: a sandbox served
+    again gets a new port but is the same org.
+    """
+    from kmsi_lib import _protocol  # deferred, like the resources
+
+    here = str(getattr(client, "org_url", ""))
+    if not org_url or not here:
+        return
+    hosts = [urlsplit(url).hostname or "" for url in (org_url, here)]
+    if all(_protocol.is_local_host(h) for h in hosts):
+        return
+    if org_url.rstrip("/").lower() != here.rstrip("/").lower():
+        raise ParameterError(
+            field, f"was made for {org_url}, but this client is connected to {here}"
+        )
+
+
 def apply_plan(
     client: OktaClient,
     plan: Plan,
@@ -1455,6 +1477,7 @@ def apply_plan(
             f"this plan has manual steps ({steps}); do them, then pass an attestation"
             " saying who did them, when, and what was done",
         )
+    check_same_org(client, plan.org_url)
     result = ApplyResult(plan=plan, attestation=attestation)
     if plan.is_empty:
         result.outcome = "no-op"

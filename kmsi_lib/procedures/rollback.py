@@ -114,6 +114,7 @@ def _sort_key(change: Change) -> tuple[int, str, int]:
 
 def _build(client: Any, params: Params) -> Plan:
     applied = load_apply_result(params.apply_result)
+    _base.check_same_org(client, applied.plan.org_url, field="apply_result")
     procedure = applied.plan.procedure
     if procedure in REGISTRY:
         REGISTRY[procedure]  # importing the module registers the kinds of object it writes
@@ -141,6 +142,8 @@ def _build(client: Any, params: Params) -> Plan:
         refused.append(problem)
         return True
 
+    if not applied.before_state:
+        notes.append("the apply wrote nothing, so there is nothing to roll back")
     orders = [r for r in applied.before_state if r.action == "reorder"]
     for record in reversed(applied.before_state):
         ref = record.ref
