@@ -110,12 +110,14 @@ def _ath(token: str) -> str:
 # --- token endpoint: client credentials with private_key_jwt ------------------------------
 
 
-@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+@pytest.mark.parametrize("alg", ["RS256", "RS512", "ES256", "ES384"])
 def test_valid_assertion_gets_a_one_hour_bearer_token(
     alg: str, rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey
 ) -> None:
     """A correctly signed assertion for granted scopes yields a Bearer token recorded in tokens."""
-    key = rsa_key if alg == "RS256" else ec_key
+    key: Any = {"RS": rsa_key, "ES256": ec_key}.get(alg[:2] if alg[:2] == "RS" else alg)
+    if alg == "ES384":
+        key = ec.generate_private_key(ec.SECP384R1())
     tokens: dict[str, dict[str, Any]] = {}
     status, body, headers = token_endpoint(
         _clients(key),
@@ -474,7 +476,7 @@ def test_dpop_bound_token_is_refused_without_a_matching_proof(
     scopes, headers = authenticate_bearer(tokens, scheme, token, proof, "GET", API_URL, NOW + 5)
     assert scopes is None
     challenge = headers["WWW-Authenticate"]
-    assert challenge.startswith('DPoP algs="RS256 ES256"')
+    assert challenge.startswith('DPoP algs="RS256 RS384 RS512 ES256 ES384 ES512"')
     assert f'error="{error}"' in challenge
 
 

@@ -49,9 +49,10 @@ CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ACCESS_TOKEN_LIFETIME_S = 3600
 # A client assertion may live at most one hour (Okta rejects longer ones).
 MAX_ASSERTION_LIFETIME_S = 3600
-# Asymmetric algorithms only: an HMAC or "none" assertion must never pass.
-SIGNING_ALGORITHMS = ("RS256", "ES256")
-DPOP_ALGORITHMS = ("RS256", "ES256")
+# Asymmetric algorithms only (an HMAC or "none" assertion must never pass): the ones the
+# org authorization server advertises (oauth-minimal.yaml, dpop_signing_alg_values_supported).
+SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
+DPOP_ALGORITHMS = SIGNING_ALGORITHMS
 # How old (or how far in the future, for clock skew) a DPoP proof's iat may be.
 DPOP_MAX_AGE_S = 300
 CLOCK_SKEW_S = 60
