@@ -199,7 +199,8 @@ def test_apply_puts_the_whole_page_verify_passes_and_a_second_apply_writes_nothi
 ) -> None:
     partner = _brand_ids(sandbox)["Acme Partners"]
     before = _pages(sandbox)[partner]["customized"]
-    result = prompt_text.apply(okta, prompt_text.plan(okta, PARAMS))
+    approved = json.loads(json.dumps(prompt_text.plan(okta, PARAMS).to_dict()))
+    result = prompt_text.apply(okta, Plan.from_dict(approved))  # as reloaded from evidence
     assert result.outcome == "applied" and result.verification.ok, result.to_text()
     assert sorted(_writes(sandbox)) == sorted(
         f"PUT /api/v1/brands/{b}/pages/sign-in/customized" for b in _brand_ids(sandbox).values()

@@ -130,8 +130,9 @@ def test_apply_revokes_each_user_with_both_flags_sent_and_records_outcomes(
     params = {"group": "KMSI Pilot", "forget_devices": False, "oauth_tokens": True}
     assert not reset_sessions.verify(okta, params).ok, "nothing revoked yet"
     seen: list[tuple[int, int]] = []
+    approved = json.loads(json.dumps(reset_sessions.plan(okta, params).to_dict()))
     result = reset_sessions.apply(
-        okta, reset_sessions.plan(okta, params), progress=lambda d, t: seen.append((d, t))
+        okta, Plan.from_dict(approved), progress=lambda d, t: seen.append((d, t))
     )
     assert result.outcome == "applied" and result.verification.ok, result.to_text()
     assert _revoked(sandbox) == {u["id"]: (False, True) for u in pilot}
