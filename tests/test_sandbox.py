@@ -7,6 +7,7 @@ traffic), never from our own client.
 from __future__ import annotations
 
 import ast
+import json
 import pathlib
 from typing import Any
 
@@ -452,3 +453,58 @@ def test_serve_answers_real_http(sb: Sandbox) -> None:
         assert r.status_code == 200
         assert r.json()[0]["_links"]["self"]["href"].startswith(url)
         assert r.headers["X-Okta-Request-Id"]
+
+
+# ---- OAuth service apps through the app (token endpoint + bearer scope checks) ----------------
+
+
+def _service_token(sb: Sandbox, client: httpx.Client, scopes: str) -> str:
+    import time
+    import uuid
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk["kid"] = "k1"
+    sb.admin.register_client("0oaservicetest000001", jwk,
+                             ["okta.apps.read", "okta.policies.read"])
+    now = int(time.time())
+    assertion = jwt.encode(
+        {"iss": "0oaservicetest000001", "sub": "0oaservicetest000001",
+         "aud": f"{SANDBOX_URL}/oauth2/v1/token", "iat": now, "exp": now + 300,
+         "jti": str(uuid.uuid4())},
+        key, algorithm="RS256", headers={"kid": "k1"})
+    r = client.post("/oauth2/v1/token", data={
+        "grant_type": "client_credentials", "scope": scopes,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion})
+    assert r.status_code == 200, r.text
+    assert r.json()["token_type"] == "Bearer"
+    token: str = r.json()["access_token"]
+    return token
+
+
+def test_bearer_token_scope_is_enforced_with_okta_challenge(sb: Sandbox) -> None:
+    with httpx.Client(base_url=SANDBOX_URL, transport=sb.transport()) as c:
+        token = _service_token(sb, c, "okta.apps.read")
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert c.get("/api/v1/apps", headers=bearer).status_code == 200
+        r = c.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}, headers=bearer)
+    assert r.status_code == 403
+    assert r.content == b""
+    assert r.headers["WWW-Authenticate"] == (
+        f'Bearer authorization_uri="{SANDBOX_URL}/oauth2/v1/authorize", realm="{SANDBOX_URL}", '
+        'scope="okta.policies.read", error="insufficient_scope", error_description="The access '
+        'token provided does not contain the required scopes.", resource="/api/v1/policies"')
+    assert r.headers["X-Rate-Limit-Limit"]
+
+
+def test_manage_scope_includes_read() -> None:
+    from kmsi_lib.sandbox._app import granted
+
+    assert granted(["okta.policies.manage"], "okta.policies.read")
+    assert not granted(["okta.policies.read"], "okta.policies.manage")
+    assert not granted(["okta.apps.manage"], "okta.policies.read")
+    assert granted(["okta.apps.manage"], "okta.apps.manage")
