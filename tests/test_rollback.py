@@ -30,8 +30,14 @@ def _applied(org: Org) -> dict[str, Any]:
 def test_apply_result_is_read_from_a_file_or_a_runbook_result(org: Org, tmp_path: Path) -> None:
     before = comparable_snapshot(org.sandbox)
     data = _applied(org)
-    result_file = tmp_path / "result.json"
-    result_file.write_text(json.dumps({"procedure": "post_auth", "apply_result": data}))
+    result_file = tmp_path / "record.json"
+    record = {  # the evidence record also has a top-level before_state and the plan
+        "procedure": "post_auth",
+        "plan": data["plan"],
+        "before_state": [{"summary": "for reviewers"}],
+        "apply_result": data,
+    }
+    result_file.write_text(json.dumps(record))
     plan = rollback.plan(org.client, {"apply_result": str(result_file)})
     assert plan.params["apply_result"] == str(result_file)
     assert plan.params["rolls_back"]["procedure"] == "post_auth"

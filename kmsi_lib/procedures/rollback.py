@@ -1,9 +1,9 @@
 """Roll back an apply: put every object it wrote back as it was before.
 
 The input is an :class:`~kmsi_lib.procedures._base.ApplyResult` (the dict, a
-JSON file holding it, or a runbook ``result.json`` with an ``apply_result``
-key). Its ``before_state`` says, per object, what it was before the apply and
-what the apply left. The rollback plan
+JSON file holding it, or a runbook ``result.json`` / evidence ``record.json``
+with an ``apply_result`` key). Its ``before_state`` says, per object, what it
+was before the apply and what the apply left. The rollback plan
 
 * deletes what the apply created,
 * PUTs back the exact before object (read-only server fields removed) of
@@ -78,8 +78,8 @@ def load_apply_result(value: str | dict[str, Any]) -> ApplyResult:
             raise ParameterError("apply_result", f"no file at {str(path)!r}") from None
         except (OSError, ValueError) as exc:
             raise ParameterError("apply_result", f"cannot read {str(path)!r}: {exc}") from None
-    if isinstance(data, dict) and "before_state" not in data and "apply_result" in data:
-        data = data["apply_result"]  # a runbook's result.json
+    if isinstance(data, dict) and "apply_result" in data:
+        data = data["apply_result"]  # a runbook's result.json or the evidence record.json
     if not isinstance(data, dict):
         raise ParameterError(
             "apply_result", "holds no apply result (was the run only a plan, or did it fail?)"
