@@ -18,7 +18,8 @@ import pytest
 
 from kmsi_lib.auth import SSWSAuth
 from kmsi_lib.bulk import run_bulk
-from kmsi_lib.client import OktaClient
+from kmsi_lib.client import OktaClient, RetryPolicy
+from kmsi_lib.governor import Governor
 from kmsi_lib.resources import users
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
@@ -99,3 +100,33 @@ def test_bulk_revocations_stay_within_the_share_of_the_bucket() -> None:
     assert client.governor.waited_seconds > 0
     # ... and the run still finished in reasonable time.
     assert elapsed < 60, elapsed
+
+
+def test_bulk_survives_a_429_storm_and_503s_without_failed_items(sandbox: Sandbox) -> None:
+    """Transient refusals are retried per item; the batch ends with every user revoked."""
+    ids = [sandbox.admin.add_user(f"storm{i}@example.com")["id"] for i in range(150)]
+    waits: list[float] = []
+    client = OktaClient(
+        SANDBOX_URL,
+        SSWSAuth(sandbox.token),
+        transport=sandbox.transport(),
+        sleep=lambda s: (waits.append(s), time.sleep(min(s, 0.01)))[-1],
+        governor=Governor(),  # paces in real time; only retry waits are shortened
+        # The 45 faults hit the first 45 requests, about 6 per worker: allow for that.
+        retry=RetryPolicy(max_attempts=12),
+    )
+    sessions = {"method": "DELETE", "path": "/api/v1/users/*/sessions"}
+    sandbox.admin.add_fault({"match": sessions, "status": 429, "count": 30, "retry_after_s": 0})
+    sandbox.admin.add_fault({"match": sessions, "status": 503, "count": 10})
+    sandbox.admin.add_fault({"match": sessions, "action": "drop", "count": 5})
+    with client:
+        result = run_bulk(
+            ids,
+            lambda uid: users.revoke_sessions(client, uid, oauth_tokens=True, forget_devices=False),
+            max_workers=8,
+        )
+    assert result.failed == []
+    assert {r["userId"] for r in sandbox.admin.session_revocations()} == set(ids)
+    statuses = Counter(e["status"] for e in sandbox.admin.requests() if e["bucket"] == BUCKET)
+    assert statuses == {204: 150, 429: 30, 503: 10, 0: 5}
+    assert len(waits) == 45
