@@ -50,6 +50,8 @@ SPEC_PATH = Path(
         Path(__file__).resolve().parents[2] / "shared/okta/openapi/management-minimal.yaml",
     )
 )
+# The org authorization server (/oauth2/v1/token), a separate spec file.
+OAUTH_SPEC_PATH = SPEC_PATH.with_name("oauth-minimal.yaml")
 # The pattern okta-sdk-python bundles (README "Known defects of the published spec").
 CORRECTED_DURATION_PATTERN = r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$"
 # Bump when relax() changes so that a stale cached copy is not reused.
@@ -108,7 +110,8 @@ def relax(spec: dict[str, Any]) -> dict[str, Any]:
     """Apply the three documented relaxations to a parsed spec (in place; returns it)."""
     relaxed = spec
     schemas = relaxed["components"]["schemas"]
-    schemas["TimeDuration"]["pattern"] = CORRECTED_DURATION_PATTERN
+    if "TimeDuration" in schemas:
+        schemas["TimeDuration"]["pattern"] = CORRECTED_DURATION_PATTERN
     _relax_embedded_resource_type(relaxed["components"])
     _relax_embedded_resource_type(relaxed["paths"])
     _relax_properties(relaxed["components"])
@@ -145,7 +148,9 @@ def load_spec(path: Path = SPEC_PATH, *, relaxed: bool = True) -> dict[str, Any]
         spec = relax(spec)
     else:
         # Even the strict flavour needs the duration fix, or no KMSI rule could ever pass.
-        spec["components"]["schemas"]["TimeDuration"]["pattern"] = CORRECTED_DURATION_PATTERN
+        schemas = spec["components"]["schemas"]
+        if "TimeDuration" in schemas:
+            schemas["TimeDuration"]["pattern"] = CORRECTED_DURATION_PATTERN
     temporary = cache.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         temporary.write_text(json.dumps(spec), encoding="utf-8")

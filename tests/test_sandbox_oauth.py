@@ -6,6 +6,7 @@ The pure functions are called with keys generated here; nothing is mocked.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import time
@@ -16,6 +17,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from okta_spec import OAUTH_SPEC_PATH, SpecValidator, load_spec
 
 from kmsi_lib.sandbox._oauth import (
     CLIENT_ASSERTION_TYPE,
@@ -485,6 +487,25 @@ def test_dpop_bound_token_is_refused_without_a_matching_proof(
 BASE = "http://sandbox.okta.test"
 
 
+@functools.cache
+def _oauth_spec() -> SpecValidator:
+    return SpecValidator(load_spec(OAUTH_SPEC_PATH))
+
+
+def _assert_token_response_conforms(response: httpx.Response) -> None:
+    """Token endpoint answers follow oauth-minimal.yaml, bar one documented departure.
+
+    The spec's token_type enum is Bearer|N_A, but a DPoP-bound token is typed "DPoP"
+    (RFC 9449 section 5; Okta's DPoP guide shows the same), so that value alone is allowed.
+    """
+    violations = _oauth_spec().validate_response(response)
+    allowed = [("token_type", "DPoP")]
+    assert all(
+        v.problems and [(p.where, p.value) for p in v.problems] == allowed for v in violations
+    ), [str(v) for v in violations]
+    assert response.headers["content-type"].startswith("application/json")
+
+
 def _sandbox_token(
     sandbox: Any, key: Any, scope: str, *, dpop_key: Any = None
 ) -> tuple[httpx.Client, dict[str, Any]]:
@@ -500,10 +521,12 @@ def _sandbox_token(
         )
         assert first.status_code == 400
         assert first.json()["error"] == "use_dpop_nonce"
+        _assert_token_response_conforms(first)
         nonce = first.headers["DPoP-Nonce"]
         headers["DPoP"] = _proof(dpop_key, htu=token_url, iat=now, nonce=nonce)
     response = client.post("/oauth2/v1/token", data=_form(assertion, scope), headers=headers)
     assert response.status_code == 200, response.text
+    _assert_token_response_conforms(response)
     return client, response.json()
 
 
@@ -560,6 +583,10 @@ def test_sandbox_refuses_scopes_the_app_was_not_granted(
     response = client.post("/oauth2/v1/token", data=_form(assertion, "okta.policies.manage"))
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_scope"
+    _assert_token_response_conforms(response)
+    unknown = client.post("/oauth2/v1/token", data=_form(_assertion(rsa_key, kid="nope")))
+    assert unknown.status_code == 401
+    _assert_token_response_conforms(unknown)
 
 
 def test_sandbox_dpop_bound_token_round_trip(
