@@ -305,3 +305,21 @@ def test_org_setting_is_not_checked_on_a_real_org_and_verification_says_so() -> 
     assert "no public API" in result.to_text()
     assert pre_auth.verify(client, PARAMS).notes == [pre_auth.ORG_SETTING_NOTE]
     assert wire.sent and not any(s.path.startswith("/_sandbox") for s in wire.sent)
+
+
+def test_rollback_puts_several_shifted_rules_back_in_order(org: Org) -> None:
+    """The Dashboard policy has rules at 0 and 1; both move down and both come back."""
+    params = {**PARAMS, "apps": {"labels": ["Okta Dashboard"]}}
+    policy_id = org.app_policy_id("Okta Dashboard")
+    seeded = {r["name"]: r["priority"] for r in org.rules(policy_id) if not r["system"]}
+    assert sorted(seeded.values())[:2] == [0, 1]
+    before = comparable_snapshot(org.sandbox)
+    result = pre_auth.apply(org.client, pre_auth.plan(org.client, params), attestation=ATTESTATION)
+    moved = {r["name"]: r["priority"] for r in org.rules(policy_id)}
+    assert all(moved[name] == priority + 1 for name, priority in seeded.items())
+    order = next(r for r in result.before_state if r.action == "reorder")
+    assert order.ref.parent_id == policy_id
+    undo = rollback.plan(org.client, {"apply_result": result.to_dict()})
+    assert sum(c.action == "update" for c in undo.changes) == len(seeded)
+    rollback.apply(org.client, undo)
+    assert comparable_snapshot(org.sandbox) == before
