@@ -396,3 +396,28 @@ def test_org_without_the_kmsi_feature_is_told_and_nothing_is_written(
     partner = _brand_ids(sandbox)["Acme Partners"]
     assert _writes(sandbox) == [f"PUT /api/v1/brands/{partner}/pages/sign-in/customized"]
     assert _pages(sandbox) == pages, "the refused PUT changed nothing"
+
+
+def test_a_saved_preview_draft_is_replaced_and_rollback_puts_it_back(
+    sandbox: Sandbox, okta: OktaClient, sandbox_client: httpx.Client
+) -> None:
+    partner = _brand_ids(sandbox)["Acme Partners"]
+    draft = copy.deepcopy(_pages(sandbox)[partner]["customized"])
+    draft["widgetCustomizations"]["helpLabel"] = "Draft help"
+    path = f"/api/v1/brands/{partner}/pages/sign-in/preview"
+    assert sandbox_client.put(path, json=draft).status_code == 200
+    original = sandbox.admin.snapshot()
+
+    params = {"brands": ["Acme Partners"], "title": "Stay signed in?", "preview_first": True}
+    plan = prompt_text.plan(okta, params)
+    (change,) = plan.changes
+    assert change.action == "update"
+    assert change.note == "the saved preview is replaced by the live page"
+    assert {d.path for d in change.diffs} == {"widgetCustomizations.helpLabel", f"{PROMPT}.title"}
+    result = prompt_text.apply(okta, plan)
+    assert result.verification.ok, result.to_text()
+    live_help = _pages(sandbox)[partner]["customized"]["widgetCustomizations"]["helpLabel"]
+    assert sandbox_client.get(path).json()["widgetCustomizations"]["helpLabel"] == live_help
+
+    rollback.apply(okta, rollback.plan(okta, {"apply_result": result.to_dict()}))
+    assert sandbox.admin.snapshot() == original

@@ -367,7 +367,8 @@ def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
             # A preview page may differ from the live page in more than the prompt:
             # list every field, since the preview is replaced by the live page + prompt.
             all_diffs = diff(merge_prompt(target, {}), after) if p.preview_first else diffs
-            changes.append(Change("update", kind, ref, dict(target), after, all_diffs))
+            note = "the saved preview is replaced by the live page" if p.preview_first else ""
+            changes.append(Change("update", kind, ref, dict(target), after, all_diffs, note))
     return Plan(
         procedure=NAME,
         params=p.model_dump(mode="json"),
