@@ -1,0 +1,155 @@
+"""``kmsi lab`` and the post-auth runbook's form, driven in JupyterLab by headless Chromium.
+
+The pure parts of :mod:`kmsi_lib.lab` are tested first, without a browser.
+The browser test (marker ``browser``) starts the sandbox and JupyterLab on
+loopback, opens a copy of ``20_post_auth.ipynb`` with ``interactive = True``,
+runs it, fills the form, plans, enters a ticket, applies, sees the
+verification, and checks in the sandbox that the app's rule changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kmsi_lib.lab import Lab, lab_command, lab_environment
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+OUTPUT = ROOT / "test-output"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+def test_lab_command_listens_on_loopback_with_our_token(tmp_path: Path) -> None:
+    command = lab_command(port=8899, token="t0k", root_dir=tmp_path, open_browser=False,
+                          as_root=True)
+    assert "--ServerApp.ip=127.0.0.1" in command
+    assert "--ServerApp.port=8899" in command and "--ServerApp.port_retries=0" in command
+    assert "--IdentityProvider.token=t0k" in command
+    assert f"--ServerApp.root_dir={tmp_path}" in command
+    assert "--ServerApp.open_browser=False" in command and command[-1] == "--allow-root"
+    assert "--allow-root" not in lab_command(port=1, token="t", root_dir=tmp_path,
+                                             open_browser=True, as_root=False)
+
+
+def test_lab_environment_points_only_at_the_sandbox() -> None:
+    """Any OKTA_* of the calling shell (a real org) is dropped from the lab's environment."""
+    env = lab_environment(
+        {"PATH": "/bin", "OKTA_ORG_URL": "https://real.okta.com", "OKTA_CLIENT_ID": "0oa1"},
+        org_url="http://127.0.0.1:5000", api_token="sandbox-token-x",
+    )
+    assert env == {"PATH": "/bin", "OKTA_ORG_URL": "http://127.0.0.1:5000",
+                   "OKTA_API_TOKEN": "sandbox-token-x"}
+
+
+def interactive_copy(directory: Path, evidence: Path) -> Path:
+    """``20_post_auth.ipynb`` with interactive = True and the evidence dir set."""
+    nb = json.loads((ROOT / "notebooks" / "20_post_auth.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    text = "".join(cell["source"])
+    assert "interactive: bool = False" in text and 'evidence_dir: str = ""' in text
+    text = text.replace("interactive: bool = False", "interactive: bool = True")
+    text = text.replace('evidence_dir: str = ""', f"evidence_dir: str = {str(evidence)!r}")
+    cell["source"] = text.splitlines(keepends=True)
+    path = directory / "20_post_auth.ipynb"
+    path.write_text(json.dumps(nb, indent=1))
+    return path
+
+
+def app_rule_post_auth(sandbox_url: str, token: str, label: str) -> str:
+    with httpx.Client(base_url=sandbox_url, headers={"Authorization": f"SSWS {token}"}) as http:
+        app = next(a for a in http.get("/api/v1/apps").json() if a["label"] == label)
+        policy_id = app["_links"]["accessPolicy"]["href"].rsplit("/", 1)[-1]
+        rules = http.get(f"/api/v1/policies/{policy_id}/rules").json()
+    rule = next(r for r in rules if r["name"] == "Catch-all Rule")
+    return str(rule["actions"]["appSignOn"]["keepMeSignedIn"]["postAuth"])
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_post_auth_form_in_jupyterlab(tmp_path: Path) -> None:
+    """Open, run, fill, Plan, see the diff, ticket, Apply, see the verification; org changed."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is missing in CI (.ci/run installs it)")
+        pytest.skip("/usr/bin/chromium is not installed")
+    from playwright.sync_api import expect, sync_playwright
+
+    work, evidence = tmp_path / "lab", tmp_path / "evidence"
+    work.mkdir()
+    interactive_copy(work, evidence)
+    OUTPUT.mkdir(exist_ok=True)
+    log = (tmp_path / "jupyterlab.log").open("wb")
+    lab = Lab(port=0, root_dir=work, open_browser=False, output=log.fileno(),
+              extra_args=["--LabApp.expose_app_in_browser=True"])
+    try:
+        with lab, sync_playwright() as p:
+            assert lab.sandbox is not None
+            before = app_rule_post_auth(lab.sandbox_url, lab.sandbox.token, "Salesforce.com")
+            assert before == "NOT_ALLOWED"
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(90_000)
+            try:
+                page.goto(f"{lab.base_url}/lab/tree/20_post_auth.ipynb?token={lab.token}")
+                page.wait_for_function("() => window.jupyterapp !== undefined")
+                page.wait_for_selector(".jp-NotebookPanel .jp-Notebook")
+                # the kernel is started and idle before running every cell
+                page.evaluate("""async () => {
+                    const panel = window.jupyterapp.shell.currentWidget;
+                    await panel.context.ready;
+                    await panel.sessionContext.ready;
+                }""")
+                page.evaluate(
+                    "() => window.jupyterapp.commands.execute('notebook:run-all-cells')"
+                )
+                form = page.locator(".kmsi-form")
+                expect(form).to_be_visible(timeout=120_000)
+
+                frequency = form.locator(".kmsi-field", has_text="prompt_frequency")
+                frequency.locator("input").fill("P7D")
+                apply_button = form.locator("button", has_text="Apply")
+                expect(apply_button).to_be_disabled()
+
+                form.locator("button", has_text="Plan").click()
+                expect(form.locator("table").first).to_contain_text(
+                    "keepMeSignedIn.postAuth", timeout=60_000)
+                expect(form).to_contain_text("P7D")
+                expect(apply_button).to_be_disabled()  # no ticket yet
+
+                ticket = form.locator(".widget-text", has_text="Change ticket")
+                ticket.locator("input").fill("CHG-LAB-1")
+                expect(apply_button).to_be_enabled(timeout=30_000)
+                apply_button.click()
+                expect(form).to_contain_text("Verification: passed", timeout=60_000)
+                expect(form).to_contain_text("Apply: post_auth: applied")
+                form.get_by_text("Verification: passed").scroll_into_view_if_needed()
+                page.screenshot(path=str(OUTPUT / "browser_lab_post_auth.png"), full_page=True)
+            except Exception:
+                page.screenshot(path=str(OUTPUT / "browser_lab_post_auth-failed.png"),
+                                full_page=True)
+                raise
+            finally:
+                browser.close()
+
+            after = app_rule_post_auth(lab.sandbox_url, lab.sandbox.token, "Salesforce.com")
+            assert after == "ALLOWED"
+        result = json.loads((evidence / "result.json").read_text())
+        assert result["outcome"] == "applied" and result["change_id"] == "CHG-LAB-1"
+        assert result["verification"]["ok"] is True
+        assert result["params"]["prompt_frequency"] == "P7D"
+    finally:
+        log.close()
+    assert lab.process is None  # stopped
+    leftover = subprocess.run(["pgrep", "-f", f"ServerApp.port={lab.port}"],
+                              capture_output=True, check=False)
+    assert leftover.returncode == 1, "JupyterLab is still running"
