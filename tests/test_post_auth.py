@@ -314,3 +314,19 @@ def test_verify_names_each_field_that_no_longer_matches(org: Org) -> None:
     }
     assert "FAILED" in verification.to_text()
     assert org.api_writes() == [], "verify only reads"
+
+
+def test_an_inactive_rule_is_reported_not_silently_accepted(org: Org) -> None:
+    policy_id = org.app_policy_id("Okta Dashboard")
+    rule = org.rule(policy_id, "Everyone else")
+    org.client.request(
+        "POST", f"/api/v1/policies/{policy_id}/rules/{rule['id']}/lifecycle/deactivate"
+    )
+    params = {"apps": {"labels": ["Okta Dashboard"]}, "rule_name": "Everyone else"}
+    plan = post_auth.plan(org.client, params)
+    assert any("is INACTIVE: it has no effect until it is activated" in n for n in plan.notes)
+    post_auth.apply(org.client, plan)
+    verification = post_auth.verify(org.client, params)
+    assert [c.name for c in verification.checks if not c.ok] == [
+        f"rule 'Everyone else' ({rule['id']}) in {policy_id} status"
+    ]

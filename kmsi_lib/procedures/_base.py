@@ -1086,6 +1086,24 @@ class Edit:
         if not same_value(path, get_path(self.after, path), value):
             set_path(self.after, path, copy.deepcopy(value))
 
+    def require_active(self, notes: list[str]) -> None:
+        """Check (not change) that an existing object is ACTIVE; note it if not.
+
+        Status is changed through Okta's lifecycle endpoints, not by a PUT, so
+        an inactive object is reported for the admin to activate.
+        """
+        if self.before is None:
+            return
+        status = self.before.get("status")
+        self.checks.append(
+            Check(f"{self.ref.label()} status", status == "ACTIVE", "ACTIVE", status)
+        )
+        if status != "ACTIVE":
+            notes.append(
+                f"{self.ref.label()} is {status}: it has no effect until it is activated"
+                " (Admin Console, or POST .../lifecycle/activate)"
+            )
+
     def change(self, note: str = "") -> Change | None:
         """The create or update this edit needs, or None when nothing differs."""
         if self.before is None:

@@ -119,6 +119,7 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
             ),
         ):
             edit.set(path, value)
+        edit.require_active(notes)
         checks += edit.checks
         persistent = _base.get_path(rule, "actions.signon.session.usePersistentCookie")
         if persistent:
@@ -174,6 +175,7 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
             edit.set(f"{method}.reauthenticateIn", params.reauthenticate_in)
             if params.constraints is not None:
                 edit.set(f"{method}.constraints", params.constraints)
+        edit.require_active(notes)
         checks += edit.checks
         if (change := edit.change(note=f"apps: {', '.join(labels)}")) is not None:
             changes.append(change)

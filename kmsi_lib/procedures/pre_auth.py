@@ -118,6 +118,7 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
     apps = _base.resolve_apps(reader, params.apps)
     changes: list[Change] = []
     checks: list[Check] = []
+    notes: list[str] = []
 
     # (b) the global session policy, adopted by name
     policies = reader.policies("OKTA_SIGN_ON")
@@ -152,6 +153,7 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
         group_ids = list(current_groups)  # same groups in another order: not a change
     policy.set(include_path, group_ids)
     policy.set("priority", params.policy_priority)
+    policy.require_active(notes)
     checks += policy.checks
     policy_change = policy.change()
     policy_ref_id: str | None = ref.id
@@ -185,12 +187,12 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
         ("actions.signon.session.usePersistentCookie", False),
     ):
         sign_on.set(path, value)
+    sign_on.require_active(notes)
     checks += sign_on.checks
     if (rule_change := sign_on.change()) is not None:
         changes.append(rule_change)
 
     # (d) one rule per distinct authentication policy of the chosen apps
-    notes: list[str] = []
     by_policy: dict[str, list[str]] = {}
     for app in apps:
         by_policy.setdefault(app.policy_id, []).append(app.label)
@@ -231,6 +233,7 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
             app_rule.set(f"{method}.type", "ASSURANCE")
             app_rule.set(f"{method}.factorMode", "2FA")
             app_rule.set(f"{method}.reauthenticateIn", ONCE_PER_SESSION)
+        app_rule.require_active(notes)
         checks += app_rule.checks
         if (app_change := app_rule.change(note=f"apps: {', '.join(labels)}")) is not None:
             changes.append(app_change)
