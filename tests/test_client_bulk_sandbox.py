@@ -9,6 +9,7 @@ sandbox's own accounting (exact times of its rate-limiter hits, and the
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -102,14 +103,26 @@ def test_bulk_revocations_stay_within_the_share_of_the_bucket() -> None:
     assert elapsed < 60, elapsed
 
 
-def test_bulk_survives_a_429_storm_and_503s_without_failed_items(sandbox: Sandbox) -> None:
+@pytest.mark.parametrize("mode", ["in-process", "loopback"])
+def test_bulk_survives_a_429_storm_and_503s_without_failed_items(
+    sandbox: Sandbox, mode: str
+) -> None:
     """Transient refusals are retried per item; the batch ends with every user revoked."""
+    with contextlib.ExitStack() as stack:
+        if mode == "loopback":
+            url, transport = stack.enter_context(sandbox.serve(port=0)), None
+        else:
+            url, transport = SANDBOX_URL, sandbox.transport()
+        storm(sandbox, url, transport)
+
+
+def storm(sandbox: Sandbox, url: str, transport: Any) -> None:
     ids = [sandbox.admin.add_user(f"storm{i}@example.com")["id"] for i in range(150)]
     waits: list[float] = []
     client = OktaClient(
-        SANDBOX_URL,
+        url,
         SSWSAuth(sandbox.token),
-        transport=sandbox.transport(),
+        transport=transport,
         sleep=lambda s: (waits.append(s), time.sleep(min(s, 0.01)))[-1],
         governor=Governor(),  # paces in real time; only retry waits are shortened
         # The 45 faults hit the first 45 requests, about 6 per worker: allow for that.
