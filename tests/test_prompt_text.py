@@ -421,3 +421,18 @@ def test_a_saved_preview_draft_is_replaced_and_rollback_puts_it_back(
 
     rollback.apply(okta, rollback.plan(okta, {"apply_result": result.to_dict()}))
     assert sandbox.admin.snapshot() == original
+
+
+def test_a_brand_not_named_appearing_is_no_drift(sandbox: Sandbox, okta: OktaClient) -> None:
+    named = {"brands": ["Acme Partners"], "title": "Stay signed in?"}
+    plan = prompt_text.plan(okta, named)
+    every = prompt_text.plan(okta, {**named, "brands": "all"})
+    state = sandbox.admin.snapshot()  # the sandbox has no POST /brands: add one out of band
+    partner = _brand_ids(sandbox)["Acme Partners"]
+    labs = {**state["brands"][partner], "id": "bndLabs0000000000000", "name": "Acme Labs"}
+    state["brands"][labs["id"]] = labs
+    state["sign_in_pages"][labs["id"]] = {"customized": None, "preview": None}
+    sandbox.admin.load(state)
+    assert prompt_text.apply(okta, plan).outcome == "applied"
+    with pytest.raises(StalePlanError):
+        prompt_text.apply(okta, every)

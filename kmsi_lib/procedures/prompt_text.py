@@ -208,11 +208,19 @@ def _brands_api() -> Any:
 
 
 def _lookup_brands(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    # Only what selection depends on: a brand's theme or privacy URL changing is no drift.
-    return [
+    """The brands selection depends on: every brand for "all", else those named.
+
+    Only id, name and isDefault are kept: a brand's theme changing, or a brand
+    the parameters do not name appearing, is no drift for this plan.
+    """
+    wanted = a.get("wanted", "all")
+    brands = [
         {"id": b.get("id"), "name": b.get("name"), "isDefault": b.get("isDefault")}
         for b in _brands_api().list_brands(c)
     ]
+    if wanted == "all":
+        return brands
+    return [b for b in brands if b["id"] in wanted or b["name"] in wanted]
 
 
 def _lookup_customized(c: OktaClient, a: Mapping[str, Any]) -> Any:
@@ -303,7 +311,13 @@ def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
     client.require_identity_engine()
     reader = Reader(client)
     prompt = desired_prompt(p)
-    brands = select_brands(reader.read("brands of the org", "brands"), p.brands)
+    named = reader.read("brands of the org", "brands", wanted=p.brands)
+    try:
+        brands = select_brands(named, p.brands)
+    except ParameterError:
+        # say which names exist (an unrecorded read: this plan goes no further)
+        select_brands(_lookup_brands(client, {}), p.brands)
+        raise
     changes: list[Change] = []
     notes: list[str] = []
     for brand in brands:
