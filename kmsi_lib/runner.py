@@ -170,23 +170,36 @@ def _captured_papermill_log() -> Iterator[io.StringIO]:
         logger.removeHandler(handler)
 
 
+# A kernel that dies before its first reply never ran a cell (typically two kernels
+# started at once on a busy machine raced for the same TCP ports): start it again.
+_KERNEL_START_FAILURES = ("Kernel died before replying to kernel_info",
+                          "Kernel didn't respond in")
+KERNEL_START_ATTEMPTS = 3
+
+
 def _execute(
     notebook: Path, output: Path, parameters: dict[str, Any], *, timeout: int, progress: bool,
 ) -> dict[str, Any] | None:
     """Run the notebook; returns None on success, else the error as {type, message}."""
     import papermill
 
-    try:
-        papermill.execute_notebook(
-            str(notebook), str(output), parameters=parameters, kernel_name=KERNEL,
-            execution_timeout=timeout, progress_bar=progress, log_output=False,
-            request_save_on_cell_execute=True,
-        )
-    except papermill.PapermillExecutionError as exc:
-        return {"type": exc.ename, "message": str(exc.evalue), "cell": exc.exec_count}
-    except Exception as exc:  # a dead kernel or a timeout must still leave evidence
-        return {"type": type(exc).__name__, "message": str(exc)}
-    return None
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            papermill.execute_notebook(
+                str(notebook), str(output), parameters=parameters, kernel_name=KERNEL,
+                execution_timeout=timeout, progress_bar=progress, log_output=False,
+                request_save_on_cell_execute=True,
+            )
+        except papermill.PapermillExecutionError as exc:
+            return {"type": exc.ename, "message": str(exc.evalue), "cell": exc.exec_count}
+        except Exception as exc:  # a dead kernel or a timeout must still leave evidence
+            text = str(exc)
+            if attempt < KERNEL_START_ATTEMPTS and any(m in text for m in _KERNEL_START_FAILURES):
+                logging.getLogger(__name__).warning("kernel failed to start (%s); retrying", text)
+                continue
+            return {"type": type(exc).__name__, "message": text}
+        return None
+    raise AssertionError("unreachable")  # pragma: no cover - the loop always returns
 
 
 def _judge(mode: str, procedure: str, result: Mapping[str, Any] | None,

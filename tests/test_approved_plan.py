@@ -12,6 +12,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -178,3 +179,77 @@ def test_refused_approval_runs_nothing(plan_run: Path, tmp_path: Path,
     assert code == runner.EXIT_USAGE
     assert "other parameters" in capsys.readouterr().err
     assert len(evidence.read_ledger(tmp_path / "evidence")) == 1  # only the plan itself
+
+
+# ---------------------------------------------------------------- the real runbook
+
+
+@pytest.fixture(scope="module")
+def _served() -> Iterator[tuple[Any, str]]:
+    from kmsi_lib.sandbox import Sandbox
+
+    sb = Sandbox(seed="default")
+    with sb.serve(port=0) as url:
+        yield sb, url
+
+
+@pytest.fixture
+def live(_served: tuple[Any, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    sb, url = _served
+    sb.admin.reset("default")
+    for name in ("OKTA_CLIENT_ID", "OKTA_PRIVATE_KEY_FILE", "OKTA_PRIVATE_KEY_JWK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OKTA_ORG_URL", url)
+    monkeypatch.setenv("OKTA_API_TOKEN", sb.token)
+    return sb
+
+
+def _post_auth(root: Path, mode: str, approved: Path | None = None) -> runner.RunReport:
+    return runner.run_notebook(ROOT / "notebooks" / "20_post_auth.ipynb",
+                               ROOT / "params" / "sandbox" / "post_auth.yaml", mode=mode,
+                               change_id="CHG-100", approved_plan=approved, evidence_root=root,
+                               progress=False, timeout=120)
+
+
+def _drift_slack_rule(sb: Any) -> None:
+    """Someone edits Slack's catch-all rule in the Admin Console after the plan was made."""
+    state = sb.admin.snapshot()
+    app_id = next(i for i, a in state["apps"].items() if a["label"] == "Slack")
+    policy_id = state["app_policy"][app_id]["policyId"]
+    rule_id = next(r for r, v in state["rules"][policy_id].items() if v["name"] == "Catch-all Rule")
+    with sb.client() as http:
+        path = f"/api/v1/policies/{policy_id}/rules/{rule_id}"
+        rule = http.get(path).json()
+        rule["actions"]["appSignOn"]["verificationMethod"]["reauthenticateIn"] = "PT1H"
+        assert http.put(path, json=rule).status_code == 200
+
+
+def test_plan_then_apply_exactly_that_plan(live: Any, tmp_path: Path) -> None:
+    """The apply runs the approved plan (same fingerprint) and records which plan it was."""
+    root = tmp_path / "evidence"
+    plan = _post_auth(root, "plan")
+    assert plan.exit_code == 0 and plan.run_dir is not None and plan.record is not None
+    applied = _post_auth(root, "apply", approved=plan.run_dir)
+    assert applied.exit_code == 0, applied.message
+    assert applied.record is not None
+    assert applied.record["plan"]["fingerprint"] == plan.record["plan"]["fingerprint"]
+    assert applied.record["approved_plan"]["run_id"] == plan.run_id
+    assert applied.record["verification"]["ok"] is True
+    assert evidence.verify(root).ok
+
+
+def test_drifted_org_refuses_the_approved_plan(live: Any, tmp_path: Path) -> None:
+    """The org changed after the plan: the apply writes nothing, records failure, exits 1."""
+    root = tmp_path / "evidence"
+    plan = _post_auth(root, "plan")
+    assert plan.exit_code == 0 and plan.run_dir is not None
+    _drift_slack_rule(live)
+    live.admin.clear_requests()
+    applied = _post_auth(root, "apply", approved=plan.run_dir)
+    assert applied.exit_code == runner.EXIT_FAILED
+    assert applied.record is not None and applied.record["status"] == "failed"
+    assert applied.record["error"]["type"] == "StalePlanError"
+    methods = [r["method"] for r in live.admin.requests()]
+    assert "GET" in methods, "the apply re-read the org"
+    assert not {"PUT", "POST", "DELETE"} & set(methods), "nothing was written"
+    assert evidence.verify(root).ok
