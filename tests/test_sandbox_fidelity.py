@@ -1139,3 +1139,43 @@ def test_replay_catches_a_wrong_default() -> None:
         for f in replayer.tally.found
         if f.index == 29
     ] == [(29, "actions.appSignOn.keepMeSignedIn.postAuthPromptFrequency", "missing in sandbox")]
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        pytest.param(429, "E0000047", id="rate-limited"),
+        pytest.param(423, "E0000239", id="priorities-locked"),
+        pytest.param(500, "E0000009", id="server-error"),
+        pytest.param(503, None, id="unavailable"),
+    ],
+)
+def test_tour_injected_faults(
+    sandbox: Any,
+    spec_client: httpx.Client,
+    spec_transport: SpecCheckingTransport,
+    status: int,
+    code: str | None,
+) -> None:
+    """Injected failures answer with Okta-shaped errors that conform to the spec too."""
+    sandbox.admin.add_fault(
+        {"match": {"method": "GET", "path": "/api/v1/policies*"}, "status": status, "count": 1}
+    )
+    failed = spec_client.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"})
+    assert failed.status_code == status
+    if code is not None:
+        assert failed.json()["errorCode"] == code
+    _ok(spec_client.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}))
+    _assert_conforms(spec_transport, 2 if failed.content else 1)
+
+
+def test_tour_exhausted_rate_limit(
+    sandbox: Any, spec_client: httpx.Client, spec_transport: SpecCheckingTransport
+) -> None:
+    sandbox.admin.set_rate_limit("/api/v1/policies", 2, 60)
+    answers = [
+        spec_client.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}).status_code
+        for _ in range(3)
+    ]
+    assert answers == [200, 200, 429]
+    _assert_conforms(spec_transport, 3)
