@@ -625,6 +625,7 @@ def _app_section(
             orphans.append(entry)
         else:
             apps_by_policy.setdefault(policy_id, []).append(entry)
+
     def rules_of(policy_id: str) -> list[dict[str, Any]] | None:
         try:
             return list(policies_api.list_rules(client, policy_id))
