@@ -410,6 +410,9 @@ def test_kmsi_feature_off_rejects_keep_me_signed_in(sb: Sandbox, client: httpx.C
     r = client.post(f"/api/v1/policies/{pid}/rules", json=_access_rule("plain"))
     assert r.status_code == 200
     assert "keepMeSignedIn" not in r.json()["actions"]["appSignOn"]
+    dashboard = _policy_by_name(client, "ACCESS_POLICY", "Okta Dashboard")
+    for rule in client.get(f"/api/v1/policies/{dashboard['id']}/rules").json():
+        assert "keepMeSignedIn" not in rule["actions"]["appSignOn"]
 
 
 def test_activate_false_creates_inactive_rule(client: httpx.Client) -> None:

@@ -106,6 +106,7 @@ class _KeepAliveHandler(WSGIRequestHandler):
     """
 
     protocol_version = "HTTP/1.1"
+    timeout = 60  # seconds an idle keep-alive connection may stay open
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None

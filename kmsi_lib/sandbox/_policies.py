@@ -136,6 +136,9 @@ def render_rule(ctx: Ctx, policy_id: str, rule: Json) -> Json:
         links[verb] = link(f"{href}/lifecycle/{verb}", ["POST"])
     out["_links"] = links
     out["type"] = rtype
+    if not ctx.state.org.get("kmsiFeature", True) and out.get("actions"):
+        # without the feature the org has no post-auth KMSI to report
+        out["actions"].get("appSignOn", {}).pop("keepMeSignedIn", None)
     return out
 
 
