@@ -177,6 +177,23 @@ _KERNEL_START_FAILURES = ("Kernel died before replying to kernel_info",
 KERNEL_START_ATTEMPTS = 3
 
 
+@contextlib.contextmanager
+def _kernel_config() -> Iterator[Any]:
+    """Talk to the kernel over Unix sockets in a private directory, not loopback TCP.
+
+    No other process can race for its ports or connect to it, and ipykernel
+    does not warn about unencrypted TCP. Windows has no IPC transport: TCP there.
+    """
+    from traitlets.config import Config
+
+    if os.name == "nt":  # pragma: no cover - no Windows CI
+        yield Config()
+        return
+    with tempfile.TemporaryDirectory(prefix="kmsi-kernel-") as private:
+        os.chmod(private, 0o700)
+        yield Config({"KernelManager": {"transport": "ipc", "ip": f"{private}/kernel"}})
+
+
 def _execute(
     notebook: Path, output: Path, parameters: dict[str, Any], *, timeout: int, progress: bool,
 ) -> dict[str, Any] | None:
@@ -185,11 +202,12 @@ def _execute(
 
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         try:
-            papermill.execute_notebook(
-                str(notebook), str(output), parameters=parameters, kernel_name=KERNEL,
-                execution_timeout=timeout, progress_bar=progress, log_output=False,
-                request_save_on_cell_execute=True,
-            )
+            with _kernel_config() as config:
+                papermill.execute_notebook(
+                    str(notebook), str(output), parameters=parameters, kernel_name=KERNEL,
+                    execution_timeout=timeout, progress_bar=progress, log_output=False,
+                    request_save_on_cell_execute=True, config=config,
+                )
         except papermill.PapermillExecutionError as exc:
             return {"type": exc.ename, "message": str(exc.evalue), "cell": exc.exec_count}
         except Exception as exc:  # a dead kernel or a timeout must still leave evidence
