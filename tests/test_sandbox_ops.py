@@ -297,3 +297,19 @@ def test_cli_sigterm_stops_cleanly(tmp_path: pathlib.Path) -> None:
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_a_sandbox_bug_is_a_500_e0000009_not_a_crash(sb: Sandbox, client: httpx.Client,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from kmsi_lib.sandbox import _directory
+
+    def broken(ctx: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(_directory, "well_known", broken)
+    r = client.get("/.well-known/okta-organization")
+    assert r.status_code == 500
+    assert r.json()["errorCode"] == "E0000009"
+    assert r.headers["X-Okta-Request-Id"]
+    assert "RuntimeError: boom" in capsys.readouterr().err

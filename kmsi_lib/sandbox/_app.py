@@ -12,7 +12,9 @@ import hmac
 import importlib
 import json
 import socket
+import sys
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -173,7 +175,15 @@ class SandboxApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
         request.max_content_length = self.config.max_body_bytes
-        status, headers, data = self.dispatch(request)
+        try:
+            status, headers, data = self.dispatch(request)
+        except (ConnectionError, InjectedTimeout):
+            raise  # injected network faults: the transport or server acts on them
+        except Exception:  # a sandbox bug: answer as Okta would, and say where it broke
+            traceback.print_exc(file=sys.stderr)
+            request_id = self.state.ids.request_id()
+            status, headers, data = self._respond(
+                self._error_reply(ApiError("E0000009"), request_id), request_id)
         start_response(status, headers)
         return [data]
 
