@@ -160,8 +160,8 @@ def _text_of(kind: Kind, value: Any) -> Any:
 
 
 def _widget(kind: Kind, choices: tuple[Any, ...], value: Any, label: str) -> w.ValueWidget:
-    style = {"description_width": "14em"}
-    layout = w.Layout(width="32em")
+    style = {"description_width": "17em"}
+    layout = w.Layout(width="36em")
     common: dict[str, Any] = {"description": label, "style": style, "layout": layout}
     text = _text_of(kind, value)
     if kind == "bool":
@@ -298,12 +298,12 @@ class RunbookForm:
                                     tooltip="Read the org and show what Apply would change")
         self.plan_output = w.Output()
         self.ticket = w.Text(value=runbook.change_id, description="Change ticket",
-                             placeholder="e.g. CHG-1234", style={"description_width": "14em"})
+                             placeholder="e.g. CHG-1234", style={"description_width": "17em"})
         self.attest_by = w.Text(description="Manual steps done by",
                                 value=str((runbook.attestation or {}).get("by", "")),
-                                style={"description_width": "14em"})
+                                style={"description_width": "17em"})
         self.attest_statement = w.Textarea(
-            description="What was done", rows=2, style={"description_width": "14em"},
+            description="What was done", rows=2, style={"description_width": "17em"},
             value=str((runbook.attestation or {}).get("statement", "")),
         )
         self.attestation_box = w.VBox([self.attest_by, self.attest_statement])

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from kmsi_lib.lab import Lab, lab_command, lab_environment
+from kmsi_lib.lab import Lab, free_port, lab_command, lab_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -48,6 +50,47 @@ def test_lab_environment_points_only_at_the_sandbox() -> None:
     )
     assert env == {"PATH": "/bin", "OKTA_ORG_URL": "http://127.0.0.1:5000",
                    "OKTA_API_TOKEN": "sandbox-token-x"}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_kmsi_lab_prints_the_address_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    """`kmsi lab` serves a working JupyterLab; Ctrl-C (SIGINT) stops it and exits 0."""
+    port = free_port()
+    env = {**os.environ, "OKTA_ORG_URL": "https://real-org.example.okta.com"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kmsi_lib.cli", "lab", "--no-browser", "--port", str(port),
+         "--token", "lab-test-token", "--notebook-dir", str(ROOT / "notebooks")],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "open:" in line:
+                break
+        printed = "".join(lines)
+        assert f"http://127.0.0.1:{port}/lab?token=lab-test-token" in printed
+        sandbox_url = printed.split("sandbox org (default seed) on ", 1)[1].split()[0]
+        assert sandbox_url.startswith("http://127.0.0.1:")
+        contents = httpx.get(f"http://127.0.0.1:{port}/api/contents",
+                             headers={"Authorization": "token lab-test-token"}).json()
+        assert "20_post_auth.ipynb" in {item["name"] for item in contents["content"]}
+        assert httpx.get(f"http://127.0.0.1:{port}/api/contents").status_code == 403
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+    leftover = subprocess.run(["pgrep", "-f", f"ServerApp.port={port}"],
+                              capture_output=True, check=False)
+    assert leftover.returncode == 1, "JupyterLab outlived kmsi lab"
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{sandbox_url}/_sandbox/state", timeout=2)
 
 
 def interactive_copy(directory: Path, evidence: Path) -> Path:
