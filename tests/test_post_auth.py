@@ -10,6 +10,7 @@ import pytest
 from procedure_support import Org, comparable_snapshot, loopback_org, make_org
 
 from kmsi_lib.errors import ClassicEngineError, ParameterError, StalePlanError
+from kmsi_lib.errors import ValidationError as OktaValidationError
 from kmsi_lib.procedures import post_auth, rollback
 from kmsi_lib.procedures._base import ApplyResult, Plan
 
@@ -330,3 +331,28 @@ def test_an_inactive_rule_is_reported_not_silently_accepted(org: Org) -> None:
     assert [c.name for c in verification.checks if not c.ok] == [
         f"rule 'Everyone else' ({rule['id']}) in {policy_id} status"
     ]
+
+
+def test_org_without_the_kmsi_feature_is_noted_and_the_refusal_keeps_what_was_written(
+    org: Org,
+) -> None:
+    """Okta refuses KMSI fields when the feature is off; the plan warns, the apply stops with
+    the partial result attached so the Default Rule change can be rolled back."""
+    org.sandbox.admin.set_org_settings({"kmsiFeature": False})
+    snap = org.sandbox.admin.snapshot()  # rules read without KMSI fields, as such an org has
+    for rules in snap["rules"].values():
+        for rule in rules.values():
+            rule.get("actions", {}).get("appSignOn", {}).pop("keepMeSignedIn", None)
+    org.sandbox.admin.load(snap)
+    before = comparable_snapshot(org.sandbox)
+    params = {**PARAMS, "max_session_idle_minutes": 60}
+    plan = post_auth.plan(org.client, params)
+    assert any("has no keepMeSignedIn settings" in n for n in plan.notes)
+    with pytest.raises(OktaValidationError) as info:
+        post_auth.apply(org.client, plan)
+    assert "keepMeSignedIn" in str(info.value)
+    partial = info.value.apply_result  # type: ignore[attr-defined]
+    assert partial.outcome == "failed"
+    assert [r.ref.name for r in partial.before_state] == ["Default Rule"]
+    rollback.apply(org.client, rollback.plan(org.client, {"apply_result": partial.to_dict()}))
+    assert comparable_snapshot(org.sandbox) == before

@@ -130,6 +130,7 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
         if (change := edit.change()) is not None:
             changes.append(change)
 
+    kmsi_noted = False
     by_policy: dict[str, list[str]] = {}
     for app in apps:
         by_policy.setdefault(app.policy_id, []).append(app.label)
@@ -156,6 +157,12 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
         ref = ObjectRef("rule", found["id"], found.get("name"), policy_id)
         edit = Edit(ref, found)
         sign_on = "actions.appSignOn"
+        if _base.get_path(found, f"{sign_on}.keepMeSignedIn") is None and not kmsi_noted:
+            kmsi_noted = True
+            notes.append(
+                f"{ref.label()} has no keepMeSignedIn settings: Okta leaves them out when the"
+                " org does not have the Keep Me Signed In feature, and would then refuse them"
+            )
         edit.set(f"{sign_on}.keepMeSignedIn.postAuth", "ALLOWED")
         edit.set(f"{sign_on}.keepMeSignedIn.postAuthPromptFrequency", params.prompt_frequency)
         method = f"{sign_on}.verificationMethod"
