@@ -244,7 +244,7 @@ class Runbook:
         """Record the result after the step; on an error record it, show it and re-raise."""
         try:
             yield
-        except Exception as exc:
+        except BaseException as exc:  # an interrupt (papermill's timeout) is evidence too
             self.result["error"] = {"step": name, **_error_dict(exc)}
             self.result["outcome"] = "failed"
             partial = getattr(exc, "apply_result", None)

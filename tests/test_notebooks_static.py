@@ -108,6 +108,9 @@ def test_no_secret_is_a_parameter(path: Path) -> None:
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
 def test_committed_without_outputs_and_cells_are_short(path: Path) -> None:
+    import nbformat
+
+    nbformat.validate(nbformat.read(str(path), as_version=4))  # the nbformat 4.5 schema
     nb = load(path)
     assert nb["cells"][0]["cell_type"] == "markdown"
     assert source(nb["cells"][0]).startswith("# ")

@@ -228,6 +228,22 @@ def test_failed_write_leaves_partial_evidence(sb: Sandbox, tmp_path: Path) -> No
     assert any(e["method"] == "PUT" and e["status"] == 500 for e in data["journal"])
 
 
+def test_interrupt_is_recorded_and_propagates(sb: Sandbox, tmp_path: Path) -> None:
+    """An interrupt (how papermill stops a cell that timed out) still leaves the evidence."""
+    rb = make(sb, tmp_path)
+
+    def interrupted(*_args: Any) -> Any:
+        raise KeyboardInterrupt
+
+    rb.procedure = type("Slow", (), {"Params": rb.procedure.Params, "SCOPES": (),
+                                     "TITLE": "slow", "plan": staticmethod(interrupted)})()
+    with pytest.raises(KeyboardInterrupt):
+        rb.plan()
+    data = result(tmp_path)
+    assert data["outcome"] == "failed"
+    assert data["error"] == {"step": "plan", "type": "KeyboardInterrupt", "message": ""}
+
+
 def test_audit_outcome_and_findings_do_not_fail_the_run(sb: Sandbox, tmp_path: Path) -> None:
     """The audit's plan is its report (outcome audited); its verification is recorded."""
     rb = make(sb, tmp_path, procedure="audit", params={})
