@@ -257,15 +257,12 @@ def parse_params(model: type[ModelT], data: Mapping[str, Any] | ModelT) -> Model
 # --------------------------------------------------------------------------- object paths
 
 
-_ABSENT: Any = None  # absent fields read as None; Okta treats null and absent alike on read
-
-
 def get_path(obj: Any, path: str) -> Any:
     """Read a dotted path (``actions.signon.session.maxSessionIdleMinutes``); None if absent."""
     node = obj
     for key in path.split("."):
         if not isinstance(node, Mapping) or key not in node:
-            return _ABSENT
+            return None  # absent reads as None: Okta treats null and absent alike
         node = node[key]
     return node
 
