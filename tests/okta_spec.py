@@ -476,39 +476,58 @@ OUT_OF_SPEC_PREFIXES = ("/_sandbox/", "/oauth2/")
 class SpecCheckingTransport(httpx.BaseTransport):
     """Pass requests to ``inner`` and check every JSON response against the spec.
 
-    ``violations`` collects what failed; ``checked`` counts the responses that
-    were validated (so a test can prove it actually checked something).
+    Responses are captured as they pass and validated when ``violations`` or
+    ``checked`` is read, so the check adds no latency to the traffic itself
+    (timing tests stay meaningful). ``violations`` lists what failed;
+    ``checked`` counts the JSON responses validated (so a test can prove it
+    checked something); ``operations`` the spec operations seen.
     """
 
     def __init__(self, inner: httpx.BaseTransport, validator: SpecValidator | None = None) -> None:
         self.inner = inner
         self.validator = validator or spec_validator()
-        self.violations: list[Violation] = []
-        self.checked = 0
         self.operations: set[tuple[str, str]] = set()
+        self._violations: list[Violation] = []
+        self._checked = 0
+        self._pending: list[httpx.Response] = []
         self._lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
         response.read()
-        if request.url.path.startswith(OUT_OF_SPEC_PREFIXES):
-            return response
-        found = self.validator.validate_response(
-            httpx.Response(
+        if not request.url.path.startswith(OUT_OF_SPEC_PREFIXES):
+            captured = httpx.Response(
                 response.status_code,
                 headers=response.headers,
                 content=response.content,
                 request=request,
             )
-        )
-        matched = self.validator.match(request.url.path)
-        with self._lock:
-            self.violations.extend(found)
-            if response.content and "json" in response.headers.get("content-type", ""):
-                self.checked += 1
-            if matched is not None:
-                self.operations.add((request.method, matched[0]))
+            with self._lock:
+                self._pending.append(captured)
         return response
+
+    def _flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for response in pending:
+            found = self.validator.validate_response(response)
+            matched = self.validator.match(response.request.url.path)
+            with self._lock:
+                self._violations.extend(found)
+                if response.content and "json" in response.headers.get("content-type", ""):
+                    self._checked += 1
+                if matched is not None:
+                    self.operations.add((response.request.method, matched[0]))
+
+    @property
+    def violations(self) -> list[Violation]:
+        self._flush()
+        return self._violations
+
+    @property
+    def checked(self) -> int:
+        self._flush()
+        return self._checked
 
     def close(self) -> None:
         self.inner.close()
