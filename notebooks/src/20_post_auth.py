@@ -46,7 +46,7 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 from kmsi_lib.runbook import Runbook
 
 rb = Runbook.from_parameters("post_auth", globals())
-rb.connect()
+client = rb.connect()  # shows the org and its engine
 
 # %% [markdown]
 # ## 2. Plan

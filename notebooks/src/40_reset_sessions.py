@@ -35,7 +35,7 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 from kmsi_lib.runbook import Runbook
 
 rb = Runbook.from_parameters("reset_sessions", globals())
-rb.connect()
+client = rb.connect()  # shows the org and its engine
 
 # %% [markdown]
 # ## 2. Plan

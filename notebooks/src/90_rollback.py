@@ -33,7 +33,7 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 from kmsi_lib.runbook import Runbook
 
 rb = Runbook.from_parameters("rollback", globals())
-rb.connect()
+client = rb.connect()  # shows the org and its engine
 
 # %% [markdown]
 # ## 2. Plan
