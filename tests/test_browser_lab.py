@@ -30,6 +30,22 @@ CHROMIUM_ARGS = [
 ]
 
 
+def running(argument: str) -> list[int]:
+    """Pids of live processes with ``argument`` on their command line (no pgrep in slim images)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if argument.encode() in args and state != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
 def test_lab_command_listens_on_loopback_with_our_token(tmp_path: Path) -> None:
     command = lab_command(port=8899, token="t0k", root_dir=tmp_path, open_browser=False,
                           as_root=True)
@@ -86,9 +102,7 @@ def test_kmsi_lab_prints_the_address_and_stops_cleanly_on_ctrl_c(tmp_path: Path)
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
-    leftover = subprocess.run(["pgrep", "-f", f"ServerApp.port={port}"],
-                              capture_output=True, check=False)
-    assert leftover.returncode == 1, "JupyterLab outlived kmsi lab"
+    assert not running(f"--ServerApp.port={port}"), "JupyterLab outlived kmsi lab"
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{sandbox_url}/_sandbox/state", timeout=2)
 
@@ -193,6 +207,4 @@ def test_post_auth_form_in_jupyterlab(tmp_path: Path) -> None:
     finally:
         log.close()
     assert lab.process is None  # stopped
-    leftover = subprocess.run(["pgrep", "-f", f"ServerApp.port={lab.port}"],
-                              capture_output=True, check=False)
-    assert leftover.returncode == 1, "JupyterLab is still running"
+    assert not running(f"--ServerApp.port={lab.port}"), "JupyterLab is still running"
