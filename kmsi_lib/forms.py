@@ -22,6 +22,7 @@ same ``result.json`` evidence as a headless run.
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 import types
@@ -76,6 +77,8 @@ def _kind(annotation: Any) -> tuple[Kind, tuple[Any, ...]]:
     choices = _literal_values(annotation)
     if choices is not None:
         return "choice", choices
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "choice", tuple(member.value for member in annotation)
     if annotation is bool:
         return "bool", ()
     if annotation is int:
@@ -201,6 +204,8 @@ def field_inputs(
             inputs += field_inputs(annotation, dict(nested or {}), prefix=f"{path}.")
             continue
         kind, choices = _kind(annotation)
+        if nullable and kind in ("int", "float"):
+            kind = "json"  # a number box cannot be empty; as text, empty means None
         widget = _widget(kind, choices, value, path)
         if info.description:
             widget.tooltip = info.description

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import enum
 import json
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
+import pydantic
 import pytest
 
 from kmsi_lib.client import OktaClient, RetryPolicy
-from kmsi_lib.forms import RunbookForm, field_inputs
+from kmsi_lib.forms import RunbookForm, field_inputs, validate_values
 from kmsi_lib.procedures import REGISTRY
 from kmsi_lib.runbook import Runbook
 from kmsi_lib.sandbox import Sandbox
@@ -60,6 +62,36 @@ def test_inputs_match_the_parameter_types() -> None:
     brands["brands"].widget.value = "Acme Corp, Acme Partners"
     assert brands["brands"].value() == ["Acme Corp", "Acme Partners"]
     assert brands["title"].value() is None  # empty optional text means "leave as is"
+
+
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Sample(pydantic.BaseModel):
+    colour: Colour = Colour.BLUE
+    ratio: float = 0.5
+    names: list[str] = pydantic.Field(default_factory=list)
+    extra: dict[str, int] | None = None
+    limit: int | None = None
+
+
+def test_enums_floats_and_json_inputs() -> None:
+    """Enums become dropdowns of their values; anything else unusual is JSON text."""
+    inputs = {i.name: i for i in field_inputs(Sample, {"colour": "red"})}
+    assert isinstance(inputs["colour"].widget, w.Dropdown)
+    assert inputs["colour"].widget.options == ("red", "blue")
+    assert inputs["colour"].value() == "red"
+    assert isinstance(inputs["ratio"].widget, w.FloatText)
+    inputs["extra"].widget.value = '{"a": 1}'
+    assert inputs["extra"].value() == {"a": 1}
+    values, messages, general = validate_values(Sample, list(inputs.values()))
+    assert values == {"colour": "red", "ratio": 0.5, "names": [], "extra": {"a": 1},
+                      "limit": None}
+    inputs["limit"].widget.value = "7"
+    assert inputs["limit"].value() == 7
+    assert messages == {} and general == ""
 
 
 def test_validation_message_sits_beside_the_field(sb: Sandbox, tmp_path: Path) -> None:
