@@ -67,6 +67,12 @@ def _assert_absent(secret_values: list[str], root: Path, captured: str) -> None:
                 assert needle not in data, f"secret ({form}) found in {name}"
 
 
+def _refuse_rule_writes(sb: Any) -> None:
+    """Okta refuses every rule update with 403 (not retried, so the failure comes fast)."""
+    sb.admin.add_fault({"match": {"method": "PUT", "path": "/api/v1/policies/*"},
+                        "status": 403, "count": 100})
+
+
 def _kmsi_run(root: Path, mode: str, capfd: pytest.CaptureFixture[str]) -> tuple[int, str]:
     args = [str(NOTEBOOK), "-f", str(PARAMS), "--mode", mode, "--evidence-root", str(root),
             "--no-progress"]
@@ -84,8 +90,7 @@ def test_api_token_canary_success_and_failure(
     root = tmp_path / "evidence"
     code, output = _kmsi_run(root, "plan", capfd)
     assert code == 0, output
-    sb.admin.add_fault({"match": {"method": "PUT", "path": "/api/v1/policies/*"},
-                        "status": 500, "count": 100})
+    _refuse_rule_writes(sb)
     code, more = _kmsi_run(root, "apply", capfd)
     assert code == runner.EXIT_FAILED, more
     outcomes = [e["outcome"] for e in evidence.read_ledger(root)]
@@ -117,8 +122,7 @@ def test_oauth_key_canary_success_and_failure(
 
     code, output = _kmsi_run(root, "plan", capfd)
     assert code == 0, output
-    sb.admin.add_fault({"match": {"method": "PUT", "path": "/api/v1/policies/*"},
-                        "status": 500, "count": 100})
+    _refuse_rule_writes(sb)
     code, more = _kmsi_run(root, "apply", capfd)
     assert code == runner.EXIT_FAILED, more
 
