@@ -184,7 +184,7 @@ class Runbook:
         self.client = client
         self.attestation = dict(attestation) if attestation else None
         self.display: Display = display or show
-        self.plan_: Any = None
+        self.last_plan: Any = None
         self.apply_result: ApplyResult | None = None
         self.form: RunbookForm | None = None
         self.result: dict[str, Any] = {
@@ -252,11 +252,11 @@ class Runbook:
                 self.apply_result = partial
                 self.result["apply_result"] = partial.to_dict()
             self.write_result()
-            self.display(self._errornotice(name, exc))
+            self.display(self._error_notice(name, exc))
             raise
         self.write_result()
 
-    def _errornotice(self, step: str, exc: BaseException) -> _Html:
+    def _error_notice(self, step: str, exc: BaseException) -> _Html:
         if isinstance(exc, ParameterError):
             return notice(
                 "error",
@@ -332,7 +332,7 @@ class Runbook:
             else:
                 made = self.procedure.plan(client, checked)
                 title = ""
-            self.plan_ = made
+            self.last_plan = made
             self.result["plan"] = made.to_dict()
             self.result["outcome"] = self._planned_outcome(made)
             self.result["error"] = None
@@ -429,10 +429,10 @@ class Runbook:
             self.result.update(mode="apply", change_id=self.change_id)
             client = self._client()
             if plan is None:
-                plan = self.plan_ if isinstance(self.plan_, Plan) else None
+                plan = self.last_plan if isinstance(self.last_plan, Plan) else None
             if plan is None:
                 self.plan(show=show)
-                plan = self.plan_
+                plan = self.last_plan
             if not isinstance(plan, Plan):
                 raise ParameterError("mode", f"the {self.name} procedure has nothing to apply")
             self.result["plan"] = plan.to_dict()

@@ -150,8 +150,8 @@ def test_plan_shows_diff_then_ticket_enables_apply_and_apply_verifies(
     # the org itself: the app's rule now allows post-auth KMSI
     rb = form.runbook
     assert rb.client is not None
-    rule_id = rb.plan_.changes[-1].ref.id
-    policy_id = rb.plan_.changes[-1].ref.parent_id
+    rule_id = rb.last_plan.changes[-1].ref.id
+    policy_id = rb.last_plan.changes[-1].ref.parent_id
     rule = rb.client.get_json(f"/api/v1/policies/{policy_id}/rules/{rule_id}")
     assert rule["actions"]["appSignOn"]["keepMeSignedIn"]["postAuth"] == "ALLOWED"
 
