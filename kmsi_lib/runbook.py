@@ -245,6 +245,9 @@ class Runbook:
         try:
             yield
         except BaseException as exc:  # an interrupt (papermill's timeout) is evidence too
+            if getattr(exc, "_kmsi_recorded", False):  # by a step inside this one (connect)
+                raise
+            exc._kmsi_recorded = True  # type: ignore[attr-defined]  # recorded and shown once
             self.result["error"] = {"step": name, **_error_dict(exc)}
             self.result["outcome"] = "failed"
             partial = getattr(exc, "apply_result", None)

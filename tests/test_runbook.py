@@ -244,6 +244,16 @@ def test_interrupt_is_recorded_and_propagates(sb: Sandbox, tmp_path: Path) -> No
     assert data["error"] == {"step": "plan", "type": "KeyboardInterrupt", "message": ""}
 
 
+def test_connect_failure_inside_plan_is_recorded_once(tmp_path: Path) -> None:
+    """Plan connects on demand; a refused connection is reported as the connect step, once."""
+    rb = make(Sandbox(seed="classic"), tmp_path)
+    with pytest.raises(ClassicEngineError):
+        rb.plan()
+    assert result(tmp_path)["error"]["step"] == "connect"
+    errors = [s for s in rb.shown if "ClassicEngineError" in s.to_text()]  # type: ignore[attr-defined]
+    assert len(errors) == 1
+
+
 def test_audit_outcome_and_findings_do_not_fail_the_run(sb: Sandbox, tmp_path: Path) -> None:
     """The audit's plan is its report (outcome audited); its verification is recorded."""
     rb = make(sb, tmp_path, procedure="audit", params={})
