@@ -711,19 +711,6 @@ NAMED_DIFFERENCES: tuple[Known, ...] = (
 # fails as soon as one is fixed, so that its entry is removed.
 OPEN_GAPS: tuple[Known, ...] = (
     Known(
-        "catalog-app-credentials-and-licensing",
-        "Real SWA and catalog apps carry credentials.scheme, credentials.revealPassword, "
-        "userNameTemplate.pushStatus and licensing; the seeded ones lack them.",
-        "GET /api/v1/apps",
-        (
-            "[].credentials.scheme",
-            "[].credentials.revealPassword",
-            "[].credentials.userNameTemplate.pushStatus",
-            "[].licensing",
-        ),
-        what="missing in sandbox",
-    ),
-    Known(
         "seeded-first-party-and-catalog-apps",
         "The seeded Okta and catalog apps differ from real ones: app link names ('login', "
         "'admin', 'mc' rather than '<name>_link'), catalog settings.app fields missing, "
