@@ -239,7 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         lab = Lab(port=args.port, seed=args.seed, token=args.token,
-                  root_dir=args.notebook_dir, open_browser=not args.no_browser)
+                  root_dir=args.notebook_dir,
+                  # CI machines have no display to open a browser on
+                  open_browser=not (args.no_browser or os.environ.get("CI")))
         with lab:
             assert lab.process is not None
             print(f"sandbox org ({args.seed} seed) on {lab.sandbox_url}")
