@@ -145,7 +145,10 @@ class Lab:
         from kmsi_lib.sandbox import Sandbox
 
         if self.sandbox is None:
-            self.sandbox = Sandbox(seed=self.seed)
+            try:
+                self.sandbox = Sandbox(seed=self.seed)
+            except ValueError as exc:  # an unknown seed name
+                raise ConfigError(str(exc)) from None
         self.sandbox_url = self._stack.enter_context(self.sandbox.serve(port=0))
         settings = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="kmsi-lab-")))
         plugin = settings / "@jupyterlab" / "apputils-extension"

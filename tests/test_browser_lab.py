@@ -107,6 +107,13 @@ def test_kmsi_lab_prints_the_address_and_stops_cleanly_on_ctrl_c(tmp_path: Path)
         httpx.get(f"{sandbox_url}/_sandbox/state", timeout=2)
 
 
+def test_kmsi_lab_refuses_an_unknown_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    from kmsi_lib.lab import main
+
+    assert main(["--seed", "nope", "--no-browser", "--port", str(free_port())]) == 2
+    assert "unknown seed 'nope'" in capsys.readouterr().err
+
+
 def interactive_copy(directory: Path, evidence: Path) -> Path:
     """``20_post_auth.ipynb`` with interactive = True and the evidence dir set."""
     nb = json.loads((ROOT / "notebooks" / "20_post_auth.ipynb").read_text())
