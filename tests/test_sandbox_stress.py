@@ -116,10 +116,14 @@ def _throughput(url: str, threads: int, per_thread: int) -> float:
         # trust_env=False: no per-request proxy/netrc lookups, as in a benchmark client
         with httpx.Client(base_url=url, headers={"Authorization": "SSWS t"},
                           trust_env=False) as c:
-            c.get("/.well-known/okta-organization")  # open the keep-alive connection
+            # one prepared request sent again and again keeps the client's own work small:
+            # the server is what is measured
+            request = c.build_request("GET", "/.well-known/okta-organization")
+            c.send(request).read()  # open the keep-alive connection
             barrier.wait()
             for _ in range(per_thread):
-                r = c.get("/.well-known/okta-organization")
+                r = c.send(request)
+                r.read()
                 if r.status_code != 200:
                     failures.append(r.status_code)
 
@@ -135,7 +139,7 @@ def _throughput(url: str, threads: int, per_thread: int) -> float:
 
 
 def test_loopback_serves_at_least_300_simple_requests_per_second() -> None:
-    """`kmsi sandbox` answers >= 300 req/s to three httpx keep-alive clients.
+    """`kmsi sandbox` answers >= 300 req/s to four httpx keep-alive clients.
 
     Best of up to five one-second rounds, so that a burst of other work on a shared
     machine does not decide the result; the server runs in its own process, as
@@ -153,7 +157,7 @@ def test_loopback_serves_at_least_300_simple_requests_per_second() -> None:
                   json={"/.well-known": {"limit": 1_000_000, "window_s": 60}})
         rates: list[float] = []
         for _ in range(5):
-            rates.append(_throughput(url, threads=3, per_thread=120))
+            rates.append(_throughput(url, threads=4, per_thread=100))
             if rates[-1] >= 300:
                 break
         print(f"loopback throughput per round: {[round(r) for r in rates]} requests/s")
