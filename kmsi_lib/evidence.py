@@ -58,6 +58,7 @@ __all__ = [
     "entry_hash",
     "file_digests",
     "find_run",
+    "format_table",
     "known_secrets",
     "load_record",
     "main",
@@ -722,7 +723,7 @@ def record_run(
 # ---------------------------------------------------------------- command line
 
 
-def _format_table(rows: list[list[str]], headers: list[str]) -> str:
+def format_table(rows: list[list[str]], headers: list[str]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
@@ -745,7 +746,7 @@ def list_table(root: Path) -> str:
     headers = ["seq", "time", "change", "notebook", "mode", "outcome"]
     if not rows:
         return f"no evidence recorded in {root}"
-    return _format_table(rows, headers)
+    return format_table(rows, headers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,9 +45,13 @@ __all__ = [
     "EXIT_OK",
     "EXIT_SECRET",
     "EXIT_USAGE",
+    "DEMO_STEPS",
+    "DemoRun",
+    "DemoStep",
     "RunReport",
     "check_approved_plan",
     "demo_main",
+    "run_demo",
     "run_main",
     "run_notebook",
 ]
@@ -421,30 +425,46 @@ def _demo_parser() -> argparse.ArgumentParser:
     return p
 
 
-def demo_main(argv: Sequence[str] | None = None) -> int:
-    """``kmsi demo``: every runbook against a fresh sandbox; exit 0 when all went as expected."""
-    args = _demo_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    from kmsi_lib.sandbox import Sandbox
+@dataclasses.dataclass(frozen=True)
+class DemoRun:
+    """One step of the demo: the run's report, or why it was refused before running."""
 
-    try:
-        project = _project_dir()
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_USAGE
+    step: DemoStep
+    report: RunReport | None
+    refused: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.report is not None and self.report.exit_code == EXIT_OK
+
+
+def run_demo(
+    sandbox: Any,
+    evidence_root: Path,
+    *,
+    project: Path | None = None,
+    timeout: int = 300,
+    progress: bool = True,
+) -> list[DemoRun]:
+    """Serve ``sandbox`` on loopback and run :data:`DEMO_STEPS` against it.
+
+    For the runs, ``OKTA_ORG_URL``/``OKTA_API_TOKEN`` point at the sandbox and
+    every other ``OKTA_*`` variable is removed (so a real org is never
+    touched); the environment is restored afterwards.
+    """
+    project = project or _project_dir()
     change_id = f"DEMO-{_dt.datetime.now(_dt.UTC):%Y%m%d}"
-    sandbox = Sandbox(seed="default")
-    rows: list[list[str]] = []
-    failures = 0
+    runs: list[DemoRun] = []
     last_apply: dict[str, Path] = {}
     last_plan: dict[str, Path] = {}  # each apply applies the plan run just before it
-    saved = {k: os.environ.get(k) for k in os.environ if k.startswith("OKTA_")}
+    saved = {k: v for k, v in os.environ.items() if k.startswith("OKTA_")}
     with sandbox.serve(port=0) as url, tempfile.TemporaryDirectory(prefix="kmsi-demo-") as tmp:
         for key in saved:
-            os.environ.pop(key, None)
+            del os.environ[key]
         os.environ["OKTA_ORG_URL"] = url
         os.environ["OKTA_API_TOKEN"] = sandbox.token
         try:
-            print(f"sandbox org on {url}; evidence in {args.evidence_root}/ (change {change_id})")
+            print(f"sandbox org on {url}; evidence in {evidence_root}/ (change {change_id})")
             for step in DEMO_STEPS:
                 notebook = project / "notebooks" / step.notebook
                 name = notebook.stem.split("_", 1)[1]
@@ -466,33 +486,51 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
                 try:
                     report = run_notebook(
                         notebook, params_file, mode=step.mode, change_id=change_id,
-                        approved_plan=approved, evidence_root=args.evidence_root,
-                        timeout=args.timeout, progress=not args.no_progress,
+                        approved_plan=approved, evidence_root=evidence_root,
+                        timeout=timeout, progress=progress,
                     )
                 except KmsiError as exc:
-                    failures += 1
-                    rows.append([step.notebook, step.mode, "refused", str(exc)])
+                    runs.append(DemoRun(step, None, str(exc)))
                     print(f"refused: {exc}", file=sys.stderr)
                     continue
+                runs.append(DemoRun(step, report))
                 if report.exit_code != EXIT_OK:
-                    failures += 1
                     print(report.message, file=sys.stderr)
                 if step.mode == "apply" and report.run_dir is not None:
                     last_apply[name] = report.run_dir / evidence.RESULT_FILE
                 if step.mode == "plan" and report.exit_code == EXIT_OK and report.run_dir:
                     last_plan[name] = report.run_dir
-                where = _display_path(report.run_dir) if report.run_dir else "-"
-                rows.append([step.notebook, step.mode, report.outcome, where])
         finally:
             for key in ("OKTA_ORG_URL", "OKTA_API_TOKEN"):
                 os.environ.pop(key, None)
-            os.environ.update({k: v for k, v in saved.items() if v is not None})
-    print("\n" + evidence._format_table(rows, ["runbook", "mode", "outcome", "evidence"]))
-    report_v = evidence.verify(args.evidence_root)
-    print("\n" + report_v.to_text())
-    print(f"\nOpen the HTML evidence in a browser, e.g. {rows[-1][3]}/notebook.html; "
+            os.environ.update(saved)
+    return runs
+
+
+def demo_main(argv: Sequence[str] | None = None) -> int:
+    """``kmsi demo``: every runbook against a fresh sandbox; exit 0 when all went as expected."""
+    args = _demo_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    from kmsi_lib.sandbox import Sandbox
+
+    try:
+        runs = run_demo(Sandbox(seed="default"), args.evidence_root, timeout=args.timeout,
+                        progress=not args.no_progress)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    rows = []
+    for run in runs:
+        report = run.report
+        where = _display_path(report.run_dir) if report and report.run_dir else "-"
+        outcome = report.outcome if report else f"refused: {run.refused}"
+        rows.append([run.step.notebook, run.step.mode, outcome, where])
+    print("\n" + evidence.format_table(rows, ["runbook", "mode", "outcome", "evidence"]))
+    verified = evidence.verify(args.evidence_root)
+    print("\n" + verified.to_text())
+    last = next((r[3] for r in reversed(rows) if r[3] != "-"), str(args.evidence_root))
+    print(f"\nOpen the HTML evidence in a browser, e.g. {last}/notebook.html; "
           f"list every run with: kmsi evidence list --root {args.evidence_root}")
-    return EXIT_OK if failures == 0 and report_v.ok else EXIT_FAILED
+    return EXIT_OK if all(r.ok for r in runs) and verified.ok else EXIT_FAILED
 
 
 def _rollback_params(template: Path, apply_result: Path | None, tmp: Path) -> Path:

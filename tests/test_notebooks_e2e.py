@@ -1,9 +1,10 @@
 """Every runbook executed with papermill against the sandbox served over loopback HTTP.
 
-One sandbox (with a canary token) is served for the module and reset to its
-seed before each test. Each test runs ``kmsi run``'s machinery
-(:func:`kmsi_lib.runner.run_notebook`) and asserts on the evidence JSON and on
-the sandbox's own state: the sandbox is the independent witness.
+The module runs ``kmsi demo``'s sequence once (:func:`kmsi_lib.runner.run_demo`:
+audit, plan then apply of each change with the plan approved, the audit again
+and a rollback) against a sandbox whose API token is a canary, then asserts on
+each run's evidence JSON and on the sandbox's own state (the independent
+witness). A failing run (a fault injected) is checked on a second sandbox.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,148 +21,150 @@ import pytest
 from kmsi_lib import evidence, runner
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
-PARAMS = ROOT / "params" / "sandbox"
 CANARY = "canary-e2e-" + secrets.token_urlsafe(24)
+OKTA_VARS = ("OKTA_CLIENT_ID", "OKTA_PRIVATE_KEY_FILE", "OKTA_PRIVATE_KEY_JWK",
+             "OKTA_CLIENT_TOKEN", "OKTA_CLIENT_ORGURL", "OKTA_API_TOKEN", "OKTA_ORG_URL")
 
 pytestmark = pytest.mark.slow
 
 
-def notebook(name: str) -> Path:
-    found = sorted(NOTEBOOKS.glob(f"[0-9][0-9]_{name}.ipynb"))
-    assert found, f"no runbook notebooks/NN_{name}.ipynb"
-    return found[0]
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[Any, str]]:
-    """One sandbox with a canary token, on 127.0.0.1, with the environment pointing at it."""
-    from kmsi_lib.sandbox import Sandbox
-
-    sb = Sandbox(seed="default", token=CANARY)
-    with sb.serve(port=0) as url, pytest.MonkeyPatch.context() as mp:
-        for name in ("OKTA_CLIENT_ID", "OKTA_PRIVATE_KEY_FILE", "OKTA_PRIVATE_KEY_JWK",
-                     "OKTA_CLIENT_TOKEN", "OKTA_CLIENT_ORGURL"):
-            mp.delenv(name, raising=False)
-        mp.setenv("OKTA_ORG_URL", url)
-        mp.setenv("OKTA_API_TOKEN", CANARY)
-        mp.setenv("KMSI_OPERATOR", "e2e")
-        yield sb, url
-
-
-@pytest.fixture
-def sb(served: tuple[Any, str]) -> Any:
-    """The served sandbox, reset to its seed with no faults."""
-    sandbox = served[0]
-    sandbox.admin.reset("default")
-    sandbox.admin.clear_faults()
-    return sandbox
-
-
-def run(name: str, mode: str, root: Path, params: Path | None = None,
-        **kwargs: Any) -> tuple[runner.RunReport, dict[str, Any]]:
-    """Run a runbook; return the report and the record (asserting the evidence verifies)."""
-    report = runner.run_notebook(
-        notebook(name), params or PARAMS / f"{name}.yaml", mode=mode,
-        change_id="CHG-E2E" if mode == "apply" else kwargs.pop("change_id", ""),
-        evidence_root=root, progress=False, timeout=120, **kwargs)
-    assert report.run_dir is not None, report.message
-    record = json.loads((report.run_dir / "record.json").read_text())
-    assert evidence.verify(root).ok, evidence.verify(root).to_text()
-    for path in report.run_dir.iterdir():
-        assert CANARY not in path.read_text(errors="replace"), f"canary in {path.name}"
-    return report, record
-
-
-def _rule(sb: Any, app_label: str, rule_name: str) -> dict[str, Any]:
-    state = sb.admin.snapshot()
+def _rule(state: dict[str, Any], app_label: str, rule_name: str) -> dict[str, Any]:
     app_id = next(i for i, a in state["apps"].items() if a["label"] == app_label)
     policy_id = state["app_policy"][app_id]["policyId"]
-    rules = state["rules"][policy_id]
-    return dict(next(r for r in rules.values() if r["name"] == rule_name))
+    return dict(next(r for r in state["rules"][policy_id].values() if r["name"] == rule_name))
 
 
 def _kmsi(rule: dict[str, Any]) -> Any:
     return (rule.get("actions", {}).get("appSignOn") or {}).get("keepMeSignedIn")
 
 
-def test_audit(sb: Any, tmp_path: Path) -> None:
-    """The audit reads only, records the org type and reports its checks."""
-    report, record = run("audit", "plan", tmp_path)
-    assert report.exit_code == 0, report.message
-    assert record["outcome"] == "audited" and record["status"] == "succeeded"
-    assert record["org"]["type"] == "Identity Engine"
-    assert record["journal"] and {e["method"] for e in record["journal"]} == {"GET"}
-    assert record["verification"]["checks"]
-    assert (report.run_dir / "notebook.html").stat().st_size > 10_000  # type: ignore[operator]
+@dataclass
+class Demo:
+    sandbox: Any
+    root: Path
+    runs: list[runner.DemoRun]
+    seed_state: dict[str, Any]
+
+    def record(self, name: str, mode: str, nth: int = 0) -> dict[str, Any]:
+        found = [r for r in self.runs if r.step.notebook.endswith(f"_{name}.ipynb")
+                 and r.step.mode == mode]
+        report = found[nth].report
+        assert report is not None and report.record is not None, found[nth].refused
+        return report.record
 
 
-def test_post_auth_plan_apply_and_rollback(sb: Any, tmp_path: Path) -> None:
-    """Plan shows diffs and writes nothing; apply writes and verifies; rollback restores."""
-    before = _rule(sb, "Slack", "Catch-all Rule")
-    report, record = run("post_auth", "plan", tmp_path)
-    assert report.exit_code == 0 and record["outcome"] == "planned"
-    assert record["change_id"] == "PLAN-ONLY"
-    diffs = [d for c in record["plan"]["changes"] for d in c["diffs"]]
-    assert any("keepMeSignedIn" in d["path"] for d in diffs)
-    assert {e["method"] for e in record["journal"]} == {"GET"}
-    assert _rule(sb, "Slack", "Catch-all Rule") == before
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    from kmsi_lib.sandbox import Sandbox
 
-    report, record = run("post_auth", "apply", tmp_path)
-    assert report.exit_code == 0, report.message
-    assert record["outcome"] == "applied" and record["verification"]["ok"] is True
-    assert record["change_id"] == "CHG-E2E" and record["before_state"]
-    assert "PUT" in {e["method"] for e in record["journal"]}
-    kmsi = _kmsi(_rule(sb, "Slack", "Catch-all Rule"))
-    assert kmsi == {"postAuth": "ALLOWED", "postAuthPromptFrequency": "P7D"}
-
-    rollback = tmp_path / "rollback.yaml"
-    rollback.write_text(json.dumps({"apply_result": str(report.run_dir / "result.json")}))
-    report, record = run("rollback", "apply", tmp_path, params=rollback)
-    assert report.exit_code == 0, report.message
-    assert record["verification"]["ok"] is True
-    restored = _rule(sb, "Slack", "Catch-all Rule")
-    assert _kmsi(restored) == _kmsi(before)
+    sandbox = Sandbox(seed="default", token=CANARY)
+    seed_state = sandbox.admin.snapshot()
+    root = tmp_path_factory.mktemp("e2e") / "evidence"
+    with pytest.MonkeyPatch.context() as mp:
+        for name in OKTA_VARS:
+            mp.delenv(name, raising=False)
+        mp.setenv("KMSI_OPERATOR", "e2e")
+        runs = runner.run_demo(sandbox, root, project=ROOT, timeout=120, progress=False)
+    yield Demo(sandbox, root, runs, seed_state)
 
 
-def test_pre_auth_apply_needs_the_manual_step(sb: Any, tmp_path: Path) -> None:
-    """Pre-auth KMSI: with the org toggle switched on and an attestation, apply verifies."""
-    report, record = run("pre_auth", "plan", tmp_path)
-    assert report.exit_code == 0 and record["plan"]["manual_steps"]
-    sb.admin.set_org_settings({"preAuthKmsi": True})
-    report, record = run("pre_auth", "apply", tmp_path)
-    assert report.exit_code == 0, report.message
-    assert record["apply_result"]["attestation"]["by"]
-    names = {p["name"] for p in sb.admin.snapshot()["policies"].values()}
-    assert "KMSI pre-authentication" in names
+def test_every_runbook_ran_in_plan_and_apply_and_the_evidence_verifies(demo: Demo) -> None:
+    assert [(r.step.notebook, r.step.mode, r.ok) for r in demo.runs] == [
+        (s.notebook, s.mode, True) for s in runner.DEMO_STEPS]
+    names = {r.step.notebook for r in demo.runs}
+    assert names == {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    report = evidence.verify(demo.root)
+    assert report.ok and report.runs == len(runner.DEMO_STEPS), report.to_text()
+    for entry in evidence.read_ledger(demo.root):
+        assert entry["change_id"].startswith("DEMO-") and entry["status"] == "succeeded"
 
 
-def test_prompt_text_apply(sb: Any, tmp_path: Path) -> None:
-    report, record = run("prompt_text", "apply", tmp_path)
-    assert report.exit_code == 0, report.message
-    assert record["verification"]["ok"] is True
-    pages = json.dumps(sb.admin.snapshot()["sign_in_pages"])
+def test_plan_runs_only_read(demo: Demo) -> None:
+    """A plan (and the audit) sends nothing but GETs, and says what apply would change."""
+    for run in demo.runs:
+        if run.step.mode != "plan":
+            continue
+        assert run.report is not None and run.report.record is not None
+        record = run.report.record
+        assert {e["method"] for e in record["journal"]} <= {"GET"}, run.step
+        assert record["outcome"] in {"planned", "audited"}
+        assert record["org"]["type"] == "Identity Engine"
+        if record["procedure"] != "audit":
+            assert record["plan"]["changes"], run.step
+    post = demo.record("post_auth", "plan")
+    diffs = [d["path"] for c in post["plan"]["changes"] for d in c["diffs"]]
+    assert any("keepMeSignedIn" in path for path in diffs)
+
+
+def test_apply_runs_wrote_verified_and_applied_the_approved_plan(demo: Demo) -> None:
+    for name in ("pre_auth", "post_auth", "prompt_text", "reset_sessions"):
+        plan, apply = demo.record(name, "plan"), demo.record(name, "apply")
+        assert apply["outcome"] == "applied" and apply["verification"]["ok"] is True, name
+        assert apply["approved_plan"]["run_id"] == plan["run_id"], name
+        assert apply["plan"]["fingerprint"] == plan["plan"]["fingerprint"], name
+        assert {"PUT", "POST", "DELETE"} & {e["method"] for e in apply["journal"]}, name
+        assert apply["before_state"] is not None, name
+        assert apply["operator"] == "e2e" and apply["notebook"]["template_sha256"]
+
+
+def test_pre_auth_needs_the_attested_manual_step(demo: Demo) -> None:
+    plan, apply = demo.record("pre_auth", "plan"), demo.record("pre_auth", "apply")
+    assert plan["plan"]["manual_steps"]
+    assert apply["apply_result"]["attestation"]["by"] == "kmsi demo (sandbox admin)"
+    state = demo.sandbox.admin.snapshot()
+    assert "KMSI pre-authentication" in {p["name"] for p in state["policies"].values()}
+    assert demo.sandbox.admin.org_settings["preAuthKmsi"] is True
+
+
+def test_post_auth_applied_then_rolled_back(demo: Demo) -> None:
+    """The apply set post-auth KMSI on Slack's rule; the rollback put the seed's value back."""
+    apply = demo.record("post_auth", "apply")
+    written = json.dumps(apply["apply_result"]["applied"])
+    assert '"postAuthPromptFrequency": "P7D"' in written
+    rollback = demo.record("rollback", "apply")
+    assert rollback["verification"]["ok"] is True
+    assert rollback["parameters"]["apply_result"].endswith("result.json")
+    now = _rule(demo.sandbox.admin.snapshot(), "Slack", "Catch-all Rule")
+    seeded = _rule(demo.seed_state, "Slack", "Catch-all Rule")
+    assert _kmsi(now) == _kmsi(seeded)
+
+
+def test_prompt_text_and_session_reset_reached_the_org(demo: Demo) -> None:
+    pages = json.dumps(demo.sandbox.admin.snapshot()["sign_in_pages"])
     assert "Only on a device you alone use" in pages
+    reset = demo.record("reset_sessions", "apply")
+    revoked = demo.sandbox.admin.session_revocations()
+    assert len(revoked) == len(reset["plan"]["changes"]) > 0
 
 
-def test_reset_sessions_plan_then_apply(sb: Any, tmp_path: Path) -> None:
-    report, record = run("reset_sessions", "plan", tmp_path)
-    assert report.exit_code == 0 and record["plan"]["changes"]
-    assert sb.admin.session_revocations() == []
-    report, record = run("reset_sessions", "apply", tmp_path)
-    assert report.exit_code == 0, report.message
-    revoked = sb.admin.session_revocations()
-    assert len(revoked) == len(record["plan"]["changes"]) > 0
+def test_the_canary_token_is_in_no_evidence_file(demo: Demo) -> None:
+    files = [p for p in demo.root.rglob("*") if p.is_file()]
+    assert len(files) > 4 * len(runner.DEMO_STEPS)
+    assert evidence.scan_for_secrets(files, [CANARY]) == []
 
 
-def test_failing_apply_leaves_failed_evidence(sb: Any, tmp_path: Path) -> None:
+def test_failing_apply_leaves_failed_evidence(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Okta answering 500 to every rule update: exit 1, evidence recorded and marked failed."""
-    sb.admin.add_fault({"match": {"method": "PUT", "path": "/api/v1/policies/*"},
-                        "status": 500, "count": 100})
-    report, record = run("post_auth", "apply", tmp_path)
-    assert report.exit_code == runner.EXIT_FAILED
+    from kmsi_lib.sandbox import Sandbox
+
+    sandbox = Sandbox(seed="default")
+    sandbox.admin.add_fault({"match": {"method": "PUT", "path": "/api/v1/policies/*"},
+                             "status": 500, "count": 100})
+    for name in OKTA_VARS:
+        monkeypatch.delenv(name, raising=False)
+    with sandbox.serve(port=0) as url:
+        monkeypatch.setenv("OKTA_ORG_URL", url)
+        monkeypatch.setenv("OKTA_API_TOKEN", sandbox.token)
+        report = runner.run_notebook(
+            ROOT / "notebooks" / "20_post_auth.ipynb",
+            ROOT / "params" / "sandbox" / "post_auth.yaml", mode="apply", change_id="CHG-500",
+            evidence_root=tmp_path, progress=False, timeout=120)
+    assert report.exit_code == runner.EXIT_FAILED and report.run_dir is not None
+    record = json.loads((report.run_dir / "record.json").read_text())
     assert record["status"] == "failed" and record["outcome"] == "failed"
-    assert record["error"]["type"] and record["error"]["message"]
+    assert record["error"]["type"] == "ServerError" and record["error"]["step"] == "apply"
     assert any(e.get("status") == 500 for e in record["journal"])
     (entry,) = evidence.read_ledger(tmp_path)
-    assert entry["outcome"] == "failed"
+    assert entry["outcome"] == "failed" and entry["change_id"] == "CHG-500"
+    assert evidence.verify(tmp_path).ok
