@@ -259,7 +259,7 @@ class Problem:
     """One thing wrong with the evidence: what kind, where, and in words."""
 
     kind: str  # chain | seq | hash | missing-run | missing-file | changed-file | unlisted-file
-    #            | unlisted-run | record | duplicate | unreadable
+    #            | unlisted-run | record | duplicate | unreadable | anchor
     where: str
     message: str
 
@@ -300,12 +300,17 @@ def _run_dirs_on_disk(root: Path) -> set[str]:
     return found
 
 
-def verify(root: Path) -> VerifyReport:
+def verify(root: Path, *, expect: Sequence[str] = ()) -> VerifyReport:
     """Check the ledger chain and every recorded file against it.
 
     Reports a broken or reordered chain, an edited or removed ledger line, an
     edited, removed or added file in a recorded run, a run directory the ledger
     does not list, and a record.json that disagrees with its ledger entry.
+
+    ``expect`` are ledger hashes copied elsewhere earlier (a change ticket):
+    each must still be in the chain. A chain is only tamper-evident up to its
+    last copied hash; someone able to rewrite the whole ledger from an edited
+    line onwards is caught only this way.
     """
     root = Path(root)
     problems: list[Problem] = []
@@ -342,6 +347,11 @@ def verify(root: Path) -> VerifyReport:
         listed.add(rel)
         problems += _verify_run(root, rel, entry, where)
 
+    hashes = {str(e.get("hash")) for e in entries}
+    for pinned in expect:
+        if pinned not in hashes:
+            problems.append(Problem("anchor", LEDGER_FILE, f"the expected hash {pinned} is not "
+                                    "in the ledger: it was rewritten (or this is another ledger)"))
     for rel in sorted(_run_dirs_on_disk(root) - listed):
         problems.append(
             Problem("unlisted-run", rel, "run directory is not in the ledger (added afterwards?)")
@@ -760,6 +770,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         p = sub.add_parser(action, help=help_)
         p.add_argument("--root", type=Path, default=Path("evidence"),
                        help="evidence directory (default: ./evidence)")
+        if action == "verify":
+            p.add_argument("--expect", action="append", default=[], metavar="HASH",
+                           help="a ledger hash recorded earlier (e.g. in the change ticket) "
+                                "that must still be in the chain; repeatable")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.action == "list":
         try:
@@ -768,7 +782,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"kmsi evidence: {exc}", file=sys.stderr)
             return 1
         return 0
-    report = verify(args.root)
+    report = verify(args.root, expect=args.expect)
     print(report.to_text())
     return 0 if report.ok else 1
 

@@ -341,3 +341,20 @@ def test_cli_list_and_verify(three_runs: Path, capsys: pytest.CaptureFixture[str
     assert evidence.main(["verify", "--root", str(three_runs)]) == 1
     out = capsys.readouterr().out
     assert "NOT intact" in out and "CHG-1/run-1/result.json" in out
+
+
+def test_rewritten_ledger_is_caught_by_an_expected_hash(three_runs: Path) -> None:
+    """Rewriting every line from a forged one keeps the chain valid; a copied hash exposes it."""
+    pinned = read_ledger(three_runs)[1]["hash"]
+    assert verify(three_runs, expect=[pinned]).ok
+    entries = read_ledger(three_runs)
+    (three_runs / LEDGER_FILE).write_text("")
+    for entry in entries:
+        fields = {k: v for k, v in entry.items() if k not in ("seq", "prev_hash", "hash")}
+        if entry["seq"] == 2:
+            fields["outcome"] = "no-op"
+        append_ledger(three_runs, fields)
+    assert verify(three_runs).ok  # the forger rebuilt a consistent chain...
+    report = verify(three_runs, expect=[pinned])
+    assert [p.kind for p in report.problems] == ["anchor"]  # ...but not the copied hash
+    assert evidence.main(["verify", "--root", str(three_runs), "--expect", pinned]) == 1
