@@ -711,29 +711,6 @@ NAMED_DIFFERENCES: tuple[Known, ...] = (
 # fails as soon as one is fixed, so that its entry is removed.
 OPEN_GAPS: tuple[Known, ...] = (
     Known(
-        "seeded-first-party-and-catalog-apps",
-        "The seeded Okta and catalog apps differ from real ones: app link names ('login', "
-        "'admin', 'mc' rather than '<name>_link'), catalog settings.app fields missing, "
-        "custom-app SAML settings on catalog SAML apps (real ones show only the *Override "
-        "fields), universalLogout details, signing kid and help/metadata links where the "
-        "real catalog apps have none, and the list order.",
-        "GET /api/v1/apps",
-        (
-            "[].visibility.appLinks.*",
-            "[]._links.appLinks",
-            "[]._links.appLinks[].href",
-            "[].settings.app.*",
-            "[].settings.signOn*",
-            "[].settings.notes",
-            "[].visibility.autoLaunch",
-            "[]._links.help",
-            "[]._links.metadata",
-            "[].credentials.signing.kid",
-            "[].universalLogout.*",
-            "",
-        ),
-    ),
-    Known(
         "built-in-group-owners-link",
         "The built-in Everyone group has no owners link in real Okta (only OKTA_GROUPs have "
         "owners); the sandbox gives it one.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ._catalog import APP_LINK_IDS
 from ._common import Ctx, Reply, clone, link, paginate
 from ._errors import ApiError, not_found, validation
 from ._ids import timestamp
@@ -37,8 +38,9 @@ def render_app(ctx: Ctx, app: Json) -> Json:
                                          "instructions"), "type": "text/html"}
         links["metadata"] = {"href": f"{href}/sso/saml/metadata", "type": "application/xml"}
     links["uploadLogo"] = link(f"{href}/logo", ["POST"])
+    link_id = APP_LINK_IDS.get(app["name"], f"aln{app['id'][3:]}")
     links["appLinks"] = [
-        {"name": name, "href": ctx.url(f"/home/{app['name']}/{app['id']}/aln{app['id'][3:]}"),
+        {"name": name, "href": ctx.url(f"/home/{app['name']}/{app['id']}/{link_id}"),
          "type": "text/html"}
         for name in app.get("visibility", {}).get("appLinks", {})
     ]

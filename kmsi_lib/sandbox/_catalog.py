@@ -224,3 +224,10 @@ CATALOG: dict[str, dict[str, Any]] = {'boxnet': {'signOnMode': 'BROWSER_PLUGIN',
                                       'destinationOverride': None,
                                       'honorForceAuthn': False,
                                       'attributeStatements': []}}}}
+
+# The number ending each catalog app's launch link (/home/<name>/<appId>/<n>), as recorded;
+# custom apps use an "aln..." id there instead.
+APP_LINK_IDS: dict[str, str] = {
+    "saasure": "2", "boxnet": "72", "zoomus": "1835", "bookmark": "2557",
+    "template_swa": "2357", "salesforce": "46", "zendesk": "238", "docusign": "292",
+}

@@ -145,33 +145,18 @@ def render_rule(ctx: Ctx, policy_id: str, rule: Json) -> Json:
 # ---- priorities ----------------------------------------------------------------------------
 
 
-def _place(items: list[Json], moving: Json, requested: int | None, first: int,
-           last_slot: int | None, contiguous: bool) -> None:
-    """Give ``moving`` the requested priority among ``items`` (which excludes it).
+def _place(items: list[Json], moving: Json, requested: int | None) -> None:
+    """Numbered 1..n (policies, SIGN_ON rules): ``moving`` takes the requested slot.
 
-    A taken priority pushes the holder and everything packed behind it down by one,
-    as the recorded org does. ``contiguous`` renumbers first..n afterwards (policies,
-    SIGN_ON rules); otherwise numbers stay sparse (ACCESS_POLICY rules).
+    ``items`` excludes ``moving``; the holder of the slot and those after it move
+    down by one, and numbers are then closed up to 1..n. No priority means last.
     """
     ordered = sorted(items, key=lambda r: r["priority"])
-    if requested is None:
-        requested = (ordered[-1]["priority"] + 1) if ordered else first
-    if contiguous:
-        requested = max(first, min(requested, first + len(ordered)))
-    if last_slot is not None and requested > last_slot:
-        requested = last_slot
-    moving["priority"] = requested
-    previous = requested
-    for item in ordered:
-        if item["priority"] < requested:
-            continue
-        if item["priority"] <= previous:
-            item["priority"] = previous + 1
-        previous = item["priority"]
-    if contiguous or (last_slot is not None and previous > last_slot):
-        merged = sorted([*ordered, moving], key=lambda r: (r["priority"], r is not moving))
-        for n, item in enumerate(merged):
-            item["priority"] = first + n
+    last = len(ordered) + 1
+    slot = last if requested is None else max(1, min(requested, last))
+    ordered.insert(slot - 1, moving)
+    for n, item in enumerate(ordered):
+        item["priority"] = n + 1
 
 
 def _place_sparse(others: list[Json], moving: Json, requested: int | None) -> None:
@@ -218,7 +203,7 @@ def _place_policy(state: OrgState, policy: Json, requested: int | None) -> None:
     if policy["system"]:
         policy["priority"] = len(others) + 1
         return
-    _place(others, policy, requested, 1, None, contiguous=True)
+    _place(others, policy, requested)
     for n, p in enumerate(system):
         p["priority"] = len(others) + 2 + n
 
@@ -243,7 +228,7 @@ def _place_rule(state: OrgState, policy: Json, rule: Json, requested: int | None
     if rule["system"]:
         rule["priority"] = len(others) + 1
         return
-    _place(others, rule, requested, 1, None, contiguous=True)
+    _place(others, rule, requested)
     for n, r in enumerate(system):
         r["priority"] = len(others) + 2 + n
 
