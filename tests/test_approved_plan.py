@@ -236,6 +236,11 @@ def test_plan_then_apply_exactly_that_plan(live: Any, tmp_path: Path) -> None:
     assert applied.record["approved_plan"]["run_id"] == plan.run_id
     assert applied.record["verification"]["ok"] is True
     assert evidence.verify(root).ok
+    # The same plan, edited afterwards (a change slipped in), is refused before any kernel.
+    _tamper_plan(plan.run_dir)
+    with pytest.raises(EvidenceError, match="does not verify"):
+        _post_auth(root, "apply", approved=plan.run_dir)
+    assert len(evidence.read_ledger(root)) == 2
 
 
 def test_drifted_org_refuses_the_approved_plan(live: Any, tmp_path: Path) -> None:
