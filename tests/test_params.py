@@ -182,3 +182,24 @@ def test_normalized_params_fill_defaults() -> None:
                                            "note": "not a procedure field"})
     assert short == full
     assert short["apps"]["labels"] == ["Payroll"]
+
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("folder", ["sandbox", "examples"])
+@pytest.mark.parametrize("notebook", RUNBOOKS, ids=[p.stem for p in RUNBOOKS])
+def test_committed_params_files_validate_against_their_runbook(notebook: Path, folder: str) -> None:
+    """Each runbook has a sandbox and an example params file, and both pass every check."""
+    params = params_file_for(notebook, ROOT / "params" / folder)
+    run = load_run_params(notebook, params)
+    assert run.procedure == notebook_info(notebook).procedure
+    assert run.values, f"{params} is empty"
+
+
+def test_every_params_file_has_a_runbook() -> None:
+    names = {runbook_name(p) for p in RUNBOOKS}
+    assert len(names) == 6
+    for folder in ("sandbox", "examples"):
+        assert {p.stem for p in (ROOT / "params" / folder).glob("*.yaml")} == names
