@@ -228,7 +228,9 @@ def test_bad_search_is_400(client: httpx.Client) -> None:
 def test_users_q_is_a_name_prefix_with_default_10(client: httpx.Client) -> None:
     r = client.get("/api/v1/users", params={"q": "a"})
     found = r.json()
-    assert 0 < len(found) <= 10
+    assert len(found) == 10
+    assert "next" not in r.links  # q is not paginated
+    assert len(client.get("/api/v1/users", params={"q": "a", "limit": 15}).json()) == 15
     assert all(any(str(u["profile"][f]).lower().startswith("a")
                    for f in ("firstName", "lastName", "email")) for u in found)
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._common import Ctx, Reply, clone, link, paginate
+from ._common import Ctx, Reply, clone, link, paginate, parse_limit, self_link_only
 from ._errors import ApiError, not_found
 from ._ids import timestamp
 from ._state import Json, OrgState
@@ -236,11 +236,15 @@ def list_users(ctx: Ctx) -> Reply:
         # without search, Okta leaves deprovisioned users out of the list
         users = [u for u in users if u["status"] != "DEPROVISIONED"]
         if q:
+            # q is a prefix match that Okta does not paginate: one page, no rel="next"
             needle = q.lower()
             users = [u for u in users if any(
                 str(u["profile"].get(f) or "").lower().startswith(needle)
                 for f in ("firstName", "lastName", "email"))]
-            default = USERS_Q_DEFAULT
+            limit = parse_limit(ctx, USERS_Q_DEFAULT, USERS_PAGE_MAX)
+            reply = self_link_only(ctx)
+            reply.body = [render_user(ctx, u) for u in users[:limit]]
+            return reply
     page, reply = paginate(ctx, users, default, USERS_PAGE_MAX)
     reply.body = [render_user(ctx, u) for u in page]
     return reply
