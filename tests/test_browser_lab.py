@@ -194,9 +194,11 @@ def test_post_auth_form_in_jupyterlab(tmp_path: Path) -> None:
                 ticket.locator("input").fill("CHG-LAB-1")
                 expect(apply_button).to_be_enabled(timeout=30_000)
                 apply_button.click()
-                expect(form).to_contain_text("Verification: passed", timeout=60_000)
-                expect(form).to_contain_text("Apply: post_auth: applied")
-                form.get_by_text("Verification: passed").scroll_into_view_if_needed()
+                expect(form).to_contain_text("Apply: post_auth: applied", timeout=60_000)
+                # twice: the apply's read-back, then the verify step's own check of the org
+                passed = form.get_by_text("Verification: passed")
+                expect(passed).to_have_count(2, timeout=60_000)
+                passed.last.scroll_into_view_if_needed()
                 page.screenshot(path=str(OUTPUT / "browser_lab_post_auth.png"), full_page=True)
             except Exception:
                 page.screenshot(path=str(OUTPUT / "browser_lab_post_auth-failed.png"),
