@@ -222,3 +222,32 @@ def test_model_level_error_is_shown_for_the_form(sb: Sandbox, tmp_path: Path) ->
     form = form_for(sb, tmp_path, procedure="reset_sessions", params={"group": "KMSI Pilot"})
     form.by_name("group").widget.value = ""
     assert "choose users" in form.general.value
+
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9]*.ipynb"))
+
+
+@pytest.mark.parametrize("with_params_file", [False, True], ids=["defaults", "sandbox-yaml"])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_runbook_form_round_trips_its_parameters(
+    path: Path, with_params_file: bool, sb: Sandbox, tmp_path: Path
+) -> None:
+    """The form prefilled from a runbook's parameters (and its sandbox params file) reads back
+    the same parameters."""
+    import ast
+
+    from kmsi_lib.params import load_params_file, notebook_info, params_file_for
+    from kmsi_lib.procedures._base import parse_params
+
+    info = notebook_info(path)
+    namespace = {n: ast.literal_eval(p.default) for n, p in info.parameters.items()}
+    if with_params_file:
+        namespace.update(load_params_file(path.parent.parent / params_file_for(path)))
+    model = REGISTRY[info.procedure].Params
+    params = {k: v for k, v in namespace.items() if k in model.model_fields}
+    form = form_for(sb, tmp_path, procedure=info.procedure, params=params)
+    values, messages, general = validate_values(model, form.inputs)
+    assert (messages, general) == ({}, "")
+    assert values is not None
+    expected = parse_params(model, params).model_dump(mode="json")
+    assert parse_params(model, values).model_dump(mode="json") == expected
