@@ -365,10 +365,13 @@ class Runbook:
             raise ParameterError(
                 "approved_plan", f"is a {plan.procedure!r} plan, not a {self.name!r} plan"
             )
+        # Only the procedure's own parameters are compared: a plan may also record what it
+        # derived from them (a rollback names the apply it reverses under "rolls_back"),
+        # which is not a parameter the operator gives.
         wanted = checked.model_dump(mode="json")
-        if plan.params != wanted:
-            changed = sorted(k for k in set(wanted) | set(plan.params)
-                             if wanted.get(k) != plan.params.get(k))
+        missing = object()
+        changed = sorted(k for k in wanted if plan.params.get(k, missing) != wanted[k])
+        if changed:
             raise ParameterError(
                 "approved_plan",
                 "was made with other parameters (differs in: " + ", ".join(changed) + ")",

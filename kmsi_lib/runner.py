@@ -477,10 +477,8 @@ def run_demo(
                     params_file = _rollback_params(params_file, last_apply.get("post_auth"),
                                                    Path(tmp))
                 # Each apply applies the plan run just before it, as a change board would
-                # approve it. Not the rollback: its plan carries a key ("rolls_back") that
-                # its parameters do not, so the runbook refuses it as "other parameters".
-                approved = (last_plan.get(name)
-                            if step.mode == "apply" and name != "rollback" else None)
+                # approve it (the rollback too).
+                approved = last_plan.get(name) if step.mode == "apply" else None
                 how = f" with the approved plan {approved.name}" if approved else ""
                 print(f"\n== {step.notebook} ({step.mode}{how})")
                 try:

@@ -97,7 +97,7 @@ def test_plan_runs_only_read(demo: Demo) -> None:
 
 
 def test_apply_runs_wrote_verified_and_applied_the_approved_plan(demo: Demo) -> None:
-    for name in ("pre_auth", "post_auth", "prompt_text", "reset_sessions"):
+    for name in ("pre_auth", "post_auth", "prompt_text", "reset_sessions", "rollback"):
         plan, apply = demo.record(name, "plan"), demo.record(name, "apply")
         assert apply["outcome"] == "applied" and apply["verification"]["ok"] is True, name
         assert apply["approved_plan"]["run_id"] == plan["run_id"], name

@@ -185,6 +185,34 @@ def test_approved_plan_is_used_and_checked(sb: Sandbox, tmp_path: Path) -> None:
     assert result(tmp_path / "stale")["error"]["type"] == "StalePlanError"
 
 
+def test_rollback_is_applied_with_its_approved_plan(sb: Sandbox, tmp_path: Path) -> None:
+    """A rollback plan records what it reverses ("rolls_back"); its approval still matches."""
+    applier = make(sb, tmp_path / "apply", mode="apply", change_id="CHG-4")
+    applier.plan()
+    assert applier.apply().outcome == "applied"
+    params = {"apply_result": str(tmp_path / "apply" / "result.json")}
+    planner = make(sb, tmp_path / "plan", procedure="rollback", params=params)
+    planned = planner.plan()
+    assert planned.params["rolls_back"]["procedure"] == "post_auth" and planned.changes
+    approved = str(tmp_path / "plan" / "result.json")
+
+    other = make(sb, tmp_path / "other", procedure="rollback", mode="apply", change_id="CHG-5",
+                 params={**params, "force_objects": ["0pr-someone-else"]}, approved_plan=approved)
+    with pytest.raises(ParameterError, match=r"differs in: force_objects\)"):
+        other.plan()
+
+    rb = make(sb, tmp_path / "rollback", procedure="rollback", mode="apply", change_id="CHG-5",
+              params=params, approved_plan=approved)
+    loaded = rb.plan()
+    assert loaded.created_at == planned.created_at  # the approved plan itself
+    done = rb.apply()
+    assert done is not None and done.outcome == "applied"
+    assert app_rule(sb) == app_rule(Sandbox(seed="default")) | {
+        k: app_rule(sb)[k] for k in ("id", "created", "lastUpdated", "_links")
+    }
+    assert rb.verify().ok and result(tmp_path / "rollback")["verification"]["ok"] is True
+
+
 def test_manual_steps_need_an_attestation_from_the_parameters(
     sb: Sandbox, tmp_path: Path
 ) -> None:
