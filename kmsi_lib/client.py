@@ -219,13 +219,18 @@ class OktaClient:
             request = self._http.build_request(method, url, params=params, json=json, headers=extra)
             delay: float
             failure: errors.KmsiError
+            # Failures are raised after the ``except`` blocks, never inside them: an
+            # exception raised there keeps the httpx error as ``__context__``, and that
+            # error's ``.request.headers`` hold the Authorization header.
+            fatal = False
             try:
                 with self.governor.slot(key):
                     response = self._http.send(request)
             except _NOT_SENT as exc:
                 self.journal.record_failure(request, exc)
-                if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-                    raise errors.TransportError(
+                fatal = "CERTIFICATE_VERIFY_FAILED" in str(exc)
+                if fatal:
+                    failure = errors.TransportError(
                         f"{method} {display}: the TLS certificate of {self.org_url} could not"
                         " be verified. Verification is always on: check the org URL, or point"
                         " SSL_CERT_FILE at your organisation's CA bundle if a proxy re-signs"
@@ -233,14 +238,15 @@ class OktaClient:
                         method=method,
                         path=display,
                         attempts=attempt,
-                    ) from None
-                failure = errors.TransportError(
-                    f"{method} {display}: could not connect to {self.org_url}"
-                    f" ({type(exc).__name__}). Check the org URL, the network and any proxy.",
-                    method=method,
-                    path=display,
-                    attempts=attempt,
-                )
+                    )
+                else:
+                    failure = errors.TransportError(
+                        f"{method} {display}: could not connect to {self.org_url}"
+                        f" ({type(exc).__name__}). Check the org URL, the network and any proxy.",
+                        method=method,
+                        path=display,
+                        attempts=attempt,
+                    )
                 delay = self._backoff(attempt)
             except _MAYBE_SENT as exc:
                 self.journal.record_failure(request, exc)
@@ -259,20 +265,22 @@ class OktaClient:
                     ambiguous=not safe_to_repeat,
                     attempts=attempt,
                 )
-                if not safe_to_repeat:
-                    raise failure from None
+                fatal = not safe_to_repeat
                 delay = self._backoff(attempt)
             except httpx.TransportError as exc:
                 # Proxy, protocol or URL problems: retrying would not help.
                 self.journal.record_failure(request, exc)
-                raise errors.TransportError(
-                    f"{method} {display}: {type(exc).__name__}: {exc}. Check the org URL and"
+                detail = _protocol.redact_text(str(exc), self.secret_values())
+                failure = errors.TransportError(
+                    f"{method} {display}: {type(exc).__name__}: {detail}. Check the org URL and"
                     " any proxy settings (HTTPS_PROXY, NO_PROXY).",
                     method=method,
                     path=display,
                     ambiguous=not safe_to_repeat,
                     attempts=attempt,
-                ) from None
+                )
+                fatal = True
+                delay = 0.0
             else:
                 self.governor.observe(key, response.headers)
                 if response.is_success:
@@ -297,6 +305,8 @@ class OktaClient:
                     delay = self._backoff(attempt)
                 else:
                     raise failure
+            if fatal:
+                raise failure
             if attempt >= policy.max_attempts:
                 raise failure
             if self._clock() - started + delay > policy.max_total_seconds:

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kmsi_lib import errors
-from kmsi_lib.auth import Credentials, OAuthServiceAppAuth
+from kmsi_lib.auth import Credentials, OAuthServiceAppAuth, SSWSAuth
 from kmsi_lib.client import OktaClient, RetryPolicy
 
 ORG = "https://example.okta.com"
@@ -203,3 +203,82 @@ def test_oauth_key_assertions_and_tokens_never_leak(
     assert token_entry["path"] == "/oauth2/v1/token"
     assert token_entry["request_body"]["client_assertion"] == "[redacted]"
     assert token_entry["response_body"]["access_token"] == "[redacted]"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and every exception linked to it (cause and context)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        item = todo.pop()
+        if item is None or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        todo += [item.__cause__, item.__context__]
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("method", "failure"),
+    [
+        pytest.param("POST", httpx.ReadTimeout, id="post-timeout-ambiguous"),
+        pytest.param("POST", httpx.RemoteProtocolError, id="post-dropped-ambiguous"),
+        pytest.param("GET", httpx.ReadTimeout, id="get-timeouts-exhausted"),
+        pytest.param("GET", httpx.ConnectError, id="connect-exhausted"),
+        pytest.param("GET", httpx.ProxyError, id="proxy-refused"),
+    ],
+)
+def test_transport_errors_do_not_chain_the_request_with_its_authorization(
+    method: str, failure: type[httpx.TransportError]
+) -> None:
+    """An httpx error carries the request (Authorization header included): ours must not link it."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise failure(f"failed; you sent {request.headers['Authorization']}", request=request)
+
+    client = OktaClient(
+        ORG,
+        Credentials.from_env({"OKTA_ORG_URL": ORG, "OKTA_API_TOKEN": SSWS_TOKEN}).auth(),
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(max_attempts=2),
+        sleep=lambda _: None,
+    )
+    with pytest.raises(errors.TransportError) as info:
+        client.request(method, "/api/v1/policies", json={})
+    chain = _chain(info.value)
+    assert [type(e) for e in chain] == [errors.TransportError]
+    assert SSWS_TOKEN not in str(info.value)
+
+
+def test_httpx_and_httpcore_debug_logs_over_loopback_hold_no_secret(
+    logs: pytest.LogCaptureFixture,
+) -> None:
+    """Real sockets (httpcore logs its traffic at DEBUG): neither SSWS nor OAuth secrets show."""
+    from kmsi_lib.sandbox import Sandbox
+
+    sb = Sandbox(seed="default", token="sandbox-token-DEBUG-LOG-0123456789")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public: dict[str, Any] = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    private: dict[str, Any] = jwt.algorithms.RSAAlgorithm.to_jwk(key, as_dict=True)
+    public["kid"] = private["kid"] = "k1"
+    sb.admin.register_client("0oaDebugLog", public, ["okta.policies.read"], dpop=True)
+    with sb.serve(port=0) as url:
+        with OktaClient(url, SSWSAuth(sb.token), retry=RetryPolicy(max_attempts=1)) as plain:
+            plain.get_json("/api/v1/policies", {"type": "ACCESS_POLICY"})
+            with pytest.raises(errors.NotFoundError):
+                plain.get_json("/api/v1/policies/00pNoSuchPolicy")
+        env = {
+            "OKTA_ORG_URL": url,
+            "OKTA_CLIENT_ID": "0oaDebugLog",
+            "OKTA_PRIVATE_KEY_JWK": json.dumps(private),
+        }
+        with OktaClient.from_env(scopes=("okta.policies.read",), env=env) as oauth:
+            oauth.get_json("/api/v1/policies", {"type": "ACCESS_POLICY"})
+            secrets = [sb.token, *oauth.secret_values()]
+    names = {r.name.split(".")[0] for r in logs.records}
+    assert {"httpx", "httpcore"} <= names, "the DEBUG logs of both libraries were captured"
+    issued = [s for s in secrets if s.count(".") == 2]
+    assert len(issued) >= 2, "at least one assertion and the access token are checked"
+    text = "\n".join(f"{r.getMessage()} {r.args!r}" for r in logs.records)
+    for secret in secrets:
+        assert secret not in text
