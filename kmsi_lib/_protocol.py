@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit
 
 from kmsi_lib import errors
 
@@ -488,8 +488,21 @@ def redact_form(body: str, secrets: Iterable[str] = ()) -> dict[str, str]:
     }
 
 
+def _percent_encoded_forms(secrets: Iterable[str]) -> list[str]:
+    """Each secret as it may appear in a URL: raw and percent-encoded (both styles)."""
+    forms: list[str] = []
+    for secret in secrets:
+        if secret:
+            forms += [secret, quote(secret, safe=""), quote(secret), quote_plus(secret)]
+    return forms
+
+
 def redact_url(url: str, secrets: Iterable[str] = ()) -> str:
-    """Path and query of ``url`` with secret query parameters removed."""
+    """Path and query of ``url`` with secret query parameters and known secrets removed.
+
+    Known secrets are looked for percent-encoded too: a URL carries them that way.
+    """
+    secrets = _percent_encoded_forms(secrets)
     parts = urlsplit(url)
     path = parts.path or "/"
     if not parts.query:

@@ -349,3 +349,21 @@ def test_redact_headers_and_form_and_url() -> None:
     assert p.redact_url("https://o/api/v1/groups?search=profile.name%20eq%20%22A%22") == (
         "/api/v1/groups?search=profile.name%20eq%20%22A%22"
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("https://o/api/v1/users?search=abc%2Fdef%2Bghi%3Djkl0123", id="query-quote"),
+        pytest.param("https://o/api/v1/users?q=abc%2Fdef%2Bghi%3Djkl0123", id="query-plus"),
+        pytest.param("https://o/api/v1/users/abc%2Fdef%2Bghi%3Djkl0123", id="path-segment"),
+        pytest.param("https://o/api/v1/users?q=abc/def%2Bghi%3Djkl0123", id="slash-kept"),
+        pytest.param("https://o/api/v1/users?q=abc/def+ghi=jkl0123", id="raw"),
+    ],
+)
+def test_redact_url_finds_known_secrets_percent_encoded(url: str) -> None:
+    """A URL carries a value percent-encoded, so the known secret is looked for that way too."""
+    secret = "abc/def+ghi=jkl0123"
+    out = p.redact_url(url, [secret])
+    assert "jkl0123" not in out
+    assert out.startswith("/api/v1/users")
