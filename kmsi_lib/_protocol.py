@@ -99,17 +99,21 @@ def same_origin(url: str, org_url: str) -> bool:
 # ---------------------------------------------------------------- headers
 
 
-def header_values(headers: HeadersLike, name: str) -> list[str]:
-    """Every value of header ``name`` (case-insensitive), repeated headers kept apart."""
-    wanted = name.lower()
+def header_items(headers: HeadersLike) -> Iterable[tuple[str, str]]:
+    """Every (name, value) pair, repeated headers kept apart (``httpx.Headers.multi_items``)."""
     multi = getattr(headers, "multi_items", None)
     if callable(multi):
         items: Iterable[tuple[str, str]] = multi()
-    elif isinstance(headers, Mapping):
-        items = headers.items()
-    else:
-        items = headers
-    return [value for key, value in items if key.lower() == wanted]
+        return items
+    if isinstance(headers, Mapping):
+        return headers.items()
+    return headers
+
+
+def header_values(headers: HeadersLike, name: str) -> list[str]:
+    """Every value of header ``name`` (case-insensitive), repeated headers kept apart."""
+    wanted = name.lower()
+    return [value for key, value in header_items(headers) if key.lower() == wanted]
 
 
 def header_value(headers: HeadersLike, name: str) -> str | None:
@@ -313,7 +317,8 @@ def http_date_epoch(value: str | None) -> float | None:
         return None
 
 
-def _ints(values: Iterable[str]) -> list[int]:
+def header_ints(values: Iterable[str]) -> list[int]:
+    """The integers in header values (comma-joined repeats split; anything else skipped)."""
     out: list[int] = []
     for value in values:
         for piece in value.split(","):
@@ -325,7 +330,7 @@ def _ints(values: Iterable[str]) -> list[int]:
 
 def rate_limit_reset(headers: HeadersLike) -> int | None:
     """The earliest ``X-Rate-Limit-Reset`` (epoch seconds) among all values, or None."""
-    values = _ints(header_values(headers, "x-rate-limit-reset"))
+    values = header_ints(header_values(headers, "x-rate-limit-reset"))
     return min(values) if values else None
 
 
@@ -348,8 +353,8 @@ def retry_delay_429(headers: HeadersLike) -> float:
 
 def is_concurrency_rejection(headers: HeadersLike) -> bool:
     """True for a 429 caused by the concurrent-request limit (Limit 0 and Remaining 0)."""
-    limits = _ints(header_values(headers, "x-rate-limit-limit"))
-    remaining = _ints(header_values(headers, "x-rate-limit-remaining"))
+    limits = header_ints(header_values(headers, "x-rate-limit-limit"))
+    remaining = header_ints(header_values(headers, "x-rate-limit-remaining"))
     return bool(limits) and limits[0] == 0 and bool(remaining) and remaining[0] == 0
 
 
@@ -464,15 +469,8 @@ def redact_json(obj: Any, secrets: Iterable[str] = ()) -> Any:
 def redact_headers(headers: HeadersLike, secrets: Iterable[str] = ()) -> dict[str, str]:
     """Headers as a dict with secret header values replaced."""
     known = tuple(secrets)
-    multi = getattr(headers, "multi_items", None)
-    if callable(multi):
-        items: Iterable[tuple[str, str]] = multi()
-    elif isinstance(headers, Mapping):
-        items = headers.items()
-    else:
-        items = headers
     out: dict[str, str] = {}
-    for key, value in items:
+    for key, value in header_items(headers):
         lkey = key.lower()
         clean = REDACTED if lkey in SECRET_HEADERS else redact_text(value, known)
         out[lkey] = f"{out[lkey]}, {clean}" if lkey in out else clean

@@ -126,8 +126,10 @@ class Governor:
 
     def observe(self, key: str, headers: _protocol.HeadersLike) -> None:
         """Learn the bucket's limit, remaining and window from a response's headers."""
-        limits = _protocol._ints(_protocol.header_values(headers, "x-rate-limit-limit"))
-        remaining = _protocol._ints(_protocol.header_values(headers, "x-rate-limit-remaining"))
+        limits = _protocol.header_ints(_protocol.header_values(headers, "x-rate-limit-limit"))
+        remaining = _protocol.header_ints(
+            _protocol.header_values(headers, "x-rate-limit-remaining")
+        )
         reset = _protocol.rate_limit_reset(headers)
         if not limits or limits[0] <= 0:
             return  # no headers, or a concurrency rejection (Limit 0): says nothing of the bucket

@@ -367,3 +367,20 @@ def test_redact_url_finds_known_secrets_percent_encoded(url: str) -> None:
     out = p.redact_url(url, [secret])
     assert "jkl0123" not in out
     assert out.startswith("/api/v1/users")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(httpx.Headers([("Link", "a"), ("link", "b"), ("X", "c")]), id="httpx"),
+        pytest.param([("Link", "a"), ("link", "b"), ("X", "c")], id="pairs"),
+    ],
+)
+def test_header_values_keep_repeated_headers_apart(headers: p.HeadersLike) -> None:
+    assert p.header_values(headers, "LINK") == ["a", "b"]
+    assert p.header_value(headers, "x") == "c"
+    assert p.header_value({"Date": "d"}, "date") == "d"
+
+
+def test_header_ints_split_joined_values_and_skip_garbage() -> None:
+    assert p.header_ints(["100, 50", "x", " -1 ", ""]) == [100, 50, -1]
