@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 
 from kmsi_lib.durations import IsoDuration
-from kmsi_lib.errors import ParameterError, StalePlanError, TransportError
+from kmsi_lib.errors import EvidenceError, ParameterError, StalePlanError, TransportError
 from kmsi_lib.procedures import NAMES, REGISTRY
 from kmsi_lib.procedures import _base as base
 from kmsi_lib.procedures._base import (
@@ -545,3 +545,51 @@ def test_verification_round_trips_with_notes_and_escapes_html() -> None:
     page = verification._repr_html_()
     assert "rule &lt;x&gt; priority" in page and "toggle &lt;not&gt; checkable" in page
     assert "<x>" not in page
+
+
+def _edit_after(data: dict[str, Any]) -> None:
+    data["changes"][0]["after"]["priority"] = 1
+
+
+def _remove_change(data: dict[str, Any]) -> None:
+    data["changes"].pop(0)
+
+
+def _edit_params(data: dict[str, Any]) -> None:
+    data["params"]["prompt_frequency"] = "P90D"
+
+
+def _edit_manual_step(data: dict[str, Any]) -> None:
+    data["manual_steps"] = []
+
+
+def _edit_org(data: dict[str, Any]) -> None:
+    data["org_url"] = "https://other.okta.com"
+
+
+@pytest.mark.parametrize(
+    "edit", [_edit_after, _remove_change, _edit_params, _edit_manual_step, _edit_org]
+)
+def test_plan_edited_outside_the_observations_is_refused(edit: Callable[[Any], None]) -> None:
+    """The fingerprint covers what the plan read; the digest covers everything else too."""
+    data = json.loads(json.dumps(_sample_plan().to_dict()))
+    assert data["digest"].startswith("sha256:")
+    edit(data)
+    with pytest.raises(EvidenceError, match="edited after it was made"):
+        Plan.from_dict(data)
+
+
+def test_plan_without_a_digest_is_refused() -> None:
+    data = _sample_plan().to_dict()
+    del data["digest"]
+    with pytest.raises(EvidenceError, match="no digest"):
+        Plan.from_dict(data)
+
+
+def test_plan_edited_in_memory_is_not_applied() -> None:
+    """In a notebook the plan object itself can be edited: apply refuses before any request."""
+    plan = _sample_plan()
+    assert plan.changes[0].after is not None
+    plan.changes[0].after["priority"] = 1
+    with pytest.raises(EvidenceError, match="edited after it was made"):
+        base.apply_plan(None, plan)  # type: ignore[arg-type]  # no request may be sent

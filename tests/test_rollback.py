@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from procedure_support import ATTESTATION, Org, comparable_snapshot, make_org
 
-from kmsi_lib.errors import KmsiError, ParameterError, StalePlanError
+from kmsi_lib.errors import EvidenceError, KmsiError, ParameterError, StalePlanError
 from kmsi_lib.procedures import post_auth, pre_auth, rollback
+from kmsi_lib.procedures._base import Plan
 
 POST_AUTH: dict[str, Any] = {"apps": {"labels": ["Okta Dashboard"]}, "prompt_frequency": "P7D"}
 PRE_AUTH: dict[str, Any] = {"groups": ["KMSI Pilot"], "apps": {"labels": ["Slack"]}}
@@ -69,9 +70,21 @@ def test_an_edited_apply_result_is_refused(org: Org) -> None:
 
 def test_session_revocations_cannot_be_rolled_back(org: Org) -> None:
     data = _applied(org)
-    data["plan"]["procedure"] = data["procedure"] = "reset_sessions"
+    revocation = Plan.from_dict(data["plan"])
+    revocation.procedure = "reset_sessions"
+    revocation.digest = revocation.content_digest()  # as if reset_sessions had made it
+    data["plan"], data["procedure"] = revocation.to_dict(), "reset_sessions"
     with pytest.raises(ParameterError, match="cannot be undone"):
         rollback.plan(org.client, {"apply_result": data})
+
+
+def test_an_apply_result_whose_plan_was_edited_is_refused(org: Org) -> None:
+    data = _applied(org)
+    data["plan"]["changes"][0]["after"]["priority"] = 1  # the recorded plan, rewritten
+    org.clear_logs()
+    with pytest.raises(EvidenceError, match="edited after it was made"):
+        rollback.plan(org.client, {"apply_result": data})
+    assert org.api_writes() == []
 
 
 def test_object_changed_after_the_apply_refuses_the_rollback_unless_forced(org: Org) -> None:

@@ -10,7 +10,13 @@ import httpx
 import pytest
 
 from kmsi_lib.client import OktaClient, RetryPolicy
-from kmsi_lib.errors import ClassicEngineError, KmsiError, ParameterError, StalePlanError
+from kmsi_lib.errors import (
+    ClassicEngineError,
+    EvidenceError,
+    KmsiError,
+    ParameterError,
+    StalePlanError,
+)
 from kmsi_lib.procedures._base import ApplyResult, Plan
 from kmsi_lib.runbook import RUNNER_PARAMETERS, Runbook, check_change_id
 from kmsi_lib.sandbox import Sandbox
@@ -211,6 +217,22 @@ def test_rollback_is_applied_with_its_approved_plan(sb: Sandbox, tmp_path: Path)
         k: app_rule(sb)[k] for k in ("id", "created", "lastUpdated", "_links")
     }
     assert rb.verify().ok and result(tmp_path / "rollback")["verification"]["ok"] is True
+
+
+def test_approved_plan_edited_after_it_was_made_is_refused(sb: Sandbox, tmp_path: Path) -> None:
+    """Without the runner (JupyterLab) the plan's digest still catches an edited change."""
+    make(sb, tmp_path / "plan").plan()
+    approved = tmp_path / "plan" / "result.json"
+    data = json.loads(approved.read_text())
+    rule = data["plan"]["changes"][0]["after"]
+    rule["actions"]["appSignOn"]["keepMeSignedIn"]["postAuthPromptFrequency"] = "P90D"
+    approved.write_text(json.dumps(data))
+    sb.admin.clear_requests()
+    rb = make(sb, tmp_path / "apply", mode="apply", change_id="CHG-6", approved_plan=str(approved))
+    with pytest.raises(EvidenceError, match="edited after it was made"):
+        rb.plan()
+    assert result(tmp_path / "apply")["error"]["type"] == "EvidenceError"
+    assert {r["method"] for r in sb.admin.requests()} <= {"GET"}
 
 
 def test_manual_steps_need_an_attestation_from_the_parameters(

@@ -47,6 +47,7 @@ from pydantic_core import PydanticCustomError
 
 from kmsi_lib import durations
 from kmsi_lib.errors import (
+    EvidenceError,
     KmsiError,
     NotFoundError,
     OktaApiError,
@@ -562,10 +563,40 @@ class Plan:
     observations: list[Observation] = field(default_factory=list)
     created_at: str = field(default_factory=utc_now)
     fingerprint: str = ""
+    digest: str = ""
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
             self.fingerprint = fingerprint(self.observations)
+        if not self.digest:
+            self.digest = self.content_digest()
+
+    def content_digest(self) -> str:
+        """sha256 over everything the plan holds (``digest`` aside), as canonical JSON.
+
+        The plan's ``digest`` is this value taken when the plan was made; it
+        differs from a fresh one once anything (a change's body, the
+        parameters, a manual step, an observation, the org) was edited.
+        """
+        content = self.to_dict()
+        del content["digest"]
+        # exact values, not canonical(): a duration rewritten in another form is an edit too
+        text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+    def check_digest(self) -> None:
+        """Raise :class:`EvidenceError` unless the plan is exactly as it was made."""
+        if not self.digest:
+            raise EvidenceError(
+                "the plan has no digest, so nothing shows it is the plan that was made and"
+                " approved. Make a new plan."
+            )
+        if self.digest != self.content_digest():
+            raise EvidenceError(
+                "the plan was edited after it was made: its content (procedure, parameters,"
+                " org, observations, changes or manual steps) no longer matches its digest"
+                f" {self.digest}. Make a new plan."
+            )
 
     @property
     def is_empty(self) -> bool:
@@ -579,6 +610,7 @@ class Plan:
             "org_url": self.org_url,
             "created_at": self.created_at,
             "fingerprint": self.fingerprint,
+            "digest": self.digest,
             "changes": [c.to_dict() for c in self.changes],
             "manual_steps": [s.to_dict() for s in self.manual_steps],
             "notes": list(self.notes),
@@ -587,7 +619,13 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
-        """Rebuild a plan from :meth:`to_dict` output; the fingerprint must still match."""
+        """Rebuild a plan from :meth:`to_dict` output; it must be exactly as it was made.
+
+        A fingerprint that no longer matches the observations is a
+        :class:`ParameterError` (``plan``); any other edit (a change, the
+        parameters, the org, a manual step) or a missing digest is an
+        :class:`EvidenceError`.
+        """
         plan = cls(
             procedure=data["procedure"],
             params=dict(data.get("params", {})),
@@ -599,6 +637,7 @@ class Plan:
             created_at=data.get("created_at", ""),
             fingerprint=data.get("fingerprint", ""),
         )
+        plan.digest = str(data.get("digest") or "")  # the one it was made with, checked below
         expected = fingerprint(plan.observations)
         if plan.fingerprint != expected:
             raise ParameterError(
@@ -606,6 +645,7 @@ class Plan:
                 "the plan's fingerprint does not match what it recorded; it was edited after"
                 " it was made. Make a new plan.",
             )
+        plan.check_digest()
         return plan
 
     def rows(self) -> list[tuple[str, str, str, str, str]]:
@@ -1482,7 +1522,12 @@ def apply_plan(
     If a write fails, the error is raised with the partial :class:`ApplyResult`
     (outcome ``failed``) attached as ``error.apply_result`` so that what was
     already written can be rolled back.
+
+    A plan edited after it was made (its :attr:`Plan.digest` no longer
+    matches, e.g. a change's body altered in a notebook) is refused with an
+    :class:`EvidenceError` before anything is read or written.
     """
+    plan.check_digest()
     if isinstance(attestation, Mapping):
         attestation = Attestation.from_dict(attestation)
     if plan.manual_steps and attestation is None:
