@@ -26,12 +26,20 @@ Every message says what to do next and, when Okta sent one, quotes the
 ``ambiguous`` (on ``OktaApiError`` and ``TransportError``) is True when a
 non-idempotent request (a POST) may or may not have taken effect: the caller
 must look the object up (by name) before trying again.
+
+``apply_result`` (on every ``KmsiError``) is None, except on an error raised
+by an apply that had already written something: then it is the partial
+:class:`~kmsi_lib.procedures._base.ApplyResult` (outcome ``failed``, with the
+before-state of what was written) so that it can be recorded and rolled back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # only for the annotation; errors.py imports nothing from kmsi_lib at run time
+    from kmsi_lib.procedures._base import ApplyResult
 
 __all__ = [
     "AuthenticationError",
@@ -55,7 +63,13 @@ __all__ = [
 
 
 class KmsiError(Exception):
-    """Root of every error kmsi_lib raises on purpose."""
+    """Root of every error kmsi_lib raises on purpose.
+
+    ``apply_result`` is the partial result of an apply that failed after
+    writing (see the module docstring); None otherwise.
+    """
+
+    apply_result: ApplyResult | None = None
 
 
 class ConfigError(KmsiError):

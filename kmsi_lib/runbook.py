@@ -250,8 +250,8 @@ class Runbook:
             exc._kmsi_recorded = True  # type: ignore[attr-defined]  # recorded and shown once
             self.result["error"] = {"step": name, **_error_dict(exc)}
             self.result["outcome"] = "failed"
-            partial = getattr(exc, "apply_result", None)
-            if isinstance(partial, ApplyResult):
+            partial = exc.apply_result if isinstance(exc, KmsiError) else None
+            if partial is not None:
                 self.apply_result = partial
                 self.result["apply_result"] = partial.to_dict()
             self.write_result()

@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 
 from kmsi_lib.durations import IsoDuration
-from kmsi_lib.errors import EvidenceError, ParameterError, StalePlanError, TransportError
+from kmsi_lib.errors import (
+    EvidenceError,
+    KmsiError,
+    ParameterError,
+    StalePlanError,
+    TransportError,
+)
 from kmsi_lib.procedures import NAMES, REGISTRY
 from kmsi_lib.procedures import _base as base
 from kmsi_lib.procedures._base import (
@@ -425,10 +431,15 @@ def test_failed_api_write_keeps_what_was_written_for_rollback(memory: _MemoryKin
     )
     with pytest.raises(TransportError) as info:
         base.apply_plan(client, plan)  # type: ignore[arg-type]
-    partial = info.value.apply_result  # type: ignore[attr-defined]
-    assert partial.outcome == "failed"
+    partial = info.value.apply_result
+    assert partial is not None and partial.outcome == "failed"
     assert [r.ref.id for r in partial.before_state] == ["m1"]
     assert partial.before_state[0].before is None
+
+
+def test_errors_carry_no_apply_result_unless_an_apply_wrote() -> None:
+    assert KmsiError("x").apply_result is None
+    assert StalePlanError("drifted").apply_result is None
 
 
 def test_registry_knows_every_procedure_by_name() -> None:

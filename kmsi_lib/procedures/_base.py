@@ -1589,7 +1589,7 @@ def apply_plan(
         result.error = str(exc)
         _record_before_state(client, result, written, orders)
         result.finished_at = utc_now()
-        exc.apply_result = result  # type: ignore[attr-defined]  # partial result for rollback
+        exc.apply_result = result  # partial result for rollback
         raise
 
     _record_before_state(client, result, written, orders)
