@@ -175,6 +175,93 @@ def test_preview_and_root_and_widget_versions(client: httpx.Client) -> None:
     assert "7.13" in versions and all(v.count(".") == 1 for v in versions)
 
 
+def test_create_brand_is_201_shaped_as_recorded(client: httpx.Client) -> None:
+    """createBrand: 201, the recorded fields (no locale yet), then listed and gettable."""
+    r = client.post("/api/v1/brands", json={"name": "testBrand"})
+    assert r.status_code == 201, r.text
+    brand = r.json()
+    assert brand["id"].startswith("bnd") and len(brand["id"]) == 20
+    # the exact key set of the recorded POST answer (CustomizedSignInPage_crud #0)
+    assert set(brand) == {"id", "name", "removePoweredByOkta", "customPrivacyPolicyUrl",
+                          "agreeToCustomPrivacyPolicy", "isDefault", "defaultApp", "_links"}
+    assert brand["isDefault"] is False and brand["name"] == "testBrand"
+    assert brand["_links"]["self"]["hints"]["allow"] == ["GET", "PUT", "DELETE"]
+    assert client.get(f"/api/v1/brands/{brand['id']}").json()["name"] == "testBrand"
+    assert brand["id"] in {b["id"] for b in _all_pages(client, "/api/v1/brands", {})}
+    # a new brand has the default sign-in page and no customised one
+    base = f"/api/v1/brands/{brand['id']}/pages/sign-in"
+    assert client.get(f"{base}/customized").status_code == 404
+    assert client.put(f"{base}/customized", json={"widgetVersion": "7.13"}).status_code == 200
+
+
+def test_create_brand_validation_and_unique_name(client: httpx.Client) -> None:
+    before = len(_all_pages(client, "/api/v1/brands", {}))
+    assert client.post("/api/v1/brands", json={"name": "Acme Labs"}).status_code == 201
+    for name in ("Acme Labs", "acme partners"):  # taken (seeded), whatever the case
+        r = client.post("/api/v1/brands", json={"name": name})
+        assert r.status_code == 409 and r.json()["errorCode"] == "E0000202", name
+    for body in ({}, {"name": ""}, {"name": 7}):
+        r = client.post("/api/v1/brands", json=body)
+        assert r.status_code == 400 and r.json()["errorCode"] == "E0000001", body
+    r = client.post("/api/v1/brands", content=b"{nope",
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["errorCode"] == "E0000003"
+    assert len(_all_pages(client, "/api/v1/brands", {})) == before + 1
+
+
+def test_delete_brand(sb: Sandbox, client: httpx.Client) -> None:
+    created = client.post("/api/v1/brands", json={"name": "Short-lived"}).json()
+    base = f"/api/v1/brands/{created['id']}"
+    client.put(f"{base}/pages/sign-in/customized", json={"widgetVersion": "7.13"})
+    assert client.delete(base).status_code == 204
+    r = client.get(base)
+    assert r.status_code == 404 and r.json()["errorCode"] == "E0000007"
+    assert client.get(f"{base}/pages/sign-in/customized").status_code == 404
+    assert created["id"] not in sb.admin.snapshot()["sign_in_pages"]
+    assert client.delete(base).status_code == 404
+    default = _brand(client, True)
+    r = client.delete(f"/api/v1/brands/{default['id']}")
+    assert r.status_code == 409 and r.json()["errorCode"] == "E0000200"
+    assert client.get(f"/api/v1/brands/{default['id']}").status_code == 200
+
+
+def test_replace_brand_is_a_full_replace_as_recorded(client: httpx.Client) -> None:
+    """CustomizedSignInPage_crud #2: "" URL -> null, {} defaultApp -> nulls, locale appears."""
+    brand = client.post("/api/v1/brands", json={"name": "testBrand"}).json()
+    body = {"agreeToCustomPrivacyPolicy": False, "customPrivacyPolicyUrl": "", "defaultApp": {},
+            "locale": "en", "name": "testBrand", "removePoweredByOkta": False}
+    r = client.put(f"/api/v1/brands/{brand['id']}", json=body)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["customPrivacyPolicyUrl"] is None and got["locale"] == "en"
+    assert got["defaultApp"] == dict.fromkeys(
+        ("appInstanceId", "appLinkName", "classicApplicationUri"))
+    assert client.get(f"/api/v1/brands/{brand['id']}").json()["locale"] == "en"
+    r = client.put(f"/api/v1/brands/{brand['id']}", json={"name": "Acme Partners"})
+    assert r.status_code == 409 and r.json()["errorCode"] == "E0000202"
+    r = client.put(f"/api/v1/brands/{brand['id']}", json={"removePoweredByOkta": True})
+    assert r.status_code == 400 and r.json()["errorCode"] == "E0000001"
+    assert client.get(f"/api/v1/brands/{brand['id']}").json()["removePoweredByOkta"] is False
+
+
+def test_create_brand_needs_brands_manage(sb: Sandbox) -> None:
+    r = sb.client(headers={"Authorization": "SSWS wrong"}).post(
+        "/api/v1/brands", json={"name": "x"})
+    assert r.status_code == 401 and r.json()["errorCode"] == "E0000011"
+
+
+def test_admin_add_brand(sb: Sandbox, client: httpx.Client) -> None:
+    brand = sb.admin.add_brand("Acme Subsidiary")
+    assert client.get(f"/api/v1/brands/{brand['id']}").json()["isDefault"] is False
+    with pytest.raises(Exception, match="E0000202|already exists"):
+        sb.admin.add_brand("Acme Subsidiary")
+    with sb.serve() as url:
+        r = httpx.post(f"{url}/_sandbox/brands", json={"name": "Over HTTP"})
+        assert r.status_code == 201 and r.json()["name"] == "Over HTTP"
+        r = httpx.post(f"{url}/_sandbox/brands", json={"name": "Over HTTP"})
+        assert r.status_code == 409 and r.json()["errorCode"] == "E0000202"
+
+
 # ---- users, groups, sessions -------------------------------------------------------------------
 
 

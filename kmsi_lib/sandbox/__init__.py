@@ -33,6 +33,7 @@ Admin endpoints (no auth; ``sb.admin`` is the Python twin of each)::
     PUT    /_sandbox/rate-limits           {"<bucket>": {"limit", "window_s"}, "concurrency": n}
     POST   /_sandbox/clients               {"client_id", "jwk", "scopes", "dpop"}
     POST   /_sandbox/apps|users|groups     {"label"|"login"|"name", ...} test set-up
+    POST   /_sandbox/brands                {"name"} (a non-default brand)
 
 See ``docs/SANDBOX.md`` for behaviour choices and their evidence.
 """

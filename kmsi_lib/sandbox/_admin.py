@@ -39,6 +39,7 @@ ROUTES: list[tuple[str, tuple[str, ...]]] = [
     ("/_sandbox/apps", ("POST",)),
     ("/_sandbox/users", ("POST",)),
     ("/_sandbox/groups", ("POST",)),
+    ("/_sandbox/brands", ("POST",)),
 ]
 
 
@@ -160,6 +161,15 @@ class Admin:
             self._state.written()
             return dict(user)
 
+    def add_brand(self, name: Any) -> Json:
+        """Add a non-default brand, as ``POST /api/v1/brands`` does (the stored object)."""
+        from ._brands import new_brand
+
+        with self._state.lock:
+            brand = new_brand(self._state, name)
+            self._state.written()
+            return dict(brand)
+
     def add_group(self, name: str, **fields: Any) -> Json:
         from ._seed import make_group
 
@@ -246,6 +256,8 @@ def dispatch(app: SandboxApp, request: Request, path: str, args: Mapping[str, st
                 raise ValueError("scopes must be a list")
             admin.register_client(client_id, jwk, scopes, bool(body.get("dpop", False)))
             return Reply(201, {"client_id": client_id})
+        if path == "/_sandbox/brands":
+            return Reply(201, admin.add_brand(_obj(request).get("name")))
         if path in ("/_sandbox/apps", "/_sandbox/users", "/_sandbox/groups"):
             body = _obj(request)
             key = {"/_sandbox/apps": "label", "/_sandbox/users": "login",

@@ -99,9 +99,13 @@ API: list[tuple[str, dict[str, Endpoint]]] = [
     ("/api/v1/apps/<app_id>", {"GET": Endpoint(_apps.get_app, "okta.apps.read")}),
     ("/api/v1/apps/<app_id>/policies/<policy_id>", {
         "PUT": Endpoint(_apps.assign_app_policy, "okta.apps.manage", True)}),
-    ("/api/v1/brands", {"GET": Endpoint(_lazy("_brands", "list_brands"), "okta.brands.read")}),
+    ("/api/v1/brands", {
+        "GET": Endpoint(_lazy("_brands", "list_brands"), "okta.brands.read"),
+        "POST": Endpoint(_lazy("_brands", "create_brand"), "okta.brands.manage", True)}),
     ("/api/v1/brands/<brand_id>", {
-        "GET": Endpoint(_lazy("_brands", "get_brand"), "okta.brands.read")}),
+        "GET": Endpoint(_lazy("_brands", "get_brand"), "okta.brands.read"),
+        "PUT": Endpoint(_lazy("_brands", "replace_brand"), "okta.brands.manage", True),
+        "DELETE": Endpoint(_lazy("_brands", "delete_brand"), "okta.brands.manage", True)}),
     ("/api/v1/brands/<brand_id>/pages/sign-in", {
         "GET": Endpoint(_lazy("_brands", "get_sign_in_root"), "okta.brands.read")}),
     ("/api/v1/brands/<brand_id>/pages/sign-in/customized", {

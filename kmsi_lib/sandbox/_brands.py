@@ -13,6 +13,7 @@ from typing import Any
 
 from ._common import Ctx, Reply, clone, link, paginate
 from ._errors import ApiError, not_found, validation
+from ._ids import PREFIXES
 from ._pages import DEFAULT_PAGE_CONTENT, DEFAULT_WIDGET_CUSTOMIZATIONS, DEFAULT_WIDGET_VERSION
 from ._state import Json, OrgState
 
@@ -63,6 +64,97 @@ def list_brands(ctx: Ctx) -> Reply:
 
 def get_brand(ctx: Ctx, brand_id: str) -> Reply:
     return Reply(200, render_brand(ctx, get_brand_or_404(ctx.state, brand_id)))
+
+
+RESERVED_BRAND_NAMES = ("DRAPP_DOMAIN_BRAND",)
+
+
+def new_brand(state: OrgState, name: object) -> Json:
+    """Add a non-default brand named ``name``; the caller holds the state lock.
+
+    As recorded (``TestAccResourceOktaCustomizedSignInPage_crud``), a new brand has no
+    ``locale`` until a PUT sets one; names are unique, case-insensitively (409 E0000202).
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise validation("name", "The field cannot be left blank.")
+    if name in RESERVED_BRAND_NAMES:
+        raise validation("name", f"'{name}' is a reserved brand name.")
+    if any(b["name"].lower() == name.lower() for b in state.brands.values()):
+        raise ApiError("E0000202")
+    brand: Json = {
+        "id": state.ids.new(PREFIXES["brand"]),
+        "name": name,
+        "removePoweredByOkta": False,
+        "customPrivacyPolicyUrl": None,
+        "agreeToCustomPrivacyPolicy": False,
+        "isDefault": False,
+        "defaultApp": {"appInstanceId": None, "appLinkName": None, "classicApplicationUri": None},
+    }
+    state.brands[brand["id"]] = brand
+    state.sign_in_pages[brand["id"]] = {"customized": None, "preview": None}
+    return brand
+
+
+def create_brand(ctx: Ctx) -> Reply:
+    """``POST /api/v1/brands`` (createBrand): 201 with the new brand."""
+    body = ctx.object_body()
+    return Reply(201, render_brand(ctx, new_brand(ctx.state, body.get("name"))))
+
+
+def replace_brand(ctx: Ctx, brand_id: str) -> Reply:
+    """``PUT /api/v1/brands/{brandId}`` (replaceBrand): a full replace of the brand's settings.
+
+    As recorded: an empty ``customPrivacyPolicyUrl`` is stored as ``null``, an empty
+    ``defaultApp`` as three ``null`` fields, and ``locale`` appears once a PUT sends it.
+    """
+    brand = get_brand_or_404(ctx.state, brand_id)
+    body = ctx.object_body()
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise validation("name", "The field cannot be left blank.")
+    if any(b["name"].lower() == name.lower() and b["id"] != brand_id
+           for b in ctx.state.brands.values()):
+        raise ApiError("E0000202")
+    for key in ("removePoweredByOkta", "agreeToCustomPrivacyPolicy"):
+        if body.get(key) is not None and not isinstance(body[key], bool):
+            raise validation(key, "Expected a boolean (true or false).")
+    for key in ("customPrivacyPolicyUrl", "locale", "emailDomainId"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise validation(key, "Expected a string.")
+    app = body.get("defaultApp")
+    if app is None:
+        app = {}
+    if not isinstance(app, dict):
+        raise validation("defaultApp", "Expected an object.")
+    fields = ("appInstanceId", "appLinkName", "classicApplicationUri")
+    for key in fields:
+        if app.get(key) is not None and not isinstance(app[key], str):
+            raise validation(f"defaultApp.{key}", "Expected a string.")
+    updated: Json = {
+        "id": brand_id,
+        "name": name,
+        "removePoweredByOkta": bool(body.get("removePoweredByOkta")),
+        "customPrivacyPolicyUrl": body.get("customPrivacyPolicyUrl") or None,
+        "agreeToCustomPrivacyPolicy": bool(body.get("agreeToCustomPrivacyPolicy")),
+        "isDefault": brand["isDefault"],
+    }
+    if body.get("locale"):
+        updated["locale"] = body["locale"]
+    if body.get("emailDomainId"):
+        updated["emailDomainId"] = body["emailDomainId"]
+    updated["defaultApp"] = {key: app.get(key) or None for key in fields}
+    ctx.state.brands[brand_id] = updated
+    return Reply(200, render_brand(ctx, updated))
+
+
+def delete_brand(ctx: Ctx, brand_id: str) -> Reply:
+    """``DELETE /api/v1/brands/{brandId}``: 204; the default brand is kept (409 E0000200)."""
+    brand = get_brand_or_404(ctx.state, brand_id)
+    if brand["isDefault"]:
+        raise ApiError("E0000200")
+    del ctx.state.brands[brand_id]
+    ctx.state.sign_in_pages.pop(brand_id, None)
+    return Reply(204)
 
 
 # ---- pages ------------------------------------------------------------------------------

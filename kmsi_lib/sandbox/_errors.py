@@ -28,6 +28,7 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "E0000086": (403, "This policy cannot be activated at this time."),
     "E0000181": (503, "Service temporarily unavailable."),
     "E0000200": (409, "A default brand cannot be deleted."),
+    "E0000202": (409, "Brand name already exists."),
     "E0000213": (403, "Cannot update page content for the default brand."),
     "E0000239": (423, "Policy priorities are being reconciled. Please try again later."),
 }
