@@ -115,6 +115,7 @@ def load_private_key(text: Secret | str) -> _SigningKey:
     """Load a PEM private key or a private JWK (JSON); pick RS256/ES256/... from its type."""
     raw = _as_secret(text).get_secret_value().strip()
     kid: str | None = None
+    problem: str | None = None
     try:
         if raw.startswith("{"):
             jwk = json.loads(raw)
@@ -130,12 +131,16 @@ def load_private_key(text: Secret | str) -> _SigningKey:
         else:
             key = serialization.load_pem_private_key(raw.encode("ascii"), password=None)
     except (ValueError, TypeError, UnicodeEncodeError, jwt.PyJWTError) as exc:
-        # The exception text of cryptography never contains key material.
+        # The messages of json, PyJWT and cryptography never contain key material, but
+        # the exceptions can (``JSONDecodeError.doc`` is the whole JWK text): the error is
+        # raised below, outside this block, so that it does not chain them.
+        problem = f"{type(exc).__name__}: {exc}"
+    if problem is not None:
         raise errors.ConfigError(
-            "The service app private key could not be read"
-            f" ({type(exc).__name__}: {exc}); give an unencrypted PKCS#8/PKCS#1 PEM file"
-            " (OKTA_PRIVATE_KEY_FILE) or a private JWK (OKTA_PRIVATE_KEY_JWK)."
-        ) from None
+            f"The service app private key could not be read ({problem}); give an unencrypted"
+            " PKCS#8/PKCS#1 PEM file (OKTA_PRIVATE_KEY_FILE) or a private JWK"
+            " (OKTA_PRIVATE_KEY_JWK)."
+        )
     if isinstance(key, rsa.RSAPrivateKey):
         return _SigningKey(key, "RS256", kid)
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name in _EC_ALGS:
@@ -354,8 +359,18 @@ class OAuthServiceAppAuth(httpx.Auth):
         for _ in range(4):
             response = yield self._token_request()
             if response.status_code == 200:
-                payload = response.json()
-                token = str(payload["access_token"])
+                payload = _protocol.parse_error_body(response.content)
+                token = payload.get("access_token")
+                if not isinstance(token, str) or not token:
+                    # Never echo the body: it is the token response.
+                    raise errors.AuthenticationError(
+                        status=200,
+                        summary="the token endpoint answered 200 without an access_token",
+                        request_id=response.headers.get("x-okta-request-id"),
+                        method="POST",
+                        path=TOKEN_PATH,
+                        hint="Check that OKTA_ORG_URL is the Okta org itself, not a proxy.",
+                    )
                 self._token = Secret(token)
                 self._issued.append(token)
                 self._token_type = str(payload.get("token_type") or "Bearer")
@@ -527,13 +542,17 @@ class Credentials:
             )
         private_key: Secret | None = None
         if key_file:
+            unreadable: str | None = None
             try:
                 private_key = Secret(Path(key_file).expanduser().read_text(encoding="ascii"))
             except (OSError, UnicodeDecodeError) as exc:
+                # Raised below, not chained: UnicodeDecodeError.object is the file's content.
+                unreadable = type(exc).__name__
+            if unreadable is not None:
                 raise errors.ConfigError(
-                    f"OKTA_PRIVATE_KEY_FILE={key_file!r} cannot be read ({exc.__class__.__name__}):"
+                    f"OKTA_PRIVATE_KEY_FILE={key_file!r} cannot be read ({unreadable}):"
                     " point it at the service app's PEM private key file."
-                ) from None
+                )
         elif key_jwk:
             private_key = Secret(key_jwk)
         if token and token.upper().startswith("SSWS "):

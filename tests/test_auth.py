@@ -419,3 +419,57 @@ def test_oauth_dpop_resource_nonce_is_used_when_asked(rsa_key: rsa.RSAPrivateKey
     assert len(fake.api_requests) == 2  # refused without the nonce, accepted with it
     assert client.get_json("/api/v1/users/u") == {"token": "at-1"}
     assert len(fake.api_requests) == 3  # the nonce is remembered
+
+
+def _linked(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception chained to it (what a debugger or error tracker can reach)."""
+    out: list[BaseException] = []
+    item: BaseException | None = exc
+    while item is not None and all(item is not seen for seen in out):
+        out.append(item)
+        item = item.__cause__ or item.__context__
+    return out
+
+
+def test_unreadable_jwk_error_chains_nothing_that_holds_the_key() -> None:
+    """``JSONDecodeError.doc`` is the whole JWK text it failed on: it must not be linked."""
+    broken = '{"kty": "RSA", "d": "PRIVATE-MEMBER-0123456789", }'
+    with pytest.raises(errors.ConfigError) as info:
+        load_private_key(broken)
+    assert [type(e) for e in _linked(info.value)] == [errors.ConfigError]
+    assert "PRIVATE-MEMBER" not in str(info.value)
+    assert "OKTA_PRIVATE_KEY_JWK" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"access_token": "eyJ-PARTIAL-TOKEN-0123456789', id="truncated-json"),
+        pytest.param(b'{"token_type": "Bearer"}', id="no-access-token"),
+        pytest.param(b"<html>proxy login page</html>", id="not-json"),
+    ],
+)
+def test_token_response_without_a_token_is_an_authentication_error(
+    rsa_key: rsa.RSAPrivateKey, body: bytes
+) -> None:
+    """A 200 that is not a token response fails clearly and never echoes (or chains) the body."""
+    auth = OAuthServiceAppAuth(ORG, "0oaX", pem_of(rsa_key), scopes=("okta.users.read",))
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, content=body))
+    with httpx.Client(transport=transport, auth=auth) as http, pytest.raises(
+        errors.AuthenticationError
+    ) as info:
+        http.get(ORG + "/api/v1/users/me")
+    assert [type(e) for e in _linked(info.value)] == [errors.AuthenticationError]
+    assert "PARTIAL-TOKEN" not in str(info.value)
+    assert "without an access_token" in str(info.value)
+
+
+def test_key_file_that_is_not_text_chains_nothing_that_holds_it(tmp_path: Path) -> None:
+    """``UnicodeDecodeError.object`` is the whole file: the ConfigError must not link it."""
+    path = tmp_path / "key.pem"
+    path.write_bytes(b"-----BEGIN PRIVATE KEY-----\n\xffKEYBYTES0123456789\n")
+    env = {"OKTA_ORG_URL": ORG, "OKTA_CLIENT_ID": "0oaX", "OKTA_PRIVATE_KEY_FILE": str(path)}
+    with pytest.raises(errors.ConfigError) as info:
+        Credentials.from_env(env)
+    assert [type(e) for e in _linked(info.value)] == [errors.ConfigError]
+    assert "OKTA_PRIVATE_KEY_FILE" in str(info.value)
