@@ -229,6 +229,19 @@ def notebook_info(notebook: Path) -> NotebookInfo:
 # ---------------------------------------------------------------- params files
 
 
+def _yaml_problem(exc: Exception) -> str:
+    """What is wrong and where, without the snippet of the line that PyYAML quotes.
+
+    A malformed line may hold exactly the credential that must not be there, and
+    this message goes to the terminal and CI logs.
+    """
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    if mark is None:
+        return str(problem)
+    return f"{problem}, line {mark.line + 1}, column {mark.column + 1}"
+
+
 def load_params_file(path: Path) -> dict[str, Any]:
     """Read a YAML params file (safe_load); an empty file is no parameters."""
     import yaml
@@ -237,10 +250,14 @@ def load_params_file(path: Path) -> dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ParameterError("params", f"{path}: no such params file") from None
+    problem: str | None = None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ParameterError("params", f"{path}: not valid YAML ({exc})") from None
+        problem = _yaml_problem(exc)
+    if problem is not None:
+        # Raised here, not chained: the YAML error holds the file's text.
+        raise ParameterError("params", f"{path}: not valid YAML ({problem})")
     if data is None:
         return {}
     if not isinstance(data, dict):

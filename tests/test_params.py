@@ -203,3 +203,23 @@ def test_every_params_file_has_a_runbook() -> None:
     assert len(names) == 6
     for folder in ("sandbox", "examples"):
         assert {p.stem for p in (ROOT / "params" / folder).glob("*.yaml")} == names
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param('api_token: "{secret}\n', id="unclosed-quote"),
+        pytest.param("api_token: [{secret}\n", id="unclosed-flow"),
+        pytest.param("note: {secret}\n  - oops: [\n", id="bad-indent"),
+    ],
+)
+def test_malformed_yaml_error_does_not_quote_the_line(tmp_path: Path, line: str) -> None:
+    """PyYAML quotes the broken line; that line may hold the very credential we refuse."""
+    secret = "00" + "Zq7Kp2Lm9Xw4" * 3
+    path = tmp_path / "p.yaml"
+    path.write_text("rule_name: x\n" + line.format(secret=secret))
+    err = _error(load_params_file, path)
+    assert err.field == "params" and "not valid YAML" in err.message
+    assert "line " in err.message
+    assert secret[:10] not in str(err)
+    assert err.__context__ is None and err.__cause__ is None
