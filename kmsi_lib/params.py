@@ -235,11 +235,13 @@ def _yaml_problem(exc: Exception) -> str:
     A malformed line may hold exactly the credential that must not be there, and
     this message goes to the terminal and CI logs.
     """
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or type(exc).__name__
-    if mark is None:
-        return str(problem)
-    return f"{problem}, line {mark.line + 1}, column {mark.column + 1}"
+    parts = []
+    for what, where in (("context", "context_mark"), ("problem", "problem_mark")):
+        text, mark = getattr(exc, what, None), getattr(exc, where, None)
+        if text:
+            at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            parts.append(f"{text}{at}")
+    return ": ".join(parts) or type(exc).__name__
 
 
 def load_params_file(path: Path) -> dict[str, Any]:
