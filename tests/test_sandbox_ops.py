@@ -71,6 +71,30 @@ def test_request_log_lists_api_calls_only(client: httpx.Client,
     assert admin_http.get("/_sandbox/requests").json() == []
 
 
+def test_request_log_has_float_epoch_timestamps(sb: Sandbox, client: httpx.Client) -> None:
+    """Each entry's ``ts`` is high-resolution epoch seconds, so windows can be counted."""
+    before = time.time()
+    for _ in range(3):
+        client.get("/api/v1/policies", params=OKTA_SIGN_ON)
+    time.sleep(0.05)
+    client.get("/api/v1/apps")
+    after = time.time()
+    log = sb.admin.requests()
+    stamps = [e["ts"] for e in log]
+    assert all(isinstance(t, float) for t in stamps)
+    assert before <= stamps[0] <= stamps[1] <= stamps[2] < stamps[3] <= after
+    assert stamps[3] - stamps[2] >= 0.05  # finer than the millisecond-less "time" string
+    # the same instant as "time" (which keeps whole seconds only)
+    assert all(e["time"].startswith(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(e["ts"])))
+               for e in log)
+    # a consumer can count requests per window straight from the log
+    window = [e for e in log if e["ts"] >= stamps[3] - 0.01]
+    assert [e["path"] for e in window] == ["/api/v1/apps"]
+    # over HTTP too (JSON numbers)
+    with sb.serve() as url:
+        assert isinstance(httpx.get(f"{url}/_sandbox/requests").json()[0]["ts"], float)
+
+
 def test_org_settings_pre_auth_toggle_has_no_public_api(admin_http: httpx.Client,
                                                         client: httpx.Client) -> None:
     settings = admin_http.get("/_sandbox/org-settings").json()

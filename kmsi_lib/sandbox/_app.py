@@ -393,6 +393,7 @@ class SandboxApp:
             "seq": 0,
             "requestId": request_id,
             "time": timestamp(started),
+            "ts": started,  # epoch seconds as a float: per-window usage checks
             "method": request.method,
             "path": request.path,
             "query": request.query_string.decode("latin-1"),
