@@ -62,8 +62,18 @@ def test_find_group_by_name_uses_exact_search_and_compares_case_sensitively() ->
 
 
 def test_find_group_by_name_none_when_no_exact_match() -> None:
-    routes = Routes({("GET", "/api/v1/groups?search=profile.name+eq+%22Ops%22"): (200, [])})
+    """Only a case-sensitive exact name counts: "ops" and "Ops X" are not "Ops"."""
+    found = [{"id": "g1", "profile": {"name": "ops"}}, {"id": "g2", "profile": {"name": "Ops X"}}]
+    routes = Routes({("GET", "/api/v1/groups?search=profile.name+eq+%22Ops%22"): (200, found)})
     assert groups.find_group_by_name(client_for(routes), "Ops") is None
+    routes.all_called()
+
+
+def test_find_group_by_name_refuses_to_guess_between_duplicates() -> None:
+    same = [{"id": "g1", "profile": {"name": "Ops"}}, {"id": "g2", "profile": {"name": "Ops"}}]
+    routes = Routes({("GET", "/api/v1/groups?search=profile.name+eq+%22Ops%22"): (200, same)})
+    with pytest.raises(errors.KmsiError, match="g1, g2"):
+        groups.find_group_by_name(client_for(routes), "Ops")
 
 
 def test_search_expression_escapes_backslash_and_quote() -> None:
