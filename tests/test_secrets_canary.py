@@ -129,7 +129,8 @@ def test_oauth_key_canary_success_and_failure(
     token_requests = [r for r in sb.admin.requests() if r["path"] == "/oauth2/v1/token"]
     assert token_requests and token_requests[0]["status"] == 200, "OAuth was really used"
     private = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key))
-    issued = list(sb.admin.snapshot().get("tokens", {}))
+    issued = list(sb.admin.snapshot()["tokens"])
+    assert issued, "the access tokens the kernels used are among the secrets looked for"
     secret_values = [_pem(key).strip(), *(private[m] for m in ("d", "p", "q", "dp", "dq", "qi"))]
     secret_values += [t for t in issued if len(t) >= 16]
     _assert_absent(secret_values, root, output + more)
