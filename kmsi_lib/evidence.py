@@ -356,12 +356,23 @@ def verify(root: Path, *, expect: Sequence[str] = ()) -> VerifyReport:
         problems.append(
             Problem("unlisted-run", rel, "run directory is not in the ledger (added afterwards?)")
         )
+    for name in _stray_root_files(root):
+        problems.append(Problem("unlisted-file", name, "file is not part of any recorded run "
+                                "(added afterwards?)"))
     return VerifyReport(root, len(entries), runs, tuple(problems))
+
+
+def _stray_root_files(root: Path) -> list[str]:
+    """Files directly under ``root`` other than the ledger and its lock."""
+    if not root.is_dir():
+        return []
+    expected = {LEDGER_FILE, ".ledger.lock"}
+    return sorted(p.name for p in root.iterdir() if p.is_file() and p.name not in expected)
 
 
 def _verify_run(root: Path, rel: str, entry: Mapping[str, Any], where: str) -> list[Problem]:
     run_dir = root / rel
-    if not rel or ".." in Path(rel).parts or not run_dir.is_dir():
+    if not rel or ".." in Path(rel).parts or Path(rel).is_absolute() or not run_dir.is_dir():
         return [Problem("missing-run", where, f"run directory {rel or '?'} is missing")]
     problems: list[Problem] = []
     expected = entry.get("files")

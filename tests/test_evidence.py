@@ -154,6 +154,22 @@ def _add_run(root: Path) -> None:
     (root / "CHG-9" / "forged" / RECORD_FILE).write_text("{}")
 
 
+def _add_root_file(root: Path) -> None:
+    (root / "CHG-1-approval.json").write_text('{"approved": true}')
+
+
+def _point_entry_outside(root: Path) -> None:
+    """A rewritten chain whose run path escapes the evidence root: never followed."""
+    outside = root.parent / "outside"
+    shutil.copytree(root / "CHG-1" / "run-2", outside)
+    lines = _lines(root)
+    entries = [json.loads(line) for line in lines]
+    entries[2]["path"] = str(outside)
+    entries[2]["hash"] = entry_hash(entries[2]["prev_hash"], entries[2])
+    shutil.rmtree(root / "CHG-1" / "run-2")
+    _write_lines(root, [json.dumps(e) for e in entries])
+
+
 def _lines(root: Path) -> list[str]:
     return (root / LEDGER_FILE).read_text().splitlines()
 
@@ -207,6 +223,8 @@ def _truncate_ledger(root: Path) -> None:
         pytest.param(_edit_ledger_line, "hash", id="edit-ledger-line"),
         pytest.param(_rehash_edited_line, "chain", id="edit-and-rehash-ledger-line"),
         pytest.param(_truncate_ledger, "unlisted-run", id="truncate-ledger"),
+        pytest.param(_add_root_file, "unlisted-file", id="add-file-at-root"),
+        pytest.param(_point_entry_outside, "missing-run", id="entry-path-outside-root"),
     ],
 )
 def test_verify_detects_tampering(
