@@ -55,7 +55,7 @@ def test_inputs_match_the_parameter_types() -> None:
     assert inputs["factor_mode"].widget.options == ("1FA", "2FA")
     assert inputs["apps.labels"].widget.value == "A\nB"
     assert inputs["apps.labels"].value() == ["A", "B"]
-    assert inputs["rule_name"].widget.value == "Catch-all Rule"
+    assert inputs["rule_name"].widget.value == "" and inputs["rule_name"].value() is None
     assert inputs["constraints"].kind == "json" and inputs["constraints"].value() is None
     brands = {i.name: i for i in field_inputs(REGISTRY["prompt_text"].Params, {"brands": "all"})}
     assert brands["brands"].value() == "all"

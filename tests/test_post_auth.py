@@ -7,11 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from procedure_support import Org, comparable_snapshot, loopback_org, make_org
+from procedure_support import ATTESTATION, Org, comparable_snapshot, loopback_org, make_org
 
 from kmsi_lib.errors import ClassicEngineError, ParameterError, StalePlanError
 from kmsi_lib.errors import ValidationError as OktaValidationError
-from kmsi_lib.procedures import post_auth, rollback
+from kmsi_lib.procedures import post_auth, pre_auth, rollback
 from kmsi_lib.procedures._base import ApplyResult, Plan
 
 PARAMS: dict[str, Any] = {
@@ -356,3 +356,43 @@ def test_org_without_the_kmsi_feature_is_noted_and_the_refusal_keeps_what_was_wr
     assert [r.ref.name for r in partial.before_state] == ["Default Rule"]
     rollback.apply(org.client, rollback.plan(org.client, {"apply_result": partial.to_dict()}))
     assert comparable_snapshot(org.sandbox) == before
+
+
+def test_without_a_rule_name_the_catch_all_rule_is_chosen_and_the_plan_says_why(org: Org) -> None:
+    plan = post_auth.plan(org.client, {"apps": {"labels": ["Okta Dashboard"]}})
+    assert [c.ref.name for c in plan.changes if c.ref.parent_id != _gsp(org)] == [
+        "Catch-all Rule"
+    ]
+    assert any("'Catch-all Rule' chosen, no active rule kmsi manages" in n for n in plan.notes)
+
+
+def test_without_a_rule_name_the_top_rule_kmsi_manages_is_chosen(org: Org) -> None:
+    """After pre-auth KMSI created its app rule, post-auth changes that rule, not the catch-all."""
+    made = pre_auth.plan(org.client, {"groups": ["KMSI Pilot"], "apps": {"labels": ["Slack"]}})
+    pre_auth.apply(org.client, made, attestation=ATTESTATION)
+    managed = post_auth.MANAGED_RULE_NAMES[0]
+    assert managed == "KMSI pre-auth: once per session"
+    policy_id = org.app_policy_id("Slack")
+    plan = post_auth.plan(org.client, {"apps": {"labels": ["Slack"]}, "update_default_rule": False})
+    assert [(c.ref.parent_id, c.ref.name) for c in plan.changes] == [(policy_id, managed)]
+    assert any(f"{managed!r} chosen, the top-priority rule kmsi manages" in n for n in plan.notes)
+    post_auth.apply(org.client, plan)
+    assert org.rule(policy_id, managed)["actions"]["appSignOn"]["keepMeSignedIn"]["postAuth"] == (
+        "ALLOWED"
+    )
+    assert org.rule(policy_id, "Catch-all Rule")["actions"]["appSignOn"]["keepMeSignedIn"][
+        "postAuth"
+    ] == "NOT_ALLOWED"
+    # naming the rule still wins, and then no choice is noted
+    named_params = {"apps": {"labels": ["Slack"]}, "update_default_rule": False}
+    named = post_auth.plan(org.client, {**named_params, "rule_name": "Catch-all Rule"})
+    assert [c.ref.name for c in named.changes] == ["Catch-all Rule"]
+    assert not any("chosen" in n for n in named.notes)
+
+
+def _gsp(org: Org) -> str:
+    """Id of the default global session policy (its Default Rule is also planned)."""
+    state = org.sandbox.admin.snapshot()
+    return next(
+        pid for pid, p in state["policies"].items() if p["type"] == "OKTA_SIGN_ON" and p["system"]
+    )

@@ -8,10 +8,14 @@ Two parts, planned and applied together:
    per app is what users get. ``usePersistentCookie`` is read-only on this
    rule: it is sent back exactly as read and never planned as a change.
 2. For each chosen app's authentication policy (apps sharing a policy change
-   it once), the chosen rule (the Catch-all Rule unless named): post-auth
-   KMSI allowed with the prompt frequency, and the verification method
-   (``ASSURANCE``, factor mode, re-authentication period, and constraints
-   when given; existing constraints are kept otherwise).
+   it once), one rule: post-auth KMSI allowed with the prompt frequency, and
+   the verification method (``ASSURANCE``, factor mode, re-authentication
+   period, and constraints when given; existing constraints are kept
+   otherwise). The rule is the one named in ``rule_name``; without a name it
+   is the top-priority active rule of that policy whose name is one kmsi
+   manages (:data:`MANAGED_RULE_NAMES`: the app rule the pre-auth procedure
+   creates), else the Catch-all Rule. The plan notes which rule was chosen
+   in each policy and why.
 
 Durations are compared by meaning, so ``P7D`` in the parameters matches
 ``PT168H`` in the org and plans no change.
@@ -25,7 +29,7 @@ import pydantic
 
 from kmsi_lib.durations import IsoDuration
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.procedures import _base
+from kmsi_lib.procedures import _base, pre_auth
 from kmsi_lib.procedures._base import (
     ApplyResult,
     AppSelection,
@@ -41,7 +45,17 @@ from kmsi_lib.procedures._base import (
     Verification,
 )
 
-__all__ = ["NAME", "SCOPES", "TITLE", "Params", "apply", "plan", "verify"]
+__all__ = [
+    "MANAGED_RULE_NAMES",
+    "NAME",
+    "SCOPES",
+    "TITLE",
+    "Params",
+    "apply",
+    "choose_rule",
+    "plan",
+    "verify",
+]
 
 NAME = "post_auth"
 TITLE = "Post-authentication Keep Me Signed In"
@@ -50,15 +64,22 @@ SCOPES: tuple[str, ...] = ("okta.apps.read", "okta.policies.manage", "okta.polic
 CATCH_ALL = "Catch-all Rule"
 ADMIN_CONSOLE = "Okta Admin Console"
 
+#: Names of app sign-in rules kmsi creates and manages (the pre-auth procedure's app rule,
+#: by its default name); without ``rule_name`` the top active one of these is changed.
+MANAGED_RULE_NAMES: tuple[str, ...] = (
+    str(pre_auth.Params.model_fields["app_rule_name"].default),
+)
+
 
 class Params(ParamsModel):
     """Parameters of the post-authentication KMSI procedure."""
 
     apps: AppSelection = pydantic.Field(default_factory=AppSelection)
-    rule_name: str = pydantic.Field(
-        CATCH_ALL,
+    rule_name: str | None = pydantic.Field(
+        None,
         min_length=1,
-        description="Rule to change in each app's authentication policy.",
+        description="Rule to change in each app's authentication policy; None: the top rule"
+        " kmsi manages there, else the Catch-all Rule.",
     )
     prompt_frequency: IsoDuration = pydantic.Field(
         "PT168H", description="How often the 'Stay signed in?' prompt is shown (ISO-8601)."
@@ -95,6 +116,36 @@ def _default_rule(reader: Reader) -> tuple[dict[str, Any], dict[str, Any]]:
             f"the default global session policy {default.get('name')!r} has no default rule",
         )
     return default, rule
+
+
+def _priority(rule: dict[str, Any]) -> int:
+    value = rule.get("priority")
+    return value if isinstance(value, int) else 10_000
+
+
+def choose_rule(
+    rules: list[dict[str, Any]], rule_name: str | None
+) -> tuple[dict[str, Any] | None, str]:
+    """The rule of one authentication policy to change, and why it was chosen.
+
+    A ``rule_name`` is matched exactly. Without one: the top-priority active
+    rule named in :data:`MANAGED_RULE_NAMES`, else the Catch-all Rule. None
+    when there is no such rule.
+    """
+    if rule_name is not None:
+        found = next((r for r in rules if r.get("name") == rule_name), None)
+        return found, "named in rule_name"
+    managed = sorted(
+        (r for r in rules if r.get("name") in MANAGED_RULE_NAMES and r.get("status") == "ACTIVE"),
+        key=_priority,
+    )
+    if managed:
+        return managed[0], (
+            f"the top-priority rule kmsi manages in this policy (priority"
+            f" {managed[0].get('priority')}; managed rule names: {', '.join(MANAGED_RULE_NAMES)})"
+        )
+    found = next((r for r in rules if r.get("name") == CATCH_ALL), None)
+    return found, "no active rule kmsi manages in this policy, so its Catch-all Rule"
 
 
 def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
@@ -141,13 +192,23 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
             )
     for policy_id, labels in by_policy.items():
         rules = reader.rules(policy_id)
-        found = next((r for r in rules if r.get("name") == params.rule_name), None)
+        found, why = choose_rule(rules, params.rule_name)
         if found is None:
             names = [str(r.get("name")) for r in rules]
+            wanted = (
+                f"no rule named {params.rule_name!r}"
+                if params.rule_name is not None
+                else f"no rule kmsi manages and no {CATCH_ALL!r}; name one in rule_name"
+            )
             raise ParameterError(
                 "rule_name",
                 f"the authentication policy of {', '.join(map(repr, labels))} ({policy_id}) has"
-                f" no rule named {params.rule_name!r}; its rules are: {', '.join(names)}",
+                f" {wanted}; its rules are: {', '.join(names)}",
+            )
+        if params.rule_name is None:
+            notes.append(
+                f"authentication policy {policy_id} ({', '.join(map(repr, labels))}): rule"
+                f" {found.get('name')!r} chosen, {why}; set rule_name to choose another"
             )
         if len(labels) > 1:
             notes.append(

@@ -19,7 +19,7 @@
 
 # %% tags=["parameters"]
 apps: dict = {"labels": ["Salesforce.com"]}  # apps to change: labels, ids or policies (auth policy names)
-rule_name: str = "Catch-all Rule"  # rule to change in each app's authentication policy
+rule_name: "Optional[str]" = None  # rule to change per app policy (None: the top rule kmsi manages, else the Catch-all Rule)
 prompt_frequency: str = "PT168H"  # how often the prompt is shown again (ISO-8601 duration)
 factor_mode: str = "2FA"  # 1FA or 2FA for the app sign-in rule
 reauthenticate_in: str = "PT168H"  # how long before users re-authenticate to the app
