@@ -54,16 +54,17 @@ def notebooks_dir() -> Path:
                       " or pass --notebook-dir")
 
 
-def lab_command(
-    *, port: int, token: str, root_dir: Path, open_browser: bool, as_root: bool
-) -> list[str]:
-    """The ``jupyter lab`` command line (pure): loopback only, fixed port, our token."""
+def lab_command(*, port: int, root_dir: Path, open_browser: bool, as_root: bool) -> list[str]:
+    """The ``jupyter lab`` command line (pure): loopback only, fixed port.
+
+    The access token is not on it (any local user can read a command line in
+    ``ps``); :func:`lab_environment` passes it as ``JUPYTER_TOKEN``.
+    """
     command = [
         sys.executable, "-m", "jupyterlab",
         f"--ServerApp.ip={LOOPBACK}",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root_dir}",
         f"--ServerApp.open_browser={open_browser}",
     ]
@@ -73,12 +74,21 @@ def lab_command(
 
 
 def lab_environment(
-    base: Mapping[str, str], *, org_url: str, api_token: str, settings_dir: Path | None = None
+    base: Mapping[str, str],
+    *,
+    org_url: str,
+    api_token: str,
+    lab_token: str,
+    settings_dir: Path | None = None,
 ) -> dict[str, str]:
-    """The lab's environment: ``base`` without any ``OKTA_*``, plus the sandbox's URL and token."""
+    """The lab's environment: ``base`` without any ``OKTA_*``, plus the sandbox's URL and token.
+
+    ``lab_token`` is JupyterLab's own access token (``JUPYTER_TOKEN``).
+    """
     env = {k: v for k, v in base.items() if not k.startswith("OKTA_")}
     env["OKTA_ORG_URL"] = org_url
     env["OKTA_API_TOKEN"] = api_token
+    env["JUPYTER_TOKEN"] = lab_token
     if settings_dir is not None:
         env["JUPYTERLAB_SETTINGS_DIR"] = str(settings_dir)
         env["JUPYTERLAB_WORKSPACES_DIR"] = str(settings_dir / "workspaces")
@@ -154,9 +164,9 @@ class Lab:
         plugin = settings / "@jupyterlab" / "apputils-extension"
         plugin.mkdir(parents=True)
         (plugin / "notification.jupyterlab-settings").write_text(_QUIET_SETTINGS)
-        env = lab_environment(os.environ, org_url=self.sandbox_url,
-                              api_token=self.sandbox.token, settings_dir=settings)
-        command = lab_command(port=self.port, token=self.token, root_dir=self.root_dir,
+        env = lab_environment(os.environ, org_url=self.sandbox_url, api_token=self.sandbox.token,
+                              lab_token=self.token, settings_dir=settings)
+        command = lab_command(port=self.port, root_dir=self.root_dir,
                               open_browser=self.open_browser, as_root=_is_root())
         command += self.extra_args
         # its own session: Ctrl-C reaches us only, and we stop JupyterLab cleanly

@@ -46,26 +46,26 @@ def running(argument: str) -> list[int]:
     return pids
 
 
-def test_lab_command_listens_on_loopback_with_our_token(tmp_path: Path) -> None:
-    command = lab_command(port=8899, token="t0k", root_dir=tmp_path, open_browser=False,
-                          as_root=True)
+def test_lab_command_listens_on_loopback_and_keeps_the_token_off_it(tmp_path: Path) -> None:
+    """A command line is readable by every local user (``ps``): the token goes in the env."""
+    command = lab_command(port=8899, root_dir=tmp_path, open_browser=False, as_root=True)
     assert "--ServerApp.ip=127.0.0.1" in command
     assert "--ServerApp.port=8899" in command and "--ServerApp.port_retries=0" in command
-    assert "--IdentityProvider.token=t0k" in command
+    assert not any("token" in part.lower() for part in command)
     assert f"--ServerApp.root_dir={tmp_path}" in command
     assert "--ServerApp.open_browser=False" in command and command[-1] == "--allow-root"
-    assert "--allow-root" not in lab_command(port=1, token="t", root_dir=tmp_path,
-                                             open_browser=True, as_root=False)
+    assert "--allow-root" not in lab_command(port=1, root_dir=tmp_path, open_browser=True,
+                                             as_root=False)
 
 
 def test_lab_environment_points_only_at_the_sandbox() -> None:
     """Any OKTA_* of the calling shell (a real org) is dropped from the lab's environment."""
     env = lab_environment(
         {"PATH": "/bin", "OKTA_ORG_URL": "https://real.okta.com", "OKTA_CLIENT_ID": "0oa1"},
-        org_url="http://127.0.0.1:5000", api_token="sandbox-token-x",
+        org_url="http://127.0.0.1:5000", api_token="sandbox-token-x", lab_token="lab-t0k",
     )
     assert env == {"PATH": "/bin", "OKTA_ORG_URL": "http://127.0.0.1:5000",
-                   "OKTA_API_TOKEN": "sandbox-token-x"}
+                   "OKTA_API_TOKEN": "sandbox-token-x", "JUPYTER_TOKEN": "lab-t0k"}
 
 
 @pytest.mark.slow
@@ -94,6 +94,10 @@ def test_kmsi_lab_prints_the_address_and_stops_cleanly_on_ctrl_c(tmp_path: Path)
                              headers={"Authorization": "token lab-test-token"}).json()
         assert "20_post_auth.ipynb" in {item["name"] for item in contents["content"]}
         assert httpx.get(f"http://127.0.0.1:{port}/api/contents").status_code == 403
+        jupyter = running(f"--ServerApp.port={port}")
+        assert jupyter, "JupyterLab's process is found by its command line"
+        for pid in jupyter:
+            assert b"lab-test-token" not in Path(f"/proc/{pid}/cmdline").read_bytes()
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
     finally:
