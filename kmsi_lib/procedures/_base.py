@@ -95,6 +95,7 @@ __all__ = [
     "get_kind",
     "get_path",
     "parse_params",
+    "read_sandbox",
     "register_kind",
     "register_lookup",
     "resolve_apps",
@@ -1474,6 +1475,25 @@ def _verify_change(change: Change, now: Mapping[str, Any] | None) -> list[Check]
             Check(f"{label} {d.path}", same_value(d.path, actual, d.after), d.after, actual)
         )
     return checks
+
+
+def read_sandbox(client: OktaClient, path: str) -> Any:
+    """GET ``/_sandbox/<path>`` when the org is the sandbox; None otherwise.
+
+    Only asked of an org on a loopback address or the in-process sandbox host
+    (a real org has no such endpoint, and nothing is sent to it). Any failure
+    (an error answer, a body that is not JSON) also gives None: "cannot
+    check", never a wrong answer.
+    """
+    from kmsi_lib import _protocol  # deferred, like the resources
+
+    host = urlsplit(str(getattr(client, "org_url", ""))).hostname or ""
+    if not _protocol.is_local_host(host):
+        return None
+    try:
+        return client.get_json("/_sandbox/" + path.lstrip("/"))
+    except (KmsiError, ValueError):
+        return None
 
 
 def check_same_org(client: OktaClient, org_url: str, *, field: str = "plan") -> None:

@@ -23,12 +23,11 @@ Four parts, planned and applied together:
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import pydantic
 from pydantic import BeforeValidator
 
-from kmsi_lib.errors import KmsiError, ParameterError
+from kmsi_lib.errors import ParameterError
 from kmsi_lib.procedures import _base
 from kmsi_lib.procedures._base import (
     ApplyResult,
@@ -297,17 +296,9 @@ def org_setting_checks(client: Any) -> list[Check]:
 def read_sandbox_org_setting(client: Any) -> bool | None:
     """``preAuthKmsi`` from the sandbox's admin endpoint; None when it cannot be read.
 
-    Only tried when the org URL is a loopback address or the in-process
-    sandbox host; a real org has no such endpoint.
+    Only tried against the sandbox (:func:`~kmsi_lib.procedures._base.read_sandbox`);
+    a real org has no such endpoint.
     """
-    from kmsi_lib import _protocol  # deferred: the protocol helpers are only needed here
-
-    host = urlsplit(str(getattr(client, "org_url", ""))).hostname or ""
-    if not _protocol.is_local_host(host):
-        return None
-    try:
-        settings = client.get_json("/_sandbox/org-settings")
-    except (KmsiError, ValueError):  # any failure means "cannot check", never a wrong answer
-        return None
+    settings = _base.read_sandbox(client, "org-settings")
     value = settings.get("preAuthKmsi") if isinstance(settings, dict) else None
     return value if isinstance(value, bool) else None

@@ -24,11 +24,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import httpx
 from pydantic import Field, model_validator
 
 from kmsi_lib.bulk import run_bulk
-from kmsi_lib.errors import KmsiError, ParameterError, StalePlanError
+from kmsi_lib.errors import ParameterError, StalePlanError
 from kmsi_lib.procedures._base import (
     AppliedChange,
     ApplyResult,
@@ -43,6 +42,7 @@ from kmsi_lib.procedures._base import (
     Verification,
     check_drift,
     parse_params,
+    read_sandbox,
     register_lookup,
     utc_now,
 )
@@ -371,18 +371,6 @@ def verify(client: OktaClient, params: Params | Mapping[str, Any]) -> Verificati
 
 
 def _sandbox_revocations(client: OktaClient) -> Sequence[Mapping[str, Any]] | None:
-    """The sandbox's revocation log, or None when the org is not the sandbox.
-
-    Only asked of a loopback or in-process sandbox org (a real org has no such
-    endpoint); any failure means "cannot check".
-    """
-    from kmsi_lib import _protocol  # deferred: only needed for this check
-
-    host = httpx.URL(str(client.org_url)).host
-    if not _protocol.is_local_host(host):
-        return None
-    try:
-        data = client.get_json("/_sandbox/session-revocations")
-    except (KmsiError, ValueError):
-        return None
+    """The sandbox's revocation log, or None when the org is not the sandbox (or on failure)."""
+    data = read_sandbox(client, "session-revocations")
     return cast("Sequence[Mapping[str, Any]]", data) if isinstance(data, list) else None
