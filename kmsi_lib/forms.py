@@ -251,23 +251,13 @@ def validate_values(
         return None, messages, ""
     general: list[str] = []
     names = [i.name for i in inputs]
-    try:
-        model.model_validate(values)
-    except pydantic.ValidationError as exc:
-        for error in exc.errors():
-            loc = _base._loc(error["loc"])  # the same location and wording as headless runs
-            text = _base._message(error, model)
-            owner = _field_of(loc, names) if loc else None
-            if owner is None:
-                general.append(f"{loc}: {text}" if loc else text)
-            else:
-                messages.setdefault(owner, text)
-    except ParameterError as exc:  # raised by a model validator, naming the field itself
-        owner = _field_of(exc.field, names)
+    # the same locations and wording as a headless run
+    for loc, text in _base.field_messages(model, values).items():
+        owner = _field_of(loc, names) if loc else None
         if owner is None:
-            general.append(str(exc))
+            general.append(f"{loc}: {text}" if loc else text)
         else:
-            messages[owner] = exc.message
+            messages.setdefault(owner, text)
     if messages or general:
         return None, messages, "; ".join(general)
     return values, {}, ""

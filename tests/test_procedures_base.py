@@ -633,3 +633,17 @@ def test_read_sandbox_never_asks_a_real_org_and_a_failure_is_none() -> None:
     broken = _AskedClient("http://127.0.0.1:8123", TransportError("connection refused"))
     assert base.read_sandbox(broken, "/session-revocations") is None  # type: ignore[arg-type]
     assert broken.asked == ["/_sandbox/session-revocations"]
+
+
+def test_field_messages_name_each_wrong_field_as_a_headless_run_does() -> None:
+    model = REGISTRY["post_auth"].Params
+    assert base.field_messages(model, {"apps": {"labels": ["Slack"]}}) == {}
+    data = {"apps": {"labels": ["Slack"]}, "max_session_idle_minutes": 0, "colour": "red"}
+    messages = base.field_messages(model, data)
+    assert set(messages) == {"max_session_idle_minutes", "colour"}
+    assert messages["max_session_idle_minutes"] == "must be 1 or more (got 0)"
+    assert messages["colour"].startswith("is not a parameter of this procedure")
+    with pytest.raises(ParameterError) as info:
+        base.parse_params(model, data)
+    assert info.value.field == "max_session_idle_minutes"
+    assert messages["max_session_idle_minutes"] in info.value.message

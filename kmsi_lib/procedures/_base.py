@@ -91,6 +91,7 @@ __all__ = [
     "check_same_org",
     "created_placeholder",
     "diff",
+    "field_messages",
     "fingerprint",
     "get_kind",
     "get_path",
@@ -234,6 +235,27 @@ def _message(error: Mapping[str, Any], model: type[BaseModel]) -> str:
     if kind in ("whole_number",) or kind.startswith("kmsi_"):
         return str(error["msg"])
     return f"{error['msg']} (got {got!r})"
+
+
+def field_messages(model: type[BaseModel], data: Mapping[str, Any]) -> dict[str, str]:
+    """Validate ``data`` against ``model``; the message for each wrong field, {} when valid.
+
+    Keys are field paths as :func:`parse_params` names them (``apps.labels[2]``),
+    ``""`` for a problem that belongs to no single field; messages have the
+    same wording as a headless run (the first one per field). A
+    :class:`ParameterError` a model validator raises is reported under its
+    ``field``. Forms show these next to their inputs.
+    """
+    try:
+        model.model_validate(dict(data))
+    except pydantic.ValidationError as exc:
+        messages: dict[str, str] = {}
+        for error in exc.errors():
+            messages.setdefault(_loc(error["loc"]), _message(error, model))
+        return messages
+    except ParameterError as exc:  # raised by a model validator, naming the field itself
+        return {exc.field: exc.message}
+    return {}
 
 
 def parse_params(model: type[ModelT], data: Mapping[str, Any] | ModelT) -> ModelT:
