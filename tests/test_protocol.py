@@ -48,6 +48,8 @@ def test_validate_org_url_accepts(given: str, expected: str) -> None:
         pytest.param("example.okta.com", "is not a URL", id="no-scheme"),
         pytest.param("http://example.okta.com", "plain HTTP", id="http-remote"),
         pytest.param("http://10.0.0.5", "plain HTTP", id="http-private-ip"),
+        pytest.param("http://localhost.attacker.example", "plain HTTP", id="http-localhost-prefix"),
+        pytest.param("http://127.0.0.1.nip.io", "plain HTTP", id="http-loopback-lookalike"),
         pytest.param("https://example.okta.com/api/v1", "has a path", id="path"),
         pytest.param("https://example-admin.okta.com/admin/dashboard", "has a path", id="admin"),
         pytest.param("https://example.okta.com?x=1", "has a path or query", id="query"),
