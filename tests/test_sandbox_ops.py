@@ -181,6 +181,88 @@ def test_concurrency_limit_gives_429_with_zero_limit(sb: Sandbox) -> None:
     assert blocked.json()["errorCode"] == "E0000047"
 
 
+def _parallel_gets(url: str, token: str, n: int) -> list[httpx.Response]:
+    """``n`` simultaneous GETs over loopback, one connection each, released together."""
+    barrier = threading.Barrier(n)
+    results: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"SSWS {token}"},
+                          timeout=10) as c:
+            barrier.wait()
+            r = c.get("/api/v1/policies", params=OKTA_SIGN_ON)
+        with lock:
+            results.append(r)
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_slow_requests_hold_concurrency_slots_over_loopback(sb: Sandbox) -> None:
+    """Injected latency is served inside the concurrency gate, as a slow Okta request is:
+    with 2 slots and 300 ms per request, 6 parallel requests cannot all get in."""
+    sb.admin.set_concurrency_limit(2)
+    sb.admin.add_fault({"latency_ms": 300, "match": {"path": "/api/v1/policies*"}})
+    with sb.serve() as url:
+        results = _parallel_gets(url, sb.token, 6)
+    statuses = sorted(r.status_code for r in results)
+    assert set(statuses) <= {200, 429}, statuses
+    rejected = [r for r in results if r.status_code == 429]
+    assert rejected and statuses.count(200) >= 2, statuses
+    for r in rejected:
+        assert r.headers["X-Rate-Limit-Limit"] == "0"
+        assert r.headers["X-Rate-Limit-Remaining"] == "0"
+        assert r.json()["errorCode"] == "E0000047"
+    log = sb.admin.requests()
+    assert sum(e["fault"] == "concurrency" for e in log) == len(rejected)
+    # the admitted requests really took the injected latency
+    assert all(e["ms"] >= 290 for e in log if e["status"] == 200)
+
+
+def test_okta_client_gets_through_a_concurrency_limit_by_retrying(sb: Sandbox) -> None:
+    """kmsi_lib's OktaClient, a consumer here, allowed more parallel requests than the org's
+    concurrency limit: it takes Limit 0 / Remaining 0 as a concurrency rejection, backs off and
+    retries until every call succeeds."""
+    from kmsi_lib.auth import SSWSAuth
+    from kmsi_lib.client import OktaClient, RetryPolicy
+
+    sb.admin.set_concurrency_limit(2)
+    sb.admin.add_fault({"latency_ms": 300, "match": {"path": "/api/v1/policies*"}})
+    n = 6
+    barrier = threading.Barrier(n)
+    names: list[list[str]] = []
+    errors: list[BaseException] = []
+    with sb.serve() as url:
+        okta = OktaClient(url, SSWSAuth(sb.token), max_concurrency=n, timeout=10,
+                          retry=RetryPolicy(max_attempts=20, max_total_seconds=60,
+                                            backoff_base=0.05, backoff_cap=0.4))
+
+        def one() -> None:
+            try:
+                barrier.wait()
+                policies = okta.get_json("/api/v1/policies", params=OKTA_SIGN_ON)
+                names.append([p["name"] for p in policies])
+            except BaseException as exc:  # reported below, with the others
+                errors.append(exc)
+
+        with okta:
+            threads = [threading.Thread(target=one) for _ in range(n)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    assert errors == []
+    assert len(names) == n and all("Default Policy" in got for got in names)
+    log = sb.admin.requests()
+    assert sum(e["status"] == 200 for e in log) == n
+    assert any(e["fault"] == "concurrency" for e in log)  # the limit was really hit
+
+
 # ---- faults ------------------------------------------------------------------------------------
 
 
