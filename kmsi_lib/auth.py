@@ -54,6 +54,7 @@ class Secret:
         self._value = value
 
     def get_secret_value(self) -> str:
+        """The value itself: call only where it is sent (a header, a signature)."""
         return self._value
 
     def __repr__(self) -> str:
@@ -87,10 +88,12 @@ class SSWSAuth(httpx.Auth):
         return "SSWSAuth(token=Secret('**********'))"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Add the ``Authorization: SSWS`` header."""
         request.headers["Authorization"] = f"SSWS {self._token.get_secret_value()}"
         yield request
 
     def secret_values(self) -> list[str]:
+        """The token, for the journal's and the evidence's secret scrubbing."""
         return [self._token.get_secret_value()]
 
 
@@ -237,9 +240,11 @@ class OAuthServiceAppAuth(httpx.Auth):
 
     @property
     def token_url(self) -> str:
+        """The org authorization server's token endpoint."""
         return self.org_url + TOKEN_PATH
 
     def secret_values(self) -> list[str]:
+        """The key's secret parts and every assertion and access token issued so far."""
         values = _private_parts(self._private_key.get_secret_value())
         with self._lock:
             values += list(self._issued)
@@ -408,6 +413,7 @@ class OAuthServiceAppAuth(httpx.Auth):
             request.headers["Authorization"] = f"Bearer {token}"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Get or reuse a token, authorize, answer DPoP-nonce and revoked-token challenges."""
         with self._lock:
             token = self._cached_token()
             if token is None:

@@ -41,17 +41,21 @@ class BulkResult(Generic[T, R]):
 
     @property
     def succeeded(self) -> list[BulkItem[T, R]]:
+        """The items whose call returned."""
         return [r for r in self.results if r.ok]
 
     @property
     def failed(self) -> list[BulkItem[T, R]]:
+        """The items whose call raised."""
         return [r for r in self.results if not r.ok]
 
     @property
     def ok(self) -> bool:
+        """True when no item failed."""
         return all(r.ok for r in self.results)
 
     def summary(self) -> str:
+        """``N succeeded, M failed of T``."""
         return f"{len(self.succeeded)} succeeded, {len(self.failed)} failed of {len(self.results)}"
 
 

@@ -158,6 +158,7 @@ class OktaClient:
         self.close()
 
     def close(self) -> None:
+        """Close the connection pool."""
         self._http.close()
 
     def secret_values(self) -> list[str]:

@@ -96,10 +96,12 @@ def canonical_json(value: Any) -> str:
 
 
 def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
 
 
 def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 16), b""):
@@ -269,6 +271,8 @@ class Problem:
 
 @dataclasses.dataclass(frozen=True)
 class VerifyReport:
+    """The outcome of :func:`verify`: what was checked and every problem found."""
+
     root: Path
     entries: int
     runs: int
@@ -276,9 +280,11 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """True when no problem was found."""
         return not self.problems
 
     def to_text(self) -> str:
+        """The report for a terminal."""
         if self.ok:
             return (f"evidence intact: {self.entries} ledger entries, {self.runs} runs "
                     f"in {self.root}")
@@ -745,6 +751,7 @@ def record_run(
 
 
 def format_table(rows: list[list[str]], headers: list[str]) -> str:
+    """Rows under headers, columns padded to the widest cell."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]

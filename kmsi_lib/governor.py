@@ -87,6 +87,7 @@ class Governor:
         self.waited_seconds = 0.0
 
     def state(self, key: str) -> BucketState:
+        """A copy of what is known about bucket ``key``."""
         with self._lock:
             st = self._buckets.get(key, BucketState())
             return BucketState(st.limit, st.reset_epoch, st.deadline, st.used, st.remaining)

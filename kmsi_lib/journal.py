@@ -47,6 +47,7 @@ class JournalEntry:
     rate_limit: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The entry as a JSON-serialisable dict."""
         return asdict(self)
 
     def line(self) -> str:
@@ -95,10 +96,12 @@ class Journal:
         self._secrets = secrets or (lambda: ())
 
     def set_secret_source(self, secrets: Callable[[], Iterable[str]]) -> None:
+        """Where the known secret strings come from (the client sets its own)."""
         self._secrets = secrets
 
     @property
     def entries(self) -> list[JournalEntry]:
+        """A copy of the entries, oldest first."""
         with self._lock:
             return list(self._entries)
 
@@ -107,6 +110,7 @@ class Journal:
             return len(self._entries)
 
     def clear(self) -> None:
+        """Forget every entry."""
         with self._lock:
             self._entries.clear()
 
@@ -115,6 +119,7 @@ class Journal:
         return [entry.to_dict() for entry in self.entries]
 
     def add(self, entry: JournalEntry) -> None:
+        """Store an already-redacted entry and log its one-line form."""
         with self._lock:
             self._entries.append(entry)
         log.info("%s", entry.line())
@@ -122,6 +127,7 @@ class Journal:
     # -- httpx event hooks ---------------------------------------------------
 
     def event_hooks(self) -> dict[str, list[Callable[..., Any]]]:
+        """The hooks to pass as ``httpx.Client(event_hooks=...)``."""
         return {"request": [self._on_request], "response": [self._on_response]}
 
     def _on_request(self, request: httpx.Request) -> None:

@@ -144,6 +144,7 @@ class Lab:
 
     @property
     def base_url(self) -> str:
+        """JupyterLab's address on loopback, without the token."""
         return f"http://{LOOPBACK}:{self.port}"
 
     @property
@@ -152,6 +153,7 @@ class Lab:
         return f"{self.base_url}/lab?token={self.token}"
 
     def start(self) -> Lab:
+        """Serve the sandbox, start JupyterLab against it and wait until it answers."""
         from kmsi_lib.sandbox import Sandbox
 
         if self.sandbox is None:
@@ -208,6 +210,7 @@ class Lab:
             process.wait(timeout=10)
 
     def close(self) -> None:
+        """Stop JupyterLab, then the sandbox."""
         self._stack.close()
 
     def __enter__(self) -> Lab:

@@ -16,6 +16,7 @@ def seg(value: str) -> str:
 
 
 def as_dict(value: Any, what: str) -> dict[str, Any]:
+    """``value`` if Okta answered a JSON object, else a clear error naming ``what``."""
     if not isinstance(value, dict):
         raise errors.KmsiError(
             f"Okta returned {type(value).__name__} for {what}, expected an object."

@@ -19,6 +19,7 @@ def list_apps(c: OktaClient, *, q: str | None = None) -> Iterator[dict[str, Any]
 
 
 def get_app(c: OktaClient, app_id: str) -> dict[str, Any]:
+    """An app by id."""
     return as_dict(c.get_json(f"{BASE}/{seg(app_id)}"), "an app")
 
 

@@ -35,10 +35,12 @@ def _page(brand_id: str, which: str = "") -> str:
 
 
 def list_brands(c: OktaClient) -> list[dict[str, Any]]:
+    """Every brand of the org."""
     return list(c.paginate(BASE))
 
 
 def get_brand(c: OktaClient, brand_id: str) -> dict[str, Any]:
+    """One brand by id."""
     return as_dict(c.get_json(f"{BASE}/{seg(brand_id)}"), "a brand")
 
 
@@ -51,6 +53,7 @@ def get_customized_sign_in_page(c: OktaClient, brand_id: str) -> dict[str, Any] 
 
 
 def get_default_sign_in_page(c: OktaClient, brand_id: str) -> dict[str, Any]:
+    """The brand's default sign-in page."""
     return as_dict(c.get_json(_page(brand_id, "default")), "a sign-in page")
 
 
@@ -78,11 +81,13 @@ def get_preview_sign_in_page(c: OktaClient, brand_id: str) -> dict[str, Any] | N
 def replace_preview_sign_in_page(
     c: OktaClient, brand_id: str, page: dict[str, Any]
 ) -> dict[str, Any]:
+    """Replace the brand's preview sign-in page (whole object)."""
     response = c.request("PUT", _page(brand_id, "preview"), json=page)
     return as_dict(response.json(), "a sign-in page")
 
 
 def delete_preview_sign_in_page(c: OktaClient, brand_id: str) -> None:
+    """Delete the brand's preview sign-in page."""
     c.request("DELETE", _page(brand_id, "preview"))
 
 

@@ -36,6 +36,7 @@ def find_group_by_name(c: OktaClient, name: str) -> dict[str, Any] | None:
 
 
 def get_group(c: OktaClient, group_id: str) -> dict[str, Any]:
+    """A group by id."""
     return as_dict(c.get_json(f"{BASE}/{seg(group_id)}"), "a group")
 
 

@@ -57,6 +57,7 @@ def find_policy_by_name(c: OktaClient, type: str, name: str) -> dict[str, Any] |
 
 
 def get_policy(c: OktaClient, policy_id: str) -> dict[str, Any]:
+    """A policy by id."""
     return as_dict(c.get_json(f"{BASE}/{seg(policy_id)}"), "a policy")
 
 
@@ -66,24 +67,29 @@ def create_policy(c: OktaClient, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def replace_policy(c: OktaClient, policy_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Replace a policy (PUT is a full replace: send the whole object)."""
     return as_dict(
         c.request("PUT", f"{BASE}/{seg(policy_id)}", json=body).json(), "a replaced policy"
     )
 
 
 def delete_policy(c: OktaClient, policy_id: str) -> None:
+    """Delete a policy."""
     c.request("DELETE", f"{BASE}/{seg(policy_id)}")
 
 
 def activate_policy(c: OktaClient, policy_id: str) -> None:
+    """Activate a policy (safe to repeat, so retried)."""
     c.request("POST", f"{BASE}/{seg(policy_id)}/lifecycle/activate", idempotent=True)
 
 
 def deactivate_policy(c: OktaClient, policy_id: str) -> None:
+    """Deactivate a policy (safe to repeat, so retried)."""
     c.request("POST", f"{BASE}/{seg(policy_id)}/lifecycle/deactivate", idempotent=True)
 
 
 def list_rules(c: OktaClient, policy_id: str) -> list[dict[str, Any]]:
+    """Every rule of a policy, in Okta's order."""
     return list(c.paginate(f"{BASE}/{seg(policy_id)}/rules"))
 
 
@@ -94,6 +100,7 @@ def find_rule_by_name(c: OktaClient, policy_id: str, name: str) -> dict[str, Any
 
 
 def get_rule(c: OktaClient, policy_id: str, rule_id: str) -> dict[str, Any]:
+    """One rule of a policy."""
     return as_dict(c.get_json(f"{BASE}/{seg(policy_id)}/rules/{seg(rule_id)}"), "a rule")
 
 
@@ -113,21 +120,25 @@ def create_rule(
 def replace_rule(
     c: OktaClient, policy_id: str, rule_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
+    """Replace a rule (PUT is a full replace: send the whole object)."""
     response = c.request("PUT", f"{BASE}/{seg(policy_id)}/rules/{seg(rule_id)}", json=body)
     return as_dict(response.json(), "a replaced rule")
 
 
 def delete_rule(c: OktaClient, policy_id: str, rule_id: str) -> None:
+    """Delete a rule."""
     c.request("DELETE", f"{BASE}/{seg(policy_id)}/rules/{seg(rule_id)}")
 
 
 def activate_rule(c: OktaClient, policy_id: str, rule_id: str) -> None:
+    """Activate a rule (safe to repeat, so retried)."""
     c.request(
         "POST", f"{BASE}/{seg(policy_id)}/rules/{seg(rule_id)}/lifecycle/activate", idempotent=True
     )
 
 
 def deactivate_rule(c: OktaClient, policy_id: str, rule_id: str) -> None:
+    """Deactivate a rule (safe to repeat, so retried)."""
     c.request(
         "POST",
         f"{BASE}/{seg(policy_id)}/rules/{seg(rule_id)}/lifecycle/deactivate",
