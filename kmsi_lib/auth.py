@@ -443,6 +443,12 @@ class OAuthServiceAppAuth(httpx.Auth):
 # ---------------------------------------------------------------- Credentials
 
 
+_BOTH_CONFIGURED = (
+    "Both an API token (OKTA_API_TOKEN) and an OAuth service app (OKTA_CLIENT_ID) are"
+    " configured: unset one of them."
+)
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -461,10 +467,7 @@ class Credentials:
     def __post_init__(self) -> None:
         object.__setattr__(self, "org_url", _protocol.validate_org_url(self.org_url))
         if self.api_token is not None and self.client_id is not None:
-            raise errors.ConfigError(
-                "Both an API token (OKTA_API_TOKEN) and an OAuth service app (OKTA_CLIENT_ID)"
-                " are configured: unset one of them."
-            )
+            raise errors.ConfigError(_BOTH_CONFIGURED)
         if self.api_token is None and self.client_id is None:
             raise errors.ConfigError(
                 "No credentials: set OKTA_API_TOKEN, or OKTA_CLIENT_ID with"
@@ -533,10 +536,7 @@ class Credentials:
         key_jwk, _ = get("OKTA_PRIVATE_KEY_JWK")
         key_id, _ = get("OKTA_KEY_ID", "OKTA_CLIENT_KID")
         if token and client_id:
-            raise errors.ConfigError(
-                "Both an API token (OKTA_API_TOKEN) and an OAuth service app (OKTA_CLIENT_ID)"
-                " are configured: unset one of them."
-            )
+            raise errors.ConfigError(_BOTH_CONFIGURED)
         if key_file and key_jwk:
             raise errors.ConfigError(
                 "OKTA_PRIVATE_KEY_FILE and OKTA_PRIVATE_KEY_JWK are both set: keep one."
