@@ -323,3 +323,52 @@ def test_rollback_puts_several_shifted_rules_back_in_order(org: Org) -> None:
     assert sum(c.action == "update" for c in undo.changes) == len(seeded)
     rollback.apply(org.client, undo)
     assert comparable_snapshot(org.sandbox) == before
+
+
+def test_second_apply_with_the_setting_verifiably_on_asks_no_attestation(org: Org) -> None:
+    """Nothing to write and the sandbox shows the toggle on: no manual step, nothing to attest."""
+    pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    org.sandbox.admin.set_org_settings({"preAuthKmsi": True})
+    again = pre_auth.plan(org.client, PARAMS)
+    assert again.is_empty and again.manual_steps == []
+    assert pre_auth.ORG_SETTING_ON_NOTE in again.notes
+    org.clear_logs()
+    result = pre_auth.apply(org.client, again)
+    assert result.outcome == "no-op" and result.attestation is None
+    setting = [c for c in result.verification.checks if c.name == pre_auth.ORG_SETTING_CHECK]
+    assert [c.ok for c in setting] == [True], "the apply read the setting again"
+    assert org.api_writes() == []
+
+
+def test_second_apply_with_the_setting_unverified_takes_the_earlier_attestation(org: Org) -> None:
+    """The toggle cannot be shown on (here: it is off): the step stays and needs an attestation;
+    the earlier apply's attestation, given again, is recorded with its original time."""
+    pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    again = pre_auth.plan(org.client, PARAMS)
+    assert again.is_empty and [s.title for s in again.manual_steps] == [
+        pre_auth.ORG_SETTING_STEP.title
+    ]
+    assert "earlier apply" in again.manual_steps[0].instructions[-1]
+    with pytest.raises(ParameterError) as info:
+        pre_auth.apply(org.client, again)
+    assert info.value.field == "attestation"
+    result = pre_auth.apply(org.client, again, attestation=ATTESTATION)
+    assert result.outcome == "no-op"
+    assert result.attestation is not None and result.attestation.at == ATTESTATION["at"]
+
+
+def test_a_real_org_keeps_the_manual_step_on_a_second_plan() -> None:
+    from procedure_support import WireRecorder
+
+    from kmsi_lib.auth import SSWSAuth
+    from kmsi_lib.client import OktaClient
+    from kmsi_lib.sandbox import Sandbox
+
+    sandbox = Sandbox(seed="default")
+    sandbox.admin.set_org_settings({"preAuthKmsi": True})  # on, but a real org cannot show it
+    wire = WireRecorder(sandbox.transport())
+    client = OktaClient("https://acme.okta.com", SSWSAuth(sandbox.token), transport=wire)
+    pre_auth.apply(client, pre_auth.plan(client, PARAMS), attestation=ATTESTATION)
+    again = pre_auth.plan(client, PARAMS)
+    assert again.is_empty and again.manual_steps == [pre_auth.ORG_SETTING_STEP]
+    assert not any(s.path.startswith("/_sandbox") for s in wire.sent)

@@ -5,7 +5,9 @@ Four parts, planned and applied together:
 1. The org setting that shows the option before users sign in. Okta offers no
    public API for it, so the plan lists the Admin Console steps and apply
    needs an attestation (who did it, when). Against the sandbox the setting
-   can be read back and is verified.
+   can be read back and is verified; there, a plan with nothing else to do
+   and the setting already on has no manual step (nothing to attest). On a
+   real org a later apply gives the earlier apply's attestation again.
 2. A global session policy (``OKTA_SIGN_ON``) for the chosen groups, placed
    at the chosen priority above the Default Policy. It is found by name on
    later runs and adjusted rather than created twice.
@@ -73,7 +75,16 @@ ORG_SETTING_STEP = ManualStep(
         "Choose the option that shows the 'stay signed in' checkbox before users sign in"
         " ('Before users sign in').",
         "Save, then record who made the change and when in the attestation.",
+        "Already done by an earlier apply of this change and still on? Do not redo it: give"
+        " that apply's attestation again (same person, time and statement), so that the record"
+        " says when the step was really done instead of claiming it was done twice.",
     ],
+)
+
+ORG_SETTING_ON_NOTE = (
+    "the org setting that shows 'Keep me signed in' before sign-in is already on (read from"
+    " the sandbox org) and nothing else is to be written: this run has no manual step, so no"
+    " attestation is asked; the apply's verification reads the setting again"
 )
 
 
@@ -237,12 +248,20 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
         if (app_change := app_rule.change(note=f"apps: {', '.join(labels)}")) is not None:
             changes.append(app_change)
 
+    # The manual step stays in the plan unless it is verifiably done and nothing else is to
+    # be done: an auditor expects an attestation for every human action a change makes, and
+    # none for a run that makes none (the sandbox can show the setting is on; a real org
+    # cannot, so there the earlier attestation is given again, as the step's text says).
+    manual_steps = [ORG_SETTING_STEP]
+    if not changes and read_sandbox_org_setting(client) is True:
+        manual_steps = []
+        notes.append(ORG_SETTING_ON_NOTE)
     result = Plan(
         procedure=NAME,
         params=params.model_dump(mode="json"),
         org_url=str(getattr(client, "org_url", "")),
         changes=changes,
-        manual_steps=[ORG_SETTING_STEP],
+        manual_steps=manual_steps,
         notes=notes,
         observations=reader.observations,
     )

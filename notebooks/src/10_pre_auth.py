@@ -72,6 +72,10 @@ plan = rb.plan()
 # attestation parameters (who did it, and what). The org is read again and a plan that no
 # longer matches it is refused. The policy is created at its priority, so the rules below
 # it keep their order; the before-state is recorded for `90_rollback.ipynb`.
+#
+# Running it again later? When there is nothing left to write, a sandbox org that shows
+# the setting on needs no attestation (no one did anything in this run); on a real org,
+# give the earlier apply's attestation again, with its original time in `attestation_at`.
 
 # %%
 applied = rb.apply()
