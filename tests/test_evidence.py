@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
 import urllib.parse
@@ -106,6 +107,8 @@ def test_record_run_writes_record_html_and_ledger(tmp_path: Path) -> None:
     assert record["verification"]["ok"] is True
     assert record["journal"][0]["url"] == "/api/v1/policies"
     assert set(record["files"]) == {"notebook.html", "notebook.ipynb", "result.json"}
+    for name, digest in record["files"].items():
+        assert digest == hashlib.sha256((rec.run_dir / name).read_bytes()).hexdigest(), name
     assert "<html" in (rec.run_dir / "notebook.html").read_text().lower()
     (entry,) = read_ledger(tmp_path)
     assert entry["seq"] == 1 and entry["prev_hash"] == evidence.GENESIS_HASH
