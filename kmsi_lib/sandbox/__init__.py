@@ -34,6 +34,8 @@ Admin endpoints (no auth; ``sb.admin`` is the Python twin of each)::
     POST   /_sandbox/clients               {"client_id", "jwk", "scopes", "dpop"}
     POST   /_sandbox/apps|users|groups     {"label"|"login"|"name", ...} test set-up
     POST   /_sandbox/brands                {"name"} (a non-default brand)
+    GET    /_sandbox/future-fields         fields of a "newer Okta release" the org keeps
+    PUT    /_sandbox/future-fields         {"ACCESS_POLICY rule": ["actions.appSignOn.x"], ...}
 
 See ``docs/SANDBOX.md`` for behaviour choices and their evidence.
 """
@@ -53,7 +55,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from ._admin import Admin
 from ._app import INPROCESS, READ_TIMEOUT, SandboxApp
-from ._common import SandboxConfig
+from ._common import SandboxConfig, check_future_fields
 from ._faults import DroppedConnection, InjectedTimeout
 from ._seed import SEEDS, build
 from ._state import OrgState
@@ -175,6 +177,7 @@ class Sandbox:
                  config: SandboxConfig | None = None, state: OrgState | None = None) -> None:
         self.token = token if token is not None else "sandbox-" + secrets.token_urlsafe(24)
         self.config = config or SandboxConfig()
+        self.config.future_fields = check_future_fields(self.config.future_fields)
         self.seed = seed
         self.state = state if state is not None else build(seed)
         self.app = SandboxApp(self.state, self.config, self.token)

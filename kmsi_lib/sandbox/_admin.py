@@ -40,6 +40,7 @@ ROUTES: list[tuple[str, tuple[str, ...]]] = [
     ("/_sandbox/users", ("POST",)),
     ("/_sandbox/groups", ("POST",)),
     ("/_sandbox/brands", ("POST",)),
+    ("/_sandbox/future-fields", ("GET", "PUT")),
 ]
 
 
@@ -131,6 +132,26 @@ class Admin:
 
     def set_concurrency_limit(self, n: int | None) -> None:
         self._app.gate.limit = n
+
+    # ---- fields of a newer Okta release -----------------------------------------------------
+    def set_future_fields(self, fields: Mapping[str, list[str]]) -> dict[str, list[str]]:
+        """Make the org accept, store and return these fields as if from a newer release.
+
+        ``fields`` maps an object kind ("ACCESS_POLICY rule", "SIGN_ON rule", "OKTA_SIGN_ON
+        policy", "ACCESS_POLICY policy", "sign-in page", "brand") to dotted paths, e.g.
+        ``{"ACCESS_POLICY rule": ["actions.appSignOn.futureSetting"]}``; it replaces the
+        previous setting ({} turns it off). Objects already stored are left as they are.
+        """
+        from ._common import check_future_fields
+
+        checked = check_future_fields(dict(fields))
+        with self._state.lock:
+            self._app.config.future_fields = checked
+        return self.future_fields()
+
+    def future_fields(self) -> dict[str, list[str]]:
+        with self._state.lock:
+            return {k: list(v) for k, v in self._app.config.future_fields.items()}
 
     def rate_limits(self) -> Json:
         return {"buckets": self._app.limiter.limits(), "concurrency": self._app.gate.limit}
@@ -256,6 +277,10 @@ def dispatch(app: SandboxApp, request: Request, path: str, args: Mapping[str, st
                 raise ValueError("scopes must be a list")
             admin.register_client(client_id, jwk, scopes, bool(body.get("dpop", False)))
             return Reply(201, {"client_id": client_id})
+        if path == "/_sandbox/future-fields":
+            if method == "PUT":
+                return Reply(200, admin.set_future_fields(_obj(request)))
+            return Reply(200, admin.future_fields())
         if path == "/_sandbox/brands":
             return Reply(201, admin.add_brand(_obj(request).get("name")))
         if path in ("/_sandbox/apps", "/_sandbox/users", "/_sandbox/groups"):

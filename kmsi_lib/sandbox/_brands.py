@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ._common import Ctx, Reply, clone, link, paginate
+from ._common import Ctx, Reply, carry_future_fields, clone, link, paginate
 from ._errors import ApiError, not_found, validation
 from ._ids import PREFIXES
 from ._pages import DEFAULT_PAGE_CONTENT, DEFAULT_WIDGET_CUSTOMIZATIONS, DEFAULT_WIDGET_VERSION
@@ -98,7 +98,9 @@ def new_brand(state: OrgState, name: object) -> Json:
 def create_brand(ctx: Ctx) -> Reply:
     """``POST /api/v1/brands`` (createBrand): 201 with the new brand."""
     body = ctx.object_body()
-    return Reply(201, render_brand(ctx, new_brand(ctx.state, body.get("name"))))
+    brand = new_brand(ctx.state, body.get("name"))
+    carry_future_fields(ctx.config, "brand", body, brand)
+    return Reply(201, render_brand(ctx, brand))
 
 
 def replace_brand(ctx: Ctx, brand_id: str) -> Reply:
@@ -143,6 +145,7 @@ def replace_brand(ctx: Ctx, brand_id: str) -> Reply:
     if body.get("emailDomainId"):
         updated["emailDomainId"] = body["emailDomainId"]
     updated["defaultApp"] = {key: app.get(key) or None for key in fields}
+    carry_future_fields(ctx.config, "brand", body, updated)
     ctx.state.brands[brand_id] = updated
     return Reply(200, render_brand(ctx, updated))
 
@@ -259,6 +262,7 @@ def _normalise_page(ctx: Ctx, body: Json, brand: Json, kind: str) -> Json:
             stored[key] = value
         out[PROMPT_KEY] = stored
     page["widgetCustomizations"] = out
+    carry_future_fields(ctx.config, "sign-in page", body, page)
     return page
 
 

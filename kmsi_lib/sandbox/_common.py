@@ -50,6 +50,11 @@ class SandboxConfig:
     )
     # Concurrent in-flight API requests allowed (None = unlimited).
     concurrency_limit: int | None = 75
+    # Fields of a newer Okta release: object kind -> dotted paths (see FUTURE_KINDS), e.g.
+    # {"ACCESS_POLICY rule": ["actions.appSignOn.futureSetting"]}. Such fields are accepted
+    # on POST/PUT, stored and returned; a PUT that leaves one out removes it. Others are
+    # dropped, as Okta drops fields it does not know.
+    future_fields: dict[str, list[str]] = field(default_factory=dict)
 
 
 # Buckets by endpoint family; values are generous enough for the demo and the test suite.
@@ -260,3 +265,70 @@ def clone(value: T) -> T:
     if isinstance(value, list):
         return [clone(v) for v in value]  # type: ignore[return-value]
     return value
+
+
+# ---- fields of a newer Okta release -------------------------------------------------------
+
+FUTURE_KINDS = ("ACCESS_POLICY rule", "SIGN_ON rule", "OKTA_SIGN_ON policy",
+                "ACCESS_POLICY policy", "sign-in page", "brand")
+# top-level keys a future field may not take over: identity, hypermedia, server-set fields
+_RESERVED_ROOTS = frozenset({"id", "_links", "_embedded", "created", "lastUpdated", "type",
+                             "system", "priority", "status"})
+_SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def check_future_fields(value: Any) -> dict[str, list[str]]:
+    """Validate an object-kind -> dotted-paths mapping; ValueError says what is wrong."""
+    if not isinstance(value, dict):
+        raise ValueError("future fields must be an object: kind -> list of dotted paths")
+    out: dict[str, list[str]] = {}
+    for kind, paths in value.items():
+        if kind not in FUTURE_KINDS:
+            raise ValueError(f"unknown object kind {kind!r}; known: {', '.join(FUTURE_KINDS)}")
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise ValueError(f"{kind!r} needs a list of dotted paths")
+        for path in paths:
+            parts = path.split(".")
+            if not all(_SEGMENT.match(part) for part in parts):
+                raise ValueError(f"{path!r} is not a dotted path of field names")
+            if parts[0] in _RESERVED_ROOTS:
+                raise ValueError(f"{path!r}: {parts[0]!r} is a field the sandbox manages")
+        out[kind] = list(paths)
+    return out
+
+
+def _lookup(obj: Any, parts: list[str]) -> tuple[bool, Any]:
+    for part in parts:
+        if not isinstance(obj, dict) or part not in obj:
+            return False, None
+        obj = obj[part]
+    return True, obj
+
+
+def carry_future_fields(config: SandboxConfig, kind: str, body: Json, stored: Json) -> None:
+    """Full replace of ``kind``'s future fields in ``stored`` from the request ``body``.
+
+    Each configured path is first removed from ``stored`` (a PUT that omits it drops it),
+    then copied from ``body`` when the body has it; missing parent objects are created.
+    """
+    paths = config.future_fields.get(kind)
+    if not paths:
+        return
+    for path in paths:
+        *parents, leaf = path.split(".")
+        found, parent = _lookup(stored, parents)
+        if found and isinstance(parent, dict):
+            parent.pop(leaf, None)
+    for path in paths:
+        parts = path.split(".")
+        found, value = _lookup(body, parts)
+        if not found:
+            continue
+        target = stored
+        for part in parts[:-1]:
+            child = target.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                target[part] = child
+            target = child
+        target[parts[-1]] = clone(value)

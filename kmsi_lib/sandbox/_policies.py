@@ -12,6 +12,7 @@ from . import _apps
 from ._common import (
     Ctx,
     Reply,
+    carry_future_fields,
     clone,
     link,
     opt_bool,
@@ -335,6 +336,7 @@ def create_policy(ctx: Ctx) -> Reply:
         "lastUpdated": now,
         "type": ptype,
     }
+    carry_future_fields(ctx.config, f"{ptype} policy", body, policy)
     _place_policy(ctx.state, policy, priority)
     ctx.state.policies[policy["id"]] = policy
     ctx.state.rules[policy["id"]] = {}
@@ -399,6 +401,7 @@ def replace_policy(ctx: Ctx, policy_id: str) -> Reply:
         policy["status"] = status
     if priority is not None and not policy["system"]:
         _place_policy(ctx.state, policy, priority)
+    carry_future_fields(ctx.config, f"{ptype} policy", body, policy)
     policy["lastUpdated"] = timestamp()
     return Reply(200, render_policy(ctx, policy))
 
@@ -895,6 +898,7 @@ def create_rule(ctx: Ctx, policy_id: str) -> Reply:
         "actions": fields["actions"],
         "type": fields["type"],
     }
+    carry_future_fields(ctx.config, f"{fields['type']} rule", body, rule)
     _place_rule(ctx.state, policy, rule, priority)
     rules[rule["id"]] = rule
     return Reply(200, render_rule(ctx, policy_id, rule))
@@ -921,6 +925,7 @@ def replace_rule(ctx: Ctx, policy_id: str, rule_id: str) -> Reply:
         rule["_old_priority"] = rule["priority"]
         _place_rule(ctx.state, policy, rule, priority)
         rule.pop("_old_priority", None)
+    carry_future_fields(ctx.config, f"{fields['type']} rule", body, rule)
     rule["lastUpdated"] = timestamp()
     return Reply(200, render_rule(ctx, policy_id, rule))
 
