@@ -261,35 +261,43 @@ def test_apply_result_renders_and_round_trips(org: Org) -> None:
 
 def test_a_future_field_is_sent_back_on_apply_and_on_rollback(org: Org) -> None:
     """A field no version of the library knows (added to the org's rule out of band) is in
-    every PUT body. The sandbox, like Okta, drops input fields it does not model, so this is
-    checked on the wire rather than in the org."""
+    every PUT body and is still in the org after the apply and after the rollback. The
+    sandbox plays a newer Okta release that knows the field (``future_fields``); without
+    that it would drop the field, as Okta drops fields it does not know."""
+    org.sandbox.admin.set_future_fields(
+        {"ACCESS_POLICY rule": ["futureField", "actions.appSignOn.futureAction"]}
+    )
     policy_id = org.app_policy_id("Okta Dashboard")
     snap = org.sandbox.admin.snapshot()
     rule = next(r for r in snap["rules"][policy_id].values() if r["name"] == "Catch-all Rule")
     rule["futureField"] = {"introduced": "2027.01.0"}
     rule["actions"]["appSignOn"]["futureAction"] = True
     org.sandbox.admin.load(snap)
+    rule_url = f"/api/v1/policies/{policy_id}/rules/{rule['id']}"
+
+    def assert_org_keeps_the_future_fields() -> None:
+        with org.sandbox.client() as direct:
+            in_org = direct.get(rule_url).json()
+        assert in_org["futureField"] == {"introduced": "2027.01.0"}
+        assert in_org["actions"]["appSignOn"]["futureAction"] is True
+
     params = {**PARAMS, "apps": {"labels": ["Okta Dashboard"]}}
     result = post_auth.apply(org.client, post_auth.plan(org.client, params))
     (put,) = [s for s in org.wire.writes() if s.path.endswith(rule["id"])]
     assert put.body["futureField"] == {"introduced": "2027.01.0"}
     assert put.body["actions"]["appSignOn"]["futureAction"] is True
+    assert_org_keeps_the_future_fields()
 
     org.clear_logs()
     saved = result.to_dict()
     saved_before = saved["before_state"][0]["before"]
     assert saved_before["futureField"] == {"introduced": "2027.01.0"}
-    # the sandbox dropped the field on the PUT; put it back, which is drift since the apply,
-    # so the rollback has to be forced for this rule
-    snap = org.sandbox.admin.snapshot()
-    snap["rules"][policy_id][rule["id"]]["futureField"] = {"introduced": "2027.01.0"}
-    snap["rules"][policy_id][rule["id"]]["actions"]["appSignOn"]["futureAction"] = True
-    org.sandbox.admin.load(snap)
-    undo = rollback.plan(org.client, {"apply_result": saved, "force_objects": [rule["id"]]})
-    rollback.apply(org.client, undo)
+    undo = rollback.plan(org.client, {"apply_result": saved})
+    assert rollback.apply(org.client, undo).verification.ok
     (put,) = [s for s in org.wire.writes() if s.path.endswith(rule["id"])]
     assert put.body["futureField"] == {"introduced": "2027.01.0"}
     assert put.body["actions"]["appSignOn"]["futureAction"] is True
+    assert_org_keeps_the_future_fields()
 
 
 def test_admin_console_choice_is_flagged_in_the_plan(org: Org) -> None:

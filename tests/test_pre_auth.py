@@ -164,6 +164,51 @@ def test_unowned_rule_fields_survive_apply_and_rollback(org: Org) -> None:
     assert comparable_snapshot(org.sandbox) == before
 
 
+def test_future_fields_survive_apply_and_rollback(org: Org) -> None:
+    """Fields no version of the library knows, set out of band on the adopted global session
+    rule and app rule, are in every PUT body and still in the org after the apply and after
+    the rollback. The sandbox plays a newer Okta release that knows them (``future_fields``)."""
+    org.sandbox.admin.set_future_fields(
+        {
+            "SIGN_ON rule": ["actions.signon.futureSession"],
+            "ACCESS_POLICY rule": ["actions.appSignOn.futureSetting"],
+        }
+    )
+    pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    gsp_id = org.policy("OKTA_SIGN_ON", "KMSI pre-authentication")["id"]
+    signon = org.rule(gsp_id, "KMSI MFA lifetime")
+    signon["actions"]["signon"]["factorLifetime"] = 100  # drift we own
+    signon["actions"]["signon"]["futureSession"] = {"mode": "newer"}  # not ours, not known
+    org.replace_rule(gsp_id, signon)
+    app_policy_id = org.app_policy_id("Slack")
+    app_rule = org.rule(app_policy_id, "KMSI pre-auth: once per session")
+    app_rule["actions"]["appSignOn"]["verificationMethod"]["factorMode"] = "1FA"  # drift we own
+    app_rule["actions"]["appSignOn"]["futureSetting"] = 7
+    org.replace_rule(app_policy_id, app_rule)
+    signon_path = f"/api/v1/policies/{gsp_id}/rules/{signon['id']}"
+    app_path = f"/api/v1/policies/{app_policy_id}/rules/{app_rule['id']}"
+
+    def assert_sent_and_kept() -> None:
+        puts = {s.path: s.body for s in org.wire.writes() if s.method == "PUT"}
+        assert puts[signon_path]["actions"]["signon"]["futureSession"] == {"mode": "newer"}
+        assert puts[app_path]["actions"]["appSignOn"]["futureSetting"] == 7
+        with org.sandbox.client() as direct:
+            in_org_signon = direct.get(signon_path).json()
+            in_org_app = direct.get(app_path).json()
+        assert in_org_signon["actions"]["signon"]["futureSession"] == {"mode": "newer"}
+        assert in_org_app["actions"]["appSignOn"]["futureSetting"] == 7
+
+    org.clear_logs()
+    result = pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    assert_sent_and_kept()
+    assert org.rule(gsp_id, "KMSI MFA lifetime")["actions"]["signon"]["factorLifetime"] == 200
+
+    org.clear_logs()
+    rollback.apply(org.client, rollback.plan(org.client, {"apply_result": result.to_dict()}))
+    assert_sent_and_kept()
+    assert org.rule(gsp_id, "KMSI MFA lifetime")["actions"]["signon"]["factorLifetime"] == 100
+
+
 def test_ambiguous_create_is_adopted_not_duplicated(org: Org) -> None:
     """The policy POST takes effect but the answer is lost: apply finds it by name."""
     plan = pre_auth.plan(org.client, PARAMS)

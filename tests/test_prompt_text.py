@@ -256,21 +256,43 @@ def test_put_body_is_the_page_as_read_with_only_the_prompt_changed(
 
 
 def test_fields_unknown_to_the_library_are_sent_back(sandbox: Sandbox, okta: OktaClient) -> None:
-    """A future field stored on the page is part of the PUT body (never filtered out).
+    """A future field stored on the page is part of the PUT body (never filtered out), and
+    is still in the org with its value after the apply and after the rollback.
 
-    The sandbox itself keeps only the fields Okta documents today, so this
-    checks what is sent; the field's storage is Okta's business.
+    The sandbox plays a newer Okta release that knows these fields (``future_fields``);
+    without that it would drop them, as Okta drops fields it does not know.
     """
+    sandbox.admin.set_future_fields(
+        {"sign-in page": ["futurePageField", "widgetCustomizations.futureLabel"]}
+    )
     partner = _brand_ids(sandbox)["Acme Partners"]
-    state = sandbox.admin.snapshot()
-    state["sign_in_pages"][partner]["customized"] = copy.deepcopy(ODD_PAGE)
-    sandbox.admin.load(state)
+    path = f"/api/v1/brands/{partner}/pages/sign-in/customized"
+    with sandbox.client() as newer_admin:  # set out of band by a client of the newer release
+        assert newer_admin.put(path, json=ODD_PAGE).status_code == 200
+    original = sandbox.admin.snapshot()
+
+    def assert_org_keeps_them() -> None:
+        with sandbox.client() as direct:
+            in_org = direct.get(path).json()
+        assert in_org["futurePageField"] == "kept"
+        assert in_org["widgetCustomizations"]["futureLabel"] == {"nested": [1, 2, 3]}
+
     params = {"brands": [partner], "title": "Stay signed in?"}  # chosen by id this time
     result = prompt_text.apply(okta, prompt_text.plan(okta, params))
     assert result.outcome == "applied"
     (sent,) = [e.request_body for e in okta.journal.entries if e.method == "PUT"]
     assert sent["futurePageField"] == "kept"
     assert sent["widgetCustomizations"]["futureLabel"] == {"nested": [1, 2, 3]}
+    assert_org_keeps_them()
+
+    undo = rollback.plan(okta, {"apply_result": result.to_dict()})
+    done = rollback.apply(okta, undo)
+    assert done.verification.ok, done.to_text()
+    (_, sent) = [e.request_body for e in okta.journal.entries if e.method == "PUT"]
+    assert sent["futurePageField"] == "kept"
+    assert sent["widgetCustomizations"]["futureLabel"] == {"nested": [1, 2, 3]}
+    assert_org_keeps_them()
+    assert sandbox.admin.snapshot() == original
 
 
 def test_rollback_deletes_a_customized_page_the_apply_created(

@@ -208,3 +208,60 @@ def test_rolling_back_a_no_op_apply_plans_nothing(org: Org) -> None:
     undo = rollback.plan(org.client, {"apply_result": noop.to_dict()})
     assert undo.is_empty
     assert undo.notes == ["the apply wrote nothing, so there is nothing to roll back"]
+
+
+def test_future_fields_survive_apply_and_rollback(org: Org) -> None:
+    """Fields no version of the library knows, on a rule and on a sign-in page, are still in
+    the org with their values after the apply and after the rollback, and the rollback
+    restores the org exactly. The sandbox plays a newer Okta release that knows these
+    fields (``future_fields``); without that it would drop them, as Okta would."""
+    from kmsi_lib.procedures import prompt_text
+
+    org.sandbox.admin.set_future_fields(
+        {
+            "ACCESS_POLICY rule": ["futureField", "actions.appSignOn.futureAction"],
+            "sign-in page": ["futurePageField", "widgetCustomizations.futureLabel"],
+        }
+    )
+    policy_id = org.app_policy_id("Okta Dashboard")
+    brand_id = next(
+        b["id"] for b in org.client.get_json("/api/v1/brands") if b["name"] == "Acme Partners"
+    )
+    snap = org.sandbox.admin.snapshot()
+    rule = next(r for r in snap["rules"][policy_id].values() if r["name"] == "Catch-all Rule")
+    rule["futureField"] = {"introduced": "2027.01.0"}
+    rule["actions"]["appSignOn"]["futureAction"] = True
+    page = snap["sign_in_pages"][brand_id]["customized"]
+    page["futurePageField"] = "kept"
+    page["widgetCustomizations"]["futureLabel"] = {"nested": [1, 2, 3]}
+    org.sandbox.admin.load(snap)
+    before = comparable_snapshot(org.sandbox)
+    rule_path = f"/api/v1/policies/{policy_id}/rules/{rule['id']}"
+    page_path = f"/api/v1/brands/{brand_id}/pages/sign-in/customized"
+
+    def assert_org_keeps_them() -> None:
+        with org.sandbox.client() as direct:
+            in_org_rule = direct.get(rule_path).json()
+            in_org_page = direct.get(page_path).json()
+        assert in_org_rule["futureField"] == {"introduced": "2027.01.0"}
+        assert in_org_rule["actions"]["appSignOn"]["futureAction"] is True
+        assert in_org_page["futurePageField"] == "kept"
+        assert in_org_page["widgetCustomizations"]["futureLabel"] == {"nested": [1, 2, 3]}
+
+    applied = [
+        post_auth.apply(org.client, post_auth.plan(org.client, POST_AUTH)),
+        prompt_text.apply(
+            org.client, prompt_text.plan(org.client, {"brands": [brand_id], "title": "Stay?"})
+        ),
+    ]
+    assert [a.outcome for a in applied] == ["applied", "applied"]
+    writes = {s.path for s in org.wire.writes() if s.method == "PUT"}
+    assert {rule_path, page_path} <= writes  # both objects were really written
+    assert_org_keeps_them()
+
+    for result in reversed(applied):
+        data = json.loads(json.dumps(result.to_dict()))
+        undo = rollback.apply(org.client, rollback.plan(org.client, {"apply_result": data}))
+        assert undo.verification.ok, undo.to_text()
+    assert_org_keeps_them()
+    assert comparable_snapshot(org.sandbox) == before
