@@ -511,3 +511,59 @@ def test_manage_scope_includes_read() -> None:
     assert not granted(["okta.policies.read"], "okta.policies.manage")
     assert not granted(["okta.apps.manage"], "okta.policies.read")
     assert granted(["okta.apps.manage"], "okta.apps.manage")
+
+
+# ---- policies list pages ---------------------------------------------------------------------
+
+
+def _policy_pages(client: httpx.Client, params: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    pages = []
+    r = client.get("/api/v1/policies", params=params)
+    while True:
+        assert r.status_code == 200, r.text
+        pages.append(r.json())
+        if "next" not in r.links:
+            return pages
+        assert "after=" in r.links["next"]["url"] and "type=" in r.links["next"]["url"]
+        r = client.get(r.links["next"]["url"])
+
+
+def test_policies_without_limit_are_one_page_with_only_self(client: httpx.Client) -> None:
+    """As recorded (API-NOTES 1.4): 60+ app sign-in policies came in one page, rel="self"."""
+    for n in range(30):
+        _new_access_policy(client, f"Bulk {n:02}")
+    r = client.get("/api/v1/policies", params={"type": "ACCESS_POLICY"})
+    assert len(r.json()) > 30
+    assert set(r.links) == {"self"}
+    assert r.links["self"]["url"].endswith("/api/v1/policies?type=ACCESS_POLICY")
+
+
+@pytest.mark.parametrize("ptype", ["ACCESS_POLICY", "OKTA_SIGN_ON"])
+def test_policies_with_limit_are_paged_in_list_order(client: httpx.Client, ptype: str) -> None:
+    for n in range(7):
+        if ptype == "ACCESS_POLICY":
+            _new_access_policy(client, f"Paged {n}")
+        else:
+            r = client.post("/api/v1/policies", json={"type": ptype, "name": f"Paged {n}",
+                                                      "priority": 1})
+            assert r.status_code == 200, r.text
+    whole = client.get("/api/v1/policies", params={"type": ptype}).json()
+    pages = _policy_pages(client, {"type": ptype, "limit": "3"})
+    assert all(len(p) == 3 for p in pages[:-1]) and 1 <= len(pages[-1]) <= 3
+    assert [p["id"] for page in pages for p in page] == [p["id"] for p in whole]
+    # filters stay applied across pages
+    named = _policy_pages(client, {"type": ptype, "q": "Paged", "limit": "2"})
+    assert [p["name"] for page in named for p in page] == [
+        p["name"] for p in whole if p["name"].startswith("Paged")]
+    assert len(named) == 4
+
+
+def test_policies_limit_validation_and_after_alone(client: httpx.Client) -> None:
+    for bad in ("0", "x", "-5"):
+        r = client.get("/api/v1/policies", params={"type": "ACCESS_POLICY", "limit": bad})
+        assert r.status_code == 400 and r.json()["errorCode"] == "E0000001", bad
+    whole = client.get("/api/v1/policies", params={"type": "ACCESS_POLICY"}).json()
+    rest = client.get("/api/v1/policies",
+                      params={"type": "ACCESS_POLICY", "after": whole[1]["id"]})
+    assert [p["id"] for p in rest.json()] == [p["id"] for p in whole[2:]]
+    assert set(rest.links) == {"self"}

@@ -171,6 +171,36 @@ def paginate(ctx: Ctx, items: list[Json], default: int, maximum: int) -> tuple[l
     return page, reply
 
 
+def cursor_start(items: list[Json], after: str | None) -> int:
+    """Where a page after cursor ``after`` (the previous page's last id) starts in ``items``.
+
+    Works for lists in any order (policies come in priority order); when the cursor object
+    is gone, the first item with a larger id follows (ids sort in creation order).
+    """
+    if not after:
+        return 0
+    for i, item in enumerate(items):
+        if item["id"] == after:
+            return i + 1
+    return next((i for i, item in enumerate(items) if item["id"] > after), len(items))
+
+
+def paginate_ordered(ctx: Ctx, items: list[Json], maximum: int) -> tuple[list[Json], Reply]:
+    """Pages of ``items`` in their given order, for a request that names ``limit``."""
+    limit = parse_limit(ctx, maximum, maximum)
+    start = cursor_start(items, ctx.arg("after"))
+    page = items[start : start + limit]
+    path = ctx.url(ctx.request.path)
+    reply = Reply()
+    query = urlencode(list(ctx.request.args.items(multi=True)))
+    reply.headers.append(("Link", f'<{path}?{query}>; rel="self"'))
+    if start + limit < len(items) and page:
+        params = [(k, v) for k, v in ctx.request.args.items(multi=True) if k != "after"]
+        nxt = urlencode([*params, ("after", page[-1]["id"])])
+        reply.headers.append(("Link", f'<{path}?{nxt}>; rel="next"'))
+    return page, reply
+
+
 def self_link_only(ctx: Ctx) -> Reply:
     query = ctx.request.query_string.decode("latin-1")
     href = ctx.url(ctx.request.path) + (f"?{query}" if query else "")

@@ -14,6 +14,7 @@ from ._common import (
     Reply,
     carry_future_fields,
     clone,
+    cursor_start,
     link,
     opt_bool,
     opt_duration,
@@ -22,6 +23,7 @@ from ._common import (
     opt_list,
     opt_obj,
     opt_str,
+    paginate_ordered,
     req_str,
     self_link_only,
 )
@@ -287,6 +289,10 @@ def _check_unique_policy_name(state: OrgState, ptype: str, name: str, own_id: st
 # ---- policy handlers ---------------------------------------------------------------------
 
 
+# largest page of GET /api/v1/policies?limit=N (the spec gives none; 200 as for other lists)
+POLICIES_PAGE_MAX = 200
+
+
 def list_policies(ctx: Ctx) -> Reply:
     ptype = ctx.arg("type")
     if ptype not in POLICY_TYPES:
@@ -298,11 +304,16 @@ def list_policies(ctx: Ctx) -> Reply:
     items = _ordered_policies(ctx.state, ptype)
     if ptype == "ACCESS_POLICY":
         items = sorted(items, key=lambda p: p["id"])
-    out = [render_policy(ctx, p, embedded=True) for p in items
-           if (status is None or p["status"] == status) and p["name"].lower().startswith(q)]
-    # real orgs answer even 60+ app sign-in policies in one page with only rel="self"
-    reply = self_link_only(ctx)
-    reply.body = out
+    items = [p for p in items
+             if (status is None or p["status"] == status) and p["name"].lower().startswith(q)]
+    if ctx.arg("limit") is not None:
+        # asked for pages: Link rel="self" and, while more follow, rel="next" with a cursor
+        items, reply = paginate_ordered(ctx, items, POLICIES_PAGE_MAX)
+    else:
+        # real orgs answer even 60+ app sign-in policies in one page with only rel="self"
+        items = items[cursor_start(items, ctx.arg("after")):]
+        reply = self_link_only(ctx)
+    reply.body = [render_policy(ctx, p, embedded=True) for p in items]
     return reply
 
 
