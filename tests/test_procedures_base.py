@@ -221,7 +221,8 @@ def test_plan_renders_each_field_as_text_and_escaped_html() -> None:
     assert "priority" in text and "99" in text and " 0" in text
     assert "Turn on <pre-auth>" in text
     page = plan._repr_html_()
-    assert "<td>priority</td><td>99</td><td>0</td>" in page
+    cell = '<td style="text-align:left">'
+    assert f"{cell}priority</td>{cell}99</td>{cell}0</td>" in page
     assert "Turn on &lt;pre-auth&gt;" in page
     assert "a note &amp; more" in page
     assert "<pre-auth>" not in page

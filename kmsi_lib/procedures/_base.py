@@ -743,10 +743,17 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+# JupyterLab and nbconvert right-align table cells by default; object names and field
+# paths read better left-aligned, so every cell says so itself.
+_CELL_STYLE = ' style="text-align:left"'
+
+
 def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    """An escaped HTML table with left-aligned cells (plans, results, the audit)."""
+    head = "".join(f"<th{_CELL_STYLE}>{html.escape(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+        "<tr>" + "".join(f"<td{_CELL_STYLE}>{html.escape(c)}</td>" for c in row) + "</tr>"
+        for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 

@@ -34,7 +34,14 @@ from pydantic import Field
 from kmsi_lib import durations
 from kmsi_lib.bulk import run_bulk
 from kmsi_lib.errors import NotFoundError, ParameterError
-from kmsi_lib.procedures._base import Check, ParamsModel, Verification, parse_params, utc_now
+from kmsi_lib.procedures._base import (
+    Check,
+    ParamsModel,
+    Verification,
+    _html_table,
+    parse_params,
+    utc_now,
+)
 
 if TYPE_CHECKING:
     from kmsi_lib.client import OktaClient
@@ -522,12 +529,7 @@ class AuditReport:
             f" ({esc(self.pre_auth_note)})</p>",
         ]
         for title, header, rows in self._sections():
-            parts.append(f"<h4>{esc(title)}</h4><table><thead><tr>")
-            parts += [f"<th>{esc(h)}</th>" for h in header]
-            parts.append("</tr></thead><tbody>")
-            for row in rows:
-                parts.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>")
-            parts.append("</tbody></table>")
+            parts.append(f"<h4>{esc(title)}</h4>" + _html_table(header, rows))
         parts += [f"<p>note: {esc(n)}</p>" for n in self.notes]
         return "".join(parts)
 
