@@ -340,8 +340,11 @@ class OktaClient:
         """
         url: str | None = path
         page_params: Mapping[str, Any] | None = params
+        followed: set[str] = set()
         while url is not None:
             response = self.request("GET", url, params=page_params)
+            # A next link that points back at a page already read would loop forever.
+            followed.add(str(response.request.url))
             page = response.json() if response.content else []
             if not isinstance(page, list):
                 raise errors.OktaApiError(
@@ -355,6 +358,15 @@ class OktaClient:
             yield from page
             url = _protocol.next_link(response.headers)
             page_params = None  # the next link already carries the whole query
+            if url is not None and str(response.request.url.join(url)) in followed:
+                raise errors.OktaApiError(
+                    status=response.status_code,
+                    summary=f"the next-page link repeats a page already read ({url})",
+                    method="GET",
+                    path=urlsplit(str(response.request.url)).path,
+                    request_id=response.headers.get("x-okta-request-id"),
+                    hint="Stopped to avoid an endless loop; report the request id to Okta.",
+                )
 
     # -- org ----------------------------------------------------------------------
 

@@ -429,6 +429,22 @@ def test_paginate_refuses_a_next_link_to_another_host() -> None:
     script.done()
 
 
+def test_paginate_stops_when_a_next_link_points_back_at_a_page_already_read() -> None:
+    """A server bug that links a page to itself ends the listing with an error, not a hang."""
+    again = f'<{ORG}/api/v1/apps?after=a1>; rel="next"'
+    client, script, _ = make(
+        [
+            ("GET", "/api/v1/apps", page([{"id": "a1"}], again)),
+            ("GET", "/api/v1/apps?after=a1", page([{"id": "a2"}], again)),
+        ]
+    )
+    seen: list[str] = []
+    with pytest.raises(errors.OktaApiError, match="repeats a page already read"):
+        seen.extend(item["id"] for item in client.paginate("/api/v1/apps"))
+    assert seen == ["a1", "a2"]
+    script.done()
+
+
 # ---------------------------------------------------------------- org type
 
 
