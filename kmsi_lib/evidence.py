@@ -65,6 +65,9 @@ __all__ = [
     "read_ledger",
     "read_result",
     "scan_for_secrets",
+    "scan_for_shapes",
+    "describe_hits",
+    "SHAPE_KINDS",
     "secret_forms",
     "sha256_bytes",
     "sha256_file",
@@ -436,10 +439,65 @@ class SecretHit:
     """A secret found in a file; says which file and which encoding, never the value."""
 
     file: str
-    form: str  # raw | base64 | base64url | url-encoded | json-escaped | html-escaped | pem-line
+    # A known value's encoding (raw | base64 | base64url | url-encoded | json-escaped
+    # | html-escaped | pem-line), or a shape (one of SHAPE_KINDS) for a credential
+    # this process never saw.
+    form: str
+
+    @property
+    def kind(self) -> str:
+        """What was found, in words: never the value itself."""
+        if self.form in SHAPE_KINDS:
+            return SHAPE_KINDS[self.form]
+        return f"a known secret value ({self.form} form)"
 
     def __str__(self) -> str:
-        return f"{self.file}: a known secret value ({self.form} form)"
+        return f"{self.file}: {self.kind}"
+
+
+# Credentials the runner never saw (an access token the kernel obtained by OAuth,
+# a key the notebook read itself) cannot be matched by value, only by shape.
+SHAPE_KINDS: dict[str, str] = {
+    "jwt": "a JWT-shaped token",
+    "authorization": "an authorization header value (SSWS, Bearer or DPoP credential)",
+    "pem-private-key": "a PEM private key block",
+}
+# base64url header starting '{"' (eyJ), then payload and signature segments.
+_JWT_SHAPE = re.compile(rb"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+# The scheme, then a credential long enough not to be prose or a placeholder
+# ("SSWS <token>", "Bearer [redacted]" and "SSWS ${OKTA_API_TOKEN}" do not match).
+_AUTH_SHAPE = re.compile(
+    rb"(?<![A-Za-z0-9])(?:SSWS|Bearer|DPoP)(?:\s|\\[nt]|&#32;|%20|\+)+"
+    rb"[A-Za-z0-9._~+/-]{20,}=*", re.I,
+)
+# The armour line of a private key followed (possibly JSON- or HTML-escaped
+# line breaks, or the quotes of a notebook's list of lines, in between) by base64
+# body; the armour alone in prose does not match.
+_PEM_SHAPE = re.compile(
+    rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"
+    rb"(?:[\s\"',A-Za-z0-9:-]|\\[nr]|&#1[03];|&quot;){0,200}?[A-Za-z0-9+/]{32,}"
+)
+
+
+def _is_jwt(token: bytes) -> bool:
+    header = token.split(b".", 1)[0]
+    try:
+        value = json.loads(base64.urlsafe_b64decode(header + b"=" * (-len(header) % 4)))
+    except ValueError:
+        return False
+    return isinstance(value, dict) and "alg" in value
+
+
+def scan_for_shapes(data: bytes) -> list[str]:
+    """The kinds (keys of :data:`SHAPE_KINDS`) of credential-shaped values in ``data``."""
+    kinds: list[str] = []
+    if any(_is_jwt(m.group(0)) for m in _JWT_SHAPE.finditer(data)):
+        kinds.append("jwt")
+    if _AUTH_SHAPE.search(data):
+        kinds.append("authorization")
+    if _PEM_SHAPE.search(data):
+        kinds.append("pem-private-key")
+    return kinds
 
 
 def _jwk_private_values(text: str) -> list[str]:
@@ -536,7 +594,11 @@ def scan_for_secrets(
     paths: Iterable[Path], secrets: Sequence[str], *, extra: Mapping[str, bytes] | None = None,
     base: Path | None = None,
 ) -> list[SecretHit]:
-    """Find every (file, encoding) where a secret occurs; ``extra`` scans captured output too."""
+    """Find every (file, encoding) where a secret occurs; ``extra`` scans captured output too.
+
+    Besides the known ``secrets`` (first hit per file), every blob is scanned for
+    credential shapes (:func:`scan_for_shapes`), one hit per file and kind.
+    """
     needles = [pair for secret in secrets for pair in secret_forms(secret)]
     blobs: list[tuple[str, bytes]] = []
     for path in paths:
@@ -549,7 +611,16 @@ def scan_for_secrets(
             if needle in data:
                 hits.append(SecretHit(name, form))
                 break
+        hits += [SecretHit(name, kind) for kind in scan_for_shapes(data)]
     return hits
+
+
+def describe_hits(hits: Iterable[SecretHit]) -> str:
+    """``file (kind; kind), file (kind)``: where and what, never the value."""
+    by_file: dict[str, dict[str, None]] = {}
+    for hit in hits:
+        by_file.setdefault(hit.file, {})[hit.kind] = None
+    return ", ".join(f"{f} ({'; '.join(kinds)})" for f, kinds in sorted(by_file.items()))
 
 
 # ---------------------------------------------------------------- assembling a run
@@ -730,8 +801,8 @@ def record_run(
         entry = append_ledger(root, {
             **common, "kind": "quarantined", "path": None, "outcome": "quarantined",
             "record_sha256": None, "files": {},
-            "reason": f"a known secret was found in {len(hits)} file(s): "
-                      + ", ".join(sorted({h.file for h in hits})),
+            "reason": f"a secret was found in {len({h.file for h in hits})} file(s): "
+                      + describe_hits(hits),
         })
         return RecordedRun(None, None, entry, tuple(hits))
 

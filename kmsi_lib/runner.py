@@ -329,9 +329,9 @@ def run_notebook(
         secrets=evidence.known_secrets(env), captured={"<papermill log>": log.getvalue().encode()},
     )
     if recorded.quarantined:
-        files = ", ".join(sorted({h.file for h in recorded.secret_hits}))
+        found = evidence.describe_hits(recorded.secret_hits)
         return RunReport(EXIT_SECRET, run_id, "quarantined", None, None,
-                         f"a known secret was found in {files}; the run's files were deleted "
+                         f"a secret was found in {found}; the run's files were deleted "
                          f"(ledger seq {recorded.entry['seq']} records the quarantine)")
     record = recorded.record or {}
     outcome = str(record.get("outcome", "failed"))

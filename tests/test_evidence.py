@@ -290,7 +290,8 @@ def test_scan_finds_secret_in_every_encoding(tmp_path: Path, content: str) -> No
     path = tmp_path / "f.txt"
     path.write_text(f"before {content} after")
     hits = scan_for_secrets([path], [CANARY], base=tmp_path)
-    assert [h.file for h in hits] == ["f.txt"]
+    # the known value is found as such (an SSWS header is also a shape hit)
+    assert [h.file for h in hits if h.form not in evidence.SHAPE_KINDS] == ["f.txt"]
     assert CANARY not in str(hits[0])
 
 
@@ -308,6 +309,76 @@ def test_scan_ignores_clean_files_and_scans_captured_output(tmp_path: Path) -> N
     assert scan_for_secrets([path], [CANARY]) == []
     hits = scan_for_secrets([path], [CANARY], extra={"<stderr>": CANARY.encode()})
     assert [h.file for h in hits] == ["<stderr>"]
+
+
+def _fake_jwt(header: dict[str, str]) -> str:
+    """A token of the shape an authorization server issues (made up at run time)."""
+    def seg(value: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+    claims = {"sub": "kernel", "scp": ["okta.policies.read"]}
+    return f"{seg(header)}.{seg(claims)}.c2lnbmF0dXJlLWJ5dGVz"
+
+
+_KEY_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
+
+
+@pytest.mark.parametrize(
+    ("content", "form"),
+    [
+        pytest.param(_fake_jwt({"alg": "RS256", "kid": "k1"}), "jwt", id="jwt"),
+        pytest.param(json.dumps({"access_token": _fake_jwt({"alg": "ES256"})}), "jwt",
+                     id="jwt-in-json"),
+        pytest.param("Authorization: SSWS 00abcDEFghiJKLmnoPQRstuVWX-yz_0123", "authorization",
+                     id="ssws"),
+        pytest.param(json.dumps({"authorization": "Bearer opaque.Token-0123456789abcdefgh"}),
+                     "authorization", id="bearer-opaque"),
+        pytest.param("DPoP\tOPAQUEtoken0123456789ABCDEFGH", "authorization", id="dpop-escaped"),
+        pytest.param(json.dumps({"text": [f"{BEGIN}\n", f"{_KEY_BODY}\n", f"{END}\n"]}),
+                     "pem-private-key", id="pem-json-escaped"),
+        pytest.param(f"{BEGIN}\n{_KEY_BODY}\n{END}".replace("PRIVATE", "RSA PRIVATE"),
+                     "pem-private-key", id="pem-rsa"),
+    ],
+)
+def test_scan_finds_unknown_credentials_by_shape(tmp_path: Path, content: str, form: str) -> None:
+    """A token the runner never saw (issued to the kernel by OAuth) is found by its shape."""
+    path = tmp_path / "nb.ipynb"
+    path.write_text(f"before {content} after")
+    hits = scan_for_secrets([path], [], base=tmp_path)
+    assert [(h.file, h.form) for h in hits] == [("nb.ipynb", form)]
+    assert content not in str(hits[0]) and form not in ("raw",)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param("send SSWS <token> or Bearer [redacted] or SSWS ${OKTA_API_TOKEN}",
+                     id="prose"),
+        pytest.param("Bearer tokens are short-lived; token_type: Bearer", id="words"),
+        pytest.param(f"a key file starts with {BEGIN} and is never printed", id="pem-armour-only"),
+        pytest.param("eyJub3QiOiAiYSBqd3QifQ.c29tZXRoaW5nIGVsc2U.eA", id="jwt-shape-without-alg"),
+        pytest.param("Authorization: SSWS ***", id="redacted-header"),
+    ],
+)
+def test_shape_scan_ignores_look_alikes(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "f.txt"
+    path.write_text(content)
+    assert scan_for_secrets([path], []) == []
+
+
+def test_unknown_token_in_run_quarantines_it(tmp_path: Path) -> None:
+    """A shape hit quarantines exactly like a known value; the ledger names file and kind only."""
+    token = _fake_jwt({"alg": "RS256"})
+    staging = _stage(tmp_path, "oauth", RESULT, text=f"got access token {token}")
+    rec = record_run(tmp_path, staging, _meta("oauth"), succeeded=True, secrets=[CANARY])
+    assert rec.quarantined and rec.run_dir is None
+    assert {h.form for h in rec.secret_hits} == {"jwt"}
+    assert "notebook.ipynb" in {h.file for h in rec.secret_hits}
+    assert not staging.exists() and not (tmp_path / "CHG-1" / "oauth").exists()
+    entry = read_ledger(tmp_path)[-1]
+    assert entry["kind"] == "quarantined" and entry["files"] == {}
+    assert "notebook.ipynb (a JWT-shaped token)" in entry["reason"]
+    assert token not in (tmp_path / LEDGER_FILE).read_text()
+    assert verify(tmp_path).ok
 
 
 def test_known_secrets_from_environment(tmp_path: Path) -> None:
