@@ -430,7 +430,7 @@ def _verify_run(root: Path, rel: str, entry: Mapping[str, Any], where: str) -> l
 _SECRET_ENV = re.compile(
     r"^OKTA_.*(TOKEN|SECRET|PASSWORD|PRIVATE_KEY|ASSERTION|JWK)(?!.*_(FILE|PATH)$)", re.I
 )
-_KEY_FILE_ENV = re.compile(r"^OKTA_.*(KEY_FILE|KEY_PATH|JWK_FILE)$", re.I)
+KEY_FILE_ENV = re.compile(r"^OKTA_.*(KEY_FILE|KEY_PATH|JWK_FILE)$", re.I)
 _JWK_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "k")
 
 
@@ -532,7 +532,7 @@ def known_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
         if _SECRET_ENV.search(name) and value:
             values.append(value)
             values += _jwk_private_values(value)
-        if _KEY_FILE_ENV.search(name) and value:
+        if KEY_FILE_ENV.search(name) and value:
             with contextlib.suppress(OSError):
                 content = Path(value).read_text(encoding="utf-8")
                 values.append(content.strip())

@@ -198,8 +198,25 @@ def _kernel_config() -> Iterator[Any]:
         yield Config({"KernelManager": {"transport": "ipc", "ip": f"{private}/kernel"}})
 
 
+@contextlib.contextmanager
+def _absolute_key_paths() -> Iterator[None]:
+    """Make relative ``OKTA_*KEY_FILE`` paths absolute while the kernel runs elsewhere."""
+    changed = {}
+    for name, value in os.environ.items():
+        if evidence.KEY_FILE_ENV.search(name) and value and not os.path.isabs(value):
+            changed[name] = value
+    try:
+        for name, value in changed.items():
+            os.environ[name] = os.path.abspath(value)
+        yield
+    finally:
+        for name, value in changed.items():
+            os.environ[name] = value
+
+
 def _execute(
     notebook: Path, output: Path, parameters: dict[str, Any], *, timeout: int, progress: bool,
+    cwd: Path | None = None,
 ) -> dict[str, Any] | None:
     """Run the notebook; returns None on success, else the error as {type, message}."""
     import papermill
@@ -211,6 +228,7 @@ def _execute(
                     str(notebook), str(output), parameters=parameters, kernel_name=KERNEL,
                     execution_timeout=timeout, progress_bar=progress, log_output=False,
                     request_save_on_cell_execute=True, config=config,
+                    cwd=None if cwd is None else str(cwd),
                 )
         except papermill.PapermillExecutionError as exc:
             return {"type": exc.ename, "message": str(exc.evalue), "cell": exc.exec_count}
@@ -298,7 +316,7 @@ def run_notebook(
                                        params=run.values, org_url=credentials.org_url)
             record_path, record = evidence.load_record(approved_plan)
             copy = evidence.write_json(staging / "approved-plan.json", plan)
-            plan_param = str(copy.resolve())
+            plan_param = copy.name
             approved_meta = {"run_id": record.get("run_id"), "path": _display_path(record_path),
                              "record_sha256": evidence.sha256_file(record_path),
                              "fingerprint": plan.get("fingerprint")}
@@ -306,12 +324,19 @@ def run_notebook(
         evidence.remove_tree(staging)
         raise
 
+    # The kernel runs with the run directory as its working directory and gets
+    # paths relative to it ("." and "approved-plan.json"): the executed notebook
+    # then records paths that stay true after record_run moves the directory
+    # from .staging/ to <change>/<run> (an absolute staging path would name a
+    # directory that no longer exists). Staging stays a separate directory and
+    # the move stays a single rename followed by the ledger append, so `verify`
+    # never sees a half-written run outside .staging/.
     parameters = {**run.values, "mode": mode, "change_id": change_id,
-                  "evidence_dir": str(staging.resolve()), "approved_plan": plan_param}
+                  "evidence_dir": ".", "approved_plan": plan_param}
     started = _utc_now()
-    with _captured_papermill_log() as log:
-        error = _execute(notebook, staging / "notebook.ipynb", parameters,
-                         timeout=timeout, progress=progress)
+    with _captured_papermill_log() as log, _absolute_key_paths():
+        error = _execute(notebook.resolve(), staging.resolve() / "notebook.ipynb", parameters,
+                         timeout=timeout, progress=progress, cwd=staging.resolve())
     try:
         result = evidence.read_result(staging)
     except EvidenceError as exc:

@@ -107,6 +107,28 @@ def test_apply_runs_wrote_verified_and_applied_the_approved_plan(demo: Demo) -> 
         assert apply["operator"] == "e2e" and apply["notebook"]["template_sha256"]
 
 
+def test_injected_paths_name_files_of_the_finished_run(demo: Demo) -> None:
+    """evidence_dir and approved_plan, as the executed notebook records them, exist after the move.
+
+    They are relative to the notebook's own directory (where Jupyter starts a
+    kernel for it), not the staging directory the run was executed in.
+    """
+    checked = 0
+    for run in demo.runs:
+        assert run.report is not None and run.report.run_dir is not None
+        run_dir = run.report.run_dir
+        executed = json.loads((run_dir / "notebook.ipynb").read_text())
+        injected = executed["metadata"]["papermill"]["parameters"]
+        assert ".staging" not in json.dumps(injected), run.step
+        assert (run_dir / injected["evidence_dir"] / "result.json").is_file(), run.step
+        if run.step.mode == "apply" and injected["approved_plan"]:
+            plan = json.loads((run_dir / injected["approved_plan"]).read_text())
+            assert plan["fingerprint"] == run.report.record["plan"]["fingerprint"], run.step
+            checked += 1
+        assert ".staging" not in (run_dir / "notebook.html").read_text(), run.step
+    assert checked >= 5
+
+
 def test_pre_auth_needs_the_attested_manual_step(demo: Demo) -> None:
     plan, apply = demo.record("pre_auth", "plan"), demo.record("pre_auth", "apply")
     assert plan["plan"]["manual_steps"]
