@@ -432,9 +432,22 @@ class RunbookForm:
                 made = None
         if made is not None:
             put(self.plan_output, made)
+            if not self.runbook.writes:
+                self._verify_read_only()
         self.plan = made
         self.refresh()
         return made
+
+    def _verify_read_only(self) -> None:
+        """A read-only procedure (the audit) has no Apply: its findings-as-checks
+        table is shown right after its report, as the headless run shows it."""
+        with self._into(self.verify_output):
+            try:
+                verification = self.runbook.verify(show=False, from_form=True)
+            except Exception:  # the runbook has shown and recorded the error
+                verification = None
+        if verification is not None:
+            put(self.verify_output, verification)
 
     def on_apply(self) -> Any:
         """Apply the plan shown, then verify; both outputs end up in the form."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +216,19 @@ def test_read_only_audit_form_never_enables_apply(sb: Sandbox, tmp_path: Path) -
     form.on_plan()
     assert form.plan is not None and form.apply_button.disabled
     assert "only reads" in form.apply_hint.value
+
+
+def test_audit_form_shows_the_findings_as_checks(sb: Sandbox, tmp_path: Path) -> None:
+    """Plan on the audit's form shows the report and then the verification table, as headless."""
+    form = form_for(sb, tmp_path, procedure="audit", params={})
+    form.on_plan()
+    recorded = form.runbook.result["verification"]
+    assert recorded["checks"], recorded
+    shown = html_of(form.verify_output)
+    assert "<table" in shown
+    for check in recorded["checks"]:
+        assert check["name"] in shown or escape(check["name"]) in shown, check
+    assert form.apply_button.disabled
 
 
 def test_model_level_error_is_shown_for_the_form(sb: Sandbox, tmp_path: Path) -> None:
