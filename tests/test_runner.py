@@ -9,6 +9,7 @@ only write result.json.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,16 @@ def test_run_ids_sort_by_time_and_are_unique() -> None:
     ids = {runner.new_run_id("audit", "plan") for _ in range(50)}
     assert len(ids) == 50
     assert all(i[:8].isdigit() and "-audit-plan-" in i for i in ids)
+
+
+def test_relative_key_file_paths_are_absolute_while_the_kernel_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    """The kernel runs in the run directory: a relative key path must still name the file."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OKTA_PRIVATE_KEY_FILE", "keys/service.pem")
+    monkeypatch.setenv("OKTA_ORG_URL", "http://127.0.0.1:9")
+    with runner._absolute_key_paths():
+        assert os.environ["OKTA_PRIVATE_KEY_FILE"] == str(tmp_path / "keys/service.pem")
+        assert os.environ["OKTA_ORG_URL"] == "http://127.0.0.1:9"
+    assert os.environ["OKTA_PRIVATE_KEY_FILE"] == "keys/service.pem"
