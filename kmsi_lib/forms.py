@@ -14,7 +14,14 @@
   shown and a ticket entered, and is disabled again when the form changes
   after planning (the plan shown must be the plan applied);
 * the Admin Console attestation inputs when the plan has manual steps;
-* a progress bar for bulk steps (session resets) and the verification after apply.
+* a progress bar for bulk steps (session resets) and the verification after apply;
+* a Verify button that reads the org again and checks it against the form.
+
+The form is cut into one part per step of the runbook (:attr:`RunbookForm.steps`):
+``plan`` (the inputs, Plan and the diff), ``apply`` (the ticket, the attestation,
+Apply and what was written) and ``verify`` (the read-back). A notebook shows
+each part under its own step's explanation, so a trainee reads why, then does
+it; the parts share one state, so Apply still applies exactly the plan shown.
 
 The buttons call :class:`kmsi_lib.runbook.Runbook`, so a form run leaves the
 same ``result.json`` evidence as a headless run.
@@ -310,6 +317,10 @@ class RunbookForm:
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress")
         self.progress.layout.display = "none"
         self.apply_output = w.Output()
+        self.verify_button = w.Button(description="Verify", button_style="info",
+                                      icon="refresh", disabled=True,
+                                      tooltip="Read the org again and check every field")
+        self.verify_hint = w.HTML(value="")
         self.verify_output = w.Output()
         self.plan: Any = None
         self.applied = False
@@ -320,22 +331,36 @@ class RunbookForm:
             widget.observe(lambda _change: self.refresh(), names="value")
         self.plan_button.on_click(lambda _b: self.on_plan())
         self.apply_button.on_click(lambda _b: self.on_apply())
+        self.verify_button.on_click(lambda _b: self.on_verify())
 
-        title = w.HTML(value=f"<h3>{escape(runbook.procedure.TITLE)}</h3>")
-        self.widget = w.VBox([
-            title,
-            *(item.row for item in self.inputs),
-            self.general,
-            self.plan_button,
-            self.plan_output,
-            self.attestation_box,
-            w.HBox([self.ticket, self.apply_button]),
-            self.apply_hint,
-            self.progress,
-            self.apply_output,
-            self.verify_output,
-        ])
-        self.widget.add_class("kmsi-form")
+        title = escape(runbook.procedure.TITLE)
+        read_only = not runbook.writes
+        self.steps: dict[str, w.VBox] = {
+            "plan": _step_box("plan", f"<h3>{title}: {'read' if read_only else 'plan'}</h3>", [
+                *(item.row for item in self.inputs),
+                self.general,
+                self.plan_button,
+                self.plan_output,
+            ]),
+            "apply": _step_box("apply", f"<h3>{title}: apply</h3>", [
+                self.attestation_box,
+                w.HBox([self.ticket, self.apply_button]),
+                self.apply_hint,
+                self.progress,
+                self.apply_output,
+            ]),
+            "verify": _step_box("verify", f"<h3>{title}: verify</h3>", [
+                self.verify_button,
+                self.verify_hint,
+                self.verify_output,
+            ]),
+        }
+        if read_only:  # the audit: nothing to apply, its findings are the verify step
+            self.steps["apply"] = _step_box("apply", f"<h3>{title}: apply</h3>", [
+                w.HTML(value="<i>This procedure only reads: there is nothing to apply.</i>"),
+            ])
+        #: every step in one box, for showing the whole form in a single cell
+        self.widget = w.VBox([self.steps["plan"], self.steps["apply"], self.steps["verify"]])
         self.check()
         self.refresh()
 
@@ -390,11 +415,22 @@ class RunbookForm:
             return "Do the manual steps listed in the plan, then say who did them and what."
         return ""
 
+    def verify_blocker(self) -> str:
+        """Why Verify is disabled now ('' when it is enabled)."""
+        if self.runbook.writes and not self.applied:
+            return "Apply first: the verify step reads back what the apply wrote."
+        if not self.runbook.writes and self.plan is None:
+            return "Click Plan (read the posture) first."
+        return ""
+
     def refresh(self) -> None:
         blocker = self.apply_blocker()
         self.apply_button.disabled = bool(blocker)
         self.apply_hint.value = f"<i>{escape(blocker)}</i>" if blocker else ""
         self.attestation_box.layout.display = "" if self.needs_attestation else "none"
+        waiting = self.verify_blocker()
+        self.verify_button.disabled = bool(waiting)
+        self.verify_hint.value = f"<i>{escape(waiting)}</i>" if waiting else ""
 
     @contextmanager
     def _into(self, output: w.Output) -> Iterator[None]:
@@ -440,7 +476,13 @@ class RunbookForm:
 
     def _verify_read_only(self) -> None:
         """A read-only procedure (the audit) has no Apply: its findings-as-checks
-        table is shown right after its report, as the headless run shows it."""
+        table is shown in the verify step right after its report, as the headless
+        run shows it."""
+        self.verify_output.outputs = ()
+        self._verify()
+
+    def _verify(self) -> Any:
+        """Run the runbook's verify step into the verify output; the verification or None."""
         with self._into(self.verify_output):
             try:
                 verification = self.runbook.verify(show=False, from_form=True)
@@ -448,6 +490,19 @@ class RunbookForm:
                 verification = None
         if verification is not None:
             put(self.verify_output, verification)
+        return verification
+
+    def on_verify(self) -> Any:
+        """Read the org again and check it against the parameters that were planned and applied."""
+        if self.verify_blocker():
+            self.refresh()
+            return None
+        self.verify_output.outputs = ()
+        self.verify_button.disabled = True
+        try:
+            return self._verify()
+        finally:
+            self.refresh()
 
     def on_apply(self) -> Any:
         """Apply the plan shown, then verify; both outputs end up in the form."""
@@ -481,13 +536,7 @@ class RunbookForm:
             if outcome is not None:
                 put(self.apply_output, outcome)
                 self.applied = True
-                with self._into(self.verify_output):
-                    try:
-                        verification = self.runbook.verify(show=False, from_form=True)
-                    except Exception:
-                        verification = None
-                if verification is not None:
-                    put(self.verify_output, verification)
+                self._verify()
         finally:
             self.plan_button.disabled = False
             self.refresh()
@@ -496,6 +545,14 @@ class RunbookForm:
     def _progress(self, done: int, total: int) -> None:
         self.progress.max = max(1, total)
         self.progress.value = done
+
+
+def _step_box(step: str, heading: str, children: list[w.Widget]) -> w.VBox:
+    """One step's part of the form: a heading, then its inputs and outputs."""
+    box = w.VBox([w.HTML(value=heading), *children])
+    box.add_class("kmsi-form")
+    box.add_class(f"kmsi-step-{step}")
+    return box
 
 
 def _note(text: str) -> Any:

@@ -15,9 +15,10 @@ way still leaves what it did. A step that fails records the error (type and
 message) and the outcome ``failed``, shows it, and raises again so papermill
 marks the run failed.
 
-With ``interactive=True`` (JupyterLab, ``kmsi lab``) :meth:`Runbook.plan`
-shows an ipywidgets form (:mod:`kmsi_lib.forms`) instead: the form's Plan and
-Apply buttons call the same methods, so the evidence is the same.
+With ``interactive=True`` (JupyterLab, ``kmsi lab``) each step shows its part
+of an ipywidgets form (:mod:`kmsi_lib.forms`) instead of running: the plan step
+the inputs and Plan, the apply step the ticket and Apply, the verify step a
+Verify button. The buttons call the same methods, so the evidence is the same.
 """
 
 from __future__ import annotations
@@ -316,12 +317,12 @@ class Runbook:
     def plan(self, params: Mapping[str, Any] | None = None, *, show: bool = True) -> Any:
         """Validate the parameters, read the org and show what apply would change.
 
-        In interactive mode (and called without ``params``) it shows the form
-        instead and returns None. In apply mode with an approved plan, that
+        In interactive mode (and called without ``params``) it shows the form's
+        plan step instead and returns None. In apply mode with an approved plan, that
         plan is loaded (and shown) instead of making a new one.
         """
         if self.interactive and params is None:
-            self.show_form()
+            self.show_form("plan")
             return None
         with self._step("plan"):
             if params is not None:
@@ -415,7 +416,7 @@ class Runbook:
         """
         if not from_form:
             if self.interactive:
-                self.display(notice("info", "Interactive mode: use the form's Apply button."))
+                self.show_form("apply")
                 return None
             if self.mode != "apply":
                 self.display(
@@ -470,6 +471,7 @@ class Runbook:
         an apply, a failed check fails the run.
         """
         if self.interactive and not from_form:
+            self.show_form("verify")
             return None
         if self.writes and self.mode != "apply":
             if show:
@@ -503,7 +505,7 @@ class Runbook:
             self.display(
                 notice(
                     "info",
-                    "Interactive mode: the form above records each step as you click.",
+                    "Interactive mode: the forms above record each step as you click.",
                     f"result written to {self.result_path}",
                 )
             )
@@ -530,11 +532,15 @@ class Runbook:
 
     # ------------------------------------------------------------------ interactive
 
-    def show_form(self) -> RunbookForm:
-        """Build (once) and show the ipywidgets form for this runbook."""
+    def show_form(self, step: str | None = None) -> RunbookForm:
+        """Build (once) and show the ipywidgets form for this runbook.
+
+        ``step`` (``plan``, ``apply`` or ``verify``) shows only that step's part,
+        as the notebook's step cells do; None shows the whole form.
+        """
         from kmsi_lib.forms import RunbookForm
 
         if self.form is None:
             self.form = RunbookForm(self)
-        self.display(self.form.widget)
+        self.display(self.form.widget if step is None else self.form.steps[step])
         return self.form

@@ -180,29 +180,43 @@ def test_post_auth_form_in_jupyterlab(tmp_path: Path) -> None:
                 page.evaluate(
                     "() => window.jupyterapp.commands.execute('notebook:run-all-cells')"
                 )
-                form = page.locator(".kmsi-form")
-                expect(form).to_be_visible(timeout=120_000)
+                # each step's cell shows its own part of the form, under its narrative
+                cells = page.locator(".jp-CodeCell")
+                plan_form = page.locator(".kmsi-step-plan")
+                apply_form = page.locator(".kmsi-step-apply")
+                verify_form = page.locator(".kmsi-step-verify")
+                for part, call in ((plan_form, "rb.plan()"), (apply_form, "rb.apply()"),
+                                   (verify_form, "rb.verify()")):
+                    expect(part).to_be_visible(timeout=120_000)
+                    expect(cells.filter(has=part).locator(".jp-InputArea")).to_contain_text(call)
 
-                frequency = form.locator(".kmsi-field", has_text="prompt_frequency")
+                frequency = plan_form.locator(".kmsi-field", has_text="prompt_frequency")
                 frequency.locator("input").fill("P7D")
-                apply_button = form.locator("button", has_text="Apply")
+                apply_button = apply_form.locator("button", has_text="Apply")
                 expect(apply_button).to_be_disabled()
+                verify_button = verify_form.locator("button", has_text="Verify")
+                expect(verify_button).to_be_disabled()
 
-                form.locator("button", has_text="Plan").click()
-                expect(form.locator("table").first).to_contain_text(
+                plan_form.locator("button", has_text="Plan").click()
+                expect(plan_form.locator("table").first).to_contain_text(
                     "keepMeSignedIn.postAuth", timeout=60_000)
-                expect(form).to_contain_text("P7D")
+                expect(plan_form).to_contain_text("P7D")
                 expect(apply_button).to_be_disabled()  # no ticket yet
 
-                ticket = form.locator(".widget-text", has_text="Change ticket")
+                ticket = apply_form.locator(".widget-text", has_text="Change ticket")
                 ticket.locator("input").fill("CHG-LAB-1")
                 expect(apply_button).to_be_enabled(timeout=30_000)
                 apply_button.click()
-                expect(form).to_contain_text("Apply: post_auth: applied", timeout=60_000)
-                # twice: the apply's read-back, then the verify step's own check of the org
-                passed = form.get_by_text("Verification: passed")
-                expect(passed).to_have_count(2, timeout=60_000)
-                passed.last.scroll_into_view_if_needed()
+                expect(apply_form).to_contain_text("Apply: post_auth: applied", timeout=60_000)
+                # the apply's own read-back, then the verify step's check of the org
+                expect(apply_form.get_by_text("Verification: passed")).to_have_count(1)
+                passed = verify_form.get_by_text("Verification: passed")
+                expect(passed).to_have_count(1, timeout=60_000)
+                expect(verify_button).to_be_enabled()
+                verify_button.click()  # read the org again: still passed
+                expect(verify_button).to_be_enabled(timeout=60_000)
+                expect(passed).to_have_count(1, timeout=60_000)
+                passed.scroll_into_view_if_needed()
                 page.screenshot(path=str(OUTPUT / "browser_lab_post_auth.png"), full_page=True)
             except Exception:
                 page.screenshot(path=str(OUTPUT / "browser_lab_post_auth-failed.png"),

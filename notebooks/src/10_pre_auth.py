@@ -61,6 +61,9 @@ client = rb.connect()  # shows the org and its engine
 # session policy already exists under its name it is adjusted, not created twice. The plan
 # lists every field of every object, and the **manual step** with its instructions: the
 # checkbox itself can only be switched on in the Admin Console.
+#
+# **In JupyterLab** (`interactive = True`) this cell shows the plan form instead: edit the
+# fields (a wrong value is marked beside its field), click **Plan** and read the diff.
 
 # %%
 plan = rb.plan()
@@ -76,6 +79,10 @@ plan = rb.plan()
 # Running it again later? When there is nothing left to write, a sandbox org that shows
 # the setting on needs no attestation (no one did anything in this run); on a real org,
 # give the earlier apply's attestation again, with its original time in `attestation_at`.
+#
+# **In JupyterLab** this cell shows the apply form: enter the change ticket and who did
+# the Admin Console step, then click **Apply**. The button stays disabled until a plan is
+# shown and a ticket is entered, and again if the plan form is changed afterwards.
 
 # %%
 applied = rb.apply()
@@ -88,6 +95,9 @@ applied = rb.apply()
 # **What to check afterwards:** as a pilot user, open the sign-in page in a private window:
 # the checkbox is there; tick it, sign in with MFA, sign out and back in: no MFA prompt until
 # the lifetime runs out. A user outside the groups still gets MFA every time.
+#
+# **In JupyterLab** this cell shows the verify form: the read-back appears here after
+# **Apply**, and **Verify** reads the org again whenever you want to check it.
 
 # %%
 verification = rb.verify()

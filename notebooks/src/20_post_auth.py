@@ -57,8 +57,8 @@ client = rb.connect()  # shows the org and its engine
 # is written. Apps that share one authentication policy change it once: read the notes
 # under the table, because the change then reaches every app on that policy.
 #
-# In interactive mode this cell shows the form instead: edit the fields, click **Plan**,
-# read the diff, enter the change ticket, then click **Apply**.
+# **In JupyterLab** (`interactive = True`) this cell shows the plan form instead: edit the
+# fields (a wrong value is marked beside its field), click **Plan** and read the diff.
 
 # %%
 plan = rb.plan()
@@ -71,6 +71,10 @@ plan = rb.plan()
 # would otherwise be overwritten). Each rule is sent back whole, with only the KMSI fields
 # changed, and read back afterwards. The before-state is recorded so that
 # `90_rollback.ipynb` can undo the change.
+#
+# **In JupyterLab** this cell shows the apply form: enter the change ticket, then
+# click **Apply**. The button stays disabled until a plan is shown and a ticket is
+# entered, and again if the plan form is changed afterwards.
 
 # %%
 applied = rb.apply()
@@ -86,6 +90,9 @@ applied = rb.apply()
 # "Stay signed in?" prompt appears after MFA, and that a second sign-in within the
 # frequency skips MFA on that device only. In the Admin Console, the app's authentication
 # policy rule shows the prompt setting.
+#
+# **In JupyterLab** this cell shows the verify form: the read-back appears here after
+# **Apply**, and **Verify** reads the org again whenever you want to check it.
 
 # %%
 verification = rb.verify()
