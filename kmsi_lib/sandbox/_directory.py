@@ -287,6 +287,10 @@ def render_group(ctx: Ctx, group: Json) -> Json:
         "users": {"href": f"{href}/users"},
         "apps": {"href": f"{href}/apps"},
     }
+    if group.get("type") == "BUILT_IN":
+        # Everyone has no owners: recorded so in Nov 2025 (GH2494); an Aug 2025 recording
+        # (GH2419) still showed the link, so Okta dropped it in between.
+        del out["_links"]["owners"]
     return out
 
 
