@@ -300,6 +300,7 @@ class RunbookForm:
                                     tooltip="Read the org and show what Apply would change")
         self.plan_output = w.Output()
         self.ticket = w.Text(value=runbook.change_id, description="Change ticket",
+                             layout=w.Layout(width="36em"),
                              placeholder="e.g. CHG-1234", style={"description_width": "17em"})
         self.attest_by = w.Text(description="Manual steps done by",
                                 value=str((runbook.attestation or {}).get("by", "")),
@@ -315,7 +316,10 @@ class RunbookForm:
                                      tooltip="Write the plan shown above to the org")
         self.apply_hint = w.HTML(value="")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress")
-        self.progress.layout.display = "none"
+        self.progress_text = w.HTML(value="")
+        self.progress_box = w.HBox([self.progress, self.progress_text])
+        self.progress_box.add_class("kmsi-progress")
+        self.progress_box.layout.display = "none"
         self.apply_output = w.Output()
         self.verify_button = w.Button(description="Verify", button_style="info",
                                       icon="refresh", disabled=True,
@@ -346,7 +350,7 @@ class RunbookForm:
                 self.attestation_box,
                 w.HBox([self.ticket, self.apply_button]),
                 self.apply_hint,
-                self.progress,
+                self.progress_box,
                 self.apply_output,
             ]),
             "verify": _step_box("verify", f"<h3>{title}: verify</h3>", [
@@ -519,8 +523,8 @@ class RunbookForm:
             }
         bulk = self.runbook.name == "reset_sessions"
         if bulk:
-            self.progress.layout.display = ""
-            self.progress.value, self.progress.max = 0, max(1, len(self.plan.changes))
+            self.progress_box.layout.display = ""
+            self._progress(0, len(self.plan.changes))
         self.apply_output.outputs = ()
         self.verify_output.outputs = ()
         outcome: Any = None
@@ -545,6 +549,7 @@ class RunbookForm:
     def _progress(self, done: int, total: int) -> None:
         self.progress.max = max(1, total)
         self.progress.value = done
+        self.progress_text.value = f"{done} of {total} done"
 
 
 def _step_box(step: str, heading: str, children: list[w.Widget]) -> w.VBox:

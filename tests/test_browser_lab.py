@@ -3,18 +3,22 @@
 The pure parts of :mod:`kmsi_lib.lab` are tested first, without a browser.
 The browser test (marker ``browser``) starts the sandbox and JupyterLab on
 loopback, opens a copy of ``20_post_auth.ipynb`` with ``interactive = True``,
-runs it, fills the form, plans, enters a ticket, applies, sees the
-verification, and checks in the sandbox that the app's rule changed.
+runs it, checks that each step's cell shows its part of the form, fills the
+form, plans, enters a ticket, applies, sees the verification, and checks in
+the sandbox that the app's rule changed. A second one runs the session reset
+runbook and watches its progress bar fill up as the revocations run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -118,18 +122,32 @@ def test_kmsi_lab_refuses_an_unknown_seed(capsys: pytest.CaptureFixture[str]) ->
     assert "unknown seed 'nope'" in capsys.readouterr().err
 
 
-def interactive_copy(directory: Path, evidence: Path) -> Path:
-    """``20_post_auth.ipynb`` with interactive = True and the evidence dir set."""
-    nb = json.loads((ROOT / "notebooks" / "20_post_auth.ipynb").read_text())
+def interactive_copy(directory: Path, evidence: Path, name: str = "20_post_auth") -> Path:
+    """A runbook (``20_post_auth.ipynb``) with interactive = True and the evidence dir set."""
+    nb = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
     cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
     text = "".join(cell["source"])
     assert "interactive: bool = False" in text and 'evidence_dir: str = ""' in text
     text = text.replace("interactive: bool = False", "interactive: bool = True")
     text = text.replace('evidence_dir: str = ""', f"evidence_dir: str = {str(evidence)!r}")
     cell["source"] = text.splitlines(keepends=True)
-    path = directory / "20_post_auth.ipynb"
+    path = directory / f"{name}.ipynb"
     path.write_text(json.dumps(nb, indent=1))
     return path
+
+
+def open_and_run_all(page: Any, base_url: str, token: str, notebook: str) -> None:
+    """Open ``notebook`` in JupyterLab, wait for its kernel, then Run All Cells."""
+    page.goto(f"{base_url}/lab/tree/{notebook}?token={token}")
+    page.wait_for_function("() => window.jupyterapp !== undefined")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook")
+    # the kernel is started and idle before running every cell
+    page.evaluate("""async () => {
+        const panel = window.jupyterapp.shell.currentWidget;
+        await panel.context.ready;
+        await panel.sessionContext.ready;
+    }""")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
 
 def app_rule_post_auth(sandbox_url: str, token: str, label: str) -> str:
@@ -168,18 +186,7 @@ def test_post_auth_form_in_jupyterlab(tmp_path: Path) -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(90_000)
             try:
-                page.goto(f"{lab.base_url}/lab/tree/20_post_auth.ipynb?token={lab.token}")
-                page.wait_for_function("() => window.jupyterapp !== undefined")
-                page.wait_for_selector(".jp-NotebookPanel .jp-Notebook")
-                # the kernel is started and idle before running every cell
-                page.evaluate("""async () => {
-                    const panel = window.jupyterapp.shell.currentWidget;
-                    await panel.context.ready;
-                    await panel.sessionContext.ready;
-                }""")
-                page.evaluate(
-                    "() => window.jupyterapp.commands.execute('notebook:run-all-cells')"
-                )
+                open_and_run_all(page, lab.base_url, lab.token, "20_post_auth.ipynb")
                 # each step's cell shows its own part of the form, under its narrative
                 cells = page.locator(".jp-CodeCell")
                 plan_form = page.locator(".kmsi-step-plan")
@@ -235,3 +242,73 @@ def test_post_auth_form_in_jupyterlab(tmp_path: Path) -> None:
         log.close()
     assert lab.process is None  # stopped
     assert not running(f"--ServerApp.port={lab.port}"), "JupyterLab is still running"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_reset_sessions_form_shows_progress_in_jupyterlab(tmp_path: Path) -> None:
+    """The bulk step in the browser: Plan lists the pilot group's members, Apply fills the
+    progress bar to the member count, and the sandbox saw one revocation per member."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is missing in CI (.ci/run installs it)")
+        pytest.skip("/usr/bin/chromium is not installed")
+    from playwright.sync_api import expect, sync_playwright
+
+    work, evidence = tmp_path / "lab", tmp_path / "evidence"
+    work.mkdir()
+    interactive_copy(work, evidence, "40_reset_sessions")
+    OUTPUT.mkdir(exist_ok=True)
+    log = (tmp_path / "jupyterlab.log").open("wb")
+    lab = Lab(port=0, root_dir=work, open_browser=False, output=log.fileno(),
+              extra_args=["--LabApp.expose_app_in_browser=True"])
+    try:
+        with lab, sync_playwright() as p:
+            assert lab.sandbox is not None
+            revocations = f"{lab.sandbox_url}/_sandbox/session-revocations"
+            assert httpx.get(revocations).json() == []
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(90_000)
+            try:
+                open_and_run_all(page, lab.base_url, lab.token, "40_reset_sessions.ipynb")
+                plan_form = page.locator(".kmsi-step-plan")
+                apply_form = page.locator(".kmsi-step-apply")
+                expect(apply_form).to_be_visible(timeout=120_000)
+                progress = apply_form.locator(".kmsi-progress")
+                expect(progress).to_be_hidden()  # shown only while and after a bulk apply
+
+                plan_form.locator("button", has_text="Plan").click()
+                expect(plan_form.locator("table").first).to_be_visible(timeout=60_000)
+                ticket = apply_form.locator(".widget-text", has_text="Change ticket")
+                ticket.locator("input").fill("CHG-LAB-2")
+                apply_button = apply_form.locator("button", has_text="Apply")
+                expect(apply_button).to_be_enabled(timeout=30_000)
+                apply_button.click()
+                expect(apply_form).to_contain_text("Apply: reset_sessions: applied",
+                                                   timeout=60_000)
+                expect(progress).to_be_visible()
+                total = len(json.loads((evidence / "result.json").read_text())
+                            ["plan"]["changes"])
+                expect(progress).to_contain_text(f"{total} of {total} done")
+                bar = progress.locator(".progress-bar")
+                expect(bar).to_have_attribute("style", re.compile(r"width:\s*100(\.0+)?%"))
+                progress.scroll_into_view_if_needed()
+                page.screenshot(path=str(OUTPUT / "browser_lab_reset_sessions.png"),
+                                full_page=True)
+            except Exception:
+                page.screenshot(path=str(OUTPUT / "browser_lab_reset_sessions-failed.png"),
+                                full_page=True)
+                raise
+            finally:
+                browser.close()
+            seen = httpx.get(revocations).json()
+        result = json.loads((evidence / "result.json").read_text())
+        members = result["plan"]["changes"]
+        assert result["outcome"] == "applied" and result["change_id"] == "CHG-LAB-2"
+        assert len(members) > 1 and len(seen) == len(members)
+        assert {e["forgetDevices"] for e in seen} == {True}
+    finally:
+        log.close()
+    assert lab.process is None

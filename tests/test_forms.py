@@ -207,8 +207,9 @@ def test_bulk_apply_moves_the_progress_bar(sb: Sandbox, tmp_path: Path) -> None:
     total = len(form.plan.changes)
     assert total > 0
     form.on_apply()
-    assert form.progress.layout.display == ""
+    assert form.progress_box.layout.display == ""
     assert (form.progress.value, form.progress.max) == (total, total)
+    assert form.progress_text.value == f"{total} of {total} done"
 
 
 def test_read_only_audit_form_never_enables_apply(sb: Sandbox, tmp_path: Path) -> None:
