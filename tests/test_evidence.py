@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -128,6 +129,44 @@ def test_failed_run_without_result_is_recorded_as_failed(tmp_path: Path) -> None
     assert rec.record["result_reported"] is False
     assert read_ledger(tmp_path)[0]["outcome"] == "failed"
     assert verify(tmp_path).ok
+
+
+def _header_of(page: str) -> str:
+    """The evidence banner: first thing in the body, before the notebook's cells."""
+    body = page.split("<body", 1)[1].split(">", 1)[1]
+    assert body.startswith('<div class="kmsi-evidence-header"'), body[:200]
+    return body.split("</div>", 1)[0]
+
+
+def test_html_opens_with_the_runs_record(tmp_path: Path) -> None:
+    """A reviewer opening notebook.html sees run, change, outcome, operator, org and runbook
+    first; the values match record.json, and text from the run is escaped."""
+    meta = dataclasses.replace(_meta("r1", mode="apply"), operator="alice<script>")
+    rec = record_run(tmp_path, _stage(tmp_path, "r1", RESULT), meta, succeeded=True)
+    assert rec.run_dir is not None and rec.record is not None
+    header = _header_of((rec.run_dir / "notebook.html").read_text())
+    for value in ("r1", "CHG-1", "post_auth / apply", "succeeded / applied", "passed",
+                  "2026-11-29T05:00:00Z / 2026-11-29T05:00:05Z",
+                  "http://127.0.0.1:1 (Identity Engine)", "notebooks/20_post_auth.ipynb",
+                  rec.record["notebook"]["template_sha256"], "kmsi evidence verify"):
+        assert value in header, value
+    assert "alice&lt;script&gt;" in header and "<script>" not in header
+    assert "#1b5e20" in header  # green: succeeded and verified
+    assert verify(tmp_path).ok  # the banner is in the hashed file
+
+
+def test_html_header_of_a_failed_run_says_so(tmp_path: Path) -> None:
+    """A failed run's banner is red and names the error; an approved plan is named too."""
+    approved = {"run_id": "plan-1", "record_sha256": "cd" * 32, "path": "x", "fingerprint": "f"}
+    meta = dataclasses.replace(_meta("r2"), approved_plan=approved)
+    failed = {**RESULT, "outcome": "failed", "verification": {"ok": False, "checks": []},
+              "error": {"step": "verify", "type": "KmsiError", "message": "1 of 3 checks"}}
+    rec = record_run(tmp_path, _stage(tmp_path, "r2", failed), meta, succeeded=False)
+    assert rec.run_dir is not None
+    header = _header_of((rec.run_dir / "notebook.html").read_text())
+    assert "failed / failed" in header and "FAILED" in header
+    assert "KmsiError: 1 of 3 checks" in header and "#b3261e" in header
+    assert "run plan-1, record sha256 " + "cd" * 32 in header
 
 
 def _edit_file(root: Path) -> None:

@@ -13,7 +13,7 @@
 #
 # **How to run it.** Headless: `kmsi run notebooks/20_post_auth.ipynb -f params/sandbox/post_auth.yaml --mode plan`,
 # then `--mode apply --change CHG-…` once the plan is approved. In JupyterLab (`kmsi lab`)
-# set `interactive = True` and use the form. Credentials come from the environment
+# set `interactive = True` and use each step's form. Credentials come from the environment
 # (`OKTA_ORG_URL` with `OKTA_API_TOKEN`, or the OAuth service-app variables), never from
 # the parameters below.
 
