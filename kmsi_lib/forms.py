@@ -304,9 +304,12 @@ class RunbookForm:
                              placeholder="e.g. CHG-1234", style={"description_width": "17em"})
         self.attest_by = w.Text(description="Manual steps done by",
                                 value=str((runbook.attestation or {}).get("by", "")),
+                                placeholder="who did them (name or admin login)",
+                                layout=w.Layout(width="36em"),
                                 style={"description_width": "17em"})
         self.attest_statement = w.Textarea(
-            description="What was done", rows=2, style={"description_width": "17em"},
+            description="What was done", rows=3, style={"description_width": "17em"},
+            placeholder="what was changed, where", layout=w.Layout(width="54em"),
             value=str((runbook.attestation or {}).get("statement", "")),
         )
         self.attestation_box = w.VBox([self.attest_by, self.attest_statement])

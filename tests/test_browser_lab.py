@@ -6,7 +6,8 @@ loopback, opens a copy of ``20_post_auth.ipynb`` with ``interactive = True``,
 runs it, checks that each step's cell shows its part of the form, fills the
 form, plans, enters a ticket, applies, sees the verification, and checks in
 the sandbox that the app's rule changed. A second one runs the session reset
-runbook and watches its progress bar fill up as the revocations run.
+runbook and watches its progress bar fill up as the revocations run; a third
+runs pre-auth KMSI, whose Admin Console step must be attested before Apply.
 """
 
 from __future__ import annotations
@@ -309,6 +310,83 @@ def test_reset_sessions_form_shows_progress_in_jupyterlab(tmp_path: Path) -> Non
         assert result["outcome"] == "applied" and result["change_id"] == "CHG-LAB-2"
         assert len(members) > 1 and len(seen) == len(members)
         assert {e["forgetDevices"] for e in seen} == {True}
+    finally:
+        log.close()
+    assert lab.process is None
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_pre_auth_manual_step_needs_the_attestation_in_jupyterlab(tmp_path: Path) -> None:
+    """The Admin Console step in the browser: the plan lists it, Apply stays disabled until
+    someone says who did it and what, and the attestation lands in the evidence."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is missing in CI (.ci/run installs it)")
+        pytest.skip("/usr/bin/chromium is not installed")
+    from playwright.sync_api import expect, sync_playwright
+
+    work, evidence = tmp_path / "lab", tmp_path / "evidence"
+    work.mkdir()
+    interactive_copy(work, evidence, "10_pre_auth")
+    OUTPUT.mkdir(exist_ok=True)
+    log = (tmp_path / "jupyterlab.log").open("wb")
+    lab = Lab(port=0, root_dir=work, open_browser=False, output=log.fileno(),
+              extra_args=["--LabApp.expose_app_in_browser=True"])
+    try:
+        with lab, sync_playwright() as p:
+            assert lab.sandbox is not None
+            # the trainee plays the admin's part in the Admin Console (no public API)
+            settings = f"{lab.sandbox_url}/_sandbox/org-settings"
+            assert httpx.put(settings, json={"preAuthKmsi": True}).status_code == 200
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(90_000)
+            try:
+                open_and_run_all(page, lab.base_url, lab.token, "10_pre_auth.ipynb")
+                plan_form = page.locator(".kmsi-step-plan")
+                apply_form = page.locator(".kmsi-step-apply")
+                verify_form = page.locator(".kmsi-step-verify")
+                expect(verify_form).to_be_visible(timeout=120_000)
+                attest_by = apply_form.locator(".widget-text", has_text="Manual steps done by")
+                expect(attest_by).to_be_hidden()
+
+                plan_form.locator("button", has_text="Plan").click()
+                expect(plan_form).to_contain_text("Admin Console", timeout=60_000)
+                apply_form.locator(".widget-text", has_text="Change ticket").locator(
+                    "input").fill("CHG-LAB-3")
+                apply_button = apply_form.locator("button", has_text="Apply")
+                expect(attest_by).to_be_visible()
+                expect(apply_button).to_be_disabled()
+                expect(apply_form).to_contain_text("say who did them")
+                attest_by.locator("input").fill("ann.admin")
+                apply_form.locator(".widget-textarea", has_text="What was done").locator(
+                    "textarea").fill("Security > General: showed the stay-signed-in option")
+                expect(apply_button).to_be_enabled(timeout=30_000)
+                apply_button.click()
+                expect(apply_form).to_contain_text("Apply: pre_auth: applied", timeout=60_000)
+                expect(verify_form.get_by_text("Verification: passed")).to_have_count(
+                    1, timeout=60_000)
+                attest_by.scroll_into_view_if_needed()
+                page.screenshot(path=str(OUTPUT / "browser_lab_pre_auth.png"), full_page=True)
+            except Exception:
+                page.screenshot(path=str(OUTPUT / "browser_lab_pre_auth-failed.png"),
+                                full_page=True)
+                raise
+            finally:
+                browser.close()
+            token = lab.sandbox.token
+            with httpx.Client(base_url=lab.sandbox_url,
+                              headers={"Authorization": f"SSWS {token}"}) as http:
+                names = [x["name"] for x in
+                         http.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}).json()]
+        assert "KMSI pre-authentication" in names
+        result = json.loads((evidence / "result.json").read_text())
+        assert result["outcome"] == "applied" and result["change_id"] == "CHG-LAB-3"
+        attestation = result["apply_result"]["attestation"]
+        assert attestation["by"] == "ann.admin" and "stay-signed-in" in attestation["statement"]
+        assert result["verification"]["ok"] is True
     finally:
         log.close()
     assert lab.process is None
