@@ -19,6 +19,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from fake_secrets import PEM_BEGIN, fake_pem
 
 from kmsi_lib import errors
 from kmsi_lib.auth import (
@@ -102,7 +103,7 @@ def test_load_private_key_pem_and_jwk(rsa_key: rsa.RSAPrivateKey) -> None:
     [
         pytest.param("not a key", id="garbage"),
         pytest.param('{"kty": "RSA", "n": "AQAB", "e": "AQAB"}', id="public-jwk"),
-        pytest.param("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", id="bad-pem"),
+        pytest.param(fake_pem("AAAA"), id="bad-pem"),
     ],
 )
 def test_load_private_key_errors_name_the_variables_and_never_the_key(text: str) -> None:
@@ -467,7 +468,7 @@ def test_token_response_without_a_token_is_an_authentication_error(
 def test_key_file_that_is_not_text_chains_nothing_that_holds_it(tmp_path: Path) -> None:
     """``UnicodeDecodeError.object`` is the whole file: the ConfigError must not link it."""
     path = tmp_path / "key.pem"
-    path.write_bytes(b"-----BEGIN PRIVATE KEY-----\n\xffKEYBYTES0123456789\n")
+    path.write_bytes(PEM_BEGIN.encode() + b"\n\xffKEYBYTES0123456789\n")
     env = {"OKTA_ORG_URL": ORG, "OKTA_CLIENT_ID": "0oaX", "OKTA_PRIVATE_KEY_FILE": str(path)}
     with pytest.raises(errors.ConfigError) as info:
         Credentials.from_env(env)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from fake_secrets import PEM_BEGIN, PEM_END, fake_token
 
 from kmsi_lib import evidence
 from kmsi_lib.evidence import (
@@ -30,7 +31,7 @@ from kmsi_lib.evidence import (
 
 CANARY = "canary-TOKEN-0123456789abcdefXYZ"
 # Fake PEM armour, assembled so that no literal key header sits in the repository.
-BEGIN, END = "-----BEGIN " + "PRIVATE KEY-----", "-----END " + "PRIVATE KEY-----"
+BEGIN, END = PEM_BEGIN, PEM_END
 
 
 def _meta(run_id: str, change_id: str = "CHG-1", mode: str = "plan") -> RunMeta:
@@ -367,11 +368,11 @@ _KEY_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
         pytest.param(_fake_jwt({"alg": "RS256", "kid": "k1"}), "jwt", id="jwt"),
         pytest.param(json.dumps({"access_token": _fake_jwt({"alg": "ES256"})}), "jwt",
                      id="jwt-in-json"),
-        pytest.param("Authorization: SSWS 00abcDEFghiJKLmnoPQRstuVWX-yz_0123", "authorization",
+        pytest.param(f"Authorization: SSWS {fake_token()}", "authorization",
                      id="ssws"),
-        pytest.param(json.dumps({"authorization": "Bearer opaque.Token-0123456789abcdefgh"}),
+        pytest.param(json.dumps({"authorization": f"Bearer opaque.{fake_token('', 24)}"}),
                      "authorization", id="bearer-opaque"),
-        pytest.param("DPoP\tOPAQUEtoken0123456789ABCDEFGH", "authorization", id="dpop-escaped"),
+        pytest.param(f"DPoP\t{fake_token('OPAQUE', 30)}", "authorization", id="dpop-escaped"),
         pytest.param(json.dumps({"text": [f"{BEGIN}\n", f"{_KEY_BODY}\n", f"{END}\n"]}),
                      "pem-private-key", id="pem-json-escaped"),
         pytest.param(f"{BEGIN}\n{_KEY_BODY}\n{END}".replace("PRIVATE", "RSA PRIVATE"),

@@ -9,6 +9,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from fake_secrets import fake_pem, fake_token
 
 from kmsi_lib.errors import ParameterError
 from kmsi_lib.params import (
@@ -125,7 +126,7 @@ def test_empty_params_file_is_no_parameters(tmp_path: Path) -> None:
 # Credentials assembled at run time so no credential-shaped literal sits in the repository.
 _JWT = ".".join(base64.urlsafe_b64encode(json.dumps(p).encode()).decode().rstrip("=")
                 for p in ({"alg": "RS256"}, {"sub": "0oa1", "aud": "x"}))
-_PEM = "-----BEGIN " + "RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----"
+_PEM = fake_pem("MIIB").replace("PRIVATE", "RSA PRIVATE").strip()
 _RANDOM = "q8Zr2LxV9mWb4NcT7yKp1HsD6gFj3QeA5uRt0oIw"
 
 
@@ -137,7 +138,7 @@ _RANDOM = "q8Zr2LxV9mWb4NcT7yKp1HsD6gFj3QeA5uRt0oIw"
         pytest.param({"password": "hunter2"}, "password", id="key-password"),
         pytest.param({"private_key": "x" * 10}, "private_key", id="key-private-key"),
         pytest.param({"client_assertion": "x"}, "client_assertion", id="key-assertion"),
-        pytest.param({"note": "SSWS 00abcdefghijklmnop"}, "note", id="ssws-value"),
+        pytest.param({"note": f"SSWS {fake_token(length=20)}"}, "note", id="ssws-value"),
         pytest.param({"note": f"Bearer {_JWT}"}, "note", id="bearer-value"),
         pytest.param({"users": ["a", _JWT + ".sig"]}, "users[1]", id="jwt-in-list"),
         pytest.param({"note": _PEM}, "note", id="pem"),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fake_secrets import fake_pem, fake_token
 
 from kmsi_lib import _protocol as p
 from kmsi_lib import errors
@@ -297,14 +298,15 @@ def test_locked_retryable_only_for_e0000239() -> None:
 
 # ---------------------------------------------------------------- redaction
 
-PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
+PEM = fake_pem("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC")
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl"
 
 
 def test_redact_text_removes_pem_auth_values_jwts_and_known_secrets() -> None:
-    text = f"key {PEM} auth SSWS 00abcDEF-ghi_123 and Bearer tok.en and {JWT} and hunter2"
+    token = fake_token(length=16)
+    text = f"key {PEM} auth SSWS {token} and Bearer tok.en and {JWT} and hunter2"
     out = p.redact_text(text, ["hunter2"])
-    for secret in ("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "00abcDEF-ghi_123", "tok.en", JWT):
+    for secret in ("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", token, "tok.en", JWT):
         assert secret not in out
     assert "hunter2" not in out
     assert "SSWS [redacted]" in out
