@@ -18,6 +18,9 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -151,8 +154,73 @@ def open_and_run_all(page: Any, base_url: str, token: str, notebook: str) -> Non
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
 
-def app_rule_post_auth(sandbox_url: str, token: str, label: str) -> str:
-    with httpx.Client(base_url=sandbox_url, headers={"Authorization": f"SSWS {token}"}) as http:
+@dataclass
+class LabRun:
+    """A JupyterLab (with its sandbox org) and a chromium page, for one runbook."""
+
+    lab: Lab
+    page: Any
+    evidence: Path
+    notebook: str
+
+    def run_all(self) -> None:
+        open_and_run_all(self.page, self.lab.base_url, self.lab.token, self.notebook)
+
+    def api(self) -> httpx.Client:
+        """A client of the lab's sandbox org (its token, real HTTP on loopback)."""
+        assert self.lab.sandbox is not None
+        return httpx.Client(base_url=self.lab.sandbox_url,
+                            headers={"Authorization": f"SSWS {self.lab.sandbox.token}"})
+
+    def result(self) -> dict[str, Any]:
+        """The runbook's ``result.json`` (what the forms recorded)."""
+        data: dict[str, Any] = json.loads((self.evidence / "result.json").read_text())
+        return data
+
+
+@contextmanager
+def lab_run(tmp_path: Path, name: str) -> Iterator[LabRun]:
+    """``kmsi lab`` serving an interactive copy of runbook ``name``, opened in chromium.
+
+    The page is saved to ``test-output/browser_lab_<name>.png`` at the end (``-failed``
+    when the test fails); JupyterLab and the sandbox are stopped afterwards.
+    """
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is missing in CI (.ci/run installs it)")
+        pytest.skip("/usr/bin/chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    work, evidence = tmp_path / "lab", tmp_path / "evidence"
+    work.mkdir()
+    notebook = interactive_copy(work, evidence, name).name
+    OUTPUT.mkdir(exist_ok=True)
+    shot = OUTPUT / f"browser_lab_{name.split('_', 1)[1]}"
+    log = (tmp_path / "jupyterlab.log").open("wb")
+    lab = Lab(port=0, root_dir=work, open_browser=False, output=log.fileno(),
+              extra_args=["--LabApp.expose_app_in_browser=True"])
+    try:
+        with lab, sync_playwright() as p:
+            assert lab.sandbox is not None
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(90_000)
+            try:
+                yield LabRun(lab, page, evidence, notebook)
+                page.screenshot(path=f"{shot}.png", full_page=True)
+            except Exception:
+                page.screenshot(path=f"{shot}-failed.png", full_page=True)
+                raise
+            finally:
+                browser.close()
+    finally:
+        log.close()
+    assert lab.process is None  # stopped
+    assert not running(f"--ServerApp.port={lab.port}"), "JupyterLab is still running"
+
+
+def app_rule_post_auth(run: LabRun, label: str) -> str:
+    with run.api() as http:
         app = next(a for a in http.get("/api/v1/apps").json() if a["label"] == label)
         policy_id = app["_links"]["accessPolicy"]["href"].rsplit("/", 1)[-1]
         rules = http.get(f"/api/v1/policies/{policy_id}/rules").json()
@@ -165,84 +233,54 @@ def app_rule_post_auth(sandbox_url: str, token: str, label: str) -> str:
 @pytest.mark.timeout(240)
 def test_post_auth_form_in_jupyterlab(tmp_path: Path) -> None:
     """Open, run, fill, Plan, see the diff, ticket, Apply, see the verification; org changed."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("/usr/bin/chromium is missing in CI (.ci/run installs it)")
-        pytest.skip("/usr/bin/chromium is not installed")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    work, evidence = tmp_path / "lab", tmp_path / "evidence"
-    work.mkdir()
-    interactive_copy(work, evidence)
-    OUTPUT.mkdir(exist_ok=True)
-    log = (tmp_path / "jupyterlab.log").open("wb")
-    lab = Lab(port=0, root_dir=work, open_browser=False, output=log.fileno(),
-              extra_args=["--LabApp.expose_app_in_browser=True"])
-    try:
-        with lab, sync_playwright() as p:
-            assert lab.sandbox is not None
-            before = app_rule_post_auth(lab.sandbox_url, lab.sandbox.token, "Salesforce.com")
-            assert before == "NOT_ALLOWED"
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(90_000)
-            try:
-                open_and_run_all(page, lab.base_url, lab.token, "20_post_auth.ipynb")
-                # each step's cell shows its own part of the form, under its narrative
-                cells = page.locator(".jp-CodeCell")
-                plan_form = page.locator(".kmsi-step-plan")
-                apply_form = page.locator(".kmsi-step-apply")
-                verify_form = page.locator(".kmsi-step-verify")
-                for part, call in ((plan_form, "rb.plan()"), (apply_form, "rb.apply()"),
-                                   (verify_form, "rb.verify()")):
-                    expect(part).to_be_visible(timeout=120_000)
-                    expect(cells.filter(has=part).locator(".jp-InputArea")).to_contain_text(call)
+    with lab_run(tmp_path, "20_post_auth") as run:
+        assert app_rule_post_auth(run, "Salesforce.com") == "NOT_ALLOWED"
+        run.run_all()
+        page = run.page
+        # each step's cell shows its own part of the form, under its narrative
+        cells = page.locator(".jp-CodeCell")
+        plan_form = page.locator(".kmsi-step-plan")
+        apply_form = page.locator(".kmsi-step-apply")
+        verify_form = page.locator(".kmsi-step-verify")
+        for part, call in ((plan_form, "rb.plan()"), (apply_form, "rb.apply()"),
+                           (verify_form, "rb.verify()")):
+            expect(part).to_be_visible(timeout=120_000)
+            expect(cells.filter(has=part).locator(".jp-InputArea")).to_contain_text(call)
 
-                frequency = plan_form.locator(".kmsi-field", has_text="prompt_frequency")
-                frequency.locator("input").fill("P7D")
-                apply_button = apply_form.locator("button", has_text="Apply")
-                expect(apply_button).to_be_disabled()
-                verify_button = verify_form.locator("button", has_text="Verify")
-                expect(verify_button).to_be_disabled()
+        frequency = plan_form.locator(".kmsi-field", has_text="prompt_frequency")
+        frequency.locator("input").fill("P7D")
+        apply_button = apply_form.locator("button", has_text="Apply")
+        expect(apply_button).to_be_disabled()
+        verify_button = verify_form.locator("button", has_text="Verify")
+        expect(verify_button).to_be_disabled()
 
-                plan_form.locator("button", has_text="Plan").click()
-                expect(plan_form.locator("table").first).to_contain_text(
-                    "keepMeSignedIn.postAuth", timeout=60_000)
-                expect(plan_form).to_contain_text("P7D")
-                expect(apply_button).to_be_disabled()  # no ticket yet
+        plan_form.locator("button", has_text="Plan").click()
+        expect(plan_form.locator("table").first).to_contain_text(
+            "keepMeSignedIn.postAuth", timeout=60_000)
+        expect(plan_form).to_contain_text("P7D")
+        expect(apply_button).to_be_disabled()  # no ticket yet
 
-                ticket = apply_form.locator(".widget-text", has_text="Change ticket")
-                ticket.locator("input").fill("CHG-LAB-1")
-                expect(apply_button).to_be_enabled(timeout=30_000)
-                apply_button.click()
-                expect(apply_form).to_contain_text("Apply: post_auth: applied", timeout=60_000)
-                # the apply's own read-back, then the verify step's check of the org
-                expect(apply_form.get_by_text("Verification: passed")).to_have_count(1)
-                passed = verify_form.get_by_text("Verification: passed")
-                expect(passed).to_have_count(1, timeout=60_000)
-                expect(verify_button).to_be_enabled()
-                verify_button.click()  # read the org again: still passed
-                expect(verify_button).to_be_enabled(timeout=60_000)
-                expect(passed).to_have_count(1, timeout=60_000)
-                passed.scroll_into_view_if_needed()
-                page.screenshot(path=str(OUTPUT / "browser_lab_post_auth.png"), full_page=True)
-            except Exception:
-                page.screenshot(path=str(OUTPUT / "browser_lab_post_auth-failed.png"),
-                                full_page=True)
-                raise
-            finally:
-                browser.close()
-
-            after = app_rule_post_auth(lab.sandbox_url, lab.sandbox.token, "Salesforce.com")
-            assert after == "ALLOWED"
-        result = json.loads((evidence / "result.json").read_text())
-        assert result["outcome"] == "applied" and result["change_id"] == "CHG-LAB-1"
-        assert result["verification"]["ok"] is True
-        assert result["params"]["prompt_frequency"] == "P7D"
-    finally:
-        log.close()
-    assert lab.process is None  # stopped
-    assert not running(f"--ServerApp.port={lab.port}"), "JupyterLab is still running"
+        ticket = apply_form.locator(".widget-text", has_text="Change ticket")
+        ticket.locator("input").fill("CHG-LAB-1")
+        expect(apply_button).to_be_enabled(timeout=30_000)
+        apply_button.click()
+        expect(apply_form).to_contain_text("Apply: post_auth: applied", timeout=60_000)
+        # the apply's own read-back, then the verify step's check of the org
+        expect(apply_form.get_by_text("Verification: passed")).to_have_count(1)
+        passed = verify_form.get_by_text("Verification: passed")
+        expect(passed).to_have_count(1, timeout=60_000)
+        expect(verify_button).to_be_enabled()
+        verify_button.click()  # read the org again: still passed
+        expect(verify_button).to_be_enabled(timeout=60_000)
+        expect(passed).to_have_count(1, timeout=60_000)
+        assert app_rule_post_auth(run, "Salesforce.com") == "ALLOWED"
+        passed.scroll_into_view_if_needed()
+    result = run.result()
+    assert result["outcome"] == "applied" and result["change_id"] == "CHG-LAB-1"
+    assert result["verification"]["ok"] is True
+    assert result["params"]["prompt_frequency"] == "P7D"
 
 
 @pytest.mark.browser
@@ -251,68 +289,38 @@ def test_post_auth_form_in_jupyterlab(tmp_path: Path) -> None:
 def test_reset_sessions_form_shows_progress_in_jupyterlab(tmp_path: Path) -> None:
     """The bulk step in the browser: Plan lists the pilot group's members, Apply fills the
     progress bar to the member count, and the sandbox saw one revocation per member."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("/usr/bin/chromium is missing in CI (.ci/run installs it)")
-        pytest.skip("/usr/bin/chromium is not installed")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    work, evidence = tmp_path / "lab", tmp_path / "evidence"
-    work.mkdir()
-    interactive_copy(work, evidence, "40_reset_sessions")
-    OUTPUT.mkdir(exist_ok=True)
-    log = (tmp_path / "jupyterlab.log").open("wb")
-    lab = Lab(port=0, root_dir=work, open_browser=False, output=log.fileno(),
-              extra_args=["--LabApp.expose_app_in_browser=True"])
-    try:
-        with lab, sync_playwright() as p:
-            assert lab.sandbox is not None
-            revocations = f"{lab.sandbox_url}/_sandbox/session-revocations"
-            assert httpx.get(revocations).json() == []
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(90_000)
-            try:
-                open_and_run_all(page, lab.base_url, lab.token, "40_reset_sessions.ipynb")
-                plan_form = page.locator(".kmsi-step-plan")
-                apply_form = page.locator(".kmsi-step-apply")
-                expect(apply_form).to_be_visible(timeout=120_000)
-                progress = apply_form.locator(".kmsi-progress")
-                expect(progress).to_be_hidden()  # shown only while and after a bulk apply
+    with lab_run(tmp_path, "40_reset_sessions") as run:
+        revocations = f"{run.lab.sandbox_url}/_sandbox/session-revocations"
+        assert httpx.get(revocations).json() == []
+        run.run_all()
+        plan_form = run.page.locator(".kmsi-step-plan")
+        apply_form = run.page.locator(".kmsi-step-apply")
+        expect(apply_form).to_be_visible(timeout=120_000)
+        progress = apply_form.locator(".kmsi-progress")
+        expect(progress).to_be_hidden()  # shown only while and after a bulk apply
 
-                plan_form.locator("button", has_text="Plan").click()
-                expect(plan_form.locator("table").first).to_be_visible(timeout=60_000)
-                ticket = apply_form.locator(".widget-text", has_text="Change ticket")
-                ticket.locator("input").fill("CHG-LAB-2")
-                apply_button = apply_form.locator("button", has_text="Apply")
-                expect(apply_button).to_be_enabled(timeout=30_000)
-                apply_button.click()
-                expect(apply_form).to_contain_text("Apply: reset_sessions: applied",
-                                                   timeout=60_000)
-                expect(progress).to_be_visible()
-                total = len(json.loads((evidence / "result.json").read_text())
-                            ["plan"]["changes"])
-                expect(progress).to_contain_text(f"{total} of {total} done")
-                bar = progress.locator(".progress-bar")
-                expect(bar).to_have_attribute("style", re.compile(r"width:\s*100(\.0+)?%"))
-                progress.scroll_into_view_if_needed()
-                page.screenshot(path=str(OUTPUT / "browser_lab_reset_sessions.png"),
-                                full_page=True)
-            except Exception:
-                page.screenshot(path=str(OUTPUT / "browser_lab_reset_sessions-failed.png"),
-                                full_page=True)
-                raise
-            finally:
-                browser.close()
-            seen = httpx.get(revocations).json()
-        result = json.loads((evidence / "result.json").read_text())
-        members = result["plan"]["changes"]
-        assert result["outcome"] == "applied" and result["change_id"] == "CHG-LAB-2"
-        assert len(members) > 1 and len(seen) == len(members)
-        assert {e["forgetDevices"] for e in seen} == {True}
-    finally:
-        log.close()
-    assert lab.process is None
+        plan_form.locator("button", has_text="Plan").click()
+        expect(plan_form.locator("table").first).to_be_visible(timeout=60_000)
+        ticket = apply_form.locator(".widget-text", has_text="Change ticket")
+        ticket.locator("input").fill("CHG-LAB-2")
+        apply_button = apply_form.locator("button", has_text="Apply")
+        expect(apply_button).to_be_enabled(timeout=30_000)
+        apply_button.click()
+        expect(apply_form).to_contain_text("Apply: reset_sessions: applied", timeout=60_000)
+        expect(progress).to_be_visible()
+        total = len(run.result()["plan"]["changes"])
+        expect(progress).to_contain_text(f"{total} of {total} done")
+        bar = progress.locator(".progress-bar")
+        expect(bar).to_have_attribute("style", re.compile(r"width:\s*100(\.0+)?%"))
+        progress.scroll_into_view_if_needed()
+        seen = httpx.get(revocations).json()
+    result = run.result()
+    members = result["plan"]["changes"]
+    assert result["outcome"] == "applied" and result["change_id"] == "CHG-LAB-2"
+    assert len(members) > 1 and len(seen) == len(members)
+    assert {e["forgetDevices"] for e in seen} == {True}
 
 
 @pytest.mark.browser
@@ -321,72 +329,43 @@ def test_reset_sessions_form_shows_progress_in_jupyterlab(tmp_path: Path) -> Non
 def test_pre_auth_manual_step_needs_the_attestation_in_jupyterlab(tmp_path: Path) -> None:
     """The Admin Console step in the browser: the plan lists it, Apply stays disabled until
     someone says who did it and what, and the attestation lands in the evidence."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("/usr/bin/chromium is missing in CI (.ci/run installs it)")
-        pytest.skip("/usr/bin/chromium is not installed")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    work, evidence = tmp_path / "lab", tmp_path / "evidence"
-    work.mkdir()
-    interactive_copy(work, evidence, "10_pre_auth")
-    OUTPUT.mkdir(exist_ok=True)
-    log = (tmp_path / "jupyterlab.log").open("wb")
-    lab = Lab(port=0, root_dir=work, open_browser=False, output=log.fileno(),
-              extra_args=["--LabApp.expose_app_in_browser=True"])
-    try:
-        with lab, sync_playwright() as p:
-            assert lab.sandbox is not None
-            # the trainee plays the admin's part in the Admin Console (no public API)
-            settings = f"{lab.sandbox_url}/_sandbox/org-settings"
-            assert httpx.put(settings, json={"preAuthKmsi": True}).status_code == 200
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(90_000)
-            try:
-                open_and_run_all(page, lab.base_url, lab.token, "10_pre_auth.ipynb")
-                plan_form = page.locator(".kmsi-step-plan")
-                apply_form = page.locator(".kmsi-step-apply")
-                verify_form = page.locator(".kmsi-step-verify")
-                expect(verify_form).to_be_visible(timeout=120_000)
-                attest_by = apply_form.locator(".widget-text", has_text="Manual steps done by")
-                expect(attest_by).to_be_hidden()
+    with lab_run(tmp_path, "10_pre_auth") as run:
+        # the trainee plays the admin's part in the Admin Console (no public API)
+        settings = f"{run.lab.sandbox_url}/_sandbox/org-settings"
+        assert httpx.put(settings, json={"preAuthKmsi": True}).status_code == 200
+        run.run_all()
+        plan_form = run.page.locator(".kmsi-step-plan")
+        apply_form = run.page.locator(".kmsi-step-apply")
+        verify_form = run.page.locator(".kmsi-step-verify")
+        expect(verify_form).to_be_visible(timeout=120_000)
+        attest_by = apply_form.locator(".widget-text", has_text="Manual steps done by")
+        expect(attest_by).to_be_hidden()
 
-                plan_form.locator("button", has_text="Plan").click()
-                expect(plan_form).to_contain_text("Admin Console", timeout=60_000)
-                apply_form.locator(".widget-text", has_text="Change ticket").locator(
-                    "input").fill("CHG-LAB-3")
-                apply_button = apply_form.locator("button", has_text="Apply")
-                expect(attest_by).to_be_visible()
-                expect(apply_button).to_be_disabled()
-                expect(apply_form).to_contain_text("say who did them")
-                attest_by.locator("input").fill("ann.admin")
-                apply_form.locator(".widget-textarea", has_text="What was done").locator(
-                    "textarea").fill("Security > General: showed the stay-signed-in option")
-                expect(apply_button).to_be_enabled(timeout=30_000)
-                apply_button.click()
-                expect(apply_form).to_contain_text("Apply: pre_auth: applied", timeout=60_000)
-                expect(verify_form.get_by_text("Verification: passed")).to_have_count(
-                    1, timeout=60_000)
-                attest_by.scroll_into_view_if_needed()
-                page.screenshot(path=str(OUTPUT / "browser_lab_pre_auth.png"), full_page=True)
-            except Exception:
-                page.screenshot(path=str(OUTPUT / "browser_lab_pre_auth-failed.png"),
-                                full_page=True)
-                raise
-            finally:
-                browser.close()
-            token = lab.sandbox.token
-            with httpx.Client(base_url=lab.sandbox_url,
-                              headers={"Authorization": f"SSWS {token}"}) as http:
-                names = [x["name"] for x in
-                         http.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}).json()]
-        assert "KMSI pre-authentication" in names
-        result = json.loads((evidence / "result.json").read_text())
-        assert result["outcome"] == "applied" and result["change_id"] == "CHG-LAB-3"
-        attestation = result["apply_result"]["attestation"]
-        assert attestation["by"] == "ann.admin" and "stay-signed-in" in attestation["statement"]
-        assert result["verification"]["ok"] is True
-    finally:
-        log.close()
-    assert lab.process is None
+        plan_form.locator("button", has_text="Plan").click()
+        expect(plan_form).to_contain_text("Admin Console", timeout=60_000)
+        apply_form.locator(".widget-text", has_text="Change ticket").locator(
+            "input").fill("CHG-LAB-3")
+        apply_button = apply_form.locator("button", has_text="Apply")
+        expect(attest_by).to_be_visible()
+        expect(apply_button).to_be_disabled()
+        expect(apply_form).to_contain_text("say who did them")
+        attest_by.locator("input").fill("ann.admin")
+        apply_form.locator(".widget-textarea", has_text="What was done").locator(
+            "textarea").fill("Security > General: showed the stay-signed-in option")
+        expect(apply_button).to_be_enabled(timeout=30_000)
+        apply_button.click()
+        expect(apply_form).to_contain_text("Apply: pre_auth: applied", timeout=60_000)
+        expect(verify_form.get_by_text("Verification: passed")).to_have_count(
+            1, timeout=60_000)
+        with run.api() as http:
+            names = [x["name"] for x in
+                     http.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}).json()]
+        attest_by.scroll_into_view_if_needed()
+    assert "KMSI pre-authentication" in names
+    result = run.result()
+    assert result["outcome"] == "applied" and result["change_id"] == "CHG-LAB-3"
+    attestation = result["apply_result"]["attestation"]
+    assert attestation["by"] == "ann.admin" and "stay-signed-in" in attestation["statement"]
+    assert result["verification"]["ok"] is True
