@@ -88,6 +88,7 @@ __all__ = [
     "apply_plan",
     "canonical",
     "check_drift",
+    "check_procedure",
     "check_same_org",
     "created_placeholder",
     "diff",
@@ -1523,6 +1524,12 @@ def read_sandbox(client: OktaClient, path: str) -> Any:
         return client.get_json("/_sandbox/" + path.lstrip("/"))
     except (KmsiError, ValueError):
         return None
+
+
+def check_procedure(plan: Plan, name: str) -> None:
+    """Refuse (ParameterError on ``plan``) a plan made by another procedure than ``name``."""
+    if plan.procedure != name:
+        raise ParameterError("plan", f"this is a {plan.procedure!r} plan, not a {name!r} plan")
 
 
 def check_same_org(client: OktaClient, org_url: str, *, field: str = "plan") -> None:

@@ -270,8 +270,7 @@ def apply(
     client: Any, plan: Plan, *, attestation: Attestation | dict[str, Any] | None = None
 ) -> ApplyResult:
     """Apply a post-auth plan (re-reads first; a stale plan writes nothing)."""
-    if plan.procedure != NAME:
-        raise ParameterError("plan", f"this is a {plan.procedure!r} plan, not a {NAME!r} plan")
+    _base.check_procedure(plan, NAME)
     return _base.apply_plan(client, plan, attestation=attestation)
 
 

@@ -279,8 +279,7 @@ def apply(
     client: Any, plan: Plan, *, attestation: Attestation | dict[str, Any] | None = None
 ) -> ApplyResult:
     """Apply a pre-auth plan; needs an attestation for the Admin Console step."""
-    if plan.procedure != NAME:
-        raise ParameterError("plan", f"this is a {plan.procedure!r} plan, not a {NAME!r} plan")
+    _base.check_procedure(plan, NAME)
     result = _base.apply_plan(
         client, plan, attestation=attestation, extra_checks=lambda c, _r: org_setting_checks(c)
     )
