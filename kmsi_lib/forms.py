@@ -34,7 +34,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from html import escape
@@ -55,6 +55,11 @@ __all__ = ["FieldInput", "RunbookForm", "field_inputs", "validate_values"]
 Kind = Literal["bool", "int", "float", "choice", "text", "list", "all_or_list", "json"]
 
 _LIST_HELP = "one per line, or separated by commas"
+_LABEL = {"description_width": "17em"}  # every input's label column
+
+
+def _wide(width: str = "36em") -> w.Layout:
+    return w.Layout(width=width)
 
 
 def _split(text: str) -> list[str]:
@@ -170,9 +175,7 @@ def _text_of(kind: Kind, value: Any) -> Any:
 
 
 def _widget(kind: Kind, choices: tuple[Any, ...], value: Any, label: str) -> w.ValueWidget:
-    style = {"description_width": "17em"}
-    layout = w.Layout(width="36em")
-    common: dict[str, Any] = {"description": label, "style": style, "layout": layout}
+    common: dict[str, Any] = {"description": label, "style": _LABEL, "layout": _wide()}
     text = _text_of(kind, value)
     if kind == "bool":
         return w.Checkbox(value=bool(value), indent=True, **common)
@@ -299,19 +302,17 @@ class RunbookForm:
         self.plan_button = w.Button(description="Plan", button_style="info", icon="search",
                                     tooltip="Read the org and show what Apply would change")
         self.plan_output = w.Output()
+        attested = runbook.attestation or {}
         self.ticket = w.Text(value=runbook.change_id, description="Change ticket",
-                             layout=w.Layout(width="36em"),
-                             placeholder="e.g. CHG-1234", style={"description_width": "17em"})
+                             placeholder="e.g. CHG-1234", style=_LABEL, layout=_wide())
         self.attest_by = w.Text(description="Manual steps done by",
-                                value=str((runbook.attestation or {}).get("by", "")),
+                                value=str(attested.get("by", "")),
                                 placeholder="who did them (name or admin login)",
-                                layout=w.Layout(width="36em"),
-                                style={"description_width": "17em"})
-        self.attest_statement = w.Textarea(
-            description="What was done", rows=3, style={"description_width": "17em"},
-            placeholder="what was changed, where", layout=w.Layout(width="54em"),
-            value=str((runbook.attestation or {}).get("statement", "")),
-        )
+                                style=_LABEL, layout=_wide())
+        self.attest_statement = w.Textarea(description="What was done", rows=3,
+                                           value=str(attested.get("statement", "")),
+                                           placeholder="what was changed, where",
+                                           style=_LABEL, layout=_wide("54em"))
         self.attestation_box = w.VBox([self.attest_by, self.attest_statement])
         self.attestation_box.layout.display = "none"
         self.apply_button = w.Button(description="Apply", button_style="danger", icon="check",
@@ -349,12 +350,15 @@ class RunbookForm:
                 self.plan_button,
                 self.plan_output,
             ]),
+            # the audit only reads: nothing to apply, its findings are the verify step
             "apply": _step_box("apply", f"<h3>{title}: apply</h3>", [
                 self.attestation_box,
                 w.HBox([self.ticket, self.apply_button]),
                 self.apply_hint,
                 self.progress_box,
                 self.apply_output,
+            ] if not read_only else [
+                w.HTML(value="<i>This procedure only reads: there is nothing to apply.</i>"),
             ]),
             "verify": _step_box("verify", f"<h3>{title}: verify</h3>", [
                 self.verify_button,
@@ -362,10 +366,6 @@ class RunbookForm:
                 self.verify_output,
             ]),
         }
-        if read_only:  # the audit: nothing to apply, its findings are the verify step
-            self.steps["apply"] = _step_box("apply", f"<h3>{title}: apply</h3>", [
-                w.HTML(value="<i>This procedure only reads: there is nothing to apply.</i>"),
-            ])
         #: every step in one box, for showing the whole form in a single cell
         self.widget = w.VBox([self.steps["plan"], self.steps["apply"], self.steps["verify"]])
         self.check()
@@ -449,6 +449,25 @@ class RunbookForm:
         finally:
             self.runbook.display = before
 
+    def _run(self, output: w.Output, step: Callable[[], Any]) -> Any:
+        """Run one runbook step with its display routed into ``output``, then show its
+        result there too. None when it failed: the runbook has shown and recorded the
+        error; a wrong parameter the org revealed (no such app) is also marked on its field.
+        """
+        with self._into(output):
+            try:
+                made = step()
+            except ParameterError as exc:
+                owner = _field_of(exc.field, [i.name for i in self.inputs])
+                if owner is not None:
+                    self.by_name(owner).show(exc.message)
+                return None
+            except Exception:
+                return None
+        if made is not None:
+            put(output, made)
+        return made
+
     # -------------------------------------------------------------- buttons
 
     def on_plan(self) -> Any:
@@ -463,48 +482,26 @@ class RunbookForm:
             put(self.plan_output, _note("Fix the fields marked in red, then click Plan."))
             self.refresh()
             return None
-        with self._into(self.plan_output):
-            try:
-                made = self.runbook.plan(values, show=False)
-            except ParameterError as exc:  # found by reading the org (no such app): mark it too
-                owner = _field_of(exc.field, [i.name for i in self.inputs])
-                if owner is not None:
-                    self.by_name(owner).show(exc.message)
-                made = None
-            except Exception:  # the runbook has shown and recorded the error
-                made = None
-        if made is not None:
-            put(self.plan_output, made)
-            if not self.runbook.writes:
-                self._verify_read_only()
+        made = self._run(self.plan_output, lambda: self.runbook.plan(values, show=False))
+        if made is not None and not self.runbook.writes:
+            # the audit has no Apply: its findings-as-checks table follows its report in
+            # the verify step, as the headless run shows it
+            self._verify()
         self.plan = made
         self.refresh()
         return made
 
-    def _verify_read_only(self) -> None:
-        """A read-only procedure (the audit) has no Apply: its findings-as-checks
-        table is shown in the verify step right after its report, as the headless
-        run shows it."""
-        self.verify_output.outputs = ()
-        self._verify()
-
     def _verify(self) -> Any:
         """Run the runbook's verify step into the verify output; the verification or None."""
-        with self._into(self.verify_output):
-            try:
-                verification = self.runbook.verify(show=False, from_form=True)
-            except Exception:  # the runbook has shown and recorded the error
-                verification = None
-        if verification is not None:
-            put(self.verify_output, verification)
-        return verification
+        self.verify_output.outputs = ()
+        return self._run(self.verify_output,
+                         lambda: self.runbook.verify(show=False, from_form=True))
 
     def on_verify(self) -> Any:
         """Read the org again and check it against the parameters that were planned and applied."""
         if self.verify_blocker():
             self.refresh()
             return None
-        self.verify_output.outputs = ()
         self.verify_button.disabled = True
         try:
             return self._verify()
@@ -530,18 +527,13 @@ class RunbookForm:
             self._progress(0, len(self.plan.changes))
         self.apply_output.outputs = ()
         self.verify_output.outputs = ()
-        outcome: Any = None
+        plan = self.plan
         try:
-            with self._into(self.apply_output):
-                try:
-                    outcome = self.runbook.apply(
-                        self.plan, change_id=self.ticket.value, show=False, from_form=True,
-                        progress=self._progress if bulk else None,
-                    )
-                except Exception:
-                    outcome = None
+            outcome = self._run(self.apply_output, lambda: self.runbook.apply(
+                plan, change_id=self.ticket.value, show=False, from_form=True,
+                progress=self._progress if bulk else None,
+            ))
             if outcome is not None:
-                put(self.apply_output, outcome)
                 self.applied = True
                 self._verify()
         finally:
