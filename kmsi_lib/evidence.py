@@ -827,29 +827,25 @@ def record_run(
     ``root/<change>/<run>`` and appends a ``run`` entry.
     """
     notebook = staging / notebook_file
-    problems: list[str] = []
+    problems: list[str] = []  # recorded as the error when the run reported none
     try:
         result = read_result(staging)
     except EvidenceError as exc:
         result, succeeded = None, False
         problems.append(str(exc))
+
+    def assemble(files: Mapping[str, str]) -> dict[str, Any]:
+        found = {"type": "EvidenceError", "message": "; ".join(problems)} if problems else None
+        return build_record(meta, result, succeeded=succeeded, error=error or found, files=files)
+
     if notebook.is_file():
-        summary = build_record(
-            meta, result, succeeded=succeeded,
-            error=error or ({"type": "EvidenceError", "message": problems[0]} if problems
-                            else None),
-            files={},
-        )
         try:
-            export_html(notebook, notebook.with_suffix(".html"), header=evidence_header(summary))
+            # The banner is the record so far: the files are hashed once the export exists.
+            export_html(notebook, notebook.with_suffix(".html"),
+                        header=evidence_header(assemble({})))
         except Exception as exc:  # a broken export must not lose the rest of the evidence
             problems.append(f"HTML export failed: {type(exc).__name__}: {exc}")
-    if problems and error is None:
-        error = {"type": "EvidenceError", "message": "; ".join(problems)}
-    record = build_record(
-        meta, result, succeeded=succeeded, error=error,
-        files=file_digests(staging, exclude=[RECORD_FILE]),
-    )
+    record = assemble(file_digests(staging, exclude=[RECORD_FILE]))
     write_json(staging / RECORD_FILE, record)
 
     files = sorted(p for p in staging.rglob("*") if p.is_file())
