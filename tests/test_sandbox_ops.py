@@ -416,10 +416,11 @@ def test_a_sandbox_bug_is_a_500_e0000009_not_a_crash(sb: Sandbox, client: httpx.
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     from kmsi_lib.sandbox import _directory
 
-    def broken(ctx: Any) -> Any:
+    def broken(*args: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(_directory, "well_known", broken)
+    # a helper the well-known handler calls (the route table holds the handler itself)
+    monkeypatch.setattr(_directory, "link", broken)
     r = client.get("/.well-known/okta-organization")
     assert r.status_code == 500
     assert r.json()["errorCode"] == "E0000009"

@@ -8,16 +8,17 @@ limits, register OAuth service apps and add objects for test set-up.
 
 from __future__ import annotations
 
-import importlib
-import time
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
-from ._common import Reply
+from ._brands import new_brand
+from ._common import Reply, check_future_fields
 from ._errors import ApiError, malformed
 from ._faults import fault_from_json
+from ._seed import build, make_app, make_group, make_user
 from ._state import Json
 
 if TYPE_CHECKING:
@@ -61,8 +62,6 @@ class Admin:
     # ---- org lifecycle ---------------------------------------------------------------------
     def reset(self, seed: str = "default") -> None:
         """Replace the org with a fresh copy of a named seed."""
-        from ._seed import build
-
         fresh = build(seed)
         with self._state.lock:
             self._state.copy_from(fresh)
@@ -142,8 +141,6 @@ class Admin:
         ``{"ACCESS_POLICY rule": ["actions.appSignOn.futureSetting"]}``; it replaces the
         previous setting ({} turns it off). Objects already stored are left as they are.
         """
-        from ._common import check_future_fields
-
         checked = check_future_fields(dict(fields))
         with self._state.lock:
             self._app.config.future_fields = checked
@@ -167,16 +164,12 @@ class Admin:
             self._state.written()
 
     def add_app(self, label: str, **fields: Any) -> Json:
-        from ._seed import make_app
-
         with self._state.lock:
             app = make_app(self._state, label, **fields)
             self._state.written()
             return dict(app)
 
     def add_user(self, login: str, **fields: Any) -> Json:
-        from ._seed import make_user
-
         with self._state.lock:
             user = make_user(self._state, login, **fields)
             self._state.written()
@@ -184,16 +177,12 @@ class Admin:
 
     def add_brand(self, name: Any) -> Json:
         """Add a non-default brand, as ``POST /api/v1/brands`` does (the stored object)."""
-        from ._brands import new_brand
-
         with self._state.lock:
             brand = new_brand(self._state, name)
             self._state.written()
             return dict(brand)
 
     def add_group(self, name: str, **fields: Any) -> Json:
-        from ._seed import make_group
-
         with self._state.lock:
             group = make_group(self._state, name, **fields)
             self._state.written()
@@ -205,8 +194,6 @@ def _json(request: Request) -> Any:
     if not data.strip():
         return {}
     try:
-        import json
-
         return json.loads(data)
     except ValueError as exc:
         raise malformed() from exc
@@ -299,16 +286,3 @@ def dispatch(app: SandboxApp, request: Request, path: str, args: Mapping[str, st
         raise _bad(str(exc)) from exc
     raise ApiError("E0000008")
 
-
-def token_endpoint(ctx: Any) -> Reply:
-    """``POST /oauth2/v1/token``, delegated to ``_oauth.py`` (404 until that module exists)."""
-    try:
-        oauth = importlib.import_module("._oauth", __package__)
-    except ImportError as exc:
-        raise ApiError("E0000008") from exc
-    request = ctx.request
-    form = {k: v for k, v in request.form.items()}
-    status, body, headers = oauth.token_endpoint(
-        ctx.state.clients, ctx.state.tokens, form, request.headers,
-        ctx.url("/oauth2/v1/token"), time.time())
-    return Reply(int(status), body, list(dict(headers).items()))

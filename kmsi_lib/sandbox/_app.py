@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import hmac
-import importlib
 import json
 import socket
 import sys
@@ -24,7 +23,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
-from . import _admin, _apps, _policies
+from . import _admin, _apps, _brands, _directory, _oauth, _policies
 from ._common import Ctx, Reply, SandboxConfig
 from ._errors import ApiError
 from ._faults import DroppedConnection, Fault, FaultTable, InjectedTimeout
@@ -56,18 +55,16 @@ class Endpoint:
     write: bool = False
 
 
-def _lazy(module: str, name: str) -> Handler:
-    """Resolve a handler on first use, so optional modules cannot break the import."""
-
-    def call(ctx: Ctx, **kwargs: str) -> Reply:
-        mod = importlib.import_module(f".{module}", __package__)
-        result: Reply = getattr(mod, name)(ctx, **kwargs)
-        return result
-
-    return call
+def _token_endpoint(ctx: Ctx) -> Reply:
+    """``POST /oauth2/v1/token``: the request handed to the pure :func:`_oauth.token_endpoint`."""
+    request = ctx.request
+    status, body, headers = _oauth.token_endpoint(
+        ctx.state.clients, ctx.state.tokens, dict(request.form.items()), request.headers,
+        ctx.url("/oauth2/v1/token"), time.time())
+    return Reply(status, body, list(headers.items()))
 
 
-P = _policies
+P, B, D = _policies, _brands, _directory
 API: list[tuple[str, dict[str, Endpoint]]] = [
     ("/api/v1/policies", {
         "GET": Endpoint(P.list_policies, "okta.policies.read"),
@@ -100,40 +97,40 @@ API: list[tuple[str, dict[str, Endpoint]]] = [
     ("/api/v1/apps/<app_id>/policies/<policy_id>", {
         "PUT": Endpoint(_apps.assign_app_policy, "okta.apps.manage", True)}),
     ("/api/v1/brands", {
-        "GET": Endpoint(_lazy("_brands", "list_brands"), "okta.brands.read"),
-        "POST": Endpoint(_lazy("_brands", "create_brand"), "okta.brands.manage", True)}),
+        "GET": Endpoint(B.list_brands, "okta.brands.read"),
+        "POST": Endpoint(B.create_brand, "okta.brands.manage", True)}),
     ("/api/v1/brands/<brand_id>", {
-        "GET": Endpoint(_lazy("_brands", "get_brand"), "okta.brands.read"),
-        "PUT": Endpoint(_lazy("_brands", "replace_brand"), "okta.brands.manage", True),
-        "DELETE": Endpoint(_lazy("_brands", "delete_brand"), "okta.brands.manage", True)}),
+        "GET": Endpoint(B.get_brand, "okta.brands.read"),
+        "PUT": Endpoint(B.replace_brand, "okta.brands.manage", True),
+        "DELETE": Endpoint(B.delete_brand, "okta.brands.manage", True)}),
     ("/api/v1/brands/<brand_id>/pages/sign-in", {
-        "GET": Endpoint(_lazy("_brands", "get_sign_in_root"), "okta.brands.read")}),
+        "GET": Endpoint(B.get_sign_in_root, "okta.brands.read")}),
     ("/api/v1/brands/<brand_id>/pages/sign-in/customized", {
-        "GET": Endpoint(_lazy("_brands", "get_customized"), "okta.brands.read"),
-        "PUT": Endpoint(_lazy("_brands", "put_customized"), "okta.brands.manage", True),
-        "DELETE": Endpoint(_lazy("_brands", "delete_customized"), "okta.brands.manage", True)}),
+        "GET": Endpoint(B.get_customized, "okta.brands.read"),
+        "PUT": Endpoint(B.put_customized, "okta.brands.manage", True),
+        "DELETE": Endpoint(B.delete_customized, "okta.brands.manage", True)}),
     ("/api/v1/brands/<brand_id>/pages/sign-in/default", {
-        "GET": Endpoint(_lazy("_brands", "get_default"), "okta.brands.read")}),
+        "GET": Endpoint(B.get_default, "okta.brands.read")}),
     ("/api/v1/brands/<brand_id>/pages/sign-in/preview", {
-        "GET": Endpoint(_lazy("_brands", "get_preview"), "okta.brands.read"),
-        "PUT": Endpoint(_lazy("_brands", "put_preview"), "okta.brands.manage", True),
-        "DELETE": Endpoint(_lazy("_brands", "delete_preview"), "okta.brands.manage", True)}),
+        "GET": Endpoint(B.get_preview, "okta.brands.read"),
+        "PUT": Endpoint(B.put_preview, "okta.brands.manage", True),
+        "DELETE": Endpoint(B.delete_preview, "okta.brands.manage", True)}),
     ("/api/v1/brands/<brand_id>/pages/sign-in/widget-versions", {
-        "GET": Endpoint(_lazy("_brands", "widget_versions"), "okta.brands.read")}),
-    ("/api/v1/users", {"GET": Endpoint(_lazy("_directory", "list_users"), "okta.users.read")}),
+        "GET": Endpoint(B.widget_versions, "okta.brands.read")}),
+    ("/api/v1/users", {"GET": Endpoint(D.list_users, "okta.users.read")}),
     ("/api/v1/users/<user_id>", {
-        "GET": Endpoint(_lazy("_directory", "get_user"), "okta.users.read")}),
+        "GET": Endpoint(D.get_user, "okta.users.read")}),
     ("/api/v1/users/<user_id>/sessions", {
-        "DELETE": Endpoint(_lazy("_directory", "revoke_sessions"), "okta.users.manage", True)}),
+        "DELETE": Endpoint(D.revoke_sessions, "okta.users.manage", True)}),
     ("/api/v1/groups", {
-        "GET": Endpoint(_lazy("_directory", "list_groups"), "okta.groups.read")}),
+        "GET": Endpoint(D.list_groups, "okta.groups.read")}),
     ("/api/v1/groups/<group_id>", {
-        "GET": Endpoint(_lazy("_directory", "get_group"), "okta.groups.read")}),
+        "GET": Endpoint(D.get_group, "okta.groups.read")}),
     ("/api/v1/groups/<group_id>/users", {
-        "GET": Endpoint(_lazy("_directory", "list_group_users"), "okta.groups.read")}),
+        "GET": Endpoint(D.list_group_users, "okta.groups.read")}),
     ("/.well-known/okta-organization", {
-        "GET": Endpoint(_lazy("_directory", "well_known"), "")}),
-    ("/oauth2/v1/token", {"POST": Endpoint(_lazy("_admin", "token_endpoint"), "", True)}),
+        "GET": Endpoint(D.well_known, "")}),
+    ("/oauth2/v1/token", {"POST": Endpoint(_token_endpoint, "", True)}),
 ]
 
 
@@ -283,13 +280,14 @@ class SandboxApp:
                 return None
             raise ApiError("E0000011")
         if scheme in ("Bearer", "DPoP") and credential:
-            scopes, headers = self._bearer_scopes(request, ctx, scheme, credential)
+            scopes, headers = _oauth.authenticate_bearer(
+                self.state.tokens, scheme, credential, request.headers.get("DPoP"),
+                request.method, ctx.url(request.path), time.time())
             if scopes is None:
-                error = ApiError("E0000011", headers=headers)
-                raise error
+                raise ApiError("E0000011", headers=headers)
             if granted(scopes, scope):
                 return None
-            algs = 'algs="RS256 RS384 RS512 ES256 ES384 ES512", ' if scheme == "DPoP" else ""
+            algs = f'algs="{" ".join(_oauth.DPOP_ALGORITHMS)}", ' if scheme == "DPoP" else ""
             challenge = (
                 f'{scheme} {algs}authorization_uri="{ctx.base}/oauth2/v1/authorize", '
                 f'realm="{ctx.base}", scope="{scope}", error="insufficient_scope", '
@@ -298,18 +296,6 @@ class SandboxApp:
             )
             return Reply(403, None, [("WWW-Authenticate", challenge)])
         raise ApiError("E0000011")
-
-    def _bearer_scopes(self, request: Request, ctx: Ctx, scheme: str,
-                       token: str) -> tuple[list[str] | None, dict[str, str]]:
-        try:
-            oauth = importlib.import_module("._oauth", __package__)
-        except ImportError:
-            return None, {"WWW-Authenticate": f'{scheme} error="invalid_token", '
-                                              'error_description="The access token is invalid"'}
-        result: tuple[list[str] | None, dict[str, str]] = oauth.authenticate_bearer(
-            self.state.tokens, scheme, token, request.headers.get("DPoP"), request.method,
-            ctx.url(request.path), time.time())
-        return result
 
     # ---- faults ------------------------------------------------------------------------------
     def _drop(self, request: Request) -> None:
