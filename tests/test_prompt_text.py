@@ -326,6 +326,17 @@ def test_apply_after_out_of_band_change_refuses_and_writes_nothing(
     assert _writes(sandbox) == []
 
 
+def test_apply_refuses_another_procedures_plan(sandbox: Sandbox, okta: OktaClient) -> None:
+    plan = prompt_text.plan(okta, PARAMS)
+    plan.procedure = "post_auth"
+    plan.digest = plan.content_digest()
+    sandbox.admin.clear_requests()
+    with pytest.raises(ParameterError) as err:
+        prompt_text.apply(okta, plan)
+    assert err.value.field == "plan" and "not a 'prompt_text' plan" in err.value.message
+    assert _writes(sandbox) == []
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [

@@ -11,7 +11,12 @@ import pytest
 
 from kmsi_lib.auth import SSWSAuth
 from kmsi_lib.client import OktaClient
-from kmsi_lib.errors import ClassicEngineError, ParameterError, StalePlanError
+from kmsi_lib.errors import (
+    ClassicEngineError,
+    EvidenceError,
+    ParameterError,
+    StalePlanError,
+)
 from kmsi_lib.procedures import reset_sessions, rollback
 from kmsi_lib.procedures._base import Plan, parse_params
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
@@ -185,6 +190,47 @@ def test_apply_refuses_when_the_group_changed_since_the_plan(
     with pytest.raises(StalePlanError) as err:
         reset_sessions.apply(okta, plan)
     assert "KMSI Pilot" in str(err.value)
+    assert _writes(sandbox) == [] and sandbox.admin.session_revocations() == []
+
+
+def _flip_forget_devices(plan: Plan) -> None:
+    query = plan.changes[0].after
+    assert query is not None
+    query["forgetDevices"] = not query["forgetDevices"]
+
+
+def _made_for_another_org(plan: Plan) -> None:
+    plan.org_url = "https://other.okta.com"
+    plan.digest = plan.content_digest()
+
+
+def _made_by_post_auth(plan: Plan) -> None:
+    plan.procedure = "post_auth"
+    plan.digest = plan.content_digest()
+
+
+@pytest.mark.parametrize(
+    ("alter", "error", "words"),
+    [
+        pytest.param(_flip_forget_devices, EvidenceError, "edited after it was made", id="edited"),
+        pytest.param(_made_for_another_org, ParameterError, "other.okta.com", id="other-org"),
+        pytest.param(_made_by_post_auth, ParameterError, "not a 'reset_sessions'", id="other-proc"),
+    ],
+)
+def test_apply_refuses_an_edited_foreign_or_other_procedures_plan_before_any_revocation(
+    sandbox: Sandbox,
+    okta: OktaClient,
+    alter: Any,
+    error: type[Exception],
+    words: str,
+) -> None:
+    """The checks every other procedure's apply makes (digest, org, procedure) apply here too."""
+    plan = reset_sessions.plan(okta, {"group": "KMSI Pilot"})
+    alter(plan)
+    sandbox.admin.clear_requests()
+    with pytest.raises(error) as err:
+        reset_sessions.apply(okta, plan)
+    assert words in str(err.value)
     assert _writes(sandbox) == [] and sandbox.admin.session_revocations() == []
 
 

@@ -98,6 +98,7 @@ __all__ = [
     "get_path",
     "parse_params",
     "read_sandbox",
+    "refuse_stale",
     "register_kind",
     "register_lookup",
     "resolve_apps",
@@ -105,6 +106,7 @@ __all__ = [
     "run_lookup",
     "same_value",
     "set_path",
+    "start_apply",
     "utc_now",
     "whole_number",
     "writable",
@@ -1552,6 +1554,44 @@ def check_same_org(client: OktaClient, org_url: str, *, field: str = "plan") -> 
         )
 
 
+def start_apply(
+    client: OktaClient, plan: Plan, attestation: Attestation | Mapping[str, Any] | None
+) -> ApplyResult:
+    """The checks every apply makes before it reads the org; the (empty) result to fill.
+
+    Refuses a plan edited after it was made (:class:`EvidenceError`), a plan
+    with manual steps but no ``attestation`` and a plan made for another org
+    (:class:`ParameterError`).
+    """
+    plan.check_digest()
+    if isinstance(attestation, Mapping):
+        attestation = Attestation.from_dict(attestation)
+    if plan.manual_steps and attestation is None:
+        steps = "; ".join(s.title for s in plan.manual_steps)
+        raise ParameterError(
+            "attestation",
+            f"this plan has manual steps ({steps}); do them, then pass an attestation"
+            " saying who did them, when, and what was done",
+        )
+    check_same_org(client, plan.org_url)
+    return ApplyResult(plan=plan, attestation=attestation)
+
+
+def refuse_stale(
+    client: OktaClient,
+    plan: Plan,
+    what: str = "the org changed since the plan was made, so nothing was written",
+) -> None:
+    """Refuse a Classic Engine org, and a plan whose reads no longer match the org.
+
+    The :class:`StalePlanError` starts with ``what`` and names each changed object.
+    """
+    client.require_identity_engine()
+    problems = check_drift(client, plan)
+    if problems:
+        raise StalePlanError(f"{what}; make a new plan. Changed: " + "; ".join(problems))
+
+
 def apply_plan(
     client: OktaClient,
     plan: Plan,
@@ -1583,18 +1623,7 @@ def apply_plan(
     matches, e.g. a change's body altered in a notebook) is refused with an
     :class:`EvidenceError` before anything is read or written.
     """
-    plan.check_digest()
-    if isinstance(attestation, Mapping):
-        attestation = Attestation.from_dict(attestation)
-    if plan.manual_steps and attestation is None:
-        steps = "; ".join(s.title for s in plan.manual_steps)
-        raise ParameterError(
-            "attestation",
-            f"this plan has manual steps ({steps}); do them, then pass an attestation"
-            " saying who did them, when, and what was done",
-        )
-    check_same_org(client, plan.org_url)
-    result = ApplyResult(plan=plan, attestation=attestation)
+    result = start_apply(client, plan, attestation)
     if plan.is_empty:
         result.outcome = "no-op"
         result.finished_at = utc_now()
@@ -1602,14 +1631,7 @@ def apply_plan(
             result.verification = Verification(extra_checks(client, result))
         return result
 
-    client.require_identity_engine()
-    problems = check_drift(client, plan)
-    if problems:
-        raise StalePlanError(
-            "the org changed since the plan was made, so nothing was written; make a new plan."
-            " Changed: " + "; ".join(problems)
-        )
-
+    refuse_stale(client, plan)
     orders = _rule_orders(client, _reordered_policies(plan))
     ids: dict[str, str] = {}
     written: list[tuple[Change, ObjectRef]] = []

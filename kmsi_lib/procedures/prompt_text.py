@@ -45,6 +45,7 @@ from kmsi_lib.procedures._base import (
     Verification,
     apply_plan,
     canonical,
+    check_procedure,
     diff,
     get_path,
     parse_params,
@@ -413,6 +414,7 @@ def apply(
 
     With ``preview_first`` the result's notes carry each brand's preview URL.
     """
+    check_procedure(plan, NAME)
 
     def preview_urls(c: OktaClient, result: ApplyResult) -> list[Check]:
         for item in result.applied:

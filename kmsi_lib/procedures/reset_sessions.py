@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 from pydantic import Field, model_validator
 
 from kmsi_lib.bulk import run_bulk
-from kmsi_lib.errors import ParameterError, StalePlanError
+from kmsi_lib.errors import ParameterError
 from kmsi_lib.procedures._base import (
     AppliedChange,
     ApplyResult,
@@ -40,10 +40,12 @@ from kmsi_lib.procedures._base import (
     Plan,
     Reader,
     Verification,
-    check_drift,
+    check_procedure,
     parse_params,
     read_sandbox,
+    refuse_stale,
     register_lookup,
+    start_apply,
     utc_now,
 )
 
@@ -275,15 +277,16 @@ def apply(
 ) -> ApplyResult:
     """Revoke the planned users' sessions, concurrently; record each user's outcome.
 
-    The plan is refused (:class:`StalePlanError`, nothing revoked) when the
-    names now resolve to other users, or group membership changed. A user
+    The plan is refused, nothing revoked, when it was edited after it was made
+    (:class:`EvidenceError`), made for another org or by another procedure
+    (:class:`ParameterError`), or when the names now resolve to other users
+    or group membership changed (:class:`StalePlanError`). A user
     whose revocation fails is recorded as failed and the others proceed; the
     outcome is then ``failed``. ``progress(done, total)`` is called as users
     complete. ``attestation`` is accepted for a uniform signature (no manual step).
     """
-    if isinstance(attestation, Mapping):
-        attestation = Attestation.from_dict(attestation)
-    result = ApplyResult(plan=plan, attestation=attestation)
+    check_procedure(plan, NAME)
+    result = start_apply(client, plan, attestation)
     result.notes.append(NO_ROLLBACK_NOTE)
     result.notes += [n for n in plan.notes if n.startswith("not found:")]
     if plan.is_empty:
@@ -291,13 +294,11 @@ def apply(
         result.finished_at = utc_now()
         return result
 
-    client.require_identity_engine()
-    problems = check_drift(client, plan)
-    if problems:
-        raise StalePlanError(
-            "the users this plan resolved are not the same any more, so no session was revoked;"
-            " make a new plan. Changed: " + "; ".join(problems)
-        )
+    refuse_stale(
+        client,
+        plan,
+        "the users this plan resolved are not the same any more, so no session was revoked",
+    )
 
     max_workers = int(plan.params.get("max_workers", 4))
 
