@@ -371,10 +371,6 @@ def canonical(value: Any) -> Any:
     return value
 
 
-def _canonical_json(value: Any) -> str:
-    return json.dumps(canonical(value), sort_keys=True, separators=(",", ":"), default=str)
-
-
 def _identified(value: Any) -> bool:
     return isinstance(value, list) and all(
         isinstance(item, Mapping) and isinstance(item.get("id"), str) for item in value
@@ -569,11 +565,15 @@ class Observation:
         return cls(data["key"], dict(data["lookup"]), data.get("value"))
 
 
+def _sha256_json(value: Any) -> str:
+    """``sha256:<hex>`` over ``value`` as compact JSON with sorted keys."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
 def fingerprint(observations: Iterable[Observation]) -> str:
     """sha256 over the canonical JSON of what a plan read (absences included)."""
-    payload = [[o.key, o.lookup, o.value] for o in observations]
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return _sha256_json([[o.key, o.lookup, o.value] for o in observations])
 
 
 @dataclass
@@ -607,8 +607,7 @@ class Plan:
         content = self.to_dict()
         del content["digest"]
         # exact values, not canonical(): a duration rewritten in another form is an edit too
-        text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
-        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+        return _sha256_json(content)
 
     def check_digest(self) -> None:
         """Raise :class:`EvidenceError` unless the plan is exactly as it was made."""
