@@ -417,7 +417,8 @@ _SECRET_KEYS = frozenset(
     }
 )
 #: JWK members that hold private key material (RFC 7518 §6.2.2, §6.3.2, §6.4).
-_JWK_PRIVATE = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+JWK_PRIVATE_MEMBERS: tuple[str, ...] = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+_JWK_PRIVATE = frozenset(JWK_PRIVATE_MEMBERS)
 
 _PEM_RE = re.compile(
     r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----.*?(?:-----END \1-----|$)", re.DOTALL
@@ -444,6 +445,26 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
 
 def _looks_like_jwk(obj: Mapping[str, Any]) -> bool:
     return "kty" in obj
+
+
+def jwk_private_values(text: str) -> list[str]:
+    """The private members of a JWK, or of each key of a JWK set, given as JSON text.
+
+    What a secret scan looks for besides the whole key: a notebook may show one member.
+    Text that is not JSON has none.
+    """
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return []
+    keys = value.get("keys", [value]) if isinstance(value, dict) else []
+    return [
+        key[member]
+        for key in keys
+        if isinstance(key, dict)
+        for member in JWK_PRIVATE_MEMBERS
+        if isinstance(key.get(member), str) and key[member]
+    ]
 
 
 def redact_json(obj: Any, secrets: Iterable[str] = ()) -> Any:

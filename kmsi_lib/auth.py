@@ -159,12 +159,7 @@ def _private_parts(text: str) -> list[str]:
     out = [text]
     stripped = text.strip()
     if stripped.startswith("{"):
-        try:
-            jwk = json.loads(stripped)
-        except ValueError:
-            jwk = {}
-        if isinstance(jwk, dict):
-            out += [str(jwk[k]) for k in ("d", "p", "q", "dp", "dq", "qi") if jwk.get(k)]
+        out += _protocol.jwk_private_values(stripped)
     else:
         body = "".join(
             line.strip() for line in stripped.splitlines() if line and not line.startswith("-----")

@@ -41,6 +41,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kmsi_lib import _protocol
 from kmsi_lib.errors import EvidenceError
 
 __all__ = [
@@ -431,7 +432,6 @@ _SECRET_ENV = re.compile(
     r"^OKTA_.*(TOKEN|SECRET|PASSWORD|PRIVATE_KEY|ASSERTION|JWK)(?!.*_(FILE|PATH)$)", re.I
 )
 KEY_FILE_ENV = re.compile(r"^OKTA_.*(KEY_FILE|KEY_PATH|JWK_FILE)$", re.I)
-_JWK_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "k")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -500,19 +500,6 @@ def scan_for_shapes(data: bytes) -> list[str]:
     return kinds
 
 
-def _jwk_private_values(text: str) -> list[str]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return []
-    keys = value.get("keys", [value]) if isinstance(value, dict) else []
-    out = []
-    for key in keys:
-        if isinstance(key, dict):
-            out += [str(key[m]) for m in _JWK_PRIVATE_MEMBERS if isinstance(key.get(m), str)]
-    return out
-
-
 def known_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     """Every secret value this process knows: credentials, token variables, key files, JWK parts.
 
@@ -531,12 +518,12 @@ def known_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     for name, value in env.items():
         if _SECRET_ENV.search(name) and value:
             values.append(value)
-            values += _jwk_private_values(value)
+            values += _protocol.jwk_private_values(value)
         if KEY_FILE_ENV.search(name) and value:
             with contextlib.suppress(OSError):
                 content = Path(value).read_text(encoding="utf-8")
                 values.append(content.strip())
-                values += _jwk_private_values(content)
+                values += _protocol.jwk_private_values(content)
     seen: dict[str, None] = {}
     for value in values:
         if len(value) >= MIN_SECRET_LENGTH:

@@ -334,6 +334,23 @@ def test_redact_json_keeps_ordinary_single_letter_keys_outside_jwks() -> None:
     assert p.redact_json({"d": 1, "p": "x"}) == {"d": 1, "p": "x"}
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param('{"kty": "RSA", "n": "public-n", "d": "private-d", "qi": "private-qi"}',
+                     ["private-d", "private-qi"], id="rsa-jwk"),
+        pytest.param('{"keys": [{"kty": "EC", "d": "ec-d"}, {"kty": "oct", "k": "shared-k"}]}',
+                     ["ec-d", "shared-k"], id="jwk-set"),
+        pytest.param('{"kty": "RSA", "n": "public-n", "e": "AQAB"}', [], id="public-jwk"),
+        pytest.param('{"kty": "RSA", "d": "", "p": 7}', [], id="empty-or-not-text"),
+        pytest.param("not json at all", [], id="not-json"),
+    ],
+)
+def test_jwk_private_values_are_the_private_members(text: str, expected: list[str]) -> None:
+    """The auth module and the evidence scan take a key's private members from this one helper."""
+    assert p.jwk_private_values(text) == expected
+
+
 def test_redact_headers_and_form_and_url() -> None:
     headers = httpx.Headers({"Authorization": "SSWS abc", "DPoP": JWT, "Accept": "text/plain"})
     assert p.redact_headers(headers) == {
