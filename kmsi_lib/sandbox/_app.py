@@ -14,10 +14,10 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
@@ -59,8 +59,8 @@ def _token_endpoint(ctx: Ctx) -> Reply:
     """``POST /oauth2/v1/token``: the request handed to the pure :func:`_oauth.token_endpoint`."""
     request = ctx.request
     status, body, headers = _oauth.token_endpoint(
-        ctx.state.clients, ctx.state.tokens, dict(request.form.items()), request.headers,
-        ctx.url("/oauth2/v1/token"), time.time())
+        ctx.state.clients, ctx.state.tokens, dict(request.form.items()),
+        cast(Mapping[str, str], request.headers), ctx.url("/oauth2/v1/token"), time.time())
     return Reply(status, body, list(headers.items()))
 
 
@@ -149,6 +149,22 @@ def _build_map() -> tuple[Map, dict[str, dict[str, Endpoint]]]:
 URL_MAP, TABLE = _build_map()
 
 
+def _match(request: Request) -> tuple[str, Mapping[str, Any]]:
+    """The route name and path arguments of ``request``; unknown path or method as Okta says."""
+    try:
+        name, args = URL_MAP.bind_to_environ(request.environ).match()
+    except MethodNotAllowed as exc:
+        raise ApiError("E0000022") from exc
+    except NotFound as exc:
+        raise ApiError("E0000008") from exc
+    return str(name), args
+
+
+def _limit_headers(limit: int, remaining: int, reset: int) -> list[tuple[str, str]]:
+    return [("X-Rate-Limit-Limit", str(limit)), ("X-Rate-Limit-Remaining", str(remaining)),
+            ("X-Rate-Limit-Reset", str(reset))]
+
+
 def granted(scopes: Iterable[str], required: str) -> bool:
     """Whether ``scopes`` allow ``required``; a ``.manage`` scope includes its ``.read``."""
     have = set(scopes)
@@ -197,8 +213,7 @@ class SandboxApp:
         started = time.time()
         if not self.gate.enter():
             reply = self._error_reply(ApiError("E0000047"), request_id)
-            reply.headers += [("X-Rate-Limit-Limit", "0"), ("X-Rate-Limit-Remaining", "0"),
-                              ("X-Rate-Limit-Reset", str(int(time.time()) + 1))]
+            reply.headers += _limit_headers(0, 0, int(time.time()) + 1)
             self._record(request, request_id, 429, bucket, started, "concurrency")
             return self._respond(reply, request_id)
         # injected latency and timeouts happen inside the gate: a slow request holds its slot
@@ -233,21 +248,13 @@ class SandboxApp:
     def _handle_api(self, request: Request, bucket: str | None, request_id: str) -> Reply:
         limit_headers: list[tuple[str, str]] = []
         try:
-            adapter = URL_MAP.bind_to_environ(request.environ)
-            try:
-                name, args = adapter.match()
-            except MethodNotAllowed as exc:
-                raise ApiError("E0000022") from exc
-            except NotFound as exc:
-                raise ApiError("E0000008") from exc
-            if str(name).startswith("admin:"):
+            name, args = _match(request)
+            if name.startswith("admin:"):
                 raise ApiError("E0000008")
-            endpoint = TABLE[str(name)][request.method if request.method != "HEAD" else "GET"]
+            endpoint = TABLE[name][request.method if request.method != "HEAD" else "GET"]
             if bucket is not None:
                 verdict = self.limiter.hit(bucket)
-                limit_headers = [("X-Rate-Limit-Limit", str(verdict.limit)),
-                                 ("X-Rate-Limit-Remaining", str(verdict.remaining)),
-                                 ("X-Rate-Limit-Reset", str(verdict.reset))]
+                limit_headers = _limit_headers(verdict.limit, verdict.remaining, verdict.reset)
                 if not verdict.allowed:
                     raise ApiError("E0000047")
             ctx = Ctx(request, self.state, self.config)
@@ -326,28 +333,18 @@ class SandboxApp:
         reply = self._error_reply(ApiError(code, status=status), request_id)
         if status == 429:
             limit = self.limiter.peek(bucket).limit if bucket else 0
-            reply.headers += [("X-Rate-Limit-Limit", str(limit)),
-                              ("X-Rate-Limit-Remaining", "0"),
-                              ("X-Rate-Limit-Reset", str(int(time.time()) + fault.retry_after_s))]
+            reply.headers += _limit_headers(limit, 0, int(time.time()) + fault.retry_after_s)
         elif bucket is not None:
             v = self.limiter.peek(bucket)
-            reply.headers += [("X-Rate-Limit-Limit", str(v.limit)),
-                              ("X-Rate-Limit-Remaining", str(v.remaining)),
-                              ("X-Rate-Limit-Reset", str(v.reset))]
+            reply.headers += _limit_headers(v.limit, v.remaining, v.reset)
         return reply
 
     # ---- admin -------------------------------------------------------------------------------
     def _admin(self, request: Request) -> Wire:
         request_id = self.state.ids.request_id()
         try:
-            adapter = URL_MAP.bind_to_environ(request.environ)
-            try:
-                name, args = adapter.match()
-            except MethodNotAllowed as exc:
-                raise ApiError("E0000022") from exc
-            except NotFound as exc:
-                raise ApiError("E0000008") from exc
-            reply = _admin.dispatch(self, request, str(name)[len("admin:"):], args)
+            name, args = _match(request)
+            reply = _admin.dispatch(self, request, name[len("admin:"):], args)
         except ApiError as exc:
             reply = self._error_reply(exc, request_id)
         except HTTPException as exc:  # e.g. a body over the size limit
