@@ -241,6 +241,17 @@ def validation_fields(causes: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     return fields
 
 
+#: The exception for each error status (400 and 5xx are decided in :func:`decode_error`).
+_ERROR_BY_STATUS: dict[int, type[errors.OktaApiError]] = {
+    401: errors.AuthenticationError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    409: errors.ConflictError,
+    423: errors.LockedError,
+    429: errors.RateLimitedError,
+}
+
+
 def decode_error(
     status: int,
     headers: HeadersLike,
@@ -284,24 +295,12 @@ def decode_error(
         return errors.InsufficientScopeError(scope=challenge.scope, **common)
     if status == 401 and code == "E0000015":
         return errors.PermissionDeniedError(**common)
-    if status == 401:
-        return errors.AuthenticationError(**common)
-    if status == 403:
-        return errors.PermissionDeniedError(**common)
-    if status == 404:
-        return errors.NotFoundError(**common)
     if status == 400:
         fields = {k: redact_text(v, known) for k, v in validation_fields(cause_dicts).items()}
         return errors.ValidationError(fields=fields, **common)
-    if status == 409:
-        return errors.ConflictError(**common)
-    if status == 423:
-        return errors.LockedError(**common)
-    if status == 429:
-        return errors.RateLimitedError(**common)
     if status >= 500:
         return errors.ServerError(**common)
-    return errors.OktaApiError(**common)
+    return _ERROR_BY_STATUS.get(status, errors.OktaApiError)(**common)
 
 
 # ---------------------------------------------------------------- retries
