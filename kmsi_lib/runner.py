@@ -29,7 +29,6 @@ import io
 import json
 import logging
 import os
-import re
 import secrets as _secrets
 import sys
 import tempfile
@@ -58,11 +57,6 @@ __all__ = [
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SECRET = 0, 1, 2, 3
 KERNEL = "python3"
-_CHANGE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-def _utc_now() -> str:
-    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def new_run_id(procedure: str, mode: str) -> str:
@@ -290,12 +284,14 @@ def run_notebook(
     """
     from kmsi_lib.auth import Credentials
     from kmsi_lib.params import load_run_params
+    from kmsi_lib.procedures._base import utc_now
+    from kmsi_lib.runbook import CHANGE_ID_PATTERN
 
     if mode not in ("plan", "apply"):
         raise ParameterError("mode", f"must be plan or apply (got {mode!r})")
     if mode == "apply" and not change_id:
         raise ParameterError("change", "an apply needs a change ticket: --change CHG-ID")
-    if change_id and not _CHANGE_ID.match(change_id):
+    if change_id and not CHANGE_ID_PATTERN.match(change_id):
         raise ParameterError("change", "letters, digits, '.', '_' and '-' only, at most 64 "
                              f"(got {change_id!r})")
     if approved_plan is not None and mode != "apply":
@@ -333,7 +329,7 @@ def run_notebook(
     # never sees a half-written run outside .staging/.
     parameters = {**run.values, "mode": mode, "change_id": change_id,
                   "evidence_dir": ".", "approved_plan": plan_param}
-    started = _utc_now()
+    started = utc_now()
     with _captured_papermill_log() as log, _absolute_key_paths():
         error = _execute(notebook.resolve(), staging.resolve() / "notebook.ipynb", parameters,
                          timeout=timeout, progress=progress, cwd=staging.resolve())
@@ -346,7 +342,7 @@ def run_notebook(
         run_id=run_id, change_id=change_id or evidence.PLAN_ONLY_CHANGE, mode=mode,
         procedure=run.procedure, notebook=_display_path(notebook),
         template_sha256=evidence.sha256_file(notebook), parameters=run.values,
-        started_at=started, finished_at=_utc_now(), operator=operator_name(env),
+        started_at=started, finished_at=utc_now(), operator=operator_name(env),
         org_url=credentials.org_url, approved_plan=approved_meta,
     )
     recorded = evidence.record_run(
