@@ -57,6 +57,14 @@ def test_plan_on_a_fresh_org(org: Org) -> None:
     assert org.api_writes() == []
 
 
+def test_the_same_groups_in_another_order_plan_nothing(org: Org) -> None:
+    """Group lists are compared as sets, for the session policy and the app rules alike."""
+    groups = {**PARAMS, "groups": ["KMSI Pilot", "Engineering"]}
+    pre_auth.apply(org.client, pre_auth.plan(org.client, groups), attestation=ATTESTATION)
+    again = pre_auth.plan(org.client, {**groups, "groups": ["Engineering", "KMSI Pilot"]})
+    assert again.changes == []
+
+
 def test_apply_needs_an_attestation(org: Org) -> None:
     plan = pre_auth.plan(org.client, PARAMS)
     with pytest.raises(ParameterError) as info:

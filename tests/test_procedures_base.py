@@ -495,6 +495,29 @@ def test_edit_of_an_absent_object_is_a_create() -> None:
     assert not edit.checks[0].ok
 
 
+def test_set_assurance_keeps_an_assurance_methods_other_fields_and_replaces_another_type() -> None:
+    """ASSURANCE is set field by field; a method of another type is replaced whole."""
+    path = "actions.appSignOn.verificationMethod"
+    wanted = {"factorMode": "2FA", "reauthenticateIn": "PT43800H"}
+    assurance = {"type": "ASSURANCE", "factorMode": "1FA", "constraints": [{"x": 1}]}
+    chain = {"type": "AUTH_METHOD_CHAIN", "chains": [{"authenticationMethods": []}]}
+    def rule(method: dict[str, Any]) -> dict[str, Any]:
+        return {"actions": {"appSignOn": {"verificationMethod": method}}}
+
+    kept = base.Edit(ObjectRef("rule", "r1"), rule(assurance))
+    kept.set_assurance(path, wanted)
+    assert base.get_path(kept.after, path) == {**assurance, **wanted}
+    assert [c.name.rsplit(" ", 1)[1] for c in kept.checks] == [
+        f"{path}.type",
+        f"{path}.factorMode",
+        f"{path}.reauthenticateIn",
+    ]
+    replaced = base.Edit(ObjectRef("rule", "r2"), rule(chain))
+    replaced.set_assurance(path, wanted)
+    assert base.get_path(replaced.after, path) == {"type": "ASSURANCE", **wanted}
+    assert [c.ok for c in replaced.checks] == [False]
+
+
 def test_labels_name_new_parents_by_change_and_results_keep_real_ids(memory: _MemoryKind) -> None:
     child = ObjectRef("memory", None, "child", base.created_placeholder(0))
     assert child.label() == "memory 'child' in the object created by change 1"

@@ -1155,6 +1155,20 @@ class Edit:
         if not same_value(path, get_path(self.after, path), value):
             set_path(self.after, path, copy.deepcopy(value))
 
+    def set_assurance(self, path: str, fields: Mapping[str, Any]) -> None:
+        """Own an app sign-in rule's verification method at ``path``: ``ASSURANCE`` with ``fields``.
+
+        A method of another type (e.g. ``AUTH_METHOD_CHAIN``) has fields
+        ASSURANCE does not take, so it is replaced whole; otherwise ``type``
+        and each of ``fields`` are set and the method's other fields are kept.
+        """
+        if get_path(self.before, f"{path}.type") not in (None, "ASSURANCE"):
+            self.set(path, {"type": "ASSURANCE", **fields})
+            return
+        self.set(f"{path}.type", "ASSURANCE")
+        for key, value in fields.items():
+            self.set(f"{path}.{key}", value)
+
     def require_active(self, notes: list[str]) -> None:
         """Check (not change) that an existing object is ACTIVE; note it if not.
 

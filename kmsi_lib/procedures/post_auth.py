@@ -226,23 +226,13 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
             )
         edit.set(f"{sign_on}.keepMeSignedIn.postAuth", "ALLOWED")
         edit.set(f"{sign_on}.keepMeSignedIn.postAuthPromptFrequency", params.prompt_frequency)
-        method = f"{sign_on}.verificationMethod"
-        if _base.get_path(found, f"{method}.type") not in (None, "ASSURANCE"):
-            # another method type (e.g. AUTH_METHOD_CHAIN) has fields ASSURANCE does not take
-            replacement: dict[str, Any] = {
-                "type": "ASSURANCE",
-                "factorMode": params.factor_mode,
-                "reauthenticateIn": params.reauthenticate_in,
-            }
-            if params.constraints is not None:
-                replacement["constraints"] = params.constraints
-            edit.set(method, replacement)
-        else:
-            edit.set(f"{method}.type", "ASSURANCE")
-            edit.set(f"{method}.factorMode", params.factor_mode)
-            edit.set(f"{method}.reauthenticateIn", params.reauthenticate_in)
-            if params.constraints is not None:
-                edit.set(f"{method}.constraints", params.constraints)
+        method: dict[str, Any] = {
+            "factorMode": params.factor_mode,
+            "reauthenticateIn": params.reauthenticate_in,
+        }
+        if params.constraints is not None:
+            method["constraints"] = params.constraints
+        edit.set_assurance(f"{sign_on}.verificationMethod", method)
         edit.require_active(notes)
         checks += edit.checks
         if (change := edit.change(note=f"apps: {', '.join(labels)}")) is not None:

@@ -122,6 +122,13 @@ class Params(ParamsModel):
     )
 
 
+def _in_org_order(current: Any, group_ids: list[str]) -> list[str]:
+    """``group_ids``, in the org's order when it holds the same ids (another order is no change)."""
+    if isinstance(current, list) and sorted(current) == sorted(group_ids):
+        return list(current)
+    return list(group_ids)
+
+
 def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
     reader = Reader(client)
     group_ids = _base.resolve_groups(reader, params.groups)
@@ -158,9 +165,7 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
         },
     )
     include_path = "conditions.people.groups.include"
-    current_groups = _base.get_path(existing, include_path) if existing else None
-    if isinstance(current_groups, list) and sorted(current_groups) == sorted(group_ids):
-        group_ids = list(current_groups)  # same groups in another order: not a change
+    group_ids = _in_org_order(_base.get_path(existing, include_path), group_ids)
     policy.set(include_path, group_ids)
     policy.set("priority", params.policy_priority)
     policy.require_active(notes)
@@ -227,22 +232,13 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
         )
         app_rule.set("priority", params.app_rule_priority)
         if params.app_rule_groups_only:
-            ids = list(group_ids)
-            now = _base.get_path(found, include_path) if found else None
-            if isinstance(now, list) and sorted(now) == sorted(ids):
-                ids = list(now)
-            app_rule.set(include_path, ids)
+            current = _base.get_path(found, include_path)
+            app_rule.set(include_path, _in_org_order(current, group_ids))
         app_rule.set("actions.appSignOn.access", "ALLOW")
-        method = "actions.appSignOn.verificationMethod"
-        if _base.get_path(found, f"{method}.type") not in (None, "ASSURANCE"):
-            app_rule.set(
-                method,
-                {"type": "ASSURANCE", "factorMode": "2FA", "reauthenticateIn": ONCE_PER_SESSION},
-            )
-        else:
-            app_rule.set(f"{method}.type", "ASSURANCE")
-            app_rule.set(f"{method}.factorMode", "2FA")
-            app_rule.set(f"{method}.reauthenticateIn", ONCE_PER_SESSION)
+        app_rule.set_assurance(
+            "actions.appSignOn.verificationMethod",
+            {"factorMode": "2FA", "reauthenticateIn": ONCE_PER_SESSION},
+        )
         app_rule.require_active(notes)
         checks += app_rule.checks
         if (app_change := app_rule.change(note=f"apps: {', '.join(labels)}")) is not None:
