@@ -144,33 +144,6 @@ def parse_limit(ctx: Ctx, default: int, maximum: int) -> int:
     return min(value, maximum)
 
 
-def paginate(ctx: Ctx, items: list[Json], default: int, maximum: int) -> tuple[list[Json], Reply]:
-    """Page through ``items`` (sorted by id) with an opaque ``after`` cursor (the last id).
-
-    Returns the page and a reply skeleton carrying ``Link`` headers: ``rel="self"``
-    always, ``rel="next"`` only when more items follow.
-    """
-    limit = parse_limit(ctx, default, maximum)
-    after = ctx.arg("after")
-    start = 0
-    if after:
-        # ids sort in creation order, so "after" survives deletions of the cursor object
-        start = next((i for i, item in enumerate(items) if item["id"] > after), len(items))
-    page = items[start : start + limit]
-    params = [(k, v) for k, v in ctx.request.args.items(multi=True) if k != "after"]
-    path = ctx.request.path
-    self_params = list(ctx.request.args.items(multi=True))
-    if "limit" not in ctx.request.args:
-        self_params.append(("limit", str(limit)))
-        params.append(("limit", str(limit)))
-    reply = Reply()
-    reply.headers.append(("Link", f'<{ctx.url(path)}?{urlencode(self_params)}>; rel="self"'))
-    if start + limit < len(items) and page:
-        nxt = urlencode([*params, ("after", page[-1]["id"])])
-        reply.headers.append(("Link", f'<{ctx.url(path)}?{nxt}>; rel="next"'))
-    return page, reply
-
-
 def cursor_start(items: list[Json], after: str | None) -> int:
     """Where a page after cursor ``after`` (the previous page's last id) starts in ``items``.
 
@@ -185,19 +158,23 @@ def cursor_start(items: list[Json], after: str | None) -> int:
     return next((i for i, item in enumerate(items) if item["id"] > after), len(items))
 
 
-def paginate_ordered(ctx: Ctx, items: list[Json], maximum: int) -> tuple[list[Json], Reply]:
-    """Pages of ``items`` in their given order, for a request that names ``limit``."""
-    limit = parse_limit(ctx, maximum, maximum)
+def paginate(ctx: Ctx, items: list[Json], default: int, maximum: int) -> tuple[list[Json], Reply]:
+    """Page through ``items`` (in their given order) with an opaque ``after`` cursor.
+
+    Returns the page and a reply skeleton carrying ``Link`` headers: ``rel="self"``
+    always, ``rel="next"`` only when more items follow; both name the ``limit`` used.
+    """
+    limit = parse_limit(ctx, default, maximum)
     start = cursor_start(items, ctx.arg("after"))
     page = items[start : start + limit]
-    path = ctx.url(ctx.request.path)
-    reply = Reply()
-    query = urlencode(list(ctx.request.args.items(multi=True)))
-    reply.headers.append(("Link", f'<{path}?{query}>; rel="self"'))
+    query = list(ctx.request.args.items(multi=True))
+    if "limit" not in ctx.request.args:
+        query.append(("limit", str(limit)))
+    url = ctx.url(ctx.request.path)
+    reply = Reply(headers=[("Link", f'<{url}?{urlencode(query)}>; rel="self"')])
     if start + limit < len(items) and page:
-        params = [(k, v) for k, v in ctx.request.args.items(multi=True) if k != "after"]
-        nxt = urlencode([*params, ("after", page[-1]["id"])])
-        reply.headers.append(("Link", f'<{path}?{nxt}>; rel="next"'))
+        nxt = [*((k, v) for k, v in query if k != "after"), ("after", page[-1]["id"])]
+        reply.headers.append(("Link", f'<{url}?{urlencode(nxt)}>; rel="next"'))
     return page, reply
 
 

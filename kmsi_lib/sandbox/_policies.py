@@ -23,7 +23,7 @@ from ._common import (
     opt_list,
     opt_obj,
     opt_str,
-    paginate_ordered,
+    paginate,
     req_str,
     self_link_only,
 )
@@ -308,7 +308,7 @@ def list_policies(ctx: Ctx) -> Reply:
              if (status is None or p["status"] == status) and p["name"].lower().startswith(q)]
     if ctx.arg("limit") is not None:
         # asked for pages: Link rel="self" and, while more follow, rel="next" with a cursor
-        items, reply = paginate_ordered(ctx, items, POLICIES_PAGE_MAX)
+        items, reply = paginate(ctx, items, POLICIES_PAGE_MAX, POLICIES_PAGE_MAX)
     else:
         # real orgs answer even 60+ app sign-in policies in one page with only rel="self"
         items = items[cursor_start(items, ctx.arg("after")):]
