@@ -40,11 +40,11 @@ from kmsi_lib import evidence
 from kmsi_lib.errors import ConfigError, EvidenceError, KmsiError, ParameterError
 
 __all__ = [
+    "DEMO_STEPS",
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_SECRET",
     "EXIT_USAGE",
-    "DEMO_STEPS",
     "DemoRun",
     "DemoStep",
     "RunReport",
