@@ -46,6 +46,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic_core import PydanticCustomError
 
 from kmsi_lib import durations
+from kmsi_lib.bulk import run_bulk
 from kmsi_lib.errors import (
     EvidenceError,
     KmsiError,
@@ -86,6 +87,7 @@ __all__ = [
     "VOLATILE_FIELDS",
     "Verification",
     "apply_plan",
+    "bulk_values",
     "canonical",
     "check_drift",
     "check_procedure",
@@ -1018,6 +1020,22 @@ def run_lookup(client: OktaClient, lookup: Mapping[str, Any]) -> Any:
     except KeyError:
         raise KmsiError(f"unknown lookup {lookup.get('op')!r} in the plan") from None
     return fn(client, lookup)
+
+
+def bulk_values(items: Sequence[Any], fn: Callable[[Any], Any], *, max_workers: int) -> list[Any]:
+    """``fn`` over ``items`` concurrently (within the client's governor), values in order.
+
+    For reads whose every answer is needed: the first item's error is raised.
+    """
+    if not items:
+        return []
+    result = run_bulk(list(items), fn, max_workers=max_workers)
+    out: list[Any] = []
+    for item in result.results:
+        if item.error is not None:
+            raise item.error
+        out.append(item.value)
+    return out
 
 
 def _or_none(read: Callable[[], Any]) -> Any:

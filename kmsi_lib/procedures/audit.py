@@ -25,20 +25,21 @@ from __future__ import annotations
 
 import html
 import importlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from kmsi_lib import durations
-from kmsi_lib.bulk import run_bulk
 from kmsi_lib.errors import NotFoundError, ParameterError
 from kmsi_lib.procedures._base import (
     Check,
     ParamsModel,
     Verification,
     _html_table,
+    bulk_values,
+    get_path,
     parse_params,
     utc_now,
 )
@@ -141,18 +142,9 @@ class Finding:
 # --------------------------------------------------------------------------- pure summaries
 
 
-def _get(obj: Any, *path: str) -> Any:
-    """Walk nested dicts; None when any step is missing or not a dict."""
-    for key in path:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
 def summarize_sign_on_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     """The KMSI-relevant fields of a global session policy (``SIGN_ON``) rule."""
-    signon = _get(rule, "actions", "signon") or {}
+    signon = get_path(rule, "actions.signon") or {}
     session = signon.get("session") or {}
     return {
         "id": rule.get("id"),
@@ -173,7 +165,7 @@ def summarize_sign_on_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
 
 def summarize_access_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     """The KMSI-relevant fields of an app sign-in policy (``ACCESS_POLICY``) rule."""
-    sign_on = _get(rule, "actions", "appSignOn") or {}
+    sign_on = get_path(rule, "actions.appSignOn") or {}
     kmsi = sign_on.get("keepMeSignedIn") or {}
     method = sign_on.get("verificationMethod") or {}
     post_auth = kmsi.get("postAuth") or "NOT_ALLOWED"
@@ -566,29 +558,14 @@ def _api(name: str) -> Any:
     return importlib.import_module(f"kmsi_lib.resources.{name}")
 
 
-def _many(
-    client: OktaClient, items: Sequence[Any], fn: Callable[[Any], Any], max_workers: int
-) -> list[Any]:
-    """``fn`` over ``items`` concurrently (within the client's governor), results in order."""
-    if not items:
-        return []
-    result = run_bulk(list(items), fn, max_workers=max_workers)
-    out: list[Any] = []
-    for item in result.results:
-        if item.error is not None:
-            raise item.error
-        out.append(item.value)
-    return out
-
-
 def _sign_on_section(client: OktaClient, max_workers: int) -> list[dict[str, Any]]:
     policies_api = _api("policies")
     policies = sorted(
         policies_api.list_policies(client, "OKTA_SIGN_ON"),
         key=lambda p: (p.get("priority") is None, p.get("priority") or 0),
     )
-    rules = _many(
-        client, policies, lambda p: list(policies_api.list_rules(client, p["id"])), max_workers
+    rules = bulk_values(
+        policies, lambda p: list(policies_api.list_rules(client, p["id"])), max_workers=max_workers
     )
     return [
         {
@@ -597,7 +574,7 @@ def _sign_on_section(client: OktaClient, max_workers: int) -> list[dict[str, Any
             "priority": p.get("priority"),
             "status": p.get("status"),
             "system": bool(p.get("system")),
-            "groups": list(_get(p, "conditions", "people", "groups", "include") or []),
+            "groups": list(get_path(p, "conditions.people.groups.include") or []),
             "rules": [
                 summarize_sign_on_rule(r)
                 for r in sorted(rs, key=lambda r: r.get("priority") or 0)
@@ -636,7 +613,7 @@ def _app_section(
 
     # Each distinct policy's rules are read once, however many apps share it.
     ids = list(apps_by_policy)
-    rules = _many(client, ids, rules_of, max_workers)
+    rules = bulk_values(ids, rules_of, max_workers=max_workers)
     section = []
     for policy_id, policy_rules in zip(ids, rules, strict=True):
         if policy_rules is None:
@@ -670,10 +647,10 @@ def _brand_section(client: OktaClient, max_workers: int) -> list[dict[str, Any]]
             return "customized", page
         return "default", brands_api.get_default_sign_in_page(client, brand["id"])
 
-    pages = _many(client, brands, page_of, max_workers)
+    pages = bulk_values(brands, page_of, max_workers=max_workers)
     out = []
     for brand, (source, page) in zip(brands, pages, strict=True):
-        prompt = _get(page, "widgetCustomizations", "postAuthKeepMeSignedInPrompt") or {}
+        prompt = get_path(page, "widgetCustomizations.postAuthKeepMeSignedInPrompt") or {}
         out.append(
             {
                 "id": brand.get("id"),

@@ -40,6 +40,7 @@ from kmsi_lib.procedures._base import (
     Plan,
     Reader,
     Verification,
+    bulk_values,
     check_procedure,
     parse_params,
     read_sandbox,
@@ -175,18 +176,11 @@ def _lookup_users(c: OktaClient, a: Mapping[str, Any]) -> Any:
     Only id and login are kept: a user signing in between plan and apply is no
     drift, but a login now pointing at another user (or nobody) is.
     """
-    entries: list[str] = list(a["entries"])
-    result = run_bulk(
-        entries,
+    return bulk_values(
+        list(a["entries"]),
         lambda entry: _identity(_users_api().find_user(c, entry)),
         max_workers=int(a.get("max_workers", 4)),
     )
-    out: list[Any] = []
-    for item in result.results:
-        if item.error is not None:
-            raise item.error
-        out.append(item.value)
-    return out
 
 
 def _lookup_members(c: OktaClient, a: Mapping[str, Any]) -> Any:
