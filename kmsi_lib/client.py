@@ -255,12 +255,7 @@ class OktaClient:
                 what = "timed out" if timed_out else "lost the connection"
                 failure = errors.TransportError(
                     f"{method} {display}: {what} waiting for Okta ({type(exc).__name__})."
-                    + (
-                        " The request may or may not have taken effect: look the object up"
-                        " by name before sending it again."
-                        if not safe_to_repeat
-                        else " Try again later; check the network."
-                    ),
+                    + (" Try again later; check the network." if safe_to_repeat else ""),
                     method=method,
                     path=display,
                     ambiguous=not safe_to_repeat,

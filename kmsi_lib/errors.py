@@ -61,6 +61,12 @@ __all__ = [
     "ValidationError",
 ]
 
+#: Ends the message of every ``ambiguous`` error.
+AMBIGUOUS_ADVICE = (
+    "The request may or may not have taken effect: look the object up by name before sending"
+    " it again."
+)
+
 
 class KmsiError(Exception):
     """Root of every error kmsi_lib raises on purpose.
@@ -101,7 +107,7 @@ class TransportError(KmsiError):
     """No usable HTTP answer: connection refused or dropped, or a timeout.
 
     ``ambiguous`` is True when the request may have reached Okta (a POST that
-    was sent but got no answer): look the object up before sending it again.
+    was sent but got no answer): the message then ends with :data:`AMBIGUOUS_ADVICE`.
     """
 
     def __init__(
@@ -117,7 +123,7 @@ class TransportError(KmsiError):
         self.path = path
         self.ambiguous = ambiguous
         self.attempts = attempts
-        super().__init__(message)
+        super().__init__(f"{message} {AMBIGUOUS_ADVICE}" if ambiguous else message)
 
 
 class OktaApiError(KmsiError):
@@ -165,10 +171,7 @@ class OktaApiError(KmsiError):
             text += " (" + "; ".join(self.causes) + ")"
         text += f". {self.hint}"
         if self.ambiguous:
-            text += (
-                " The request may or may not have taken effect: look the object up"
-                " by name before sending it again."
-            )
+            text += f" {AMBIGUOUS_ADVICE}"
         if self.request_id:
             text += f" [X-Okta-Request-Id: {self.request_id}]"
         return text

@@ -326,6 +326,17 @@ def test_dropped_connection_on_post_is_ambiguous_and_not_retried() -> None:
     assert "look the object up by name" in str(info.value)
 
 
+def test_every_ambiguous_transport_error_says_to_look_the_object_up() -> None:
+    """A POST that failed in the transport is flagged ambiguous, and its message says so too."""
+    client, script, _ = make([("POST", "/api/v1/policies", httpx.ProxyError("proxy hung up"))])
+    with pytest.raises(errors.TransportError) as info:
+        client.request("POST", "/api/v1/policies", json={"name": "x"})
+    script.done()
+    assert info.value.ambiguous
+    assert str(info.value).endswith(errors.AMBIGUOUS_ADVICE)
+    assert "look the object up by name" in str(info.value)
+
+
 def test_connect_error_on_post_is_retried_because_nothing_was_sent() -> None:
     client, script, _ = make(
         [
