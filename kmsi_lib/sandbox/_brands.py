@@ -81,13 +81,18 @@ def new_brand(state: OrgState, name: object) -> Json:
         raise validation("name", f"'{name}' is a reserved brand name.")
     if any(b["name"].lower() == name.lower() for b in state.brands.values()):
         raise ApiError("E0000202")
+    return add_brand(state, name, is_default=False)
+
+
+def add_brand(state: OrgState, name: str, *, is_default: bool) -> Json:
+    """Store a brand as Okta makes one (no sign-in page customised); no checks."""
     brand: Json = {
         "id": state.ids.new(PREFIXES["brand"]),
         "name": name,
         "removePoweredByOkta": False,
         "customPrivacyPolicyUrl": None,
         "agreeToCustomPrivacyPolicy": False,
-        "isDefault": False,
+        "isDefault": is_default,
         "defaultApp": {"appInstanceId": None, "appLinkName": None, "classicApplicationUri": None},
     }
     state.brands[brand["id"]] = brand

@@ -12,14 +12,16 @@ from __future__ import annotations
 import copy
 import random
 import re
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ._apps import assign_policy
+from ._brands import add_brand
 from ._catalog import CATALOG
 from ._common import clone
-from ._ids import PREFIXES, IdFactory
+from ._ids import PREFIXES, IdFactory, timestamp
 from ._pages import DEFAULT_PAGE_CONTENT, DEFAULT_WIDGET_CUSTOMIZATIONS
+from ._policies import RULE_PREFIX, RULE_TYPE, default_access_policy
 from ._state import Json, OrgState
 
 SEEDS = ("default", "classic", "large")
@@ -90,9 +92,7 @@ APPS: tuple[tuple[str, str, str, str | None], ...] = (
 
 
 def _ts(state: OrgState) -> str:
-    if state.org.get("seeding"):
-        return BASE_TIME
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    return BASE_TIME if state.org.get("seeding") else timestamp()
 
 
 def make_group(state: OrgState, name: str, description: str = "", type: str = "OKTA_GROUP",
@@ -171,9 +171,6 @@ def make_user(state: OrgState, login: str, first_name: str | None = None,
 def make_app(state: OrgState, label: str, name: str | None = None,
              sign_on_mode: str = "SAML_2_0", policy_id: str | None = None,
              status: str = "ACTIVE", service: bool = False, **_: Any) -> Json:
-    from ._apps import assign_policy
-    from ._policies import default_access_policy
-
     now = _ts(state)
     app_id = state.ids.new(PREFIXES["app"])
     if name is None:
@@ -307,11 +304,10 @@ def _policy(state: OrgState, ptype: str, name: str, *, system: bool = False,
 
 def _rule(state: OrgState, policy: Json, name: str, priority: int, conditions: Json | None,
           actions: Json, *, system: bool = False, status: str = "ACTIVE") -> Json:
-    rtype = "SIGN_ON" if policy["type"] == "OKTA_SIGN_ON" else policy["type"]
-    prefix = "rul" if rtype == "ACCESS_POLICY" else "0pr"
-    rule: Json = {"id": state.ids.new(prefix), "status": status, "name": name,
-                  "priority": priority, "created": BASE_TIME, "lastUpdated": BASE_TIME,
-                  "system": system, "conditions": conditions, "actions": actions, "type": rtype}
+    rule: Json = {"id": state.ids.new(RULE_PREFIX[policy["type"]]), "status": status,
+                  "name": name, "priority": priority, "created": BASE_TIME,
+                  "lastUpdated": BASE_TIME, "system": system, "conditions": conditions,
+                  "actions": actions, "type": RULE_TYPE[policy["type"]]}
     state.rules[policy["id"]][rule["id"]] = rule
     return rule
 
@@ -436,9 +432,9 @@ def _base(state: OrgState, pipeline: str, kmsi_feature: bool) -> dict[str, Json]
     _catch_all(state, by_name["Partner apps"], kmsi_feature)
 
     # brands: the default brand shows Okta's default page; the partner brand is customised
-    default_brand = _brand(state, "Acme Corp", True)
-    partner = _brand(state, "Acme Partners", False)
-    state.sign_in_pages[default_brand["id"]] = {"customized": None, "preview": None}
+    add_brand(state, "Acme Corp", is_default=True)
+    partner = add_brand(state, "Acme Partners", is_default=False)
+    partner["locale"] = "en"  # recorded: only brands created later carry a locale
     page: Json = {
         "pageContent": DEFAULT_PAGE_CONTENT,
         "widgetVersion": "^7",
@@ -451,24 +447,8 @@ def _base(state: OrgState, pipeline: str, kmsi_feature: bool) -> dict[str, Json]
         "acceptButtonText": "Yes, stay signed in",
         "rejectButtonText": "No, thanks",
     }
-    state.sign_in_pages[partner["id"]] = {"customized": page, "preview": None}
+    state.sign_in_pages[partner["id"]]["customized"] = page
     return by_name
-
-
-def _brand(state: OrgState, name: str, is_default: bool) -> Json:
-    brand: Json = {
-        "id": state.ids.new(PREFIXES["brand"]),
-        "name": name,
-        "removePoweredByOkta": False,
-        "customPrivacyPolicyUrl": None,
-        "agreeToCustomPrivacyPolicy": False,
-        "isDefault": is_default,
-        "defaultApp": {"appInstanceId": None, "appLinkName": None, "classicApplicationUri": None},
-    }
-    if not is_default:
-        brand["locale"] = "en"  # recorded: only brands created later carry a locale
-    state.brands[brand["id"]] = brand
-    return brand
 
 
 def _apps(state: OrgState, policies: dict[str, Json]) -> None:
