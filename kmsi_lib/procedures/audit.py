@@ -33,6 +33,7 @@ from pydantic import Field
 
 from kmsi_lib import durations
 from kmsi_lib.errors import NotFoundError, ParameterError
+from kmsi_lib.procedures import prompt_text
 from kmsi_lib.procedures._base import (
     Check,
     ParamsModel,
@@ -638,29 +639,20 @@ def _app_section(
 
 
 def _brand_section(client: OktaClient, max_workers: int) -> list[dict[str, Any]]:
-    brands_api = _api("brands")
-    brands = list(brands_api.list_brands(client))
-
-    def page_of(brand: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        page = brands_api.get_customized_sign_in_page(client, brand["id"])
-        if page is not None:
-            return "customized", page
-        return "default", brands_api.get_default_sign_in_page(client, brand["id"])
-
-    pages = bulk_values(brands, page_of, max_workers=max_workers)
-    out = []
-    for brand, (source, page) in zip(brands, pages, strict=True):
-        prompt = get_path(page, "widgetCustomizations.postAuthKeepMeSignedInPrompt") or {}
-        out.append(
-            {
-                "id": brand.get("id"),
-                "name": brand.get("name"),
-                "isDefault": bool(brand.get("isDefault")),
-                "page": source,
-                "prompt": {k: prompt.get(k) for k in _PROMPT_KEYS},
-            }
-        )
-    return out
+    brands = list(_api("brands").list_brands(client))
+    pages = bulk_values(
+        brands, lambda brand: prompt_text.live_page(client, brand["id"]), max_workers=max_workers
+    )
+    return [
+        {
+            "id": brand.get("id"),
+            "name": brand.get("name"),
+            "isDefault": bool(brand.get("isDefault")),
+            "page": source,
+            "prompt": prompt_text.prompt_of(page),
+        }
+        for brand, (source, page) in zip(brands, pages, strict=True)
+    ]
 
 
 def _pre_auth_setting(client: OktaClient) -> tuple[bool | None, str]:

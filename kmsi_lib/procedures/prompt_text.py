@@ -67,6 +67,7 @@ __all__ = [
     "Params",
     "apply",
     "desired_prompt",
+    "live_page",
     "merge_prompt",
     "plan",
     "select_brands",
@@ -232,6 +233,14 @@ def _lookup_default(c: OktaClient, a: Mapping[str, Any]) -> Any:
     return _brands_api().get_default_sign_in_page(c, a["brand_id"])
 
 
+def live_page(client: OktaClient, brand_id: str) -> tuple[str, dict[str, Any]]:
+    """The page a brand's users see: ``("customized", page)``, else ``("default", page)``."""
+    page = _brands_api().get_customized_sign_in_page(client, brand_id)
+    if page is not None:
+        return "customized", page
+    return "default", _brands_api().get_default_sign_in_page(client, brand_id)
+
+
 def _lookup_preview(c: OktaClient, a: Mapping[str, Any]) -> Any:
     """The brand's own preview page, or None when it has none.
 
@@ -240,13 +249,10 @@ def _lookup_preview(c: OktaClient, a: Mapping[str, Any]) -> Any:
     page is therefore treated as "no preview of its own": deleting it on
     rollback shows exactly the same page.
     """
-    brands = _brands_api()
-    preview = brands.get_preview_sign_in_page(c, a["brand_id"])
+    preview = _brands_api().get_preview_sign_in_page(c, a["brand_id"])
     if preview is None:
         return None
-    live = brands.get_customized_sign_in_page(c, a["brand_id"])
-    if live is None:
-        live = brands.get_default_sign_in_page(c, a["brand_id"])
+    _, live = live_page(c, a["brand_id"])
     return None if canonical(preview) == canonical(live) else preview
 
 
@@ -441,10 +447,7 @@ def verify(client: OktaClient, params: Params | Mapping[str, Any]) -> Verificati
     checks: list[Check] = []
     for brand in brands:
         brand_id, name = str(brand["id"]), str(brand["name"])
-        args = {"brand_id": brand_id}
-        page, where = _lookup_customized(client, args), "customized"
-        if page is None:
-            page, where = _lookup_default(client, args), "default"
+        where, page = live_page(client, brand_id)
         if p.preview_first:
             # what the preview shows: its own page, or the live page when it has none
             page = _brands_api().get_preview_sign_in_page(client, brand_id) or page
