@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kmsi_lib.errors import KmsiError, ParameterError
+from kmsi_lib.params import RUNNER_PARAMETERS as _RUNNER_PARAMETER_HINTS
 from kmsi_lib.procedures import REGISTRY
 from kmsi_lib.procedures._base import ApplyResult, Attestation, Plan, parse_params, utc_now
 
@@ -54,14 +55,9 @@ __all__ = [
 
 MODES = ("plan", "apply")
 
-#: The parameters every runbook declares besides its procedure's (set by ``kmsi run``).
-RUNNER_PARAMETERS: tuple[str, ...] = (
-    "mode",
-    "change_id",
-    "evidence_dir",
-    "approved_plan",
-    "interactive",
-)
+#: The parameters every runbook declares besides its procedure's (set by ``kmsi run``, which
+#: refuses them in a params file: the names of :data:`kmsi_lib.params.RUNNER_PARAMETERS`).
+RUNNER_PARAMETERS: tuple[str, ...] = tuple(_RUNNER_PARAMETER_HINTS)
 
 #: Notebook parameters of runbooks whose plans have manual steps (pre-auth KMSI):
 #: who did the Admin Console step, when (ISO-8601, empty = at apply time), and what.
@@ -526,7 +522,7 @@ class Runbook:
                 f"result written to {path}",
             )
         )
-        if not self.interactive and self.client is not None:
+        if self.client is not None:
             self.client.close()
         return self.result
 

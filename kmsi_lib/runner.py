@@ -285,9 +285,9 @@ def run_notebook(
     from kmsi_lib.auth import Credentials
     from kmsi_lib.params import load_run_params
     from kmsi_lib.procedures._base import utc_now
-    from kmsi_lib.runbook import CHANGE_ID_PATTERN
+    from kmsi_lib.runbook import CHANGE_ID_PATTERN, MODES
 
-    if mode not in ("plan", "apply"):
+    if mode not in MODES:
         raise ParameterError("mode", f"must be plan or apply (got {mode!r})")
     if mode == "apply" and not change_id:
         raise ParameterError("change", "an apply needs a change ticket: --change CHG-ID")
