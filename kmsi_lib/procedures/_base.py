@@ -1139,6 +1139,18 @@ class Reader:
         value = self.read(f"{policy_type} policies", "policies", type=policy_type)
         return cast("list[dict[str, Any]]", value)
 
+    def object(self, ref: ObjectRef) -> dict[str, Any] | None:
+        """Any registered kind of object, by ref (rollback re-reads what an apply wrote)."""
+        value = self.read(ref.label(), "object", kind=ref.kind, id=ref.id, parent_id=ref.parent_id)
+        return value if isinstance(value, dict) else None
+
+    def rule_order(self, policy_id: str) -> dict[str, int]:
+        """``{rule_id: priority}`` of every rule of the policy."""
+        value = self.read(
+            f"rule priorities of policy {policy_id}", "rule_order", policy_id=policy_id
+        )
+        return cast("dict[str, int]", value or {})
+
 
 # --------------------------------------------------------------------------- desired state
 

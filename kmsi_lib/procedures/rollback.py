@@ -68,7 +68,11 @@ class Params(ParamsModel):
 
 
 def load_apply_result(value: str | dict[str, Any]) -> ApplyResult:
-    """Load an apply result from a dict or a JSON file; ParameterError if unusable."""
+    """Load an apply result from a dict or a JSON file; ParameterError if unusable.
+
+    The module of the procedure that made it is imported, so that the kinds of
+    object it wrote can be read and written again.
+    """
     data: Any = value
     if isinstance(value, str):
         path = Path(value).expanduser()
@@ -85,13 +89,16 @@ def load_apply_result(value: str | dict[str, Any]) -> ApplyResult:
             "apply_result", "holds no apply result (was the run only a plan, or did it fail?)"
         )
     try:
-        return ApplyResult.from_dict(data)
+        result = ApplyResult.from_dict(data)
     except ParameterError as exc:
         raise ParameterError("apply_result", f"{exc.field}: {exc.message}") from None
     except (KeyError, TypeError, ValueError) as exc:
         raise ParameterError(
             "apply_result", f"is not an apply result as kmsi writes it ({exc!r} is wrong)"
         ) from None
+    if result.plan.procedure in REGISTRY:
+        REGISTRY[result.plan.procedure]  # importing the module registers the kinds it writes
+    return result
 
 
 def _drift(record: BeforeRecord, current: dict[str, Any] | None) -> str | None:
@@ -116,8 +123,6 @@ def _build(client: Any, params: Params) -> Plan:
     applied = load_apply_result(params.apply_result)
     _base.check_same_org(client, applied.plan.org_url, field="apply_result")
     procedure = applied.plan.procedure
-    if procedure in REGISTRY:
-        REGISTRY[procedure]  # importing the module registers the kinds of object it writes
     if procedure == "reset_sessions":
         raise ParameterError(
             "apply_result", "a session revocation cannot be undone; there is nothing to roll back"
@@ -128,12 +133,6 @@ def _build(client: Any, params: Params) -> Plan:
     refused: list[str] = []
     blocked: list[str] = []
     touched: set[str] = set()
-
-    def read(ref: ObjectRef) -> dict[str, Any] | None:
-        value = reader.read(
-            ref.label(), "object", kind=ref.kind, id=ref.id, parent_id=ref.parent_id
-        )
-        return value if isinstance(value, dict) else None
 
     def drifted(record: BeforeRecord, current: dict[str, Any] | None) -> bool:
         problem = _drift(record, current)
@@ -152,7 +151,7 @@ def _build(client: Any, params: Params) -> Plan:
         if record.action not in ("create", "update", "delete"):
             notes.append(f"{ref.label()}: a {record.action} cannot be undone; left as it is")
             continue
-        current = read(ref)
+        current = reader.object(ref)
         if record.action == "create" or (record.action == "update" and record.before is None):
             if current is None:
                 notes.append(f"{ref.label()} no longer exists; nothing to delete")
@@ -182,20 +181,20 @@ def _build(client: Any, params: Params) -> Plan:
         before = (record.before or {}).get("priorities", {})
         left = (record.after_written or {}).get("priorities", {})
         pid = record.ref.parent_id or ""
-        now = reader.read(f"rule priorities of policy {pid}", "rule_order", policy_id=pid)
+        now = reader.rule_order(pid)
         for rule_id, priority in before.items():
             if rule_id in touched or rule_id not in left:
                 continue
             sibling = ObjectRef("rule", rule_id, None, pid)
-            if (now or {}).get(rule_id) != left[rule_id] and rule_id not in params.force_objects:
+            if now.get(rule_id) != left[rule_id] and rule_id not in params.force_objects:
                 refused.append(
-                    f"{sibling.label()}: priority is now {(now or {}).get(rule_id)!r}"
+                    f"{sibling.label()}: priority is now {now.get(rule_id)!r}"
                     f" (the apply left {left[rule_id]!r})"
                 )
                 continue
             if left[rule_id] == priority:
                 continue
-            current = read(sibling)
+            current = reader.object(sibling)
             if current is None:
                 continue
             sibling = ObjectRef("rule", rule_id, current.get("name"), pid)
@@ -253,26 +252,22 @@ def verify(client: Any, params: Params | dict[str, Any]) -> Verification:
     """Check that every object the apply wrote is back as it was before."""
     checked = _base.parse_params(Params, params)
     applied = load_apply_result(checked.apply_result)
-    if applied.plan.procedure in REGISTRY:
-        REGISTRY[applied.plan.procedure]
     reader = Reader(client)
     checks: list[Check] = []
     for record in applied.before_state:
         ref = record.ref
         if record.action == "reorder":
             pid = ref.parent_id or ""
-            now = reader.read(f"rule priorities of policy {pid}", "rule_order", policy_id=pid)
+            now = reader.rule_order(pid)
             for rule_id, priority in (record.before or {}).get("priorities", {}).items():
-                actual = (now or {}).get(rule_id)
+                actual = now.get(rule_id)
                 checks.append(
                     Check(f"rule {rule_id} in {pid} priority", actual == priority, priority, actual)
                 )
             continue
         if record.action not in ("create", "update"):
             continue
-        current = reader.read(
-            ref.label(), "object", kind=ref.kind, id=ref.id, parent_id=ref.parent_id
-        )
+        current = reader.object(ref)
         if record.before is None:
             checks.append(Check(f"{ref.label()} is absent", current is None, None, current))
         else:
