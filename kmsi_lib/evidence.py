@@ -86,6 +86,7 @@ __all__ = [
 
 SCHEMA = "kmsi-evidence/1"
 LEDGER_FILE = "ledger.jsonl"
+LOCK_FILE = ".ledger.lock"
 RECORD_FILE = "record.json"
 RESULT_FILE = "result.json"
 STAGING_DIR = ".staging"
@@ -201,7 +202,7 @@ def load_record(path: Path) -> tuple[Path, dict[str, Any]]:
 def _locked(root: Path) -> Iterator[None]:
     """Serialise appenders (two runs finishing together must not fork the chain)."""
     root.mkdir(parents=True, exist_ok=True)
-    lock_path = root / ".ledger.lock"
+    lock_path = root / LOCK_FILE
     with lock_path.open("a+") as fh:
         try:
             import fcntl
@@ -383,7 +384,7 @@ def _stray_root_files(root: Path) -> list[str]:
     """Files directly under ``root`` other than the ledger and its lock."""
     if not root.is_dir():
         return []
-    expected = {LEDGER_FILE, ".ledger.lock"}
+    expected = {LEDGER_FILE, LOCK_FILE}
     return sorted(p.name for p in root.iterdir() if p.is_file() and p.name not in expected)
 
 
@@ -404,12 +405,11 @@ def _verify_run(root: Path, rel: str, entry: Mapping[str, Any], where: str) -> l
     for name in sorted(set(actual) - set(expected)):
         problems.append(Problem("unlisted-file", f"{rel}/{name}", "file is not in the ledger "
                                 "(added after the run)"))
-    if actual.get(RECORD_FILE) != entry.get("record_sha256"):
-        if RECORD_FILE in actual and RECORD_FILE in expected:
-            pass  # already reported as changed-file
-        else:
-            problems.append(Problem("record", f"{rel}/{RECORD_FILE}",
-                                    "record sha256 differs from the ledger's record_sha256"))
+    # With record.json in both file lists, the comparison above already reports an edit.
+    listed_both = RECORD_FILE in actual and RECORD_FILE in expected
+    if actual.get(RECORD_FILE) != entry.get("record_sha256") and not listed_both:
+        problems.append(Problem("record", f"{rel}/{RECORD_FILE}",
+                                "record sha256 differs from the ledger's record_sha256"))
     record_path = run_dir / RECORD_FILE
     if record_path.is_file():
         try:
