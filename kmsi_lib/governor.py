@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kmsi_lib import _protocol
 
@@ -89,8 +89,7 @@ class Governor:
     def state(self, key: str) -> BucketState:
         """A copy of what is known about bucket ``key``."""
         with self._lock:
-            st = self._buckets.get(key, BucketState())
-            return BucketState(st.limit, st.reset_epoch, st.deadline, st.used, st.remaining)
+            return replace(self._buckets.get(key, BucketState()))
 
     def budget(self, limit: int) -> int:
         """Requests per window allowed for a bucket of ``limit``."""
