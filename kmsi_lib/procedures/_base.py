@@ -677,7 +677,7 @@ class Plan:
 
     def rows(self) -> list[tuple[str, str, str, str, str]]:
         """(action, object, field, before, after) rows for rendering."""
-        return _change_rows((c, c.ref) for c in self.changes)
+        return _change_rows(self.changes)
 
     def to_text(self) -> str:
         lines = [f"Plan: {self.procedure} on {self.org_url} at {self.created_at}"]
@@ -685,7 +685,7 @@ class Plan:
             lines.append("No changes: the org already matches the parameters.")
         else:
             lines.append(f"{len(self.changes)} change(s):")
-            lines.extend(_change_text((c, c.ref) for c in self.changes))
+            lines.extend(_change_text(self.changes))
         for step in self.manual_steps:
             lines.append(f"manual step (needs an attestation at apply): {step.title}")
             lines.extend(f"    {n}. {text}" for n, text in enumerate(step.instructions, 1))
@@ -715,10 +715,10 @@ class Plan:
 _CHANGE_HEADERS = ("action", "object", "field", "before", "after")
 
 
-def _change_rows(items: Iterable[tuple[Change, ObjectRef]]) -> list[tuple[str, str, str, str, str]]:
+def _change_rows(changes: Iterable[Change]) -> list[tuple[str, str, str, str, str]]:
     out: list[tuple[str, str, str, str, str]] = []
-    for change, ref in items:
-        label = ref.label() + (f" [{change.note}]" if change.note else "")
+    for change in changes:
+        label = change.ref.label() + (f" [{change.note}]" if change.note else "")
         if not change.diffs:
             out.append((change.action, label, "", "", ""))
         for d in change.diffs:
@@ -726,12 +726,12 @@ def _change_rows(items: Iterable[tuple[Change, ObjectRef]]) -> list[tuple[str, s
     return out
 
 
-def _change_text(items: Iterable[tuple[Change, ObjectRef]]) -> list[str]:
+def _change_text(changes: Iterable[Change]) -> list[str]:
     """Changes grouped by object: a heading line, then ``field: before -> after`` lines."""
     lines: list[str] = []
-    for change, ref in items:
+    for change in changes:
         note = f"  [{change.note}]" if change.note else ""
-        lines.append(f"  {change.action} {ref.label()}{note}")
+        lines.append(f"  {change.action} {change.ref.label()}{note}")
         width = max((len(d.path) for d in change.diffs), default=0)
         lines.extend(
             f"      {d.path.ljust(width)}  {_show(d.before)} -> {_show(d.after)}"
@@ -958,11 +958,8 @@ class ApplyResult:
             finished_at=data.get("finished_at", ""),
         )
 
-    def _written(self) -> list[tuple[Change, ObjectRef]]:
-        return [(item.change, item.change.ref) for item in self.applied]
-
     def rows(self) -> list[tuple[str, str, str, str, str]]:
-        return _change_rows(self._written())
+        return _change_rows(a.change for a in self.applied)
 
     def to_text(self) -> str:
         lines = [f"Apply: {self.plan.procedure}: {self.outcome}"]
@@ -973,7 +970,7 @@ class ApplyResult:
             lines.append(f"attested by {a.by} at {a.at}: {a.statement}")
         if self.applied:
             lines.append(f"{len(self.applied)} change(s) written:")
-            lines.extend(_change_text(self._written()))
+            lines.extend(_change_text(a.change for a in self.applied))
         else:
             lines.append("Nothing was written.")
         lines.extend(f"note: {n}" for n in self.notes)
@@ -1552,6 +1549,13 @@ def _verify_change(change: Change, now: Mapping[str, Any] | None) -> list[Check]
     return checks
 
 
+def _is_local(url: str) -> bool:
+    """Is ``url`` on a loopback address or the in-process sandbox host?"""
+    from kmsi_lib import _protocol  # deferred, like the resources
+
+    return _protocol.is_local_host(urlsplit(url).hostname or "")
+
+
 def read_sandbox(client: OktaClient, path: str) -> Any:
     """GET ``/_sandbox/<path>`` when the org is the sandbox; None otherwise.
 
@@ -1560,10 +1564,7 @@ def read_sandbox(client: OktaClient, path: str) -> Any:
     (an error answer, a body that is not JSON) also gives None: "cannot
     check", never a wrong answer.
     """
-    from kmsi_lib import _protocol  # deferred, like the resources
-
-    host = urlsplit(str(getattr(client, "org_url", ""))).hostname or ""
-    if not _protocol.is_local_host(host):
+    if not _is_local(str(getattr(client, "org_url", ""))):
         return None
     try:
         return client.get_json("/_sandbox/" + path.lstrip("/"))
@@ -1583,13 +1584,8 @@ def check_same_org(client: OktaClient, org_url: str, *, field: str = "plan") -> 
     Loopback and in-process sandbox URLs are not compared: a sandbox served
     again gets a new port but is the same org.
     """
-    from kmsi_lib import _protocol  # deferred, like the resources
-
     here = str(getattr(client, "org_url", ""))
-    if not org_url or not here:
-        return
-    hosts = [urlsplit(url).hostname or "" for url in (org_url, here)]
-    if all(_protocol.is_local_host(h) for h in hosts):
+    if not org_url or not here or (_is_local(org_url) and _is_local(here)):
         return
     if org_url.rstrip("/").lower() != here.rstrip("/").lower():
         raise ParameterError(
