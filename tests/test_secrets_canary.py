@@ -83,21 +83,27 @@ def _kmsi_run(root: Path, mode: str, capfd: pytest.CaptureFixture[str]) -> tuple
     return code, out + err
 
 
-def test_api_token_canary_success_and_failure(
-    sb: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("OKTA_API_TOKEN", CANARY)
-    root = tmp_path / "evidence"
+def _plan_then_failed_apply(sb: Any, root: Path, capfd: pytest.CaptureFixture[str]) -> str:
+    """A plan run that succeeds, then an apply run that Okta refuses; both runs' output."""
     code, output = _kmsi_run(root, "plan", capfd)
     assert code == 0, output
     _refuse_rule_writes(sb)
     code, more = _kmsi_run(root, "apply", capfd)
     assert code == runner.EXIT_FAILED, more
+    return output + more
+
+
+def test_api_token_canary_success_and_failure(
+    sb: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OKTA_API_TOKEN", CANARY)
+    root = tmp_path / "evidence"
+    output = _plan_then_failed_apply(sb, root, capfd)
     outcomes = [e["outcome"] for e in evidence.read_ledger(root)]
     assert outcomes == ["planned", "failed"]
     # the sandbox saw the token: the runs really authenticated with the canary
     assert any(r.get("status") == 200 for r in sb.admin.requests())
-    _assert_absent([CANARY], root, output + more)
+    _assert_absent([CANARY], root, output)
 
 
 def _pem(key: rsa.RSAPrivateKey) -> str:
@@ -119,12 +125,7 @@ def test_oauth_key_canary_success_and_failure(
     monkeypatch.setenv("OKTA_PRIVATE_KEY_FILE", str(key_file))
     monkeypatch.setenv("OKTA_KEY_ID", "canary-key")
     root = tmp_path / "evidence"
-
-    code, output = _kmsi_run(root, "plan", capfd)
-    assert code == 0, output
-    _refuse_rule_writes(sb)
-    code, more = _kmsi_run(root, "apply", capfd)
-    assert code == runner.EXIT_FAILED, more
+    output = _plan_then_failed_apply(sb, root, capfd)
 
     token_requests = [r for r in sb.admin.requests() if r["path"] == "/oauth2/v1/token"]
     assert token_requests and token_requests[0]["status"] == 200, "OAuth was really used"
@@ -133,4 +134,4 @@ def test_oauth_key_canary_success_and_failure(
     assert issued, "the access tokens the kernels used are among the secrets looked for"
     secret_values = [_pem(key).strip(), *(private[m] for m in ("d", "p", "q", "dp", "dq", "qi"))]
     secret_values += [t for t in issued if len(t) >= 16]
-    _assert_absent(secret_values, root, output + more)
+    _assert_absent(secret_values, root, output)
