@@ -127,6 +127,13 @@ class Org:
         return dict(response.json())
 
 
+def sandbox_writes(sandbox: Sandbox) -> list[str]:
+    """``METHOD /path`` of every request other than a GET the sandbox logged."""
+    return [
+        f"{r['method']} {r['path']}" for r in sandbox.admin.requests() if r["method"] != "GET"
+    ]
+
+
 def make_org(seed: str = "default") -> Org:
     sandbox = Sandbox(seed=seed)
     wire = WireRecorder(sandbox.transport())

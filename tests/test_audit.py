@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from procedure_support import sandbox_writes
 
 from kmsi_lib.auth import SSWSAuth
 from kmsi_lib.client import OktaClient
@@ -222,10 +223,6 @@ def okta(sandbox: Sandbox) -> Iterator[OktaClient]:
         yield c
 
 
-def _writes(sb: Sandbox) -> list[str]:
-    return [f"{r['method']} {r['path']}" for r in sb.admin.requests() if r["method"] != "GET"]
-
-
 def _policy_named(state: dict[str, Any], name: str) -> str:
     return next(
         p["id"]
@@ -240,7 +237,7 @@ def _rule_named(state: dict[str, Any], policy_id: str, name: str) -> dict[str, A
 
 def test_fresh_default_org_report_and_no_writes(sandbox: Sandbox, okta: OktaClient) -> None:
     report = audit.run(okta, {})
-    assert _writes(sandbox) == []
+    assert sandbox_writes(sandbox) == []
     assert [(f.code, f.object_name) for f in report.findings] == []
     assert report.pre_auth_setting is False
     gsp = [p["name"] for p in report.sign_on_policies]
@@ -328,7 +325,7 @@ def test_over_loopback(sandbox: Sandbox) -> None:
         report = audit.run(okta, {})
     assert report.pre_auth_setting is False
     assert report.org_url.startswith("http://127.0.0.1")
-    assert _writes(sandbox) == []
+    assert sandbox_writes(sandbox) == []
 
 
 def test_classic_org_is_said_to_have_no_kmsi() -> None:

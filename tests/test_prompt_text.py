@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from procedure_support import sandbox_writes
 
 from kmsi_lib.auth import SSWSAuth
 from kmsi_lib.client import OktaClient
@@ -153,10 +154,6 @@ def okta(sandbox: Sandbox) -> Iterator[OktaClient]:
         yield c
 
 
-def _writes(sb: Sandbox) -> list[str]:
-    return [f"{r['method']} {r['path']}" for r in sb.admin.requests() if r["method"] != "GET"]
-
-
 def _brand_ids(sb: Sandbox) -> dict[str, str]:
     return {b["name"]: b["id"] for b in sb.admin.snapshot()["brands"].values()}
 
@@ -169,7 +166,7 @@ def test_plan_on_a_fresh_org_reads_only_and_lists_each_prompt_field(
     sandbox: Sandbox, okta: OktaClient
 ) -> None:
     plan = prompt_text.plan(okta, PARAMS)
-    assert _writes(sandbox) == []
+    assert sandbox_writes(sandbox) == []
     ids = _brand_ids(sandbox)
     by_brand = {c.ref.name: c for c in plan.changes}
     assert set(by_brand) == {"Acme Corp", "Acme Partners"}
@@ -202,7 +199,7 @@ def test_apply_puts_the_whole_page_verify_passes_and_a_second_apply_writes_nothi
     approved = json.loads(json.dumps(prompt_text.plan(okta, PARAMS).to_dict()))
     result = prompt_text.apply(okta, Plan.from_dict(approved))  # as reloaded from evidence
     assert result.outcome == "applied" and result.verification.ok, result.to_text()
-    assert sorted(_writes(sandbox)) == sorted(
+    assert sorted(sandbox_writes(sandbox)) == sorted(
         f"PUT /api/v1/brands/{b}/pages/sign-in/customized" for b in _brand_ids(sandbox).values()
     )
     after = _pages(sandbox)[partner]["customized"]
@@ -222,7 +219,7 @@ def test_apply_puts_the_whole_page_verify_passes_and_a_second_apply_writes_nothi
     second = prompt_text.plan(okta, PARAMS)
     assert second.is_empty, second.to_text()
     assert prompt_text.apply(okta, second).outcome == "no-op"
-    assert _writes(sandbox) == []
+    assert sandbox_writes(sandbox) == []
 
 
 def test_put_body_is_the_page_as_read_with_only_the_prompt_changed(
@@ -307,7 +304,8 @@ def test_rollback_deletes_a_customized_page_the_apply_created(
     undo = rollback.plan(okta, {"apply_result": record.to_dict()})
     done = rollback.apply(okta, undo)
     assert done.verification.ok, done.to_text()
-    assert f"DELETE /api/v1/brands/{default_brand}/pages/sign-in/customized" in _writes(sandbox)
+    deleted = f"DELETE /api/v1/brands/{default_brand}/pages/sign-in/customized"
+    assert deleted in sandbox_writes(sandbox)
     assert sandbox.admin.snapshot() == original
 
 
@@ -323,7 +321,7 @@ def test_apply_after_out_of_band_change_refuses_and_writes_nothing(
     with pytest.raises(StalePlanError) as err:
         prompt_text.apply(okta, plan)
     assert "Acme Partners" in str(err.value) and "helpLabel" in str(err.value)
-    assert _writes(sandbox) == []
+    assert sandbox_writes(sandbox) == []
 
 
 def test_apply_refuses_another_procedures_plan(sandbox: Sandbox, okta: OktaClient) -> None:
@@ -334,7 +332,7 @@ def test_apply_refuses_another_procedures_plan(sandbox: Sandbox, okta: OktaClien
     with pytest.raises(ParameterError) as err:
         prompt_text.apply(okta, plan)
     assert err.value.field == "plan" and "not a 'prompt_text' plan" in err.value.message
-    assert _writes(sandbox) == []
+    assert sandbox_writes(sandbox) == []
 
 
 @pytest.mark.parametrize(
@@ -351,7 +349,7 @@ def test_invalid_parameters_fail_before_any_write(
     with pytest.raises(ParameterError) as err:
         prompt_text.apply(okta, prompt_text.plan(okta, params))
     assert err.value.field == field
-    assert _writes(sandbox) == []
+    assert sandbox_writes(sandbox) == []
 
 
 def test_preview_first_writes_the_preview_page_and_reports_its_url(
@@ -364,7 +362,7 @@ def test_preview_first_writes_the_preview_page_and_reports_its_url(
     result = prompt_text.apply(okta, plan)
     assert result.verification.ok, result.to_text()
     partner = _brand_ids(sandbox)["Acme Partners"]
-    assert _writes(sandbox) == [f"PUT /api/v1/brands/{partner}/pages/sign-in/preview"]
+    assert sandbox_writes(sandbox) == [f"PUT /api/v1/brands/{partner}/pages/sign-in/preview"]
     pages = _pages(sandbox)[partner]
     assert pages["preview"]["widgetCustomizations"]["postAuthKeepMeSignedInPrompt"]["title"] == (
         "Stay signed in?"
@@ -403,7 +401,7 @@ def test_classic_org_is_refused_at_plan_time() -> None:
     with OktaClient(SANDBOX_URL, SSWSAuth(sb.token), transport=sb.transport()) as okta:
         with pytest.raises(ClassicEngineError):
             prompt_text.plan(okta, PARAMS)
-    assert _writes(sb) == []
+    assert sandbox_writes(sb) == []
 
 
 def test_preview_of_text_the_live_page_already_shows_is_not_needed(
@@ -427,7 +425,7 @@ def test_org_without_the_kmsi_feature_is_told_and_nothing_is_written(
     with pytest.raises(ValidationError):
         prompt_text.apply(okta, plan)
     partner = _brand_ids(sandbox)["Acme Partners"]
-    assert _writes(sandbox) == [f"PUT /api/v1/brands/{partner}/pages/sign-in/customized"]
+    assert sandbox_writes(sandbox) == [f"PUT /api/v1/brands/{partner}/pages/sign-in/customized"]
     assert _pages(sandbox) == pages, "the refused PUT changed nothing"
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from procedure_support import sandbox_writes
 
 from kmsi_lib.auth import SSWSAuth
 from kmsi_lib.client import OktaClient
@@ -86,10 +87,6 @@ def okta(sandbox: Sandbox) -> Iterator[OktaClient]:
         yield c
 
 
-def _writes(sb: Sandbox) -> list[str]:
-    return [f"{r['method']} {r['path']}" for r in sb.admin.requests() if r["method"] != "GET"]
-
-
 def _members(sb: Sandbox, group: str) -> list[dict[str, Any]]:
     state = sb.admin.snapshot()
     gid = next(g["id"] for g in state["groups"].values() if g["profile"]["name"] == group)
@@ -116,7 +113,7 @@ def test_plan_resolves_logins_ids_files_and_groups_once_each_and_reports_unknown
         "group": "KMSI Pilot",
     }
     plan = reset_sessions.plan(okta, params)
-    assert _writes(sandbox) == []
+    assert sandbox_writes(sandbox) == []
     ids = [c.ref.id for c in plan.changes]
     assert sorted(ids) == sorted(u["id"] for u in pilot), "each user once"
     assert ids[:2] == [first["id"], second["id"]], "named users first, in the order given"
@@ -178,7 +175,7 @@ def test_a_plan_that_found_nobody_writes_nothing(sandbox: Sandbox, okta: OktaCli
     result = reset_sessions.apply(okta, plan)
     assert result.outcome == "no-op"
     assert any("ghost@acme.example.com" in n for n in result.notes)
-    assert _writes(sandbox) == []
+    assert sandbox_writes(sandbox) == []
 
 
 def test_apply_refuses_when_the_group_changed_since_the_plan(
@@ -190,7 +187,7 @@ def test_apply_refuses_when_the_group_changed_since_the_plan(
     with pytest.raises(StalePlanError) as err:
         reset_sessions.apply(okta, plan)
     assert "KMSI Pilot" in str(err.value)
-    assert _writes(sandbox) == [] and sandbox.admin.session_revocations() == []
+    assert sandbox_writes(sandbox) == [] and sandbox.admin.session_revocations() == []
 
 
 def _flip_forget_devices(plan: Plan) -> None:
@@ -231,7 +228,7 @@ def test_apply_refuses_an_edited_foreign_or_other_procedures_plan_before_any_rev
     with pytest.raises(error) as err:
         reset_sessions.apply(okta, plan)
     assert words in str(err.value)
-    assert _writes(sandbox) == [] and sandbox.admin.session_revocations() == []
+    assert sandbox_writes(sandbox) == [] and sandbox.admin.session_revocations() == []
 
 
 @pytest.mark.parametrize(
@@ -249,7 +246,7 @@ def test_invalid_parameters_fail_before_any_write(
     with pytest.raises(ParameterError) as err:
         reset_sessions.apply(okta, reset_sessions.plan(okta, params))
     assert err.value.field == field
-    assert _writes(sandbox) == []
+    assert sandbox_writes(sandbox) == []
 
 
 def test_over_loopback(sandbox: Sandbox) -> None:
