@@ -23,7 +23,6 @@ apply created and the brand falls back to its default page.
 from __future__ import annotations
 
 import copy
-import difflib
 import importlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -43,6 +42,7 @@ from kmsi_lib.procedures._base import (
     Plan,
     Reader,
     Verification,
+    _suggest,
     apply_plan,
     canonical,
     check_procedure,
@@ -193,8 +193,7 @@ def select_brands(
         brand = by_id.get(item) or by_name.get(item)
         if brand is None:
             names = sorted(by_name)
-            close = difflib.get_close_matches(item, names, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; the brands are: {names}"
+            hint = _suggest(item, names) or f"; the brands are: {names}"
             raise ParameterError(f"brands[{index}]", f"no brand named {item!r} in this org{hint}")
         if brand["id"] not in seen:
             seen.add(brand["id"])
