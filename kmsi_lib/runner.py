@@ -300,25 +300,23 @@ def run_notebook(
     run = load_run_params(notebook, params_file)
     credentials = Credentials.from_env(env)
 
+    approved: dict[str, Any] | None = None
+    approved_meta: dict[str, Any] | None = None
+    if approved_plan is not None:
+        approved = check_approved_plan(approved_plan, procedure=run.procedure,
+                                       params=run.values, org_url=credentials.org_url)
+        record_path, record = evidence.load_record(approved_plan)
+        approved_meta = {"run_id": record.get("run_id"), "path": _display_path(record_path),
+                         "record_sha256": evidence.sha256_file(record_path),
+                         "fingerprint": approved.get("fingerprint")}
+
     root = Path(evidence_root)
     run_id = new_run_id(run.procedure, mode)
     staging = root / evidence.STAGING_DIR / run_id
     staging.mkdir(parents=True)
-    approved_meta: dict[str, Any] | None = None
     plan_param = ""
-    try:
-        if approved_plan is not None:
-            plan = check_approved_plan(approved_plan, procedure=run.procedure,
-                                       params=run.values, org_url=credentials.org_url)
-            record_path, record = evidence.load_record(approved_plan)
-            copy = evidence.write_json(staging / "approved-plan.json", plan)
-            plan_param = copy.name
-            approved_meta = {"run_id": record.get("run_id"), "path": _display_path(record_path),
-                             "record_sha256": evidence.sha256_file(record_path),
-                             "fingerprint": plan.get("fingerprint")}
-    except KmsiError:
-        evidence.remove_tree(staging)
-        raise
+    if approved is not None:
+        plan_param = evidence.write_json(staging / "approved-plan.json", approved).name
 
     # The kernel runs with the run directory as its working directory and gets
     # paths relative to it ("." and "approved-plan.json"): the executed notebook

@@ -179,6 +179,7 @@ def test_refused_approval_runs_nothing(plan_run: Path, tmp_path: Path,
     assert code == runner.EXIT_USAGE
     assert "other parameters" in capsys.readouterr().err
     assert len(evidence.read_ledger(tmp_path / "evidence")) == 1  # only the plan itself
+    assert not list((tmp_path / "evidence" / evidence.STAGING_DIR).glob("*")), "no run begun"
 
 
 # ---------------------------------------------------------------- the real runbook
