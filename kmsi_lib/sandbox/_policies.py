@@ -8,6 +8,8 @@ responses (API-NOTES §3.3, §3.4, §10).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from . import _apps
 from ._common import (
     Ctx,
@@ -191,6 +193,23 @@ def _place_sparse(others: list[Json], moving: Json, requested: int | None) -> No
             r["priority"] = n
 
 
+def _place_dense(others: list[Json], system: list[Json], moving: Json,
+                 requested: int | None) -> None:
+    """Policies and SIGN_ON rules: ``moving`` placed among ``others``, the system ones last."""
+    if moving["system"]:
+        moving["priority"] = len(others) + 1
+        return
+    _place(others, moving, requested)
+    for n, item in enumerate(system):
+        item["priority"] = len(others) + 2 + n
+
+
+def _renumber(items: Iterable[Json]) -> None:
+    """Close numbers up to 1..n after a delete, the system ones last."""
+    for n, item in enumerate(sorted(items, key=lambda r: (r["system"], r["priority"]))):
+        item["priority"] = n + 1
+
+
 def _ordered_policies(state: OrgState, ptype: str) -> list[Json]:
     return sorted((p for p in state.policies.values() if p["type"] == ptype),
                   key=lambda p: (p["system"], p["priority"]))
@@ -200,49 +219,20 @@ def _place_policy(state: OrgState, policy: Json, requested: int | None) -> None:
     if policy["type"] == "ACCESS_POLICY":
         policy["priority"] = 1  # priority means nothing between app sign-in policies
         return
-    others = [p for p in _ordered_policies(state, policy["type"])
-              if p["id"] != policy["id"] and not p["system"]]
-    system = [p for p in _ordered_policies(state, policy["type"]) if p["system"]]
-    if policy["system"]:
-        policy["priority"] = len(others) + 1
-        return
-    _place(others, policy, requested)
-    for n, p in enumerate(system):
-        p["priority"] = len(others) + 2 + n
-
-
-def _renumber_policies(state: OrgState, ptype: str) -> None:
-    if ptype == "ACCESS_POLICY":
-        return
-    for n, p in enumerate(_ordered_policies(state, ptype)):
-        p["priority"] = n + 1
+    ordered = _ordered_policies(state, policy["type"])
+    _place_dense([p for p in ordered if p["id"] != policy["id"] and not p["system"]],
+                 [p for p in ordered if p["system"]], policy, requested)
 
 
 def _place_rule(state: OrgState, policy: Json, rule: Json, requested: int | None) -> None:
-    rules = state.rules.setdefault(policy["id"], {})
-    others = [r for r in rules.values() if r["id"] != rule["id"] and not r["system"]]
-    system = [r for r in rules.values() if r["system"]]
-    if policy["type"] == "ACCESS_POLICY":
-        if rule["system"]:
-            rule["priority"] = ACCESS_CATCH_ALL_PRIORITY
-            return
+    rules = state.rules.setdefault(policy["id"], {}).values()
+    others = [r for r in rules if r["id"] != rule["id"] and not r["system"]]
+    if policy["type"] != "ACCESS_POLICY":
+        _place_dense(others, [r for r in rules if r["system"]], rule, requested)
+    elif rule["system"]:
+        rule["priority"] = ACCESS_CATCH_ALL_PRIORITY
+    else:
         _place_sparse(others, rule, requested)
-        return
-    if rule["system"]:
-        rule["priority"] = len(others) + 1
-        return
-    _place(others, rule, requested)
-    for n, r in enumerate(system):
-        r["priority"] = len(others) + 2 + n
-
-
-def _renumber_rules(state: OrgState, policy: Json) -> None:
-    if policy["type"] == "ACCESS_POLICY":
-        return  # ACCESS_POLICY rules keep their (sparse) numbers
-    ordered = sorted(state.rules.get(policy["id"], {}).values(),
-                     key=lambda r: (r["system"], r["priority"]))
-    for n, r in enumerate(ordered):
-        r["priority"] = n + 1
 
 
 # ---- policy bodies -----------------------------------------------------------------------
@@ -426,7 +416,8 @@ def delete_policy(ctx: Ctx, policy_id: str) -> Reply:
                                "another policy first.")
     del ctx.state.policies[policy_id]
     ctx.state.rules.pop(policy_id, None)
-    _renumber_policies(ctx.state, policy["type"])
+    if policy["type"] != "ACCESS_POLICY":  # priority means nothing between app sign-in policies
+        _renumber(_ordered_policies(ctx.state, policy["type"]))
     return Reply(204)
 
 
@@ -947,7 +938,8 @@ def delete_rule(ctx: Ctx, policy_id: str, rule_id: str) -> Reply:
     if rule["system"]:
         raise ApiError(ctx.config.system_delete_error)
     del ctx.state.rules[policy_id][rule_id]
-    _renumber_rules(ctx.state, policy)
+    if policy["type"] != "ACCESS_POLICY":  # ACCESS_POLICY rules keep their (sparse) numbers
+        _renumber(ctx.state.rules[policy_id].values())
     return Reply(204)
 
 
