@@ -302,8 +302,6 @@ def _params_model(procedure: str) -> Any:
 
 def validate_params(data: Mapping[str, Any], info: NotebookInfo) -> dict[str, Any]:
     """Validate params for ``info``'s notebook; returns them unchanged when valid."""
-    from kmsi_lib.procedures._base import parse_params
-
     check_no_secrets(data)
     for key in data:
         if key in RUNNER_PARAMETERS:
@@ -321,17 +319,20 @@ def validate_params(data: Mapping[str, Any], info: NotebookInfo) -> dict[str, An
         known = sorted(declared or fields)
         raise ParameterError(key, f"is not a parameter of {info.path.name}; its parameters "
                              f"are: {', '.join(known)}")
-    parse_params(model, {k: v for k, v in data.items() if k in fields})
+    _parse_procedure_params(model, data)
     return dict(data)
+
+
+def _parse_procedure_params(model: Any, data: Mapping[str, Any]) -> Any:
+    """The procedure's ``Params`` from those of ``data`` that are its fields."""
+    from kmsi_lib.procedures._base import parse_params
+
+    return parse_params(model, {k: v for k, v in data.items() if k in model.model_fields})
 
 
 def normalized_params(procedure: str, data: Mapping[str, Any]) -> dict[str, Any]:
     """The procedure parameters with defaults filled in, as JSON: what two runs compare."""
-    from kmsi_lib.procedures._base import parse_params
-
-    model = _params_model(procedure)
-    fields = set(model.model_fields)
-    parsed = parse_params(model, {k: v for k, v in data.items() if k in fields})
+    parsed = _parse_procedure_params(_params_model(procedure), data)
     return dict(parsed.model_dump(mode="json"))
 
 
