@@ -69,19 +69,25 @@ def get_brand(ctx: Ctx, brand_id: str) -> Reply:
 RESERVED_BRAND_NAMES = ("DRAPP_DOMAIN_BRAND",)
 
 
+def _unique_name(state: OrgState, name: object, brand_id: str | None) -> str:
+    """``name`` if not blank and no other brand has it, case-insensitively (409 E0000202)."""
+    if not isinstance(name, str) or not name.strip():
+        raise validation("name", "The field cannot be left blank.")
+    if any(b["name"].lower() == name.lower() and b["id"] != brand_id
+           for b in state.brands.values()):
+        raise ApiError("E0000202")
+    return name
+
+
 def new_brand(state: OrgState, name: object) -> Json:
     """Add a non-default brand named ``name``; the caller holds the state lock.
 
     As recorded (``TestAccResourceOktaCustomizedSignInPage_crud``), a new brand has no
     ``locale`` until a PUT sets one; names are unique, case-insensitively (409 E0000202).
     """
-    if not isinstance(name, str) or not name.strip():
-        raise validation("name", "The field cannot be left blank.")
     if name in RESERVED_BRAND_NAMES:
         raise validation("name", f"'{name}' is a reserved brand name.")
-    if any(b["name"].lower() == name.lower() for b in state.brands.values()):
-        raise ApiError("E0000202")
-    return add_brand(state, name, is_default=False)
+    return add_brand(state, _unique_name(state, name, None), is_default=False)
 
 
 def add_brand(state: OrgState, name: str, *, is_default: bool) -> Json:
@@ -116,12 +122,7 @@ def replace_brand(ctx: Ctx, brand_id: str) -> Reply:
     """
     brand = get_brand_or_404(ctx.state, brand_id)
     body = ctx.object_body()
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise validation("name", "The field cannot be left blank.")
-    if any(b["name"].lower() == name.lower() and b["id"] != brand_id
-           for b in ctx.state.brands.values()):
-        raise ApiError("E0000202")
+    name = _unique_name(ctx.state, body.get("name"), brand_id)
     for key in ("removePoweredByOkta", "agreeToCustomPrivacyPolicy"):
         if body.get(key) is not None and not isinstance(body[key], bool):
             raise validation(key, "Expected a boolean (true or false).")
@@ -271,10 +272,20 @@ def _normalise_page(ctx: Ctx, body: Json, brand: Json, kind: str) -> Json:
     return page
 
 
-def _put_response(page: Json) -> Json:
+def _put_page(ctx: Ctx, brand_id: str, kind: str) -> Reply:
+    """PUT of the ``kind`` page; the response omits the KMSI prompt (a later GET shows it)."""
+    pages = _pages(ctx.state, brand_id)
+    page = _normalise_page(ctx, ctx.object_body(), ctx.state.brands[brand_id], kind)
+    pages[kind] = page
     out = clone(page)
     out.get("widgetCustomizations", {}).pop(PROMPT_KEY, None)
-    return out
+    return Reply(200, out)
+
+
+def _preview(state: OrgState, pages: Json) -> Json:
+    """The preview page as GET shows it: the preview, else the customized, else the default."""
+    page = pages["preview"] or pages["customized"]
+    return _for_get(state, page) if page else default_page(state)
 
 
 def get_customized(ctx: Ctx, brand_id: str) -> Reply:
@@ -287,10 +298,7 @@ def get_customized(ctx: Ctx, brand_id: str) -> Reply:
 
 
 def put_customized(ctx: Ctx, brand_id: str) -> Reply:
-    pages = _pages(ctx.state, brand_id)
-    page = _normalise_page(ctx, ctx.object_body(), ctx.state.brands[brand_id], "customized")
-    pages["customized"] = page
-    return Reply(200, _put_response(page))
+    return _put_page(ctx, brand_id, "customized")
 
 
 def delete_customized(ctx: Ctx, brand_id: str) -> Reply:
@@ -304,16 +312,11 @@ def get_default(ctx: Ctx, brand_id: str) -> Reply:
 
 
 def get_preview(ctx: Ctx, brand_id: str) -> Reply:
-    pages = _pages(ctx.state, brand_id)
-    page = pages["preview"] or pages["customized"]
-    return Reply(200, _for_get(ctx.state, page) if page else default_page(ctx.state))
+    return Reply(200, _preview(ctx.state, _pages(ctx.state, brand_id)))
 
 
 def put_preview(ctx: Ctx, brand_id: str) -> Reply:
-    pages = _pages(ctx.state, brand_id)
-    page = _normalise_page(ctx, ctx.object_body(), ctx.state.brands[brand_id], "preview")
-    pages["preview"] = page
-    return Reply(200, _put_response(page))
+    return _put_page(ctx, brand_id, "preview")
 
 
 def delete_preview(ctx: Ctx, brand_id: str) -> Reply:
@@ -341,9 +344,7 @@ def get_sign_in_root(ctx: Ctx, brand_id: str) -> Reply:
     if "customizedUrl" in expand:
         embedded["customizedUrl"] = ctx.url("/login/signin")
     if "preview" in expand:
-        preview = pages["preview"] or pages["customized"]
-        embedded["preview"] = _for_get(ctx.state, preview) if preview else default_page(
-            ctx.state)
+        embedded["preview"] = _preview(ctx.state, pages)
     if "previewUrl" in expand:
         embedded["previewUrl"] = ctx.url(f"/login/preview?brandId={brand_id}")
     base = ctx.url(f"/api/v1/brands/{brand_id}/pages/sign-in")
