@@ -342,11 +342,11 @@ def verify(client: OktaClient, params: Params | Mapping[str, Any]) -> Verificati
     """
     p = parse_params(Params, params)
     planned = plan(client, p)
-    checks: list[Check] = []
     revocations = _sandbox_revocations(client)
+    if revocations is None:
+        return Verification([])
+    checks: list[Check] = []
     for change in planned.changes:
-        if revocations is None:
-            continue
         seen = [
             r
             for r in revocations
