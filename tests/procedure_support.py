@@ -19,9 +19,8 @@ import httpx
 
 from kmsi_lib.auth import SSWSAuth
 from kmsi_lib.client import OktaClient
-from kmsi_lib.sandbox import Sandbox
+from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
-SANDBOX_URL = "http://sandbox.okta.test"
 ATTESTATION = {
     "by": "ann.admin@example.com",
     "at": "2026-11-29T06:00:00Z",
