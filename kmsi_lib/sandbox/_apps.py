@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from ._catalog import APP_LINK_IDS
-from ._common import Ctx, Reply, clone, link, paginate
-from ._errors import ApiError, not_found, validation
+from ._common import Ctx, Reply, clone, get_or_404, link, paginate
+from ._errors import ApiError, validation
 from ._ids import timestamp
 from ._state import Json, OrgState
 
@@ -63,10 +63,7 @@ def render_app(ctx: Ctx, app: Json) -> Json:
 
 
 def get_app_or_404(state: OrgState, app_id: str) -> Json:
-    app = state.apps.get(app_id)
-    if app is None:
-        raise not_found(app_id, "AppInstance")
-    return app
+    return get_or_404(state.apps, app_id, "AppInstance")
 
 
 def list_apps(ctx: Ctx) -> Reply:
@@ -97,9 +94,7 @@ def get_app(ctx: Ctx, app_id: str) -> Reply:
 
 def assign_app_policy(ctx: Ctx, app_id: str, policy_id: str) -> Reply:
     app = get_app_or_404(ctx.state, app_id)
-    policy = ctx.state.policies.get(policy_id)
-    if policy is None:
-        raise not_found(policy_id, "Policy")
+    policy = get_or_404(ctx.state.policies, policy_id, "Policy")
     if policy["type"] != "ACCESS_POLICY":
         raise validation("policyId", "Only an app sign-in policy (ACCESS_POLICY) can be assigned "
                                      "to an app.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ._common import Ctx, Reply, carry_future_fields, clone, link, paginate
+from ._common import Ctx, Reply, carry_future_fields, clone, get_or_404, link, paginate
 from ._errors import ApiError, not_found, validation
 from ._ids import PREFIXES
 from ._pages import DEFAULT_PAGE_CONTENT, DEFAULT_WIDGET_CUSTOMIZATIONS, DEFAULT_WIDGET_VERSION
@@ -39,10 +39,7 @@ PROMPT_KEY = "postAuthKeepMeSignedInPrompt"
 
 
 def get_brand_or_404(state: OrgState, brand_id: str) -> Json:
-    brand = state.brands.get(brand_id)
-    if brand is None:
-        raise not_found(brand_id, "Brand")
-    return brand
+    return get_or_404(state.brands, brand_id, "Brand")
 
 
 def render_brand(ctx: Ctx, brand: Json) -> Json:

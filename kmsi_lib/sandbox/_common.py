@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request
 
-from ._errors import malformed, validation
+from ._errors import malformed, not_found, validation
 from ._state import Json, OrgState
 
 T = TypeVar("T")
@@ -120,6 +120,14 @@ class Ctx:
 
     def url(self, path: str) -> str:
         return self.base + path
+
+
+def get_or_404(table: dict[str, T], key: str, kind: str) -> T:
+    """``table[key]``, or 404 E0000007 naming ``key`` and its Okta type ``kind``."""
+    found = table.get(key)
+    if found is None:
+        raise not_found(key, kind)
+    return found
 
 
 def link(href: str, allow: list[str] | None = None) -> Json:

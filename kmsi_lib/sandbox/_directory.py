@@ -13,7 +13,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._common import Ctx, Reply, clone, link, paginate, parse_limit, self_link_only
+from ._common import (
+    Ctx,
+    Reply,
+    clone,
+    get_or_404,
+    link,
+    paginate,
+    parse_limit,
+    self_link_only,
+)
 from ._errors import ApiError, not_found
 from ._ids import timestamp
 from ._state import Json, OrgState
@@ -251,9 +260,7 @@ def list_users(ctx: Ctx) -> Reply:
 
 
 def revoke_sessions(ctx: Ctx, user_id: str) -> Reply:
-    user = ctx.state.users.get(user_id)
-    if user is None:
-        raise not_found(user_id, "User")
+    user = get_or_404(ctx.state.users, user_id, "User")
     idx = ctx.state.org.get("pipeline", "idx") == "idx"
     oauth_tokens = ctx.bool_arg("oauthTokens", False)
     forget_devices = ctx.bool_arg("forgetDevices", idx)
@@ -295,10 +302,7 @@ def render_group(ctx: Ctx, group: Json) -> Json:
 
 
 def get_group_or_404(state: OrgState, group_id: str) -> Json:
-    group = state.groups.get(group_id)
-    if group is None:
-        raise not_found(group_id, "UserGroup")
-    return group
+    return get_or_404(state.groups, group_id, "UserGroup")
 
 
 def get_group(ctx: Ctx, group_id: str) -> Reply:

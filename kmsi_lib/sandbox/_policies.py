@@ -17,6 +17,7 @@ from ._common import (
     carry_future_fields,
     clone,
     cursor_start,
+    get_or_404,
     link,
     opt_bool,
     opt_duration,
@@ -67,17 +68,11 @@ ACCESS_CONDITIONS = ("people", "network", "device", "platform", "elCondition", "
 
 
 def get_policy_or_404(state: OrgState, policy_id: str) -> Json:
-    policy = state.policies.get(policy_id)
-    if policy is None:
-        raise not_found(policy_id, "Policy")
-    return policy
+    return get_or_404(state.policies, policy_id, "Policy")
 
 
 def get_rule_or_404(state: OrgState, policy_id: str, rule_id: str) -> Json:
-    rule = state.rules.get(policy_id, {}).get(rule_id)
-    if rule is None:
-        raise not_found(rule_id, "PolicyRule")
-    return rule
+    return get_or_404(state.rules.get(policy_id, {}), rule_id, "PolicyRule")
 
 
 def default_access_policy(state: OrgState) -> Json | None:
