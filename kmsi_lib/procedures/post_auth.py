@@ -44,6 +44,7 @@ from kmsi_lib.procedures._base import (
     Reader,
     Verification,
 )
+from kmsi_lib.procedures.audit import ADMIN_CONSOLE_LABEL
 
 __all__ = [
     "MANAGED_RULE_NAMES",
@@ -62,7 +63,6 @@ TITLE = "Post-authentication Keep Me Signed In"
 SCOPES: tuple[str, ...] = ("okta.apps.read", "okta.policies.manage", "okta.policies.read")
 
 CATCH_ALL = "Catch-all Rule"
-ADMIN_CONSOLE = "Okta Admin Console"
 
 #: Names of app sign-in rules kmsi creates and manages (the pre-auth procedure's app rule,
 #: by its default name); without ``rule_name`` the top active one of these is changed.
@@ -185,7 +185,7 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
     by_policy: dict[str, list[str]] = {}
     for app in apps:
         by_policy.setdefault(app.policy_id, []).append(app.label)
-        if app.label == ADMIN_CONSOLE or ADMIN_CONSOLE in app.label:
+        if ADMIN_CONSOLE_LABEL in app.label:
             notes.append(
                 "post-auth KMSI on the Okta Admin Console lets administrators stay signed in;"
                 " the audit reports it as a risk"
