@@ -44,6 +44,7 @@ from kmsi_lib.procedures._base import (
     parse_params,
     utc_now,
 )
+from kmsi_lib.procedures.pre_auth import ONCE_PER_SESSION, read_sandbox_org_setting
 
 if TYPE_CHECKING:
     from kmsi_lib.client import OktaClient
@@ -76,7 +77,7 @@ ADMIN_CONSOLE_LABEL = "Okta Admin Console"
 _ADMIN_CONSOLE_APP_NAME = "saasure"
 
 #: ``reauthenticateIn`` that means "only when there is no Okta session" (TF docs).
-_ONCE_PER_SESSION = durations.parse("PT43800H")
+_ONCE_PER_SESSION = durations.parse(ONCE_PER_SESSION)
 
 Severity = Literal["high", "medium", "low", "info"]
 _SEVERITY_ORDER: dict[str, int] = {"high": 0, "medium": 1, "low": 2, "info": 3}
@@ -657,8 +658,6 @@ def _brand_section(client: OktaClient, max_workers: int) -> list[dict[str, Any]]
 
 def _pre_auth_setting(client: OktaClient) -> tuple[bool | None, str]:
     """The org's pre-authentication KMSI toggle if it can be read, and how we know."""
-    from kmsi_lib.procedures.pre_auth import read_sandbox_org_setting
-
     value = read_sandbox_org_setting(client)
     if value is None:
         return None, (
