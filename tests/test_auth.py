@@ -17,9 +17,9 @@ from urllib.parse import parse_qs
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fake_secrets import PEM_BEGIN, fake_pem
+from key_forms import jwk_of, pem_of
 
 from kmsi_lib import errors
 from kmsi_lib.auth import (
@@ -40,26 +40,6 @@ CLIENT_ID = "0oaFakeServiceApp01"
 @pytest.fixture(scope="module")
 def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def pem_of(key: Any) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-def jwk_of(key: Any, kid: str | None = None) -> str:
-    alg = (
-        jwt.algorithms.RSAAlgorithm
-        if isinstance(key, rsa.RSAPrivateKey)
-        else jwt.algorithms.ECAlgorithm
-    )
-    data = alg.to_jwk(key, as_dict=True)
-    if kid:
-        data["kid"] = kid
-    return json.dumps(data)
 
 
 def ath(token: str) -> str:
@@ -92,7 +72,7 @@ def test_ssws_auth_sets_the_header_and_hides_the_token() -> None:
 
 def test_load_private_key_pem_and_jwk(rsa_key: rsa.RSAPrivateKey) -> None:
     assert load_private_key(pem_of(rsa_key)).algorithm == "RS256"
-    loaded = load_private_key(jwk_of(rsa_key, kid="k1"))
+    loaded = load_private_key(json.dumps(jwk_of(rsa_key, kid="k1")))
     assert (loaded.algorithm, loaded.kid) == ("RS256", "k1")
     ec_key = ec.generate_private_key(ec.SECP256R1())
     assert load_private_key(pem_of(ec_key)).algorithm == "ES256"
@@ -318,7 +298,7 @@ def test_from_env_oauth_with_pem_file(tmp_path: Path, rsa_key: rsa.RSAPrivateKey
 
 
 def test_from_env_oauth_with_jwk(rsa_key: rsa.RSAPrivateKey) -> None:
-    jwk = jwk_of(rsa_key, kid="k1")
+    jwk = json.dumps(jwk_of(rsa_key, kid="k1"))
     creds = Credentials.from_env(
         {"OKTA_ORG_URL": ORG, "OKTA_CLIENT_ID": CLIENT_ID, "OKTA_PRIVATE_KEY_JWK": jwk}
     )

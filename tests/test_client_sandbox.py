@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from key_forms import jwk_of
 
 from kmsi_lib import errors
 from kmsi_lib.auth import SSWSAuth
@@ -283,28 +283,6 @@ def test_slow_responses_are_waited_for_and_timed(org: tuple[Sandbox, str, Any]) 
 # ---------------------------------------------------------------- OAuth service app
 
 
-def public_jwk(key: Any, kid: str) -> dict[str, Any]:
-    alg = (
-        jwt.algorithms.RSAAlgorithm
-        if isinstance(key, rsa.RSAPrivateKey)
-        else jwt.algorithms.ECAlgorithm
-    )
-    data: dict[str, Any] = alg.to_jwk(key.public_key(), as_dict=True)
-    data["kid"] = kid
-    return data
-
-
-def private_jwk(key: Any, kid: str) -> str:
-    alg = (
-        jwt.algorithms.RSAAlgorithm
-        if isinstance(key, rsa.RSAPrivateKey)
-        else jwt.algorithms.ECAlgorithm
-    )
-    data: dict[str, Any] = alg.to_jwk(key, as_dict=True)
-    data["kid"] = kid
-    return json.dumps(data)
-
-
 @pytest.fixture(scope="module")
 def app_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -316,12 +294,12 @@ def test_oauth_service_app_end_to_end(
 ) -> None:
     sb, url, transport = org
     sb.admin.register_client(
-        "0oaKmsiRunbooks01", public_jwk(app_key, "k1"), ["okta.policies.read"], dpop=dpop
+        "0oaKmsiRunbooks01", jwk_of(app_key, "k1", public=True), ["okta.policies.read"], dpop=dpop
     )
     env = {
         "OKTA_ORG_URL": url,
         "OKTA_CLIENT_ID": "0oaKmsiRunbooks01",
-        "OKTA_PRIVATE_KEY_JWK": private_jwk(app_key, "k1"),
+        "OKTA_PRIVATE_KEY_JWK": json.dumps(jwk_of(app_key, "k1")),
     }
     client = track(
         OktaClient.from_env(scopes=("okta.policies.read",), env=env, transport=transport)
@@ -353,11 +331,13 @@ def test_oauth_service_app_end_to_end(
 
 def test_oauth_scope_not_granted_to_the_app_is_named(sandbox: Sandbox) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    sandbox.admin.register_client("0oaKmsiNarrow01", public_jwk(key, "e1"), ["okta.policies.read"])
+    sandbox.admin.register_client(
+        "0oaKmsiNarrow01", jwk_of(key, "e1", public=True), ["okta.policies.read"]
+    )
     env = {
         "OKTA_ORG_URL": SANDBOX_URL,
         "OKTA_CLIENT_ID": "0oaKmsiNarrow01",
-        "OKTA_PRIVATE_KEY_JWK": private_jwk(key, "e1"),
+        "OKTA_PRIVATE_KEY_JWK": json.dumps(jwk_of(key, "e1")),
     }
     client = track(
         OktaClient.from_env(
@@ -377,12 +357,12 @@ def test_oauth_unknown_key_is_an_authentication_error(
 ) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     sandbox.admin.register_client(
-        "0oaKmsiWrongKey", public_jwk(app_key, "k1"), ["okta.policies.read"]
+        "0oaKmsiWrongKey", jwk_of(app_key, "k1", public=True), ["okta.policies.read"]
     )
     env = {
         "OKTA_ORG_URL": SANDBOX_URL,
         "OKTA_CLIENT_ID": "0oaKmsiWrongKey",
-        "OKTA_PRIVATE_KEY_JWK": private_jwk(other, "k1"),
+        "OKTA_PRIVATE_KEY_JWK": json.dumps(jwk_of(other, "k1")),
     }
     client = track(
         OktaClient.from_env(scopes=("okta.policies.read",), env=env, transport=sandbox.transport())

@@ -13,14 +13,12 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from key_forms import jwk_of, pem_of
 
 from kmsi_lib import errors
 from kmsi_lib.auth import Credentials, OAuthServiceAppAuth, SSWSAuth
@@ -33,14 +31,6 @@ SSWS_TOKEN = "00Fake-SSWS-token_for-leak-tests-0123456789"
 @pytest.fixture(scope="module")
 def key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def pem_of(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
 
 
 class EchoingOrg:
@@ -168,7 +158,7 @@ def test_oauth_key_assertions_and_tokens_never_leak(
         (tmp_path / "key.pem").write_text(key_text)
         env["OKTA_PRIVATE_KEY_FILE"] = str(tmp_path / "key.pem")
     else:
-        jwk: dict[str, Any] = jwt.algorithms.RSAAlgorithm.to_jwk(key, as_dict=True)
+        jwk = jwk_of(key)
         key_text = json.dumps(jwk)
         env["OKTA_PRIVATE_KEY_JWK"] = key_text
     creds = Credentials.from_env(env)
@@ -258,9 +248,7 @@ def test_httpx_and_httpcore_debug_logs_over_loopback_hold_no_secret(
 
     sb = Sandbox(seed="default", token="sandbox-token-DEBUG-LOG-0123456789")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public: dict[str, Any] = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
-    private: dict[str, Any] = jwt.algorithms.RSAAlgorithm.to_jwk(key, as_dict=True)
-    public["kid"] = private["kid"] = "k1"
+    public, private = jwk_of(key, "k1", public=True), jwk_of(key, "k1")
     sb.admin.register_client("0oaDebugLog", public, ["okta.policies.read"], dpop=True)
     with sb.serve(port=0) as url:
         with OktaClient(url, SSWSAuth(sb.token), retry=RetryPolicy(max_attempts=1)) as plain:

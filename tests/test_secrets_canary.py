@@ -10,16 +10,14 @@ secret scan knows, plus the access tokens the sandbox issued to the kernel.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from key_forms import jwk_of, pem_of
 
 from kmsi_lib import evidence, runner
 from kmsi_lib.procedures import REGISTRY
@@ -106,21 +104,15 @@ def test_api_token_canary_success_and_failure(
     _assert_absent([CANARY], root, output)
 
 
-def _pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
-
-
 def test_oauth_key_canary_success_and_failure(
     sb: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public: dict[str, Any] = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
-    public["kid"] = "canary-key"
+    public = jwk_of(key, "canary-key", public=True)
     scopes = sorted({s for name in REGISTRY for s in REGISTRY[name].SCOPES})
     sb.admin.register_client(CLIENT_ID, public, scopes)
     key_file = tmp_path / "app-key.pem"
-    key_file.write_text(_pem(key))
+    key_file.write_text(pem_of(key))
     monkeypatch.setenv("OKTA_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("OKTA_PRIVATE_KEY_FILE", str(key_file))
     monkeypatch.setenv("OKTA_KEY_ID", "canary-key")
@@ -129,9 +121,9 @@ def test_oauth_key_canary_success_and_failure(
 
     token_requests = [r for r in sb.admin.requests() if r["path"] == "/oauth2/v1/token"]
     assert token_requests and token_requests[0]["status"] == 200, "OAuth was really used"
-    private = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key))
+    private = jwk_of(key)
     issued = list(sb.admin.snapshot()["tokens"])
     assert issued, "the access tokens the kernels used are among the secrets looked for"
-    secret_values = [_pem(key).strip(), *(private[m] for m in ("d", "p", "q", "dp", "dq", "qi"))]
+    secret_values = [pem_of(key).strip(), *(private[m] for m in ("d", "p", "q", "dp", "dq", "qi"))]
     secret_values += [t for t in issued if len(t) >= 16]
     _assert_absent(secret_values, root, output)
