@@ -9,7 +9,7 @@ limits, register OAuth service apps and add objects for test set-up.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
@@ -163,30 +163,25 @@ class Admin:
                                               "dpop": bool(dpop)}
             self._state.written()
 
-    def add_app(self, label: str, **fields: Any) -> Json:
+    def _add(self, make: Callable[..., Json], *args: Any, **fields: Any) -> Json:
+        """``make(state, *args, **fields)`` under the lock; a copy of the stored object."""
         with self._state.lock:
-            app = make_app(self._state, label, **fields)
+            made = make(self._state, *args, **fields)
             self._state.written()
-            return dict(app)
+            return dict(made)
+
+    def add_app(self, label: str, **fields: Any) -> Json:
+        return self._add(make_app, label, **fields)
 
     def add_user(self, login: str, **fields: Any) -> Json:
-        with self._state.lock:
-            user = make_user(self._state, login, **fields)
-            self._state.written()
-            return dict(user)
+        return self._add(make_user, login, **fields)
 
     def add_brand(self, name: Any) -> Json:
         """Add a non-default brand, as ``POST /api/v1/brands`` does (the stored object)."""
-        with self._state.lock:
-            brand = new_brand(self._state, name)
-            self._state.written()
-            return dict(brand)
+        return self._add(new_brand, name)
 
     def add_group(self, name: str, **fields: Any) -> Json:
-        with self._state.lock:
-            group = make_group(self._state, name, **fields)
-            self._state.written()
-            return dict(group)
+        return self._add(make_group, name, **fields)
 
 
 def _json(request: Request) -> Any:
@@ -214,8 +209,9 @@ def dispatch(app: SandboxApp, request: Request, path: str, args: Mapping[str, st
         if path == "/_sandbox/state":
             return Reply(200, admin.snapshot())
         if path == "/_sandbox/reset":
-            admin.reset(str(_obj(request).get("seed", "default")))
-            return Reply(200, {"seed": _obj(request).get("seed", "default")})
+            seed = _obj(request).get("seed", "default")
+            admin.reset(str(seed))
+            return Reply(200, {"seed": seed})
         if path == "/_sandbox/load":
             admin.load(_obj(request))
             return Reply(204)
@@ -270,18 +266,17 @@ def dispatch(app: SandboxApp, request: Request, path: str, args: Mapping[str, st
             return Reply(200, admin.future_fields())
         if path == "/_sandbox/brands":
             return Reply(201, admin.add_brand(_obj(request).get("name")))
-        if path in ("/_sandbox/apps", "/_sandbox/users", "/_sandbox/groups"):
+        adders: dict[str, tuple[str, Callable[..., Json]]] = {
+            "/_sandbox/apps": ("label", admin.add_app),
+            "/_sandbox/users": ("login", admin.add_user),
+            "/_sandbox/groups": ("name", admin.add_group)}
+        if path in adders:
+            key, add = adders[path]
             body = _obj(request)
-            key = {"/_sandbox/apps": "label", "/_sandbox/users": "login",
-                   "/_sandbox/groups": "name"}[path]
             value = body.pop(key, None)
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{key} is required")
-            if path == "/_sandbox/apps":
-                return Reply(201, admin.add_app(value, **body))
-            if path == "/_sandbox/users":
-                return Reply(201, admin.add_user(value, **body))
-            return Reply(201, admin.add_group(value, **body))
+            return Reply(201, add(value, **body))
     except (ValueError, TypeError, KeyError) as exc:
         raise _bad(str(exc)) from exc
     raise ApiError("E0000008")
