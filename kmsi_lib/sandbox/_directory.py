@@ -154,7 +154,7 @@ def _compare(attr: str, op: str, literal: str) -> Predicate:
         got = _resolve(obj, attr)
         if got is None:
             return op == "ne"
-        have = str(got).lower() if not isinstance(got, bool) else str(got).lower()
+        have = str(got).lower()
         if op == "eq":
             return have == want
         if op == "ne":
@@ -233,7 +233,6 @@ def get_user(ctx: Ctx, user_id: str) -> Reply:
 def list_users(ctx: Ctx) -> Reply:
     users = sorted(ctx.state.users.values(), key=lambda u: u["id"])
     search, filt, q = ctx.arg("search"), ctx.arg("filter"), ctx.arg("q")
-    default = USERS_PAGE_DEFAULT
     if search:
         pred = parse_expression(search, "search")
         users = [u for u in users if pred(u)]
@@ -254,7 +253,7 @@ def list_users(ctx: Ctx) -> Reply:
             reply = self_link_only(ctx)
             reply.body = [render_user(ctx, u) for u in users[:limit]]
             return reply
-    page, reply = paginate(ctx, users, default, USERS_PAGE_MAX)
+    page, reply = paginate(ctx, users, USERS_PAGE_DEFAULT, USERS_PAGE_MAX)
     reply.body = [render_user(ctx, u) for u in page]
     return reply
 

@@ -56,10 +56,6 @@ class IdFactory:
         noise = "".join(self._rng.choice(BASE62) for _ in range(20 - 3 - 7 - 3))
         return f"{prefix}{middle}{noise}{_SUFFIX}"
 
-    def error_id(self) -> str:
-        """Okta's errorId: ``oae`` + 22 characters."""
-        return "oae" + "".join(self._rng.choice(BASE62 + "-_") for _ in range(22))
-
     def request_id(self) -> str:
         # unique per request, not reproducible on purpose (like Okta's)
         return base64.urlsafe_b64encode(os.urandom(21)).decode()[:27]
