@@ -362,8 +362,9 @@ def _start(state: pathlib.Path) -> tuple[subprocess.Popen[str], str, str]:
     return proc, first.split("=", 1)[1], second.split("=", 1)[1]
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGINT)
+def _stop(proc: subprocess.Popen[str], signum: int = signal.SIGINT) -> None:
+    """Stop ``kmsi sandbox`` with ``signum``: it exits 0; killed and closed whatever happens."""
+    proc.send_signal(signum)
     try:
         assert proc.wait(timeout=10) == 0
     finally:
@@ -401,14 +402,8 @@ def test_cli_sigterm_stops_cleanly(tmp_path: pathlib.Path) -> None:
     proc, url, _ = _start(tmp_path / "s.json")
     try:
         assert httpx.get(f"{url}/.well-known/okta-organization").status_code == 200
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        _stop(proc, signal.SIGTERM)
 
 
 def test_a_sandbox_bug_is_a_500_e0000009_not_a_crash(sb: Sandbox, client: httpx.Client,
