@@ -7,12 +7,12 @@ traffic), never from our own client.
 from __future__ import annotations
 
 import ast
-import json
 import pathlib
 from typing import Any
 
 import httpx
 import pytest
+from key_forms import jwk_of
 
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox, SandboxConfig
 
@@ -469,9 +469,7 @@ def _service_token(sb: Sandbox, client: httpx.Client, scopes: str) -> str:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    jwk["kid"] = "k1"
-    sb.admin.register_client("0oaservicetest000001", jwk,
+    sb.admin.register_client("0oaservicetest000001", jwk_of(key, "k1", public=True),
                              ["okta.apps.read", "okta.policies.read"])
     now = int(time.time())
     assertion = jwt.encode(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import json
 import time
 import uuid
 from typing import Any
@@ -17,6 +16,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from key_forms import jwk_of
 from okta_spec import OAUTH_SPEC_PATH, SpecValidator, load_spec
 
 from kmsi_lib.sandbox._oauth import (
@@ -30,18 +30,6 @@ TOKEN_URL = "https://sandbox.okta.test/oauth2/v1/token"
 API_URL = "https://sandbox.okta.test/api/v1/policies"
 NOW = 1_800_000_000.0
 CLIENT_ID = "0oaservicesandbox001"
-
-
-def _public_jwk(private_key: Any, kid: str | None) -> dict[str, Any]:
-    algorithm = (
-        jwt.algorithms.RSAAlgorithm
-        if isinstance(private_key, rsa.RSAPrivateKey)
-        else (jwt.algorithms.ECAlgorithm)
-    )
-    jwk: dict[str, Any] = json.loads(algorithm.to_jwk(private_key.public_key()))
-    if kid is not None:
-        jwk["kid"] = kid
-    return jwk
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +52,7 @@ def _clients(
 ) -> dict[str, dict[str, Any]]:
     return {
         CLIENT_ID: {
-            "jwks": [_public_jwk(key, kid)],
+            "jwks": [jwk_of(key, kid, public=True)],
             "scopes": alg_scopes or ["okta.policies.read", "okta.policies.manage"],
             "dpop": dpop,
         }
@@ -101,7 +89,7 @@ def _proof(
     body: dict[str, Any] = {"htm": htm, "htu": htu, "iat": int(NOW), "jti": uuid.uuid4().hex}
     body.update(claims)
     body = {k: v for k, v in body.items() if v is not None}
-    headers = {"typ": "dpop+jwt", "jwk": _public_jwk(key, None)}
+    headers = {"typ": "dpop+jwt", "jwk": jwk_of(key, public=True)}
     return jwt.encode(body, key, algorithm=alg, headers=headers)
 
 
@@ -329,7 +317,7 @@ def test_dpop_nonce_dance_binds_the_token_to_the_proof_key(
 ) -> None:
     tokens: dict[str, dict[str, Any]] = {}
     token = _dpop_token(rsa_key, ec_key, tokens)
-    assert tokens[token]["dpop_jkt"] == jwk_thumbprint(_public_jwk(ec_key, None))
+    assert tokens[token]["dpop_jkt"] == jwk_thumbprint(jwk_of(ec_key, public=True))
 
 
 @pytest.mark.parametrize(
@@ -355,7 +343,7 @@ def test_bad_dpop_proof_at_token_endpoint(
             body,
             ec_key,
             algorithm="ES256",
-            headers={**headers_fix, "jwk": _public_jwk(ec_key, None)},
+            headers={**headers_fix, "jwk": jwk_of(ec_key, public=True)},
         )
     else:
         proof = _proof(ec_key, **claims)
@@ -535,7 +523,7 @@ def test_sandbox_token_then_bearer_call_then_insufficient_scope(
 ) -> None:
     """A service app gets a token, uses it, and is refused (403, empty body) outside its scopes."""
     sandbox.admin.register_client(
-        CLIENT_ID, _public_jwk(rsa_key, "key-1"), ["okta.policies.read", "okta.users.read"]
+        CLIENT_ID, jwk_of(rsa_key, "key-1", public=True), ["okta.policies.read", "okta.users.read"]
     )
     client, token = _sandbox_token(sandbox, rsa_key, "okta.policies.read")
     assert (token["token_type"], token["expires_in"], token["scope"]) == (
@@ -576,7 +564,8 @@ def test_sandbox_token_then_bearer_call_then_insufficient_scope(
 def test_sandbox_refuses_scopes_the_app_was_not_granted(
     sandbox: Any, rsa_key: rsa.RSAPrivateKey
 ) -> None:
-    sandbox.admin.register_client(CLIENT_ID, _public_jwk(rsa_key, "key-1"), ["okta.policies.read"])
+    sandbox.admin.register_client(CLIENT_ID, jwk_of(rsa_key, "key-1", public=True),
+                                  ["okta.policies.read"])
     client = httpx.Client(base_url=BASE, transport=sandbox.transport())
     now = int(time.time())
     assertion = _assertion(rsa_key, aud=f"{BASE}/oauth2/v1/token", iat=now, exp=now + 60)
@@ -594,7 +583,7 @@ def test_sandbox_dpop_bound_token_round_trip(
 ) -> None:
     """DPoP: nonce round trip at the token endpoint, then a resource call with a fresh proof."""
     sandbox.admin.register_client(
-        CLIENT_ID, _public_jwk(rsa_key, "key-1"), ["okta.policies.read"], dpop=True
+        CLIENT_ID, jwk_of(rsa_key, "key-1", public=True), ["okta.policies.read"], dpop=True
     )
     client, token = _sandbox_token(sandbox, rsa_key, "okta.policies.read", dpop_key=ec_key)
     assert token["token_type"] == "DPoP"
