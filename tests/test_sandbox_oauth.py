@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from key_forms import jwk_of
 from okta_spec import OAUTH_SPEC_PATH, SpecValidator, load_spec
 
+from kmsi_lib.sandbox import SANDBOX_URL
 from kmsi_lib.sandbox._oauth import (
     CLIENT_ASSERTION_TYPE,
     authenticate_bearer,
@@ -472,8 +473,6 @@ def test_dpop_bound_token_is_refused_without_a_matching_proof(
 
 # --- end to end through the sandbox's in-process transport ----------------------------------
 
-BASE = "http://sandbox.okta.test"
-
 
 @functools.cache
 def _oauth_spec() -> SpecValidator:
@@ -497,8 +496,8 @@ def _assert_token_response_conforms(response: httpx.Response) -> None:
 def _sandbox_token(
     sandbox: Any, key: Any, scope: str, *, dpop_key: Any = None
 ) -> tuple[httpx.Client, dict[str, Any]]:
-    client = httpx.Client(base_url=BASE, transport=sandbox.transport())
-    token_url = f"{BASE}/oauth2/v1/token"
+    client = httpx.Client(base_url=SANDBOX_URL, transport=sandbox.transport())
+    token_url = f"{SANDBOX_URL}/oauth2/v1/token"
     now = int(time.time())
     assertion = _assertion(key, aud=token_url, iat=now, exp=now + 300)
     headers: dict[str, str] = {}
@@ -566,9 +565,9 @@ def test_sandbox_refuses_scopes_the_app_was_not_granted(
 ) -> None:
     sandbox.admin.register_client(CLIENT_ID, jwk_of(rsa_key, "key-1", public=True),
                                   ["okta.policies.read"])
-    client = httpx.Client(base_url=BASE, transport=sandbox.transport())
+    client = httpx.Client(base_url=SANDBOX_URL, transport=sandbox.transport())
     now = int(time.time())
-    assertion = _assertion(rsa_key, aud=f"{BASE}/oauth2/v1/token", iat=now, exp=now + 60)
+    assertion = _assertion(rsa_key, aud=f"{SANDBOX_URL}/oauth2/v1/token", iat=now, exp=now + 60)
     response = client.post("/oauth2/v1/token", data=_form(assertion, "okta.policies.manage"))
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_scope"
@@ -588,7 +587,7 @@ def test_sandbox_dpop_bound_token_round_trip(
     client, token = _sandbox_token(sandbox, rsa_key, "okta.policies.read", dpop_key=ec_key)
     assert token["token_type"] == "DPoP"
     access = token["access_token"]
-    url = f"{BASE}/api/v1/policies"
+    url = f"{SANDBOX_URL}/api/v1/policies"
     now = int(time.time())
     good = client.get(
         url,
