@@ -166,13 +166,9 @@ def delete_brand(ctx: Ctx, brand_id: str) -> Reply:
 # ---- pages ------------------------------------------------------------------------------
 
 
-def _kmsi(state: OrgState) -> bool:
-    return bool(state.org.get("kmsiFeature", True))
-
-
 def default_page(state: OrgState) -> Json:
     customizations = clone(DEFAULT_WIDGET_CUSTOMIZATIONS)
-    if not _kmsi(state):
+    if not state.kmsi_feature:
         customizations.pop(PROMPT_KEY, None)
     return {"pageContent": DEFAULT_PAGE_CONTENT, "widgetVersion": DEFAULT_WIDGET_VERSION,
             "widgetCustomizations": customizations}
@@ -187,7 +183,7 @@ def _for_get(state: OrgState, page: Json) -> Json:
     """A stored page as GET shows it: the KMSI prompt present, with nulls if never set."""
     out = clone(page)
     customizations = out.setdefault("widgetCustomizations", {})
-    if _kmsi(state):
+    if state.kmsi_feature:
         customizations.setdefault(PROMPT_KEY, dict.fromkeys(PROMPT))
     else:
         customizations.pop(PROMPT_KEY, None)
@@ -252,7 +248,7 @@ def _normalise_page(ctx: Ctx, body: Json, brand: Json, kind: str) -> Json:
             out[key] = wc[key]
     prompt = wc.get(PROMPT_KEY)
     if prompt is not None:
-        if not _kmsi(ctx.state):
+        if not ctx.state.kmsi_feature:
             raise validation(f"widgetCustomizations.{PROMPT_KEY}",
                              "Keep Me Signed In is not available for this org.")
         if not isinstance(prompt, dict):

@@ -260,9 +260,8 @@ def list_users(ctx: Ctx) -> Reply:
 
 def revoke_sessions(ctx: Ctx, user_id: str) -> Reply:
     user = get_or_404(ctx.state.users, user_id, "User")
-    idx = ctx.state.org.get("pipeline", "idx") == "idx"
     oauth_tokens = ctx.bool_arg("oauthTokens", False)
-    forget_devices = ctx.bool_arg("forgetDevices", idx)
+    forget_devices = ctx.bool_arg("forgetDevices", ctx.state.identity_engine)
     ctx.state.session_revocations.append({
         "userId": user_id,
         "login": user["profile"]["login"],

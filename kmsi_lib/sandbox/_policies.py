@@ -136,7 +136,7 @@ def render_rule(ctx: Ctx, policy_id: str, rule: Json) -> Json:
         links[verb] = link(f"{href}/lifecycle/{verb}", ["POST"])
     out["_links"] = links
     out["type"] = rtype
-    if not ctx.state.org.get("kmsiFeature", True) and out.get("actions"):
+    if not ctx.state.kmsi_feature and out.get("actions"):
         # without the feature the org has no post-auth KMSI to report
         out["actions"].get("appSignOn", {}).pop("keepMeSignedIn", None)
     return out
@@ -620,7 +620,7 @@ def _sign_on_actions(ctx: Ctx, body: Json, existing: Json | None) -> Json:
         out["factorPromptMode"] = mode
     if lifetime is not None:
         out["factorLifetime"] = lifetime
-    if ctx.state.org.get("pipeline", "idx") == "idx" and access == "ALLOW":
+    if ctx.state.identity_engine and access == "ALLOW":
         out["primaryFactor"] = primary or "PASSWORD_IDP_ANY_FACTOR"
     out["rememberDeviceByDefault"] = bool(remember)
     if existing is not None and existing.get("system"):
@@ -797,7 +797,7 @@ def _access_actions(ctx: Ctx, body: Json) -> Json:
                  or "ALLOW"}
     out["verificationMethod"] = _verification_method(app_sign_on)
     kmsi = opt_obj(app_sign_on, "keepMeSignedIn", f"{p}.keepMeSignedIn")
-    if not ctx.state.org.get("kmsiFeature", True):
+    if not ctx.state.kmsi_feature:
         if kmsi is not None:
             raise validation(f"{p}.keepMeSignedIn",
                              "Keep Me Signed In is not available for this org.")

@@ -72,6 +72,17 @@ class OrgState:
         self.on_write: Callable[[OrgState], None] | None = None
         self.created_at = time.time()
 
+    # ---- org settings that change what the API shows ---------------------------------------
+    @property
+    def kmsi_feature(self) -> bool:
+        """Whether the org has post-authentication Keep Me Signed In (``kmsiFeature``)."""
+        return bool(self.org.get("kmsiFeature", True))
+
+    @property
+    def identity_engine(self) -> bool:
+        """Whether the org runs the Identity Engine pipeline (``idx``) rather than Classic."""
+        return bool(self.org.get("pipeline", "idx") == "idx")
+
     # ---- users index -------------------------------------------------------------------
     def index_user(self, user: Json) -> None:
         self.login_index[str(user["profile"]["login"]).lower()] = user["id"]
