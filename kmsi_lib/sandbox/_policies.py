@@ -253,10 +253,16 @@ def _policy_conditions(state: OrgState, ptype: str, body: Json) -> Json | None:
     return {"people": {"groups": out_groups}}
 
 
-def _policy_fields(state: OrgState, body: Json, ptype: str) -> Json:
+def _name(body: Json) -> str:
+    """The ``name`` of a policy or rule body: required, at most 255 characters."""
     name = req_str(body, "name", "name")
     if len(name) > 255:
         raise validation("name", "The name must be at most 255 characters.")
+    return name
+
+
+def _policy_fields(state: OrgState, body: Json, ptype: str) -> Json:
+    name = _name(body)
     description = opt_str(body, "description", "description")
     fields: Json = {"name": name}
     if description is not None:
@@ -416,17 +422,22 @@ def delete_policy(ctx: Ctx, policy_id: str) -> Reply:
     return Reply(204)
 
 
-def policy_lifecycle(ctx: Ctx, policy_id: str, action: str) -> Reply:
-    policy = get_policy_or_404(ctx.state, policy_id)
+def _lifecycle(ctx: Ctx, obj: Json, action: str, protected: bool) -> Reply:
+    """``POST .../lifecycle/activate|deactivate``; a ``protected`` object stays active."""
     if action not in ("activate", "deactivate"):
         raise not_found(action, "Lifecycle")
-    if (policy["system"] or is_read_only(policy)) and action == "deactivate":
+    if protected and action == "deactivate":
         raise ApiError(ctx.config.system_delete_error)
     status = "ACTIVE" if action == "activate" else "INACTIVE"
-    if policy["status"] != status:
-        policy["status"] = status
-        policy["lastUpdated"] = timestamp()
+    if obj["status"] != status:
+        obj["status"] = status
+        obj["lastUpdated"] = timestamp()
     return Reply(204)
+
+
+def policy_lifecycle(ctx: Ctx, policy_id: str, action: str) -> Reply:
+    policy = get_policy_or_404(ctx.state, policy_id)
+    return _lifecycle(ctx, policy, action, policy["system"] or is_read_only(policy))
 
 
 # ---- mappings and apps of a policy ----------------------------------------------------------
@@ -823,9 +834,7 @@ def _rule_fields(ctx: Ctx, policy: Json, body: Json, existing: Json | None) -> J
     given_type = body.get("type")
     if given_type is not None and given_type != rtype:
         raise validation("type", f"A {policy['type']} policy takes {rtype} rules.")
-    name = req_str(body, "name", "name")
-    if len(name) > 255:
-        raise validation("name", "The name must be at most 255 characters.")
+    name = _name(body)
     system = bool(existing and existing["system"])
     if rtype == "SIGN_ON":
         conditions: Json | None = _sign_on_conditions(ctx.state, body)
@@ -941,13 +950,5 @@ def delete_rule(ctx: Ctx, policy_id: str, rule_id: str) -> Reply:
 def rule_lifecycle(ctx: Ctx, policy_id: str, rule_id: str, action: str) -> Reply:
     get_policy_or_404(ctx.state, policy_id)
     rule = get_rule_or_404(ctx.state, policy_id, rule_id)
-    if action not in ("activate", "deactivate"):
-        raise not_found(action, "Lifecycle")
-    if rule["system"] and action == "deactivate":
-        raise ApiError(ctx.config.system_delete_error)
-    status = "ACTIVE" if action == "activate" else "INACTIVE"
-    if rule["status"] != status:
-        rule["status"] = status
-        rule["lastUpdated"] = timestamp()
-    return Reply(204)
+    return _lifecycle(ctx, rule, action, rule["system"])
 
