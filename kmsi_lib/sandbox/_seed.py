@@ -21,7 +21,7 @@ from ._catalog import CATALOG
 from ._common import clone
 from ._ids import PREFIXES, IdFactory, timestamp
 from ._pages import DEFAULT_PAGE_CONTENT, DEFAULT_WIDGET_CUSTOMIZATIONS
-from ._policies import RULE_PREFIX, RULE_TYPE, default_access_policy
+from ._policies import RULE_PREFIX, RULE_TYPE, add_catch_all_rule, default_access_policy
 from ._state import Json, OrgState
 
 SEEDS = ("default", "classic", "large")
@@ -328,11 +328,15 @@ def _sign_on_actions(idle: int = 120, lifetime: int = 0, require: bool = False,
     return {"signon": signon}
 
 
-def _sign_on_conditions(groups: list[str] | None = None) -> Json:
+def _people(groups: list[str] | None) -> Json:
     people: Json = {"users": {"exclude": []}}
     if groups:
         people["groups"] = {"include": groups}
-    return {"people": people, "network": {"connection": "ANYWHERE"},
+    return people
+
+
+def _sign_on_conditions(groups: list[str] | None = None) -> Json:
+    return {"people": _people(groups), "network": {"connection": "ANYWHERE"},
             "authContext": {"authType": "ANY"}, "identityProvider": {"provider": "ANY"}}
 
 
@@ -351,20 +355,16 @@ def _access_actions(factor_mode: str = "2FA", reauth: str = "PT12H",
 
 
 def _access_conditions(groups: list[str] | None = None) -> Json:
-    people: Json = {"users": {"exclude": []}}
-    if groups:
-        people["groups"] = {"include": groups}
-    return {"people": people, "network": {"connection": "ANYWHERE"},
+    return {"people": _people(groups), "network": {"connection": "ANYWHERE"},
             "userType": {"include": [], "exclude": []}}
 
 
-CATCH_ALL_CONSTRAINTS = [{"possession": {"required": True, "deviceBound": "REQUIRED"}}]
-
-
 def _catch_all(state: OrgState, policy: Json, kmsi_feature: bool) -> None:
-    _rule(state, policy, "Catch-all Rule", 99, None,
-          _access_actions(constraints=copy.deepcopy(CATCH_ALL_CONSTRAINTS),
-                          kmsi_feature=kmsi_feature), system=True)
+    """The catch-all rule a new app sign-in policy gets, as POST /api/v1/policies makes it."""
+    rule = add_catch_all_rule(state, policy, BASE_TIME)
+    if not kmsi_feature:
+        # seeded without the feature, the org never stored a KMSI setting
+        del rule["actions"]["appSignOn"]["keepMeSignedIn"]
 
 
 # ---- seeds ---------------------------------------------------------------------------------
