@@ -471,6 +471,8 @@ def run_demo(
     every other ``OKTA_*`` variable is removed (so a real org is never
     touched); the environment is restored afterwards.
     """
+    from kmsi_lib.params import params_file_for, runbook_name
+
     project = project or _project_dir()
     change_id = f"DEMO-{_dt.datetime.now(_dt.UTC):%Y%m%d}"
     runs: list[DemoRun] = []
@@ -486,8 +488,8 @@ def run_demo(
             print(f"sandbox org on {url}; evidence in {evidence_root}/ (change {change_id})")
             for step in DEMO_STEPS:
                 notebook = project / "notebooks" / step.notebook
-                name = notebook.stem.split("_", 1)[1]
-                params_file = project / "params" / "sandbox" / f"{name}.yaml"
+                name = runbook_name(notebook)
+                params_file = params_file_for(notebook, project / "params" / "sandbox")
                 if step.before == "enable-pre-auth-toggle":
                     print("(the admin's manual step: the sandbox's pre-auth KMSI toggle is "
                           "switched on through its admin API)")
