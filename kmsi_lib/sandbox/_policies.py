@@ -599,13 +599,19 @@ def _sign_on_conditions(state: OrgState, body: Json) -> Json:
     return out
 
 
-def _sign_on_actions(ctx: Ctx, body: Json, existing: Json | None) -> Json:
+def _action(body: Json, key: str) -> Json:
+    """``actions.<key>`` of a rule body; both objects are required."""
     actions = opt_obj(body, "actions", "actions")
     if actions is None:
         raise validation("actions", "The field cannot be left blank.")
-    signon = opt_obj(actions, "signon", "actions.signon")
-    if signon is None:
-        raise validation("actions.signon", "The field cannot be left blank.")
+    action = opt_obj(actions, key, f"actions.{key}")
+    if action is None:
+        raise validation(f"actions.{key}", "The field cannot be left blank.")
+    return action
+
+
+def _sign_on_actions(ctx: Ctx, body: Json, existing: Json | None) -> Json:
+    signon = _action(body, "signon")
     p = "actions.signon"
     access = opt_enum(signon, "access", f"{p}.access", ("ALLOW", "DENY")) or "ALLOW"
     require = opt_bool(signon, "requireFactor", f"{p}.requireFactor") or False
@@ -797,12 +803,7 @@ def _verification_method(app_sign_on: Json) -> Json:
 
 
 def _access_actions(ctx: Ctx, body: Json) -> Json:
-    actions = opt_obj(body, "actions", "actions")
-    if actions is None:
-        raise validation("actions", "The field cannot be left blank.")
-    app_sign_on = opt_obj(actions, "appSignOn", "actions.appSignOn")
-    if app_sign_on is None:
-        raise validation("actions.appSignOn", "The field cannot be left blank.")
+    app_sign_on = _action(body, "appSignOn")
     p = "actions.appSignOn"
     out: Json = {"access": opt_enum(app_sign_on, "access", f"{p}.access", ("ALLOW", "DENY"))
                  or "ALLOW"}
