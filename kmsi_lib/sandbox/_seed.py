@@ -156,7 +156,7 @@ def make_user(state: OrgState, login: str, first_name: str | None = None,
     state.users[user["id"]] = user
     state.index_user(user)
     everyone = next((g for g in state.groups.values() if g["type"] == "BUILT_IN"), None)
-    for gid in ([everyone["id"]] if everyone else []) + [g for g in groups]:
+    for gid in ([everyone["id"]] if everyone else []) + list(groups):
         if gid not in state.group_members:
             by_name = [g["id"] for g in state.groups.values() if g["profile"]["name"] == gid]
             if not by_name:
@@ -177,11 +177,10 @@ def make_app(state: OrgState, label: str, name: str | None = None,
         # Okta names custom app instances "<subdomain>_<label letters and digits>_<n>"
         slug = re.sub(r"[^a-z0-9]", "", label.lower()) or "app"
         name = f"{state.org.get('subdomain', 'acme')}_{slug}_{len(state.apps) + 1}"
-    app_name = name
     app: Json = {
         "id": app_id,
-        "orn": f"orn:okta:idp:{state.org.get('id', '')}:apps:{app_name}:{app_id}",
-        "name": app_name,
+        "orn": f"orn:okta:idp:{state.org.get('id', '')}:apps:{name}:{app_id}",
+        "name": name,
         "label": label,
         "status": status,
         "lastUpdated": now,
@@ -190,12 +189,12 @@ def make_app(state: OrgState, label: str, name: str | None = None,
                           "loginRedirectUrl": None},
         "visibility": {"autoLaunch": False, "autoSubmitToolbar": False,
                        "hide": {"iOS": False, "web": False},
-                       "appLinks": {f"{app_name}_link": True}},
+                       "appLinks": {f"{name}_link": True}},
         "features": [],
         "signOnMode": sign_on_mode,
         "credentials": {"userNameTemplate": {"template": "${source.login}", "type": "BUILT_IN"},
                         "signing": {"kid": state.ids.token(43)}},
-        "universalLogout": ({"status": "UNSUPPORTED"} if app_name in FIRST_PARTY else {
+        "universalLogout": ({"status": "UNSUPPORTED"} if name in FIRST_PARTY else {
             "status": "DISABLED", "supportType": "FULL", "identityStack": "NOT_SHARED",
             "protocol": "GLOBAL_TOKEN_REVOCATION"}),
         "settings": {"app": {}, "notifications": {"vpn": {"network": {"connection": "DISABLED"},
@@ -203,18 +202,18 @@ def make_app(state: OrgState, label: str, name: str | None = None,
                      "manualProvisioning": False, "implicitAssignment": False,
                      "emOptInStatus": "NONE", "notes": {"admin": None, "enduser": None}},
     }
-    if app_name in FIRST_PARTY:
+    if name in FIRST_PARTY:
         # as recorded: Okta's own apps have no notes, no autoLaunch, their own link names
         del app["settings"]["notes"]
         del app["visibility"]["autoLaunch"]
-        app["visibility"]["appLinks"] = {"admin": True} if app_name == "saasure" else {}
-    template = CATALOG.get(app_name)
+        app["visibility"]["appLinks"] = {"admin": True} if name == "saasure" else {}
+    template = CATALOG.get(name)
     if template is not None:
         app.update(clone(template))
         if app["signOnMode"] == "SAML_2_0":
             app["credentials"]["signing"]["kid"] = state.ids.token(43)
     else:
-        _mode_settings(app, app_name, sign_on_mode, service)
+        _mode_settings(app, name, sign_on_mode, service)
     state.apps[app["id"]] = app
     if not service:
         target = policy_id
