@@ -9,7 +9,6 @@ plus team groups, 120 users. ``classic``: the same org on the Classic pipeline
 
 from __future__ import annotations
 
-import copy
 import random
 import re
 from collections.abc import Callable, Iterable
@@ -437,7 +436,7 @@ def _base(state: OrgState, pipeline: str, kmsi_feature: bool) -> dict[str, Json]
     page: Json = {
         "pageContent": DEFAULT_PAGE_CONTENT,
         "widgetVersion": "^7",
-        "widgetCustomizations": copy.deepcopy(DEFAULT_WIDGET_CUSTOMIZATIONS),
+        "widgetCustomizations": clone(DEFAULT_WIDGET_CUSTOMIZATIONS),
     }
     page["widgetCustomizations"]["signInLabel"] = "Acme Partners sign-in"
     page["widgetCustomizations"]["postAuthKeepMeSignedInPrompt"] = {
