@@ -21,10 +21,6 @@ from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 Json = dict[str, Any]
 
 
-def _client(sb: Sandbox) -> httpx.Client:
-    return sb.client()
-
-
 # ---- concurrency ---------------------------------------------------------------------------------
 
 
@@ -72,7 +68,7 @@ def _hammer(sb: Sandbox, policy_id: str, body: Callable[[random.Random, str], Js
 
 def test_parallel_access_rule_writers_never_corrupt_priorities() -> None:
     sb = Sandbox()
-    c = _client(sb)
+    c = sb.client()
     policy = c.post("/api/v1/policies", json={"type": "ACCESS_POLICY", "name": "Hammered"}).json()
 
     def body(rng: random.Random, name: str) -> Json:
@@ -93,7 +89,7 @@ def test_parallel_access_rule_writers_never_corrupt_priorities() -> None:
 
 def test_parallel_sign_on_rule_writers_keep_a_permutation() -> None:
     sb = Sandbox()
-    c = _client(sb)
+    c = sb.client()
     policy = c.post("/api/v1/policies", json={"type": "OKTA_SIGN_ON", "name": "Hammered"}).json()
 
     def body(rng: random.Random, name: str) -> Json:
@@ -240,7 +236,7 @@ def test_large_seed_builds_quickly() -> None:
     assert len(sb.state.apps) == 1000
     assert len(sb.state.users) == 10_000
     assert elapsed < 3.0, f"large seed took {elapsed:.2f} s"
-    c = _client(sb)
+    c = sb.client()
     r = c.get("/api/v1/users", params={"search": 'profile.login sw "a"', "limit": 200})
     assert r.status_code == 200 and len(r.json()) == 200 and "next" in r.links
 
@@ -356,7 +352,7 @@ def test_hundreds_of_malformed_requests_leave_state_untouched() -> None:
     sb = Sandbox()
     for bucket in ("/api/v1/policies", "/api/v1/brands", "/api/v1/apps", "/api/v1/users"):
         sb.admin.set_rate_limit(bucket, 100_000, 60)
-    c = _client(sb)
+    c = sb.client()
     rng = random.Random(20260518)  # noqa: S311 - reproducible fuzzing
     access = next(p for p in c.get("/api/v1/policies", params={"type": "ACCESS_POLICY"}).json()
                   if p["name"] == "Okta Dashboard")
@@ -429,7 +425,7 @@ def test_traversal_ids_never_reach_other_resources() -> None:
 def test_body_parsing_ignores_content_type(content_type: str | None) -> None:
     """Okta reads JSON bodies whatever the declared type; a broken body is always E0000003."""
     sb = Sandbox()
-    c = _client(sb)
+    c = sb.client()
     headers = {"Content-Type": content_type} if content_type else {}
     r = c.post("/api/v1/policies", content=b"{", headers=headers)
     assert r.status_code == 400 and r.json()["errorCode"] == "E0000003"
