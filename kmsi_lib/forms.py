@@ -521,7 +521,7 @@ class RunbookForm:
                 "by": self.attest_by.value.strip(),
                 "statement": self.attest_statement.value.strip(),
             }
-        bulk = self.runbook.name == "reset_sessions"
+        bulk = self.runbook.procedure.BULK
         if bulk:
             self.progress_box.layout.display = ""
             self._progress(0, len(self.plan.changes))

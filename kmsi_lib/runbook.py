@@ -45,7 +45,6 @@ __all__ = [
     "ATTESTATION_PARAMETERS",
     "CHANGE_ID_PATTERN",
     "MODES",
-    "READ_ONLY_PROCEDURES",
     "RUNNER_PARAMETERS",
     "Runbook",
     "check_change_id",
@@ -66,9 +65,6 @@ ATTESTATION_PARAMETERS: tuple[str, ...] = (
     "attestation_at",
     "attestation_statement",
 )
-
-#: Procedures that never write; they run against a Classic Engine org too.
-READ_ONLY_PROCEDURES: frozenset[str] = frozenset({"audit"})
 
 #: A change ticket: what ``kmsi run --change`` accepts too.
 CHANGE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -226,7 +222,7 @@ class Runbook:
     @property
     def writes(self) -> bool:
         """True for procedures that change the org (everything but the audit)."""
-        return self.name not in READ_ONLY_PROCEDURES
+        return self.procedure.WRITES
 
     def write_result(self) -> Path:
         """Write ``result.json`` now (the journal as the client has it, redacted)."""
@@ -440,7 +436,7 @@ class Runbook:
                 raise ParameterError("mode", f"the {self.name} procedure has nothing to apply")
             self.result["plan"] = plan.to_dict()
             options: dict[str, Any] = {"attestation": self._attestation(plan)}
-            if progress is not None and self.name == "reset_sessions":
+            if progress is not None and self.procedure.BULK:
                 options["progress"] = progress
             outcome = self.procedure.apply(client, plan, **options)
             self.apply_result = outcome

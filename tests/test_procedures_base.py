@@ -564,6 +564,12 @@ def test_every_registered_procedure_has_the_common_shape(name: str) -> None:
     for function in ("plan", "apply", "verify"):
         assert callable(getattr(module, function))
     assert "attestation" in inspect.signature(module.apply).parameters
+    # what the runbook and the forms ask the module instead of its name
+    assert isinstance(module.WRITES, bool) and isinstance(module.BULK, bool)
+    assert module.BULK == ("progress" in inspect.signature(module.apply).parameters)
+    assert module.WRITES == (name != "audit")  # the audit is the read-only one
+    writes = [scope for scope in module.SCOPES if scope.endswith(".manage")]
+    assert bool(writes) == module.WRITES, writes
 
 
 def test_verification_round_trips_with_notes_and_escapes_html() -> None:

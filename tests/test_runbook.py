@@ -286,6 +286,7 @@ def test_interrupt_is_recorded_and_propagates(sb: Sandbox, tmp_path: Path) -> No
         raise KeyboardInterrupt
 
     rb.procedure = type("Slow", (), {"Params": rb.procedure.Params, "SCOPES": (),
+                                     "WRITES": True, "BULK": False,
                                      "TITLE": "slow", "plan": staticmethod(interrupted)})()
     with pytest.raises(KeyboardInterrupt):
         rb.plan()

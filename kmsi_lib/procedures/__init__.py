@@ -1,7 +1,7 @@
 """The KMSI procedures, one module each, found by name in :data:`REGISTRY`.
 
 ``REGISTRY["post_auth"]`` is the :mod:`kmsi_lib.procedures.post_auth` module;
-every procedure module has ``NAME``, ``TITLE``, ``SCOPES``, ``Params``,
+every procedure module has ``NAME``, ``TITLE``, ``WRITES``, ``BULK``, ``SCOPES``, ``Params``,
 ``plan``, ``apply`` and ``verify`` (see :class:`Procedure`). Modules are
 imported on first access so that loading the registry stays cheap.
 """
@@ -36,6 +36,8 @@ class Procedure(Protocol):
 
     NAME: str
     TITLE: str
+    WRITES: bool  # False: the procedure only reads (the audit)
+    BULK: bool  # True: apply also takes ``progress=(done, total)`` (session resets)
     SCOPES: tuple[str, ...]
     Params: type[pydantic.BaseModel]
 

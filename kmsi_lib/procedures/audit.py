@@ -66,6 +66,8 @@ __all__ = [
 
 NAME = "audit"
 TITLE = "KMSI posture audit (read-only)"
+WRITES = False  # only reads (also runs on a Classic Engine org)
+BULK = False  # apply makes a few ordered writes (no progress callback)
 SCOPES: tuple[str, ...] = (
     "okta.apps.read",
     "okta.brands.read",

@@ -51,6 +51,8 @@ __all__ = ["NAME", "SCOPES", "TITLE", "Params", "apply", "plan", "verify"]
 
 NAME = "pre_auth"
 TITLE = "Pre-authentication Keep Me Signed In"
+WRITES = True  # changes the org
+BULK = False  # apply makes a few ordered writes (no progress callback)
 SCOPES: tuple[str, ...] = (
     "okta.apps.read",
     "okta.groups.read",

@@ -46,6 +46,8 @@ __all__ = ["NAME", "SCOPES", "TITLE", "Params", "apply", "load_apply_result", "p
 
 NAME = "rollback"
 TITLE = "Roll back an apply"
+WRITES = True  # changes the org
+BULK = False  # apply makes a few ordered writes (no progress callback)
 # what the reversible procedures (pre_auth, post_auth, prompt_text) write and read
 SCOPES: tuple[str, ...] = (
     "okta.brands.manage",
