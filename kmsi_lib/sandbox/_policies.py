@@ -88,6 +88,35 @@ def is_read_only(policy: Json) -> bool:
     return bool(policy.get("resourceType") == "END_USER_ACCOUNT_MANAGEMENT")
 
 
+# ---- stored records (keys in the order Okta returns them) ---------------------------------
+
+
+def new_policy(state: OrgState, ptype: str, name: str, *, now: str, status: str = "ACTIVE",
+               description: str | None = None, priority: int = 1, system: bool = False,
+               conditions: Json | None = None) -> Json:
+    """Store a policy of ``ptype`` with no rules yet; the caller places it."""
+    policy: Json = {"id": state.ids.new(PREFIXES[ptype]), "status": status, "name": name}
+    if description is not None:
+        policy["description"] = description
+    policy.update({"priority": priority, "system": system, "conditions": conditions,
+                   "created": now, "lastUpdated": now, "type": ptype})
+    state.policies[policy["id"]] = policy
+    state.rules[policy["id"]] = {}
+    return policy
+
+
+def new_rule(state: OrgState, policy: Json, name: str, *, now: str, priority: int,
+             conditions: Json | None, actions: Json, system: bool = False,
+             status: str = "ACTIVE") -> Json:
+    """Store a rule of ``policy`` (of its rule type); the caller places it."""
+    rule: Json = {"id": state.ids.new(RULE_PREFIX[policy["type"]]), "status": status,
+                  "name": name, "priority": priority, "created": now, "lastUpdated": now,
+                  "system": system, "conditions": conditions, "actions": actions,
+                  "type": RULE_TYPE[policy["type"]]}
+    state.rules.setdefault(policy["id"], {})[rule["id"]] = rule
+    return rule
+
+
 # ---- rendering ----------------------------------------------------------------------------
 
 
@@ -326,49 +355,27 @@ def create_policy(ctx: Ctx) -> Reply:
         if count >= 5000:
             raise validation("type", "An org can have at most 5000 app sign-in policies.")
     now = timestamp()
-    policy: Json = {
-        "id": ctx.state.ids.new(PREFIXES[ptype]),
-        "status": status,
-        "name": fields["name"],
-        **({"description": fields["description"]} if "description" in fields else {}),
-        "priority": 1,
-        "system": False,
-        "conditions": fields["conditions"],
-        "created": now,
-        "lastUpdated": now,
-        "type": ptype,
-    }
+    policy = new_policy(ctx.state, ptype, fields["name"], now=now, status=status,
+                        description=fields.get("description"), conditions=fields["conditions"])
     carry_future_fields(ctx.config, f"{ptype} policy", body, policy)
     _place_policy(ctx.state, policy, priority)
-    ctx.state.policies[policy["id"]] = policy
-    ctx.state.rules[policy["id"]] = {}
     if ptype == "ACCESS_POLICY":
         add_catch_all_rule(ctx.state, policy, now)
     return Reply(200, render_policy(ctx, policy))
 
 
 def add_catch_all_rule(state: OrgState, policy: Json, now: str) -> Json:
-    rule: Json = {
-        "id": state.ids.new("rul"),
-        "status": "ACTIVE",
-        "name": "Catch-all Rule",
-        "priority": ACCESS_CATCH_ALL_PRIORITY,
-        "created": now,
-        "lastUpdated": now,
-        "system": True,
-        "conditions": None,
-        "actions": {"appSignOn": {
-            "access": "ALLOW",
-            "verificationMethod": {
-                "factorMode": "2FA", "type": "ASSURANCE", "reauthenticateIn": "PT12H",
-                "constraints": [{"possession": {"required": True, "deviceBound": "REQUIRED"}}],
-            },
-            "keepMeSignedIn": {"postAuth": "NOT_ALLOWED"},
-        }},
-        "type": "ACCESS_POLICY",
-    }
-    state.rules.setdefault(policy["id"], {})[rule["id"]] = rule
-    return rule
+    return new_rule(state, policy, "Catch-all Rule", now=now,
+                    priority=ACCESS_CATCH_ALL_PRIORITY, system=True, conditions=None,
+                    actions={"appSignOn": {
+                        "access": "ALLOW",
+                        "verificationMethod": {
+                            "factorMode": "2FA", "type": "ASSURANCE", "reauthenticateIn": "PT12H",
+                            "constraints": [{"possession": {"required": True,
+                                                            "deviceBound": "REQUIRED"}}],
+                        },
+                        "keepMeSignedIn": {"postAuth": "NOT_ALLOWED"},
+                    }})
 
 
 def get_policy(ctx: Ctx, policy_id: str) -> Reply:
@@ -892,22 +899,10 @@ def create_rule(ctx: Ctx, policy_id: str) -> Reply:
         status = "ACTIVE" if ctx.bool_arg("activate", True) else "INACTIVE"
     else:
         status = opt_enum(body, "status", "status", ("ACTIVE", "INACTIVE")) or "ACTIVE"
-    now = timestamp()
-    rule: Json = {
-        "id": ctx.state.ids.new(RULE_PREFIX[policy["type"]]),
-        "status": status,
-        "name": fields["name"],
-        "priority": 0,
-        "created": now,
-        "lastUpdated": now,
-        "system": False,
-        "conditions": fields["conditions"],
-        "actions": fields["actions"],
-        "type": fields["type"],
-    }
+    rule = new_rule(ctx.state, policy, fields["name"], now=timestamp(), status=status,
+                    priority=0, conditions=fields["conditions"], actions=fields["actions"])
     carry_future_fields(ctx.config, f"{fields['type']} rule", body, rule)
     _place_rule(ctx.state, policy, rule, priority)
-    rules[rule["id"]] = rule
     return Reply(200, render_rule(ctx, policy_id, rule))
 
 

@@ -20,7 +20,7 @@ from ._catalog import CATALOG
 from ._common import clone
 from ._ids import PREFIXES, IdFactory, timestamp
 from ._pages import DEFAULT_PAGE_CONTENT, DEFAULT_WIDGET_CUSTOMIZATIONS
-from ._policies import RULE_PREFIX, RULE_TYPE, add_catch_all_rule, default_access_policy
+from ._policies import add_catch_all_rule, default_access_policy, new_policy, new_rule
 from ._state import Json, OrgState
 
 SEEDS = ("default", "classic", "large")
@@ -288,26 +288,17 @@ def _mode_settings(app: Json, name: str, mode: str, service: bool) -> None:
 def _policy(state: OrgState, ptype: str, name: str, *, system: bool = False,
             description: str | None = None, priority: int = 1,
             conditions: Json | None = None, resource_type: str | None = None) -> Json:
-    policy: Json = {"id": state.ids.new(PREFIXES[ptype]), "status": "ACTIVE", "name": name}
-    if description is not None:
-        policy["description"] = description
-    policy.update({"priority": priority, "system": system, "conditions": conditions,
-                   "created": BASE_TIME, "lastUpdated": BASE_TIME, "type": ptype})
+    policy = new_policy(state, ptype, name, now=BASE_TIME, description=description,
+                        priority=priority, system=system, conditions=conditions)
     if resource_type is not None:
         policy["resourceType"] = resource_type
-    state.policies[policy["id"]] = policy
-    state.rules[policy["id"]] = {}
     return policy
 
 
 def _rule(state: OrgState, policy: Json, name: str, priority: int, conditions: Json | None,
           actions: Json, *, system: bool = False, status: str = "ACTIVE") -> Json:
-    rule: Json = {"id": state.ids.new(RULE_PREFIX[policy["type"]]), "status": status,
-                  "name": name, "priority": priority, "created": BASE_TIME,
-                  "lastUpdated": BASE_TIME, "system": system, "conditions": conditions,
-                  "actions": actions, "type": RULE_TYPE[policy["type"]]}
-    state.rules[policy["id"]][rule["id"]] = rule
-    return rule
+    return new_rule(state, policy, name, now=BASE_TIME, priority=priority,
+                    conditions=conditions, actions=actions, system=system, status=status)
 
 
 def _sign_on_actions(idle: int = 120, lifetime: int = 0, require: bool = False,
