@@ -28,6 +28,12 @@ HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
 # ---------------------------------------------------------------- org URL
 
 
+def engine_name(pipeline: str | None) -> str:
+    """Okta's engine from the well-known document's ``pipeline``: ``idx`` is Identity
+    Engine, ``v1`` Classic Engine; anything else is ``unknown``."""
+    return {"idx": "Identity Engine", "v1": "Classic Engine"}.get(pipeline or "", "unknown")
+
+
 def is_local_host(host: str) -> bool:
     """Loopback addresses and the in-process sandbox host."""
     if host in PLAIN_HTTP_HOSTS:

@@ -620,11 +620,6 @@ def describe_hits(hits: Iterable[SecretHit]) -> str:
 # ---------------------------------------------------------------- assembling a run
 
 
-def org_type(pipeline: str | None) -> str:
-    """Okta's engine from the org's ``pipeline`` (``idx`` is Identity Engine)."""
-    return {"idx": "Identity Engine", "v1": "Classic Engine"}.get(pipeline or "", "unknown")
-
-
 def _before_state(result: Mapping[str, Any]) -> Any:
     applied = result.get("apply_result")
     if isinstance(applied, Mapping) and applied.get("before_state") is not None:
@@ -701,7 +696,7 @@ def build_record(
         "org": {
             "url": org.get("url") or meta.org_url,
             "pipeline": org.get("pipeline"),
-            "type": org_type(org.get("pipeline")),
+            "type": _protocol.engine_name(org.get("pipeline")),
         },
         "notebook": {"path": meta.notebook, "template_sha256": meta.template_sha256},
         "parameters": dict(meta.parameters),

@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kmsi_lib._protocol import engine_name
 from kmsi_lib.errors import KmsiError, ParameterError
 from kmsi_lib.params import RUNNER_PARAMETERS as _RUNNER_PARAMETER_HINTS
 from kmsi_lib.procedures import REGISTRY
@@ -277,7 +278,7 @@ class Runbook:
 
                 self.client = OktaClient.from_env(scopes=self.procedure.SCOPES)
             info = self.client.org_info()
-            engine = "Identity Engine" if info.is_identity_engine else "Classic Engine"
+            engine = engine_name(info.pipeline)  # the name the evidence record uses
             self.result["org"] = {
                 "url": self.client.org_url,
                 "pipeline": info.pipeline,
@@ -288,7 +289,7 @@ class Runbook:
             self.display(
                 notice(
                     "info",
-                    f"Connected to {self.client.org_url} (Okta {engine},"
+                    f"Connected to {self.client.org_url} (engine: {engine},"
                     f" pipeline {info.pipeline or 'unknown'})",
                     f"{self.procedure.TITLE}; mode {self.mode}; scopes requested: "
                     + ", ".join(self.procedure.SCOPES),

@@ -405,3 +405,14 @@ def test_header_values_keep_repeated_headers_apart(headers: p.HeadersLike) -> No
 
 def test_header_ints_split_joined_values_and_skip_garbage() -> None:
     assert p.header_ints(["100, 50", "x", " -1 ", ""]) == [100, 50, -1]
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "engine"),
+    [("idx", "Identity Engine"), ("v1", "Classic Engine"), ("", "unknown"), (None, "unknown"),
+     ("v2", "unknown")],
+)
+def test_engine_name_is_the_one_the_runbook_and_the_record_use(
+    pipeline: str | None, engine: str
+) -> None:
+    assert p.engine_name(pipeline) == engine
