@@ -19,10 +19,11 @@ import pytest
 # modules next to the tests (okta_spec, recordings) import by name.
 from okta_spec import SpecCheckingTransport, Violation, unexcused
 
-if TYPE_CHECKING:
-    from kmsi_lib.sandbox import Sandbox
+from kmsi_lib.sandbox import SANDBOX_URL as SANDBOX_BASE_URL
 
-SANDBOX_BASE_URL = "http://sandbox.okta.test"
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
+    from kmsi_lib.sandbox import Sandbox
 
 
 @pytest.fixture
@@ -45,6 +46,17 @@ def _client(sandbox: Sandbox, transport: httpx.BaseTransport) -> httpx.Client:
 def sandbox_client(sandbox: Sandbox) -> Iterator[httpx.Client]:
     """An httpx client talking to ``sandbox`` in-process, authenticated with its SSWS token."""
     with _client(sandbox, sandbox.transport()) as client:
+        yield client
+
+
+@pytest.fixture
+def okta(sandbox: Sandbox) -> Iterator[OktaClient]:
+    """A kmsi_lib client of ``sandbox``, in-process, authenticated with its SSWS token."""
+    from kmsi_lib.auth import SSWSAuth
+    from kmsi_lib.client import OktaClient
+
+    with OktaClient(SANDBOX_BASE_URL, SSWSAuth(sandbox.token),
+                    transport=sandbox.transport()) as client:
         yield client
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -215,12 +214,6 @@ def test_invalid_parameters_name_the_field(data: dict[str, Any], field: str) -> 
 
 
 # --------------------------------------------------------------------------- against the sandbox
-
-
-@pytest.fixture
-def okta(sandbox: Sandbox) -> Iterator[OktaClient]:
-    with OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=sandbox.transport()) as c:
-        yield c
 
 
 def _policy_named(state: dict[str, Any], name: str) -> str:

@@ -16,9 +16,8 @@ from kmsi_lib.client import OktaClient, RetryPolicy
 from kmsi_lib.forms import RunbookForm, field_inputs, validate_values
 from kmsi_lib.procedures import REGISTRY
 from kmsi_lib.runbook import Runbook
-from kmsi_lib.sandbox import Sandbox
+from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
-SANDBOX_URL = "http://sandbox.okta.test"
 POST_AUTH = {"apps": {"labels": ["Salesforce.com"]}, "prompt_frequency": "P7D"}
 
 

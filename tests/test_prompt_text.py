@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -146,12 +145,6 @@ PARAMS: dict[str, Any] = {
     "accept_button_text": "Accept",
     "reject_button_text": "Reject",
 }
-
-
-@pytest.fixture
-def okta(sandbox: Sandbox) -> Iterator[OktaClient]:
-    with OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=sandbox.transport()) as c:
-        yield c
 
 
 def _brand_ids(sb: Sandbox) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +78,6 @@ def test_flags_have_explicit_safe_defaults() -> None:
 
 
 # --------------------------------------------------------------------------- against the sandbox
-
-
-@pytest.fixture
-def okta(sandbox: Sandbox) -> Iterator[OktaClient]:
-    with OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=sandbox.transport()) as c:
-        yield c
 
 
 def _members(sb: Sandbox, group: str) -> list[dict[str, Any]]:

@@ -19,9 +19,8 @@ from kmsi_lib.errors import (
 )
 from kmsi_lib.procedures._base import ApplyResult, Plan
 from kmsi_lib.runbook import RUNNER_PARAMETERS, Runbook, check_change_id
-from kmsi_lib.sandbox import Sandbox
+from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
-SANDBOX_URL = "http://sandbox.okta.test"
 POST_AUTH = {"apps": {"labels": ["Salesforce.com"]}, "prompt_frequency": "P7D"}
 CONTRACT_KEYS = {
     "procedure", "mode", "change_id", "params", "org", "plan", "apply_result",
