@@ -19,7 +19,7 @@ from ._common import Reply, check_future_fields
 from ._errors import ApiError, malformed
 from ._faults import fault_from_json
 from ._seed import build, make_app, make_group, make_user
-from ._state import Json
+from ._state import Json, OrgState
 
 if TYPE_CHECKING:
     from ._app import SandboxApp
@@ -56,7 +56,7 @@ class Admin:
         self._app = app
 
     @property
-    def _state(self) -> Any:
+    def _state(self) -> OrgState:
         return self._app.state
 
     # ---- org lifecycle ---------------------------------------------------------------------
@@ -68,8 +68,7 @@ class Admin:
             self._state.written()
 
     def snapshot(self) -> Json:
-        result: Json = self._state.snapshot()
-        return result
+        return self._state.snapshot()
 
     def load(self, data: Json) -> None:
         with self._state.lock:
