@@ -44,6 +44,7 @@ __all__ = [
     "Parameter",
     "RunParams",
     "check_no_secrets",
+    "effective_params",
     "load_params_file",
     "load_run_params",
     "normalized_params",
@@ -336,13 +337,32 @@ def normalized_params(procedure: str, data: Mapping[str, Any]) -> dict[str, Any]
     return dict(parsed.model_dump(mode="json"))
 
 
+def effective_params(info: NotebookInfo, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Every parameter the runbook will use: the procedure's, defaults filled in, plus the
+    notebook's own parameters (an attestation) that ``data`` gives.
+
+    This is what ``kmsi run`` injects: papermill only replaces the names it is
+    given, so injecting the complete set means no value written in a notebook's
+    parameters cell can ever take part in a run.
+    """
+    effective = normalized_params(info.procedure, data)
+    fields = _params_model(info.procedure).model_fields
+    effective.update({k: v for k, v in data.items() if k not in fields})
+    return effective
+
+
 @dataclasses.dataclass(frozen=True)
 class RunParams:
-    """A validated params file for a notebook: what the runner passes to papermill."""
+    """A validated params file for a notebook: what the runner passes to papermill.
+
+    ``values`` are the file's own entries (what the operator named);
+    ``effective`` is the complete parameter set the run uses (:func:`effective_params`).
+    """
 
     notebook: NotebookInfo
     source: Path
     values: dict[str, Any]
+    effective: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def procedure(self) -> str:
@@ -353,4 +373,4 @@ def load_run_params(notebook: Path, params_file: Path) -> RunParams:
     """Load and validate ``params_file`` for ``notebook``; raises ParameterError."""
     info = notebook_info(notebook)
     values = validate_params(load_params_file(params_file), info)
-    return RunParams(info, Path(params_file), values)
+    return RunParams(info, Path(params_file), values, effective_params(info, values))

@@ -203,9 +203,18 @@ class Runbook:
 
         Takes the procedure's parameters, the runner parameters and the
         attestation parameters by name; anything else in the namespace is ignored.
+        The cells' defaults are the model's (a test keeps them equal) and ``kmsi
+        run`` injects every procedure parameter, so no value in a notebook is a
+        sample that could choose what changes.
         """
         fields = REGISTRY[procedure].Params.model_fields
-        params = {name: namespace[name] for name in fields if name in namespace}
+        # A required parameter's cell value is None ("not given"): leaving it out lets the
+        # model say it is required, instead of a sample choosing apps, groups or users.
+        params = {
+            name: namespace[name]
+            for name, field in fields.items()
+            if name in namespace and not (field.is_required() and namespace[name] is None)
+        }
         runner = {name: namespace[name] for name in RUNNER_PARAMETERS if name in namespace}
         attestation = {
             name.removeprefix("attestation_"): str(namespace[name])

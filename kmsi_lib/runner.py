@@ -325,7 +325,7 @@ def run_notebook(
     # directory that no longer exists). Staging stays a separate directory and
     # the move stays a single rename followed by the ledger append, so `verify`
     # never sees a half-written run outside .staging/.
-    parameters = {**run.values, "mode": mode, "change_id": change_id,
+    parameters = {**run.effective, "mode": mode, "change_id": change_id,
                   "evidence_dir": ".", "approved_plan": plan_param}
     started = utc_now()
     with _captured_papermill_log() as log, _absolute_key_paths():

@@ -31,7 +31,7 @@ def _recorded_plan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One plan run of the ``ok`` fixture notebook, recorded in its own evidence root."""
     base = tmp_path_factory.mktemp("approved")
     params = base / "params.yaml"
-    params.write_text("rule_name: KMSI for staff\n")
+    params.write_text("apps: {labels: [Payroll]}\nrule_name: KMSI for staff\n")
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("OKTA_CLIENT_ID", raising=False)
         mp.setenv("OKTA_ORG_URL", ORG)
@@ -56,7 +56,8 @@ def plan_run(_recorded_plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def _check(run_dir: Path, *, params: dict[str, object] | None = None, org: str = ORG,
            procedure: str = "post_auth") -> dict[str, object]:
     return runner.check_approved_plan(run_dir, procedure=procedure,
-                                      params=params or {"rule_name": "KMSI for staff"},
+                                      params=params or {"apps": {"labels": ["Payroll"]},
+                                                        "rule_name": "KMSI for staff"},
                                       org_url=org)
 
 
@@ -64,7 +65,8 @@ def test_matching_plan_is_accepted(plan_run: Path) -> None:
     """Same procedure, same parameters (defaults spelled out or not), same org: accepted."""
     plan = _check(plan_run)
     assert plan["procedure"] == "post_auth"
-    _check(plan_run / "record.json", params={"rule_name": "KMSI for staff",
+    _check(plan_run / "record.json", params={"apps": {"labels": ["Payroll"]},
+                                             "rule_name": "KMSI for staff",
                                              "factor_mode": "2FA"}, org=ORG + "/")
 
 
@@ -116,7 +118,8 @@ def test_forged_ledger_line_is_refused(plan_run: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [
-        pytest.param({"params": {"rule_name": "Another rule"}}, "other parameters (differs in: "
+        pytest.param({"params": {"apps": {"labels": ["Payroll"]}, "rule_name": "Another rule"}},
+                     "other parameters (differs in: "
                      "rule_name)", id="other-params"),
         pytest.param({"org": "http://127.0.0.1:10"}, "for the org", id="other-org"),
         pytest.param({"procedure": "pre_auth", "params": {"groups": ["x"]}}, "procedure",
@@ -155,7 +158,7 @@ def test_apply_with_approved_plan_passes_the_plan_to_the_notebook(
 ) -> None:
     """The verified plan is copied into the apply's evidence and its path given to the notebook."""
     params = tmp_path / "params.yaml"
-    params.write_text("rule_name: KMSI for staff\n")
+    params.write_text("apps: {labels: [Payroll]}\nrule_name: KMSI for staff\n")
     report = runner.run_notebook(FIXTURES / "ok.ipynb", params, mode="apply",
                                  change_id="CHG-7", approved_plan=plan_run,
                                  evidence_root=tmp_path / "evidence", progress=False)
@@ -172,7 +175,7 @@ def test_apply_with_approved_plan_passes_the_plan_to_the_notebook(
 def test_refused_approval_runs_nothing(plan_run: Path, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     params = tmp_path / "params.yaml"
-    params.write_text("rule_name: Another rule\n")
+    params.write_text("apps: {labels: [Payroll]}\nrule_name: Another rule\n")
     code = runner.run_main([str(FIXTURES / "ok.ipynb"), "-f", str(params), "--mode", "apply",
                             "--change", "CHG-7", "--approved-plan", str(plan_run),
                             "--evidence-root", str(tmp_path / "evidence")])

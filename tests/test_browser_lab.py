@@ -140,6 +140,14 @@ def interactive_copy(directory: Path, evidence: Path, name: str = "20_post_auth"
     return path
 
 
+def fill_field(form: Any, name: str, text: str) -> None:
+    """Type ``text`` into the form's input for the parameter ``name`` (its label, exactly).
+
+    The runbooks choose nothing themselves: a trainee names the apps, groups or users."""
+    row = form.locator(".kmsi-field").filter(has=form.page.locator(f'label:text-is("{name}")'))
+    row.locator("textarea, input").first.fill(text)
+
+
 def open_and_run_all(page: Any, base_url: str, token: str, notebook: str) -> None:
     """Open ``notebook`` in JupyterLab, wait for its kernel, then Run All Cells."""
     page.goto(f"{base_url}/lab/tree/{notebook}?token={token}")
@@ -249,6 +257,7 @@ def test_post_auth_form_in_jupyterlab(tmp_path: Path) -> None:
             expect(part).to_be_visible(timeout=120_000)
             expect(cells.filter(has=part).locator(".jp-InputArea")).to_contain_text(call)
 
+        fill_field(plan_form, "apps.labels", "Salesforce.com")
         frequency = plan_form.locator(".kmsi-field", has_text="prompt_frequency")
         frequency.locator("input").fill("P7D")
         apply_button = apply_form.locator("button", has_text="Apply")
@@ -301,6 +310,7 @@ def test_reset_sessions_form_shows_progress_in_jupyterlab(tmp_path: Path) -> Non
         progress = apply_form.locator(".kmsi-progress")
         expect(progress).to_be_hidden()  # shown only while and after a bulk apply
 
+        fill_field(plan_form, "group", "KMSI Pilot")
         plan_form.locator("button", has_text="Plan").click()
         expect(plan_form.locator("table").first).to_be_visible(timeout=60_000)
         ticket = apply_form.locator(".widget-text", has_text="Change ticket")
@@ -343,6 +353,8 @@ def test_pre_auth_manual_step_needs_the_attestation_in_jupyterlab(tmp_path: Path
         attest_by = apply_form.locator(".widget-text", has_text="Manual steps done by")
         expect(attest_by).to_be_hidden()
 
+        fill_field(plan_form, "groups", "KMSI Pilot")
+        fill_field(plan_form, "apps.labels", "Salesforce.com")
         plan_form.locator("button", has_text="Plan").click()
         expect(plan_form).to_contain_text("Admin Console", timeout=60_000)
         apply_form.locator(".widget-text", has_text="Change ticket").locator(

@@ -135,12 +135,19 @@ def test_every_step_is_explained(path: Path) -> None:
     assert "mfa" in intro, "the intro states the security trade-off"
 
 
-@pytest.mark.parametrize(
-    "path", [p for p in PATHS if "rollback" not in p.name], ids=lambda p: p.stem
-)
-def test_defaults_plan_against_the_seeded_sandbox(path: Path, tmp_path: Path) -> None:
-    """Run with no params file, each runbook's defaults make a plan on the default seed."""
+#: What each runbook refuses to guess: with no params file, the field that must be named.
+UNNAMED_SELECTION = {
+    "pre_auth": "groups", "post_auth": "apps", "prompt_text": "brands",
+    "reset_sessions": "params", "rollback": "apply_result",
+}
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_defaults_choose_nothing(path: Path, tmp_path: Path) -> None:
+    """Run with no params file, a writing runbook refuses before any request, naming what to
+    choose; only the read-only audit plans (its defaults are thresholds, not selections)."""
     from kmsi_lib.client import OktaClient
+    from kmsi_lib.errors import ParameterError
     from kmsi_lib.runbook import Runbook
     from kmsi_lib.sandbox import Sandbox
 
@@ -152,5 +159,11 @@ def test_defaults_plan_against_the_seeded_sandbox(path: Path, tmp_path: Path) ->
     namespace = {**defaults(path), "evidence_dir": str(tmp_path)}
     procedure = load(path)["metadata"]["kmsi"]["procedure"]
     rb = Runbook.from_parameters(procedure, namespace, client=client, display=lambda _: None)
-    assert rb.plan() is not None
-    assert json.loads((tmp_path / "result.json").read_text())["outcome"] in ("planned", "audited")
+    if procedure == "audit":
+        assert rb.plan() is not None
+        assert json.loads((tmp_path / "result.json").read_text())["outcome"] == "audited"
+        return
+    with pytest.raises(ParameterError) as err:
+        rb.plan()
+    assert err.value.field == UNNAMED_SELECTION[procedure], str(err.value)
+    assert [r for r in sb.admin.requests() if r["method"] != "GET"] == []

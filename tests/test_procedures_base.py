@@ -539,7 +539,7 @@ def test_labels_name_new_parents_by_change_and_results_keep_real_ids(memory: _Me
 
 def test_unknown_nested_parameter_lists_the_section_fields() -> None:
     class _Outer(ParamsModel):
-        apps: base.AppSelection = base.AppSelection()
+        apps: base.AppSelection = base.AppSelection(labels=["Slack"])
 
     with pytest.raises(ParameterError) as info:
         base.parse_params(_Outer, {"apps": {"lables": ["Slack"]}})

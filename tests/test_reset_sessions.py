@@ -105,15 +105,24 @@ def test_plan_resolves_logins_ids_files_and_groups_once_each_and_reports_unknown
         "users_file": str(listing),
         "group": "KMSI Pilot",
     }
-    plan = reset_sessions.plan(okta, params)
+    with pytest.raises(ParameterError) as refused:
+        reset_sessions.plan(okta, params)
+    assert refused.value.field == "users[2]" and "1 more not found" in str(refused.value)
+    assert "skip_unknown_users" in str(refused.value)
+    plan = reset_sessions.plan(okta, {**params, "skip_unknown_users": True})
     assert sandbox_writes(sandbox) == []
     ids = [c.ref.id for c in plan.changes]
     assert sorted(ids) == sorted(u["id"] for u in pilot), "each user once"
     assert ids[:2] == [first["id"], second["id"]], "named users first, in the order given"
     assert all(c.action == "revoke" and c.before is None for c in plan.changes)
     assert plan.changes[0].after == {"oauthTokens": False, "forgetDevices": True}
-    assert "not found: 'ghost@acme.example.com' (users[2]); skipped" in plan.notes
-    assert "not found: 'nobody@acme.example.com' (users_file line 3); skipped" in plan.notes
+    assert plan.warnings[:2] == [
+        "skipped, not found in this org: 'ghost@acme.example.com' (users[2])",
+        "skipped, not found in this org: 'nobody@acme.example.com' (users_file line 3)",
+    ]
+    assert plan.to_text().splitlines()[1].startswith("ATTENTION: skipped, not found"), (
+        "who was skipped is said first"
+    )
     assert reset_sessions.NO_ROLLBACK_NOTE in plan.notes
     assert Plan.from_dict(json.loads(json.dumps(plan.to_dict()))).fingerprint == plan.fingerprint
 
@@ -162,13 +171,46 @@ def test_one_failing_user_does_not_stop_the_batch(sandbox: Sandbox, okta: OktaCl
     assert set(_revoked(sandbox)) == {u["id"] for u in pilot} - {victim}
 
 
-def test_a_plan_that_found_nobody_writes_nothing(sandbox: Sandbox, okta: OktaClient) -> None:
-    plan = reset_sessions.plan(okta, {"users": ["ghost@acme.example.com"]})
-    assert plan.is_empty
-    result = reset_sessions.apply(okta, plan)
-    assert result.outcome == "no-op"
-    assert any("ghost@acme.example.com" in n for n in result.notes)
+def test_an_unknown_user_is_refused_not_read_as_success(sandbox: Sandbox, okta: OktaClient) -> None:
+    """A reset whose only user is misspelled used to say "no changes" and exit 0."""
+    with pytest.raises(ParameterError) as err:
+        reset_sessions.plan(okta, {"users": ["ghost@acme.example.com"]})
+    assert err.value.field == "users[0]" and "no user 'ghost@acme.example.com'" in str(err.value)
+    with pytest.raises(ParameterError) as err:
+        reset_sessions.plan(okta, {"users": ["ghost@acme.example.com"], "skip_unknown_users": True})
+    assert err.value.field == "users" and "resolves to nobody" in str(err.value)
     assert sandbox_writes(sandbox) == []
+
+
+def test_a_misspelled_login_gets_a_suggestion(sandbox: Sandbox, okta: OktaClient) -> None:
+    login = _members(sandbox, "KMSI Pilot")[0]["profile"]["login"]
+    typo = login.replace("@", "x@", 1)
+    with pytest.raises(ParameterError) as err:
+        reset_sessions.plan(okta, {"users": [typo]})
+    assert f"did you mean {login!r}?" in str(err.value), str(err.value)
+
+
+def test_a_misspelled_group_gets_a_suggestion(sandbox: Sandbox, okta: OktaClient) -> None:
+    with pytest.raises(ParameterError) as err:
+        reset_sessions.plan(okta, {"group": "KMSI Pilto"})
+    assert err.value.field == "group" and "did you mean 'KMSI Pilot'?" in str(err.value)
+    assert sandbox_writes(sandbox) == []
+
+
+def test_an_empty_group_is_refused(sandbox: Sandbox, okta: OktaClient) -> None:
+    sandbox.admin.add_group("Nobody Here")
+    with pytest.raises(ParameterError) as err:
+        reset_sessions.plan(okta, {"group": "Nobody Here"})
+    assert err.value.field == "group" and "resolves to nobody" in str(err.value)
+
+
+def test_a_group_plan_says_first_how_many_people_it_reaches(
+    sandbox: Sandbox, okta: OktaClient
+) -> None:
+    pilot = _members(sandbox, "KMSI Pilot")
+    plan = reset_sessions.plan(okta, {"group": "KMSI Pilot"})
+    assert plan.warnings and f"reaches {len(pilot)} user(s)" in plan.warnings[0]
+    assert plan.to_text().splitlines()[1].startswith("ATTENTION:")
 
 
 def test_apply_refuses_when_the_group_changed_since_the_plan(

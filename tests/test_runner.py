@@ -33,7 +33,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("OKTA_API_TOKEN", TOKEN)
     monkeypatch.setenv("KMSI_OPERATOR", "test-operator")
     params = tmp_path / "params.yaml"
-    params.write_text("rule_name: KMSI for staff\n")
+    params.write_text("apps: {labels: [Payroll]}\nrule_name: KMSI for staff\n")
     return params
 
 
@@ -51,7 +51,7 @@ def test_plan_run_records_evidence(env: Path, tmp_path: Path) -> None:
     record = json.loads((report.run_dir / "record.json").read_text())
     assert record["status"] == "succeeded" and record["mode"] == "plan"
     assert record["operator"] == "test-operator"
-    assert record["parameters"] == {"rule_name": "KMSI for staff"}
+    assert record["parameters"] == {"apps": {"labels": ["Payroll"]}, "rule_name": "KMSI for staff"}
     assert record["org"]["url"] == "http://127.0.0.1:9"
     assert record["notebook"]["template_sha256"] == evidence.sha256_file(FIXTURES / "ok.ipynb")
     assert record["journal"] == [{"method": "GET", "url": "/api/v1/policies", "status": 200}]
@@ -59,6 +59,12 @@ def test_plan_run_records_evidence(env: Path, tmp_path: Path) -> None:
     executed = json.loads((report.run_dir / "notebook.ipynb").read_text())
     injected = executed["metadata"]["papermill"]["parameters"]
     assert injected["mode"] == "plan" and injected["rule_name"] == "KMSI for staff"
+    from kmsi_lib.procedures import post_auth
+
+    # every procedure parameter is injected (defaults filled in), so no value written in
+    # the notebook's parameters cell can take part in the run
+    assert set(post_auth.Params.model_fields) <= set(injected)
+    assert injected["prompt_frequency"] == post_auth.Params.model_fields["prompt_frequency"].default
     assert TOKEN not in json.dumps(executed)
     assert evidence.verify(tmp_path / "evidence").ok
 
@@ -120,7 +126,7 @@ def test_bad_params_file_refused_by_cli(
     env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """kmsi run exits 2 and names the field; nothing is recorded."""
-    env.write_text("rule_name: KMSI\napi_token: abcdefgh\n")
+    env.write_text("apps: {labels: [Payroll]}\nrule_name: KMSI\napi_token: abcdefgh\n")
     code = runner.run_main([str(FIXTURES / "ok.ipynb"), "-f", str(env),
                             "--evidence-root", str(tmp_path / "evidence")])
     assert code == runner.EXIT_USAGE

@@ -109,6 +109,9 @@ __all__ = [
     "same_value",
     "set_path",
     "start_apply",
+    "suggest",
+    "suggest_group",
+    "unknown_group",
     "utc_now",
     "whole_number",
     "writable",
@@ -207,7 +210,11 @@ def _message(error: Mapping[str, Any], model: type[BaseModel]) -> str:
     ctx = error.get("ctx") or {}
     got = error.get("input")
     if kind == "missing":
-        return "is required"
+        owner = _model_at(model, error["loc"][:-1])
+        field = owner.model_fields.get(str(error["loc"][-1])) if owner is not None else None
+        what = f" ({field.description.rstrip('.')})" if field and field.description else ""
+        return (f"is required{what}: nothing is chosen for you; name it in the params file"
+                " (or the form)")
     if kind == "extra_forbidden":
         owner = _model_at(model, error["loc"][:-1])
         if owner is None:
@@ -592,6 +599,9 @@ class Plan:
     created_at: str = field(default_factory=utc_now)
     fingerprint: str = ""
     digest: str = ""
+    #: What the operator must see first: the plan reaches more apps or people than were
+    #: named, or named entries were skipped. Rendered above the changes.
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -642,6 +652,8 @@ class Plan:
             "manual_steps": [s.to_dict() for s in self.manual_steps],
             "notes": list(self.notes),
             "observations": [o.to_dict() for o in self.observations],
+            # only when there are any: plans recorded before warnings existed keep their digest
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
         }
 
     @classmethod
@@ -663,6 +675,7 @@ class Plan:
             observations=[Observation.from_dict(o) for o in data.get("observations", [])],
             created_at=data.get("created_at", ""),
             fingerprint=data.get("fingerprint", ""),
+            warnings=list(data.get("warnings", [])),
         )
         plan.digest = str(data.get("digest") or "")  # the one it was made with, checked below
         expected = fingerprint(plan.observations)
@@ -681,6 +694,8 @@ class Plan:
 
     def to_text(self) -> str:
         lines = [f"Plan: {self.procedure} on {self.org_url} at {self.created_at}"]
+        lines.extend(f"ATTENTION: {w}" for w in self.warnings)
+        lines.append("parameters in effect: " + _params_text(self.params))
         if self.is_empty:
             lines.append("No changes: the org already matches the parameters.")
         else:
@@ -698,6 +713,15 @@ class Plan:
             f"<p><b>Plan: {html.escape(self.procedure)}</b> on {html.escape(self.org_url)}"
             f" at {html.escape(self.created_at)}</p>"
         ]
+        parts.extend(
+            '<p class="kmsi-warning" style="background:#fef7e0;padding:4px 8px">'
+            f"<b>Attention:</b> {html.escape(w)}</p>"
+            for w in self.warnings
+        )
+        parts.append(
+            "<p><b>Parameters in effect</b> (given or the procedure's defaults):"
+            f" <code>{html.escape(_params_text(self.params))}</code></p>"
+        )
         if self.is_empty:
             parts.append("<p>No changes: the org already matches the parameters.</p>")
         else:
@@ -713,6 +737,11 @@ class Plan:
 
 
 _CHANGE_HEADERS = ("action", "object", "field", "before", "after")
+
+
+def _params_text(params: Mapping[str, Any]) -> str:
+    """Every parameter of the plan, defaults included, as compact JSON (sorted keys)."""
+    return json.dumps(params, sort_keys=True, separators=(", ", ": "), default=str)
 
 
 def _change_rows(changes: Iterable[Change]) -> list[tuple[str, str, str, str, str]]:
@@ -1246,6 +1275,14 @@ class AppSelection(ParamsModel):
     def is_empty(self) -> bool:
         return not (self.labels or self.ids or self.policies)
 
+    @pydantic.model_validator(mode="after")
+    def _some_app(self) -> AppSelection:
+        if self.is_empty:
+            raise ValueError(
+                "choose at least one app (by labels, ids, or authentication policy names)"
+            )
+        return self
+
 
 def _apps() -> Any:
     return importlib.import_module("kmsi_lib.resources.apps")
@@ -1253,6 +1290,11 @@ def _apps() -> Any:
 
 def _groups() -> Any:
     return importlib.import_module("kmsi_lib.resources.groups")
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    """``; did you mean 'X'?`` for the closest candidate, or ``""``."""
+    return _suggest(name, candidates)
 
 
 def _suggest(name: str, candidates: Iterable[str]) -> str:
@@ -1345,6 +1387,29 @@ def resolve_apps(
     return list(chosen.values())
 
 
+def suggest_group(client: OktaClient, name: str) -> str:
+    """``; did you mean 'KMSI Pilot'?`` for a mistyped group name, from groups whose names
+    start like it (Okta's ``q`` is a prefix match on the name), or ``""``."""
+    prefix = name.strip()[:2]
+    if not prefix:
+        return ""
+    try:
+        found = _groups().list_groups(client, q=prefix, limit=200)
+        names = [str((g.get("profile") or {}).get("name", "")) for g in found]
+    except KmsiError:  # a hint is a courtesy: never let it hide the real error
+        return ""
+    return _suggest(name, names) or _suggest(name.lower(), names)
+
+
+def unknown_group(client: OktaClient, where: str, name: str) -> ParameterError:
+    """The error for a group name that matches no group, with a suggestion when one is close."""
+    return ParameterError(
+        where,
+        f"no group named exactly {name!r} in this org{suggest_group(client, name)}"
+        " (names are matched exactly, case included)",
+    )
+
+
 def resolve_groups(reader: Reader, names: Sequence[str], *, field: str = "groups") -> list[str]:
     """Group names (exact) to ids; an unknown name raises :class:`ParameterError`."""
     if not names:
@@ -1353,7 +1418,7 @@ def resolve_groups(reader: Reader, names: Sequence[str], *, field: str = "groups
     for n, name in enumerate(names):
         group = reader.read(f"group named {name!r}", "group_by_name", name=name)
         if group is None:
-            raise ParameterError(f"{field}[{n}]", f"no group named exactly {name!r} in this org")
+            raise unknown_group(reader.client, f"{field}[{n}]", name)
         if group["id"] not in ids:
             ids.append(group["id"])
     return ids

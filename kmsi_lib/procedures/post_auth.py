@@ -76,7 +76,9 @@ MANAGED_RULE_NAMES: tuple[str, ...] = (
 class Params(ParamsModel):
     """Parameters of the post-authentication KMSI procedure."""
 
-    apps: AppSelection = pydantic.Field(default_factory=AppSelection)
+    apps: AppSelection = pydantic.Field(
+        description="Apps to change: labels, ids, or authentication policy names."
+    )
     rule_name: str | None = pydantic.Field(
         None,
         min_length=1,

@@ -114,7 +114,10 @@ class Params(ParamsModel):
     max_session_lifetime_minutes: Minutes = pydantic.Field(
         0, description="Maximum Okta session length in minutes; 0 means no limit."
     )
-    apps: AppSelection = pydantic.Field(default_factory=AppSelection)
+    apps: AppSelection = pydantic.Field(
+        description="Apps whose authentication policies get the sign-in rule: labels, ids,"
+        " or authentication policy names."
+    )
     app_rule_name: str = pydantic.Field("KMSI pre-auth: once per session", min_length=1)
     app_rule_priority: _AppRulePriority = pydantic.Field(
         0, description="Priority of the app sign-in rule, 0 (first) to 98."

@@ -10,7 +10,9 @@ file (one per line, ``#`` starts a comment) or as the members of a group
   so the next sign-in asks for MFA and shows the KMSI prompt again;
 * ``oauth_tokens`` (default False): also revoke the user's OAuth/OIDC tokens.
 
-A user that cannot be found is reported, not fatal. The revocations run
+A user that cannot be found stops the plan (with a suggestion when a login
+is close), unless ``skip_unknown_users`` is set: then the plan's warnings,
+shown first, list who was skipped. An empty selection is refused. The revocations run
 concurrently through :func:`kmsi_lib.bulk.run_bulk` (within the client's
 rate-limit governor) with an optional progress callback; each user's outcome
 is recorded. A revocation cannot be undone: the apply result says so and
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 from pydantic import Field, model_validator
 
 from kmsi_lib.bulk import run_bulk
-from kmsi_lib.errors import ParameterError
+from kmsi_lib.errors import KmsiError, ParameterError
 from kmsi_lib.procedures._base import (
     AppliedChange,
     ApplyResult,
@@ -47,6 +49,8 @@ from kmsi_lib.procedures._base import (
     refuse_stale,
     register_lookup,
     start_apply,
+    suggest,
+    unknown_group,
     utc_now,
 )
 
@@ -101,6 +105,11 @@ class Params(ParamsModel):
     )
     max_workers: int = Field(
         default=4, ge=1, le=16, description="Revocations in flight at once (within rate limits)."
+    )
+    skip_unknown_users: bool = Field(
+        default=False,
+        description="Revoke the others when a named user is not found (the plan lists who"
+        " was skipped first); by default an unknown user stops the plan.",
     )
 
     @model_validator(mode="after")
@@ -194,6 +203,17 @@ def _groups_api() -> Any:
     return importlib.import_module("kmsi_lib.resources.groups")
 
 
+def _suggest_login(client: OktaClient, entry: str) -> str:
+    """``; did you mean '...'?`` from logins that start like ``entry``, or ``""``."""
+    if "@" not in entry and len(entry) == 20 and entry.startswith("00u"):
+        return ""  # an id: nothing to suggest
+    try:
+        logins = _users_api().logins_starting_with(client, entry.strip()[:3])
+    except KmsiError:  # a hint is a courtesy: never let it hide the real error
+        return ""
+    return suggest(entry, logins)
+
+
 register_lookup("users", _lookup_users)
 register_lookup("group_members", _lookup_members)
 
@@ -212,6 +232,7 @@ def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
     reader = Reader(client)
     entries = _entries(p)
     notes: list[str] = []
+    warnings: list[str] = []
     users: dict[str, tuple[str, str]] = {}  # id -> (login, where)
     if entries:
         found = reader.read(
@@ -220,22 +241,48 @@ def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
             entries=[e for _, e in entries],
             max_workers=p.max_workers,
         )
-        for (where, entry), identity in zip(entries, found, strict=True):
-            if identity is None:
-                notes.append(f"not found: {entry!r} ({where}); skipped")
-            else:
+        missing = [
+            (where, entry)
+            for (where, entry), identity in zip(entries, found, strict=True)
+            if identity is None
+        ]
+        if missing and not p.skip_unknown_users:
+            where, entry = missing[0]
+            others = f" ({len(missing) - 1} more not found)" if len(missing) > 1 else ""
+            raise ParameterError(
+                where,
+                f"no user {entry!r} in this org{_suggest_login(client, entry)}{others}:"
+                " nobody's sessions were revoked. Fix the name, or set skip_unknown_users:"
+                " true to revoke the others",
+            )
+        for where, entry in missing:
+            warnings.append(f"skipped, not found in this org: {entry!r} ({where})")
+        for (where, _entry), identity in zip(entries, found, strict=True):
+            if identity is not None:
                 users.setdefault(identity["id"], (identity["login"], where))
     if p.group is not None:
         group = reader.read(f"group named {p.group!r}", "group_by_name", name=p.group)
         if group is None:
-            raise ParameterError("group", f"no group named exactly {p.group!r} in this org")
+            raise unknown_group(client, "group", p.group)
         members = reader.read(
             f"members of group {p.group!r}", "group_members", group_id=group["id"]
         )
         if not members:
             notes.append(f"group {p.group!r} has no members")
+        added = 0
         for member in members:
+            if member["id"] not in users:
+                added += 1
             users.setdefault(member["id"], (member["login"], f"group {p.group!r}"))
+        warnings.append(
+            f"the group {p.group!r} reaches {len(members)} user(s) not named one by one"
+            f" ({added} beyond those named): each is signed out everywhere"
+        )
+    if not users:
+        field = "group" if p.group is not None and not entries else "users"
+        raise ParameterError(
+            field, "the selection resolves to nobody, so there is nothing to revoke"
+        )
     query = {"oauthTokens": p.oauth_tokens, "forgetDevices": p.forget_devices}
     changes = [
         Change(
@@ -261,6 +308,7 @@ def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
         changes=changes,
         notes=notes,
         observations=reader.observations,
+        warnings=warnings,
     )
 
 
@@ -284,7 +332,7 @@ def apply(
     check_procedure(plan, NAME)
     result = start_apply(client, plan, attestation)
     result.notes.append(NO_ROLLBACK_NOTE)
-    result.notes += [n for n in plan.notes if n.startswith("not found:")]
+    result.notes += list(plan.warnings)
     if plan.is_empty:
         result.outcome = "no-op"
         result.finished_at = utc_now()

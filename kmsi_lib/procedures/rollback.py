@@ -63,6 +63,15 @@ class Params(ParamsModel):
     apply_result: str | dict[str, Any] = pydantic.Field(
         description="Path to a JSON file holding the apply result (or the dict itself)."
     )
+
+    @pydantic.field_validator("apply_result")
+    @classmethod
+    def _named(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(
+                "name the apply to roll back: the path of its run directory or result.json"
+            )
+        return value
     force_objects: list[str] = pydantic.Field(
         default_factory=list,
         description="Ids of objects changed since the apply that may be overwritten anyway.",

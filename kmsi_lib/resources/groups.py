@@ -8,7 +8,13 @@ from typing import Any
 from kmsi_lib.client import OktaClient
 from kmsi_lib.resources._util import as_dict, only_match, seg
 
-__all__ = ["find_group_by_name", "get_group", "list_group_members", "search_expression"]
+__all__ = [
+    "find_group_by_name",
+    "get_group",
+    "list_group_members",
+    "list_groups",
+    "search_expression",
+]
 
 BASE = "/api/v1/groups"
 
@@ -33,6 +39,16 @@ def find_group_by_name(c: OktaClient, name: str) -> dict[str, Any] | None:
         if (g.get("profile") or {}).get("name") == name
     ]
     return only_match(matches, f"{name!r} (group)")
+
+
+def list_groups(c: OktaClient, *, q: str, limit: int = 200) -> list[dict[str, Any]]:
+    """At most ``limit`` groups whose name starts with ``q`` (Okta's ``q``: a prefix match)."""
+    out: list[dict[str, Any]] = []
+    for group in c.paginate(BASE, {"q": q, "limit": str(min(limit, 200))}):
+        out.append(group)
+        if len(out) >= limit:
+            break
+    return out
 
 
 def get_group(c: OktaClient, group_id: str) -> dict[str, Any]:

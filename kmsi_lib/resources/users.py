@@ -9,7 +9,7 @@ from kmsi_lib.client import OktaClient
 from kmsi_lib.errors import NotFoundError, ParameterError
 from kmsi_lib.resources._util import as_dict, seg
 
-__all__ = ["find_user", "get_user", "revoke_sessions", "search_users"]
+__all__ = ["find_user", "get_user", "logins_starting_with", "revoke_sessions", "search_users"]
 
 BASE = "/api/v1/users"
 
@@ -38,6 +38,17 @@ def find_user(c: OktaClient, id_or_login: str) -> dict[str, Any] | None:
 def search_users(c: OktaClient, expr: str) -> Iterator[dict[str, Any]]:
     """Users matching a ``search`` expression, e.g. ``profile.department eq "Sales"`` (lazy)."""
     return c.paginate(BASE, {"search": expr})
+
+
+def logins_starting_with(c: OktaClient, prefix: str, *, limit: int = 200) -> list[str]:
+    """Up to ``limit`` logins starting with ``prefix`` (``search=profile.login sw "..."``)."""
+    escaped = prefix.replace("\\", "\\\\").replace('"', '\\"')
+    out: list[str] = []
+    for user in c.paginate(BASE, {"search": f'profile.login sw "{escaped}"', "limit": "200"}):
+        out.append(str((user.get("profile") or {}).get("login", "")))
+        if len(out) >= limit:
+            break
+    return out
 
 
 def revoke_sessions(

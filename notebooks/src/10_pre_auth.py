@@ -20,7 +20,7 @@
 # attestation parameters. Credentials come from the environment only.
 
 # %% tags=["parameters"]
-groups: list = ["KMSI Pilot"]  # exact names of the groups the session policy applies to
+groups: "Optional[list]" = None  # required: exact names of the groups the session policy applies to
 policy_name: str = "KMSI pre-authentication"  # global session policy name (found by name later)
 policy_description: str = "MFA lifetime for pre-authentication Keep Me Signed In"  # its description
 policy_priority: int = 1  # priority of the session policy (1 is evaluated first)
@@ -29,7 +29,7 @@ factor_lifetime_minutes: int = 120  # minutes before MFA is asked again (the MFA
 primary_factor: str = "PASSWORD_IDP_ANY_FACTOR"  # primary factor of the rule
 max_session_idle_minutes: int = 120  # Okta session idle limit (minutes)
 max_session_lifetime_minutes: int = 0  # Okta session lifetime limit (minutes, 0 means none)
-apps: dict = {"labels": ["Salesforce.com"]}  # apps: labels, ids or policies (auth policy names)
+apps: "Optional[dict]" = None  # required: apps by labels, ids or policies (auth policy names)
 app_rule_name: str = "KMSI pre-auth: once per session"  # name of the app sign-in rule
 app_rule_priority: int = 0  # priority of the app sign-in rule (0 is first, up to 98)
 app_rule_groups_only: bool = True  # limit the app rule to the same groups

@@ -18,7 +18,7 @@
 # the parameters below.
 
 # %% tags=["parameters"]
-apps: dict = {"labels": ["Salesforce.com"]}  # apps to change: labels, ids or policies (auth policy names)
+apps: "Optional[dict]" = None  # required: apps to change by labels, ids or policies (auth policy names)
 rule_name: "Optional[str]" = None  # rule to change per app policy (None: the top rule kmsi manages, else the Catch-all Rule)
 prompt_frequency: str = "PT168H"  # how often the prompt is shown again (ISO-8601 duration)
 factor_mode: str = "2FA"  # 1FA or 2FA for the app sign-in rule

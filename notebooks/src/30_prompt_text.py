@@ -14,11 +14,11 @@
 # its URL: review it there, then run again without it to make it live.
 
 # %% tags=["parameters"]
-brands: "Union[str, list]" = ["Acme Corp"]  # brand names or ids, or the text all for every brand
-title: "Optional[str]" = "Stay signed in on this device?"  # prompt title (None keeps the current one)
-subtitle: "Optional[str]" = "Only choose Yes on a device that only you use."  # prompt subtitle
-accept_button_text: "Optional[str]" = "Yes, remember me"  # accept button text
-reject_button_text: "Optional[str]" = "No"  # reject button text
+brands: "Union[str, list, None]" = None  # required: brand names or ids, or the text all for every brand
+title: "Optional[str]" = None  # prompt title (None keeps the current one)
+subtitle: "Optional[str]" = None  # prompt subtitle (None keeps the current one)
+accept_button_text: "Optional[str]" = None  # accept button text (None keeps the current one)
+reject_button_text: "Optional[str]" = None  # reject button text (None keeps the current one)
 preview_first: bool = False  # write to the preview page (and report its URL) instead of live
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply

@@ -11,15 +11,19 @@
 # A revocation **cannot be rolled back**.
 #
 # Users are given by login or id, in a list file (one per line, `#` for comments), or as the
-# members of a group. A name that is not found is reported, not fatal.
+# members of a group. Nothing is chosen for you: with no users, file or group the plan stops.
+# A name that is not found stops the plan too (with a suggestion when a login is close), so a
+# typo never reads as success; `skip_unknown_users` revokes the others and the plan lists,
+# first, who was skipped.
 
 # %% tags=["parameters"]
 users: list = []  # logins or user ids
 users_file: "Optional[str]" = None  # text file: one login or id per line
-group: "Optional[str]" = "KMSI Pilot"  # exact name of a group: its members
+group: "Optional[str]" = None  # exact name of a group: its members
 forget_devices: bool = True  # also forget remembered devices and factors
 oauth_tokens: bool = False  # also revoke the users' OAuth and OIDC tokens
 max_workers: int = 4  # revocations in flight at once (within rate limits)
+skip_unknown_users: bool = False  # revoke the others when a named user is not found
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply
 evidence_dir: str = ""  # where the notebook writes result.json (empty means a temp dir)

@@ -15,7 +15,7 @@
 # (`evidence/<change>/<run>/result.json`).
 
 # %% tags=["parameters"]
-apply_result: str = ""  # path to the apply run's result.json (or a saved apply result)
+apply_result: "Optional[str]" = None  # required: path to the apply run's result.json (or a saved apply result)
 force_objects: list = []  # ids of objects changed since the apply that may be overwritten
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply
