@@ -7,7 +7,7 @@ never compares two durations as strings: ``P7D`` and ``PT168H`` mean the same
 and a plan must not call that a change.
 
 The accepted grammar is the one the Okta SDK bundles (the published spec's
-pattern is broken and accepts only ``"P"``; see API-NOTES §1.5): whole numbers
+pattern is broken and accepts only ``"P"``; see docs/OKTA-API.md §5): whole numbers
 only, designators in the order ``Y M W D T H M S``. A day is 24 hours and a week
 is 7 days (Okta's own ``P30D`` -> ``PT720H``). Years and months are calendar
 units: a year equals 12 months, but a month has no fixed number of hours, so

@@ -2,7 +2,7 @@
 
 ``spec_transport`` wraps the sandbox's transport so that every JSON response
 of the test is validated against Okta's published spec (relaxed as
-``../shared/okta/README.md`` says); the test fails at teardown if one does not
+``reference/okta/README.md`` says); the test fails at teardown if one does not
 conform and no recorded departure of real Okta explains it.
 """
 

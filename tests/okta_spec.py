@@ -1,7 +1,7 @@
 """Validate JSON responses against Okta's published Management API spec.
 
-The spec (``../shared/okta/openapi/management-minimal.yaml``, ~90k lines) is
-parsed once per process and relaxed exactly as ``../shared/okta/README.md``
+The spec (``reference/okta/openapi/management-minimal.yaml``, ~90k lines) is
+parsed once per process and relaxed exactly as ``reference/okta/README.md``
 says real Okta requires:
 
 1. ``TimeDuration.pattern`` is replaced by the intended ISO-8601 regex (the
@@ -47,7 +47,7 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 SPEC_PATH = Path(
     os.environ.get(
         "KMSI_OKTA_SPEC",
-        Path(__file__).resolve().parents[2] / "shared/okta/openapi/management-minimal.yaml",
+        Path(__file__).resolve().parents[1] / "reference/okta/openapi/management-minimal.yaml",
     )
 )
 # The org authorization server (/oauth2/v1/token), a separate spec file.

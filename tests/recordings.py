@@ -1,7 +1,7 @@
 """Real Okta traffic recorded by terraform-provider-okta (go-vcr v2 cassettes), as plain data.
 
 ``load_recordings()`` parses every ``*.yaml`` cassette under
-``../shared/okta/recordings`` once per process. Each interaction keeps the
+``reference/okta/recordings`` once per process. Each interaction keeps the
 request (method, URL, body) and the real response (status, body, headers);
 the JSON bodies are decoded lazily.
 """
@@ -22,7 +22,7 @@ import yaml
 
 RECORDINGS_DIR = Path(
     os.environ.get(
-        "KMSI_OKTA_RECORDINGS", Path(__file__).resolve().parents[2] / "shared/okta/recordings"
+        "KMSI_OKTA_RECORDINGS", Path(__file__).resolve().parents[1] / "reference/okta/recordings"
     )
 )
 # The recorder rewrote the real org's host to this one.

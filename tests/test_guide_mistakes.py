@@ -1,4 +1,4 @@
-"""The KMSI guide's mistakes (API-NOTES §9.1): the procedures send the correct form.
+"""The KMSI guide's mistakes (docs/OKTA-API.md §12.1): the procedures send the correct form.
 
 One test per row of the table that applies to our procedures. Each inspects
 the requests as they reached the sandbox transport (``WireRecorder``, below

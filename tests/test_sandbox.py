@@ -1,6 +1,6 @@
 """The sandbox org answers like real Okta: auth, errors, headers, policies and rules.
 
-Every expectation here comes from ``shared/okta`` (API-NOTES sections and recorded
+Every expectation here comes from ``reference/okta`` (``docs/OKTA-API.md`` sections and recorded
 traffic), never from our own client.
 """
 
@@ -341,7 +341,7 @@ def test_sign_on_rule_defaults_match_recordings(client: httpx.Client) -> None:
 
 
 def test_factor_lifetime_must_be_an_integer(client: httpx.Client) -> None:
-    """The KMSI guide's "factorLifetime": "200" is a 400 naming the field (API-NOTES §9.1)."""
+    """The guide's "factorLifetime": "200" is a 400 naming the field (docs/OKTA-API.md §12.1)."""
     pid = client.post("/api/v1/policies", json={"type": "OKTA_SIGN_ON", "name": "GSP"}).json()["id"]
     r = client.post(f"/api/v1/policies/{pid}/rules", json=_sign_on_rule(
         "mfa", requireFactor=True, factorPromptMode="SESSION", factorLifetime="200"))
@@ -527,7 +527,7 @@ def _policy_pages(client: httpx.Client, params: dict[str, Any]) -> list[list[dic
 
 
 def test_policies_without_limit_are_one_page_with_only_self(client: httpx.Client) -> None:
-    """As recorded (API-NOTES 1.4): 60+ app sign-in policies came in one page, rel="self"."""
+    """As recorded (docs/OKTA-API.md §4): 60+ app sign-in policies came in one page, rel="self"."""
     for n in range(30):
         _new_access_policy(client, f"Bulk {n:02}")
     r = client.get("/api/v1/policies", params={"type": "ACCESS_POLICY"})

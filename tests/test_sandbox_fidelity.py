@@ -593,7 +593,7 @@ def recorded_org_settings(recording: Recording) -> dict[str, Any]:
 # Values (not keys) that cannot be compared, whatever the object. (request glob, path glob, why)
 VALUE_FREE: tuple[tuple[str, str, str], ...] = (
     ("*", "errorId", "a random correlation id per request"),
-    ("*", "errorSummary", "free text; clients branch on errorCode only (API-NOTES 1.2)"),
+    ("*", "errorSummary", "free text; clients branch on errorCode only (docs/OKTA-API.md §2.1)"),
     (
         "GET /.well-known/okta-organization",
         "settings.*",

@@ -121,7 +121,7 @@ Action = Literal["create", "update", "delete", "assign", "revoke", "manual"]
 Outcome = Literal["applied", "no-op", "failed"]
 
 #: Server-maintained fields that are never sent back in a PUT or POST body
-#: (real PUTs in the recordings omit them; ``system`` is the guide's mistake, API-NOTES §9.1).
+#: (recorded PUTs omit them; ``system`` is the guide's mistake, docs/OKTA-API.md §12.1).
 READ_ONLY_FIELDS: tuple[str, ...] = (
     "id",
     "created",

@@ -2,7 +2,7 @@
 
 The prompt (title, subtitle, accept and reject button text) lives in a
 brand's sign-in page under ``widgetCustomizations.postAuthKeepMeSignedInPrompt``.
-Okta's PUT of that page is a full replace (API-NOTES §5.3): a field left out of
+Okta's PUT of that page is a full replace (docs/OKTA-API.md §9.3): a field left out of
 the body is wiped, ``pageContent``, ``widgetVersion``, the CSP settings and
 every label included. So this procedure:
 

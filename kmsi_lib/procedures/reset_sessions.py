@@ -4,7 +4,7 @@ After ``DELETE /api/v1/users/{id}/sessions`` a user signs in again and is
 offered "Keep me signed in" anew. Users are given by login or id, in a list
 file (one per line, ``#`` starts a comment) or as the members of a group
 (exact name). Both query flags are always sent, because Okta's default for
-``forgetDevices`` differs between engines (API-NOTES §6, §9.1):
+``forgetDevices`` differs between engines (docs/OKTA-API.md §10.1, §12.1):
 
 * ``forget_devices`` (default True): also forget remembered devices and factors,
   so the next sign-in asks for MFA and shows the KMSI prompt again;

@@ -1,6 +1,6 @@
 """The sandbox org: a stateful emulator of the Okta Management API used by KMSI runbooks.
 
-Built only from ``shared/okta`` (API notes, the OpenAPI spec and recorded real
+Built only from ``docs/OKTA-API.md`` and ``reference/okta`` (the OpenAPI spec and recorded real
 traffic); it imports nothing else from ``kmsi_lib`` so it stays an independent
 witness of the client's behaviour.
 

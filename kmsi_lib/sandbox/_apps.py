@@ -17,7 +17,7 @@ _FILTER = re.compile(r'^\s*(status|name|id)\s+eq\s+"([^"]*)"\s*$')
 
 
 def is_policy_assignable(app: Json) -> bool:
-    """Service apps (client credentials) take no authentication policy (API-NOTES §4)."""
+    """Service apps (client credentials) take no authentication policy (docs/OKTA-API.md §8)."""
     oauth = app.get("settings", {}).get("oauthClient") or {}
     return oauth.get("application_type") != "service"
 

@@ -1,6 +1,6 @@
 """Brands and their sign-in pages (``/api/v1/brands``).
 
-A sign-in page PUT is a full replace (API-NOTES §5.3): every field the body
+A sign-in page PUT is a full replace (docs/OKTA-API.md §9.3): every field the body
 leaves out comes back ``null`` (``false`` for the two booleans), including the
 post-authentication KMSI prompt texts. The PUT response omits
 ``postAuthKeepMeSignedInPrompt``; a later GET shows it (all ``null`` if unsent).

@@ -1,6 +1,6 @@
 """Catalog app shapes, as a real org returns them (``GET /api/v1/apps``, recorded).
 
-Taken from the recorded apps list of ``shared/okta/recordings`` (signing key ids
+Taken from the recorded apps list of ``reference/okta/recordings`` (signing key ids
 removed; hosts made Acme's). Seeded apps with these names take these shapes, so
 the sandbox's catalog apps look like real ones rather than like custom apps.
 """

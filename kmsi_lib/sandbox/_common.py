@@ -25,7 +25,7 @@ DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)
 class SandboxConfig:
     """Behaviour switches for the places where real Okta's behaviour is not recorded.
 
-    Each default is the most plausible reading of ``shared/okta/API-NOTES.md``;
+    Each default is the most plausible reading of ``docs/OKTA-API.md``;
     ``docs/SANDBOX.md`` explains every choice.
     """
 

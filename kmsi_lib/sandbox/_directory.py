@@ -3,7 +3,7 @@
 ``search`` and ``filter`` expressions follow Okta's SCIM-like grammar, the
 subset a runbook needs: ``attr eq|sw|co|gt|ge|lt|le "value"``, ``attr pr``,
 ``and``, ``or`` and parentheses. Attribute names are case-sensitive, values
-are compared case-insensitively (API-NOTES §6).
+are compared case-insensitively (docs/OKTA-API.md §10.2).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The default sign-in page of a brand, as a real Identity Engine org serves it.
 
 Taken from the recorded ``GET /api/v1/brands/{brandId}/pages/sign-in/default``
-(``shared/okta/recordings/TestAccDataSourceOktaDefaultSigninPage_read``): Okta's
+(``reference/okta/recordings/TestAccDataSourceOktaDefaultSigninPage_read``): Okta's
 page template and default widget labels are data the API returns, not prose.
 """
 

@@ -3,7 +3,7 @@
 Fully modelled: ``OKTA_SIGN_ON`` (global session policy) with ``SIGN_ON`` rules and
 ``ACCESS_POLICY`` (app sign-in policy) with ``ACCESS_POLICY`` rules. Other policy
 types are listable and readable. Defaults and normalisation follow the recorded
-responses (API-NOTES §3.3, §3.4, §10).
+responses (docs/OKTA-API.md §7.2, §7.3, §13.1).
 """
 
 from __future__ import annotations
