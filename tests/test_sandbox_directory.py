@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -305,11 +306,213 @@ def test_user_search_expressions(client: httpx.Client, param: str, expr: str) ->
     assert [u["id"] for u in found] == [user["id"]]
 
 
-def test_bad_search_is_400(client: httpx.Client) -> None:
-    for params in ({"search": 'profile.login eq'}, {"filter": 'profile.nickName eq "x"'},
-                   {"search": '"x" eq profile.login'}):
-        r = client.get("/api/v1/users", params=params)
-        assert r.status_code == 400 and r.json()["errorCode"] == "E0000001"
+# Each form Okta's listUsers documentation rules out (spec: the search, filter and sortBy
+# parameters; core API "Filter"/"Operators"). Okta answers them 400 E0000031.
+REFUSED_USER_QUERIES = [
+    pytest.param("search", 'status ne "ACTIVE"', id="search-ne"),
+    pytest.param("search", 'profile.city co "Lon"', id="search-co-on-city"),
+    pytest.param("search", 'id co "00u"', id="search-co-on-id"),
+    pytest.param("search", 'status co "ACT"', id="search-co-on-status"),
+    pytest.param("search", 'status ew "IVE"', id="search-ew-is-system-log-only"),
+    pytest.param("search", 'Status eq "ACTIVE"', id="search-name-case-sensitive"),
+    pytest.param("search", 'profile.Login eq "a@b.c"', id="search-profile-name-case-sensitive"),
+    pytest.param("search", 'profile.noSuchThing eq "x"', id="search-unknown-profile-attr"),
+    pytest.param("search", 'lastLogin gt "2020-01-01T00:00:00.000Z"', id="search-lastLogin"),
+    pytest.param("search", 'status eq ACTIVE', id="search-unquoted-value"),
+    pytest.param("search", 'lastUpdated gt "2014-01-01"', id="search-date-without-time"),
+    pytest.param("search", 'lastUpdated gt 2014', id="search-date-as-number"),
+    pytest.param("search", 'lastUpdated sw "2025"', id="search-sw-on-date"),
+    pytest.param("search", 'profile.login sw 5', id="search-sw-with-number"),
+    pytest.param("search", 'not (status eq "ACTIVE")', id="search-not"),
+    pytest.param("search", 'profile.login eq', id="search-no-value"),
+    pytest.param("search", '"x" eq profile.login', id="search-value-first"),
+    pytest.param("search", '(status eq "ACTIVE"', id="search-unclosed-paren"),
+    pytest.param("search", 'status eq "ACTIVE" and', id="search-dangling-and"),
+    pytest.param("filter", 'profile.nickName eq "x"', id="filter-nickName"),
+    pytest.param("filter", 'created gt "2014-01-01T00:00:00.000Z"', id="filter-created"),
+    pytest.param("filter", 'type.id eq "oty"', id="filter-type-id"),
+    pytest.param("filter", 'status sw "ACT"', id="filter-sw"),
+    pytest.param("filter", 'profile.login co "a"', id="filter-co"),
+    pytest.param("filter", 'profile.email pr', id="filter-pr"),
+    pytest.param("filter", 'status ne "ACTIVE"', id="filter-ne"),
+    pytest.param("filter", 'id gt "00u"', id="filter-gt-on-id"),
+    pytest.param("filter", 'status eq ACTIVE', id="filter-unquoted-value"),
+    pytest.param("filter", 'lastUpdated gt "yesterday"', id="filter-bad-date"),
+    pytest.param("filter", 'not (status eq "ACTIVE")', id="filter-not"),
+    pytest.param("filter", 'Status eq "ACTIVE"', id="filter-name-case-sensitive"),
+]
+
+
+@pytest.mark.parametrize("param,expr", REFUSED_USER_QUERIES)
+def test_refused_user_query_is_400_e0000031(client: httpx.Client, param: str,
+                                            expr: str) -> None:
+    r = client.get("/api/v1/users", params={param: expr})
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert (body["errorCode"], body["errorSummary"], body["errorCauses"]) == (
+        "E0000031", "Invalid search criteria.", [])
+
+
+def _ids(users: list[dict[str, Any]]) -> list[str]:
+    return [u["id"] for u in users]
+
+
+SEED_TIME = "2025-06-26T15:51:35.000Z"  # every seeded user's timestamps
+
+
+# (param, expression, which users Okta returns): the result must be exactly those users.
+ACCEPTED_USER_QUERIES = [
+    pytest.param("search", 'status eq "locked_out"', lambda u: u["status"] == "LOCKED_OUT",
+                 id="search-value-case-insensitive"),
+    pytest.param("search", 'status EQ "ACTIVE" AND profile.firstName SW "r"',
+                 lambda u: u["status"] == "ACTIVE" and u["profile"]["firstName"][0] == "R",
+                 id="search-operators-case-insensitive"),
+    pytest.param("search", 'profile.login co "SINGH"',
+                 lambda u: "singh" in u["profile"]["login"], id="search-co-on-login"),
+    pytest.param("search", 'profile.lastName co "ing" or profile.email co "okta."',
+                 lambda u: "ing" in u["profile"]["lastName"].lower()
+                 or "okta." in u["profile"]["email"], id="search-co-or"),
+    pytest.param("search", '(status lt "STAGED" or status gt "STAGED")', lambda u: True,
+                 id="search-spec-ne-workaround-includes-deprovisioned"),
+    pytest.param("search", 'status gt "PROVISIONED"', lambda u: u["status"] == "SUSPENDED",
+                 id="search-gt-on-string"),
+    pytest.param("search", 'lastUpdated ge "2025-06-26T15:51:35.000Z"', lambda u: True,
+                 id="search-ge-date"),
+    pytest.param("search", 'created lt "2014-01-01T00:00:00.000Z"', lambda u: False,
+                 id="search-lt-date"),
+    pytest.param("search", 'activated pr and profile.mobilePhone pr', lambda u: False,
+                 id="search-pr-null-is-absent"),
+    pytest.param("search", 'activated pr', lambda u: u["activated"] is not None,
+                 id="search-pr"),
+    pytest.param("search", 'type.id eq "otynkw1sdzpoFCZMq1d7" and status eq "DEPROVISIONED"',
+                 lambda u: u["status"] == "DEPROVISIONED", id="search-type-id"),
+    pytest.param("search", 'profile.department eq "Engineering"', lambda u: False,
+                 id="search-schema-attr-nobody-has"),
+    pytest.param("filter", 'status eq "LOCKED_OUT" or status eq "SUSPENDED"',
+                 lambda u: u["status"] in ("LOCKED_OUT", "SUSPENDED"), id="filter-or"),
+    pytest.param("filter", 'status eq "locked_out"', lambda u: False,
+                 id="filter-value-case-sensitive"),
+    pytest.param("filter", 'status EQ "DEPROVISIONED"', lambda u: u["status"] == "DEPROVISIONED",
+                 id="filter-operator-case-insensitive-and-deprovisioned"),
+    pytest.param("filter", 'profile.lastName eq "Singh" and profile.firstName eq "Rosa"',
+                 lambda u: (u["profile"]["firstName"], u["profile"]["lastName"])
+                 == ("Rosa", "Singh"), id="filter-profile-names"),
+    pytest.param("filter", 'lastUpdated gt "2025-06-26T16:51:34.000+01:00"', lambda u: True,
+                 id="filter-date-with-offset-compares-in-time"),
+    pytest.param("filter", 'lastUpdated lt "2025-06-26T15:51:35.000Z"', lambda u: False,
+                 id="filter-lt-date"),
+    pytest.param("filter", 'lastUpdated le "2025-06-26T15:51:35.000Z" and status eq "ACTIVE"',
+                 lambda u: u["status"] == "ACTIVE", id="filter-le-date"),
+]
+
+
+@pytest.mark.parametrize("param,expr,expected", ACCEPTED_USER_QUERIES)
+def test_accepted_user_query_returns_exactly_the_matching_users(
+        sb: Sandbox, client: httpx.Client, param: str, expr: str,
+        expected: Callable[[dict[str, Any]], bool]) -> None:
+    everyone = sorted(sb.admin.snapshot()["users"].values(), key=lambda u: u["id"])
+    assert {u["lastUpdated"] for u in everyone} == {SEED_TIME}
+    found = _all_pages(client, "/api/v1/users", {param: expr, "limit": 50})
+    assert _ids(found) == [u["id"] for u in everyone if expected(u)]
+
+
+def test_filter_values_are_case_sensitive_search_values_are_not(client: httpx.Client) -> None:
+    user = client.get("/api/v1/users", params={"filter": 'status eq "ACTIVE"', "limit": 1}
+                      ).json()[0]
+    login = user["profile"]["login"]
+    for param, value, want in (("filter", login, [user["id"]]), ("filter", login.upper(), []),
+                               ("search", login.upper(), [user["id"]]),
+                               ("search", login.title(), [user["id"]])):
+        found = client.get("/api/v1/users", params={param: f'profile.login eq "{value}"'})
+        assert _ids(found.json()) == want, (param, value)
+
+
+def test_filter_on_last_updated_sees_a_newer_user(sb: Sandbox, client: httpx.Client) -> None:
+    added = sb.admin.add_user("late.comer@acme.example.com")
+    assert added["lastUpdated"] > SEED_TIME
+    for expr in (f'lastUpdated gt "{SEED_TIME}"', f'lastUpdated eq "{added["lastUpdated"]}"'):
+        assert _ids(client.get("/api/v1/users", params={"filter": expr}).json()) == [added["id"]]
+
+
+def test_search_custom_array_number_and_boolean_attributes(sb: Sandbox,
+                                                           client: httpx.Client) -> None:
+    """Spec: custom attributes are searchable, and an array matches when one element does."""
+    snapshot = sb.admin.snapshot()
+    uid = sorted(snapshot["users"])[7]
+    snapshot["users"][uid]["profile"].update(
+        {"skills": ["Python", "Go"], "level": 3, "contractor": True})
+    sb.admin.load(snapshot)
+    for expr in ('profile.skills eq "python"', 'profile.skills sw "g"', "profile.level gt 2",
+                 "profile.level eq 3", "profile.contractor eq true", "profile.skills pr"):
+        assert _ids(client.get("/api/v1/users", params={"search": expr}).json()) == [uid], expr
+    for expr in ('profile.skills eq "rust"', "profile.level lt 3", "profile.contractor eq false"):
+        assert client.get("/api/v1/users", params={"search": expr}).json() == [], expr
+    for expr in ('profile.skills co "yth"', "profile.contractor gt true"):
+        r = client.get("/api/v1/users", params={"search": expr})
+        assert r.status_code == 400 and r.json()["errorCode"] == "E0000031", expr
+
+
+def test_search_and_filter_together_is_400_e0000033(client: httpx.Client) -> None:
+    r = client.get("/api/v1/users", params={"search": 'status eq "ACTIVE"',
+                                            "filter": 'status eq "ACTIVE"'})
+    assert r.status_code == 400
+    assert r.json()["errorCode"] == "E0000033"
+
+
+def _by_last_name(users: list[dict[str, Any]], desc: bool = False) -> list[str]:
+    ordered = sorted(users, key=lambda u: u["id"])
+    ordered.sort(key=lambda u: u["profile"]["lastName"].lower(), reverse=desc)
+    return _ids(ordered)
+
+
+def test_search_sort_by_and_sort_order_across_pages(sb: Sandbox, client: httpx.Client) -> None:
+    """sortBy orders a search case-insensitively, ties by id, and the order survives paging."""
+    lower = sb.admin.add_user("zed.aaronson@acme.example.com", last_name="aaronson")
+    matching = [u for u in sb.admin.snapshot()["users"].values() if u["status"] == "ACTIVE"]
+    search = {"search": 'status eq "ACTIVE"', "sortBy": "profile.lastName", "limit": 7}
+    asc = _all_pages(client, "/api/v1/users", search)
+    assert _ids(asc) == _by_last_name(matching)
+    assert asc[0]["id"] == lower["id"]  # "aaronson" before "Adams": case does not count
+    desc = _all_pages(client, "/api/v1/users", {**search, "sortOrder": "desc"})
+    assert _ids(desc) == _by_last_name(matching, desc=True)
+    assert _ids(_all_pages(client, "/api/v1/users", {**search, "sortOrder": "ASC"})) == _ids(asc)
+
+
+def test_sort_order_needs_sort_by_and_sort_needs_a_search(client: httpx.Client) -> None:
+    by_id = _ids(_all_pages(client, "/api/v1/users", {"search": 'status eq "ACTIVE"'}))
+    assert by_id == sorted(by_id)
+    assert _ids(_all_pages(client, "/api/v1/users", {"search": 'status eq "ACTIVE"',
+                                                     "sortOrder": "desc"})) == by_id
+    assert _ids(_all_pages(client, "/api/v1/users", {"filter": 'status eq "ACTIVE"',
+                                                     "sortBy": "profile.lastName"})) == by_id
+
+
+@pytest.mark.parametrize("params", [
+    pytest.param({"sortBy": "profile.noSuchThing"}, id="unknown-sortBy"),
+    pytest.param({"sortBy": "Status"}, id="sortBy-name-case-sensitive"),
+    pytest.param({"sortBy": "profile.lastName", "sortOrder": "up"}, id="bad-sortOrder"),
+])
+def test_bad_sort_is_400_e0000031(client: httpx.Client, params: dict[str, str]) -> None:
+    r = client.get("/api/v1/users", params={"search": 'status eq "ACTIVE"', **params})
+    assert r.status_code == 400 and r.json()["errorCode"] == "E0000031"
+
+
+def test_user_query_rules_over_loopback(sb: Sandbox) -> None:
+    """The same answers over real HTTP, where the expressions travel percent-encoded."""
+    with sb.serve() as url, httpx.Client(
+            base_url=url, headers={"Authorization": f"SSWS {sb.token}"}) as c:
+        r = c.get("/api/v1/users", params={"search": 'status ne "ACTIVE"'})
+        assert r.status_code == 400 and r.json()["errorCode"] == "E0000031"
+        r = c.get("/api/v1/users", params={"filter": 'profile.login co "a"'})
+        assert r.status_code == 400 and r.json()["errorCode"] == "E0000031"
+        r = c.get("/api/v1/users", params={"filter": 'status eq "locked_out"'})
+        assert r.status_code == 200 and r.json() == []
+        r = c.get("/api/v1/users", params={
+            "search": 'profile.email co "@ACME" and status eq "active"',
+            "sortBy": "profile.lastName", "sortOrder": "desc", "limit": 200})
+        assert r.status_code == 200
+        active = [u for u in sb.admin.snapshot()["users"].values() if u["status"] == "ACTIVE"]
+        assert _ids(r.json()) == _by_last_name(active, desc=True)
 
 
 def test_users_q_is_a_name_prefix_with_default_10(client: httpx.Client) -> None:

@@ -406,6 +406,71 @@ def test_cli_sigterm_stops_cleanly(tmp_path: pathlib.Path) -> None:
         _stop(proc, signal.SIGTERM)
 
 
+def _temp_files(folder: pathlib.Path) -> list[str]:
+    return sorted(p.name for p in folder.glob(".sandbox-state-*.json"))
+
+
+def test_cli_sigkill_mid_save_leaves_no_temp_file(tmp_path: pathlib.Path) -> None:
+    """SIGKILL while a save's temp file exists: it is gone soon after, and FILE is whole."""
+    state = tmp_path / "org.json"
+    proc, url, token = _start(state)
+    stop = threading.Event()
+
+    def writes() -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"SSWS {token}"}) as c:
+            n = 0
+            while not stop.is_set():
+                try:
+                    c.post("/api/v1/policies", json={"type": "ACCESS_POLICY", "name": f"p{n}"})
+                except httpx.HTTPError:
+                    return  # the server is gone
+                n += 1
+
+    writer = threading.Thread(target=writes, daemon=True)
+    writer.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not _temp_files(tmp_path):  # wait until a save is under way, then kill
+            assert time.monotonic() < deadline, "no save was seen in progress"
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        stop.set()
+        if proc.poll() is None:
+            proc.kill()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        writer.join(timeout=10)
+    deadline = time.monotonic() + 5
+    while _temp_files(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _temp_files(tmp_path) == []
+    assert json.loads(state.read_text())["version"] == 1
+    proc, url, token = _start(state)  # and the org loads from it
+    try:
+        r = httpx.get(f"{url}/api/v1/policies", params={"type": "ACCESS_POLICY"},
+                      headers={"Authorization": f"SSWS {token}"})
+        assert r.status_code == 200
+    finally:
+        _stop(proc)
+
+
+def test_cli_start_removes_temp_files_of_dead_sandboxes_only(tmp_path: pathlib.Path) -> None:
+    """Temp files of a dead pid (and old pid-less ones) go at start; a live pid's stay."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    assert dead.wait() == 0
+    stale = tmp_path / f".sandbox-state-{dead.pid}-0badc0de.json"
+    old = tmp_path / ".sandbox-state-abcd_123.json"  # a mkstemp name of earlier versions
+    live = tmp_path / f".sandbox-state-{os.getpid()}-00c0ffee.json"
+    for path in (stale, old, live):
+        path.write_text("{")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    proc, _, _ = _start(tmp_path / "org.json")
+    _stop(proc)
+    assert _temp_files(tmp_path) == [live.name]
+
+
 def test_a_sandbox_bug_is_a_500_e0000009_not_a_crash(sb: Sandbox, client: httpx.Client,
                                                     monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,7 +3,9 @@
 The first two lines on stdout are shell ``export`` statements for
 ``OKTA_ORG_URL`` and ``OKTA_API_TOKEN``, so any tool (ours or Okta's SDKs) can
 be pointed at the sandbox. With ``--state FILE`` the org is loaded from FILE at
-start (if it exists) and saved to it, atomically, after every change.
+start (if it exists) and saved to it, atomically, after every change; a
+SIGKILL at any moment leaves FILE whole and no temp file next to it
+(``_statefile``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from collections.abc import Sequence
 from types import FrameType
 
 from . import SEEDS, Sandbox
-from ._state import OrgState, save_atomically
+from ._state import OrgState
+from ._statefile import TempFileGuard, remove_stale_temp_files, save_atomically
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,22 +61,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kmsi sandbox: cannot load state file {args.state}: {exc}", file=sys.stderr)
         return 2
     sandbox = Sandbox(seed=args.seed, token=args.token, state=state)
+    guard = None
     if args.state:
         path = args.state
+        directory = os.path.dirname(os.path.abspath(path))
+        remove_stale_temp_files(directory)
+        guard = TempFileGuard(directory)
         sandbox.state.on_write = lambda s: save_atomically(s, path)
-        save_atomically(sandbox.state, path)
+    try:
+        return _serve(sandbox, args, state is not None)
+    finally:
+        if guard is not None:
+            guard.close()
+
+
+def _serve(sandbox: Sandbox, args: argparse.Namespace, loaded: bool) -> int:
+    if args.state:
+        save_atomically(sandbox.state, args.state)
     try:
         server = sandbox.make_server(args.port, args.host)
     except OSError as exc:
         print(f"kmsi sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
-    print(f"export OKTA_ORG_URL=http://{args.host}:{server.port}", flush=True)
-    print(f"export OKTA_API_TOKEN={sandbox.token}", flush=True)
-    origin = f"state file {args.state}" if state is not None else f"seed {args.seed!r}"
-    print(f"# sandbox org from {origin}; admin endpoints under /_sandbox/; Ctrl-C stops it",
-          flush=True)
     previous = signal.signal(signal.SIGTERM, _stop)
     try:
+        # inside the try: a caller may stop us as soon as it has read the export lines
+        print(f"export OKTA_ORG_URL=http://{args.host}:{server.port}", flush=True)
+        print(f"export OKTA_API_TOKEN={sandbox.token}", flush=True)
+        origin = f"state file {args.state}" if loaded else f"seed {args.seed!r}"
+        print(f"# sandbox org from {origin}; admin endpoints under /_sandbox/; Ctrl-C stops it",
+              flush=True)
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass

@@ -1,16 +1,34 @@
 """Users, groups, user sessions and the org's well-known document.
 
-``search`` and ``filter`` expressions follow Okta's SCIM-like grammar, the
-subset a runbook needs: ``attr eq|sw|co|gt|ge|lt|le "value"``, ``attr pr``,
-``and``, ``or`` and parentheses. Attribute names are case-sensitive, values
-are compared case-insensitively (docs/OKTA-API.md §10.2).
+``search`` and ``filter`` expressions share Okta's SCIM-like syntax:
+``attr op "value"`` or ``attr pr``, joined by ``and``/``or`` (``and`` binds
+tighter) and grouped with parentheses. :func:`parse` reads the syntax only; what
+each parameter accepts is checked afterwards, term by term:
+
+* users ``search`` (listUsers spec text): any profile attribute (the
+  ``UserProfile`` schema's or a custom one an org user has), ``id``, ``status``,
+  ``created``, ``activated``, ``statusChanged``, ``lastUpdated`` and ``type.id``;
+  ``eq``, ``sw``, ``pr`` and ``gt``/``ge``/``lt``/``le`` (the spec's own examples
+  use them on dates and on ``status``), ``co`` only on ``profile.firstName``,
+  ``profile.lastName``, ``profile.email`` and ``profile.login``, no ``ne``;
+  string values compare case-insensitively; ``sortBy``/``sortOrder`` apply.
+* users ``filter``: only ``status``, ``lastUpdated``, ``id``, ``profile.login``,
+  ``profile.email``, ``profile.firstName``, ``profile.lastName``; only ``eq``,
+  plus ``gt``/``ge``/``lt``/``le`` on ``lastUpdated``; values are case-sensitive.
+
+Attribute names are case-sensitive everywhere; operators and ``and``/``or`` are
+not (docs/OKTA-API.md §10.2). A refused user query is 400 ``E0000031`` "Invalid search criteria." (with
+no causes: the catalogue's entry carries no message), and ``search`` with
+``filter`` is 400 ``E0000033``. Groups keep the looser reading they always had.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ._common import (
@@ -38,6 +56,23 @@ MEMBERS_PAGE_MAX = 1000
 
 USER_FILTER_ATTRS = ("status", "lastUpdated", "id", "profile.login", "profile.email",
                      "profile.firstName", "profile.lastName")
+# the top-level user properties the listUsers spec names as searchable
+USER_SEARCH_TOP = ("id", "status", "created", "activated", "statusChanged", "lastUpdated",
+                   "type.id")
+USER_DATES = ("created", "activated", "statusChanged", "lastUpdated")
+# properties of the spec's UserProfile schema; custom ones are whatever org users carry
+USER_PROFILE_ATTRS = (
+    "city", "costCenter", "countryCode", "department", "displayName", "division", "email",
+    "employeeNumber", "firstName", "honorificPrefix", "honorificSuffix", "lastName", "locale",
+    "login", "manager", "managerId", "middleName", "mobilePhone", "nickName", "organization",
+    "postalAddress", "preferredLanguage", "primaryPhone", "profileUrl", "secondEmail", "state",
+    "streetAddress", "timezone", "title", "userType", "zipCode")
+USER_CONTAINS_ATTRS = ("profile.firstName", "profile.lastName", "profile.email",
+                       "profile.login")
+OPERATORS = ("eq", "ne", "sw", "co", "gt", "ge", "lt", "le", "pr")
+_ORDERING = ("gt", "ge", "lt", "le")
+# Okta's date form (core API "Operators": YYYY-MM-DDTHH:mm:ss.SSSZ; offsets as in E0000030)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(?:Z|[+-]\d{2}:\d{2})")
 
 _TOKEN = re.compile(r'\s*(?:(\()|(\))|"((?:[^"\\]|\\.)*)"|([A-Za-z_][\w.]*)|(-?\d+(?:\.\d+)?))')
 
@@ -46,6 +81,27 @@ Predicate = Callable[[Json], bool]
 
 class ExpressionError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Term:
+    """One comparison: ``attr op literal``; ``kind`` is ``str``, ``num``, ``word`` or ``none``."""
+
+    attr: str
+    op: str
+    kind: str = "none"
+    literal: str = ""
+
+
+@dataclass(frozen=True)
+class Junction:
+    """``and``/``or`` over two or more parts."""
+
+    op: str
+    parts: tuple[Node, ...]
+
+
+Node = Term | Junction
 
 
 def _resolve(obj: Json, attr: str) -> Any:
@@ -81,47 +137,39 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    OPS = ("eq", "ne", "sw", "co", "gt", "ge", "lt", "le", "pr")
-
-    def __init__(self, text: str, attrs: tuple[str, ...] | None, ops: tuple[str, ...]) -> None:
+    def __init__(self, text: str) -> None:
         self.toks = _tokens(text)
         self.i = 0
-        self.attrs = attrs
-        self.ops = ops
 
-    def parse(self) -> Predicate:
+    def parse(self) -> Node:
         if not self.toks:
             raise ExpressionError("empty expression")
-        pred = self._or()
+        node = self._junction("or", self._and)
         if self.i != len(self.toks):
             raise ExpressionError(f"unexpected {self.toks[self.i][1]!r}")
-        return pred
+        return node
 
-    def _peek_word(self, *words: str) -> bool:
+    def _peek_word(self, word: str) -> bool:
         return (self.i < len(self.toks) and self.toks[self.i][0] == "word"
-                and self.toks[self.i][1].lower() in words)
+                and self.toks[self.i][1].lower() == word)
 
-    def _or(self) -> Predicate:
-        parts = [self._and()]
-        while self._peek_word("or"):
+    def _junction(self, op: str, part: Callable[[], Node]) -> Node:
+        parts = [part()]
+        while self._peek_word(op):
             self.i += 1
-            parts.append(self._and())
-        return parts[0] if len(parts) == 1 else (lambda o: any(p(o) for p in parts))
+            parts.append(part())
+        return parts[0] if len(parts) == 1 else Junction(op, tuple(parts))
 
-    def _and(self) -> Predicate:
-        parts = [self._atom()]
-        while self._peek_word("and"):
-            self.i += 1
-            parts.append(self._atom())
-        return parts[0] if len(parts) == 1 else (lambda o: all(p(o) for p in parts))
+    def _and(self) -> Node:
+        return self._junction("and", self._atom)
 
-    def _atom(self) -> Predicate:
+    def _atom(self) -> Node:
         if self.i >= len(self.toks):
             raise ExpressionError("expression ends too early")
         kind, value = self.toks[self.i]
         if kind == "(":
             self.i += 1
-            inner = self._or()
+            inner = self._junction("or", self._and)
             if self.i >= len(self.toks) or self.toks[self.i][0] != ")":
                 raise ExpressionError("missing ')'")
             self.i += 1
@@ -129,26 +177,51 @@ class _Parser:
         if kind != "word":
             raise ExpressionError(f"expected an attribute, got {value!r}")
         attr = value
-        if self.attrs is not None and attr not in self.attrs:
-            raise ExpressionError(f"unsupported attribute {attr!r}")
         self.i += 1
         if self.i >= len(self.toks) or self.toks[self.i][0] != "word":
             raise ExpressionError(f"expected an operator after {attr!r}")
         op = self.toks[self.i][1].lower()
-        if op not in self.ops:
+        if op not in OPERATORS:
             raise ExpressionError(f"unsupported operator {op!r}")
         self.i += 1
         if op == "pr":
-            return lambda o: _resolve(o, attr) not in (None, "")
+            return Term(attr, op)
         if self.i >= len(self.toks) or self.toks[self.i][0] not in ("str", "num", "word"):
             raise ExpressionError(f"expected a value after {op!r}")
-        literal = self.toks[self.i][1]
+        lit_kind, literal = self.toks[self.i]
         self.i += 1
-        return _compare(attr, op, literal)
+        return Term(attr, op, lit_kind, literal)
 
 
-def _compare(attr: str, op: str, literal: str) -> Predicate:
-    want = literal.lower()
+def parse(text: str) -> Node:
+    """The syntax tree of a ``search``/``filter`` expression; :class:`ExpressionError` if bad."""
+    return _Parser(text).parse()
+
+
+def terms(node: Node) -> Iterable[Term]:
+    if isinstance(node, Term):
+        yield node
+    else:
+        for part in node.parts:
+            yield from terms(part)
+
+
+def compile_node(node: Node, compare: Callable[[Term], Predicate]) -> Predicate:
+    if isinstance(node, Term):
+        return compare(node)
+    parts = [compile_node(p, compare) for p in node.parts]
+    if node.op == "and":
+        return lambda o: all(p(o) for p in parts)
+    return lambda o: any(p(o) for p in parts)
+
+
+# ---- groups: the loose reading (any attribute and operator, bare words as values) -------------
+
+
+def _loose_compare(term: Term) -> Predicate:
+    attr, op, want = term.attr, term.op, term.literal.lower()
+    if op == "pr":
+        return lambda o: _resolve(o, attr) not in (None, "")
 
     def pred(obj: Json) -> bool:
         got = _resolve(obj, attr)
@@ -169,13 +242,156 @@ def _compare(attr: str, op: str, literal: str) -> Predicate:
     return pred
 
 
-def parse_expression(text: str, param: str, attrs: tuple[str, ...] | None = None,
-                     ops: tuple[str, ...] = _Parser.OPS) -> Predicate:
+def parse_expression(text: str, param: str) -> Predicate:
+    """A predicate for the loose grammar (groups); 400 ``E0000001`` naming ``param`` if bad."""
     try:
-        return _Parser(text, attrs, ops).parse()
+        return compile_node(parse(text), _loose_compare)
     except ExpressionError as exc:
         raise ApiError("E0000001", param, causes=[
             {"errorSummary": f"{param}: Invalid search criteria ({exc})."}]) from exc
+
+
+# ---- users: the documented grammar of listUsers -----------------------------------------------
+
+
+def invalid_search() -> ApiError:
+    """400 E0000031, as Okta refuses a user query (the catalogue gives it no message)."""
+    return ApiError("E0000031")
+
+
+def _date(text: str) -> datetime | None:
+    return datetime.fromisoformat(text) if _DATE.fullmatch(text) else None
+
+
+def _user_attrs(state: OrgState) -> set[str]:
+    custom = {key for user in state.users.values() for key in user.get("profile") or {}}
+    return set(USER_SEARCH_TOP) | {f"profile.{a}" for a in (*USER_PROFILE_ATTRS, *custom)}
+
+
+def _check_user_term(term: Term, param: str, attrs: set[str]) -> None:
+    if term.attr not in attrs:
+        raise ExpressionError(f"{term.attr!r} is not a {param} attribute")
+    if param == "filter":
+        allowed: tuple[str, ...] = ("eq", *_ORDERING) if term.attr == "lastUpdated" else ("eq",)
+    elif term.attr in USER_DATES:
+        allowed = ("eq", "pr", *_ORDERING)
+    else:
+        allowed = ("eq", "sw", "pr", *_ORDERING)
+        if term.attr in USER_CONTAINS_ATTRS:
+            allowed += ("co",)
+    if term.op not in allowed:
+        raise ExpressionError(f"{term.op!r} is not allowed on {term.attr!r}")
+    if term.op == "pr" or term.kind == "str":
+        if term.attr in USER_DATES and term.op != "pr" and _date(term.literal) is None:
+            raise ExpressionError(f"{term.literal!r} is not a date like 2026-01-31T00:00:00.000Z")
+        return
+    # unquoted: a number (eq or an ordering) or true/false (eq), only in search, never a date
+    if param == "filter" or term.attr in USER_DATES:
+        raise ExpressionError(f"{term.literal!r} is not a quoted string")
+    if term.kind == "num" and term.op in ("eq", *_ORDERING):
+        return
+    if term.kind == "word" and term.literal.lower() in ("true", "false") and term.op == "eq":
+        return
+    raise ExpressionError(f"{term.literal!r} cannot be compared with {term.op!r}")
+
+
+def _ordered(have: Any, want: Any, op: str) -> bool:
+    if op == "eq":
+        return bool(have == want)
+    return bool({"gt": have > want, "ge": have >= want, "lt": have < want,
+                 "le": have <= want}[op])
+
+
+def _user_compare(term: Term, fold: bool) -> Predicate:
+    """The predicate of one checked term; ``fold``: compare strings case-insensitively."""
+    attr, op = term.attr, term.op
+    one: Callable[[Any], bool]
+    if op == "pr":
+        return lambda o: _resolve(o, attr) not in (None, "", [], {})
+    if attr in USER_DATES:
+        when = _date(term.literal)
+
+        def one(got: Any) -> bool:
+            have = _date(got) if isinstance(got, str) else None
+            return have is not None and _ordered(have, when, op)
+    elif term.kind == "word":
+        flag = term.literal.lower() == "true"
+
+        def one(got: Any) -> bool:
+            return got is flag
+    elif term.kind == "num":
+        number = float(term.literal)
+
+        def one(got: Any) -> bool:
+            if isinstance(got, bool) or not isinstance(got, int | float):
+                return False
+            return _ordered(float(got), number, op)
+    else:
+        want = term.literal.lower() if fold else term.literal
+
+        def one(got: Any) -> bool:
+            if not isinstance(got, str):
+                return False
+            have = got.lower() if fold else got
+            if op == "sw":
+                return have.startswith(want)
+            if op == "co":
+                return want in have
+            return _ordered(have, want, op)
+
+    def pred(obj: Json) -> bool:
+        got = _resolve(obj, attr)
+        if isinstance(got, list):  # an array attribute matches when any element does
+            return any(one(g) for g in got)
+        return one(got)
+
+    return pred
+
+
+def user_query(state: OrgState, text: str, param: str) -> Predicate:
+    """The predicate of a users ``search`` or ``filter``; 400 ``E0000031`` if Okta refuses it."""
+    try:
+        node = parse(text)
+        attrs = set(USER_FILTER_ATTRS) if param == "filter" else _user_attrs(state)
+        for term in terms(node):
+            _check_user_term(term, param, attrs)
+    except ExpressionError as exc:
+        raise invalid_search() from exc
+    return compile_node(node, lambda t: _user_compare(t, fold=param == "search"))
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value is None or value == "":
+        return (3, "")
+    if isinstance(value, bool):
+        return (0, int(value))
+    if isinstance(value, int | float):
+        return (0, float(value))
+    when = _date(value) if isinstance(value, str) else None
+    if when is not None:
+        return (1, when)
+    return (2, str(value).lower())
+
+
+def sort_users(ctx: Ctx, users: list[Json]) -> list[Json]:
+    """``sortBy``/``sortOrder`` of a search: by one property, ties by id, no value last.
+
+    Strings sort case-insensitively (search compares them so), dates in time.
+    """
+    sort_by = ctx.arg("sortBy")
+    if not sort_by:
+        return users  # sortOrder is ignored without sortBy (spec)
+    order = (ctx.arg("sortOrder") or "asc").lower()
+    if sort_by not in _user_attrs(ctx.state) or order not in ("asc", "desc"):
+        raise invalid_search()
+    keyed = [(_sort_key(_resolve(u, sort_by)), u) for u in users]  # users come in id order
+    present = [(k, u) for k, u in keyed if k[0] != 3]
+    absent = [u for k, u in keyed if k[0] == 3]
+    # stable sorts keep id order among equal values, also with reverse=True
+    present.sort(key=lambda ku: ku[0], reverse=order == "desc")
+    return [u for _, u in present] + absent
 
 
 # ---- users -------------------------------------------------------------------------------
@@ -233,12 +449,13 @@ def get_user(ctx: Ctx, user_id: str) -> Reply:
 def list_users(ctx: Ctx) -> Reply:
     users = sorted(ctx.state.users.values(), key=lambda u: u["id"])
     search, filt, q = ctx.arg("search"), ctx.arg("filter"), ctx.arg("q")
+    if search and filt:
+        raise ApiError("E0000033")
     if search:
-        pred = parse_expression(search, "search")
-        users = [u for u in users if pred(u)]
+        pred = user_query(ctx.state, search, "search")
+        users = sort_users(ctx, [u for u in users if pred(u)])
     elif filt:
-        pred = parse_expression(filt, "filter", USER_FILTER_ATTRS,
-                                ("eq", "gt", "ge", "lt", "le"))
+        pred = user_query(ctx.state, filt, "filter")
         users = [u for u in users if pred(u)]
     else:
         # without search, Okta leaves deprovisioned users out of the list

@@ -24,6 +24,8 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "E0000015": (401, "You do not have permission to access the feature you are requesting"),
     "E0000022": (405, "The endpoint does not support the provided HTTP method"),
     "E0000028": (400, "The request is missing a required parameter."),
+    "E0000031": (400, "Invalid search criteria."),
+    "E0000033": (400, "Bad request. Can't specify a search query and filter in the same request."),
     "E0000047": (429, "API call exceeded rate limit due to too many requests."),
     "E0000086": (403, "This policy cannot be activated at this time."),
     "E0000181": (503, "Service temporarily unavailable."),

@@ -10,9 +10,6 @@ per request: handlers copy only the object they return.
 from __future__ import annotations
 
 import copy
-import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -126,19 +123,3 @@ class OrgState:
         if self.on_write is not None:
             self.on_write(self)
 
-
-def save_atomically(state: OrgState, path: str) -> None:
-    """Write the snapshot to ``path`` so that a crash never leaves half a file."""
-    data = state.snapshot()
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".sandbox-state-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, separators=(",", ":"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
