@@ -159,8 +159,7 @@ def _page_targets(kind: str) -> Targets:
 
 
 def _session_targets(state: OrgState, args: Mapping[str, str], _: Any) -> list[Json] | None:
-    key = args["user_id"]
-    user = state.users.get(key) or state.users.get(state.login_index.get(key.lower(), ""))
+    user = state.users.get(args["user_id"])  # the route takes an id only, as Okta's does
     return _all(_user(user) if user is not None else None)
 
 
