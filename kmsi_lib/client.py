@@ -328,10 +328,14 @@ class OktaClient:
         response = self.request("GET", path, params=params)
         return response.json() if response.content else None
 
-    def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+    def paginate(
+        self, path: str, params: Mapping[str, Any] | None = None, *, stop_on_empty: bool = False
+    ) -> Iterator[Any]:
         """Yield every item of a list endpoint, following ``rel="next"`` verbatim, lazily.
 
-        Stopping the iteration early sends no further requests.
+        Stopping the iteration early sends no further requests. ``stop_on_empty`` ends at
+        the first empty page even when it has a next link: a System Log polling query
+        (no ``until``) has one on every page, however many there are.
         """
         url: str | None = path
         page_params: Mapping[str, Any] | None = params
@@ -351,6 +355,8 @@ class OktaClient:
                     hint="Check that the path names a list endpoint.",
                 )
             yield from page
+            if stop_on_empty and not page:
+                return
             url = _protocol.next_link(response.headers)
             page_params = None  # the next link already carries the whole query
             if url is not None and str(response.request.url.join(url)) in followed:

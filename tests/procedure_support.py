@@ -151,13 +151,21 @@ def loopback_org(seed: str = "default") -> Iterator[Org]:
 
 #: Fields a correct rollback may leave different, and why:
 #: ``lastUpdated`` is stamped by every write (the rollback itself writes);
-#: ``idCounter`` only grows: ids of deleted objects are never handed out again.
+#: ``idCounter`` only grows: ids of deleted objects are never handed out again;
+#: ``log_events`` (the System Log) only grows: a rollback adds events, it removes none.
 VOLATILE = ("lastUpdated",)
 
 
-def comparable_snapshot(sandbox: Sandbox) -> dict[str, Any]:
-    """The full sandbox snapshot minus the fields listed in :data:`VOLATILE` and idCounter."""
+def org_snapshot(sandbox: Sandbox) -> dict[str, Any]:
+    """The sandbox snapshot without its System Log: the org's objects and settings only."""
     snap = copy.deepcopy(sandbox.admin.snapshot())
+    snap.pop("log_events", None)
+    return snap
+
+
+def comparable_snapshot(sandbox: Sandbox) -> dict[str, Any]:
+    """The org snapshot minus the fields listed in :data:`VOLATILE` and idCounter."""
+    snap = org_snapshot(sandbox)
     snap.pop("idCounter", None)
 
     def strip(node: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from procedure_support import sandbox_writes
+from procedure_support import org_snapshot, sandbox_writes
 
 from kmsi_lib.auth import SSWSAuth
 from kmsi_lib.client import OktaClient
@@ -223,7 +223,7 @@ def test_put_body_is_the_page_as_read_with_only_the_prompt_changed(
     path = f"/api/v1/brands/{partner}/pages/sign-in/customized"
     assert sandbox_client.put(path, json=ODD_PAGE).status_code == 200
     as_read = sandbox_client.get(path).json()
-    original = sandbox.admin.snapshot()
+    original = org_snapshot(sandbox)
 
     params = {"brands": ["Acme Partners"], "title": "Stay signed in?"}
     result = prompt_text.apply(okta, prompt_text.plan(okta, params))
@@ -242,7 +242,7 @@ def test_put_body_is_the_page_as_read_with_only_the_prompt_changed(
 
     undo = rollback.plan(okta, {"apply_result": result.to_dict()})
     assert rollback.apply(okta, undo).verification.ok
-    assert sandbox.admin.snapshot() == original
+    assert org_snapshot(sandbox) == original
 
 
 def test_fields_unknown_to_the_library_are_sent_back(sandbox: Sandbox, okta: OktaClient) -> None:
@@ -259,7 +259,7 @@ def test_fields_unknown_to_the_library_are_sent_back(sandbox: Sandbox, okta: Okt
     path = f"/api/v1/brands/{partner}/pages/sign-in/customized"
     with sandbox.client() as newer_admin:  # set out of band by a client of the newer release
         assert newer_admin.put(path, json=ODD_PAGE).status_code == 200
-    original = sandbox.admin.snapshot()
+    original = org_snapshot(sandbox)
 
     def assert_org_keeps_them() -> None:
         with sandbox.client() as direct:
@@ -282,13 +282,13 @@ def test_fields_unknown_to_the_library_are_sent_back(sandbox: Sandbox, okta: Okt
     assert sent["futurePageField"] == "kept"
     assert sent["widgetCustomizations"]["futureLabel"] == {"nested": [1, 2, 3]}
     assert_org_keeps_them()
-    assert sandbox.admin.snapshot() == original
+    assert org_snapshot(sandbox) == original
 
 
 def test_rollback_deletes_a_customized_page_the_apply_created(
     sandbox: Sandbox, okta: OktaClient
 ) -> None:
-    original = sandbox.admin.snapshot()
+    original = org_snapshot(sandbox)
     result = prompt_text.apply(okta, prompt_text.plan(okta, PARAMS))
     record = ApplyResult.from_dict(json.loads(json.dumps(result.to_dict())))
     default_brand = _brand_ids(sandbox)["Acme Corp"]
@@ -299,7 +299,7 @@ def test_rollback_deletes_a_customized_page_the_apply_created(
     assert done.verification.ok, done.to_text()
     deleted = f"DELETE /api/v1/brands/{default_brand}/pages/sign-in/customized"
     assert deleted in sandbox_writes(sandbox)
-    assert sandbox.admin.snapshot() == original
+    assert org_snapshot(sandbox) == original
 
 
 def test_apply_after_out_of_band_change_refuses_and_writes_nothing(
@@ -348,7 +348,7 @@ def test_invalid_parameters_fail_before_any_write(
 def test_preview_first_writes_the_preview_page_and_reports_its_url(
     sandbox: Sandbox, okta: OktaClient
 ) -> None:
-    original = sandbox.admin.snapshot()
+    original = org_snapshot(sandbox)
     params = {**PARAMS, "brands": ["Acme Partners"], "preview_first": True}
     plan = prompt_text.plan(okta, params)
     assert [(c.action, c.kind) for c in plan.changes] == [("create", "sign_in_preview_page")]
@@ -366,7 +366,7 @@ def test_preview_first_writes_the_preview_page_and_reports_its_url(
     assert prompt_text.plan(okta, params).is_empty
 
     rollback.apply(okta, rollback.plan(okta, {"apply_result": result.to_dict()}))
-    assert sandbox.admin.snapshot() == original
+    assert org_snapshot(sandbox) == original
 
 
 def test_over_loopback(sandbox: Sandbox) -> None:
@@ -430,7 +430,7 @@ def test_a_saved_preview_draft_is_replaced_and_rollback_puts_it_back(
     draft["widgetCustomizations"]["helpLabel"] = "Draft help"
     path = f"/api/v1/brands/{partner}/pages/sign-in/preview"
     assert sandbox_client.put(path, json=draft).status_code == 200
-    original = sandbox.admin.snapshot()
+    original = org_snapshot(sandbox)
 
     params = {"brands": ["Acme Partners"], "title": "Stay signed in?", "preview_first": True}
     plan = prompt_text.plan(okta, params)
@@ -444,7 +444,7 @@ def test_a_saved_preview_draft_is_replaced_and_rollback_puts_it_back(
     assert sandbox_client.get(path).json()["widgetCustomizations"]["helpLabel"] == live_help
 
     rollback.apply(okta, rollback.plan(okta, {"apply_result": result.to_dict()}))
-    assert sandbox.admin.snapshot() == original
+    assert org_snapshot(sandbox) == original
 
 
 def test_a_brand_not_named_appearing_is_no_drift(sandbox: Sandbox, okta: OktaClient) -> None:

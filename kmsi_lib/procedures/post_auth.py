@@ -62,7 +62,12 @@ NAME = "post_auth"
 TITLE = "Post-authentication Keep Me Signed In"
 WRITES = True  # changes the org
 BULK = False  # apply makes a few ordered writes (no progress callback)
-SCOPES: tuple[str, ...] = ("okta.apps.read", "okta.policies.manage", "okta.policies.read")
+SCOPES: tuple[str, ...] = (
+    "okta.apps.read",
+    "okta.logs.read",
+    "okta.policies.manage",
+    "okta.policies.read",
+)
 
 CATCH_ALL = "Catch-all Rule"
 

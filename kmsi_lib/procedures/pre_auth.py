@@ -56,6 +56,7 @@ BULK = False  # apply makes a few ordered writes (no progress callback)
 SCOPES: tuple[str, ...] = (
     "okta.apps.read",
     "okta.groups.read",
+    "okta.logs.read",
     "okta.policies.manage",
     "okta.policies.read",
 )

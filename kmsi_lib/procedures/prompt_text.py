@@ -78,7 +78,7 @@ NAME = "prompt_text"
 TITLE = "Post-authentication KMSI prompt text per brand"
 WRITES = True  # changes the org
 BULK = False  # apply makes a few ordered writes (no progress callback)
-SCOPES: tuple[str, ...] = ("okta.brands.read", "okta.brands.manage")
+SCOPES: tuple[str, ...] = ("okta.brands.read", "okta.brands.manage", "okta.logs.read")
 
 #: Where the prompt lives inside a SignInPage (not at the top level, as the guide shows).
 PROMPT_PATH = "widgetCustomizations.postAuthKeepMeSignedInPrompt"

@@ -75,7 +75,12 @@ NAME = "reset_sessions"
 TITLE = "Reset KMSI: revoke users' sessions"
 WRITES = True  # changes the org
 BULK = True  # apply takes progress=(done, total) for its many independent calls
-SCOPES: tuple[str, ...] = ("okta.users.manage", "okta.users.read", "okta.groups.read")
+SCOPES: tuple[str, ...] = (
+    "okta.users.manage",
+    "okta.users.read",
+    "okta.groups.read",
+    "okta.logs.read",
+)
 
 KIND = "user_sessions"
 

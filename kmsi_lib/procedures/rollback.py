@@ -52,6 +52,7 @@ BULK = False  # apply makes a few ordered writes (no progress callback)
 SCOPES: tuple[str, ...] = (
     "okta.brands.manage",
     "okta.brands.read",
+    "okta.logs.read",
     "okta.policies.manage",
     "okta.policies.read",
 )

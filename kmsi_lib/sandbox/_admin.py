@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request
 
 from ._brands import new_brand
-from ._common import Reply, check_future_fields
+from ._common import Reply, check_future_fields, clone
 from ._errors import ApiError, malformed
 from ._faults import fault_from_json
 from ._seed import build, make_app, make_group, make_user
@@ -107,6 +107,11 @@ class Admin:
             self._state.org.update(values)
             self._state.written()
         return self.org_settings
+
+    def log_events(self) -> list[Json]:
+        """The System Log, oldest first: the LogEvent objects ``GET /api/v1/logs`` serves."""
+        with self._state.lock:
+            return [clone(e["event"]) for e in self._state.log_events]
 
     def session_revocations(self) -> list[Json]:
         with self._state.lock:

@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
-from . import _admin, _apps, _brands, _directory, _oauth, _policies
+from . import _admin, _apps, _brands, _directory, _oauth, _policies, _syslog
 from ._common import Ctx, Reply, SandboxConfig
 from ._errors import ApiError
 from ._faults import DroppedConnection, Fault, FaultTable, InjectedTimeout
@@ -53,6 +53,11 @@ class Endpoint:
     handler: Handler
     scope: str  # required OAuth scope; "" = no auth (well-known, token endpoint)
     write: bool = False
+
+    @property
+    def audit(self) -> _syslog.Audit | None:
+        """How a successful call shows in the System Log (None: it leaves no event)."""
+        return _syslog.AUDITS.get(getattr(self.handler, "__name__", "")) if self.write else None
 
 
 def _token_endpoint(ctx: Ctx) -> Reply:
@@ -128,6 +133,7 @@ API: list[tuple[str, dict[str, Endpoint]]] = [
         "GET": Endpoint(D.get_group, "okta.groups.read")}),
     ("/api/v1/groups/<group_id>/users", {
         "GET": Endpoint(D.list_group_users, "okta.groups.read")}),
+    ("/api/v1/logs", {"GET": Endpoint(_syslog.list_logs, "okta.logs.read")}),
     ("/.well-known/okta-organization", {
         "GET": Endpoint(D.well_known, "")}),
     ("/oauth2/v1/token", {"POST": Endpoint(_token_endpoint, "", True)}),
@@ -267,9 +273,13 @@ class SandboxApp:
                 raise ApiError("E0000001", "body", status=413, causes=[{
                     "errorSummary": f"body: The request body exceeds "
                                     f"{self.config.max_body_bytes} bytes."}])
+            audit = endpoint.audit
             with self.state.lock:
+                before = _syslog.prepare(audit, self.state, args) if audit else None
                 reply = endpoint.handler(ctx, **args)
                 if endpoint.write and reply.status < 400:
+                    if audit is not None:
+                        _syslog.record(ctx, audit, args, reply, before, request_id)
                     self.state.written()
         except ApiError as exc:
             reply = self._error_reply(exc, request_id)
@@ -293,6 +303,7 @@ class SandboxApp:
             if scopes is None:
                 raise ApiError("E0000011", headers=headers)
             if granted(scopes, scope):
+                ctx.client_id = str(self.state.tokens[credential].get("client_id", "")) or None
                 return None
             algs = f'algs="{" ".join(_oauth.DPOP_ALGORITHMS)}", ' if scheme == "DPoP" else ""
             challenge = (

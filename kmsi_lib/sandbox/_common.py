@@ -64,6 +64,9 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {
     "/api/v1/users": (1200, 60.0),
     "/api/v1/groups": (1200, 60.0),
     "/api/v1/brands": (1200, 60.0),
+    # documented: "the rate limit for GET requests to /api/v1/logs ... increased from 60 per
+    # minute to 120" (release notes 2018); rl2-token-oauth uses the same 120 as its example
+    "/api/v1/logs": (120, 60.0),
     "/oauth2/v1/token": (600, 60.0),
     "/.well-known": (1200, 60.0),
 }
@@ -89,6 +92,8 @@ class Ctx:
         self.state = state
         self.config = config
         self.base = f"{request.scheme}://{request.host}"
+        # the OAuth service app making the request (None for an SSWS API token)
+        self.client_id: str | None = None
 
     def json_body(self) -> Any:
         data = self.request.get_data(cache=True)

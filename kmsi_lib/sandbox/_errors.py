@@ -27,6 +27,7 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "E0000031": (400, "Invalid search criteria."),
     "E0000033": (400, "Bad request. Can't specify a search query and filter in the same request."),
     "E0000047": (429, "API call exceeded rate limit due to too many requests."),
+    "E0000053": (400, "Invalid SCIM filter."),
     "E0000086": (403, "This policy cannot be activated at this time."),
     "E0000181": (503, "Service temporarily unavailable."),
     "E0000200": (409, "A default brand cannot be deleted."),
@@ -47,11 +48,14 @@ class ApiError(Exception):
         causes: list[dict[str, Any]] | None = None,
         status: int | None = None,
         headers: Mapping[str, str] | None = None,
+        summary: str | None = None,
     ) -> None:
         default_status, template = CATALOGUE[code]
         self.code = code
         self.status = status if status is not None else default_status
-        self.summary = template.replace("{0}", detail) if "{0}" in template else template
+        # some codes carry a message of their own (the System Log's E0000053 does)
+        self.summary = summary if summary is not None else (
+            template.replace("{0}", detail) if "{0}" in template else template)
         self.causes = causes or []
         self.headers = dict(headers or {})
         super().__init__(f"{self.status} {code}: {self.summary}")

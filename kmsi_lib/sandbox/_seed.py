@@ -476,7 +476,11 @@ def _users(state: OrgState, count: int, rng: random.Random, domain: str) -> None
 def _admin_user(state: OrgState, domain: str) -> None:
     it_admins = next(g["id"] for g in state.groups.values()
                      if g["profile"]["name"] == "IT Admins")
-    make_user(state, f"okta.admin@{domain}", "Okta", "Admin", groups=[it_admins])
+    admin = make_user(state, f"okta.admin@{domain}", "Okta", "Admin", groups=[it_admins])
+    # the sandbox's SSWS token is this admin's: the System Log names them as its actor. The
+    # token id (00T...) is derived from the org id, so seeding takes no id from the counter.
+    state.org["apiTokenOwnerId"] = admin["id"]
+    state.org["apiTokenId"] = "00T" + state.org["id"][3:]
 
 
 def build(seed: str = "default") -> OrgState:

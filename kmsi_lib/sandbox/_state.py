@@ -34,7 +34,10 @@ COLLECTIONS = (
     "session_revocations",
     "clients",
     "tokens",
+    "log_events",
 )
+# Collections a snapshot written before they existed may lack: loaded as empty.
+OPTIONAL_COLLECTIONS: dict[str, Callable[[], Any]] = {"log_events": list}
 
 Json = dict[str, Any]
 
@@ -63,6 +66,8 @@ class OrgState:
         # OAuth service apps and issued access tokens, in the shapes _oauth.py expects
         self.clients: dict[str, Json] = {}
         self.tokens: dict[str, Json] = {}
+        # the System Log, oldest first: {"seq", "ms" (published, epoch ms), "event": LogEvent}
+        self.log_events: list[Json] = []
         # derived index, rebuilt on load: lower-cased login -> user id
         self.login_index: dict[str, str] = {}
         # called (with the lock held) after every successful write; used for --state files
@@ -102,12 +107,14 @@ class OrgState:
         """Replace the whole org with a snapshot taken by :meth:`snapshot`."""
         if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
             raise ValueError("not a sandbox snapshot (missing or unknown 'version')")
-        missing = [name for name in COLLECTIONS if name not in data]
+        missing = [name for name in COLLECTIONS
+                   if name not in data and name not in OPTIONAL_COLLECTIONS]
         if missing:
             raise ValueError(f"snapshot lacks {', '.join(missing)}")
         with self.lock:
             for name in COLLECTIONS:
-                setattr(self, name, copy.deepcopy(data[name]))
+                value = data[name] if name in data else OPTIONAL_COLLECTIONS[name]()
+                setattr(self, name, copy.deepcopy(value))
             self.ids = IdFactory(seed=int(data["idCounter"]), start=int(data["idCounter"]))
             self.rebuild_indexes()
 
