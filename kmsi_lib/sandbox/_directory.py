@@ -17,8 +17,9 @@ each parameter accepts is checked afterwards, term by term:
   plus ``gt``/``ge``/``lt``/``le`` on ``lastUpdated``; values are case-sensitive.
 
 Attribute names are case-sensitive everywhere; operators and ``and``/``or`` are
-not (docs/OKTA-API.md §10.2). A refused user query is 400 ``E0000031`` "Invalid search criteria." (with
-no causes: the catalogue's entry carries no message), and ``search`` with
+not (docs/OKTA-API.md §10.2). A refused user query is 400 ``E0000031`` "Invalid
+search criteria." (with no causes: the catalogue's entry carries no message), and
+``search`` with
 ``filter`` is 400 ``E0000033``. Groups keep the looser reading they always had.
 """
 
