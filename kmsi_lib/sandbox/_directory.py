@@ -138,9 +138,13 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, ops: tuple[str, ...] = OPERATORS) -> None:
         self.toks = _tokens(text)
         self.i = 0
+        self.ops = ops
+
+    def _unknown_operator(self, op: str) -> ExpressionError:
+        return ExpressionError(f"unsupported operator {op!r}")
 
     def parse(self) -> Node:
         if not self.toks:
@@ -182,8 +186,8 @@ class _Parser:
         if self.i >= len(self.toks) or self.toks[self.i][0] != "word":
             raise ExpressionError(f"expected an operator after {attr!r}")
         op = self.toks[self.i][1].lower()
-        if op not in OPERATORS:
-            raise ExpressionError(f"unsupported operator {op!r}")
+        if op not in self.ops:
+            raise self._unknown_operator(op)
         self.i += 1
         if op == "pr":
             return Term(attr, op)

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ._common import Ctx, Reply, clone
-from ._directory import ExpressionError, _Parser
+from ._directory import OPERATORS, ExpressionError, Junction, Node, Term, _Parser
 from ._errors import ApiError, validation
 from ._policies import default_access_policy
 from ._state import Json, OrgState
@@ -49,7 +49,7 @@ LOG_EVENT_FIELDS = ("actor", "authenticationContext", "client", "debugContext", 
                     "displayMessage", "eventType", "legacyEventType", "outcome", "published",
                     "request", "securityContext", "severity", "target", "transaction", "uuid",
                     "version")
-_FILTER_OPS = (*_Parser.OPS, "ew")
+_FILTER_OPS = (*OPERATORS, "ew")
 _SNAKE = re.compile(r"_([a-z])")
 _RNG = random.Random()  # uuid1 node: random, never the host's MAC address  # noqa: S311
 
@@ -357,44 +357,39 @@ def _match(have: Any, op: str, want: str) -> bool:
 
 
 class _LogParser(_Parser):
-    """The users' SCIM-like grammar (``and``, ``or``, parentheses) over event attributes.
+    """The users' SCIM-like grammar (``and``, ``or``, parentheses) over event attributes."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text, _FILTER_OPS)
+
+    def _unknown_operator(self, op: str) -> ExpressionError:
+        return ExpressionError(f"Unrecognized attribute operator '{op}'. "
+                               f"Expected: {','.join(self.ops)}")
+
+
+def _predicate(node: Node) -> Callable[[Json], bool]:
+    """An event predicate for a parsed filter.
 
     Comparisons see through lists, so ``target.id eq "x"`` matches an event when any of
     its targets has that id; ``ne`` holds when none has.
     """
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text, None, _FILTER_OPS)
-
-    def _atom(self) -> Callable[[Json], bool]:
-        if self.i < len(self.toks) and self.toks[self.i][0] == "(":
-            return super()._atom()
-        if self.i >= len(self.toks):
-            raise ExpressionError("expression ends too early")
-        kind, attr = self.toks[self.i]
-        if kind != "word":
-            raise ExpressionError(f"expected an attribute, got {attr!r}")
-        # the query guide also spells attributes in snake case (event_type)
-        path = [_SNAKE.sub(lambda m: m.group(1).upper(), p) for p in attr.split(".")]
-        if path[0] not in LOG_EVENT_FIELDS or path[0] == "published":
-            raise _InvalidField(f"field is not valid: {attr}")
-        self.i += 1
-        if self.i >= len(self.toks) or self.toks[self.i][0] != "word":
-            raise ExpressionError(f"expected an operator after {attr!r}")
-        op = self.toks[self.i][1].lower()
-        if op not in self.ops:
-            raise ExpressionError(f"Unrecognized attribute operator '{op}'. "
-                                  f"Expected: {','.join(self.ops)}")
-        self.i += 1
-        if op == "pr":
-            return lambda e: any(v not in ("", None) for v in _resolve(e, path))
-        if self.i >= len(self.toks) or self.toks[self.i][0] not in ("str", "num", "word"):
-            raise ExpressionError(f"expected a value after {op!r}")
-        want = self.toks[self.i][1].lower()
-        self.i += 1
-        if op == "ne":
-            return lambda e: not any(str(v).lower() == want for v in _resolve(e, path))
-        return lambda e: any(_match(v, op, want) for v in _resolve(e, path))
+    if isinstance(node, Junction):
+        parts = [_predicate(p) for p in node.parts]
+        if node.op == "and":
+            return lambda e: all(p(e) for p in parts)
+        return lambda e: any(p(e) for p in parts)
+    assert isinstance(node, Term)
+    attr, op = node.attr, node.op
+    # the query guide also spells attributes in snake case (event_type)
+    path = [_SNAKE.sub(lambda m: m.group(1).upper(), p) for p in attr.split(".")]
+    if path[0] not in LOG_EVENT_FIELDS or path[0] == "published":
+        raise _InvalidField(f"field is not valid: {attr}")
+    if op == "pr":
+        return lambda e: any(v not in ("", None) for v in _resolve(e, path))
+    want = node.literal.lower()
+    if op == "ne":
+        return lambda e: not any(str(v).lower() == want for v in _resolve(e, path))
+    return lambda e: any(_match(v, op, want) for v in _resolve(e, path))
 
 
 class _InvalidField(ExpressionError):
@@ -403,7 +398,7 @@ class _InvalidField(ExpressionError):
 
 def _compile_filter(text: str) -> Callable[[Json], bool]:
     try:
-        return _LogParser(text).parse()
+        return _predicate(_LogParser(text).parse())
     except _InvalidField as exc:
         raise ApiError("E0000053", summary=str(exc)) from exc
     except ExpressionError as exc:
