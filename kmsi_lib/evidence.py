@@ -4,6 +4,7 @@ Layout under an evidence root (``evidence/`` by default)::
 
     evidence/
       ledger.jsonl                 append-only, one JSON object per line, hash-chained
+      ledger.anchor                {seq, hash} of the ledger's head, moved by each append
       <change-id>/<run-id>/        one directory per run
         notebook.ipynb             the executed notebook
         notebook.html              its HTML export, readable without Jupyter
@@ -18,6 +19,12 @@ outcome, record_sha256, files: {name: sha256}, prev_hash, hash}`` where
 removing, adding or reordering a line or any file of a recorded run is reported
 by :func:`verify`. A run whose files contained a secret is deleted and
 recorded as ``kind: "quarantined"`` (no files, no secret).
+
+``ledger.anchor`` names the head the ledger had after the last append. A
+ledger that no longer holds that entry at that position was rewritten (or cut
+short): :func:`verify` reports it, :func:`append_ledger` then leaves the
+anchor where it was, and evidence is consumed (:func:`verified_run`) only from
+a ledger that extends its anchor.
 
 The functions here are pure over paths and dicts; only :func:`main` prints.
 """
@@ -45,6 +52,7 @@ from kmsi_lib import _protocol
 from kmsi_lib.errors import EvidenceError
 
 __all__ = [
+    "ANCHOR_FILE",
     "GENESIS_HASH",
     "KEY_FILE_ENV",
     "LEDGER_FILE",
@@ -58,9 +66,12 @@ __all__ = [
     "RecordedRun",
     "RunMeta",
     "SecretHit",
+    "VerifiedRun",
     "VerifyReport",
+    "anchor_ledger",
     "append_ledger",
     "canonical_json",
+    "check_ledger",
     "describe_hits",
     "entry_hash",
     "file_digests",
@@ -69,6 +80,7 @@ __all__ = [
     "known_secrets",
     "load_record",
     "main",
+    "read_anchor",
     "read_ledger",
     "read_result",
     "record_run",
@@ -79,6 +91,7 @@ __all__ = [
     "sha256_bytes",
     "sha256_file",
     "verification_passed",
+    "verified_run",
     "verify",
     "write_json",
     "write_result",
@@ -86,6 +99,7 @@ __all__ = [
 
 SCHEMA = "kmsi-evidence/1"
 LEDGER_FILE = "ledger.jsonl"
+ANCHOR_FILE = "ledger.anchor"
 LOCK_FILE = ".ledger.lock"
 RECORD_FILE = "record.json"
 RESULT_FILE = "result.json"
@@ -239,6 +253,9 @@ def append_ledger(root: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Append one entry (seq, prev_hash and hash are filled in here) and return it."""
     with _locked(root):
         entries = read_ledger(root)
+        # A ledger that does not extend its anchor was rewritten: appending must not
+        # bless it, so the anchor stays where it was and verify keeps saying so.
+        extends = not _anchor_problems(root, entries)
         prev = entries[-1] if entries else None
         entry: dict[str, Any] = {
             **fields,
@@ -250,6 +267,8 @@ def append_ledger(root: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
             fh.write(canonical_json(entry) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+        if extends:
+            _write_anchor(root, entry)
     return entry
 
 
@@ -337,11 +356,39 @@ def verify(root: Path, *, expect: Sequence[str] = ()) -> VerifyReport:
     except EvidenceError as exc:
         return VerifyReport(root, 0, 0, (Problem("unreadable", LEDGER_FILE, str(exc)),))
 
-    prev_hash = GENESIS_HASH
+    problems += _chain_problems(entries)
     listed: set[str] = set()
     runs = 0
     for index, entry in enumerate(entries, start=1):
-        where = f"{LEDGER_FILE} line {index} (seq {entry.get('seq')}, run {entry.get('run_id')})"
+        if entry.get("kind") != "run":
+            continue
+        runs += 1
+        rel = str(entry.get("path", ""))
+        listed.add(rel)
+        problems += _verify_run(root, rel, entry, _where(index, entry))
+
+    problems += _anchor_problems(root, entries) + _expect_problems(entries, expect)
+    for rel in sorted(_run_dirs_on_disk(root) - listed):
+        problems.append(
+            Problem("unlisted-run", rel, "run directory is not in the ledger (added afterwards?)")
+        )
+    for name in _stray_root_files(root):
+        problems.append(Problem("unlisted-file", name, "file is not part of any recorded run "
+                                "(added afterwards?)"))
+    return VerifyReport(root, len(entries), runs, tuple(problems))
+
+
+def _where(index: int, entry: Mapping[str, Any]) -> str:
+    return f"{LEDGER_FILE} line {index} (seq {entry.get('seq')}, run {entry.get('run_id')})"
+
+
+def _chain_problems(entries: Sequence[Mapping[str, Any]]) -> list[Problem]:
+    """What is wrong with the chain itself: sequence, links, hashes, a run listed twice."""
+    problems: list[Problem] = []
+    prev_hash = GENESIS_HASH
+    listed: set[str] = set()
+    for index, entry in enumerate(entries, start=1):
+        where = _where(index, entry)
         if entry.get("seq") != index:
             problems.append(
                 Problem("seq", where, f"sequence number should be {index}: lines removed, "
@@ -355,36 +402,264 @@ def verify(root: Path, *, expect: Sequence[str] = ()) -> VerifyReport:
         if entry.get("hash") != entry_hash(str(entry.get("prev_hash")), entry):
             problems.append(Problem("hash", where, "hash does not match the entry: it was edited"))
         prev_hash = str(entry.get("hash"))
+        if entry.get("kind") == "run":
+            rel = str(entry.get("path", ""))
+            if rel in listed:
+                problems.append(Problem("duplicate", where, f"run directory {rel} is listed twice"))
+            listed.add(rel)
+    return problems
 
-        if entry.get("kind") != "run":
-            continue
-        runs += 1
-        rel = str(entry.get("path", ""))
-        if rel in listed:
-            problems.append(Problem("duplicate", where, f"run directory {rel} is listed twice"))
-        listed.add(rel)
-        problems += _verify_run(root, rel, entry, where)
 
+def _expect_problems(entries: Sequence[Mapping[str, Any]], expect: Sequence[str]) -> list[Problem]:
     hashes = {str(e.get("hash")) for e in entries}
-    for pinned in expect:
-        if pinned not in hashes:
-            problems.append(Problem("anchor", LEDGER_FILE, f"the expected hash {pinned} is not "
-                                    "in the ledger: it was rewritten (or this is another ledger)"))
-    for rel in sorted(_run_dirs_on_disk(root) - listed):
-        problems.append(
-            Problem("unlisted-run", rel, "run directory is not in the ledger (added afterwards?)")
-        )
-    for name in _stray_root_files(root):
-        problems.append(Problem("unlisted-file", name, "file is not part of any recorded run "
-                                "(added afterwards?)"))
-    return VerifyReport(root, len(entries), runs, tuple(problems))
+    return [
+        Problem("anchor", LEDGER_FILE, f"the expected hash {pinned} is not in the ledger: it was "
+                "rewritten (or this is another ledger)")
+        for pinned in expect if pinned not in hashes
+    ]
+
+
+# ---------------------------------------------------------------- anchor
+
+
+def read_anchor(root: Path) -> dict[str, Any] | None:
+    """``{seq, hash}`` of the head the ledger had after its last append (None: no anchor)."""
+    path = Path(root) / ANCHOR_FILE
+    if not path.exists():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EvidenceError(f"{path}: unreadable anchor ({exc})") from exc
+    if not isinstance(value, dict) or not isinstance(value.get("seq"), int) or not isinstance(
+        value.get("hash"), str
+    ):
+        raise EvidenceError(f"{path}: not a ledger anchor ({{seq, hash}})")
+    return value
+
+
+def _write_anchor(root: Path, entry: Mapping[str, Any]) -> None:
+    write_json(root / ANCHOR_FILE, {"seq": entry["seq"], "hash": entry["hash"]})
+
+
+def _anchor_problems(root: Path, entries: Sequence[Mapping[str, Any]]) -> list[Problem]:
+    """Does the ledger extend its anchor (hold the anchored entry at the anchored position)?"""
+    try:
+        anchor = read_anchor(root)
+    except EvidenceError as exc:
+        return [Problem("anchor", ANCHOR_FILE, str(exc))]
+    if anchor is None:
+        if not entries:
+            return []
+        return [Problem("anchor", ANCHOR_FILE, "the ledger has entries but no anchor: it was "
+                        "deleted (or the root predates anchors; once `kmsi evidence verify` "
+                        "shows nothing else wrong, `kmsi evidence anchor` sets it)")]
+    seq, pinned = anchor["seq"], anchor["hash"]
+    if seq > len(entries):
+        return [Problem("anchor", ANCHOR_FILE, f"the anchor is at seq {seq} but the ledger has "
+                        f"{len(entries)} lines: lines were removed from its end")]
+    if seq < 1 or entries[seq - 1].get("hash") != pinned:
+        return [Problem("anchor", ANCHOR_FILE, f"the ledger's line {seq} is not the anchored "
+                        f"entry (hash {pinned}): the ledger was rewritten")]
+    return []
+
+
+def check_ledger(root: Path, *, expect: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The ledger's entries, if its chain is intact, it extends its anchor and holds ``expect``.
+
+    Raises EvidenceError naming every problem. Only the ledger is checked here,
+    not the files of each run (:func:`verify` does both).
+    """
+    root = Path(root)
+    entries = read_ledger(root)
+    problems = _chain_problems(entries) + _anchor_problems(root, entries)
+    problems += _expect_problems(entries, expect)
+    if problems:
+        raise EvidenceError(f"the ledger {root / LEDGER_FILE} does not verify: "
+                            + "; ".join(f"[{p.kind}] {p}" for p in problems))
+    return entries
+
+
+def anchor_ledger(root: Path) -> dict[str, Any]:
+    """Anchor the ledger at its head (``kmsi evidence anchor``): for a root without an anchor.
+
+    Refuses a broken chain. Anchoring says "I trust this ledger as it is now":
+    check it with ``kmsi evidence verify`` (and any hash copied earlier) first.
+    """
+    root = Path(root)
+    with _locked(root):
+        entries = read_ledger(root)
+        problems = _chain_problems(entries)
+        if problems or not entries:
+            raise EvidenceError(f"cannot anchor {root / LEDGER_FILE}: "
+                                + ("; ".join(str(p) for p in problems) or "it is empty"))
+        _write_anchor(root, entries[-1])
+    return entries[-1]
+
+
+# ---------------------------------------------------------------- consuming evidence
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifiedRun:
+    """A recorded run whose files were read once, hashed and found as the ledger lists them.
+
+    ``name`` is the file the caller named (``record.json`` for a run directory);
+    :meth:`json` parses a JSON file of the run from the very bytes that were hashed.
+    """
+
+    root: Path
+    run_dir: Path
+    rel: str
+    name: str
+    entry: dict[str, Any]
+    position: int  # 1-based line of the entry in the ledger
+    head: dict[str, Any]
+    record: dict[str, Any]
+    contents: Mapping[str, bytes]
+
+    def json(self, name: str | None = None) -> Any:
+        """The parsed JSON of a file of the run (default: the file the caller named)."""
+        name = name or self.name
+        if name not in self.contents:
+            raise EvidenceError(f"{self.rel}/{name}: not a JSON file of the run")
+        return _parse(self.rel, name, self.contents[name])
+
+
+def _parse(rel: str, name: str, data: bytes) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except ValueError as exc:
+        raise EvidenceError(f"{rel}/{name}: not JSON ({exc})") from exc
+
+
+def _symlink_on_the_way(root: Path, given: Path) -> Path | None:
+    """The first symbolic link on ``given``'s path below ``root``, as written.
+
+    A path that is not written below ``root`` is judged by where it resolves to.
+    """
+    lexical = Path(os.path.abspath(given))
+    for base in (Path(os.path.abspath(root)), Path(root).resolve()):
+        try:
+            parts = lexical.relative_to(base).parts
+        except ValueError:
+            continue
+        here = base
+        for part in parts:
+            here = here / part
+            if here.is_symlink():
+                return here
+        return None
+    return None
+
+
+def _read_run_files(run_dir: Path, rel: str) -> tuple[dict[str, str], dict[str, bytes]]:
+    """sha256 of every file of a run, and the bytes of its JSON files (read once, no links)."""
+    digests: dict[str, str] = {}
+    contents: dict[str, bytes] = {}
+    for here, dirs, names in os.walk(run_dir, followlinks=False):
+        for name in sorted(dirs + names):
+            path = Path(here) / name
+            if path.is_symlink():
+                raise EvidenceError(f"{rel}/{path.relative_to(run_dir).as_posix()} is a "
+                                    "symbolic link: a run's files are never links")
+        for name in names:
+            path = Path(here) / name
+            data = path.read_bytes()
+            key = path.relative_to(run_dir).as_posix()
+            digests[key] = sha256_bytes(data)
+            if key.endswith(".json"):
+                contents[key] = data
+    return digests, contents
+
+
+def verified_run(root: Path, path: Path, *, expect: Sequence[str] = ()) -> VerifiedRun:
+    """Check one recorded run of ``root`` before its evidence is used; raise EvidenceError if not.
+
+    ``path`` is a run directory ``<change>/<run>`` of ``root`` or a file in it,
+    and must lie inside ``root`` itself (no symbolic link on the way; evidence
+    that verifies in some other root is refused). The ledger's chain must be
+    intact, extend its anchor and hold every ``expect`` hash, with the run at
+    or before the last of them (the approver saw that head); the run must be
+    listed; its files (no links) must be exactly those its entry lists, with
+    those hashes; and its record must agree with the entry. The files are read
+    once: :meth:`VerifiedRun.json` returns the bytes that were hashed.
+    """
+    root = Path(root)
+    given = Path(path).expanduser()
+    link = _symlink_on_the_way(root, given)
+    if link is not None:
+        raise EvidenceError(f"{link} is a symbolic link: evidence is read only from the files "
+                            f"inside the evidence root {root}")
+    if not given.exists():
+        raise EvidenceError(f"{given}: no such file or directory")
+    real, base = given.resolve(), root.resolve()
+    try:
+        parts = real.relative_to(base).parts
+    except ValueError:
+        raise EvidenceError(
+            f"{given} is not in the evidence root {root}: only evidence recorded in the root "
+            "this run writes to (--evidence-root) is accepted, whatever another root's ledger "
+            "says") from None
+    if len(parts) == 2 and real.is_dir():
+        name = RECORD_FILE
+    elif len(parts) == 3 and real.is_file():
+        name = parts[2]
+    else:
+        raise EvidenceError(f"{given} is not a recorded run directory (<change>/<run>) of "
+                            f"{root}, nor a file directly in one")
+    rel = f"{parts[0]}/{parts[1]}"
+    if parts[0].startswith("."):
+        raise EvidenceError(f"{given} is a run in progress ({STAGING_DIR}), not recorded evidence")
+
+    entries = check_ledger(root, expect=expect)
+    found = [(i, e) for i, e in enumerate(entries, start=1)
+             if e.get("kind") == "run" and e.get("path") == rel]
+    if not found:
+        raise EvidenceError(f"the run {rel} is not in the ledger {root / LEDGER_FILE} (only "
+                            "recorded evidence is accepted)")
+    position, entry = found[0]
+    if expect:
+        seen = max(i for i, e in enumerate(entries, start=1) if e.get("hash") in expect)
+        if position > seen:
+            raise EvidenceError(f"the run {rel} (ledger line {position}) was recorded after the "
+                                f"ledger head the approver saw (--expect, line {seen})")
+
+    run_dir = base / parts[0] / parts[1]
+    digests, contents = _read_run_files(run_dir, rel)
+    listed = entry.get("files") if isinstance(entry.get("files"), Mapping) else {}
+    assert isinstance(listed, Mapping)
+    problems = [f"{n}: removed" for n in sorted(set(listed) - set(digests))]
+    problems += [f"{n}: not in the ledger (added)" for n in sorted(set(digests) - set(listed))]
+    problems += [f"{n}: edited (sha256 differs from the ledger)"
+                 for n in sorted(set(listed) & set(digests)) if listed[n] != digests[n]]
+    if digests.get(RECORD_FILE) != entry.get("record_sha256"):
+        problems.append(f"{RECORD_FILE}: sha256 differs from the ledger's record_sha256")
+    if problems or RECORD_FILE not in contents:
+        problems += [] if RECORD_FILE in contents else [f"{RECORD_FILE}: missing"]
+        raise EvidenceError(f"the evidence of run {rel} does not verify: " + "; ".join(problems))
+    record = _parse(rel, RECORD_FILE, contents[RECORD_FILE])
+    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
+        raise EvidenceError(f"{rel}/{RECORD_FILE}: not a kmsi evidence record (schema {SCHEMA})")
+    if (record.get("run_id"), record.get("change_id")) != (entry.get("run_id"),
+                                                           entry.get("change_id")) or (
+        rel != f"{record.get('change_id')}/{record.get('run_id')}"
+    ):
+        raise EvidenceError(f"{rel}/{RECORD_FILE}: its run id and change id are not those of "
+                            "its ledger entry and directory (a record moved between runs?)")
+    if record.get("files") != {k: v for k, v in listed.items() if k != RECORD_FILE}:
+        raise EvidenceError(f"{rel}/{RECORD_FILE}: its file list differs from the ledger's")
+    if name not in digests:
+        raise EvidenceError(f"{given}: not a file of the run")
+    return VerifiedRun(base, run_dir, rel, name, dict(entry), position, dict(entries[-1]),
+                       record, contents)
 
 
 def _stray_root_files(root: Path) -> list[str]:
-    """Files directly under ``root`` other than the ledger and its lock."""
+    """Files directly under ``root`` other than the ledger, its anchor and its lock."""
     if not root.is_dir():
         return []
-    expected = {LEDGER_FILE, LOCK_FILE}
+    expected = {LEDGER_FILE, ANCHOR_FILE, LOCK_FILE}
     return sorted(p.name for p in root.iterdir() if p.is_file() and p.name not in expected)
 
 
@@ -899,13 +1174,15 @@ def list_table(root: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``kmsi evidence list|verify [--root DIR]``."""
+    """``kmsi evidence list|verify|anchor [--root DIR]``."""
     parser = argparse.ArgumentParser(prog="kmsi evidence",
                                      description="list or verify recorded evidence")
     sub = parser.add_subparsers(dest="action", required=True)
     for action, help_ in (("list", "show every recorded run"),
                           ("verify", "check the ledger hash chain and every file; exit 0 only "
-                                     "when intact")):
+                                     "when intact"),
+                          ("anchor", "anchor a root that has no ledger.anchor at its ledger's "
+                                     "head (check it with verify first)")):
         p = sub.add_parser(action, help=help_)
         p.add_argument("--root", type=Path, default=Path("evidence"),
                        help="evidence directory (default: ./evidence)")
@@ -920,6 +1197,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except EvidenceError as exc:
             print(f"kmsi evidence: {exc}", file=sys.stderr)
             return 1
+        return 0
+    if args.action == "anchor":
+        try:
+            head = anchor_ledger(args.root)
+        except EvidenceError as exc:
+            print(f"kmsi evidence: {exc}", file=sys.stderr)
+            return 1
+        print(f"anchored {args.root / LEDGER_FILE} at seq {head['seq']}, hash {head['hash']}")
         return 0
     report = verify(args.root, expect=args.expect)
     print(report.to_text())

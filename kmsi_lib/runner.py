@@ -4,8 +4,10 @@
 
 1. validates the params file against the notebook and its procedure, and the
    credentials in the environment, before any kernel starts;
-2. for ``--approved-plan``, checks the plan run's evidence against its ledger
-   and that it was made for the same procedure, parameters and org;
+2. checks the evidence root's ledger (chain, anchor, ``--expect`` hashes); for
+   ``--approved-plan`` (and a rollback's ``apply_result``), checks that the run
+   is recorded in *that* root and verifies there, and that a plan was made for
+   the same change, procedure, parameters and org;
 3. executes the notebook with papermill (kernel ``python3``, a per-cell
    timeout, a progress bar); only non-secret parameters are injected, the
    kernel inherits ``OKTA_*`` from the environment;
@@ -92,32 +94,41 @@ def _same_url(a: str, b: str) -> bool:
 
 
 def check_approved_plan(
-    plan_evidence: Path, *, procedure: str, params: Mapping[str, Any], org_url: str
+    plan_evidence: Path, *, procedure: str, params: Mapping[str, Any], org_url: str,
+    evidence_root: Path, change_id: str = "", expect: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Check a plan run's evidence before applying it; return the plan (``Plan.to_dict()``).
 
-    Refuses (EvidenceError) unless the plan's run is listed in its evidence
-    root's ledger and verifies there, it was a successful plan run, and it was
-    made for the same procedure, the same parameters (compared after filling
-    in defaults) and the same org.
+    Refuses (EvidenceError) unless the plan's run is recorded in
+    ``evidence_root`` (the root this run writes to, not any root that
+    verifies) and verifies there (:func:`kmsi_lib.evidence.verified_run`:
+    chain, anchor, ``expect``, the run's files and record), it was a
+    successful plan run under ``change_id`` (when given), and it was made for
+    the same procedure, the same parameters (compared after filling in
+    defaults) and the same org. The plan returned is parsed from the bytes
+    whose hash the ledger holds.
     """
+    return _approved(plan_evidence, procedure=procedure, params=params, org_url=org_url,
+                     evidence_root=evidence_root, change_id=change_id, expect=expect)[0]
+
+
+def _approved(
+    plan_evidence: Path, *, procedure: str, params: Mapping[str, Any], org_url: str,
+    evidence_root: Path, change_id: str, expect: Sequence[str],
+) -> tuple[dict[str, Any], evidence.VerifiedRun]:
     from kmsi_lib.params import normalized_params
 
-    record_path, record = evidence.load_record(plan_evidence)
-    run_dir = record_path.parent
-    root = run_dir.parent.parent
-    entry = evidence.find_run(root, run_dir)
-    if entry is None:
-        raise EvidenceError(f"{record_path}: this plan is not in the ledger {root / 'ledger.jsonl'}"
-                            " (only recorded plan evidence can be approved)")
-    report = evidence.verify(root)
-    rel = str(entry["path"])
-    relevant = [p for p in report.problems
-                if p.kind in {"chain", "seq", "hash", "unreadable", "duplicate"}
-                or p.where.startswith(rel)]
-    if relevant:
-        listing = "; ".join(str(p) for p in relevant)
-        raise EvidenceError(f"the approved plan's evidence does not verify: {listing}")
+    try:
+        verified = evidence.verified_run(evidence_root, plan_evidence, expect=expect)
+    except EvidenceError as exc:
+        raise EvidenceError(f"the approved plan's evidence does not verify: {exc}") from None
+    record, record_path = verified.record, verified.run_dir / evidence.RECORD_FILE
+    if verified.name != evidence.RECORD_FILE:
+        raise EvidenceError(f"{plan_evidence}: name the plan run's directory or its record.json")
+    if change_id and record.get("change_id") != change_id:
+        raise EvidenceError(f"the approved plan was recorded under the change "
+                            f"{record.get('change_id')!r}, not {change_id!r}: plan again "
+                            f"with --change {change_id}")
     if record.get("mode") != "plan" or record.get("status") != "succeeded":
         raise EvidenceError(f"{record_path}: not a successful plan run (mode "
                             f"{record.get('mode')}, status {record.get('status')})")
@@ -137,7 +148,7 @@ def check_approved_plan(
     if not _same_url(planned_org, org_url):
         raise EvidenceError(f"the approved plan was made for the org {planned_org}, "
                             f"not {org_url}")
-    return plan
+    return plan, verified
 
 
 # ---------------------------------------------------------------- one run
@@ -274,13 +285,16 @@ def run_notebook(
     evidence_root: Path = Path("evidence"),
     timeout: int = 600,
     progress: bool = True,
+    expect: Sequence[str] = (),
 ) -> RunReport:
     """Validate, execute one runbook and record its evidence (``kmsi run`` without argv).
 
     Raises ParameterError, ConfigError or EvidenceError when nothing can be
     run; once the kernel starts, every outcome is a RunReport with evidence.
     The kernel inherits this process's environment (``OKTA_*``): that is the
-    only way credentials reach it.
+    only way credentials reach it. ``expect`` are ledger hashes an approver
+    saw (``--expect``): each must be in the root's ledger, and an approved
+    plan or rolled-back apply must be at or before the last of them.
     """
     from kmsi_lib.auth import Credentials
     from kmsi_lib.params import load_run_params
@@ -300,17 +314,24 @@ def run_notebook(
     run = load_run_params(notebook, params_file)
     credentials = Credentials.from_env(env)
 
+    root = Path(evidence_root)
+    # Evidence this run consumes must be this root's, verified, before the kernel (and
+    # so any request to the org) starts; a rewritten ledger stops every run.
+    evidence.check_ledger(root, expect=expect)
     approved: dict[str, Any] | None = None
     approved_meta: dict[str, Any] | None = None
     if approved_plan is not None:
-        approved = check_approved_plan(approved_plan, procedure=run.procedure,
-                                       params=run.values, org_url=credentials.org_url)
-        record_path, record = evidence.load_record(approved_plan)
-        approved_meta = {"run_id": record.get("run_id"), "path": _display_path(record_path),
-                         "record_sha256": evidence.sha256_file(record_path),
-                         "fingerprint": approved.get("fingerprint")}
+        approved, source = _approved(approved_plan, procedure=run.procedure, params=run.values,
+                                     org_url=credentials.org_url, evidence_root=root,
+                                     change_id=change_id, expect=expect)
+        approved_meta = {"run_id": source.record.get("run_id"),
+                         "path": _display_path(source.run_dir / evidence.RECORD_FILE),
+                         "record_sha256": source.entry.get("record_sha256"),
+                         "ledger_hash": source.entry.get("hash"),
+                         "fingerprint": approved.get("fingerprint"),
+                         "digest": approved.get("digest")}
+    verified_inputs = _verify_evidence_inputs(run.procedure, run.values, root, expect)
 
-    root = Path(evidence_root)
     run_id = new_run_id(run.procedure, mode)
     staging = root / evidence.STAGING_DIR / run_id
     staging.mkdir(parents=True)
@@ -325,7 +346,7 @@ def run_notebook(
     # directory that no longer exists). Staging stays a separate directory and
     # the move stays a single rename followed by the ledger append, so `verify`
     # never sees a half-written run outside .staging/.
-    parameters = {**run.effective, "mode": mode, "change_id": change_id,
+    parameters = {**run.effective, **verified_inputs, "mode": mode, "change_id": change_id,
                   "evidence_dir": ".", "approved_plan": plan_param}
     started = utc_now()
     with _captured_papermill_log() as log, _absolute_key_paths():
@@ -360,6 +381,25 @@ def run_notebook(
     return RunReport(EXIT_OK, run_id, outcome, recorded.run_dir, record, f"run {outcome}")
 
 
+def _verify_evidence_inputs(
+    procedure: str, values: Mapping[str, Any], root: Path, expect: Sequence[str]
+) -> dict[str, Any]:
+    """Parameters naming evidence (a rollback's ``apply_result``), checked in ``root``.
+
+    A procedure module lists them by defining ``verify_evidence_inputs(values,
+    *, evidence_root, expect)``; it raises when the evidence is not this root's
+    or does not verify, and returns the values the kernel gets instead (the
+    verified file's absolute path: the kernel runs in the run directory).
+    """
+    from kmsi_lib.procedures import REGISTRY
+
+    check = getattr(REGISTRY[procedure], "verify_evidence_inputs", None)
+    if check is None:
+        return {}
+    checked: dict[str, Any] = check(values, evidence_root=root, expect=expect)
+    return checked
+
+
 def _run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kmsi run",
@@ -373,6 +413,9 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--approved-plan", type=Path, default=None,
                    help="apply exactly this plan: a plan run's record.json or its directory")
     p.add_argument("--evidence-root", type=Path, default=Path("evidence"))
+    p.add_argument("--expect", action="append", default=[], metavar="HASH",
+                   help="a ledger head hash the approver saw: it must be in the ledger, and "
+                        "the approved plan (or rolled-back apply) at or before it; repeatable")
     p.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -385,7 +428,7 @@ def run_main(argv: Sequence[str] | None = None) -> int:
         report = run_notebook(
             args.notebook, args.params, mode=args.mode, change_id=args.change,
             approved_plan=args.approved_plan, evidence_root=args.evidence_root,
-            timeout=args.timeout, progress=not args.no_progress,
+            timeout=args.timeout, progress=not args.no_progress, expect=args.expect,
         )
     except (ParameterError, ConfigError, EvidenceError) as exc:
         print(f"kmsi run: refused, nothing was run: {exc}", file=sys.stderr)
@@ -394,6 +437,10 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     print(f"kmsi run: {report.message}", file=stream)
     if report.run_dir is not None:
         print(f"evidence: {_display_path(report.run_dir)}", file=stream)
+    with contextlib.suppress(EvidenceError):
+        head = evidence.read_anchor(args.evidence_root)
+        if head is not None:  # what an approver copies into the ticket, for --expect
+            print(f"ledger head: seq {head['seq']} hash {head['hash']}", file=stream)
     return report.exit_code
 
 

@@ -124,7 +124,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = 1
 
 
+def _tamper_summary(terminalreporter: Any) -> None:
+    """Tests that tamper with evidence tag themselves ``("tamper_scenario", (name, refused))``."""
+    seen = {
+        name: refused
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for key, (name, refused) in (
+            p for p in getattr(report, "user_properties", ()) if p[0] == "tamper_scenario"
+        )
+    }
+    if seen:
+        accepted = sorted(name for name, refused in seen.items() if not refused)
+        terminalreporter.write_line(
+            f"evidence tampering: {len(seen)} scenarios, {len(seen) - len(accepted)} refused"
+            + (f"; accepted: {', '.join(accepted)}" if accepted else "")
+        )
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    _tamper_summary(terminalreporter)
     if not _SUITE_CHECK:
         return
     terminalreporter.write_line(

@@ -177,3 +177,35 @@ def comparable_snapshot(sandbox: Sandbox) -> dict[str, Any]:
 
     result: dict[str, Any] = strip(snap)
     return result
+
+
+def record_apply(root: Any, apply_result: dict[str, Any], *, run_id: str = "apply-1",
+                 change_id: str = "CHG-1", mode: str = "apply") -> Any:
+    """Record ``apply_result`` as the evidence of an apply run in ``root``; its run directory.
+
+    What ``kmsi run`` leaves for a rollback to read (result.json, record.json, a
+    ledger line), without starting a kernel.
+    """
+    from pathlib import Path
+
+    from kmsi_lib import evidence
+
+    root = Path(root)
+    staging = root / evidence.STAGING_DIR / run_id
+    plan = apply_result.get("plan") or {}
+    evidence.write_result(staging, {
+        "procedure": plan.get("procedure"), "mode": mode, "change_id": change_id,
+        "params": plan.get("params"), "org": {"url": plan.get("org_url"), "pipeline": "idx"},
+        "plan": plan, "apply_result": apply_result if mode == "apply" else None,
+        "verification": apply_result.get("verification"), "journal": [], "error": None,
+        "outcome": apply_result.get("outcome"),
+    })
+    meta = evidence.RunMeta(
+        run_id=run_id, change_id=change_id, mode=mode, procedure=str(plan.get("procedure")),
+        notebook="notebooks/20_post_auth.ipynb", template_sha256="0" * 64,
+        parameters=plan.get("params") or {}, started_at="t", finished_at="t",
+        operator="tester", org_url=str(plan.get("org_url")),
+    )
+    recorded = evidence.record_run(root, staging, meta, succeeded=True)
+    assert recorded.run_dir is not None
+    return recorded.run_dir

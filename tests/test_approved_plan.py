@@ -53,12 +53,17 @@ def plan_run(_recorded_plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     return run_dir
 
 
+def _root_of(run_dir: Path) -> Path:
+    return (run_dir if run_dir.is_dir() else run_dir.parent).parent.parent
+
+
 def _check(run_dir: Path, *, params: dict[str, object] | None = None, org: str = ORG,
-           procedure: str = "post_auth") -> dict[str, object]:
+           procedure: str = "post_auth", change_id: str = "CHG-7") -> dict[str, object]:
     return runner.check_approved_plan(run_dir, procedure=procedure,
                                       params=params or {"apps": {"labels": ["Payroll"]},
                                                         "rule_name": "KMSI for staff"},
-                                      org_url=org)
+                                      org_url=org, evidence_root=_root_of(run_dir),
+                                      change_id=change_id)
 
 
 def test_matching_plan_is_accepted(plan_run: Path) -> None:
@@ -96,7 +101,7 @@ def _forge_and_rehash(run_dir: Path) -> None:
         pytest.param(lambda d: (d / "notebook.html").unlink(), "does not verify",
                      id="removed-file"),
         pytest.param(lambda d: (d.parent.parent / "ledger.jsonl").write_text(""),
-                     "not in the ledger", id="ledger-emptied"),
+                     "lines were removed from its end", id="ledger-emptied"),
     ],
 )
 def test_tampered_plan_is_refused(plan_run: Path, tamper: object, words: str) -> None:

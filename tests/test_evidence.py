@@ -475,8 +475,9 @@ def test_cli_list_and_verify(three_runs: Path, capsys: pytest.CaptureFixture[str
     assert "NOT intact" in out and "CHG-1/run-1/result.json" in out
 
 
-def test_rewritten_ledger_is_caught_by_an_expected_hash(three_runs: Path) -> None:
-    """Rewriting every line from a forged one keeps the chain valid; a copied hash exposes it."""
+def test_rewritten_ledger_is_caught_by_the_anchor_and_an_expected_hash(three_runs: Path) -> None:
+    """Rewriting every line from a forged one keeps the chain valid; the anchor exposes it,
+    and when the forger moves the anchor too, a copied hash still does."""
     pinned = read_ledger(three_runs)[1]["hash"]
     assert verify(three_runs, expect=[pinned]).ok
     entries = read_ledger(three_runs)
@@ -486,7 +487,13 @@ def test_rewritten_ledger_is_caught_by_an_expected_hash(three_runs: Path) -> Non
         if entry["seq"] == 2:
             fields["outcome"] = "no-op"
         append_ledger(three_runs, fields)
-    assert verify(three_runs).ok  # the forger rebuilt a consistent chain...
+    report = verify(three_runs)
+    assert [p.kind for p in report.problems] == ["anchor"]  # appending did not move the anchor
+    assert "rewritten" in report.to_text()
+    (three_runs / evidence.ANCHOR_FILE).unlink()
+    assert [p.kind for p in verify(three_runs).problems] == ["anchor"]  # a missing anchor, too
+    evidence.anchor_ledger(three_runs)  # the forger re-anchors: a consistent chain...
+    assert verify(three_runs).ok
     report = verify(three_runs, expect=[pinned])
     assert [p.kind for p in report.problems] == ["anchor"]  # ...but not the copied hash
     assert evidence.main(["verify", "--root", str(three_runs), "--expect", pinned]) == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from procedure_support import ATTESTATION, Org, comparable_snapshot, make_org
+from procedure_support import ATTESTATION, Org, comparable_snapshot, make_org, record_apply
 
 from kmsi_lib.errors import EvidenceError, KmsiError, ParameterError, StalePlanError
 from kmsi_lib.procedures import post_auth, pre_auth, rollback
@@ -28,22 +28,76 @@ def _applied(org: Org) -> dict[str, Any]:
     return data
 
 
-def test_apply_result_is_read_from_a_file_or_a_runbook_result(org: Org, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["result.json", "record.json", ""])
+def test_apply_result_is_read_from_the_evidence_of_an_apply_run(
+    org: Org, tmp_path: Path, name: str
+) -> None:
+    """result.json, record.json (its before_state is only a summary) or the run directory."""
     before = comparable_snapshot(org.sandbox)
-    data = _applied(org)
-    result_file = tmp_path / "record.json"
-    record = {  # the evidence record also has a top-level before_state and the plan
-        "procedure": "post_auth",
-        "plan": data["plan"],
-        "before_state": [{"summary": "for reviewers"}],
-        "apply_result": data,
-    }
-    result_file.write_text(json.dumps(record))
-    plan = rollback.plan(org.client, {"apply_result": str(result_file)})
-    assert plan.params["apply_result"] == str(result_file)
+    run_dir = record_apply(tmp_path / "evidence", _applied(org))
+    source = str(run_dir / name) if name else str(run_dir)
+    plan = rollback.plan(org.client, {"apply_result": source})
+    assert plan.params["apply_result"] == source
     assert plan.params["rolls_back"]["procedure"] == "post_auth"
     rollback.apply(org.client, plan)
     assert comparable_snapshot(org.sandbox) == before
+    assert rollback.verify(org.client, {"apply_result": source}).ok
+
+
+def _forge_before_state(run_dir: Path) -> None:
+    """Weaken the recorded before-state of the rule: what a rollback would then 'restore'."""
+    for name in ("result.json", "record.json"):
+        data = json.loads((run_dir / name).read_text())
+        for record in data["apply_result"]["before_state"]:
+            if record["ref"]["kind"] == "rule" and record["before"]:
+                method = record["before"]["actions"]["appSignOn"]["verificationMethod"]
+                method.update({"factorMode": "1FA", "reauthenticateIn": "PT43800H"})
+        (run_dir / name).write_text(json.dumps(data))
+
+
+def test_an_edited_before_state_in_the_evidence_is_refused_before_any_request(
+    org: Org, tmp_path: Path
+) -> None:
+    """``kmsi evidence verify`` reports the edit; the rollback refuses it, reading nothing."""
+    run_dir = record_apply(tmp_path / "evidence", _applied(org))
+    _forge_before_state(run_dir)
+    org.clear_logs()
+    with pytest.raises(ParameterError) as info:
+        rollback.plan(org.client, {"apply_result": str(run_dir / "result.json")})
+    assert info.value.field == "apply_result"
+    assert "result.json: edited" in info.value.message
+    assert org.wire.sent == [] and org.api_writes() == []
+
+
+@pytest.mark.parametrize(
+    ("where", "words"),
+    [
+        pytest.param("outside", "not in the ledger", id="saved-copy-outside-any-evidence"),
+        pytest.param("plan-run", "not an apply", id="a-plan-run"),
+        pytest.param("link", "symbolic link", id="run-directory-is-a-link"),
+    ],
+)
+def test_a_path_that_is_not_an_apply_run_s_evidence_is_refused(
+    org: Org, tmp_path: Path, where: str, words: str
+) -> None:
+    data = _applied(org)
+    root = tmp_path / "evidence"
+    if where == "outside":
+        (tmp_path / "saved").mkdir()
+        source = tmp_path / "saved" / "result.json"
+        source.write_text(json.dumps({"apply_result": data}))
+    elif where == "plan-run":
+        source = record_apply(root, data, mode="plan") / "result.json"
+    else:
+        real = record_apply(tmp_path / "elsewhere", data)
+        (root / "CHG-1").mkdir(parents=True)
+        (root / "CHG-1" / real.name).symlink_to(real, target_is_directory=True)
+        source = root / "CHG-1" / real.name / "result.json"
+    org.clear_logs()
+    with pytest.raises(ParameterError) as info:
+        rollback.plan(org.client, {"apply_result": str(source)})
+    assert words in info.value.message
+    assert org.wire.sent == []
 
 
 @pytest.mark.parametrize(

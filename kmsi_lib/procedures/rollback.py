@@ -1,9 +1,15 @@
 """Roll back an apply: put every object it wrote back as it was before.
 
-The input is an :class:`~kmsi_lib.procedures._base.ApplyResult` (the dict, a
-JSON file holding it, or a runbook ``result.json`` / evidence ``record.json``
-with an ``apply_result`` key). Its ``before_state`` says, per object, what it
-was before the apply and what the apply left. The rollback plan
+The input is an :class:`~kmsi_lib.procedures._base.ApplyResult`: a path to an
+apply run's ``result.json`` or ``record.json`` (or its run directory) in an
+evidence root, or, from Python code only, the dict itself. A path is trusted
+only once that run's evidence verifies (its root's ledger lists it, the chain
+is intact and extends its anchor, the file's sha256 is the ledger's), and the
+apply result is parsed from the bytes that were hashed; ``kmsi run`` also
+requires the run to be in its own ``--evidence-root``. A dict is taken as
+given: the caller vouches for it (tests, or code that just made the apply).
+Its ``before_state`` says, per object, what it was before the apply and what
+the apply left. The rollback plan
 
 * deletes what the apply created,
 * PUTs back the exact before object (read-only server fields removed) of
@@ -21,13 +27,15 @@ its id and always blocks the rollback. Session revocations cannot be undone.
 
 from __future__ import annotations
 
-import json
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pydantic
 
-from kmsi_lib.errors import ParameterError, StalePlanError
+from kmsi_lib import evidence
+from kmsi_lib.errors import EvidenceError, ParameterError, StalePlanError
 from kmsi_lib.procedures import REGISTRY, _base
 from kmsi_lib.procedures._base import (
     ApplyResult,
@@ -42,7 +50,17 @@ from kmsi_lib.procedures._base import (
     Verification,
 )
 
-__all__ = ["NAME", "SCOPES", "TITLE", "Params", "apply", "load_apply_result", "plan", "verify"]
+__all__ = [
+    "NAME",
+    "SCOPES",
+    "TITLE",
+    "Params",
+    "apply",
+    "load_apply_result",
+    "plan",
+    "verify",
+    "verify_evidence_inputs",
+]
 
 NAME = "rollback"
 TITLE = "Roll back an apply"
@@ -62,7 +80,8 @@ class Params(ParamsModel):
     """Parameters of a rollback."""
 
     apply_result: str | dict[str, Any] = pydantic.Field(
-        description="Path to a JSON file holding the apply result (or the dict itself)."
+        description="Path to the apply run's result.json (or record.json) in its evidence; "
+        "Python code may pass the apply result dict itself."
     )
 
     @pydantic.field_validator("apply_result")
@@ -79,21 +98,77 @@ class Params(ParamsModel):
     )
 
 
-def load_apply_result(value: str | dict[str, Any]) -> ApplyResult:
-    """Load an apply result from a dict or a JSON file; ParameterError if unusable.
+def _containing_root(path: Path) -> Path:
+    """The evidence root a run's file (or run directory) sits in: ``<root>/<change>/<run>``.
 
+    Taken from the path as written, not resolved: a run directory that is a
+    link to another root is then refused as a link, not verified over there.
+    """
+    absolute = Path(os.path.abspath(path))
+    run_dir = absolute if absolute.is_dir() else absolute.parent
+    return run_dir.parent.parent
+
+
+def _verified_apply_run(
+    path: Path, *, evidence_root: Path | None, expect: Sequence[str] = ()
+) -> evidence.VerifiedRun:
+    """The apply run ``path`` names, verified in ``evidence_root`` (default: its own root)."""
+    if not path.exists() and not path.is_symlink():
+        raise ParameterError("apply_result", f"no file at {str(path)!r}")
+    root = _containing_root(path) if evidence_root is None else evidence_root
+    try:
+        run = evidence.verified_run(root, path, expect=expect)
+    except EvidenceError as exc:
+        raise ParameterError(
+            "apply_result",
+            f"{str(path)!r} is not verified evidence of an apply, so its before-state is not "
+            f"trusted: {exc}",
+        ) from None
+    if run.name not in (evidence.RESULT_FILE, evidence.RECORD_FILE):
+        raise ParameterError(
+            "apply_result", f"name the apply run's result.json or record.json, not {run.name}"
+        )
+    if run.record.get("mode") != "apply":
+        raise ParameterError(
+            "apply_result",
+            f"the run {run.rel} was a {run.record.get('mode')!r} run, not an apply",
+        )
+    return run
+
+
+def verify_evidence_inputs(
+    values: Mapping[str, Any], *, evidence_root: Path, expect: Sequence[str] = ()
+) -> dict[str, Any]:
+    """For ``kmsi run``: ``apply_result`` must be an apply run recorded in ``evidence_root``.
+
+    Checked before the kernel starts (so before any request to the org);
+    returns the verified file's absolute path for the kernel, which checks the
+    same evidence again when it reads it.
+    """
+    value = values.get("apply_result")
+    if not isinstance(value, str) or not value:
+        raise ParameterError("apply_result", "name the apply run's result.json in the evidence")
+    path = Path(value).expanduser()
+    run = _verified_apply_run(path, evidence_root=evidence_root, expect=expect)
+    return {"apply_result": str(run.run_dir / run.name)}
+
+
+def load_apply_result(
+    value: str | dict[str, Any], *, evidence_root: Path | None = None
+) -> ApplyResult:
+    """Load an apply result from a dict or a path to verified evidence; ParameterError if unusable.
+
+    A path must name an apply run's result.json or record.json (or its
+    directory) whose evidence verifies in its evidence root (``evidence_root``
+    when given, else the root the run sits in); the apply result is parsed
+    from the hashed bytes. A dict is trusted as given (Python callers only).
     The module of the procedure that made it is imported, so that the kinds of
     object it wrote can be read and written again.
     """
     data: Any = value
     if isinstance(value, str):
         path = Path(value).expanduser()
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ParameterError("apply_result", f"no file at {str(path)!r}") from None
-        except (OSError, ValueError) as exc:
-            raise ParameterError("apply_result", f"cannot read {str(path)!r}: {exc}") from None
+        data = _verified_apply_run(path, evidence_root=evidence_root).json()
     if isinstance(data, dict) and "apply_result" in data:
         data = data["apply_result"]  # a runbook's result.json or the evidence record.json
     if not isinstance(data, dict):
@@ -131,8 +206,7 @@ def _sort_key(change: Change) -> tuple[int, str, int]:
     return (1, change.ref.parent_id or "", priority if isinstance(priority, int) else 10_000)
 
 
-def _build(client: Any, params: Params) -> Plan:
-    applied = load_apply_result(params.apply_result)
+def _build(client: Any, params: Params, applied: ApplyResult) -> Plan:
     _base.check_same_org(client, applied.plan.org_url, field="apply_result")
     procedure = applied.plan.procedure
     if procedure == "reset_sessions":
@@ -248,8 +322,9 @@ def _build(client: Any, params: Params) -> Plan:
 def plan(client: Any, params: Params | dict[str, Any]) -> Plan:
     """Plan the reverse of an apply; refuses (StalePlanError) if objects drifted since."""
     checked = _base.parse_params(Params, params)
+    applied = load_apply_result(checked.apply_result)  # refused before any request to the org
     client.require_identity_engine()
-    return _build(client, checked)
+    return _build(client, checked, applied)
 
 
 def apply(

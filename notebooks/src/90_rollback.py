@@ -12,10 +12,12 @@
 # anyway. Session revocations cannot be undone.
 #
 # Point `apply_result` at the apply run's `result.json` in its evidence folder
-# (`evidence/<change>/<run>/result.json`).
+# (`evidence/<change>/<run>/result.json`). The before-state is trusted only once that run's
+# evidence verifies (its ledger lists the run, the chain is intact, every hash matches);
+# with `kmsi run` the run must be in the evidence root the rollback's own evidence goes to.
 
 # %% tags=["parameters"]
-apply_result: "Optional[str]" = None  # required: path to the apply run's result.json (or a saved apply result)
+apply_result: "Optional[str]" = None  # required: the apply run's result.json in the evidence (verified first)
 force_objects: list = []  # ids of objects changed since the apply that may be overwritten
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply
