@@ -195,7 +195,12 @@ def test_rollback_is_applied_with_its_approved_plan(sb: Sandbox, tmp_path: Path)
     applier = make(sb, tmp_path / "apply", mode="apply", change_id="CHG-4")
     applier.plan()
     assert applier.apply().outcome == "applied"
-    params = {"apply_result": str(tmp_path / "apply" / "result.json")}
+    # a path is trusted only as recorded evidence (a run in a ledger), as kmsi run leaves it
+    from procedure_support import record_apply
+
+    run_dir = record_apply(tmp_path / "evidence", result(tmp_path / "apply")["apply_result"],
+                           change_id="CHG-4")
+    params = {"apply_result": str(run_dir / "result.json")}
     planner = make(sb, tmp_path / "plan", procedure="rollback", params=params)
     planned = planner.plan()
     assert planned.params["rolls_back"]["procedure"] == "post_auth" and planned.changes
