@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 
 from kmsi_lib.errors import ParameterError, StalePlanError
-from kmsi_lib.procedures import REGISTRY, _base
+from kmsi_lib.procedures import REGISTRY, _base, _bounds
 from kmsi_lib.procedures._base import (
+    AllowUnusualValues,
     ApplyResult,
     Attestation,
     BeforeRecord,
@@ -60,13 +61,14 @@ SCOPES: tuple[str, ...] = (
 class Params(ParamsModel):
     """Parameters of a rollback."""
 
-    apply_result: str | dict[str, Any] = pydantic.Field(
+    apply_result: Annotated[str, _bounds.PATH] | dict[str, Any] = pydantic.Field(
         description="Path to a JSON file holding the apply result (or the dict itself)."
     )
-    force_objects: list[str] = pydantic.Field(
+    force_objects: Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = pydantic.Field(
         default_factory=list,
         description="Ids of objects changed since the apply that may be overwritten anyway.",
     )
+    allow_unusual_values: AllowUnusualValues
 
 
 def load_apply_result(value: str | dict[str, Any]) -> ApplyResult:

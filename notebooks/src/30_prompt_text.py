@@ -20,6 +20,7 @@ subtitle: "Optional[str]" = "Only choose Yes on a device that only you use."  # 
 accept_button_text: "Optional[str]" = "Yes, remember me"  # accept button text
 reject_button_text: "Optional[str]" = "No"  # reject button text
 preview_first: bool = False  # write to the preview page (and report its URL) instead of live
+allow_unusual_values: list = []  # fields whose usual ceiling is lifted for this run (Okta's limits still apply)
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply
 evidence_dir: str = ""  # where the notebook writes result.json (empty means a temp dir)

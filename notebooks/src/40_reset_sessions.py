@@ -20,6 +20,7 @@ group: "Optional[str]" = "KMSI Pilot"  # exact name of a group: its members
 forget_devices: bool = True  # also forget remembered devices and factors
 oauth_tokens: bool = False  # also revoke the users' OAuth and OIDC tokens
 max_workers: int = 4  # revocations in flight at once (within rate limits)
+allow_unusual_values: list = []  # fields whose usual ceiling is lifted for this run (Okta's limits still apply)
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply
 evidence_dir: str = ""  # where the notebook writes result.json (empty means a temp dir)

@@ -17,6 +17,7 @@
 # %% tags=["parameters"]
 apply_result: str = ""  # path to the apply run's result.json (or a saved apply result)
 force_objects: list = []  # ids of objects changed since the apply that may be overwritten
+allow_unusual_values: list = []  # fields whose usual ceiling is lifted for this run (Okta's limits still apply)
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply
 evidence_dir: str = ""  # where the notebook writes result.json (empty means a temp dir)
