@@ -313,11 +313,13 @@ def _params_text(path: Path) -> str:
         if path.is_dir():
             raise ParameterError("params", f"{path}: is a directory; give a YAML params file "
                                  "(e.g. params/sandbox/post_auth.yaml)")
-        size = path.stat().st_size
-        if size > MAX_PARAMS_BYTES:
-            raise ParameterError("params", f"{path}: {size} bytes is too big for a params file "
-                                 f"(at most {MAX_PARAMS_BYTES}); is it the right file?")
-        raw = path.read_bytes()
+        if path.exists() and not path.is_file():  # /dev/zero or a pipe would never end
+            raise ParameterError("params", f"{path}: is not a regular file; give a YAML file")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_PARAMS_BYTES + 1)
+        if len(raw) > MAX_PARAMS_BYTES:
+            raise ParameterError("params", f"{path}: is too big for a params file (more than "
+                                 f"{MAX_PARAMS_BYTES} bytes); is it the right file?")
     except FileNotFoundError:
         raise ParameterError("params", f"{path}: no such params file") from None
     except OSError as exc:

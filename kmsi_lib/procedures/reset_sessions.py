@@ -166,11 +166,13 @@ def read_user_file(name: str) -> str:
     try:
         if path.is_dir():
             raise ParameterError("users_file", f"{str(path)!r} is a directory; give a text file")
-        size = path.stat().st_size
-        if size > USERS_FILE_MAX_BYTES:
-            raise ParameterError("users_file", f"{str(path)!r} is {size} bytes, more than "
-                                 f"{USERS_FILE_MAX_BYTES}; split the list into several runs")
-        raw = path.read_bytes()
+        if path.exists() and not path.is_file():  # /dev/zero or a pipe would never end
+            raise ParameterError("users_file", f"{str(path)!r} is not a regular file")
+        with path.open("rb") as stream:
+            raw = stream.read(USERS_FILE_MAX_BYTES + 1)
+        if len(raw) > USERS_FILE_MAX_BYTES:
+            raise ParameterError("users_file", f"{str(path)!r} is more than "
+                                 f"{USERS_FILE_MAX_BYTES} bytes; split the list into several runs")
     except OSError as exc:
         raise ParameterError("users_file", f"cannot read {str(path)!r}: {exc}") from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
