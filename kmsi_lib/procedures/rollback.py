@@ -223,6 +223,7 @@ def _build(client: Any, params: Params) -> Plan:
         params={
             "apply_result": source,
             "force_objects": list(params.force_objects),
+            "allow_unusual_values": list(params.allow_unusual_values),
             "rolls_back": {
                 "procedure": procedure,
                 "started_at": applied.started_at,
