@@ -67,8 +67,22 @@ def _split(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+def _plain(annotation: Any) -> Any:
+    """The annotation without ``Annotated`` metadata (bounds), also inside lists and unions."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _plain(args[0])
+    if origin is list and args:
+        return list[_plain(args[0])]  # type: ignore[misc]  # a type built at run time
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[tuple(_plain(a) for a in args)]  # noqa: UP007
+    return annotation
+
+
 def _unwrap(annotation: Any) -> tuple[Any, bool]:
     """(the annotation without ``None``, whether None is allowed)."""
+    annotation = _plain(annotation)
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]

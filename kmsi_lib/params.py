@@ -245,19 +245,119 @@ def _yaml_problem(exc: Exception) -> str:
     return ": ".join(parts) or type(exc).__name__
 
 
-def load_params_file(path: Path) -> dict[str, Any]:
-    """Read a YAML params file (safe_load); an empty file is no parameters."""
-    import yaml
+#: A params file is a few lines; anything this big is the wrong file.
+MAX_PARAMS_BYTES = 1024 * 1024
+#: Deepest nesting of lists and mappings in a params file (the procedures need 3).
+MAX_PARAMS_DEPTH = 20
 
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, first: int, again: int) -> None:
+        super().__init__(key)
+        self.key, self.first, self.again = key, first, again
+
+
+def _params_loader() -> type:
+    """A SafeLoader that refuses duplicate keys, aliases and deep nesting.
+
+    PyYAML keeps the last of two equal keys (a silent override), expands
+    aliases (``*a`` repeated: the "billion laughs") and composes nested nodes
+    recursively (a RecursionError). A params file needs none of these.
+    """
+    import yaml
+    from yaml.composer import ComposerError
+    from yaml.events import AliasEvent, CollectionStartEvent
+
+    class ParamsLoader(yaml.SafeLoader):
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(AliasEvent):
+                event = self.peek_event()  # type: ignore[no-untyped-call]  # PyYAML is untyped
+                raise ComposerError(None, None, "aliases (*name) are not allowed in a params "
+                                    "file; write the value out", event.start_mark)
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # PyYAML is untyped here
+            if getattr(event, "anchor", None) is not None:
+                raise ComposerError(None, None, "anchors (&name) are not allowed in a params "
+                                    "file; write the value out", event.start_mark)
+            nested = isinstance(event, CollectionStartEvent)
+            if nested:
+                self.depth += 1
+                if self.depth > MAX_PARAMS_DEPTH:
+                    raise ComposerError(None, None, f"nested more than {MAX_PARAMS_DEPTH} "
+                                        "levels deep", event.start_mark)
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                if nested:
+                    self.depth -= 1
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    if key in seen:
+                        raise _DuplicateKey(str(key), seen[key], line)
+                    seen[key] = line
+                except TypeError:  # an unhashable key: the base class words that error
+                    break
+            return super().construct_mapping(node, deep=deep)
+
+    return ParamsLoader
+
+
+def _params_text(path: Path) -> str:
+    """The file's text: UTF-8 (a byte-order mark allowed), small, and a file."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        if path.is_dir():
+            raise ParameterError("params", f"{path}: is a directory; give a YAML params file "
+                                 "(e.g. params/sandbox/post_auth.yaml)")
+        if path.exists() and not path.is_file():  # /dev/zero or a pipe would never end
+            raise ParameterError("params", f"{path}: is not a regular file; give a YAML file")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_PARAMS_BYTES + 1)
+        if len(raw) > MAX_PARAMS_BYTES:
+            raise ParameterError("params", f"{path}: is too big for a params file (more than "
+                                 f"{MAX_PARAMS_BYTES} bytes); is it the right file?")
     except FileNotFoundError:
         raise ParameterError("params", f"{path}: no such params file") from None
+    except OSError as exc:
+        raise ParameterError("params", f"{path}: cannot be read ({exc.strerror})") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")) or b"\x00" in raw:
+        raise ParameterError("params", f"{path}: is UTF-16 or UTF-32 text (or binary); save "
+                             "it as UTF-8")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # The offending bytes are not shown: they may be part of a pasted credential.
+        raise ParameterError("params", f"{path}: is not UTF-8 text (byte {exc.start} cannot "
+                             "be decoded); save it as UTF-8") from None
+
+
+def load_params_file(path: Path) -> dict[str, Any]:
+    """Read a YAML params file (YAML's safe subset); an empty file is no parameters.
+
+    Refused with a ParameterError naming the file (or the key): a directory, a
+    file over :data:`MAX_PARAMS_BYTES`, text that is not UTF-8, invalid YAML,
+    a key given twice, aliases or anchors, nesting deeper than
+    :data:`MAX_PARAMS_DEPTH`.
+    """
+    import yaml
+
+    text = _params_text(Path(path))
     problem: str | None = None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_params_loader())  # noqa: S506  # a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise ParameterError(exc.key, f"{path}: is given twice (lines {exc.first} and "
+                             f"{exc.again}); keep one") from None
     except yaml.YAMLError as exc:
         problem = _yaml_problem(exc)
+    except (ValueError, OverflowError, RecursionError) as exc:
+        # e.g. an integer of more digits than Python converts; the text is not quoted.
+        problem = f"a value cannot be converted ({type(exc).__name__}), e.g. a number too long"
     if problem is not None:
         # Raised here, not chained: the YAML error holds the file's text.
         raise ParameterError("params", f"{path}: not valid YAML ({problem})")

@@ -303,6 +303,9 @@ def run_notebook(
 
     if mode not in MODES:
         raise ParameterError("mode", f"must be plan or apply (got {mode!r})")
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+        raise ParameterError("timeout", f"must be a positive whole number of seconds "
+                             f"(got {timeout!r})")
     if mode == "apply" and not change_id:
         raise ParameterError("change", "an apply needs a change ticket: --change CHG-ID")
     if change_id and not CHANGE_ID_PATTERN.match(change_id):
@@ -400,6 +403,23 @@ def _verify_evidence_inputs(
     return checked
 
 
+#: The longest --timeout accepted: a day per cell is already no limit at all.
+MAX_TIMEOUT_SECONDS = 24 * 60 * 60
+
+
+def _positive_seconds(text: str) -> int:
+    """argparse type of ``--timeout``: a whole number of seconds, 1 to a day."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of seconds (got {text!r})") from None
+    if not 1 <= value <= MAX_TIMEOUT_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be 1 to {MAX_TIMEOUT_SECONDS} seconds (got {value})")
+    return value
+
+
 def _run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kmsi run",
@@ -416,7 +436,8 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--expect", action="append", default=[], metavar="HASH",
                    help="a ledger head hash the approver saw: it must be in the ledger, and "
                         "the approved plan (or rolled-back apply) at or before it; repeatable")
-    p.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
+    p.add_argument("--timeout", type=_positive_seconds, default=600,
+                   help="seconds allowed per cell")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -486,7 +507,8 @@ def _demo_parser() -> argparse.ArgumentParser:
         "audit, then plan and apply of each change, the audit again and a rollback.",
     )
     p.add_argument("--evidence-root", type=Path, default=Path("evidence"))
-    p.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
+    p.add_argument("--timeout", type=_positive_seconds, default=300,
+                   help="seconds allowed per cell")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 

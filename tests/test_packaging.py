@@ -35,6 +35,17 @@ def test_environment_yml_matches_pyproject_runtime_dependencies() -> None:
     assert conda == _pyproject()
 
 
+def test_environment_yml_test_tools_match_the_test_extra() -> None:
+    """A test tool environment.yml installs with conda has the test extra's specifier."""
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    extra = {_name(r): r.replace(" ", "") for r in data["project"]["optional-dependencies"]["test"]}
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    tools = [d.replace(" ", "") for d in env["dependencies"]
+             if isinstance(d, str) and not d.startswith(("python", "pip"))]
+    assert tools and all(extra.get(_name(tool)) == tool for tool in tools)
+    assert "hypothesis" in {_name(tool) for tool in tools}
+
+
 def test_environment_yml_installs_the_package_itself() -> None:
     assert "-e ." in _environment_pip()
 

@@ -36,6 +36,7 @@ import hashlib
 import html
 import importlib
 import json
+import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
@@ -56,6 +57,7 @@ from kmsi_lib.errors import (
     StalePlanError,
     TransportError,
 )
+from kmsi_lib.procedures import _bounds
 
 if TYPE_CHECKING:
     from kmsi_lib.client import OktaClient
@@ -63,6 +65,7 @@ else:  # the client is only needed for annotations; importing it here would cost
     OktaClient = Any
 
 __all__ = [
+    "AllowUnusualValues",
     "AppSelection",
     "AppliedChange",
     "ApplyResult",
@@ -151,9 +154,31 @@ def utc_now() -> str:
 
 
 class ParamsModel(BaseModel):
-    """Base of every procedure's ``Params``: unknown parameters are refused."""
+    """Base of every procedure's ``Params``: unknown parameters are refused.
+
+    A model with an ``allow_unusual_values`` field (every procedure's ``Params``)
+    also checks the usual bounds of its fields and sections (:mod:`._bounds`).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @pydantic.model_validator(mode="after")
+    def _usual_bounds(self) -> Any:
+        allowed = getattr(self, _bounds.ALLOW_FIELD, None)
+        if isinstance(allowed, list):  # a section is checked by the model holding it
+            _bounds.check_usual(self, allowed)
+        return self
+
+
+AllowUnusualValues = Annotated[
+    list[Annotated[str, _bounds.NAME]],
+    pydantic.Field(
+        default_factory=list,
+        description="Fields whose usual ceiling or floor is lifted for this run (Okta's "
+        "documented limits still apply), e.g. [factor_lifetime_minutes].",
+    ),
+]
+"""The type of ``allow_unusual_values``: field paths, empty by default."""
 
 
 def whole_number(unit: str = "") -> Callable[[Any], int]:
@@ -199,6 +224,11 @@ def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseMode
             continue
         info = current.model_fields.get(part)
         annotation = info.annotation if info is not None else None
+        # an optional section (``KnowledgeConstraint | None``) is its model
+        models = [a for a in typing.get_args(annotation) if isinstance(a, type)
+                  and issubclass(a, BaseModel)]
+        if len(models) == 1:
+            annotation = models[0]
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return None
         current = annotation
@@ -1267,9 +1297,15 @@ class ResolvedApp:
 class AppSelection(ParamsModel):
     """Apps chosen by label, by id, or as every app using a named authentication policy."""
 
-    labels: list[str] = pydantic.Field(default_factory=list)
-    ids: list[str] = pydantic.Field(default_factory=list)
-    policies: list[str] = pydantic.Field(default_factory=list)
+    labels: Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = pydantic.Field(
+        default_factory=list
+    )
+    ids: Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = pydantic.Field(
+        default_factory=list
+    )
+    policies: Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = pydantic.Field(
+        default_factory=list
+    )
 
     @property
     def is_empty(self) -> bool:

@@ -27,14 +27,15 @@ import html
 import importlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from kmsi_lib import durations
 from kmsi_lib.errors import NotFoundError, ParameterError
-from kmsi_lib.procedures import prompt_text
+from kmsi_lib.procedures import _bounds, prompt_text
 from kmsi_lib.procedures._base import (
+    AllowUnusualValues,
     Check,
     ParamsModel,
     Verification,
@@ -43,6 +44,7 @@ from kmsi_lib.procedures._base import (
     get_path,
     parse_params,
     utc_now,
+    whole_number,
 )
 from kmsi_lib.procedures.pre_auth import ONCE_PER_SESSION, read_sandbox_org_setting
 
@@ -88,23 +90,24 @@ _SEVERITY_ORDER: dict[str, int] = {"high": 0, "medium": 1, "low": 2, "info": 3}
 class Params(ParamsModel):
     """What the audit looks at and which thresholds make a finding."""
 
-    sensitive_apps: list[str] = Field(
+    sensitive_apps: Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = Field(
         default_factory=lambda: [ADMIN_CONSOLE_LABEL],
         description=(
             "Apps (label or id) where re-authentication only once per session (PT43800H)"
             " is a finding. Unknown entries are reported, not fatal."
         ),
     )
-    max_prompt_frequency: durations.IsoDuration = Field(
+    max_prompt_frequency: Annotated[durations.IsoDuration, _bounds.PROMPT_FREQUENCY] = Field(
         default="P30D",
         description="A post-auth KMSI prompt shown less often than this is a finding.",
     )
     include_brands: bool = Field(
         default=True, description="Also read every brand's sign-in page prompt text."
     )
-    max_workers: int = Field(
+    max_workers: Annotated[int, BeforeValidator(whole_number())] = Field(
         default=4, ge=1, le=16, description="Concurrent reads (within the rate-limit governor)."
     )
+    allow_unusual_values: AllowUnusualValues
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,15 @@ Durations are compared by meaning, so ``P7D`` in the parameters matches
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 
 from kmsi_lib.durations import IsoDuration
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.procedures import _base, pre_auth
+from kmsi_lib.procedures import _base, _bounds, pre_auth
 from kmsi_lib.procedures._base import (
+    AllowUnusualValues,
     ApplyResult,
     AppSelection,
     Attestation,
@@ -44,6 +45,7 @@ from kmsi_lib.procedures._base import (
     Reader,
     Verification,
 )
+from kmsi_lib.procedures._constraints import check_constraints
 from kmsi_lib.procedures.audit import ADMIN_CONSOLE_LABEL
 
 __all__ = [
@@ -84,30 +86,36 @@ class Params(ParamsModel):
     apps: AppSelection = pydantic.Field(
         description="Apps to change: labels, ids, or authentication policy names."
     )
-    rule_name: str | None = pydantic.Field(
+    rule_name: Annotated[str, _bounds.NAME] | None = pydantic.Field(
         None,
         min_length=1,
         description="Rule to change in each app's authentication policy; None: the top rule"
         " kmsi manages there, else the Catch-all Rule.",
     )
-    prompt_frequency: IsoDuration = pydantic.Field(
+    prompt_frequency: Annotated[IsoDuration, _bounds.PROMPT_FREQUENCY] = pydantic.Field(
         "PT168H", description="How often the 'Stay signed in?' prompt is shown (ISO-8601)."
     )
     factor_mode: Literal["1FA", "2FA"] = "2FA"
-    reauthenticate_in: IsoDuration = pydantic.Field(
+    reauthenticate_in: Annotated[IsoDuration, _bounds.REAUTHENTICATE_IN] = pydantic.Field(
         "PT168H", description="How long before users re-authenticate to the app (ISO-8601)."
     )
-    constraints: list[dict[str, Any]] | None = pydantic.Field(
+    constraints: Annotated[list[dict[str, Any]], _bounds.FEW] | None = pydantic.Field(
         None, description="Authenticator constraints; None keeps the rule's current ones."
     )
     update_default_rule: bool = pydantic.Field(
         True, description="Also set the Default Policy's Default Rule (session limits, no MFA)."
     )
     primary_factor: Literal["PASSWORD_IDP_ANY_FACTOR", "PASSWORD_IDP"] = "PASSWORD_IDP_ANY_FACTOR"
-    max_session_idle_minutes: Minutes = pydantic.Field(120, ge=1)
-    max_session_lifetime_minutes: Minutes = pydantic.Field(
+    max_session_idle_minutes: Annotated[Minutes, _bounds.SESSION_IDLE] = pydantic.Field(120, ge=1)
+    max_session_lifetime_minutes: Annotated[Minutes, _bounds.SESSION_LIFETIME] = pydantic.Field(
         0, description="Maximum Okta session length in minutes; 0 means no limit."
     )
+    allow_unusual_values: AllowUnusualValues
+
+    @pydantic.model_validator(mode="after")
+    def _constraints_follow_the_spec(self) -> Params:
+        check_constraints(self.constraints)
+        return self
 
 
 def _default_rule(reader: Reader) -> tuple[dict[str, Any], dict[str, Any]]:

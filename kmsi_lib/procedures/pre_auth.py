@@ -30,8 +30,9 @@ import pydantic
 from pydantic import BeforeValidator
 
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.procedures import _base
+from kmsi_lib.procedures import _base, _bounds
 from kmsi_lib.procedures._base import (
+    AllowUnusualValues,
     ApplyResult,
     AppSelection,
     Attestation,
@@ -94,38 +95,45 @@ ORG_SETTING_ON_NOTE = (
 class Params(ParamsModel):
     """Parameters of the pre-authentication KMSI procedure."""
 
-    groups: list[str] = pydantic.Field(
+    groups: Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = pydantic.Field(
         min_length=1, description="Exact names of the groups the session policy applies to."
     )
-    policy_name: str = pydantic.Field(
+    policy_name: Annotated[str, _bounds.NAME] = pydantic.Field(
         "KMSI pre-authentication",
         min_length=1,
         description="Name of the global session policy (found by this name on later runs).",
     )
-    policy_description: str = "MFA lifetime for pre-authentication Keep Me Signed In"
-    policy_priority: _WholePositive = pydantic.Field(
+    policy_description: Annotated[str, _bounds.DESCRIPTION] = (
+        "MFA lifetime for pre-authentication Keep Me Signed In"
+    )
+    policy_priority: Annotated[_WholePositive, _bounds.POLICY_PRIORITY] = pydantic.Field(
         1, description="Priority of the session policy; 1 is evaluated first."
     )
-    rule_name: str = pydantic.Field("KMSI MFA lifetime", min_length=1)
-    factor_lifetime_minutes: Annotated[Minutes, pydantic.Field(ge=1)] = pydantic.Field(
+    rule_name: Annotated[str, _bounds.NAME] = pydantic.Field("KMSI MFA lifetime", min_length=1)
+    factor_lifetime_minutes: Annotated[
+        Minutes, pydantic.Field(ge=1), _bounds.FACTOR_LIFETIME
+    ] = pydantic.Field(
         120, description="Minutes before MFA is asked again (the MFA lifetime)."
     )
     primary_factor: Literal["PASSWORD_IDP_ANY_FACTOR", "PASSWORD_IDP"] = "PASSWORD_IDP_ANY_FACTOR"
-    max_session_idle_minutes: Annotated[Minutes, pydantic.Field(ge=1)] = 120
-    max_session_lifetime_minutes: Minutes = pydantic.Field(
+    max_session_idle_minutes: Annotated[Minutes, pydantic.Field(ge=1), _bounds.SESSION_IDLE] = 120
+    max_session_lifetime_minutes: Annotated[Minutes, _bounds.SESSION_LIFETIME] = pydantic.Field(
         0, description="Maximum Okta session length in minutes; 0 means no limit."
     )
     apps: AppSelection = pydantic.Field(
         description="Apps whose authentication policies get the sign-in rule: labels, ids,"
         " or authentication policy names."
     )
-    app_rule_name: str = pydantic.Field("KMSI pre-auth: once per session", min_length=1)
+    app_rule_name: Annotated[str, _bounds.NAME] = pydantic.Field(
+        "KMSI pre-auth: once per session", min_length=1
+    )
     app_rule_priority: _AppRulePriority = pydantic.Field(
         0, description="Priority of the app sign-in rule, 0 (first) to 98."
     )
     app_rule_groups_only: bool = pydantic.Field(
         True, description="Limit the app sign-in rule to the same groups as the session policy."
     )
+    allow_unusual_values: AllowUnusualValues
 
 
 def _in_org_order(current: Any, group_ids: list[str]) -> list[str]:

@@ -25,12 +25,14 @@ from __future__ import annotations
 import copy
 import importlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import Field, field_validator, model_validator
 
 from kmsi_lib.errors import ParameterError
+from kmsi_lib.procedures import _bounds
 from kmsi_lib.procedures._base import (
+    AllowUnusualValues,
     ApplyResult,
     Attestation,
     Change,
@@ -98,17 +100,26 @@ PREVIEW_KIND = "sign_in_preview_page"
 class Params(ParamsModel):
     """Which brands get which prompt text. A text left as None is not changed."""
 
-    brands: Literal["all"] | list[str] = Field(
+    brands: Literal["all"] | Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = Field(
         description='Brand names or ids, or "all" for every brand of the org.'
     )
-    title: str | None = Field(default=None, description="Prompt title, e.g. 'Stay signed in?'.")
-    subtitle: str | None = Field(default=None, description="Prompt subtitle.")
-    accept_button_text: str | None = Field(default=None, description="Accept button text.")
-    reject_button_text: str | None = Field(default=None, description="Reject button text.")
+    title: Annotated[str, _bounds.TITLE] | None = Field(
+        default=None, description="Prompt title, e.g. 'Stay signed in?'."
+    )
+    subtitle: Annotated[str, _bounds.SUBTITLE] | None = Field(
+        default=None, description="Prompt subtitle."
+    )
+    accept_button_text: Annotated[str, _bounds.BUTTON] | None = Field(
+        default=None, description="Accept button text."
+    )
+    reject_button_text: Annotated[str, _bounds.BUTTON] | None = Field(
+        default=None, description="Reject button text."
+    )
     preview_first: bool = Field(
         default=False,
         description="Write to the brand's preview page (and report its URL) instead of live.",
     )
+    allow_unusual_values: AllowUnusualValues
 
     @field_validator("brands")
     @classmethod

@@ -24,13 +24,15 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from kmsi_lib.bulk import run_bulk
 from kmsi_lib.errors import KmsiError, ParameterError
+from kmsi_lib.procedures import _bounds
 from kmsi_lib.procedures._base import (
+    AllowUnusualValues,
     AppliedChange,
     ApplyResult,
     Attestation,
@@ -52,6 +54,7 @@ from kmsi_lib.procedures._base import (
     suggest,
     unknown_group,
     utc_now,
+    whole_number,
 )
 
 if TYPE_CHECKING:
@@ -95,12 +98,16 @@ Progress = Callable[[int, int], None]
 class Params(ParamsModel):
     """Whose sessions to revoke, and what else to revoke with them."""
 
-    users: list[str] = Field(default_factory=list, description="Logins or user ids.")
-    users_file: str | None = Field(
+    users: Annotated[list[Annotated[str, _bounds.LOGIN]], _bounds.USERS] = Field(
+        default_factory=list, description="Logins or user ids."
+    )
+    users_file: Annotated[str, _bounds.PATH] | None = Field(
         default=None,
         description="Path of a text file: one login or id per line, '#' starts a comment.",
     )
-    group: str | None = Field(default=None, description="Exact name of a group: its members.")
+    group: Annotated[str, _bounds.NAME] | None = Field(
+        default=None, description="Exact name of a group: its members."
+    )
     forget_devices: bool = Field(
         default=True,
         description="Also forget remembered devices and factors (sent explicitly).",
@@ -108,7 +115,7 @@ class Params(ParamsModel):
     oauth_tokens: bool = Field(
         default=False, description="Also revoke the users' OAuth/OIDC tokens (sent explicitly)."
     )
-    max_workers: int = Field(
+    max_workers: Annotated[int, BeforeValidator(whole_number())] = Field(
         default=4, ge=1, le=16, description="Revocations in flight at once (within rate limits)."
     )
     skip_unknown_users: bool = Field(
@@ -116,6 +123,14 @@ class Params(ParamsModel):
         description="Revoke the others when a named user is not found (the plan lists who"
         " was skipped first); by default an unknown user stops the plan.",
     )
+    allow_unusual_values: AllowUnusualValues
+
+    @field_validator("users_file")
+    @classmethod
+    def _readable_list(cls, value: str | None) -> str | None:
+        if value is not None:
+            read_user_file(value)  # unreadable, not UTF-8 or too big: refused before any read
+        return value
 
     @model_validator(mode="after")
     def _someone(self) -> Params:
@@ -151,16 +166,44 @@ def parse_user_list(text: str) -> list[tuple[int, str]]:
     return entries
 
 
+#: The largest users_file read (10 MB: some 200,000 logins); a bigger file is a mistake.
+USERS_FILE_MAX_BYTES = 10 * 1024 * 1024
+
+
+def read_user_file(name: str) -> str:
+    """The text of a users_file; ParameterError(users_file) when it cannot be used.
+
+    The file must be UTF-8 (a UTF-8 byte-order mark is allowed, as Windows
+    editors write one); UTF-16 and other encodings are refused with the fix.
+    """
+    path = Path(name).expanduser()
+    try:
+        if path.is_dir():
+            raise ParameterError("users_file", f"{str(path)!r} is a directory; give a text file")
+        if path.exists() and not path.is_file():  # /dev/zero or a pipe would never end
+            raise ParameterError("users_file", f"{str(path)!r} is not a regular file")
+        with path.open("rb") as stream:
+            raw = stream.read(USERS_FILE_MAX_BYTES + 1)
+        if len(raw) > USERS_FILE_MAX_BYTES:
+            raise ParameterError("users_file", f"{str(path)!r} is more than "
+                                 f"{USERS_FILE_MAX_BYTES} bytes; split the list into several runs")
+    except OSError as exc:
+        raise ParameterError("users_file", f"cannot read {str(path)!r}: {exc}") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ParameterError("users_file", f"{str(path)!r} is UTF-16 text; save it as UTF-8")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParameterError("users_file", f"{str(path)!r} is not UTF-8 text (byte "
+                             f"{exc.start} cannot be decoded); save it as UTF-8") from None
+
+
 def _entries(p: Params) -> list[tuple[str, str]]:
     """(where, entry) for every user named directly or in the list file."""
     out = [(f"users[{i}]", entry.strip()) for i, entry in enumerate(p.users)]
     if p.users_file is not None:
         path = Path(p.users_file).expanduser()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ParameterError("users_file", f"cannot read {str(path)!r}: {exc}") from None
-        listed = parse_user_list(text)
+        listed = parse_user_list(read_user_file(p.users_file))
         if not listed:
             raise ParameterError("users_file", f"{str(path)!r} lists no user")
         out += [(f"users_file line {n}", entry) for n, entry in listed]

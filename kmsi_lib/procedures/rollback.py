@@ -30,14 +30,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 
 from kmsi_lib import evidence
 from kmsi_lib.errors import EvidenceError, ParameterError, StalePlanError
-from kmsi_lib.procedures import REGISTRY, _base
+from kmsi_lib.procedures import REGISTRY, _base, _bounds
 from kmsi_lib.procedures._base import (
+    AllowUnusualValues,
     ApplyResult,
     Attestation,
     BeforeRecord,
@@ -79,10 +80,15 @@ SCOPES: tuple[str, ...] = (
 class Params(ParamsModel):
     """Parameters of a rollback."""
 
-    apply_result: str | dict[str, Any] = pydantic.Field(
+    apply_result: Annotated[str, _bounds.PATH] | dict[str, Any] = pydantic.Field(
         description="Path to the apply run's result.json (or record.json) in its evidence; "
         "Python code may pass the apply result dict itself."
     )
+    force_objects: Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = pydantic.Field(
+        default_factory=list,
+        description="Ids of objects changed since the apply that may be overwritten anyway.",
+    )
+    allow_unusual_values: AllowUnusualValues
 
     @pydantic.field_validator("apply_result")
     @classmethod
@@ -92,10 +98,6 @@ class Params(ParamsModel):
                 "name the apply to roll back: the path of its run directory or result.json"
             )
         return value
-    force_objects: list[str] = pydantic.Field(
-        default_factory=list,
-        description="Ids of objects changed since the apply that may be overwritten anyway.",
-    )
 
 
 def _containing_root(path: Path) -> Path:
@@ -305,6 +307,7 @@ def _build(client: Any, params: Params, applied: ApplyResult) -> Plan:
         params={
             "apply_result": source,
             "force_objects": list(params.force_objects),
+            "allow_unusual_values": list(params.allow_unusual_values),
             "rolls_back": {
                 "procedure": procedure,
                 "started_at": applied.started_at,

@@ -22,6 +22,7 @@ sensitive_apps: list = ["Okta Admin Console"]  # apps (label or id) where long r
 max_prompt_frequency: str = "P30D"  # a KMSI prompt shown less often than this is a finding
 include_brands: bool = True  # also read every brand's sign-in prompt text
 max_workers: int = 4  # concurrent reads, within the rate-limit governor
+allow_unusual_values: list = []  # fields whose usual ceiling is lifted for this run (Okta's limits still apply)
 mode: str = "plan"  # plan only: the audit never writes
 change_id: str = ""  # change ticket (optional for an audit)
 evidence_dir: str = ""  # where the notebook writes result.json (empty means a temp dir)

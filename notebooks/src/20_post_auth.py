@@ -28,6 +28,7 @@ update_default_rule: bool = True  # also set the global session Default Rule (no
 primary_factor: str = "PASSWORD_IDP_ANY_FACTOR"  # primary factor of the Default Rule
 max_session_idle_minutes: int = 120  # Okta session idle limit (minutes)
 max_session_lifetime_minutes: int = 0  # Okta session lifetime limit (minutes, 0 means none)
+allow_unusual_values: list = []  # fields whose usual ceiling is lifted for this run (Okta's limits still apply)
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply
 evidence_dir: str = ""  # where the notebook writes result.json (empty means a temp dir)

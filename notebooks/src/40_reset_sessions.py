@@ -24,6 +24,7 @@ forget_devices: bool = True  # also forget remembered devices and factors
 oauth_tokens: bool = False  # also revoke the users' OAuth and OIDC tokens
 max_workers: int = 4  # revocations in flight at once (within rate limits)
 skip_unknown_users: bool = False  # revoke the others when a named user is not found
+allow_unusual_values: list = []  # fields whose usual ceiling is lifted for this run (Okta's limits still apply)
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply
 evidence_dir: str = ""  # where the notebook writes result.json (empty means a temp dir)

@@ -19,6 +19,7 @@
 # %% tags=["parameters"]
 apply_result: "Optional[str]" = None  # required: the apply run's result.json in the evidence (verified first)
 force_objects: list = []  # ids of objects changed since the apply that may be overwritten
+allow_unusual_values: list = []  # fields whose usual ceiling is lifted for this run (Okta's limits still apply)
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply
 evidence_dir: str = ""  # where the notebook writes result.json (empty means a temp dir)
