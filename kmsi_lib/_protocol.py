@@ -60,11 +60,16 @@ def validate_org_url(url: str, *, variable: str = "OKTA_ORG_URL") -> str:
     example = "for example https://example.okta.com"
     if not raw:
         raise errors.ConfigError(f"{variable} is empty: set it to your Okta org URL, {example}.")
-    parts = urlsplit(raw)
+    # Every message shows the value redacted: a mistaken variable may hold the token.
+    shown = secret_shapes.redact_config(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        parts = urlsplit("")
     host = (parts.hostname or "").lower()
     if parts.scheme not in {"https", "http"} or not host:
         raise errors.ConfigError(
-            f"{variable}={raw!r} is not a URL: set it to your Okta org URL, {example}."
+            f"{variable}={shown} is not a URL: set it to your Okta org URL, {example}."
         )
     if parts.username or parts.password:
         raise errors.ConfigError(
@@ -73,24 +78,30 @@ def validate_org_url(url: str, *, variable: str = "OKTA_ORG_URL") -> str:
         )
     if parts.path not in {"", "/"} or parts.query or parts.fragment:
         raise errors.ConfigError(
-            f"{variable}={raw!r} has a path or query: use the bare org URL, {example}"
+            f"{variable}={shown} has a path or query: use the bare org URL, {example}"
             " (not an admin console or /api/v1 URL)."
         )
-    if parts.scheme == "http" and not is_local_host(host):
-        raise errors.ConfigError(
-            f"{variable}={raw!r} uses plain HTTP: Okta orgs are reached over HTTPS only"
-            f" (plain HTTP is accepted for loopback sandboxes); use https://{parts.netloc}."
-        )
-    if re.search(r"-admin\.(okta|oktapreview|okta-emea|okta-gov|okta-mil)\.com$", host):
-        fixed = host.replace("-admin.", ".", 1)
-        raise errors.ConfigError(
-            f"{variable}={raw!r} is the Admin Console address: use the org URL without"
-            f" '-admin', https://{fixed}."
-        )
+    port: int | None = None
+    bad_port = False
     try:
         port = parts.port
-    except ValueError as exc:
-        raise errors.ConfigError(f"{variable}={raw!r} has an invalid port: {exc}.") from None
+    except ValueError:
+        bad_port = True
+    if bad_port:
+        # Raised here, not in the handler: the ValueError quotes the port text (anything).
+        raise errors.ConfigError(f"{variable}={shown} has an invalid port.")
+    origin = secret_shapes.redact_url(f"https://{parts.netloc}")
+    if parts.scheme == "http" and not is_local_host(host):
+        raise errors.ConfigError(
+            f"{variable}={shown} uses plain HTTP: Okta orgs are reached over HTTPS only"
+            f" (plain HTTP is accepted for loopback sandboxes); use {origin}."
+        )
+    if re.search(r"-admin\.(okta|oktapreview|okta-emea|okta-gov|okta-mil)\.com$", host):
+        fixed = re.sub(r"-admin\.", ".", origin, count=1, flags=re.IGNORECASE)
+        raise errors.ConfigError(
+            f"{variable}={shown} is the Admin Console address: use the org URL without"
+            f" '-admin', {fixed}."
+        )
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc += f":{port}"

@@ -357,7 +357,12 @@ def redact_url(url: str, secrets: Iterable[str] = (), *, keep_query: bool = Fals
         return redact_value(url)
     origin = ""
     if parts.scheme or parts.netloc:
-        host = parts.hostname or ""
+        # Judged as written: ``hostname`` is lower-cased, and a random run is mixed-case.
+        hostport = parts.netloc.rpartition("@")[2]
+        if hostport.startswith("[") and "]" in hostport:
+            host = hostport[: hostport.index("]") + 1]
+        else:
+            host = hostport.partition(":")[0]
         host = ".".join(REDACTED if looks_secret(label) else label for label in host.split("."))
         try:
             port = f":{parts.port}" if parts.port is not None else ""
