@@ -152,17 +152,22 @@ _PEM_RE = re.compile(
 _PEM_BLOCK_RE = re.compile(
     r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----.*?(?:-----END \1-----|$)", re.DOTALL
 )
+# Where a credential starts: after a character that cannot be part of it, or
+# after a JSON escape (\n, \u001f), which ends in a letter yet separates.
+_ESCAPE_BEFORE = r"(?<=\\[nrtbf])|(?<=\\u[0-9a-fA-F]{4})"
+_WORD_START = r"(?:(?<![A-Za-z0-9])|" + _ESCAPE_BEFORE + ")"
+_TOKEN_START = r"(?:(?<![A-Za-z0-9_-])|" + _ESCAPE_BEFORE + ")"
 # A scheme, a separator (plain, JSON- or HTML-escaped, or URL-encoded), a credential.
 _AUTH_RE = re.compile(
-    r"(?<![A-Za-z0-9])(SSWS|Bearer|DPoP|Basic)((?:\s|\\[nt]|&#32;|%20|\+)+)([A-Za-z0-9._~+/-]+=*)",
+    _WORD_START + r"(SSWS|Bearer|DPoP|Basic)((?:\s|\\[nt]|&#32;|%20|\+)+)([A-Za-z0-9._~+/-]+=*)",
     re.IGNORECASE,
 )
 _AUTH_MIN = 8
 # A compact JWS/JWT: three base64url parts, the first a JSON header ("eyJ").
 _JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
-_JWT_LOOSE_RE = re.compile(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
-# An Okta API token: "00" + 40 url-safe characters.
-_OKTA_TOKEN_RE = re.compile(r"(?<![A-Za-z0-9_-])00[A-Za-z0-9_-]{40}(?![A-Za-z0-9_-])")
+_JWT_LOOSE_RE = re.compile(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
+# An Okta API token: "00" + 40 url-safe characters, standing alone.
+_OKTA_TOKEN_RE = re.compile(_TOKEN_START + r"00[A-Za-z0-9_-]{40}(?![A-Za-z0-9_-])")
 # Long runs of letters and digits, judged by :func:`_random_run`.
 _RUN_RE = re.compile(r"[A-Za-z0-9]{32,}")
 # Shortest random run: Okta request ids (26-27 random characters) are in every
