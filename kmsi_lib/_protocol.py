@@ -13,9 +13,15 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from kmsi_lib import errors
+from kmsi_lib import errors, secret_shapes
+from kmsi_lib.secret_shapes import JWK_PRIVATE_MEMBERS as JWK_PRIVATE_MEMBERS
+from kmsi_lib.secret_shapes import REDACTED as REDACTED
+from kmsi_lib.secret_shapes import SECRET_HEADERS as SECRET_HEADERS
+from kmsi_lib.secret_shapes import is_secret_key as is_secret_key
+from kmsi_lib.secret_shapes import jwk_private_values as jwk_private_values
+from kmsi_lib.secret_shapes import redact_text as redact_text
 
 #: Hosts that may be reached over plain HTTP: loopback (the sandbox served on
 #: 127.0.0.1) and the sandbox's in-process host name.
@@ -54,11 +60,16 @@ def validate_org_url(url: str, *, variable: str = "OKTA_ORG_URL") -> str:
     example = "for example https://example.okta.com"
     if not raw:
         raise errors.ConfigError(f"{variable} is empty: set it to your Okta org URL, {example}.")
-    parts = urlsplit(raw)
+    # Every message shows the value redacted: a mistaken variable may hold the token.
+    shown = secret_shapes.redact_config(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        parts = urlsplit("")
     host = (parts.hostname or "").lower()
     if parts.scheme not in {"https", "http"} or not host:
         raise errors.ConfigError(
-            f"{variable}={raw!r} is not a URL: set it to your Okta org URL, {example}."
+            f"{variable}={shown} is not a URL: set it to your Okta org URL, {example}."
         )
     if parts.username or parts.password:
         raise errors.ConfigError(
@@ -67,24 +78,30 @@ def validate_org_url(url: str, *, variable: str = "OKTA_ORG_URL") -> str:
         )
     if parts.path not in {"", "/"} or parts.query or parts.fragment:
         raise errors.ConfigError(
-            f"{variable}={raw!r} has a path or query: use the bare org URL, {example}"
+            f"{variable}={shown} has a path or query: use the bare org URL, {example}"
             " (not an admin console or /api/v1 URL)."
         )
-    if parts.scheme == "http" and not is_local_host(host):
-        raise errors.ConfigError(
-            f"{variable}={raw!r} uses plain HTTP: Okta orgs are reached over HTTPS only"
-            f" (plain HTTP is accepted for loopback sandboxes); use https://{parts.netloc}."
-        )
-    if re.search(r"-admin\.(okta|oktapreview|okta-emea|okta-gov|okta-mil)\.com$", host):
-        fixed = host.replace("-admin.", ".", 1)
-        raise errors.ConfigError(
-            f"{variable}={raw!r} is the Admin Console address: use the org URL without"
-            f" '-admin', https://{fixed}."
-        )
+    port: int | None = None
+    bad_port = False
     try:
         port = parts.port
-    except ValueError as exc:
-        raise errors.ConfigError(f"{variable}={raw!r} has an invalid port: {exc}.") from None
+    except ValueError:
+        bad_port = True
+    if bad_port:
+        # Raised here, not in the handler: the ValueError quotes the port text (anything).
+        raise errors.ConfigError(f"{variable}={shown} has an invalid port.")
+    origin = secret_shapes.redact_url(f"https://{parts.netloc}")
+    if parts.scheme == "http" and not is_local_host(host):
+        raise errors.ConfigError(
+            f"{variable}={shown} uses plain HTTP: Okta orgs are reached over HTTPS only"
+            f" (plain HTTP is accepted for loopback sandboxes); use {origin}."
+        )
+    if re.search(r"-admin\.(okta|oktapreview|okta-emea|okta-gov|okta-mil)\.com$", host):
+        fixed = re.sub(r"-admin\.", ".", origin, count=1, flags=re.IGNORECASE)
+        raise errors.ConfigError(
+            f"{variable}={shown} is the Admin Console address: use the org URL without"
+            f" '-admin', {fixed}."
+        )
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc += f":{port}"
@@ -392,104 +409,10 @@ def is_locked_retryable(status: int, body: bytes | str | Any) -> bool:
 
 # ---------------------------------------------------------------- redaction
 
-REDACTED = "[redacted]"
+# The vocabulary of secrets (key names, value shapes, redaction) is
+# kmsi_lib.secret_shapes; its names imported at the top stay importable from here.
 
-#: Header names whose values never reach a journal or a log.
-SECRET_HEADERS = frozenset(
-    {"authorization", "dpop", "cookie", "set-cookie", "proxy-authorization", "x-api-key"}
-)
-
-#: JSON / form keys whose values are secret wherever they appear.
-_SECRET_KEYS = frozenset(
-    {
-        "client_assertion",
-        "client_secret",
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "assertion",
-        "token",
-        "api_token",
-        "apitoken",
-        "secret",
-        "password",
-        "private_key",
-        "privatekey",
-        "passcode",
-        "sharedsecret",
-        "recoveryquestion",
-        "answer",
-    }
-)
-#: JWK members that hold private key material (RFC 7518 §6.2.2, §6.3.2, §6.4).
-JWK_PRIVATE_MEMBERS: tuple[str, ...] = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
-_JWK_PRIVATE = frozenset(JWK_PRIVATE_MEMBERS)
-
-_PEM_RE = re.compile(
-    r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----.*?(?:-----END \1-----|$)", re.DOTALL
-)
-_AUTH_VALUE_RE = re.compile(r"\b(SSWS|Bearer|DPoP)\s+[A-Za-z0-9._~+/=\-]+", re.IGNORECASE)
-# A compact JWS/JWT: three base64url parts, the first a JSON header ("eyJ").
-_JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
-
-
-def is_secret_key(key: str) -> bool:
-    """True when a JSON/form/query key names a secret value."""
-    k = key.lower().replace("-", "_")
-    return k in _SECRET_KEYS or k.endswith(("_token", "_secret", "password"))
-
-
-def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove private-key PEM blocks, credentials after auth schemes, JWTs and known secrets."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    text = _PEM_RE.sub(f"-----{REDACTED} PRIVATE KEY-----", text)
-    text = _AUTH_VALUE_RE.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    return _JWT_RE.sub(REDACTED, text)
-
-
-def _looks_like_jwk(obj: Mapping[str, Any]) -> bool:
-    return "kty" in obj
-
-
-def jwk_private_values(text: str) -> list[str]:
-    """The private members of a JWK, or of each key of a JWK set, given as JSON text.
-
-    What a secret scan looks for besides the whole key: a notebook may show one member.
-    Text that is not JSON has none.
-    """
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return []
-    keys = value.get("keys", [value]) if isinstance(value, dict) else []
-    return [
-        key[member]
-        for key in keys
-        if isinstance(key, dict)
-        for member in JWK_PRIVATE_MEMBERS
-        if isinstance(key.get(member), str) and key[member]
-    ]
-
-
-def redact_json(obj: Any, secrets: Iterable[str] = ()) -> Any:
-    """A deep copy of ``obj`` with secret values replaced (keys kept, so shape stays visible)."""
-    known = tuple(secrets)
-    if isinstance(obj, Mapping):
-        jwk = _looks_like_jwk(obj)
-        out: dict[str, Any] = {}
-        for key, value in obj.items():
-            skey = str(key)
-            if is_secret_key(skey) or (jwk and skey in _JWK_PRIVATE):
-                out[skey] = REDACTED
-            else:
-                out[skey] = redact_json(value, known)
-        return out
-    if isinstance(obj, list | tuple):
-        return [redact_json(item, known) for item in obj]
-    if isinstance(obj, str):
-        return redact_text(obj, known)
-    return obj
+redact_json = secret_shapes.redact_mapping
 
 
 def redact_headers(headers: HeadersLike, secrets: Iterable[str] = ()) -> dict[str, str]:
@@ -507,32 +430,21 @@ def redact_form(body: str, secrets: Iterable[str] = ()) -> dict[str, str]:
     """A form-encoded body (the token request) as a dict with secrets removed."""
     known = tuple(secrets)
     return {
-        key: REDACTED if is_secret_key(key) else redact_text(value, known)
+        key: (
+            REDACTED
+            if is_secret_key(key) and secret_shapes.holds_text(value)
+            else redact_text(value, known)
+        )
         for key, value in parse_qsl(body, keep_blank_values=True)
     }
 
 
-def _percent_encoded_forms(secrets: Iterable[str]) -> list[str]:
-    """Each secret as it may appear in a URL: raw and percent-encoded (both styles)."""
-    forms: list[str] = []
-    for secret in secrets:
-        if secret:
-            forms += [secret, quote(secret, safe=""), quote(secret), quote_plus(secret)]
-    return forms
-
-
 def redact_url(url: str, secrets: Iterable[str] = ()) -> str:
-    """Path and query of ``url`` with secret query parameters and known secrets removed.
+    """Path and query of ``url`` as the request journal records them, secrets removed.
 
-    Known secrets are looked for percent-encoded too: a URL carries them that way.
+    :func:`kmsi_lib.secret_shapes.redact_url` with ``keep_query=True``: ordinary
+    query values stay (they are evidence), secret ones and known secrets go.
     """
-    secrets = _percent_encoded_forms(secrets)
     parts = urlsplit(url)
-    path = parts.path or "/"
-    if not parts.query:
-        return redact_text(path, secrets)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if any(is_secret_key(k) for k, _ in query):
-        cleaned = [(k, REDACTED if is_secret_key(k) else v) for k, v in query]
-        return redact_text(f"{path}?{urlencode(cleaned)}", secrets)
-    return redact_text(f"{path}?{parts.query}", secrets)
+    relative = urlunsplit(("", "", parts.path, parts.query, ""))
+    return secret_shapes.redact_url(relative or "/", secrets, keep_query=True)

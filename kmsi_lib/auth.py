@@ -37,7 +37,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from kmsi_lib import _protocol, errors
+from kmsi_lib import _protocol, errors, secret_shapes
 
 __all__ = ["Credentials", "OAuthServiceAppAuth", "SSWSAuth", "Secret", "load_private_key"]
 
@@ -130,7 +130,8 @@ def load_private_key(text: Secret | str) -> _SigningKey:
             elif jwk.get("kty") == "EC":
                 key = jwt.algorithms.ECAlgorithm.from_jwk(jwk)
             else:
-                raise ValueError(f"unsupported key type {jwk.get('kty')!r}")
+                # Not quoted: the member may hold anything, even the key itself.
+                raise ValueError("unsupported key type (not RSA or EC)")
         else:
             key = serialization.load_pem_private_key(raw.encode("ascii"), password=None)
     except (ValueError, TypeError, UnicodeEncodeError, jwt.PyJWTError) as exc:
@@ -551,7 +552,8 @@ class Credentials:
                 unreadable = type(exc).__name__
             if unreadable is not None:
                 raise errors.ConfigError(
-                    f"OKTA_PRIVATE_KEY_FILE={key_file!r} cannot be read ({unreadable}):"
+                    f"OKTA_PRIVATE_KEY_FILE={secret_shapes.redact_config(key_file)} cannot be"
+                    f" read ({unreadable}):"
                     " point it at the service app's PEM private key file."
                 )
         elif key_jwk:

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from kmsi_lib import __version__, _protocol, errors
+from kmsi_lib import __version__, _protocol, errors, secret_shapes
 from kmsi_lib.auth import Credentials
 from kmsi_lib.governor import Governor, bucket_key
 from kmsi_lib.journal import Journal
@@ -77,6 +77,12 @@ class OrgInfo:
     is_identity_engine: bool
     id: str | None = None
     raw: Mapping[str, Any] | None = None
+
+
+def _elsewhere(url: str) -> str:
+    """The origin of a foreign URL as a message shows it (no user name, password or path)."""
+    parts = urlsplit(url)
+    return repr(secret_shapes.redact_url(f"{parts.scheme}://{parts.netloc}"))
 
 
 class OktaClient:
@@ -178,7 +184,7 @@ class OktaClient:
         if path.startswith(("http://", "https://")):
             if not _protocol.same_origin(path, self.org_url):
                 raise errors.ConfigError(
-                    f"Refusing to send credentials to {urlsplit(path).netloc!r}: only"
+                    f"Refusing to send credentials to {_elsewhere(path)}: only"
                     f" {self.org_url} is allowed (a Link header or href pointed elsewhere)."
                 )
             return path

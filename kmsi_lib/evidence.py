@@ -48,7 +48,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kmsi_lib import _protocol
+from kmsi_lib import _protocol, secret_shapes
 from kmsi_lib.errors import EvidenceError
 
 __all__ = [
@@ -738,48 +738,14 @@ class SecretHit:
 
 
 # Credentials the runner never saw (an access token the kernel obtained by OAuth,
-# a key the notebook read itself) cannot be matched by value, only by shape.
-SHAPE_KINDS: dict[str, str] = {
-    "jwt": "a JWT-shaped token",
-    "authorization": "an authorization header value (SSWS, Bearer or DPoP credential)",
-    "pem-private-key": "a PEM private key block",
-}
-# base64url header starting '{"' (eyJ), then payload and signature segments.
-_JWT_SHAPE = re.compile(rb"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
-# The scheme, then a credential long enough not to be prose or a placeholder
-# ("SSWS <token>", "Bearer [redacted]" and "SSWS ${OKTA_API_TOKEN}" do not match).
-_AUTH_SHAPE = re.compile(
-    rb"(?<![A-Za-z0-9])(?:SSWS|Bearer|DPoP)(?:\s|\\[nt]|&#32;|%20|\+)+"
-    rb"[A-Za-z0-9._~+/-]{20,}=*", re.I,
-)
-# The armour line of a private key followed (possibly JSON- or HTML-escaped
-# line breaks, or the quotes of a notebook's list of lines, in between) by base64
-# body; the armour alone in prose does not match.
-_PEM_SHAPE = re.compile(
-    rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"
-    rb"(?:[\s\"',A-Za-z0-9:-]|\\[nr]|&#1[03];|&quot;){0,200}?[A-Za-z0-9+/]{32,}"
-)
-
-
-def _is_jwt(token: bytes) -> bool:
-    header = token.split(b".", 1)[0]
-    try:
-        value = json.loads(base64.urlsafe_b64decode(header + b"=" * (-len(header) % 4)))
-    except ValueError:
-        return False
-    return isinstance(value, dict) and "alg" in value
+# a key the notebook read itself) cannot be matched by value, only by shape: the
+# shapes are those the params loader refuses (kmsi_lib.secret_shapes).
+SHAPE_KINDS = secret_shapes.SHAPE_KINDS
 
 
 def scan_for_shapes(data: bytes) -> list[str]:
     """The kinds (keys of :data:`SHAPE_KINDS`) of credential-shaped values in ``data``."""
-    kinds: list[str] = []
-    if any(_is_jwt(m.group(0)) for m in _JWT_SHAPE.finditer(data)):
-        kinds.append("jwt")
-    if _AUTH_SHAPE.search(data):
-        kinds.append("authorization")
-    if _PEM_SHAPE.search(data):
-        kinds.append("pem-private-key")
-    return kinds
+    return secret_shapes.find_secret_shapes(data)
 
 
 def known_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -800,12 +766,12 @@ def known_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     for name, value in env.items():
         if _SECRET_ENV.search(name) and value:
             values.append(value)
-            values += _protocol.jwk_private_values(value)
+            values += secret_shapes.jwk_private_values(value)
         if KEY_FILE_ENV.search(name) and value:
             with contextlib.suppress(OSError):
                 content = Path(value).read_text(encoding="utf-8")
                 values.append(content.strip())
-                values += _protocol.jwk_private_values(content)
+                values += secret_shapes.jwk_private_values(content)
     seen: dict[str, None] = {}
     for value in values:
         if len(value) >= MIN_SECRET_LENGTH:

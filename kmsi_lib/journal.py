@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from kmsi_lib import _protocol
+from kmsi_lib import _protocol, secret_shapes
 
 __all__ = ["Journal", "JournalEntry"]
 
@@ -68,7 +68,7 @@ def _body(content: bytes, content_type: str, secrets: Iterable[str]) -> Any:
         return _protocol.redact_form(content.decode("utf-8", "replace"), secrets)
     if ctype.endswith("json") or content[:1] in (b"{", b"["):
         try:
-            return _protocol.redact_json(json.loads(content), secrets)
+            return secret_shapes.redact_mapping(json.loads(content), secrets)
         except ValueError:
             pass
     return f"<{len(content)} bytes of {ctype or 'unknown type'}>"
@@ -170,7 +170,7 @@ class Journal:
                 else None
             ),
             error=(
-                _protocol.redact_text(f"{type(error).__name__}: {error}", secrets)
+                secret_shapes.redact_text(f"{type(error).__name__}: {error}", secrets)
                 if error is not None
                 else None
             ),

@@ -29,13 +29,12 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
-import math
 import re
-from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from kmsi_lib import secret_shapes
 from kmsi_lib.errors import ParameterError
 
 __all__ = [
@@ -69,83 +68,23 @@ _ENV_HINT = (
     "OKTA_CLIENT_ID with OKTA_PRIVATE_KEY_FILE / OKTA_PRIVATE_KEY_JWK"
 )
 
-_SECRET_KEY = re.compile(
-    r"(token|secret|passw(or)?d|passwd|private_?key|client_?assertion|api_?key|credential"
-    r"|bearer|\bpwd\b|^pwd$|^jwk$|_jwk$)",
-    re.I,
-)
-_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
-_AUTH_SCHEME = re.compile(r"^\s*(SSWS|Bearer|DPoP|Basic)\s+\S{8,}", re.I)
-# An Okta API token: "00" + 40 url-safe characters.
-_OKTA_TOKEN = re.compile(r"^00[A-Za-z0-9_-]{40}$")
-_LONG_RANDOM_MIN = 24
-_RANDOM_PIECE = 20
-_RANDOM_BITS = 3.5  # bits per character over a piece; words and ids stay below
-
-
-def _entropy(text: str) -> float:
-    counts = Counter(text)
-    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
-
-
-def _looks_random(text: str) -> bool:
-    """A long run of mixed characters with no spaces: what a token or key looks like.
-
-    URLs and file paths are judged a segment at a time, and a segment by its
-    longest piece between separators: a run id such as
-    ``20261129T051500Z-post_auth-apply-3f9a1c`` is long but made of short words.
-    """
-    if "/" in text and not text.endswith("="):
-        return any(_looks_random(part) for part in text.split("/"))
-    if len(text) < _LONG_RANDOM_MIN or any(c.isspace() for c in text) or "://" in text:
-        return False
-    for piece in re.split(r"[-_.~+=:]", text):
-        classes = sum([any(c.islower() for c in piece), any(c.isupper() for c in piece),
-                       any(c.isdigit() for c in piece)])
-        if len(piece) >= _RANDOM_PIECE and classes >= 3 and _entropy(piece) >= _RANDOM_BITS:
-            return True
-    return False
-
-
-def _secret_reason(value: str) -> str | None:
-    if _PEM.search(value):
-        return "it contains a PEM private key"
-    if _AUTH_SCHEME.search(value):
-        return "it looks like an Authorization header value"
-    if _JWT.search(value):
-        return "it contains a JWT"
-    if _OKTA_TOKEN.match(value.strip()):
-        return "it looks like an Okta API token"
-    if _looks_random(value):
-        return "it looks like a random key or token (long, high entropy)"
-    return None
-
-
-def _holds_text(value: Any) -> bool:
-    if isinstance(value, str):
-        return bool(value)
-    if isinstance(value, list):
-        return any(isinstance(v, str) and v for v in value)
-    return isinstance(value, Mapping) and bool(value)
-
 
 def check_no_secrets(data: Any, path: str = "") -> None:
     """Raise ParameterError at the first key or value that looks like a credential."""
     if isinstance(data, Mapping):
-        if isinstance(data.get("d"), str) and "kty" in data:
-            raise ParameterError(path or "params", f"it is a private JWK (has 'd'); {_ENV_HINT}")
+        if secret_shapes.is_private_jwk(data):
+            raise ParameterError(path or "params", f"it is a private JWK; {_ENV_HINT}")
         for key, value in data.items():
             field = f"{path}.{key}" if path else str(key)
             # Only a text value can be a credential: ``oauth_tokens: true`` is a switch.
-            if _SECRET_KEY.search(str(key)) and _holds_text(value):
+            if secret_shapes.is_secret_key(str(key)) and secret_shapes.holds_text(value):
                 raise ParameterError(field, f"looks like a credential by its name; {_ENV_HINT}")
             check_no_secrets(value, field)
     elif isinstance(data, list):
         for index, item in enumerate(data):
             check_no_secrets(item, f"{path}[{index}]")
     elif isinstance(data, str):
-        reason = _secret_reason(data)
+        reason = secret_shapes.secret_reason(data)
         if reason:
             raise ParameterError(path or "params", f"{reason}; {_ENV_HINT}")
 

@@ -38,7 +38,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kmsi_lib import evidence
+from kmsi_lib import evidence, secret_shapes
 from kmsi_lib.errors import ConfigError, EvidenceError, KmsiError, ParameterError
 
 __all__ = [
@@ -146,7 +146,8 @@ def _approved(
                             f"{', '.join(changed)}); plan again with these parameters")
     planned_org = str((record.get("org") or {}).get("url") or plan.get("org_url") or "")
     if not _same_url(planned_org, org_url):
-        raise EvidenceError(f"the approved plan was made for the org {planned_org}, "
+        raise EvidenceError("the approved plan was made for the org "
+                            f"{secret_shapes.redact_config(planned_org)}, "
                             f"not {org_url}")
     return plan, verified
 
