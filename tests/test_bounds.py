@@ -14,7 +14,7 @@ from kmsi_lib.procedures._base import field_messages, parse_params
 from kmsi_lib.procedures._bounds import raisable_fields
 
 APPS = {"apps": {"labels": ["Slack"]}}
-GROUPS = {"groups": ["KMSI Pilot"]}
+GROUPS = {"groups": ["KMSI Pilot"], "apps": {"labels": ["Slack"]}}
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_documented_and_usual_values_are_accepted(model: Any, values: dict[str, 
                      "max_session_lifetime_minutes", id="lifetime-139-days"),
         pytest.param(prompt_text.Params, {"brands": "all", "title": "t" * 200}, "title",
                      id="long-title"),
-        pytest.param(pre_auth.Params, {"groups": [f"g{i}" for i in range(150)]}, "groups",
+        pytest.param(pre_auth.Params, {**GROUPS, "groups": [f"g{i}" for i in range(150)]}, "groups",
                      id="many-groups"),
     ],
 )

@@ -282,7 +282,7 @@ def check_usual(model: BaseModel, allowed: list[str]) -> None:
 # --------------------------------------------------------------------------- the limits
 
 #: The longest period Okta itself writes: ``PT43800H`` (5 years), "once per session"
-#: (API-NOTES §4; https://registry.terraform.io/providers/okta/okta/latest/docs/resources/app_signon_policy_rule).
+#: (docs/OKTA-API.md §7.3; https://registry.terraform.io/providers/okta/okta/latest/docs/resources/app_signon_policy_rule).
 #: Used as the hard ceiling of a period Okta documents no maximum for.
 LONGEST_SECONDS = 43800 * _HOUR
 LONGEST_MINUTES = 43800 * 60
@@ -315,7 +315,7 @@ FACTOR_LIFETIME = Limit(
     source=f"{_CHOSEN}; PT43800H is the longest period Okta itself writes",
 )
 
-#: postAuthPromptFrequency: no documented range (API-NOTES §12); Okta's default is P30D.
+#: postAuthPromptFrequency: no documented range (docs/OKTA-API.md §13.2); Okta's default is P30D.
 PROMPT_FREQUENCY = Limit(
     "duration", hard_min=_MINUTE, hard_max=LONGEST_SECONDS, usual_min=_HOUR, usual_max=90 * _DAY,
     source=f"{_CHOSEN}; PT43800H is the longest period Okta itself writes",

@@ -5,7 +5,7 @@ operator wrote), and checks each object against these models first: unknown
 keys and values outside the spec's enums are refused with the path of the
 wrong field (``constraints[0].possession.userVerification``). The models
 follow the management spec (``AccessPolicyConstraint``, ``KnowledgeConstraint``,
-``PossessionConstraint``, ``AuthenticationMethodObject``; API-NOTES §4).
+``PossessionConstraint``, ``AuthenticationMethodObject``; docs/OKTA-API.md §7.3).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ _Method = Literal[
     "TOTP", "WEBAUTHN", "DUO", "IDP", "CERT",
 ]
 # The spec's enum is upper case; the real API also accepts and echoes lower case
-# ("password", API-NOTES §4 [VCR crud#61]), so both spellings are accepted.
+# ("password", docs/OKTA-API.md §7.3, recording AppSignOnPolicyRule_crud #61), so both
+# spellings are accepted.
 _Type = Literal[
     "SECURITY_KEY", "PHONE", "EMAIL", "PASSWORD", "SECURITY_QUESTION", "APP", "FEDERATED",
     "security_key", "phone", "email", "password", "security_question", "app", "federated",

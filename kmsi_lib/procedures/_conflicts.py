@@ -1,0 +1,253 @@
+"""Lost-update detection: did anyone else write what an apply wrote, while it ran?
+
+Okta's ``PUT`` replaces a whole object and takes no ``If-Match``: two
+operators whose applies overlap can each pass their drift check and then
+overwrite each other, and each read-back agrees with what that run wrote. So
+before an apply claims *verified*, it asks Okta's own record:
+
+1. **Before the drift check**, the System Log events that already target the
+   objects the plan will write are noted (their ``uuid``): the *baseline*.
+2. **After the read-back**, the events are listed again. An event that is not
+   in the baseline and whose ``transaction.id`` is not the request id of one
+   of this run's own writes (``X-Okta-Request-Id``, kept by the journal) is
+   someone else's write during the apply: a conflict, named by object.
+3. The run's own writes must show in the log (Okta publishes events within
+   seconds; we wait up to :data:`SYSLOG_WAIT_S`). If they do not, or the log
+   cannot be read, the run *cannot show* that nobody else wrote, and says so
+   with a failed check instead of claiming verified.
+4. Independently of the log, an object whose ``lastUpdated`` at read-back is
+   not the one our write's answer carried was written again after us.
+
+A write whose answer was lost (a dropped connection) has no request id; its
+event is allowed for once, per lost answer, and the check says so.
+
+Okta documents the System Log API and its event types at
+https://developer.okta.com/docs/reference/api/system-log/ and
+https://developer.okta.com/docs/reference/api/event-types/; the endpoint is
+``GET /api/v1/logs`` (scope ``okta.logs.read``), docs/OKTA-API.md.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from kmsi_lib.errors import KmsiError
+
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
+    from kmsi_lib.journal import JournalEntry
+    from kmsi_lib.procedures._base import AppliedChange, BeforeRecord, Check
+
+__all__ = [
+    "SYSLOG_WAIT_S",
+    "Target",
+    "Witness",
+    "close_witness",
+    "find_conflicts",
+    "open_witness",
+    "rewritten_after_us",
+]
+
+#: How long the read-back waits for Okta's System Log to show this run's own writes.
+SYSLOG_WAIT_S = 15.0
+#: How far back the baseline and the final listing start: both use the same window.
+_LOOKBACK = timedelta(hours=1)
+#: Kinds whose events name them first; a policy is also a second target of its rules'
+#: events, which are not writes of the policy itself.
+_PRIMARY_ONLY = frozenset({"policy"})
+
+
+@dataclass(frozen=True)
+class Target:
+    """An object an apply writes: its id, how to name it, whether only primary targets count."""
+
+    id: str
+    label: str
+    primary_only: bool = False
+
+
+@dataclass
+class Witness:
+    """What the System Log showed before the drift check (see the module docstring)."""
+
+    since: str
+    baseline: set[str] = field(default_factory=set)
+    error: str | None = None
+
+
+def _logs() -> Any:
+    import importlib
+
+    return importlib.import_module("kmsi_lib.resources.logs")
+
+
+def _targets_of(event: Mapping[str, Any]) -> list[str]:
+    return [str(t.get("id")) for t in event.get("target") or [] if isinstance(t, Mapping)]
+
+
+def _writes(event: Mapping[str, Any], target: Target) -> bool:
+    ids = _targets_of(event)
+    if target.primary_only:
+        return bool(ids) and ids[0] == target.id
+    return target.id in ids
+
+
+def _request_id(event: Mapping[str, Any]) -> str | None:
+    transaction = event.get("transaction") or {}
+    rid = transaction.get("id") if isinstance(transaction, Mapping) else None
+    if rid:
+        return str(rid)
+    debug = ((event.get("debugContext") or {}).get("debugData") or {})
+    return str(debug["requestId"]) if debug.get("requestId") else None
+
+
+def _describe(event: Mapping[str, Any]) -> dict[str, Any]:
+    actor = event.get("actor") or {}
+    return {
+        "eventType": event.get("eventType"),
+        "published": event.get("published"),
+        "actor": actor.get("alternateId") or actor.get("id"),
+        "requestId": _request_id(event),
+    }
+
+
+def find_conflicts(
+    targets: Sequence[Target],
+    events: Iterable[Mapping[str, Any]],
+    *,
+    baseline: set[str],
+    own_request_ids: set[str],
+    lost_answers: int = 0,
+) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """Pure: ``({target id: [foreign events]}, [events taken as our lost answers])``.
+
+    An event in ``baseline`` happened before the apply; one whose request id is
+    ours is our own write; up to ``lost_answers`` others are taken as the writes
+    whose answers were lost; the rest are someone else's.
+    """
+    foreign: dict[str, list[dict[str, Any]]] = {t.id: [] for t in targets}
+    adopted: list[dict[str, Any]] = []
+    allowance = lost_answers
+    for event in events:
+        if str(event.get("uuid")) in baseline or _request_id(event) in own_request_ids:
+            continue
+        hit = [t for t in targets if _writes(event, t)]
+        if not hit:
+            continue
+        if allowance > 0:
+            allowance -= 1
+            adopted.append(_describe(event))
+            continue
+        for target in hit:
+            foreign[target.id].append(_describe(event))
+    return foreign, adopted
+
+
+def open_witness(
+    client: OktaClient, target_ids: Sequence[str], *, now: datetime | None = None
+) -> Witness:
+    """Note the System Log events that already target ``target_ids`` (before the drift check)."""
+    since = _logs().log_time((now or datetime.now(UTC)) - _LOOKBACK)
+    witness = Witness(since)
+    if not target_ids:
+        return witness
+    try:
+        events = _logs().list_log_events(
+            client, since=since, filter=_logs().target_filter(target_ids), limit=1000
+        )
+    except KmsiError as exc:
+        witness.error = f"{type(exc).__name__}: {exc}"
+        return witness
+    witness.baseline = {str(e.get("uuid")) for e in events}
+    return witness
+
+
+def close_witness(
+    client: OktaClient,
+    witness: Witness,
+    targets: Sequence[Target],
+    journal: Sequence[JournalEntry],
+    *,
+    make_check: Callable[[str, bool, Any, Any], Check],
+    wait_s: float = SYSLOG_WAIT_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[list[Check], list[str]]:
+    """Checks (one per written object) that nobody else wrote it during the apply, and notes.
+
+    ``journal`` is this apply's slice of the client's journal: its non-GET
+    entries are the run's own writes.
+    """
+    notes: list[str] = []
+    if not targets:
+        return [], notes
+    writes = [e for e in journal if e.method != "GET"]
+    own = {e.request_id for e in writes if e.request_id and e.status is not None
+           and e.status < 400}
+    lost = sum(1 for e in writes if e.status is None)
+    name = "nobody else wrote {} while this apply ran (Okta System Log)"
+    if witness.error is not None:
+        return [make_check(
+            "Okta's System Log could be read, so other writers can be ruled out", False,
+            "the System Log (okta.logs.read)", f"not shown: {witness.error}")], notes
+    deadline = time.monotonic() + wait_s
+    delay = 0.5
+    while True:
+        try:
+            events = _logs().list_log_events(
+                client, since=witness.since,
+                filter=_logs().target_filter([t.id for t in targets]), limit=1000,
+            )
+        except KmsiError as exc:
+            return [make_check(
+                "Okta's System Log could be read, so other writers can be ruled out", False,
+                "the System Log (okta.logs.read)", f"not shown: {type(exc).__name__}: {exc}")
+            ], notes
+        seen = {_request_id(e) for e in events}
+        missing = own - seen
+        if not missing or time.monotonic() >= deadline:
+            break
+        sleep(delay)
+        delay = min(delay * 2, 4.0)
+    foreign, adopted = find_conflicts(
+        targets, events, baseline=witness.baseline, own_request_ids=own, lost_answers=lost
+    )
+    checks: list[Check] = []
+    if missing:
+        checks.append(make_check(
+            "Okta's System Log shows this apply's own writes, so other writers can be ruled out",
+            False, sorted(own), f"not shown after {wait_s:.0f} s: {sorted(missing)}"))
+    for target in targets:
+        others = foreign[target.id]
+        checks.append(make_check(
+            name.format(target.label), not others, "only this run's writes",
+            others or "only this run's writes"))
+    if adopted:
+        notes.append(
+            f"{len(adopted)} System Log event(s) with no request id of ours were taken as the"
+            f" write(s) whose answer was lost: {adopted}")
+    return checks, notes
+
+
+def rewritten_after_us(
+    applied: Sequence[AppliedChange],
+    before_state: Sequence[BeforeRecord],
+    *,
+    make_check: Callable[[str, bool, Any, Any], Check],
+) -> list[Check]:
+    """A failed check per object whose ``lastUpdated`` moved on after our own write's answer."""
+    checks: list[Check] = []
+    for change, record in zip(applied, before_state, strict=False):
+        answer = change.result if isinstance(change.result, Mapping) else None
+        now = record.after_written if isinstance(record.after_written, Mapping) else None
+        if not answer or not now or record.action not in ("create", "update"):
+            continue
+        ours, theirs = answer.get("lastUpdated"), now.get("lastUpdated")
+        if ours and theirs and ours != theirs:
+            checks.append(make_check(
+                f"nobody wrote {record.ref.label()} after this apply's write (lastUpdated)",
+                False, ours, theirs))
+    return checks
