@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -36,7 +37,14 @@ from kmsi_lib._protocol import engine_name
 from kmsi_lib.errors import KmsiError, ParameterError
 from kmsi_lib.params import RUNNER_PARAMETERS as _RUNNER_PARAMETER_HINTS
 from kmsi_lib.procedures import REGISTRY
-from kmsi_lib.procedures._base import ApplyResult, Attestation, Plan, parse_params, utc_now
+from kmsi_lib.procedures._base import (
+    ApplyResult,
+    Attestation,
+    Plan,
+    parse_params,
+    utc_now,
+    watch_writes,
+)
 
 if TYPE_CHECKING:
     from kmsi_lib.client import OktaClient
@@ -46,6 +54,7 @@ __all__ = [
     "ATTESTATION_PARAMETERS",
     "CHANGE_ID_PATTERN",
     "MODES",
+    "PROGRESS_FILE",
     "RUNNER_PARAMETERS",
     "Runbook",
     "check_change_id",
@@ -54,6 +63,9 @@ __all__ = [
 ]
 
 MODES = ("plan", "apply")
+
+#: Written beside ``result.json`` during an apply, a line per write (see ``Runbook._log_write``).
+PROGRESS_FILE = "apply-progress.jsonl"
 
 #: The parameters every runbook declares besides its procedure's (set by ``kmsi run``, which
 #: refuses them in a params file: the names of :data:`kmsi_lib.params.RUNNER_PARAMETERS`).
@@ -242,6 +254,21 @@ class Runbook:
             self.result["journal"] = self.client.journal.to_dicts()
         return write_result(self.evidence_dir, self.result)
 
+    @property
+    def progress_path(self) -> Path:
+        """``apply-progress.jsonl``: one line per write as it is sent and as it lands."""
+        return self.evidence_dir / PROGRESS_FILE
+
+    def _log_write(self, event: dict[str, Any]) -> None:
+        """Append one write event, flushed to disk before the write goes on (see
+        :func:`~kmsi_lib.procedures._base.watch_writes`): if the kernel dies, the
+        runner still knows which writes landed."""
+        line = json.dumps({"at": utc_now(), **event}, default=str, sort_keys=True)
+        with self.progress_path.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+
     @contextmanager
     def _step(self, name: str) -> Iterator[None]:
         """Record the result after the step; on an error record it, show it and re-raise."""
@@ -253,8 +280,8 @@ class Runbook:
             exc._kmsi_recorded = True  # type: ignore[attr-defined]  # recorded and shown once
             self.result["error"] = {"step": name, **_error_dict(exc)}
             self.result["outcome"] = "failed"
-            partial = exc.apply_result if isinstance(exc, KmsiError) else None
-            if partial is not None:
+            partial = getattr(exc, "apply_result", None)  # a KmsiError's, or an interrupt's
+            if isinstance(partial, ApplyResult):
                 self.apply_result = partial
                 self.result["apply_result"] = partial.to_dict()
             self.write_result()
@@ -448,7 +475,8 @@ class Runbook:
             options: dict[str, Any] = {"attestation": self._attestation(plan)}
             if progress is not None and self.procedure.BULK:
                 options["progress"] = progress
-            outcome = self.procedure.apply(client, plan, **options)
+            with watch_writes(self._log_write):
+                outcome = self.procedure.apply(client, plan, **options)
             self.apply_result = outcome
             self.result["apply_result"] = outcome.to_dict()
             self.result["outcome"] = outcome.outcome

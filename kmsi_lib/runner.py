@@ -32,8 +32,10 @@ import json
 import logging
 import os
 import secrets as _secrets
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -353,20 +355,41 @@ def run_notebook(
     parameters = {**run.effective, **verified_inputs, "mode": mode, "change_id": change_id,
                   "evidence_dir": ".", "approved_plan": plan_param}
     started = utc_now()
-    with _captured_papermill_log() as log, _absolute_key_paths():
-        error = _execute(notebook.resolve(), staging.resolve() / "notebook.ipynb", parameters,
-                         timeout=timeout, progress=progress, cwd=staging.resolve())
+    log = io.StringIO()
+    try:
+        with _interrupt_on_sigterm(), _captured_papermill_log() as log, _absolute_key_paths():
+            error = _execute(notebook.resolve(), staging.resolve() / "notebook.ipynb",
+                             parameters, timeout=timeout, progress=progress,
+                             cwd=staging.resolve())
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the evidence is still recorded
+        _stop_kernels()  # no write may land after the evidence says what landed
+        error = {"type": "Interrupted", "message": f"the run was interrupted ({exc or 'SIGINT'})"
+                 " while the notebook ran; every write that landed is recorded"}
+    with _shielded_from_signals():  # recording the evidence is not interrupted in turn
+        return _record(root, staging, run, mode, change_id, notebook, started, env,
+                       credentials.org_url, approved_meta, error, log)
+
+
+def _record(root: Path, staging: Path, run: Any, mode: str, change_id: str, notebook: Path,
+            started: str, env: Mapping[str, str], org_url: str,
+            approved_meta: dict[str, Any] | None, error: dict[str, Any] | None,
+            log: io.StringIO) -> RunReport:
+    """Judge the run, record its evidence (never leaving it in staging) and report."""
+    from kmsi_lib.procedures._base import utc_now
+
     try:
         result = evidence.read_result(staging)
     except EvidenceError as exc:
         result, error = None, error or {"type": "EvidenceError", "message": str(exc)}
+    result = _recover_writes(staging, mode, result, error)
     failure = _judge(mode, run.procedure, result, error)
+    run_id = staging.name
     meta = evidence.RunMeta(
         run_id=run_id, change_id=change_id or evidence.PLAN_ONLY_CHANGE, mode=mode,
         procedure=run.procedure, notebook=_display_path(notebook),
         template_sha256=evidence.sha256_file(notebook), parameters=run.values,
         started_at=started, finished_at=utc_now(), operator=operator_name(env),
-        org_url=credentials.org_url, approved_plan=approved_meta,
+        org_url=org_url, approved_plan=approved_meta,
     )
     recorded = evidence.record_run(
         root, staging, meta, succeeded=failure is None, error=failure,
@@ -383,6 +406,89 @@ def run_notebook(
         return RunReport(EXIT_FAILED, run_id, outcome, recorded.run_dir, record,
                          f"run FAILED: {failure['type']}: {failure['message']}")
     return RunReport(EXIT_OK, run_id, outcome, recorded.run_dir, record, f"run {outcome}")
+
+
+def _recover_writes(staging: Path, mode: str, result: dict[str, Any] | None,
+                    error: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """An apply that stopped mid-way (timeout, Ctrl-C, dead kernel) without recording its
+    partial result: rebuild it from the writes the runbook logged as they happened
+    (``apply-progress.jsonl``), so that the evidence lists every write that landed with
+    its before-state, and a rollback can undo them. ``result.json`` is rewritten."""
+    from kmsi_lib.procedures._base import Plan, recover_apply_result
+    from kmsi_lib.runbook import PROGRESS_FILE
+
+    path = staging / PROGRESS_FILE
+    if mode != "apply" or result is None or result.get("apply_result") or not path.is_file():
+        return result
+    events: list[dict[str, Any]] = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:  # the last line of a killed kernel may be torn
+            continue
+    if not events or not isinstance(result.get("plan"), dict):
+        return result
+    why = "the apply stopped before it finished ({}); recovered by the runner from {}".format(
+        (error or {}).get("type") or "interrupted", PROGRESS_FILE)
+    try:
+        recovered = recover_apply_result(Plan.from_dict(result["plan"]), events, why=why)
+    except KmsiError as exc:  # an edited plan: record the run without a recovered result
+        logging.getLogger(__name__).warning("could not recover the apply's writes: %s", exc)
+        return result
+    result = {**result, "apply_result": recovered.to_dict(), "outcome": "failed"}
+    if not result.get("error"):
+        result["error"] = {"step": "apply", "type": str((error or {}).get("type", "Interrupted")),
+                           "message": why}
+    evidence.write_result(staging, result)
+    return result
+
+
+def _stop_kernels(grace_s: float = 3.0) -> None:
+    """End every process this run started (the kernel), waiting until they are gone."""
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=grace_s)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    psutil.wait_procs(alive, timeout=grace_s)
+
+
+@contextlib.contextmanager
+def _interrupt_on_sigterm() -> Iterator[None]:
+    """While the notebook runs, SIGTERM stops it as Ctrl-C does, so both leave evidence."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _shielded_from_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the run's evidence is recorded (then the run ends)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, lambda n, _f: caught.append(n))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _verify_evidence_inputs(

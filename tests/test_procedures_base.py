@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -257,9 +258,17 @@ class _FakeClient:
 
     def __init__(self) -> None:
         self.identity_engine_checks = 0
+        self.journal = types.SimpleNamespace(entries=[])  # no HTTP: nothing journaled
+        self.log_queries: list[dict[str, Any]] = []
 
     def require_identity_engine(self) -> None:
         self.identity_engine_checks += 1
+
+    def paginate(self, path: str, params: dict[str, Any] | None = None, **_: Any) -> Any:
+        """The System Log (the engine's lost-update witness): empty, as nobody else wrote."""
+        assert path == "/api/v1/logs", path
+        self.log_queries.append(dict(params or {}))
+        return iter([])
 
 
 class _MemoryKind(base.ObjectKind):
@@ -333,7 +342,12 @@ def test_apply_writes_verifies_and_records_the_before_state(memory: _MemoryKind)
     assert memory.objects["m1"]["future"] == {"x": 1}, "unknown fields survive"
     assert client.identity_engine_checks == 1
     assert result.verification.ok
-    assert [c.name for c in result.verification.checks] == ["memory 'old' (m1) name"]
+    assert [c.name for c in result.verification.checks] == [
+        "memory 'old' (m1) name",
+        "nobody else wrote memory 'old' (m1) while this apply ran (Okta System Log)",
+    ]
+    assert len(client.log_queries) == 2, "the witness: once before the drift check, once after"
+    assert client.log_queries[0]["filter"] == 'target.id eq "m1"'
     record = result.before_state[0]
     assert record.before is not None and record.before["name"] == "old"
     assert record.after_written is not None and record.after_written["name"] == "new"

@@ -29,6 +29,7 @@ from plain JSON (``to_dict``/``from_dict``) and render as a terminal table
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import datetime as _dt
 import difflib
@@ -37,7 +38,8 @@ import html
 import importlib
 import json
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
@@ -57,7 +59,7 @@ from kmsi_lib.errors import (
     StalePlanError,
     TransportError,
 )
-from kmsi_lib.procedures import _bounds
+from kmsi_lib.procedures import _bounds, _conflicts
 
 if TYPE_CHECKING:
     from kmsi_lib.client import OktaClient
@@ -89,6 +91,7 @@ __all__ = [
     "ResolvedApp",
     "VOLATILE_FIELDS",
     "Verification",
+    "WriteListener",
     "apply_plan",
     "bulk_values",
     "canonical",
@@ -103,9 +106,11 @@ __all__ = [
     "get_path",
     "parse_params",
     "read_sandbox",
+    "recover_apply_result",
     "refuse_stale",
     "register_kind",
     "register_lookup",
+    "report_write",
     "resolve_apps",
     "resolve_groups",
     "run_lookup",
@@ -116,6 +121,7 @@ __all__ = [
     "suggest_group",
     "unknown_group",
     "utc_now",
+    "watch_writes",
     "whole_number",
     "writable",
 ]
@@ -1732,6 +1738,81 @@ def refuse_stale(
         raise StalePlanError(f"{what}; make a new plan. Changed: " + "; ".join(problems))
 
 
+#: Who hears about each write as it happens (the runbook's ``apply-progress.jsonl``), so
+#: that an apply interrupted mid-way (a cell timeout, Ctrl-C, a dead kernel) still leaves
+#: a record of every write that landed and its before-state.
+WriteListener = Callable[[dict[str, Any]], None]
+_write_listener: contextvars.ContextVar[WriteListener | None] = contextvars.ContextVar(
+    "kmsi_write_listener", default=None
+)
+
+
+@contextmanager
+def watch_writes(listener: WriteListener) -> Iterator[None]:
+    """Call ``listener(event)`` for each write of applies run inside the block.
+
+    Events are JSON-ready dicts: ``{"event": "sending"|"landed"|"failed", "index": i,
+    "action", "kind", "ref", "answer"?, "error"?}``, ``index`` being the change's
+    position in the plan. A listener that raises is ignored (the write goes on).
+    """
+    token = _write_listener.set(listener)
+    try:
+        yield
+    finally:
+        _write_listener.reset(token)
+
+
+def report_write(event: str, index: int, change: Change, ref: ObjectRef, **extra: Any) -> None:
+    """Tell the listener (if any) about one write; see :func:`watch_writes`."""
+    listener = _write_listener.get()
+    if listener is None:
+        return
+    payload = {"event": event, "index": index, "action": change.action, "kind": change.kind,
+               "ref": ref.to_dict(), **extra}
+    try:
+        listener(payload)
+    except Exception:  # noqa: S110 - a broken listener must not stop or repeat a write
+        pass
+
+
+def recover_apply_result(
+    plan: Plan, events: Sequence[Mapping[str, Any]], *, why: str
+) -> ApplyResult:
+    """The failed :class:`ApplyResult` of an apply that stopped mid-way, from its write events.
+
+    Every write reported ``landed`` is listed with its before-state (the object the plan
+    read, which the drift check had just confirmed); one reported ``sending`` and never
+    answered may or may not have landed and is listed as such, so a rollback (which
+    re-reads every object) can undo it too. No request is made.
+    """
+    result = ApplyResult(plan=plan, outcome="failed", error=why, notes=[why])
+    state: dict[int, Mapping[str, Any]] = {}
+    for event in events:
+        index = event.get("index")
+        if isinstance(index, int) and 0 <= index < len(plan.changes):
+            if event.get("event") == "sending" and index in state:
+                continue  # a retry of the same write reports again
+            state[index] = event
+    for index in sorted(state):
+        event, change = state[index], plan.changes[index]
+        ref = ObjectRef.from_dict(event["ref"]) if isinstance(event.get("ref"), Mapping) \
+            else change.ref
+        answer = event.get("answer") if isinstance(event.get("answer"), dict) else None
+        if event.get("event") == "failed":
+            continue
+        if event.get("event") == "sending":
+            result.notes.append(
+                f"{change.action} of {ref.label()} was sent and not answered: it may have"
+                " landed; a rollback re-reads it first")
+        result.applied.append(AppliedChange(replace(change, ref=ref), answer))
+        if change.action in ("create", "update", "delete"):
+            result.before_state.append(BeforeRecord(ref, change.action, change.before, answer))
+        if change.action == "create" and ref.id:
+            result.created.append(ref)
+    result.finished_at = utc_now()
+    return result
+
+
 def apply_plan(
     client: OktaClient,
     plan: Plan,
@@ -1771,6 +1852,9 @@ def apply_plan(
             result.verification = Verification(extra_checks(client, result))
         return result
 
+    # Okta's own record of who wrote what, noted before the drift check (lost-update detection)
+    witness = _conflicts.open_witness(client, [t.id for t in _witness_targets(plan.changes)])
+    mark = len(client.journal.entries)
     refuse_stale(client, plan)
     orders = _rule_orders(client, _reordered_policies(plan))
     ids: dict[str, str] = {}
@@ -1781,6 +1865,8 @@ def apply_plan(
             ref = _resolve(change.ref, ids)
             body = copy.deepcopy(change.after) if change.after is not None else None
             answer: dict[str, Any] | None
+            if change.action != "manual":
+                report_write("sending", index, change, ref)
             if change.action == "create":
                 assert body is not None, "a create change carries the body to send"
                 answer = _create(kind, client, ref, body)
@@ -1802,6 +1888,7 @@ def apply_plan(
             # the evidence keeps the real ids (a created object's, a new parent's)
             result.applied.append(AppliedChange(replace(change, ref=ref), answer))
             written.append((change, ref))
+            report_write("landed", index, change, ref, answer=answer)
     except KmsiError as exc:
         result.outcome = "failed"
         result.error = str(exc)
@@ -1809,18 +1896,54 @@ def apply_plan(
         result.finished_at = utc_now()
         exc.apply_result = result  # partial result for rollback
         raise
+    except BaseException as exc:  # an interrupt (a cell timeout, Ctrl-C): no more requests
+        result.outcome = "failed"
+        result.error = f"interrupted ({type(exc).__name__}) after {len(written)} write(s)"
+        result.before_state = [
+            BeforeRecord(ref, change.action, change.before, answer.result)
+            for (change, ref), answer in zip(written, result.applied, strict=True)
+            if change.action in ("create", "update", "delete")
+        ]
+        result.notes.append(
+            "interrupted: the before-state is the plan's reading (confirmed by the drift check);"
+            " nothing was read back")
+        result.finished_at = utc_now()
+        exc.apply_result = result  # type: ignore[attr-defined]  # partial result for rollback
+        raise
 
     _record_before_state(client, result, written, orders)
     checks: list[Check] = []
     for (change, ref), record in zip(written, result.before_state[: len(written)], strict=True):
         if change.action in ("create", "update", "delete"):
             checks.extend(_verify_change(replace(change, ref=ref), record.after_written))
+    checks.extend(
+        _conflicts.rewritten_after_us(result.applied, result.before_state, make_check=Check)
+    )
+    targets = _witness_targets([replace(change, ref=ref) for change, ref in written])
+    others, notes = _conflicts.close_witness(
+        client, witness, targets, client.journal.entries[mark:], make_check=Check
+    )
+    checks.extend(others)
+    result.notes.extend(notes)
     if extra_checks is not None:
         checks.extend(extra_checks(client, result))
     result.verification = Verification(checks)
     result.outcome = "applied"
     result.finished_at = utc_now()
     return result
+
+
+def _witness_targets(changes: Iterable[Change]) -> list[_conflicts.Target]:
+    """The objects whose System Log events tell whether someone else wrote them meanwhile."""
+    targets: dict[str, _conflicts.Target] = {}
+    for change in changes:
+        ref = change.ref
+        if change.action == "manual" or not ref.id or ref.id.startswith("$created:"):
+            continue
+        targets.setdefault(
+            ref.id, _conflicts.Target(ref.id, ref.label(), ref.kind in _conflicts.PRIMARY_ONLY)
+        )
+    return list(targets.values())
 
 
 #: Kind of the :class:`BeforeRecord` that keeps a policy's rule priorities

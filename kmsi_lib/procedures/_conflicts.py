@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from kmsi_lib.procedures._base import AppliedChange, BeforeRecord, Check
 
 __all__ = [
+    "PRIMARY_ONLY",
     "SYSLOG_WAIT_S",
     "Target",
     "Witness",
@@ -58,7 +59,7 @@ SYSLOG_WAIT_S = 15.0
 _LOOKBACK = timedelta(hours=1)
 #: Kinds whose events name them first; a policy is also a second target of its rules'
 #: events, which are not writes of the policy itself.
-_PRIMARY_ONLY = frozenset({"policy"})
+PRIMARY_ONLY = frozenset({"policy"})
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def close_witness(
     journal: Sequence[JournalEntry],
     *,
     make_check: Callable[[str, bool, Any, Any], Check],
-    wait_s: float = SYSLOG_WAIT_S,
+    wait_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[list[Check], list[str]]:
     """Checks (one per written object) that nobody else wrote it during the apply, and notes.
@@ -184,6 +185,7 @@ def close_witness(
     notes: list[str] = []
     if not targets:
         return [], notes
+    wait_s = SYSLOG_WAIT_S if wait_s is None else wait_s
     writes = [e for e in journal if e.method != "GET"]
     own = {e.request_id for e in writes if e.request_id and e.status is not None
            and e.status < 400}

@@ -50,6 +50,7 @@ from kmsi_lib.procedures._base import (
     read_sandbox,
     refuse_stale,
     register_lookup,
+    report_write,
     start_apply,
     suggest,
     unknown_group,
@@ -394,14 +395,19 @@ def apply(
 
     max_workers = int(plan.params.get("max_workers", 4))
 
+    index_of = {id(change): i for i, change in enumerate(plan.changes)}
+
     def revoke(change: Change) -> None:
         query = change.after or {}
+        index = index_of[id(change)]
+        report_write("sending", index, change, change.ref)
         _users_api().revoke_sessions(
             client,
             change.ref.id,
             oauth_tokens=bool(query["oauthTokens"]),
             forget_devices=bool(query["forgetDevices"]),
         )
+        report_write("landed", index, change, change.ref)
 
     outcome = run_bulk(plan.changes, revoke, max_workers=max_workers, progress=progress)
     checks: list[Check] = []
