@@ -144,7 +144,10 @@ def notice(kind: str, title: str, body: str = "") -> _Html:
 
 
 def _error_dict(exc: BaseException) -> dict[str, Any]:
-    error: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+    message = str(exc)
+    if isinstance(exc, KeyboardInterrupt) and not message:
+        message = "interrupted (Ctrl-C, SIGTERM or the cell's time limit) before the step ended"
+    error: dict[str, Any] = {"type": type(exc).__name__, "message": message}
     if isinstance(exc, ParameterError):
         error["field"] = exc.field
     return error

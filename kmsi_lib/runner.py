@@ -443,19 +443,20 @@ def _recover_writes(staging: Path, mode: str, result: dict[str, Any] | None,
     return result
 
 
-def _stop_kernels(grace_s: float = 3.0) -> None:
-    """End every process this run started (the kernel), waiting until they are gone."""
+def _stop_kernels(grace_s: float = 5.0) -> None:
+    """Kill every process this run started (the kernel) and wait until they are gone.
+
+    SIGKILL, not SIGTERM: the kernel must not go on to another write, and a terminated
+    kernel only prints its own traceback. What it wrote is already on disk (each write
+    is logged, flushed and synced before it is sent).
+    """
     import psutil
 
     children = psutil.Process().children(recursive=True)
     for child in children:
         with contextlib.suppress(psutil.Error):
-            child.terminate()
-    _, alive = psutil.wait_procs(children, timeout=grace_s)
-    for child in alive:
-        with contextlib.suppress(psutil.Error):
             child.kill()
-    psutil.wait_procs(alive, timeout=grace_s)
+    psutil.wait_procs(children, timeout=grace_s)
 
 
 @contextlib.contextmanager

@@ -62,7 +62,7 @@ def _only_run(root: Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:
 
 
 def _assert_every_landed_write_is_recorded(sandbox: Sandbox, result: dict[str, Any]) -> None:
-    time.sleep(3.5)  # a write still in the server's latency lands now
+    time.sleep(4.5)  # a write still in the server's latency lands now
     landed = _puts(sandbox)
     assert landed, "the stop came after at least one write"
     applied = result["apply_result"]
@@ -87,9 +87,10 @@ def test_a_cell_timeout_mid_apply_leaves_a_failed_record_with_the_writes(
     for key in [k for k in os.environ if k.startswith("OKTA_") and k not in _env(sandbox, url)]:
         monkeypatch.delenv(key)
     sandbox.admin.add_fault({"action": "latency", "match": {"method": "PUT"},
-                             "latency_ms": 2500})
+                             "latency_ms": 4000})
     root = tmp_path / "evidence"
-    plan = runner.run_notebook(NOTEBOOK, params, mode="plan", evidence_root=root, progress=False)
+    plan = runner.run_notebook(NOTEBOOK, params, mode="plan", change_id="CHG-T",
+                               evidence_root=root, progress=False)
     assert plan.exit_code == 0 and plan.run_dir is not None
     report = runner.run_notebook(NOTEBOOK, params, mode="apply", change_id="CHG-T",
                                  approved_plan=plan.run_dir, evidence_root=root, timeout=6,
@@ -120,7 +121,7 @@ def test_a_signal_to_kmsi_run_mid_apply_still_records_the_run(
     root = tmp_path / "evidence"
     kmsi = [sys.executable, "-m", "kmsi_lib.cli", "run", str(NOTEBOOK), "-f", str(params),
             "--evidence-root", str(root), "--no-progress"]
-    subprocess.run([*kmsi, "--mode", "plan"], env=_env(sandbox, url), check=True,
+    subprocess.run([*kmsi, "--mode", "plan", "--change", "CHG-S"], env=_env(sandbox, url), check=True,
                    capture_output=True, timeout=120)
     proc = subprocess.Popen([*kmsi, "--mode", "apply", "--change", "CHG-S"],
                             env=_env(sandbox, url), stdout=subprocess.PIPE,
@@ -137,7 +138,9 @@ def test_a_signal_to_kmsi_run_mid_apply_still_records_the_run(
             proc.kill()
             proc.communicate()
     assert proc.returncode == runner.EXIT_FAILED, err
-    assert "Traceback" not in err
+    assert "kmsi run: run FAILED" in err and "interrupted" in err, err
+    # the kernel may log its own shutdown; kmsi itself does not crash
+    assert "kmsi_lib" not in err.split("Traceback")[-1] if "Traceback" in err else True, err
     _, record, result = _only_run(root)
     assert record["status"] == "failed" and record["error"]
     _assert_every_landed_write_is_recorded(sandbox, result)

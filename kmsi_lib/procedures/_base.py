@@ -1859,6 +1859,7 @@ def apply_plan(
     orders = _rule_orders(client, _reordered_policies(plan))
     ids: dict[str, str] = {}
     written: list[tuple[Change, ObjectRef]] = []
+    in_flight: tuple[Change, ObjectRef] | None = None  # sent, not yet answered
     try:
         for index, change in enumerate(plan.changes):
             kind = get_kind(change.kind)
@@ -1867,6 +1868,7 @@ def apply_plan(
             answer: dict[str, Any] | None
             if change.action != "manual":
                 report_write("sending", index, change, ref)
+                in_flight = (change, ref)
             if change.action == "create":
                 assert body is not None, "a create change carries the body to send"
                 answer = _create(kind, client, ref, body)
@@ -1888,10 +1890,17 @@ def apply_plan(
             # the evidence keeps the real ids (a created object's, a new parent's)
             result.applied.append(AppliedChange(replace(change, ref=ref), answer))
             written.append((change, ref))
+            in_flight = None
             report_write("landed", index, change, ref, answer=answer)
     except KmsiError as exc:
         result.outcome = "failed"
         result.error = str(exc)
+        if in_flight is not None and getattr(exc, "ambiguous", False):
+            # sent, answer lost: it may have landed, so the read-back and rollback cover it
+            result.notes.append(f"{in_flight[0].action} of {in_flight[1].label()} got no"
+                                " answer: it may have landed; its state is read back")
+            result.applied.append(AppliedChange(replace(in_flight[0], ref=in_flight[1]), None))
+            written.append(in_flight)
         _record_before_state(client, result, written, orders)
         result.finished_at = utc_now()
         exc.apply_result = result  # partial result for rollback
@@ -1899,6 +1908,11 @@ def apply_plan(
     except BaseException as exc:  # an interrupt (a cell timeout, Ctrl-C): no more requests
         result.outcome = "failed"
         result.error = f"interrupted ({type(exc).__name__}) after {len(written)} write(s)"
+        if in_flight is not None:
+            result.notes.append(f"{in_flight[0].action} of {in_flight[1].label()} was being"
+                                " sent when the apply stopped: it may have landed")
+            result.applied.append(AppliedChange(replace(in_flight[0], ref=in_flight[1]), None))
+            written.append(in_flight)
         result.before_state = [
             BeforeRecord(ref, change.action, change.before, answer.result)
             for (change, ref), answer in zip(written, result.applied, strict=True)
