@@ -216,6 +216,7 @@ class OktaClient:
         started = self._clock()
         attempt = 0
         retry_for: str | None = None
+        maybe_landed = False  # an earlier attempt may have reached Okta and taken effect
         while True:
             attempt += 1
             extra = dict(headers or {})
@@ -268,6 +269,7 @@ class OktaClient:
                     attempts=attempt,
                 )
                 fatal = not safe_to_repeat
+                maybe_landed = True
                 delay = self._backoff(attempt)
             except httpx.TransportError as exc:
                 # Proxy, protocol or URL problems: retrying would not help.
@@ -288,6 +290,12 @@ class OktaClient:
                 if response.is_success:
                     return response
                 status = response.status_code
+                if status == 404 and method == "DELETE" and maybe_landed:
+                    # The first DELETE landed and its answer was lost: the object is gone,
+                    # which is what was asked. Failing here would fail a finished change.
+                    return response
+                if status >= 500:
+                    maybe_landed = True  # a gateway error can follow a request that was done
                 retry_for = response.headers.get("x-okta-request-id") or retry_for
                 ambiguous = status in policy.retry_statuses and not safe_to_repeat
                 failure = _protocol.decode_error(

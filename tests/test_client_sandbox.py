@@ -254,6 +254,27 @@ def test_post_dropped_after_it_took_effect_is_ambiguous_and_reconciled_by_name(
     assert found is not None and found["description"] == "x"
 
 
+def test_delete_retried_after_a_lost_answer_counts_a_404_as_done(
+    org: tuple[Sandbox, str, Any],
+) -> None:
+    """The first DELETE landed, its answer was lost; the retry's 404 means it is done."""
+    sb, _, _ = org
+    client, _ = make_client(org)
+    made = policies.create_policy(client, {"type": "ACCESS_POLICY", "name": "KMSI to delete"})
+    sb.admin.add_fault({"match": {"method": "DELETE", "path": "/api/v1/policies/*"},
+                        "action": "drop", "when": "after", "count": 1})
+    policies.delete_policy(client, made["id"])  # no error
+    assert [e["status"] for e in log_for(sb, "DELETE", "/api/v1/policies/")][-1] == 404
+    assert policies.find_policy_by_name(client, "ACCESS_POLICY", "KMSI to delete") is None
+
+
+def test_a_plain_404_on_delete_is_still_an_error(org: tuple[Sandbox, str, Any]) -> None:
+    _, _, _ = org
+    client, _ = make_client(org)
+    with pytest.raises(errors.NotFoundError):
+        policies.delete_policy(client, "00pNoSuchPolicy00000")
+
+
 def test_timeouts_are_retried_for_get(org: tuple[Sandbox, str, Any]) -> None:
     sb, _, _ = org
     client, _ = make_client(org, timeout=0.3)

@@ -174,6 +174,22 @@ def test_rolling_back_twice_plans_nothing_the_second_time(org: Org) -> None:
     assert org.api_writes() == []
 
 
+def test_a_completed_rollback_planned_again_plans_nothing(org: Org) -> None:
+    """Before: rule priorities shifted back by the first rollback read as drift, and the
+    second plan raised StalePlanError instead of planning nothing."""
+    result = pre_auth.apply(
+        org.client, pre_auth.plan(org.client, PRE_AUTH), attestation=ATTESTATION
+    )
+    data = json.loads(json.dumps(result.to_dict()))
+    assert any(r["action"] == "reorder" for r in data["before_state"]), "the apply shifted rules"
+    rollback.apply(org.client, rollback.plan(org.client, {"apply_result": data}))
+    org.clear_logs()
+    again = rollback.plan(org.client, {"apply_result": data})
+    assert again.is_empty, again.to_text()
+    assert rollback.apply(org.client, again).outcome == "no-op"
+    assert org.api_writes() == []
+
+
 def test_object_created_by_the_apply_and_deleted_since_is_skipped(org: Org) -> None:
     before = comparable_snapshot(org.sandbox)
     result = pre_auth.apply(

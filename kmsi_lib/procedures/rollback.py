@@ -263,6 +263,10 @@ def _build(client: Any, params: Params, applied: ApplyResult) -> Plan:
             if current is None and record.before is not None:
                 new_ref = ObjectRef(ref.kind, None, ref.name, ref.parent_id)
                 body = _base.writable(record.before)
+                again = _base.get_kind(ref.kind).find_by_name(client, new_ref, body)
+                if again is not None:  # recreated by a rollback done before
+                    notes.append(f"{ref.label()} was recreated already (now {again.get('id')})")
+                    continue
                 changes.append(Change.create(new_ref, body, note=f"recreate (was {ref.id})"))
 
     for record in orders:
@@ -274,6 +278,8 @@ def _build(client: Any, params: Params, applied: ApplyResult) -> Plan:
             if rule_id in touched or rule_id not in left:
                 continue
             sibling = ObjectRef("rule", rule_id, None, pid)
+            if now.get(rule_id) == priority:
+                continue  # already back where it was (a rollback done before)
             if now.get(rule_id) != left[rule_id] and rule_id not in params.force_objects:
                 refused.append(
                     f"{sibling.label()}: priority is now {now.get(rule_id)!r}"
