@@ -143,8 +143,19 @@ def _tamper_summary(terminalreporter: Any) -> None:
         )
 
 
+def _reliability_summary(terminalreporter: Any) -> None:
+    from reliability import COUNTS
+
+    if not COUNTS:
+        return
+    terminalreporter.section("reliability counts")
+    for key in sorted(COUNTS):
+        terminalreporter.write_line(f"{key}: {COUNTS[key]}")
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     _tamper_summary(terminalreporter)
+    _reliability_summary(terminalreporter)
     if not _SUITE_CHECK:
         return
     terminalreporter.write_line(

@@ -51,6 +51,10 @@ _rejected: list[str] = []
 def _summary(request: pytest.FixtureRequest) -> Iterator[None]:
     """Print how many bad inputs were refused before anything reached the org."""
     yield
+    from reliability import COUNTS
+
+    COUNTS["bad inputs: params files"] += len(MANIFEST)
+    COUNTS["bad inputs: rejected before any request"] += len(_rejected)
     line = f"bad inputs rejected before write: {len(_rejected)}/{len(MANIFEST)}"
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if capture is None:  # pragma: no cover - running without pytest's capture plugin

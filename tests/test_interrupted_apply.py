@@ -121,8 +121,8 @@ def test_a_signal_to_kmsi_run_mid_apply_still_records_the_run(
     root = tmp_path / "evidence"
     kmsi = [sys.executable, "-m", "kmsi_lib.cli", "run", str(NOTEBOOK), "-f", str(params),
             "--evidence-root", str(root), "--no-progress"]
-    subprocess.run([*kmsi, "--mode", "plan", "--change", "CHG-S"], env=_env(sandbox, url), check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run([*kmsi, "--mode", "plan", "--change", "CHG-S"], env=_env(sandbox, url),
+                   check=True, capture_output=True, timeout=120)
     proc = subprocess.Popen([*kmsi, "--mode", "apply", "--change", "CHG-S"],
                             env=_env(sandbox, url), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

@@ -321,7 +321,15 @@ def test_config_canary_never_echoed(
         _look_at_run(f"kmsi {' '.join(args)}", proc, tmp_path / "none", probes)
 
     print(f"canary hits: {len(probes.hits)} of {probes.count} probes")
+    _count(probes)
     assert probes.hits == [], "\n".join(probes.hits)
+
+
+def _count(probes: Any) -> None:
+    from reliability import COUNTS
+
+    COUNTS["secrets: canary probes"] += probes.count
+    COUNTS["secrets: canary hits"] += len(probes.hits)
 
 
 def test_wrong_token_canary_run_against_sandbox(tmp_path: Path) -> None:
@@ -343,4 +351,5 @@ def test_wrong_token_canary_run_against_sandbox(tmp_path: Path) -> None:
             assert list(root.rglob("record.json")), "the run left evidence to look at"
             _look_at_run(f"{name}: kmsi run", proc, root, probes)
     print(f"canary hits: {len(probes.hits)} of {probes.count} probes")
+    _count(probes)
     assert probes.hits == [], "\n".join(probes.hits)
