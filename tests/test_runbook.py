@@ -296,7 +296,10 @@ def test_interrupt_is_recorded_and_propagates(sb: Sandbox, tmp_path: Path) -> No
         rb.plan()
     data = result(tmp_path)
     assert data["outcome"] == "failed"
-    assert data["error"] == {"step": "plan", "type": "KeyboardInterrupt", "message": ""}
+    assert data["error"] == {
+        "step": "plan", "type": "KeyboardInterrupt",
+        "message": "interrupted (Ctrl-C, SIGTERM or the cell's time limit) before the step ended",
+    }
 
 
 def test_connect_failure_inside_plan_is_recorded_once(tmp_path: Path) -> None:
