@@ -574,3 +574,13 @@ def test_well_known_pipeline() -> None:
         assert body["pipeline"] == pipeline
         assert body["id"].startswith("00o") and len(body["id"]) == 20
         assert body["_links"]["organization"]["href"] == "https://acme.example"
+
+
+def test_users_me_is_the_api_tokens_owner() -> None:
+    """``/api/v1/users/me`` names the user behind the credential: for an API token, the
+    admin who created it (the System Log's actor for its writes)."""
+    sb = Sandbox(seed="default")
+    me = sb.client().get("/api/v1/users/me")
+    assert me.status_code == 200
+    assert me.json()["profile"]["login"] == "okta.admin@acme.example.com"
+    assert sb.client().get(f"/api/v1/users/{me.json()['id']}").json() == me.json()

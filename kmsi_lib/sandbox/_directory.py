@@ -445,6 +445,14 @@ def find_user(state: OrgState, key: str) -> Json | None:
 
 
 def get_user(ctx: Ctx, user_id: str) -> Reply:
+    if user_id == "me":
+        # the user behind the credential: an API token's owner (the admin who made it);
+        # a service app's access token has no user, so there is nobody to be "me"
+        owner = None if ctx.client_id is not None else ctx.state.users.get(
+            str(ctx.state.org.get("apiTokenOwnerId", "")))
+        if owner is None:
+            raise not_found(user_id, "User")
+        return Reply(200, render_user(ctx, owner))
     user = find_user(ctx.state, user_id)
     if user is None:
         raise not_found(user_id, "User")
