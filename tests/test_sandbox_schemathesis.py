@@ -1,14 +1,16 @@
 """Property-based: schemathesis drives the sandbox from Okta's published spec.
 
 For every spec operation the sandbox implements, schemathesis generates
-requests from the relaxed spec (``tests/okta_spec.py``), in both of its modes:
+requests from the spec as ``tests/okta_spec.py`` loads it, in both of its modes:
 *positive* (valid by the spec) and *negative* (violating it somewhere: a wrong
 type, a missing required property, an unknown enum value). Path ids are drawn
 from the seed org (so rules, apps and pages that exist are reached) or
-generated (so unknown and odd ids are too). Requests go in-process to the WSGI
-app with the SSWS token. For each answer:
+generated (so unknown and odd ids are too). Policy and rule writes are also
+generated from the subtypes of the two policy types the sandbox writes (see
+``TYPED``). Requests go in-process to the WSGI app with the SSWS token. For each
+answer:
 
-- never a 5xx (a server error is a sandbox bug);
+- never a 5xx (a server error is a sandbox bug), always an ``X-Okta-Request-Id``;
 - every 4xx is an Okta error object (errorCode, errorSummary, errorId, errorCauses);
 - every 2xx JSON body conforms to the spec's response schema (relaxed, with the
   recorded departures of real Okta, as every other spec check in the suite);
@@ -117,21 +119,28 @@ def _known_ids(state: Any) -> dict[str, list[str]]:
     }
 
 
-def _known_parameters(state: Any, names: list[str]) -> list[Json]:
-    """Path parameters that name objects of the seed org (rules of their own policy, ...)."""
+def _known_parameters(state: Any, names: list[str], policy_type: str | None = None) -> list[Json]:
+    """Path parameters that name objects of the seed org (rules of their own policy, ...).
+
+    With ``policy_type``, only those of policies of that type (and their rules).
+    """
+    found: list[Json]
     if not names:
         return []
     if set(names) == {"policyId", "ruleId"}:
-        return [{"policyId": p, "ruleId": r}
-                for p, rules in state.rules.items() for r in rules]
-    if set(names) == {"policyId", "mappingId"}:
-        return [{"policyId": m["policyId"], "mappingId": m["mappingId"]}
-                for m in state.app_policy.values()]
-    if set(names) == {"appId", "policyId"}:
+        found = [{"policyId": p, "ruleId": r} for p, rules in state.rules.items() for r in rules]
+    elif set(names) == {"policyId", "mappingId"}:
+        found = [{"policyId": m["policyId"], "mappingId": m["mappingId"]}
+                 for m in state.app_policy.values()]
+    elif set(names) == {"appId", "policyId"}:
         access = [p for p, policy in state.policies.items() if policy["type"] == "ACCESS_POLICY"]
-        return [{"appId": a, "policyId": p} for a in state.apps for p in access[:3]]
-    (name,) = names
-    return [{name: value} for value in _known_ids(state)[name]]
+        found = [{"appId": a, "policyId": p} for a in state.apps for p in access[:3]]
+    else:
+        (name,) = names
+        found = [{name: value} for value in _known_ids(state)[name]]
+    if policy_type is not None:
+        found = [ids for ids in found if state.policies[ids["policyId"]]["type"] == policy_type]
+    return found
 
 
 @functools.cache
@@ -145,6 +154,44 @@ def _schema() -> Any:
     Responses are still checked against the relaxed spec.
     """
     return schemathesis.openapi.from_dict(load_spec(relaxed=False))
+
+
+# The request bodies of policy and rule writes are the base Policy and PolicyRule, whose
+# "type" ranges over a dozen policy types; the sandbox writes two. So that generated writes
+# also get past the type check, these operations are also driven from a copy of the spec
+# whose body is the subtype the discriminator maps each writable type to.
+TYPED: dict[str, tuple[str, str, str]] = {
+    # policy type: (policy schema, rule schema, rule type)
+    "ACCESS_POLICY": ("AccessPolicy", "AccessPolicyRule", "ACCESS_POLICY"),
+    "OKTA_SIGN_ON": ("OktaSignOnPolicy", "OktaSignOnPolicyRule", "SIGN_ON"),
+}
+TYPED_BODIES: dict[tuple[str, str], int] = {
+    # operation: 0 = a policy body, 1 = a rule body
+    ("POST", "/api/v1/policies"): 0,
+    ("PUT", "/api/v1/policies/{policyId}"): 0,
+    ("POST", "/api/v1/policies/{policyId}/rules"): 1,
+    ("PUT", "/api/v1/policies/{policyId}/rules/{ruleId}"): 1,
+}
+
+
+@functools.cache
+def _typed_schema(policy_type: str) -> Any:
+    """The spec with the policy and rule bodies narrowed to ``policy_type``'s subtypes."""
+    spec = json.loads(json.dumps(load_spec(relaxed=False)))  # a deep copy
+    policy_schema, rule_schema, rule_type = TYPED[policy_type]
+    for (method, template), kind in TYPED_BODIES.items():
+        name, value = (policy_schema, policy_type) if kind == 0 else (rule_schema, rule_type)
+        media = spec["paths"][template][method.lower()]["requestBody"]["content"]
+        # the examples are of every type; a narrowed body keeps none
+        # and, as Okta requires (docs/OKTA-API.md), a name that is not blank, and a rule's actions
+        required = ["name", "type"] if kind == 0 else ["name", "type", "actions"]
+        media["application/json"] = {"schema": {"allOf": [
+            {"$ref": f"#/components/schemas/{name}"},
+            {"type": "object", "required": required,
+             "properties": {"type": {"type": "string", "enum": [value]},
+                            "name": {"type": "string", "minLength": 1, "maxLength": 255}}},
+        ]}}
+    return schemathesis.openapi.from_dict(spec)
 
 
 def _problems(sb: Sandbox, method: str, response: Any, before: Json | None) -> list[str]:
@@ -191,15 +238,29 @@ class _Run:
             self.dirty = False
 
 
-def _cases(method: str, template: str, mode: GenerationMode, known: list[Json]) -> Any:
-    operation = _schema()[template][method]
-    generated = operation.as_strategy(generation_mode=mode)
-    if not known:
-        return generated
-    # Half reach objects that exist; the other half use ids schemathesis makes up.
-    existing = st.sampled_from(known).flatmap(
-        lambda ids: operation.as_strategy(generation_mode=mode, path_parameters=ids))
-    return st.one_of(existing, generated)
+def _from(schema: Any, method: str, template: str, mode: GenerationMode,
+          known: list[Json], *, made_up_ids: bool = True) -> list[Any]:
+    """Strategies for one operation of ``schema``: with ids of the org, and with made-up ids."""
+    operation = schema[template][method]
+    strategies = []
+    if known:
+        strategies.append(st.sampled_from(known).flatmap(
+            lambda ids: operation.as_strategy(generation_mode=mode, path_parameters=ids)))
+    if made_up_ids or not known:
+        strategies.append(operation.as_strategy(generation_mode=mode))
+    return strategies
+
+
+def _cases(method: str, template: str, mode: GenerationMode, state: Any) -> Any:
+    names = re.findall(r"\{([^}]+)\}", template)
+    strategies = _from(_schema(), method, template, mode, _known_parameters(state, names))
+    if (method, template) in TYPED_BODIES:
+        for policy_type in TYPED:
+            known = _known_parameters(state, names, policy_type)
+            if known or not names:
+                strategies += _from(_typed_schema(policy_type), method, template, mode, known,
+                                    made_up_ids=False)
+    return st.one_of(strategies)
 
 
 def test_every_listed_operation_is_served_by_the_sandbox() -> None:
@@ -248,12 +309,11 @@ def test_generated_requests_get_okta_answers(method: str, template: str,
     for bucket in BUCKETS:
         sb.admin.set_rate_limit(bucket, 1_000_000, 60)
     run = _Run(sb, sb.admin.snapshot())
-    names = re.findall(r"\{([^}]+)\}", template)
     headers = {"Authorization": f"SSWS {sb.token}", "Accept": "application/json"}
 
     @settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
               suppress_health_check=list(HealthCheck))
-    @given(case=_cases(method, template, mode, _known_parameters(sb.state, names)))
+    @given(case=_cases(method, template, mode, sb.state))
     def check(case: Any) -> None:
         run.restore()
         before = run.baseline
