@@ -55,6 +55,11 @@ RULE_TYPE = {"OKTA_SIGN_ON": "SIGN_ON", "ACCESS_POLICY": "ACCESS_POLICY", "PASSW
 RULE_PREFIX = {"OKTA_SIGN_ON": "0pr", "ACCESS_POLICY": "rul", "PASSWORD": "0pr",
                "MFA_ENROLL": "mpr"}
 
+# Policies whose conditions are always null: app sign-in policies (their rules carry the
+# conditions) and profile enrollment ("Policy conditions aren't supported for this policy
+# type", ProfileEnrollmentPolicy in the spec).
+CONDITIONLESS_TYPES = ("ACCESS_POLICY", "PROFILE_ENROLLMENT")
+
 ACCESS_MAX_RULES = 100
 ACCESS_CATCH_ALL_PRIORITY = 99
 ACCESS_LAST_SLOT = 98  # highest priority number a non-system ACCESS_POLICY rule can hold
@@ -263,8 +268,8 @@ def _place_rule(state: OrgState, policy: Json, rule: Json, requested: int | None
 
 
 def _policy_conditions(state: OrgState, ptype: str, body: Json) -> Json | None:
-    if ptype == "ACCESS_POLICY":
-        return None  # app sign-in policies carry no conditions; their rules do
+    if ptype in CONDITIONLESS_TYPES:
+        return None
     cond = opt_obj(body, "conditions", "conditions")
     if cond is None:
         everyone = next((g["id"] for g in state.groups.values() if g["type"] == "BUILT_IN"), None)

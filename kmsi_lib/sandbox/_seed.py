@@ -20,7 +20,13 @@ from ._catalog import CATALOG
 from ._common import clone
 from ._ids import PREFIXES, IdFactory, timestamp
 from ._pages import DEFAULT_PAGE_CONTENT, DEFAULT_WIDGET_CUSTOMIZATIONS
-from ._policies import add_catch_all_rule, default_access_policy, new_policy, new_rule
+from ._policies import (
+    CONDITIONLESS_TYPES,
+    add_catch_all_rule,
+    default_access_policy,
+    new_policy,
+    new_rule,
+)
 from ._state import Json, OrgState
 
 SEEDS = ("default", "classic", "large")
@@ -380,7 +386,8 @@ def _base(state: OrgState, pipeline: str, kmsi_feature: bool) -> dict[str, Json]
         _policy(state, ptype, "Default Policy", system=True,
                 description="The default policy applies in all situations if no other policy "
                             "applies.",
-                conditions={"people": {"groups": {"include": [everyone["id"]]}}})
+                conditions=None if ptype in CONDITIONLESS_TYPES
+                else {"people": {"groups": {"include": [everyone["id"]]}}})
 
     # app sign-in policies, created in the order a new org lists them (by id)
     for name in ("Okta Admin Console", "Okta Dashboard", "Okta Browser Plugin"):
