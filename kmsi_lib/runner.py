@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from kmsi_lib import evidence, secret_shapes
+from kmsi_lib.contract import CHANGE_ID_PATTERN, MODES, OUTCOME_FAILED, PROGRESS_FILE
 from kmsi_lib.errors import ConfigError, EvidenceError, KmsiError, ParameterError
 
 __all__ = [
@@ -270,7 +271,7 @@ def _judge(mode: str, procedure: str, result: Mapping[str, Any] | None,
     if result.get("procedure") not in (None, procedure):
         return {"type": "EvidenceError", "message": f"the notebook ran the procedure "
                 f"{result.get('procedure')!r}, expected {procedure!r}"}
-    if result.get("outcome") in (None, "failed"):
+    if result.get("outcome") in (None, OUTCOME_FAILED):
         return {"type": "RunbookError", "message": f"outcome {result.get('outcome')!r}"}
     if mode == "apply" and evidence.verification_passed(result) is not True:
         return {"type": "VerificationFailed",
@@ -302,7 +303,6 @@ def run_notebook(
     from kmsi_lib.auth import Credentials
     from kmsi_lib.params import load_run_params
     from kmsi_lib.procedures._base import utc_now
-    from kmsi_lib.runbook import CHANGE_ID_PATTERN, MODES
 
     if mode not in MODES:
         raise ParameterError("mode", f"must be plan or apply (got {mode!r})")
@@ -401,7 +401,7 @@ def _record(root: Path, staging: Path, run: Any, mode: str, change_id: str, note
                          f"a secret was found in {found}; the run's files were deleted "
                          f"(ledger seq {recorded.entry['seq']} records the quarantine)")
     record = recorded.record or {}
-    outcome = str(record.get("outcome", "failed"))
+    outcome = str(record.get("outcome", OUTCOME_FAILED))
     if failure is not None:
         return RunReport(EXIT_FAILED, run_id, outcome, recorded.run_dir, record,
                          f"run FAILED: {failure['type']}: {failure['message']}")
@@ -415,7 +415,6 @@ def _recover_writes(staging: Path, mode: str, result: dict[str, Any] | None,
     (``apply-progress.jsonl``), so that the evidence lists every write that landed with
     its before-state, and a rollback can undo them. ``result.json`` is rewritten."""
     from kmsi_lib.procedures._base import Plan, recover_apply_result
-    from kmsi_lib.runbook import PROGRESS_FILE
 
     path = staging / PROGRESS_FILE
     if mode != "apply" or result is None or result.get("apply_result") or not path.is_file():
@@ -435,7 +434,7 @@ def _recover_writes(staging: Path, mode: str, result: dict[str, Any] | None,
     except KmsiError as exc:  # an edited plan: record the run without a recovered result
         logging.getLogger(__name__).warning("could not recover the apply's writes: %s", exc)
         return result
-    result = {**result, "apply_result": recovered.to_dict(), "outcome": "failed"}
+    result = {**result, "apply_result": recovered.to_dict(), "outcome": OUTCOME_FAILED}
     if not result.get("error"):
         result["error"] = {"step": "apply", "type": str((error or {}).get("type", "Interrupted")),
                            "message": why}
