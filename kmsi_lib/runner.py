@@ -53,6 +53,8 @@ __all__ = [
     "DemoRun",
     "DemoStep",
     "RunReport",
+    "add_demo_arguments",
+    "add_run_arguments",
     "check_approved_plan",
     "demo_main",
     "run_demo",
@@ -527,12 +529,11 @@ def _positive_seconds(text: str) -> int:
     return value
 
 
-def _run_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="kmsi run",
-        description="Execute a runbook headlessly and record its evidence. Credentials come "
-        "from the environment (OKTA_ORG_URL + OKTA_API_TOKEN, or the OAuth variables).",
-    )
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``kmsi run`` (wired by :mod:`kmsi_lib.cli`)."""
+    p.description = ("Execute a runbook headlessly and record its evidence. Credentials come "
+                     "from the environment (OKTA_ORG_URL + OKTA_API_TOKEN, or the OAuth "
+                     "variables).")
     p.add_argument("notebook", type=Path, help="the runbook, e.g. notebooks/20_post_auth.ipynb")
     p.add_argument("-f", "--params", type=Path, required=True, help="YAML params file")
     p.add_argument("--mode", choices=("plan", "apply"), default="plan")
@@ -546,12 +547,10 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_positive_seconds, default=600,
                    help="seconds allowed per cell")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
 
 
-def run_main(argv: Sequence[str] | None = None) -> int:
+def run_main(args: argparse.Namespace) -> int:
     """``kmsi run``: see the module docstring for the exit codes."""
-    args = _run_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         report = run_notebook(
             args.notebook, args.params, mode=args.mode, change_id=args.change,
@@ -607,17 +606,15 @@ def _project_dir() -> Path:
                       "params/ here)")
 
 
-def _demo_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="kmsi demo",
-        description="Start the sandbox org on loopback and run every runbook against it: the "
-        "audit, then plan and apply of each change, the audit again and a rollback.",
-    )
+def add_demo_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``kmsi demo`` (wired by :mod:`kmsi_lib.cli`)."""
+    p.description = ("Start the sandbox org on loopback and run every runbook against it: the "
+                     "audit, then plan and apply of each change, the audit again and a "
+                     "rollback.")
     p.add_argument("--evidence-root", type=Path, default=Path("evidence"))
     p.add_argument("--timeout", type=_positive_seconds, default=300,
                    help="seconds allowed per cell")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return p
 
 
 @dataclasses.dataclass(frozen=True)
@@ -702,9 +699,8 @@ def run_demo(
     return runs
 
 
-def demo_main(argv: Sequence[str] | None = None) -> int:
+def demo_main(args: argparse.Namespace) -> int:
     """``kmsi demo``: every runbook against a fresh sandbox; exit 0 when all went as expected."""
-    args = _demo_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     from kmsi_lib.sandbox import Sandbox
 
     try:
