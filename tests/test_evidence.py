@@ -512,3 +512,27 @@ def test_rewritten_ledger_is_caught_by_the_anchor_and_an_expected_hash(three_run
     report = verify(three_runs, expect=[pinned])
     assert [p.kind for p in report.problems] == ["anchor"]  # ...but not the copied hash
     assert cli.main(["evidence", "verify", "--root", str(three_runs), "--expect", pinned]) == 1
+
+
+# ---------------------------------------------------------------- package layers
+
+# Each module of kmsi_lib/evidence/ may import only these siblings (the drawing in its __init__).
+LAYERS = {
+    "hashing": set(), "scan": set(), "report": set(), "files": {"hashing"},
+    "ledger": {"files", "hashing"}, "verify": {"files", "hashing", "ledger"},
+    "record": {"files", "hashing", "ledger", "report", "scan"}, "cli": {"ledger", "verify"},
+}
+
+
+@pytest.mark.parametrize("module", sorted(LAYERS))
+def test_evidence_modules_import_only_lower_layers(module: str) -> None:
+    """No cycle inside the package: a module imports only the siblings drawn to its left."""
+    import ast
+
+    path = Path(evidence.__file__).with_name(f"{module}.py")
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    siblings = {node.module for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module}
+    assert siblings <= LAYERS[module], siblings - LAYERS[module]
+    assert source.count("\n") <= 600
