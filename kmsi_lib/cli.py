@@ -1,45 +1,95 @@
-"""The ``kmsi`` command line.
+"""The ``kmsi`` command line: one argparse parser, a subcommand per task.
 
-Each subcommand lives in the module that owns the work; this file only
-dispatches, importing the owner lazily so ``kmsi sandbox`` never pays for
-papermill and ``kmsi run`` never imports the sandbox.
+``kmsi run | demo | evidence {list,verify,anchor} | lab | sandbox``. Each
+subcommand's arguments are defined once, by the module that does the work
+(an ``add_arguments(parser)`` function), and run by that module's handler
+(``main(args) -> int``, the exit code); :data:`COMMANDS` names both. The
+owner is imported only when its subcommand is used, so ``kmsi sandbox`` never
+pays for papermill and ``kmsi run`` never imports the sandbox; ``kmsi --help``
+imports none of them. The sandbox keeps its own ``python -m kmsi_lib.sandbox``
+entry, since it imports nothing else of kmsi_lib (this module imports it).
+
+Exit codes: 0 done, 1 failed, 2 refused before anything ran (argparse's usage
+errors too), 3 a secret was found in a run's files (``kmsi run``).
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import cast
 
-# subcommand -> (module, function, one-line help); a registry instead of an if-chain.
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "demo": ("kmsi_lib.runner", "demo_main", "start the sandbox and run every runbook against it"),
-    "evidence": ("kmsi_lib.evidence", "main", "list or verify recorded evidence (hash chain)"),
-    "lab": ("kmsi_lib.lab", "main", "start the sandbox and JupyterLab pointed at it, for training"),
-    "run": ("kmsi_lib.runner", "run_main", "execute one runbook headlessly (plan or apply)"),
-    "sandbox": ("kmsi_lib.sandbox.__main__", "main", "run the sandbox Okta org on loopback"),
+__all__ = ["COMMANDS", "Command", "build_parser", "main"]
+
+EXIT_USAGE = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """A subcommand: its one-line help and where its arguments and its handler live."""
+
+    help: str
+    module: str
+    add_arguments: str = "add_arguments"
+    main: str = "main"
+
+    def resolve(self, name: str) -> Callable[..., object]:
+        """The named function of the owning module (imported now)."""
+        return cast(Callable[..., object], getattr(importlib.import_module(self.module), name))
+
+
+# subcommand -> its owner; a registry instead of an if-chain.
+COMMANDS: dict[str, Command] = {
+    "demo": Command("start the sandbox and run every runbook against it",
+                    "kmsi_lib.runner", "add_demo_arguments", "demo_main"),
+    "evidence": Command("list or verify recorded evidence (hash chain)",
+                        "kmsi_lib.evidence.cli"),
+    "lab": Command("start the sandbox and JupyterLab pointed at it, for training",
+                   "kmsi_lib.lab"),
+    "run": Command("execute one runbook headlessly (plan or apply)",
+                   "kmsi_lib.runner", "add_run_arguments", "run_main"),
+    "sandbox": Command("run the sandbox Okta org on loopback", "kmsi_lib.sandbox.__main__"),
 }
 
 
-def _usage() -> str:
-    lines = ["usage: kmsi COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {name:<10} {help_}" for name, (_, _, help_) in sorted(COMMANDS.items())]
-    return "\n".join(lines)
+def build_parser(only: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``kmsi`` parser with every subcommand; the arguments of those in ``only`` (None: all).
+
+    Adding a subcommand's arguments imports its owner: :func:`main` asks only for
+    the one on the command line.
+    """
+    parser = argparse.ArgumentParser(
+        prog="kmsi", description="Configure Okta \"Keep Me Signed In\" with runbooks that "
+        "plan, apply, verify and record change-managed evidence.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, command in sorted(COMMANDS.items()):
+        p = sub.add_parser(name, help=command.help, description=command.help)
+        if only is None or name in only:
+            command.resolve(command.add_arguments)(p)
+            p.set_defaults(handler=command.resolve(command.main))
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Dispatch ``kmsi COMMAND ARGS...`` to the owning module; return the exit code."""
+    """Parse ``kmsi COMMAND ARGS...`` and run the subcommand; return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in {"-h", "--help", "help"}:
-        print(_usage())
+    name = args[0] if args else None
+    if name is not None and not name.startswith("-") and name not in COMMANDS:
+        print(f"kmsi: unknown command {name!r}\n\n{build_parser(()).format_help()}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    parser = build_parser([name] if name else ())
+    try:
+        namespace = parser.parse_args(args)
+    except SystemExit as exc:  # --help (0) or a usage error (2): argparse has printed it
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if namespace.command is None:  # plain ``kmsi``: the list of subcommands
+        parser.print_help()
         return 0
-    entry = COMMANDS.get(args[0])
-    if entry is None:
-        print(f"kmsi: unknown command {args[0]!r}\n\n{_usage()}", file=sys.stderr)
-        return 2
-    module, func, _ = entry
-    result = getattr(importlib.import_module(module), func)(args[1:])
-    return int(result or 0)
+    return int(cast(Callable[[argparse.Namespace], int], namespace.handler)(namespace) or 0)
 
 
 if __name__ == "__main__":

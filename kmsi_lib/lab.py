@@ -233,24 +233,20 @@ def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="kmsi lab",
-        description="Start the sandbox Okta org and JupyterLab pointed at it, to learn the"
-        " runbooks without touching a real org.",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``kmsi lab`` (wired by :mod:`kmsi_lib.cli`)."""
+    p.description = ("Start the sandbox Okta org and JupyterLab pointed at it, to learn the"
+                     " runbooks without touching a real org.")
     p.add_argument("--port", type=int, default=8888, help="JupyterLab port on 127.0.0.1")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--seed", default="default", help="sandbox seed: default, classic or large")
     p.add_argument("--token", default="", help="JupyterLab access token (default: a random one)")
     p.add_argument("--notebook-dir", type=Path, default=None,
                    help="folder JupyterLab opens (default: the runbooks in notebooks/)")
-    return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(args: argparse.Namespace) -> int:
     """``kmsi lab``: runs until Ctrl-C; 0 on a clean stop."""
-    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     # a SIGTERM (service manager, CI timeout) stops the lab as cleanly as Ctrl-C does
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from kmsi_lib import secret_shapes
+from kmsi_lib.contract import RUNNER_PARAMETERS
 from kmsi_lib.errors import ParameterError
 
 __all__ = [
@@ -52,15 +53,6 @@ __all__ = [
     "runbook_name",
     "validate_params",
 ]
-
-#: Set by ``kmsi run`` itself; a params file may not carry them.
-RUNNER_PARAMETERS: dict[str, str] = {
-    "mode": "use --mode plan|apply",
-    "change_id": "use --change CHG-ID",
-    "evidence_dir": "the runner chooses it (--evidence-root)",
-    "approved_plan": "use --approved-plan EVIDENCE",
-    "interactive": "only JupyterLab (kmsi lab) uses the forms",
-}
 
 _ENV_HINT = (
     "secrets never go in a params file (they would be copied into the executed notebook "

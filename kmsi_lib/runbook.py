@@ -26,16 +26,21 @@ from __future__ import annotations
 import html
 import json
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kmsi_lib import contract
 from kmsi_lib._protocol import engine_name
+from kmsi_lib.contract import (
+    ATTESTATION_PARAMETERS,
+    CHANGE_ID_PATTERN,
+    MODES,
+    PROGRESS_FILE,
+)
 from kmsi_lib.errors import KmsiError, ParameterError
-from kmsi_lib.params import RUNNER_PARAMETERS as _RUNNER_PARAMETER_HINTS
 from kmsi_lib.procedures import REGISTRY
 from kmsi_lib.procedures._base import (
     ApplyResult,
@@ -62,25 +67,9 @@ __all__ = [
     "show",
 ]
 
-MODES = ("plan", "apply")
-
-#: Written beside ``result.json`` during an apply, a line per write (see ``Runbook._log_write``).
-PROGRESS_FILE = "apply-progress.jsonl"
-
 #: The parameters every runbook declares besides its procedure's (set by ``kmsi run``, which
-#: refuses them in a params file: the names of :data:`kmsi_lib.params.RUNNER_PARAMETERS`).
-RUNNER_PARAMETERS: tuple[str, ...] = tuple(_RUNNER_PARAMETER_HINTS)
-
-#: Notebook parameters of runbooks whose plans have manual steps (pre-auth KMSI):
-#: who did the Admin Console step, when (ISO-8601, empty = at apply time), and what.
-ATTESTATION_PARAMETERS: tuple[str, ...] = (
-    "attestation_by",
-    "attestation_at",
-    "attestation_statement",
-)
-
-#: A change ticket: what ``kmsi run --change`` accepts too.
-CHANGE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: refuses them in a params file): the names of :data:`kmsi_lib.contract.RUNNER_PARAMETERS`.
+RUNNER_PARAMETERS: tuple[str, ...] = tuple(contract.RUNNER_PARAMETERS)
 
 Display = Callable[[Any], None]
 

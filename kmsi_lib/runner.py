@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from kmsi_lib import evidence, secret_shapes
+from kmsi_lib.contract import CHANGE_ID_PATTERN, MODES, OUTCOME_FAILED, PROGRESS_FILE
 from kmsi_lib.errors import ConfigError, EvidenceError, KmsiError, ParameterError
 
 __all__ = [
@@ -52,6 +53,8 @@ __all__ = [
     "DemoRun",
     "DemoStep",
     "RunReport",
+    "add_demo_arguments",
+    "add_run_arguments",
     "check_approved_plan",
     "demo_main",
     "run_demo",
@@ -270,7 +273,7 @@ def _judge(mode: str, procedure: str, result: Mapping[str, Any] | None,
     if result.get("procedure") not in (None, procedure):
         return {"type": "EvidenceError", "message": f"the notebook ran the procedure "
                 f"{result.get('procedure')!r}, expected {procedure!r}"}
-    if result.get("outcome") in (None, "failed"):
+    if result.get("outcome") in (None, OUTCOME_FAILED):
         return {"type": "RunbookError", "message": f"outcome {result.get('outcome')!r}"}
     if mode == "apply" and evidence.verification_passed(result) is not True:
         return {"type": "VerificationFailed",
@@ -302,7 +305,6 @@ def run_notebook(
     from kmsi_lib.auth import Credentials
     from kmsi_lib.params import load_run_params
     from kmsi_lib.procedures._base import utc_now
-    from kmsi_lib.runbook import CHANGE_ID_PATTERN, MODES
 
     if mode not in MODES:
         raise ParameterError("mode", f"must be plan or apply (got {mode!r})")
@@ -401,7 +403,7 @@ def _record(root: Path, staging: Path, run: Any, mode: str, change_id: str, note
                          f"a secret was found in {found}; the run's files were deleted "
                          f"(ledger seq {recorded.entry['seq']} records the quarantine)")
     record = recorded.record or {}
-    outcome = str(record.get("outcome", "failed"))
+    outcome = str(record.get("outcome", OUTCOME_FAILED))
     if failure is not None:
         return RunReport(EXIT_FAILED, run_id, outcome, recorded.run_dir, record,
                          f"run FAILED: {failure['type']}: {failure['message']}")
@@ -415,7 +417,6 @@ def _recover_writes(staging: Path, mode: str, result: dict[str, Any] | None,
     (``apply-progress.jsonl``), so that the evidence lists every write that landed with
     its before-state, and a rollback can undo them. ``result.json`` is rewritten."""
     from kmsi_lib.procedures._base import Plan, recover_apply_result
-    from kmsi_lib.runbook import PROGRESS_FILE
 
     path = staging / PROGRESS_FILE
     if mode != "apply" or result is None or result.get("apply_result") or not path.is_file():
@@ -435,7 +436,7 @@ def _recover_writes(staging: Path, mode: str, result: dict[str, Any] | None,
     except KmsiError as exc:  # an edited plan: record the run without a recovered result
         logging.getLogger(__name__).warning("could not recover the apply's writes: %s", exc)
         return result
-    result = {**result, "apply_result": recovered.to_dict(), "outcome": "failed"}
+    result = {**result, "apply_result": recovered.to_dict(), "outcome": OUTCOME_FAILED}
     if not result.get("error"):
         result["error"] = {"step": "apply", "type": str((error or {}).get("type", "Interrupted")),
                            "message": why}
@@ -528,12 +529,11 @@ def _positive_seconds(text: str) -> int:
     return value
 
 
-def _run_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="kmsi run",
-        description="Execute a runbook headlessly and record its evidence. Credentials come "
-        "from the environment (OKTA_ORG_URL + OKTA_API_TOKEN, or the OAuth variables).",
-    )
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``kmsi run`` (wired by :mod:`kmsi_lib.cli`)."""
+    p.description = ("Execute a runbook headlessly and record its evidence. Credentials come "
+                     "from the environment (OKTA_ORG_URL + OKTA_API_TOKEN, or the OAuth "
+                     "variables).")
     p.add_argument("notebook", type=Path, help="the runbook, e.g. notebooks/20_post_auth.ipynb")
     p.add_argument("-f", "--params", type=Path, required=True, help="YAML params file")
     p.add_argument("--mode", choices=("plan", "apply"), default="plan")
@@ -547,12 +547,10 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_positive_seconds, default=600,
                    help="seconds allowed per cell")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
 
 
-def run_main(argv: Sequence[str] | None = None) -> int:
+def run_main(args: argparse.Namespace) -> int:
     """``kmsi run``: see the module docstring for the exit codes."""
-    args = _run_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         report = run_notebook(
             args.notebook, args.params, mode=args.mode, change_id=args.change,
@@ -608,17 +606,15 @@ def _project_dir() -> Path:
                       "params/ here)")
 
 
-def _demo_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="kmsi demo",
-        description="Start the sandbox org on loopback and run every runbook against it: the "
-        "audit, then plan and apply of each change, the audit again and a rollback.",
-    )
+def add_demo_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``kmsi demo`` (wired by :mod:`kmsi_lib.cli`)."""
+    p.description = ("Start the sandbox org on loopback and run every runbook against it: the "
+                     "audit, then plan and apply of each change, the audit again and a "
+                     "rollback.")
     p.add_argument("--evidence-root", type=Path, default=Path("evidence"))
     p.add_argument("--timeout", type=_positive_seconds, default=300,
                    help="seconds allowed per cell")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return p
 
 
 @dataclasses.dataclass(frozen=True)
@@ -703,9 +699,8 @@ def run_demo(
     return runs
 
 
-def demo_main(argv: Sequence[str] | None = None) -> int:
+def demo_main(args: argparse.Namespace) -> int:
     """``kmsi demo``: every runbook against a fresh sandbox; exit 0 when all went as expected."""
-    args = _demo_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     from kmsi_lib.sandbox import Sandbox
 
     try:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from kmsi_lib import evidence, runner
+from kmsi_lib import cli, evidence, runner
 from kmsi_lib.errors import EvidenceError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
@@ -181,9 +181,9 @@ def test_refused_approval_runs_nothing(plan_run: Path, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     params = tmp_path / "params.yaml"
     params.write_text("apps: {labels: [Payroll]}\nrule_name: Another rule\n")
-    code = runner.run_main([str(FIXTURES / "ok.ipynb"), "-f", str(params), "--mode", "apply",
-                            "--change", "CHG-7", "--approved-plan", str(plan_run),
-                            "--evidence-root", str(tmp_path / "evidence")])
+    code = cli.main(["run", str(FIXTURES / "ok.ipynb"), "-f", str(params), "--mode", "apply",
+                     "--change", "CHG-7", "--approved-plan", str(plan_run),
+                     "--evidence-root", str(tmp_path / "evidence")])
     assert code == runner.EXIT_USAGE
     assert "other parameters" in capsys.readouterr().err
     assert len(evidence.read_ledger(tmp_path / "evidence")) == 1  # only the plan itself

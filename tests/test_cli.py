@@ -1,8 +1,7 @@
-"""The `kmsi` dispatcher: every subcommand resolves, help and unknown commands behave."""
+"""The `kmsi` command: one parser, every subcommand wired, help and unknown commands behave."""
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 
@@ -12,10 +11,20 @@ from kmsi_lib import cli
 
 
 @pytest.mark.parametrize("name", sorted(cli.COMMANDS))
-def test_every_subcommand_resolves_to_a_callable(name: str) -> None:
-    module, func, help_ = cli.COMMANDS[name]
-    target = getattr(importlib.import_module(module), func)
-    assert callable(target) and help_
+def test_every_subcommand_resolves_to_its_arguments_and_handler(name: str) -> None:
+    command = cli.COMMANDS[name]
+    assert callable(command.resolve(command.add_arguments))
+    assert callable(command.resolve(command.main)) and command.help
+
+
+def test_one_parser_holds_every_subcommand_and_its_options() -> None:
+    """The whole parser builds (no option defined twice) and parses each subcommand."""
+    parser = cli.build_parser()
+    assert parser.parse_args(["run", "nb.ipynb", "-f", "p.yaml"]).mode == "plan"
+    assert parser.parse_args(["demo"]).timeout == 300
+    assert parser.parse_args(["evidence", "anchor"]).action == "anchor"
+    assert parser.parse_args(["lab", "--no-browser"]).port == 8888
+    assert parser.parse_args(["sandbox", "--seed", "large"]).seed == "large"
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -24,9 +33,19 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(f"  {name} " in out for name in cli.COMMANDS)
 
 
+def test_bare_kmsi_prints_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([]) == 0
+    assert "  evidence " in capsys.readouterr().out
+
+
 def test_unknown_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["frobnicate"]) == 2
     assert "unknown command 'frobnicate'" in capsys.readouterr().err
+
+
+def test_a_bad_option_exits_2_with_argparse_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["run", "nb.ipynb", "-f", "p.yaml", "--timeout", "0"]) == 2
+    assert "--timeout: must be 1 to 86400 seconds" in capsys.readouterr().err
 
 
 def test_evidence_subcommand_dispatches(
@@ -39,10 +58,30 @@ def test_evidence_subcommand_dispatches(
 def test_kmsi_run_help_does_not_import_papermill() -> None:
     """`kmsi run --help` is quick: papermill (seconds to import) loads only to execute."""
     code = ("import sys\nfrom kmsi_lib import cli\n"
-            "try:\n    cli.main(['run', '--help'])\nexcept SystemExit:\n    pass\n"
+            "assert cli.main(['run', '--help']) == 0\n"
             "assert 'papermill' not in sys.modules, 'papermill imported'\n"
             "assert 'kmsi_lib.sandbox' not in sys.modules\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert "--approved-plan" in done.stdout
+
+
+def test_kmsi_help_imports_no_subcommand() -> None:
+    """`kmsi --help` lists the subcommands without importing the modules that own them."""
+    code = ("import sys\nfrom kmsi_lib import cli\n"
+            "assert cli.main(['--help']) == 0\n"
+            "loaded = [m for m in ('kmsi_lib.runner', 'kmsi_lib.evidence', 'kmsi_lib.lab',"
+            " 'kmsi_lib.sandbox') if m in sys.modules]\n"
+            "assert not loaded, loaded\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_python_m_sandbox_keeps_its_own_entry() -> None:
+    """`python -m kmsi_lib.sandbox` works on its own (the sandbox imports nothing of kmsi_lib)."""
+    done = subprocess.run([sys.executable, "-m", "kmsi_lib.sandbox", "--help"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "--state FILE" in done.stdout and "export lines for OKTA_ORG_URL" in done.stdout

@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import hashlib
 import json
+import multiprocessing
 import shutil
 import urllib.parse
 from collections.abc import Callable
@@ -15,7 +16,7 @@ import nbformat
 import pytest
 from fake_secrets import PEM_BEGIN, PEM_END, fake_token
 
-from kmsi_lib import evidence
+from kmsi_lib import cli, evidence
 from kmsi_lib.evidence import (
     LEDGER_FILE,
     RECORD_FILE,
@@ -306,6 +307,19 @@ def test_append_ledger_chains_entries(tmp_path: Path) -> None:
     assert verify(tmp_path).ok
 
 
+def test_concurrent_appends_from_several_processes_keep_one_chain(tmp_path: Path) -> None:
+    """Four processes appending at once (the ledger's file lock) never fork or break the chain."""
+    jobs = [(tmp_path, {"kind": "note", "run_id": f"r{i}"}) for i in range(80)]
+    # spawn, not fork: forking a test process that may run threads is deprecated
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        pool.starmap(append_ledger, jobs, chunksize=1)
+    entries = read_ledger(tmp_path)
+    assert [e["seq"] for e in entries] == list(range(1, 81))
+    assert sorted(e["run_id"] for e in entries) == sorted(f"r{i}" for i in range(80))
+    assert verify(tmp_path).ok
+    assert evidence.read_anchor(tmp_path) == {"seq": 80, "hash": entries[-1]["hash"]}
+
+
 # ---------------------------------------------------------------- secret scan
 
 
@@ -462,16 +476,16 @@ def test_secret_in_run_quarantines_it(tmp_path: Path) -> None:
 
 
 def test_cli_list_and_verify(three_runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert evidence.main(["list", "--root", str(three_runs)]) == 0
+    assert cli.main(["evidence", "list", "--root", str(three_runs)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["seq", "time", "change", "notebook", "mode", "outcome"]
     assert out[1].split() == ["1", "2026-11-29T05:00:05Z", "CHG-1", "20_post_auth.ipynb",
                               "plan", "applied"]
     assert len(out) == 4
-    assert evidence.main(["verify", "--root", str(three_runs)]) == 0
+    assert cli.main(["evidence", "verify", "--root", str(three_runs)]) == 0
     assert "intact: 3 ledger entries" in capsys.readouterr().out
     _edit_file(three_runs)
-    assert evidence.main(["verify", "--root", str(three_runs)]) == 1
+    assert cli.main(["evidence", "verify", "--root", str(three_runs)]) == 1
     out = capsys.readouterr().out
     assert "NOT intact" in out and "CHG-1/run-1/result.json" in out
 
@@ -497,4 +511,28 @@ def test_rewritten_ledger_is_caught_by_the_anchor_and_an_expected_hash(three_run
     assert verify(three_runs).ok
     report = verify(three_runs, expect=[pinned])
     assert [p.kind for p in report.problems] == ["anchor"]  # ...but not the copied hash
-    assert evidence.main(["verify", "--root", str(three_runs), "--expect", pinned]) == 1
+    assert cli.main(["evidence", "verify", "--root", str(three_runs), "--expect", pinned]) == 1
+
+
+# ---------------------------------------------------------------- package layers
+
+# Each module of kmsi_lib/evidence/ may import only these siblings (the drawing in its __init__).
+LAYERS = {
+    "hashing": set(), "scan": set(), "report": set(), "files": {"hashing"},
+    "ledger": {"files", "hashing"}, "verify": {"files", "hashing", "ledger"},
+    "record": {"files", "hashing", "ledger", "report", "scan"}, "cli": {"ledger", "verify"},
+}
+
+
+@pytest.mark.parametrize("module", sorted(LAYERS))
+def test_evidence_modules_import_only_lower_layers(module: str) -> None:
+    """No cycle inside the package: a module imports only the siblings drawn to its left."""
+    import ast
+
+    path = Path(evidence.__file__).with_name(f"{module}.py")
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    siblings = {node.module for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module}
+    assert siblings <= LAYERS[module], siblings - LAYERS[module]
+    assert source.count("\n") <= 600

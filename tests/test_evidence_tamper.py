@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from procedure_support import sandbox_writes
 
-from kmsi_lib import evidence, runner
+from kmsi_lib import cli, evidence, runner
 from kmsi_lib.procedures import _base
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -243,8 +243,9 @@ def _kmsi_run(world: World, request: pytest.FixtureRequest, argv: list[str],
     staging = root / evidence.STAGING_DIR
     staged = set(staging.glob("*"))
     try:
-        code = runner.run_main([*argv, "--evidence-root", str(root), "--no-progress",
-                                "--timeout", "120"])
+        args = cli.build_parser(["run"]).parse_args(
+            ["run", *argv, "--evidence-root", str(root), "--no-progress", "--timeout", "120"])
+        code = runner.run_main(args)
     except SystemExit as exc:  # argparse: an option this version does not know
         code = int(exc.code or 0) + 100
     err = world.capsys.readouterr().err
@@ -526,9 +527,8 @@ def test_rollback_through_the_runner_uses_the_verified_file(
     params = world.scratch / "rollback.yaml"
     source = Path("evidence") / CHANGE / world.rec.apply_id / "result.json"
     params.write_text(json.dumps({"apply_result": str(source), "force_objects": []}))
-    code = runner.run_main([str(ROLLBACK), "-f", str(params), "--change", CHANGE,
-                            "--evidence-root", "evidence", "--no-progress",
-                            "--expect", world.head])
+    code = cli.main(["run", str(ROLLBACK), "-f", str(params), "--change", CHANGE,
+                     "--evidence-root", "evidence", "--no-progress", "--expect", world.head])
     out = world.capsys.readouterr()
     assert code == 0, out.err
     assert "ledger head: seq 4 hash" in out.out

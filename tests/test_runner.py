@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kmsi_lib import evidence, runner
+from kmsi_lib import cli, evidence, runner
 from kmsi_lib.errors import ConfigError, ParameterError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
@@ -127,8 +127,8 @@ def test_bad_params_file_refused_by_cli(
 ) -> None:
     """kmsi run exits 2 and names the field; nothing is recorded."""
     env.write_text("apps: {labels: [Payroll]}\nrule_name: KMSI\napi_token: abcdefgh\n")
-    code = runner.run_main([str(FIXTURES / "ok.ipynb"), "-f", str(env),
-                            "--evidence-root", str(tmp_path / "evidence")])
+    code = cli.main(["run", str(FIXTURES / "ok.ipynb"), "-f", str(env),
+                     "--evidence-root", str(tmp_path / "evidence")])
     assert code == runner.EXIT_USAGE
     err = capsys.readouterr().err
     assert "api_token" in err and "OKTA_API_TOKEN" in err and "nothing was run" in err

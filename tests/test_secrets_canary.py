@@ -26,7 +26,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from key_forms import jwk_of, pem_of
 
-from kmsi_lib import evidence, runner
+from kmsi_lib import cli, evidence, runner
 from kmsi_lib.procedures import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +83,7 @@ def _kmsi_run(root: Path, mode: str, capfd: pytest.CaptureFixture[str]) -> tuple
             "--no-progress"]
     if mode == "apply":
         args += ["--change", "CHG-CANARY"]
-    code = runner.run_main(args)
+    code = cli.main(["run", *args])
     out, err = capfd.readouterr()
     return code, out + err
 

@@ -23,11 +23,12 @@ from ._state import OrgState
 from ._statefile import TempFileGuard, remove_stale_temp_files, save_atomically
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kmsi sandbox",
-        description="Serve the sandbox Okta org (an emulator of the Okta Management API) on "
-                    "loopback. Prints export lines for OKTA_ORG_URL and OKTA_API_TOKEN first.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``kmsi sandbox``: :mod:`kmsi_lib.cli` wires them into the ``kmsi``
+    parser (importing this module, never the reverse: the sandbox imports nothing of kmsi_lib)."""
+    parser.description = ("Serve the sandbox Okta org (an emulator of the Okta Management API) "
+                          "on loopback. Prints export lines for OKTA_ORG_URL and OKTA_API_TOKEN "
+                          "first.")
     parser.add_argument("--port", type=int, default=0,
                         help="TCP port on 127.0.0.1 (default: 0, any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -37,7 +38,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="load the org from FILE if it exists; save every change to it")
     parser.add_argument("--seed", default="default", choices=SEEDS,
                         help="seed org when no state file exists yet (default: default)")
-    return parser
 
 
 def _load(path: str) -> OrgState | None:
@@ -53,8 +53,8 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+def main(args: argparse.Namespace) -> int:
+    """``kmsi sandbox``: serve until Ctrl-C or SIGTERM; 0 on a clean stop, 2 if it cannot start."""
     try:
         state = _load(args.state) if args.state else None
     except (OSError, ValueError) as exc:
@@ -103,5 +103,12 @@ def _serve(sandbox: Sandbox, args: argparse.Namespace, loaded: bool) -> int:
     return 0
 
 
+def _standalone(argv: Sequence[str] | None = None) -> int:
+    """``python -m kmsi_lib.sandbox``: the same command without the rest of kmsi_lib."""
+    parser = argparse.ArgumentParser(prog="kmsi sandbox")
+    add_arguments(parser)
+    return main(parser.parse_args(argv))
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(_standalone())
