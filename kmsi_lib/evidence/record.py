@@ -1,0 +1,250 @@
+"""The run record: what a run reported (``result.json``), what the runner knew
+(:class:`RunMeta`), assembled into ``record.json`` and recorded (:func:`record_run`).
+
+:func:`record_run` turns a staging directory into evidence: the HTML export
+with its banner (:mod:`.report`), the record, the secret scan (:mod:`.scan`),
+then either the move into ``<change>/<run>`` and a ``run`` ledger entry, or
+the deletion of every file and a ``quarantined`` entry (:mod:`.ledger`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kmsi_lib import _protocol
+from kmsi_lib.contract import OUTCOME_FAILED, RESULT_FILE
+from kmsi_lib.errors import EvidenceError
+
+from .files import RECORD_FILE, SCHEMA, remove_tree, write_json
+from .hashing import file_digests
+from .ledger import append_ledger
+from .report import evidence_header, export_html, verification_ok
+from .scan import SecretHit, describe_hits, scan_for_secrets
+
+__all__ = [
+    "RecordedRun",
+    "RunMeta",
+    "build_record",
+    "load_record",
+    "read_result",
+    "record_run",
+    "verification_passed",
+    "write_result",
+]
+
+
+def write_result(evidence_dir: str | os.PathLike[str], result: Mapping[str, Any]) -> Path:
+    """Write the notebook's ``result.json`` into ``evidence_dir`` (called by the runbook).
+
+    ``result`` has the keys of the notebook/runner contract
+    (:data:`kmsi_lib.contract.RESULT_KEYS`), its ``outcome`` one of
+    :data:`kmsi_lib.contract.OUTCOMES`.
+    """
+    return write_json(Path(evidence_dir) / RESULT_FILE, dict(result))
+
+
+def read_result(run_dir: Path) -> dict[str, Any] | None:
+    """The notebook's result.json, or None when the notebook never wrote one."""
+    path = run_dir / RESULT_FILE
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EvidenceError(f"{path}: unreadable result.json ({exc})") from exc
+    if not isinstance(value, dict):
+        raise EvidenceError(f"{path}: result.json is not a JSON object")
+    return value
+
+
+def load_record(path: Path) -> tuple[Path, dict[str, Any]]:
+    """Load a run record from a ``record.json`` path or its run directory."""
+    record_path = path / RECORD_FILE if path.is_dir() else path
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise EvidenceError(f"{record_path}: no such evidence record") from exc
+    except (OSError, ValueError) as exc:
+        raise EvidenceError(f"{record_path}: unreadable evidence record ({exc})") from exc
+    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
+        raise EvidenceError(f"{record_path}: not a kmsi evidence record (schema {SCHEMA})")
+    return record_path, record
+
+
+def _before_state(result: Mapping[str, Any]) -> Any:
+    applied = result.get("apply_result")
+    if isinstance(applied, Mapping) and applied.get("before_state") is not None:
+        return applied["before_state"]
+    plan = result.get("plan")
+    if isinstance(plan, Mapping):
+        return [
+            {"ref": c.get("ref"), "action": c.get("action"), "before": c.get("before")}
+            for c in plan.get("changes", [])
+            if isinstance(c, Mapping)
+        ]
+    return None
+
+
+def _verification(result: Mapping[str, Any]) -> Any:
+    if result.get("verification") is not None:
+        return result["verification"]
+    applied = result.get("apply_result")
+    return applied.get("verification") if isinstance(applied, Mapping) else None
+
+
+def verification_passed(result: Mapping[str, Any] | None) -> bool | None:
+    """True/False when the run verified or not; None when it made no verification."""
+    return verification_ok(_verification(result or {}))
+
+
+@dataclasses.dataclass(frozen=True)
+class RunMeta:
+    """What the runner knows about a run, besides what the notebook reported."""
+
+    run_id: str
+    change_id: str
+    mode: str
+    procedure: str
+    notebook: str
+    template_sha256: str
+    parameters: Mapping[str, Any]
+    started_at: str
+    finished_at: str
+    operator: str
+    org_url: str
+    approved_plan: Mapping[str, Any] | None = None
+
+
+def build_record(
+    meta: RunMeta,
+    result: Mapping[str, Any] | None,
+    *,
+    succeeded: bool,
+    error: Mapping[str, Any] | None,
+    files: Mapping[str, str],
+) -> dict[str, Any]:
+    """The run record (record.json): everything a reviewer needs, in one JSON object."""
+    res: Mapping[str, Any] = result or {}
+    org = res.get("org") if isinstance(res.get("org"), Mapping) else {}
+    assert isinstance(org, Mapping)
+    outcome = str(res.get("outcome") or OUTCOME_FAILED)
+    if not succeeded:
+        outcome = OUTCOME_FAILED
+    return {
+        "schema": SCHEMA,
+        "run_id": meta.run_id,
+        "change_id": meta.change_id,
+        "status": "succeeded" if succeeded else "failed",
+        "outcome": outcome,
+        "mode": meta.mode,
+        "procedure": meta.procedure,
+        "started_at": meta.started_at,
+        "finished_at": meta.finished_at,
+        "operator": meta.operator,
+        "org": {
+            "url": org.get("url") or meta.org_url,
+            "pipeline": org.get("pipeline"),
+            "type": _protocol.engine_name(org.get("pipeline")),
+        },
+        "notebook": {"path": meta.notebook, "template_sha256": meta.template_sha256},
+        "parameters": dict(meta.parameters),
+        "approved_plan": dict(meta.approved_plan) if meta.approved_plan else None,
+        "plan": res.get("plan"),
+        "before_state": _before_state(res),
+        "apply_result": res.get("apply_result"),
+        "verification": _verification(res),
+        "journal": res.get("journal") or [],
+        "error": dict(error) if error else res.get("error"),
+        "result_reported": result is not None,
+        "files": dict(files),
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordedRun:
+    """The result of :func:`record_run`: where the evidence went and what the ledger says."""
+
+    run_dir: Path | None  # None when quarantined
+    record: dict[str, Any] | None
+    entry: dict[str, Any]
+    secret_hits: tuple[SecretHit, ...]
+
+    @property
+    def quarantined(self) -> bool:
+        return bool(self.secret_hits)
+
+
+def record_run(
+    root: Path,
+    staging: Path,
+    meta: RunMeta,
+    *,
+    succeeded: bool,
+    error: Mapping[str, Any] | None = None,
+    secrets: Sequence[str] = (),
+    captured: Mapping[str, bytes] | None = None,
+    notebook_file: str = "notebook.ipynb",
+) -> RecordedRun:
+    """Turn a staging directory into recorded evidence (or quarantine it).
+
+    Exports the HTML, writes record.json, scans every file and ``captured``
+    output for ``secrets``; on a hit deletes the files and appends a
+    ``quarantined`` ledger entry, otherwise moves the directory to
+    ``root/<change>/<run>`` and appends a ``run`` entry.
+    """
+    notebook = staging / notebook_file
+    problems: list[str] = []  # recorded as the error when the run reported none
+    try:
+        result = read_result(staging)
+    except EvidenceError as exc:
+        result, succeeded = None, False
+        problems.append(str(exc))
+
+    def assemble(files: Mapping[str, str]) -> dict[str, Any]:
+        found = {"type": "EvidenceError", "message": "; ".join(problems)} if problems else None
+        return build_record(meta, result, succeeded=succeeded, error=error or found, files=files)
+
+    if notebook.is_file():
+        try:
+            # The banner is the record so far: the files are hashed once the export exists.
+            export_html(notebook, notebook.with_suffix(".html"),
+                        header=evidence_header(assemble({})))
+        except Exception as exc:  # a broken export must not lose the rest of the evidence
+            problems.append(f"HTML export failed: {type(exc).__name__}: {exc}")
+    record = assemble(file_digests(staging, exclude=[RECORD_FILE]))
+    write_json(staging / RECORD_FILE, record)
+
+    files = sorted(p for p in staging.rglob("*") if p.is_file())
+    hits = scan_for_secrets(files, secrets, extra=captured, base=staging)
+    common = {
+        "run_id": meta.run_id,
+        "change_id": meta.change_id,
+        "time": meta.finished_at,
+        "notebook": Path(meta.notebook).name,
+        "mode": meta.mode,
+    }
+    if hits:
+        remove_tree(staging)
+        entry = append_ledger(root, {
+            **common, "kind": "quarantined", "path": None, "outcome": "quarantined",
+            "record_sha256": None, "files": {},
+            "reason": f"a secret was found in {len({h.file for h in hits})} file(s): "
+                      + describe_hits(hits),
+        })
+        return RecordedRun(None, None, entry, tuple(hits))
+
+    final = root / meta.change_id / meta.run_id
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staging, final)
+    digests = file_digests(final)
+    entry = append_ledger(root, {
+        **common, "kind": "run", "path": f"{meta.change_id}/{meta.run_id}",
+        "outcome": record["outcome"], "status": record["status"],
+        "record_sha256": digests[RECORD_FILE], "files": digests,
+    })
+    return RecordedRun(final, record, entry, ())
