@@ -34,10 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kmsi_lib._protocol import engine_name
-from kmsi_lib.errors import KmsiError, ParameterError
-from kmsi_lib.params import RUNNER_PARAMETERS as _RUNNER_PARAMETER_HINTS
-from kmsi_lib.procedures import REGISTRY
-from kmsi_lib.procedures._base import (
+from kmsi_lib.engine import (
     ApplyResult,
     Attestation,
     Plan,
@@ -45,6 +42,9 @@ from kmsi_lib.procedures._base import (
     utc_now,
     watch_writes,
 )
+from kmsi_lib.errors import KmsiError, ParameterError
+from kmsi_lib.params import RUNNER_PARAMETERS as _RUNNER_PARAMETER_HINTS
+from kmsi_lib.procedures import REGISTRY
 
 if TYPE_CHECKING:
     from kmsi_lib.client import OktaClient
@@ -264,7 +264,7 @@ class Runbook:
 
     def _log_write(self, event: dict[str, Any]) -> None:
         """Append one write event, flushed to disk before the write goes on (see
-        :func:`~kmsi_lib.procedures._base.watch_writes`): if the kernel dies, the
+        :func:`~kmsi_lib.engine.watch_writes`): if the kernel dies, the
         runner still knows which writes landed."""
         line = json.dumps({"at": utc_now(), **event}, default=str, sort_keys=True)
         with self.progress_path.open("a", encoding="utf-8") as out:

@@ -300,8 +300,8 @@ def run_notebook(
     plan or rolled-back apply must be at or before the last of them.
     """
     from kmsi_lib.auth import Credentials
+    from kmsi_lib.engine import utc_now
     from kmsi_lib.params import load_run_params
-    from kmsi_lib.procedures._base import utc_now
     from kmsi_lib.runbook import CHANGE_ID_PATTERN, MODES
 
     if mode not in MODES:
@@ -375,7 +375,7 @@ def _record(root: Path, staging: Path, run: Any, mode: str, change_id: str, note
             approved_meta: dict[str, Any] | None, error: dict[str, Any] | None,
             log: io.StringIO) -> RunReport:
     """Judge the run, record its evidence (never leaving it in staging) and report."""
-    from kmsi_lib.procedures._base import utc_now
+    from kmsi_lib.engine import utc_now
 
     try:
         result = evidence.read_result(staging)
@@ -414,7 +414,7 @@ def _recover_writes(staging: Path, mode: str, result: dict[str, Any] | None,
     partial result: rebuild it from the writes the runbook logged as they happened
     (``apply-progress.jsonl``), so that the evidence lists every write that landed with
     its before-state, and a rollback can undo them. ``result.json`` is rewritten."""
-    from kmsi_lib.procedures._base import Plan, recover_apply_result
+    from kmsi_lib.engine import Plan, recover_apply_result
     from kmsi_lib.runbook import PROGRESS_FILE
 
     path = staging / PROGRESS_FILE
