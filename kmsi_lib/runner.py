@@ -646,8 +646,10 @@ def run_demo(
 
     For the runs, ``OKTA_ORG_URL``/``OKTA_API_TOKEN`` point at the sandbox and
     every other ``OKTA_*`` variable is removed (so a real org is never
-    touched); the environment is restored afterwards.
+    touched), and ``KMSI_SANDBOX_ADMIN_URL`` installs the sandbox witness in the
+    kernels (:mod:`kmsi_lib.engine.witness`); the environment is restored afterwards.
     """
+    from kmsi_lib.engine.witness import ADMIN_URL_ENV
     from kmsi_lib.params import params_file_for, runbook_name
 
     project = project or _project_dir()
@@ -655,12 +657,13 @@ def run_demo(
     runs: list[DemoRun] = []
     last_apply: dict[str, Path] = {}
     last_plan: dict[str, Path] = {}  # each apply applies the plan run just before it
-    saved = {k: v for k, v in os.environ.items() if k.startswith("OKTA_")}
+    saved = {k: v for k, v in os.environ.items() if k.startswith("OKTA_") or k == ADMIN_URL_ENV}
     with sandbox.serve(port=0) as url, tempfile.TemporaryDirectory(prefix="kmsi-demo-") as tmp:
         for key in saved:
             del os.environ[key]
         os.environ["OKTA_ORG_URL"] = url
         os.environ["OKTA_API_TOKEN"] = sandbox.token
+        os.environ[ADMIN_URL_ENV] = url  # the demo knows its org is the sandbox
         try:
             print(f"sandbox org on {url}; evidence in {evidence_root}/ (change {change_id})")
             for step in DEMO_STEPS:
@@ -697,7 +700,7 @@ def run_demo(
                 if step.mode == "plan" and report.exit_code == EXIT_OK and report.run_dir:
                     last_plan[name] = report.run_dir
         finally:
-            for key in ("OKTA_ORG_URL", "OKTA_API_TOKEN"):
+            for key in ("OKTA_ORG_URL", "OKTA_API_TOKEN", ADMIN_URL_ENV):
                 os.environ.pop(key, None)
             os.environ.update(saved)
     return runs

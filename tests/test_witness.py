@@ -106,12 +106,13 @@ def test_a_witness_that_cannot_answer_says_it_cannot_tell() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         return httpx.Response(503, json={"error": "down"})
 
-    down = witness.HttpSandboxWitness("http://127.0.0.1:8123", transport=httpx.MockTransport(refuse))
+    local = "http://127.0.0.1:8123"
+    down = witness.HttpSandboxWitness(local, transport=httpx.MockTransport(refuse))
     assert down.org_setting("preAuthKmsi") is None
     assert down.session_revocations() is None
 
     def not_json(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text="<html>")
 
-    odd = witness.HttpSandboxWitness("http://127.0.0.1:8123", transport=httpx.MockTransport(not_json))
+    odd = witness.HttpSandboxWitness(local, transport=httpx.MockTransport(not_json))
     assert odd.org_setting("preAuthKmsi") is None
