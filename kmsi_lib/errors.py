@@ -29,7 +29,7 @@ must look the object up (by name) before trying again.
 
 ``apply_result`` (on every ``KmsiError``) is None, except on an error raised
 by an apply that had already written something: then it is the partial
-:class:`~kmsi_lib.procedures._base.ApplyResult` (outcome ``failed``, with the
+:class:`~kmsi_lib.engine.ApplyResult` (outcome ``failed``, with the
 before-state of what was written) so that it can be recorded and rolled back.
 """
 
@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only for the annotation; errors.py imports nothing from kmsi_lib at run time
-    from kmsi_lib.procedures._base import ApplyResult
+    from kmsi_lib.engine import ApplyResult
 
 __all__ = [
     "AuthenticationError",

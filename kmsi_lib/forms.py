@@ -43,9 +43,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import ipywidgets as w
 import pydantic
 
+from kmsi_lib.engine import Plan, field_messages
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.procedures import _base
-from kmsi_lib.procedures._base import Plan
 
 if TYPE_CHECKING:
     from kmsi_lib.runbook import Runbook
@@ -262,7 +261,7 @@ def validate_values(
 ) -> tuple[dict[str, Any] | None, dict[str, str], str]:
     """Read and validate the inputs: (values or None, message per input name, general message).
 
-    Messages use the same wording as a headless run (:func:`_base.parse_params`).
+    Messages use the same wording as a headless run (:func:`~kmsi_lib.engine.parse_params`).
     """
     values: dict[str, Any] = {}
     messages: dict[str, str] = {}
@@ -276,7 +275,7 @@ def validate_values(
     general: list[str] = []
     names = [i.name for i in inputs]
     # the same locations and wording as a headless run
-    for loc, text in _base.field_messages(model, values).items():
+    for loc, text in field_messages(model, values).items():
         owner = _field_of(loc, names) if loc else None
         if owner is None:
             general.append(f"{loc}: {text}" if loc else text)

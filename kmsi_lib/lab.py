@@ -8,7 +8,9 @@
 2. ``jupyter lab`` starts on 127.0.0.1 in the runbooks folder, with
    ``OKTA_ORG_URL`` and ``OKTA_API_TOKEN`` set to the sandbox in *its*
    environment only (any ``OKTA_*`` variable of the calling shell is dropped,
-   so a real org can never be reached by mistake from the lab).
+   so a real org can never be reached by mistake from the lab), and
+   ``KMSI_SANDBOX_ADMIN_URL`` naming the sandbox (the witness verifications
+   may consult, :mod:`kmsi_lib.engine.witness`).
 3. The address to open, with the lab's access token, is printed.
 4. Ctrl-C stops JupyterLab (and its kernels) and then the sandbox.
 
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from kmsi_lib.engine.witness import ADMIN_URL_ENV
 from kmsi_lib.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -168,6 +171,8 @@ class Lab:
         (plugin / "notification.jupyterlab-settings").write_text(_QUIET_SETTINGS)
         env = lab_environment(os.environ, org_url=self.sandbox_url, api_token=self.sandbox.token,
                               lab_token=self.token, settings_dir=settings)
+        # the lab knows its org is the sandbox: its kernels may consult the admin endpoints
+        env[ADMIN_URL_ENV] = self.sandbox_url
         command = lab_command(port=self.port, root_dir=self.root_dir,
                               open_browser=self.open_browser, as_root=_is_root())
         command += self.extra_args

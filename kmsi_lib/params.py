@@ -357,7 +357,7 @@ def validate_params(data: Mapping[str, Any], info: NotebookInfo) -> dict[str, An
 
 def _parse_procedure_params(model: Any, data: Mapping[str, Any]) -> Any:
     """The procedure's ``Params`` from those of ``data`` that are its fields."""
-    from kmsi_lib.procedures._base import parse_params
+    from kmsi_lib.engine import parse_params
 
     return parse_params(model, {k: v for k, v in data.items() if k in model.model_fields})
 

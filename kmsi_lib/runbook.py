@@ -40,9 +40,7 @@ from kmsi_lib.contract import (
     MODES,
     PROGRESS_FILE,
 )
-from kmsi_lib.errors import KmsiError, ParameterError
-from kmsi_lib.procedures import REGISTRY
-from kmsi_lib.procedures._base import (
+from kmsi_lib.engine import (
     ApplyResult,
     Attestation,
     Plan,
@@ -50,6 +48,8 @@ from kmsi_lib.procedures._base import (
     utc_now,
     watch_writes,
 )
+from kmsi_lib.errors import KmsiError, ParameterError
+from kmsi_lib.procedures import REGISTRY
 
 if TYPE_CHECKING:
     from kmsi_lib.client import OktaClient
@@ -253,7 +253,7 @@ class Runbook:
 
     def _log_write(self, event: dict[str, Any]) -> None:
         """Append one write event, flushed to disk before the write goes on (see
-        :func:`~kmsi_lib.procedures._base.watch_writes`): if the kernel dies, the
+        :func:`~kmsi_lib.engine.watch_writes`): if the kernel dies, the
         runner still knows which writes landed."""
         line = json.dumps({"at": utc_now(), **event}, default=str, sort_keys=True)
         with self.progress_path.open("a", encoding="utf-8") as out:

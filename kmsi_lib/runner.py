@@ -303,8 +303,8 @@ def run_notebook(
     plan or rolled-back apply must be at or before the last of them.
     """
     from kmsi_lib.auth import Credentials
+    from kmsi_lib.engine import utc_now
     from kmsi_lib.params import load_run_params
-    from kmsi_lib.procedures._base import utc_now
 
     if mode not in MODES:
         raise ParameterError("mode", f"must be plan or apply (got {mode!r})")
@@ -377,7 +377,7 @@ def _record(root: Path, staging: Path, run: Any, mode: str, change_id: str, note
             approved_meta: dict[str, Any] | None, error: dict[str, Any] | None,
             log: io.StringIO) -> RunReport:
     """Judge the run, record its evidence (never leaving it in staging) and report."""
-    from kmsi_lib.procedures._base import utc_now
+    from kmsi_lib.engine import utc_now
 
     try:
         result = evidence.read_result(staging)
@@ -416,7 +416,7 @@ def _recover_writes(staging: Path, mode: str, result: dict[str, Any] | None,
     partial result: rebuild it from the writes the runbook logged as they happened
     (``apply-progress.jsonl``), so that the evidence lists every write that landed with
     its before-state, and a rollback can undo them. ``result.json`` is rewritten."""
-    from kmsi_lib.procedures._base import Plan, recover_apply_result
+    from kmsi_lib.engine import Plan, recover_apply_result
 
     path = staging / PROGRESS_FILE
     if mode != "apply" or result is None or result.get("apply_result") or not path.is_file():
@@ -642,8 +642,10 @@ def run_demo(
 
     For the runs, ``OKTA_ORG_URL``/``OKTA_API_TOKEN`` point at the sandbox and
     every other ``OKTA_*`` variable is removed (so a real org is never
-    touched); the environment is restored afterwards.
+    touched), and ``KMSI_SANDBOX_ADMIN_URL`` installs the sandbox witness in the
+    kernels (:mod:`kmsi_lib.engine.witness`); the environment is restored afterwards.
     """
+    from kmsi_lib.engine.witness import ADMIN_URL_ENV
     from kmsi_lib.params import params_file_for, runbook_name
 
     project = project or _project_dir()
@@ -651,12 +653,13 @@ def run_demo(
     runs: list[DemoRun] = []
     last_apply: dict[str, Path] = {}
     last_plan: dict[str, Path] = {}  # each apply applies the plan run just before it
-    saved = {k: v for k, v in os.environ.items() if k.startswith("OKTA_")}
+    saved = {k: v for k, v in os.environ.items() if k.startswith("OKTA_") or k == ADMIN_URL_ENV}
     with sandbox.serve(port=0) as url, tempfile.TemporaryDirectory(prefix="kmsi-demo-") as tmp:
         for key in saved:
             del os.environ[key]
         os.environ["OKTA_ORG_URL"] = url
         os.environ["OKTA_API_TOKEN"] = sandbox.token
+        os.environ[ADMIN_URL_ENV] = url  # the demo knows its org is the sandbox
         try:
             print(f"sandbox org on {url}; evidence in {evidence_root}/ (change {change_id})")
             for step in DEMO_STEPS:
@@ -693,7 +696,7 @@ def run_demo(
                 if step.mode == "plan" and report.exit_code == EXIT_OK and report.run_dir:
                     last_plan[name] = report.run_dir
         finally:
-            for key in ("OKTA_ORG_URL", "OKTA_API_TOKEN"):
+            for key in ("OKTA_ORG_URL", "OKTA_API_TOKEN", ADMIN_URL_ENV):
                 os.environ.pop(key, None)
             os.environ.update(saved)
     return runs

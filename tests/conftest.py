@@ -19,11 +19,24 @@ import pytest
 # modules next to the tests (okta_spec, recordings) import by name.
 from okta_spec import SpecCheckingTransport, Violation, unexcused
 
+from kmsi_lib.engine import witness
 from kmsi_lib.sandbox import SANDBOX_URL as SANDBOX_BASE_URL
 
 if TYPE_CHECKING:
     from kmsi_lib.client import OktaClient
     from kmsi_lib.sandbox import Sandbox
+
+
+@pytest.fixture(autouse=True)
+def _no_sandbox_witness_outlives_its_test() -> Iterator[None]:
+    """A test starts with no sandbox witness installed; one it installs ends with it."""
+    with witness.installed(None):
+        yield
+
+
+def sandbox_witness(sandbox: Sandbox) -> witness.HttpSandboxWitness:
+    """What the demo installs, for an in-process sandbox: its admin endpoints, no credentials."""
+    return witness.HttpSandboxWitness(SANDBOX_BASE_URL, transport=sandbox.transport())
 
 
 @pytest.fixture
@@ -51,12 +64,17 @@ def sandbox_client(sandbox: Sandbox) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def okta(sandbox: Sandbox) -> Iterator[OktaClient]:
-    """A kmsi_lib client of ``sandbox``, in-process, authenticated with its SSWS token."""
+    """A kmsi_lib client of ``sandbox``, in-process, authenticated with its SSWS token.
+
+    The sandbox witness is installed too, as the demo does: verifications may consult
+    the sandbox's admin endpoints (without the client's credentials).
+    """
     from kmsi_lib.auth import SSWSAuth
     from kmsi_lib.client import OktaClient
 
     with OktaClient(SANDBOX_BASE_URL, SSWSAuth(sandbox.token),
-                    transport=sandbox.transport()) as client:
+                    transport=sandbox.transport()) as client, \
+            witness.installed(sandbox_witness(sandbox)):
         yield client
 
 

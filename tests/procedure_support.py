@@ -19,6 +19,7 @@ import httpx
 
 from kmsi_lib.auth import SSWSAuth
 from kmsi_lib.client import OktaClient
+from kmsi_lib.engine import witness
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
 ATTESTATION = {
@@ -134,18 +135,23 @@ def sandbox_writes(sandbox: Sandbox) -> list[str]:
 
 
 def make_org(seed: str = "default") -> Org:
+    """A sandbox org in-process, with the sandbox witness installed for the rest of the test
+    (as the demo installs it; conftest uninstalls it when the test ends)."""
     sandbox = Sandbox(seed=seed)
     wire = WireRecorder(sandbox.transport())
     client = OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=wire)
+    witness.install(witness.HttpSandboxWitness(SANDBOX_URL, transport=sandbox.transport()))
     return Org(sandbox, client, wire)
 
 
 @contextmanager
-def loopback_org(seed: str = "default") -> Iterator[Org]:
-    """The same over real HTTP on 127.0.0.1 (the wire witness sees nothing here)."""
+def loopback_org(seed: str = "default", *, with_witness: bool = True) -> Iterator[Org]:
+    """The same over real HTTP on 127.0.0.1 (the wire witness sees nothing here); the
+    sandbox witness asks the served admin endpoints unless ``with_witness`` is False."""
     sandbox = Sandbox(seed=seed)
     with sandbox.serve(port=0) as url:
-        with OktaClient(url, SSWSAuth(sandbox.token)) as client:
+        seen = witness.HttpSandboxWitness(url) if with_witness else None
+        with OktaClient(url, SSWSAuth(sandbox.token)) as client, witness.installed(seen):
             yield Org(sandbox, client, WireRecorder(httpx.HTTPTransport()))
 
 

@@ -11,9 +11,9 @@ from procedure_support import sandbox_writes
 
 from kmsi_lib.auth import SSWSAuth
 from kmsi_lib.client import OktaClient
+from kmsi_lib.engine import parse_params, witness
 from kmsi_lib.errors import ParameterError
 from kmsi_lib.procedures import audit
-from kmsi_lib.procedures._base import parse_params
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
 
@@ -314,7 +314,8 @@ def test_large_org_reads_each_policy_once() -> None:
 
 
 def test_over_loopback(sandbox: Sandbox) -> None:
-    with sandbox.serve(port=0) as url, OktaClient(url, SSWSAuth(sandbox.token)) as okta:
+    with sandbox.serve(port=0) as url, OktaClient(url, SSWSAuth(sandbox.token)) as okta, \
+            witness.installed(witness.HttpSandboxWitness(url)):
         report = audit.run(okta, {})
     assert report.pre_auth_setting is False
     assert report.org_url.startswith("http://127.0.0.1")

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from kmsi_lib.engine import field_messages, parse_params
+from kmsi_lib.engine.bounds import raisable_fields
 from kmsi_lib.errors import ParameterError
 from kmsi_lib.params import load_params_file
 from kmsi_lib.procedures import audit, post_auth, pre_auth, prompt_text, reset_sessions
-from kmsi_lib.procedures._base import field_messages, parse_params
-from kmsi_lib.procedures._bounds import raisable_fields
 
 APPS = {"apps": {"labels": ["Slack"]}}
 GROUPS = {"groups": ["KMSI Pilot"], "apps": {"labels": ["Slack"]}}

@@ -27,7 +27,7 @@ import pytest
 from procedure_support import sandbox_writes
 
 from kmsi_lib import cli, evidence, runner
-from kmsi_lib.procedures import _base
+from kmsi_lib.engine import model as _base
 
 ROOT = Path(__file__).resolve().parent.parent
 POST_AUTH = ROOT / "notebooks" / "20_post_auth.ipynb"

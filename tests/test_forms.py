@@ -250,8 +250,8 @@ def test_every_runbook_form_round_trips_its_parameters(
     the same parameters."""
     import ast
 
+    from kmsi_lib.engine import parse_params
     from kmsi_lib.params import load_params_file, notebook_info, params_file_for
-    from kmsi_lib.procedures._base import parse_params
 
     info = notebook_info(path)
     namespace = {n: ast.literal_eval(p.default) for n, p in info.parameters.items()}

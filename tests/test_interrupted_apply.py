@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from kmsi_lib import evidence, runner
-from kmsi_lib.procedures._base import Change, ObjectRef, Plan, recover_apply_result
+from kmsi_lib.engine import Change, ObjectRef, Plan, recover_apply_result
 from kmsi_lib.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from procedure_support import ATTESTATION, Org, comparable_snapshot, loopback_org, make_org
 
+from kmsi_lib.engine import ApplyResult, Plan
 from kmsi_lib.errors import ClassicEngineError, ParameterError, StalePlanError
 from kmsi_lib.errors import ValidationError as OktaValidationError
 from kmsi_lib.procedures import post_auth, pre_auth, rollback
-from kmsi_lib.procedures._base import ApplyResult, Plan
 
 PARAMS: dict[str, Any] = {
     "apps": {"labels": ["Slack", "Zoom", "Okta Dashboard"]},

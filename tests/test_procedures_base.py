@@ -16,17 +16,9 @@ from typing import Any
 
 import pytest
 
+from kmsi_lib import engine as base
 from kmsi_lib.durations import IsoDuration
-from kmsi_lib.errors import (
-    EvidenceError,
-    KmsiError,
-    ParameterError,
-    StalePlanError,
-    TransportError,
-)
-from kmsi_lib.procedures import NAMES, REGISTRY
-from kmsi_lib.procedures import _base as base
-from kmsi_lib.procedures._base import (
+from kmsi_lib.engine import (
     Attestation,
     Change,
     FieldDiff,
@@ -37,6 +29,14 @@ from kmsi_lib.procedures._base import (
     Plan,
     Reader,
 )
+from kmsi_lib.errors import (
+    EvidenceError,
+    KmsiError,
+    ParameterError,
+    StalePlanError,
+    TransportError,
+)
+from kmsi_lib.procedures import NAMES, REGISTRY
 
 # --------------------------------------------------------------------------- parameters
 
@@ -648,35 +648,6 @@ def test_plan_edited_in_memory_is_not_applied() -> None:
     plan.changes[0].after["priority"] = 1
     with pytest.raises(EvidenceError, match="edited after it was made"):
         base.apply_plan(None, plan)  # type: ignore[arg-type]  # no request may be sent
-
-
-class _AskedClient:
-    """A client that records what was asked of it; ``answer`` is returned or raised."""
-
-    def __init__(self, org_url: str, answer: Any) -> None:
-        self.org_url, self.answer, self.asked = org_url, answer, []
-
-    def get_json(self, path: str) -> Any:
-        self.asked.append(path)
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
-
-
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8123", "http://sandbox.okta.test"])
-def test_read_sandbox_asks_only_the_sandbox(url: str) -> None:
-    client = _AskedClient(url, {"preAuthKmsi": True})
-    assert base.read_sandbox(client, "org-settings") == {"preAuthKmsi": True}  # type: ignore[arg-type]
-    assert client.asked == ["/_sandbox/org-settings"]
-
-
-def test_read_sandbox_never_asks_a_real_org_and_a_failure_is_none() -> None:
-    real = _AskedClient("https://acme.okta.com", {"preAuthKmsi": True})
-    assert base.read_sandbox(real, "org-settings") is None  # type: ignore[arg-type]
-    assert real.asked == []
-    broken = _AskedClient("http://127.0.0.1:8123", TransportError("connection refused"))
-    assert base.read_sandbox(broken, "/session-revocations") is None  # type: ignore[arg-type]
-    assert broken.asked == ["/_sandbox/session-revocations"]
 
 
 def test_field_messages_name_each_wrong_field_as_a_headless_run_does() -> None:

@@ -12,6 +12,7 @@ from procedure_support import org_snapshot, sandbox_writes
 
 from kmsi_lib.auth import SSWSAuth
 from kmsi_lib.client import OktaClient
+from kmsi_lib.engine import ApplyResult, Plan, parse_params
 from kmsi_lib.errors import (
     ClassicEngineError,
     ParameterError,
@@ -19,7 +20,6 @@ from kmsi_lib.errors import (
     ValidationError,
 )
 from kmsi_lib.procedures import prompt_text, rollback
-from kmsi_lib.procedures._base import ApplyResult, Plan, parse_params
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox, SandboxConfig
 
 # A page customised out of band with unusual values and a field this library does not know.

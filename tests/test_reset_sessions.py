@@ -11,6 +11,7 @@ from procedure_support import sandbox_writes
 
 from kmsi_lib.auth import SSWSAuth
 from kmsi_lib.client import OktaClient
+from kmsi_lib.engine import Plan, parse_params
 from kmsi_lib.errors import (
     ClassicEngineError,
     EvidenceError,
@@ -18,7 +19,6 @@ from kmsi_lib.errors import (
     StalePlanError,
 )
 from kmsi_lib.procedures import reset_sessions, rollback
-from kmsi_lib.procedures._base import Plan, parse_params
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
 

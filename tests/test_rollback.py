@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from procedure_support import ATTESTATION, Org, comparable_snapshot, make_org, record_apply
 
+from kmsi_lib.engine import Plan
 from kmsi_lib.errors import EvidenceError, KmsiError, ParameterError, StalePlanError
 from kmsi_lib.procedures import post_auth, pre_auth, rollback
-from kmsi_lib.procedures._base import Plan
 
 POST_AUTH: dict[str, Any] = {"apps": {"labels": ["Okta Dashboard"]}, "prompt_frequency": "P7D"}
 PRE_AUTH: dict[str, Any] = {"groups": ["KMSI Pilot"], "apps": {"labels": ["Slack"]}}

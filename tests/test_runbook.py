@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from kmsi_lib.client import OktaClient, RetryPolicy
+from kmsi_lib.engine import ApplyResult, Plan
 from kmsi_lib.errors import (
     ClassicEngineError,
     EvidenceError,
@@ -17,7 +18,6 @@ from kmsi_lib.errors import (
     ParameterError,
     StalePlanError,
 )
-from kmsi_lib.procedures._base import ApplyResult, Plan
 from kmsi_lib.runbook import RUNNER_PARAMETERS, Runbook, check_change_id
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import pydantic
 
     from kmsi_lib.client import OktaClient
-    from kmsi_lib.procedures._base import ApplyResult, Plan, Verification
+    from kmsi_lib.engine import ApplyResult, Plan, Verification
 
 __all__ = ["NAMES", "REGISTRY", "Procedure"]
 

@@ -24,7 +24,6 @@ once, concurrently through :func:`kmsi_lib.bulk.run_bulk`.
 from __future__ import annotations
 
 import html
-import importlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -32,26 +31,28 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 
 from kmsi_lib import durations
-from kmsi_lib.errors import NotFoundError, ParameterError
-from kmsi_lib.procedures import _bounds, prompt_text
-from kmsi_lib.procedures._base import (
+from kmsi_lib.engine import (
     AllowUnusualValues,
     Check,
     ParamsModel,
     Verification,
-    _html_table,
+    bounds,
     bulk_values,
     get_path,
+    html_table,
     parse_params,
     utc_now,
     whole_number,
 )
+from kmsi_lib.errors import NotFoundError, ParameterError
+from kmsi_lib.procedures import prompt_text
 from kmsi_lib.procedures.pre_auth import ONCE_PER_SESSION, read_sandbox_org_setting
+from kmsi_lib.resources import apps as apps_resource
+from kmsi_lib.resources import brands as brands_resource
+from kmsi_lib.resources import policies as policies_resource
 
 if TYPE_CHECKING:
     from kmsi_lib.client import OktaClient
-else:
-    OktaClient = Any
 
 __all__ = [
     "ADMIN_CONSOLE_LABEL",
@@ -90,14 +91,14 @@ _SEVERITY_ORDER: dict[str, int] = {"high": 0, "medium": 1, "low": 2, "info": 3}
 class Params(ParamsModel):
     """What the audit looks at and which thresholds make a finding."""
 
-    sensitive_apps: Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = Field(
+    sensitive_apps: Annotated[list[Annotated[str, bounds.NAME]], bounds.FEW] = Field(
         default_factory=lambda: [ADMIN_CONSOLE_LABEL],
         description=(
             "Apps (label or id) where re-authentication only once per session (PT43800H)"
             " is a finding. Unknown entries are reported, not fatal."
         ),
     )
-    max_prompt_frequency: Annotated[durations.IsoDuration, _bounds.PROMPT_FREQUENCY] = Field(
+    max_prompt_frequency: Annotated[durations.IsoDuration, bounds.PROMPT_FREQUENCY] = Field(
         default="P30D",
         description="A post-auth KMSI prompt shown less often than this is a finding.",
     )
@@ -528,7 +529,7 @@ class AuditReport:
             f" ({esc(self.pre_auth_note)})</p>",
         ]
         for title, header, rows in self._sections():
-            parts.append(f"<h4>{esc(title)}</h4>" + _html_table(header, rows))
+            parts.append(f"<h4>{esc(title)}</h4>" + html_table(header, rows))
         parts += [f"<p>note: {esc(n)}</p>" for n in self.notes]
         return "".join(parts)
 
@@ -561,12 +562,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 # --------------------------------------------------------------------------- reads
 
 
-def _api(name: str) -> Any:
-    return importlib.import_module(f"kmsi_lib.resources.{name}")
-
-
 def _sign_on_section(client: OktaClient, max_workers: int) -> list[dict[str, Any]]:
-    policies_api = _api("policies")
+    policies_api = policies_resource
     policies = sorted(
         policies_api.list_policies(client, "OKTA_SIGN_ON"),
         key=lambda p: (p.get("priority") is None, p.get("priority") or 0),
@@ -595,7 +592,7 @@ def _app_section(
     client: OktaClient, max_workers: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(policies with their apps and rules, apps without an authentication policy)."""
-    apps_api, policies_api = _api("apps"), _api("policies")
+    apps_api, policies_api = apps_resource, policies_resource
     policies = {p["id"]: p for p in policies_api.list_policies(client, "ACCESS_POLICY")}
     apps_by_policy: dict[str, list[dict[str, Any]]] = {pid: [] for pid in policies}
     orphans: list[dict[str, Any]] = []
@@ -645,7 +642,7 @@ def _app_section(
 
 
 def _brand_section(client: OktaClient, max_workers: int) -> list[dict[str, Any]]:
-    brands = list(_api("brands").list_brands(client))
+    brands = list(brands_resource.list_brands(client))
     pages = bulk_values(
         brands, lambda brand: prompt_text.live_page(client, brand["id"]), max_workers=max_workers
     )

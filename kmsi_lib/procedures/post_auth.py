@@ -23,14 +23,13 @@ Durations are compared by meaning, so ``P7D`` in the parameters matches
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pydantic
 
+from kmsi_lib import engine
 from kmsi_lib.durations import IsoDuration
-from kmsi_lib.errors import ParameterError
-from kmsi_lib.procedures import _base, _bounds, pre_auth
-from kmsi_lib.procedures._base import (
+from kmsi_lib.engine import (
     AllowUnusualValues,
     ApplyResult,
     AppSelection,
@@ -44,9 +43,15 @@ from kmsi_lib.procedures._base import (
     Plan,
     Reader,
     Verification,
+    bounds,
 )
-from kmsi_lib.procedures._constraints import check_constraints
+from kmsi_lib.engine.constraints import check_constraints
+from kmsi_lib.errors import ParameterError
+from kmsi_lib.procedures import pre_auth
 from kmsi_lib.procedures.audit import ADMIN_CONSOLE_LABEL
+
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
 
 __all__ = [
     "MANAGED_RULE_NAMES",
@@ -86,28 +91,28 @@ class Params(ParamsModel):
     apps: AppSelection = pydantic.Field(
         description="Apps to change: labels, ids, or authentication policy names."
     )
-    rule_name: Annotated[str, _bounds.NAME] | None = pydantic.Field(
+    rule_name: Annotated[str, bounds.NAME] | None = pydantic.Field(
         None,
         min_length=1,
         description="Rule to change in each app's authentication policy; None: the top rule"
         " kmsi manages there, else the Catch-all Rule.",
     )
-    prompt_frequency: Annotated[IsoDuration, _bounds.PROMPT_FREQUENCY] = pydantic.Field(
+    prompt_frequency: Annotated[IsoDuration, bounds.PROMPT_FREQUENCY] = pydantic.Field(
         "PT168H", description="How often the 'Stay signed in?' prompt is shown (ISO-8601)."
     )
     factor_mode: Literal["1FA", "2FA"] = "2FA"
-    reauthenticate_in: Annotated[IsoDuration, _bounds.REAUTHENTICATE_IN] = pydantic.Field(
+    reauthenticate_in: Annotated[IsoDuration, bounds.REAUTHENTICATE_IN] = pydantic.Field(
         "PT168H", description="How long before users re-authenticate to the app (ISO-8601)."
     )
-    constraints: Annotated[list[dict[str, Any]], _bounds.FEW] | None = pydantic.Field(
+    constraints: Annotated[list[dict[str, Any]], bounds.FEW] | None = pydantic.Field(
         None, description="Authenticator constraints; None keeps the rule's current ones."
     )
     update_default_rule: bool = pydantic.Field(
         True, description="Also set the Default Policy's Default Rule (session limits, no MFA)."
     )
     primary_factor: Literal["PASSWORD_IDP_ANY_FACTOR", "PASSWORD_IDP"] = "PASSWORD_IDP_ANY_FACTOR"
-    max_session_idle_minutes: Annotated[Minutes, _bounds.SESSION_IDLE] = pydantic.Field(120, ge=1)
-    max_session_lifetime_minutes: Annotated[Minutes, _bounds.SESSION_LIFETIME] = pydantic.Field(
+    max_session_idle_minutes: Annotated[Minutes, bounds.SESSION_IDLE] = pydantic.Field(120, ge=1)
+    max_session_lifetime_minutes: Annotated[Minutes, bounds.SESSION_LIFETIME] = pydantic.Field(
         0, description="Maximum Okta session length in minutes; 0 means no limit."
     )
     allow_unusual_values: AllowUnusualValues
@@ -165,9 +170,9 @@ def choose_rule(
     return found, "no active rule kmsi manages in this policy, so its Catch-all Rule"
 
 
-def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
+def _build(client: OktaClient, params: Params) -> tuple[Plan, list[Check]]:
     reader = Reader(client)
-    apps = _base.resolve_apps(reader, params.apps)
+    apps = engine.resolve_apps(reader, params.apps)
     changes: list[Change] = []
     checks: list[Check] = []
     notes: list[str] = []
@@ -189,7 +194,7 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
             edit.set(path, value)
         edit.require_active(notes)
         checks += edit.checks
-        persistent = _base.get_path(rule, "actions.signon.session.usePersistentCookie")
+        persistent = engine.get_path(rule, "actions.signon.session.usePersistentCookie")
         if persistent:
             notes.append(
                 f"{ref.label()} uses persistent session cookies; that setting is read-only"
@@ -235,7 +240,7 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
         ref = ObjectRef("rule", found["id"], found.get("name"), policy_id)
         edit = Edit(ref, found)
         sign_on = "actions.appSignOn"
-        if _base.get_path(found, f"{sign_on}.keepMeSignedIn") is None and not kmsi_noted:
+        if engine.get_path(found, f"{sign_on}.keepMeSignedIn") is None and not kmsi_noted:
             kmsi_noted = True
             notes.append(
                 f"{ref.label()} has no keepMeSignedIn settings: Okta leaves them out when the"
@@ -266,22 +271,22 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
     return result, checks
 
 
-def plan(client: Any, params: Params | dict[str, Any]) -> Plan:
+def plan(client: OktaClient, params: Params | dict[str, Any]) -> Plan:
     """Plan the post-auth KMSI configuration; reads only, raises ParameterError early."""
-    checked = _base.parse_params(Params, params)
+    checked = engine.parse_params(Params, params)
     client.require_identity_engine()
     return _build(client, checked)[0]
 
 
 def apply(
-    client: Any, plan: Plan, *, attestation: Attestation | dict[str, Any] | None = None
+    client: OktaClient, plan: Plan, *, attestation: Attestation | dict[str, Any] | None = None
 ) -> ApplyResult:
     """Apply a post-auth plan (re-reads first; a stale plan writes nothing)."""
-    _base.check_procedure(plan, NAME)
-    return _base.apply_plan(client, plan, attestation=attestation)
+    engine.check_procedure(plan, NAME)
+    return engine.apply_plan(client, plan, attestation=attestation)
 
 
-def verify(client: Any, params: Params | dict[str, Any]) -> Verification:
+def verify(client: OktaClient, params: Params | dict[str, Any]) -> Verification:
     """Check the org against the parameters, field by field (reads only)."""
-    checked = _base.parse_params(Params, params)
+    checked = engine.parse_params(Params, params)
     return Verification(_build(client, checked)[1])

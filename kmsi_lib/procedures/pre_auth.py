@@ -24,14 +24,13 @@ Four parts, planned and applied together:
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pydantic
 from pydantic import BeforeValidator
 
-from kmsi_lib.errors import ParameterError
-from kmsi_lib.procedures import _base, _bounds
-from kmsi_lib.procedures._base import (
+from kmsi_lib import engine
+from kmsi_lib.engine import (
     AllowUnusualValues,
     ApplyResult,
     AppSelection,
@@ -46,7 +45,13 @@ from kmsi_lib.procedures._base import (
     Plan,
     Reader,
     Verification,
+    bounds,
+    witness,
 )
+from kmsi_lib.errors import ParameterError
+
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
 
 __all__ = ["NAME", "SCOPES", "TITLE", "Params", "apply", "plan", "verify"]
 
@@ -65,9 +70,9 @@ SCOPES: tuple[str, ...] = (
 #: "Once per session": re-authenticate only when no Okta global session exists.
 ONCE_PER_SESSION = "PT43800H"
 
-_WholePositive = Annotated[int, BeforeValidator(_base.whole_number()), pydantic.Field(ge=1)]
+_WholePositive = Annotated[int, BeforeValidator(engine.whole_number()), pydantic.Field(ge=1)]
 _AppRulePriority = Annotated[
-    int, BeforeValidator(_base.whole_number()), pydantic.Field(ge=0, le=98)
+    int, BeforeValidator(engine.whole_number()), pydantic.Field(ge=0, le=98)
 ]
 
 ORG_SETTING_STEP = ManualStep(
@@ -95,36 +100,36 @@ ORG_SETTING_ON_NOTE = (
 class Params(ParamsModel):
     """Parameters of the pre-authentication KMSI procedure."""
 
-    groups: Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = pydantic.Field(
+    groups: Annotated[list[Annotated[str, bounds.NAME]], bounds.FEW] = pydantic.Field(
         min_length=1, description="Exact names of the groups the session policy applies to."
     )
-    policy_name: Annotated[str, _bounds.NAME] = pydantic.Field(
+    policy_name: Annotated[str, bounds.NAME] = pydantic.Field(
         "KMSI pre-authentication",
         min_length=1,
         description="Name of the global session policy (found by this name on later runs).",
     )
-    policy_description: Annotated[str, _bounds.DESCRIPTION] = (
+    policy_description: Annotated[str, bounds.DESCRIPTION] = (
         "MFA lifetime for pre-authentication Keep Me Signed In"
     )
-    policy_priority: Annotated[_WholePositive, _bounds.POLICY_PRIORITY] = pydantic.Field(
+    policy_priority: Annotated[_WholePositive, bounds.POLICY_PRIORITY] = pydantic.Field(
         1, description="Priority of the session policy; 1 is evaluated first."
     )
-    rule_name: Annotated[str, _bounds.NAME] = pydantic.Field("KMSI MFA lifetime", min_length=1)
+    rule_name: Annotated[str, bounds.NAME] = pydantic.Field("KMSI MFA lifetime", min_length=1)
     factor_lifetime_minutes: Annotated[
-        Minutes, pydantic.Field(ge=1), _bounds.FACTOR_LIFETIME
+        Minutes, pydantic.Field(ge=1), bounds.FACTOR_LIFETIME
     ] = pydantic.Field(
         120, description="Minutes before MFA is asked again (the MFA lifetime)."
     )
     primary_factor: Literal["PASSWORD_IDP_ANY_FACTOR", "PASSWORD_IDP"] = "PASSWORD_IDP_ANY_FACTOR"
-    max_session_idle_minutes: Annotated[Minutes, pydantic.Field(ge=1), _bounds.SESSION_IDLE] = 120
-    max_session_lifetime_minutes: Annotated[Minutes, _bounds.SESSION_LIFETIME] = pydantic.Field(
+    max_session_idle_minutes: Annotated[Minutes, pydantic.Field(ge=1), bounds.SESSION_IDLE] = 120
+    max_session_lifetime_minutes: Annotated[Minutes, bounds.SESSION_LIFETIME] = pydantic.Field(
         0, description="Maximum Okta session length in minutes; 0 means no limit."
     )
     apps: AppSelection = pydantic.Field(
         description="Apps whose authentication policies get the sign-in rule: labels, ids,"
         " or authentication policy names."
     )
-    app_rule_name: Annotated[str, _bounds.NAME] = pydantic.Field(
+    app_rule_name: Annotated[str, bounds.NAME] = pydantic.Field(
         "KMSI pre-auth: once per session", min_length=1
     )
     app_rule_priority: _AppRulePriority = pydantic.Field(
@@ -143,10 +148,10 @@ def _in_org_order(current: Any, group_ids: list[str]) -> list[str]:
     return list(group_ids)
 
 
-def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
+def _build(client: OktaClient, params: Params) -> tuple[Plan, list[Check]]:
     reader = Reader(client)
-    group_ids = _base.resolve_groups(reader, params.groups)
-    apps = _base.resolve_apps(reader, params.apps)
+    group_ids = engine.resolve_groups(reader, params.groups)
+    apps = engine.resolve_apps(reader, params.apps)
     changes: list[Change] = []
     checks: list[Check] = []
     notes: list[str] = []
@@ -179,7 +184,7 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
         },
     )
     include_path = "conditions.people.groups.include"
-    group_ids = _in_org_order(_base.get_path(existing, include_path), group_ids)
+    group_ids = _in_org_order(engine.get_path(existing, include_path), group_ids)
     policy.set(include_path, group_ids)
     policy.set("priority", params.policy_priority)
     policy.require_active(notes)
@@ -189,7 +194,7 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
     if policy_change is not None:
         changes.append(policy_change)
         if ref.id is None:
-            policy_ref_id = _base.created_placeholder(len(changes) - 1)
+            policy_ref_id = engine.created_placeholder(len(changes) - 1)
 
     # (c) its SIGN_ON rule
     rules = reader.rules(ref.id) if ref.id else []
@@ -246,7 +251,7 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
         )
         app_rule.set("priority", params.app_rule_priority)
         if params.app_rule_groups_only:
-            current = _base.get_path(found, include_path)
+            current = engine.get_path(found, include_path)
             app_rule.set(include_path, _in_org_order(current, group_ids))
         app_rule.set("actions.appSignOn.access", "ALLOW")
         app_rule.set_assurance(
@@ -278,19 +283,19 @@ def _build(client: Any, params: Params) -> tuple[Plan, list[Check]]:
     return result, checks
 
 
-def plan(client: Any, params: Params | dict[str, Any]) -> Plan:
+def plan(client: OktaClient, params: Params | dict[str, Any]) -> Plan:
     """Plan the pre-auth KMSI configuration; reads only, raises ParameterError early."""
-    checked = _base.parse_params(Params, params)
+    checked = engine.parse_params(Params, params)
     client.require_identity_engine()
     return _build(client, checked)[0]
 
 
 def apply(
-    client: Any, plan: Plan, *, attestation: Attestation | dict[str, Any] | None = None
+    client: OktaClient, plan: Plan, *, attestation: Attestation | dict[str, Any] | None = None
 ) -> ApplyResult:
     """Apply a pre-auth plan; needs an attestation for the Admin Console step."""
-    _base.check_procedure(plan, NAME)
-    result = _base.apply_plan(
+    engine.check_procedure(plan, NAME)
+    result = engine.apply_plan(
         client, plan, attestation=attestation, extra_checks=lambda c, _r: org_setting_checks(c)
     )
     if not any(c.name == ORG_SETTING_CHECK for c in result.verification.checks):
@@ -298,9 +303,9 @@ def apply(
     return result
 
 
-def verify(client: Any, params: Params | dict[str, Any]) -> Verification:
+def verify(client: OktaClient, params: Params | dict[str, Any]) -> Verification:
     """Check the org against the parameters, field by field (reads only)."""
-    checked = _base.parse_params(Params, params)
+    checked = engine.parse_params(Params, params)
     checks = _build(client, checked)[1]
     setting = org_setting_checks(client)
     return Verification(checks + setting, [] if setting else [ORG_SETTING_NOTE])
@@ -313,7 +318,7 @@ ORG_SETTING_NOTE = (
 )
 
 
-def org_setting_checks(client: Any) -> list[Check]:
+def org_setting_checks(client: OktaClient) -> list[Check]:
     """The pre-auth org toggle, when the org is the sandbox (no public API elsewhere)."""
     value = read_sandbox_org_setting(client)
     if value is None:
@@ -321,12 +326,12 @@ def org_setting_checks(client: Any) -> list[Check]:
     return [Check(ORG_SETTING_CHECK, value is True, True, value)]
 
 
-def read_sandbox_org_setting(client: Any) -> bool | None:
-    """``preAuthKmsi`` from the sandbox's admin endpoint; None when it cannot be read.
+def read_sandbox_org_setting(client: OktaClient) -> bool | None:
+    """``preAuthKmsi`` as the sandbox witness shows it; None when no witness can tell.
 
-    Only tried against the sandbox (:func:`~kmsi_lib.procedures._base.read_sandbox`);
-    a real org has no such endpoint.
+    Only a :mod:`~kmsi_lib.engine.witness` installed by the demo, the lab or a
+    test is asked (never through ``client``, never with its credentials); a
+    real org has no API for the setting.
     """
-    settings = _base.read_sandbox(client, "org-settings")
-    value = settings.get("preAuthKmsi") if isinstance(settings, dict) else None
-    return value if isinstance(value, bool) else None
+    seen = witness.for_client(client)
+    return seen.org_setting("preAuthKmsi") if seen is not None else None

@@ -23,15 +23,12 @@ apply created and the brand falls back to its default page.
 from __future__ import annotations
 
 import copy
-import importlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import Field, field_validator, model_validator
 
-from kmsi_lib.errors import ParameterError
-from kmsi_lib.procedures import _bounds
-from kmsi_lib.procedures._base import (
+from kmsi_lib.engine import (
     AllowUnusualValues,
     ApplyResult,
     Attestation,
@@ -44,8 +41,8 @@ from kmsi_lib.procedures._base import (
     Plan,
     Reader,
     Verification,
-    _suggest,
     apply_plan,
+    bounds,
     canonical,
     check_procedure,
     diff,
@@ -54,12 +51,13 @@ from kmsi_lib.procedures._base import (
     register_kind,
     register_lookup,
     same_value,
+    suggest,
 )
+from kmsi_lib.errors import ParameterError
+from kmsi_lib.resources import brands as brands_api
 
 if TYPE_CHECKING:
     from kmsi_lib.client import OktaClient
-else:
-    OktaClient = Any
 
 __all__ = [
     "NAME",
@@ -100,19 +98,19 @@ PREVIEW_KIND = "sign_in_preview_page"
 class Params(ParamsModel):
     """Which brands get which prompt text. A text left as None is not changed."""
 
-    brands: Literal["all"] | Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = Field(
+    brands: Literal["all"] | Annotated[list[Annotated[str, bounds.NAME]], bounds.FEW] = Field(
         description='Brand names or ids, or "all" for every brand of the org.'
     )
-    title: Annotated[str, _bounds.TITLE] | None = Field(
+    title: Annotated[str, bounds.TITLE] | None = Field(
         default=None, description="Prompt title, e.g. 'Stay signed in?'."
     )
-    subtitle: Annotated[str, _bounds.SUBTITLE] | None = Field(
+    subtitle: Annotated[str, bounds.SUBTITLE] | None = Field(
         default=None, description="Prompt subtitle."
     )
-    accept_button_text: Annotated[str, _bounds.BUTTON] | None = Field(
+    accept_button_text: Annotated[str, bounds.BUTTON] | None = Field(
         default=None, description="Accept button text."
     )
-    reject_button_text: Annotated[str, _bounds.BUTTON] | None = Field(
+    reject_button_text: Annotated[str, bounds.BUTTON] | None = Field(
         default=None, description="Reject button text."
     )
     preview_first: bool = Field(
@@ -206,7 +204,7 @@ def select_brands(
         brand = by_id.get(item) or by_name.get(item)
         if brand is None:
             names = sorted(by_name)
-            hint = _suggest(item, names) or f"; the brands are: {names}"
+            hint = suggest(item, names) or f"; the brands are: {names}"
             raise ParameterError(f"brands[{index}]", f"no brand named {item!r} in this org{hint}")
         if brand["id"] not in seen:
             seen.add(brand["id"])
@@ -215,10 +213,6 @@ def select_brands(
 
 
 # --------------------------------------------------------------------------- reads and writes
-
-
-def _brands_api() -> Any:
-    return importlib.import_module("kmsi_lib.resources.brands")
 
 
 def _lookup_brands(c: OktaClient, a: Mapping[str, Any]) -> Any:
@@ -230,7 +224,7 @@ def _lookup_brands(c: OktaClient, a: Mapping[str, Any]) -> Any:
     wanted = a.get("wanted", "all")
     brands = [
         {"id": b.get("id"), "name": b.get("name"), "isDefault": b.get("isDefault")}
-        for b in _brands_api().list_brands(c)
+        for b in brands_api.list_brands(c)
     ]
     if wanted == "all":
         return brands
@@ -238,19 +232,19 @@ def _lookup_brands(c: OktaClient, a: Mapping[str, Any]) -> Any:
 
 
 def _lookup_customized(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    return _brands_api().get_customized_sign_in_page(c, a["brand_id"])
+    return brands_api.get_customized_sign_in_page(c, a["brand_id"])
 
 
 def _lookup_default(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    return _brands_api().get_default_sign_in_page(c, a["brand_id"])
+    return brands_api.get_default_sign_in_page(c, a["brand_id"])
 
 
 def live_page(client: OktaClient, brand_id: str) -> tuple[str, dict[str, Any]]:
     """The page a brand's users see: ``("customized", page)``, else ``("default", page)``."""
-    page = _brands_api().get_customized_sign_in_page(client, brand_id)
+    page = brands_api.get_customized_sign_in_page(client, brand_id)
     if page is not None:
         return "customized", page
-    return "default", _brands_api().get_default_sign_in_page(client, brand_id)
+    return "default", brands_api.get_default_sign_in_page(client, brand_id)
 
 
 def _lookup_preview(c: OktaClient, a: Mapping[str, Any]) -> Any:
@@ -261,7 +255,7 @@ def _lookup_preview(c: OktaClient, a: Mapping[str, Any]) -> Any:
     page is therefore treated as "no preview of its own": deleting it on
     rollback shows exactly the same page.
     """
-    preview = _brands_api().get_preview_sign_in_page(c, a["brand_id"])
+    preview = brands_api.get_preview_sign_in_page(c, a["brand_id"])
     if preview is None:
         return None
     _, live = live_page(c, a["brand_id"])
@@ -285,12 +279,10 @@ class _CustomizedPage(ObjectKind):
         return self.update(client, ref, body)
 
     def update(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
-        return cast(
-            "dict[str, Any]", _brands_api().replace_customized_sign_in_page(client, ref.id, body)
-        )
+        return brands_api.replace_customized_sign_in_page(client, ref.require_id(), body)
 
     def delete(self, client: OktaClient, ref: ObjectRef) -> None:
-        _brands_api().delete_customized_sign_in_page(client, ref.id)
+        brands_api.delete_customized_sign_in_page(client, ref.require_id())
 
     def find_by_name(
         self, client: OktaClient, ref: ObjectRef, body: Mapping[str, Any]
@@ -305,12 +297,10 @@ class _PreviewPage(_CustomizedPage):
         return cast("dict[str, Any] | None", _lookup_preview(client, {"brand_id": ref.id}))
 
     def update(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
-        return cast(
-            "dict[str, Any]", _brands_api().replace_preview_sign_in_page(client, ref.id, body)
-        )
+        return brands_api.replace_preview_sign_in_page(client, ref.require_id(), body)
 
     def delete(self, client: OktaClient, ref: ObjectRef) -> None:
-        _brands_api().delete_preview_sign_in_page(client, ref.id)
+        brands_api.delete_preview_sign_in_page(client, ref.require_id())
 
 
 register_kind(PAGE_KIND, _CustomizedPage())
@@ -446,7 +436,7 @@ def apply(
 
 
 def _preview_url(client: OktaClient, brand_id: str) -> str | None:
-    root = _brands_api().get_sign_in_page_root(client, brand_id, expand=["previewUrl"])
+    root = brands_api.get_sign_in_page_root(client, brand_id, expand=["previewUrl"])
     url = get_path(root, "_embedded.previewUrl")
     return url if isinstance(url, str) else None
 
@@ -462,7 +452,7 @@ def verify(client: OktaClient, params: Params | Mapping[str, Any]) -> Verificati
         where, page = live_page(client, brand_id)
         if p.preview_first:
             # what the preview shows: its own page, or the live page when it has none
-            page = _brands_api().get_preview_sign_in_page(client, brand_id) or page
+            page = brands_api.get_preview_sign_in_page(client, brand_id) or page
             where = "preview"
         shown = prompt_of(page)
         for key, wanted in prompt.items():

@@ -21,17 +21,14 @@ records no before-state.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from kmsi_lib.bulk import run_bulk
-from kmsi_lib.errors import KmsiError, ParameterError
-from kmsi_lib.procedures import _bounds
-from kmsi_lib.procedures._base import (
+from kmsi_lib.engine import (
     AllowUnusualValues,
     AppliedChange,
     ApplyResult,
@@ -44,10 +41,10 @@ from kmsi_lib.procedures._base import (
     Plan,
     Reader,
     Verification,
+    bounds,
     bulk_values,
     check_procedure,
     parse_params,
-    read_sandbox,
     refuse_stale,
     register_lookup,
     report_write,
@@ -56,16 +53,19 @@ from kmsi_lib.procedures._base import (
     unknown_group,
     utc_now,
     whole_number,
+    witness,
 )
+from kmsi_lib.errors import KmsiError, ParameterError
+from kmsi_lib.resources import groups as groups_api
+from kmsi_lib.resources import users as users_api
 
 if TYPE_CHECKING:
     from kmsi_lib.client import OktaClient
-else:
-    OktaClient = Any
 
 __all__ = [
     "NAME",
     "NO_ROLLBACK_NOTE",
+    "NO_SESSION_API_NOTE",
     "SCOPES",
     "TITLE",
     "Params",
@@ -99,14 +99,14 @@ Progress = Callable[[int, int], None]
 class Params(ParamsModel):
     """Whose sessions to revoke, and what else to revoke with them."""
 
-    users: Annotated[list[Annotated[str, _bounds.LOGIN]], _bounds.USERS] = Field(
+    users: Annotated[list[Annotated[str, bounds.LOGIN]], bounds.USERS] = Field(
         default_factory=list, description="Logins or user ids."
     )
-    users_file: Annotated[str, _bounds.PATH] | None = Field(
+    users_file: Annotated[str, bounds.PATH] | None = Field(
         default=None,
         description="Path of a text file: one login or id per line, '#' starts a comment.",
     )
-    group: Annotated[str, _bounds.NAME] | None = Field(
+    group: Annotated[str, bounds.NAME] | None = Field(
         default=None, description="Exact name of a group: its members."
     )
     forget_devices: bool = Field(
@@ -220,10 +220,6 @@ def _entries(p: Params) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- reads
 
 
-def _users_api() -> Any:
-    return importlib.import_module("kmsi_lib.resources.users")
-
-
 def _identity(user: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if user is None:
         return None
@@ -238,18 +234,14 @@ def _lookup_users(c: OktaClient, a: Mapping[str, Any]) -> Any:
     """
     return bulk_values(
         list(a["entries"]),
-        lambda entry: _identity(_users_api().find_user(c, entry)),
+        lambda entry: _identity(users_api.find_user(c, entry)),
         max_workers=int(a.get("max_workers", 4)),
     )
 
 
 def _lookup_members(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    members = [_identity(u) for u in _groups_api().list_group_members(c, a["group_id"])]
+    members = [_identity(u) for u in groups_api.list_group_members(c, a["group_id"])]
     return sorted((m for m in members if m is not None), key=lambda m: str(m["id"]))
-
-
-def _groups_api() -> Any:
-    return importlib.import_module("kmsi_lib.resources.groups")
 
 
 def _suggest_login(client: OktaClient, entry: str) -> str:
@@ -257,7 +249,7 @@ def _suggest_login(client: OktaClient, entry: str) -> str:
     if "@" not in entry and len(entry) == 20 and entry.startswith("00u"):
         return ""  # an id: nothing to suggest
     try:
-        logins = _users_api().logins_starting_with(client, entry.strip()[:3])
+        logins = users_api.logins_starting_with(client, entry.strip()[:3])
     except KmsiError:  # a hint is a courtesy: never let it hide the real error
         return ""
     return suggest(entry, logins)
@@ -401,9 +393,9 @@ def apply(
         query = change.after or {}
         index = index_of[id(change)]
         report_write("sending", index, change, change.ref)
-        _users_api().revoke_sessions(
+        users_api.revoke_sessions(
             client,
-            change.ref.id,
+            change.ref.require_id(),
             oauth_tokens=bool(query["oauthTokens"]),
             forget_devices=bool(query["forgetDevices"]),
         )
@@ -441,14 +433,17 @@ def verify(client: OktaClient, params: Params | Mapping[str, Any]) -> Verificati
     """Check what can be checked: every named user still resolves.
 
     Okta's Management API does not list a user's sessions, so a revocation
-    itself is evidenced by the apply result (Okta's 204 per user). Against the
-    sandbox org, its revocation log is consulted as well.
+    itself is evidenced by the apply result (Okta's 204 per user) and the
+    verification says so in a note. When a sandbox witness is installed (the
+    demo, the lab, the tests: :mod:`kmsi_lib.engine.witness`), the sandbox's
+    revocation log is consulted as well.
     """
     p = parse_params(Params, params)
     planned = plan(client, p)
-    revocations = _sandbox_revocations(client)
+    seen_by = witness.for_client(client)
+    revocations = seen_by.session_revocations() if seen_by is not None else None
     if revocations is None:
-        return Verification([])
+        return Verification([], [NO_SESSION_API_NOTE])
     checks: list[Check] = []
     for change in planned.changes:
         seen = [
@@ -469,7 +464,7 @@ def verify(client: OktaClient, params: Params | Mapping[str, Any]) -> Verificati
     return Verification(checks)
 
 
-def _sandbox_revocations(client: OktaClient) -> Sequence[Mapping[str, Any]] | None:
-    """The sandbox's revocation log, or None when the org is not the sandbox (or on failure)."""
-    data = read_sandbox(client, "session-revocations")
-    return cast("Sequence[Mapping[str, Any]]", data) if isinstance(data, list) else None
+NO_SESSION_API_NOTE = (
+    "Okta has no API listing a user's sessions, so the revocations themselves were not"
+    " checked; the apply result (Okta's answer per user) is the record of them"
+)

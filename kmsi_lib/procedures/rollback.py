@@ -1,6 +1,6 @@
 """Roll back an apply: put every object it wrote back as it was before.
 
-The input is an :class:`~kmsi_lib.procedures._base.ApplyResult`: a path to an
+The input is an :class:`~kmsi_lib.engine.ApplyResult`: a path to an
 apply run's ``result.json`` or ``record.json`` (or its run directory) in an
 evidence root, or, from Python code only, the dict itself. A path is trusted
 only once that run's evidence verifies (its root's ledger lists it, the chain
@@ -30,14 +30,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pydantic
 
-from kmsi_lib import evidence
-from kmsi_lib.errors import EvidenceError, ParameterError, StalePlanError
-from kmsi_lib.procedures import REGISTRY, _base, _bounds
-from kmsi_lib.procedures._base import (
+from kmsi_lib import engine, evidence
+from kmsi_lib.engine import (
     AllowUnusualValues,
     ApplyResult,
     Attestation,
@@ -49,7 +47,13 @@ from kmsi_lib.procedures._base import (
     Plan,
     Reader,
     Verification,
+    bounds,
 )
+from kmsi_lib.errors import EvidenceError, ParameterError, StalePlanError
+from kmsi_lib.procedures import REGISTRY
+
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
 
 __all__ = [
     "NAME",
@@ -80,11 +84,11 @@ SCOPES: tuple[str, ...] = (
 class Params(ParamsModel):
     """Parameters of a rollback."""
 
-    apply_result: Annotated[str, _bounds.PATH] | dict[str, Any] = pydantic.Field(
+    apply_result: Annotated[str, bounds.PATH] | dict[str, Any] = pydantic.Field(
         description="Path to the apply run's result.json (or record.json) in its evidence; "
         "Python code may pass the apply result dict itself."
     )
-    force_objects: Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = pydantic.Field(
+    force_objects: Annotated[list[Annotated[str, bounds.NAME]], bounds.FEW] = pydantic.Field(
         default_factory=list,
         description="Ids of objects changed since the apply that may be overwritten anyway.",
     )
@@ -191,11 +195,11 @@ def load_apply_result(
 
 
 def _drift(record: BeforeRecord, current: dict[str, Any] | None) -> str | None:
-    if _base.canonical(current) == _base.canonical(record.after_written):
+    if engine.canonical(current) == engine.canonical(record.after_written):
         return None
     if current is None:
         return f"{record.ref.label()}: deleted since the apply"
-    fields = _base.diff(record.after_written, current)
+    fields = engine.diff(record.after_written, current)
     shown = ", ".join(f"{d.path} is now {d.after!r} (the apply left {d.before!r})" for d in fields)
     return f"{record.ref.label()}: {shown or 'changed'}"
 
@@ -208,8 +212,8 @@ def _sort_key(change: Change) -> tuple[int, str, int]:
     return (1, change.ref.parent_id or "", priority if isinstance(priority, int) else 10_000)
 
 
-def _build(client: Any, params: Params, applied: ApplyResult) -> Plan:
-    _base.check_same_org(client, applied.plan.org_url, field="apply_result")
+def _build(client: OktaClient, params: Params, applied: ApplyResult) -> Plan:
+    engine.check_same_org(client, applied.plan.org_url, field="apply_result")
     procedure = applied.plan.procedure
     if procedure == "reset_sessions":
         raise ParameterError(
@@ -248,10 +252,10 @@ def _build(client: Any, params: Params, applied: ApplyResult) -> Plan:
                 touched.add(ref.id or "")
         elif record.action == "update":
             assert record.before is not None
-            want = _base.writable(record.before)
+            want = engine.writable(record.before)
             if current is None:
                 blocked.append(f"{ref.label()}: deleted since the apply; it cannot be restored")
-            elif not _base.diff(_base.writable(current), want):
+            elif not engine.diff(engine.writable(current), want):
                 notes.append(f"{ref.label()} is already as it was before the apply")
                 touched.add(ref.id or "")
             elif not drifted(record, current):
@@ -262,8 +266,8 @@ def _build(client: Any, params: Params, applied: ApplyResult) -> Plan:
         else:  # the apply deleted it: create it again (Okta gives it a new id)
             if current is None and record.before is not None:
                 new_ref = ObjectRef(ref.kind, None, ref.name, ref.parent_id)
-                body = _base.writable(record.before)
-                again = _base.get_kind(ref.kind).find_by_name(client, new_ref, body)
+                body = engine.writable(record.before)
+                again = engine.get_kind(ref.kind).find_by_name(client, new_ref, body)
                 if again is not None:  # recreated by a rollback done before
                     notes.append(f"{ref.label()} was recreated already (now {again.get('id')})")
                     continue
@@ -292,7 +296,7 @@ def _build(client: Any, params: Params, applied: ApplyResult) -> Plan:
             if current is None:
                 continue
             sibling = ObjectRef("rule", rule_id, current.get("name"), pid)
-            want = _base.writable(current) | {"priority": priority}
+            want = engine.writable(current) | {"priority": priority}
             changes.append(
                 Change.update(sibling, current, want, note="priority Okta shifted during the apply")
             )
@@ -328,25 +332,25 @@ def _build(client: Any, params: Params, applied: ApplyResult) -> Plan:
     return result
 
 
-def plan(client: Any, params: Params | dict[str, Any]) -> Plan:
+def plan(client: OktaClient, params: Params | dict[str, Any]) -> Plan:
     """Plan the reverse of an apply; refuses (StalePlanError) if objects drifted since."""
-    checked = _base.parse_params(Params, params)
+    checked = engine.parse_params(Params, params)
     applied = load_apply_result(checked.apply_result)  # refused before any request to the org
     client.require_identity_engine()
     return _build(client, checked, applied)
 
 
 def apply(
-    client: Any, plan: Plan, *, attestation: Attestation | dict[str, Any] | None = None
+    client: OktaClient, plan: Plan, *, attestation: Attestation | dict[str, Any] | None = None
 ) -> ApplyResult:
     """Apply a rollback plan (re-reads first; a stale plan writes nothing)."""
-    _base.check_procedure(plan, NAME)
-    return _base.apply_plan(client, plan, attestation=attestation)
+    engine.check_procedure(plan, NAME)
+    return engine.apply_plan(client, plan, attestation=attestation)
 
 
-def verify(client: Any, params: Params | dict[str, Any]) -> Verification:
+def verify(client: OktaClient, params: Params | dict[str, Any]) -> Verification:
     """Check that every object the apply wrote is back as it was before."""
-    checked = _base.parse_params(Params, params)
+    checked = engine.parse_params(Params, params)
     applied = load_apply_result(checked.apply_result)
     reader = Reader(client)
     checks: list[Check] = []
@@ -367,7 +371,7 @@ def verify(client: Any, params: Params | dict[str, Any]) -> Verification:
         if record.before is None:
             checks.append(Check(f"{ref.label()} is absent", current is None, None, current))
         else:
-            want = _base.writable(record.before)
-            ok = current is not None and not _base.diff(_base.writable(current), want)
+            want = engine.writable(record.before)
+            ok = current is not None and not engine.diff(engine.writable(current), want)
             checks.append(Check(f"{ref.label()} is as before the apply", ok, want, current))
     return Verification(checks)

@@ -8,11 +8,13 @@ wiped, so callers read the page, change one field and write the whole page.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kmsi_lib.client import OktaClient
 from kmsi_lib.errors import NotFoundError
 from kmsi_lib.resources._util import as_dict, seg
+
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
 
 __all__ = [
     "delete_customized_sign_in_page",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kmsi_lib.client import OktaClient
 from kmsi_lib.resources._util import as_dict, only_match, seg
+
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
 
 __all__ = [
     "find_group_by_name",

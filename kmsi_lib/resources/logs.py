@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kmsi_lib import errors
-from kmsi_lib.client import OktaClient
+
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
 
 __all__ = ["list_log_events", "log_time", "target_filter"]
 

@@ -7,10 +7,12 @@ status from the body (the parameter is Classic-only).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kmsi_lib.client import OktaClient
 from kmsi_lib.resources._util import as_dict, only_match, seg
+
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
 
 __all__ = [
     "activate_policy",

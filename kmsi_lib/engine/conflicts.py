@@ -36,11 +36,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from kmsi_lib.errors import KmsiError
+from kmsi_lib.resources import logs
 
 if TYPE_CHECKING:
     from kmsi_lib.client import OktaClient
+    from kmsi_lib.engine.model import AppliedChange, BeforeRecord, Check
     from kmsi_lib.journal import JournalEntry
-    from kmsi_lib.procedures._base import AppliedChange, BeforeRecord, Check
 
 __all__ = [
     "PRIMARY_ONLY",
@@ -78,12 +79,6 @@ class Witness:
     since: str
     baseline: set[str] = field(default_factory=set)
     error: str | None = None
-
-
-def _logs() -> Any:
-    import importlib
-
-    return importlib.import_module("kmsi_lib.resources.logs")
 
 
 def _targets_of(event: Mapping[str, Any]) -> list[str]:
@@ -152,13 +147,13 @@ def open_witness(
     client: OktaClient, target_ids: Sequence[str], *, now: datetime | None = None
 ) -> Witness:
     """Note the System Log events that already target ``target_ids`` (before the drift check)."""
-    since = _logs().log_time((now or datetime.now(UTC)) - _LOOKBACK)
+    since = logs.log_time((now or datetime.now(UTC)) - _LOOKBACK)
     witness = Witness(since)
     if not target_ids:
         return witness
     try:
-        events = _logs().list_log_events(
-            client, since=since, filter=_logs().target_filter(target_ids), limit=1000
+        events = logs.list_log_events(
+            client, since=since, filter=logs.target_filter(target_ids), limit=1000
         )
     except KmsiError as exc:
         witness.error = f"{type(exc).__name__}: {exc}"
@@ -199,9 +194,9 @@ def close_witness(
     delay = 0.5
     while True:
         try:
-            events = _logs().list_log_events(
+            events = logs.list_log_events(
                 client, since=witness.since,
-                filter=_logs().target_filter([t.id for t in targets]), limit=1000,
+                filter=logs.target_filter([t.id for t in targets]), limit=1000,
             )
         except KmsiError as exc:
             return [make_check(

@@ -17,8 +17,9 @@ import pydantic
 from pydantic import BaseModel, ConfigDict
 
 from kmsi_lib.durations import IsoDuration
+from kmsi_lib.engine import bounds as _bounds
+from kmsi_lib.engine.params import field_messages
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.procedures import _bounds
 
 __all__ = ["AccessPolicyConstraints", "check_constraints"]
 
@@ -84,8 +85,6 @@ def check_constraints(constraints: Sequence[Any] | None, field: str = "constrain
     """Raise ParameterError naming the first wrong field of ``constraints`` (spec shapes)."""
     if constraints is None:
         return
-    from kmsi_lib.procedures._base import field_messages
-
     for index, item in enumerate(constraints):
         where = f"{field}[{index}]"
         if not isinstance(item, dict):

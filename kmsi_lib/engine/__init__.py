@@ -1,0 +1,183 @@
+"""The procedure engine: parameters, plans, reads, writes, apply, verification.
+
+One concept per module (public, importable on their own):
+
+* :mod:`~kmsi_lib.engine.params` (with :mod:`.bounds` and :mod:`.constraints`):
+  ``Params`` validation and its field-level messages.
+* :mod:`~kmsi_lib.engine.paths`: dotted JSON paths, comparison by meaning, diffs.
+* :mod:`~kmsi_lib.engine.model`: :class:`Plan`, :class:`Change`, :class:`ApplyResult`,
+  :class:`Verification` and the rest of the evidence's data; :mod:`.render` draws them.
+* :mod:`~kmsi_lib.engine.reader`: the lookup registry and the :class:`Reader` a plan reads
+  through (its observations are replayed to refuse a stale plan).
+* :mod:`~kmsi_lib.engine.edit`: :class:`Edit`, read-modify-write of one object.
+* :mod:`~kmsi_lib.engine.select`: apps and groups named by the parameters.
+* :mod:`~kmsi_lib.engine.kinds`: writers per kind of object.
+* :mod:`~kmsi_lib.engine.apply` (with :mod:`.progress` and :mod:`.conflicts`): the apply
+  engine, write progress and lost-update detection.
+* :mod:`~kmsi_lib.engine.witness`: the sandbox witness, the one hook through which a
+  verification may consult the emulated org's admin endpoints.
+
+A procedure is a module with ``NAME``, ``TITLE``, ``SCOPES``, ``Params``,
+``plan(client, params)``, ``apply(client, plan, *, attestation=None)`` and
+``verify(client, params)`` built from these (see :mod:`kmsi_lib.procedures`).
+"""
+
+from __future__ import annotations
+
+from kmsi_lib.engine.apply import (
+    RULE_ORDER_KIND,
+    apply_plan,
+    check_procedure,
+    check_same_org,
+    is_local,
+    refuse_stale,
+    start_apply,
+)
+from kmsi_lib.engine.edit import (
+    Edit,
+)
+from kmsi_lib.engine.kinds import (
+    ObjectKind,
+    PolicyKind,
+    RuleKind,
+    get_kind,
+    register_kind,
+)
+from kmsi_lib.engine.model import (
+    Action,
+    AppliedChange,
+    ApplyResult,
+    Attestation,
+    BeforeRecord,
+    Change,
+    Check,
+    ManualStep,
+    ObjectRef,
+    Observation,
+    Outcome,
+    Plan,
+    Verification,
+    created_placeholder,
+    fingerprint,
+    utc_now,
+)
+from kmsi_lib.engine.params import (
+    AllowUnusualValues,
+    Minutes,
+    ParamsModel,
+    field_messages,
+    parse_params,
+    whole_number,
+)
+from kmsi_lib.engine.paths import (
+    CONTAINS_KEYS,
+    DURATION_KEYS,
+    READ_ONLY_FIELDS,
+    VOLATILE_FIELDS,
+    FieldDiff,
+    canonical,
+    diff,
+    get_path,
+    same_value,
+    set_path,
+    writable,
+)
+from kmsi_lib.engine.progress import (
+    WriteListener,
+    recover_apply_result,
+    report_write,
+    watch_writes,
+)
+from kmsi_lib.engine.reader import (
+    Lookup,
+    Reader,
+    bulk_values,
+    check_drift,
+    or_none,
+    register_lookup,
+    run_lookup,
+)
+from kmsi_lib.engine.render import (
+    html_table,
+)
+from kmsi_lib.engine.select import (
+    AppSelection,
+    ResolvedApp,
+    resolve_apps,
+    resolve_groups,
+    suggest,
+    suggest_group,
+    unknown_group,
+)
+from kmsi_lib.engine.witness import (
+    SandboxWitness,
+)
+
+__all__ = [
+    "Action",
+    "AllowUnusualValues",
+    "AppSelection",
+    "AppliedChange",
+    "ApplyResult",
+    "Attestation",
+    "BeforeRecord",
+    "CONTAINS_KEYS",
+    "Change",
+    "Check",
+    "DURATION_KEYS",
+    "Edit",
+    "FieldDiff",
+    "Lookup",
+    "ManualStep",
+    "Minutes",
+    "ObjectKind",
+    "ObjectRef",
+    "Observation",
+    "Outcome",
+    "ParamsModel",
+    "Plan",
+    "PolicyKind",
+    "READ_ONLY_FIELDS",
+    "RULE_ORDER_KIND",
+    "Reader",
+    "ResolvedApp",
+    "RuleKind",
+    "SandboxWitness",
+    "VOLATILE_FIELDS",
+    "Verification",
+    "WriteListener",
+    "apply_plan",
+    "bulk_values",
+    "canonical",
+    "check_drift",
+    "check_procedure",
+    "check_same_org",
+    "created_placeholder",
+    "diff",
+    "field_messages",
+    "fingerprint",
+    "get_kind",
+    "get_path",
+    "html_table",
+    "is_local",
+    "or_none",
+    "parse_params",
+    "recover_apply_result",
+    "refuse_stale",
+    "register_kind",
+    "register_lookup",
+    "report_write",
+    "resolve_apps",
+    "resolve_groups",
+    "run_lookup",
+    "same_value",
+    "set_path",
+    "start_apply",
+    "suggest",
+    "suggest_group",
+    "unknown_group",
+    "utc_now",
+    "watch_writes",
+    "whole_number",
+    "writable",
+]

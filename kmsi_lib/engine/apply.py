@@ -1,0 +1,377 @@
+"""The apply engine: refuse a stale plan, write in plan order, read back, verify.
+
+:func:`apply_plan` is what every writing procedure's ``apply`` calls
+(:func:`start_apply` and :func:`refuse_stale` for those that write their own
+way, like the bulk session resets). Rule priorities that Okta shifts are
+recorded as ``rule_order`` before-records so that rollback can restore them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
+
+from kmsi_lib import _protocol
+from kmsi_lib.engine import conflicts as _conflicts
+from kmsi_lib.engine.kinds import ObjectKind, get_kind
+from kmsi_lib.engine.model import (
+    AppliedChange,
+    ApplyResult,
+    Attestation,
+    BeforeRecord,
+    Change,
+    Check,
+    ObjectRef,
+    Plan,
+    Verification,
+    created_placeholder,
+    utc_now,
+)
+from kmsi_lib.engine.paths import get_path, same_value
+from kmsi_lib.engine.progress import report_write
+from kmsi_lib.engine.reader import check_drift, register_lookup
+from kmsi_lib.errors import KmsiError, OktaApiError, ParameterError, StalePlanError, TransportError
+from kmsi_lib.resources import policies
+
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
+
+__all__ = [
+    "RULE_ORDER_KIND",
+    "apply_plan",
+    "check_procedure",
+    "check_same_org",
+    "is_local",
+    "refuse_stale",
+    "start_apply",
+]
+
+
+def _resolve(ref: ObjectRef, ids: Mapping[str, str]) -> ObjectRef:
+    return ObjectRef(
+        ref.kind,
+        ids.get(ref.id, ref.id) if ref.id else None,
+        ref.name,
+        ids.get(ref.parent_id, ref.parent_id) if ref.parent_id else None,
+    )
+
+
+def _create(kind: ObjectKind, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> Any:
+    try:
+        return kind.create(client, ref, copy.deepcopy(body))
+    except (OktaApiError, TransportError) as exc:
+        if not exc.ambiguous:
+            raise
+        # The POST may have landed: adopt what is there rather than create a twin.
+        existing = kind.find_by_name(client, ref, body)
+        if existing is not None:
+            return existing
+        return kind.create(client, ref, copy.deepcopy(body))
+
+
+def _verify_change(change: Change, now: Mapping[str, Any] | None) -> list[Check]:
+    label = change.ref.label()
+    if change.action == "delete":
+        return [
+            Check(
+                f"{label} is deleted",
+                now is None,
+                "(absent)",
+                "(absent)" if now is None else "present",
+            )
+        ]
+    if now is None:
+        return [Check(f"{label} exists", False, "present", "(absent)")]
+    checks = []
+    for d in change.diffs:
+        actual = get_path(now, d.path)
+        checks.append(
+            Check(f"{label} {d.path}", same_value(d.path, actual, d.after), d.after, actual)
+        )
+    return checks
+
+
+def is_local(url: str) -> bool:
+    """Is ``url`` on a loopback address or the in-process sandbox host?"""
+    return _protocol.is_local_host(urlsplit(url).hostname or "")
+
+
+
+def check_procedure(plan: Plan, name: str) -> None:
+    """Refuse (ParameterError on ``plan``) a plan made by another procedure than ``name``."""
+    if plan.procedure != name:
+        raise ParameterError("plan", f"this is a {plan.procedure!r} plan, not a {name!r} plan")
+
+
+def check_same_org(client: OktaClient, org_url: str, *, field: str = "plan") -> None:
+    """Refuse to act on another org's plan or apply result (ParameterError on ``field``).
+
+    Loopback and in-process sandbox URLs are not compared: a sandbox served
+    again gets a new port but is the same org.
+    """
+    here = str(getattr(client, "org_url", ""))
+    if not org_url or not here or (is_local(org_url) and is_local(here)):
+        return
+    if org_url.rstrip("/").lower() != here.rstrip("/").lower():
+        raise ParameterError(
+            field, f"was made for {org_url}, but this client is connected to {here}"
+        )
+
+
+def start_apply(
+    client: OktaClient, plan: Plan, attestation: Attestation | Mapping[str, Any] | None
+) -> ApplyResult:
+    """The checks every apply makes before it reads the org; the (empty) result to fill.
+
+    Refuses a plan edited after it was made (:class:`EvidenceError`), a plan
+    with manual steps but no ``attestation`` and a plan made for another org
+    (:class:`ParameterError`).
+    """
+    plan.check_digest()
+    if isinstance(attestation, Mapping):
+        attestation = Attestation.from_dict(attestation)
+    if plan.manual_steps and attestation is None:
+        steps = "; ".join(s.title for s in plan.manual_steps)
+        raise ParameterError(
+            "attestation",
+            f"this plan has manual steps ({steps}); do them, then pass an attestation"
+            " saying who did them, when, and what was done",
+        )
+    check_same_org(client, plan.org_url)
+    return ApplyResult(plan=plan, attestation=attestation)
+
+
+def refuse_stale(
+    client: OktaClient,
+    plan: Plan,
+    what: str = "the org changed since the plan was made, so nothing was written",
+) -> None:
+    """Refuse a Classic Engine org, and a plan whose reads no longer match the org.
+
+    The :class:`StalePlanError` starts with ``what`` and names each changed object.
+    """
+    client.require_identity_engine()
+    problems = check_drift(client, plan)
+    if problems:
+        raise StalePlanError(f"{what}; make a new plan. Changed: " + "; ".join(problems))
+
+
+def apply_plan(
+    client: OktaClient,
+    plan: Plan,
+    *,
+    attestation: Attestation | Mapping[str, Any] | None = None,
+    extra_checks: Callable[[OktaClient, ApplyResult], list[Check]] | None = None,
+) -> ApplyResult:
+    """Apply ``plan``: refuse a stale plan, write each change in plan order, verify.
+
+    * A plan with manual steps needs an ``attestation``
+      (:class:`ParameterError` on ``attestation`` otherwise); it is recorded.
+    * Every lookup the plan made is replayed first; if anything differs, a
+      :class:`StalePlanError` names each object and field, and nothing is
+      written. An empty plan writes nothing at all.
+    * Changes are written in the order the plan lists them (procedures order
+      them so that rule priorities land where intended); a change whose ref
+      uses :func:`created_placeholder` gets the id created earlier.
+    * A create whose answer was lost (``ambiguous`` error) is looked up by
+      name and adopted if found, instead of being sent twice.
+    * After all writes, every written object is read back: each planned field
+      is checked (durations by meaning), and ``before_state`` records the
+      object before and as left by the apply, for rollback.
+
+    If a write fails, the error is raised with the partial :class:`ApplyResult`
+    (outcome ``failed``) attached as ``error.apply_result`` so that what was
+    already written can be rolled back.
+
+    A plan edited after it was made (its :attr:`Plan.digest` no longer
+    matches, e.g. a change's body altered in a notebook) is refused with an
+    :class:`EvidenceError` before anything is read or written.
+    """
+    result = start_apply(client, plan, attestation)
+    if plan.is_empty:
+        result.outcome = "no-op"
+        result.finished_at = utc_now()
+        if extra_checks is not None:
+            result.verification = Verification(extra_checks(client, result))
+        return result
+
+    # Okta's own record of who wrote what, noted before the drift check (lost-update detection)
+    witness = _conflicts.open_witness(client, [t.id for t in _witness_targets(plan.changes)])
+    mark = len(client.journal.entries)
+    refuse_stale(client, plan)
+    orders = _rule_orders(client, _reordered_policies(plan))
+    ids: dict[str, str] = {}
+    written: list[tuple[Change, ObjectRef]] = []
+    in_flight: tuple[Change, ObjectRef] | None = None  # sent, not yet answered
+    try:
+        for index, change in enumerate(plan.changes):
+            kind = get_kind(change.kind)
+            ref = _resolve(change.ref, ids)
+            body = copy.deepcopy(change.after) if change.after is not None else None
+            answer: dict[str, Any] | None
+            if change.action != "manual":
+                report_write("sending", index, change, ref)
+                in_flight = (change, ref)
+            if change.action == "create":
+                assert body is not None, "a create change carries the body to send"
+                answer = _create(kind, client, ref, body)
+                new_id = answer.get("id") if answer else None
+                if isinstance(new_id, str):
+                    ids[created_placeholder(index)] = new_id
+                    ref = ObjectRef(ref.kind, new_id, ref.name, ref.parent_id)
+                    result.created.append(ref)
+            elif change.action == "update":
+                assert body is not None, "an update change carries the body to send"
+                answer = kind.update(client, ref, body)
+            elif change.action == "delete":
+                kind.delete(client, ref)
+                answer = None
+            elif change.action == "manual":
+                continue
+            else:
+                answer = kind.perform(client, change, ref)
+            # the evidence keeps the real ids (a created object's, a new parent's)
+            result.applied.append(AppliedChange(replace(change, ref=ref), answer))
+            written.append((change, ref))
+            in_flight = None
+            report_write("landed", index, change, ref, answer=answer)
+    except KmsiError as exc:
+        result.outcome = "failed"
+        result.error = str(exc)
+        if in_flight is not None and getattr(exc, "ambiguous", False):
+            # sent, answer lost: it may have landed, so the read-back and rollback cover it
+            result.notes.append(f"{in_flight[0].action} of {in_flight[1].label()} got no"
+                                " answer: it may have landed; its state is read back")
+            result.applied.append(AppliedChange(replace(in_flight[0], ref=in_flight[1]), None))
+            written.append(in_flight)
+        _record_before_state(client, result, written, orders)
+        result.finished_at = utc_now()
+        exc.apply_result = result  # partial result for rollback
+        raise
+    except BaseException as exc:  # an interrupt (a cell timeout, Ctrl-C): no more requests
+        result.outcome = "failed"
+        result.error = f"interrupted ({type(exc).__name__}) after {len(written)} write(s)"
+        if in_flight is not None:
+            result.notes.append(f"{in_flight[0].action} of {in_flight[1].label()} was being"
+                                " sent when the apply stopped: it may have landed")
+            result.applied.append(AppliedChange(replace(in_flight[0], ref=in_flight[1]), None))
+            written.append(in_flight)
+        result.before_state = [
+            BeforeRecord(ref, change.action, change.before, answer.result)
+            for (change, ref), answer in zip(written, result.applied, strict=True)
+            if change.action in ("create", "update", "delete")
+        ]
+        result.notes.append(
+            "interrupted: the before-state is the plan's reading (confirmed by the drift check);"
+            " nothing was read back")
+        result.finished_at = utc_now()
+        exc.apply_result = result  # type: ignore[attr-defined]  # partial result for rollback
+        raise
+
+    _record_before_state(client, result, written, orders)
+    checks: list[Check] = []
+    for (change, ref), record in zip(written, result.before_state[: len(written)], strict=True):
+        if change.action in ("create", "update", "delete"):
+            checks.extend(_verify_change(replace(change, ref=ref), record.after_written))
+    checks.extend(
+        _conflicts.rewritten_after_us(result.applied, result.before_state, make_check=Check)
+    )
+    targets = _witness_targets([replace(change, ref=ref) for change, ref in written])
+    others, notes = _conflicts.close_witness(
+        client, witness, targets, client.journal.entries[mark:], make_check=Check
+    )
+    checks.extend(others)
+    result.notes.extend(notes)
+    if extra_checks is not None:
+        checks.extend(extra_checks(client, result))
+    result.verification = Verification(checks)
+    result.outcome = "applied"
+    result.finished_at = utc_now()
+    return result
+
+
+def _witness_targets(changes: Iterable[Change]) -> list[_conflicts.Target]:
+    """The objects whose System Log events tell whether someone else wrote them meanwhile."""
+    targets: dict[str, _conflicts.Target] = {}
+    for change in changes:
+        ref = change.ref
+        if change.action == "manual" or not ref.id or ref.id.startswith("$created:"):
+            continue
+        targets.setdefault(
+            ref.id, _conflicts.Target(ref.id, ref.label(), ref.kind in _conflicts.PRIMARY_ONLY)
+        )
+    return list(targets.values())
+
+
+#: Kind of the :class:`BeforeRecord` that keeps a policy's rule priorities
+#: (``before``/``after_written`` are ``{"priorities": {rule_id: priority}}``).
+RULE_ORDER_KIND = "rule_order"
+
+
+def _reordered_policies(plan: Plan) -> list[str]:
+    """Existing policies whose rule priorities the plan's writes may shift."""
+    out: list[str] = []
+    for change in plan.changes:
+        parent = change.ref.parent_id
+        if change.kind != "rule" or not parent or parent.startswith("$created:"):
+            continue
+        moves = change.action in ("create", "delete") or any(
+            d.path == "priority" for d in change.diffs
+        )
+        if moves and parent not in out:
+            out.append(parent)
+    return out
+
+
+def _rule_orders(client: OktaClient, policy_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """``{policy_id: {rule_id: priority}}``: Okta shifts other rules when a priority is taken,
+    so rollback needs the order of every rule, not only of the rules written."""
+    return {
+        pid: {r["id"]: cast("int", r.get("priority")) for r in policies.list_rules(client, pid)}
+        for pid in policy_ids
+    }
+
+
+def _record_before_state(
+    client: OktaClient,
+    result: ApplyResult,
+    written: Sequence[tuple[Change, ObjectRef]],
+    orders: Mapping[str, Mapping[str, int]] | None = None,
+) -> None:
+    result.before_state = []
+    for change, ref in written:
+        now: dict[str, Any] | None = change.after
+        if change.action in ("create", "update", "delete"):
+            try:
+                now = get_kind(change.kind).read(client, ref)
+            except KmsiError as exc:  # keep what we know; rollback re-reads anyway
+                result.notes.append(f"could not read back {ref.label()}: {exc}")
+        result.before_state.append(BeforeRecord(ref, change.action, change.before, now))
+    if not orders:
+        return
+    try:
+        after = _rule_orders(client, list(orders))
+    except KmsiError as exc:
+        result.notes.append(f"could not read back rule priorities: {exc}")
+        return
+    for pid, before in orders.items():
+        if dict(before) != after.get(pid):
+            result.before_state.append(
+                BeforeRecord(
+                    ObjectRef(RULE_ORDER_KIND, None, "rule priorities", pid),
+                    "reorder",
+                    {"priorities": dict(before)},
+                    {"priorities": after.get(pid, {})},
+                )
+            )
+
+
+def _lookup_rule_order(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    return _rule_orders(c, [a["policy_id"]])[a["policy_id"]]
+
+
+# rollback re-reads the rule priorities an apply recorded through this
+register_lookup("rule_order", _lookup_rule_order)

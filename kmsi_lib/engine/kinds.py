@@ -1,0 +1,121 @@
+"""Writers per kind of object: how apply reads, creates, updates and deletes it.
+
+``policy`` and ``rule`` are built in; a procedure registers its own kinds
+with :func:`register_kind` (prompt_text's sign-in pages, reset_sessions' users).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from kmsi_lib.engine.model import Change, ObjectRef
+from kmsi_lib.engine.reader import or_none, register_lookup
+from kmsi_lib.errors import KmsiError
+from kmsi_lib.resources import policies
+
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
+
+__all__ = ["ObjectKind", "PolicyKind", "RuleKind", "get_kind", "register_kind"]
+
+class ObjectKind:
+    """How to read and write one kind of object. Subclass and :func:`register_kind`.
+
+    Each method gets the change's :class:`ObjectRef` with placeholders already
+    replaced by real ids. Unsupported actions raise NotImplementedError.
+    """
+
+    def read(self, client: OktaClient, ref: ObjectRef) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def find_by_name(
+        self, client: OktaClient, ref: ObjectRef, body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Find the object a possibly-failed create may have made (ambiguous POST)."""
+        raise NotImplementedError
+
+    def create(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def update(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def delete(self, client: OktaClient, ref: ObjectRef) -> None:
+        raise NotImplementedError
+
+    def perform(self, client: OktaClient, change: Change, ref: ObjectRef) -> dict[str, Any] | None:
+        """Actions other than create/update/delete (``assign``, ``revoke``)."""
+        raise NotImplementedError(f"{change.action} is not supported for {ref.kind}")
+
+
+class PolicyKind(ObjectKind):
+    """Policies (``/api/v1/policies``)."""
+
+    def read(self, client: OktaClient, ref: ObjectRef) -> dict[str, Any] | None:
+        return or_none(lambda: policies.get_policy(client, ref.require_id()))
+
+    def find_by_name(
+        self, client: OktaClient, ref: ObjectRef, body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        return policies.find_policy_by_name(client, body["type"], body["name"])
+
+    def create(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        return policies.create_policy(client, body)
+
+    def update(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        return policies.replace_policy(client, ref.require_id(), body)
+
+    def delete(self, client: OktaClient, ref: ObjectRef) -> None:
+        policies.delete_policy(client, ref.require_id())
+
+
+class RuleKind(ObjectKind):
+    """Policy rules (``/api/v1/policies/{parent_id}/rules``)."""
+
+    def read(self, client: OktaClient, ref: ObjectRef) -> dict[str, Any] | None:
+        return or_none(lambda: policies.get_rule(client, ref.require_parent_id(), ref.require_id()))
+
+    def find_by_name(
+        self, client: OktaClient, ref: ObjectRef, body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        return policies.find_rule_by_name(client, ref.require_parent_id(), body["name"])
+
+    def create(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        return policies.create_rule(client, ref.require_parent_id(), body)
+
+    def update(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        return policies.replace_rule(client, ref.require_parent_id(), ref.require_id(), body)
+
+    def delete(self, client: OktaClient, ref: ObjectRef) -> None:
+        policies.delete_rule(client, ref.require_parent_id(), ref.require_id())
+
+
+_KINDS: dict[str, ObjectKind] = {}
+
+
+def register_kind(name: str, kind: ObjectKind) -> None:
+    """Make :func:`apply_plan` able to write changes whose ``kind`` is ``name``."""
+    _KINDS[name] = kind
+
+
+def get_kind(name: str) -> ObjectKind:
+    try:
+        return _KINDS[name]
+    except KeyError:
+        raise KmsiError(f"no writer registered for objects of kind {name!r}") from None
+
+
+register_kind("policy", PolicyKind())
+register_kind("rule", RuleKind())
+
+
+def _lookup_object(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    kind = str(a["kind"])
+    return get_kind(kind).read(c, ObjectRef(kind, a.get("id"), None, a.get("parent_id")))
+
+
+# any registered kind, read by ref (rollback re-reads what an apply wrote through this)
+register_lookup("object", _lookup_object)
+
+

@@ -1,0 +1,201 @@
+"""Plans, apply results and verifications as terminal text and HTML tables.
+
+The model's ``to_text()`` and ``_repr_html_()`` call these; the audit uses
+:func:`html_table` too.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the model imports this module; these are annotations only
+    from kmsi_lib.engine.model import ApplyResult, Change, Plan, Verification
+
+__all__ = [
+    "apply_result_html",
+    "apply_result_text",
+    "change_rows",
+    "html_table",
+    "plan_html",
+    "plan_text",
+    "show",
+    "verification_html",
+    "verification_rows",
+    "verification_text",
+]
+
+_CHANGE_HEADERS = ("action", "object", "field", "before", "after")
+
+
+def _params_text(params: Mapping[str, Any]) -> str:
+    """Every parameter of the plan, defaults included, as compact JSON (sorted keys)."""
+    return json.dumps(params, sort_keys=True, separators=(", ", ": "), default=str)
+
+
+def change_rows(changes: Iterable[Change]) -> list[tuple[str, str, str, str, str]]:
+    """(action, object, field, before, after) rows, one per field diff."""
+    out: list[tuple[str, str, str, str, str]] = []
+    for change in changes:
+        label = change.ref.label() + (f" [{change.note}]" if change.note else "")
+        if not change.diffs:
+            out.append((change.action, label, "", "", ""))
+        for d in change.diffs:
+            out.append((change.action, label, d.path, show(d.before), show(d.after)))
+    return out
+
+
+def _change_text(changes: Iterable[Change]) -> list[str]:
+    """Changes grouped by object: a heading line, then ``field: before -> after`` lines."""
+    lines: list[str] = []
+    for change in changes:
+        note = f"  [{change.note}]" if change.note else ""
+        lines.append(f"  {change.action} {change.ref.label()}{note}")
+        width = max((len(d.path) for d in change.diffs), default=0)
+        lines.extend(
+            f"      {d.path.ljust(width)}  {show(d.before)} -> {show(d.after)}"
+            for d in change.diffs
+        )
+    return lines
+
+
+def show(value: Any) -> str:
+    """A value for a table cell: ``(absent)`` for None, JSON cut at 80 characters."""
+    if value is None:
+        return "(absent)"
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# JupyterLab and nbconvert right-align table cells by default; object names and field
+# paths read better left-aligned, so every cell says so itself.
+_CELL_STYLE = ' style="text-align:left"'
+
+
+def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """An escaped HTML table with left-aligned cells (plans, results, the audit)."""
+    head = "".join(f"<th{_CELL_STYLE}>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td{_CELL_STYLE}>{html.escape(c)}</td>" for c in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+
+def plan_text(plan: Plan) -> str:
+    """The plan for a terminal: warnings first, then parameters, changes, manual steps."""
+    lines = [f"Plan: {plan.procedure} on {plan.org_url} at {plan.created_at}"]
+    lines.extend(f"ATTENTION: {w}" for w in plan.warnings)
+    lines.append("parameters in effect: " + _params_text(plan.params))
+    if plan.is_empty:
+        lines.append("No changes: the org already matches the parameters.")
+    else:
+        lines.append(f"{len(plan.changes)} change(s):")
+        lines.extend(_change_text(plan.changes))
+    for step in plan.manual_steps:
+        lines.append(f"manual step (needs an attestation at apply): {step.title}")
+        lines.extend(f"    {n}. {text}" for n, text in enumerate(step.instructions, 1))
+    lines.extend(f"note: {n}" for n in plan.notes)
+    lines.append(f"fingerprint: {plan.fingerprint}")
+    return "\n".join(lines)
+
+
+def plan_html(plan: Plan) -> str:
+    """The plan as HTML (a notebook's rich display)."""
+    parts = [
+        f"<p><b>Plan: {html.escape(plan.procedure)}</b> on {html.escape(plan.org_url)}"
+        f" at {html.escape(plan.created_at)}</p>"
+    ]
+    parts.extend(
+        '<p class="kmsi-warning" style="background:#fef7e0;padding:4px 8px">'
+        f"<b>Attention:</b> {html.escape(w)}</p>"
+        for w in plan.warnings
+    )
+    parts.append(
+        "<p><b>Parameters in effect</b> (given or the procedure's defaults):"
+        f" <code>{html.escape(_params_text(plan.params))}</code></p>"
+    )
+    if plan.is_empty:
+        parts.append("<p>No changes: the org already matches the parameters.</p>")
+    else:
+        parts.append(html_table(_CHANGE_HEADERS, plan.rows()))
+    for step in plan.manual_steps:
+        items = "".join(f"<li>{html.escape(t)}</li>" for t in step.instructions)
+        parts.append(
+            f"<p><b>Manual step</b> (needs an attestation at apply):"
+            f" {html.escape(step.title)}</p><ol>{items}</ol>"
+        )
+    parts.extend(f"<p>Note: {html.escape(n)}</p>" for n in plan.notes)
+    return "".join(parts)
+
+
+def verification_rows(verification: Verification) -> list[tuple[str, str, str, str]]:
+    """(result, check, expected, actual) rows."""
+    return [
+        ("ok" if c.ok else "FAILED", c.name, show(c.expected), show(c.actual))
+        for c in verification.checks
+    ]
+
+
+def verification_text(verification: Verification) -> str:
+    """Passed or FAILED with counts, each check, expected/found of each failed one, notes."""
+    failed = sum(not c.ok for c in verification.checks)
+    head = f"Verification: {'passed' if verification.ok else 'FAILED'}"
+    head += f" ({len(verification.checks)} checks"
+    head += f", {failed} failed)" if failed else ")"
+    lines = [head]
+    for c in verification.checks:
+        lines.append(f"  {'ok    ' if c.ok else 'FAILED'}  {c.name}")
+        if not c.ok:
+            lines.append(f"          expected {show(c.expected)}, found {show(c.actual)}")
+    lines.extend(f"note: {n}" for n in verification.notes)
+    return "\n".join(lines)
+
+
+def verification_html(verification: Verification) -> str:
+    """The verification as HTML: a heading, a table of checks, the notes."""
+    head = f"<p><b>Verification: {'passed' if verification.ok else 'FAILED'}</b></p>"
+    notes = "".join(f"<p>Note: {html.escape(n)}</p>" for n in verification.notes)
+    table = html_table(("result", "check", "expected", "actual"), verification_rows(verification))
+    return head + table + notes
+
+
+def apply_result_text(result: ApplyResult) -> str:
+    """The apply for a terminal: outcome, error, attestation, writes, notes, verification."""
+    lines = [f"Apply: {result.plan.procedure}: {result.outcome}"]
+    if result.error:
+        lines.append(f"error: {result.error}")
+    if result.attestation:
+        a = result.attestation
+        lines.append(f"attested by {a.by} at {a.at}: {a.statement}")
+    if result.applied:
+        lines.append(f"{len(result.applied)} change(s) written:")
+        lines.extend(_change_text(a.change for a in result.applied))
+    else:
+        lines.append("Nothing was written.")
+    lines.extend(f"note: {n}" for n in result.notes)
+    lines.append(verification_text(result.verification))
+    return "\n".join(lines)
+
+
+def apply_result_html(result: ApplyResult) -> str:
+    """The apply as HTML."""
+    parts = [f"<p><b>Apply: {html.escape(result.plan.procedure)}: {result.outcome}</b></p>"]
+    if result.error:
+        parts.append(f"<p>Error: {html.escape(result.error)}</p>")
+    if result.attestation:
+        a = result.attestation
+        parts.append(
+            f"<p>Attested by {html.escape(a.by)} at {html.escape(a.at)}:"
+            f" {html.escape(a.statement)}</p>"
+        )
+    if result.applied:
+        parts.append(html_table(_CHANGE_HEADERS, result.rows()))
+    else:
+        parts.append("<p>Nothing was written.</p>")
+    parts.extend(f"<p>Note: {html.escape(n)}</p>" for n in result.notes)
+    parts.append(verification_html(result.verification))
+    return "".join(parts)

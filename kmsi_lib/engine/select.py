@@ -1,0 +1,197 @@
+"""Which apps and groups the parameters name: selection, resolution, suggestions."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+import pydantic
+
+from kmsi_lib.engine import bounds as _bounds
+from kmsi_lib.engine.params import ParamsModel
+from kmsi_lib.engine.reader import Reader, or_none, register_lookup
+from kmsi_lib.errors import KmsiError, ParameterError
+from kmsi_lib.resources import apps, groups, policies
+
+if TYPE_CHECKING:
+    from kmsi_lib.client import OktaClient
+
+__all__ = [
+    "AppSelection",
+    "ResolvedApp",
+    "resolve_apps",
+    "resolve_groups",
+    "suggest",
+    "suggest_group",
+    "unknown_group",
+]
+
+@dataclass(frozen=True)
+class ResolvedApp:
+    """An app chosen by the parameters, with its authentication policy's id.
+
+    For a selection by policy name, one entry stands for every app using the
+    policy: ``id`` is empty and ``label`` says how many apps that is.
+    """
+
+    id: str
+    label: str
+    policy_id: str
+
+
+class AppSelection(ParamsModel):
+    """Apps chosen by label, by id, or as every app using a named authentication policy."""
+
+    labels: Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = pydantic.Field(
+        default_factory=list
+    )
+    ids: Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = pydantic.Field(
+        default_factory=list
+    )
+    policies: Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = pydantic.Field(
+        default_factory=list
+    )
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.labels or self.ids or self.policies)
+
+    @pydantic.model_validator(mode="after")
+    def _some_app(self) -> AppSelection:
+        if self.is_empty:
+            raise ValueError(
+                "choose at least one app (by labels, ids, or authentication policy names)"
+            )
+        return self
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    """``; did you mean 'X'?`` for the closest candidate, or ``""``."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _lookup_app(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    app = or_none(lambda: apps.get_app(c, a["id"]))
+    if app is None:
+        return None
+    return {
+        "id": app.get("id"),
+        "label": app.get("label"),
+        "status": app.get("status"),
+        "accessPolicyId": apps.access_policy_id(app),
+    }
+
+
+def _lookup_group_by_name(c: OktaClient, a: Mapping[str, Any]) -> Any:
+    group = groups.find_group_by_name(c, a["name"])
+    if group is None:
+        return None
+    return {"id": group.get("id"), "name": group.get("profile", {}).get("name")}
+
+
+register_lookup("app", _lookup_app)
+register_lookup("group_by_name", _lookup_group_by_name)
+
+
+def resolve_apps(
+    reader: Reader, selection: AppSelection, *, field: str = "apps"
+) -> list[ResolvedApp]:
+    """Resolve an :class:`AppSelection` to apps and their authentication policies.
+
+    Every name must match exactly one app (or policy): an unknown label, id or
+    policy name, an ambiguous label, an app without an authentication policy,
+    or an empty selection raise :class:`ParameterError` naming the entry
+    (``apps.labels[2]: no app labelled 'Slak' in this org; did you mean 'Slack'?``).
+    Apps chosen twice are returned once; order follows the parameters.
+    """
+    if selection.is_empty:
+        raise ParameterError(
+            field, "choose at least one app (by labels, ids, or authentication policy names)"
+        )
+    chosen: dict[str, ResolvedApp] = {}
+
+    def add(app_id: str, where: str) -> None:
+        seen = reader.read(f"app {app_id}", "app", id=app_id)
+        if seen is None:
+            raise ParameterError(where, f"no app with id {app_id!r} in this org")
+        if not seen["accessPolicyId"]:
+            raise ParameterError(
+                where, f"app {seen['label']!r} ({app_id}) has no authentication policy"
+            )
+        chosen.setdefault(app_id, ResolvedApp(app_id, seen["label"], seen["accessPolicyId"]))
+
+    if selection.labels:
+        by_label: dict[str, list[str]] = {}
+        for app in apps.list_apps(reader.client):
+            by_label.setdefault(app.get("label", ""), []).append(app["id"])
+        for n, label in enumerate(selection.labels):
+            where = f"{field}.labels[{n}]"
+            ids = by_label.get(label, [])
+            if not ids:
+                hint = suggest(label, by_label)
+                raise ParameterError(where, f"no app labelled {label!r} in this org{hint}")
+            if len(ids) > 1:
+                raise ParameterError(
+                    where,
+                    f"{len(ids)} apps are labelled {label!r} ({', '.join(ids)}); choose by id",
+                )
+            add(ids[0], where)
+    for n, app_id in enumerate(selection.ids):
+        add(app_id, f"{field}.ids[{n}]")
+    for n, name in enumerate(selection.policies):
+        where = f"{field}.policies[{n}]"
+        policy = reader.policy_by_name("ACCESS_POLICY", name)
+        if policy is None:
+            names = [p.get("name", "") for p in reader.policies("ACCESS_POLICY")]
+            raise ParameterError(
+                where, f"no authentication policy named {name!r}{suggest(name, names)}"
+            )
+        app_ids = policies.list_policy_app_ids(reader.client, policy["id"])
+        if not app_ids:
+            raise ParameterError(where, f"no app uses the authentication policy {name!r}")
+        # the policy is what changes: no need to read each of its (maybe many) apps
+        label = f"the {len(app_ids)} app(s) using policy {name!r}"
+        chosen.setdefault(f"policy:{policy['id']}", ResolvedApp("", label, policy["id"]))
+    return list(chosen.values())
+
+
+def suggest_group(client: OktaClient, name: str) -> str:
+    """``; did you mean 'KMSI Pilot'?`` for a mistyped group name, from groups whose names
+    start like it (Okta's ``q`` is a prefix match on the name), or ``""``."""
+    prefix = name.strip()[:2]
+    if not prefix:
+        return ""
+    try:
+        found = groups.list_groups(client, q=prefix, limit=200)
+        names = [str((g.get("profile") or {}).get("name", "")) for g in found]
+    except KmsiError:  # a hint is a courtesy: never let it hide the real error
+        return ""
+    return suggest(name, names) or suggest(name.lower(), names)
+
+
+def unknown_group(client: OktaClient, where: str, name: str) -> ParameterError:
+    """The error for a group name that matches no group, with a suggestion when one is close."""
+    return ParameterError(
+        where,
+        f"no group named exactly {name!r} in this org{suggest_group(client, name)}"
+        " (names are matched exactly, case included)",
+    )
+
+
+def resolve_groups(reader: Reader, names: Sequence[str], *, field: str = "groups") -> list[str]:
+    """Group names (exact) to ids; an unknown name raises :class:`ParameterError`."""
+    if not names:
+        raise ParameterError(field, "name at least one group")
+    ids: list[str] = []
+    for n, name in enumerate(names):
+        group = reader.read(f"group named {name!r}", "group_by_name", name=name)
+        if group is None:
+            raise unknown_group(reader.client, f"{field}[{n}]", name)
+        if group["id"] not in ids:
+            ids.append(group["id"])
+    return ids
+
+
