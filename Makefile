@@ -22,7 +22,7 @@ lab: $(STAMP)
 	$(BIN)/kmsi lab
 
 test: $(STAMP)
-	$(BIN)/ruff check kmsi_lib tests
+	$(BIN)/ruff check kmsi_lib tests notebooks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

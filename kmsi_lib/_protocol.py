@@ -11,9 +11,11 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import httpx
+from werkzeug.datastructures import WWWAuthenticate
 
 from kmsi_lib import errors, secret_shapes
 from kmsi_lib.secret_shapes import JWK_PRIVATE_MEMBERS as JWK_PRIVATE_MEMBERS
@@ -147,26 +149,20 @@ def header_value(headers: HeadersLike, name: str) -> str | None:
 
 # ---------------------------------------------------------------- Link
 
-_LINK_RE = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*?=\s*(?:\"[^\"]*\"|[^;,]*)\s*)*)")
-_PARAM_RE = re.compile(r";\s*([^=;,\s]+)\s*=\s*(?:\"([^\"]*)\"|([^;,\s]*))")
-
 
 def parse_links(headers: HeadersLike) -> dict[str, str]:
-    """Map each ``rel`` of the ``Link`` headers to its URL (verbatim).
+    """Map each ``rel`` of the ``Link`` headers to its URL (verbatim), as
+    ``httpx.Response.links`` reads them.
 
-    Okta sends one ``Link`` header per relation; proxies and httpx may join
-    them with commas. URLs may themselves contain commas, so the values are
-    split on ``<...>`` groups, not on commas.
+    Okta sends one ``Link`` header per relation; httpx joins them with commas
+    and splits them again on ``<`` (URLs may contain commas). httpx keys a link
+    by its whole ``rel``; one with several (``rel="next last"``) is listed here
+    under each, the first link of a relation winning.
     """
     links: dict[str, str] = {}
-    for value in header_values(headers, "link"):
-        for match in _LINK_RE.finditer(value):
-            url, params = match.group(1), match.group(2)
-            for pname, quoted, bare in _PARAM_RE.findall(params):
-                if pname.lower() != "rel":
-                    continue
-                for rel in (quoted or bare).split():
-                    links.setdefault(rel.lower(), url)
+    for link in httpx.Response(200, headers=list(header_items(headers))).links.values():
+        for rel in link.get("rel", "").lower().split():
+            links.setdefault(rel, link["url"])
     return links
 
 
@@ -178,50 +174,14 @@ def next_link(headers: HeadersLike) -> str | None:
 # ---------------------------------------------------------------- WWW-Authenticate
 
 
-@dataclass(frozen=True)
-class WwwAuthenticate:
-    """A parsed ``WWW-Authenticate`` challenge (the first one)."""
+def parse_www_authenticate(value: str | None) -> WWWAuthenticate | None:
+    """The challenge of a ``WWW-Authenticate`` value (werkzeug's parser), or None.
 
-    scheme: str
-    params: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def error(self) -> str | None:
-        return self.params.get("error")
-
-    @property
-    def error_description(self) -> str | None:
-        return self.params.get("error_description")
-
-    @property
-    def scope(self) -> str | None:
-        return self.params.get("scope")
-
-
-_AUTH_PARAM_RE = re.compile(r"\s*([A-Za-z0-9_\-]+)\s*=\s*(\"(?:[^\"\\]|\\.)*\"|[^,\s]*)\s*,?")
-
-
-def parse_www_authenticate(value: str | None) -> WwwAuthenticate | None:
-    """Parse ``Bearer error="insufficient_scope", scope="okta.users.read", ...``."""
-    if not value or not value.strip():
-        return None
-    text = value.strip()
-    scheme, _, rest = text.partition(" ")
-    if "=" in scheme:
-        # No scheme, parameters only (not RFC-conformant, but be lenient).
-        scheme, rest = "", text
-    params: dict[str, str] = {}
-    pos = 0
-    while pos < len(rest):
-        match = _AUTH_PARAM_RE.match(rest, pos)
-        if match is None or match.end() == pos:
-            break
-        name, raw = match.group(1), match.group(2)
-        if raw.startswith('"'):
-            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
-        params.setdefault(name.lower(), raw)
-        pos = match.end()
-    return WwwAuthenticate(scheme=scheme, params=params)
+    ``.type`` is the scheme, lower-cased (``bearer``, ``dpop``); ``.parameters``
+    holds the unquoted parameters, also readable as ``.error``,
+    ``.error_description``, ``.scope`` (None when absent).
+    """
+    return WWWAuthenticate.from_header(value.strip() if value else None)
 
 
 # ---------------------------------------------------------------- errors

@@ -11,8 +11,8 @@ Checks, each raising :class:`~kmsi_lib.errors.ParameterError` naming the field:
 
 * the file is a YAML mapping of parameter names (``yaml.safe_load``);
 * no key is a runner parameter (``mode``, ``change_id``, ... come from ``kmsi run``);
-* every key is declared in the notebook's ``parameters`` cell (read here with
-  ``ast``, not papermill, which costs seconds to import);
+* every key is declared in the notebook's ``parameters`` cell (as
+  ``papermill.inspect_notebook`` reads it, imported only then: it costs seconds);
 * procedure parameters pass the procedure's pydantic ``Params`` model; other
   notebook parameters match the type the parameters cell declares;
 * nothing looks like a secret (key names such as ``token``, values such as
@@ -86,7 +86,11 @@ def check_no_secrets(data: Any, path: str = "") -> None:
 
 @dataclasses.dataclass(frozen=True)
 class Parameter:
-    """One line of a parameters cell: ``name: type = default  # help``."""
+    """One line of a parameters cell: ``name: type = default  # help``.
+
+    ``type`` and ``default`` are the cell's text (``"Optional[str]"``, ``"P30D"``
+    with its quotes), ``type`` empty when there is no annotation.
+    """
 
     name: str
     type: str
@@ -117,25 +121,13 @@ def _source(cell: Mapping[str, Any]) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def _parse_parameters_cell(source: str) -> dict[str, Parameter]:
-    lines = source.splitlines()
-    out: dict[str, Parameter] = {}
-    for node in ast.parse(source).body:
-        line = lines[node.lineno - 1]
-        help_ = line.split("#", 1)[1].strip() if "#" in line else ""
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            default = ast.unparse(node.value) if node.value else ""
-            out[node.target.id] = Parameter(node.target.id, ast.unparse(node.annotation),
-                                            default, help_)
-        elif isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    out[target.id] = Parameter(target.id, "", ast.unparse(node.value), help_)
-    return out
-
-
 def notebook_info(notebook: Path) -> NotebookInfo:
-    """Read a runbook's procedure name and its ``parameters`` cell (cheaply: JSON + ast)."""
+    """Read a runbook's procedure name and its ``parameters`` cell.
+
+    The parameters are papermill's own reading (``papermill.inspect_notebook``),
+    so they are exactly the names papermill injects and ``--help-notebook``
+    shows. Papermill is imported here, not at module level: it costs seconds.
+    """
     path = Path(notebook)
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
@@ -143,18 +135,26 @@ def notebook_info(notebook: Path) -> NotebookInfo:
         raise ParameterError("notebook", f"{path}: no such notebook") from None
     except (OSError, ValueError) as exc:
         raise ParameterError("notebook", f"{path}: not a readable notebook ({exc})") from None
-    meta = nb.get("metadata", {}).get("kmsi", {})
     name = runbook_name(path)
-    procedure = str(meta.get("procedure") or name)
-    parameters: dict[str, Parameter] = {}
+    procedure = str(nb.get("metadata", {}).get("kmsi", {}).get("procedure") or name)
     for cell in nb.get("cells", []):
         if "parameters" in cell.get("metadata", {}).get("tags", []):
-            try:
-                parameters = _parse_parameters_cell(_source(cell))
+            try:  # papermill reads line by line; a broken cell would only fail in the kernel
+                ast.parse(_source(cell))
             except SyntaxError as exc:
                 raise ParameterError("notebook", f"{path}: parameters cell is not valid "
                                      f"Python ({exc})") from None
             break
+    if not nb.get("metadata", {}).get("kernelspec", {}).get("name"):
+        raise ParameterError("notebook", f"{path}: no metadata.kernelspec.name (papermill needs "
+                             "the kernel to run the notebook: python3)")
+    import papermill  # here, not at the top: seconds to import, paid only to read a notebook
+
+    parameters = {
+        key: Parameter(key, "" if p["inferred_type_name"] == "None" else p["inferred_type_name"],
+                       p["default"], p["help"])
+        for key, p in papermill.inspect_notebook(str(path)).items()
+    }
     return NotebookInfo(path, name, procedure, parameters)
 
 
@@ -311,9 +311,11 @@ _SIMPLE_TYPES: dict[str, tuple[type, ...]] = {
 
 def _check_declared_type(param: Parameter, value: Any) -> None:
     """Check a non-procedure notebook parameter against its declared (simple) type."""
-    declared = re.split(r"[\[|]", param.type.replace(" ", ""))[0]
-    allowed = _SIMPLE_TYPES.get(declared)
-    if allowed is None or value is None and "None" in param.type:
+    names = re.findall(r"\w+", param.type)  # "Optional[list[str]]" -> Optional, list, str
+    optional = bool({"Optional", "None"} & set(names))
+    names = [n for n in names if n not in ("Optional", "None")]
+    allowed = _SIMPLE_TYPES.get(names[0]) if names else None
+    if allowed is None or value is None and optional:
         return
     if isinstance(value, bool) and bool not in allowed:
         allowed = ()

@@ -1,7 +1,7 @@
-"""OktaClient over a strict scripted transport: retries, pagination, errors, org type.
+"""OktaClient over a strict mock (respx): retries, pagination, errors, org type.
 
-Each test scripts the exact exchanges it expects; a request that is not next
-in the script fails the test, and so does a scripted exchange never made.
+Each test scripts the exact exchanges it expects; a request that matches no
+scripted exchange fails the test, and so does one never made or made out of order.
 Sleeping is injected: the tests never sleep and assert the exact waits.
 """
 
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import respx
 
 from kmsi_lib import errors
 from kmsi_lib.auth import SSWSAuth
@@ -29,25 +30,31 @@ Reply = httpx.Response | Exception
 
 @dataclass
 class Script:
-    """Expected exchanges, in order: (method, path-and-query or None) -> reply."""
+    """Expected exchanges, in order, as (method, path-and-query) -> reply, served by a strict
+    respx router: a request that matches no route fails, and so does a route never called."""
 
-    steps: list[tuple[str, str | None, Reply]]
-    seen: list[httpx.Request] = field(default_factory=list)
+    router: respx.Router
+    expected: list[tuple[str, str]]
 
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        assert self.steps, f"unexpected request {request.method} {request.url}"
-        method, target, reply = self.steps.pop(0)
-        raw = request.url.raw_path.decode()
-        assert (request.method, raw if target is not None else None) == (method, target), (
-            f"expected {method} {target}, got {request.method} {raw}"
-        )
-        self.seen.append(request)
-        if isinstance(reply, Exception):
-            raise reply
-        return reply
+    @classmethod
+    def of(cls, steps: list[tuple[str, str, Reply]]) -> Script:
+        router = respx.Router(base_url=ORG, assert_all_called=True, assert_all_mocked=True)
+        replies: dict[tuple[str, str], list[Reply]] = {}
+        for method, target, reply in steps:
+            replies.setdefault((method, target), []).append(reply)
+        for (method, target), answers in replies.items():
+            router.route(method=method, url__eq=ORG + target).mock(side_effect=answers)
+        return cls(router, [(method, target) for method, target, _ in steps])
+
+    @property
+    def seen(self) -> list[httpx.Request]:
+        return [call.request for call in self.router.calls]
 
     def done(self) -> None:
-        assert not self.steps, f"scripted requests never made: {self.steps}"
+        """Every scripted exchange was made, in order, with the path and query verbatim."""
+        self.router.assert_all_called()
+        made = [(r.method, r.url.raw_path.decode()) for r in self.seen]
+        assert made == self.expected
 
 
 class FakeTime:
@@ -64,17 +71,17 @@ class FakeTime:
 
 
 def make(
-    steps: list[tuple[str, str | None, Reply]],
+    steps: list[tuple[str, str, Reply]],
     *,
     retry: RetryPolicy | None = None,
     rand: Callable[[], float] = lambda: 0.5,
 ) -> tuple[OktaClient, Script, FakeTime]:
-    script = Script(list(steps))
+    script = Script.of(steps)
     fake = FakeTime()
     client = OktaClient(
         ORG,
         SSWSAuth(TOKEN),
-        transport=httpx.MockTransport(script.handler),
+        transport=httpx.MockTransport(script.router.handler),
         retry=retry,
         sleep=fake.sleep,
         clock=fake.clock,

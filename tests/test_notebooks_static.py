@@ -61,6 +61,19 @@ def test_notebooks_are_built_from_their_sources() -> None:
         assert path.read_text(encoding="utf-8") == text, f"{path.name}: run notebooks/_build.py"
 
 
+def test_jupytext_pairing_round_trips() -> None:
+    """Written back through the pairing in notebooks/jupytext.toml, each notebook is its source
+    byte for byte, so ``jupytext --sync`` in either direction changes nothing."""
+    import jupytext
+    from jupytext.config import load_jupytext_config
+
+    config = load_jupytext_config(str(NOTEBOOKS))
+    assert config is not None and config.formats == ["ipynb,src//py:percent"]
+    for path in PATHS:
+        text = jupytext.writes(jupytext.read(path), fmt="py:percent", config=config)
+        assert text == (NOTEBOOKS / "src" / f"{path.stem}.py").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
 def test_metadata_kernel_and_procedure(path: Path) -> None:
     """Papermill needs the kernelspec; the runner finds the procedure in metadata.kmsi."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +34,14 @@ interactive: bool = False  # forms in JupyterLab
 apps: dict = {"labels": []}  # which apps
 rule_name: str = "KMSI"  # rule to manage
 prompt_frequency: str = "P30D"  # how often to ask
-note: str | None = None  # a notebook-only parameter
+note: "Optional[str]" = None  # a notebook-only parameter (papermill reads quoted types)
 '''
 
 
 def _notebook(tmp_path: Path, name: str = "20_post_auth.ipynb", procedure: str | None = None,
               cell: str = PARAMETERS_CELL) -> Path:
     nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Py"}
     params_cell = nbformat.v4.new_code_cell(cell)
     params_cell.metadata["tags"] = ["parameters"]
     nb.cells = [nbformat.v4.new_markdown_cell("# Post-auth"), params_cell]
@@ -66,9 +69,30 @@ def test_notebook_info_reads_parameters_cell_and_metadata(tmp_path: Path) -> Non
     info = notebook_info(_notebook(tmp_path, "x_custom.ipynb", procedure="post_auth"))
     assert info.procedure == "post_auth" and info.name == "x_custom"
     assert info.parameters["rule_name"].type == "str"
-    assert info.parameters["rule_name"].default == "'KMSI'"
+    assert info.parameters["rule_name"].default == '"KMSI"'  # the cell's text
     assert info.parameters["prompt_frequency"].help == "how often to ask"
     assert notebook_info(_notebook(tmp_path)).procedure == "post_auth"  # from the file name
+
+
+def test_papermill_is_imported_only_to_read_a_notebook(tmp_path: Path) -> None:
+    """Papermill costs seconds to import: importing kmsi_lib.params does not pay for it,
+    reading a notebook's parameters does."""
+    code = ("import sys, kmsi_lib, kmsi_lib.params\n"
+            "assert 'papermill' not in sys.modules, 'papermill imported at import time'\n"
+            f"kmsi_lib.params.notebook_info({str(_notebook(tmp_path))!r})\n"
+            "assert 'papermill' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True,
+                   cwd=Path(__file__).resolve().parent.parent)
+
+
+def test_notebook_without_a_kernelspec_is_refused(tmp_path: Path) -> None:
+    """Papermill cannot run a notebook that names no kernel; the runner says so first."""
+    path = _notebook(tmp_path)
+    nb = nbformat.read(str(path), as_version=4)
+    del nb.metadata["kernelspec"]
+    nbformat.write(nb, str(path))
+    err = _error(notebook_info, path)
+    assert err.field == "notebook" and "kernelspec" in err.message
 
 
 def test_valid_params_pass(tmp_path: Path) -> None:
@@ -92,7 +116,7 @@ def test_valid_params_pass(tmp_path: Path) -> None:
                      id="wrong-type"),
         pytest.param("apps: {labels: [a], colour: red}\n", "apps.colour", "not a parameter",
                      id="unknown-nested-key"),
-        pytest.param("note: 5\n", "note", "must be str", id="notebook-only-wrong-type"),
+        pytest.param("note: 5\n", "note", "must be Optional[str]", id="notebook-only-wrong-type"),
         pytest.param("- a\n- b\n", "params", "mapping", id="not-a-mapping"),
         pytest.param("rule_name: [unclosed\n", "params", "not valid YAML", id="bad-yaml"),
     ],

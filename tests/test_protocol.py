@@ -120,21 +120,21 @@ def test_www_authenticate_insufficient_scope() -> None:
     _, headers, _ = sample("insufficient_scope")
     challenge = p.parse_www_authenticate(p.header_value(headers, "WWW-Authenticate"))
     assert challenge is not None
-    assert challenge.scheme == "Bearer"
+    assert challenge.type == "bearer"  # the scheme, case-insensitive (RFC 9110)
     assert challenge.error == "insufficient_scope"
     assert challenge.scope == "okta.policies.read"
     assert challenge.error_description == (
         "The access token provided does not contain the required scopes."
     )
-    assert challenge.params["resource"] == "/api/v1/policies"
+    assert challenge.parameters["resource"] == "/api/v1/policies"
 
 
 def test_www_authenticate_dpop_scheme_with_algs_and_escapes() -> None:
     value = 'DPoP algs="RS256 ES256", error="use_dpop_nonce", error_description="say \\"hi\\""'
     challenge = p.parse_www_authenticate(value)
     assert challenge is not None
-    assert challenge.scheme == "DPoP"
-    assert challenge.params["algs"] == "RS256 ES256"
+    assert challenge.type == "dpop"
+    assert challenge.parameters["algs"] == "RS256 ES256"
     assert challenge.error == "use_dpop_nonce"
     assert challenge.error_description == 'say "hi"'
 

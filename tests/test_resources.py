@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 
 from kmsi_lib import errors
 from kmsi_lib.auth import SSWSAuth
@@ -17,26 +18,28 @@ NOT_FOUND = {"errorCode": "E0000007", "errorSummary": "Not found: Resource not f
 
 
 class Routes:
-    """Strict routes: raw path+query -> (status, json); unmatched or unused routes fail."""
+    """Strict routes on a respx router: raw path+query -> (status, json); a request that
+    matches no route fails, and so does a route never called (:meth:`all_called`)."""
 
     def __init__(self, routes: dict[tuple[str, str], tuple[int, Any]]) -> None:
-        self.routes = dict(routes)
-        self.called: list[tuple[str, str]] = []
-        self.bodies: list[bytes] = []
+        self.router = respx.Router(base_url=ORG, assert_all_called=True, assert_all_mocked=True)
+        for key, reply in routes.items():
+            self[key] = reply
+
+    def __setitem__(self, key: tuple[str, str], reply: tuple[int, Any]) -> None:
+        (method, target), (status, body) = key, reply
+        answer = httpx.Response(status) if body is None else httpx.Response(status, json=body)
+        self.router.route(method=method, url__eq=ORG + target).mock(return_value=answer)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        key = (request.method, request.url.raw_path.decode())
-        assert key in self.routes, f"unexpected request {key}"
-        self.called.append(key)
-        self.bodies.append(request.content)
-        status, body = self.routes[key]
-        if body is None:
-            return httpx.Response(status)
-        return httpx.Response(status, json=body)
+        return self.router.handler(request)
+
+    @property
+    def bodies(self) -> list[bytes]:
+        return [call.request.content for call in self.router.calls]
 
     def all_called(self) -> None:
-        missing = set(self.routes) - set(self.called)
-        assert not missing, f"routes never called: {missing}"
+        self.router.assert_all_called()
 
 
 def client_for(routes: Routes) -> OktaClient:
@@ -138,7 +141,7 @@ def test_find_policy_by_name_is_exact_and_refuses_duplicates() -> None:
     routes = Routes({("GET", "/api/v1/policies?type=ACCESS_POLICY&q=KMSI"): (200, listing)})
     c = client_for(routes)
     assert policies.find_policy_by_name(c, "ACCESS_POLICY", "KMSI") == listing[0]
-    routes.routes[("GET", "/api/v1/policies?type=ACCESS_POLICY&q=KMSI")] = (
+    routes[("GET", "/api/v1/policies?type=ACCESS_POLICY&q=KMSI")] = (
         200,
         [{"id": "p1", "name": "KMSI"}, {"id": "p3", "name": "KMSI"}],
     )

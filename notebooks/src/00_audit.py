@@ -15,14 +15,15 @@
 # and the more sensitive the app, the more an unattended or stolen device is worth to an
 # attacker. The findings point at exactly those places.
 #
-# Run it before and after every change: `kmsi run notebooks/00_audit.ipynb -f params/sandbox/audit.yaml`.
+# Run it before and after every change:
+# `kmsi run notebooks/00_audit.ipynb -f params/sandbox/audit.yaml`.
 
 # %% tags=["parameters"]
-sensitive_apps: list = ["Okta Admin Console"]  # apps (label or id) where long re-authentication is a finding
+sensitive_apps: list = ["Okta Admin Console"]  # apps (label or id) where long re-auth is a finding
 max_prompt_frequency: str = "P30D"  # a KMSI prompt shown less often than this is a finding
 include_brands: bool = True  # also read every brand's sign-in prompt text
 max_workers: int = 4  # concurrent reads, within the rate-limit governor
-allow_unusual_values: list = []  # fields whose usual ceiling is lifted for this run (Okta's limits still apply)
+allow_unusual_values: list = []  # fields whose usual ceiling is lifted (Okta's limits still apply)
 mode: str = "plan"  # plan only: the audit never writes
 change_id: str = ""  # change ticket (optional for an audit)
 evidence_dir: str = ""  # where the notebook writes result.json (empty means a temp dir)

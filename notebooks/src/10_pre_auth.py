@@ -20,6 +20,8 @@
 # attestation parameters. Credentials come from the environment only.
 
 # %% tags=["parameters"]
+from typing import Optional  # the types of the parameters below
+
 groups: "Optional[list]" = None  # required: exact names of the groups the session policy applies to
 policy_name: str = "KMSI pre-authentication"  # global session policy name (found by name later)
 policy_description: str = "MFA lifetime for pre-authentication Keep Me Signed In"  # its description
@@ -36,7 +38,7 @@ app_rule_groups_only: bool = True  # limit the app rule to the same groups
 attestation_by: str = ""  # who did the Admin Console step (required for apply)
 attestation_at: str = ""  # when, ISO-8601 (empty means the time of the apply)
 attestation_statement: str = ""  # what was done in the Admin Console
-allow_unusual_values: list = []  # fields whose usual ceiling is lifted for this run (Okta's limits still apply)
+allow_unusual_values: list = []  # fields whose usual ceiling is lifted (Okta's limits still apply)
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply
 evidence_dir: str = ""  # where the notebook writes result.json (empty means a temp dir)

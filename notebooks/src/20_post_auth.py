@@ -11,15 +11,18 @@
 # prompt frequency short for sensitive apps and leave privileged apps (the Admin Console)
 # out of the selection.
 #
-# **How to run it.** Headless: `kmsi run notebooks/20_post_auth.ipynb -f params/sandbox/post_auth.yaml --mode plan`,
+# **How to run it.** Headless:
+# `kmsi run notebooks/20_post_auth.ipynb -f params/sandbox/post_auth.yaml --mode plan`,
 # then `--mode apply --change CHG-…` once the plan is approved. In JupyterLab (`kmsi lab`)
 # set `interactive = True` and use each step's form. Credentials come from the environment
 # (`OKTA_ORG_URL` with `OKTA_API_TOKEN`, or the OAuth service-app variables), never from
 # the parameters below.
 
 # %% tags=["parameters"]
-apps: "Optional[dict]" = None  # required: apps to change by labels, ids or policies (auth policy names)
-rule_name: "Optional[str]" = None  # rule to change per app policy (None: the top rule kmsi manages, else the Catch-all Rule)
+from typing import Optional  # the types of the parameters below
+
+apps: "Optional[dict]" = None  # required: apps by labels, ids or policies (auth policy names)
+rule_name: "Optional[str]" = None  # rule per app policy (None: kmsi's own, else the Catch-all Rule)
 prompt_frequency: str = "PT168H"  # how often the prompt is shown again (ISO-8601 duration)
 factor_mode: str = "2FA"  # 1FA or 2FA for the app sign-in rule
 reauthenticate_in: str = "PT168H"  # how long before users re-authenticate to the app
@@ -28,7 +31,7 @@ update_default_rule: bool = True  # also set the global session Default Rule (no
 primary_factor: str = "PASSWORD_IDP_ANY_FACTOR"  # primary factor of the Default Rule
 max_session_idle_minutes: int = 120  # Okta session idle limit (minutes)
 max_session_lifetime_minutes: int = 0  # Okta session lifetime limit (minutes, 0 means none)
-allow_unusual_values: list = []  # fields whose usual ceiling is lifted for this run (Okta's limits still apply)
+allow_unusual_values: list = []  # fields whose usual ceiling is lifted (Okta's limits still apply)
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply
 evidence_dir: str = ""  # where the notebook writes result.json (empty means a temp dir)

@@ -14,13 +14,15 @@
 # its URL: review it there, then run again without it to make it live.
 
 # %% tags=["parameters"]
-brands: "Union[str, list, None]" = None  # required: brand names or ids, or the text all for every brand
+from typing import Optional, Union  # the types of the parameters below
+
+brands: "Union[str, list, None]" = None  # required: brand names or ids, or "all" for every brand
 title: "Optional[str]" = None  # prompt title (None keeps the current one)
 subtitle: "Optional[str]" = None  # prompt subtitle (None keeps the current one)
 accept_button_text: "Optional[str]" = None  # accept button text (None keeps the current one)
 reject_button_text: "Optional[str]" = None  # reject button text (None keeps the current one)
 preview_first: bool = False  # write to the preview page (and report its URL) instead of live
-allow_unusual_values: list = []  # fields whose usual ceiling is lifted for this run (Okta's limits still apply)
+allow_unusual_values: list = []  # fields whose usual ceiling is lifted (Okta's limits still apply)
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply
 evidence_dir: str = ""  # where the notebook writes result.json (empty means a temp dir)

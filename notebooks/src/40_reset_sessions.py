@@ -17,6 +17,8 @@
 # first, who was skipped.
 
 # %% tags=["parameters"]
+from typing import Optional  # the types of the parameters below
+
 users: list = []  # logins or user ids
 users_file: "Optional[str]" = None  # text file: one login or id per line
 group: "Optional[str]" = None  # exact name of a group: its members
@@ -24,7 +26,7 @@ forget_devices: bool = True  # also forget remembered devices and factors
 oauth_tokens: bool = False  # also revoke the users' OAuth and OIDC tokens
 max_workers: int = 4  # revocations in flight at once (within rate limits)
 skip_unknown_users: bool = False  # revoke the others when a named user is not found
-allow_unusual_values: list = []  # fields whose usual ceiling is lifted for this run (Okta's limits still apply)
+allow_unusual_values: list = []  # fields whose usual ceiling is lifted (Okta's limits still apply)
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply
 evidence_dir: str = ""  # where the notebook writes result.json (empty means a temp dir)

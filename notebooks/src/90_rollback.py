@@ -17,9 +17,11 @@
 # with `kmsi run` the run must be in the evidence root the rollback's own evidence goes to.
 
 # %% tags=["parameters"]
-apply_result: "Optional[str]" = None  # required: the apply run's result.json in the evidence (verified first)
+from typing import Optional  # the types of the parameters below
+
+apply_result: "Optional[str]" = None  # required: the apply run's result.json (verified first)
 force_objects: list = []  # ids of objects changed since the apply that may be overwritten
-allow_unusual_values: list = []  # fields whose usual ceiling is lifted for this run (Okta's limits still apply)
+allow_unusual_values: list = []  # fields whose usual ceiling is lifted (Okta's limits still apply)
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply
 evidence_dir: str = ""  # where the notebook writes result.json (empty means a temp dir)
