@@ -177,8 +177,11 @@ def test_rolling_back_twice_plans_nothing_the_second_time(org: Org) -> None:
 def test_a_completed_rollback_planned_again_plans_nothing(org: Org) -> None:
     """Before: rule priorities shifted back by the first rollback read as drift, and the
     second plan raised StalePlanError instead of planning nothing."""
+    # the Admin Console's policy has a rule besides the catch-all: the new app rule at
+    # priority 0 shifts it to 1, and the rollback moves it back to 0
+    params = {**PRE_AUTH, "apps": {"labels": ["Okta Admin Console"]}}
     result = pre_auth.apply(
-        org.client, pre_auth.plan(org.client, PRE_AUTH), attestation=ATTESTATION
+        org.client, pre_auth.plan(org.client, params), attestation=ATTESTATION
     )
     data = json.loads(json.dumps(result.to_dict()))
     assert any(r["action"] == "reorder" for r in data["before_state"]), "the apply shifted rules"
