@@ -18,7 +18,7 @@ writes: :func:`apply` refuses.
 
 The reads are shaped for large orgs: apps are listed once (their policy id
 comes from ``_links.accessPolicy``) and each distinct policy's rules are read
-once, concurrently through :func:`kmsi_lib.bulk.run_bulk`.
+once, concurrently through :func:`kmsi_lib.okta.bulk.run_bulk`.
 """
 
 from __future__ import annotations
@@ -45,14 +45,14 @@ from kmsi_lib.engine import (
     whole_number,
 )
 from kmsi_lib.errors import NotFoundError, ParameterError
+from kmsi_lib.okta.resources import apps as apps_resource
+from kmsi_lib.okta.resources import brands as brands_resource
+from kmsi_lib.okta.resources import policies as policies_resource
 from kmsi_lib.procedures import prompt_text
 from kmsi_lib.procedures.pre_auth import ONCE_PER_SESSION, read_sandbox_org_setting
-from kmsi_lib.resources import apps as apps_resource
-from kmsi_lib.resources import brands as brands_resource
-from kmsi_lib.resources import policies as policies_resource
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
 
 __all__ = [
     "ADMIN_CONSOLE_LABEL",

@@ -1,0 +1,9 @@
+"""The Okta client side: the only code of kmsi_lib that talks to Okta.
+
+``protocol`` (pure: URLs, error decoding, Link and WWW-Authenticate parsing,
+retry delays) ← ``auth``, ``journal``, ``governor`` ← ``client`` (OktaClient,
+the only code that sends requests) ← ``bulk``, ``resources/`` (thin functions
+per API area). Nothing here imports the engine, the procedures, the evidence or
+the runbooks (tests/test_import_directions.py). The public names are
+re-exported by :mod:`kmsi_lib` (``from kmsi_lib import OktaClient``).
+"""
