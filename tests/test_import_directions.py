@@ -10,12 +10,14 @@ imports under ``if TYPE_CHECKING:`` are exempt (annotations, never run).
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1] / "kmsi_lib"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = ROOT / "kmsi_lib"
 MAX_LINES = 600
 
 #: module (or package prefix) -> its layer; the longest matching prefix wins.
@@ -172,6 +174,19 @@ def test_imports_follow_the_directions(module: str) -> None:
     wrong = [f"line {line}: {target} ({layer_of(target)})" for line, target in imports_of(module)
              if layer_of(target) not in ALLOWED[layer]]
     assert not wrong, f"{module} ({layer}) imports against the direction: {wrong}"
+
+
+def test_the_table_in_the_architecture_doc_is_this_one() -> None:
+    """docs/ARCHITECTURE.md's "may import" column says what :data:`ALLOWED` enforces."""
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    section = text.split("## Import directions", 1)[1].split("\n## ", 1)[0]
+    documented: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] in ALLOWED:
+            may = re.sub(r"\(.*?\)", "", cells[2])  # parenthesised remarks are prose
+            documented[cells[0]] = {w.strip() for w in may.split(",")} & set(ALLOWED)
+    assert documented == ALLOWED
 
 
 def test_no_import_cycle_between_modules() -> None:
