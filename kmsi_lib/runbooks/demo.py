@@ -111,7 +111,7 @@ def run_demo(
     kernels (:mod:`kmsi_lib.engine.witness`); the environment is restored afterwards.
     """
     from kmsi_lib.engine.witness import ADMIN_URL_ENV
-    from kmsi_lib.params import params_file_for, runbook_name
+    from kmsi_lib.runbooks.params import params_file_for, runbook_name
 
     project = project or _project_dir()
     change_id = f"DEMO-{_dt.datetime.now(_dt.UTC):%Y%m%d}"
@@ -194,7 +194,7 @@ def demo_main(args: argparse.Namespace) -> int:
 
 def _rollback_params(template: Path, apply_result: Path | None, tmp: Path) -> Path:
     """The rollback params for the demo: the committed file, pointed at this demo's apply."""
-    from kmsi_lib.params import load_params_file
+    from kmsi_lib.runbooks.params import load_params_file
 
     values = load_params_file(template)
     if apply_result is not None:
