@@ -13,12 +13,12 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
-    "Credentials": "kmsi_lib.auth",
+    "Credentials": "kmsi_lib.okta.auth",
     "KmsiError": "kmsi_lib.errors",
-    "OktaClient": "kmsi_lib.client",
-    "RetryPolicy": "kmsi_lib.client",
-    "Secret": "kmsi_lib.auth",
-    "run_bulk": "kmsi_lib.bulk",
+    "OktaClient": "kmsi_lib.okta.client",
+    "RetryPolicy": "kmsi_lib.okta.client",
+    "Secret": "kmsi_lib.okta.auth",
+    "run_bulk": "kmsi_lib.okta.bulk",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -44,13 +44,13 @@ class Command:
 # subcommand -> its owner; a registry instead of an if-chain.
 COMMANDS: dict[str, Command] = {
     "demo": Command("start the sandbox and run every runbook against it",
-                    "kmsi_lib.runner", "add_demo_arguments", "demo_main"),
+                    "kmsi_lib.runbooks.demo", "add_demo_arguments", "demo_main"),
     "evidence": Command("list or verify recorded evidence (hash chain)",
                         "kmsi_lib.evidence.cli"),
     "lab": Command("start the sandbox and JupyterLab pointed at it, for training",
-                   "kmsi_lib.lab"),
+                   "kmsi_lib.runbooks.lab"),
     "run": Command("execute one runbook headlessly (plan or apply)",
-                   "kmsi_lib.runner", "add_run_arguments", "run_main"),
+                   "kmsi_lib.runbooks.run", "add_run_arguments", "run_main"),
     "sandbox": Command("run the sandbox Okta org on loopback", "kmsi_lib.sandbox.__main__"),
 }
 

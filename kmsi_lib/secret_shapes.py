@@ -3,9 +3,9 @@
 Three parts of the library need to know a credential when they see one, and
 they must agree:
 
-* the params loader refuses it (:mod:`kmsi_lib.params`),
-* the request journal and error messages redact it (:mod:`kmsi_lib.journal`,
-  :mod:`kmsi_lib._protocol`),
+* the params loader refuses it (:mod:`kmsi_lib.runbooks.params`),
+* the request journal and error messages redact it (:mod:`kmsi_lib.okta.journal`,
+  :mod:`kmsi_lib.okta.protocol`),
 * the evidence scan finds it in files (:mod:`kmsi_lib.evidence`).
 
 So the key names (:func:`is_secret_key`), the value shapes

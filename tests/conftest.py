@@ -23,7 +23,7 @@ from kmsi_lib.engine import witness
 from kmsi_lib.sandbox import SANDBOX_URL as SANDBOX_BASE_URL
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
     from kmsi_lib.sandbox import Sandbox
 
 
@@ -69,8 +69,8 @@ def okta(sandbox: Sandbox) -> Iterator[OktaClient]:
     The sandbox witness is installed too, as the demo does: verifications may consult
     the sandbox's admin endpoints (without the client's credentials).
     """
-    from kmsi_lib.auth import SSWSAuth
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.auth import SSWSAuth
+    from kmsi_lib.okta.client import OktaClient
 
     with OktaClient(SANDBOX_BASE_URL, SSWSAuth(sandbox.token),
                     transport=sandbox.transport()) as client, \

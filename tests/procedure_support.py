@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from kmsi_lib.auth import SSWSAuth
-from kmsi_lib.client import OktaClient
 from kmsi_lib.engine import witness
+from kmsi_lib.okta.auth import SSWSAuth
+from kmsi_lib.okta.client import OktaClient
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
 ATTESTATION = {

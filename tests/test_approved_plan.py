@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from kmsi_lib import cli, evidence, runner
+from kmsi_lib import cli, evidence
 from kmsi_lib.errors import EvidenceError
+from kmsi_lib.runbooks import run as runner
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 ROOT = Path(__file__).resolve().parent.parent

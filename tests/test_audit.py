@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from procedure_support import sandbox_writes
 
-from kmsi_lib.auth import SSWSAuth
-from kmsi_lib.client import OktaClient
 from kmsi_lib.engine import parse_params, witness
 from kmsi_lib.errors import ParameterError
+from kmsi_lib.okta.auth import SSWSAuth
+from kmsi_lib.okta.client import OktaClient
 from kmsi_lib.procedures import audit
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 

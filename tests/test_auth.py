@@ -22,7 +22,7 @@ from fake_secrets import PEM_BEGIN, fake_pem
 from key_forms import jwk_of, pem_of
 
 from kmsi_lib import errors
-from kmsi_lib.auth import (
+from kmsi_lib.okta.auth import (
     CLIENT_ASSERTION_TYPE,
     Credentials,
     OAuthServiceAppAuth,
@@ -30,7 +30,7 @@ from kmsi_lib.auth import (
     SSWSAuth,
     load_private_key,
 )
-from kmsi_lib.client import OktaClient
+from kmsi_lib.okta.client import OktaClient
 
 ORG = "https://example.okta.com"
 TOKEN_URL = f"{ORG}/oauth2/v1/token"

@@ -2,8 +2,8 @@
 
 ``tests/data/bad_params/<runbook>/<case>.yaml`` holds one wrong params file per
 case and ``manifest.yaml`` the field its error must name. Every case goes
-through the runner's validation path (:func:`kmsi_lib.params.load_run_params`
-and :func:`kmsi_lib.runner.run_notebook` against a served sandbox), and a
+through the runner's validation path (:func:`kmsi_lib.runbooks.params.load_run_params`
+and :func:`kmsi_lib.runbooks.run.run_notebook` against a served sandbox), and a
 sample through ``kmsi run`` in a subprocess: exit 2, the field named, no
 traceback, no request to the org and no evidence written.
 """
@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kmsi_lib import runner
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.params import load_run_params
+from kmsi_lib.runbooks import run as runner
+from kmsi_lib.runbooks.params import load_run_params
 from kmsi_lib.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent

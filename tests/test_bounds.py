@@ -10,8 +10,8 @@ import pytest
 from kmsi_lib.engine import field_messages, parse_params
 from kmsi_lib.engine.bounds import raisable_fields
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.params import load_params_file
 from kmsi_lib.procedures import audit, post_auth, pre_auth, prompt_text, reset_sessions
+from kmsi_lib.runbooks.params import load_params_file
 
 APPS = {"apps": {"labels": ["Slack"]}}
 GROUPS = {"groups": ["KMSI Pilot"], "apps": {"labels": ["Slack"]}}

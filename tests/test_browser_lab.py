@@ -1,6 +1,6 @@
 """``kmsi lab`` and the post-auth runbook's form, driven in JupyterLab by headless Chromium.
 
-The pure parts of :mod:`kmsi_lib.lab` are tested first, without a browser.
+The pure parts of :mod:`kmsi_lib.runbooks.lab` are tested first, without a browser.
 The browser test (marker ``browser``) starts the sandbox and JupyterLab on
 loopback, opens a copy of ``20_post_auth.ipynb`` with ``interactive = True``,
 runs it, checks that each step's cell shows its part of the form, fills the
@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kmsi_lib.lab import Lab, free_port, lab_command, lab_environment
+from kmsi_lib.runbooks.lab import Lab, free_port, lab_command, lab_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -120,7 +120,7 @@ def test_kmsi_lab_prints_the_address_and_stops_cleanly_on_ctrl_c(tmp_path: Path)
 
 
 def test_kmsi_lab_refuses_an_unknown_seed(capsys: pytest.CaptureFixture[str]) -> None:
-    from kmsi_lib.lab import main
+    from kmsi_lib.runbooks.lab import main
 
     assert main(["--seed", "nope", "--no-browser", "--port", str(free_port())]) == 2
     assert "unknown seed 'nope'" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from kmsi_lib.bulk import run_bulk, tqdm_progress
+from kmsi_lib.okta.bulk import run_bulk, tqdm_progress
 
 
 def test_results_in_input_order_with_failures_collected() -> None:

@@ -71,8 +71,9 @@ def test_kmsi_help_imports_no_subcommand() -> None:
     """`kmsi --help` lists the subcommands without importing the modules that own them."""
     code = ("import sys\nfrom kmsi_lib import cli\n"
             "assert cli.main(['--help']) == 0\n"
-            "loaded = [m for m in ('kmsi_lib.runner', 'kmsi_lib.evidence', 'kmsi_lib.lab',"
-            " 'kmsi_lib.sandbox') if m in sys.modules]\n"
+            "loaded = [m for m in ('kmsi_lib.runbooks.run', 'kmsi_lib.runbooks.demo',"
+            " 'kmsi_lib.evidence', 'kmsi_lib.runbooks.lab', 'kmsi_lib.sandbox')"
+            " if m in sys.modules]\n"
             "assert not loaded, loaded\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)

@@ -18,8 +18,8 @@ import pytest
 import respx
 
 from kmsi_lib import errors
-from kmsi_lib.auth import SSWSAuth
-from kmsi_lib.client import OktaClient, RetryPolicy
+from kmsi_lib.okta.auth import SSWSAuth
+from kmsi_lib.okta.client import OktaClient, RetryPolicy
 
 ORG = "https://example.okta.com"
 TOKEN = "00fakeTokenForTests-0123456789"

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from kmsi_lib.auth import SSWSAuth
-from kmsi_lib.bulk import run_bulk
-from kmsi_lib.client import OktaClient, RetryPolicy
-from kmsi_lib.governor import Governor
-from kmsi_lib.resources import users
+from kmsi_lib.okta.auth import SSWSAuth
+from kmsi_lib.okta.bulk import run_bulk
+from kmsi_lib.okta.client import OktaClient, RetryPolicy
+from kmsi_lib.okta.governor import Governor
+from kmsi_lib.okta.resources import users
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
 LIMIT = 1000

@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from key_forms import jwk_of
 
 from kmsi_lib import errors
-from kmsi_lib.auth import SSWSAuth
-from kmsi_lib.client import OktaClient, RetryPolicy
-from kmsi_lib.governor import Governor
-from kmsi_lib.resources import policies
+from kmsi_lib.okta.auth import SSWSAuth
+from kmsi_lib.okta.client import OktaClient, RetryPolicy
+from kmsi_lib.okta.governor import Governor
+from kmsi_lib.okta.resources import policies
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
 

@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from key_forms import jwk_of, pem_of
 
 from kmsi_lib import errors
-from kmsi_lib.auth import Credentials, OAuthServiceAppAuth, SSWSAuth
-from kmsi_lib.client import OktaClient, RetryPolicy
+from kmsi_lib.okta.auth import Credentials, OAuthServiceAppAuth, SSWSAuth
+from kmsi_lib.okta.client import OktaClient, RetryPolicy
 
 ORG = "https://example.okta.com"
 SSWS_TOKEN = "00Fake-SSWS-token_for-leak-tests-0123456789"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from kmsi_lib import contract, params, runbook, runner
-from kmsi_lib.runbook import Runbook
+from kmsi_lib.runbooks import contract, params, runbook
+from kmsi_lib.runbooks import run as runner
+from kmsi_lib.runbooks.runbook import Runbook
 
 
 def test_a_runbook_writes_exactly_the_result_keys(tmp_path: Path) -> None:

@@ -26,8 +26,9 @@ from typing import Any
 import pytest
 from procedure_support import sandbox_writes
 
-from kmsi_lib import cli, evidence, runner
+from kmsi_lib import cli, evidence
 from kmsi_lib.engine import model as _base
+from kmsi_lib.runbooks import run as runner
 
 ROOT = Path(__file__).resolve().parent.parent
 POST_AUTH = ROOT / "notebooks" / "20_post_auth.ipynb"

@@ -28,10 +28,10 @@ import pytest
 from procedure_support import ATTESTATION
 from reliability import COUNTS
 
-from kmsi_lib.auth import SSWSAuth
-from kmsi_lib.client import OktaClient
 from kmsi_lib.engine import ApplyResult, Plan
 from kmsi_lib.errors import KmsiError
+from kmsi_lib.okta.auth import SSWSAuth
+from kmsi_lib.okta.client import OktaClient
 from kmsi_lib.procedures import post_auth, pre_auth, prompt_text, reset_sessions, rollback
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 

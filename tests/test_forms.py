@@ -12,10 +12,10 @@ import ipywidgets as w
 import pydantic
 import pytest
 
-from kmsi_lib.client import OktaClient, RetryPolicy
-from kmsi_lib.forms import RunbookForm, field_inputs, validate_values
+from kmsi_lib.okta.client import OktaClient, RetryPolicy
 from kmsi_lib.procedures import REGISTRY
-from kmsi_lib.runbook import Runbook
+from kmsi_lib.runbooks.forms import RunbookForm, field_inputs, validate_values
+from kmsi_lib.runbooks.runbook import Runbook
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
 POST_AUTH = {"apps": {"labels": ["Salesforce.com"]}, "prompt_frequency": "P7D"}
@@ -251,7 +251,7 @@ def test_every_runbook_form_round_trips_its_parameters(
     import ast
 
     from kmsi_lib.engine import parse_params
-    from kmsi_lib.params import load_params_file, notebook_info, params_file_for
+    from kmsi_lib.runbooks.params import load_params_file, notebook_info, params_file_for
 
     info = notebook_info(path)
     namespace = {n: ast.literal_eval(p.default) for n, p in info.parameters.items()}

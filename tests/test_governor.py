@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from kmsi_lib.governor import Governor, bucket_key
+from kmsi_lib.okta.governor import Governor, bucket_key
 
 DATE = "Sun, 17 May 2026 13:28:03 GMT"  # epoch 1779024483
 EPOCH = 1779024483

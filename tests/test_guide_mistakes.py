@@ -186,8 +186,8 @@ def test_oauth_bearer_with_exactly_the_procedure_scopes(procedure: Any) -> None:
     from jwt.algorithms import RSAAlgorithm
     from procedure_support import SANDBOX_URL, WireRecorder
 
-    from kmsi_lib.auth import OAuthServiceAppAuth
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.auth import OAuthServiceAppAuth
+    from kmsi_lib.okta.client import OktaClient
     from kmsi_lib.sandbox import Sandbox
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

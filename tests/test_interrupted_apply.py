@@ -22,8 +22,9 @@ from typing import Any
 
 import pytest
 
-from kmsi_lib import evidence, runner
+from kmsi_lib import evidence
 from kmsi_lib.engine import Change, ObjectRef, Plan, recover_apply_result
+from kmsi_lib.runbooks import run as runner
 from kmsi_lib.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent

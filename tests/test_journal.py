@@ -9,7 +9,7 @@ import threading
 import httpx
 import pytest
 
-from kmsi_lib.journal import Journal
+from kmsi_lib.okta.journal import Journal
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
 

@@ -18,10 +18,10 @@ import httpx
 import pytest
 from procedure_support import sandbox_writes
 
-from kmsi_lib.auth import SSWSAuth
-from kmsi_lib.client import OktaClient
 from kmsi_lib.engine import Plan
 from kmsi_lib.engine import conflicts as _conflicts
+from kmsi_lib.okta.auth import SSWSAuth
+from kmsi_lib.okta.client import OktaClient
 from kmsi_lib.procedures import post_auth
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 

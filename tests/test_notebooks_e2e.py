@@ -1,6 +1,6 @@
 """Every runbook executed with papermill against the sandbox served over loopback HTTP.
 
-The module runs ``kmsi demo``'s sequence once (:func:`kmsi_lib.runner.run_demo`:
+The module runs ``kmsi demo``'s sequence once (:func:`kmsi_lib.runbooks.demo.run_demo`:
 audit, plan then apply of each change with the plan approved, the audit again
 and a rollback) against a sandbox whose API token is a canary, then asserts on
 each run's evidence JSON and on the sandbox's own state (the independent
@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
-from kmsi_lib import evidence, runner
+from kmsi_lib import evidence
+from kmsi_lib.runbooks import demo as demo_runs
+from kmsi_lib.runbooks import run as runner
 
 ROOT = Path(__file__).resolve().parent.parent
 CANARY = "canary-e2e-" + secrets.token_urlsafe(24)
@@ -42,7 +44,7 @@ def _kmsi(rule: dict[str, Any]) -> Any:
 class Demo:
     sandbox: Any
     root: Path
-    runs: list[runner.DemoRun]
+    runs: list[demo_runs.DemoRun]
     seed_state: dict[str, Any]
 
     def record(self, name: str, mode: str, nth: int = 0) -> dict[str, Any]:
@@ -64,17 +66,17 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         for name in OKTA_VARS:
             mp.delenv(name, raising=False)
         mp.setenv("KMSI_OPERATOR", "e2e")
-        runs = runner.run_demo(sandbox, root, project=ROOT, timeout=120, progress=False)
+        runs = demo_runs.run_demo(sandbox, root, project=ROOT, timeout=120, progress=False)
     yield Demo(sandbox, root, runs, seed_state)
 
 
 def test_every_runbook_ran_in_plan_and_apply_and_the_evidence_verifies(demo: Demo) -> None:
     assert [(r.step.notebook, r.step.mode, r.ok) for r in demo.runs] == [
-        (s.notebook, s.mode, True) for s in runner.DEMO_STEPS]
+        (s.notebook, s.mode, True) for s in demo_runs.DEMO_STEPS]
     names = {r.step.notebook for r in demo.runs}
     assert names == {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     report = evidence.verify(demo.root)
-    assert report.ok and report.runs == len(runner.DEMO_STEPS), report.to_text()
+    assert report.ok and report.runs == len(demo_runs.DEMO_STEPS), report.to_text()
     for entry in evidence.read_ledger(demo.root):
         assert entry["change_id"].startswith("DEMO-") and entry["status"] == "succeeded"
 
@@ -161,7 +163,7 @@ def test_prompt_text_and_session_reset_reached_the_org(demo: Demo) -> None:
 
 def test_the_canary_token_is_in_no_evidence_file(demo: Demo) -> None:
     files = [p for p in demo.root.rglob("*") if p.is_file()]
-    assert len(files) > 4 * len(runner.DEMO_STEPS)
+    assert len(files) > 4 * len(demo_runs.DEMO_STEPS)
     assert evidence.scan_for_secrets(files, [CANARY]) == []
 
 

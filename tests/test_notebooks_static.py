@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from kmsi_lib.params import check_no_secrets, notebook_info
 from kmsi_lib.procedures import REGISTRY
-from kmsi_lib.runbook import ATTESTATION_PARAMETERS, RUNNER_PARAMETERS
+from kmsi_lib.runbooks.params import check_no_secrets, notebook_info
+from kmsi_lib.runbooks.runbook import ATTESTATION_PARAMETERS, RUNNER_PARAMETERS
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -159,9 +159,9 @@ UNNAMED_SELECTION = {
 def test_defaults_choose_nothing(path: Path, tmp_path: Path) -> None:
     """Run with no params file, a writing runbook refuses before any request, naming what to
     choose; only the read-only audit plans (its defaults are thresholds, not selections)."""
-    from kmsi_lib.client import OktaClient
     from kmsi_lib.errors import ParameterError
-    from kmsi_lib.runbook import Runbook
+    from kmsi_lib.okta.client import OktaClient
+    from kmsi_lib.runbooks.runbook import Runbook
     from kmsi_lib.sandbox import Sandbox
 
     sb = Sandbox(seed="default")

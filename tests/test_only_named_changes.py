@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from kmsi_lib import runner
-from kmsi_lib.params import notebook_info
 from kmsi_lib.procedures import REGISTRY
+from kmsi_lib.runbooks import run as runner
+from kmsi_lib.runbooks.params import notebook_info
 from kmsi_lib.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent

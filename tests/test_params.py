@@ -14,7 +14,7 @@ import pytest
 from fake_secrets import fake_pem, fake_token
 
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.params import (
+from kmsi_lib.runbooks.params import (
     check_no_secrets,
     load_params_file,
     load_run_params,
@@ -75,11 +75,11 @@ def test_notebook_info_reads_parameters_cell_and_metadata(tmp_path: Path) -> Non
 
 
 def test_papermill_is_imported_only_to_read_a_notebook(tmp_path: Path) -> None:
-    """Papermill costs seconds to import: importing kmsi_lib.params does not pay for it,
+    """Papermill costs seconds to import: importing kmsi_lib.runbooks.params does not pay for it,
     reading a notebook's parameters does."""
-    code = ("import sys, kmsi_lib, kmsi_lib.params\n"
+    code = ("import sys, kmsi_lib, kmsi_lib.runbooks.params\n"
             "assert 'papermill' not in sys.modules, 'papermill imported at import time'\n"
-            f"kmsi_lib.params.notebook_info({str(_notebook(tmp_path))!r})\n"
+            f"kmsi_lib.runbooks.params.notebook_info({str(_notebook(tmp_path))!r})\n"
             "assert 'papermill' in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True,
                    cwd=Path(__file__).resolve().parent.parent)

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.params import load_params_file, notebook_info, validate_params
+from kmsi_lib.runbooks.params import load_params_file, notebook_info, validate_params
 
 ROOT = Path(__file__).resolve().parent.parent
 INFOS = [notebook_info(p) for p in sorted((ROOT / "notebooks").glob("[0-9]*_*.ipynb"))]

@@ -344,8 +344,8 @@ def test_org_setting_is_not_checked_on_a_real_org_and_verification_says_so() -> 
     """Only the sandbox exposes the toggle; elsewhere verification notes it was not checked."""
     from procedure_support import WireRecorder
 
-    from kmsi_lib.auth import SSWSAuth
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.auth import SSWSAuth
+    from kmsi_lib.okta.client import OktaClient
     from kmsi_lib.sandbox import Sandbox
 
     sandbox = Sandbox(seed="default")
@@ -413,8 +413,8 @@ def test_second_apply_with_the_setting_unverified_takes_the_earlier_attestation(
 def test_a_real_org_keeps_the_manual_step_on_a_second_plan() -> None:
     from procedure_support import WireRecorder
 
-    from kmsi_lib.auth import SSWSAuth
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.auth import SSWSAuth
+    from kmsi_lib.okta.client import OktaClient
     from kmsi_lib.sandbox import Sandbox
 
     sandbox = Sandbox(seed="default")

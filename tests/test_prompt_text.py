@@ -10,8 +10,6 @@ import httpx
 import pytest
 from procedure_support import org_snapshot, sandbox_writes
 
-from kmsi_lib.auth import SSWSAuth
-from kmsi_lib.client import OktaClient
 from kmsi_lib.engine import ApplyResult, Plan, parse_params
 from kmsi_lib.errors import (
     ClassicEngineError,
@@ -19,6 +17,8 @@ from kmsi_lib.errors import (
     StalePlanError,
     ValidationError,
 )
+from kmsi_lib.okta.auth import SSWSAuth
+from kmsi_lib.okta.client import OktaClient
 from kmsi_lib.procedures import prompt_text, rollback
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox, SandboxConfig
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from fake_secrets import fake_pem, fake_token
 
-from kmsi_lib import _protocol as p
 from kmsi_lib import errors
+from kmsi_lib.okta import protocol as p
 
 SAMPLES = Path(__file__).parent / "samples"
 

@@ -28,7 +28,7 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
 def test_importing_the_package_and_the_client_does_not_load_papermill() -> None:
     """papermill costs seconds to import; code paths that do not run notebooks never pay it."""
     code = (
-        "import sys, kmsi_lib, kmsi_lib.client, kmsi_lib.procedures, kmsi_lib.sandbox;"
+        "import sys, kmsi_lib, kmsi_lib.okta.client, kmsi_lib.procedures, kmsi_lib.sandbox;"
         "print('papermill' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -9,8 +9,6 @@ from typing import Any
 import pytest
 from procedure_support import sandbox_writes
 
-from kmsi_lib.auth import SSWSAuth
-from kmsi_lib.client import OktaClient
 from kmsi_lib.engine import Plan, parse_params
 from kmsi_lib.errors import (
     ClassicEngineError,
@@ -18,6 +16,8 @@ from kmsi_lib.errors import (
     ParameterError,
     StalePlanError,
 )
+from kmsi_lib.okta.auth import SSWSAuth
+from kmsi_lib.okta.client import OktaClient
 from kmsi_lib.procedures import reset_sessions, rollback
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 

@@ -9,9 +9,9 @@ import pytest
 import respx
 
 from kmsi_lib import errors
-from kmsi_lib.auth import SSWSAuth
-from kmsi_lib.client import OktaClient
-from kmsi_lib.resources import apps, brands, groups, policies, users
+from kmsi_lib.okta.auth import SSWSAuth
+from kmsi_lib.okta.client import OktaClient
+from kmsi_lib.okta.resources import apps, brands, groups, policies, users
 
 ORG = "https://example.okta.com"
 NOT_FOUND = {"errorCode": "E0000007", "errorSummary": "Not found: Resource not found: x (User)"}

@@ -254,8 +254,8 @@ def test_an_apply_result_from_another_org_is_refused() -> None:
     """Ids from one org mean nothing in another: the rollback stops before reading anything."""
     from procedure_support import WireRecorder
 
-    from kmsi_lib.auth import SSWSAuth
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.auth import SSWSAuth
+    from kmsi_lib.okta.client import OktaClient
     from kmsi_lib.sandbox import Sandbox
 
     sandbox = Sandbox(seed="default")

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from kmsi_lib.client import OktaClient, RetryPolicy
 from kmsi_lib.engine import ApplyResult, Plan
 from kmsi_lib.errors import (
     ClassicEngineError,
@@ -18,7 +17,8 @@ from kmsi_lib.errors import (
     ParameterError,
     StalePlanError,
 )
-from kmsi_lib.runbook import RUNNER_PARAMETERS, Runbook, check_change_id
+from kmsi_lib.okta.client import OktaClient, RetryPolicy
+from kmsi_lib.runbooks.runbook import RUNNER_PARAMETERS, Runbook, check_change_id
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
 POST_AUTH = {"apps": {"labels": ["Salesforce.com"]}, "prompt_frequency": "P7D"}
@@ -353,7 +353,7 @@ def test_empty_evidence_dir_means_a_temporary_one(sb: Sandbox) -> None:
 
 
 def test_runner_parameters_match_the_contract() -> None:
-    from kmsi_lib.params import RUNNER_PARAMETERS as RUNNER_SIDE
+    from kmsi_lib.runbooks.params import RUNNER_PARAMETERS as RUNNER_SIDE
 
     assert set(RUNNER_PARAMETERS) == set(RUNNER_SIDE)
 

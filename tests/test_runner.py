@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from kmsi_lib import cli, evidence, runner
+from kmsi_lib import cli, evidence
 from kmsi_lib.errors import ConfigError, ParameterError
+from kmsi_lib.runbooks import run as runner
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 TOKEN = "fake-runner-token-0123456789abcdef"

@@ -1,4 +1,4 @@
-"""The sandbox's System Log (``GET /api/v1/logs``) and ``kmsi_lib.resources.logs`` over it."""
+"""The sandbox's System Log (``GET /api/v1/logs``) and ``kmsi_lib.okta.resources.logs`` over it."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from key_forms import jwk_of
 from okta_spec import SpecCheckingTransport, unexcused
 
 from kmsi_lib import errors
-from kmsi_lib.auth import SSWSAuth
-from kmsi_lib.client import OktaClient
-from kmsi_lib.resources import logs
+from kmsi_lib.okta.auth import SSWSAuth
+from kmsi_lib.okta.client import OktaClient
+from kmsi_lib.okta.resources import logs
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 from kmsi_lib.sandbox._app import TABLE
 from kmsi_lib.sandbox._syslog import AUDITS

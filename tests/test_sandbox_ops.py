@@ -228,8 +228,8 @@ def test_okta_client_gets_through_a_concurrency_limit_by_retrying(sb: Sandbox) -
     """kmsi_lib's OktaClient, a consumer here, allowed more parallel requests than the org's
     concurrency limit: it takes Limit 0 / Remaining 0 as a concurrency rejection, backs off and
     retries until every call succeeds."""
-    from kmsi_lib.auth import SSWSAuth
-    from kmsi_lib.client import OktaClient, RetryPolicy
+    from kmsi_lib.okta.auth import SSWSAuth
+    from kmsi_lib.okta.client import OktaClient, RetryPolicy
 
     sb.admin.set_concurrency_limit(2)
     sb.admin.add_fault({"latency_ms": 300, "match": {"path": "/api/v1/policies*"}})

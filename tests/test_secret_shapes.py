@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from kmsi_lib import evidence, secret_shapes
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.journal import Journal
-from kmsi_lib.params import check_no_secrets
+from kmsi_lib.okta.journal import Journal
+from kmsi_lib.runbooks.params import check_no_secrets
 
 _ALNUM = string.ascii_letters + string.digits
 _B64URL = _ALNUM + "-_"

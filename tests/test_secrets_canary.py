@@ -26,8 +26,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from key_forms import jwk_of, pem_of
 
-from kmsi_lib import cli, evidence, runner
+from kmsi_lib import cli, evidence
 from kmsi_lib.procedures import REGISTRY
+from kmsi_lib.runbooks import run as runner
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "20_post_auth.ipynb"
@@ -250,8 +251,8 @@ def _set_okta_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
 def _in_process(name: str, probes: _Probes, caplog: pytest.LogCaptureFixture,
                 capfd: pytest.CaptureFixture[str]) -> None:
     """Credentials.from_env and OktaClient.from_env: exception texts, logs and output."""
-    from kmsi_lib.auth import Credentials
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.auth import Credentials
+    from kmsi_lib.okta.client import OktaClient
 
     calls: list[tuple[str, Callable[[], object]]] = [
         ("Credentials.from_env", Credentials.from_env),

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from procedure_support import ATTESTATION, WireRecorder
 
-from kmsi_lib.auth import SSWSAuth
-from kmsi_lib.client import OktaClient
 from kmsi_lib.engine import witness
 from kmsi_lib.errors import ConfigError
+from kmsi_lib.okta.auth import SSWSAuth
+from kmsi_lib.okta.client import OktaClient
 from kmsi_lib.procedures import pre_auth, reset_sessions
 from kmsi_lib.sandbox import Sandbox
 

@@ -14,7 +14,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-from kmsi_lib import _protocol
 from kmsi_lib.engine import conflicts as _conflicts
 from kmsi_lib.engine.kinds import ObjectKind, get_kind
 from kmsi_lib.engine.model import (
@@ -34,10 +33,11 @@ from kmsi_lib.engine.paths import get_path, same_value
 from kmsi_lib.engine.progress import report_write
 from kmsi_lib.engine.reader import check_drift, register_lookup
 from kmsi_lib.errors import KmsiError, OktaApiError, ParameterError, StalePlanError, TransportError
-from kmsi_lib.resources import policies
+from kmsi_lib.okta import protocol as _protocol
+from kmsi_lib.okta.resources import policies
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
 
 __all__ = [
     "RULE_ORDER_KIND",

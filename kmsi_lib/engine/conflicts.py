@@ -36,12 +36,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from kmsi_lib.errors import KmsiError
-from kmsi_lib.resources import logs
+from kmsi_lib.okta.resources import logs
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
     from kmsi_lib.engine.model import AppliedChange, BeforeRecord, Check
-    from kmsi_lib.journal import JournalEntry
+    from kmsi_lib.okta.client import OktaClient
+    from kmsi_lib.okta.journal import JournalEntry
 
 __all__ = [
     "PRIMARY_ONLY",

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from kmsi_lib.engine.model import Change, ObjectRef
 from kmsi_lib.engine.reader import or_none, register_lookup
 from kmsi_lib.errors import KmsiError
-from kmsi_lib.resources import policies
+from kmsi_lib.okta.resources import policies
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
 
 __all__ = ["ObjectKind", "PolicyKind", "RuleKind", "get_kind", "register_kind"]
 

@@ -13,15 +13,15 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from kmsi_lib.bulk import run_bulk
 from kmsi_lib.engine.model import ObjectRef, Observation, Plan
 from kmsi_lib.engine.paths import canonical, diff
 from kmsi_lib.engine.render import show
 from kmsi_lib.errors import KmsiError, NotFoundError
-from kmsi_lib.resources import policies
+from kmsi_lib.okta.bulk import run_bulk
+from kmsi_lib.okta.resources import policies
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
 
 T = TypeVar("T")
 

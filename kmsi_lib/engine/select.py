@@ -13,10 +13,10 @@ from kmsi_lib.engine import bounds as _bounds
 from kmsi_lib.engine.params import ParamsModel
 from kmsi_lib.engine.reader import Reader, or_none, register_lookup
 from kmsi_lib.errors import KmsiError, ParameterError
-from kmsi_lib.resources import apps, groups, policies
+from kmsi_lib.okta.resources import apps, groups, policies
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
 
 __all__ = [
     "AppSelection",

@@ -33,11 +33,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from kmsi_lib import _protocol
 from kmsi_lib.errors import ConfigError
+from kmsi_lib.okta import protocol as _protocol
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
 
 __all__ = [
     "ADMIN_URL_ENV",

@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from kmsi_lib.contract import RESULT_FILE
 from kmsi_lib.errors import EvidenceError
+from kmsi_lib.runbooks.contract import RESULT_FILE
 
 from .hashing import sha256_bytes
 

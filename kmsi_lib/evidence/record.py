@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kmsi_lib import _protocol
-from kmsi_lib.contract import OUTCOME_FAILED, RESULT_FILE
 from kmsi_lib.errors import EvidenceError
+from kmsi_lib.okta import protocol as _protocol
+from kmsi_lib.runbooks.contract import OUTCOME_FAILED, RESULT_FILE
 
 from .files import RECORD_FILE, SCHEMA, remove_tree, write_json
 from .hashing import file_digests
@@ -42,8 +42,8 @@ def write_result(evidence_dir: str | os.PathLike[str], result: Mapping[str, Any]
     """Write the notebook's ``result.json`` into ``evidence_dir`` (called by the runbook).
 
     ``result`` has the keys of the notebook/runner contract
-    (:data:`kmsi_lib.contract.RESULT_KEYS`), its ``outcome`` one of
-    :data:`kmsi_lib.contract.OUTCOMES`.
+    (:data:`kmsi_lib.runbooks.contract.RESULT_KEYS`), its ``outcome`` one of
+    :data:`kmsi_lib.runbooks.contract.OUTCOMES`.
     """
     return write_json(Path(evidence_dir) / RESULT_FILE, dict(result))
 

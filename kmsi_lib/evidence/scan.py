@@ -88,7 +88,7 @@ def known_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     env = dict(os.environ if environ is None else environ)
     values: list[str] = []
     with contextlib.suppress(Exception):  # no credentials configured is not an error here
-        from kmsi_lib.auth import Credentials
+        from kmsi_lib.okta.auth import Credentials
 
         creds = Credentials.from_env(env)
         values += [str(v) for v in creds.secret_values()]

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 if TYPE_CHECKING:
     import pydantic
 
-    from kmsi_lib.client import OktaClient
     from kmsi_lib.engine import ApplyResult, Plan, Verification
+    from kmsi_lib.okta.client import OktaClient
 
 __all__ = ["NAMES", "REGISTRY", "Procedure"]
 

@@ -51,7 +51,7 @@ from kmsi_lib.procedures import pre_auth
 from kmsi_lib.procedures.audit import ADMIN_CONSOLE_LABEL
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
 
 __all__ = [
     "MANAGED_RULE_NAMES",

@@ -51,7 +51,7 @@ from kmsi_lib.engine import (
 from kmsi_lib.errors import ParameterError
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
 
 __all__ = ["NAME", "SCOPES", "TITLE", "Params", "apply", "plan", "verify"]
 

@@ -54,10 +54,10 @@ from kmsi_lib.engine import (
     suggest,
 )
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.resources import brands as brands_api
+from kmsi_lib.okta.resources import brands as brands_api
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
 
 __all__ = [
     "NAME",

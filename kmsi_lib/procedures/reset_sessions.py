@@ -13,7 +13,7 @@ file (one per line, ``#`` starts a comment) or as the members of a group
 A user that cannot be found stops the plan (with a suggestion when a login
 is close), unless ``skip_unknown_users`` is set: then the plan's warnings,
 shown first, list who was skipped. An empty selection is refused. The revocations run
-concurrently through :func:`kmsi_lib.bulk.run_bulk` (within the client's
+concurrently through :func:`kmsi_lib.okta.bulk.run_bulk` (within the client's
 rate-limit governor) with an optional progress callback; each user's outcome
 is recorded. A revocation cannot be undone: the apply result says so and
 records no before-state.
@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from kmsi_lib.bulk import run_bulk
 from kmsi_lib.engine import (
     AllowUnusualValues,
     AppliedChange,
@@ -56,11 +55,12 @@ from kmsi_lib.engine import (
     witness,
 )
 from kmsi_lib.errors import KmsiError, ParameterError
-from kmsi_lib.resources import groups as groups_api
-from kmsi_lib.resources import users as users_api
+from kmsi_lib.okta.bulk import run_bulk
+from kmsi_lib.okta.resources import groups as groups_api
+from kmsi_lib.okta.resources import users as users_api
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
 
 __all__ = [
     "NAME",

@@ -53,7 +53,7 @@ from kmsi_lib.errors import EvidenceError, ParameterError, StalePlanError
 from kmsi_lib.procedures import REGISTRY
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
 
 __all__ = [
     "NAME",

@@ -37,7 +37,7 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 # against a Classic Engine org and then says so, since KMSI needs Identity Engine.
 
 # %%
-from kmsi_lib.runbook import Runbook
+from kmsi_lib.runbooks.runbook import Runbook
 
 rb = Runbook.from_parameters("audit", globals())
 client = rb.connect()  # shows the org and its engine

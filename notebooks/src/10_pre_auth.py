@@ -52,7 +52,7 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 # refused before anything else happens.
 
 # %%
-from kmsi_lib.runbook import Runbook
+from kmsi_lib.runbooks.runbook import Runbook
 
 rb = Runbook.from_parameters("pre_auth", globals())
 client = rb.connect()  # shows the org and its engine

@@ -47,7 +47,7 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 # Engine, so a Classic Engine org is refused here before anything is read or written.
 
 # %%
-from kmsi_lib.runbook import Runbook
+from kmsi_lib.runbooks.runbook import Runbook
 
 rb = Runbook.from_parameters("post_auth", globals())
 client = rb.connect()  # shows the org and its engine

@@ -39,7 +39,7 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 # Scopes requested: users read and manage, groups read.
 
 # %%
-from kmsi_lib.runbook import Runbook
+from kmsi_lib.runbooks.runbook import Runbook
 
 rb = Runbook.from_parameters("reset_sessions", globals())
 client = rb.connect()  # shows the org and its engine

@@ -35,7 +35,7 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 # manage).
 
 # %%
-from kmsi_lib.runbook import Runbook
+from kmsi_lib.runbooks.runbook import Runbook
 
 rb = Runbook.from_parameters("rollback", globals())
 client = rb.connect()  # shows the org and its engine

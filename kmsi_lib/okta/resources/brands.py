@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from kmsi_lib.errors import NotFoundError
-from kmsi_lib.resources._util import as_dict, seg
+from kmsi_lib.okta.resources._util import as_dict, seg
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
 
 __all__ = [
     "delete_customized_sign_in_page",

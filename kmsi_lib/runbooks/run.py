@@ -1,4 +1,4 @@
-"""Headless runbook execution with papermill, turned into evidence: ``kmsi run``, ``kmsi demo``.
+"""Headless runbook execution with papermill, turned into evidence: ``kmsi run``.
 
 ``kmsi run NOTEBOOK -f PARAMS.yaml --mode plan|apply [--change CHG-ID] [--approved-plan EVIDENCE]``
 
@@ -41,23 +41,17 @@ from pathlib import Path
 from typing import Any
 
 from kmsi_lib import evidence, secret_shapes
-from kmsi_lib.contract import CHANGE_ID_PATTERN, MODES, OUTCOME_FAILED, PROGRESS_FILE
 from kmsi_lib.errors import ConfigError, EvidenceError, KmsiError, ParameterError
+from kmsi_lib.runbooks.contract import CHANGE_ID_PATTERN, MODES, OUTCOME_FAILED, PROGRESS_FILE
 
 __all__ = [
-    "DEMO_STEPS",
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_SECRET",
     "EXIT_USAGE",
-    "DemoRun",
-    "DemoStep",
     "RunReport",
-    "add_demo_arguments",
     "add_run_arguments",
     "check_approved_plan",
-    "demo_main",
-    "run_demo",
     "run_main",
     "run_notebook",
 ]
@@ -84,7 +78,7 @@ def operator_name(environ: Mapping[str, str] | None = None) -> str:
         return "unknown"
 
 
-def _display_path(path: Path) -> str:
+def display_path(path: Path) -> str:
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
@@ -121,7 +115,7 @@ def _approved(
     plan_evidence: Path, *, procedure: str, params: Mapping[str, Any], org_url: str,
     evidence_root: Path, change_id: str, expect: Sequence[str],
 ) -> tuple[dict[str, Any], evidence.VerifiedRun]:
-    from kmsi_lib.params import normalized_params
+    from kmsi_lib.runbooks.params import normalized_params
 
     try:
         verified = evidence.verified_run(evidence_root, plan_evidence, expect=expect)
@@ -302,9 +296,9 @@ def run_notebook(
     saw (``--expect``): each must be in the root's ledger, and an approved
     plan or rolled-back apply must be at or before the last of them.
     """
-    from kmsi_lib.auth import Credentials
     from kmsi_lib.engine import utc_now
-    from kmsi_lib.params import load_run_params
+    from kmsi_lib.okta.auth import Credentials
+    from kmsi_lib.runbooks.params import load_run_params
 
     if mode not in MODES:
         raise ParameterError("mode", f"must be plan or apply (got {mode!r})")
@@ -333,7 +327,7 @@ def run_notebook(
                                      org_url=credentials.org_url, evidence_root=root,
                                      change_id=change_id, expect=expect)
         approved_meta = {"run_id": source.record.get("run_id"),
-                         "path": _display_path(source.run_dir / evidence.RECORD_FILE),
+                         "path": display_path(source.run_dir / evidence.RECORD_FILE),
                          "record_sha256": source.entry.get("record_sha256"),
                          "ledger_hash": source.entry.get("hash"),
                          "fingerprint": approved.get("fingerprint"),
@@ -388,7 +382,7 @@ def _record(root: Path, staging: Path, run: Any, mode: str, change_id: str, note
     run_id = staging.name
     meta = evidence.RunMeta(
         run_id=run_id, change_id=change_id or evidence.PLAN_ONLY_CHANGE, mode=mode,
-        procedure=run.procedure, notebook=_display_path(notebook),
+        procedure=run.procedure, notebook=display_path(notebook),
         template_sha256=evidence.sha256_file(notebook), parameters=run.values,
         started_at=started, finished_at=utc_now(), operator=operator_name(env),
         org_url=org_url, approved_plan=approved_meta,
@@ -516,7 +510,7 @@ def _verify_evidence_inputs(
 MAX_TIMEOUT_SECONDS = 24 * 60 * 60
 
 
-def _positive_seconds(text: str) -> int:
+def positive_seconds(text: str) -> int:
     """argparse type of ``--timeout``: a whole number of seconds, 1 to a day."""
     try:
         value = int(text)
@@ -544,7 +538,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--expect", action="append", default=[], metavar="HASH",
                    help="a ledger head hash the approver saw: it must be in the ledger, and "
                         "the approved plan (or rolled-back apply) at or before it; repeatable")
-    p.add_argument("--timeout", type=_positive_seconds, default=600,
+    p.add_argument("--timeout", type=positive_seconds, default=600,
                    help="seconds allowed per cell")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -563,177 +557,9 @@ def run_main(args: argparse.Namespace) -> int:
     stream = sys.stdout if report.exit_code == EXIT_OK else sys.stderr
     print(f"kmsi run: {report.message}", file=stream)
     if report.run_dir is not None:
-        print(f"evidence: {_display_path(report.run_dir)}", file=stream)
+        print(f"evidence: {display_path(report.run_dir)}", file=stream)
     with contextlib.suppress(EvidenceError):
         head = evidence.read_anchor(args.evidence_root)
         if head is not None:  # what an approver copies into the ticket, for --expect
             print(f"ledger head: seq {head['seq']} hash {head['hash']}", file=stream)
     return report.exit_code
-
-
-# ---------------------------------------------------------------- demo
-
-
-@dataclasses.dataclass(frozen=True)
-class DemoStep:
-    notebook: str
-    mode: str
-    before: str = ""  # an action on the sandbox before the run (the admin's manual step)
-
-
-DEMO_STEPS: tuple[DemoStep, ...] = (
-    DemoStep("00_audit.ipynb", "plan"),
-    DemoStep("10_pre_auth.ipynb", "plan"),
-    DemoStep("10_pre_auth.ipynb", "apply", before="enable-pre-auth-toggle"),
-    DemoStep("20_post_auth.ipynb", "plan"),
-    DemoStep("20_post_auth.ipynb", "apply"),
-    DemoStep("30_prompt_text.ipynb", "plan"),
-    DemoStep("30_prompt_text.ipynb", "apply"),
-    DemoStep("40_reset_sessions.ipynb", "plan"),
-    DemoStep("40_reset_sessions.ipynb", "apply"),
-    DemoStep("00_audit.ipynb", "plan"),
-    DemoStep("90_rollback.ipynb", "plan", before="rollback-post-auth"),
-    DemoStep("90_rollback.ipynb", "apply", before="rollback-post-auth"),
-)
-
-
-def _project_dir() -> Path:
-    """The checkout holding notebooks/ and params/ (the current directory, else the package's)."""
-    for candidate in (Path.cwd(), Path(__file__).resolve().parent.parent):
-        if (candidate / "notebooks").is_dir() and (candidate / "params").is_dir():
-            return candidate
-    raise ConfigError("kmsi demo: run it from the kmsi-runbooks checkout (no notebooks/ and "
-                      "params/ here)")
-
-
-def add_demo_arguments(p: argparse.ArgumentParser) -> None:
-    """The arguments of ``kmsi demo`` (wired by :mod:`kmsi_lib.cli`)."""
-    p.description = ("Start the sandbox org on loopback and run every runbook against it: the "
-                     "audit, then plan and apply of each change, the audit again and a "
-                     "rollback.")
-    p.add_argument("--evidence-root", type=Path, default=Path("evidence"))
-    p.add_argument("--timeout", type=_positive_seconds, default=300,
-                   help="seconds allowed per cell")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-@dataclasses.dataclass(frozen=True)
-class DemoRun:
-    """One step of the demo: the run's report, or why it was refused before running."""
-
-    step: DemoStep
-    report: RunReport | None
-    refused: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.report is not None and self.report.exit_code == EXIT_OK
-
-
-def run_demo(
-    sandbox: Any,
-    evidence_root: Path,
-    *,
-    project: Path | None = None,
-    timeout: int = 300,
-    progress: bool = True,
-) -> list[DemoRun]:
-    """Serve ``sandbox`` on loopback and run :data:`DEMO_STEPS` against it.
-
-    For the runs, ``OKTA_ORG_URL``/``OKTA_API_TOKEN`` point at the sandbox and
-    every other ``OKTA_*`` variable is removed (so a real org is never
-    touched), and ``KMSI_SANDBOX_ADMIN_URL`` installs the sandbox witness in the
-    kernels (:mod:`kmsi_lib.engine.witness`); the environment is restored afterwards.
-    """
-    from kmsi_lib.engine.witness import ADMIN_URL_ENV
-    from kmsi_lib.params import params_file_for, runbook_name
-
-    project = project or _project_dir()
-    change_id = f"DEMO-{_dt.datetime.now(_dt.UTC):%Y%m%d}"
-    runs: list[DemoRun] = []
-    last_apply: dict[str, Path] = {}
-    last_plan: dict[str, Path] = {}  # each apply applies the plan run just before it
-    saved = {k: v for k, v in os.environ.items() if k.startswith("OKTA_") or k == ADMIN_URL_ENV}
-    with sandbox.serve(port=0) as url, tempfile.TemporaryDirectory(prefix="kmsi-demo-") as tmp:
-        for key in saved:
-            del os.environ[key]
-        os.environ["OKTA_ORG_URL"] = url
-        os.environ["OKTA_API_TOKEN"] = sandbox.token
-        os.environ[ADMIN_URL_ENV] = url  # the demo knows its org is the sandbox
-        try:
-            print(f"sandbox org on {url}; evidence in {evidence_root}/ (change {change_id})")
-            for step in DEMO_STEPS:
-                notebook = project / "notebooks" / step.notebook
-                name = runbook_name(notebook)
-                params_file = params_file_for(notebook, project / "params" / "sandbox")
-                if step.before == "enable-pre-auth-toggle":
-                    print("(the admin's manual step: the sandbox's pre-auth KMSI toggle is "
-                          "switched on through its admin API)")
-                    sandbox.admin.set_org_settings({"preAuthKmsi": True})
-                if step.before == "rollback-post-auth":
-                    params_file = _rollback_params(params_file, last_apply.get("post_auth"),
-                                                   Path(tmp))
-                # Each apply applies the plan run just before it, as a change board would
-                # approve it (the rollback too).
-                approved = last_plan.get(name) if step.mode == "apply" else None
-                how = f" with the approved plan {approved.name}" if approved else ""
-                print(f"\n== {step.notebook} ({step.mode}{how})")
-                try:
-                    report = run_notebook(
-                        notebook, params_file, mode=step.mode, change_id=change_id,
-                        approved_plan=approved, evidence_root=evidence_root,
-                        timeout=timeout, progress=progress,
-                    )
-                except KmsiError as exc:
-                    runs.append(DemoRun(step, None, str(exc)))
-                    print(f"refused: {exc}", file=sys.stderr)
-                    continue
-                runs.append(DemoRun(step, report))
-                if report.exit_code != EXIT_OK:
-                    print(report.message, file=sys.stderr)
-                if step.mode == "apply" and report.run_dir is not None:
-                    last_apply[name] = report.run_dir / evidence.RESULT_FILE
-                if step.mode == "plan" and report.exit_code == EXIT_OK and report.run_dir:
-                    last_plan[name] = report.run_dir
-        finally:
-            for key in ("OKTA_ORG_URL", "OKTA_API_TOKEN", ADMIN_URL_ENV):
-                os.environ.pop(key, None)
-            os.environ.update(saved)
-    return runs
-
-
-def demo_main(args: argparse.Namespace) -> int:
-    """``kmsi demo``: every runbook against a fresh sandbox; exit 0 when all went as expected."""
-    from kmsi_lib.sandbox import Sandbox
-
-    try:
-        runs = run_demo(Sandbox(seed="default"), args.evidence_root, timeout=args.timeout,
-                        progress=not args.no_progress)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_USAGE
-    rows = []
-    for run in runs:
-        report = run.report
-        where = _display_path(report.run_dir) if report and report.run_dir else "-"
-        outcome = report.outcome if report else f"refused: {run.refused}"
-        rows.append([run.step.notebook, run.step.mode, outcome, where])
-    print("\n" + evidence.format_table(rows, ["runbook", "mode", "outcome", "evidence"]))
-    verified = evidence.verify(args.evidence_root)
-    print("\n" + verified.to_text())
-    last = next((r[3] for r in reversed(rows) if r[3] != "-"), str(args.evidence_root))
-    print(f"\nOpen the HTML evidence in a browser, e.g. {last}/notebook.html; "
-          f"list every run with: kmsi evidence list --root {args.evidence_root}")
-    return EXIT_OK if all(r.ok for r in runs) and verified.ok else EXIT_FAILED
-
-
-def _rollback_params(template: Path, apply_result: Path | None, tmp: Path) -> Path:
-    """The rollback params for the demo: the committed file, pointed at this demo's apply."""
-    from kmsi_lib.params import load_params_file
-
-    values = load_params_file(template)
-    if apply_result is not None:
-        values["apply_result"] = str(apply_result.resolve())
-    path = tmp / "rollback.yaml"
-    path.write_text(json.dumps(values), encoding="utf-8")  # JSON is YAML
-    return path

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from kmsi_lib import errors
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
 
 __all__ = ["list_log_events", "log_time", "target_filter"]
 

@@ -8,6 +8,6 @@ the small ones (policies, rules, brands) are lists.
 
 from __future__ import annotations
 
-from kmsi_lib.resources import apps, brands, groups, logs, policies, users
+from kmsi_lib.okta.resources import apps, brands, groups, logs, policies, users
 
 __all__ = ["apps", "brands", "groups", "logs", "policies", "users"]

@@ -23,7 +23,7 @@ Apply and what was written) and ``verify`` (the read-back). A notebook shows
 each part under its own step's explanation, so a trainee reads why, then does
 it; the parts share one state, so Apply still applies exactly the plan shown.
 
-The buttons call :class:`kmsi_lib.runbook.Runbook`, so a form run leaves the
+The buttons call :class:`kmsi_lib.runbooks.runbook.Runbook`, so a form run leaves the
 same ``result.json`` evidence as a headless run.
 """
 
@@ -45,9 +45,11 @@ import pydantic
 
 from kmsi_lib.engine import Plan, field_messages
 from kmsi_lib.errors import ParameterError
+from kmsi_lib.runbooks.contract import CHANGE_ID_PATTERN
+from kmsi_lib.runbooks.display import notice
 
 if TYPE_CHECKING:
-    from kmsi_lib.runbook import Runbook
+    from kmsi_lib.runbooks.runbook import Runbook
 
 __all__ = ["FieldInput", "RunbookForm", "field_inputs", "validate_values"]
 
@@ -425,8 +427,6 @@ class RunbookForm:
             return "Nothing to apply: the org already matches."
         if not self.ticket.value.strip():
             return "Enter the change ticket that approved this plan."
-        from kmsi_lib.runbook import CHANGE_ID_PATTERN
-
         if not CHANGE_ID_PATTERN.match(self.ticket.value.strip()):
             return "A change ticket is letters, digits, '.', '_' and '-' (at most 64)."
         if self.needs_attestation and not (
@@ -569,6 +569,4 @@ def _step_box(step: str, heading: str, children: list[w.Widget]) -> w.VBox:
 
 
 def _note(text: str) -> Any:
-    from kmsi_lib.runbook import notice
-
     return notice("warn", text)

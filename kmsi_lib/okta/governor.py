@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from kmsi_lib import _protocol
+from kmsi_lib.okta import protocol as _protocol
 
 __all__ = ["BucketState", "Governor", "bucket_key"]
 

@@ -49,7 +49,7 @@ LOOPBACK = "127.0.0.1"
 
 def notebooks_dir() -> Path:
     """The runbooks folder: ``./notebooks`` if there is one, else the checkout's."""
-    checkout = Path(__file__).resolve().parent.parent
+    checkout = Path(__file__).resolve().parents[2]
     for candidate in (Path.cwd() / "notebooks", checkout / "notebooks"):
         if candidate.is_dir():
             return candidate

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from kmsi_lib.errors import NotFoundError, ParameterError
-from kmsi_lib.resources._util import as_dict, seg
+from kmsi_lib.okta.resources._util import as_dict, seg
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
 
 __all__ = ["find_user", "get_user", "logins_starting_with", "revoke_sessions", "search_users"]
 

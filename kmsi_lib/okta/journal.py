@@ -21,7 +21,8 @@ from typing import Any
 
 import httpx
 
-from kmsi_lib import _protocol, secret_shapes
+from kmsi_lib import secret_shapes
+from kmsi_lib.okta import protocol as _protocol
 
 __all__ = ["Journal", "JournalEntry"]
 

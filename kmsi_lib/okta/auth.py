@@ -37,7 +37,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from kmsi_lib import _protocol, errors, secret_shapes
+from kmsi_lib import errors, secret_shapes
+from kmsi_lib.okta import protocol as _protocol
 
 __all__ = ["Credentials", "OAuthServiceAppAuth", "SSWSAuth", "Secret", "load_private_key"]
 

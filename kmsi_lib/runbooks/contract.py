@@ -1,7 +1,7 @@
 """The runner ↔ notebook contract in one place (docs/ARCHITECTURE.md, its section of that name).
 
-``kmsi run`` (:mod:`kmsi_lib.runner`) injects the runner parameters into a
-runbook's ``parameters`` cell; the runbook (:mod:`kmsi_lib.runbook`) writes
+``kmsi run`` (:mod:`kmsi_lib.runbooks.run`) injects the runner parameters into a
+runbook's ``parameters`` cell; the runbook (:mod:`kmsi_lib.runbooks.runbook`) writes
 ``result.json`` with :data:`RESULT_KEYS` into the run directory, plus
 :data:`PROGRESS_FILE` during an apply; the evidence (:mod:`kmsi_lib.evidence`)
 reads both back. Every side imports the names from here, so that the contract

@@ -1,6 +1,6 @@
 """The Okta protocol without I/O: pure functions over ``(status, headers, body)``.
 
-Everything here is tested with literal values; :mod:`kmsi_lib.client` is a thin
+Everything here is tested with literal values; :mod:`kmsi_lib.okta.client` is a thin
 loop around it (the gidgethub ``sansio`` pattern).
 """
 

@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from kmsi_lib import secret_shapes
-from kmsi_lib.contract import RUNNER_PARAMETERS
 from kmsi_lib.errors import ParameterError
+from kmsi_lib.runbooks.contract import RUNNER_PARAMETERS
 
 __all__ = [
     "RUNNER_PARAMETERS",

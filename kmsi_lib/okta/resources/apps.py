@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from kmsi_lib.resources._util import as_dict, seg
+from kmsi_lib.okta.resources._util import as_dict, seg
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
 
 __all__ = ["access_policy_id", "assign_access_policy", "get_app", "list_apps"]
 

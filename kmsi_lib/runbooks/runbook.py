@@ -16,14 +16,13 @@ message) and the outcome ``failed``, shows it, and raises again so papermill
 marks the run failed.
 
 With ``interactive=True`` (JupyterLab, ``kmsi lab``) each step shows its part
-of an ipywidgets form (:mod:`kmsi_lib.forms`) instead of running: the plan step
+of an ipywidgets form (:mod:`kmsi_lib.runbooks.forms`) instead of running: the plan step
 the inputs and Plan, the apply step the ticket and Apply, the verify step a
 Verify button. The buttons call the same methods, so the evidence is the same.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import tempfile
@@ -32,14 +31,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kmsi_lib import contract
-from kmsi_lib._protocol import engine_name
-from kmsi_lib.contract import (
-    ATTESTATION_PARAMETERS,
-    CHANGE_ID_PATTERN,
-    MODES,
-    PROGRESS_FILE,
-)
 from kmsi_lib.engine import (
     ApplyResult,
     Attestation,
@@ -49,11 +40,20 @@ from kmsi_lib.engine import (
     watch_writes,
 )
 from kmsi_lib.errors import KmsiError, ParameterError
+from kmsi_lib.okta.protocol import engine_name
 from kmsi_lib.procedures import REGISTRY
+from kmsi_lib.runbooks import contract
+from kmsi_lib.runbooks.contract import (
+    ATTESTATION_PARAMETERS,
+    CHANGE_ID_PATTERN,
+    MODES,
+    PROGRESS_FILE,
+)
+from kmsi_lib.runbooks.display import Html, notice, show
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
-    from kmsi_lib.forms import RunbookForm
+    from kmsi_lib.okta.client import OktaClient
+    from kmsi_lib.runbooks.forms import RunbookForm
 
 __all__ = [
     "ATTESTATION_PARAMETERS",
@@ -68,7 +68,8 @@ __all__ = [
 ]
 
 #: The parameters every runbook declares besides its procedure's (set by ``kmsi run``, which
-#: refuses them in a params file): the names of :data:`kmsi_lib.contract.RUNNER_PARAMETERS`.
+#: refuses them in a params file): the names of
+#: :data:`kmsi_lib.runbooks.contract.RUNNER_PARAMETERS`.
 RUNNER_PARAMETERS: tuple[str, ...] = tuple(contract.RUNNER_PARAMETERS)
 
 Display = Callable[[Any], None]
@@ -87,51 +88,6 @@ def check_change_id(change_id: str) -> str:
     return value
 
 
-def _in_ipython() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:  # IPython comes with ipykernel; a bare install may lack it
-        return False
-    return get_ipython() is not None
-
-
-class _Html:
-    """An HTML fragment that also reads as text outside Jupyter."""
-
-    def __init__(self, markup: str, text: str) -> None:
-        self.markup = markup
-        self.text = text
-
-    def _repr_html_(self) -> str:
-        return self.markup
-
-    def to_text(self) -> str:
-        return self.text
-
-
-def show(obj: Any) -> None:
-    """Display ``obj``: rich HTML inside IPython, ``obj.to_text()`` (or str) elsewhere."""
-    if _in_ipython():
-        from IPython.display import display
-
-        display(obj)  # type: ignore[no-untyped-call]
-        return
-    to_text = getattr(obj, "to_text", None)
-    print(to_text() if callable(to_text) else obj)
-
-
-def notice(kind: str, title: str, body: str = "") -> _Html:
-    """A coloured box (``info``, ``ok``, ``warn``, ``error``) that reads as text outside Jupyter."""
-    colours = {"info": "#e8f0fe", "ok": "#e6f4ea", "warn": "#fef7e0", "error": "#fce8e6"}
-    markup = (
-        f'<div class="kmsi-{kind}" style="background:{colours[kind]};padding:6px 10px;'
-        f'border-radius:4px;margin:4px 0"><b>{html.escape(title)}</b>'
-        + (f"<br>{html.escape(body)}" if body else "")
-        + "</div>"
-    )
-    return _Html(markup, f"{title}\n{body}" if body else title)
-
-
 def _error_dict(exc: BaseException) -> dict[str, Any]:
     message = str(exc)
     if isinstance(exc, KeyboardInterrupt) and not message:
@@ -148,7 +104,7 @@ class Runbook:
     ``params`` are the procedure's parameters (validated by :meth:`plan`).
     ``attestation`` (``by``, ``statement``, optional ``at``) is what the admin
     says about a plan's manual steps. ``client`` and ``display`` are seams for
-    tests: an :class:`~kmsi_lib.client.OktaClient` (default: from the
+    tests: an :class:`~kmsi_lib.okta.client.OktaClient` (default: from the
     environment) and the function that shows results (default :func:`show`).
     """
 
@@ -281,7 +237,7 @@ class Runbook:
             raise
         self.write_result()
 
-    def _error_notice(self, step: str, exc: BaseException) -> _Html:
+    def _error_notice(self, step: str, exc: BaseException) -> Html:
         if isinstance(exc, ParameterError):
             return notice(
                 "error",
@@ -302,7 +258,7 @@ class Runbook:
         """
         with self._step("connect"):
             if self.client is None:
-                from kmsi_lib.client import OktaClient
+                from kmsi_lib.okta.client import OktaClient
 
                 self.client = OktaClient.from_env(scopes=self.procedure.SCOPES)
             info = self.client.org_info()
@@ -560,7 +516,7 @@ class Runbook:
         ``step`` (``plan``, ``apply`` or ``verify``) shows only that step's part,
         as the notebook's step cells do; None shows the whole form.
         """
-        from kmsi_lib.forms import RunbookForm
+        from kmsi_lib.runbooks.forms import RunbookForm
 
         if self.form is None:
             self.form = RunbookForm(self)

@@ -1,8 +1,8 @@
 """OktaClient: the only code in kmsi_lib that sends requests to Okta.
 
-A thin loop around :mod:`kmsi_lib._protocol` over an injected
-``httpx.BaseTransport``: paced by the :class:`~kmsi_lib.governor.Governor`,
-recorded by the :class:`~kmsi_lib.journal.Journal`, retried by
+A thin loop around :mod:`kmsi_lib.okta.protocol` over an injected
+``httpx.BaseTransport``: paced by the :class:`~kmsi_lib.okta.governor.Governor`,
+recorded by the :class:`~kmsi_lib.okta.journal.Journal`, retried by
 :class:`RetryPolicy`:
 
 * 429: wait ``X-Rate-Limit-Reset - Date + 1`` s (backoff for a concurrency
@@ -32,10 +32,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from kmsi_lib import __version__, _protocol, errors, secret_shapes
-from kmsi_lib.auth import Credentials
-from kmsi_lib.governor import Governor, bucket_key
-from kmsi_lib.journal import Journal
+from kmsi_lib import __version__, errors, secret_shapes
+from kmsi_lib.okta import protocol as _protocol
+from kmsi_lib.okta.auth import Credentials
+from kmsi_lib.okta.governor import Governor, bucket_key
+from kmsi_lib.okta.journal import Journal
 
 __all__ = ["OktaClient", "OrgInfo", "RetryPolicy"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from kmsi_lib.resources._util import as_dict, only_match, seg
+from kmsi_lib.okta.resources._util import as_dict, only_match, seg
 
 if TYPE_CHECKING:
-    from kmsi_lib.client import OktaClient
+    from kmsi_lib.okta.client import OktaClient
 
 __all__ = [
     "find_group_by_name",
