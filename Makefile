@@ -23,6 +23,7 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check kmsi_lib tests notebooks
+	$(BIN)/ruff format --check kmsi_lib tests notebooks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

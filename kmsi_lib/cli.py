@@ -43,14 +43,22 @@ class Command:
 
 # subcommand -> its owner; a registry instead of an if-chain.
 COMMANDS: dict[str, Command] = {
-    "demo": Command("start the sandbox and run every runbook against it",
-                    "kmsi_lib.runbooks.demo", "add_demo_arguments", "demo_main"),
-    "evidence": Command("list or verify recorded evidence (hash chain)",
-                        "kmsi_lib.evidence.cli"),
-    "lab": Command("start the sandbox and JupyterLab pointed at it, for training",
-                   "kmsi_lib.runbooks.lab"),
-    "run": Command("execute one runbook headlessly (plan or apply)",
-                   "kmsi_lib.runbooks.run", "add_run_arguments", "run_main"),
+    "demo": Command(
+        "start the sandbox and run every runbook against it",
+        "kmsi_lib.runbooks.demo",
+        "add_demo_arguments",
+        "demo_main",
+    ),
+    "evidence": Command("list or verify recorded evidence (hash chain)", "kmsi_lib.evidence.cli"),
+    "lab": Command(
+        "start the sandbox and JupyterLab pointed at it, for training", "kmsi_lib.runbooks.lab"
+    ),
+    "run": Command(
+        "execute one runbook headlessly (plan or apply)",
+        "kmsi_lib.runbooks.run",
+        "add_run_arguments",
+        "run_main",
+    ),
     "sandbox": Command("run the sandbox Okta org on loopback", "kmsi_lib.sandbox.__main__"),
 }
 
@@ -62,8 +70,10 @@ def build_parser(only: Sequence[str] | None = None) -> argparse.ArgumentParser:
     the one on the command line.
     """
     parser = argparse.ArgumentParser(
-        prog="kmsi", description="Configure Okta \"Keep Me Signed In\" with runbooks that "
-        "plan, apply, verify and record change-managed evidence.")
+        prog="kmsi",
+        description='Configure Okta "Keep Me Signed In" with runbooks that '
+        "plan, apply, verify and record change-managed evidence.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, command in sorted(COMMANDS.items()):
         p = sub.add_parser(name, help=command.help, description=command.help)
@@ -78,8 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     name = args[0] if args else None
     if name is not None and not name.startswith("-") and name not in COMMANDS:
-        print(f"kmsi: unknown command {name!r}\n\n{build_parser(()).format_help()}",
-              file=sys.stderr)
+        print(
+            f"kmsi: unknown command {name!r}\n\n{build_parser(()).format_help()}", file=sys.stderr
+        )
         return EXIT_USAGE
     parser = build_parser([name] if name else ())
     try:

@@ -97,7 +97,8 @@ class Duration:
         hours, rest = divmod(self.seconds, _HOUR)
         minutes, seconds = divmod(rest, _MINUTE)
         time = "".join(
-            f"{value}{unit}" for value, unit in ((hours, "H"), (minutes, "M"), (seconds, "S"))
+            f"{value}{unit}"
+            for value, unit in ((hours, "H"), (minutes, "M"), (seconds, "S"))
             if value
         )
         if not date and not time:
@@ -135,9 +136,7 @@ def parse(text: str) -> Duration:
     a lone ``P`` or ``PT`` are all refused).
     """
     if not isinstance(text, str):
-        raise ValueError(
-            f"must be an ISO-8601 duration string such as {_EXAMPLES} (got {text!r})"
-        )
+        raise ValueError(f"must be an ISO-8601 duration string such as {_EXAMPLES} (got {text!r})")
     match = _PATTERN.match(text)
     if match is None:
         raise ValueError(

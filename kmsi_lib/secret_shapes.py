@@ -77,8 +77,19 @@ SHAPE_KINDS: dict[str, str] = {
 # ``passwordLabel`` and ``token_endpoint_auth_method`` (Okta settings) are not.
 # ``jwk`` is not: a public JWK is no secret, a private one is found by its members.
 _SECRET_ENDINGS = (
-    "token", "tokens", "secret", "secrets", "password", "passwd", "passcode", "credential",
-    "credentials", "assertion", "bearer", "apikey", "privatekey",
+    "token",
+    "tokens",
+    "secret",
+    "secrets",
+    "password",
+    "passwd",
+    "passcode",
+    "credential",
+    "credentials",
+    "assertion",
+    "bearer",
+    "apikey",
+    "privatekey",
 )
 _SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("recovery", "question")})
 _EXACT_SECRET_KEYS = frozenset({"answer", "pwd", "recoveryquestion"})
@@ -191,8 +202,13 @@ def _entropy(text: str) -> float:
 
 
 def _random_run(run: str) -> bool:
-    classes = sum([any(c.islower() for c in run), any(c.isupper() for c in run),
-                   any(c.isdigit() for c in run)])
+    classes = sum(
+        [
+            any(c.islower() for c in run),
+            any(c.isupper() for c in run),
+            any(c.isdigit() for c in run),
+        ]
+    )
     return len(run) >= _RANDOM_MIN and classes == 3 and _entropy(run) >= _RANDOM_BITS
 
 

@@ -37,8 +37,11 @@ def procedure_of(path: Path) -> str:
 def build(source: Path) -> NotebookNode:
     """The notebook for one source file."""
     notebook = jupytext.read(source, fmt="py:percent")
-    notebook.metadata = NotebookNode(kernelspec=KERNELSPEC, language_info={"name": "python"},
-                                     kmsi={"procedure": procedure_of(source)})
+    notebook.metadata = NotebookNode(
+        kernelspec=KERNELSPEC,
+        language_info={"name": "python"},
+        kmsi={"procedure": procedure_of(source)},
+    )
     for index, cell in enumerate(notebook.cells):
         cell.id = f"{source.stem}-{index:02d}"
     return notebook

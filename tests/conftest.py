@@ -72,9 +72,12 @@ def okta(sandbox: Sandbox) -> Iterator[OktaClient]:
     from kmsi_lib.okta.auth import SSWSAuth
     from kmsi_lib.okta.client import OktaClient
 
-    with OktaClient(SANDBOX_BASE_URL, SSWSAuth(sandbox.token),
-                    transport=sandbox.transport()) as client, \
-            witness.installed(sandbox_witness(sandbox)):
+    with (
+        OktaClient(
+            SANDBOX_BASE_URL, SSWSAuth(sandbox.token), transport=sandbox.transport()
+        ) as client,
+        witness.installed(sandbox_witness(sandbox)),
+    ):
         yield client
 
 

@@ -24,4 +24,3 @@ def fake_token(prefix: str = "00", length: int = 40) -> str:
     alphabet = string.ascii_letters + string.digits + "-_"
     body = "".join(alphabet[(7 * i + 3) % len(alphabet)] for i in range(length - len(prefix)))
     return prefix + body
-

@@ -129,9 +129,7 @@ class Org:
 
 def sandbox_writes(sandbox: Sandbox) -> list[str]:
     """``METHOD /path`` of every request other than a GET the sandbox logged."""
-    return [
-        f"{r['method']} {r['path']}" for r in sandbox.admin.requests() if r["method"] != "GET"
-    ]
+    return [f"{r['method']} {r['path']}" for r in sandbox.admin.requests() if r["method"] != "GET"]
 
 
 def make_org(seed: str = "default") -> Org:
@@ -185,8 +183,14 @@ def comparable_snapshot(sandbox: Sandbox) -> dict[str, Any]:
     return result
 
 
-def record_apply(root: Any, apply_result: dict[str, Any], *, run_id: str = "apply-1",
-                 change_id: str = "CHG-1", mode: str = "apply") -> Any:
+def record_apply(
+    root: Any,
+    apply_result: dict[str, Any],
+    *,
+    run_id: str = "apply-1",
+    change_id: str = "CHG-1",
+    mode: str = "apply",
+) -> Any:
     """Record ``apply_result`` as the evidence of an apply run in ``root``; its run directory.
 
     What ``kmsi run`` leaves for a rollback to read (result.json, record.json, a
@@ -199,18 +203,34 @@ def record_apply(root: Any, apply_result: dict[str, Any], *, run_id: str = "appl
     root = Path(root)
     staging = root / evidence.STAGING_DIR / run_id
     plan = apply_result.get("plan") or {}
-    evidence.write_result(staging, {
-        "procedure": plan.get("procedure"), "mode": mode, "change_id": change_id,
-        "params": plan.get("params"), "org": {"url": plan.get("org_url"), "pipeline": "idx"},
-        "plan": plan, "apply_result": apply_result if mode == "apply" else None,
-        "verification": apply_result.get("verification"), "journal": [], "error": None,
-        "outcome": apply_result.get("outcome"),
-    })
+    evidence.write_result(
+        staging,
+        {
+            "procedure": plan.get("procedure"),
+            "mode": mode,
+            "change_id": change_id,
+            "params": plan.get("params"),
+            "org": {"url": plan.get("org_url"), "pipeline": "idx"},
+            "plan": plan,
+            "apply_result": apply_result if mode == "apply" else None,
+            "verification": apply_result.get("verification"),
+            "journal": [],
+            "error": None,
+            "outcome": apply_result.get("outcome"),
+        },
+    )
     meta = evidence.RunMeta(
-        run_id=run_id, change_id=change_id, mode=mode, procedure=str(plan.get("procedure")),
-        notebook="notebooks/20_post_auth.ipynb", template_sha256="0" * 64,
-        parameters=plan.get("params") or {}, started_at="t", finished_at="t",
-        operator="tester", org_url=str(plan.get("org_url")),
+        run_id=run_id,
+        change_id=change_id,
+        mode=mode,
+        procedure=str(plan.get("procedure")),
+        notebook="notebooks/20_post_auth.ipynb",
+        template_sha256="0" * 64,
+        parameters=plan.get("params") or {},
+        started_at="t",
+        finished_at="t",
+        operator="tester",
+        org_url=str(plan.get("org_url")),
     )
     recorded = evidence.record_run(root, staging, meta, succeeded=True)
     assert recorded.run_dir is not None

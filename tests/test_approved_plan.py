@@ -37,8 +37,13 @@ def _recorded_plan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.delenv("OKTA_CLIENT_ID", raising=False)
         mp.setenv("OKTA_ORG_URL", ORG)
         mp.setenv("OKTA_API_TOKEN", "fake-approval-token-0123456789")
-        report = runner.run_notebook(FIXTURES / "ok.ipynb", params, change_id="CHG-7",
-                                     evidence_root=base / "evidence", progress=False)
+        report = runner.run_notebook(
+            FIXTURES / "ok.ipynb",
+            params,
+            change_id="CHG-7",
+            evidence_root=base / "evidence",
+            progress=False,
+        )
     assert report.exit_code == 0 and report.run_dir is not None
     yield base
 
@@ -58,22 +63,37 @@ def _root_of(run_dir: Path) -> Path:
     return (run_dir if run_dir.is_dir() else run_dir.parent).parent.parent
 
 
-def _check(run_dir: Path, *, params: dict[str, object] | None = None, org: str = ORG,
-           procedure: str = "post_auth", change_id: str = "CHG-7") -> dict[str, object]:
-    return runner.check_approved_plan(run_dir, procedure=procedure,
-                                      params=params or {"apps": {"labels": ["Payroll"]},
-                                                        "rule_name": "KMSI for staff"},
-                                      org_url=org, evidence_root=_root_of(run_dir),
-                                      change_id=change_id)
+def _check(
+    run_dir: Path,
+    *,
+    params: dict[str, object] | None = None,
+    org: str = ORG,
+    procedure: str = "post_auth",
+    change_id: str = "CHG-7",
+) -> dict[str, object]:
+    return runner.check_approved_plan(
+        run_dir,
+        procedure=procedure,
+        params=params or {"apps": {"labels": ["Payroll"]}, "rule_name": "KMSI for staff"},
+        org_url=org,
+        evidence_root=_root_of(run_dir),
+        change_id=change_id,
+    )
 
 
 def test_matching_plan_is_accepted(plan_run: Path) -> None:
     """Same procedure, same parameters (defaults spelled out or not), same org: accepted."""
     plan = _check(plan_run)
     assert plan["procedure"] == "post_auth"
-    _check(plan_run / "record.json", params={"apps": {"labels": ["Payroll"]},
-                                             "rule_name": "KMSI for staff",
-                                             "factor_mode": "2FA"}, org=ORG + "/")
+    _check(
+        plan_run / "record.json",
+        params={
+            "apps": {"labels": ["Payroll"]},
+            "rule_name": "KMSI for staff",
+            "factor_mode": "2FA",
+        },
+        org=ORG + "/",
+    )
 
 
 def _tamper_plan(run_dir: Path) -> None:
@@ -90,7 +110,8 @@ def _forge_and_rehash(run_dir: Path) -> None:
     lines = (root / "ledger.jsonl").read_text().splitlines()
     entry = json.loads(lines[0])
     entry["record_sha256"] = entry["files"]["record.json"] = evidence.sha256_file(
-        run_dir / "record.json")
+        run_dir / "record.json"
+    )
     entry["hash"] = evidence.entry_hash(entry["prev_hash"], entry)
     (root / "ledger.jsonl").write_text("\n".join([json.dumps(entry), *lines[1:]]) + "\n")
 
@@ -99,10 +120,14 @@ def _forge_and_rehash(run_dir: Path) -> None:
     ("tamper", "words"),
     [
         pytest.param(_tamper_plan, "does not verify", id="edited-plan"),
-        pytest.param(lambda d: (d / "notebook.html").unlink(), "does not verify",
-                     id="removed-file"),
-        pytest.param(lambda d: (d.parent.parent / "ledger.jsonl").write_text(""),
-                     "lines were removed from its end", id="ledger-emptied"),
+        pytest.param(
+            lambda d: (d / "notebook.html").unlink(), "does not verify", id="removed-file"
+        ),
+        pytest.param(
+            lambda d: (d.parent.parent / "ledger.jsonl").write_text(""),
+            "lines were removed from its end",
+            id="ledger-emptied",
+        ),
     ],
 )
 def test_tampered_plan_is_refused(plan_run: Path, tamper: object, words: str) -> None:
@@ -124,12 +149,17 @@ def test_forged_ledger_line_is_refused(plan_run: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [
-        pytest.param({"params": {"apps": {"labels": ["Payroll"]}, "rule_name": "Another rule"}},
-                     "other parameters (differs in: "
-                     "rule_name)", id="other-params"),
+        pytest.param(
+            {"params": {"apps": {"labels": ["Payroll"]}, "rule_name": "Another rule"}},
+            "other parameters (differs in: rule_name)",
+            id="other-params",
+        ),
         pytest.param({"org": "http://127.0.0.1:10"}, "for the org", id="other-org"),
-        pytest.param({"procedure": "pre_auth", "params": {"groups": ["x"]}}, "procedure",
-                     id="other-procedure"),
+        pytest.param(
+            {"procedure": "pre_auth", "params": {"groups": ["x"]}},
+            "procedure",
+            id="other-procedure",
+        ),
     ],
 )
 def test_plan_for_something_else_is_refused(
@@ -149,9 +179,18 @@ def test_failed_or_apply_run_cannot_be_approved(plan_run: Path) -> None:
     for name in ("notebook.ipynb", "result.json"):
         shutil.copy(plan_run / name, staged / name)
     meta = evidence.RunMeta(
-        run_id="again", change_id="CHG-7", mode="apply", procedure="post_auth",
-        notebook="ok.ipynb", template_sha256="0" * 64, parameters=record["parameters"],
-        started_at="t", finished_at="t", operator="x", org_url=ORG)
+        run_id="again",
+        change_id="CHG-7",
+        mode="apply",
+        procedure="post_auth",
+        notebook="ok.ipynb",
+        template_sha256="0" * 64,
+        parameters=record["parameters"],
+        started_at="t",
+        finished_at="t",
+        operator="x",
+        org_url=ORG,
+    )
     recorded = evidence.record_run(root, staged, meta, succeeded=True)
     assert recorded.run_dir is not None
     with pytest.raises(EvidenceError) as info:
@@ -165,9 +204,15 @@ def test_apply_with_approved_plan_passes_the_plan_to_the_notebook(
     """The verified plan is copied into the apply's evidence and its path given to the notebook."""
     params = tmp_path / "params.yaml"
     params.write_text("apps: {labels: [Payroll]}\nrule_name: KMSI for staff\n")
-    report = runner.run_notebook(FIXTURES / "ok.ipynb", params, mode="apply",
-                                 change_id="CHG-7", approved_plan=plan_run,
-                                 evidence_root=tmp_path / "evidence", progress=False)
+    report = runner.run_notebook(
+        FIXTURES / "ok.ipynb",
+        params,
+        mode="apply",
+        change_id="CHG-7",
+        approved_plan=plan_run,
+        evidence_root=tmp_path / "evidence",
+        progress=False,
+    )
     assert report.exit_code == 0 and report.run_dir is not None and report.record is not None
     copied = json.loads((report.run_dir / "approved-plan.json").read_text())
     assert copied == json.loads((plan_run / "record.json").read_text())["plan"]
@@ -178,13 +223,27 @@ def test_apply_with_approved_plan_passes_the_plan_to_the_notebook(
     assert evidence.verify(tmp_path / "evidence").ok
 
 
-def test_refused_approval_runs_nothing(plan_run: Path, tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_refused_approval_runs_nothing(
+    plan_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     params = tmp_path / "params.yaml"
     params.write_text("apps: {labels: [Payroll]}\nrule_name: Another rule\n")
-    code = cli.main(["run", str(FIXTURES / "ok.ipynb"), "-f", str(params), "--mode", "apply",
-                     "--change", "CHG-7", "--approved-plan", str(plan_run),
-                     "--evidence-root", str(tmp_path / "evidence")])
+    code = cli.main(
+        [
+            "run",
+            str(FIXTURES / "ok.ipynb"),
+            "-f",
+            str(params),
+            "--mode",
+            "apply",
+            "--change",
+            "CHG-7",
+            "--approved-plan",
+            str(plan_run),
+            "--evidence-root",
+            str(tmp_path / "evidence"),
+        ]
+    )
     assert code == runner.EXIT_USAGE
     assert "other parameters" in capsys.readouterr().err
     assert len(evidence.read_ledger(tmp_path / "evidence")) == 1  # only the plan itself
@@ -215,10 +274,16 @@ def live(_served: tuple[Any, str], monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _post_auth(root: Path, mode: str, approved: Path | None = None) -> runner.RunReport:
-    return runner.run_notebook(ROOT / "notebooks" / "20_post_auth.ipynb",
-                               ROOT / "params" / "sandbox" / "post_auth.yaml", mode=mode,
-                               change_id="CHG-100", approved_plan=approved, evidence_root=root,
-                               progress=False, timeout=120)
+    return runner.run_notebook(
+        ROOT / "notebooks" / "20_post_auth.ipynb",
+        ROOT / "params" / "sandbox" / "post_auth.yaml",
+        mode=mode,
+        change_id="CHG-100",
+        approved_plan=approved,
+        evidence_root=root,
+        progress=False,
+        timeout=120,
+    )
 
 
 def _drift_slack_rule(sb: Any) -> None:

@@ -174,12 +174,24 @@ def test_persistent_cookie_on_a_global_session_rule_is_a_finding() -> None:
     ("pre_auth", "signon", "flagged"),
     [
         pytest.param(True, {}, True, id="toggle-on"),
-        pytest.param(False, {"requireFactor": True, "factorPromptMode": "SESSION"}, False,
-                     id="toggle-read-off"),
-        pytest.param(None, {"requireFactor": True, "factorPromptMode": "SESSION"}, True,
-                     id="toggle-unknown-mfa-lifetime-rule"),
-        pytest.param(None, {"requireFactor": True, "factorPromptMode": "ALWAYS"}, False,
-                     id="toggle-unknown-mfa-every-time"),
+        pytest.param(
+            False,
+            {"requireFactor": True, "factorPromptMode": "SESSION"},
+            False,
+            id="toggle-read-off",
+        ),
+        pytest.param(
+            None,
+            {"requireFactor": True, "factorPromptMode": "SESSION"},
+            True,
+            id="toggle-unknown-mfa-lifetime-rule",
+        ),
+        pytest.param(
+            None,
+            {"requireFactor": True, "factorPromptMode": "ALWAYS"},
+            False,
+            id="toggle-unknown-mfa-every-time",
+        ),
     ],
 )
 def test_pre_and_post_auth_both_on(
@@ -256,8 +268,11 @@ def test_risky_org_findings_name_each_object(sandbox: Sandbox, okta: OktaClient)
     sign_on = catch_all["actions"]["appSignOn"]
     sign_on["keepMeSignedIn"] = {"postAuth": "ALLOWED", "postAuthPromptFrequency": "P90D"}
     sign_on["verificationMethod"]["reauthenticateIn"] = "PT43800H"
-    default_gsp = next(p["id"] for p in state["policies"].values() if p["name"] == "Default Policy"
-                       and p["type"] == "OKTA_SIGN_ON")
+    default_gsp = next(
+        p["id"]
+        for p in state["policies"].values()
+        if p["name"] == "Default Policy" and p["type"] == "OKTA_SIGN_ON"
+    )
     default_rule = _rule_named(state, default_gsp, "Default Rule")
     default_rule["actions"]["signon"]["session"]["usePersistentCookie"] = True
     sandbox.admin.load(state)
@@ -314,8 +329,11 @@ def test_large_org_reads_each_policy_once() -> None:
 
 
 def test_over_loopback(sandbox: Sandbox) -> None:
-    with sandbox.serve(port=0) as url, OktaClient(url, SSWSAuth(sandbox.token)) as okta, \
-            witness.installed(witness.HttpSandboxWitness(url)):
+    with (
+        sandbox.serve(port=0) as url,
+        OktaClient(url, SSWSAuth(sandbox.token)) as okta,
+        witness.installed(witness.HttpSandboxWitness(url)),
+    ):
         report = audit.run(okta, {})
     assert report.pre_auth_setting is False
     assert report.org_url.startswith("http://127.0.0.1")

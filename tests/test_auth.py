@@ -436,9 +436,10 @@ def test_token_response_without_a_token_is_an_authentication_error(
     """A 200 that is not a token response fails clearly and never echoes (or chains) the body."""
     auth = OAuthServiceAppAuth(ORG, "0oaX", pem_of(rsa_key), scopes=("okta.users.read",))
     transport = httpx.MockTransport(lambda r: httpx.Response(200, content=body))
-    with httpx.Client(transport=transport, auth=auth) as http, pytest.raises(
-        errors.AuthenticationError
-    ) as info:
+    with (
+        httpx.Client(transport=transport, auth=auth) as http,
+        pytest.raises(errors.AuthenticationError) as info,
+    ):
         http.get(ORG + "/api/v1/users/me")
     assert [type(e) for e in _linked(info.value)] == [errors.AuthenticationError]
     assert "PARTIAL-TOKEN" not in str(info.value)

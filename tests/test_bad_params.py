@@ -123,8 +123,13 @@ def test_refused_naming_the_field_before_any_request(
 
 def _kmsi(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kmsi_lib.cli", *args], capture_output=True, text=True,
-        env=env, cwd=cwd, timeout=120, check=False,
+        [sys.executable, "-m", "kmsi_lib.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
     )
 
 
@@ -132,8 +137,11 @@ def _kmsi(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedPro
 def cli_env(served: tuple[Sandbox, str]) -> dict[str, str]:
     sandbox, url = served
     env = {k: v for k, v in os.environ.items() if not k.startswith("OKTA_")}
-    env.update(OKTA_ORG_URL=url, OKTA_API_TOKEN=sandbox.token,
-               PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]))
+    env.update(
+        OKTA_ORG_URL=url,
+        OKTA_API_TOKEN=sandbox.token,
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+    )
     return env
 
 
@@ -146,8 +154,17 @@ def test_kmsi_run_exits_2_without_a_traceback(
     notebook, params, expected = _case(key)
     sandbox.admin.clear_requests()
     started = time.monotonic()
-    done = _kmsi("run", str(notebook), "-f", str(params), "--evidence-root",
-                 str(tmp_path / "evidence"), "--no-progress", env=cli_env, cwd=CORPUS)
+    done = _kmsi(
+        "run",
+        str(notebook),
+        "-f",
+        str(params),
+        "--evidence-root",
+        str(tmp_path / "evidence"),
+        "--no-progress",
+        env=cli_env,
+        cwd=CORPUS,
+    )
     assert time.monotonic() - started < 30
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
@@ -169,8 +186,9 @@ def test_kmsi_run_refuses_a_bad_timeout(
     args: list[str], words: str, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     params = ROOT / "params" / "sandbox" / "audit.yaml"
-    done = _kmsi("run", str(NOTEBOOKS["audit"]), "-f", str(params), *args,
-                 env=cli_env, cwd=tmp_path)
+    done = _kmsi(
+        "run", str(NOTEBOOKS["audit"]), "-f", str(params), *args, env=cli_env, cwd=tmp_path
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert words in done.stderr
 
@@ -184,6 +202,10 @@ def test_kmsi_run_refuses_a_directory_as_params(cli_env: dict[str, str], tmp_pat
 
 def test_run_notebook_refuses_a_non_positive_timeout(tmp_path: Path) -> None:
     with pytest.raises(ParameterError) as err:
-        runner.run_notebook(NOTEBOOKS["audit"], ROOT / "params" / "sandbox" / "audit.yaml",
-                            evidence_root=tmp_path, timeout=-5)
+        runner.run_notebook(
+            NOTEBOOKS["audit"],
+            ROOT / "params" / "sandbox" / "audit.yaml",
+            evidence_root=tmp_path,
+            timeout=-5,
+        )
     assert err.value.field == "timeout"

@@ -20,28 +20,52 @@ GROUPS = {"groups": ["KMSI Pilot"], "apps": {"labels": ["Slack"]}}
 @pytest.mark.parametrize(
     ("model", "values"),
     [
-        pytest.param(post_auth.Params, {**APPS, "reauthenticate_in": "PT43800H"},
-                     id="once-per-session"),
-        pytest.param(post_auth.Params, {**APPS, "reauthenticate_in": "P1825D"},
-                     id="once-per-session-in-days"),
+        pytest.param(
+            post_auth.Params, {**APPS, "reauthenticate_in": "PT43800H"}, id="once-per-session"
+        ),
+        pytest.param(
+            post_auth.Params, {**APPS, "reauthenticate_in": "P1825D"}, id="once-per-session-in-days"
+        ),
         pytest.param(post_auth.Params, {**APPS, "prompt_frequency": "P90D"}, id="prompt-90-days"),
         pytest.param(post_auth.Params, {**APPS, "prompt_frequency": "P1M"}, id="prompt-a-month"),
-        pytest.param(post_auth.Params, {**APPS, "max_session_idle_minutes": 43200},
-                     id="idle-30-days"),
-        pytest.param(post_auth.Params, {**APPS, "max_session_lifetime_minutes": 0},
-                     id="lifetime-no-limit"),
-        pytest.param(post_auth.Params, {**APPS, "constraints": [
-            {"knowledge": {"types": ["password"], "reauthenticateIn": "PT2H"}},
-            {"possession": {"phishingResistant": "REQUIRED", "userVerification": "REQUIRED",
+        pytest.param(
+            post_auth.Params, {**APPS, "max_session_idle_minutes": 43200}, id="idle-30-days"
+        ),
+        pytest.param(
+            post_auth.Params, {**APPS, "max_session_lifetime_minutes": 0}, id="lifetime-no-limit"
+        ),
+        pytest.param(
+            post_auth.Params,
+            {
+                **APPS,
+                "constraints": [
+                    {"knowledge": {"types": ["password"], "reauthenticateIn": "PT2H"}},
+                    {
+                        "possession": {
+                            "phishingResistant": "REQUIRED",
+                            "userVerification": "REQUIRED",
                             "userVerificationMethods": ["BIOMETRICS"],
-                            "authenticationMethods": [{"key": "okta_verify",
-                                                       "method": "signed_nonce"}]}},
-        ]}, id="spec-constraints"),
-        pytest.param(pre_auth.Params, {**GROUPS, "factor_lifetime_minutes": 43200},
-                     id="mfa-30-days"),
-        pytest.param(prompt_text.Params, {"brands": "all", "title": "Rester connecté ?",
-                                          "subtitle": "Nur auf Ihrem eigenen Gerät — 5 < 7"},
-                     id="unicode-and-a-lone-less-than"),
+                            "authenticationMethods": [
+                                {"key": "okta_verify", "method": "signed_nonce"}
+                            ],
+                        }
+                    },
+                ],
+            },
+            id="spec-constraints",
+        ),
+        pytest.param(
+            pre_auth.Params, {**GROUPS, "factor_lifetime_minutes": 43200}, id="mfa-30-days"
+        ),
+        pytest.param(
+            prompt_text.Params,
+            {
+                "brands": "all",
+                "title": "Rester connecté ?",
+                "subtitle": "Nur auf Ihrem eigenen Gerät — 5 < 7",
+            },
+            id="unicode-and-a-lone-less-than",
+        ),
         pytest.param(audit.Params, {"max_prompt_frequency": "P30D"}, id="audit-default"),
     ],
 )
@@ -52,18 +76,39 @@ def test_documented_and_usual_values_are_accepted(model: Any, values: dict[str, 
 @pytest.mark.parametrize(
     ("model", "values", "field"),
     [
-        pytest.param(post_auth.Params, {**APPS, "reauthenticate_in": "PT0S"},
-                     "reauthenticate_in", id="every-sign-in"),
-        pytest.param(post_auth.Params, {**APPS, "prompt_frequency": "P180D"},
-                     "prompt_frequency", id="prompt-half-a-year"),
-        pytest.param(pre_auth.Params, {**GROUPS, "factor_lifetime_minutes": 50000},
-                     "factor_lifetime_minutes", id="mfa-35-days"),
-        pytest.param(pre_auth.Params, {**GROUPS, "max_session_lifetime_minutes": 200000},
-                     "max_session_lifetime_minutes", id="lifetime-139-days"),
-        pytest.param(prompt_text.Params, {"brands": "all", "title": "t" * 200}, "title",
-                     id="long-title"),
-        pytest.param(pre_auth.Params, {**GROUPS, "groups": [f"g{i}" for i in range(150)]}, "groups",
-                     id="many-groups"),
+        pytest.param(
+            post_auth.Params,
+            {**APPS, "reauthenticate_in": "PT0S"},
+            "reauthenticate_in",
+            id="every-sign-in",
+        ),
+        pytest.param(
+            post_auth.Params,
+            {**APPS, "prompt_frequency": "P180D"},
+            "prompt_frequency",
+            id="prompt-half-a-year",
+        ),
+        pytest.param(
+            pre_auth.Params,
+            {**GROUPS, "factor_lifetime_minutes": 50000},
+            "factor_lifetime_minutes",
+            id="mfa-35-days",
+        ),
+        pytest.param(
+            pre_auth.Params,
+            {**GROUPS, "max_session_lifetime_minutes": 200000},
+            "max_session_lifetime_minutes",
+            id="lifetime-139-days",
+        ),
+        pytest.param(
+            prompt_text.Params, {"brands": "all", "title": "t" * 200}, "title", id="long-title"
+        ),
+        pytest.param(
+            pre_auth.Params,
+            {**GROUPS, "groups": [f"g{i}" for i in range(150)]},
+            "groups",
+            id="many-groups",
+        ),
     ],
 )
 def test_an_unusual_value_passes_only_when_named(
@@ -78,8 +123,11 @@ def test_an_unusual_value_passes_only_when_named(
 
 def test_naming_a_field_does_not_lift_okta_s_limit() -> None:
     """allow_unusual_values lifts the usual ceiling, never the documented one."""
-    values = {**GROUPS, "max_session_lifetime_minutes": 10**12,
-              "allow_unusual_values": ["max_session_lifetime_minutes"]}
+    values = {
+        **GROUPS,
+        "max_session_lifetime_minutes": 10**12,
+        "allow_unusual_values": ["max_session_lifetime_minutes"],
+    }
     with pytest.raises(ParameterError) as err:
         parse_params(pre_auth.Params, values)
     assert err.value.field == "max_session_lifetime_minutes"
@@ -90,8 +138,9 @@ def test_the_fields_that_may_be_named_are_listed() -> None:
     assert "prompt_frequency" in raisable_fields(post_auth.Params)
     assert "max_session_idle_minutes" not in raisable_fields(post_auth.Params)  # Okta's own
     with pytest.raises(ParameterError) as err:
-        parse_params(post_auth.Params,
-                     {**APPS, "allow_unusual_values": ["max_session_idle_minutes"]})
+        parse_params(
+            post_auth.Params, {**APPS, "allow_unusual_values": ["max_session_idle_minutes"]}
+        )
     assert err.value.field == "allow_unusual_values[0]"
     assert "prompt_frequency" in err.value.message
 

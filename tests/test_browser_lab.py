@@ -33,8 +33,13 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = ROOT / "test-output"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 
@@ -62,18 +67,25 @@ def test_lab_command_listens_on_loopback_and_keeps_the_token_off_it(tmp_path: Pa
     assert not any("token" in part.lower() for part in command)
     assert f"--ServerApp.root_dir={tmp_path}" in command
     assert "--ServerApp.open_browser=False" in command and command[-1] == "--allow-root"
-    assert "--allow-root" not in lab_command(port=1, root_dir=tmp_path, open_browser=True,
-                                             as_root=False)
+    assert "--allow-root" not in lab_command(
+        port=1, root_dir=tmp_path, open_browser=True, as_root=False
+    )
 
 
 def test_lab_environment_points_only_at_the_sandbox() -> None:
     """Any OKTA_* of the calling shell (a real org) is dropped from the lab's environment."""
     env = lab_environment(
         {"PATH": "/bin", "OKTA_ORG_URL": "https://real.okta.com", "OKTA_CLIENT_ID": "0oa1"},
-        org_url="http://127.0.0.1:5000", api_token="sandbox-token-x", lab_token="lab-t0k",
+        org_url="http://127.0.0.1:5000",
+        api_token="sandbox-token-x",
+        lab_token="lab-t0k",
     )
-    assert env == {"PATH": "/bin", "OKTA_ORG_URL": "http://127.0.0.1:5000",
-                   "OKTA_API_TOKEN": "sandbox-token-x", "JUPYTER_TOKEN": "lab-t0k"}
+    assert env == {
+        "PATH": "/bin",
+        "OKTA_ORG_URL": "http://127.0.0.1:5000",
+        "OKTA_API_TOKEN": "sandbox-token-x",
+        "JUPYTER_TOKEN": "lab-t0k",
+    }
 
 
 @pytest.mark.slow
@@ -83,9 +95,24 @@ def test_kmsi_lab_prints_the_address_and_stops_cleanly_on_ctrl_c(tmp_path: Path)
     port = free_port()
     env = {**os.environ, "OKTA_ORG_URL": "https://real-org.example.okta.com"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "kmsi_lib.cli", "lab", "--no-browser", "--port", str(port),
-         "--token", "lab-test-token", "--notebook-dir", str(ROOT / "notebooks")],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path, text=True,
+        [
+            sys.executable,
+            "-m",
+            "kmsi_lib.cli",
+            "lab",
+            "--no-browser",
+            "--port",
+            str(port),
+            "--token",
+            "lab-test-token",
+            "--notebook-dir",
+            str(ROOT / "notebooks"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=tmp_path,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -98,8 +125,10 @@ def test_kmsi_lab_prints_the_address_and_stops_cleanly_on_ctrl_c(tmp_path: Path)
         assert f"http://127.0.0.1:{port}/lab?token=lab-test-token" in printed
         sandbox_url = printed.split("sandbox org (default seed) on ", 1)[1].split()[0]
         assert sandbox_url.startswith("http://127.0.0.1:")
-        contents = httpx.get(f"http://127.0.0.1:{port}/api/contents",
-                             headers={"Authorization": "token lab-test-token"}).json()
+        contents = httpx.get(
+            f"http://127.0.0.1:{port}/api/contents",
+            headers={"Authorization": "token lab-test-token"},
+        ).json()
         assert "20_post_auth.ipynb" in {item["name"] for item in contents["content"]}
         assert httpx.get(f"http://127.0.0.1:{port}/api/contents").status_code == 403
         jupyter = running(f"--ServerApp.port={port}")
@@ -177,8 +206,10 @@ class LabRun:
     def api(self) -> httpx.Client:
         """A client of the lab's sandbox org (its token, real HTTP on loopback)."""
         assert self.lab.sandbox is not None
-        return httpx.Client(base_url=self.lab.sandbox_url,
-                            headers={"Authorization": f"SSWS {self.lab.sandbox.token}"})
+        return httpx.Client(
+            base_url=self.lab.sandbox_url,
+            headers={"Authorization": f"SSWS {self.lab.sandbox.token}"},
+        )
 
     def result(self) -> dict[str, Any]:
         """The runbook's ``result.json`` (what the forms recorded)."""
@@ -205,8 +236,13 @@ def lab_run(tmp_path: Path, name: str) -> Iterator[LabRun]:
     OUTPUT.mkdir(exist_ok=True)
     shot = OUTPUT / f"browser_lab_{name.split('_', 1)[1]}"
     log = (tmp_path / "jupyterlab.log").open("wb")
-    lab = Lab(port=0, root_dir=work, open_browser=False, output=log.fileno(),
-              extra_args=["--LabApp.expose_app_in_browser=True"])
+    lab = Lab(
+        port=0,
+        root_dir=work,
+        open_browser=False,
+        output=log.fileno(),
+        extra_args=["--LabApp.expose_app_in_browser=True"],
+    )
     try:
         with lab, sync_playwright() as p:
             assert lab.sandbox is not None
@@ -252,8 +288,11 @@ def test_post_auth_form_in_jupyterlab(tmp_path: Path) -> None:
         plan_form = page.locator(".kmsi-step-plan")
         apply_form = page.locator(".kmsi-step-apply")
         verify_form = page.locator(".kmsi-step-verify")
-        for part, call in ((plan_form, "rb.plan()"), (apply_form, "rb.apply()"),
-                           (verify_form, "rb.verify()")):
+        for part, call in (
+            (plan_form, "rb.plan()"),
+            (apply_form, "rb.apply()"),
+            (verify_form, "rb.verify()"),
+        ):
             expect(part).to_be_visible(timeout=120_000)
             expect(cells.filter(has=part).locator(".jp-InputArea")).to_contain_text(call)
 
@@ -267,7 +306,8 @@ def test_post_auth_form_in_jupyterlab(tmp_path: Path) -> None:
 
         plan_form.locator("button", has_text="Plan").click()
         expect(plan_form.locator("table").first).to_contain_text(
-            "keepMeSignedIn.postAuth", timeout=60_000)
+            "keepMeSignedIn.postAuth", timeout=60_000
+        )
         expect(plan_form).to_contain_text("P7D")
         expect(apply_button).to_be_disabled()  # no ticket yet
 
@@ -357,23 +397,26 @@ def test_pre_auth_manual_step_needs_the_attestation_in_jupyterlab(tmp_path: Path
         fill_field(plan_form, "apps.labels", "Salesforce.com")
         plan_form.locator("button", has_text="Plan").click()
         expect(plan_form).to_contain_text("Admin Console", timeout=60_000)
-        apply_form.locator(".widget-text", has_text="Change ticket").locator(
-            "input").fill("CHG-LAB-3")
+        apply_form.locator(".widget-text", has_text="Change ticket").locator("input").fill(
+            "CHG-LAB-3"
+        )
         apply_button = apply_form.locator("button", has_text="Apply")
         expect(attest_by).to_be_visible()
         expect(apply_button).to_be_disabled()
         expect(apply_form).to_contain_text("say who did them")
         attest_by.locator("input").fill("ann.admin")
-        apply_form.locator(".widget-textarea", has_text="What was done").locator(
-            "textarea").fill("Security > General: showed the stay-signed-in option")
+        apply_form.locator(".widget-textarea", has_text="What was done").locator("textarea").fill(
+            "Security > General: showed the stay-signed-in option"
+        )
         expect(apply_button).to_be_enabled(timeout=30_000)
         apply_button.click()
         expect(apply_form).to_contain_text("Apply: pre_auth: applied", timeout=60_000)
-        expect(verify_form.get_by_text("Verification: passed")).to_have_count(
-            1, timeout=60_000)
+        expect(verify_form.get_by_text("Verification: passed")).to_have_count(1, timeout=60_000)
         with run.api() as http:
-            names = [x["name"] for x in
-                     http.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}).json()]
+            names = [
+                x["name"]
+                for x in http.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}).json()
+            ]
         attest_by.scroll_into_view_if_needed()
     assert "KMSI pre-authentication" in names
     result = run.result()

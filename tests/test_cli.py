@@ -57,32 +57,38 @@ def test_evidence_subcommand_dispatches(
 
 def test_kmsi_run_help_does_not_import_papermill() -> None:
     """`kmsi run --help` is quick: papermill (seconds to import) loads only to execute."""
-    code = ("import sys\nfrom kmsi_lib import cli\n"
-            "assert cli.main(['run', '--help']) == 0\n"
-            "assert 'papermill' not in sys.modules, 'papermill imported'\n"
-            "assert 'kmsi_lib.sandbox' not in sys.modules\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+    code = (
+        "import sys\nfrom kmsi_lib import cli\n"
+        "assert cli.main(['run', '--help']) == 0\n"
+        "assert 'papermill' not in sys.modules, 'papermill imported'\n"
+        "assert 'kmsi_lib.sandbox' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "--approved-plan" in done.stdout
 
 
 def test_kmsi_help_imports_no_subcommand() -> None:
     """`kmsi --help` lists the subcommands without importing the modules that own them."""
-    code = ("import sys\nfrom kmsi_lib import cli\n"
-            "assert cli.main(['--help']) == 0\n"
-            "loaded = [m for m in ('kmsi_lib.runbooks.run', 'kmsi_lib.runbooks.demo',"
-            " 'kmsi_lib.evidence', 'kmsi_lib.runbooks.lab', 'kmsi_lib.sandbox')"
-            " if m in sys.modules]\n"
-            "assert not loaded, loaded\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+    code = (
+        "import sys\nfrom kmsi_lib import cli\n"
+        "assert cli.main(['--help']) == 0\n"
+        "loaded = [m for m in ('kmsi_lib.runbooks.run', 'kmsi_lib.runbooks.demo',"
+        " 'kmsi_lib.evidence', 'kmsi_lib.runbooks.lab', 'kmsi_lib.sandbox')"
+        " if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
 
 
 def test_python_m_sandbox_keeps_its_own_entry() -> None:
     """`python -m kmsi_lib.sandbox` works on its own (the sandbox imports nothing of kmsi_lib)."""
-    done = subprocess.run([sys.executable, "-m", "kmsi_lib.sandbox", "--help"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "kmsi_lib.sandbox", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "--state FILE" in done.stdout and "export lines for OKTA_ORG_URL" in done.stdout

@@ -261,8 +261,14 @@ def test_delete_retried_after_a_lost_answer_counts_a_404_as_done(
     sb, _, _ = org
     client, _ = make_client(org)
     made = policies.create_policy(client, {"type": "ACCESS_POLICY", "name": "KMSI to delete"})
-    sb.admin.add_fault({"match": {"method": "DELETE", "path": "/api/v1/policies/*"},
-                        "action": "drop", "when": "after", "count": 1})
+    sb.admin.add_fault(
+        {
+            "match": {"method": "DELETE", "path": "/api/v1/policies/*"},
+            "action": "drop",
+            "when": "after",
+            "count": 1,
+        }
+    )
     policies.delete_policy(client, made["id"])  # no error
     assert [e["status"] for e in log_for(sb, "DELETE", "/api/v1/policies/")][-1] == 404
     assert policies.find_policy_by_name(client, "ACCESS_POLICY", "KMSI to delete") is None

@@ -69,8 +69,10 @@ RESULT = {
     "change_id": "CHG-1",
     "params": {"policy_name": "Staff apps"},
     "org": {"url": "http://127.0.0.1:1", "pipeline": "idx"},
-    "plan": {"procedure": "post_auth", "changes": [{"action": "update", "ref": {"id": "rul1"},
-                                                    "before": {"a": 1}, "diffs": []}]},
+    "plan": {
+        "procedure": "post_auth",
+        "changes": [{"action": "update", "ref": {"id": "rul1"}, "before": {"a": 1}, "diffs": []}],
+    },
     "apply_result": {"before_state": [{"ref": {"id": "rul1"}, "before": {"a": 1}}]},
     "verification": {"ok": True, "checks": []},
     "journal": [{"method": "GET", "url": "/api/v1/policies", "status": 200}],
@@ -97,15 +99,23 @@ def three_runs(_three_runs_template: Path, tmp_path: Path) -> Path:
 
 def test_record_run_writes_record_html_and_ledger(tmp_path: Path) -> None:
     """A recorded run has the notebook, its HTML, result and a record whose files match."""
-    rec = record_run(tmp_path, _stage(tmp_path, "r1", RESULT), _meta("r1", mode="apply"),
-                     succeeded=True)
+    rec = record_run(
+        tmp_path, _stage(tmp_path, "r1", RESULT), _meta("r1", mode="apply"), succeeded=True
+    )
     assert rec.run_dir == tmp_path / "CHG-1" / "r1"
     assert sorted(p.name for p in rec.run_dir.iterdir()) == [
-        "notebook.html", "notebook.ipynb", RECORD_FILE, "result.json"]
+        "notebook.html",
+        "notebook.ipynb",
+        RECORD_FILE,
+        "result.json",
+    ]
     record = json.loads((rec.run_dir / RECORD_FILE).read_text())
     assert record["status"] == "succeeded" and record["outcome"] == "applied"
-    assert record["org"] == {"url": "http://127.0.0.1:1", "pipeline": "idx",
-                             "type": "Identity Engine"}
+    assert record["org"] == {
+        "url": "http://127.0.0.1:1",
+        "pipeline": "idx",
+        "type": "Identity Engine",
+    }
     assert record["before_state"] == [{"ref": {"id": "rul1"}, "before": {"a": 1}}]
     assert record["verification"]["ok"] is True
     assert record["journal"][0]["url"] == "/api/v1/policies"
@@ -123,8 +133,13 @@ def test_record_run_writes_record_html_and_ledger(tmp_path: Path) -> None:
 
 def test_failed_run_without_result_is_recorded_as_failed(tmp_path: Path) -> None:
     """A notebook that died before writing result.json still leaves failed evidence."""
-    rec = record_run(tmp_path, _stage(tmp_path, "r1", None), _meta("r1"), succeeded=False,
-                     error={"type": "PapermillExecutionError", "message": "boom"})
+    rec = record_run(
+        tmp_path,
+        _stage(tmp_path, "r1", None),
+        _meta("r1"),
+        succeeded=False,
+        error={"type": "PapermillExecutionError", "message": "boom"},
+    )
     assert rec.record is not None
     assert rec.record["status"] == "failed" and rec.record["outcome"] == "failed"
     assert rec.record["error"]["message"] == "boom"
@@ -147,10 +162,18 @@ def test_html_opens_with_the_runs_record(tmp_path: Path) -> None:
     rec = record_run(tmp_path, _stage(tmp_path, "r1", RESULT), meta, succeeded=True)
     assert rec.run_dir is not None and rec.record is not None
     header = _header_of((rec.run_dir / "notebook.html").read_text())
-    for value in ("r1", "CHG-1", "post_auth / apply", "succeeded / applied", "passed",
-                  "2026-11-29T05:00:00Z / 2026-11-29T05:00:05Z",
-                  "http://127.0.0.1:1 (Identity Engine)", "notebooks/20_post_auth.ipynb",
-                  rec.record["notebook"]["template_sha256"], "kmsi evidence verify"):
+    for value in (
+        "r1",
+        "CHG-1",
+        "post_auth / apply",
+        "succeeded / applied",
+        "passed",
+        "2026-11-29T05:00:00Z / 2026-11-29T05:00:05Z",
+        "http://127.0.0.1:1 (Identity Engine)",
+        "notebooks/20_post_auth.ipynb",
+        rec.record["notebook"]["template_sha256"],
+        "kmsi evidence verify",
+    ):
         assert value in header, value
     assert "alice&lt;script&gt;" in header and "<script>" not in header
     assert "#1b5e20" in header  # green: succeeded and verified
@@ -161,8 +184,12 @@ def test_html_header_of_a_failed_run_says_so(tmp_path: Path) -> None:
     """A failed run's banner is red and names the error; an approved plan is named too."""
     approved = {"run_id": "plan-1", "record_sha256": "cd" * 32, "path": "x", "fingerprint": "f"}
     meta = dataclasses.replace(_meta("r2"), approved_plan=approved)
-    failed = {**RESULT, "outcome": "failed", "verification": {"ok": False, "checks": []},
-              "error": {"step": "verify", "type": "KmsiError", "message": "1 of 3 checks"}}
+    failed = {
+        **RESULT,
+        "outcome": "failed",
+        "verification": {"ok": False, "checks": []},
+        "error": {"step": "verify", "type": "KmsiError", "message": "1 of 3 checks"},
+    }
     rec = record_run(tmp_path, _stage(tmp_path, "r2", failed), meta, succeeded=False)
     assert rec.run_dir is not None
     header = _header_of((rec.run_dir / "notebook.html").read_text())
@@ -368,8 +395,10 @@ def test_scan_ignores_clean_files_and_scans_captured_output(tmp_path: Path) -> N
 
 def _fake_jwt(header: dict[str, str]) -> str:
     """A token of the shape an authorization server issues (made up at run time)."""
+
     def seg(value: object) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
     claims = {"sub": "kernel", "scp": ["okta.policies.read"]}
     return f"{seg(header)}.{seg(claims)}.c2lnbmF0dXJlLWJ5dGVz"
 
@@ -381,17 +410,26 @@ _KEY_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
     ("content", "form"),
     [
         pytest.param(_fake_jwt({"alg": "RS256", "kid": "k1"}), "jwt", id="jwt"),
-        pytest.param(json.dumps({"access_token": _fake_jwt({"alg": "ES256"})}), "jwt",
-                     id="jwt-in-json"),
-        pytest.param(f"Authorization: SSWS {fake_token()}", "authorization",
-                     id="ssws"),
-        pytest.param(json.dumps({"authorization": f"Bearer opaque.{fake_token('', 24)}"}),
-                     "authorization", id="bearer-opaque"),
+        pytest.param(
+            json.dumps({"access_token": _fake_jwt({"alg": "ES256"})}), "jwt", id="jwt-in-json"
+        ),
+        pytest.param(f"Authorization: SSWS {fake_token()}", "authorization", id="ssws"),
+        pytest.param(
+            json.dumps({"authorization": f"Bearer opaque.{fake_token('', 24)}"}),
+            "authorization",
+            id="bearer-opaque",
+        ),
         pytest.param(f"DPoP\t{fake_token('OPAQUE', 30)}", "authorization", id="dpop-escaped"),
-        pytest.param(json.dumps({"text": [f"{BEGIN}\n", f"{_KEY_BODY}\n", f"{END}\n"]}),
-                     "pem-private-key", id="pem-json-escaped"),
-        pytest.param(f"{BEGIN}\n{_KEY_BODY}\n{END}".replace("PRIVATE", "RSA PRIVATE"),
-                     "pem-private-key", id="pem-rsa"),
+        pytest.param(
+            json.dumps({"text": [f"{BEGIN}\n", f"{_KEY_BODY}\n", f"{END}\n"]}),
+            "pem-private-key",
+            id="pem-json-escaped",
+        ),
+        pytest.param(
+            f"{BEGIN}\n{_KEY_BODY}\n{END}".replace("PRIVATE", "RSA PRIVATE"),
+            "pem-private-key",
+            id="pem-rsa",
+        ),
     ],
 )
 def test_scan_finds_unknown_credentials_by_shape(tmp_path: Path, content: str, form: str) -> None:
@@ -406,8 +444,9 @@ def test_scan_finds_unknown_credentials_by_shape(tmp_path: Path, content: str, f
 @pytest.mark.parametrize(
     "content",
     [
-        pytest.param("send SSWS <token> or Bearer [redacted] or SSWS ${OKTA_API_TOKEN}",
-                     id="prose"),
+        pytest.param(
+            "send SSWS <token> or Bearer [redacted] or SSWS ${OKTA_API_TOKEN}", id="prose"
+        ),
         pytest.param("Bearer tokens are short-lived; token_type: Bearer", id="words"),
         pytest.param(f"a key file starts with {BEGIN} and is never printed", id="pem-armour-only"),
         pytest.param("eyJub3QiOiAiYSBqd3QifQ.c29tZXRoaW5nIGVsc2U.eA", id="jwt-shape-without-alg"),
@@ -479,8 +518,14 @@ def test_cli_list_and_verify(three_runs: Path, capsys: pytest.CaptureFixture[str
     assert cli.main(["evidence", "list", "--root", str(three_runs)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["seq", "time", "change", "notebook", "mode", "outcome"]
-    assert out[1].split() == ["1", "2026-11-29T05:00:05Z", "CHG-1", "20_post_auth.ipynb",
-                              "plan", "applied"]
+    assert out[1].split() == [
+        "1",
+        "2026-11-29T05:00:05Z",
+        "CHG-1",
+        "20_post_auth.ipynb",
+        "plan",
+        "applied",
+    ]
     assert len(out) == 4
     assert cli.main(["evidence", "verify", "--root", str(three_runs)]) == 0
     assert "intact: 3 ledger entries" in capsys.readouterr().out
@@ -518,9 +563,14 @@ def test_rewritten_ledger_is_caught_by_the_anchor_and_an_expected_hash(three_run
 
 # Each module of kmsi_lib/evidence/ may import only these siblings (the drawing in its __init__).
 LAYERS = {
-    "hashing": set(), "scan": set(), "report": set(), "files": {"hashing"},
-    "ledger": {"files", "hashing"}, "verify": {"files", "hashing", "ledger"},
-    "record": {"files", "hashing", "ledger", "report", "scan"}, "cli": {"ledger", "verify"},
+    "hashing": set(),
+    "scan": set(),
+    "report": set(),
+    "files": {"hashing"},
+    "ledger": {"files", "hashing"},
+    "verify": {"files", "hashing", "ledger"},
+    "record": {"files", "hashing", "ledger", "report", "scan"},
+    "cli": {"ledger", "verify"},
 }
 
 
@@ -532,7 +582,10 @@ def test_evidence_modules_import_only_lower_layers(module: str) -> None:
     path = Path(evidence.__file__).with_name(f"{module}.py")
     source = path.read_text(encoding="utf-8")
     tree = ast.parse(source)
-    siblings = {node.module for node in ast.walk(tree)
-                if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module}
+    siblings = {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
+    }
     assert siblings <= LAYERS[module], siblings - LAYERS[module]
     assert source.count("\n") <= 600

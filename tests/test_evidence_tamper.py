@@ -66,13 +66,25 @@ def _recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
     root = base / "evidence"
     with sb.serve(port=0) as url, pytest.MonkeyPatch.context() as mp:
         _env(mp, sb, url)
-        plan = runner.run_notebook(POST_AUTH, ROOT / "params" / "sandbox" / "post_auth.yaml",
-                                   change_id=CHANGE, evidence_root=root, progress=False,
-                                   timeout=120)
+        plan = runner.run_notebook(
+            POST_AUTH,
+            ROOT / "params" / "sandbox" / "post_auth.yaml",
+            change_id=CHANGE,
+            evidence_root=root,
+            progress=False,
+            timeout=120,
+        )
         assert plan.exit_code == 0, plan.message
-        applied = runner.run_notebook(POST_AUTH, ROOT / "params" / "sandbox" / "post_auth.yaml",
-                                      mode="apply", change_id=CHANGE, approved_plan=plan.run_dir,
-                                      evidence_root=root, progress=False, timeout=120)
+        applied = runner.run_notebook(
+            POST_AUTH,
+            ROOT / "params" / "sandbox" / "post_auth.yaml",
+            mode="apply",
+            change_id=CHANGE,
+            approved_plan=plan.run_dir,
+            evidence_root=root,
+            progress=False,
+            timeout=120,
+        )
         assert applied.exit_code == 0, applied.message
         # a later entry, so that a forged line has lines after it to rewrite
         evidence.append_ledger(root, {"kind": "note", "run_id": "later", "change_id": CHANGE})
@@ -99,8 +111,12 @@ class World:
 
 
 @pytest.fixture
-def world(_recorded: Recorded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-          capsys: pytest.CaptureFixture[str]) -> World:
+def world(
+    _recorded: Recorded,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> World:
     shutil.copytree(_recorded.base / "evidence", tmp_path / "evidence")
     _env(monkeypatch, _recorded.sandbox, _recorded.url)
     _recorded.sandbox.admin.reset("default")
@@ -158,7 +174,8 @@ def _rechain(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _write_ledger(root: Path, entries: list[dict[str, Any]]) -> None:
     (root / evidence.LEDGER_FILE).write_text(
-        "".join(evidence.canonical_json(e) + "\n" for e in _rechain(entries)))
+        "".join(evidence.canonical_json(e) + "\n" for e in _rechain(entries))
+    )
 
 
 def _rehash(root: Path, run_dir: Path) -> None:
@@ -184,8 +201,9 @@ def _forged_root(world: World, run_dir: Path, forge: Callable[[Path], None]) -> 
     record = _load(copy / "record.json")
     record["files"] = evidence.file_digests(copy, exclude=["record.json"])
     _dump(copy / "record.json", record)
-    (entry,) = [e for e in evidence.read_ledger(world.root) if e.get("path") == f"{CHANGE}/"
-                f"{run_dir.name}"]
+    (entry,) = [
+        e for e in evidence.read_ledger(world.root) if e.get("path") == f"{CHANGE}/{run_dir.name}"
+    ]
     files = evidence.file_digests(copy)
     fields = {k: v for k, v in entry.items() if k not in ("seq", "prev_hash", "hash")}
     evidence.append_ledger(other, {**fields, "files": files, "record_sha256": files["record.json"]})
@@ -206,8 +224,16 @@ def _append_forged_run(world: World, run_dir: Path, forge: Callable[[Path], None
     (entry,) = [e for e in evidence.read_ledger(world.root) if e.get("run_id") == run_dir.name]
     files = evidence.file_digests(copy)
     fields = {k: v for k, v in entry.items() if k not in ("seq", "prev_hash", "hash")}
-    evidence.append_ledger(world.root, {**fields, "run_id": new_id, "path": f"{CHANGE}/{new_id}",
-                                        "files": files, "record_sha256": files["record.json"]})
+    evidence.append_ledger(
+        world.root,
+        {
+            **fields,
+            "run_id": new_id,
+            "path": f"{CHANGE}/{new_id}",
+            "files": files,
+            "record_sha256": files["record.json"],
+        },
+    )
     assert evidence.verify(world.root).ok, "an appended forgery verifies"
     return copy
 
@@ -239,36 +265,53 @@ class Attempt:
         return self.code == runner.EXIT_USAGE and not self.requests and not self.begun
 
 
-def _kmsi_run(world: World, request: pytest.FixtureRequest, argv: list[str],
-              root: Path) -> Attempt:
+def _kmsi_run(world: World, request: pytest.FixtureRequest, argv: list[str], root: Path) -> Attempt:
     staging = root / evidence.STAGING_DIR
     staged = set(staging.glob("*"))
     try:
         args = cli.build_parser(["run"]).parse_args(
-            ["run", *argv, "--evidence-root", str(root), "--no-progress", "--timeout", "120"])
+            ["run", *argv, "--evidence-root", str(root), "--no-progress", "--timeout", "120"]
+        )
         code = runner.run_main(args)
     except SystemExit as exc:  # argparse: an option this version does not know
         code = int(exc.code or 0) + 100
     err = world.capsys.readouterr().err
     sb = world.rec.sandbox
-    attempt = Attempt(code, err, sb.admin.requests(), sandbox_writes(sb),
-                      sorted(set(staging.glob("*")) - staged))
+    attempt = Attempt(
+        code, err, sb.admin.requests(), sandbox_writes(sb), sorted(set(staging.glob("*")) - staged)
+    )
     name = request.node.callspec.id if hasattr(request.node, "callspec") else request.node.name
     request.node.user_properties.append(("tamper_scenario", (name, attempt.refused)))
     return attempt
 
 
-def _apply(world: World, request: pytest.FixtureRequest, approved: Path, *,
-           root: Path | None = None, change: str = CHANGE, expect: tuple[str, ...] = ()
-           ) -> Attempt:
-    argv = [str(POST_AUTH), "-f", str(ROOT / "params" / "sandbox" / "post_auth.yaml"),
-            "--mode", "apply", "--change", change, "--approved-plan", str(approved)]
+def _apply(
+    world: World,
+    request: pytest.FixtureRequest,
+    approved: Path,
+    *,
+    root: Path | None = None,
+    change: str = CHANGE,
+    expect: tuple[str, ...] = (),
+) -> Attempt:
+    argv = [
+        str(POST_AUTH),
+        "-f",
+        str(ROOT / "params" / "sandbox" / "post_auth.yaml"),
+        "--mode",
+        "apply",
+        "--change",
+        change,
+        "--approved-plan",
+        str(approved),
+    ]
     argv += [a for h in expect for a in ("--expect", h)]
     return _kmsi_run(world, request, argv, root or world.root)
 
 
-def _rollback(world: World, request: pytest.FixtureRequest, source: Path, *,
-              expect: tuple[str, ...] = ()) -> Attempt:
+def _rollback(
+    world: World, request: pytest.FixtureRequest, source: Path, *, expect: tuple[str, ...] = ()
+) -> Attempt:
     params = world.scratch / "rollback.yaml"
     params.write_text(json.dumps({"apply_result": str(source), "force_objects": []}))
     argv = [str(ROLLBACK), "-f", str(params), "--mode", "apply", "--change", CHANGE]
@@ -373,36 +416,65 @@ def _staged_copy(w: World) -> tuple[Path, dict[str, Any]]:
 @pytest.mark.parametrize(
     ("tamper", "words"),
     [
-        pytest.param(_forged_elsewhere, "is not in the evidence root",
-                     id="plan-forged-in-another-root-with-its-own-ledger"),
-        pytest.param(_forged_root_as_evidence_root, "expected hash",
-                     id="forged-root-used-as-evidence-root-but-expect-pins-the-real-head"),
-        pytest.param(_forged_in_place, "the ledger was rewritten",
-                     id="plan-forged-in-place-ledger-rewritten"),
-        pytest.param(_forged_in_place_and_anchored, "expected hash",
-                     id="plan-forged-ledger-and-anchor-rewritten-expect-given"),
+        pytest.param(
+            _forged_elsewhere,
+            "is not in the evidence root",
+            id="plan-forged-in-another-root-with-its-own-ledger",
+        ),
+        pytest.param(
+            _forged_root_as_evidence_root,
+            "expected hash",
+            id="forged-root-used-as-evidence-root-but-expect-pins-the-real-head",
+        ),
+        pytest.param(
+            _forged_in_place, "the ledger was rewritten", id="plan-forged-in-place-ledger-rewritten"
+        ),
+        pytest.param(
+            _forged_in_place_and_anchored,
+            "expected hash",
+            id="plan-forged-ledger-and-anchor-rewritten-expect-given",
+        ),
         pytest.param(_forged_anchor_deleted, "no anchor", id="plan-forged-anchor-deleted"),
         pytest.param(_last_lines_removed, "removed from its end", id="last-ledger-lines-removed"),
-        pytest.param(_middle_line_removed_and_rechained, "[anchor]",
-                     id="ledger-line-removed-and-chain-recomputed"),
-        pytest.param(_lines_reordered_and_rechained, "the ledger was rewritten",
-                     id="ledger-lines-reordered-and-chain-recomputed"),
-        pytest.param(_records_swapped, "a record moved between runs",
-                     id="records-swapped-between-runs-all-hashes-redone"),
-        pytest.param(_other_change, "recorded under the change 'CHG-100'",
-                     id="plan-of-another-change"),
-        pytest.param(_record_linked_outside, "is a symbolic link",
-                     id="record-is-a-link-out-of-the-root"),
-        pytest.param(_run_dir_linked_outside, "is a symbolic link",
-                     id="run-directory-is-a-link-out-of-the-root"),
-        pytest.param(_appended_after_the_approval, "recorded after the ledger head",
-                     id="forged-run-appended-after-the-head-the-approver-saw"),
+        pytest.param(
+            _middle_line_removed_and_rechained,
+            "[anchor]",
+            id="ledger-line-removed-and-chain-recomputed",
+        ),
+        pytest.param(
+            _lines_reordered_and_rechained,
+            "the ledger was rewritten",
+            id="ledger-lines-reordered-and-chain-recomputed",
+        ),
+        pytest.param(
+            _records_swapped,
+            "a record moved between runs",
+            id="records-swapped-between-runs-all-hashes-redone",
+        ),
+        pytest.param(
+            _other_change, "recorded under the change 'CHG-100'", id="plan-of-another-change"
+        ),
+        pytest.param(
+            _record_linked_outside, "is a symbolic link", id="record-is-a-link-out-of-the-root"
+        ),
+        pytest.param(
+            _run_dir_linked_outside,
+            "is a symbolic link",
+            id="run-directory-is-a-link-out-of-the-root",
+        ),
+        pytest.param(
+            _appended_after_the_approval,
+            "recorded after the ledger head",
+            id="forged-run-appended-after-the-head-the-approver-saw",
+        ),
         pytest.param(_staged_copy, "run in progress", id="forged-copy-in-staging"),
     ],
 )
 def test_tampered_approved_plan_is_refused_before_any_request(
-    world: World, request: pytest.FixtureRequest,
-    tamper: Callable[[World], tuple[Path, dict[str, Any]]], words: str,
+    world: World,
+    request: pytest.FixtureRequest,
+    tamper: Callable[[World], tuple[Path, dict[str, Any]]],
+    words: str,
 ) -> None:
     approved, options = tamper(world)
     _assert_refused(_apply(world, request, approved, **options), words)
@@ -416,30 +488,43 @@ def test_tampered_approved_plan_is_refused_before_any_request(
     ],
 )
 def test_the_limit_of_a_local_chain_without_expect(
-    world: World, request: pytest.FixtureRequest,
+    world: World,
+    request: pytest.FixtureRequest,
     tamper: Callable[[World], tuple[Path, dict[str, Any]]],
 ) -> None:
     """Whoever can write the ledger and its anchor can forge a consistent one: only a head
     hash copied elsewhere (``--expect``) catches it (docs/RUNNING.md says so)."""
     approved, _ = tamper(world)
     plan = runner.check_approved_plan(
-        approved, procedure="post_auth", params={"apps": {"labels": ["Slack", "Zoom",
-                                                                      "Okta Dashboard"]},
-                                                 "prompt_frequency": "P7D",
-                                                 "reauthenticate_in": "PT12H"},
-        org_url=world.rec.url, evidence_root=world.root, change_id=CHANGE)
+        approved,
+        procedure="post_auth",
+        params={
+            "apps": {"labels": ["Slack", "Zoom", "Okta Dashboard"]},
+            "prompt_frequency": "P7D",
+            "reauthenticate_in": "PT12H",
+        },
+        org_url=world.rec.url,
+        evidence_root=world.root,
+        change_id=CHANGE,
+    )
     assert "1FA" in json.dumps(plan), "accepted: the forgery is consistent"
-    request.node.user_properties.append(("tamper_scenario", (f"limit:{request.node.callspec.id}",
-                                                             False)))
+    request.node.user_properties.append(
+        ("tamper_scenario", (f"limit:{request.node.callspec.id}", False))
+    )
 
 
 def test_the_approver_s_head_accepts_the_untouched_plan(world: World) -> None:
     """--expect with the head the approver saw, and the ledger grown since: accepted."""
     evidence.append_ledger(world.root, {"kind": "note", "run_id": "even-later"})
     plan = runner.check_approved_plan(
-        world.plan_dir, procedure="post_auth", params=_load(world.plan_dir / "record.json")
-        ["parameters"], org_url=world.rec.url, evidence_root=world.root, change_id=CHANGE,
-        expect=[world.head])
+        world.plan_dir,
+        procedure="post_auth",
+        params=_load(world.plan_dir / "record.json")["parameters"],
+        org_url=world.rec.url,
+        evidence_root=world.root,
+        change_id=CHANGE,
+        expect=[world.head],
+    )
     assert plan["digest"] == _load(world.plan_dir / "record.json")["plan"]["digest"]
 
 
@@ -493,25 +578,45 @@ def _apply_appended_after_the_approval(w: World) -> tuple[Path, dict[str, Any]]:
 @pytest.mark.parametrize(
     ("tamper", "words"),
     [
-        pytest.param(_before_state_edited, "result.json: edited",
-                     id="rollback-before-state-edited-in-result-json"),
-        pytest.param(_before_state_edited_and_rehashed, "the ledger was rewritten",
-                     id="rollback-before-state-edited-ledger-rewritten"),
-        pytest.param(_apply_forged_elsewhere, "is not in the evidence root",
-                     id="rollback-of-an-apply-forged-in-another-root"),
+        pytest.param(
+            _before_state_edited,
+            "result.json: edited",
+            id="rollback-before-state-edited-in-result-json",
+        ),
+        pytest.param(
+            _before_state_edited_and_rehashed,
+            "the ledger was rewritten",
+            id="rollback-before-state-edited-ledger-rewritten",
+        ),
+        pytest.param(
+            _apply_forged_elsewhere,
+            "is not in the evidence root",
+            id="rollback-of-an-apply-forged-in-another-root",
+        ),
         pytest.param(_a_plan_run, "not an apply", id="rollback-of-a-plan-run"),
-        pytest.param(_result_linked_outside, "is a symbolic link",
-                     id="rollback-result-json-is-a-link-out-of-the-root"),
+        pytest.param(
+            _result_linked_outside,
+            "is a symbolic link",
+            id="rollback-result-json-is-a-link-out-of-the-root",
+        ),
         pytest.param(_head_not_in_ledger, "expected hash", id="rollback-expect-mismatch"),
-        pytest.param(_saved_copy, "is not in the evidence root",
-                     id="rollback-of-a-saved-copy-outside-the-evidence"),
-        pytest.param(_apply_appended_after_the_approval, "recorded after the ledger head",
-                     id="rollback-of-a-forged-apply-appended-after-the-head"),
+        pytest.param(
+            _saved_copy,
+            "is not in the evidence root",
+            id="rollback-of-a-saved-copy-outside-the-evidence",
+        ),
+        pytest.param(
+            _apply_appended_after_the_approval,
+            "recorded after the ledger head",
+            id="rollback-of-a-forged-apply-appended-after-the-head",
+        ),
     ],
 )
 def test_tampered_rollback_source_is_refused_before_any_request(
-    world: World, request: pytest.FixtureRequest,
-    tamper: Callable[[World], tuple[Path, dict[str, Any]]], words: str,
+    world: World,
+    request: pytest.FixtureRequest,
+    tamper: Callable[[World], tuple[Path, dict[str, Any]]],
+    words: str,
 ) -> None:
     _restore_applied(world)
     source, options = tamper(world)
@@ -519,7 +624,9 @@ def test_tampered_rollback_source_is_refused_before_any_request(
 
 
 def test_rollback_through_the_runner_uses_the_verified_file(
-    world: World, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+    world: World,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The untouched apply, named by a path relative to the operator's directory, is rolled
     back (plan mode here): the kernel is given the verified file's absolute path."""
@@ -528,14 +635,30 @@ def test_rollback_through_the_runner_uses_the_verified_file(
     params = world.scratch / "rollback.yaml"
     source = Path("evidence") / CHANGE / world.rec.apply_id / "result.json"
     params.write_text(json.dumps({"apply_result": str(source), "force_objects": []}))
-    code = cli.main(["run", str(ROLLBACK), "-f", str(params), "--change", CHANGE,
-                     "--evidence-root", "evidence", "--no-progress", "--expect", world.head])
+    code = cli.main(
+        [
+            "run",
+            str(ROLLBACK),
+            "-f",
+            str(params),
+            "--change",
+            CHANGE,
+            "--evidence-root",
+            "evidence",
+            "--no-progress",
+            "--expect",
+            world.head,
+        ]
+    )
     out = world.capsys.readouterr()
     assert code == 0, out.err
     assert "ledger head: seq 4 hash" in out.out
     assert sandbox_writes(world.rec.sandbox) == []
-    (run_dir,) = [d for d in (world.root / CHANGE).iterdir()
-                  if d.name not in (world.rec.plan_id, world.rec.apply_id)]
+    (run_dir,) = [
+        d
+        for d in (world.root / CHANGE).iterdir()
+        if d.name not in (world.rec.plan_id, world.rec.apply_id)
+    ]
     record = _load(run_dir / "record.json")
     assert record["parameters"]["apply_result"] == str(source)
     assert record["plan"]["params"]["apply_result"] == str(source.resolve())

@@ -46,7 +46,6 @@ FAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-
 class FaultAt(httpx.BaseTransport):
     """Arms a one-shot sandbox fault on exactly the ``index``-th write (non-GET request)."""
 
@@ -58,16 +57,25 @@ class FaultAt(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.method != "GET":
             if self.writes == self.index:
-                self.sandbox.admin.add_fault({
-                    **self.fault, "count": 1,
-                    "match": {"method": request.method, "path": request.url.path}})
+                self.sandbox.admin.add_fault(
+                    {
+                        **self.fault,
+                        "count": 1,
+                        "match": {"method": request.method, "path": request.url.path},
+                    }
+                )
             self.writes += 1
         return self.inner.handle_request(request)
 
 
 def _client(transport: httpx.BaseTransport, sandbox: Sandbox) -> OktaClient:
-    return OktaClient(SANDBOX_URL, SSWSAuth(sandbox.token), transport=transport,
-                      timeout=0.2, sleep=lambda _s: None)
+    return OktaClient(
+        SANDBOX_URL,
+        SSWSAuth(sandbox.token),
+        transport=transport,
+        timeout=0.2,
+        sleep=lambda _s: None,
+    )
 
 
 @dataclass
@@ -92,12 +100,19 @@ def _rollback_target(sb: Sandbox) -> dict[str, Any]:
     return {"apply_result": json.loads(json.dumps(done.to_dict()))}
 
 
-POST_AUTH = {"apps": {"labels": ["Slack", "Workday", "Okta Dashboard", "Salesforce.com"]},
-             "prompt_frequency": "P7D", "max_session_idle_minutes": 90}
+POST_AUTH = {
+    "apps": {"labels": ["Slack", "Workday", "Okta Dashboard", "Salesforce.com"]},
+    "prompt_frequency": "P7D",
+    "max_session_idle_minutes": 90,
+}
 CASES = [
     Case("post_auth", post_auth, POST_AUTH, {}),
-    Case("pre_auth", pre_auth, {"groups": ["KMSI Pilot"], "apps": {"labels": ["Slack"]}},
-         {"attestation": ATTESTATION}),
+    Case(
+        "pre_auth",
+        pre_auth,
+        {"groups": ["KMSI Pilot"], "apps": {"labels": ["Slack"]}},
+        {"attestation": ATTESTATION},
+    ),
     Case("prompt_text", prompt_text, {"brands": "all", "title": "Stay signed in?"}, {}),
     Case("reset_sessions", reset_sessions, {"group": "KMSI Pilot"}, {}),
     Case("rollback", rollback, {}, {}, prepare=_rollback_target),
@@ -127,23 +142,36 @@ def org_shape(sb: Sandbox) -> Any:
     """What a converged org must equal: policies and rules by name (ids and times aside),
     sign-in pages, and for revocations the set of users revoked with their flags."""
     snap = sb.admin.snapshot()
-    policies = sorted((p["type"], p["name"], json.dumps(_shape(p), sort_keys=True))
-                      for p in snap["policies"].values())
+    policies = sorted(
+        (p["type"], p["name"], json.dumps(_shape(p), sort_keys=True))
+        for p in snap["policies"].values()
+    )
     rules = sorted(
-        (snap["policies"][pid]["name"], r["name"], r.get("priority"),
-         json.dumps(_shape(r), sort_keys=True))
-        for pid, table in snap["rules"].items() for r in table.values())
+        (
+            snap["policies"][pid]["name"],
+            r["name"],
+            r.get("priority"),
+            json.dumps(_shape(r), sort_keys=True),
+        )
+        for pid, table in snap["rules"].items()
+        for r in table.values()
+    )
     pages = json.dumps(_shape(snap.get("sign_in_pages")), sort_keys=True)
-    revoked = sorted({(r["userId"], r["forgetDevices"], r["oauthTokens"])
-                      for r in sb.admin.session_revocations()})
+    revoked = sorted(
+        {
+            (r["userId"], r["forgetDevices"], r["oauthTokens"])
+            for r in sb.admin.session_revocations()
+        }
+    )
     return {"policies": policies, "rules": rules, "pages": pages, "revoked": revoked}
 
 
 def duplicates(sb: Sandbox) -> list[str]:
     snap = sb.admin.snapshot()
     names = Counter((p["type"], p["name"]) for p in snap["policies"].values())
-    rule_names = Counter((pid, r["name"]) for pid, table in snap["rules"].items()
-                         for r in table.values())
+    rule_names = Counter(
+        (pid, r["name"]) for pid, table in snap["rules"].items() for r in table.values()
+    )
     return [str(k) for k, n in (names + rule_names).items() if n > 1]
 
 
@@ -170,7 +198,9 @@ def _indexes(case: Case) -> list[int]:
 
 SCENARIOS = [
     pytest.param(case, index, fault, id=f"{case.name}-write{index}-{fault}")
-    for case in CASES for index in _indexes(case) for fault in FAULTS
+    for case in CASES
+    for index in _indexes(case)
+    for fault in FAULTS
 ]
 
 

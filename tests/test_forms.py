@@ -26,14 +26,26 @@ def sb() -> Sandbox:
     return Sandbox(seed="default")
 
 
-def form_for(sb: Sandbox, tmp_path: Path, procedure: str = "post_auth",
-             params: dict[str, Any] | None = None, **kw: Any) -> RunbookForm:
+def form_for(
+    sb: Sandbox,
+    tmp_path: Path,
+    procedure: str = "post_auth",
+    params: dict[str, Any] | None = None,
+    **kw: Any,
+) -> RunbookForm:
     env = {"OKTA_ORG_URL": SANDBOX_URL, "OKTA_API_TOKEN": sb.token}
-    client = OktaClient.from_env(env=env, transport=sb.transport(),
-                                 retry=RetryPolicy(max_attempts=1))
-    rb = Runbook(procedure, params=POST_AUTH if params is None else params,
-                 evidence_dir=str(tmp_path), client=client, interactive=True,
-                 display=lambda _obj: None, **kw)
+    client = OktaClient.from_env(
+        env=env, transport=sb.transport(), retry=RetryPolicy(max_attempts=1)
+    )
+    rb = Runbook(
+        procedure,
+        params=POST_AUTH if params is None else params,
+        evidence_dir=str(tmp_path),
+        client=client,
+        interactive=True,
+        display=lambda _obj: None,
+        **kw,
+    )
     return rb.show_form()
 
 
@@ -47,8 +59,10 @@ def text_of(output: w.Output) -> str:
 
 def test_inputs_match_the_parameter_types() -> None:
     """Each parameter gets the input its type calls for, prefilled from the given values."""
-    inputs = {i.name: i for i in field_inputs(REGISTRY["post_auth"].Params,
-                                               {"apps": {"labels": ["A", "B"]}})}
+    inputs = {
+        i.name: i
+        for i in field_inputs(REGISTRY["post_auth"].Params, {"apps": {"labels": ["A", "B"]}})
+    }
     assert isinstance(inputs["update_default_rule"].widget, w.Checkbox)
     assert isinstance(inputs["max_session_idle_minutes"].widget, w.IntText)
     assert isinstance(inputs["factor_mode"].widget, w.Dropdown)
@@ -87,8 +101,7 @@ def test_enums_floats_and_json_inputs() -> None:
     inputs["extra"].widget.value = '{"a": 1}'
     assert inputs["extra"].value() == {"a": 1}
     values, messages, general = validate_values(Sample, list(inputs.values()))
-    assert values == {"colour": "red", "ratio": 0.5, "names": [], "extra": {"a": 1},
-                      "limit": None}
+    assert values == {"colour": "red", "ratio": 0.5, "names": [], "extra": {"a": 1}, "limit": None}
     inputs["limit"].widget.value = "7"
     assert inputs["limit"].value() == 7
     assert messages == {} and general == ""
@@ -170,9 +183,7 @@ def test_changing_the_form_after_planning_disables_apply(sb: Sandbox, tmp_path: 
     assert not form.apply_button.disabled
 
 
-def test_unknown_name_from_the_org_is_shown_in_the_plan_output(
-    sb: Sandbox, tmp_path: Path
-) -> None:
+def test_unknown_name_from_the_org_is_shown_in_the_plan_output(sb: Sandbox, tmp_path: Path) -> None:
     """An error the org reveals (no such app) is shown where the diff would be."""
     form = form_for(sb, tmp_path, params={"apps": {"labels": ["Salesforce"]}})
     assert form.on_plan() is None
@@ -183,8 +194,13 @@ def test_unknown_name_from_the_org_is_shown_in_the_plan_output(
 
 def test_manual_steps_need_the_attestation_fields(sb: Sandbox, tmp_path: Path) -> None:
     """A pre-auth plan shows the attestation inputs; Apply waits until they are filled."""
-    form = form_for(sb, tmp_path, procedure="pre_auth", change_id="CHG-8",
-                    params={"groups": ["KMSI Pilot"], "apps": {"labels": ["Salesforce.com"]}})
+    form = form_for(
+        sb,
+        tmp_path,
+        procedure="pre_auth",
+        change_id="CHG-8",
+        params={"groups": ["KMSI Pilot"], "apps": {"labels": ["Salesforce.com"]}},
+    )
     assert form.attestation_box.layout.display == "none"
     form.on_plan()
     assert form.attestation_box.layout.display == ""
@@ -200,8 +216,9 @@ def test_manual_steps_need_the_attestation_fields(sb: Sandbox, tmp_path: Path) -
 
 
 def test_bulk_apply_moves_the_progress_bar(sb: Sandbox, tmp_path: Path) -> None:
-    form = form_for(sb, tmp_path, procedure="reset_sessions", change_id="CHG-3",
-                    params={"group": "KMSI Pilot"})
+    form = form_for(
+        sb, tmp_path, procedure="reset_sessions", change_id="CHG-3", params={"group": "KMSI Pilot"}
+    )
     form.on_plan()
     total = len(form.plan.changes)
     assert total > 0
@@ -260,7 +277,8 @@ def test_every_runbook_form_round_trips_its_parameters(
     model = REGISTRY[info.procedure].Params
     fields = model.model_fields
     params = {
-        k: v for k, v in namespace.items()
+        k: v
+        for k, v in namespace.items()
         if k in fields and not (fields[k].is_required() and v is None)
     }
     form = form_for(sb, tmp_path, procedure=info.procedure, params=params)

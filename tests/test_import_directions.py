@@ -61,14 +61,17 @@ MODULES: dict[str, Path] = {
 
 
 def layer_of(module: str) -> str:
-    best = max((prefix for prefix in LAYER_OF
-                if module == prefix or module.startswith(prefix + ".")), key=len)
+    best = max(
+        (prefix for prefix in LAYER_OF if module == prefix or module.startswith(prefix + ".")),
+        key=len,
+    )
     return LAYER_OF[best]
 
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _walk_run_time(node: ast.AST) -> Iterator[ast.AST]:
@@ -109,8 +112,9 @@ def imports_of(module: str) -> list[tuple[int, str]]:
                 anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{anchor}.{base}" if base else anchor
             # `from pkg import name`: the submodule pkg.name when there is one, else pkg
-            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base
-                       for a in node.names]
+            targets = [
+                f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names
+            ]
         elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
             arg = node.args[0] if node.args else None
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
@@ -164,15 +168,20 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_every_module_has_a_layer() -> None:
     """A new top-level module or package is placed in the table before it is used."""
     assert len(MODULES) > 50
-    unplaced = [m for m in MODULES if m != "kmsi_lib" and layer_of(m) == "base"
-                and m not in LAYER_OF]
+    unplaced = [
+        m for m in MODULES if m != "kmsi_lib" and layer_of(m) == "base" and m not in LAYER_OF
+    ]
     assert not unplaced, f"add these to LAYER_OF and docs/ARCHITECTURE.md: {unplaced}"
 
 
 def test_every_import_names_a_module() -> None:
     """No import, lazy ones included, names a kmsi_lib module that does not exist (old paths)."""
-    missing = [f"{module} line {line}: {target}" for module in MODULES
-               for line, target in imports_of(module) if target not in MODULES]
+    missing = [
+        f"{module} line {line}: {target}"
+        for module in MODULES
+        for line, target in imports_of(module)
+        if target not in MODULES
+    ]
     assert not missing, missing
 
 
@@ -180,8 +189,11 @@ def test_every_import_names_a_module() -> None:
 def test_imports_follow_the_directions(module: str) -> None:
     """A module imports only from the layers its own layer may use (docs/ARCHITECTURE.md)."""
     layer = layer_of(module)
-    wrong = [f"line {line}: {target} ({layer_of(target)})" for line, target in imports_of(module)
-             if target in MODULES and layer_of(target) not in ALLOWED[layer]]
+    wrong = [
+        f"line {line}: {target} ({layer_of(target)})"
+        for line, target in imports_of(module)
+        if target in MODULES and layer_of(target) not in ALLOWED[layer]
+    ]
     assert not wrong, f"{module} ({layer}) imports against the direction: {wrong}"
 
 
@@ -220,7 +232,10 @@ def test_the_import_reader_sees_lazy_imports_and_skips_type_checking() -> None:
 
 def test_no_module_outside_the_sandbox_is_over_600_lines() -> None:
     """One concept per module: a module that grows past 600 lines is split, not scrolled."""
-    long = {module: n for module, path in MODULES.items()
-            if layer_of(module) != "sandbox"
-            and (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {
+        module: n
+        for module, path in MODULES.items()
+        if layer_of(module) != "sandbox"
+        and (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
     assert not long, f"over {MAX_LINES} lines: {long}"

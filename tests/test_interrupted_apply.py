@@ -49,8 +49,11 @@ def _env(sandbox: Sandbox, url: str) -> dict[str, str]:
 
 
 def _puts(sandbox: Sandbox) -> list[str]:
-    return [r["path"] for r in sandbox.admin.requests()
-            if r["method"] == "PUT" and r["path"].startswith("/api/v1/") and r["status"] == 200]
+    return [
+        r["path"]
+        for r in sandbox.admin.requests()
+        if r["method"] == "PUT" and r["path"].startswith("/api/v1/") and r["status"] == 200
+    ]
 
 
 def _only_run(root: Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:
@@ -67,11 +70,16 @@ def _assert_every_landed_write_is_recorded(sandbox: Sandbox, result: dict[str, A
     landed = _puts(sandbox)
     assert landed, "the stop came after at least one write"
     applied = result["apply_result"]
-    recorded = {f"/api/v1/policies/{a['change']['ref']['parent_id']}/rules/"
-                f"{a['change']['ref']['id']}" for a in applied["applied"]
-                if a["change"]["kind"] == "rule"}
-    recorded |= {f"/api/v1/policies/{a['change']['ref']['id']}" for a in applied["applied"]
-                 if a["change"]["kind"] == "policy"}
+    recorded = {
+        f"/api/v1/policies/{a['change']['ref']['parent_id']}/rules/{a['change']['ref']['id']}"
+        for a in applied["applied"]
+        if a["change"]["kind"] == "rule"
+    }
+    recorded |= {
+        f"/api/v1/policies/{a['change']['ref']['id']}"
+        for a in applied["applied"]
+        if a["change"]["kind"] == "policy"
+    }
     assert set(landed) <= recorded, (landed, recorded)
     assert applied["outcome"] == "failed"
     befores = {b["ref"]["id"]: b["before"] for b in applied["before_state"]}
@@ -87,15 +95,22 @@ def test_a_cell_timeout_mid_apply_leaves_a_failed_record_with_the_writes(
         monkeypatch.setenv(key, value)
     for key in [k for k in os.environ if k.startswith("OKTA_") and k not in _env(sandbox, url)]:
         monkeypatch.delenv(key)
-    sandbox.admin.add_fault({"action": "latency", "match": {"method": "PUT"},
-                             "latency_ms": 4000})
+    sandbox.admin.add_fault({"action": "latency", "match": {"method": "PUT"}, "latency_ms": 4000})
     root = tmp_path / "evidence"
-    plan = runner.run_notebook(NOTEBOOK, params, mode="plan", change_id="CHG-T",
-                               evidence_root=root, progress=False)
+    plan = runner.run_notebook(
+        NOTEBOOK, params, mode="plan", change_id="CHG-T", evidence_root=root, progress=False
+    )
     assert plan.exit_code == 0 and plan.run_dir is not None
-    report = runner.run_notebook(NOTEBOOK, params, mode="apply", change_id="CHG-T",
-                                 approved_plan=plan.run_dir, evidence_root=root, timeout=6,
-                                 progress=False)
+    report = runner.run_notebook(
+        NOTEBOOK,
+        params,
+        mode="apply",
+        change_id="CHG-T",
+        approved_plan=plan.run_dir,
+        evidence_root=root,
+        timeout=6,
+        progress=False,
+    )
     assert report.exit_code == runner.EXIT_FAILED, report.message
     run_dir, record, result = _only_run(root)
     assert record["status"] == "failed" and record["outcome"] == "failed"
@@ -106,8 +121,9 @@ def test_a_cell_timeout_mid_apply_leaves_a_failed_record_with_the_writes(
 
     # a rerun converges: plan again, apply what is left, verified
     sandbox.admin.clear_faults()
-    again = runner.run_notebook(NOTEBOOK, params, mode="apply", change_id="CHG-T2",
-                                evidence_root=root, progress=False)
+    again = runner.run_notebook(
+        NOTEBOOK, params, mode="apply", change_id="CHG-T2", evidence_root=root, progress=False
+    )
     assert again.exit_code == 0, again.message
     assert again.record is not None and again.record["verification"]["ok"]
 
@@ -121,22 +137,41 @@ def _kill_the_kernel(proc: subprocess.Popen[str]) -> None:
         kernel.kill()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, None],
-                         ids=["SIGINT", "SIGTERM", "kernel-death"])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, signal.SIGTERM, None], ids=["SIGINT", "SIGTERM", "kernel-death"]
+)
 def test_a_signal_to_kmsi_run_mid_apply_still_records_the_run(
     org: tuple[Sandbox, str, Path], tmp_path: Path, sig: signal.Signals | None
 ) -> None:
     sandbox, url, params = org
-    sandbox.admin.add_fault({"action": "latency", "match": {"method": "PUT"},
-                             "latency_ms": 1500})
+    sandbox.admin.add_fault({"action": "latency", "match": {"method": "PUT"}, "latency_ms": 1500})
     root = tmp_path / "evidence"
-    kmsi = [sys.executable, "-m", "kmsi_lib.cli", "run", str(NOTEBOOK), "-f", str(params),
-            "--evidence-root", str(root), "--no-progress"]
-    subprocess.run([*kmsi, "--mode", "plan", "--change", "CHG-S"], env=_env(sandbox, url),
-                   check=True, capture_output=True, timeout=120)
-    proc = subprocess.Popen([*kmsi, "--mode", "apply", "--change", "CHG-S"],
-                            env=_env(sandbox, url), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    kmsi = [
+        sys.executable,
+        "-m",
+        "kmsi_lib.cli",
+        "run",
+        str(NOTEBOOK),
+        "-f",
+        str(params),
+        "--evidence-root",
+        str(root),
+        "--no-progress",
+    ]
+    subprocess.run(
+        [*kmsi, "--mode", "plan", "--change", "CHG-S"],
+        env=_env(sandbox, url),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    proc = subprocess.Popen(
+        [*kmsi, "--mode", "apply", "--change", "CHG-S"],
+        env=_env(sandbox, url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 90
         while not _puts(sandbox) and time.monotonic() < deadline:
@@ -166,8 +201,14 @@ def test_a_signal_to_kmsi_run_mid_apply_still_records_the_run(
 def test_recover_apply_result_lists_landed_and_unanswered_writes() -> None:
     before = {"id": "r1", "name": "x", "priority": 1}
     changes = [
-        Change("update", "rule", ObjectRef("rule", f"r{i}", f"rule {i}", "p1"), dict(before),
-               {**before, "name": "y"}, [])
+        Change(
+            "update",
+            "rule",
+            ObjectRef("rule", f"r{i}", f"rule {i}", "p1"),
+            dict(before),
+            {**before, "name": "y"},
+            [],
+        )
         for i in (1, 2, 3)
     ]
     plan = Plan(procedure="post_auth", params={}, org_url="http://o", changes=changes)

@@ -49,8 +49,11 @@ def _client(sb: Sandbox, hook: Hook | None = None) -> OktaClient:
 
 
 def _params(frequency: str) -> dict[str, Any]:
-    return {"apps": {"labels": ["Slack"]}, "prompt_frequency": frequency,
-            "update_default_rule": False}
+    return {
+        "apps": {"labels": ["Slack"]},
+        "prompt_frequency": frequency,
+        "update_default_rule": False,
+    }
 
 
 def _approved(plan: Plan) -> Plan:
@@ -64,6 +67,7 @@ def _once(when: str, method: str, action: Callable[[], None]) -> Hook:
         if moment == when and request.method == method and not fired:
             fired.append(True)
             action()
+
     return hook
 
 
@@ -108,11 +112,19 @@ def test_a_write_after_ours_but_before_the_read_back_is_named() -> None:
         state = sb.admin.snapshot()
         slack = next(i for i, x in state["apps"].items() if x["label"] == "Slack")
         pid = state["app_policy"][slack]["policyId"]
-        rule = next(r for r in raw.get(f"/api/v1/policies/{pid}/rules").json()
-                    if r["name"] == "Catch-all Rule")
+        rule = next(
+            r
+            for r in raw.get(f"/api/v1/policies/{pid}/rules").json()
+            if r["name"] == "Catch-all Rule"
+        )
         rule.setdefault("conditions", None)
-        assert raw.put(f"/api/v1/policies/{pid}/rules/{rule['id']}",
-                       json={**rule, "name": "Catch-all Rule"}).status_code == 200
+        assert (
+            raw.put(
+                f"/api/v1/policies/{pid}/rules/{rule['id']}",
+                json={**rule, "name": "Catch-all Rule"},
+            ).status_code
+            == 200
+        )
 
     a = _client(sb, _once("after", "PUT", admin_console_edit))
     result = post_auth.apply(a, _approved(post_auth.plan(a, _params("P7D"))))
@@ -132,8 +144,9 @@ def test_an_apply_nobody_interfered_with_shows_it() -> None:
 
 def test_when_the_log_cannot_be_read_the_run_says_so() -> None:
     sb = Sandbox(seed="default")
-    sb.admin.add_fault({"match": {"method": "GET", "path": "/api/v1/logs*"}, "status": 403,
-                        "count": 100})
+    sb.admin.add_fault(
+        {"match": {"method": "GET", "path": "/api/v1/logs*"}, "status": 403, "count": 100}
+    )
     a = _client(sb)
     result = post_auth.apply(a, _approved(post_auth.plan(a, _params("P7D"))))
     (failed,) = _failed(result)
@@ -159,28 +172,51 @@ def test_when_the_log_does_not_show_our_own_writes_the_run_says_so(
     a = OktaClient(SANDBOX_URL, SSWSAuth(sb.token), transport=Laggy())
     result = post_auth.apply(a, _approved(post_auth.plan(a, _params("P7D"))))
     names = [c.name for c in _failed(result)]
-    assert names == ["Okta's System Log shows this apply's own writes, so other writers can be"
-                     " ruled out"], names
+    assert names == [
+        "Okta's System Log shows this apply's own writes, so other writers can be ruled out"
+    ], names
 
 
 def test_find_conflicts_is_pure_and_allows_one_event_per_lost_answer() -> None:
     target = _conflicts.Target("rul1", "rule 'x' (rul1)")
     events = [
-        {"uuid": "old", "eventType": "policy.rule.update", "target": [{"id": "rul1"}],
-         "transaction": {"id": "theirs-before"}},
-        {"uuid": "ours", "eventType": "policy.rule.update", "target": [{"id": "rul1"}],
-         "transaction": {"id": "req-1"}},
-        {"uuid": "lost", "eventType": "policy.rule.update", "target": [{"id": "rul1"}],
-         "transaction": {"id": "unknown-1"}},
-        {"uuid": "foreign", "eventType": "policy.rule.update", "target": [{"id": "rul1"}],
-         "transaction": {"id": "theirs"}, "actor": {"alternateId": "bob"}},
+        {
+            "uuid": "old",
+            "eventType": "policy.rule.update",
+            "target": [{"id": "rul1"}],
+            "transaction": {"id": "theirs-before"},
+        },
+        {
+            "uuid": "ours",
+            "eventType": "policy.rule.update",
+            "target": [{"id": "rul1"}],
+            "transaction": {"id": "req-1"},
+        },
+        {
+            "uuid": "lost",
+            "eventType": "policy.rule.update",
+            "target": [{"id": "rul1"}],
+            "transaction": {"id": "unknown-1"},
+        },
+        {
+            "uuid": "foreign",
+            "eventType": "policy.rule.update",
+            "target": [{"id": "rul1"}],
+            "transaction": {"id": "theirs"},
+            "actor": {"alternateId": "bob"},
+        },
     ]
     foreign, adopted = _conflicts.find_conflicts(
-        [target], events, baseline={"old"}, own_request_ids={"req-1"}, lost_answers=1)
+        [target], events, baseline={"old"}, own_request_ids={"req-1"}, lost_answers=1
+    )
     assert [e["requestId"] for e in adopted] == ["unknown-1"]
     assert [e["actor"] for e in foreign["rul1"]] == ["bob"]
     policy = _conflicts.Target("pol1", "policy", primary_only=True)
-    other_rule = {"uuid": "r", "target": [{"id": "rul9"}, {"id": "pol1"}],
-                  "transaction": {"id": "x"}}
-    assert _conflicts.find_conflicts([policy], [other_rule], baseline=set(),
-                                     own_request_ids=set())[0] == {"pol1": []}
+    other_rule = {
+        "uuid": "r",
+        "target": [{"id": "rul9"}, {"id": "pol1"}],
+        "transaction": {"id": "x"},
+    }
+    assert _conflicts.find_conflicts([policy], [other_rule], baseline=set(), own_request_ids=set())[
+        0
+    ] == {"pol1": []}

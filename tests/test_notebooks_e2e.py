@@ -24,8 +24,15 @@ from kmsi_lib.runbooks import run as runner
 
 ROOT = Path(__file__).resolve().parent.parent
 CANARY = "canary-e2e-" + secrets.token_urlsafe(24)
-OKTA_VARS = ("OKTA_CLIENT_ID", "OKTA_PRIVATE_KEY_FILE", "OKTA_PRIVATE_KEY_JWK",
-             "OKTA_CLIENT_TOKEN", "OKTA_CLIENT_ORGURL", "OKTA_API_TOKEN", "OKTA_ORG_URL")
+OKTA_VARS = (
+    "OKTA_CLIENT_ID",
+    "OKTA_PRIVATE_KEY_FILE",
+    "OKTA_PRIVATE_KEY_JWK",
+    "OKTA_CLIENT_TOKEN",
+    "OKTA_CLIENT_ORGURL",
+    "OKTA_API_TOKEN",
+    "OKTA_ORG_URL",
+)
 
 pytestmark = pytest.mark.slow
 
@@ -48,8 +55,11 @@ class Demo:
     seed_state: dict[str, Any]
 
     def record(self, name: str, mode: str, nth: int = 0) -> dict[str, Any]:
-        found = [r for r in self.runs if r.step.notebook.endswith(f"_{name}.ipynb")
-                 and r.step.mode == mode]
+        found = [
+            r
+            for r in self.runs
+            if r.step.notebook.endswith(f"_{name}.ipynb") and r.step.mode == mode
+        ]
         report = found[nth].report
         assert report is not None and report.record is not None, found[nth].refused
         return report.record
@@ -72,7 +82,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 def test_every_runbook_ran_in_plan_and_apply_and_the_evidence_verifies(demo: Demo) -> None:
     assert [(r.step.notebook, r.step.mode, r.ok) for r in demo.runs] == [
-        (s.notebook, s.mode, True) for s in demo_runs.DEMO_STEPS]
+        (s.notebook, s.mode, True) for s in demo_runs.DEMO_STEPS
+    ]
     names = {r.step.notebook for r in demo.runs}
     assert names == {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     report = evidence.verify(demo.root)
@@ -167,14 +178,16 @@ def test_the_canary_token_is_in_no_evidence_file(demo: Demo) -> None:
     assert evidence.scan_for_secrets(files, [CANARY]) == []
 
 
-def test_failing_apply_leaves_failed_evidence(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failing_apply_leaves_failed_evidence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Okta answering 500 to every rule update: exit 1, evidence recorded and marked failed."""
     from kmsi_lib.sandbox import Sandbox
 
     sandbox = Sandbox(seed="default")
-    sandbox.admin.add_fault({"match": {"method": "PUT", "path": "/api/v1/policies/*"},
-                             "status": 500, "count": 100})
+    sandbox.admin.add_fault(
+        {"match": {"method": "PUT", "path": "/api/v1/policies/*"}, "status": 500, "count": 100}
+    )
     for name in OKTA_VARS:
         monkeypatch.delenv(name, raising=False)
     with sandbox.serve(port=0) as url:
@@ -182,8 +195,13 @@ def test_failing_apply_leaves_failed_evidence(tmp_path: Path,
         monkeypatch.setenv("OKTA_API_TOKEN", sandbox.token)
         report = runner.run_notebook(
             ROOT / "notebooks" / "20_post_auth.ipynb",
-            ROOT / "params" / "sandbox" / "post_auth.yaml", mode="apply", change_id="CHG-500",
-            evidence_root=tmp_path, progress=False, timeout=120)
+            ROOT / "params" / "sandbox" / "post_auth.yaml",
+            mode="apply",
+            change_id="CHG-500",
+            evidence_root=tmp_path,
+            progress=False,
+            timeout=120,
+        )
     assert report.exit_code == runner.EXIT_FAILED and report.run_dir is not None
     record = json.loads((report.run_dir / "record.json").read_text())
     assert record["status"] == "failed" and record["outcome"] == "failed"

@@ -39,9 +39,7 @@ def parameters_cell(nb: dict[str, Any]) -> dict[str, Any]:
 
 def defaults(path: Path) -> dict[str, Any]:
     """The parameters cell's default values (each a Python literal)."""
-    return {
-        name: ast.literal_eval(p.default) for name, p in notebook_info(path).parameters.items()
-    }
+    return {name: ast.literal_eval(p.default) for name, p in notebook_info(path).parameters.items()}
 
 
 def test_one_notebook_per_procedure() -> None:
@@ -141,7 +139,7 @@ def test_every_step_is_explained(path: Path) -> None:
     """A markdown cell precedes every code cell after the parameters."""
     cells = load(path)["cells"]
     start = cells.index(parameters_cell(load(path)))
-    for before, cell in zip(cells[start:], cells[start + 1:], strict=False):
+    for before, cell in zip(cells[start:], cells[start + 1 :], strict=False):
         if cell["cell_type"] == "code":
             assert before["cell_type"] == "markdown", source(cell)
     intro = source(cells[0]).lower()
@@ -150,8 +148,11 @@ def test_every_step_is_explained(path: Path) -> None:
 
 #: What each runbook refuses to guess: with no params file, the field that must be named.
 UNNAMED_SELECTION = {
-    "pre_auth": "groups", "post_auth": "apps", "prompt_text": "brands",
-    "reset_sessions": "params", "rollback": "apply_result",
+    "pre_auth": "groups",
+    "post_auth": "apps",
+    "prompt_text": "brands",
+    "reset_sessions": "params",
+    "rollback": "apply_result",
 }
 
 

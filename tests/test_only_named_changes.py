@@ -60,19 +60,29 @@ def org(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Sandb
         yield sandbox, tmp_path
 
 
-def _run(org: tuple[Sandbox, Path], notebook: str, params: dict[str, Any],
-         mode: str = "apply") -> runner.RunReport:
+def _run(
+    org: tuple[Sandbox, Path], notebook: str, params: dict[str, Any], mode: str = "apply"
+) -> runner.RunReport:
     _, tmp = org
     file = tmp / f"{notebook}.yaml"
     file.write_text(json.dumps(params), encoding="utf-8")  # JSON is YAML
-    return runner.run_notebook(ROOT / "notebooks" / f"{notebook}.ipynb", file, mode=mode,
-                               change_id="CHG-NAMED" if mode == "apply" else "",
-                               evidence_root=tmp / "evidence", timeout=120, progress=False)
+    return runner.run_notebook(
+        ROOT / "notebooks" / f"{notebook}.ipynb",
+        file,
+        mode=mode,
+        change_id="CHG-NAMED" if mode == "apply" else "",
+        evidence_root=tmp / "evidence",
+        timeout=120,
+        progress=False,
+    )
 
 
 def _writes(sandbox: Sandbox) -> list[dict[str, Any]]:
-    return [r for r in sandbox.admin.requests()
-            if r["method"] != "GET" and not r["path"].startswith("/_sandbox")]
+    return [
+        r
+        for r in sandbox.admin.requests()
+        if r["method"] != "GET" and not r["path"].startswith("/_sandbox")
+    ]
 
 
 @pytest.mark.slow
@@ -82,8 +92,11 @@ def test_reset_of_one_named_user_revokes_exactly_that_user(org: tuple[Sandbox, P
     report = _run(org, "40_reset_sessions", {"users": ["okta.admin@acme.example.com"]})
     assert report.exit_code == 0, report.message
     revoked = [r["userId"] for r in sandbox.admin.session_revocations()]
-    admin = next(u["id"] for u in sandbox.admin.snapshot()["users"].values()
-                 if u["profile"]["login"] == "okta.admin@acme.example.com")
+    admin = next(
+        u["id"]
+        for u in sandbox.admin.snapshot()["users"].values()
+        if u["profile"]["login"] == "okta.admin@acme.example.com"
+    )
     assert revoked == [admin]
     assert [r["method"] for r in _writes(sandbox)] == ["DELETE"]
 
@@ -106,7 +119,8 @@ def test_prompt_text_changes_only_the_text_named(org: tuple[Sandbox, Path]) -> N
     assert new.pop("postAuthKeepMeSignedInPrompt") == {**prompt, "title": "Remember me?"}
     assert new == old, "nothing else on the page changed"
     assert {r["path"] for r in _writes(sandbox)} == {
-        f"/api/v1/brands/{brand}/pages/sign-in/customized"}
+        f"/api/v1/brands/{brand}/pages/sign-in/customized"
+    }
 
 
 @pytest.mark.slow
@@ -123,14 +137,15 @@ def test_post_auth_without_apps_is_refused_before_anything_runs(org: tuple[Sandb
 
 @pytest.mark.slow
 def test_post_auth_for_one_app_writes_only_its_policy_and_the_default_rule(
-    org: tuple[Sandbox, Path]
+    org: tuple[Sandbox, Path],
 ) -> None:
     sandbox, _ = org
     state = sandbox.admin.snapshot()
     slack = next(i for i, a in state["apps"].items() if a["label"] == "Slack")
     slack_policy = state["app_policy"][slack]["policyId"]
-    default_policy = next(i for i, p in state["policies"].items()
-                          if p["type"] == "OKTA_SIGN_ON" and p.get("system"))
+    default_policy = next(
+        i for i, p in state["policies"].items() if p["type"] == "OKTA_SIGN_ON" and p.get("system")
+    )
     report = _run(org, "20_post_auth", {"apps": {"labels": ["Slack"]}})
     assert report.exit_code == 0, report.message
     touched = {r["path"].split("/")[4] for r in _writes(sandbox)}
@@ -144,12 +159,16 @@ def test_pre_auth_plan_reads_for_writing_only_the_named_app(org: tuple[Sandbox, 
     state = sandbox.admin.snapshot()
     slack = next(i for i, a in state["apps"].items() if a["label"] == "Slack")
     slack_policy = state["app_policy"][slack]["policyId"]
-    report = _run(org, "10_pre_auth", {"groups": ["KMSI Pilot"], "apps": {"labels": ["Slack"]}},
-                  mode="plan")
+    report = _run(
+        org, "10_pre_auth", {"groups": ["KMSI Pilot"], "apps": {"labels": ["Slack"]}}, mode="plan"
+    )
     assert report.exit_code == 0, report.message
     assert report.record is not None
     changes = report.record["plan"]["changes"]
-    app_rules = [c for c in changes if c["kind"] == "rule"
-                 and not str(c["ref"].get("parent_id")).startswith("$created")]
+    app_rules = [
+        c
+        for c in changes
+        if c["kind"] == "rule" and not str(c["ref"].get("parent_id")).startswith("$created")
+    ]
     assert {c["ref"]["parent_id"] for c in app_rules} == {slack_policy}
     assert _writes(sandbox) == []

@@ -40,8 +40,11 @@ def test_environment_yml_test_tools_match_the_test_extra() -> None:
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     extra = {_name(r): r.replace(" ", "") for r in data["project"]["optional-dependencies"]["test"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    tools = [d.replace(" ", "") for d in env["dependencies"]
-             if isinstance(d, str) and not d.startswith(("python", "pip"))]
+    tools = [
+        d.replace(" ", "")
+        for d in env["dependencies"]
+        if isinstance(d, str) and not d.startswith(("python", "pip"))
+    ]
     assert tools and all(extra.get(_name(tool)) == tool for tool in tools)
     assert "hypothesis" in {_name(tool) for tool in tools}
 

@@ -25,7 +25,7 @@ from kmsi_lib.runbooks.params import (
     validate_params,
 )
 
-PARAMETERS_CELL = '''\
+PARAMETERS_CELL = """\
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket
 evidence_dir: str = ""  # where result.json goes
@@ -35,11 +35,15 @@ apps: dict = {"labels": []}  # which apps
 rule_name: str = "KMSI"  # rule to manage
 prompt_frequency: str = "P30D"  # how often to ask
 note: "Optional[str]" = None  # a notebook-only parameter (papermill reads quoted types)
-'''
+"""
 
 
-def _notebook(tmp_path: Path, name: str = "20_post_auth.ipynb", procedure: str | None = None,
-              cell: str = PARAMETERS_CELL) -> Path:
+def _notebook(
+    tmp_path: Path,
+    name: str = "20_post_auth.ipynb",
+    procedure: str | None = None,
+    cell: str = PARAMETERS_CELL,
+) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Py"}
     params_cell = nbformat.v4.new_code_cell(cell)
@@ -62,7 +66,8 @@ def test_names_map_notebook_to_params_file() -> None:
     assert runbook_name(Path("notebooks/20_post_auth.ipynb")) == "post_auth"
     assert runbook_name(Path("00_audit.ipynb")) == "audit"
     assert params_file_for(Path("notebooks/90_rollback.ipynb")) == Path(
-        "params/sandbox/rollback.yaml")
+        "params/sandbox/rollback.yaml"
+    )
 
 
 def test_notebook_info_reads_parameters_cell_and_metadata(tmp_path: Path) -> None:
@@ -77,12 +82,15 @@ def test_notebook_info_reads_parameters_cell_and_metadata(tmp_path: Path) -> Non
 def test_papermill_is_imported_only_to_read_a_notebook(tmp_path: Path) -> None:
     """Papermill costs seconds to import: importing kmsi_lib.runbooks.params does not pay for it,
     reading a notebook's parameters does."""
-    code = ("import sys, kmsi_lib, kmsi_lib.runbooks.params\n"
-            "assert 'papermill' not in sys.modules, 'papermill imported at import time'\n"
-            f"kmsi_lib.runbooks.params.notebook_info({str(_notebook(tmp_path))!r})\n"
-            "assert 'papermill' in sys.modules\n")
-    subprocess.run([sys.executable, "-c", code], check=True,
-                   cwd=Path(__file__).resolve().parent.parent)
+    code = (
+        "import sys, kmsi_lib, kmsi_lib.runbooks.params\n"
+        "assert 'papermill' not in sys.modules, 'papermill imported at import time'\n"
+        f"kmsi_lib.runbooks.params.notebook_info({str(_notebook(tmp_path))!r})\n"
+        "assert 'papermill' in sys.modules\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent
+    )
 
 
 def test_notebook_without_a_kernelspec_is_refused(tmp_path: Path) -> None:
@@ -98,12 +106,17 @@ def test_notebook_without_a_kernelspec_is_refused(tmp_path: Path) -> None:
 def test_valid_params_pass(tmp_path: Path) -> None:
     nb = _notebook(tmp_path)
     params = tmp_path / "p.yaml"
-    params.write_text("apps:\n  labels: [Payroll]\nrule_name: KMSI\nprompt_frequency: P7D\n"
-                      "note: hello\n")
+    params.write_text(
+        "apps:\n  labels: [Payroll]\nrule_name: KMSI\nprompt_frequency: P7D\nnote: hello\n"
+    )
     run = load_run_params(nb, params)
     assert run.procedure == "post_auth"
-    assert run.values == {"apps": {"labels": ["Payroll"]}, "rule_name": "KMSI",
-                          "prompt_frequency": "P7D", "note": "hello"}
+    assert run.values == {
+        "apps": {"labels": ["Payroll"]},
+        "rule_name": "KMSI",
+        "prompt_frequency": "P7D",
+        "note": "hello",
+    }
 
 
 @pytest.mark.parametrize(
@@ -112,10 +125,15 @@ def test_valid_params_pass(tmp_path: Path) -> None:
         pytest.param("rule_nmae: x\n", "rule_nmae", "is not a parameter", id="unknown-key"),
         pytest.param("mode: apply\n", "mode", "--mode", id="runner-parameter"),
         pytest.param("change_id: CHG-1\n", "change_id", "--change", id="runner-change"),
-        pytest.param("apps: {labels: [a]}\nprompt_frequency: 30\n", "prompt_frequency", "",
-                     id="wrong-type"),
-        pytest.param("apps: {labels: [a], colour: red}\n", "apps.colour", "not a parameter",
-                     id="unknown-nested-key"),
+        pytest.param(
+            "apps: {labels: [a]}\nprompt_frequency: 30\n", "prompt_frequency", "", id="wrong-type"
+        ),
+        pytest.param(
+            "apps: {labels: [a], colour: red}\n",
+            "apps.colour",
+            "not a parameter",
+            id="unknown-nested-key",
+        ),
         pytest.param("note: 5\n", "note", "must be Optional[str]", id="notebook-only-wrong-type"),
         pytest.param("- a\n- b\n", "params", "mapping", id="not-a-mapping"),
         pytest.param("rule_name: [unclosed\n", "params", "not valid YAML", id="bad-yaml"),
@@ -149,8 +167,10 @@ def test_empty_params_file_is_no_parameters(tmp_path: Path) -> None:
 
 
 # Credentials assembled at run time so no credential-shaped literal sits in the repository.
-_JWT = ".".join(base64.urlsafe_b64encode(json.dumps(p).encode()).decode().rstrip("=")
-                for p in ({"alg": "RS256"}, {"sub": "0oa1", "aud": "x"}))
+_JWT = ".".join(
+    base64.urlsafe_b64encode(json.dumps(p).encode()).decode().rstrip("=")
+    for p in ({"alg": "RS256"}, {"sub": "0oa1", "aud": "x"})
+)
 _PEM = fake_pem("MIIB").replace("PRIVATE", "RSA PRIVATE").strip()
 _RANDOM = "q8Zr2LxV9mWb4NcT7yKp1HsD6gFj3QeA5uRt0oIw"
 
@@ -172,9 +192,7 @@ _RANDOM = "q8Zr2LxV9mWb4NcT7yKp1HsD6gFj3QeA5uRt0oIw"
         pytest.param({"note": _RANDOM}, "note", id="high-entropy"),
     ],
 )
-def test_secrets_are_refused_and_point_to_the_environment(
-    data: dict[str, Any], field: str
-) -> None:
+def test_secrets_are_refused_and_point_to_the_environment(data: dict[str, Any], field: str) -> None:
     err = _error(check_no_secrets, data)
     assert err.field == field
     assert "OKTA_API_TOKEN" in err.message
@@ -187,13 +205,21 @@ def test_secrets_are_refused_and_point_to_the_environment(
         pytest.param({"oauth_tokens": True}, id="switch-named-token"),
         pytest.param({"groups": ["Everyone", "Contractors EMEA"]}, id="names"),
         pytest.param({"ids": ["0oa1b2c3d4e5f6g7h8i9", "00u1abcdEFGH2ijk3l4m"]}, id="okta-ids"),
-        pytest.param({"title": "Stay signed in? You will not be asked for MFA again on this "
-                               "device for 30 days."}, id="prose"),
+        pytest.param(
+            {
+                "title": "Stay signed in? You will not be asked for MFA again on this "
+                "device for 30 days."
+            },
+            id="prose",
+        ),
         pytest.param({"prompt_frequency": "P30D", "reauthenticate_in": "PT12H"}, id="durations"),
-        pytest.param({"url": "https://example.okta.com/app/payroll/exk1a2b3c4d5e6f7g8h9/sso"},
-                     id="url"),
-        pytest.param({"apply_result": "evidence/CHG-1/20261129T051500Z-post_auth-apply-3f9a1c/"
-                                      "result.json"}, id="evidence-path"),
+        pytest.param(
+            {"url": "https://example.okta.com/app/payroll/exk1a2b3c4d5e6f7g8h9/sso"}, id="url"
+        ),
+        pytest.param(
+            {"apply_result": "evidence/CHG-1/20261129T051500Z-post_auth-apply-3f9a1c/result.json"},
+            id="evidence-path",
+        ),
         pytest.param({"names": ["Payroll-Application-Production-2026"]}, id="long-name"),
     ],
 )
@@ -204,8 +230,9 @@ def test_ordinary_values_are_not_secrets(data: dict[str, Any]) -> None:
 def test_normalized_params_fill_defaults() -> None:
     """Two params files that mean the same thing normalise to the same JSON."""
     short = normalized_params("post_auth", {"apps": {"labels": ["Payroll"]}})
-    full = normalized_params("post_auth", {"apps": {"labels": ["Payroll"], "ids": []},
-                                           "note": "not a procedure field"})
+    full = normalized_params(
+        "post_auth", {"apps": {"labels": ["Payroll"], "ids": []}, "note": "not a procedure field"}
+    )
     assert short == full
     assert short["apps"]["labels"] == ["Payroll"]
 

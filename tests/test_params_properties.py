@@ -26,26 +26,57 @@ ROOT = Path(__file__).resolve().parent.parent
 INFOS = [notebook_info(p) for p in sorted((ROOT / "notebooks").glob("[0-9]*_*.ipynb"))]
 FIELDS = sorted({name for info in INFOS for name in info.parameters})
 
-PROPERTY = settings(max_examples=150, deadline=2000,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=150,
+    deadline=2000,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 # Pieces of YAML: field names, indicators, durations, and characters YAML treats specially.
 _pieces = st.sampled_from(
-    [*FIELDS, *"abcPTHDYM0123456789 :-[]{},&*!|>'\"#?%@`\\", "\n", "\n  ", ": ", "- ", "\t",
-     "&a ", "*a", "!!python/object:os.system", "!!binary ", "<<: ", "? ", "---\n", "...\n",
-     "\ufeff", "\x00", "\u202e", "P0D", "PT43800H", "1e400", "0x1F", "~", ".nan"]
+    [
+        *FIELDS,
+        *"abcPTHDYM0123456789 :-[]{},&*!|>'\"#?%@`\\",
+        "\n",
+        "\n  ",
+        ": ",
+        "- ",
+        "\t",
+        "&a ",
+        "*a",
+        "!!python/object:os.system",
+        "!!binary ",
+        "<<: ",
+        "? ",
+        "---\n",
+        "...\n",
+        "\ufeff",
+        "\x00",
+        "\u202e",
+        "P0D",
+        "PT43800H",
+        "1e400",
+        "0x1F",
+        "~",
+        ".nan",
+    ]
 )
 _yamlish = st.lists(_pieces, max_size=60).map("".join)
 _scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
-    st.text(max_size=40), st.sampled_from(["P0D", "PT43800H", "P9999Y", "all", "PT0S", ""]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=40),
+    st.sampled_from(["P0D", "PT43800H", "P9999Y", "all", "PT0S", ""]),
 )
 _data = st.recursive(
     _scalars,
     lambda inner: st.one_of(
         st.lists(inner, max_size=5),
-        st.dictionaries(st.one_of(st.sampled_from(FIELDS), st.text(max_size=10)), inner,
-                        max_size=5),
+        st.dictionaries(
+            st.one_of(st.sampled_from(FIELDS), st.text(max_size=10)), inner, max_size=5
+        ),
     ),
     max_leaves=30,
 )

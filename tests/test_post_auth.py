@@ -368,9 +368,7 @@ def test_org_without_the_kmsi_feature_is_noted_and_the_refusal_keeps_what_was_wr
 
 def test_without_a_rule_name_the_catch_all_rule_is_chosen_and_the_plan_says_why(org: Org) -> None:
     plan = post_auth.plan(org.client, {"apps": {"labels": ["Okta Dashboard"]}})
-    assert [c.ref.name for c in plan.changes if c.ref.parent_id != _gsp(org)] == [
-        "Catch-all Rule"
-    ]
+    assert [c.ref.name for c in plan.changes if c.ref.parent_id != _gsp(org)] == ["Catch-all Rule"]
     assert any("'Catch-all Rule' chosen, no active rule kmsi manages" in n for n in plan.notes)
 
 
@@ -388,9 +386,10 @@ def test_without_a_rule_name_the_top_rule_kmsi_manages_is_chosen(org: Org) -> No
     assert org.rule(policy_id, managed)["actions"]["appSignOn"]["keepMeSignedIn"]["postAuth"] == (
         "ALLOWED"
     )
-    assert org.rule(policy_id, "Catch-all Rule")["actions"]["appSignOn"]["keepMeSignedIn"][
-        "postAuth"
-    ] == "NOT_ALLOWED"
+    assert (
+        org.rule(policy_id, "Catch-all Rule")["actions"]["appSignOn"]["keepMeSignedIn"]["postAuth"]
+        == "NOT_ALLOWED"
+    )
     # naming the rule still wins, and then no choice is noted
     named_params = {"apps": {"labels": ["Slack"]}, "update_default_rule": False}
     named = post_auth.plan(org.client, {**named_params, "rule_name": "Catch-all Rule"})

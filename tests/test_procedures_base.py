@@ -515,6 +515,7 @@ def test_set_assurance_keeps_an_assurance_methods_other_fields_and_replaces_anot
     wanted = {"factorMode": "2FA", "reauthenticateIn": "PT43800H"}
     assurance = {"type": "ASSURANCE", "factorMode": "1FA", "constraints": [{"x": 1}]}
     chain = {"type": "AUTH_METHOD_CHAIN", "chains": [{"authenticationMethods": []}]}
+
     def rule(method: dict[str, Any]) -> dict[str, Any]:
         return {"actions": {"appSignOn": {"verificationMethod": method}}}
 

@@ -403,8 +403,9 @@ def test_preview_of_text_the_live_page_already_shows_is_not_needed(
     partner = {"brands": ["Acme Partners"], "title": "Stay signed in to Acme Partners?"}
     plan = prompt_text.plan(okta, {**partner, "preview_first": True})
     assert plan.is_empty
-    assert plan.notes == ["brand 'Acme Partners': its customized page already shows this text;"
-                          " nothing to do"]
+    assert plan.notes == [
+        "brand 'Acme Partners': its customized page already shows this text; nothing to do"
+    ]
     assert prompt_text.verify(okta, {**partner, "preview_first": True}).ok
 
 

@@ -72,7 +72,9 @@ def test_validate_org_url_names_the_variable_it_was_given() -> None:
 
 
 def test_same_origin_compares_scheme_host_and_default_port() -> None:
-    assert p.same_origin("https://EXAMPLE.okta.com:443/api/v1/x?after=1", "https://example.okta.com")
+    assert p.same_origin(
+        "https://EXAMPLE.okta.com:443/api/v1/x?after=1", "https://example.okta.com"
+    )
     assert not p.same_origin("https://evil.example/api/v1/x", "https://example.okta.com")
     assert not p.same_origin("http://example.okta.com/api", "https://example.okta.com")
 
@@ -95,10 +97,13 @@ def test_links_comma_joined_with_commas_inside_urls() -> None:
     """httpx and proxies join repeated headers with ", "; URLs may contain commas too."""
     value = (
         '<https://o.okta.com/api/v1/brands?expand=themes,domains&limit=20>; rel="self", '
-        '<https://o.okta.com/api/v1/brands?expand=themes,domains&after=bnd2&limit=20>; rel=next'
+        "<https://o.okta.com/api/v1/brands?expand=themes,domains&after=bnd2&limit=20>; rel=next"
     )
     links = p.parse_links({"Link": value})
-    assert links["next"] == "https://o.okta.com/api/v1/brands?expand=themes,domains&after=bnd2&limit=20"
+    assert (
+        links["next"]
+        == "https://o.okta.com/api/v1/brands?expand=themes,domains&after=bnd2&limit=20"
+    )
     assert links["self"].endswith("limit=20")
 
 
@@ -110,7 +115,10 @@ def test_links_through_httpx_headers_and_end_of_list() -> None:
 
 def test_link_with_several_rels_and_other_params() -> None:
     value = '<https://o/x?after=9>; title="n"; rel="next last"'
-    assert p.parse_links([("Link", value)]) == {"next": "https://o/x?after=9", "last": "https://o/x?after=9"}
+    assert p.parse_links([("Link", value)]) == {
+        "next": "https://o/x?after=9",
+        "last": "https://o/x?after=9",
+    }
 
 
 # ---------------------------------------------------------------- WWW-Authenticate
@@ -337,10 +345,16 @@ def test_redact_json_keeps_ordinary_single_letter_keys_outside_jwks() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        pytest.param('{"kty": "RSA", "n": "public-n", "d": "private-d", "qi": "private-qi"}',
-                     ["private-d", "private-qi"], id="rsa-jwk"),
-        pytest.param('{"keys": [{"kty": "EC", "d": "ec-d"}, {"kty": "oct", "k": "shared-k"}]}',
-                     ["ec-d", "shared-k"], id="jwk-set"),
+        pytest.param(
+            '{"kty": "RSA", "n": "public-n", "d": "private-d", "qi": "private-qi"}',
+            ["private-d", "private-qi"],
+            id="rsa-jwk",
+        ),
+        pytest.param(
+            '{"keys": [{"kty": "EC", "d": "ec-d"}, {"kty": "oct", "k": "shared-k"}]}',
+            ["ec-d", "shared-k"],
+            id="jwk-set",
+        ),
         pytest.param('{"kty": "RSA", "n": "public-n", "e": "AQAB"}', [], id="public-jwk"),
         pytest.param('{"kty": "RSA", "d": "", "p": 7}', [], id="empty-or-not-text"),
         pytest.param("not json at all", [], id="not-json"),
@@ -409,8 +423,13 @@ def test_header_ints_split_joined_values_and_skip_garbage() -> None:
 
 @pytest.mark.parametrize(
     ("pipeline", "engine"),
-    [("idx", "Identity Engine"), ("v1", "Classic Engine"), ("", "unknown"), (None, "unknown"),
-     ("v2", "unknown")],
+    [
+        ("idx", "Identity Engine"),
+        ("v1", "Classic Engine"),
+        ("", "unknown"),
+        (None, "unknown"),
+        ("v2", "unknown"),
+    ],
 )
 def test_engine_name_is_the_one_the_runbook_and_the_record_use(
     pipeline: str | None, engine: str

@@ -145,9 +145,7 @@ def test_apply_revokes_each_user_with_both_flags_sent_and_records_outcomes(
     assert seen[0] == (0, len(pilot)) and seen[-1] == (len(pilot), len(pilot))
     outcomes = [a.result for a in result.applied]
     assert {o["outcome"] for o in outcomes if o} == {"revoked"}
-    assert sorted(o["login"] for o in outcomes if o) == sorted(
-        u["profile"]["login"] for u in pilot
-    )
+    assert sorted(o["login"] for o in outcomes if o) == sorted(u["profile"]["login"] for u in pilot)
     assert result.before_state == [] and reset_sessions.NO_ROLLBACK_NOTE in result.notes
     check = reset_sessions.verify(okta, params)
     assert check.ok and len(check.checks) == len(pilot)
@@ -160,8 +158,11 @@ def test_one_failing_user_does_not_stop_the_batch(sandbox: Sandbox, okta: OktaCl
     pilot = _members(sandbox, "KMSI Pilot")
     victim = pilot[1]["id"]
     sandbox.admin.add_fault(
-        {"match": {"method": "DELETE", "path": f"/api/v1/users/{victim}/sessions"},
-         "status": 403, "count": 10}
+        {
+            "match": {"method": "DELETE", "path": f"/api/v1/users/{victim}/sessions"},
+            "status": 403,
+            "count": 10,
+        }
     )
     result = reset_sessions.apply(okta, reset_sessions.plan(okta, {"group": "KMSI Pilot"}))
     assert result.outcome == "failed"

@@ -180,9 +180,7 @@ def test_a_completed_rollback_planned_again_plans_nothing(org: Org) -> None:
     # the Admin Console's policy has a rule besides the catch-all: the new app rule at
     # priority 0 shifts it to 1, and the rollback moves it back to 0
     params = {**PRE_AUTH, "apps": {"labels": ["Okta Admin Console"]}}
-    result = pre_auth.apply(
-        org.client, pre_auth.plan(org.client, params), attestation=ATTESTATION
-    )
+    result = pre_auth.apply(org.client, pre_auth.plan(org.client, params), attestation=ATTESTATION)
     data = json.loads(json.dumps(result.to_dict()))
     assert any(r["action"] == "reorder" for r in data["before_state"]), "the apply shifted rules"
     rollback.apply(org.client, rollback.plan(org.client, {"apply_result": data}))

@@ -23,23 +23,34 @@ from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
 POST_AUTH = {"apps": {"labels": ["Salesforce.com"]}, "prompt_frequency": "P7D"}
 CONTRACT_KEYS = {
-    "procedure", "mode", "change_id", "params", "org", "plan", "apply_result",
-    "verification", "journal", "error", "outcome",
+    "procedure",
+    "mode",
+    "change_id",
+    "params",
+    "org",
+    "plan",
+    "apply_result",
+    "verification",
+    "journal",
+    "error",
+    "outcome",
 }
 
 
 def client_for(sb: Sandbox) -> OktaClient:
     env = {"OKTA_ORG_URL": SANDBOX_URL, "OKTA_API_TOKEN": sb.token}
     # no retries: a fault injected by a test is final at once instead of after back-off sleeps
-    return OktaClient.from_env(env=env, transport=sb.transport(), max_api_capacity=1.0,
-                               retry=RetryPolicy(max_attempts=1))
+    return OktaClient.from_env(
+        env=env, transport=sb.transport(), max_api_capacity=1.0, retry=RetryPolicy(max_attempts=1)
+    )
 
 
 def make(sb: Sandbox, tmp_path: Path, procedure: str = "post_auth", **kw: Any) -> Runbook:
     kw.setdefault("params", POST_AUTH)
     shown: list[Any] = []
-    rb = Runbook(procedure, evidence_dir=str(tmp_path), client=client_for(sb),
-                 display=shown.append, **kw)
+    rb = Runbook(
+        procedure, evidence_dir=str(tmp_path), client=client_for(sb), display=shown.append, **kw
+    )
     rb.shown = shown  # type: ignore[attr-defined]  # what the notebook would display
     return rb
 
@@ -51,8 +62,11 @@ def result(tmp_path: Path) -> dict[str, Any]:
 
 def app_rule(sb: Sandbox, label: str = "Salesforce.com") -> dict[str, Any]:
     """The Catch-all rule of the app's authentication policy, read straight from the sandbox."""
-    with httpx.Client(base_url=SANDBOX_URL, transport=sb.transport(),
-                      headers={"Authorization": f"SSWS {sb.token}"}) as http:
+    with httpx.Client(
+        base_url=SANDBOX_URL,
+        transport=sb.transport(),
+        headers={"Authorization": f"SSWS {sb.token}"},
+    ) as http:
         app = next(a for a in http.get("/api/v1/apps").json() if a["label"] == label)
         policy_id = app["_links"]["accessPolicy"]["href"].rsplit("/", 1)[-1]
         rules = http.get(f"/api/v1/policies/{policy_id}/rules").json()
@@ -70,8 +84,11 @@ def test_plan_mode_plans_writes_result_and_changes_nothing(sb: Sandbox, tmp_path
     before = app_rule(sb)
     rb = make(sb, tmp_path)
     rb.connect()
-    assert result(tmp_path)["org"] == {"url": SANDBOX_URL, "pipeline": "idx",
-                                       "type": "Identity Engine"}
+    assert result(tmp_path)["org"] == {
+        "url": SANDBOX_URL,
+        "pipeline": "idx",
+        "type": "Identity Engine",
+    }
     plan = rb.plan()
     assert isinstance(plan, Plan) and plan.changes
     assert rb.apply() is None and rb.verify() is None
@@ -169,21 +186,27 @@ def test_approved_plan_is_used_and_checked(sb: Sandbox, tmp_path: Path) -> None:
     planned = planner.plan()
     approved = tmp_path / "plan" / "result.json"
 
-    other = make(sb, tmp_path / "other", mode="apply", change_id="CHG-2",
-                 params={**POST_AUTH, "prompt_frequency": "P1D"}, approved_plan=str(approved))
+    other = make(
+        sb,
+        tmp_path / "other",
+        mode="apply",
+        change_id="CHG-2",
+        params={**POST_AUTH, "prompt_frequency": "P1D"},
+        approved_plan=str(approved),
+    )
     with pytest.raises(ParameterError, match="prompt_frequency"):
         other.plan()
 
-    rb = make(sb, tmp_path / "apply", mode="apply", change_id="CHG-2",
-              approved_plan=str(approved))
+    rb = make(sb, tmp_path / "apply", mode="apply", change_id="CHG-2", approved_plan=str(approved))
     loaded = rb.plan()
     assert loaded.fingerprint == planned.fingerprint
     assert loaded.created_at == planned.created_at  # the approved plan itself, not a new one
     assert rb.apply().outcome == "applied"
 
     # the org has moved on since the first plan: applying it again is refused
-    stale = make(sb, tmp_path / "stale", mode="apply", change_id="CHG-3",
-                 approved_plan=str(approved))
+    stale = make(
+        sb, tmp_path / "stale", mode="apply", change_id="CHG-3", approved_plan=str(approved)
+    )
     stale.plan()
     with pytest.raises(StalePlanError):
         stale.apply()
@@ -198,21 +221,36 @@ def test_rollback_is_applied_with_its_approved_plan(sb: Sandbox, tmp_path: Path)
     # a path is trusted only as recorded evidence (a run in a ledger), as kmsi run leaves it
     from procedure_support import record_apply
 
-    run_dir = record_apply(tmp_path / "evidence", result(tmp_path / "apply")["apply_result"],
-                           change_id="CHG-4")
+    run_dir = record_apply(
+        tmp_path / "evidence", result(tmp_path / "apply")["apply_result"], change_id="CHG-4"
+    )
     params = {"apply_result": str(run_dir / "result.json")}
     planner = make(sb, tmp_path / "plan", procedure="rollback", params=params)
     planned = planner.plan()
     assert planned.params["rolls_back"]["procedure"] == "post_auth" and planned.changes
     approved = str(tmp_path / "plan" / "result.json")
 
-    other = make(sb, tmp_path / "other", procedure="rollback", mode="apply", change_id="CHG-5",
-                 params={**params, "force_objects": ["0pr-someone-else"]}, approved_plan=approved)
+    other = make(
+        sb,
+        tmp_path / "other",
+        procedure="rollback",
+        mode="apply",
+        change_id="CHG-5",
+        params={**params, "force_objects": ["0pr-someone-else"]},
+        approved_plan=approved,
+    )
     with pytest.raises(ParameterError, match=r"differs in: force_objects\)"):
         other.plan()
 
-    rb = make(sb, tmp_path / "rollback", procedure="rollback", mode="apply", change_id="CHG-5",
-              params=params, approved_plan=approved)
+    rb = make(
+        sb,
+        tmp_path / "rollback",
+        procedure="rollback",
+        mode="apply",
+        change_id="CHG-5",
+        params=params,
+        approved_plan=approved,
+    )
     loaded = rb.plan()
     assert loaded.created_at == planned.created_at  # the approved plan itself
     done = rb.apply()
@@ -239,13 +277,12 @@ def test_approved_plan_edited_after_it_was_made_is_refused(sb: Sandbox, tmp_path
     assert {r["method"] for r in sb.admin.requests()} <= {"GET"}
 
 
-def test_manual_steps_need_an_attestation_from_the_parameters(
-    sb: Sandbox, tmp_path: Path
-) -> None:
+def test_manual_steps_need_an_attestation_from_the_parameters(sb: Sandbox, tmp_path: Path) -> None:
     """Pre-auth KMSI has an Admin Console step: apply needs attestation_by and a statement."""
     params = {"groups": ["KMSI Pilot"], "apps": {"labels": ["Salesforce.com"]}}
-    rb = make(sb, tmp_path / "none", procedure="pre_auth", params=params, mode="apply",
-              change_id="CHG-7")
+    rb = make(
+        sb, tmp_path / "none", procedure="pre_auth", params=params, mode="apply", change_id="CHG-7"
+    )
     rb.plan()
     with pytest.raises(ParameterError) as caught:
         rb.apply()
@@ -253,13 +290,20 @@ def test_manual_steps_need_an_attestation_from_the_parameters(
 
     sb.admin.set_org_settings({"preAuthKmsi": True})  # the admin's manual step
     namespace = {
-        **params, "mode": "apply", "change_id": "CHG-7", "evidence_dir": str(tmp_path / "ok"),
-        "approved_plan": "", "interactive": False, "attestation_by": "ann.admin",
-        "attestation_at": "", "attestation_statement": "Enabled it in Security > General.",
+        **params,
+        "mode": "apply",
+        "change_id": "CHG-7",
+        "evidence_dir": str(tmp_path / "ok"),
+        "approved_plan": "",
+        "interactive": False,
+        "attestation_by": "ann.admin",
+        "attestation_at": "",
+        "attestation_statement": "Enabled it in Security > General.",
         "unrelated": 42,
     }
-    ok = Runbook.from_parameters("pre_auth", namespace, client=client_for(sb),
-                                 display=lambda _: None)
+    ok = Runbook.from_parameters(
+        "pre_auth", namespace, client=client_for(sb), display=lambda _: None
+    )
     assert ok.params == params
     ok.plan(show=False)
     applied = ok.apply(show=False)
@@ -271,8 +315,9 @@ def test_manual_steps_need_an_attestation_from_the_parameters(
 
 def test_failed_write_leaves_partial_evidence(sb: Sandbox, tmp_path: Path) -> None:
     """A server error on the write fails the step; result.json keeps the error and journal."""
-    sb.admin.add_fault({"match": {"method": "PUT", "path": "/api/v1/policies/*"},
-                        "status": 500, "count": 50})
+    sb.admin.add_fault(
+        {"match": {"method": "PUT", "path": "/api/v1/policies/*"}, "status": 500, "count": 50}
+    )
     rb = make(sb, tmp_path, mode="apply", change_id="CHG-9")
     rb.plan()
     with pytest.raises(KmsiError):
@@ -289,15 +334,25 @@ def test_interrupt_is_recorded_and_propagates(sb: Sandbox, tmp_path: Path) -> No
     def interrupted(*_args: Any) -> Any:
         raise KeyboardInterrupt
 
-    rb.procedure = type("Slow", (), {"Params": rb.procedure.Params, "SCOPES": (),
-                                     "WRITES": True, "BULK": False,
-                                     "TITLE": "slow", "plan": staticmethod(interrupted)})()
+    rb.procedure = type(
+        "Slow",
+        (),
+        {
+            "Params": rb.procedure.Params,
+            "SCOPES": (),
+            "WRITES": True,
+            "BULK": False,
+            "TITLE": "slow",
+            "plan": staticmethod(interrupted),
+        },
+    )()
     with pytest.raises(KeyboardInterrupt):
         rb.plan()
     data = result(tmp_path)
     assert data["outcome"] == "failed"
     assert data["error"] == {
-        "step": "plan", "type": "KeyboardInterrupt",
+        "step": "plan",
+        "type": "KeyboardInterrupt",
         "message": "interrupted (Ctrl-C, SIGTERM or the cell's time limit) before the step ended",
     }
 
@@ -326,8 +381,14 @@ def test_audit_outcome_and_findings_do_not_fail_the_run(sb: Sandbox, tmp_path: P
 
 def test_bulk_progress_is_reported(sb: Sandbox, tmp_path: Path) -> None:
     """Session resets report progress (done, total) to the caller as users complete."""
-    rb = make(sb, tmp_path, procedure="reset_sessions", mode="apply", change_id="CHG-5",
-              params={"group": "KMSI Pilot"})
+    rb = make(
+        sb,
+        tmp_path,
+        procedure="reset_sessions",
+        mode="apply",
+        change_id="CHG-5",
+        params={"group": "KMSI Pilot"},
+    )
     plan = rb.plan()
     calls: list[tuple[int, int]] = []
     rb.apply(progress=lambda done, total: calls.append((done, total)))
@@ -335,8 +396,9 @@ def test_bulk_progress_is_reported(sb: Sandbox, tmp_path: Path) -> None:
     assert result(tmp_path)["outcome"] == "applied"
 
 
-def test_text_display_outside_ipython(sb: Sandbox, tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_text_display_outside_ipython(
+    sb: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Without IPython the steps print plain text: the connection and the plan table."""
     rb = Runbook("post_auth", params=POST_AUTH, evidence_dir=str(tmp_path), client=client_for(sb))
     rb.connect()

@@ -27,8 +27,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Credentials in the environment (the kernel inherits them) and a params file."""
-    for name in ("OKTA_CLIENT_ID", "OKTA_PRIVATE_KEY_FILE", "OKTA_PRIVATE_KEY_JWK",
-                 "OKTA_CLIENT_TOKEN", "OKTA_CLIENT_ORGURL"):
+    for name in (
+        "OKTA_CLIENT_ID",
+        "OKTA_PRIVATE_KEY_FILE",
+        "OKTA_PRIVATE_KEY_JWK",
+        "OKTA_CLIENT_TOKEN",
+        "OKTA_CLIENT_ORGURL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OKTA_ORG_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("OKTA_API_TOKEN", TOKEN)
@@ -39,9 +44,13 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def _run(params: Path, tmp_path: Path, name: str = "ok", **kwargs: object) -> runner.RunReport:
-    return runner.run_notebook(FIXTURES / f"{name}.ipynb", params,
-                               evidence_root=tmp_path / "evidence", progress=False,
-                               **kwargs)  # type: ignore[arg-type]
+    return runner.run_notebook(
+        FIXTURES / f"{name}.ipynb",
+        params,
+        evidence_root=tmp_path / "evidence",
+        progress=False,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 def test_plan_run_records_evidence(env: Path, tmp_path: Path) -> None:
@@ -128,8 +137,16 @@ def test_bad_params_file_refused_by_cli(
 ) -> None:
     """kmsi run exits 2 and names the field; nothing is recorded."""
     env.write_text("apps: {labels: [Payroll]}\nrule_name: KMSI\napi_token: abcdefgh\n")
-    code = cli.main(["run", str(FIXTURES / "ok.ipynb"), "-f", str(env),
-                     "--evidence-root", str(tmp_path / "evidence")])
+    code = cli.main(
+        [
+            "run",
+            str(FIXTURES / "ok.ipynb"),
+            "-f",
+            str(env),
+            "--evidence-root",
+            str(tmp_path / "evidence"),
+        ]
+    )
     assert code == runner.EXIT_USAGE
     err = capsys.readouterr().err
     assert "api_token" in err and "OKTA_API_TOKEN" in err and "nothing was run" in err
@@ -156,7 +173,8 @@ def test_run_ids_sort_by_time_and_are_unique() -> None:
 
 
 def test_relative_key_file_paths_are_absolute_while_the_kernel_runs(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     """The kernel runs in the run directory: a relative key path must still name the file."""
     monkeypatch.chdir(tmp_path)

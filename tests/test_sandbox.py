@@ -35,15 +35,15 @@ def _policy_by_name(client: httpx.Client, ptype: str, name: str) -> dict[str, An
 
 
 def _access_rule(name: str, **app_sign_on: Any) -> dict[str, Any]:
-    actions = {"access": "ALLOW",
-               "verificationMethod": {"type": "ASSURANCE", "factorMode": "2FA"}}
+    actions = {"access": "ALLOW", "verificationMethod": {"type": "ASSURANCE", "factorMode": "2FA"}}
     actions.update(app_sign_on)
     return {"type": "ACCESS_POLICY", "name": name, "actions": {"appSignOn": actions}}
 
 
 def _new_access_policy(client: httpx.Client, name: str = "KMSI test policy") -> dict[str, Any]:
-    r = client.post("/api/v1/policies", json={"type": "ACCESS_POLICY", "name": name,
-                                                "description": "test"})
+    r = client.post(
+        "/api/v1/policies", json={"type": "ACCESS_POLICY", "name": name, "description": "test"}
+    )
     assert r.status_code == 200, r.text
     policy: dict[str, Any] = r.json()
     return policy
@@ -62,13 +62,15 @@ def test_sandbox_imports_nothing_else_from_kmsi_lib() -> None:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     assert not alias.name.startswith("kmsi_lib") or alias.name.startswith(
-                        "kmsi_lib.sandbox"), f"{path.name} imports {alias.name}"
+                        "kmsi_lib.sandbox"
+                    ), f"{path.name} imports {alias.name}"
             elif isinstance(node, ast.ImportFrom):
                 module = node.module or ""
                 assert node.level <= 1, f"{path.name} imports from outside the sandbox"
                 if node.level == 0:
                     assert not module.startswith("kmsi_lib") or module.startswith(
-                        "kmsi_lib.sandbox"), f"{path.name} imports {module}"
+                        "kmsi_lib.sandbox"
+                    ), f"{path.name} imports {module}"
             elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
                 arg = node.args[0] if node.args else None
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
@@ -78,12 +80,15 @@ def test_sandbox_imports_nothing_else_from_kmsi_lib() -> None:
 # ---- auth ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("header", [
-    pytest.param(None, id="missing"),
-    pytest.param("SSWS wrong-token", id="wrong-ssws"),
-    pytest.param("test-token-123", id="no-scheme"),
-    pytest.param("Basic dGVzdA==", id="basic"),
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param(None, id="missing"),
+        pytest.param("SSWS wrong-token", id="wrong-ssws"),
+        pytest.param("test-token-123", id="no-scheme"),
+        pytest.param("Basic dGVzdA==", id="basic"),
+    ],
+)
 def test_bad_or_missing_token_is_401_e0000011(sb: Sandbox, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
     with httpx.Client(base_url=SANDBOX_URL, transport=sb.transport()) as c:
@@ -99,17 +104,23 @@ def test_bad_or_missing_token_is_401_e0000011(sb: Sandbox, header: str | None) -
 
 def test_unknown_bearer_token_is_401(sb: Sandbox) -> None:
     with httpx.Client(base_url=SANDBOX_URL, transport=sb.transport()) as c:
-        r = c.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"},
-                  headers={"Authorization": "Bearer not-a-token"})
+        r = c.get(
+            "/api/v1/policies",
+            params={"type": "OKTA_SIGN_ON"},
+            headers={"Authorization": "Bearer not-a-token"},
+        )
     assert r.status_code == 401
     assert "invalid_token" in r.headers["WWW-Authenticate"]
 
 
 def test_every_api_response_has_request_id_date_and_rate_limit_headers(
-        client: httpx.Client) -> None:
-    for r in (client.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}),
-              client.get("/api/v1/policies/00pnotthere0000000000"),
-              client.post("/api/v1/policies", content=b"{not json")):
+    client: httpx.Client,
+) -> None:
+    for r in (
+        client.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}),
+        client.get("/api/v1/policies/00pnotthere0000000000"),
+        client.post("/api/v1/policies", content=b"{not json"),
+    ):
         assert r.headers["X-Okta-Request-Id"]
         assert r.headers["Date"].endswith("GMT")
         assert int(r.headers["X-Rate-Limit-Limit"]) > 0
@@ -123,16 +134,18 @@ def test_remaining_counts_down_per_bucket(client: httpx.Client) -> None:
     apps = client.get("/api/v1/apps")
     remaining = int(a.headers["X-Rate-Limit-Remaining"])
     assert int(b.headers["X-Rate-Limit-Remaining"]) == remaining - 1
-    assert int(apps.headers["X-Rate-Limit-Remaining"]) == int(
-        apps.headers["X-Rate-Limit-Limit"]) - 1
+    assert (
+        int(apps.headers["X-Rate-Limit-Remaining"]) == int(apps.headers["X-Rate-Limit-Limit"]) - 1
+    )
 
 
 # ---- errors ----------------------------------------------------------------------------------
 
 
 def test_malformed_json_is_e0000003(client: httpx.Client) -> None:
-    r = client.post("/api/v1/policies", content=b'{"name": ', headers={
-        "Content-Type": "application/json"})
+    r = client.post(
+        "/api/v1/policies", content=b'{"name": ', headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 400
     assert r.json()["errorCode"] == "E0000003"
     assert r.json()["errorSummary"] == "The request body was not well-formed."
@@ -143,11 +156,15 @@ def test_unknown_policy_is_e0000007_with_recorded_summary(client: httpx.Client) 
     assert r.status_code == 404
     assert r.json()["errorCode"] == "E0000007"
     assert r.json()["errorSummary"] == (
-        "Not found: Resource not found: 00pmissing1234567890 (Policy)")
+        "Not found: Resource not found: 00pmissing1234567890 (Policy)"
+    )
 
 
-@pytest.mark.parametrize("query", [{}, {"type": "NOPE"}, {"type": "okta_sign_on"}],
-                         ids=["missing", "unknown", "lowercase"])
+@pytest.mark.parametrize(
+    "query",
+    [{}, {"type": "NOPE"}, {"type": "okta_sign_on"}],
+    ids=["missing", "unknown", "lowercase"],
+)
 def test_bad_policy_type_is_e0000002(client: httpx.Client, query: dict[str, str]) -> None:
     r = client.get("/api/v1/policies", params=query)
     assert r.status_code == 400
@@ -181,8 +198,9 @@ def test_seeded_default_global_session_policy_is_system_and_last(client: httpx.C
 def test_new_global_session_policy_takes_last_custom_slot(client: httpx.Client) -> None:
     """Recorded: priority 2 then 3 as custom policies pile up above the default one."""
     before = client.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}).json()
-    r = client.post("/api/v1/policies", json={"type": "OKTA_SIGN_ON", "name": "New GSP",
-                                                "status": "ACTIVE"})
+    r = client.post(
+        "/api/v1/policies", json={"type": "OKTA_SIGN_ON", "name": "New GSP", "status": "ACTIVE"}
+    )
     assert r.status_code == 200
     created = r.json()
     assert created["priority"] == len(before)
@@ -194,11 +212,13 @@ def test_new_global_session_policy_takes_last_custom_slot(client: httpx.Client) 
     assert after[-1]["name"] == "Default Policy"
     assert after[-1]["priority"] == len(after)
     assert sorted(p["priority"] for p in after) == list(range(1, len(after) + 1))
-    first = client.post("/api/v1/policies", json={"type": "OKTA_SIGN_ON", "name": "Top",
-                                                    "priority": 1}).json()
+    first = client.post(
+        "/api/v1/policies", json={"type": "OKTA_SIGN_ON", "name": "Top", "priority": 1}
+    ).json()
     assert first["priority"] == 1
-    names = [p["name"] for p in client.get("/api/v1/policies",
-                                           params={"type": "OKTA_SIGN_ON"}).json()]
+    names = [
+        p["name"] for p in client.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}).json()
+    ]
     assert names[0] == "Top" and names[-1] == "Default Policy"
 
 
@@ -212,17 +232,29 @@ def test_new_access_policy_gets_recorded_catch_all_rule(client: httpx.Client) ->
     rule = rules[0]
     assert rule["id"].startswith("rul")
     assert {k: rule[k] for k in ("name", "priority", "system", "conditions", "actions")} == {
-        "name": "Catch-all Rule", "priority": 99, "system": True, "conditions": None,
-        "actions": {"appSignOn": {
-            "access": "ALLOW",
-            "verificationMethod": {
-                "factorMode": "2FA", "type": "ASSURANCE", "reauthenticateIn": "PT12H",
-                "constraints": [{"possession": {"required": True, "deviceBound": "REQUIRED"}}]},
-            "keepMeSignedIn": {"postAuth": "NOT_ALLOWED"}}},
+        "name": "Catch-all Rule",
+        "priority": 99,
+        "system": True,
+        "conditions": None,
+        "actions": {
+            "appSignOn": {
+                "access": "ALLOW",
+                "verificationMethod": {
+                    "factorMode": "2FA",
+                    "type": "ASSURANCE",
+                    "reauthenticateIn": "PT12H",
+                    "constraints": [{"possession": {"required": True, "deviceBound": "REQUIRED"}}],
+                },
+                "keepMeSignedIn": {"postAuth": "NOT_ALLOWED"},
+            }
+        },
     }
-    assert rule["_links"] == {"self": {
-        "href": f"{SANDBOX_URL}/api/v1/policies/{policy['id']}/rules/{rule['id']}",
-        "hints": {"allow": ["GET", "PUT"]}}}
+    assert rule["_links"] == {
+        "self": {
+            "href": f"{SANDBOX_URL}/api/v1/policies/{policy['id']}/rules/{rule['id']}",
+            "hints": {"allow": ["GET", "PUT"]},
+        }
+    }
 
 
 def test_system_policy_and_rule_refuse_delete(client: httpx.Client) -> None:
@@ -267,10 +299,15 @@ def test_access_rule_defaults_match_recordings(client: httpx.Client) -> None:
     rule = r.json()
     assert rule["actions"]["appSignOn"]["keepMeSignedIn"] == {"postAuth": "NOT_ALLOWED"}
     assert rule["actions"]["appSignOn"]["verificationMethod"] == {
-        "factorMode": "2FA", "type": "ASSURANCE", "reauthenticateIn": "PT12H"}
-    assert rule["conditions"] == {"people": {"users": {"exclude": []}},
-                                  "network": {"connection": "ANYWHERE"},
-                                  "userType": {"include": [], "exclude": []}}
+        "factorMode": "2FA",
+        "type": "ASSURANCE",
+        "reauthenticateIn": "PT12H",
+    }
+    assert rule["conditions"] == {
+        "people": {"users": {"exclude": []}},
+        "network": {"connection": "ANYWHERE"},
+        "userType": {"include": [], "exclude": []},
+    }
     assert rule["priority"] == 0
     assert rule["status"] == "ACTIVE"
     assert list(rule["_links"]) == ["self", "deactivate"]
@@ -279,18 +316,28 @@ def test_access_rule_defaults_match_recordings(client: httpx.Client) -> None:
 
 def test_not_allowed_drops_prompt_frequency(client: httpx.Client) -> None:
     pid = _new_access_policy(client)["id"]
-    rule = client.post(f"/api/v1/policies/{pid}/rules", json=_access_rule(
-        "kmsi", keepMeSignedIn={"postAuth": "ALLOWED", "postAuthPromptFrequency": "PT168H"}
-    )).json()
+    rule = client.post(
+        f"/api/v1/policies/{pid}/rules",
+        json=_access_rule(
+            "kmsi", keepMeSignedIn={"postAuth": "ALLOWED", "postAuthPromptFrequency": "PT168H"}
+        ),
+    ).json()
     assert rule["actions"]["appSignOn"]["keepMeSignedIn"] == {
-        "postAuth": "ALLOWED", "postAuthPromptFrequency": "PT168H"}
-    put = _access_rule("kmsi", keepMeSignedIn={"postAuth": "NOT_ALLOWED",
-                                               "postAuthPromptFrequency": "PT168H"})
+        "postAuth": "ALLOWED",
+        "postAuthPromptFrequency": "PT168H",
+    }
+    put = _access_rule(
+        "kmsi", keepMeSignedIn={"postAuth": "NOT_ALLOWED", "postAuthPromptFrequency": "PT168H"}
+    )
     r = client.put(f"/api/v1/policies/{pid}/rules/{rule['id']}", json=put)
     assert r.json()["actions"]["appSignOn"]["keepMeSignedIn"] == {"postAuth": "NOT_ALLOWED"}
     # a PUT that omits keepMeSignedIn is a full replace: KMSI goes back to the default (off)
-    client.put(f"/api/v1/policies/{pid}/rules/{rule['id']}", json=_access_rule(
-        "kmsi", keepMeSignedIn={"postAuth": "ALLOWED", "postAuthPromptFrequency": "PT50H"}))
+    client.put(
+        f"/api/v1/policies/{pid}/rules/{rule['id']}",
+        json=_access_rule(
+            "kmsi", keepMeSignedIn={"postAuth": "ALLOWED", "postAuthPromptFrequency": "PT50H"}
+        ),
+    )
     r = client.put(f"/api/v1/policies/{pid}/rules/{rule['id']}", json=_access_rule("kmsi"))
     assert r.json()["actions"]["appSignOn"]["keepMeSignedIn"] == {"postAuth": "NOT_ALLOWED"}
 
@@ -298,19 +345,29 @@ def test_not_allowed_drops_prompt_frequency(client: httpx.Client) -> None:
 @pytest.mark.parametrize("value", ["P", "PT", "7 days", "PT1.5H", "P1DT", "pt2h", ""])
 def test_invalid_durations_are_rejected(client: httpx.Client, value: str) -> None:
     pid = _new_access_policy(client)["id"]
-    r = client.post(f"/api/v1/policies/{pid}/rules", json=_access_rule(
-        "bad", keepMeSignedIn={"postAuth": "ALLOWED", "postAuthPromptFrequency": value}))
+    r = client.post(
+        f"/api/v1/policies/{pid}/rules",
+        json=_access_rule(
+            "bad", keepMeSignedIn={"postAuth": "ALLOWED", "postAuthPromptFrequency": value}
+        ),
+    )
     assert r.status_code == 400
     assert r.json()["errorCode"] == "E0000001"
-    assert "actions.appSignOn.keepMeSignedIn.postAuthPromptFrequency" in (
-        r.json()["errorCauses"][0]["errorSummary"])
+    assert (
+        "actions.appSignOn.keepMeSignedIn.postAuthPromptFrequency"
+        in (r.json()["errorCauses"][0]["errorSummary"])
+    )
 
 
 @pytest.mark.parametrize("value", ["PT168H", "P30D", "PT43800H", "P1W", "PT0S", "P1Y2M3DT4H5M6S"])
 def test_valid_durations_are_echoed(client: httpx.Client, value: str) -> None:
     pid = _new_access_policy(client)["id"]
-    r = client.post(f"/api/v1/policies/{pid}/rules", json=_access_rule(
-        "ok", keepMeSignedIn={"postAuth": "ALLOWED", "postAuthPromptFrequency": value}))
+    r = client.post(
+        f"/api/v1/policies/{pid}/rules",
+        json=_access_rule(
+            "ok", keepMeSignedIn={"postAuth": "ALLOWED", "postAuthPromptFrequency": value}
+        ),
+    )
     assert r.status_code == 200, r.text
     assert r.json()["actions"]["appSignOn"]["keepMeSignedIn"]["postAuthPromptFrequency"] == value
 
@@ -321,37 +378,64 @@ def _sign_on_rule(name: str, **signon: Any) -> dict[str, Any]:
 
 def test_sign_on_rule_defaults_match_recordings(client: httpx.Client) -> None:
     pid = client.post("/api/v1/policies", json={"type": "OKTA_SIGN_ON", "name": "GSP"}).json()["id"]
-    r = client.post(f"/api/v1/policies/{pid}/rules", json=_sign_on_rule(
-        "r1", requireFactor=False, rememberDeviceByDefault=False,
-        session={"maxSessionIdleMinutes": 120, "maxSessionLifetimeMinutes": 120,
-                 "usePersistentCookie": False}))
+    r = client.post(
+        f"/api/v1/policies/{pid}/rules",
+        json=_sign_on_rule(
+            "r1",
+            requireFactor=False,
+            rememberDeviceByDefault=False,
+            session={
+                "maxSessionIdleMinutes": 120,
+                "maxSessionLifetimeMinutes": 120,
+                "usePersistentCookie": False,
+            },
+        ),
+    )
     assert r.status_code == 200, r.text
     rule = r.json()
     assert rule["id"].startswith("0pr")
     assert rule["priority"] == 1
-    assert rule["conditions"] == {"people": {"users": {"exclude": []}},
-                                  "network": {"connection": "ANYWHERE"},
-                                  "authContext": {"authType": "ANY"},
-                                  "identityProvider": {"provider": "ANY"}}
-    assert rule["actions"] == {"signon": {
-        "access": "ALLOW", "requireFactor": False, "primaryFactor": "PASSWORD_IDP_ANY_FACTOR",
-        "rememberDeviceByDefault": False,
-        "session": {"usePersistentCookie": False, "maxSessionIdleMinutes": 120,
-                    "maxSessionLifetimeMinutes": 120}}}
+    assert rule["conditions"] == {
+        "people": {"users": {"exclude": []}},
+        "network": {"connection": "ANYWHERE"},
+        "authContext": {"authType": "ANY"},
+        "identityProvider": {"provider": "ANY"},
+    }
+    assert rule["actions"] == {
+        "signon": {
+            "access": "ALLOW",
+            "requireFactor": False,
+            "primaryFactor": "PASSWORD_IDP_ANY_FACTOR",
+            "rememberDeviceByDefault": False,
+            "session": {
+                "usePersistentCookie": False,
+                "maxSessionIdleMinutes": 120,
+                "maxSessionLifetimeMinutes": 120,
+            },
+        }
+    }
 
 
 def test_factor_lifetime_must_be_an_integer(client: httpx.Client) -> None:
     """The guide's "factorLifetime": "200" is a 400 naming the field (docs/OKTA-API.md §12.1)."""
     pid = client.post("/api/v1/policies", json={"type": "OKTA_SIGN_ON", "name": "GSP"}).json()["id"]
-    r = client.post(f"/api/v1/policies/{pid}/rules", json=_sign_on_rule(
-        "mfa", requireFactor=True, factorPromptMode="SESSION", factorLifetime="200"))
+    r = client.post(
+        f"/api/v1/policies/{pid}/rules",
+        json=_sign_on_rule(
+            "mfa", requireFactor=True, factorPromptMode="SESSION", factorLifetime="200"
+        ),
+    )
     assert r.status_code == 400
     body = r.json()
     assert body["errorCode"] == "E0000001"
     assert body["errorSummary"] == "Api validation failed: actions.signon.factorLifetime"
     assert body["errorCauses"][0]["errorSummary"].startswith("actions.signon.factorLifetime:")
-    r = client.post(f"/api/v1/policies/{pid}/rules", json=_sign_on_rule(
-        "mfa", requireFactor=True, factorPromptMode="SESSION", factorLifetime=200))
+    r = client.post(
+        f"/api/v1/policies/{pid}/rules",
+        json=_sign_on_rule(
+            "mfa", requireFactor=True, factorPromptMode="SESSION", factorLifetime=200
+        ),
+    )
     assert r.status_code == 200
     assert r.json()["actions"]["signon"]["factorLifetime"] == 200
 
@@ -382,8 +466,7 @@ def test_inserting_at_taken_priority_shifts_others_down(client: httpx.Client) ->
     body["priority"] = 1
     new = client.post(f"/api/v1/policies/{pid}/rules", json=body).json()
     assert new["priority"] == 1
-    by_name = {r["name"]: r["priority"]
-               for r in client.get(f"/api/v1/policies/{pid}/rules").json()}
+    by_name = {r["name"]: r["priority"] for r in client.get(f"/api/v1/policies/{pid}/rules").json()}
     assert by_name == {"r0": 0, "new": 1, "r1": 2, "r2": 3, "Catch-all Rule": 99}
     # a sparse priority is kept as sent (recorded PUT with priority 98 answered 98)
     body = _access_rule("r0")
@@ -403,8 +486,10 @@ def test_access_rule_priority_out_of_range(client: httpx.Client) -> None:
 def test_kmsi_feature_off_rejects_keep_me_signed_in(sb: Sandbox, client: httpx.Client) -> None:
     sb.admin.set_org_settings({"kmsiFeature": False})
     pid = _new_access_policy(client)["id"]
-    r = client.post(f"/api/v1/policies/{pid}/rules", json=_access_rule(
-        "kmsi", keepMeSignedIn={"postAuth": "ALLOWED"}))
+    r = client.post(
+        f"/api/v1/policies/{pid}/rules",
+        json=_access_rule("kmsi", keepMeSignedIn={"postAuth": "ALLOWED"}),
+    )
     assert r.status_code == 400
     assert r.json()["errorSummary"] == "Api validation failed: actions.appSignOn.keepMeSignedIn"
     r = client.post(f"/api/v1/policies/{pid}/rules", json=_access_rule("plain"))
@@ -417,15 +502,19 @@ def test_kmsi_feature_off_rejects_keep_me_signed_in(sb: Sandbox, client: httpx.C
 
 def test_activate_false_creates_inactive_rule(client: httpx.Client) -> None:
     pid = _new_access_policy(client)["id"]
-    r = client.post(f"/api/v1/policies/{pid}/rules", params={"activate": "false"},
-                    json=_access_rule("off"))
+    r = client.post(
+        f"/api/v1/policies/{pid}/rules", params={"activate": "false"}, json=_access_rule("off")
+    )
     assert r.json()["status"] == "INACTIVE"
     assert "activate" in r.json()["_links"]
 
 
 def test_links_use_the_request_host(sb: Sandbox) -> None:
-    with httpx.Client(base_url="https://acme.okta.example", transport=sb.transport(),
-                      headers={"Authorization": f"SSWS {sb.token}"}) as c:
+    with httpx.Client(
+        base_url="https://acme.okta.example",
+        transport=sb.transport(),
+        headers={"Authorization": f"SSWS {sb.token}"},
+    ) as c:
         policy = c.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}).json()[0]
     assert policy["_links"]["self"]["href"].startswith("https://acme.okta.example/api/v1/")
 
@@ -434,8 +523,9 @@ def test_links_use_the_request_host(sb: Sandbox) -> None:
 
 
 def test_drop_fault_raises_remote_protocol_error(sb: Sandbox, client: httpx.Client) -> None:
-    sb.admin.add_fault({"match": {"method": "GET", "path": "/api/v1/policies*"},
-                        "action": "drop", "count": 1})
+    sb.admin.add_fault(
+        {"match": {"method": "GET", "path": "/api/v1/policies*"}, "action": "drop", "count": 1}
+    )
     with pytest.raises(httpx.RemoteProtocolError):
         client.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"})
     assert client.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}).status_code == 200
@@ -451,8 +541,11 @@ def test_timeout_fault_raises_read_timeout(sb: Sandbox, client: httpx.Client) ->
 def test_serve_answers_real_http(sb: Sandbox) -> None:
     with sb.serve(port=0) as url:
         assert url.startswith("http://127.0.0.1:")
-        r = httpx.get(f"{url}/api/v1/policies", params={"type": "ACCESS_POLICY"},
-                      headers={"Authorization": f"SSWS {sb.token}"})
+        r = httpx.get(
+            f"{url}/api/v1/policies",
+            params={"type": "ACCESS_POLICY"},
+            headers={"Authorization": f"SSWS {sb.token}"},
+        )
         assert r.status_code == 200
         assert r.json()[0]["_links"]["self"]["href"].startswith(url)
         assert r.headers["X-Okta-Request-Id"]
@@ -469,18 +562,34 @@ def _service_token(sb: Sandbox, client: httpx.Client, scopes: str) -> str:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    sb.admin.register_client("0oaservicetest000001", jwk_of(key, "k1", public=True),
-                             ["okta.apps.read", "okta.policies.read"])
+    sb.admin.register_client(
+        "0oaservicetest000001",
+        jwk_of(key, "k1", public=True),
+        ["okta.apps.read", "okta.policies.read"],
+    )
     now = int(time.time())
     assertion = jwt.encode(
-        {"iss": "0oaservicetest000001", "sub": "0oaservicetest000001",
-         "aud": f"{SANDBOX_URL}/oauth2/v1/token", "iat": now, "exp": now + 300,
-         "jti": str(uuid.uuid4())},
-        key, algorithm="RS256", headers={"kid": "k1"})
-    r = client.post("/oauth2/v1/token", data={
-        "grant_type": "client_credentials", "scope": scopes,
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        "client_assertion": assertion})
+        {
+            "iss": "0oaservicetest000001",
+            "sub": "0oaservicetest000001",
+            "aud": f"{SANDBOX_URL}/oauth2/v1/token",
+            "iat": now,
+            "exp": now + 300,
+            "jti": str(uuid.uuid4()),
+        },
+        key,
+        algorithm="RS256",
+        headers={"kid": "k1"},
+    )
+    r = client.post(
+        "/oauth2/v1/token",
+        data={
+            "grant_type": "client_credentials",
+            "scope": scopes,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion,
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["token_type"] == "Bearer"
     token: str = r.json()["access_token"]
@@ -498,7 +607,8 @@ def test_bearer_token_scope_is_enforced_with_okta_challenge(sb: Sandbox) -> None
     assert r.headers["WWW-Authenticate"] == (
         f'Bearer authorization_uri="{SANDBOX_URL}/oauth2/v1/authorize", realm="{SANDBOX_URL}", '
         'scope="okta.policies.read", error="insufficient_scope", error_description="The access '
-        'token provided does not contain the required scopes.", resource="/api/v1/policies"')
+        'token provided does not contain the required scopes.", resource="/api/v1/policies"'
+    )
     assert r.headers["X-Rate-Limit-Limit"]
 
 
@@ -542,8 +652,9 @@ def test_policies_with_limit_are_paged_in_list_order(client: httpx.Client, ptype
         if ptype == "ACCESS_POLICY":
             _new_access_policy(client, f"Paged {n}")
         else:
-            r = client.post("/api/v1/policies", json={"type": ptype, "name": f"Paged {n}",
-                                                      "priority": 1})
+            r = client.post(
+                "/api/v1/policies", json={"type": ptype, "name": f"Paged {n}", "priority": 1}
+            )
             assert r.status_code == 200, r.text
     whole = client.get("/api/v1/policies", params={"type": ptype}).json()
     pages = _policy_pages(client, {"type": ptype, "limit": "3"})
@@ -552,7 +663,8 @@ def test_policies_with_limit_are_paged_in_list_order(client: httpx.Client, ptype
     # filters stay applied across pages
     named = _policy_pages(client, {"type": ptype, "q": "Paged", "limit": "2"})
     assert [p["name"] for page in named for p in page] == [
-        p["name"] for p in whole if p["name"].startswith("Paged")]
+        p["name"] for p in whole if p["name"].startswith("Paged")
+    ]
     assert len(named) == 4
 
 
@@ -561,7 +673,6 @@ def test_policies_limit_validation_and_after_alone(client: httpx.Client) -> None
         r = client.get("/api/v1/policies", params={"type": "ACCESS_POLICY", "limit": bad})
         assert r.status_code == 400 and r.json()["errorCode"] == "E0000001", bad
     whole = client.get("/api/v1/policies", params={"type": "ACCESS_POLICY"}).json()
-    rest = client.get("/api/v1/policies",
-                      params={"type": "ACCESS_POLICY", "after": whole[1]["id"]})
+    rest = client.get("/api/v1/policies", params={"type": "ACCESS_POLICY", "after": whole[1]["id"]})
     assert [p["id"] for p in rest.json()] == [p["id"] for p in whole[2:]]
     assert set(rest.links) == {"self"}

@@ -34,10 +34,11 @@ def client(sb: Sandbox) -> httpx.Client:
 
 def _access_rule(name: str, **extra: Any) -> dict[str, Any]:
     app_sign_on: dict[str, Any] = {
-        "access": "ALLOW", "verificationMethod": {"type": "ASSURANCE", "factorMode": "2FA"}}
+        "access": "ALLOW",
+        "verificationMethod": {"type": "ASSURANCE", "factorMode": "2FA"},
+    }
     app_sign_on.update(extra.pop("app_sign_on", {}))
-    return {"type": "ACCESS_POLICY", "name": name, "actions": {"appSignOn": app_sign_on},
-            **extra}
+    return {"type": "ACCESS_POLICY", "name": name, "actions": {"appSignOn": app_sign_on}, **extra}
 
 
 def _policy(client: httpx.Client) -> str:
@@ -56,8 +57,9 @@ def test_unconfigured_sandbox_drops_unknown_fields_like_okta() -> None:
 
 def test_rule_future_fields_are_stored_returned_and_fully_replaced(client: httpx.Client) -> None:
     pid = _policy(client)
-    body = _access_rule("r", app_sign_on={"futureSetting": {"level": 2}}, futureTop=[1, 2],
-                        futureOther="dropped")
+    body = _access_rule(
+        "r", app_sign_on={"futureSetting": {"level": 2}}, futureTop=[1, 2], futureOther="dropped"
+    )
     created = client.post(f"/api/v1/policies/{pid}/rules", json=body)
     assert created.status_code == 200, created.text
     rule = created.json()
@@ -70,7 +72,8 @@ def test_rule_future_fields_are_stored_returned_and_fully_replaced(client: httpx
     # a PUT that sends them back keeps them, with the new value
     body["actions"]["appSignOn"]["futureSetting"] = {"level": 3}
     assert client.put(url, json=body).json()["actions"]["appSignOn"]["futureSetting"] == {
-        "level": 3}
+        "level": 3
+    }
     # a PUT that leaves them out removes them (full replace)
     r = client.put(url, json=_access_rule("r"))
     assert r.status_code == 200
@@ -93,16 +96,24 @@ def test_sign_on_rule_policy_and_page_future_fields(sb: Sandbox, client: httpx.C
     assert r.status_code == 200, r.text
     assert client.get(url).json()["actions"]["signon"]["futureSession"] == "PT1H"
 
-    created = client.post("/api/v1/policies", json={
-        "type": "OKTA_SIGN_ON", "name": "Future GSP",
-        "conditions": {"people": {"groups": {"include": []}}, "futureCondition": {"on": True}}})
+    created = client.post(
+        "/api/v1/policies",
+        json={
+            "type": "OKTA_SIGN_ON",
+            "name": "Future GSP",
+            "conditions": {"people": {"groups": {"include": []}}, "futureCondition": {"on": True}},
+        },
+    )
     assert created.status_code == 200, created.text
     assert created.json()["conditions"]["futureCondition"] == {"on": True}
 
     brand = next(b for b in client.get("/api/v1/brands").json() if not b["isDefault"])
     page_url = f"/api/v1/brands/{brand['id']}/pages/sign-in/customized"
-    page = {"widgetVersion": "7.13", "futurePageField": "kept",
-            "widgetCustomizations": {"signInLabel": "Hi", "futureLabel": {"nested": [1]}}}
+    page = {
+        "widgetVersion": "7.13",
+        "futurePageField": "kept",
+        "widgetCustomizations": {"signInLabel": "Hi", "futureLabel": {"nested": [1]}},
+    }
     put = client.put(page_url, json=page).json()
     assert put["futurePageField"] == "kept"
     got = client.get(page_url).json()
@@ -121,16 +132,27 @@ def test_set_future_fields_over_admin_http_and_python(sb: Sandbox) -> None:
     client = sb.client()
     pid = _policy(client)
     body = _access_rule("r", app_sign_on={"futureSetting": 1})
-    assert "futureSetting" not in client.post(
-        f"/api/v1/policies/{pid}/rules", json=body).json()["actions"]["appSignOn"]
+    assert (
+        "futureSetting"
+        not in client.post(f"/api/v1/policies/{pid}/rules", json=body).json()["actions"][
+            "appSignOn"
+        ]
+    )
     with sb.serve() as url:
-        r = httpx.put(f"{url}/_sandbox/future-fields",
-                      json={"ACCESS_POLICY rule": ["actions.appSignOn.futureSetting"]})
+        r = httpx.put(
+            f"{url}/_sandbox/future-fields",
+            json={"ACCESS_POLICY rule": ["actions.appSignOn.futureSetting"]},
+        )
         assert r.status_code == 200 and r.json() == {
-            "ACCESS_POLICY rule": ["actions.appSignOn.futureSetting"]}
+            "ACCESS_POLICY rule": ["actions.appSignOn.futureSetting"]
+        }
         assert httpx.get(f"{url}/_sandbox/future-fields").json() == r.json()
-        for bad in ({"a rule": ["x"]}, {"SIGN_ON rule": "x"}, {"SIGN_ON rule": ["id"]},
-                    {"SIGN_ON rule": ["a..b"]}):
+        for bad in (
+            {"a rule": ["x"]},
+            {"SIGN_ON rule": "x"},
+            {"SIGN_ON rule": ["id"]},
+            {"SIGN_ON rule": ["a..b"]},
+        ):
             r = httpx.put(f"{url}/_sandbox/future-fields", json=bad)
             assert r.status_code == 400 and r.json()["errorCode"] == "E0000001", bad
         r = httpx.put(f"{url}/_sandbox/future-fields", json=["x"])  # not an object

@@ -25,8 +25,12 @@ from kmsi_lib.sandbox._syslog import AUDITS
 #: An hour ago: a since Okta accepts (at most 180 days back) before every test event.
 RECENT = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
 PAGE = {"pageContent": "<html></html>", "widgetVersion": "^7", "widgetCustomizations": {}}
-RULE = {"type": "ACCESS_POLICY", "name": "Logs: KMSI", "priority": 0,
-        "actions": {"appSignOn": {"access": "ALLOW"}}}
+RULE = {
+    "type": "ACCESS_POLICY",
+    "name": "Logs: KMSI",
+    "priority": 0,
+    "actions": {"appSignOn": {"access": "ALLOW"}},
+}
 
 
 def _ids(c: httpx.Client) -> dict[str, str]:
@@ -34,9 +38,13 @@ def _ids(c: httpx.Client) -> dict[str, str]:
     slack = c.get("/api/v1/apps", params={"q": "Slack"}).json()[0]
     brands = c.get("/api/v1/brands").json()
     user = c.get("/api/v1/users", params={"limit": "1"}).json()[0]
-    return {"partners": next(p["id"] for p in policies if p["name"] == "Partner apps"),
-            "slack": slack["id"], "brand": brands[1]["id"], "user": user["id"],
-            "login": user["profile"]["login"]}
+    return {
+        "partners": next(p["id"] for p in policies if p["name"] == "Partner apps"),
+        "slack": slack["id"],
+        "brand": brands[1]["id"],
+        "user": user["id"],
+        "login": user["profile"]["login"],
+    }
 
 
 def _events(sb: Sandbox, request_id: str) -> list[dict[str, Any]]:
@@ -52,30 +60,48 @@ def _writes(c: httpx.Client, ids: dict[str, str]) -> list[tuple[str, httpx.Respo
     body = {k: v for k, v in r.json().items() if k != "_links"} | {"description": "changed"}
     out.append(("policy.lifecycle.update", c.put(f"/api/v1/policies/{pid}", json=body), [pid]))
     for action in ("deactivate", "activate"):
-        out.append((f"policy.lifecycle.{action}",
-                    c.post(f"/api/v1/policies/{pid}/lifecycle/{action}"), [pid]))
+        out.append(
+            (
+                f"policy.lifecycle.{action}",
+                c.post(f"/api/v1/policies/{pid}/lifecycle/{action}"),
+                [pid],
+            )
+        )
     r = c.post(f"/api/v1/policies/{pid}/rules", json=RULE)
     rid = r.json()["id"]
     out.append(("policy.rule.add", r, [rid, pid]))
-    out.append(("policy.rule.update",
-                c.put(f"/api/v1/policies/{pid}/rules/{rid}", json=RULE | {"name": "Logs: 2"}),
-                [rid, pid]))
+    out.append(
+        (
+            "policy.rule.update",
+            c.put(f"/api/v1/policies/{pid}/rules/{rid}", json=RULE | {"name": "Logs: 2"}),
+            [rid, pid],
+        )
+    )
     for action in ("deactivate", "activate"):
-        out.append((f"policy.rule.{action}",
-                    c.post(f"/api/v1/policies/{pid}/rules/{rid}/lifecycle/{action}"), [rid, pid]))
-    out.append(("policy.rule.delete", c.delete(f"/api/v1/policies/{pid}/rules/{rid}"),
-                [rid, pid]))
+        out.append(
+            (
+                f"policy.rule.{action}",
+                c.post(f"/api/v1/policies/{pid}/rules/{rid}/lifecycle/{action}"),
+                [rid, pid],
+            )
+        )
+    out.append(("policy.rule.delete", c.delete(f"/api/v1/policies/{pid}/rules/{rid}"), [rid, pid]))
     previous = c.get(f"/api/v1/apps/{ids['slack']}").json()["_links"]["accessPolicy"]["href"]
-    out.append(("policy.mapping.create",
-                c.put(f"/api/v1/apps/{ids['slack']}/policies/{ids['partners']}"),
-                [ids["partners"], previous.rsplit("/", 1)[-1], ids["slack"]]))
+    out.append(
+        (
+            "policy.mapping.create",
+            c.put(f"/api/v1/apps/{ids['slack']}/policies/{ids['partners']}"),
+            [ids["partners"], previous.rsplit("/", 1)[-1], ids["slack"]],
+        )
+    )
     brand = ids["brand"]
     for kind in ("customized", "preview"):
         path = f"/api/v1/brands/{brand}/pages/sign-in/{kind}"
         out.append(("system.custom_signin.update", c.put(path, json=PAGE), [brand, kind]))
         out.append(("system.custom_signin.delete", c.delete(path), [brand, kind]))
-    out.append(("user.session.clear", c.delete(f"/api/v1/users/{ids['user']}/sessions"),
-                [ids["user"]]))
+    out.append(
+        ("user.session.clear", c.delete(f"/api/v1/users/{ids['user']}/sessions"), [ids["user"]])
+    )
     out.append(("policy.lifecycle.delete", c.delete(f"/api/v1/policies/{pid}"), [pid]))
     return out
 
@@ -85,8 +111,11 @@ def test_every_write_leaves_its_event_with_the_response_request_id(sandbox: Sand
     actor, and transaction.id = debugData.requestId = the response's X-Okta-Request-Id."""
     with sandbox.client() as c:
         writes = _writes(c, _ids(c))
-    admin = next(u for u in sandbox.admin.snapshot()["users"].values()
-                 if u["profile"]["login"].startswith("okta.admin@"))
+    admin = next(
+        u
+        for u in sandbox.admin.snapshot()["users"].values()
+        if u["profile"]["login"].startswith("okta.admin@")
+    )
     for event_type, response, target_ids in writes:
         assert response.status_code < 300, response.text
         request_id = response.headers["X-Okta-Request-Id"]
@@ -95,9 +124,13 @@ def test_every_write_leaves_its_event_with_the_response_request_id(sandbox: Sand
         assert [t["id"] for t in event["target"]] == target_ids, event_type
         assert event["debugContext"]["debugData"]["requestId"] == request_id
         assert event["transaction"]["type"] == "WEB"
-        assert event["actor"] == {"id": admin["id"], "type": "User",
-                                  "alternateId": admin["profile"]["login"],
-                                  "displayName": "Okta Admin", "detailEntry": None}
+        assert event["actor"] == {
+            "id": admin["id"],
+            "type": "User",
+            "alternateId": admin["profile"]["login"],
+            "displayName": "Okta Admin",
+            "detailEntry": None,
+        }
         assert event["transaction"]["detail"]["requestApiTokenId"].startswith("00T")
         assert event["outcome"] == {"result": "SUCCESS", "reason": None}
     assert len(sandbox.admin.log_events()) == len(writes)
@@ -115,8 +148,12 @@ def test_the_app_assignment_names_the_new_and_the_previous_policy(sandbox: Sandb
 
 def test_every_write_route_but_the_token_endpoint_is_audited() -> None:
     """A write route without an event would hide an out-of-band change from the engine."""
-    unaudited = {ep.handler.__name__ for methods in TABLE.values() for ep in methods.values()
-                 if ep.write and ep.audit is None}
+    unaudited = {
+        ep.handler.__name__
+        for methods in TABLE.values()
+        for ep in methods.values()
+        if ep.write and ep.audit is None
+    }
     # POST .../mappings always answers 400 in the sandbox; the token grant writes no object
     assert unaudited == {"create_mapping", "_token_endpoint"}
     handlers = {ep.handler.__name__ for methods in TABLE.values() for ep in methods.values()}
@@ -131,35 +168,54 @@ def test_refused_writes_leave_no_event(sandbox_client: httpx.Client, sandbox: Sa
 
 
 def test_an_oauth_service_app_is_the_actor_of_its_writes(sandbox: Sandbox) -> None:
-    service = next(a for a in sandbox.admin.snapshot()["apps"].values()
-                   if a["settings"].get("oauthClient", {}).get("application_type") == "service")
+    service = next(
+        a
+        for a in sandbox.admin.snapshot()["apps"].values()
+        if a["settings"].get("oauthClient", {}).get("application_type") == "service"
+    )
     key = ec.generate_private_key(ec.SECP256R1())
     scopes = ["okta.users.manage", "okta.logs.read"]
     sandbox.admin.register_client(service["id"], jwk_of(key, "k1", public=True), scopes)
-    env = {"OKTA_ORG_URL": SANDBOX_URL, "OKTA_CLIENT_ID": service["id"],
-           "OKTA_PRIVATE_KEY_JWK": json.dumps(jwk_of(key, "k1"))}
-    with OktaClient.from_env(scopes=tuple(scopes), env=env,
-                             transport=sandbox.transport()) as client:
+    env = {
+        "OKTA_ORG_URL": SANDBOX_URL,
+        "OKTA_CLIENT_ID": service["id"],
+        "OKTA_PRIVATE_KEY_JWK": json.dumps(jwk_of(key, "k1")),
+    }
+    with OktaClient.from_env(
+        scopes=tuple(scopes), env=env, transport=sandbox.transport()
+    ) as client:
         user = client.get_json("/api/v1/users", params={"limit": "1"})[0]
         response = client.request("DELETE", f"/api/v1/users/{user['id']}/sessions")
-        (event,) = logs.list_log_events(client, since=datetime.now(UTC) - timedelta(minutes=1),
-                                        filter='eventType eq "user.session.clear"')
+        (event,) = logs.list_log_events(
+            client,
+            since=datetime.now(UTC) - timedelta(minutes=1),
+            filter='eventType eq "user.session.clear"',
+        )
     assert event["transaction"]["id"] == response.headers["X-Okta-Request-Id"]
-    assert event["actor"] == {"id": service["id"], "type": "PublicClientApp",
-                              "alternateId": service["id"], "displayName": service["label"],
-                              "detailEntry": None}
+    assert event["actor"] == {
+        "id": service["id"],
+        "type": "PublicClientApp",
+        "alternateId": service["id"],
+        "displayName": service["label"],
+        "detailEntry": None,
+    }
     assert event["client"]["id"] == service["id"]
     assert event["authenticationContext"]["credentialType"] == "OAuth 2.0"
 
 
 def test_reading_the_log_needs_okta_logs_read(sandbox: Sandbox) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    sandbox.admin.register_client("0oaLogsNarrow001", jwk_of(key, "k1", public=True),
-                                  ["okta.policies.read"])
-    env = {"OKTA_ORG_URL": SANDBOX_URL, "OKTA_CLIENT_ID": "0oaLogsNarrow001",
-           "OKTA_PRIVATE_KEY_JWK": json.dumps(jwk_of(key, "k1"))}
-    with OktaClient.from_env(scopes=("okta.policies.read", "okta.logs.read"), env=env,
-                             transport=sandbox.transport()) as client:
+    sandbox.admin.register_client(
+        "0oaLogsNarrow001", jwk_of(key, "k1", public=True), ["okta.policies.read"]
+    )
+    env = {
+        "OKTA_ORG_URL": SANDBOX_URL,
+        "OKTA_CLIENT_ID": "0oaLogsNarrow001",
+        "OKTA_PRIVATE_KEY_JWK": json.dumps(jwk_of(key, "k1")),
+    }
+    with OktaClient.from_env(
+        scopes=("okta.policies.read", "okta.logs.read"), env=env, transport=sandbox.transport()
+    ) as client:
         with pytest.raises(errors.InsufficientScopeError) as info:
             logs.list_log_events(client, since=RECENT)
     assert info.value.scope == "okta.logs.read"
@@ -183,13 +239,18 @@ def _get(c: httpx.Client, **params: str) -> httpx.Response:
 def test_filters_by_event_type_target_and_actor(logged: Any) -> None:
     c, writes = logged
     rules = _get(c, filter='eventType sw "policy.rule" and eventType ne "policy.rule.add"').json()
-    assert [e["eventType"] for e in rules] == ["policy.rule.update", "policy.rule.deactivate",
-                                               "policy.rule.activate", "policy.rule.delete"]
+    assert [e["eventType"] for e in rules] == [
+        "policy.rule.update",
+        "policy.rule.deactivate",
+        "policy.rule.activate",
+        "policy.rule.delete",
+    ]
     pid = writes[0][2][0]
     by_target = _get(c, filter=logs.target_filter([pid, writes[-2][2][0]])).json()
     assert len(by_target) == 11  # the policy's 10 events (its rules' name it too) + the user's
     assert {e["eventType"] for e in _get(c, filter='event_type ew ".clear"').json()} == {
-        "user.session.clear"}
+        "user.session.clear"
+    }
     actor = by_target[0]["actor"]["id"]
     assert len(_get(c, filter=f'actor.id eq "{actor}"').json()) == len(writes)
     assert _get(c, filter=f'actor.id ne "{actor}"').json() == []
@@ -200,17 +261,28 @@ def test_filters_by_event_type_target_and_actor(logged: Any) -> None:
 @pytest.mark.parametrize(
     ("params", "code", "summary"),
     [
-        pytest.param({"filter": 'eventType eqq "x"'}, "E0000053", "Unrecognized attribute operator",
-                     id="bad-operator"),
-        pytest.param({"filter": 'published gt "2026"'}, "E0000053", "field is not valid",
-                     id="published-in-filter"),
-        pytest.param({"filter": 'nosuch eq "x"'}, "E0000053", "field is not valid",
-                     id="unknown-field"),
-        pytest.param({"since": "yesterday"}, "E0000001", "'since': The date format",
-                     id="bad-since"),
+        pytest.param(
+            {"filter": 'eventType eqq "x"'},
+            "E0000053",
+            "Unrecognized attribute operator",
+            id="bad-operator",
+        ),
+        pytest.param(
+            {"filter": 'published gt "2026"'},
+            "E0000053",
+            "field is not valid",
+            id="published-in-filter",
+        ),
+        pytest.param(
+            {"filter": 'nosuch eq "x"'}, "E0000053", "field is not valid", id="unknown-field"
+        ),
+        pytest.param(
+            {"since": "yesterday"}, "E0000001", "'since': The date format", id="bad-since"
+        ),
         pytest.param({"until": "2026-13-01T00:00:00Z"}, "E0000001", "'until'", id="bad-until"),
-        pytest.param({"since": "2020-01-01T00:00:00.000Z"}, "E0000053", "over 180 days",
-                     id="since-too-old"),
+        pytest.param(
+            {"since": "2020-01-01T00:00:00.000Z"}, "E0000053", "over 180 days", id="since-too-old"
+        ),
         pytest.param({"q": "x" * 41}, "E0000001", "longer than 40 characters", id="long-q"),
         pytest.param({"sortOrder": "UP"}, "E0000001", "sortOrder", id="bad-sort"),
         pytest.param({"limit": "ten"}, "E0000001", "limit", id="bad-limit"),
@@ -307,8 +379,13 @@ def test_responses_conform_to_the_spec(
 ) -> None:
     _writes(spec_client, _ids(spec_client))
     checked = spec_transport.checked
-    for params in ({}, {"limit": "3"}, {"sortOrder": "DESCENDING", "until": "2099-01-01T00:00Z"},
-                   {"filter": 'eventType eq "policy.rule.add"'}, {"q": "policy"}):
+    for params in (
+        {},
+        {"limit": "3"},
+        {"sortOrder": "DESCENDING", "until": "2099-01-01T00:00Z"},
+        {"filter": 'eventType eq "policy.rule.add"'},
+        {"q": "policy"},
+    ):
         assert spec_client.get("/api/v1/logs", params=params).status_code == 200
     assert spec_client.get("/api/v1/logs", params={"since": "x"}).status_code == 400
     assert unexcused(spec_transport.violations) == []
@@ -339,22 +416,25 @@ def test_over_loopback_with_the_resource_function(live_sandbox: tuple[Sandbox, s
     sandbox, url = live_sandbox
     started = datetime.now(UTC) - timedelta(seconds=1)
     with OktaClient(url, SSWSAuth(sandbox.token)) as client:
-        policy = client.request("POST", "/api/v1/policies",
-                                json={"type": "ACCESS_POLICY", "name": "Logs: loopback"})
+        policy = client.request(
+            "POST", "/api/v1/policies", json={"type": "ACCESS_POLICY", "name": "Logs: loopback"}
+        )
         pid = policy.json()["id"]
         for _ in range(3):
             client.request("POST", f"/api/v1/policies/{pid}/lifecycle/deactivate")
-        got = logs.list_log_events(client, since=started, filter=logs.target_filter([pid]),
-                                   limit=2)
-        bounded = logs.list_log_events(client, since=started, until=datetime.now(UTC)
-                                       + timedelta(seconds=1), limit=1)
+        got = logs.list_log_events(client, since=started, filter=logs.target_filter([pid]), limit=2)
+        bounded = logs.list_log_events(
+            client, since=started, until=datetime.now(UTC) + timedelta(seconds=1), limit=1
+        )
     assert [e["eventType"] for e in got] == ["policy.lifecycle.create"] + [
-        "policy.lifecycle.deactivate"] * 3
+        "policy.lifecycle.deactivate"
+    ] * 3
     assert got[0]["transaction"]["id"] == policy.headers["X-Okta-Request-Id"]
     assert got[0]["client"]["ipAddress"] == "127.0.0.1"
     assert [e["uuid"] for e in bounded] == [e["uuid"] for e in got]
-    assert any(r["path"] == "/api/v1/logs" and "after=" in r["query"]
-               for r in sandbox.admin.requests())
+    assert any(
+        r["path"] == "/api/v1/logs" and "after=" in r["query"] for r in sandbox.admin.requests()
+    )
 
 
 # ---- the pure helpers --------------------------------------------------------------------------
@@ -381,8 +461,11 @@ def test_target_filter_refuses_no_ids(bad: list[Any]) -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        pytest.param(datetime(2026, 5, 18, 9, 40, 10, 123456, tzinfo=UTC),
-                     "2026-05-18T09:40:10.123Z", id="utc"),
+        pytest.param(
+            datetime(2026, 5, 18, 9, 40, 10, 123456, tzinfo=UTC),
+            "2026-05-18T09:40:10.123Z",
+            id="utc",
+        ),
         pytest.param(datetime(2026, 5, 18, 9, 40, 10), "2026-05-18T09:40:10.000Z", id="naive"),
         pytest.param("2026-05-18T09:40:10Z", "2026-05-18T09:40:10Z", id="string"),
     ],

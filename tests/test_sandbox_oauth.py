@@ -563,8 +563,9 @@ def test_sandbox_token_then_bearer_call_then_insufficient_scope(
 def test_sandbox_refuses_scopes_the_app_was_not_granted(
     sandbox: Any, rsa_key: rsa.RSAPrivateKey
 ) -> None:
-    sandbox.admin.register_client(CLIENT_ID, jwk_of(rsa_key, "key-1", public=True),
-                                  ["okta.policies.read"])
+    sandbox.admin.register_client(
+        CLIENT_ID, jwk_of(rsa_key, "key-1", public=True), ["okta.policies.read"]
+    )
     client = httpx.Client(base_url=SANDBOX_URL, transport=sandbox.transport())
     now = int(time.time())
     assertion = _assertion(rsa_key, aud=f"{SANDBOX_URL}/oauth2/v1/token", iat=now, exp=now + 60)

@@ -40,8 +40,7 @@ OKTA_SIGN_ON = {"type": "OKTA_SIGN_ON"}
 # ---- admin endpoints ---------------------------------------------------------------------------
 
 
-def test_state_snapshot_and_load_round_trip(client: httpx.Client,
-                                            admin_http: httpx.Client) -> None:
+def test_state_snapshot_and_load_round_trip(client: httpx.Client, admin_http: httpx.Client) -> None:
     snapshot = admin_http.get("/_sandbox/state").json()
     created = client.post("/api/v1/policies", json={"type": "OKTA_SIGN_ON", "name": "X"}).json()
     assert client.get(f"/api/v1/policies/{created['id']}").status_code == 200
@@ -58,14 +57,15 @@ def test_reset_to_another_seed(client: httpx.Client, admin_http: httpx.Client) -
     assert r.status_code == 400 and r.json()["errorCode"] == "E0000001"
 
 
-def test_request_log_lists_api_calls_only(client: httpx.Client,
-                                          admin_http: httpx.Client) -> None:
+def test_request_log_lists_api_calls_only(client: httpx.Client, admin_http: httpx.Client) -> None:
     client.get("/api/v1/policies", params=OKTA_SIGN_ON)
     client.get("/api/v1/policies/00pnope")
     admin_http.get("/_sandbox/state")
     log = admin_http.get("/_sandbox/requests").json()
     assert [(e["method"], e["path"], e["status"]) for e in log] == [
-        ("GET", "/api/v1/policies", 200), ("GET", "/api/v1/policies/00pnope", 404)]
+        ("GET", "/api/v1/policies", 200),
+        ("GET", "/api/v1/policies/00pnope", 404),
+    ]
     assert log[0]["query"] == "type=OKTA_SIGN_ON" and log[0]["auth"] == "SSWS"
     assert admin_http.delete("/_sandbox/requests").status_code == 204
     assert admin_http.get("/_sandbox/requests").json() == []
@@ -85,8 +85,9 @@ def test_request_log_has_float_epoch_timestamps(sb: Sandbox, client: httpx.Clien
     assert before <= stamps[0] <= stamps[1] <= stamps[2] < stamps[3] <= after
     assert stamps[3] - stamps[2] >= 0.05  # finer than the millisecond-less "time" string
     # the same instant as "time" (which keeps whole seconds only)
-    assert all(e["time"].startswith(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(e["ts"])))
-               for e in log)
+    assert all(
+        e["time"].startswith(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(e["ts"]))) for e in log
+    )
     # a consumer can count requests per window straight from the log
     window = [e for e in log if e["ts"] >= stamps[3] - 0.01]
     assert [e["path"] for e in window] == ["/api/v1/apps"]
@@ -95,8 +96,9 @@ def test_request_log_has_float_epoch_timestamps(sb: Sandbox, client: httpx.Clien
         assert isinstance(httpx.get(f"{url}/_sandbox/requests").json()[0]["ts"], float)
 
 
-def test_org_settings_pre_auth_toggle_has_no_public_api(admin_http: httpx.Client,
-                                                        client: httpx.Client) -> None:
+def test_org_settings_pre_auth_toggle_has_no_public_api(
+    admin_http: httpx.Client, client: httpx.Client
+) -> None:
     settings = admin_http.get("/_sandbox/org-settings").json()
     assert settings["preAuthKmsi"] is False and settings["pipeline"] == "idx"
     r = admin_http.put("/_sandbox/org-settings", json={"preAuthKmsi": True})
@@ -107,22 +109,30 @@ def test_org_settings_pre_auth_toggle_has_no_public_api(admin_http: httpx.Client
     assert "preAuthKmsi" not in client.get("/.well-known/okta-organization").text
 
 
-def test_register_client_and_add_objects_over_http(sb: Sandbox,
-                                                   admin_http: httpx.Client) -> None:
-    r = admin_http.post("/_sandbox/clients", json={
-        "client_id": "0oaservice", "jwk": {"kty": "RSA", "n": "x", "e": "AQAB"},
-        "scopes": ["okta.policies.read"]})
+def test_register_client_and_add_objects_over_http(sb: Sandbox, admin_http: httpx.Client) -> None:
+    r = admin_http.post(
+        "/_sandbox/clients",
+        json={
+            "client_id": "0oaservice",
+            "jwk": {"kty": "RSA", "n": "x", "e": "AQAB"},
+            "scopes": ["okta.policies.read"],
+        },
+    )
     assert r.status_code == 201
     assert sb.state.clients["0oaservice"] == {
-        "jwks": [{"kty": "RSA", "n": "x", "e": "AQAB"}], "scopes": ["okta.policies.read"],
-        "dpop": False}
+        "jwks": [{"kty": "RSA", "n": "x", "e": "AQAB"}],
+        "scopes": ["okta.policies.read"],
+        "dpop": False,
+    }
     app = admin_http.post("/_sandbox/apps", json={"label": "Test App"}).json()
     user = admin_http.post("/_sandbox/users", json={"login": "t.user@acme.example.com"}).json()
     group = admin_http.post("/_sandbox/groups", json={"name": "Testers"}).json()
     assert app["id"].startswith("0oa") and user["id"].startswith("00u")
     assert group["id"].startswith("00g")
-    assert admin_http.post("/_sandbox/users", json={"login": user["profile"]["login"]}
-                           ).status_code == 400
+    assert (
+        admin_http.post("/_sandbox/users", json={"login": user["profile"]["login"]}).status_code
+        == 400
+    )
 
 
 # ---- rate limits -------------------------------------------------------------------------------
@@ -150,8 +160,10 @@ def test_bucket_window_resets(sb: Sandbox, client: httpx.Client) -> None:
 
 
 def test_rate_limits_over_admin_http(admin_http: httpx.Client, client: httpx.Client) -> None:
-    r = admin_http.put("/_sandbox/rate-limits",
-                       json={"/api/v1/apps": {"limit": 5, "window_s": 30}, "concurrency": 10})
+    r = admin_http.put(
+        "/_sandbox/rate-limits",
+        json={"/api/v1/apps": {"limit": 5, "window_s": 30}, "concurrency": 10},
+    )
     assert r.json()["buckets"]["/api/v1/apps"]["limit"] == 5
     assert r.json()["concurrency"] == 10
     assert client.get("/api/v1/apps").headers["X-Rate-Limit-Limit"] == "5"
@@ -188,8 +200,9 @@ def _parallel_gets(url: str, token: str, n: int) -> list[httpx.Response]:
     lock = threading.Lock()
 
     def one() -> None:
-        with httpx.Client(base_url=url, headers={"Authorization": f"SSWS {token}"},
-                          timeout=10) as c:
+        with httpx.Client(
+            base_url=url, headers={"Authorization": f"SSWS {token}"}, timeout=10
+        ) as c:
             barrier.wait()
             r = c.get("/api/v1/policies", params=OKTA_SIGN_ON)
         with lock:
@@ -238,9 +251,15 @@ def test_okta_client_gets_through_a_concurrency_limit_by_retrying(sb: Sandbox) -
     names: list[list[str]] = []
     errors: list[BaseException] = []
     with sb.serve() as url:
-        okta = OktaClient(url, SSWSAuth(sb.token), max_concurrency=n, timeout=10,
-                          retry=RetryPolicy(max_attempts=20, max_total_seconds=60,
-                                            backoff_base=0.05, backoff_cap=0.4))
+        okta = OktaClient(
+            url,
+            SSWSAuth(sb.token),
+            max_concurrency=n,
+            timeout=10,
+            retry=RetryPolicy(
+                max_attempts=20, max_total_seconds=60, backoff_base=0.05, backoff_cap=0.4
+            ),
+        )
 
         def one() -> None:
             try:
@@ -266,12 +285,15 @@ def test_okta_client_gets_through_a_concurrency_limit_by_retrying(sb: Sandbox) -
 # ---- faults ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status,code", [(500, "E0000009"), (503, "E0000181"),
-                                         (423, "E0000239"), (429, "E0000047")])
-def test_status_fault_for_next_n_matching_requests(sb: Sandbox, client: httpx.Client,
-                                                   status: int, code: str) -> None:
-    sb.admin.add_fault({"match": {"method": "GET", "path": "/api/v1/policies*"},
-                        "status": status, "count": 2})
+@pytest.mark.parametrize(
+    "status,code", [(500, "E0000009"), (503, "E0000181"), (423, "E0000239"), (429, "E0000047")]
+)
+def test_status_fault_for_next_n_matching_requests(
+    sb: Sandbox, client: httpx.Client, status: int, code: str
+) -> None:
+    sb.admin.add_fault(
+        {"match": {"method": "GET", "path": "/api/v1/policies*"}, "status": status, "count": 2}
+    )
     assert client.get("/api/v1/apps").status_code == 200  # does not match
     assert client.post("/api/v1/policies", json={}).status_code == 400  # method differs
     for _ in range(2):
@@ -316,16 +338,23 @@ def test_latency_with_jitter(sb: Sandbox, client: httpx.Client) -> None:
 
 def test_drop_after_applies_the_write(sb: Sandbox, client: httpx.Client) -> None:
     """A connection lost after the write took effect: the client cannot know it succeeded."""
-    sb.admin.add_fault({"action": "drop", "when": "after", "count": 1,
-                        "match": {"method": "POST", "path": "/api/v1/policies"}})
+    sb.admin.add_fault(
+        {
+            "action": "drop",
+            "when": "after",
+            "count": 1,
+            "match": {"method": "POST", "path": "/api/v1/policies"},
+        }
+    )
     with pytest.raises(httpx.RemoteProtocolError):
         client.post("/api/v1/policies", json={"type": "OKTA_SIGN_ON", "name": "Lost reply"})
     names = [p["name"] for p in client.get("/api/v1/policies", params=OKTA_SIGN_ON).json()]
     assert "Lost reply" in names
 
 
-@pytest.mark.parametrize("fault", [{"status": 200}, {"action": "explode"}, {"count": 0,
-                                                                           "status": 500}, {}])
+@pytest.mark.parametrize(
+    "fault", [{"status": 200}, {"action": "explode"}, {"count": 0, "status": 500}, {}]
+)
 def test_bad_fault_specs_are_400(admin_http: httpx.Client, fault: dict[str, Any]) -> None:
     assert admin_http.post("/_sandbox/faults", json=fault).status_code == 400
 
@@ -337,8 +366,9 @@ def test_faults_over_loopback_drop_and_timeout(sb: Sandbox) -> None:
             httpx.post(f"{url}/_sandbox/faults", json={"action": "drop", "count": 1})
             with pytest.raises(httpx.RemoteProtocolError):
                 c.get("/api/v1/apps")
-            httpx.post(f"{url}/_sandbox/faults", json={"action": "timeout", "seconds": 0.6,
-                                                       "count": 1})
+            httpx.post(
+                f"{url}/_sandbox/faults", json={"action": "timeout", "seconds": 0.6, "count": 1}
+            )
             started = time.monotonic()
             with pytest.raises(httpx.ReadTimeout):
                 c.get("/api/v1/apps", timeout=0.3)
@@ -352,8 +382,11 @@ def test_faults_over_loopback_drop_and_timeout(sb: Sandbox) -> None:
 def _start(state: pathlib.Path) -> tuple[subprocess.Popen[str], str, str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "kmsi_lib.cli", "sandbox", "--port", "0", "--state", str(state)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     assert proc.stdout is not None
     first = proc.stdout.readline().strip()
     second = proc.stdout.readline().strip()
@@ -380,19 +413,25 @@ def test_cli_serves_http_and_persists_state_across_restarts(tmp_path: pathlib.Pa
     proc, url, token = _start(state)
     try:
         headers = {"Authorization": f"SSWS {token}"}
-        r = httpx.post(f"{url}/api/v1/policies", headers=headers,
-                       json={"type": "ACCESS_POLICY", "name": "Survives restarts"})
+        r = httpx.post(
+            f"{url}/api/v1/policies",
+            headers=headers,
+            json={"type": "ACCESS_POLICY", "name": "Survives restarts"},
+        )
         assert r.status_code == 200
         policy_id = r.json()["id"]
-        assert httpx.get(f"{url}/api/v1/apps", headers={"Authorization": "SSWS wrong"}
-                         ).status_code == 401
+        assert (
+            httpx.get(f"{url}/api/v1/apps", headers={"Authorization": "SSWS wrong"}).status_code
+            == 401
+        )
     finally:
         _stop(proc)
     assert json.loads(state.read_text())["policies"][policy_id]["name"] == "Survives restarts"
     proc, url, token = _start(state)
     try:
-        r = httpx.get(f"{url}/api/v1/policies/{policy_id}",
-                      headers={"Authorization": f"SSWS {token}"})
+        r = httpx.get(
+            f"{url}/api/v1/policies/{policy_id}", headers={"Authorization": f"SSWS {token}"}
+        )
         assert r.status_code == 200 and r.json()["name"] == "Survives restarts"
     finally:
         _stop(proc)
@@ -449,8 +488,11 @@ def test_cli_sigkill_mid_save_leaves_no_temp_file(tmp_path: pathlib.Path) -> Non
     assert json.loads(state.read_text())["version"] == 1
     proc, url, token = _start(state)  # and the org loads from it
     try:
-        r = httpx.get(f"{url}/api/v1/policies", params={"type": "ACCESS_POLICY"},
-                      headers={"Authorization": f"SSWS {token}"})
+        r = httpx.get(
+            f"{url}/api/v1/policies",
+            params={"type": "ACCESS_POLICY"},
+            headers={"Authorization": f"SSWS {token}"},
+        )
         assert r.status_code == 200
     finally:
         _stop(proc)
@@ -471,9 +513,12 @@ def test_cli_start_removes_temp_files_of_dead_sandboxes_only(tmp_path: pathlib.P
     assert _temp_files(tmp_path) == [live.name]
 
 
-def test_a_sandbox_bug_is_a_500_e0000009_not_a_crash(sb: Sandbox, client: httpx.Client,
-                                                    monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_sandbox_bug_is_a_500_e0000009_not_a_crash(
+    sb: Sandbox,
+    client: httpx.Client,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from kmsi_lib.sandbox import _directory
 
     def broken(*args: Any) -> Any:

@@ -91,12 +91,19 @@ MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 MAX_EXAMPLES = 12  # per operation and mode: ~800 requests in all
 ERROR_KEYS = {"errorCode", "errorSummary", "errorId", "errorCauses"}
 # Every bucket the operations use: the property is about answers, not rate limits.
-BUCKETS = ("/api/v1/policies", "/api/v1/apps", "/api/v1/brands", "/api/v1/users",
-           "/api/v1/groups", "/api/v1/logs")
+BUCKETS = (
+    "/api/v1/policies",
+    "/api/v1/apps",
+    "/api/v1/brands",
+    "/api/v1/users",
+    "/api/v1/groups",
+    "/api/v1/logs",
+)
 
 
 def _sandbox_route(template: str) -> str:
     """The sandbox's werkzeug rule for a spec path template (``{policyId}`` -> ``<policy_id>``)."""
+
     def snake(match: re.Match[str]) -> str:
         name = re.sub(r"(?<!^)([A-Z])", r"_\1", match.group(1)).lower()
         return f"<{'user_id' if name == 'id' else name}>"
@@ -130,8 +137,10 @@ def _known_parameters(state: Any, names: list[str], policy_type: str | None = No
     if set(names) == {"policyId", "ruleId"}:
         found = [{"policyId": p, "ruleId": r} for p, rules in state.rules.items() for r in rules]
     elif set(names) == {"policyId", "mappingId"}:
-        found = [{"policyId": m["policyId"], "mappingId": m["mappingId"]}
-                 for m in state.app_policy.values()]
+        found = [
+            {"policyId": m["policyId"], "mappingId": m["mappingId"]}
+            for m in state.app_policy.values()
+        ]
     elif set(names) == {"appId", "policyId"}:
         access = [p for p, policy in state.policies.items() if policy["type"] == "ACCESS_POLICY"]
         found = [{"appId": a, "policyId": p} for a in state.apps for p in access[:3]]
@@ -185,12 +194,21 @@ def _typed_schema(policy_type: str) -> Any:
         # the examples are of every type; a narrowed body keeps none
         # and, as Okta requires (docs/OKTA-API.md), a name that is not blank, and a rule's actions
         required = ["name", "type"] if kind == 0 else ["name", "type", "actions"]
-        media["application/json"] = {"schema": {"allOf": [
-            {"$ref": f"#/components/schemas/{name}"},
-            {"type": "object", "required": required,
-             "properties": {"type": {"type": "string", "enum": [value]},
-                            "name": {"type": "string", "minLength": 1, "maxLength": 255}}},
-        ]}}
+        media["application/json"] = {
+            "schema": {
+                "allOf": [
+                    {"$ref": f"#/components/schemas/{name}"},
+                    {
+                        "type": "object",
+                        "required": required,
+                        "properties": {
+                            "type": {"type": "string", "enum": [value]},
+                            "name": {"type": "string", "minLength": 1, "maxLength": 255},
+                        },
+                    },
+                ]
+            }
+        }
     return schemathesis.openapi.from_dict(spec)
 
 
@@ -208,9 +226,11 @@ def _problems(sb: Sandbox, method: str, response: Any, before: Json | None) -> l
         problems = []
         if not isinstance(body, dict) or not ERROR_KEYS <= body.keys():
             problems.append(f"{status} is not an Okta error object: {body!r:.300}")
-        elif not (str(body["errorCode"]).startswith("E0000")
-                  and str(body["errorId"]).startswith("oae")
-                  and isinstance(body["errorCauses"], list)):
+        elif not (
+            str(body["errorCode"]).startswith("E0000")
+            and str(body["errorId"]).startswith("oae")
+            and isinstance(body["errorCauses"], list)
+        ):
             problems.append(f"{status} error object malformed: {body!r:.300}")
         if before is not None and sb.admin.snapshot() != before:
             problems.append(f"rejected with {status} but the org changed")
@@ -238,14 +258,24 @@ class _Run:
             self.dirty = False
 
 
-def _from(schema: Any, method: str, template: str, mode: GenerationMode,
-          known: list[Json], *, made_up_ids: bool = True) -> list[Any]:
+def _from(
+    schema: Any,
+    method: str,
+    template: str,
+    mode: GenerationMode,
+    known: list[Json],
+    *,
+    made_up_ids: bool = True,
+) -> list[Any]:
     """Strategies for one operation of ``schema``: with ids of the org, and with made-up ids."""
     operation = schema[template][method]
     strategies = []
     if known:
-        strategies.append(st.sampled_from(known).flatmap(
-            lambda ids: operation.as_strategy(generation_mode=mode, path_parameters=ids)))
+        strategies.append(
+            st.sampled_from(known).flatmap(
+                lambda ids: operation.as_strategy(generation_mode=mode, path_parameters=ids)
+            )
+        )
     if made_up_ids or not known:
         strategies.append(operation.as_strategy(generation_mode=mode))
     return strategies
@@ -258,8 +288,9 @@ def _cases(method: str, template: str, mode: GenerationMode, state: Any) -> Any:
         for policy_type in TYPED:
             known = _known_parameters(state, names, policy_type)
             if known or not names:
-                strategies += _from(_typed_schema(policy_type), method, template, mode, known,
-                                    made_up_ids=False)
+                strategies += _from(
+                    _typed_schema(policy_type), method, template, mode, known, made_up_ids=False
+                )
     return st.one_of(strategies)
 
 
@@ -306,8 +337,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("method", "template", "mode"), CASES)
-def test_generated_requests_get_okta_answers(method: str, template: str,
-                                             mode: GenerationMode) -> None:
+def test_generated_requests_get_okta_answers(
+    method: str, template: str, mode: GenerationMode
+) -> None:
     """No 5xx; 4xx are Okta errors and change nothing; 2xx conform to the spec."""
     sb = Sandbox(seed="default")
     for bucket in BUCKETS:
@@ -315,8 +347,13 @@ def test_generated_requests_get_okta_answers(method: str, template: str,
     run = _Run(sb, sb.admin.snapshot())
     headers = {"Authorization": f"SSWS {sb.token}", "Accept": "application/json"}
 
-    @settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=_cases(method, template, mode, sb.state))
     def check(case: Any) -> None:
         run.restore()

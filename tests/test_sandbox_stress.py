@@ -24,8 +24,13 @@ Json = dict[str, Any]
 # ---- concurrency ---------------------------------------------------------------------------------
 
 
-def _hammer(sb: Sandbox, policy_id: str, body: Callable[[random.Random, str], Json],
-            threads: int = 8, rounds: int = 12) -> set[str]:
+def _hammer(
+    sb: Sandbox,
+    policy_id: str,
+    body: Callable[[random.Random, str], Json],
+    threads: int = 8,
+    rounds: int = 12,
+) -> set[str]:
     """Many threads create, move and delete rules of one policy; returns the surviving ids."""
     alive: set[str] = set()
     lock = threading.Lock()
@@ -45,8 +50,10 @@ def _hammer(sb: Sandbox, policy_id: str, body: Callable[[random.Random, str], Js
                     alive.add(r.json()["id"])
                 if rng.random() < 0.5:
                     rid = rng.choice(mine)
-                    r = c.put(f"/api/v1/policies/{policy_id}/rules/{rid}",
-                              json=body(rng, f"t{n}-moved-{i}"))
+                    r = c.put(
+                        f"/api/v1/policies/{policy_id}/rules/{rid}",
+                        json=body(rng, f"t{n}-moved-{i}"),
+                    )
                     if r.status_code != 200:
                         errors.append(f"put {r.status_code} {r.text[:200]}")
                 if rng.random() < 0.3:
@@ -72,8 +79,12 @@ def test_parallel_access_rule_writers_never_corrupt_priorities() -> None:
     policy = c.post("/api/v1/policies", json={"type": "ACCESS_POLICY", "name": "Hammered"}).json()
 
     def body(rng: random.Random, name: str) -> Json:
-        rule: Json = {"type": "ACCESS_POLICY", "name": name, "priority": rng.randrange(0, 30),
-                      "actions": {"appSignOn": {"access": "ALLOW"}}}
+        rule: Json = {
+            "type": "ACCESS_POLICY",
+            "name": name,
+            "priority": rng.randrange(0, 30),
+            "actions": {"appSignOn": {"access": "ALLOW"}},
+        }
         return rule
 
     alive = _hammer(sb, policy["id"], body)
@@ -93,8 +104,12 @@ def test_parallel_sign_on_rule_writers_keep_a_permutation() -> None:
     policy = c.post("/api/v1/policies", json={"type": "OKTA_SIGN_ON", "name": "Hammered"}).json()
 
     def body(rng: random.Random, name: str) -> Json:
-        return {"type": "SIGN_ON", "name": name, "priority": rng.randrange(1, 20),
-                "actions": {"signon": {"access": "ALLOW"}}}
+        return {
+            "type": "SIGN_ON",
+            "name": name,
+            "priority": rng.randrange(1, 20),
+            "actions": {"signon": {"access": "ALLOW"}},
+        }
 
     alive = _hammer(sb, policy["id"], body)
     rules = c.get(f"/api/v1/policies/{policy['id']}/rules").json()
@@ -141,8 +156,7 @@ def _throughput(url: str, threads: int, per_thread: int, server_pid: int | None 
 
     def client() -> None:
         # trust_env=False: no per-request proxy/netrc lookups, as in a benchmark client
-        with httpx.Client(base_url=url, headers={"Authorization": "SSWS t"},
-                          trust_env=False) as c:
+        with httpx.Client(base_url=url, headers={"Authorization": "SSWS t"}, trust_env=False) as c:
             # one prepared request sent again and again keeps the client's own work small:
             # the server is what is measured
             request = c.build_request("GET", "/.well-known/okta-organization")
@@ -184,16 +198,22 @@ def test_loopback_serves_at_least_300_simple_requests_per_second() -> None:
     threads, user + system), which is the same bound on the server's work, measured
     without the time it spent waiting for a core. The bound is 300 either way.
     """
-    proc = subprocess.Popen([sys.executable, "-m", "kmsi_lib.cli", "sandbox", "--token", "t"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kmsi_lib.cli", "sandbox", "--token", "t"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip().split("=", 1)[1]
         proc.stdout.readline()
         # the benchmark is about speed, not about the (default 1200/min) rate limits
-        httpx.put(f"{url}/_sandbox/rate-limits",
-                  json={"/.well-known": {"limit": 1_000_000, "window_s": 60}})
+        httpx.put(
+            f"{url}/_sandbox/rate-limits",
+            json={"/.well-known": {"limit": 1_000_000, "window_s": 60}},
+        )
         rounds: list[Round] = []
         deadline = time.monotonic() + SPEED_BUDGET_S
         while True:
@@ -201,9 +221,11 @@ def test_loopback_serves_at_least_300_simple_requests_per_second() -> None:
             if rounds[-1].wall_rate >= SPEED_BOUND or time.monotonic() >= deadline:
                 break
         best = max(rounds, key=lambda r: r.wall_rate)
-        print(f"loopback throughput per round: {[round(r.wall_rate) for r in rounds]} "
-              f"requests/s; per server CPU-second: "
-              f"{[round(r.cpu_rate) if r.cpu_rate else None for r in rounds]}")
+        print(
+            f"loopback throughput per round: {[round(r.wall_rate) for r in rounds]} "
+            f"requests/s; per server CPU-second: "
+            f"{[round(r.cpu_rate) if r.cpu_rate else None for r in rounds]}"
+        )
         if best.wall_rate < SPEED_BOUND:
             cpu_rates = [r.cpu_rate for r in rounds if r.cpu_rate is not None]
             assert cpu_rates, "starved for the whole budget and no /proc to measure CPU time"
@@ -244,30 +266,52 @@ def test_large_seed_builds_quickly() -> None:
 # ---- malformed requests ----------------------------------------------------------------------
 
 ACCESS_RULE: Json = {
-    "type": "ACCESS_POLICY", "name": "Valid rule", "priority": 0,
+    "type": "ACCESS_POLICY",
+    "name": "Valid rule",
+    "priority": 0,
     "conditions": {"people": {"users": {"exclude": []}}, "network": {"connection": "ANYWHERE"}},
-    "actions": {"appSignOn": {
-        "access": "ALLOW",
-        "verificationMethod": {"type": "ASSURANCE", "factorMode": "2FA",
-                               "reauthenticateIn": "PT2H",
-                               "constraints": [{"possession": {"deviceBound": "REQUIRED"}}]},
-        "keepMeSignedIn": {"postAuth": "ALLOWED", "postAuthPromptFrequency": "PT168H"}}},
+    "actions": {
+        "appSignOn": {
+            "access": "ALLOW",
+            "verificationMethod": {
+                "type": "ASSURANCE",
+                "factorMode": "2FA",
+                "reauthenticateIn": "PT2H",
+                "constraints": [{"possession": {"deviceBound": "REQUIRED"}}],
+            },
+            "keepMeSignedIn": {"postAuth": "ALLOWED", "postAuthPromptFrequency": "PT168H"},
+        }
+    },
 }
 SIGN_ON_RULE: Json = {
-    "type": "SIGN_ON", "name": "Valid sign-on rule",
-    "actions": {"signon": {"access": "ALLOW", "requireFactor": True, "factorPromptMode": "SESSION",
-                           "factorLifetime": 15,
-                           "session": {"maxSessionIdleMinutes": 120,
-                                       "maxSessionLifetimeMinutes": 0,
-                                       "usePersistentCookie": False}}},
+    "type": "SIGN_ON",
+    "name": "Valid sign-on rule",
+    "actions": {
+        "signon": {
+            "access": "ALLOW",
+            "requireFactor": True,
+            "factorPromptMode": "SESSION",
+            "factorLifetime": 15,
+            "session": {
+                "maxSessionIdleMinutes": 120,
+                "maxSessionLifetimeMinutes": 0,
+                "usePersistentCookie": False,
+            },
+        }
+    },
 }
 POLICY: Json = {"type": "ACCESS_POLICY", "name": "Valid policy", "description": "d"}
-PAGE: Json = {"pageContent": "<html></html>", "widgetVersion": "^7",
-              "contentSecurityPolicySetting": {"mode": "report_only", "reportUri": "",
-                                               "srcList": []},
-              "widgetCustomizations": {"signInLabel": "Sign In", "widgetGeneration": "G3",
-                                       "showUserIdentifier": True,
-                                       "postAuthKeepMeSignedInPrompt": {"title": "Stay?"}}}
+PAGE: Json = {
+    "pageContent": "<html></html>",
+    "widgetVersion": "^7",
+    "contentSecurityPolicySetting": {"mode": "report_only", "reportUri": "", "srcList": []},
+    "widgetCustomizations": {
+        "signInLabel": "Sign In",
+        "widgetGeneration": "G3",
+        "showUserIdentifier": True,
+        "postAuthKeepMeSignedInPrompt": {"title": "Stay?"},
+    },
+}
 
 # path in the body -> values that must each be refused
 ACCESS_RULE_BAD: dict[tuple[str, ...], list[Any]] = {
@@ -329,8 +373,9 @@ def _mutate(template: Json, path: tuple[str, ...], value: Any) -> Json:
     return body
 
 
-def _bad_bodies(rng: random.Random, template: Json, bad: dict[tuple[str, ...], list[Any]],
-                n: int) -> list[bytes]:
+def _bad_bodies(
+    rng: random.Random, template: Json, bad: dict[tuple[str, ...], list[Any]], n: int
+) -> list[bytes]:
     out: list[bytes] = []
     paths = list(bad)
     for _ in range(n):
@@ -343,8 +388,21 @@ def _bad_bodies(rng: random.Random, template: Json, bad: dict[tuple[str, ...], l
             cut = rng.randrange(1, len(text) - 1)
             out.append(text[:cut].encode())  # truncated JSON
         else:
-            out.append(rng.choice([b"[]", b"42", b'"x"', b"null", b"", b"\xff\xfe{", b"{,}",
-                                   b'{"name": NaN}', b"{'name': 'single quotes'}"]))
+            out.append(
+                rng.choice(
+                    [
+                        b"[]",
+                        b"42",
+                        b'"x"',
+                        b"null",
+                        b"",
+                        b"\xff\xfe{",
+                        b"{,}",
+                        b'{"name": NaN}',
+                        b"{'name': 'single quotes'}",
+                    ]
+                )
+            )
     return out
 
 
@@ -354,8 +412,11 @@ def test_hundreds_of_malformed_requests_leave_state_untouched() -> None:
         sb.admin.set_rate_limit(bucket, 100_000, 60)
     c = sb.client()
     rng = random.Random(20260518)  # noqa: S311 - reproducible fuzzing
-    access = next(p for p in c.get("/api/v1/policies", params={"type": "ACCESS_POLICY"}).json()
-                  if p["name"] == "Okta Dashboard")
+    access = next(
+        p
+        for p in c.get("/api/v1/policies", params={"type": "ACCESS_POLICY"}).json()
+        if p["name"] == "Okta Dashboard"
+    )
     sign_on = c.get("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}).json()[-1]
     access_rule = c.get(f"/api/v1/policies/{access['id']}/rules").json()[0]
     brand = c.get("/api/v1/brands").json()[1]
@@ -366,8 +427,7 @@ def test_hundreds_of_malformed_requests_leave_state_untouched() -> None:
     for body in _bad_bodies(rng, ACCESS_RULE, ACCESS_RULE_BAD, 120):
         requests.append(("POST", f"/api/v1/policies/{access['id']}/rules", body))
     for body in _bad_bodies(rng, ACCESS_RULE, ACCESS_RULE_BAD, 60):
-        requests.append(("PUT", f"/api/v1/policies/{access['id']}/rules/{access_rule['id']}",
-                         body))
+        requests.append(("PUT", f"/api/v1/policies/{access['id']}/rules/{access_rule['id']}", body))
     for body in _bad_bodies(rng, SIGN_ON_RULE, SIGN_ON_RULE_BAD, 60):
         requests.append(("POST", f"/api/v1/policies/{sign_on['id']}/rules", body))
     for body in _bad_bodies(rng, POLICY, POLICY_BAD, 60):
@@ -376,30 +436,50 @@ def test_hundreds_of_malformed_requests_leave_state_untouched() -> None:
         requests.append(("PUT", f"/api/v1/brands/{brand['id']}/pages/sign-in/customized", body))
     # unknown ids and path traversal in ids
     # (a bare ".." is not here: clients resolve dot segments before sending, as httpx does)
-    for bad_id in ("00pDOESNOTEXIST12345", "..%2F..%2Fapps", "%2e%2e", "..%2F", "rst%00x",
-                   "a" * 300, "%F0%9F%98%80", "rul' OR '1'='1", "%252e%252e%252f"):
+    for bad_id in (
+        "00pDOESNOTEXIST12345",
+        "..%2F..%2Fapps",
+        "%2e%2e",
+        "..%2F",
+        "rst%00x",
+        "a" * 300,
+        "%F0%9F%98%80",
+        "rul' OR '1'='1",
+        "%252e%252e%252f",
+    ):
         requests += [
             ("GET", f"/api/v1/policies/{bad_id}", None),
             ("DELETE", f"/api/v1/policies/{bad_id}", None),
-            ("PUT", f"/api/v1/policies/{access['id']}/rules/{bad_id}",
-             json.dumps(ACCESS_RULE).encode()),
+            (
+                "PUT",
+                f"/api/v1/policies/{access['id']}/rules/{bad_id}",
+                json.dumps(ACCESS_RULE).encode(),
+            ),
             ("POST", f"/api/v1/policies/{bad_id}/lifecycle/deactivate", None),
             ("PUT", f"/api/v1/apps/{app['id']}/policies/{bad_id}", None),
             ("PUT", f"/api/v1/apps/{bad_id}/policies/{access['id']}", None),
             ("DELETE", f"/api/v1/users/{bad_id}/sessions", None),
-            ("PUT", f"/api/v1/brands/{bad_id}/pages/sign-in/customized",
-             json.dumps(PAGE).encode()),
+            ("PUT", f"/api/v1/brands/{bad_id}/pages/sign-in/customized", json.dumps(PAGE).encode()),
         ]
     # oversized bodies
     huge = _mutate(POLICY, ("name",), "x" * (1024 * 1024 + 10))
     requests.append(("POST", "/api/v1/policies", json.dumps(huge).encode()))
-    requests.append(("PUT", f"/api/v1/brands/{brand['id']}/pages/sign-in/customized",
-                     json.dumps(_mutate(PAGE, ("pageContent",), "<p>" * 400_000)).encode()))
+    requests.append(
+        (
+            "PUT",
+            f"/api/v1/brands/{brand['id']}/pages/sign-in/customized",
+            json.dumps(_mutate(PAGE, ("pageContent",), "<p>" * 400_000)).encode(),
+        )
+    )
     assert len(requests) >= 400
 
     for method, path, body in requests:
-        r = c.request(method, path, content=body,
-                      headers={"Content-Type": "application/json"} if body is not None else {})
+        r = c.request(
+            method,
+            path,
+            content=body,
+            headers={"Content-Type": "application/json"} if body is not None else {},
+        )
         where = f"{method} {path[:80]} {body[:120] if body else b''!r}"
         assert 400 <= r.status_code < 500, f"{r.status_code} for {where}: {r.text[:300]}"
         error = r.json()
@@ -412,8 +492,11 @@ def test_hundreds_of_malformed_requests_leave_state_untouched() -> None:
 
 def test_traversal_ids_never_reach_other_resources() -> None:
     sb = Sandbox()
-    with httpx.Client(base_url=SANDBOX_URL, transport=sb.transport(),
-                      headers={"Authorization": f"SSWS {sb.token}"}) as c:
+    with httpx.Client(
+        base_url=SANDBOX_URL,
+        transport=sb.transport(),
+        headers={"Authorization": f"SSWS {sb.token}"},
+    ) as c:
         r = c.get("/api/v1/policies/..%2F..%2Fapps")
         assert r.status_code == 404
         r = c.get("/api/v1/brands/..%2Fbrands/pages/sign-in/default")

@@ -27,7 +27,9 @@ def test_committed_schema_is_current(name: str) -> None:
 
 
 def _valid(name: str, data: dict[str, Any]) -> None:
-    jsonschema.Draft202012Validator(schemas.json_schema(name)).validate(json.loads(json.dumps(data)))
+    jsonschema.Draft202012Validator(schemas.json_schema(name)).validate(
+        json.loads(json.dumps(data))
+    )
 
 
 def test_plans_results_and_verifications_of_real_runs_match_their_schemas() -> None:

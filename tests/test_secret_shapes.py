@@ -53,12 +53,15 @@ _auth = st.builds(
     lambda scheme, sep, cred: f"{scheme}{sep}{cred}",
     st.sampled_from(["SSWS", "Bearer", "DPoP", "Basic", "bearer"]),
     st.sampled_from([" ", "  ", "\t", "+", "%20"]),
-    st.one_of(_okta_token, _jwt, _mixed_run(12), st.text(_ALNUM + "+/", min_size=8).map(
-        lambda s: s + "1")),
+    st.one_of(
+        _okta_token, _jwt, _mixed_run(12), st.text(_ALNUM + "+/", min_size=8).map(lambda s: s + "1")
+    ),
 )
 _pem = st.builds(
-    lambda body, kind: f"{PEM_BEGIN.replace('PRIVATE', kind + 'PRIVATE')}\n{body}\n"
-    f"{PEM_END.replace('PRIVATE', kind + 'PRIVATE')}",
+    lambda body, kind: (
+        f"{PEM_BEGIN.replace('PRIVATE', kind + 'PRIVATE')}\n{body}\n"
+        f"{PEM_END.replace('PRIVATE', kind + 'PRIVATE')}"
+    ),
     st.text(_ALNUM + "+/", min_size=4, max_size=80),
     st.sampled_from(["", "RSA ", "EC "]),
 )
@@ -77,27 +80,69 @@ embedded = st.builds(
 )
 ordinary = st.one_of(
     st.text(max_size=60),
-    st.sampled_from(["P30D", "PT12H", "Payroll", "0oa1b2c3d4e5f6g7h8i9", "true", "Bearer tokens",
-                     "https://example.okta.com/app/payroll/exk1a2b3c4d5e6f7g8h9/sso"]),
+    st.sampled_from(
+        [
+            "P30D",
+            "PT12H",
+            "Payroll",
+            "0oa1b2c3d4e5f6g7h8i9",
+            "true",
+            "Bearer tokens",
+            "https://example.okta.com/app/payroll/exk1a2b3c4d5e6f7g8h9/sso",
+        ]
+    ),
 )
 text_value = st.one_of(credential, embedded, ordinary)
 
-_secret_names = st.sampled_from([
-    "token", "api_token", "apiToken", "OKTA_API_TOKEN", "api_key", "apiKey", "x-api-key",
-    "client_secret", "clientSecret", "password", "passwd", "pwd", "passcode", "private_key",
-    "privateKey", "client_assertion", "assertion", "credentials", "refresh_token", "answer",
-    "recovery_question", "bearer",
-])
-_plain_names = st.sampled_from([
-    "note", "name", "labels", "prompt_frequency", "passwordLabel", "token_endpoint_auth_method",
-    "oauth_tokens", "kty", "d", "n", "id", "href",
-])
+_secret_names = st.sampled_from(
+    [
+        "token",
+        "api_token",
+        "apiToken",
+        "OKTA_API_TOKEN",
+        "api_key",
+        "apiKey",
+        "x-api-key",
+        "client_secret",
+        "clientSecret",
+        "password",
+        "passwd",
+        "pwd",
+        "passcode",
+        "private_key",
+        "privateKey",
+        "client_assertion",
+        "assertion",
+        "credentials",
+        "refresh_token",
+        "answer",
+        "recovery_question",
+        "bearer",
+    ]
+)
+_plain_names = st.sampled_from(
+    [
+        "note",
+        "name",
+        "labels",
+        "prompt_frequency",
+        "passwordLabel",
+        "token_endpoint_auth_method",
+        "oauth_tokens",
+        "kty",
+        "d",
+        "n",
+        "id",
+        "href",
+    ]
+)
 key = st.one_of(_secret_names, _plain_names, st.text(_ALNUM + "_", min_size=1, max_size=12))
 
 _jwk = st.fixed_dictionaries(
     {"kty": st.sampled_from(["RSA", "EC", "oct"]), "n": st.just("AQAB")},
-    optional={m: st.text(_B64URL, min_size=1, max_size=40)
-              for m in secret_shapes.JWK_PRIVATE_MEMBERS},
+    optional={
+        m: st.text(_B64URL, min_size=1, max_size=40) for m in secret_shapes.JWK_PRIVATE_MEMBERS
+    },
 )
 leaf = st.one_of(text_value, st.booleans(), st.integers(), st.none())
 data = st.recursive(
@@ -111,8 +156,9 @@ data = st.recursive(
 )
 documents = st.dictionaries(key, data, min_size=1, max_size=4)
 
-_settings = settings(max_examples=300, deadline=None, database=None,
-                     suppress_health_check=[HealthCheck.too_slow])
+_settings = settings(
+    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def _refused(value: Any) -> bool:
@@ -200,13 +246,21 @@ def test_basic_credentials_and_api_keys_are_redacted_as_params_refuse_them() -> 
 @pytest.mark.parametrize(
     ("value", "shown"),
     [
-        pytest.param("https://u:p@example.okta.com/?token=abc#frag",
-                     "https://[redacted]@example.okta.com/?token=[redacted]#[redacted]",
-                     id="userinfo-query-fragment"),
-        pytest.param("https://example.okta.com/api/v1/aZ9Qx7Lm2Vb8Nc4Tr6Yp1Hs3Dg5Fj0Kw9Ez",
-                     "https://example.okta.com/api/v1/[redacted]", id="secret-path-segment"),
-        pytest.param("https://example-admin.okta.com:8443", "https://example-admin.okta.com:8443",
-                     id="plain-url"),
+        pytest.param(
+            "https://u:p@example.okta.com/?token=abc#frag",
+            "https://[redacted]@example.okta.com/?token=[redacted]#[redacted]",
+            id="userinfo-query-fragment",
+        ),
+        pytest.param(
+            "https://example.okta.com/api/v1/aZ9Qx7Lm2Vb8Nc4Tr6Yp1Hs3Dg5Fj0Kw9Ez",
+            "https://example.okta.com/api/v1/[redacted]",
+            id="secret-path-segment",
+        ),
+        pytest.param(
+            "https://example-admin.okta.com:8443",
+            "https://example-admin.okta.com:8443",
+            id="plain-url",
+        ),
         pytest.param("00abc", "[redacted: 5 characters]", id="not-a-url"),
         pytest.param("~/keys/app.pem", "~/keys/app.pem", id="file-path"),
     ],

@@ -35,8 +35,16 @@ NOTEBOOK = ROOT / "notebooks" / "20_post_auth.ipynb"
 PARAMS = ROOT / "params" / "sandbox" / "post_auth.yaml"
 CANARY = "canary-" + secrets.token_urlsafe(30)
 CLIENT_ID = "0oaCanaryRunbooks01"
-OKTA_VARS = ("OKTA_API_TOKEN", "OKTA_CLIENT_ID", "OKTA_PRIVATE_KEY_FILE", "OKTA_PRIVATE_KEY_JWK",
-             "OKTA_CLIENT_TOKEN", "OKTA_CLIENT_ORGURL", "OKTA_KEY_ID", "OKTA_DPOP")
+OKTA_VARS = (
+    "OKTA_API_TOKEN",
+    "OKTA_CLIENT_ID",
+    "OKTA_PRIVATE_KEY_FILE",
+    "OKTA_PRIVATE_KEY_JWK",
+    "OKTA_CLIENT_TOKEN",
+    "OKTA_CLIENT_ORGURL",
+    "OKTA_KEY_ID",
+    "OKTA_DPOP",
+)
 
 pytestmark = pytest.mark.slow
 
@@ -75,13 +83,22 @@ def _assert_absent(secret_values: list[str], root: Path, captured: str) -> None:
 
 def _refuse_rule_writes(sb: Any) -> None:
     """Okta refuses every rule update with 403 (not retried, so the failure comes fast)."""
-    sb.admin.add_fault({"match": {"method": "PUT", "path": "/api/v1/policies/*"},
-                        "status": 403, "count": 100})
+    sb.admin.add_fault(
+        {"match": {"method": "PUT", "path": "/api/v1/policies/*"}, "status": 403, "count": 100}
+    )
 
 
 def _kmsi_run(root: Path, mode: str, capfd: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    args = [str(NOTEBOOK), "-f", str(PARAMS), "--mode", mode, "--evidence-root", str(root),
-            "--no-progress"]
+    args = [
+        str(NOTEBOOK),
+        "-f",
+        str(PARAMS),
+        "--mode",
+        mode,
+        "--evidence-root",
+        str(root),
+        "--no-progress",
+    ]
     if mode == "apply":
         args += ["--change", "CHG-CANARY"]
     code = cli.main(["run", *args])
@@ -144,6 +161,7 @@ def test_oauth_key_canary_success_and_failure(
 # back in a message: not in stdout/stderr, a log record, an exception (str, repr,
 # args, chained causes) or an evidence file.
 
+
 def _okta_shaped_canary() -> str:
     """An Okta-API-token-shaped canary: "00" + 40 letters and digits, all three kinds."""
     alphabet = string.ascii_letters + string.digits
@@ -162,43 +180,80 @@ CONFIG_PROBES: dict[str, dict[str, str]] = {
     "url-query": {"OKTA_ORG_URL": f"{_ORG}/?token={TOKEN_CANARY}", "OKTA_API_TOKEN": "x" * 12},
     "url-query-bare": {"OKTA_ORG_URL": f"{_ORG}?{TOKEN_CANARY}", "OKTA_API_TOKEN": "x" * 12},
     "url-path": {"OKTA_ORG_URL": f"{_ORG}/{TOKEN_CANARY}", "OKTA_API_TOKEN": "x" * 12},
-    "url-path-deep": {"OKTA_ORG_URL": f"{_ORG}/api/v1/{TOKEN_CANARY}/x",
-                      "OKTA_API_TOKEN": "x" * 12},
+    "url-path-deep": {
+        "OKTA_ORG_URL": f"{_ORG}/api/v1/{TOKEN_CANARY}/x",
+        "OKTA_API_TOKEN": "x" * 12,
+    },
     "url-fragment": {"OKTA_ORG_URL": f"{_ORG}/#{TOKEN_CANARY}", "OKTA_API_TOKEN": "x" * 12},
-    "url-password": {"OKTA_ORG_URL": f"https://admin:{TOKEN_CANARY}@example.okta.com",
-                     "OKTA_API_TOKEN": "x" * 12},
-    "url-user": {"OKTA_ORG_URL": f"https://{TOKEN_CANARY}@example.okta.com",
-                 "OKTA_API_TOKEN": "x" * 12},
+    "url-password": {
+        "OKTA_ORG_URL": f"https://admin:{TOKEN_CANARY}@example.okta.com",
+        "OKTA_API_TOKEN": "x" * 12,
+    },
+    "url-user": {
+        "OKTA_ORG_URL": f"https://{TOKEN_CANARY}@example.okta.com",
+        "OKTA_API_TOKEN": "x" * 12,
+    },
     "url-port": {"OKTA_ORG_URL": f"{_ORG}:{TOKEN_CANARY}", "OKTA_API_TOKEN": "x" * 12},
-    "url-plain-http-host": {"OKTA_ORG_URL": f"http://{TOKEN_CANARY}.example.com",
-                            "OKTA_API_TOKEN": "x" * 12},
-    "url-admin-host": {"OKTA_ORG_URL": f"https://{TOKEN_CANARY}-admin.okta.com",
-                       "OKTA_API_TOKEN": "x" * 12},
-    "url-not-a-url-with-token": {"OKTA_ORG_URL": f"example.okta.com/{TOKEN_CANARY}",
-                                 "OKTA_API_TOKEN": TOKEN_CANARY},
-    "token-and-sdk-token-differ": {"OKTA_ORG_URL": _ORG, "OKTA_API_TOKEN": TOKEN_CANARY,
-                                   "OKTA_CLIENT_TOKEN": TOKEN_CANARY[::-1]},
-    "token-and-client-id": {"OKTA_ORG_URL": _ORG, "OKTA_API_TOKEN": TOKEN_CANARY,
-                            "OKTA_CLIENT_ID": "0oaCanary01"},
+    "url-plain-http-host": {
+        "OKTA_ORG_URL": f"http://{TOKEN_CANARY}.example.com",
+        "OKTA_API_TOKEN": "x" * 12,
+    },
+    "url-admin-host": {
+        "OKTA_ORG_URL": f"https://{TOKEN_CANARY}-admin.okta.com",
+        "OKTA_API_TOKEN": "x" * 12,
+    },
+    "url-not-a-url-with-token": {
+        "OKTA_ORG_URL": f"example.okta.com/{TOKEN_CANARY}",
+        "OKTA_API_TOKEN": TOKEN_CANARY,
+    },
+    "token-and-sdk-token-differ": {
+        "OKTA_ORG_URL": _ORG,
+        "OKTA_API_TOKEN": TOKEN_CANARY,
+        "OKTA_CLIENT_TOKEN": TOKEN_CANARY[::-1],
+    },
+    "token-and-client-id": {
+        "OKTA_ORG_URL": _ORG,
+        "OKTA_API_TOKEN": TOKEN_CANARY,
+        "OKTA_CLIENT_ID": "0oaCanary01",
+    },
     "client-id-is-token": {"OKTA_ORG_URL": _ORG, "OKTA_CLIENT_ID": TOKEN_CANARY},
-    "key-file-is-token": {"OKTA_ORG_URL": _ORG, "OKTA_CLIENT_ID": "0oaCanary01",
-                          "OKTA_PRIVATE_KEY_FILE": TOKEN_CANARY},
-    "key-file-path-segment": {"OKTA_ORG_URL": _ORG, "OKTA_CLIENT_ID": "0oaCanary01",
-                              "OKTA_PRIVATE_KEY_FILE": f"/nonexistent/{TOKEN_CANARY}/key.pem"},
-    "key-jwk-is-token": {"OKTA_ORG_URL": _ORG, "OKTA_CLIENT_ID": "0oaCanary01",
-                         "OKTA_PRIVATE_KEY_JWK": TOKEN_CANARY},
-    "key-jwk-members": {"OKTA_ORG_URL": _ORG, "OKTA_CLIENT_ID": "0oaCanary01",
-                        "OKTA_PRIVATE_KEY_JWK": json.dumps({"kty": TOKEN_CANARY,
-                                                            "d": TOKEN_CANARY})},
+    "key-file-is-token": {
+        "OKTA_ORG_URL": _ORG,
+        "OKTA_CLIENT_ID": "0oaCanary01",
+        "OKTA_PRIVATE_KEY_FILE": TOKEN_CANARY,
+    },
+    "key-file-path-segment": {
+        "OKTA_ORG_URL": _ORG,
+        "OKTA_CLIENT_ID": "0oaCanary01",
+        "OKTA_PRIVATE_KEY_FILE": f"/nonexistent/{TOKEN_CANARY}/key.pem",
+    },
+    "key-jwk-is-token": {
+        "OKTA_ORG_URL": _ORG,
+        "OKTA_CLIENT_ID": "0oaCanary01",
+        "OKTA_PRIVATE_KEY_JWK": TOKEN_CANARY,
+    },
+    "key-jwk-members": {
+        "OKTA_ORG_URL": _ORG,
+        "OKTA_CLIENT_ID": "0oaCanary01",
+        "OKTA_PRIVATE_KEY_JWK": json.dumps({"kty": TOKEN_CANARY, "d": TOKEN_CANARY}),
+    },
     "key-without-client": {"OKTA_ORG_URL": _ORG, "OKTA_PRIVATE_KEY_JWK": TOKEN_CANARY},
-    "both-key-variables": {"OKTA_ORG_URL": _ORG, "OKTA_CLIENT_ID": "0oaCanary01",
-                           "OKTA_PRIVATE_KEY_JWK": TOKEN_CANARY,
-                           "OKTA_PRIVATE_KEY_FILE": TOKEN_CANARY[::-1]},
-    "key-id-is-token": {"OKTA_ORG_URL": _ORG, "OKTA_CLIENT_ID": "0oaCanary01",
-                        "OKTA_KEY_ID": TOKEN_CANARY},
+    "both-key-variables": {
+        "OKTA_ORG_URL": _ORG,
+        "OKTA_CLIENT_ID": "0oaCanary01",
+        "OKTA_PRIVATE_KEY_JWK": TOKEN_CANARY,
+        "OKTA_PRIVATE_KEY_FILE": TOKEN_CANARY[::-1],
+    },
+    "key-id-is-token": {
+        "OKTA_ORG_URL": _ORG,
+        "OKTA_CLIENT_ID": "0oaCanary01",
+        "OKTA_KEY_ID": TOKEN_CANARY,
+    },
     "dpop-is-token": {"OKTA_ORG_URL": _ORG, "OKTA_API_TOKEN": "", "OKTA_DPOP": TOKEN_CANARY},
-    "ssws-prefixed-token-bad-url": {"OKTA_ORG_URL": "ftp://example.okta.com",
-                                    "OKTA_API_TOKEN": f"SSWS {TOKEN_CANARY}"},
+    "ssws-prefixed-token-bad-url": {
+        "OKTA_ORG_URL": "ftp://example.okta.com",
+        "OKTA_API_TOKEN": f"SSWS {TOKEN_CANARY}",
+    },
 }
 
 
@@ -248,8 +303,9 @@ def _set_okta_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
         monkeypatch.setenv(name, value)
 
 
-def _in_process(name: str, probes: _Probes, caplog: pytest.LogCaptureFixture,
-                capfd: pytest.CaptureFixture[str]) -> None:
+def _in_process(
+    name: str, probes: _Probes, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
     """Credentials.from_env and OktaClient.from_env: exception texts, logs and output."""
     from kmsi_lib.okta.auth import Credentials
     from kmsi_lib.okta.client import OktaClient
@@ -282,12 +338,19 @@ def _kmsi(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complet
     full = {k: v for k, v in os.environ.items() if not k.startswith("OKTA_")}
     full.update(env)
     full["PYTHONPATH"] = os.pathsep.join([str(ROOT), full.get("PYTHONPATH", "")])
-    return subprocess.run([sys.executable, "-m", "kmsi_lib.cli", *args], env=full, cwd=cwd,
-                          capture_output=True, timeout=240, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "kmsi_lib.cli", *args],
+        env=full,
+        cwd=cwd,
+        capture_output=True,
+        timeout=240,
+        check=False,
+    )
 
 
-def _look_at_run(where: str, proc: subprocess.CompletedProcess[bytes], root: Path,
-                 probes: _Probes) -> None:
+def _look_at_run(
+    where: str, proc: subprocess.CompletedProcess[bytes], root: Path, probes: _Probes
+) -> None:
     probes.look(f"{where}: stdout", proc.stdout)
     probes.look(f"{where}: stderr", proc.stderr)
     for path in sorted(root.rglob("*")) if root.exists() else []:
@@ -296,7 +359,9 @@ def _look_at_run(where: str, proc: subprocess.CompletedProcess[bytes], root: Pat
 
 
 def test_config_canary_never_echoed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     """A token in any configuration variable or URL part shows in no message, log or file."""
@@ -309,14 +374,30 @@ def test_config_canary_never_echoed(
     # `kmsi run` in plan mode, in a subprocess: refused before any kernel starts.
     for name, env in CONFIG_PROBES.items():
         root = tmp_path / f"evidence-{name}"
-        proc = _kmsi(["run", str(NOTEBOOK), "-f", str(PARAMS), "--mode", "plan",
-                      "--evidence-root", str(root), "--no-progress"], env, tmp_path)
+        proc = _kmsi(
+            [
+                "run",
+                str(NOTEBOOK),
+                "-f",
+                str(PARAMS),
+                "--mode",
+                "plan",
+                "--evidence-root",
+                str(root),
+                "--no-progress",
+            ],
+            env,
+            tmp_path,
+        )
         assert proc.returncode != 0, (name, proc.stdout, proc.stderr)
         _look_at_run(f"{name}: kmsi run", proc, root, probes)
 
     # Paths that read nothing from the environment but start with it set.
-    every = {"OKTA_ORG_URL": f"https://u:{TOKEN_CANARY}@example.okta.com/?t={TOKEN_CANARY}",
-             "OKTA_API_TOKEN": TOKEN_CANARY, "OKTA_CLIENT_ID": TOKEN_CANARY}
+    every = {
+        "OKTA_ORG_URL": f"https://u:{TOKEN_CANARY}@example.okta.com/?t={TOKEN_CANARY}",
+        "OKTA_API_TOKEN": TOKEN_CANARY,
+        "OKTA_CLIENT_ID": TOKEN_CANARY,
+    }
     for args in (["--help"], ["lab", "--help"], ["run", "--help"], ["evidence", "--help"]):
         proc = _kmsi(args, every, tmp_path)
         _look_at_run(f"kmsi {' '.join(args)}", proc, tmp_path / "none", probes)
@@ -342,12 +423,29 @@ def test_wrong_token_canary_run_against_sandbox(tmp_path: Path) -> None:
     with sb.serve(port=0) as url:
         for name, env in {
             "token-rejected": {"OKTA_ORG_URL": url, "OKTA_API_TOKEN": TOKEN_CANARY},
-            "key-id-and-dpop": {"OKTA_ORG_URL": url, "OKTA_API_TOKEN": SANDBOX_TOKEN,
-                                "OKTA_KEY_ID": TOKEN_CANARY, "OKTA_DPOP": TOKEN_CANARY},
+            "key-id-and-dpop": {
+                "OKTA_ORG_URL": url,
+                "OKTA_API_TOKEN": SANDBOX_TOKEN,
+                "OKTA_KEY_ID": TOKEN_CANARY,
+                "OKTA_DPOP": TOKEN_CANARY,
+            },
         }.items():
             root = tmp_path / f"evidence-{name}"
-            proc = _kmsi(["run", str(NOTEBOOK), "-f", str(PARAMS), "--mode", "plan",
-                          "--evidence-root", str(root), "--no-progress"], env, tmp_path)
+            proc = _kmsi(
+                [
+                    "run",
+                    str(NOTEBOOK),
+                    "-f",
+                    str(PARAMS),
+                    "--mode",
+                    "plan",
+                    "--evidence-root",
+                    str(root),
+                    "--no-progress",
+                ],
+                env,
+                tmp_path,
+            )
             assert (proc.returncode == 0) == (name == "key-id-and-dpop"), proc.stderr
             assert list(root.rglob("record.json")), "the run left evidence to look at"
             _look_at_run(f"{name}: kmsi run", proc, root, probes)

@@ -28,8 +28,18 @@ SPEC = REFERENCE / "openapi" / "management-minimal.yaml"
 OUTSIDE = re.compile(r"\.\./shared|/work[/]shared|shared[/]okta|API[-]NOTES")
 # Only the provenance note may name the folder the material was copied from.
 MAY_NAME_THE_ORIGIN = {PROVENANCE.relative_to(ROOT).as_posix()}
-_SKIPPED_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache",
-                 "build", "evidence", "test-output", ".ipynb_checkpoints"}
+_SKIPPED_DIRS = {
+    ".git",
+    ".venv",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    "build",
+    "evidence",
+    "test-output",
+    ".ipynb_checkpoints",
+}
 
 
 @cache

@@ -71,7 +71,9 @@ def test_an_installed_witness_asks_the_admin_endpoints_without_credentials() -> 
             assert check.ok and check.checks and check.notes == []
         admin_wire.inner.close()
         assert {s.path for s in admin_wire.sent} == {
-            "/_sandbox/org-settings", "/_sandbox/session-revocations"}
+            "/_sandbox/org-settings",
+            "/_sandbox/session-revocations",
+        }
         assert {s.scheme for s in admin_wire.sent} == {""}, "no credentials to an admin endpoint"
         assert not any(s.path.startswith("/_sandbox") for s in wire.sent)
 

@@ -99,7 +99,6 @@ def is_local(url: str) -> bool:
     return _protocol.is_local_host(urlsplit(url).hostname or "")
 
 
-
 def check_procedure(plan: Plan, name: str) -> None:
     """Refuse (ParameterError on ``plan``) a plan made by another procedure than ``name``."""
     if plan.procedure != name:
@@ -243,8 +242,10 @@ def apply_plan(
         result.error = str(exc)
         if in_flight is not None and getattr(exc, "ambiguous", False):
             # sent, answer lost: it may have landed, so the read-back and rollback cover it
-            result.notes.append(f"{in_flight[0].action} of {in_flight[1].label()} got no"
-                                " answer: it may have landed; its state is read back")
+            result.notes.append(
+                f"{in_flight[0].action} of {in_flight[1].label()} got no"
+                " answer: it may have landed; its state is read back"
+            )
             result.applied.append(AppliedChange(replace(in_flight[0], ref=in_flight[1]), None))
             written.append(in_flight)
         _record_before_state(client, result, written, orders)
@@ -255,8 +256,10 @@ def apply_plan(
         result.outcome = "failed"
         result.error = f"interrupted ({type(exc).__name__}) after {len(written)} write(s)"
         if in_flight is not None:
-            result.notes.append(f"{in_flight[0].action} of {in_flight[1].label()} was being"
-                                " sent when the apply stopped: it may have landed")
+            result.notes.append(
+                f"{in_flight[0].action} of {in_flight[1].label()} was being"
+                " sent when the apply stopped: it may have landed"
+            )
             result.applied.append(AppliedChange(replace(in_flight[0], ref=in_flight[1]), None))
             written.append(in_flight)
         result.before_state = [
@@ -266,7 +269,8 @@ def apply_plan(
         ]
         result.notes.append(
             "interrupted: the before-state is the plan's reading (confirmed by the drift check);"
-            " nothing was read back")
+            " nothing was read back"
+        )
         result.finished_at = utc_now()
         exc.apply_result = result  # type: ignore[attr-defined]  # partial result for rollback
         raise

@@ -154,8 +154,10 @@ class Limit:
             return None
         if self.text and isinstance(value, str):
             if _MARKUP.search(value):
-                return ("must be plain text: HTML markup or character references (<b>, &amp;) "
-                        "are not allowed; the sign-in page shows the text as it is")
+                return (
+                    "must be plain text: HTML markup or character references (<b>, &amp;) "
+                    "are not allowed; the sign-in page shows the text as it is"
+                )
             if _CONTROL.search(value):
                 return "must be one line of plain text (no control or bidi characters)"
         measured = self._measure(value)
@@ -178,8 +180,10 @@ class Limit:
             return None
         low, high = measured
         got = self._got(value, low, high)
-        how = (f"if you really mean it, add {field!r} to {ALLOW_FIELD} in the params "
-               f"(the hard limit stays: {self._hard_range()})")
+        how = (
+            f"if you really mean it, add {field!r} to {ALLOW_FIELD} in the params "
+            f"(the hard limit stays: {self._hard_range()})"
+        )
         note = f"; {self.note}" if self.note else ""
         if self.usual_min is not None and low < self.usual_min:
             below = self._show(self.usual_min)
@@ -288,7 +292,9 @@ LONGEST_SECONDS = 43800 * _HOUR
 LONGEST_MINUTES = 43800 * 60
 ONCE_PER_SESSION = "PT43800H"
 
-_SESSION_ARTICLE = "https://support.okta.com/help/s/article/How-to-manage-the-Okta-session-for-end-users"
+_SESSION_ARTICLE = (
+    "https://support.okta.com/help/s/article/How-to-manage-the-Okta-session-for-end-users"
+)
 _LIFETIME_PAGE = (
     "https://help.okta.com/oie/en-us/Content/Topics/Security/healthinsight/session-lifetime.htm"
 )
@@ -297,27 +303,39 @@ _CHOSEN = "kmsi's bound: Okta documents none"
 
 #: maxSessionIdleMinutes: "Global session idle time - maximum 30 days" (support.okta.com).
 SESSION_IDLE = Limit(
-    "minutes", hard_min=1, hard_max=30 * 24 * 60,
+    "minutes",
+    hard_min=1,
+    hard_max=30 * 24 * 60,
     source=f"Okta: at most 30 days, {_SESSION_ARTICLE}",
 )
 
 #: maxSessionLifetimeMinutes: 0 is no limit. Okta documents 180 days (Classic support article)
 #: and 90 days (Identity Engine help); 90 days is the usual ceiling, 180 the hard one.
 SESSION_LIFETIME = Limit(
-    "minutes", hard_min=0, hard_max=180 * 24 * 60, usual_max=90 * 24 * 60,
+    "minutes",
+    hard_min=0,
+    hard_max=180 * 24 * 60,
+    usual_max=90 * 24 * 60,
     source=f"Okta: at most 180 days, {_SESSION_ARTICLE}; 90 days on Identity Engine, "
     f"{_LIFETIME_PAGE}",
 )
 
 #: factorLifetime: no maximum in the spec or the docs; 30 days is the usual ceiling.
 FACTOR_LIFETIME = Limit(
-    "minutes", hard_min=1, hard_max=LONGEST_MINUTES, usual_max=30 * 24 * 60,
+    "minutes",
+    hard_min=1,
+    hard_max=LONGEST_MINUTES,
+    usual_max=30 * 24 * 60,
     source=f"{_CHOSEN}; PT43800H is the longest period Okta itself writes",
 )
 
 #: postAuthPromptFrequency: no documented range (docs/OKTA-API.md §13.2); Okta's default is P30D.
 PROMPT_FREQUENCY = Limit(
-    "duration", hard_min=_MINUTE, hard_max=LONGEST_SECONDS, usual_min=_HOUR, usual_max=90 * _DAY,
+    "duration",
+    hard_min=_MINUTE,
+    hard_max=LONGEST_SECONDS,
+    usual_min=_HOUR,
+    usual_max=90 * _DAY,
     source=f"{_CHOSEN}; PT43800H is the longest period Okta itself writes",
 )
 
@@ -325,7 +343,11 @@ PROMPT_FREQUENCY = Limit(
 #: (Okta's Terraform docs); both are Okta's documented special values. Zero is refused
 #: unless named in allow_unusual_values (a zero period is most often a typo).
 REAUTHENTICATE_IN = Limit(
-    "duration", hard_min=0, hard_max=LONGEST_SECONDS, usual_min=_MINUTE, usual_max=90 * _DAY,
+    "duration",
+    hard_min=0,
+    hard_max=LONGEST_SECONDS,
+    usual_min=_MINUTE,
+    usual_max=90 * _DAY,
     also=(ONCE_PER_SESSION,),
     source=f"{_CHOSEN}; PT43800H is the longest period Okta itself writes",
     note="PT0S means re-authenticate at every sign-in attempt, PT43800H once per session",
@@ -346,8 +368,12 @@ SUBTITLE = Limit("characters", hard_max=1000, usual_max=300, text=True, source=_
 BUTTON = Limit("characters", hard_max=1000, usual_max=50, text=True, source=_CHOSEN)
 
 #: Lists of names: a run touching hundreds of objects is unusual for one change.
-FEW = Limit("entries", hard_max=5000, usual_max=100,
-            source=f"{_CHOSEN}; 5000 is Okta's app sign-in policy limit ({_SPEC}, Policy tag)")
+FEW = Limit(
+    "entries",
+    hard_max=5000,
+    usual_max=100,
+    source=f"{_CHOSEN}; 5000 is Okta's app sign-in policy limit ({_SPEC}, Policy tag)",
+)
 #: Users named in the params (a users_file is for long lists).
 USERS = Limit("entries", hard_max=100_000, usual_max=1000, source=_CHOSEN)
 #: Filesystem paths.

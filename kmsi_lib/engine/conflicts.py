@@ -97,7 +97,7 @@ def _request_id(event: Mapping[str, Any]) -> str | None:
     rid = transaction.get("id") if isinstance(transaction, Mapping) else None
     if rid:
         return str(rid)
-    debug = ((event.get("debugContext") or {}).get("debugData") or {})
+    debug = (event.get("debugContext") or {}).get("debugData") or {}
     return str(debug["requestId"]) if debug.get("requestId") else None
 
 
@@ -182,26 +182,36 @@ def close_witness(
         return [], notes
     wait_s = SYSLOG_WAIT_S if wait_s is None else wait_s
     writes = [e for e in journal if e.method != "GET"]
-    own = {e.request_id for e in writes if e.request_id and e.status is not None
-           and e.status < 400}
+    own = {e.request_id for e in writes if e.request_id and e.status is not None and e.status < 400}
     lost = sum(1 for e in writes if e.status is None)
     name = "nobody else wrote {} while this apply ran (Okta System Log)"
     if witness.error is not None:
-        return [make_check(
-            "Okta's System Log could be read, so other writers can be ruled out", False,
-            "the System Log (okta.logs.read)", f"not shown: {witness.error}")], notes
+        return [
+            make_check(
+                "Okta's System Log could be read, so other writers can be ruled out",
+                False,
+                "the System Log (okta.logs.read)",
+                f"not shown: {witness.error}",
+            )
+        ], notes
     deadline = time.monotonic() + wait_s
     delay = 0.5
     while True:
         try:
             events = logs.list_log_events(
-                client, since=witness.since,
-                filter=logs.target_filter([t.id for t in targets]), limit=1000,
+                client,
+                since=witness.since,
+                filter=logs.target_filter([t.id for t in targets]),
+                limit=1000,
             )
         except KmsiError as exc:
-            return [make_check(
-                "Okta's System Log could be read, so other writers can be ruled out", False,
-                "the System Log (okta.logs.read)", f"not shown: {type(exc).__name__}: {exc}")
+            return [
+                make_check(
+                    "Okta's System Log could be read, so other writers can be ruled out",
+                    False,
+                    "the System Log (okta.logs.read)",
+                    f"not shown: {type(exc).__name__}: {exc}",
+                )
             ], notes
         seen = {_request_id(e) for e in events}
         missing = own - seen
@@ -214,18 +224,30 @@ def close_witness(
     )
     checks: list[Check] = []
     if missing:
-        checks.append(make_check(
-            "Okta's System Log shows this apply's own writes, so other writers can be ruled out",
-            False, sorted(own), f"not shown after {wait_s:.0f} s: {sorted(missing)}"))
+        checks.append(
+            make_check(
+                "Okta's System Log shows this apply's own writes, so other writers can be"
+                " ruled out",
+                False,
+                sorted(own),
+                f"not shown after {wait_s:.0f} s: {sorted(missing)}",
+            )
+        )
     for target in targets:
         others = foreign[target.id]
-        checks.append(make_check(
-            name.format(target.label), not others, "only this run's writes",
-            others or "only this run's writes"))
+        checks.append(
+            make_check(
+                name.format(target.label),
+                not others,
+                "only this run's writes",
+                others or "only this run's writes",
+            )
+        )
     if adopted:
         notes.append(
             f"{len(adopted)} System Log event(s) with no request id of ours were taken as the"
-            f" write(s) whose answer was lost: {adopted}")
+            f" write(s) whose answer was lost: {adopted}"
+        )
     return checks, notes
 
 
@@ -244,7 +266,12 @@ def rewritten_after_us(
             continue
         ours, theirs = answer.get("lastUpdated"), now.get("lastUpdated")
         if ours and theirs and ours != theirs:
-            checks.append(make_check(
-                f"nobody wrote {record.ref.label()} after this apply's write (lastUpdated)",
-                False, ours, theirs))
+            checks.append(
+                make_check(
+                    f"nobody wrote {record.ref.label()} after this apply's write (lastUpdated)",
+                    False,
+                    ours,
+                    theirs,
+                )
+            )
     return checks

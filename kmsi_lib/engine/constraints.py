@@ -26,15 +26,38 @@ __all__ = ["AccessPolicyConstraints", "check_constraints"]
 _Text = Annotated[str, _bounds.NAME]
 _Requirement = Literal["OPTIONAL", "REQUIRED"]
 _Method = Literal[
-    "PASSWORD", "SECURITY_QUESTION", "SMS", "VOICE", "EMAIL", "PUSH", "SIGNED_NONCE", "OTP",
-    "TOTP", "WEBAUTHN", "DUO", "IDP", "CERT",
+    "PASSWORD",
+    "SECURITY_QUESTION",
+    "SMS",
+    "VOICE",
+    "EMAIL",
+    "PUSH",
+    "SIGNED_NONCE",
+    "OTP",
+    "TOTP",
+    "WEBAUTHN",
+    "DUO",
+    "IDP",
+    "CERT",
 ]
 # The spec's enum is upper case; the real API also accepts and echoes lower case
 # ("password", docs/OKTA-API.md §7.3, recording AppSignOnPolicyRule_crud #61), so both
 # spellings are accepted.
 _Type = Literal[
-    "SECURITY_KEY", "PHONE", "EMAIL", "PASSWORD", "SECURITY_QUESTION", "APP", "FEDERATED",
-    "security_key", "phone", "email", "password", "security_question", "app", "federated",
+    "SECURITY_KEY",
+    "PHONE",
+    "EMAIL",
+    "PASSWORD",
+    "SECURITY_QUESTION",
+    "APP",
+    "FEDERATED",
+    "security_key",
+    "phone",
+    "email",
+    "password",
+    "security_question",
+    "app",
+    "federated",
 ]
 
 

@@ -12,7 +12,6 @@ from kmsi_lib.engine.paths import get_path, same_value, set_path, writable
 __all__ = ["Edit"]
 
 
-
 class Edit:
     """Read-modify-write of one object, recording a verification check per owned field.
 
@@ -81,5 +80,3 @@ class Edit:
             return Change.create(self.ref, self.after, note)
         planned = Change.update(self.ref, self.before, self.after, note)
         return planned if planned.diffs else None
-
-

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ObjectKind", "PolicyKind", "RuleKind", "get_kind", "register_kind"]
 
+
 class ObjectKind:
     """How to read and write one kind of object. Subclass and :func:`register_kind`.
 
@@ -117,5 +118,3 @@ def _lookup_object(c: OktaClient, a: Mapping[str, Any]) -> Any:
 
 # any registered kind, read by ref (rollback re-reads what an apply wrote through this)
 register_lookup("object", _lookup_object)
-
-

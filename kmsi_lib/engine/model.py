@@ -63,7 +63,6 @@ def created_placeholder(index: int) -> str:
     return f"$created:{index}"
 
 
-
 @dataclass(frozen=True)
 class ObjectRef:
     """Which object a change is about: its kind, id, name and parent's id.
@@ -106,7 +105,6 @@ class ObjectRef:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ObjectRef:
         return cls(data["kind"], data.get("id"), data.get("name"), data.get("parent_id"))
-
 
 
 @dataclass

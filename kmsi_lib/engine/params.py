@@ -102,8 +102,11 @@ def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseMode
         info = current.model_fields.get(part)
         annotation = info.annotation if info is not None else None
         # an optional section (``KnowledgeConstraint | None``) is its model
-        models = [a for a in typing.get_args(annotation) if isinstance(a, type)
-                  and issubclass(a, BaseModel)]
+        models = [
+            a
+            for a in typing.get_args(annotation)
+            if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
         if len(models) == 1:
             annotation = models[0]
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
@@ -120,8 +123,10 @@ def _message(error: Mapping[str, Any], model: type[BaseModel]) -> str:
         owner = _model_at(model, error["loc"][:-1])
         field = owner.model_fields.get(str(error["loc"][-1])) if owner is not None else None
         what = f" ({field.description.rstrip('.')})" if field and field.description else ""
-        return (f"is required{what}: nothing is chosen for you; name it in the params file"
-                " (or the form)")
+        return (
+            f"is required{what}: nothing is chosen for you; name it in the params file"
+            " (or the form)"
+        )
     if kind == "extra_forbidden":
         owner = _model_at(model, error["loc"][:-1])
         if owner is None:
@@ -195,4 +200,3 @@ def parse_params(model: type[ModelT], data: Mapping[str, Any] | ModelT) -> Model
         raise ParameterError(first_field, first_message) from None
     rest = "; ".join(f"{name}: {message}" for name, message in problems[1:])
     raise ParameterError(first_field, f"{first_message}; also {rest}") from None
-

@@ -50,7 +50,6 @@ DURATION_KEYS: frozenset[str] = frozenset(
 )
 
 
-
 @dataclass(frozen=True)
 class FieldDiff:
     """One field of one object: its dotted ``path``, value before and after (None = absent)."""
@@ -195,4 +194,3 @@ def diff(before: Any, after: Any, prefix: str = "") -> list[FieldDiff]:
     if same_value(prefix, before, after):
         return []
     return [FieldDiff(prefix or "(object)", copy.deepcopy(before), copy.deepcopy(after))]
-

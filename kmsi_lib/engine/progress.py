@@ -55,8 +55,14 @@ def report_write(event: str, index: int, change: Change, ref: ObjectRef, **extra
     listener = _write_listener.get()
     if listener is None:
         return
-    payload = {"event": event, "index": index, "action": change.action, "kind": change.kind,
-               "ref": ref.to_dict(), **extra}
+    payload = {
+        "event": event,
+        "index": index,
+        "action": change.action,
+        "kind": change.kind,
+        "ref": ref.to_dict(),
+        **extra,
+    }
     try:
         listener(payload)
     except Exception:  # noqa: S110 - a broken listener must not stop or repeat a write
@@ -83,15 +89,19 @@ def recover_apply_result(
             state[index] = event
     for index in sorted(state):
         event, change = state[index], plan.changes[index]
-        ref = ObjectRef.from_dict(event["ref"]) if isinstance(event.get("ref"), Mapping) \
+        ref = (
+            ObjectRef.from_dict(event["ref"])
+            if isinstance(event.get("ref"), Mapping)
             else change.ref
+        )
         answer = event.get("answer") if isinstance(event.get("answer"), dict) else None
         if event.get("event") == "failed":
             continue
         if event.get("event") == "sending":
             result.notes.append(
                 f"{change.action} of {ref.label()} was sent and not answered: it may have"
-                " landed; a rollback re-reads it first")
+                " landed; a rollback re-reads it first"
+            )
         result.applied.append(AppliedChange(replace(change, ref=ref), answer))
         if change.action in ("create", "update", "delete"):
             result.before_state.append(BeforeRecord(ref, change.action, change.before, answer))
@@ -99,5 +109,3 @@ def recover_apply_result(
             result.created.append(ref)
     result.finished_at = utc_now()
     return result
-
-

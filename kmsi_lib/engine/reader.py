@@ -202,4 +202,3 @@ def check_drift(client: OktaClient, plan: Plan) -> list[str]:
             more = f" and {len(fields) - 6} more" if len(fields) > 6 else ""
             problems.append(f"{obs.key}: {shown or 'changed'}{more}")
     return problems
-

@@ -84,7 +84,6 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-
 def plan_text(plan: Plan) -> str:
     """The plan for a terminal: warnings first, then parameters, changes, manual steps."""
     lines = [f"Plan: {plan.procedure} on {plan.org_url} at {plan.created_at}"]

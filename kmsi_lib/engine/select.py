@@ -28,6 +28,7 @@ __all__ = [
     "unknown_group",
 ]
 
+
 @dataclass(frozen=True)
 class ResolvedApp:
     """An app chosen by the parameters, with its authentication policy's id.
@@ -193,5 +194,3 @@ def resolve_groups(reader: Reader, names: Sequence[str], *, field: str = "groups
         if group["id"] not in ids:
             ids.append(group["id"])
     return ids
-
-

@@ -90,8 +90,9 @@ class HttpSandboxWitness:
 
     def _get(self, path: str) -> Any:
         # a client of its own: nothing of the operator's (auth, headers, journal) is reused
-        client = httpx.Client(base_url=self.admin_url, transport=self._transport,
-                              timeout=self._timeout_s)
+        client = httpx.Client(
+            base_url=self.admin_url, transport=self._transport, timeout=self._timeout_s
+        )
         try:
             response = client.get(f"/_sandbox/{path}")
             response.raise_for_status()

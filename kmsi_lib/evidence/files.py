@@ -40,7 +40,6 @@ STAGING_DIR = ".staging"
 PLAN_ONLY_CHANGE = "PLAN-ONLY"
 
 
-
 def write_json(path: Path, value: Any) -> Path:
     """Write JSON atomically (temp file + rename) so a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,8 +84,10 @@ def read_run_files(run_dir: Path, rel: str) -> tuple[dict[str, str], dict[str, b
         for name in sorted(dirs + names):
             path = Path(here) / name
             if path.is_symlink():
-                raise EvidenceError(f"{rel}/{path.relative_to(run_dir).as_posix()} is a "
-                                    "symbolic link: a run's files are never links")
+                raise EvidenceError(
+                    f"{rel}/{path.relative_to(run_dir).as_posix()} is a "
+                    "symbolic link: a run's files are never links"
+                )
         for name in names:
             path = Path(here) / name
             data = path.read_bytes()

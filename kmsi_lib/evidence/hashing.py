@@ -39,4 +39,3 @@ def file_digests(run_dir: Path, *, exclude: Iterable[str] = ()) -> dict[str, str
         if name not in skip:
             out[name] = sha256_file(path)
     return out
-

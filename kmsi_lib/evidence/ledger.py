@@ -148,13 +148,20 @@ def chain_problems(entries: Sequence[Mapping[str, Any]]) -> list[Problem]:
         at = line_label(index, entry)
         if entry.get("seq") != index:
             problems.append(
-                Problem("seq", at, f"sequence number should be {index}: lines removed, "
-                        "inserted or reordered")
+                Problem(
+                    "seq",
+                    at,
+                    f"sequence number should be {index}: lines removed, inserted or reordered",
+                )
             )
         if entry.get("prev_hash") != prev_hash:
             problems.append(
-                Problem("chain", at, "prev_hash does not match the previous line's hash: "
-                        "the chain is broken (a line was removed, inserted or reordered)")
+                Problem(
+                    "chain",
+                    at,
+                    "prev_hash does not match the previous line's hash: "
+                    "the chain is broken (a line was removed, inserted or reordered)",
+                )
             )
         if entry.get("hash") != entry_hash(str(entry.get("prev_hash")), entry):
             problems.append(Problem("hash", at, "hash does not match the entry: it was edited"))
@@ -171,9 +178,14 @@ def expect_problems(entries: Sequence[Mapping[str, Any]], expect: Sequence[str])
     """One problem per ``expect`` hash (copied elsewhere earlier) the ledger no longer holds."""
     hashes = {str(e.get("hash")) for e in entries}
     return [
-        Problem("anchor", LEDGER_FILE, f"the expected hash {pinned} is not in the ledger: it was "
-                "rewritten (or this is another ledger)")
-        for pinned in expect if pinned not in hashes
+        Problem(
+            "anchor",
+            LEDGER_FILE,
+            f"the expected hash {pinned} is not in the ledger: it was "
+            "rewritten (or this is another ledger)",
+        )
+        for pinned in expect
+        if pinned not in hashes
     ]
 
 
@@ -186,8 +198,10 @@ def read_anchor(root: Path) -> dict[str, Any] | None:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise EvidenceError(f"{path}: unreadable anchor ({exc})") from exc
-    if not isinstance(value, dict) or not isinstance(value.get("seq"), int) or not isinstance(
-        value.get("hash"), str
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("seq"), int)
+        or not isinstance(value.get("hash"), str)
     ):
         raise EvidenceError(f"{path}: not a ledger anchor ({{seq, hash}})")
     return value
@@ -206,16 +220,34 @@ def anchor_problems(root: Path, entries: Sequence[Mapping[str, Any]]) -> list[Pr
     if anchor is None:
         if not entries:
             return []
-        return [Problem("anchor", ANCHOR_FILE, "the ledger has entries but no anchor: it was "
-                        "deleted (or the root predates anchors; once `kmsi evidence verify` "
-                        "shows nothing else wrong, `kmsi evidence anchor` sets it)")]
+        return [
+            Problem(
+                "anchor",
+                ANCHOR_FILE,
+                "the ledger has entries but no anchor: it was "
+                "deleted (or the root predates anchors; once `kmsi evidence verify` "
+                "shows nothing else wrong, `kmsi evidence anchor` sets it)",
+            )
+        ]
     seq, pinned = anchor["seq"], anchor["hash"]
     if seq > len(entries):
-        return [Problem("anchor", ANCHOR_FILE, f"the anchor is at seq {seq} but the ledger has "
-                        f"{len(entries)} lines: lines were removed from its end")]
+        return [
+            Problem(
+                "anchor",
+                ANCHOR_FILE,
+                f"the anchor is at seq {seq} but the ledger has "
+                f"{len(entries)} lines: lines were removed from its end",
+            )
+        ]
     if seq < 1 or entries[seq - 1].get("hash") != pinned:
-        return [Problem("anchor", ANCHOR_FILE, f"the ledger's line {seq} is not the anchored "
-                        f"entry (hash {pinned}): the ledger was rewritten")]
+        return [
+            Problem(
+                "anchor",
+                ANCHOR_FILE,
+                f"the ledger's line {seq} is not the anchored "
+                f"entry (hash {pinned}): the ledger was rewritten",
+            )
+        ]
     return []
 
 
@@ -230,7 +262,9 @@ def anchor_ledger(root: Path) -> dict[str, Any]:
         entries = read_ledger(root)
         problems = chain_problems(entries)
         if problems or not entries:
-            raise EvidenceError(f"cannot anchor {root / LEDGER_FILE}: "
-                                + ("; ".join(str(p) for p in problems) or "it is empty"))
+            raise EvidenceError(
+                f"cannot anchor {root / LEDGER_FILE}: "
+                + ("; ".join(str(p) for p in problems) or "it is empty")
+            )
         _write_anchor(root, entries[-1])
     return entries[-1]

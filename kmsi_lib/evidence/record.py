@@ -212,8 +212,9 @@ def record_run(
     if notebook.is_file():
         try:
             # The banner is the record so far: the files are hashed once the export exists.
-            export_html(notebook, notebook.with_suffix(".html"),
-                        header=evidence_header(assemble({})))
+            export_html(
+                notebook, notebook.with_suffix(".html"), header=evidence_header(assemble({}))
+            )
         except Exception as exc:  # a broken export must not lose the rest of the evidence
             problems.append(f"HTML export failed: {type(exc).__name__}: {exc}")
     record = assemble(file_digests(staging, exclude=[RECORD_FILE]))
@@ -230,21 +231,35 @@ def record_run(
     }
     if hits:
         remove_tree(staging)
-        entry = append_ledger(root, {
-            **common, "kind": "quarantined", "path": None, "outcome": "quarantined",
-            "record_sha256": None, "files": {},
-            "reason": f"a secret was found in {len({h.file for h in hits})} file(s): "
-                      + describe_hits(hits),
-        })
+        entry = append_ledger(
+            root,
+            {
+                **common,
+                "kind": "quarantined",
+                "path": None,
+                "outcome": "quarantined",
+                "record_sha256": None,
+                "files": {},
+                "reason": f"a secret was found in {len({h.file for h in hits})} file(s): "
+                + describe_hits(hits),
+            },
+        )
         return RecordedRun(None, None, entry, tuple(hits))
 
     final = root / meta.change_id / meta.run_id
     final.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staging, final)
     digests = file_digests(final)
-    entry = append_ledger(root, {
-        **common, "kind": "run", "path": f"{meta.change_id}/{meta.run_id}",
-        "outcome": record["outcome"], "status": record["status"],
-        "record_sha256": digests[RECORD_FILE], "files": digests,
-    })
+    entry = append_ledger(
+        root,
+        {
+            **common,
+            "kind": "run",
+            "path": f"{meta.change_id}/{meta.run_id}",
+            "outcome": record["outcome"],
+            "status": record["status"],
+            "record_sha256": digests[RECORD_FILE],
+            "files": digests,
+        },
+    )
     return RecordedRun(final, record, entry, ())

@@ -42,15 +42,24 @@ def evidence_header(record: Mapping[str, Any]) -> str:
         ("Status / outcome", f"{record.get('status', '')} / {record.get('outcome', '')}"),
         ("Verification", {True: "passed", False: "FAILED", None: "none made"}[passed]),
         ("Operator", str(record.get("operator", ""))),
-        ("Started / finished (UTC)",
-         f"{record.get('started_at', '')} / {record.get('finished_at', '')}"),
+        (
+            "Started / finished (UTC)",
+            f"{record.get('started_at', '')} / {record.get('finished_at', '')}",
+        ),
         ("Org", f"{org.get('url', '')} ({org.get('type') or 'engine unknown'})"),
-        ("Runbook", f"{notebook.get('path', '')} (template sha256 "
-                    f"{notebook.get('template_sha256', '')})"),
+        (
+            "Runbook",
+            f"{notebook.get('path', '')} (template sha256 {notebook.get('template_sha256', '')})",
+        ),
     ]
     if isinstance(approved, Mapping):
-        rows.append(("Approved plan", f"run {approved.get('run_id', '')}, record sha256 "
-                                      f"{approved.get('record_sha256', '')}"))
+        rows.append(
+            (
+                "Approved plan",
+                f"run {approved.get('run_id', '')}, record sha256 "
+                f"{approved.get('record_sha256', '')}",
+            )
+        )
     if isinstance(error, Mapping):
         rows.append(("Error", f"{error.get('type', '')}: {error.get('message', '')}"))
     ok = record.get("status") == "succeeded" and passed is not False
@@ -66,7 +75,7 @@ def evidence_header(record: Mapping[str, Any]) -> str:
         f'padding:8px 16px;margin:8px 16px 16px;font-family:sans-serif">'
         f'<h2 style="color:{colour};margin:4px 0">Evidence of run {run_id}</h2>'
         f"<table>{cells}</table>"
-        "<p style=\"font-size:90%\">The full record (parameters, plan, before-state, request "
+        '<p style="font-size:90%">The full record (parameters, plan, before-state, request '
         "journal, file hashes) is <code>record.json</code> next to this file. Check that "
         "nothing was edited with <code>kmsi evidence verify</code>.</p></div>"
     )

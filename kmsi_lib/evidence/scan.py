@@ -155,7 +155,10 @@ def secret_forms(secret: str) -> list[tuple[str, bytes]]:
 
 
 def scan_for_secrets(
-    paths: Iterable[Path], secrets: Sequence[str], *, extra: Mapping[str, bytes] | None = None,
+    paths: Iterable[Path],
+    secrets: Sequence[str],
+    *,
+    extra: Mapping[str, bytes] | None = None,
     base: Path | None = None,
 ) -> list[SecretHit]:
     """Find every (file, encoding) where a secret occurs; ``extra`` scans captured output too.

@@ -57,8 +57,9 @@ class VerifyReport:
     def to_text(self) -> str:
         """The report for a terminal."""
         if self.ok:
-            return (f"evidence intact: {self.entries} ledger entries, {self.runs} runs "
-                    f"in {self.root}")
+            return (
+                f"evidence intact: {self.entries} ledger entries, {self.runs} runs in {self.root}"
+            )
         lines = [f"evidence NOT intact ({len(self.problems)} problems) in {self.root}:"]
         lines += [f"  - [{p.kind}] {p}" for p in self.problems]
         return "\n".join(lines)
@@ -100,8 +101,11 @@ def verify(root: Path, *, expect: Sequence[str] = ()) -> VerifyReport:
             Problem("unlisted-run", rel, "run directory is not in the ledger (added afterwards?)")
         )
     for name in _stray_root_files(root):
-        problems.append(Problem("unlisted-file", name, "file is not part of any recorded run "
-                                "(added afterwards?)"))
+        problems.append(
+            Problem(
+                "unlisted-file", name, "file is not part of any recorded run (added afterwards?)"
+            )
+        )
     return VerifyReport(root, len(entries), runs, tuple(problems))
 
 
@@ -116,8 +120,10 @@ def check_ledger(root: Path, *, expect: Sequence[str] = ()) -> list[dict[str, An
     problems = chain_problems(entries) + anchor_problems(root, entries)
     problems += expect_problems(entries, expect)
     if problems:
-        raise EvidenceError(f"the ledger {root / LEDGER_FILE} does not verify: "
-                            + "; ".join(f"[{p.kind}] {p}" for p in problems))
+        raise EvidenceError(
+            f"the ledger {root / LEDGER_FILE} does not verify: "
+            + "; ".join(f"[{p.kind}] {p}" for p in problems)
+        )
     return entries
 
 
@@ -170,8 +176,10 @@ def verified_run(root: Path, path: Path, *, expect: Sequence[str] = ()) -> Verif
     given = Path(path).expanduser()
     link = symlink_on_the_way(root, given)
     if link is not None:
-        raise EvidenceError(f"{link} is a symbolic link: evidence is read only from the files "
-                            f"inside the evidence root {root}")
+        raise EvidenceError(
+            f"{link} is a symbolic link: evidence is read only from the files "
+            f"inside the evidence root {root}"
+        )
     if not given.exists():
         raise EvidenceError(f"{given}: no such file or directory")
     real, base = given.resolve(), root.resolve()
@@ -181,30 +189,40 @@ def verified_run(root: Path, path: Path, *, expect: Sequence[str] = ()) -> Verif
         raise EvidenceError(
             f"{given} is not in the evidence root {root}: only evidence recorded in the root "
             "this run writes to (--evidence-root) is accepted, whatever another root's ledger "
-            "says") from None
+            "says"
+        ) from None
     if len(parts) == 2 and real.is_dir():
         name = RECORD_FILE
     elif len(parts) == 3 and real.is_file():
         name = parts[2]
     else:
-        raise EvidenceError(f"{given} is not a recorded run directory (<change>/<run>) of "
-                            f"{root}, nor a file directly in one")
+        raise EvidenceError(
+            f"{given} is not a recorded run directory (<change>/<run>) of "
+            f"{root}, nor a file directly in one"
+        )
     rel = f"{parts[0]}/{parts[1]}"
     if parts[0].startswith("."):
         raise EvidenceError(f"{given} is a run in progress ({STAGING_DIR}), not recorded evidence")
 
     entries = check_ledger(root, expect=expect)
-    found = [(i, e) for i, e in enumerate(entries, start=1)
-             if e.get("kind") == "run" and e.get("path") == rel]
+    found = [
+        (i, e)
+        for i, e in enumerate(entries, start=1)
+        if e.get("kind") == "run" and e.get("path") == rel
+    ]
     if not found:
-        raise EvidenceError(f"the run {rel} is not in the ledger {root / LEDGER_FILE} (only "
-                            "recorded evidence is accepted)")
+        raise EvidenceError(
+            f"the run {rel} is not in the ledger {root / LEDGER_FILE} (only "
+            "recorded evidence is accepted)"
+        )
     position, entry = found[0]
     if expect:
         seen = max(i for i, e in enumerate(entries, start=1) if e.get("hash") in expect)
         if position > seen:
-            raise EvidenceError(f"the run {rel} (ledger line {position}) was recorded after the "
-                                f"ledger head the approver saw (--expect, line {seen})")
+            raise EvidenceError(
+                f"the run {rel} (ledger line {position}) was recorded after the "
+                f"ledger head the approver saw (--expect, line {seen})"
+            )
 
     run_dir = base / parts[0] / parts[1]
     digests, contents = read_run_files(run_dir, rel)
@@ -212,8 +230,11 @@ def verified_run(root: Path, path: Path, *, expect: Sequence[str] = ()) -> Verif
     assert isinstance(listed, Mapping)
     problems = [f"{n}: removed" for n in sorted(set(listed) - set(digests))]
     problems += [f"{n}: not in the ledger (added)" for n in sorted(set(digests) - set(listed))]
-    problems += [f"{n}: edited (sha256 differs from the ledger)"
-                 for n in sorted(set(listed) & set(digests)) if listed[n] != digests[n]]
+    problems += [
+        f"{n}: edited (sha256 differs from the ledger)"
+        for n in sorted(set(listed) & set(digests))
+        if listed[n] != digests[n]
+    ]
     if digests.get(RECORD_FILE) != entry.get("record_sha256"):
         problems.append(f"{RECORD_FILE}: sha256 differs from the ledger's record_sha256")
     if problems or RECORD_FILE not in contents:
@@ -222,18 +243,21 @@ def verified_run(root: Path, path: Path, *, expect: Sequence[str] = ()) -> Verif
     record = _parse(rel, RECORD_FILE, contents[RECORD_FILE])
     if not isinstance(record, dict) or record.get("schema") != SCHEMA:
         raise EvidenceError(f"{rel}/{RECORD_FILE}: not a kmsi evidence record (schema {SCHEMA})")
-    if (record.get("run_id"), record.get("change_id")) != (entry.get("run_id"),
-                                                           entry.get("change_id")) or (
-        rel != f"{record.get('change_id')}/{record.get('run_id')}"
-    ):
-        raise EvidenceError(f"{rel}/{RECORD_FILE}: its run id and change id are not those of "
-                            "its ledger entry and directory (a record moved between runs?)")
+    if (record.get("run_id"), record.get("change_id")) != (
+        entry.get("run_id"),
+        entry.get("change_id"),
+    ) or (rel != f"{record.get('change_id')}/{record.get('run_id')}"):
+        raise EvidenceError(
+            f"{rel}/{RECORD_FILE}: its run id and change id are not those of "
+            "its ledger entry and directory (a record moved between runs?)"
+        )
     if record.get("files") != {k: v for k, v in listed.items() if k != RECORD_FILE}:
         raise EvidenceError(f"{rel}/{RECORD_FILE}: its file list differs from the ledger's")
     if name not in digests:
         raise EvidenceError(f"{given}: not a file of the run")
-    return VerifiedRun(base, run_dir, rel, name, dict(entry), position, dict(entries[-1]),
-                       record, contents)
+    return VerifiedRun(
+        base, run_dir, rel, name, dict(entry), position, dict(entries[-1]), record, contents
+    )
 
 
 def _stray_root_files(root: Path) -> list[str]:
@@ -256,16 +280,29 @@ def _verify_run(root: Path, rel: str, entry: Mapping[str, Any], where: str) -> l
         if name not in actual:
             problems.append(Problem("missing-file", f"{rel}/{name}", "file was removed"))
         elif actual[name] != expected[name]:
-            problems.append(Problem("changed-file", f"{rel}/{name}", "file was edited (sha256 "
-                                    "differs from the ledger)"))
+            problems.append(
+                Problem(
+                    "changed-file",
+                    f"{rel}/{name}",
+                    "file was edited (sha256 differs from the ledger)",
+                )
+            )
     for name in sorted(set(actual) - set(expected)):
-        problems.append(Problem("unlisted-file", f"{rel}/{name}", "file is not in the ledger "
-                                "(added after the run)"))
+        problems.append(
+            Problem(
+                "unlisted-file", f"{rel}/{name}", "file is not in the ledger (added after the run)"
+            )
+        )
     # With record.json in both file lists, the comparison above already reports an edit.
     listed_both = RECORD_FILE in actual and RECORD_FILE in expected
     if actual.get(RECORD_FILE) != entry.get("record_sha256") and not listed_both:
-        problems.append(Problem("record", f"{rel}/{RECORD_FILE}",
-                                "record sha256 differs from the ledger's record_sha256"))
+        problems.append(
+            Problem(
+                "record",
+                f"{rel}/{RECORD_FILE}",
+                "record sha256 differs from the ledger's record_sha256",
+            )
+        )
     record_path = run_dir / RECORD_FILE
     if record_path.is_file():
         try:
@@ -278,11 +315,21 @@ def _verify_run(root: Path, rel: str, entry: Mapping[str, Any], where: str) -> l
             if record.get("run_id") != entry.get("run_id") or (
                 record.get("change_id") != entry.get("change_id")
             ):
-                problems.append(Problem("record", f"{rel}/{RECORD_FILE}",
-                                        "run id or change id differs from the ledger entry"))
+                problems.append(
+                    Problem(
+                        "record",
+                        f"{rel}/{RECORD_FILE}",
+                        "run id or change id differs from the ledger entry",
+                    )
+                )
             listed_in_record = record.get("files")
             others = {k: v for k, v in expected.items() if k != RECORD_FILE}
             if listed_in_record != others:
-                problems.append(Problem("record", f"{rel}/{RECORD_FILE}",
-                                        "the record's file list differs from the ledger's"))
+                problems.append(
+                    Problem(
+                        "record",
+                        f"{rel}/{RECORD_FILE}",
+                        "the record's file list differs from the ledger's",
+                    )
+                )
     return problems

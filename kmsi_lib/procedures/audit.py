@@ -110,7 +110,6 @@ class Params(ParamsModel):
     allow_unusual_values: AllowUnusualValues
 
 
-
 # --------------------------------------------------------------------------- the report
 
 
@@ -331,8 +330,7 @@ def _sign_on_section(client: OktaClient, max_workers: int) -> list[dict[str, Any
             "system": bool(p.get("system")),
             "groups": list(get_path(p, "conditions.people.groups.include") or []),
             "rules": [
-                summarize_sign_on_rule(r)
-                for r in sorted(rs, key=lambda r: r.get("priority") or 0)
+                summarize_sign_on_rule(r) for r in sorted(rs, key=lambda r: r.get("priority") or 0)
             ],
         }
         for p, rs in zip(policies, rules, strict=True)

@@ -36,7 +36,6 @@ Severity = Literal["high", "medium", "low", "info"]
 SEVERITY_ORDER: dict[str, int] = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
 
-
 @dataclass(frozen=True)
 class Finding:
     """One risk the auditor should look at, tied to the object that carries it."""

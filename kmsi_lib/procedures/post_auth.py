@@ -80,9 +80,7 @@ CATCH_ALL = "Catch-all Rule"
 
 #: Names of app sign-in rules kmsi creates and manages (the pre-auth procedure's app rule,
 #: by its default name); without ``rule_name`` the top active one of these is changed.
-MANAGED_RULE_NAMES: tuple[str, ...] = (
-    str(pre_auth.Params.model_fields["app_rule_name"].default),
-)
+MANAGED_RULE_NAMES: tuple[str, ...] = (str(pre_auth.Params.model_fields["app_rule_name"].default),)
 
 
 class Params(ParamsModel):

@@ -115,10 +115,8 @@ class Params(ParamsModel):
         1, description="Priority of the session policy; 1 is evaluated first."
     )
     rule_name: Annotated[str, bounds.NAME] = pydantic.Field("KMSI MFA lifetime", min_length=1)
-    factor_lifetime_minutes: Annotated[
-        Minutes, pydantic.Field(ge=1), bounds.FACTOR_LIFETIME
-    ] = pydantic.Field(
-        120, description="Minutes before MFA is asked again (the MFA lifetime)."
+    factor_lifetime_minutes: Annotated[Minutes, pydantic.Field(ge=1), bounds.FACTOR_LIFETIME] = (
+        pydantic.Field(120, description="Minutes before MFA is asked again (the MFA lifetime).")
     )
     primary_factor: Literal["PASSWORD_IDP_ANY_FACTOR", "PASSWORD_IDP"] = "PASSWORD_IDP_ANY_FACTOR"
     max_session_idle_minutes: Annotated[Minutes, pydantic.Field(ge=1), bounds.SESSION_IDLE] = 120

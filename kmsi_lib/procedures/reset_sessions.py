@@ -186,8 +186,11 @@ def read_user_file(name: str) -> str:
         with path.open("rb") as stream:
             raw = stream.read(USERS_FILE_MAX_BYTES + 1)
         if len(raw) > USERS_FILE_MAX_BYTES:
-            raise ParameterError("users_file", f"{str(path)!r} is more than "
-                                 f"{USERS_FILE_MAX_BYTES} bytes; split the list into several runs")
+            raise ParameterError(
+                "users_file",
+                f"{str(path)!r} is more than "
+                f"{USERS_FILE_MAX_BYTES} bytes; split the list into several runs",
+            )
     except OSError as exc:
         raise ParameterError("users_file", f"cannot read {str(path)!r}: {exc}") from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -195,8 +198,11 @@ def read_user_file(name: str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ParameterError("users_file", f"{str(path)!r} is not UTF-8 text (byte "
-                             f"{exc.start} cannot be decoded); save it as UTF-8") from None
+        raise ParameterError(
+            "users_file",
+            f"{str(path)!r} is not UTF-8 text (byte "
+            f"{exc.start} cannot be decoded); save it as UTF-8",
+        ) from None
 
 
 def _entries(p: Params) -> list[tuple[str, str]]:

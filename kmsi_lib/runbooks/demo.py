@@ -39,6 +39,7 @@ __all__ = [
     "run_demo",
 ]
 
+
 @dataclasses.dataclass(frozen=True)
 class DemoStep:
     notebook: str
@@ -67,18 +68,20 @@ def _project_dir() -> Path:
     for candidate in (Path.cwd(), Path(__file__).resolve().parents[2]):
         if (candidate / "notebooks").is_dir() and (candidate / "params").is_dir():
             return candidate
-    raise ConfigError("kmsi demo: run it from the kmsi-runbooks checkout (no notebooks/ and "
-                      "params/ here)")
+    raise ConfigError(
+        "kmsi demo: run it from the kmsi-runbooks checkout (no notebooks/ and params/ here)"
+    )
 
 
 def add_demo_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``kmsi demo`` (wired by :mod:`kmsi_lib.cli`)."""
-    p.description = ("Start the sandbox org on loopback and run every runbook against it: the "
-                     "audit, then plan and apply of each change, the audit again and a "
-                     "rollback.")
+    p.description = (
+        "Start the sandbox org on loopback and run every runbook against it: the "
+        "audit, then plan and apply of each change, the audit again and a "
+        "rollback."
+    )
     p.add_argument("--evidence-root", type=Path, default=Path("evidence"))
-    p.add_argument("--timeout", type=positive_seconds, default=300,
-                   help="seconds allowed per cell")
+    p.add_argument("--timeout", type=positive_seconds, default=300, help="seconds allowed per cell")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -132,12 +135,15 @@ def run_demo(
                 name = runbook_name(notebook)
                 params_file = params_file_for(notebook, project / "params" / "sandbox")
                 if step.before == "enable-pre-auth-toggle":
-                    print("(the admin's manual step: the sandbox's pre-auth KMSI toggle is "
-                          "switched on through its admin API)")
+                    print(
+                        "(the admin's manual step: the sandbox's pre-auth KMSI toggle is "
+                        "switched on through its admin API)"
+                    )
                     sandbox.admin.set_org_settings({"preAuthKmsi": True})
                 if step.before == "rollback-post-auth":
-                    params_file = _rollback_params(params_file, last_apply.get("post_auth"),
-                                                   Path(tmp))
+                    params_file = _rollback_params(
+                        params_file, last_apply.get("post_auth"), Path(tmp)
+                    )
                 # Each apply applies the plan run just before it, as a change board would
                 # approve it (the rollback too).
                 approved = last_plan.get(name) if step.mode == "apply" else None
@@ -145,9 +151,14 @@ def run_demo(
                 print(f"\n== {step.notebook} ({step.mode}{how})")
                 try:
                     report = run_notebook(
-                        notebook, params_file, mode=step.mode, change_id=change_id,
-                        approved_plan=approved, evidence_root=evidence_root,
-                        timeout=timeout, progress=progress,
+                        notebook,
+                        params_file,
+                        mode=step.mode,
+                        change_id=change_id,
+                        approved_plan=approved,
+                        evidence_root=evidence_root,
+                        timeout=timeout,
+                        progress=progress,
                     )
                 except KmsiError as exc:
                     runs.append(DemoRun(step, None, str(exc)))
@@ -172,8 +183,12 @@ def demo_main(args: argparse.Namespace) -> int:
     from kmsi_lib.sandbox import Sandbox
 
     try:
-        runs = run_demo(Sandbox(seed="default"), args.evidence_root, timeout=args.timeout,
-                        progress=not args.no_progress)
+        runs = run_demo(
+            Sandbox(seed="default"),
+            args.evidence_root,
+            timeout=args.timeout,
+            progress=not args.no_progress,
+        )
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
@@ -187,8 +202,10 @@ def demo_main(args: argparse.Namespace) -> int:
     verified = evidence.verify(args.evidence_root)
     print("\n" + verified.to_text())
     last = next((r[3] for r in reversed(rows) if r[3] != "-"), str(args.evidence_root))
-    print(f"\nOpen the HTML evidence in a browser, e.g. {last}/notebook.html; "
-          f"list every run with: kmsi evidence list --root {args.evidence_root}")
+    print(
+        f"\nOpen the HTML evidence in a browser, e.g. {last}/notebook.html; "
+        f"list every run with: kmsi evidence list --root {args.evidence_root}"
+    )
     return EXIT_OK if all(r.ok for r in runs) and verified.ok else EXIT_FAILED
 
 

@@ -200,8 +200,9 @@ def _widget(kind: Kind, choices: tuple[Any, ...], value: Any, label: str) -> w.V
         return w.FloatText(value=float(value or 0), **common)
     if kind == "choice":
         options = list(choices)
-        return w.Dropdown(options=options, value=value if value in options else options[0],
-                          **common)
+        return w.Dropdown(
+            options=options, value=value if value in options else options[0], **common
+        )
     if kind in ("list", "json"):
         placeholder = _LIST_HELP if kind == "list" else "JSON; empty for none"
         return w.Textarea(value=text, placeholder=placeholder, rows=3, **common)
@@ -314,25 +315,45 @@ class RunbookForm:
         self.model = runbook.procedure.Params
         self.inputs = field_inputs(self.model, runbook.params)
         self.general = w.HTML(value="")
-        self.plan_button = w.Button(description="Plan", button_style="info", icon="search",
-                                    tooltip="Read the org and show what Apply would change")
+        self.plan_button = w.Button(
+            description="Plan",
+            button_style="info",
+            icon="search",
+            tooltip="Read the org and show what Apply would change",
+        )
         self.plan_output = w.Output()
         attested = runbook.attestation or {}
-        self.ticket = w.Text(value=runbook.change_id, description="Change ticket",
-                             placeholder="e.g. CHG-1234", style=_LABEL, layout=_wide())
-        self.attest_by = w.Text(description="Manual steps done by",
-                                value=str(attested.get("by", "")),
-                                placeholder="who did them (name or admin login)",
-                                style=_LABEL, layout=_wide())
-        self.attest_statement = w.Textarea(description="What was done", rows=3,
-                                           value=str(attested.get("statement", "")),
-                                           placeholder="what was changed, where",
-                                           style=_LABEL, layout=_wide("54em"))
+        self.ticket = w.Text(
+            value=runbook.change_id,
+            description="Change ticket",
+            placeholder="e.g. CHG-1234",
+            style=_LABEL,
+            layout=_wide(),
+        )
+        self.attest_by = w.Text(
+            description="Manual steps done by",
+            value=str(attested.get("by", "")),
+            placeholder="who did them (name or admin login)",
+            style=_LABEL,
+            layout=_wide(),
+        )
+        self.attest_statement = w.Textarea(
+            description="What was done",
+            rows=3,
+            value=str(attested.get("statement", "")),
+            placeholder="what was changed, where",
+            style=_LABEL,
+            layout=_wide("54em"),
+        )
         self.attestation_box = w.VBox([self.attest_by, self.attest_statement])
         self.attestation_box.layout.display = "none"
-        self.apply_button = w.Button(description="Apply", button_style="danger", icon="check",
-                                     disabled=True,
-                                     tooltip="Write the plan shown above to the org")
+        self.apply_button = w.Button(
+            description="Apply",
+            button_style="danger",
+            icon="check",
+            disabled=True,
+            tooltip="Write the plan shown above to the org",
+        )
         self.apply_hint = w.HTML(value="")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress")
         self.progress_text = w.HTML(value="")
@@ -340,9 +361,13 @@ class RunbookForm:
         self.progress_box.add_class("kmsi-progress")
         self.progress_box.layout.display = "none"
         self.apply_output = w.Output()
-        self.verify_button = w.Button(description="Verify", button_style="info",
-                                      icon="refresh", disabled=True,
-                                      tooltip="Read the org again and check every field")
+        self.verify_button = w.Button(
+            description="Verify",
+            button_style="info",
+            icon="refresh",
+            disabled=True,
+            tooltip="Read the org again and check every field",
+        )
         self.verify_hint = w.HTML(value="")
         self.verify_output = w.Output()
         self.plan: Any = None
@@ -359,27 +384,41 @@ class RunbookForm:
         title = escape(runbook.procedure.TITLE)
         read_only = not runbook.writes
         self.steps: dict[str, w.VBox] = {
-            "plan": _step_box("plan", f"<h3>{title}: {'read' if read_only else 'plan'}</h3>", [
-                *(item.row for item in self.inputs),
-                self.general,
-                self.plan_button,
-                self.plan_output,
-            ]),
+            "plan": _step_box(
+                "plan",
+                f"<h3>{title}: {'read' if read_only else 'plan'}</h3>",
+                [
+                    *(item.row for item in self.inputs),
+                    self.general,
+                    self.plan_button,
+                    self.plan_output,
+                ],
+            ),
             # the audit only reads: nothing to apply, its findings are the verify step
-            "apply": _step_box("apply", f"<h3>{title}: apply</h3>", [
-                self.attestation_box,
-                w.HBox([self.ticket, self.apply_button]),
-                self.apply_hint,
-                self.progress_box,
-                self.apply_output,
-            ] if not read_only else [
-                w.HTML(value="<i>This procedure only reads: there is nothing to apply.</i>"),
-            ]),
-            "verify": _step_box("verify", f"<h3>{title}: verify</h3>", [
-                self.verify_button,
-                self.verify_hint,
-                self.verify_output,
-            ]),
+            "apply": _step_box(
+                "apply",
+                f"<h3>{title}: apply</h3>",
+                [
+                    self.attestation_box,
+                    w.HBox([self.ticket, self.apply_button]),
+                    self.apply_hint,
+                    self.progress_box,
+                    self.apply_output,
+                ]
+                if not read_only
+                else [
+                    w.HTML(value="<i>This procedure only reads: there is nothing to apply.</i>"),
+                ],
+            ),
+            "verify": _step_box(
+                "verify",
+                f"<h3>{title}: verify</h3>",
+                [
+                    self.verify_button,
+                    self.verify_hint,
+                    self.verify_output,
+                ],
+            ),
         }
         #: every step in one box, for showing the whole form in a single cell
         self.widget = w.VBox([self.steps["plan"], self.steps["apply"], self.steps["verify"]])
@@ -507,8 +546,9 @@ class RunbookForm:
     def _verify(self) -> Any:
         """Run the runbook's verify step into the verify output; the verification or None."""
         self.verify_output.outputs = ()
-        return self._run(self.verify_output,
-                         lambda: self.runbook.verify(show=False, from_form=True))
+        return self._run(
+            self.verify_output, lambda: self.runbook.verify(show=False, from_form=True)
+        )
 
     def on_verify(self) -> Any:
         """Read the org again and check it against the parameters that were planned and applied."""
@@ -542,10 +582,16 @@ class RunbookForm:
         self.verify_output.outputs = ()
         plan = self.plan
         try:
-            outcome = self._run(self.apply_output, lambda: self.runbook.apply(
-                plan, change_id=self.ticket.value, show=False, from_form=True,
-                progress=self._progress if bulk else None,
-            ))
+            outcome = self._run(
+                self.apply_output,
+                lambda: self.runbook.apply(
+                    plan,
+                    change_id=self.ticket.value,
+                    show=False,
+                    from_form=True,
+                    progress=self._progress if bulk else None,
+                ),
+            )
             if outcome is not None:
                 self.applied = True
                 self._verify()

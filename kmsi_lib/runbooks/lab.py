@@ -53,8 +53,10 @@ def notebooks_dir() -> Path:
     for candidate in (Path.cwd() / "notebooks", checkout / "notebooks"):
         if candidate.is_dir():
             return candidate
-    raise ConfigError("kmsi lab: no notebooks/ folder here; run it from the kmsi-runbooks checkout"
-                      " or pass --notebook-dir")
+    raise ConfigError(
+        "kmsi lab: no notebooks/ folder here; run it from the kmsi-runbooks checkout"
+        " or pass --notebook-dir"
+    )
 
 
 def lab_command(*, port: int, root_dir: Path, open_browser: bool, as_root: bool) -> list[str]:
@@ -64,7 +66,9 @@ def lab_command(*, port: int, root_dir: Path, open_browser: bool, as_root: bool)
     ``ps``); :func:`lab_environment` passes it as ``JUPYTER_TOKEN``.
     """
     command = [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable,
+        "-m",
+        "jupyterlab",
         f"--ServerApp.ip={LOOPBACK}",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
@@ -169,16 +173,29 @@ class Lab:
         plugin = settings / "@jupyterlab" / "apputils-extension"
         plugin.mkdir(parents=True)
         (plugin / "notification.jupyterlab-settings").write_text(_QUIET_SETTINGS)
-        env = lab_environment(os.environ, org_url=self.sandbox_url, api_token=self.sandbox.token,
-                              lab_token=self.token, settings_dir=settings)
+        env = lab_environment(
+            os.environ,
+            org_url=self.sandbox_url,
+            api_token=self.sandbox.token,
+            lab_token=self.token,
+            settings_dir=settings,
+        )
         # the lab knows its org is the sandbox: its kernels may consult the admin endpoints
         env[ADMIN_URL_ENV] = self.sandbox_url
-        command = lab_command(port=self.port, root_dir=self.root_dir,
-                              open_browser=self.open_browser, as_root=_is_root())
+        command = lab_command(
+            port=self.port,
+            root_dir=self.root_dir,
+            open_browser=self.open_browser,
+            as_root=_is_root(),
+        )
         command += self.extra_args
         # its own session: Ctrl-C reaches us only, and we stop JupyterLab cleanly
         self.process = subprocess.Popen(  # noqa: S603  (our own interpreter, fixed arguments)
-            command, env=env, start_new_session=True, stdout=self.output, stderr=self.output,
+            command,
+            env=env,
+            start_new_session=True,
+            stdout=self.output,
+            stderr=self.output,
         )
         self._stack.callback(self.stop)
         self._wait_ready()
@@ -189,18 +206,24 @@ class Lab:
         assert self.process is not None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ConfigError(f"JupyterLab exited with status {self.process.returncode}"
-                                  f" before it was ready (is port {self.port} free?)")
+                raise ConfigError(
+                    f"JupyterLab exited with status {self.process.returncode}"
+                    f" before it was ready (is port {self.port} free?)"
+                )
             try:
-                status = httpx.get(f"{self.base_url}/api/status",
-                                   headers={"Authorization": f"token {self.token}"}, timeout=2)
+                status = httpx.get(
+                    f"{self.base_url}/api/status",
+                    headers={"Authorization": f"token {self.token}"},
+                    timeout=2,
+                )
                 if status.status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
-        raise ConfigError(f"JupyterLab did not answer on {self.base_url} within"
-                          f" {self.startup_timeout:.0f}s")
+        raise ConfigError(
+            f"JupyterLab did not answer on {self.base_url} within {self.startup_timeout:.0f}s"
+        )
 
     def stop(self) -> None:
         """Stop JupyterLab (SIGTERM: it shuts its kernels down), then kill it if it hangs."""
@@ -240,14 +263,20 @@ def _is_root() -> bool:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``kmsi lab`` (wired by :mod:`kmsi_lib.cli`)."""
-    p.description = ("Start the sandbox Okta org and JupyterLab pointed at it, to learn the"
-                     " runbooks without touching a real org.")
+    p.description = (
+        "Start the sandbox Okta org and JupyterLab pointed at it, to learn the"
+        " runbooks without touching a real org."
+    )
     p.add_argument("--port", type=int, default=8888, help="JupyterLab port on 127.0.0.1")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--seed", default="default", help="sandbox seed: default, classic or large")
     p.add_argument("--token", default="", help="JupyterLab access token (default: a random one)")
-    p.add_argument("--notebook-dir", type=Path, default=None,
-                   help="folder JupyterLab opens (default: the runbooks in notebooks/)")
+    p.add_argument(
+        "--notebook-dir",
+        type=Path,
+        default=None,
+        help="folder JupyterLab opens (default: the runbooks in notebooks/)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -255,17 +284,23 @@ def main(args: argparse.Namespace) -> int:
     # a SIGTERM (service manager, CI timeout) stops the lab as cleanly as Ctrl-C does
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        lab = Lab(port=args.port, seed=args.seed, token=args.token,
-                  root_dir=args.notebook_dir,
-                  # CI machines have no display to open a browser on
-                  open_browser=not (args.no_browser or os.environ.get("CI")))
+        lab = Lab(
+            port=args.port,
+            seed=args.seed,
+            token=args.token,
+            root_dir=args.notebook_dir,
+            # CI machines have no display to open a browser on
+            open_browser=not (args.no_browser or os.environ.get("CI")),
+        )
         with lab:
             assert lab.process is not None
             print(f"sandbox org ({args.seed} seed) on {lab.sandbox_url}")
             print(f"JupyterLab on {lab.base_url}, serving {lab.root_dir}")
             print(f"\n  open: {lab.url}\n")
-            print("Start with 00_audit.ipynb, then set interactive = True in 20_post_auth.ipynb"
-                  " (docs/TRAINING.md). Ctrl-C stops JupyterLab and the sandbox.")
+            print(
+                "Start with 00_audit.ipynb, then set interactive = True in 20_post_auth.ipynb"
+                " (docs/TRAINING.md). Ctrl-C stops JupyterLab and the sandbox."
+            )
             try:
                 return lab.process.wait()
             except KeyboardInterrupt:

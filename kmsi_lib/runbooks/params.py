@@ -142,17 +142,25 @@ def notebook_info(notebook: Path) -> NotebookInfo:
             try:  # papermill reads line by line; a broken cell would only fail in the kernel
                 ast.parse(_source(cell))
             except SyntaxError as exc:
-                raise ParameterError("notebook", f"{path}: parameters cell is not valid "
-                                     f"Python ({exc})") from None
+                raise ParameterError(
+                    "notebook", f"{path}: parameters cell is not valid Python ({exc})"
+                ) from None
             break
     if not nb.get("metadata", {}).get("kernelspec", {}).get("name"):
-        raise ParameterError("notebook", f"{path}: no metadata.kernelspec.name (papermill needs "
-                             "the kernel to run the notebook: python3)")
+        raise ParameterError(
+            "notebook",
+            f"{path}: no metadata.kernelspec.name (papermill needs "
+            "the kernel to run the notebook: python3)",
+        )
     import papermill  # here, not at the top: seconds to import, paid only to read a notebook
 
     parameters = {
-        key: Parameter(key, "" if p["inferred_type_name"] == "None" else p["inferred_type_name"],
-                       p["default"], p["help"])
+        key: Parameter(
+            key,
+            "" if p["inferred_type_name"] == "None" else p["inferred_type_name"],
+            p["default"],
+            p["help"],
+        )
         for key, p in papermill.inspect_notebook(str(path)).items()
     }
     return NotebookInfo(path, name, procedure, parameters)
@@ -205,18 +213,30 @@ def _params_loader() -> type:
         def compose_node(self, parent: Any, index: Any) -> Any:
             if self.check_event(AliasEvent):
                 event = self.peek_event()  # type: ignore[no-untyped-call]  # PyYAML is untyped
-                raise ComposerError(None, None, "aliases (*name) are not allowed in a params "
-                                    "file; write the value out", event.start_mark)
+                raise ComposerError(
+                    None,
+                    None,
+                    "aliases (*name) are not allowed in a params file; write the value out",
+                    event.start_mark,
+                )
             event = self.peek_event()  # type: ignore[no-untyped-call]  # PyYAML is untyped here
             if getattr(event, "anchor", None) is not None:
-                raise ComposerError(None, None, "anchors (&name) are not allowed in a params "
-                                    "file; write the value out", event.start_mark)
+                raise ComposerError(
+                    None,
+                    None,
+                    "anchors (&name) are not allowed in a params file; write the value out",
+                    event.start_mark,
+                )
             nested = isinstance(event, CollectionStartEvent)
             if nested:
                 self.depth += 1
                 if self.depth > MAX_PARAMS_DEPTH:
-                    raise ComposerError(None, None, f"nested more than {MAX_PARAMS_DEPTH} "
-                                        "levels deep", event.start_mark)
+                    raise ComposerError(
+                        None,
+                        None,
+                        f"nested more than {MAX_PARAMS_DEPTH} levels deep",
+                        event.start_mark,
+                    )
             try:
                 return super().compose_node(parent, index)
             finally:
@@ -243,28 +263,37 @@ def _params_text(path: Path) -> str:
     """The file's text: UTF-8 (a byte-order mark allowed), small, and a file."""
     try:
         if path.is_dir():
-            raise ParameterError("params", f"{path}: is a directory; give a YAML params file "
-                                 "(e.g. params/sandbox/post_auth.yaml)")
+            raise ParameterError(
+                "params",
+                f"{path}: is a directory; give a YAML params file "
+                "(e.g. params/sandbox/post_auth.yaml)",
+            )
         if path.exists() and not path.is_file():  # /dev/zero or a pipe would never end
             raise ParameterError("params", f"{path}: is not a regular file; give a YAML file")
         with path.open("rb") as stream:
             raw = stream.read(MAX_PARAMS_BYTES + 1)
         if len(raw) > MAX_PARAMS_BYTES:
-            raise ParameterError("params", f"{path}: is too big for a params file (more than "
-                                 f"{MAX_PARAMS_BYTES} bytes); is it the right file?")
+            raise ParameterError(
+                "params",
+                f"{path}: is too big for a params file (more than "
+                f"{MAX_PARAMS_BYTES} bytes); is it the right file?",
+            )
     except FileNotFoundError:
         raise ParameterError("params", f"{path}: no such params file") from None
     except OSError as exc:
         raise ParameterError("params", f"{path}: cannot be read ({exc.strerror})") from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")) or b"\x00" in raw:
-        raise ParameterError("params", f"{path}: is UTF-16 or UTF-32 text (or binary); save "
-                             "it as UTF-8")
+        raise ParameterError(
+            "params", f"{path}: is UTF-16 or UTF-32 text (or binary); save it as UTF-8"
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         # The offending bytes are not shown: they may be part of a pasted credential.
-        raise ParameterError("params", f"{path}: is not UTF-8 text (byte {exc.start} cannot "
-                             "be decoded); save it as UTF-8") from None
+        raise ParameterError(
+            "params",
+            f"{path}: is not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8",
+        ) from None
 
 
 def load_params_file(path: Path) -> dict[str, Any]:
@@ -282,8 +311,9 @@ def load_params_file(path: Path) -> dict[str, Any]:
     try:
         data = yaml.load(text, Loader=_params_loader())  # noqa: S506  # a SafeLoader subclass
     except _DuplicateKey as exc:
-        raise ParameterError(exc.key, f"{path}: is given twice (lines {exc.first} and "
-                             f"{exc.again}); keep one") from None
+        raise ParameterError(
+            exc.key, f"{path}: is given twice (lines {exc.first} and {exc.again}); keep one"
+        ) from None
     except yaml.YAMLError as exc:
         problem = _yaml_problem(exc)
     except (ValueError, OverflowError, RecursionError) as exc:
@@ -295,8 +325,10 @@ def load_params_file(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ParameterError("params", f"{path}: must be a mapping of parameter names to values "
-                             f"(got {type(data).__name__})")
+        raise ParameterError(
+            "params",
+            f"{path}: must be a mapping of parameter names to values (got {type(data).__name__})",
+        )
     bad = [k for k in data if not isinstance(k, str)]
     if bad:
         raise ParameterError(str(bad[0]), "parameter names must be text")
@@ -304,8 +336,12 @@ def load_params_file(path: Path) -> dict[str, Any]:
 
 
 _SIMPLE_TYPES: dict[str, tuple[type, ...]] = {
-    "str": (str,), "bool": (bool,), "int": (int,), "float": (int, float),
-    "list": (list,), "dict": (dict,),
+    "str": (str,),
+    "bool": (bool,),
+    "int": (int,),
+    "float": (int, float),
+    "list": (list,),
+    "dict": (dict,),
 }
 
 
@@ -330,8 +366,11 @@ def _params_model(procedure: str) -> Any:
         return REGISTRY[procedure].Params
     except KeyError:
         known = ", ".join(REGISTRY)
-        raise ParameterError("procedure", f"no procedure named {procedure!r} "
-                             f"(metadata.kmsi.procedure); the procedures are: {known}") from None
+        raise ParameterError(
+            "procedure",
+            f"no procedure named {procedure!r} "
+            f"(metadata.kmsi.procedure); the procedures are: {known}",
+        ) from None
 
 
 def validate_params(data: Mapping[str, Any], info: NotebookInfo) -> dict[str, Any]:
@@ -339,8 +378,9 @@ def validate_params(data: Mapping[str, Any], info: NotebookInfo) -> dict[str, An
     check_no_secrets(data)
     for key in data:
         if key in RUNNER_PARAMETERS:
-            raise ParameterError(key, f"is set by the runner, not a params file: "
-                                 f"{RUNNER_PARAMETERS[key]}")
+            raise ParameterError(
+                key, f"is set by the runner, not a params file: {RUNNER_PARAMETERS[key]}"
+            )
     model = _params_model(info.procedure)
     fields = set(model.model_fields)
     declared = set(info.parameters) - set(RUNNER_PARAMETERS)
@@ -351,8 +391,9 @@ def validate_params(data: Mapping[str, Any], info: NotebookInfo) -> dict[str, An
             _check_declared_type(info.parameters[key], data[key])
             continue
         known = sorted(declared or fields)
-        raise ParameterError(key, f"is not a parameter of {info.path.name}; its parameters "
-                             f"are: {', '.join(known)}")
+        raise ParameterError(
+            key, f"is not a parameter of {info.path.name}; its parameters are: {', '.join(known)}"
+        )
     _parse_procedure_params(model, data)
     return dict(data)
 

@@ -93,8 +93,14 @@ def _same_url(a: str, b: str) -> bool:
 
 
 def check_approved_plan(
-    plan_evidence: Path, *, procedure: str, params: Mapping[str, Any], org_url: str,
-    evidence_root: Path, change_id: str = "", expect: Sequence[str] = (),
+    plan_evidence: Path,
+    *,
+    procedure: str,
+    params: Mapping[str, Any],
+    org_url: str,
+    evidence_root: Path,
+    change_id: str = "",
+    expect: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Check a plan run's evidence before applying it; return the plan (``Plan.to_dict()``).
 
@@ -107,13 +113,26 @@ def check_approved_plan(
     defaults) and the same org. The plan returned is parsed from the bytes
     whose hash the ledger holds.
     """
-    return _approved(plan_evidence, procedure=procedure, params=params, org_url=org_url,
-                     evidence_root=evidence_root, change_id=change_id, expect=expect)[0]
+    return _approved(
+        plan_evidence,
+        procedure=procedure,
+        params=params,
+        org_url=org_url,
+        evidence_root=evidence_root,
+        change_id=change_id,
+        expect=expect,
+    )[0]
 
 
 def _approved(
-    plan_evidence: Path, *, procedure: str, params: Mapping[str, Any], org_url: str,
-    evidence_root: Path, change_id: str, expect: Sequence[str],
+    plan_evidence: Path,
+    *,
+    procedure: str,
+    params: Mapping[str, Any],
+    org_url: str,
+    evidence_root: Path,
+    change_id: str,
+    expect: Sequence[str],
 ) -> tuple[dict[str, Any], evidence.VerifiedRun]:
     from kmsi_lib.runbooks.params import normalized_params
 
@@ -125,29 +144,38 @@ def _approved(
     if verified.name != evidence.RECORD_FILE:
         raise EvidenceError(f"{plan_evidence}: name the plan run's directory or its record.json")
     if change_id and record.get("change_id") != change_id:
-        raise EvidenceError(f"the approved plan was recorded under the change "
-                            f"{record.get('change_id')!r}, not {change_id!r}: plan again "
-                            f"with --change {change_id}")
+        raise EvidenceError(
+            f"the approved plan was recorded under the change "
+            f"{record.get('change_id')!r}, not {change_id!r}: plan again "
+            f"with --change {change_id}"
+        )
     if record.get("mode") != "plan" or record.get("status") != "succeeded":
-        raise EvidenceError(f"{record_path}: not a successful plan run (mode "
-                            f"{record.get('mode')}, status {record.get('status')})")
+        raise EvidenceError(
+            f"{record_path}: not a successful plan run (mode "
+            f"{record.get('mode')}, status {record.get('status')})"
+        )
     plan = record.get("plan")
     if not isinstance(plan, dict):
         raise EvidenceError(f"{record_path}: the run recorded no plan")
     if record.get("procedure") != procedure or plan.get("procedure") != procedure:
-        raise EvidenceError(f"the approved plan is for the procedure {record.get('procedure')!r}, "
-                            f"not {procedure!r}")
+        raise EvidenceError(
+            f"the approved plan is for the procedure {record.get('procedure')!r}, not {procedure!r}"
+        )
     theirs = normalized_params(procedure, record.get("parameters") or {})
     ours = normalized_params(procedure, params)
     if evidence.canonical_json(theirs) != evidence.canonical_json(ours):
         changed = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
-        raise EvidenceError("the approved plan was made with other parameters (differs in: "
-                            f"{', '.join(changed)}); plan again with these parameters")
+        raise EvidenceError(
+            "the approved plan was made with other parameters (differs in: "
+            f"{', '.join(changed)}); plan again with these parameters"
+        )
     planned_org = str((record.get("org") or {}).get("url") or plan.get("org_url") or "")
     if not _same_url(planned_org, org_url):
-        raise EvidenceError("the approved plan was made for the org "
-                            f"{secret_shapes.redact_config(planned_org)}, "
-                            f"not {org_url}")
+        raise EvidenceError(
+            "the approved plan was made for the org "
+            f"{secret_shapes.redact_config(planned_org)}, "
+            f"not {org_url}"
+        )
     return plan, verified
 
 
@@ -181,8 +209,7 @@ def _captured_papermill_log() -> Iterator[io.StringIO]:
 
 # A kernel that dies before its first reply never ran a cell (typically two kernels
 # started at once on a busy machine raced for the same TCP ports): start it again.
-_KERNEL_START_FAILURES = ("Kernel died before replying to kernel_info",
-                          "Kernel didn't respond in")
+_KERNEL_START_FAILURES = ("Kernel died before replying to kernel_info", "Kernel didn't respond in")
 KERNEL_START_ATTEMPTS = 3
 
 
@@ -220,7 +247,12 @@ def _absolute_key_paths() -> Iterator[None]:
 
 
 def _execute(
-    notebook: Path, output: Path, parameters: dict[str, Any], *, timeout: int, progress: bool,
+    notebook: Path,
+    output: Path,
+    parameters: dict[str, Any],
+    *,
+    timeout: int,
+    progress: bool,
     cwd: Path | None = None,
 ) -> dict[str, Any] | None:
     """Run the notebook; returns None on success, else the error as {type, message}."""
@@ -230,9 +262,15 @@ def _execute(
         try:
             with _kernel_config() as config:
                 papermill.execute_notebook(
-                    str(notebook), str(output), parameters=parameters, kernel_name=KERNEL,
-                    execution_timeout=timeout, progress_bar=progress, log_output=False,
-                    request_save_on_cell_execute=True, config=config,
+                    str(notebook),
+                    str(output),
+                    parameters=parameters,
+                    kernel_name=KERNEL,
+                    execution_timeout=timeout,
+                    progress_bar=progress,
+                    log_output=False,
+                    request_save_on_cell_execute=True,
+                    config=config,
                     cwd=None if cwd is None else str(cwd),
                 )
         except papermill.PapermillExecutionError as exc:
@@ -247,17 +285,20 @@ def _execute(
     raise AssertionError("unreachable")  # pragma: no cover - the loop always returns
 
 
-def _judge(mode: str, procedure: str, result: Mapping[str, Any] | None,
-           error: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _judge(
+    mode: str, procedure: str, result: Mapping[str, Any] | None, error: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
     """Decide whether a finished run succeeded; returns the reason it did not, or None.
 
     The runbook's own error (it names the step) is preferred to papermill's.
     """
     reported = (result or {}).get("error")
     if isinstance(reported, Mapping) and reported:
-        return {"type": str(reported.get("type", "RunbookError")),
-                "message": str(reported.get("message", "")),
-                **({"step": reported["step"]} if "step" in reported else {})}
+        return {
+            "type": str(reported.get("type", "RunbookError")),
+            "message": str(reported.get("message", "")),
+            **({"step": reported["step"]} if "step" in reported else {}),
+        }
     if error is not None:
         return dict(error)
     if result is None:
@@ -265,13 +306,18 @@ def _judge(mode: str, procedure: str, result: Mapping[str, Any] | None,
     if reported:
         return {"type": "RunbookError", "message": str(reported)}
     if result.get("procedure") not in (None, procedure):
-        return {"type": "EvidenceError", "message": f"the notebook ran the procedure "
-                f"{result.get('procedure')!r}, expected {procedure!r}"}
+        return {
+            "type": "EvidenceError",
+            "message": f"the notebook ran the procedure "
+            f"{result.get('procedure')!r}, expected {procedure!r}",
+        }
     if result.get("outcome") in (None, OUTCOME_FAILED):
         return {"type": "RunbookError", "message": f"outcome {result.get('outcome')!r}"}
     if mode == "apply" and evidence.verification_passed(result) is not True:
-        return {"type": "VerificationFailed",
-                "message": "the apply did not verify (see verification in the record)"}
+        return {
+            "type": "VerificationFailed",
+            "message": "the apply did not verify (see verification in the record)",
+        }
     return None
 
 
@@ -303,13 +349,15 @@ def run_notebook(
     if mode not in MODES:
         raise ParameterError("mode", f"must be plan or apply (got {mode!r})")
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
-        raise ParameterError("timeout", f"must be a positive whole number of seconds "
-                             f"(got {timeout!r})")
+        raise ParameterError(
+            "timeout", f"must be a positive whole number of seconds (got {timeout!r})"
+        )
     if mode == "apply" and not change_id:
         raise ParameterError("change", "an apply needs a change ticket: --change CHG-ID")
     if change_id and not CHANGE_ID_PATTERN.match(change_id):
-        raise ParameterError("change", "letters, digits, '.', '_' and '-' only, at most 64 "
-                             f"(got {change_id!r})")
+        raise ParameterError(
+            "change", f"letters, digits, '.', '_' and '-' only, at most 64 (got {change_id!r})"
+        )
     if approved_plan is not None and mode != "apply":
         raise ParameterError("approved-plan", "only an apply uses an approved plan")
     env = dict(os.environ)
@@ -323,15 +371,23 @@ def run_notebook(
     approved: dict[str, Any] | None = None
     approved_meta: dict[str, Any] | None = None
     if approved_plan is not None:
-        approved, source = _approved(approved_plan, procedure=run.procedure, params=run.values,
-                                     org_url=credentials.org_url, evidence_root=root,
-                                     change_id=change_id, expect=expect)
-        approved_meta = {"run_id": source.record.get("run_id"),
-                         "path": display_path(source.run_dir / evidence.RECORD_FILE),
-                         "record_sha256": source.entry.get("record_sha256"),
-                         "ledger_hash": source.entry.get("hash"),
-                         "fingerprint": approved.get("fingerprint"),
-                         "digest": approved.get("digest")}
+        approved, source = _approved(
+            approved_plan,
+            procedure=run.procedure,
+            params=run.values,
+            org_url=credentials.org_url,
+            evidence_root=root,
+            change_id=change_id,
+            expect=expect,
+        )
+        approved_meta = {
+            "run_id": source.record.get("run_id"),
+            "path": display_path(source.run_dir / evidence.RECORD_FILE),
+            "record_sha256": source.entry.get("record_sha256"),
+            "ledger_hash": source.entry.get("hash"),
+            "fingerprint": approved.get("fingerprint"),
+            "digest": approved.get("digest"),
+        }
     verified_inputs = _verify_evidence_inputs(run.procedure, run.values, root, expect)
 
     run_id = new_run_id(run.procedure, mode)
@@ -348,28 +404,64 @@ def run_notebook(
     # directory that no longer exists). Staging stays a separate directory and
     # the move stays a single rename followed by the ledger append, so `verify`
     # never sees a half-written run outside .staging/.
-    parameters = {**run.effective, **verified_inputs, "mode": mode, "change_id": change_id,
-                  "evidence_dir": ".", "approved_plan": plan_param}
+    parameters = {
+        **run.effective,
+        **verified_inputs,
+        "mode": mode,
+        "change_id": change_id,
+        "evidence_dir": ".",
+        "approved_plan": plan_param,
+    }
     started = utc_now()
     log = io.StringIO()
     try:
         with _interrupt_on_sigterm(), _captured_papermill_log() as log, _absolute_key_paths():
-            error = _execute(notebook.resolve(), staging.resolve() / "notebook.ipynb",
-                             parameters, timeout=timeout, progress=progress,
-                             cwd=staging.resolve())
+            error = _execute(
+                notebook.resolve(),
+                staging.resolve() / "notebook.ipynb",
+                parameters,
+                timeout=timeout,
+                progress=progress,
+                cwd=staging.resolve(),
+            )
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the evidence is still recorded
         _stop_kernels()  # no write may land after the evidence says what landed
-        error = {"type": "Interrupted", "message": f"the run was interrupted ({exc or 'SIGINT'})"
-                 " while the notebook ran; every write that landed is recorded"}
+        error = {
+            "type": "Interrupted",
+            "message": f"the run was interrupted ({exc or 'SIGINT'})"
+            " while the notebook ran; every write that landed is recorded",
+        }
     with _shielded_from_signals():  # recording the evidence is not interrupted in turn
-        return _record(root, staging, run, mode, change_id, notebook, started, env,
-                       credentials.org_url, approved_meta, error, log)
+        return _record(
+            root,
+            staging,
+            run,
+            mode,
+            change_id,
+            notebook,
+            started,
+            env,
+            credentials.org_url,
+            approved_meta,
+            error,
+            log,
+        )
 
 
-def _record(root: Path, staging: Path, run: Any, mode: str, change_id: str, notebook: Path,
-            started: str, env: Mapping[str, str], org_url: str,
-            approved_meta: dict[str, Any] | None, error: dict[str, Any] | None,
-            log: io.StringIO) -> RunReport:
+def _record(
+    root: Path,
+    staging: Path,
+    run: Any,
+    mode: str,
+    change_id: str,
+    notebook: Path,
+    started: str,
+    env: Mapping[str, str],
+    org_url: str,
+    approved_meta: dict[str, Any] | None,
+    error: dict[str, Any] | None,
+    log: io.StringIO,
+) -> RunReport:
     """Judge the run, record its evidence (never leaving it in staging) and report."""
     from kmsi_lib.engine import utc_now
 
@@ -381,31 +473,56 @@ def _record(root: Path, staging: Path, run: Any, mode: str, change_id: str, note
     failure = _judge(mode, run.procedure, result, error)
     run_id = staging.name
     meta = evidence.RunMeta(
-        run_id=run_id, change_id=change_id or evidence.PLAN_ONLY_CHANGE, mode=mode,
-        procedure=run.procedure, notebook=display_path(notebook),
-        template_sha256=evidence.sha256_file(notebook), parameters=run.values,
-        started_at=started, finished_at=utc_now(), operator=operator_name(env),
-        org_url=org_url, approved_plan=approved_meta,
+        run_id=run_id,
+        change_id=change_id or evidence.PLAN_ONLY_CHANGE,
+        mode=mode,
+        procedure=run.procedure,
+        notebook=display_path(notebook),
+        template_sha256=evidence.sha256_file(notebook),
+        parameters=run.values,
+        started_at=started,
+        finished_at=utc_now(),
+        operator=operator_name(env),
+        org_url=org_url,
+        approved_plan=approved_meta,
     )
     recorded = evidence.record_run(
-        root, staging, meta, succeeded=failure is None, error=failure,
-        secrets=evidence.known_secrets(env), captured={"<papermill log>": log.getvalue().encode()},
+        root,
+        staging,
+        meta,
+        succeeded=failure is None,
+        error=failure,
+        secrets=evidence.known_secrets(env),
+        captured={"<papermill log>": log.getvalue().encode()},
     )
     if recorded.quarantined:
         found = evidence.describe_hits(recorded.secret_hits)
-        return RunReport(EXIT_SECRET, run_id, "quarantined", None, None,
-                         f"a secret was found in {found}; the run's files were deleted "
-                         f"(ledger seq {recorded.entry['seq']} records the quarantine)")
+        return RunReport(
+            EXIT_SECRET,
+            run_id,
+            "quarantined",
+            None,
+            None,
+            f"a secret was found in {found}; the run's files were deleted "
+            f"(ledger seq {recorded.entry['seq']} records the quarantine)",
+        )
     record = recorded.record or {}
     outcome = str(record.get("outcome", OUTCOME_FAILED))
     if failure is not None:
-        return RunReport(EXIT_FAILED, run_id, outcome, recorded.run_dir, record,
-                         f"run FAILED: {failure['type']}: {failure['message']}")
+        return RunReport(
+            EXIT_FAILED,
+            run_id,
+            outcome,
+            recorded.run_dir,
+            record,
+            f"run FAILED: {failure['type']}: {failure['message']}",
+        )
     return RunReport(EXIT_OK, run_id, outcome, recorded.run_dir, record, f"run {outcome}")
 
 
-def _recover_writes(staging: Path, mode: str, result: dict[str, Any] | None,
-                    error: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _recover_writes(
+    staging: Path, mode: str, result: dict[str, Any] | None, error: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
     """An apply that stopped mid-way (timeout, Ctrl-C, dead kernel) without recording its
     partial result: rebuild it from the writes the runbook logged as they happened
     (``apply-progress.jsonl``), so that the evidence lists every write that landed with
@@ -424,7 +541,8 @@ def _recover_writes(staging: Path, mode: str, result: dict[str, Any] | None,
     if not events or not isinstance(result.get("plan"), dict):
         return result
     why = "the apply stopped before it finished ({}); recovered by the runner from {}".format(
-        (error or {}).get("type") or "interrupted", PROGRESS_FILE)
+        (error or {}).get("type") or "interrupted", PROGRESS_FILE
+    )
     try:
         recovered = recover_apply_result(Plan.from_dict(result["plan"]), events, why=why)
     except KmsiError as exc:  # an edited plan: record the run without a recovered result
@@ -432,8 +550,11 @@ def _recover_writes(staging: Path, mode: str, result: dict[str, Any] | None,
         return result
     result = {**result, "apply_result": recovered.to_dict(), "outcome": OUTCOME_FAILED}
     if not result.get("error"):
-        result["error"] = {"step": "apply", "type": str((error or {}).get("type", "Interrupted")),
-                           "message": why}
+        result["error"] = {
+            "step": "apply",
+            "type": str((error or {}).get("type", "Interrupted")),
+            "message": why,
+        }
     evidence.write_result(staging, result)
     return result
 
@@ -478,8 +599,10 @@ def _shielded_from_signals() -> Iterator[None]:
         yield
         return
     caught: list[int] = []
-    previous = {sig: signal.signal(sig, lambda n, _f: caught.append(n))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        sig: signal.signal(sig, lambda n, _f: caught.append(n))
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         yield
     finally:
@@ -516,30 +639,42 @@ def positive_seconds(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"must be a whole number of seconds (got {text!r})") from None
+            f"must be a whole number of seconds (got {text!r})"
+        ) from None
     if not 1 <= value <= MAX_TIMEOUT_SECONDS:
         raise argparse.ArgumentTypeError(
-            f"must be 1 to {MAX_TIMEOUT_SECONDS} seconds (got {value})")
+            f"must be 1 to {MAX_TIMEOUT_SECONDS} seconds (got {value})"
+        )
     return value
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``kmsi run`` (wired by :mod:`kmsi_lib.cli`)."""
-    p.description = ("Execute a runbook headlessly and record its evidence. Credentials come "
-                     "from the environment (OKTA_ORG_URL + OKTA_API_TOKEN, or the OAuth "
-                     "variables).")
+    p.description = (
+        "Execute a runbook headlessly and record its evidence. Credentials come "
+        "from the environment (OKTA_ORG_URL + OKTA_API_TOKEN, or the OAuth "
+        "variables)."
+    )
     p.add_argument("notebook", type=Path, help="the runbook, e.g. notebooks/20_post_auth.ipynb")
     p.add_argument("-f", "--params", type=Path, required=True, help="YAML params file")
     p.add_argument("--mode", choices=("plan", "apply"), default="plan")
     p.add_argument("--change", default="", help="change ticket id (required for apply)")
-    p.add_argument("--approved-plan", type=Path, default=None,
-                   help="apply exactly this plan: a plan run's record.json or its directory")
+    p.add_argument(
+        "--approved-plan",
+        type=Path,
+        default=None,
+        help="apply exactly this plan: a plan run's record.json or its directory",
+    )
     p.add_argument("--evidence-root", type=Path, default=Path("evidence"))
-    p.add_argument("--expect", action="append", default=[], metavar="HASH",
-                   help="a ledger head hash the approver saw: it must be in the ledger, and "
-                        "the approved plan (or rolled-back apply) at or before it; repeatable")
-    p.add_argument("--timeout", type=positive_seconds, default=600,
-                   help="seconds allowed per cell")
+    p.add_argument(
+        "--expect",
+        action="append",
+        default=[],
+        metavar="HASH",
+        help="a ledger head hash the approver saw: it must be in the ledger, and "
+        "the approved plan (or rolled-back apply) at or before it; repeatable",
+    )
+    p.add_argument("--timeout", type=positive_seconds, default=600, help="seconds allowed per cell")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -547,9 +682,15 @@ def run_main(args: argparse.Namespace) -> int:
     """``kmsi run``: see the module docstring for the exit codes."""
     try:
         report = run_notebook(
-            args.notebook, args.params, mode=args.mode, change_id=args.change,
-            approved_plan=args.approved_plan, evidence_root=args.evidence_root,
-            timeout=args.timeout, progress=not args.no_progress, expect=args.expect,
+            args.notebook,
+            args.params,
+            mode=args.mode,
+            change_id=args.change,
+            approved_plan=args.approved_plan,
+            evidence_root=args.evidence_root,
+            timeout=args.timeout,
+            progress=not args.no_progress,
+            expect=args.expect,
         )
     except (ParameterError, ConfigError, EvidenceError) as exc:
         print(f"kmsi run: refused, nothing was run: {exc}", file=sys.stderr)

@@ -243,8 +243,11 @@ class Runbook:
                 "error",
                 f"{step}: the parameter {exc.field!r} is wrong",
                 f"{exc.message}. "
-                + ("Fix it in the form and click Plan again." if self.interactive else
-                   "Fix it in the parameters cell (or the params file) and run again."),
+                + (
+                    "Fix it in the form and click Plan again."
+                    if self.interactive
+                    else "Fix it in the parameters cell (or the params file) and run again."
+                ),
             )
         return notice("error", f"{step} failed: {type(exc).__name__}", str(exc))
 

@@ -93,7 +93,8 @@ class SandboxTransport(httpx.BaseTransport):
             return httpx.WSGITransport(app=wsgi).handle_request(request)
         except DroppedConnection as exc:
             raise httpx.RemoteProtocolError(
-                "Server disconnected without sending a response.", request=request) from exc
+                "Server disconnected without sending a response.", request=request
+            ) from exc
         except InjectedTimeout as exc:
             raise httpx.ReadTimeout(f"timed out ({exc})", request=request) from exc
 
@@ -134,8 +135,9 @@ class _KeepAliveHandler(WSGIRequestHandler):
         environ["CONTENT_LENGTH"] = str(len(body)) if length else ""
         started: list[Any] = []
 
-        def start_response(status: str, headers: list[tuple[str, str]],
-                           exc_info: Any = None) -> Any:
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
             started[:] = [status, headers]
             return lambda data: None
 
@@ -173,8 +175,14 @@ class _KeepAliveHandler(WSGIRequestHandler):
 class Sandbox:
     """One emulated Okta org: state, WSGI app, in-process transport and loopback server."""
 
-    def __init__(self, seed: str = "default", token: str | None = None, *,
-                 config: SandboxConfig | None = None, state: OrgState | None = None) -> None:
+    def __init__(
+        self,
+        seed: str = "default",
+        token: str | None = None,
+        *,
+        config: SandboxConfig | None = None,
+        state: OrgState | None = None,
+    ) -> None:
         self.token = token if token is not None else "sandbox-" + secrets.token_urlsafe(24)
         self.config = config or SandboxConfig()
         self.config.future_fields = check_future_fields(self.config.future_fields)
@@ -194,15 +202,20 @@ class Sandbox:
         """An ``httpx.Client`` wired to this sandbox in-process with the SSWS token."""
         headers = {"Authorization": f"SSWS {self.token}", "Accept": "application/json"}
         headers.update(kwargs.pop("headers", {}))
-        return httpx.Client(base_url=SANDBOX_URL, transport=self.transport(), headers=headers,
-                            **kwargs)
+        return httpx.Client(
+            base_url=SANDBOX_URL, transport=self.transport(), headers=headers, **kwargs
+        )
 
     @contextmanager
     def serve(self, port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
         """Serve real HTTP on ``host:port`` in a daemon thread; yields the base URL."""
         server = self.make_server(port, host)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                  name="kmsi-sandbox", daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="kmsi-sandbox",
+            daemon=True,
+        )
         thread.start()
         try:
             yield f"http://{host}:{server.port}"
@@ -213,4 +226,3 @@ class Sandbox:
 
     def make_server(self, port: int = 0, host: str = "127.0.0.1") -> BaseWSGIServer:
         return make_server(host, port, self.app, threaded=True, request_handler=_KeepAliveHandler)
-

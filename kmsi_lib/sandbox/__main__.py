@@ -26,18 +26,32 @@ from ._statefile import TempFileGuard, remove_stale_temp_files, save_atomically
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``kmsi sandbox``: :mod:`kmsi_lib.cli` wires them into the ``kmsi``
     parser (importing this module, never the reverse: the sandbox imports nothing of kmsi_lib)."""
-    parser.description = ("Serve the sandbox Okta org (an emulator of the Okta Management API) "
-                          "on loopback. Prints export lines for OKTA_ORG_URL and OKTA_API_TOKEN "
-                          "first.")
-    parser.add_argument("--port", type=int, default=0,
-                        help="TCP port on 127.0.0.1 (default: 0, any free port)")
+    parser.description = (
+        "Serve the sandbox Okta org (an emulator of the Okta Management API) "
+        "on loopback. Prints export lines for OKTA_ORG_URL and OKTA_API_TOKEN "
+        "first."
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: 0, any free port)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--token", default=None,
-                        help="API token to accept as 'SSWS <token>' (default: a random one)")
-    parser.add_argument("--state", default=None, metavar="FILE",
-                        help="load the org from FILE if it exists; save every change to it")
-    parser.add_argument("--seed", default="default", choices=SEEDS,
-                        help="seed org when no state file exists yet (default: default)")
+    parser.add_argument(
+        "--token",
+        default=None,
+        help="API token to accept as 'SSWS <token>' (default: a random one)",
+    )
+    parser.add_argument(
+        "--state",
+        default=None,
+        metavar="FILE",
+        help="load the org from FILE if it exists; save every change to it",
+    )
+    parser.add_argument(
+        "--seed",
+        default="default",
+        choices=SEEDS,
+        help="seed org when no state file exists yet (default: default)",
+    )
 
 
 def _load(path: str) -> OrgState | None:
@@ -89,8 +103,10 @@ def _serve(sandbox: Sandbox, args: argparse.Namespace, loaded: bool) -> int:
         print(f"export OKTA_ORG_URL=http://{args.host}:{server.port}", flush=True)
         print(f"export OKTA_API_TOKEN={sandbox.token}", flush=True)
         origin = f"state file {args.state}" if loaded else f"seed {args.seed!r}"
-        print(f"# sandbox org from {origin}; admin endpoints under /_sandbox/; Ctrl-C stops it",
-              flush=True)
+        print(
+            f"# sandbox org from {origin}; admin endpoints under /_sandbox/; Ctrl-C stops it",
+            flush=True,
+        )
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass

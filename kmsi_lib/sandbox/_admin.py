@@ -24,8 +24,13 @@ from ._state import Json, OrgState
 if TYPE_CHECKING:
     from ._app import SandboxApp
 
-ORG_SETTINGS = {"preAuthKmsi": bool, "kmsiFeature": bool, "pipeline": str, "riskScoring": bool,
-                "name": str}
+ORG_SETTINGS = {
+    "preAuthKmsi": bool,
+    "kmsiFeature": bool,
+    "pipeline": str,
+    "riskScoring": bool,
+    "name": str,
+}
 
 ROUTES: list[tuple[str, tuple[str, ...]]] = [
     ("/_sandbox/state", ("GET",)),
@@ -158,13 +163,21 @@ class Admin:
         return {"buckets": self._app.limiter.limits(), "concurrency": self._app.gate.limit}
 
     # ---- objects for tests and training ------------------------------------------------------
-    def register_client(self, client_id: str, jwk: Mapping[str, Any] | list[Mapping[str, Any]],
-                        scopes: list[str] | tuple[str, ...], dpop: bool = False) -> None:
+    def register_client(
+        self,
+        client_id: str,
+        jwk: Mapping[str, Any] | list[Mapping[str, Any]],
+        scopes: list[str] | tuple[str, ...],
+        dpop: bool = False,
+    ) -> None:
         """Register an OAuth service app that authenticates with ``private_key_jwt``."""
         jwks = [dict(j) for j in jwk] if isinstance(jwk, list) else [dict(jwk)]
         with self._state.lock:
-            self._state.clients[client_id] = {"jwks": jwks, "scopes": list(scopes),
-                                              "dpop": bool(dpop)}
+            self._state.clients[client_id] = {
+                "jwks": jwks,
+                "scopes": list(scopes),
+                "dpop": bool(dpop),
+            }
             self._state.written()
 
     def _add(self, make: Callable[..., Json], *args: Any, **fields: Any) -> Json:
@@ -273,7 +286,8 @@ def dispatch(app: SandboxApp, request: Request, path: str, args: Mapping[str, st
         adders: dict[str, tuple[str, Callable[..., Json]]] = {
             "/_sandbox/apps": ("label", admin.add_app),
             "/_sandbox/users": ("login", admin.add_user),
-            "/_sandbox/groups": ("name", admin.add_group)}
+            "/_sandbox/groups": ("name", admin.add_group),
+        }
         if path in adders:
             key, add = adders[path]
             body = _obj(request)
@@ -284,4 +298,3 @@ def dispatch(app: SandboxApp, request: Request, path: str, args: Mapping[str, st
     except (ValueError, TypeError, KeyError) as exc:
         raise _bad(str(exc)) from exc
     raise ApiError("E0000008")
-

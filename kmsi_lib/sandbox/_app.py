@@ -41,6 +41,7 @@ def _status_line(status: int) -> str:
     except ValueError:
         return f"{status} Error"
 
+
 # environ keys set by the in-process transport
 INPROCESS = "kmsi_sandbox.inprocess"
 READ_TIMEOUT = "kmsi_sandbox.read_timeout"
@@ -64,78 +65,134 @@ def _token_endpoint(ctx: Ctx) -> Reply:
     """``POST /oauth2/v1/token``: the request handed to the pure :func:`_oauth.token_endpoint`."""
     request = ctx.request
     status, body, headers = _oauth.token_endpoint(
-        ctx.state.clients, ctx.state.tokens, dict(request.form.items()),
-        cast(Mapping[str, str], request.headers), ctx.url("/oauth2/v1/token"), time.time())
+        ctx.state.clients,
+        ctx.state.tokens,
+        dict(request.form.items()),
+        cast(Mapping[str, str], request.headers),
+        ctx.url("/oauth2/v1/token"),
+        time.time(),
+    )
     return Reply(status, body, list(headers.items()))
 
 
 P, B, D = _policies, _brands, _directory
 API: list[tuple[str, dict[str, Endpoint]]] = [
-    ("/api/v1/policies", {
-        "GET": Endpoint(P.list_policies, "okta.policies.read"),
-        "POST": Endpoint(P.create_policy, "okta.policies.manage", True)}),
-    ("/api/v1/policies/<policy_id>", {
-        "GET": Endpoint(P.get_policy, "okta.policies.read"),
-        "PUT": Endpoint(P.replace_policy, "okta.policies.manage", True),
-        "DELETE": Endpoint(P.delete_policy, "okta.policies.manage", True)}),
-    ("/api/v1/policies/<policy_id>/lifecycle/<action>", {
-        "POST": Endpoint(P.policy_lifecycle, "okta.policies.manage", True)}),
-    ("/api/v1/policies/<policy_id>/mappings", {
-        "GET": Endpoint(P.list_mappings, "okta.policies.read"),
-        "POST": Endpoint(P.create_mapping, "okta.policies.manage", True)}),
-    ("/api/v1/policies/<policy_id>/mappings/<mapping_id>", {
-        "GET": Endpoint(P.get_mapping, "okta.policies.read"),
-        "DELETE": Endpoint(P.delete_mapping, "okta.policies.manage", True)}),
-    ("/api/v1/policies/<policy_id>/app", {
-        "GET": Endpoint(P.list_policy_apps, "okta.policies.read")}),
-    ("/api/v1/policies/<policy_id>/rules", {
-        "GET": Endpoint(P.list_rules, "okta.policies.read"),
-        "POST": Endpoint(P.create_rule, "okta.policies.manage", True)}),
-    ("/api/v1/policies/<policy_id>/rules/<rule_id>", {
-        "GET": Endpoint(P.get_rule, "okta.policies.read"),
-        "PUT": Endpoint(P.replace_rule, "okta.policies.manage", True),
-        "DELETE": Endpoint(P.delete_rule, "okta.policies.manage", True)}),
-    ("/api/v1/policies/<policy_id>/rules/<rule_id>/lifecycle/<action>", {
-        "POST": Endpoint(P.rule_lifecycle, "okta.policies.manage", True)}),
+    (
+        "/api/v1/policies",
+        {
+            "GET": Endpoint(P.list_policies, "okta.policies.read"),
+            "POST": Endpoint(P.create_policy, "okta.policies.manage", True),
+        },
+    ),
+    (
+        "/api/v1/policies/<policy_id>",
+        {
+            "GET": Endpoint(P.get_policy, "okta.policies.read"),
+            "PUT": Endpoint(P.replace_policy, "okta.policies.manage", True),
+            "DELETE": Endpoint(P.delete_policy, "okta.policies.manage", True),
+        },
+    ),
+    (
+        "/api/v1/policies/<policy_id>/lifecycle/<action>",
+        {"POST": Endpoint(P.policy_lifecycle, "okta.policies.manage", True)},
+    ),
+    (
+        "/api/v1/policies/<policy_id>/mappings",
+        {
+            "GET": Endpoint(P.list_mappings, "okta.policies.read"),
+            "POST": Endpoint(P.create_mapping, "okta.policies.manage", True),
+        },
+    ),
+    (
+        "/api/v1/policies/<policy_id>/mappings/<mapping_id>",
+        {
+            "GET": Endpoint(P.get_mapping, "okta.policies.read"),
+            "DELETE": Endpoint(P.delete_mapping, "okta.policies.manage", True),
+        },
+    ),
+    (
+        "/api/v1/policies/<policy_id>/app",
+        {"GET": Endpoint(P.list_policy_apps, "okta.policies.read")},
+    ),
+    (
+        "/api/v1/policies/<policy_id>/rules",
+        {
+            "GET": Endpoint(P.list_rules, "okta.policies.read"),
+            "POST": Endpoint(P.create_rule, "okta.policies.manage", True),
+        },
+    ),
+    (
+        "/api/v1/policies/<policy_id>/rules/<rule_id>",
+        {
+            "GET": Endpoint(P.get_rule, "okta.policies.read"),
+            "PUT": Endpoint(P.replace_rule, "okta.policies.manage", True),
+            "DELETE": Endpoint(P.delete_rule, "okta.policies.manage", True),
+        },
+    ),
+    (
+        "/api/v1/policies/<policy_id>/rules/<rule_id>/lifecycle/<action>",
+        {"POST": Endpoint(P.rule_lifecycle, "okta.policies.manage", True)},
+    ),
     ("/api/v1/apps", {"GET": Endpoint(_apps.list_apps, "okta.apps.read")}),
     ("/api/v1/apps/<app_id>", {"GET": Endpoint(_apps.get_app, "okta.apps.read")}),
-    ("/api/v1/apps/<app_id>/policies/<policy_id>", {
-        "PUT": Endpoint(_apps.assign_app_policy, "okta.apps.manage", True)}),
-    ("/api/v1/brands", {
-        "GET": Endpoint(B.list_brands, "okta.brands.read"),
-        "POST": Endpoint(B.create_brand, "okta.brands.manage", True)}),
-    ("/api/v1/brands/<brand_id>", {
-        "GET": Endpoint(B.get_brand, "okta.brands.read"),
-        "PUT": Endpoint(B.replace_brand, "okta.brands.manage", True),
-        "DELETE": Endpoint(B.delete_brand, "okta.brands.manage", True)}),
-    ("/api/v1/brands/<brand_id>/pages/sign-in", {
-        "GET": Endpoint(B.get_sign_in_root, "okta.brands.read")}),
-    ("/api/v1/brands/<brand_id>/pages/sign-in/customized", {
-        "GET": Endpoint(B.get_customized, "okta.brands.read"),
-        "PUT": Endpoint(B.put_customized, "okta.brands.manage", True),
-        "DELETE": Endpoint(B.delete_customized, "okta.brands.manage", True)}),
-    ("/api/v1/brands/<brand_id>/pages/sign-in/default", {
-        "GET": Endpoint(B.get_default, "okta.brands.read")}),
-    ("/api/v1/brands/<brand_id>/pages/sign-in/preview", {
-        "GET": Endpoint(B.get_preview, "okta.brands.read"),
-        "PUT": Endpoint(B.put_preview, "okta.brands.manage", True),
-        "DELETE": Endpoint(B.delete_preview, "okta.brands.manage", True)}),
-    ("/api/v1/brands/<brand_id>/pages/sign-in/widget-versions", {
-        "GET": Endpoint(B.widget_versions, "okta.brands.read")}),
+    (
+        "/api/v1/apps/<app_id>/policies/<policy_id>",
+        {"PUT": Endpoint(_apps.assign_app_policy, "okta.apps.manage", True)},
+    ),
+    (
+        "/api/v1/brands",
+        {
+            "GET": Endpoint(B.list_brands, "okta.brands.read"),
+            "POST": Endpoint(B.create_brand, "okta.brands.manage", True),
+        },
+    ),
+    (
+        "/api/v1/brands/<brand_id>",
+        {
+            "GET": Endpoint(B.get_brand, "okta.brands.read"),
+            "PUT": Endpoint(B.replace_brand, "okta.brands.manage", True),
+            "DELETE": Endpoint(B.delete_brand, "okta.brands.manage", True),
+        },
+    ),
+    (
+        "/api/v1/brands/<brand_id>/pages/sign-in",
+        {"GET": Endpoint(B.get_sign_in_root, "okta.brands.read")},
+    ),
+    (
+        "/api/v1/brands/<brand_id>/pages/sign-in/customized",
+        {
+            "GET": Endpoint(B.get_customized, "okta.brands.read"),
+            "PUT": Endpoint(B.put_customized, "okta.brands.manage", True),
+            "DELETE": Endpoint(B.delete_customized, "okta.brands.manage", True),
+        },
+    ),
+    (
+        "/api/v1/brands/<brand_id>/pages/sign-in/default",
+        {"GET": Endpoint(B.get_default, "okta.brands.read")},
+    ),
+    (
+        "/api/v1/brands/<brand_id>/pages/sign-in/preview",
+        {
+            "GET": Endpoint(B.get_preview, "okta.brands.read"),
+            "PUT": Endpoint(B.put_preview, "okta.brands.manage", True),
+            "DELETE": Endpoint(B.delete_preview, "okta.brands.manage", True),
+        },
+    ),
+    (
+        "/api/v1/brands/<brand_id>/pages/sign-in/widget-versions",
+        {"GET": Endpoint(B.widget_versions, "okta.brands.read")},
+    ),
     ("/api/v1/users", {"GET": Endpoint(D.list_users, "okta.users.read")}),
-    ("/api/v1/users/<user_id>", {
-        "GET": Endpoint(D.get_user, "okta.users.read")}),
-    ("/api/v1/users/<user_id>/sessions", {
-        "DELETE": Endpoint(D.revoke_sessions, "okta.users.manage", True)}),
-    ("/api/v1/groups", {
-        "GET": Endpoint(D.list_groups, "okta.groups.read")}),
-    ("/api/v1/groups/<group_id>", {
-        "GET": Endpoint(D.get_group, "okta.groups.read")}),
-    ("/api/v1/groups/<group_id>/users", {
-        "GET": Endpoint(D.list_group_users, "okta.groups.read")}),
+    ("/api/v1/users/<user_id>", {"GET": Endpoint(D.get_user, "okta.users.read")}),
+    (
+        "/api/v1/users/<user_id>/sessions",
+        {"DELETE": Endpoint(D.revoke_sessions, "okta.users.manage", True)},
+    ),
+    ("/api/v1/groups", {"GET": Endpoint(D.list_groups, "okta.groups.read")}),
+    ("/api/v1/groups/<group_id>", {"GET": Endpoint(D.get_group, "okta.groups.read")}),
+    ("/api/v1/groups/<group_id>/users", {"GET": Endpoint(D.list_group_users, "okta.groups.read")}),
     ("/api/v1/logs", {"GET": Endpoint(_syslog.list_logs, "okta.logs.read")}),
-    ("/.well-known/okta-organization", {
-        "GET": Endpoint(D.well_known, "")}),
+    ("/.well-known/okta-organization", {"GET": Endpoint(D.well_known, "")}),
     ("/oauth2/v1/token", {"POST": Endpoint(_token_endpoint, "", True)}),
 ]
 
@@ -167,8 +224,11 @@ def _match(request: Request) -> tuple[str, Mapping[str, Any]]:
 
 
 def _limit_headers(limit: int, remaining: int, reset: int) -> list[tuple[str, str]]:
-    return [("X-Rate-Limit-Limit", str(limit)), ("X-Rate-Limit-Remaining", str(remaining)),
-            ("X-Rate-Limit-Reset", str(reset))]
+    return [
+        ("X-Rate-Limit-Limit", str(limit)),
+        ("X-Rate-Limit-Remaining", str(remaining)),
+        ("X-Rate-Limit-Reset", str(reset)),
+    ]
 
 
 def granted(scopes: Iterable[str], required: str) -> bool:
@@ -206,7 +266,8 @@ class SandboxApp:
             traceback.print_exc(file=sys.stderr)
             request_id = self.state.ids.request_id()
             status, headers, data = self._respond(
-                self._error_reply(ApiError("E0000009"), request_id), request_id)
+                self._error_reply(ApiError("E0000009"), request_id), request_id
+            )
         start_response(status, headers)
         return [data]
 
@@ -244,8 +305,9 @@ class SandboxApp:
             reply = self._handle_api(request, bucket, request_id)
         finally:
             self.gate.leave()
-        self._record(request, request_id, reply.status, bucket, started,
-                     "drop-after" if drop_after else None)
+        self._record(
+            request, request_id, reply.status, bucket, started, "drop-after" if drop_after else None
+        )
         if drop_after:
             self._drop(request)
         return self._respond(reply, request_id)
@@ -270,9 +332,17 @@ class SandboxApp:
                     denied.headers += limit_headers
                     return denied
             if (request.content_length or 0) > self.config.max_body_bytes:
-                raise ApiError("E0000001", "body", status=413, causes=[{
-                    "errorSummary": f"body: The request body exceeds "
-                                    f"{self.config.max_body_bytes} bytes."}])
+                raise ApiError(
+                    "E0000001",
+                    "body",
+                    status=413,
+                    causes=[
+                        {
+                            "errorSummary": f"body: The request body exceeds "
+                            f"{self.config.max_body_bytes} bytes."
+                        }
+                    ],
+                )
             audit = endpoint.audit
             with self.state.lock:
                 before = _syslog.prepare(audit, self.state, args) if audit else None
@@ -298,8 +368,14 @@ class SandboxApp:
             raise ApiError("E0000011")
         if scheme in ("Bearer", "DPoP") and credential:
             scopes, headers = _oauth.authenticate_bearer(
-                self.state.tokens, scheme, credential, request.headers.get("DPoP"),
-                request.method, ctx.url(request.path), time.time())
+                self.state.tokens,
+                scheme,
+                credential,
+                request.headers.get("DPoP"),
+                request.method,
+                ctx.url(request.path),
+                time.time(),
+            )
             if scopes is None:
                 raise ApiError("E0000011", headers=headers)
             if granted(scopes, scope):
@@ -339,8 +415,15 @@ class SandboxApp:
             text = "Bad Gateway" if status == 502 else "Gateway Timeout"
             body = f"<html><body><h1>{status} {text}</h1></body></html>"
             return Reply(status, _Raw(body, "text/html"))
-        code = {429: "E0000047", 500: "E0000009", 503: "E0000181", 423: "E0000239",
-                401: "E0000011", 403: "E0000006", 404: "E0000008"}.get(status, "E0000009")
+        code = {
+            429: "E0000047",
+            500: "E0000009",
+            503: "E0000181",
+            423: "E0000239",
+            401: "E0000011",
+            403: "E0000006",
+            404: "E0000008",
+        }.get(status, "E0000009")
         reply = self._error_reply(ApiError(code, status=status), request_id)
         if status == 429:
             limit = self.limiter.peek(bucket).limit if bucket else 0
@@ -355,7 +438,7 @@ class SandboxApp:
         request_id = self.state.ids.request_id()
         try:
             name, args = _match(request)
-            reply = _admin.dispatch(self, request, name[len("admin:"):], args)
+            reply = _admin.dispatch(self, request, name[len("admin:") :], args)
         except ApiError as exc:
             reply = self._error_reply(exc, request_id)
         except HTTPException as exc:  # e.g. a body over the size limit
@@ -380,8 +463,15 @@ class SandboxApp:
         headers.append(("Content-Length", str(len(data))))
         return _status_line(reply.status), headers, data
 
-    def _record(self, request: Request, request_id: str, status: int, bucket: str | None,
-                started: float, fault: str | None) -> None:
+    def _record(
+        self,
+        request: Request,
+        request_id: str,
+        status: int,
+        bucket: str | None,
+        started: float,
+        fault: str | None,
+    ) -> None:
         auth = request.headers.get("Authorization", "").partition(" ")[0] or None
         entry = {
             "seq": 0,

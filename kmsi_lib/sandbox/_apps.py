@@ -34,24 +34,36 @@ def render_app(ctx: Ctx, app: Json) -> Json:
     href = ctx.url(f"/api/v1/apps/{app['id']}")
     links: Json = {}
     if app["signOnMode"] == "SAML_2_0":
-        links["help"] = {"href": ctx.url(f"/app/{app['name']}/{app['id']}/setup/help/SAML_2_0/"
-                                         "instructions"), "type": "text/html"}
+        links["help"] = {
+            "href": ctx.url(f"/app/{app['name']}/{app['id']}/setup/help/SAML_2_0/instructions"),
+            "type": "text/html",
+        }
         links["metadata"] = {"href": f"{href}/sso/saml/metadata", "type": "application/xml"}
     links["uploadLogo"] = link(f"{href}/logo", ["POST"])
     link_id = APP_LINK_IDS.get(app["name"], f"aln{app['id'][3:]}")
     links["appLinks"] = [
-        {"name": name, "href": ctx.url(f"/home/{app['name']}/{app['id']}/{link_id}"),
-         "type": "text/html"}
+        {
+            "name": name,
+            "href": ctx.url(f"/home/{app['name']}/{app['id']}/{link_id}"),
+            "type": "text/html",
+        }
         for name in app.get("visibility", {}).get("appLinks", {})
     ]
-    enrollment = next((p["id"] for p in ctx.state.policies.values()
-                       if p["type"] == "PROFILE_ENROLLMENT" and p["system"]), None)
+    enrollment = next(
+        (
+            p["id"]
+            for p in ctx.state.policies.values()
+            if p["type"] == "PROFILE_ENROLLMENT" and p["system"]
+        ),
+        None,
+    )
     if enrollment is not None:
         links["profileEnrollment"] = {"href": ctx.url(f"/api/v1/policies/{enrollment}")}
     links["policies"] = link(f"{href}/policies", ["PUT"])
     links["groups"] = {"href": f"{href}/groups"}
-    links["logo"] = [{"name": "medium", "href": ctx.url("/assets/img/logos/default.png"),
-                      "type": "image/png"}]
+    links["logo"] = [
+        {"name": "medium", "href": ctx.url("/assets/img/logos/default.png"), "type": "image/png"}
+    ]
     mapping = ctx.state.app_policy.get(app["id"])
     if mapping is not None and is_policy_assignable(app):
         links["accessPolicy"] = {"href": ctx.url(f"/api/v1/policies/{mapping['policyId']}")}
@@ -73,8 +85,11 @@ def list_apps(ctx: Ctx) -> Reply:
     if filt:
         m = _FILTER.match(filt)
         if m is None:
-            raise ApiError("E0000001", "filter", causes=[
-                {"errorSummary": f"filter: Unsupported filter expression: {filt}"}])
+            raise ApiError(
+                "E0000001",
+                "filter",
+                causes=[{"errorSummary": f"filter: Unsupported filter expression: {filt}"}],
+            )
         field, value = m.group(1), m.group(2)
     items = []
     for app in sorted(ctx.state.apps.values(), key=lambda a: a["id"]):
@@ -96,14 +111,27 @@ def assign_app_policy(ctx: Ctx, app_id: str, policy_id: str) -> Reply:
     app = get_app_or_404(ctx.state, app_id)
     policy = get_or_404(ctx.state.policies, policy_id, "Policy")
     if policy["type"] != "ACCESS_POLICY":
-        raise validation("policyId", "Only an app sign-in policy (ACCESS_POLICY) can be assigned "
-                                     "to an app.")
+        raise validation(
+            "policyId", "Only an app sign-in policy (ACCESS_POLICY) can be assigned to an app."
+        )
     if not is_policy_assignable(app):
-        detail = (f'An invalid resource type ("{policy_id}") was supplied in the request body. '
-                  f"Valid types include {app_id}.")
-        raise ApiError("E0000001", detail, causes=[{
-            "errorSummary": detail, "reason": "INVALID_VALUE", "location": "resourceType",
-            "locationType": "body", "domain": "policy"}])
+        detail = (
+            f'An invalid resource type ("{policy_id}") was supplied in the request body. '
+            f"Valid types include {app_id}."
+        )
+        raise ApiError(
+            "E0000001",
+            detail,
+            causes=[
+                {
+                    "errorSummary": detail,
+                    "reason": "INVALID_VALUE",
+                    "location": "resourceType",
+                    "locationType": "body",
+                    "domain": "policy",
+                }
+            ],
+        )
     assign_policy(ctx.state, app_id, policy_id)
     app["lastUpdated"] = timestamp()
     return Reply(204)

@@ -20,17 +20,33 @@ from ._state import Json, OrgState
 BRANDS_PAGE_DEFAULT = 20
 BRANDS_PAGE_MAX = 200
 VERSION = re.compile(r"^(?:\*|\^?\d+(?:\.\d+){0,2})$")
-WIDGET_VERSIONS = [f"{major}.{minor}" for major, top in ((5, 16), (6, 9), (7, 30))
-                   for minor in range(top + 1)]
+WIDGET_VERSIONS = [
+    f"{major}.{minor}" for major, top in ((5, 16), (6, 9), (7, 30)) for minor in range(top + 1)
+]
 
 # widgetCustomizations in the order real responses list them; booleans default to false
 LABELS = (
-    "signInLabel", "usernameLabel", "usernameInfoTip", "passwordLabel", "passwordInfoTip",
-    "showPasswordVisibilityToggle", "showUserIdentifier", "forgotPasswordLabel",
-    "forgotPasswordUrl", "unlockAccountLabel", "unlockAccountUrl", "helpLabel", "helpUrl",
-    "customLink1Label", "customLink1Url", "customLink2Label", "customLink2Url",
-    "authenticatorPageCustomLinkLabel", "authenticatorPageCustomLinkUrl",
-    "classicRecoveryFlowEmailOrUsernameLabel", "widgetGeneration",
+    "signInLabel",
+    "usernameLabel",
+    "usernameInfoTip",
+    "passwordLabel",
+    "passwordInfoTip",
+    "showPasswordVisibilityToggle",
+    "showUserIdentifier",
+    "forgotPasswordLabel",
+    "forgotPasswordUrl",
+    "unlockAccountLabel",
+    "unlockAccountUrl",
+    "helpLabel",
+    "helpUrl",
+    "customLink1Label",
+    "customLink1Url",
+    "customLink2Label",
+    "customLink2Url",
+    "authenticatorPageCustomLinkLabel",
+    "authenticatorPageCustomLinkUrl",
+    "classicRecoveryFlowEmailOrUsernameLabel",
+    "widgetGeneration",
 )
 BOOLEANS = ("showPasswordVisibilityToggle", "showUserIdentifier")
 OPTIONAL = ("classicFooterHelpTitle",)  # echoed only when sent
@@ -45,15 +61,20 @@ def get_brand_or_404(state: OrgState, brand_id: str) -> Json:
 def render_brand(ctx: Ctx, brand: Json) -> Json:
     out = clone(brand)
     href = ctx.url(f"/api/v1/brands/{brand['id']}")
-    out["_links"] = {"themes": link(f"{href}/themes", ["GET"]),
-                     "self": link(href, ["GET", "PUT", "DELETE"])}
+    out["_links"] = {
+        "themes": link(f"{href}/themes", ["GET"]),
+        "self": link(href, ["GET", "PUT", "DELETE"]),
+    }
     return out
 
 
 def list_brands(ctx: Ctx) -> Reply:
     q = (ctx.arg("q") or "").lower()
-    items = [b for b in sorted(ctx.state.brands.values(), key=lambda b: b["id"])
-             if q in b["name"].lower()]
+    items = [
+        b
+        for b in sorted(ctx.state.brands.values(), key=lambda b: b["id"])
+        if q in b["name"].lower()
+    ]
     page, reply = paginate(ctx, items, BRANDS_PAGE_DEFAULT, BRANDS_PAGE_MAX)
     reply.body = [render_brand(ctx, b) for b in page]
     return reply
@@ -70,8 +91,9 @@ def _unique_name(state: OrgState, name: object, brand_id: str | None) -> str:
     """``name`` if not blank and no other brand has it, case-insensitively (409 E0000202)."""
     if not isinstance(name, str) or not name.strip():
         raise validation("name", "The field cannot be left blank.")
-    if any(b["name"].lower() == name.lower() and b["id"] != brand_id
-           for b in state.brands.values()):
+    if any(
+        b["name"].lower() == name.lower() and b["id"] != brand_id for b in state.brands.values()
+    ):
         raise ApiError("E0000202")
     return name
 
@@ -170,8 +192,11 @@ def default_page(state: OrgState) -> Json:
     customizations = clone(DEFAULT_WIDGET_CUSTOMIZATIONS)
     if not state.kmsi_feature:
         customizations.pop(PROMPT_KEY, None)
-    return {"pageContent": DEFAULT_PAGE_CONTENT, "widgetVersion": DEFAULT_WIDGET_VERSION,
-            "widgetCustomizations": customizations}
+    return {
+        "pageContent": DEFAULT_PAGE_CONTENT,
+        "widgetVersion": DEFAULT_WIDGET_VERSION,
+        "widgetCustomizations": customizations,
+    }
 
 
 def _pages(state: OrgState, brand_id: str) -> Json:
@@ -195,8 +220,12 @@ def _normalise_page(ctx: Ctx, body: Json, brand: Json, kind: str) -> Json:
     content = body.get("pageContent")
     if content is not None and not isinstance(content, str):
         raise validation("pageContent", "Expected a string.")
-    if (content is not None and kind == "customized" and brand["isDefault"]
-            and ctx.config.default_brand_page_content_forbidden):
+    if (
+        content is not None
+        and kind == "customized"
+        and brand["isDefault"]
+        and ctx.config.default_brand_page_content_forbidden
+    ):
         raise ApiError("E0000213")
     version = body.get("widgetVersion")
     if version is not None and (not isinstance(version, str) or not VERSION.match(version)):
@@ -208,17 +237,23 @@ def _normalise_page(ctx: Ctx, body: Json, brand: Json, kind: str) -> Json:
             raise validation("contentSecurityPolicySetting", "Expected an object.")
         mode = csp.get("mode")
         if mode is not None and mode not in ("enforced", "report_only"):
-            raise validation("contentSecurityPolicySetting.mode",
-                             f"'{mode}' is not one of enforced, report_only.")
+            raise validation(
+                "contentSecurityPolicySetting.mode",
+                f"'{mode}' is not one of enforced, report_only.",
+            )
         src = csp.get("srcList")
-        if src is not None and (not isinstance(src, list)
-                                or not all(isinstance(s, str) for s in src)):
+        if src is not None and (
+            not isinstance(src, list) or not all(isinstance(s, str) for s in src)
+        ):
             raise validation("contentSecurityPolicySetting.srcList", "Expected strings.")
         report = csp.get("reportUri")
         if report is not None and not isinstance(report, str):
             raise validation("contentSecurityPolicySetting.reportUri", "Expected a string.")
-        page["contentSecurityPolicySetting"] = {"reportUri": report, "mode": mode,
-                                                "srcList": src if src is not None else []}
+        page["contentSecurityPolicySetting"] = {
+            "reportUri": report,
+            "mode": mode,
+            "srcList": src if src is not None else [],
+        }
     page["widgetVersion"] = version
     wc = body.get("widgetCustomizations")
     if wc is None:
@@ -249,8 +284,10 @@ def _normalise_page(ctx: Ctx, body: Json, brand: Json, kind: str) -> Json:
     prompt = wc.get(PROMPT_KEY)
     if prompt is not None:
         if not ctx.state.kmsi_feature:
-            raise validation(f"widgetCustomizations.{PROMPT_KEY}",
-                             "Keep Me Signed In is not available for this org.")
+            raise validation(
+                f"widgetCustomizations.{PROMPT_KEY}",
+                "Keep Me Signed In is not available for this org.",
+            )
         if not isinstance(prompt, dict):
             raise validation(f"widgetCustomizations.{PROMPT_KEY}", "Expected an object.")
         stored: Json = {}
@@ -344,8 +381,10 @@ def get_sign_in_root(ctx: Ctx, brand_id: str) -> Reply:
     body: Json = {}
     if embedded:
         body["_embedded"] = embedded
-    body["_links"] = {"self": link(base, ["GET"]),
-                      "default": link(f"{base}/default", ["GET"]),
-                      "customized": link(f"{base}/customized", ["GET", "PUT", "DELETE"]),
-                      "preview": link(f"{base}/preview", ["GET", "PUT", "DELETE"])}
+    body["_links"] = {
+        "self": link(base, ["GET"]),
+        "default": link(f"{base}/default", ["GET"]),
+        "customized": link(f"{base}/customized", ["GET", "PUT", "DELETE"]),
+        "preview": link(f"{base}/preview", ["GET", "PUT", "DELETE"]),
+    }
     return Reply(200, body)

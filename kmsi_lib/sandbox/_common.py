@@ -227,8 +227,9 @@ def opt_bool(obj: Json, key: str, path: str) -> bool | None:
     return value
 
 
-def opt_int(obj: Json, key: str, path: str, *, minimum: int | None = None,
-            maximum: int | None = None) -> int | None:
+def opt_int(
+    obj: Json, key: str, path: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int | None:
     value = obj.get(key)
     if value is None:
         return None
@@ -289,11 +290,18 @@ def clone(value: T) -> T:
 
 # ---- fields of a newer Okta release -------------------------------------------------------
 
-FUTURE_KINDS = ("ACCESS_POLICY rule", "SIGN_ON rule", "OKTA_SIGN_ON policy",
-                "ACCESS_POLICY policy", "sign-in page", "brand")
+FUTURE_KINDS = (
+    "ACCESS_POLICY rule",
+    "SIGN_ON rule",
+    "OKTA_SIGN_ON policy",
+    "ACCESS_POLICY policy",
+    "sign-in page",
+    "brand",
+)
 # top-level keys a future field may not take over: identity, hypermedia, server-set fields
-_RESERVED_ROOTS = frozenset({"id", "_links", "_embedded", "created", "lastUpdated", "type",
-                             "system", "priority", "status"})
+_RESERVED_ROOTS = frozenset(
+    {"id", "_links", "_embedded", "created", "lastUpdated", "type", "system", "priority", "status"}
+)
 _SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 

@@ -55,21 +55,61 @@ GROUPS_Q_DEFAULT = 300
 MEMBERS_PAGE_DEFAULT = 1000
 MEMBERS_PAGE_MAX = 1000
 
-USER_FILTER_ATTRS = ("status", "lastUpdated", "id", "profile.login", "profile.email",
-                     "profile.firstName", "profile.lastName")
+USER_FILTER_ATTRS = (
+    "status",
+    "lastUpdated",
+    "id",
+    "profile.login",
+    "profile.email",
+    "profile.firstName",
+    "profile.lastName",
+)
 # the top-level user properties the listUsers spec names as searchable
-USER_SEARCH_TOP = ("id", "status", "created", "activated", "statusChanged", "lastUpdated",
-                   "type.id")
+USER_SEARCH_TOP = (
+    "id",
+    "status",
+    "created",
+    "activated",
+    "statusChanged",
+    "lastUpdated",
+    "type.id",
+)
 USER_DATES = ("created", "activated", "statusChanged", "lastUpdated")
 # properties of the spec's UserProfile schema; custom ones are whatever org users carry
 USER_PROFILE_ATTRS = (
-    "city", "costCenter", "countryCode", "department", "displayName", "division", "email",
-    "employeeNumber", "firstName", "honorificPrefix", "honorificSuffix", "lastName", "locale",
-    "login", "manager", "managerId", "middleName", "mobilePhone", "nickName", "organization",
-    "postalAddress", "preferredLanguage", "primaryPhone", "profileUrl", "secondEmail", "state",
-    "streetAddress", "timezone", "title", "userType", "zipCode")
-USER_CONTAINS_ATTRS = ("profile.firstName", "profile.lastName", "profile.email",
-                       "profile.login")
+    "city",
+    "costCenter",
+    "countryCode",
+    "department",
+    "displayName",
+    "division",
+    "email",
+    "employeeNumber",
+    "firstName",
+    "honorificPrefix",
+    "honorificSuffix",
+    "lastName",
+    "locale",
+    "login",
+    "manager",
+    "managerId",
+    "middleName",
+    "mobilePhone",
+    "nickName",
+    "organization",
+    "postalAddress",
+    "preferredLanguage",
+    "primaryPhone",
+    "profileUrl",
+    "secondEmail",
+    "state",
+    "streetAddress",
+    "timezone",
+    "title",
+    "userType",
+    "zipCode",
+)
+USER_CONTAINS_ATTRS = ("profile.firstName", "profile.lastName", "profile.email", "profile.login")
 OPERATORS = ("eq", "ne", "sw", "co", "gt", "ge", "lt", "le", "pr")
 _ORDERING = ("gt", "ge", "lt", "le")
 # Okta's date form (core API "Operators": YYYY-MM-DDTHH:mm:ss.SSSZ; offsets as in E0000030)
@@ -122,7 +162,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
             break
         m = _TOKEN.match(text, pos)
         if m is None:
-            raise ExpressionError(f"unexpected text at position {pos}: {text[pos:pos + 10]!r}")
+            raise ExpressionError(f"unexpected text at position {pos}: {text[pos : pos + 10]!r}")
         pos = m.end()
         if m.group(1):
             out.append(("(", "("))
@@ -155,8 +195,11 @@ class _Parser:
         return node
 
     def _peek_word(self, word: str) -> bool:
-        return (self.i < len(self.toks) and self.toks[self.i][0] == "word"
-                and self.toks[self.i][1].lower() == word)
+        return (
+            self.i < len(self.toks)
+            and self.toks[self.i][0] == "word"
+            and self.toks[self.i][1].lower() == word
+        )
 
     def _junction(self, op: str, part: Callable[[], Node]) -> Node:
         parts = [part()]
@@ -241,8 +284,7 @@ def _loose_compare(term: Term) -> Predicate:
             return have.startswith(want)
         if op == "co":
             return want in have
-        return {"gt": have > want, "ge": have >= want, "lt": have < want,
-                "le": have <= want}[op]
+        return {"gt": have > want, "ge": have >= want, "lt": have < want, "le": have <= want}[op]
 
     return pred
 
@@ -252,8 +294,11 @@ def parse_expression(text: str, param: str) -> Predicate:
     try:
         return compile_node(parse(text), _loose_compare)
     except ExpressionError as exc:
-        raise ApiError("E0000001", param, causes=[
-            {"errorSummary": f"{param}: Invalid search criteria ({exc})."}]) from exc
+        raise ApiError(
+            "E0000001",
+            param,
+            causes=[{"errorSummary": f"{param}: Invalid search criteria ({exc})."}],
+        ) from exc
 
 
 # ---- users: the documented grammar of listUsers -----------------------------------------------
@@ -303,8 +348,7 @@ def _check_user_term(term: Term, param: str, attrs: set[str]) -> None:
 def _ordered(have: Any, want: Any, op: str) -> bool:
     if op == "eq":
         return bool(have == want)
-    return bool({"gt": have > want, "ge": have >= want, "lt": have < want,
-                 "le": have <= want}[op])
+    return bool({"gt": have > want, "ge": have >= want, "lt": have < want, "le": have <= want}[op])
 
 
 def _user_compare(term: Term, fold: bool) -> Predicate:
@@ -411,8 +455,11 @@ _USER_ACTIONS = {
     "LOCKED_OUT": ("unlock", "resetPassword", "resetFactors", "deactivate"),
     "DEPROVISIONED": ("activate",),
 }
-_ACTION_PATHS = {"resetPassword": "reset_password", "expirePassword": "expire_password",
-                 "resetFactors": "reset_factors"}
+_ACTION_PATHS = {
+    "resetPassword": "reset_password",
+    "expirePassword": "expire_password",
+    "resetFactors": "reset_factors",
+}
 
 
 def render_user(ctx: Ctx, user: Json) -> Json:
@@ -420,8 +467,10 @@ def render_user(ctx: Ctx, user: Json) -> Json:
     href = ctx.url(f"/api/v1/users/{user['id']}")
     links: Json = {}
     for action in _USER_ACTIONS.get(user["status"], ("deactivate",)):
-        links[action] = {"href": f"{href}/lifecycle/{_ACTION_PATHS.get(action, action)}",
-                         "method": "POST"}
+        links[action] = {
+            "href": f"{href}/lifecycle/{_ACTION_PATHS.get(action, action)}",
+            "method": "POST",
+        }
     links["schema"] = {"href": ctx.url("/api/v1/meta/schemas/user/oscnkw1sdzpoFCZMq1d7")}
     links["self"] = {"href": href}
     links["type"] = {"href": ctx.url(f"/api/v1/meta/types/user/{user['type']['id']}")}
@@ -448,8 +497,11 @@ def get_user(ctx: Ctx, user_id: str) -> Reply:
     if user_id == "me":
         # the user behind the credential: an API token's owner (the admin who made it);
         # a service app's access token has no user, so there is nobody to be "me"
-        owner = None if ctx.client_id is not None else ctx.state.users.get(
-            str(ctx.state.org.get("apiTokenOwnerId", "")))
+        owner = (
+            None
+            if ctx.client_id is not None
+            else ctx.state.users.get(str(ctx.state.org.get("apiTokenOwnerId", "")))
+        )
         if owner is None:
             raise not_found(user_id, "User")
         return Reply(200, render_user(ctx, owner))
@@ -476,9 +528,14 @@ def list_users(ctx: Ctx) -> Reply:
         if q:
             # q is a prefix match that Okta does not paginate: one page, no rel="next"
             needle = q.lower()
-            users = [u for u in users if any(
-                str(u["profile"].get(f) or "").lower().startswith(needle)
-                for f in ("firstName", "lastName", "email"))]
+            users = [
+                u
+                for u in users
+                if any(
+                    str(u["profile"].get(f) or "").lower().startswith(needle)
+                    for f in ("firstName", "lastName", "email")
+                )
+            ]
             limit = parse_limit(ctx, USERS_Q_DEFAULT, USERS_PAGE_MAX)
             reply = self_link_only(ctx)
             reply.body = [render_user(ctx, u) for u in users[:limit]]
@@ -492,16 +549,18 @@ def revoke_sessions(ctx: Ctx, user_id: str) -> Reply:
     user = get_or_404(ctx.state.users, user_id, "User")
     oauth_tokens = ctx.bool_arg("oauthTokens", False)
     forget_devices = ctx.bool_arg("forgetDevices", ctx.state.identity_engine)
-    ctx.state.session_revocations.append({
-        "userId": user_id,
-        "login": user["profile"]["login"],
-        "oauthTokens": oauth_tokens,
-        "forgetDevices": forget_devices,
-        "oauthTokensSent": ctx.arg("oauthTokens") is not None,
-        "forgetDevicesSent": ctx.arg("forgetDevices") is not None,
-        "time": timestamp(),
-        "epoch": time.time(),
-    })
+    ctx.state.session_revocations.append(
+        {
+            "userId": user_id,
+            "login": user["profile"]["login"],
+            "oauthTokens": oauth_tokens,
+            "forgetDevices": forget_devices,
+            "oauthTokensSent": ctx.arg("oauthTokens") is not None,
+            "forgetDevicesSent": ctx.arg("forgetDevices") is not None,
+            "time": timestamp(),
+            "epoch": time.time(),
+        }
+    )
     return Reply(204)
 
 
@@ -513,10 +572,16 @@ def render_group(ctx: Ctx, group: Json) -> Json:
     href = ctx.url(f"/api/v1/groups/{group['id']}")
     out["_links"] = {
         "logo": [
-            {"name": "medium", "href": ctx.url("/assets/img/logos/groups/okta-medium.png"),
-             "type": "image/png"},
-            {"name": "large", "href": ctx.url("/assets/img/logos/groups/okta-large.png"),
-             "type": "image/png"},
+            {
+                "name": "medium",
+                "href": ctx.url("/assets/img/logos/groups/okta-medium.png"),
+                "type": "image/png",
+            },
+            {
+                "name": "large",
+                "href": ctx.url("/assets/img/logos/groups/okta-large.png"),
+                "type": "image/png",
+            },
         ],
         "owners": {"href": f"{href}/owners"},
         "users": {"href": f"{href}/users"},
@@ -560,8 +625,11 @@ def list_groups(ctx: Ctx) -> Reply:
 
 def list_group_users(ctx: Ctx, group_id: str) -> Reply:
     get_group_or_404(ctx.state, group_id)
-    members = [ctx.state.users[u] for u in ctx.state.group_members.get(group_id, [])
-               if u in ctx.state.users]
+    members = [
+        ctx.state.users[u]
+        for u in ctx.state.group_members.get(group_id, [])
+        if u in ctx.state.users
+    ]
     members.sort(key=lambda u: u["id"])
     page, reply = paginate(ctx, members, MEMBERS_PAGE_DEFAULT, MEMBERS_PAGE_MAX)
     reply.body = [render_user(ctx, u) for u in page]
@@ -573,12 +641,20 @@ def list_group_users(ctx: Ctx, group_id: str) -> Reply:
 
 def well_known(ctx: Ctx) -> Reply:
     org = ctx.state.org
-    return Reply(200, {
-        "id": org["id"],
-        "cell": "sandbox",
-        "_links": {"organization": link(ctx.base)},
-        "pipeline": org.get("pipeline", "idx"),
-        "settings": {"analyticsCollectionEnabled": False, "bugReportingEnabled": False,
-                     "omEnabled": False, "pssoEnabled": True, "desktopMFAEnabled": True,
-                     "itpEnabled": True},
-    })
+    return Reply(
+        200,
+        {
+            "id": org["id"],
+            "cell": "sandbox",
+            "_links": {"organization": link(ctx.base)},
+            "pipeline": org.get("pipeline", "idx"),
+            "settings": {
+                "analyticsCollectionEnabled": False,
+                "bugReportingEnabled": False,
+                "omEnabled": False,
+                "pssoEnabled": True,
+                "desktopMFAEnabled": True,
+                "itpEnabled": True,
+            },
+        },
+    )

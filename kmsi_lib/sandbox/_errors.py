@@ -54,8 +54,11 @@ class ApiError(Exception):
         self.code = code
         self.status = status if status is not None else default_status
         # some codes carry a message of their own (the System Log's E0000053 does)
-        self.summary = summary if summary is not None else (
-            template.replace("{0}", detail) if "{0}" in template else template)
+        self.summary = (
+            summary
+            if summary is not None
+            else (template.replace("{0}", detail) if "{0}" in template else template)
+        )
         self.causes = causes or []
         self.headers = dict(headers or {})
         super().__init__(f"{self.status} {code}: {self.summary}")

@@ -42,8 +42,10 @@ class RateLimiter:
 
     def limits(self) -> dict[str, dict[str, float]]:
         with self._lock:
-            return {n: {"limit": w.limit, "window_s": w.window_s, "used": w.used}
-                    for n, w in self._windows.items()}
+            return {
+                n: {"limit": w.limit, "window_s": w.window_s, "used": w.used}
+                for n, w in self._windows.items()
+            }
 
     def bucket_for(self, path: str) -> str | None:
         best: str | None = None

@@ -10,21 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 DEFAULT_PAGE_CONTENT = (
-    "<!DOCTYPE html PUBLIC \"-//W3C//DTD HTML 4.01//EN\" \"http://www.w3.org/TR/html4/strict.dtd\">\n"
+    '<!DOCTYPE html PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n'
     "<html>\n"
     "<head>\n"
-    "    <meta http-equiv=\"Content-Type\" content=\"text/html; charset=UTF-8\">\n"
-    "    <meta name=\"viewport\" content=\"width=device-width, initial-scale=1.0\" />\n"
-    "    <meta name=\"robots\" content=\"noindex,nofollow\" />\n"
+    '    <meta http-equiv="Content-Type" content="text/html; charset=UTF-8">\n'
+    '    <meta name="viewport" content="width=device-width, initial-scale=1.0" />\n'
+    '    <meta name="robots" content="noindex,nofollow" />\n'
     "    <!-- Styles generated from theme -->\n"
-    "    <link href=\"{{themedStylesUrl}}\" rel=\"stylesheet\" type=\"text/css\">\n"
+    '    <link href="{{themedStylesUrl}}" rel="stylesheet" type="text/css">\n'
     "    <!-- Favicon from theme -->\n"
-    "    <link rel=\"shortcut icon\" href=\"{{faviconUrl}}\" type=\"image/x-icon\"/>\n"
+    '    <link rel="shortcut icon" href="{{faviconUrl}}" type="image/x-icon"/>\n'
     "\n"
     "    <title>{{pageTitle}}</title>\n"
     "    {{{SignInWidgetResources}}}\n"
     "\n"
-    "    <style nonce=\"{{nonceValue}}\">\n"
+    '    <style nonce="{{nonceValue}}">\n'
     "        {{#useSiwGen3}}\n"
     "        html {\n"
     "            font-size: 87.5%;\n"
@@ -37,17 +37,17 @@ DEFAULT_PAGE_CONTENT = (
     "    </style>\n"
     "</head>\n"
     "<body>\n"
-    "    <div id=\"login-bg-image-id\" class=\"login-bg-image tb--background\"></div>\n"
-    "    <div id=\"okta-login-container\"></div>\n"
+    '    <div id="login-bg-image-id" class="login-bg-image tb--background"></div>\n'
+    '    <div id="okta-login-container"></div>\n'
     "\n"
     "    <!--\n"
-    "        \"OktaUtil\" defines a global OktaUtil object\n"
+    '        "OktaUtil" defines a global OktaUtil object\n'
     "        that contains methods used to complete the Okta login flow.\n"
     "     -->\n"
     "    {{{OktaUtil}}}\n"
     "\n"
-    "    <script type=\"text/javascript\" nonce=\"{{nonceValue}}\">\n"
-    "        // \"config\" object contains default widget configuration\n"
+    '    <script type="text/javascript" nonce="{{nonceValue}}">\n'
+    '        // "config" object contains default widget configuration\n'
     "        // with any custom overrides defined in your admin settings.\n"
     "        var config = OktaUtil.getSignInWidgetConfig();\n"
     "\n"
@@ -92,8 +92,8 @@ DEFAULT_WIDGET_CUSTOMIZATIONS: dict[str, Any] = {
         "title": "Keep me signed in",
         "subtitle": "Sign in and enter security methods less frequently.",
         "acceptButtonText": "Stay signed in",
-        "rejectButtonText": "Don't stay signed in"
-    }
+        "rejectButtonText": "Don't stay signed in",
+    },
 }
 
 DEFAULT_WIDGET_VERSION = "^7"

@@ -50,10 +50,18 @@ POLICY_TYPES = (
 )
 # Types the sandbox can create and whose rules it models.
 WRITABLE_TYPES = ("OKTA_SIGN_ON", "ACCESS_POLICY")
-RULE_TYPE = {"OKTA_SIGN_ON": "SIGN_ON", "ACCESS_POLICY": "ACCESS_POLICY", "PASSWORD": "PASSWORD",
-             "MFA_ENROLL": "MFA_ENROLL"}
-RULE_PREFIX = {"OKTA_SIGN_ON": "0pr", "ACCESS_POLICY": "rul", "PASSWORD": "0pr",
-               "MFA_ENROLL": "mpr"}
+RULE_TYPE = {
+    "OKTA_SIGN_ON": "SIGN_ON",
+    "ACCESS_POLICY": "ACCESS_POLICY",
+    "PASSWORD": "PASSWORD",
+    "MFA_ENROLL": "MFA_ENROLL",
+}
+RULE_PREFIX = {
+    "OKTA_SIGN_ON": "0pr",
+    "ACCESS_POLICY": "rul",
+    "PASSWORD": "0pr",
+    "MFA_ENROLL": "mpr",
+}
 
 # Policies whose conditions are always null: app sign-in policies (their rules carry the
 # conditions) and profile enrollment ("Policy conditions aren't supported for this policy
@@ -65,8 +73,16 @@ ACCESS_CATCH_ALL_PRIORITY = 99
 ACCESS_LAST_SLOT = 98  # highest priority number a non-system ACCESS_POLICY rule can hold
 
 SIGN_ON_CONDITIONS = ("people", "network", "authContext", "identityProvider", "risk", "riskScore")
-ACCESS_CONDITIONS = ("people", "network", "device", "platform", "elCondition", "riskScore",
-                     "userType", "risk")
+ACCESS_CONDITIONS = (
+    "people",
+    "network",
+    "device",
+    "platform",
+    "elCondition",
+    "riskScore",
+    "userType",
+    "risk",
+)
 
 
 # ---- lookups -------------------------------------------------------------------------------
@@ -83,8 +99,11 @@ def get_rule_or_404(state: OrgState, policy_id: str, rule_id: str) -> Json:
 def default_access_policy(state: OrgState) -> Json | None:
     """The org's default app sign-in policy ("Any two factors" in a new org)."""
     for policy in state.policies.values():
-        if (policy["type"] == "ACCESS_POLICY" and policy["system"]
-                and policy.get("resourceType", "APP") == "APP"):
+        if (
+            policy["type"] == "ACCESS_POLICY"
+            and policy["system"]
+            and policy.get("resourceType", "APP") == "APP"
+        ):
             return policy
     return None
 
@@ -96,28 +115,62 @@ def is_read_only(policy: Json) -> bool:
 # ---- stored records (keys in the order Okta returns them) ---------------------------------
 
 
-def new_policy(state: OrgState, ptype: str, name: str, *, now: str, status: str = "ACTIVE",
-               description: str | None = None, priority: int = 1, system: bool = False,
-               conditions: Json | None = None) -> Json:
+def new_policy(
+    state: OrgState,
+    ptype: str,
+    name: str,
+    *,
+    now: str,
+    status: str = "ACTIVE",
+    description: str | None = None,
+    priority: int = 1,
+    system: bool = False,
+    conditions: Json | None = None,
+) -> Json:
     """Store a policy of ``ptype`` with no rules yet; the caller places it."""
     policy: Json = {"id": state.ids.new(PREFIXES[ptype]), "status": status, "name": name}
     if description is not None:
         policy["description"] = description
-    policy.update({"priority": priority, "system": system, "conditions": conditions,
-                   "created": now, "lastUpdated": now, "type": ptype})
+    policy.update(
+        {
+            "priority": priority,
+            "system": system,
+            "conditions": conditions,
+            "created": now,
+            "lastUpdated": now,
+            "type": ptype,
+        }
+    )
     state.policies[policy["id"]] = policy
     state.rules[policy["id"]] = {}
     return policy
 
 
-def new_rule(state: OrgState, policy: Json, name: str, *, now: str, priority: int,
-             conditions: Json | None, actions: Json, system: bool = False,
-             status: str = "ACTIVE") -> Json:
+def new_rule(
+    state: OrgState,
+    policy: Json,
+    name: str,
+    *,
+    now: str,
+    priority: int,
+    conditions: Json | None,
+    actions: Json,
+    system: bool = False,
+    status: str = "ACTIVE",
+) -> Json:
     """Store a rule of ``policy`` (of its rule type); the caller places it."""
-    rule: Json = {"id": state.ids.new(RULE_PREFIX[policy["type"]]), "status": status,
-                  "name": name, "priority": priority, "created": now, "lastUpdated": now,
-                  "system": system, "conditions": conditions, "actions": actions,
-                  "type": RULE_TYPE[policy["type"]]}
+    rule: Json = {
+        "id": state.ids.new(RULE_PREFIX[policy["type"]]),
+        "status": status,
+        "name": name,
+        "priority": priority,
+        "created": now,
+        "lastUpdated": now,
+        "system": system,
+        "conditions": conditions,
+        "actions": actions,
+        "type": RULE_TYPE[policy["type"]],
+    }
     state.rules.setdefault(policy["id"], {})[rule["id"]] = rule
     return rule
 
@@ -222,8 +275,9 @@ def _place_sparse(others: list[Json], moving: Json, requested: int | None) -> No
             r["priority"] = n
 
 
-def _place_dense(others: list[Json], system: list[Json], moving: Json,
-                 requested: int | None) -> None:
+def _place_dense(
+    others: list[Json], system: list[Json], moving: Json, requested: int | None
+) -> None:
     """Policies and SIGN_ON rules: ``moving`` placed among ``others``, the system ones last."""
     if moving["system"]:
         moving["priority"] = len(others) + 1
@@ -240,8 +294,10 @@ def _renumber(items: Iterable[Json]) -> None:
 
 
 def _ordered_policies(state: OrgState, ptype: str) -> list[Json]:
-    return sorted((p for p in state.policies.values() if p["type"] == ptype),
-                  key=lambda p: (p["system"], p["priority"]))
+    return sorted(
+        (p for p in state.policies.values() if p["type"] == ptype),
+        key=lambda p: (p["system"], p["priority"]),
+    )
 
 
 def _place_policy(state: OrgState, policy: Json, requested: int | None) -> None:
@@ -249,8 +305,12 @@ def _place_policy(state: OrgState, policy: Json, requested: int | None) -> None:
         policy["priority"] = 1  # priority means nothing between app sign-in policies
         return
     ordered = _ordered_policies(state, policy["type"])
-    _place_dense([p for p in ordered if p["id"] != policy["id"] and not p["system"]],
-                 [p for p in ordered if p["system"]], policy, requested)
+    _place_dense(
+        [p for p in ordered if p["id"] != policy["id"] and not p["system"]],
+        [p for p in ordered if p["system"]],
+        policy,
+        requested,
+    )
 
 
 def _place_rule(state: OrgState, policy: Json, rule: Json, requested: int | None) -> None:
@@ -329,14 +389,17 @@ def list_policies(ctx: Ctx) -> Reply:
     items = _ordered_policies(ctx.state, ptype)
     if ptype == "ACCESS_POLICY":
         items = sorted(items, key=lambda p: p["id"])
-    items = [p for p in items
-             if (status is None or p["status"] == status) and p["name"].lower().startswith(q)]
+    items = [
+        p
+        for p in items
+        if (status is None or p["status"] == status) and p["name"].lower().startswith(q)
+    ]
     if ctx.arg("limit") is not None:
         # asked for pages: Link rel="self" and, while more follow, rel="next" with a cursor
         items, reply = paginate(ctx, items, POLICIES_PAGE_MAX, POLICIES_PAGE_MAX)
     else:
         # real orgs answer even 60+ app sign-in policies in one page with only rel="self"
-        items = items[cursor_start(items, ctx.arg("after")):]
+        items = items[cursor_start(items, ctx.arg("after")) :]
         reply = self_link_only(ctx)
     reply.body = [render_policy(ctx, p, embedded=True) for p in items]
     return reply
@@ -360,8 +423,15 @@ def create_policy(ctx: Ctx) -> Reply:
         if count >= 5000:
             raise validation("type", "An org can have at most 5000 app sign-in policies.")
     now = timestamp()
-    policy = new_policy(ctx.state, ptype, fields["name"], now=now, status=status,
-                        description=fields.get("description"), conditions=fields["conditions"])
+    policy = new_policy(
+        ctx.state,
+        ptype,
+        fields["name"],
+        now=now,
+        status=status,
+        description=fields.get("description"),
+        conditions=fields["conditions"],
+    )
     carry_future_fields(ctx.config, f"{ptype} policy", body, policy)
     _place_policy(ctx.state, policy, priority)
     if ptype == "ACCESS_POLICY":
@@ -370,17 +440,27 @@ def create_policy(ctx: Ctx) -> Reply:
 
 
 def add_catch_all_rule(state: OrgState, policy: Json, now: str) -> Json:
-    return new_rule(state, policy, "Catch-all Rule", now=now,
-                    priority=ACCESS_CATCH_ALL_PRIORITY, system=True, conditions=None,
-                    actions={"appSignOn": {
-                        "access": "ALLOW",
-                        "verificationMethod": {
-                            "factorMode": "2FA", "type": "ASSURANCE", "reauthenticateIn": "PT12H",
-                            "constraints": [{"possession": {"required": True,
-                                                            "deviceBound": "REQUIRED"}}],
-                        },
-                        "keepMeSignedIn": {"postAuth": "NOT_ALLOWED"},
-                    }})
+    return new_rule(
+        state,
+        policy,
+        "Catch-all Rule",
+        now=now,
+        priority=ACCESS_CATCH_ALL_PRIORITY,
+        system=True,
+        conditions=None,
+        actions={
+            "appSignOn": {
+                "access": "ALLOW",
+                "verificationMethod": {
+                    "factorMode": "2FA",
+                    "type": "ASSURANCE",
+                    "reauthenticateIn": "PT12H",
+                    "constraints": [{"possession": {"required": True, "deviceBound": "REQUIRED"}}],
+                },
+                "keepMeSignedIn": {"postAuth": "NOT_ALLOWED"},
+            }
+        },
+    )
 
 
 def get_policy(ctx: Ctx, policy_id: str) -> Reply:
@@ -425,8 +505,9 @@ def delete_policy(ctx: Ctx, policy_id: str) -> Reply:
     if policy["system"] or is_read_only(policy):
         raise ApiError(ctx.config.system_delete_error)
     if any(m["policyId"] == policy_id for m in ctx.state.app_policy.values()):
-        raise validation("id", "The policy is assigned to one or more apps; assign them "
-                               "another policy first.")
+        raise validation(
+            "id", "The policy is assigned to one or more apps; assign them another policy first."
+        )
     del ctx.state.policies[policy_id]
     ctx.state.rules.pop(policy_id, None)
     if policy["type"] != "ACCESS_POLICY":  # priority means nothing between app sign-in policies
@@ -461,15 +542,19 @@ def _render_mapping(ctx: Ctx, policy_id: str, app_id: str, mapping_id: str) -> J
         "_links": {
             "application": link(ctx.url(f"/api/v1/apps/{app_id}"), ["GET", "PUT", "DELETE"]),
             "policy": link(ctx.url(f"/api/v1/policies/{policy_id}"), ["GET", "PUT", "DELETE"]),
-            "self": link(ctx.url(f"/api/v1/policies/{policy_id}/mappings/{mapping_id}"),
-                         ["GET", "DELETE"]),
+            "self": link(
+                ctx.url(f"/api/v1/policies/{policy_id}/mappings/{mapping_id}"), ["GET", "DELETE"]
+            ),
         },
     }
 
 
 def _mapped_apps(state: OrgState, policy_id: str) -> list[tuple[str, str]]:
-    pairs = [(app_id, m["mappingId"]) for app_id, m in state.app_policy.items()
-             if m["policyId"] == policy_id]
+    pairs = [
+        (app_id, m["mappingId"])
+        for app_id, m in state.app_policy.items()
+        if m["policyId"] == policy_id
+    ]
     return sorted(pairs)
 
 
@@ -493,8 +578,10 @@ def create_mapping(ctx: Ctx, policy_id: str) -> Reply:
     opt_enum(body, "resourceType", "resourceType", ("ACCESS_POLICY",))
     resource_id = req_str(body, "resourceId", "resourceId")
     if policy["type"] != "DEVICE_SIGNAL_COLLECTION":
-        raise validation("resourceId", "Only a device signal collection policy can be mapped "
-                                       "to an app sign-in policy.")
+        raise validation(
+            "resourceId",
+            "Only a device signal collection policy can be mapped to an app sign-in policy.",
+        )
     target = ctx.state.policies.get(resource_id)
     if target is None or target["type"] != "ACCESS_POLICY":
         raise not_found(resource_id, "Policy")
@@ -515,8 +602,11 @@ def delete_mapping(ctx: Ctx, policy_id: str, mapping_id: str) -> Reply:
 
 def list_policy_apps(ctx: Ctx, policy_id: str) -> Reply:
     get_policy_or_404(ctx.state, policy_id)
-    apps = [_apps.render_app(ctx, ctx.state.apps[a]) for a, _ in _mapped_apps(ctx.state, policy_id)
-            if a in ctx.state.apps]
+    apps = [
+        _apps.render_app(ctx, ctx.state.apps[a])
+        for a, _ in _mapped_apps(ctx.state, policy_id)
+        if a in ctx.state.apps
+    ]
     return Reply(200, apps)
 
 
@@ -548,8 +638,10 @@ def _network(cond: Json, default: bool) -> Json | None:
     network = opt_obj(cond, "network", "conditions.network")
     if network is None:
         return {"connection": "ANYWHERE"} if default else None
-    connection = opt_enum(network, "connection", "conditions.network.connection",
-                          ("ANYWHERE", "ZONE")) or "ANYWHERE"
+    connection = (
+        opt_enum(network, "connection", "conditions.network.connection", ("ANYWHERE", "ZONE"))
+        or "ANYWHERE"
+    )
     out: Json = {"connection": connection}
     include = opt_list(network, "include", "conditions.network.include")
     exclude = opt_list(network, "exclude", "conditions.network.exclude")
@@ -568,21 +660,31 @@ def _risk_score(state: OrgState, cond: Json) -> Json | None:
     if not state.org.get("riskScoring", False):
         if risk_score is not None or "risk" in cond:
             kind = "riskScore" if risk_score is not None else "risk"
-            raise ApiError("E0000001", "conditions", causes=[
-                {"errorSummary": f"conditions: Invalid condition type specified: {kind}."}])
+            raise ApiError(
+                "E0000001",
+                "conditions",
+                causes=[{"errorSummary": f"conditions: Invalid condition type specified: {kind}."}],
+            )
         return None
     level = "ANY"
     if risk_score is not None:
-        level = opt_enum(risk_score, "level", "conditions.riskScore.level",
-                         ("ANY", "LOW", "MEDIUM", "HIGH")) or "ANY"
+        level = (
+            opt_enum(
+                risk_score, "level", "conditions.riskScore.level", ("ANY", "LOW", "MEDIUM", "HIGH")
+            )
+            or "ANY"
+        )
     return {"level": level}
 
 
 def _check_condition_types(cond: Json, allowed: tuple[str, ...]) -> None:
     for key in cond:
         if key not in allowed:
-            raise ApiError("E0000001", "conditions", causes=[
-                {"errorSummary": f"conditions: Invalid condition type specified: {key}."}])
+            raise ApiError(
+                "E0000001",
+                "conditions",
+                causes=[{"errorSummary": f"conditions: Invalid condition type specified: {key}."}],
+            )
 
 
 def _sign_on_conditions(state: OrgState, body: Json) -> Json:
@@ -590,8 +692,12 @@ def _sign_on_conditions(state: OrgState, body: Json) -> Json:
     _check_condition_types(cond, SIGN_ON_CONDITIONS)
     out: Json = {"people": _people(cond), "network": _network(cond, True)}
     auth = opt_obj(cond, "authContext", "conditions.authContext") or {}
-    out["authContext"] = {"authType": opt_enum(auth, "authType", "conditions.authContext.authType",
-                                               ("ANY", "LDAP_INTERFACE", "RADIUS")) or "ANY"}
+    out["authContext"] = {
+        "authType": opt_enum(
+            auth, "authType", "conditions.authContext.authType", ("ANY", "LDAP_INTERFACE", "RADIUS")
+        )
+        or "ANY"
+    }
     risk_score = _risk_score(state, cond)
     if risk_score is not None:
         risk = opt_obj(cond, "risk", "conditions.risk") or {}
@@ -599,8 +705,12 @@ def _sign_on_conditions(state: OrgState, body: Json) -> Json:
         out["risk"] = {"behaviors": behaviors}
         out["riskScore"] = risk_score
     idp = opt_obj(cond, "identityProvider", "conditions.identityProvider") or {}
-    provider = opt_enum(idp, "provider", "conditions.identityProvider.provider",
-                        ("ANY", "OKTA", "SPECIFIC_IDP")) or "ANY"
+    provider = (
+        opt_enum(
+            idp, "provider", "conditions.identityProvider.provider", ("ANY", "OKTA", "SPECIFIC_IDP")
+        )
+        or "ANY"
+    )
     out_idp: Json = {"provider": provider}
     idp_ids = opt_list(idp, "idpIds", "conditions.identityProvider.idpIds")
     if provider == "SPECIFIC_IDP":
@@ -627,23 +737,34 @@ def _sign_on_actions(ctx: Ctx, body: Json, existing: Json | None) -> Json:
     p = "actions.signon"
     access = opt_enum(signon, "access", f"{p}.access", ("ALLOW", "DENY")) or "ALLOW"
     require = opt_bool(signon, "requireFactor", f"{p}.requireFactor") or False
-    mode = opt_enum(signon, "factorPromptMode", f"{p}.factorPromptMode",
-                    ("ALWAYS", "DEVICE", "SESSION"))
+    mode = opt_enum(
+        signon, "factorPromptMode", f"{p}.factorPromptMode", ("ALWAYS", "DEVICE", "SESSION")
+    )
     lifetime = opt_int(signon, "factorLifetime", f"{p}.factorLifetime", minimum=1)
     if require and mode is None:
         raise validation(f"{p}.factorPromptMode", "Required when requireFactor is true.")
     if require and mode == "SESSION" and lifetime is None:
         raise validation(f"{p}.factorLifetime", "Required when factorPromptMode is SESSION.")
-    primary = opt_enum(signon, "primaryFactor", f"{p}.primaryFactor",
-                       ("PASSWORD_IDP", "PASSWORD_IDP_ANY_FACTOR"))
+    primary = opt_enum(
+        signon, "primaryFactor", f"{p}.primaryFactor", ("PASSWORD_IDP", "PASSWORD_IDP_ANY_FACTOR")
+    )
     remember = opt_bool(signon, "rememberDeviceByDefault", f"{p}.rememberDeviceByDefault")
     session = opt_obj(signon, "session", f"{p}.session") or {}
     persistent = opt_bool(session, "usePersistentCookie", f"{p}.session.usePersistentCookie")
-    idle = opt_int(session, "maxSessionIdleMinutes", f"{p}.session.maxSessionIdleMinutes",
-                   minimum=1, maximum=ctx.config.max_session_idle_minutes)
-    life = opt_int(session, "maxSessionLifetimeMinutes",
-                   f"{p}.session.maxSessionLifetimeMinutes",
-                   minimum=0, maximum=ctx.config.max_session_lifetime_minutes)
+    idle = opt_int(
+        session,
+        "maxSessionIdleMinutes",
+        f"{p}.session.maxSessionIdleMinutes",
+        minimum=1,
+        maximum=ctx.config.max_session_idle_minutes,
+    )
+    life = opt_int(
+        session,
+        "maxSessionLifetimeMinutes",
+        f"{p}.session.maxSessionLifetimeMinutes",
+        minimum=0,
+        maximum=ctx.config.max_session_lifetime_minutes,
+    )
     out: Json = {"access": access, "requireFactor": require}
     if mode is not None:
         out["factorPromptMode"] = mode
@@ -656,9 +777,10 @@ def _sign_on_actions(ctx: Ctx, body: Json, existing: Json | None) -> Json:
         current = existing["actions"]["signon"]["session"]["usePersistentCookie"]
         if persistent is not None and persistent != current:
             if ctx.config.default_rule_persistent_cookie == "reject":
-                raise validation(f"{p}.session.usePersistentCookie",
-                                 "This field is read-only on the default rule of the default "
-                                 "policy.")
+                raise validation(
+                    f"{p}.session.usePersistentCookie",
+                    "This field is read-only on the default rule of the default policy.",
+                )
         persistent = current
     out["session"] = {
         "usePersistentCookie": bool(persistent),
@@ -678,12 +800,21 @@ def _platform(cond: Json) -> Json | None:
         cleaned = []
         for n, entry in enumerate(entries or []):
             where = f"conditions.platform.{key}[{n}]"
-            item: Json = {"type": opt_enum(entry, "type", f"{where}.type",
-                                           ("ANY", "DESKTOP", "MOBILE")) or "ANY"}
+            item: Json = {
+                "type": opt_enum(entry, "type", f"{where}.type", ("ANY", "DESKTOP", "MOBILE"))
+                or "ANY"
+            }
             os_ = opt_obj(entry, "os", f"{where}.os")
             if os_ is not None:
-                os_out: Json = {"type": opt_enum(os_, "type", f"{where}.os.type", (
-                    "ANY", "ANDROID", "CHROMEOS", "IOS", "MACOS", "OTHER", "WINDOWS")) or "ANY"}
+                os_out: Json = {
+                    "type": opt_enum(
+                        os_,
+                        "type",
+                        f"{where}.os.type",
+                        ("ANY", "ANDROID", "CHROMEOS", "IOS", "MACOS", "OTHER", "WINDOWS"),
+                    )
+                    or "ANY"
+                }
                 expression = opt_str(os_, "expression", f"{where}.os.expression")
                 if expression is not None:
                     os_out["expression"] = expression
@@ -715,8 +846,10 @@ def _access_conditions(state: OrgState, body: Json) -> Json:
             out_device["managed"] = managed
         assurance = opt_obj(device, "assurance", "conditions.device.assurance")
         if assurance is not None:
-            out_device["assurance"] = {"include": opt_list(
-                assurance, "include", "conditions.device.assurance.include") or []}
+            out_device["assurance"] = {
+                "include": opt_list(assurance, "include", "conditions.device.assurance.include")
+                or []
+            }
         out["device"] = out_device
     platform = _platform(cond)
     if platform is not None:
@@ -738,16 +871,29 @@ def _access_conditions(state: OrgState, body: Json) -> Json:
     return out
 
 
-CONSTRAINT_TYPES = ("SECURITY_KEY", "PHONE", "EMAIL", "PASSWORD", "SECURITY_QUESTION", "APP",
-                    "FEDERATED")
-POSSESSION_ENUMS = ("deviceBound", "hardwareProtection", "phishingResistant", "userPresence",
-                    "userVerification")
+CONSTRAINT_TYPES = (
+    "SECURITY_KEY",
+    "PHONE",
+    "EMAIL",
+    "PASSWORD",
+    "SECURITY_QUESTION",
+    "APP",
+    "FEDERATED",
+)
+POSSESSION_ENUMS = (
+    "deviceBound",
+    "hardwareProtection",
+    "phishingResistant",
+    "userPresence",
+    "userVerification",
+)
 
 
 def _constraint(obj: Json, where: str, possession: bool) -> Json:
     out: Json = {}
-    excluded = opt_list(obj, "excludedAuthenticationMethods",
-                        f"{where}.excludedAuthenticationMethods", dict)
+    excluded = opt_list(
+        obj, "excludedAuthenticationMethods", f"{where}.excludedAuthenticationMethods", dict
+    )
     required = opt_bool(obj, "required", f"{where}.required")
     out["required"] = (excluded is None) if required is None else required
     types = opt_list(obj, "types", f"{where}.types")
@@ -807,8 +953,9 @@ def _verification_method(app_sign_on: Json) -> Json:
             for kind in ("knowledge", "possession"):
                 sub = opt_obj(c, kind, f"{p}.constraints[{n}].{kind}")
                 if sub is not None:
-                    item[kind] = _constraint(sub, f"{p}.constraints[{n}].{kind}",
-                                             kind == "possession")
+                    item[kind] = _constraint(
+                        sub, f"{p}.constraints[{n}].{kind}", kind == "possession"
+                    )
             cleaned.append(item)
         out["constraints"] = cleaned
     return out
@@ -817,20 +964,25 @@ def _verification_method(app_sign_on: Json) -> Json:
 def _access_actions(ctx: Ctx, body: Json) -> Json:
     app_sign_on = _action(body, "appSignOn")
     p = "actions.appSignOn"
-    out: Json = {"access": opt_enum(app_sign_on, "access", f"{p}.access", ("ALLOW", "DENY"))
-                 or "ALLOW"}
+    out: Json = {
+        "access": opt_enum(app_sign_on, "access", f"{p}.access", ("ALLOW", "DENY")) or "ALLOW"
+    }
     out["verificationMethod"] = _verification_method(app_sign_on)
     kmsi = opt_obj(app_sign_on, "keepMeSignedIn", f"{p}.keepMeSignedIn")
     if not ctx.state.kmsi_feature:
         if kmsi is not None:
-            raise validation(f"{p}.keepMeSignedIn",
-                             "Keep Me Signed In is not available for this org.")
+            raise validation(
+                f"{p}.keepMeSignedIn", "Keep Me Signed In is not available for this org."
+            )
         return {"appSignOn": out}
     kmsi = kmsi or {}
-    post_auth = opt_enum(kmsi, "postAuth", f"{p}.keepMeSignedIn.postAuth",
-                         ("ALLOWED", "NOT_ALLOWED")) or "NOT_ALLOWED"
-    frequency = opt_duration(kmsi, "postAuthPromptFrequency",
-                             f"{p}.keepMeSignedIn.postAuthPromptFrequency")
+    post_auth = (
+        opt_enum(kmsi, "postAuth", f"{p}.keepMeSignedIn.postAuth", ("ALLOWED", "NOT_ALLOWED"))
+        or "NOT_ALLOWED"
+    )
+    frequency = opt_duration(
+        kmsi, "postAuthPromptFrequency", f"{p}.keepMeSignedIn.postAuthPromptFrequency"
+    )
     out_kmsi: Json = {"postAuth": post_auth}
     if post_auth == "ALLOWED":
         # the spec's default is P30D, which its own response example writes as PT720H
@@ -842,8 +994,7 @@ def _access_actions(ctx: Ctx, body: Json) -> Json:
 def _rule_fields(ctx: Ctx, policy: Json, body: Json, existing: Json | None) -> Json:
     rtype = RULE_TYPE.get(policy["type"])
     if policy["type"] not in WRITABLE_TYPES or rtype is None:
-        raise validation("type", f"The sandbox does not model rules of {policy['type']} "
-                                 "policies.")
+        raise validation("type", f"The sandbox does not model rules of {policy['type']} policies.")
     given_type = body.get("type")
     if given_type is not None and given_type != rtype:
         raise validation("type", f"A {policy['type']} policy takes {rtype} rules.")
@@ -904,8 +1055,16 @@ def create_rule(ctx: Ctx, policy_id: str) -> Reply:
         status = "ACTIVE" if ctx.bool_arg("activate", True) else "INACTIVE"
     else:
         status = opt_enum(body, "status", "status", ("ACTIVE", "INACTIVE")) or "ACTIVE"
-    rule = new_rule(ctx.state, policy, fields["name"], now=timestamp(), status=status,
-                    priority=0, conditions=fields["conditions"], actions=fields["actions"])
+    rule = new_rule(
+        ctx.state,
+        policy,
+        fields["name"],
+        now=timestamp(),
+        status=status,
+        priority=0,
+        conditions=fields["conditions"],
+        actions=fields["actions"],
+    )
     carry_future_fields(ctx.config, f"{fields['type']} rule", body, rule)
     _place_rule(ctx.state, policy, rule, priority)
     return Reply(200, render_rule(ctx, policy_id, rule))
@@ -952,4 +1111,3 @@ def rule_lifecycle(ctx: Ctx, policy_id: str, rule_id: str, action: str) -> Reply
     get_policy_or_404(ctx.state, policy_id)
     rule = get_rule_or_404(ctx.state, policy_id, rule_id)
     return _lifecycle(ctx, rule, action, rule["system"])
-

@@ -29,28 +29,125 @@ from ._policies import (
 )
 from ._state import Json, OrgState
 
+#: The SAML authentication context the seeded apps ask for.
+_SAML_AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+
 SEEDS = ("default", "classic", "large")
 BASE_TIME = "2025-06-26T15:51:35.000Z"
 USER_TYPE_ID = "otynkw1sdzpoFCZMq1d7"
 USER_SCHEMA_ID = "oscnkw1sdzpoFCZMq1d7"
 REALM_ID = "guonkwfhlqM6PFD8m1d7"
-USER_STATUSES = ("STAGED", "PROVISIONED", "ACTIVE", "RECOVERY", "PASSWORD_EXPIRED",
-                 "LOCKED_OUT", "SUSPENDED", "DEPROVISIONED")
+USER_STATUSES = (
+    "STAGED",
+    "PROVISIONED",
+    "ACTIVE",
+    "RECOVERY",
+    "PASSWORD_EXPIRED",
+    "LOCKED_OUT",
+    "SUSPENDED",
+    "DEPROVISIONED",
+)
 
 FIRST_NAMES = (
-    "Aisha", "Alejandro", "Amara", "Anders", "Ana", "Ben", "Bianca", "Carlos", "Chen", "Chloe",
-    "Daniel", "Deepa", "Diego", "Elena", "Emeka", "Emma", "Farah", "Felix", "Grace", "Hana",
-    "Hiroshi", "Ibrahim", "Ines", "Isaac", "Jamal", "Jana", "Javier", "Jin", "Julia", "Kai",
-    "Kavya", "Laila", "Liam", "Lucas", "Maya", "Mei", "Mohammed", "Nadia", "Noah", "Olga",
-    "Omar", "Priya", "Rafael", "Ravi", "Rosa", "Sakura", "Samuel", "Sofia", "Tariq", "Uma",
-    "Victor", "Wei", "Yara", "Yusuf", "Zoe",
+    "Aisha",
+    "Alejandro",
+    "Amara",
+    "Anders",
+    "Ana",
+    "Ben",
+    "Bianca",
+    "Carlos",
+    "Chen",
+    "Chloe",
+    "Daniel",
+    "Deepa",
+    "Diego",
+    "Elena",
+    "Emeka",
+    "Emma",
+    "Farah",
+    "Felix",
+    "Grace",
+    "Hana",
+    "Hiroshi",
+    "Ibrahim",
+    "Ines",
+    "Isaac",
+    "Jamal",
+    "Jana",
+    "Javier",
+    "Jin",
+    "Julia",
+    "Kai",
+    "Kavya",
+    "Laila",
+    "Liam",
+    "Lucas",
+    "Maya",
+    "Mei",
+    "Mohammed",
+    "Nadia",
+    "Noah",
+    "Olga",
+    "Omar",
+    "Priya",
+    "Rafael",
+    "Ravi",
+    "Rosa",
+    "Sakura",
+    "Samuel",
+    "Sofia",
+    "Tariq",
+    "Uma",
+    "Victor",
+    "Wei",
+    "Yara",
+    "Yusuf",
+    "Zoe",
 )
 LAST_NAMES = (
-    "Adeyemi", "Andersson", "Bauer", "Chen", "Costa", "Dubois", "Eriksen", "Fernandez", "Garcia",
-    "Gupta", "Hansen", "Hernandez", "Ito", "Jensen", "Kim", "Kowalski", "Larsen", "Lopez",
-    "Martin", "Mensah", "Muller", "Nakamura", "Nguyen", "Novak", "Okafor", "Olsen", "Patel",
-    "Petrov", "Quinn", "Rahman", "Rossi", "Santos", "Schmidt", "Silva", "Singh", "Sato",
-    "Tanaka", "Thompson", "Walker", "Wang", "Yilmaz", "Zhang",
+    "Adeyemi",
+    "Andersson",
+    "Bauer",
+    "Chen",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fernandez",
+    "Garcia",
+    "Gupta",
+    "Hansen",
+    "Hernandez",
+    "Ito",
+    "Jensen",
+    "Kim",
+    "Kowalski",
+    "Larsen",
+    "Lopez",
+    "Martin",
+    "Mensah",
+    "Muller",
+    "Nakamura",
+    "Nguyen",
+    "Novak",
+    "Okafor",
+    "Olsen",
+    "Patel",
+    "Petrov",
+    "Quinn",
+    "Rahman",
+    "Rossi",
+    "Santos",
+    "Schmidt",
+    "Silva",
+    "Singh",
+    "Sato",
+    "Tanaka",
+    "Thompson",
+    "Walker",
+    "Wang",
+    "Yilmaz",
+    "Zhang",
 )
 GROUPS = (
     ("Engineering", "Product and platform engineers"),
@@ -100,8 +197,9 @@ def _ts(state: OrgState) -> str:
     return BASE_TIME if state.org.get("seeding") else timestamp()
 
 
-def make_group(state: OrgState, name: str, description: str = "", type: str = "OKTA_GROUP",
-               **_: Any) -> Json:
+def make_group(
+    state: OrgState, name: str, description: str = "", type: str = "OKTA_GROUP", **_: Any
+) -> Json:
     if type not in ("OKTA_GROUP", "APP_GROUP", "BUILT_IN"):
         raise ValueError("type must be OKTA_GROUP, APP_GROUP or BUILT_IN")
     now = _ts(state)
@@ -119,9 +217,16 @@ def make_group(state: OrgState, name: str, description: str = "", type: str = "O
     return group
 
 
-def make_user(state: OrgState, login: str, first_name: str | None = None,
-              last_name: str | None = None, email: str | None = None, status: str = "ACTIVE",
-              groups: Iterable[str] = (), **_: Any) -> Json:
+def make_user(
+    state: OrgState,
+    login: str,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    email: str | None = None,
+    status: str = "ACTIVE",
+    groups: Iterable[str] = (),
+    **_: Any,
+) -> Json:
     if login.lower() in state.login_index:
         raise ValueError(f"a user with login {login!r} already exists")
     local = login.split("@")[0]
@@ -173,9 +278,16 @@ def make_user(state: OrgState, login: str, first_name: str | None = None,
     return user
 
 
-def make_app(state: OrgState, label: str, name: str | None = None,
-             sign_on_mode: str = "SAML_2_0", policy_id: str | None = None,
-             status: str = "ACTIVE", service: bool = False, **_: Any) -> Json:
+def make_app(
+    state: OrgState,
+    label: str,
+    name: str | None = None,
+    sign_on_mode: str = "SAML_2_0",
+    policy_id: str | None = None,
+    status: str = "ACTIVE",
+    service: bool = False,
+    **_: Any,
+) -> Json:
     now = _ts(state)
     app_id = state.ids.new(PREFIXES["app"])
     if name is None:
@@ -190,22 +302,39 @@ def make_app(state: OrgState, label: str, name: str | None = None,
         "status": status,
         "lastUpdated": now,
         "created": now,
-        "accessibility": {"selfService": False, "errorRedirectUrl": None,
-                          "loginRedirectUrl": None},
-        "visibility": {"autoLaunch": False, "autoSubmitToolbar": False,
-                       "hide": {"iOS": False, "web": False},
-                       "appLinks": {f"{name}_link": True}},
+        "accessibility": {"selfService": False, "errorRedirectUrl": None, "loginRedirectUrl": None},
+        "visibility": {
+            "autoLaunch": False,
+            "autoSubmitToolbar": False,
+            "hide": {"iOS": False, "web": False},
+            "appLinks": {f"{name}_link": True},
+        },
         "features": [],
         "signOnMode": sign_on_mode,
-        "credentials": {"userNameTemplate": {"template": "${source.login}", "type": "BUILT_IN"},
-                        "signing": {"kid": state.ids.token(43)}},
-        "universalLogout": ({"status": "UNSUPPORTED"} if name in FIRST_PARTY else {
-            "status": "DISABLED", "supportType": "FULL", "identityStack": "NOT_SHARED",
-            "protocol": "GLOBAL_TOKEN_REVOCATION"}),
-        "settings": {"app": {}, "notifications": {"vpn": {"network": {"connection": "DISABLED"},
-                                                          "message": None, "helpUrl": None}},
-                     "manualProvisioning": False, "implicitAssignment": False,
-                     "emOptInStatus": "NONE", "notes": {"admin": None, "enduser": None}},
+        "credentials": {
+            "userNameTemplate": {"template": "${source.login}", "type": "BUILT_IN"},
+            "signing": {"kid": state.ids.token(43)},
+        },
+        "universalLogout": (
+            {"status": "UNSUPPORTED"}
+            if name in FIRST_PARTY
+            else {
+                "status": "DISABLED",
+                "supportType": "FULL",
+                "identityStack": "NOT_SHARED",
+                "protocol": "GLOBAL_TOKEN_REVOCATION",
+            }
+        ),
+        "settings": {
+            "app": {},
+            "notifications": {
+                "vpn": {"network": {"connection": "DISABLED"}, "message": None, "helpUrl": None}
+            },
+            "manualProvisioning": False,
+            "implicitAssignment": False,
+            "emOptInStatus": "NONE",
+            "notes": {"admin": None, "enduser": None},
+        },
     }
     if name in FIRST_PARTY:
         # as recorded: Okta's own apps have no notes, no autoLaunch, their own link names
@@ -241,75 +370,131 @@ def _mode_settings(app: Json, name: str, mode: str, service: bool) -> None:
     settings = app["settings"]
     if mode == "SAML_2_0":
         settings["signOn"] = {
-            "defaultRelayState": None, "ssoAcsUrl": f"{site}/sso/saml",
-            "idpIssuer": "http://www.okta.com/${org.externalKey}", "audience": site,
-            "recipient": f"{site}/sso/saml", "destination": f"{site}/sso/saml",
+            "defaultRelayState": None,
+            "ssoAcsUrl": f"{site}/sso/saml",
+            "idpIssuer": "http://www.okta.com/${org.externalKey}",
+            "audience": site,
+            "recipient": f"{site}/sso/saml",
+            "destination": f"{site}/sso/saml",
             "subjectNameIdTemplate": "${user.userName}",
             "subjectNameIdFormat": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
-            "responseSigned": True, "assertionSigned": True, "signatureAlgorithm": "RSA_SHA256",
-            "digestAlgorithm": "SHA256", "honorForceAuthn": True,
-            "authnContextClassRef":
-                "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
-            "requestCompressed": False, "allowMultipleAcsEndpoints": False, "acsEndpoints": [],
-            "samlSignedRequestEnabled": False, "spIssuer": None,
-            "slo": {"enabled": False}, "assertionEncryption": {"enabled": False},
-            "attributeStatements": [], "inlineHooks": [],
+            "responseSigned": True,
+            "assertionSigned": True,
+            "signatureAlgorithm": "RSA_SHA256",
+            "digestAlgorithm": "SHA256",
+            "honorForceAuthn": True,
+            "authnContextClassRef": _SAML_AUTHN_CONTEXT,
+            "requestCompressed": False,
+            "allowMultipleAcsEndpoints": False,
+            "acsEndpoints": [],
+            "samlSignedRequestEnabled": False,
+            "spIssuer": None,
+            "slo": {"enabled": False},
+            "assertionEncryption": {"enabled": False},
+            "attributeStatements": [],
+            "inlineHooks": [],
         }
     elif mode == "OPENID_CONNECT" and name not in FIRST_PARTY:
         # Okta's own first-party apps carry no oauthClient block (recorded apps list)
         settings["oauthClient"] = {
-            "client_uri": None, "logo_uri": None,
+            "client_uri": None,
+            "logo_uri": None,
             "redirect_uris": [] if service else [f"{site}/callback"],
             "response_types": ["token"] if service else ["code"],
             "grant_types": ["client_credentials"] if service else ["authorization_code"],
             "application_type": "service" if service else "browser",
-            "consent_method": "REQUIRED", "issuer_mode": "DYNAMIC",
+            "consent_method": "REQUIRED",
+            "issuer_mode": "DYNAMIC",
         }
         app["credentials"]["oauthClient"] = {
-            "autoKeyRotation": True, "client_id": app["id"],
+            "autoKeyRotation": True,
+            "client_id": app["id"],
             "token_endpoint_auth_method": "private_key_jwt" if service else "none",
             "pkce_required": not service,
         }
     elif mode == "BOOKMARK":
         settings["app"] = {"requestIntegration": False, "url": f"{site}/"}
     elif mode == "BROWSER_PLUGIN":
-        settings["app"] = {"buttonField": "#login", "passwordField": "#password",
-                           "usernameField": "#username", "url": f"{site}/login",
-                           "loginUrlRegex": None}
-        app["credentials"].update({"scheme": "EDIT_USERNAME_AND_PASSWORD",
-                                   "revealPassword": False})
+        settings["app"] = {
+            "buttonField": "#login",
+            "passwordField": "#password",
+            "usernameField": "#username",
+            "url": f"{site}/login",
+            "loginUrlRegex": None,
+        }
+        app["credentials"].update({"scheme": "EDIT_USERNAME_AND_PASSWORD", "revealPassword": False})
     elif mode == "WS_FEDERATION":
         settings["app"] = {
             "audienceRestriction": "urn:federation:MicrosoftOnline",
             "groupValueFormat": "windowsDomainQualifiedName",
             "wReplyURL": "https://login.microsoftonline.com/login.srf",
             "nameIDFormat": "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
-            "authnContextClassRef":
-                "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
-            "siteURL": "https://www.office.com", "usernameAttribute": "username",
-            "realm": "urn:federation:acme", "wReplyOverride": False,
+            "authnContextClassRef": _SAML_AUTHN_CONTEXT,
+            "siteURL": "https://www.office.com",
+            "usernameAttribute": "username",
+            "realm": "urn:federation:acme",
+            "wReplyOverride": False,
         }
 
 
-def _policy(state: OrgState, ptype: str, name: str, *, system: bool = False,
-            description: str | None = None, priority: int = 1,
-            conditions: Json | None = None, resource_type: str | None = None) -> Json:
-    policy = new_policy(state, ptype, name, now=BASE_TIME, description=description,
-                        priority=priority, system=system, conditions=conditions)
+def _policy(
+    state: OrgState,
+    ptype: str,
+    name: str,
+    *,
+    system: bool = False,
+    description: str | None = None,
+    priority: int = 1,
+    conditions: Json | None = None,
+    resource_type: str | None = None,
+) -> Json:
+    policy = new_policy(
+        state,
+        ptype,
+        name,
+        now=BASE_TIME,
+        description=description,
+        priority=priority,
+        system=system,
+        conditions=conditions,
+    )
     if resource_type is not None:
         policy["resourceType"] = resource_type
     return policy
 
 
-def _rule(state: OrgState, policy: Json, name: str, priority: int, conditions: Json | None,
-          actions: Json, *, system: bool = False, status: str = "ACTIVE") -> Json:
-    return new_rule(state, policy, name, now=BASE_TIME, priority=priority,
-                    conditions=conditions, actions=actions, system=system, status=status)
+def _rule(
+    state: OrgState,
+    policy: Json,
+    name: str,
+    priority: int,
+    conditions: Json | None,
+    actions: Json,
+    *,
+    system: bool = False,
+    status: str = "ACTIVE",
+) -> Json:
+    return new_rule(
+        state,
+        policy,
+        name,
+        now=BASE_TIME,
+        priority=priority,
+        conditions=conditions,
+        actions=actions,
+        system=system,
+        status=status,
+    )
 
 
-def _sign_on_actions(idle: int = 120, lifetime: int = 0, require: bool = False,
-                     mode: str | None = None, factor_lifetime: int | None = None,
-                     pipeline: str = "idx") -> Json:
+def _sign_on_actions(
+    idle: int = 120,
+    lifetime: int = 0,
+    require: bool = False,
+    mode: str | None = None,
+    factor_lifetime: int | None = None,
+    pipeline: str = "idx",
+) -> Json:
     signon: Json = {"access": "ALLOW", "requireFactor": require}
     if mode:
         signon["factorPromptMode"] = mode
@@ -318,8 +503,11 @@ def _sign_on_actions(idle: int = 120, lifetime: int = 0, require: bool = False,
     if pipeline == "idx":
         signon["primaryFactor"] = "PASSWORD_IDP_ANY_FACTOR"
     signon["rememberDeviceByDefault"] = False
-    signon["session"] = {"usePersistentCookie": False, "maxSessionIdleMinutes": idle,
-                         "maxSessionLifetimeMinutes": lifetime}
+    signon["session"] = {
+        "usePersistentCookie": False,
+        "maxSessionIdleMinutes": idle,
+        "maxSessionLifetimeMinutes": lifetime,
+    }
     return {"signon": signon}
 
 
@@ -331,27 +519,40 @@ def _people(groups: list[str] | None) -> Json:
 
 
 def _sign_on_conditions(groups: list[str] | None = None) -> Json:
-    return {"people": _people(groups), "network": {"connection": "ANYWHERE"},
-            "authContext": {"authType": "ANY"}, "identityProvider": {"provider": "ANY"}}
+    return {
+        "people": _people(groups),
+        "network": {"connection": "ANYWHERE"},
+        "authContext": {"authType": "ANY"},
+        "identityProvider": {"provider": "ANY"},
+    }
 
 
-def _access_actions(factor_mode: str = "2FA", reauth: str = "PT12H",
-                    kmsi: str | None = None, constraints: list[Json] | None = None,
-                    kmsi_feature: bool = True) -> Json:
+def _access_actions(
+    factor_mode: str = "2FA",
+    reauth: str = "PT12H",
+    kmsi: str | None = None,
+    constraints: list[Json] | None = None,
+    kmsi_feature: bool = True,
+) -> Json:
     vm: Json = {"factorMode": factor_mode, "type": "ASSURANCE", "reauthenticateIn": reauth}
     if constraints is not None:
         vm["constraints"] = constraints
     app_sign_on: Json = {"access": "ALLOW", "verificationMethod": vm}
     if kmsi_feature:
         app_sign_on["keepMeSignedIn"] = (
-            {"postAuth": "ALLOWED", "postAuthPromptFrequency": kmsi} if kmsi
-            else {"postAuth": "NOT_ALLOWED"})
+            {"postAuth": "ALLOWED", "postAuthPromptFrequency": kmsi}
+            if kmsi
+            else {"postAuth": "NOT_ALLOWED"}
+        )
     return {"appSignOn": app_sign_on}
 
 
 def _access_conditions(groups: list[str] | None = None) -> Json:
-    return {"people": _people(groups), "network": {"connection": "ANYWHERE"},
-            "userType": {"include": [], "exclude": []}}
+    return {
+        "people": _people(groups),
+        "network": {"connection": "ANYWHERE"},
+        "userType": {"include": [], "exclude": []},
+    }
 
 
 def _catch_all(state: OrgState, policy: Json, kmsi_feature: bool) -> None:
@@ -367,64 +568,143 @@ def _catch_all(state: OrgState, policy: Json, kmsi_feature: bool) -> None:
 
 def _base(state: OrgState, pipeline: str, kmsi_feature: bool) -> dict[str, Json]:
     """Org, groups, policies and brands common to every seed; returns policies by name."""
-    state.org = {"id": state.ids.new(PREFIXES["org"]), "name": "Acme Corp", "subdomain": "acme",
-                 "pipeline": pipeline, "kmsiFeature": kmsi_feature, "preAuthKmsi": False,
-                 "riskScoring": False, "seeding": True}
+    state.org = {
+        "id": state.ids.new(PREFIXES["org"]),
+        "name": "Acme Corp",
+        "subdomain": "acme",
+        "pipeline": pipeline,
+        "kmsiFeature": kmsi_feature,
+        "preAuthKmsi": False,
+        "riskScoring": False,
+        "seeding": True,
+    }
     everyone = make_group(state, "Everyone", "All users in your organization", "BUILT_IN")
     groups = {name: make_group(state, name, desc) for name, desc in GROUPS}
 
     by_name: dict[str, Json] = {}
     # the global session policy of a new org: only the system default policy and rule
-    default_gsp = _policy(state, "OKTA_SIGN_ON", "Default Policy", system=True, priority=1,
-                          description="The default policy applies in all situations if no "
-                                      "other policy applies.",
-                          conditions={"people": {"groups": {"include": [everyone["id"]]}}})
-    _rule(state, default_gsp, "Default Rule", 1, _sign_on_conditions(),
-          _sign_on_actions(pipeline=pipeline), system=True)
+    default_gsp = _policy(
+        state,
+        "OKTA_SIGN_ON",
+        "Default Policy",
+        system=True,
+        priority=1,
+        description="The default policy applies in all situations if no other policy applies.",
+        conditions={"people": {"groups": {"include": [everyone["id"]]}}},
+    )
+    _rule(
+        state,
+        default_gsp,
+        "Default Rule",
+        1,
+        _sign_on_conditions(),
+        _sign_on_actions(pipeline=pipeline),
+        system=True,
+    )
     by_name["Default Policy"] = default_gsp
     for ptype in ("PASSWORD", "MFA_ENROLL", "PROFILE_ENROLLMENT"):
-        _policy(state, ptype, "Default Policy", system=True,
-                description="The default policy applies in all situations if no other policy "
-                            "applies.",
-                conditions=None if ptype in CONDITIONLESS_TYPES
-                else {"people": {"groups": {"include": [everyone["id"]]}}})
+        _policy(
+            state,
+            ptype,
+            "Default Policy",
+            system=True,
+            description="The default policy applies in all situations if no other policy applies.",
+            conditions=None
+            if ptype in CONDITIONLESS_TYPES
+            else {"people": {"groups": {"include": [everyone["id"]]}}},
+        )
 
     # app sign-in policies, created in the order a new org lists them (by id)
     for name in ("Okta Admin Console", "Okta Dashboard", "Okta Browser Plugin"):
         by_name[name] = _policy(state, "ACCESS_POLICY", name, resource_type="APP")
-    default_app = _policy(state, "ACCESS_POLICY", "Any two factors", system=True,
-                          description="Require two factors to access.", resource_type="APP")
+    default_app = _policy(
+        state,
+        "ACCESS_POLICY",
+        "Any two factors",
+        system=True,
+        description="Require two factors to access.",
+        resource_type="APP",
+    )
     # the recorded org's default catch-all rule has no constraints (unlike new policies')
-    _rule(state, default_app, "Catch-all Rule", 99, None,
-          _access_actions(kmsi_feature=kmsi_feature), system=True)
+    _rule(
+        state,
+        default_app,
+        "Catch-all Rule",
+        99,
+        None,
+        _access_actions(kmsi_feature=kmsi_feature),
+        system=True,
+    )
     by_name["Any two factors"] = default_app
-    account = _policy(state, "ACCESS_POLICY", "Okta Account Management Policy",
-                      description="This policy defines how users must authenticate for "
-                                  "authenticator enrollment, password reset, or unlock account.",
-                      resource_type="END_USER_ACCOUNT_MANAGEMENT")
+    account = _policy(
+        state,
+        "ACCESS_POLICY",
+        "Okta Account Management Policy",
+        description="This policy defines how users must authenticate for "
+        "authenticator enrollment, password reset, or unlock account.",
+        resource_type="END_USER_ACCOUNT_MANAGEMENT",
+    )
     _catch_all(state, account, kmsi_feature)
     for name in ("High assurance apps", "Partner apps"):
         by_name[name] = _policy(state, "ACCESS_POLICY", name, resource_type="APP")
-    _rule(state, by_name["Okta Admin Console"], "Admins: 2FA every 2 hours", 0,
-          _access_conditions([groups["IT Admins"]["id"]]),
-          _access_actions(reauth="PT2H", kmsi_feature=kmsi_feature))
+    _rule(
+        state,
+        by_name["Okta Admin Console"],
+        "Admins: 2FA every 2 hours",
+        0,
+        _access_conditions([groups["IT Admins"]["id"]]),
+        _access_actions(reauth="PT2H", kmsi_feature=kmsi_feature),
+    )
     _catch_all(state, by_name["Okta Admin Console"], kmsi_feature)
-    _rule(state, by_name["Okta Dashboard"], "KMSI pilot: stay signed in", 0,
-          _access_conditions([groups["KMSI Pilot"]["id"]]),
-          _access_actions(reauth="PT43800H", kmsi="PT168H" if kmsi_feature else None,
-                          kmsi_feature=kmsi_feature))
-    _rule(state, by_name["Okta Dashboard"], "Everyone else", 1, _access_conditions(),
-          _access_actions(factor_mode="1FA", reauth="PT12H", kmsi_feature=kmsi_feature))
+    _rule(
+        state,
+        by_name["Okta Dashboard"],
+        "KMSI pilot: stay signed in",
+        0,
+        _access_conditions([groups["KMSI Pilot"]["id"]]),
+        _access_actions(
+            reauth="PT43800H", kmsi="PT168H" if kmsi_feature else None, kmsi_feature=kmsi_feature
+        ),
+    )
+    _rule(
+        state,
+        by_name["Okta Dashboard"],
+        "Everyone else",
+        1,
+        _access_conditions(),
+        _access_actions(factor_mode="1FA", reauth="PT12H", kmsi_feature=kmsi_feature),
+    )
     _catch_all(state, by_name["Okta Dashboard"], kmsi_feature)
     _catch_all(state, by_name["Okta Browser Plugin"], kmsi_feature)
-    _rule(state, by_name["High assurance apps"], "Engineering: phishing-resistant", 0,
-          _access_conditions([groups["Engineering"]["id"]]),
-          _access_actions(reauth="PT4H", constraints=[{"possession": {
-              "required": True, "phishingResistant": "REQUIRED", "deviceBound": "REQUIRED"}}],
-              kmsi_feature=kmsi_feature))
+    _rule(
+        state,
+        by_name["High assurance apps"],
+        "Engineering: phishing-resistant",
+        0,
+        _access_conditions([groups["Engineering"]["id"]]),
+        _access_actions(
+            reauth="PT4H",
+            constraints=[
+                {
+                    "possession": {
+                        "required": True,
+                        "phishingResistant": "REQUIRED",
+                        "deviceBound": "REQUIRED",
+                    }
+                }
+            ],
+            kmsi_feature=kmsi_feature,
+        ),
+    )
     _catch_all(state, by_name["High assurance apps"], kmsi_feature)
-    _rule(state, by_name["Partner apps"], "Partners: every sign-in", 0, _access_conditions(),
-          _access_actions(reauth="PT0S", kmsi_feature=kmsi_feature))
+    _rule(
+        state,
+        by_name["Partner apps"],
+        "Partners: every sign-in",
+        0,
+        _access_conditions(),
+        _access_actions(reauth="PT0S", kmsi_feature=kmsi_feature),
+    )
     _catch_all(state, by_name["Partner apps"], kmsi_feature)
 
     # brands: the default brand shows Okta's default page; the partner brand is customised
@@ -451,8 +731,7 @@ def _apps(state: OrgState, policies: dict[str, Json]) -> None:
     for label, name, mode, policy_name in APPS:
         service = policy_name == "SERVICE"
         policy_id = policies[policy_name]["id"] if policy_name and not service else None
-        make_app(state, label, name=name, sign_on_mode=mode, policy_id=policy_id,
-                 service=service)
+        make_app(state, label, name=name, sign_on_mode=mode, policy_id=policy_id, service=service)
     dashboard = next(a for a in state.apps.values() if a["name"] == "okta_enduser")
     for brand in state.brands.values():
         if brand["isDefault"]:
@@ -462,8 +741,13 @@ def _apps(state: OrgState, policies: dict[str, Json]) -> None:
 def _users(state: OrgState, count: int, rng: random.Random, domain: str) -> None:
     team_groups = [g["id"] for g in state.groups.values() if g["type"] == "OKTA_GROUP"]
     seen: set[str] = set()
-    statuses = ["ACTIVE"] * 90 + ["SUSPENDED"] * 3 + ["DEPROVISIONED"] * 3 + \
-        ["PROVISIONED"] * 2 + ["LOCKED_OUT"] * 2
+    statuses = (
+        ["ACTIVE"] * 90
+        + ["SUSPENDED"] * 3
+        + ["DEPROVISIONED"] * 3
+        + ["PROVISIONED"] * 2
+        + ["LOCKED_OUT"] * 2
+    )
     n = 0
     while n < count:
         first = rng.choice(FIRST_NAMES)
@@ -481,8 +765,7 @@ def _users(state: OrgState, count: int, rng: random.Random, domain: str) -> None
 
 
 def _admin_user(state: OrgState, domain: str) -> None:
-    it_admins = next(g["id"] for g in state.groups.values()
-                     if g["profile"]["name"] == "IT Admins")
+    it_admins = next(g["id"] for g in state.groups.values() if g["profile"]["name"] == "IT Admins")
     admin = make_user(state, f"okta.admin@{domain}", "Okta", "Admin", groups=[it_admins])
     # the sandbox's SSWS token is this admin's: the System Log names them as its actor. The
     # token id (00T...) is derived from the org id, so seeding takes no id from the counter.
@@ -518,12 +801,31 @@ def _large(state: OrgState) -> None:
     rng = random.Random(42)  # noqa: S311 - deterministic sample data
     policies = _base(state, "idx", True)
     _apps(state, policies)
-    shared = [p for name, p in policies.items() if p["type"] == "ACCESS_POLICY"
-              and name not in ("Okta Admin Console", "Okta Dashboard", "Okta Browser Plugin")]
+    shared = [
+        p
+        for name, p in policies.items()
+        if p["type"] == "ACCESS_POLICY"
+        and name not in ("Okta Admin Console", "Okta Dashboard", "Okta Browser Plugin")
+    ]
     n = len(state.apps)
     while n < 1000:
-        product = rng.choice(("Analytics", "Billing", "CRM", "Docs", "HR", "Wiki", "Tickets",
-                              "Storage", "Chat", "Design", "Metrics", "Payroll", "Travel"))
+        product = rng.choice(
+            (
+                "Analytics",
+                "Billing",
+                "CRM",
+                "Docs",
+                "HR",
+                "Wiki",
+                "Tickets",
+                "Storage",
+                "Chat",
+                "Design",
+                "Metrics",
+                "Payroll",
+                "Travel",
+            )
+        )
         label = f"{product} {n:04d}"
         policy = rng.choice(shared)
         make_app(state, label, name=f"app_{n:04d}", policy_id=policy["id"])

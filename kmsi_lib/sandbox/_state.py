@@ -107,8 +107,9 @@ class OrgState:
         """Replace the whole org with a snapshot taken by :meth:`snapshot`."""
         if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
             raise ValueError("not a sandbox snapshot (missing or unknown 'version')")
-        missing = [name for name in COLLECTIONS
-                   if name not in data and name not in OPTIONAL_COLLECTIONS]
+        missing = [
+            name for name in COLLECTIONS if name not in data and name not in OPTIONAL_COLLECTIONS
+        ]
         if missing:
             raise ValueError(f"snapshot lacks {', '.join(missing)}")
         with self.lock:
@@ -129,4 +130,3 @@ class OrgState:
     def written(self) -> None:
         if self.on_write is not None:
             self.on_write(self)
-

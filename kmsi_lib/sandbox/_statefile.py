@@ -65,7 +65,7 @@ def save_atomically(state: OrgState, path: str) -> None:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -129,8 +129,11 @@ class TempFileGuard:
     def __init__(self, directory: str) -> None:
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(  # noqa: S603 (our own code)
             [sys.executable, "-I", "-c", _GUARD, directory, _temp_prefix(os.getpid())],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def close(self) -> None:
         """End the guard now (it removes any temp file this process left, then exits)."""

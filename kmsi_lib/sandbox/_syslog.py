@@ -45,10 +45,25 @@ SINCE_MAX_AGE_S = 180 * 86400
 Q_MAX_KEYWORDS = 10
 Q_MAX_KEYWORD_CHARS = 40
 
-LOG_EVENT_FIELDS = ("actor", "authenticationContext", "client", "debugContext", "device",
-                    "displayMessage", "eventType", "legacyEventType", "outcome", "published",
-                    "request", "securityContext", "severity", "target", "transaction", "uuid",
-                    "version")
+LOG_EVENT_FIELDS = (
+    "actor",
+    "authenticationContext",
+    "client",
+    "debugContext",
+    "device",
+    "displayMessage",
+    "eventType",
+    "legacyEventType",
+    "outcome",
+    "published",
+    "request",
+    "securityContext",
+    "severity",
+    "target",
+    "transaction",
+    "uuid",
+    "version",
+)
 _FILTER_OPS = (*OPERATORS, "ew")
 _SNAKE = re.compile(r"_([a-z])")
 _RNG = random.Random()  # uuid1 node: random, never the host's MAC address  # noqa: S311
@@ -59,18 +74,29 @@ _RNG = random.Random()  # uuid1 node: random, never the host's MAC address  # no
 Targets = Callable[[OrgState, Mapping[str, str], Any], list[Json] | None]
 
 
-def _target(obj_id: str, kind: str, alternate: str, display: str,
-            detail: Json | None = None) -> Json:
-    return {"id": obj_id, "type": kind, "alternateId": alternate, "displayName": display,
-            "detailEntry": detail}
+def _target(
+    obj_id: str, kind: str, alternate: str, display: str, detail: Json | None = None
+) -> Json:
+    return {
+        "id": obj_id,
+        "type": kind,
+        "alternateId": alternate,
+        "displayName": display,
+        "detailEntry": detail,
+    }
 
 
 def _policy(state: OrgState, policy_id: str, **detail: Any) -> Json | None:
     policy = state.policies.get(policy_id)
     if policy is None:
         return None
-    return _target(policy["id"], "PolicyEntity", "unknown", policy["name"],
-                   {"policyType": policy["type"], **detail})
+    return _target(
+        policy["id"],
+        "PolicyEntity",
+        "unknown",
+        policy["name"],
+        {"policyType": policy["type"], **detail},
+    )
 
 
 def _rule(state: OrgState, policy_id: str, rule_id: str) -> Json | None:
@@ -127,8 +153,11 @@ def _assignment_targets(state: OrgState, args: Mapping[str, str], _: Any) -> lis
     # policy being mapped" (event type catalogue)
     app_id, policy_id = args["app_id"], args["policy_id"]
     previous = state.app_policy.get(app_id, {}).get("policyId")
-    old = (_policy(state, previous, isPreviousPolicy=True)
-           if previous and previous != policy_id else None)
+    old = (
+        _policy(state, previous, isPreviousPolicy=True)
+        if previous and previous != policy_id
+        else None
+    )
     return _all(_policy(state, policy_id, isPreviousPolicy=False), old, _app(state, app_id))
 
 
@@ -136,14 +165,22 @@ def _unmapping_targets(state: OrgState, args: Mapping[str, str], _: Any) -> list
     # DELETE .../mappings/{id}: the app falls back to the default policy; logged as that
     # mapping (the catalogue has no policy.mapping.delete)
     policy_id, mapping_id = args["policy_id"], args["mapping_id"]
-    app_id = next((a for a, m in state.app_policy.items()
-                   if m.get("policyId") == policy_id and m.get("mappingId") == mapping_id), None)
+    app_id = next(
+        (
+            a
+            for a, m in state.app_policy.items()
+            if m.get("policyId") == policy_id and m.get("mappingId") == mapping_id
+        ),
+        None,
+    )
     if app_id is None:
         return None
     fallback = default_access_policy(state)
     return _all(
         _policy(state, fallback["id"], isPreviousPolicy=False) if fallback else None,
-        _policy(state, policy_id, isPreviousPolicy=True), _app(state, app_id))
+        _policy(state, policy_id, isPreviousPolicy=True),
+        _app(state, app_id),
+    )
 
 
 def _brand_targets(state: OrgState, args: Mapping[str, str], body: Any) -> list[Json] | None:
@@ -155,6 +192,7 @@ def _page_targets(kind: str) -> Targets:
         # a sign-in page has no id of its own: its brand is the target that carries one
         brand = _brand(state, args["brand_id"])
         return _all(brand, _target(kind, "SignInPage", kind, f"Sign-in page ({kind})"))
+
     return targets
 
 
@@ -174,8 +212,12 @@ class Audit:
 
 
 def _lifecycle(kind: str, targets: Targets) -> Audit:
-    return Audit(f"policy.{kind}.{{action}}", f"{{Action}} policy{' rule' * (kind == 'rule')}",
-                 targets, before=True)
+    return Audit(
+        f"policy.{kind}.{{action}}",
+        f"{{Action}} policy{' rule' * (kind == 'rule')}",
+        targets,
+        before=True,
+    )
 
 
 AUDITS: dict[str, Audit] = {
@@ -187,21 +229,33 @@ AUDITS: dict[str, Audit] = {
     "replace_rule": Audit("policy.rule.update", "Update policy rule", _rule_targets),
     "delete_rule": Audit("policy.rule.delete", "Delete policy rule", _rule_targets, True),
     "rule_lifecycle": _lifecycle("rule", _rule_targets),
-    "assign_app_policy": Audit("policy.mapping.create", "Create policy mapping",
-                               _assignment_targets, True),
-    "delete_mapping": Audit("policy.mapping.create", "Create policy mapping",
-                            _unmapping_targets, True),
+    "assign_app_policy": Audit(
+        "policy.mapping.create", "Create policy mapping", _assignment_targets, True
+    ),
+    "delete_mapping": Audit(
+        "policy.mapping.create", "Create policy mapping", _unmapping_targets, True
+    ),
     "create_brand": Audit("system.brand.create", "Create brand", _brand_targets),
     "replace_brand": Audit("system.brand.update", "Update brand", _brand_targets),
     "delete_brand": Audit("system.brand.delete", "Delete brand", _brand_targets, True),
-    "put_customized": Audit("system.custom_signin.update", "Custom sign-in page is updated",
-                            _page_targets("customized")),
-    "delete_customized": Audit("system.custom_signin.delete", "Custom sign-in page is deleted",
-                               _page_targets("customized"), True),
-    "put_preview": Audit("system.custom_signin.update", "Custom sign-in page is updated",
-                         _page_targets("preview")),
-    "delete_preview": Audit("system.custom_signin.delete", "Custom sign-in page is deleted",
-                            _page_targets("preview"), True),
+    "put_customized": Audit(
+        "system.custom_signin.update", "Custom sign-in page is updated", _page_targets("customized")
+    ),
+    "delete_customized": Audit(
+        "system.custom_signin.delete",
+        "Custom sign-in page is deleted",
+        _page_targets("customized"),
+        True,
+    ),
+    "put_preview": Audit(
+        "system.custom_signin.update", "Custom sign-in page is updated", _page_targets("preview")
+    ),
+    "delete_preview": Audit(
+        "system.custom_signin.delete",
+        "Custom sign-in page is deleted",
+        _page_targets("preview"),
+        True,
+    ),
     "revoke_sessions": Audit("user.session.clear", "Clear user session", _session_targets, True),
 }
 
@@ -222,8 +276,13 @@ def _actor(ctx: Ctx) -> tuple[Json, Json]:
         # an OAuth service app acts as itself
         app = state.apps.get(ctx.client_id)
         name = app["label"] if app is not None else ctx.client_id
-        actor = {"id": ctx.client_id, "type": "PublicClientApp", "alternateId": ctx.client_id,
-                 "displayName": name, "detailEntry": None}
+        actor = {
+            "id": ctx.client_id,
+            "type": "PublicClientApp",
+            "alternateId": ctx.client_id,
+            "displayName": name,
+            "detailEntry": None,
+        }
         return actor, {}
     # an API token acts as the admin who created it
     owner = state.users.get(str(state.org.get("apiTokenOwnerId", "")))
@@ -234,8 +293,14 @@ def _actor(ctx: Ctx) -> tuple[Json, Json]:
     return actor, {"requestApiTokenId": state.org.get("apiTokenId", "unknown")}
 
 
-def _event(ctx: Ctx, audit: Audit, args: Mapping[str, str], targets: list[Json],
-           request_id: str, now: float) -> Json:
+def _event(
+    ctx: Ctx,
+    audit: Audit,
+    args: Mapping[str, str],
+    targets: list[Json],
+    request_id: str,
+    now: float,
+) -> Json:
     request = ctx.request
     action = args.get("action", "")
     actor, detail = _actor(ctx)
@@ -244,32 +309,58 @@ def _event(ctx: Ctx, audit: Audit, args: Mapping[str, str], targets: list[Json],
     return {
         "actor": actor,
         "client": {
-            "userAgent": {"rawUserAgent": request.headers.get("User-Agent", "unknown"),
-                          "os": "Unknown", "browser": "UNKNOWN"},
-            "zone": None, "device": "Unknown", "id": ctx.client_id, "ipAddress": ip,
+            "userAgent": {
+                "rawUserAgent": request.headers.get("User-Agent", "unknown"),
+                "os": "Unknown",
+                "browser": "UNKNOWN",
+            },
+            "zone": None,
+            "device": "Unknown",
+            "id": ctx.client_id,
+            "ipAddress": ip,
             "geographicalContext": None,
         },
         "authenticationContext": {
-            "authenticationProvider": None, "credentialProvider": None,
-            "credentialType": "OAuth 2.0" if ctx.client_id else None, "issuer": None,
-            "interface": None, "authenticationStep": 0, "externalSessionId": None,
+            "authenticationProvider": None,
+            "credentialProvider": None,
+            "credentialType": "OAuth 2.0" if ctx.client_id else None,
+            "issuer": None,
+            "interface": None,
+            "authenticationStep": 0,
+            "externalSessionId": None,
         },
         "displayMessage": audit.message.replace("{Action}", action.capitalize()),
         "eventType": audit.event_type.replace("{action}", action),
         "outcome": {"result": "SUCCESS", "reason": None},
         "published": published(now),
-        "securityContext": {"asNumber": None, "asOrg": None, "isp": None, "domain": None,
-                            "isProxy": None},
+        "securityContext": {
+            "asNumber": None,
+            "asOrg": None,
+            "isp": None,
+            "domain": None,
+            "isProxy": None,
+        },
         "severity": "INFO",
-        "debugContext": {"debugData": {
-            "requestId": request_id, "requestUri": request.path,
-            "url": request.path + (f"?{query}" if query else ""),
-        }},
+        "debugContext": {
+            "debugData": {
+                "requestId": request_id,
+                "requestUri": request.path,
+                "url": request.path + (f"?{query}" if query else ""),
+            }
+        },
         "transaction": {"type": "WEB", "id": request_id, "detail": detail},
         "uuid": str(uuid.uuid1(node=_RNG.getrandbits(48) | 1 << 40)),
         "version": "0",
-        "request": {"ipChain": [{"ip": ip, "geographicalContext": None,
-                                 "version": "V6" if ":" in ip else "V4", "source": None}]},
+        "request": {
+            "ipChain": [
+                {
+                    "ip": ip,
+                    "geographicalContext": None,
+                    "version": "V6" if ":" in ip else "V4",
+                    "source": None,
+                }
+            ]
+        },
         "target": targets,
     }
 
@@ -279,8 +370,14 @@ def prepare(audit: Audit, state: OrgState, args: Mapping[str, str]) -> list[Json
     return audit.targets(state, args, None) if audit.before else None
 
 
-def record(ctx: Ctx, audit: Audit, args: Mapping[str, str], reply: Reply,
-           before: list[Json] | None, request_id: str) -> None:
+def record(
+    ctx: Ctx,
+    audit: Audit,
+    args: Mapping[str, str],
+    reply: Reply,
+    before: list[Json] | None,
+    request_id: str,
+) -> None:
     """Append the event of a successful write (the caller holds the state lock)."""
     targets = before if audit.before else audit.targets(ctx.state, args, reply.body)
     if not targets:
@@ -288,8 +385,13 @@ def record(ctx: Ctx, audit: Audit, args: Mapping[str, str], reply: Reply,
     now = time.time()
     events = ctx.state.log_events
     seq = events[-1]["seq"] + 1 if events else 1
-    events.append({"seq": seq, "ms": int(now * 1000),
-                   "event": _event(ctx, audit, args, targets, request_id, now)})
+    events.append(
+        {
+            "seq": seq,
+            "ms": int(now * 1000),
+            "event": _event(ctx, audit, args, targets, request_id, now),
+        }
+    )
     if len(events) > MAX_EVENTS:
         del events[: len(events) - MAX_EVENTS]
 
@@ -306,13 +408,20 @@ def _parse_time(ctx: Ctx, name: str) -> float | None:
     except ValueError:
         parsed = None
     if parsed is None or "T" not in raw:
-        unrecognised = (f"{name}: The date format in your query is not recognized. Please "
-                        "enter dates using ISO8601 string format.")
-        raise ApiError("E0000001", f"'{name}': The date format in your query is not recognized. "
-                       "Please enter dates using ISO8601 string format. "
-                       f"'{name}': must be a valid date-time or empty.",
-                       causes=[{"errorSummary": unrecognised},
-                               {"errorSummary": f"{name}: must be a valid date-time or empty."}])
+        unrecognised = (
+            f"{name}: The date format in your query is not recognized. Please "
+            "enter dates using ISO8601 string format."
+        )
+        raise ApiError(
+            "E0000001",
+            f"'{name}': The date format in your query is not recognized. "
+            "Please enter dates using ISO8601 string format. "
+            f"'{name}': must be a valid date-time or empty.",
+            causes=[
+                {"errorSummary": unrecognised},
+                {"errorSummary": f"{name}: must be a valid date-time or empty."},
+            ],
+        )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
@@ -363,8 +472,9 @@ class _LogParser(_Parser):
         super().__init__(text, _FILTER_OPS)
 
     def _unknown_operator(self, op: str) -> ExpressionError:
-        return ExpressionError(f"Unrecognized attribute operator '{op}'. "
-                               f"Expected: {','.join(self.ops)}")
+        return ExpressionError(
+            f"Unrecognized attribute operator '{op}'. Expected: {','.join(self.ops)}"
+        )
 
 
 def _predicate(node: Node) -> Callable[[Json], bool]:
@@ -426,12 +536,18 @@ def _words(value: Any, out: set[str]) -> None:
 def _compile_q(raw: str) -> Callable[[Json], bool]:
     keywords = [k.lower() for k in _WORD_SPLIT.split(raw.strip()) if k]
     if any(len(k) > Q_MAX_KEYWORD_CHARS for k in keywords):
-        raise ApiError("E0000001", "'q': Freeform search cannot contain items longer than 40 "
-                       "characters. Please shorten the items in your search or use an "
-                       "advanced filter to query by specific fields.")
+        raise ApiError(
+            "E0000001",
+            "'q': Freeform search cannot contain items longer than 40 "
+            "characters. Please shorten the items in your search or use an "
+            "advanced filter to query by specific fields.",
+        )
     if len(keywords) > Q_MAX_KEYWORDS:
-        raise ApiError("E0000001", "'q': Freeform search cannot contain more than 10 items. "
-                       "Please use an advanced filter to query by specific fields.")
+        raise ApiError(
+            "E0000001",
+            "'q': Freeform search cannot contain more than 10 items. "
+            "Please use an advanced filter to query by specific fields.",
+        )
 
     def match(event: Json) -> bool:
         words: set[str] = set()
@@ -466,8 +582,11 @@ def list_logs(ctx: Ctx) -> Reply:
     upper = now if until is None else until
     lower = upper - SINCE_DEFAULT_S if since is None else since
     if lower < now - SINCE_MAX_AGE_S:
-        raise ApiError("E0000053", summary="Invalid parameter: The since parameter is over 180 "
-                                           "days prior to the current day.")
+        raise ApiError(
+            "E0000053",
+            summary="Invalid parameter: The since parameter is over 180 "
+            "days prior to the current day.",
+        )
     lower = max(lower, now - RETENTION_S)
     after = _after_seq(ctx.arg("after"))
     keep: list[Callable[[Json], bool]] = []
@@ -483,8 +602,9 @@ def list_logs(ctx: Ctx) -> Reply:
     more = False
     last: Json | None = None
     for entry in ordered:
-        if after is not None and (entry["seq"] <= after if sort == "ASCENDING"
-                                  else entry["seq"] >= after):
+        if after is not None and (
+            entry["seq"] <= after if sort == "ASCENDING" else entry["seq"] >= after
+        ):
             continue
         if entry["ms"] < lo_ms or (not polling and entry["ms"] >= hi_ms):
             continue
@@ -498,8 +618,11 @@ def list_logs(ctx: Ctx) -> Reply:
 
     url = ctx.url(ctx.request.path)
     query = ctx.request.query_string.decode("latin-1")
-    reply = Reply(200, [clone(e["event"]) for e in page],
-                  [("Link", f'<{url}{"?" + query if query else ""}>; rel="self"')])
+    reply = Reply(
+        200,
+        [clone(e["event"]) for e in page],
+        [("Link", f'<{url}{"?" + query if query else ""}>; rel="self"')],
+    )
     if more or polling:
         params = [(k, v) for k, v in ctx.request.args.items(multi=True) if k != "after"]
         if "limit" not in ctx.request.args:
