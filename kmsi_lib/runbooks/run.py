@@ -28,21 +28,20 @@ import dataclasses
 import datetime as _dt
 import getpass
 import io
-import json
 import logging
 import os
 import secrets as _secrets
-import signal
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kmsi_lib import evidence, secret_shapes
-from kmsi_lib.errors import ConfigError, EvidenceError, KmsiError, ParameterError
-from kmsi_lib.runbooks.contract import CHANGE_ID_PATTERN, MODES, OUTCOME_FAILED, PROGRESS_FILE
+from kmsi_lib import evidence
+from kmsi_lib.errors import ConfigError, EvidenceError, ParameterError
+from kmsi_lib.runbooks import approval, interrupts
+from kmsi_lib.runbooks.approval import check_approved_plan
+from kmsi_lib.runbooks.contract import CHANGE_ID_PATTERN, MODES, OUTCOME_FAILED
 
 __all__ = [
     "EXIT_FAILED",
@@ -86,100 +85,6 @@ def display_path(path: Path) -> str:
 
 
 # ---------------------------------------------------------------- approved plans
-
-
-def _same_url(a: str, b: str) -> bool:
-    return a.rstrip("/").lower() == b.rstrip("/").lower()
-
-
-def check_approved_plan(
-    plan_evidence: Path,
-    *,
-    procedure: str,
-    params: Mapping[str, Any],
-    org_url: str,
-    evidence_root: Path,
-    change_id: str = "",
-    expect: Sequence[str] = (),
-) -> dict[str, Any]:
-    """Check a plan run's evidence before applying it; return the plan (``Plan.to_dict()``).
-
-    Refuses (EvidenceError) unless the plan's run is recorded in
-    ``evidence_root`` (the root this run writes to, not any root that
-    verifies) and verifies there (:func:`kmsi_lib.evidence.verified_run`:
-    chain, anchor, ``expect``, the run's files and record), it was a
-    successful plan run under ``change_id`` (when given), and it was made for
-    the same procedure, the same parameters (compared after filling in
-    defaults) and the same org. The plan returned is parsed from the bytes
-    whose hash the ledger holds.
-    """
-    return _approved(
-        plan_evidence,
-        procedure=procedure,
-        params=params,
-        org_url=org_url,
-        evidence_root=evidence_root,
-        change_id=change_id,
-        expect=expect,
-    )[0]
-
-
-def _approved(
-    plan_evidence: Path,
-    *,
-    procedure: str,
-    params: Mapping[str, Any],
-    org_url: str,
-    evidence_root: Path,
-    change_id: str,
-    expect: Sequence[str],
-) -> tuple[dict[str, Any], evidence.VerifiedRun]:
-    from kmsi_lib.runbooks.params import normalized_params
-
-    try:
-        verified = evidence.verified_run(evidence_root, plan_evidence, expect=expect)
-    except EvidenceError as exc:
-        raise EvidenceError(f"the approved plan's evidence does not verify: {exc}") from None
-    record, record_path = verified.record, verified.run_dir / evidence.RECORD_FILE
-    if verified.name != evidence.RECORD_FILE:
-        raise EvidenceError(f"{plan_evidence}: name the plan run's directory or its record.json")
-    if change_id and record.get("change_id") != change_id:
-        raise EvidenceError(
-            f"the approved plan was recorded under the change "
-            f"{record.get('change_id')!r}, not {change_id!r}: plan again "
-            f"with --change {change_id}"
-        )
-    if record.get("mode") != "plan" or record.get("status") != "succeeded":
-        raise EvidenceError(
-            f"{record_path}: not a successful plan run (mode "
-            f"{record.get('mode')}, status {record.get('status')})"
-        )
-    plan = record.get("plan")
-    if not isinstance(plan, dict):
-        raise EvidenceError(f"{record_path}: the run recorded no plan")
-    if record.get("procedure") != procedure or plan.get("procedure") != procedure:
-        raise EvidenceError(
-            f"the approved plan is for the procedure {record.get('procedure')!r}, not {procedure!r}"
-        )
-    theirs = normalized_params(procedure, record.get("parameters") or {})
-    ours = normalized_params(procedure, params)
-    if evidence.canonical_json(theirs) != evidence.canonical_json(ours):
-        changed = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
-        raise EvidenceError(
-            "the approved plan was made with other parameters (differs in: "
-            f"{', '.join(changed)}); plan again with these parameters"
-        )
-    planned_org = str((record.get("org") or {}).get("url") or plan.get("org_url") or "")
-    if not _same_url(planned_org, org_url):
-        raise EvidenceError(
-            "the approved plan was made for the org "
-            f"{secret_shapes.redact_config(planned_org)}, "
-            f"not {org_url}"
-        )
-    return plan, verified
-
-
-# ---------------------------------------------------------------- one run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -371,7 +276,7 @@ def run_notebook(
     approved: dict[str, Any] | None = None
     approved_meta: dict[str, Any] | None = None
     if approved_plan is not None:
-        approved, source = _approved(
+        approved, source = approval.approved(
             approved_plan,
             procedure=run.procedure,
             params=run.values,
@@ -415,7 +320,11 @@ def run_notebook(
     started = utc_now()
     log = io.StringIO()
     try:
-        with _interrupt_on_sigterm(), _captured_papermill_log() as log, _absolute_key_paths():
+        with (
+            interrupts.interrupt_on_sigterm(),
+            _captured_papermill_log() as log,
+            _absolute_key_paths(),
+        ):
             error = _execute(
                 notebook.resolve(),
                 staging.resolve() / "notebook.ipynb",
@@ -425,13 +334,13 @@ def run_notebook(
                 cwd=staging.resolve(),
             )
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the evidence is still recorded
-        _stop_kernels()  # no write may land after the evidence says what landed
+        interrupts.stop_kernels()  # no write may land after the evidence says what landed
         error = {
             "type": "Interrupted",
             "message": f"the run was interrupted ({exc or 'SIGINT'})"
             " while the notebook ran; every write that landed is recorded",
         }
-    with _shielded_from_signals():  # recording the evidence is not interrupted in turn
+    with interrupts.shielded_from_signals():  # recording the evidence is not interrupted in turn
         return _record(
             root,
             staging,
@@ -469,7 +378,7 @@ def _record(
         result = evidence.read_result(staging)
     except EvidenceError as exc:
         result, error = None, error or {"type": "EvidenceError", "message": str(exc)}
-    result = _recover_writes(staging, mode, result, error)
+    result = interrupts.recover_writes(staging, mode, result, error)
     failure = _judge(mode, run.procedure, result, error)
     run_id = staging.name
     meta = evidence.RunMeta(
@@ -518,96 +427,6 @@ def _record(
             f"run FAILED: {failure['type']}: {failure['message']}",
         )
     return RunReport(EXIT_OK, run_id, outcome, recorded.run_dir, record, f"run {outcome}")
-
-
-def _recover_writes(
-    staging: Path, mode: str, result: dict[str, Any] | None, error: Mapping[str, Any] | None
-) -> dict[str, Any] | None:
-    """An apply that stopped mid-way (timeout, Ctrl-C, dead kernel) without recording its
-    partial result: rebuild it from the writes the runbook logged as they happened
-    (``apply-progress.jsonl``), so that the evidence lists every write that landed with
-    its before-state, and a rollback can undo them. ``result.json`` is rewritten."""
-    from kmsi_lib.engine import Plan, recover_apply_result
-
-    path = staging / PROGRESS_FILE
-    if mode != "apply" or result is None or result.get("apply_result") or not path.is_file():
-        return result
-    events: list[dict[str, Any]] = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            events.append(json.loads(line))
-        except ValueError:  # the last line of a killed kernel may be torn
-            continue
-    if not events or not isinstance(result.get("plan"), dict):
-        return result
-    why = "the apply stopped before it finished ({}); recovered by the runner from {}".format(
-        (error or {}).get("type") or "interrupted", PROGRESS_FILE
-    )
-    try:
-        recovered = recover_apply_result(Plan.from_dict(result["plan"]), events, why=why)
-    except KmsiError as exc:  # an edited plan: record the run without a recovered result
-        logging.getLogger(__name__).warning("could not recover the apply's writes: %s", exc)
-        return result
-    result = {**result, "apply_result": recovered.to_dict(), "outcome": OUTCOME_FAILED}
-    if not result.get("error"):
-        result["error"] = {
-            "step": "apply",
-            "type": str((error or {}).get("type", "Interrupted")),
-            "message": why,
-        }
-    evidence.write_result(staging, result)
-    return result
-
-
-def _stop_kernels(grace_s: float = 5.0) -> None:
-    """Kill every process this run started (the kernel) and wait until they are gone.
-
-    SIGKILL, not SIGTERM: the kernel must not go on to another write, and a terminated
-    kernel only prints its own traceback. What it wrote is already on disk (each write
-    is logged, flushed and synced before it is sent).
-    """
-    import psutil
-
-    children = psutil.Process().children(recursive=True)
-    for child in children:
-        with contextlib.suppress(psutil.Error):
-            child.kill()
-    psutil.wait_procs(children, timeout=grace_s)
-
-
-@contextlib.contextmanager
-def _interrupt_on_sigterm() -> Iterator[None]:
-    """While the notebook runs, SIGTERM stops it as Ctrl-C does, so both leave evidence."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def _shielded_from_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the run's evidence is recorded (then the run ends)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = {
-        sig: signal.signal(sig, lambda n, _f: caught.append(n))
-        for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _verify_evidence_inputs(

@@ -1,0 +1,262 @@
+"""The inputs of a runbook form: one widget per parameter, and reading them back.
+
+:func:`field_inputs` makes one :class:`FieldInput` per field of a procedure's
+pydantic ``Params`` (a nested model such as ``apps`` gets one per field),
+prefilled; :func:`validate_values` reads the widgets back into parameters and
+the validation message for each field. :mod:`kmsi_lib.runbooks.forms` lays
+them out in the steps of a runbook.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from html import escape
+from typing import Any, Literal
+
+import ipywidgets as w
+import pydantic
+
+from kmsi_lib.engine import field_messages
+
+__all__ = ["LABEL", "FieldInput", "Kind", "field_inputs", "field_of", "validate_values", "wide"]
+
+Kind = Literal["bool", "int", "float", "choice", "text", "list", "all_or_list", "json"]
+
+_LIST_HELP = "one per line, or separated by commas"
+LABEL = {"description_width": "17em"}  # every input's label column
+
+
+def wide(width: str = "36em") -> w.Layout:
+    return w.Layout(width=width)
+
+
+def _split(text: str) -> list[str]:
+    parts = re.split(r"[\n,]", text)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _plain(annotation: Any) -> Any:
+    """The annotation without ``Annotated`` metadata (bounds), also inside lists and unions."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _plain(args[0])
+    if origin is list and args:
+        return list[_plain(args[0])]  # type: ignore[misc]  # a type built at run time
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[tuple(_plain(a) for a in args)]  # noqa: UP007
+    return annotation
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """(the annotation without ``None``, whether None is allowed)."""
+    annotation = _plain(annotation)
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        nullable = len(args) < len(typing.get_args(annotation))
+        inner = args[0] if len(args) == 1 else typing.Union[tuple(args)]  # noqa: UP007
+        return inner, nullable
+    return annotation, False
+
+
+def _literal_values(annotation: Any) -> tuple[Any, ...] | None:
+    if typing.get_origin(annotation) is Literal:
+        return typing.get_args(annotation)
+    return None
+
+
+def _kind(annotation: Any) -> tuple[Kind, tuple[Any, ...]]:
+    """Which input suits a (None-stripped) annotation, and the choices of a dropdown."""
+    choices = _literal_values(annotation)
+    if choices is not None:
+        return "choice", choices
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "choice", tuple(member.value for member in annotation)
+    if annotation is bool:
+        return "bool", ()
+    if annotation is int:
+        return "int", ()
+    if annotation is float:
+        return "float", ()
+    if annotation is str:
+        return "text", ()
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is list and args and args[0] is str:
+        return "list", ()
+    if origin in (typing.Union, types.UnionType):
+        literal = [a for a in args if _literal_values(a) is not None]
+        lists = [a for a in args if typing.get_origin(a) is list]
+        if literal and lists and len(literal) + len(lists) == len(args):
+            return "all_or_list", _literal_values(literal[0]) or ()
+        if str in args:
+            return "text", ()  # e.g. a path or an inline dict: text, JSON when it looks like it
+    return "json", ()
+
+
+@dataclass
+class FieldInput:
+    """One parameter's input, its message beside it, and how its text becomes a value."""
+
+    name: str  # dotted for nested models: "apps.labels"
+    kind: Kind
+    nullable: bool
+    widget: w.ValueWidget
+    message: w.HTML
+    row: w.HBox
+
+    def value(self) -> Any:
+        """The parameter value the input holds; ValueError with a message if it cannot be read."""
+        raw = self.widget.value
+        if self.kind in ("bool", "int", "float", "choice"):
+            return raw
+        text = str(raw).strip()
+        if self.kind == "list":
+            return _split(text)
+        if self.kind == "all_or_list":
+            return text if text in ("all",) else _split(text)
+        if self.kind == "json":
+            if not text:
+                return None
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"must be JSON ({exc.msg} at line {exc.lineno})") from None
+        if not text and self.nullable:
+            return None
+        if text.startswith("{"):
+            try:
+                return json.loads(text)
+            except ValueError:
+                return text
+        return text
+
+    def show(self, message: str) -> None:
+        self.message.value = (
+            f'<span class="kmsi-field-error" style="color:#b3261e">{escape(message)}</span>'
+            if message
+            else ""
+        )
+
+    @property
+    def error(self) -> str:
+        return re.sub(r"<[^>]+>", "", self.message.value)
+
+
+def _text_of(kind: Kind, value: Any) -> Any:
+    if kind in ("bool", "int", "float", "choice"):
+        return value
+    if value is None:
+        return ""
+    if kind in ("list", "all_or_list") and isinstance(value, list | tuple):
+        return "\n".join(str(v) for v in value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, indent=1)
+    return str(value)
+
+
+def _widget(kind: Kind, choices: tuple[Any, ...], value: Any, label: str) -> w.ValueWidget:
+    common: dict[str, Any] = {"description": label, "style": LABEL, "layout": wide()}
+    text = _text_of(kind, value)
+    if kind == "bool":
+        return w.Checkbox(value=bool(value), indent=True, **common)
+    if kind == "int":
+        return w.IntText(value=int(value or 0), **common)
+    if kind == "float":
+        return w.FloatText(value=float(value or 0), **common)
+    if kind == "choice":
+        options = list(choices)
+        return w.Dropdown(
+            options=options, value=value if value in options else options[0], **common
+        )
+    if kind in ("list", "json"):
+        placeholder = _LIST_HELP if kind == "list" else "JSON; empty for none"
+        return w.Textarea(value=text, placeholder=placeholder, rows=3, **common)
+    if kind == "all_or_list":
+        return w.Textarea(value=text, placeholder=f'"all", or {_LIST_HELP}', rows=2, **common)
+    return w.Text(value=text, **common)
+
+
+def field_inputs(
+    model: type[pydantic.BaseModel], values: Mapping[str, Any], prefix: str = ""
+) -> list[FieldInput]:
+    """One :class:`FieldInput` per field of ``model`` (nested models flattened), prefilled."""
+    inputs: list[FieldInput] = []
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        annotation, nullable = _unwrap(info.annotation)
+        if name in values:
+            value = values[name]
+        elif info.is_required():
+            value = None
+        else:
+            value = info.get_default(call_default_factory=True)
+        if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+            nested = value.model_dump() if isinstance(value, pydantic.BaseModel) else value
+            inputs += field_inputs(annotation, dict(nested or {}), prefix=f"{path}.")
+            continue
+        kind, choices = _kind(annotation)
+        if nullable and kind in ("int", "float"):
+            kind = "json"  # a number box cannot be empty; as text, empty means None
+        widget = _widget(kind, choices, value, path)
+        if info.description:
+            widget.tooltip = info.description
+        message = w.HTML(value="", layout=w.Layout(margin="0 0 0 1em"))
+        row = w.HBox([widget, message])
+        row.add_class("kmsi-field")
+        inputs.append(FieldInput(path, kind, nullable, widget, message, row))
+    return inputs
+
+
+def _set(target: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for key in parents:
+        target = target.setdefault(key, {})
+    target[last] = value
+
+
+def field_of(loc: str, names: list[str]) -> str | None:
+    """The input a dotted error location belongs to (``apps.labels[2]`` -> ``apps.labels``)."""
+    bare = re.sub(r"\[\d+\]", "", loc)
+    for name in sorted(names, key=len, reverse=True):
+        if bare == name or bare.startswith(name + "."):
+            return name
+    # a whole nested model ("apps"): its first input
+    return next((name for name in names if name.startswith(bare + ".")), None)
+
+
+def validate_values(
+    model: type[pydantic.BaseModel], inputs: list[FieldInput]
+) -> tuple[dict[str, Any] | None, dict[str, str], str]:
+    """Read and validate the inputs: (values or None, message per input name, general message).
+
+    Messages use the same wording as a headless run (:func:`~kmsi_lib.engine.parse_params`).
+    """
+    values: dict[str, Any] = {}
+    messages: dict[str, str] = {}
+    for item in inputs:
+        try:
+            _set(values, item.name, item.value())
+        except ValueError as exc:
+            messages[item.name] = str(exc)
+    if messages:
+        return None, messages, ""
+    general: list[str] = []
+    names = [i.name for i in inputs]
+    # the same locations and wording as a headless run
+    for loc, text in field_messages(model, values).items():
+        owner = field_of(loc, names) if loc else None
+        if owner is None:
+            general.append(f"{loc}: {text}" if loc else text)
+        else:
+            messages.setdefault(owner, text)
+    if messages or general:
+        return None, messages, "; ".join(general)
+    return values, {}, ""
