@@ -149,9 +149,9 @@ def test_kmsi_lab_prints_the_address_and_stops_cleanly_on_ctrl_c(tmp_path: Path)
 
 
 def test_kmsi_lab_refuses_an_unknown_seed(capsys: pytest.CaptureFixture[str]) -> None:
-    from kmsi_lib.runbooks.lab import main
+    from kmsi_lib.cli import main
 
-    assert main(["--seed", "nope", "--no-browser", "--port", str(free_port())]) == 2
+    assert main(["lab", "--seed", "nope", "--no-browser", "--port", str(free_port())]) == 2
     assert "unknown seed 'nope'" in capsys.readouterr().err
 
 
