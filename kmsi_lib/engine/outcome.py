@@ -233,8 +233,11 @@ class SignInOutcome:
     @property
     def depends_on(self) -> tuple[str, ...]:
         """Every condition the outcome depends on, in the order first met, each once."""
-        seen = [c for rule in (*self.session_rules, *self.app_rules) for c in rule.depends_on]
+        seen = [c for rule in self._rules() for c in rule.depends_on]
         return tuple(dict.fromkeys(seen))
+
+    def _rules(self) -> tuple[Rule, ...]:
+        return (*self.session_rules, *self.app_rules)
 
     def effect(self) -> tuple[object, ...]:
         """What the outcome does, without rule ids or names: two equal effects mean the same."""
@@ -247,7 +250,7 @@ class SignInOutcome:
     def describe(self) -> str:
         """The outcome in words, one line per possibility."""
         lines = [f"{self.cohort_label}, {self.app_label}:"]
-        for rule in (*self.session_rules, *self.app_rules):
+        for rule in self._rules():
             lines.append(f"  {_possibility(rule)}")
         lines += [f"  note: {note}" for note in self.notes]
         if self.depends_on:
@@ -257,10 +260,11 @@ class SignInOutcome:
     def changes_to(self, other: SignInOutcome) -> list[str]:
         """The differences to ``other`` in words: field by field where the rules line up."""
         lines: list[str] = []
-        for kind, mine, theirs in (
+        pairs: tuple[tuple[str, tuple[Rule, ...], tuple[Rule, ...]], ...] = (
             ("global session", self.session_rules, other.session_rules),
             ("app sign-in", self.app_rules, other.app_rules),
-        ):
+        )
+        for kind, mine, theirs in pairs:
             if [r.depends_on for r in mine] != [r.depends_on for r in theirs]:
                 lines.append(f"{kind} was: " + " | ".join(_possibility(r) for r in mine))
                 lines.append(f"{kind} now: " + " | ".join(_possibility(r) for r in theirs))
