@@ -127,7 +127,8 @@ def test_an_excluded_user_falls_through(seed: dict[str, Any]) -> None:
     conditions = copy.deepcopy(seed["rules"][DASHBOARD_POLICY][rule_id]["conditions"])
     conditions["people"]["users"] = {"exclude": [pilot]}
     view = changed(seed, DASHBOARD_POLICY, rule_id, conditions=conditions)
-    assert ev.evaluate(view, Cohort.of_user(pilot), DASHBOARD).app.rule_name == "Everyone else"  # type: ignore[union-attr]
+    outcome = ev.evaluate(view, Cohort.of_user(pilot), DASHBOARD)
+    assert outcome.app is not None and outcome.app.rule_name == "Everyone else"
     assert Cohort.of_user(pilot) in ev.cohorts_for(view, DASHBOARD)
 
 
