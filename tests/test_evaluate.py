@@ -180,7 +180,8 @@ def test_a_custom_global_session_policy_comes_before_the_default(seed: dict[str,
             }
         },
     }
-    copied["policies"] = {policy["id"]: policy, **copied["policies"]}
+    # Listed after the Default Policy and at the same priority: the system policy still comes last.
+    copied["policies"][policy["id"]] = policy
     copied["rules"][policy["id"]] = {rule["id"]: rule}
     view = view_of(copied)
     admin = ev.evaluate(view, Cohort.of_group(IT_ADMINS), DASHBOARD).session
