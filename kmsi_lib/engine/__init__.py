@@ -14,6 +14,10 @@ One concept per module (public, importable on their own):
 * :mod:`~kmsi_lib.engine.kinds`: writers per kind of object.
 * :mod:`~kmsi_lib.engine.apply` (with :mod:`.progress` and :mod:`.conflicts`): the apply
   engine, write progress and lost-update detection.
+* :mod:`~kmsi_lib.engine.evaluate` (with :mod:`.outcome`): which global session and app
+  sign-in rules apply to whom (pure, over the JSON read); its function ``evaluate`` is
+  reached through the module (``from kmsi_lib.engine.evaluate import evaluate``), since the
+  package's name ``evaluate`` is the module.
 * :mod:`~kmsi_lib.engine.witness`: the sandbox witness, the one hook through which a
   verification may consult the emulated org's admin endpoints.
 
@@ -35,6 +39,16 @@ from kmsi_lib.engine.apply import (
 )
 from kmsi_lib.engine.edit import (
     Edit,
+)
+from kmsi_lib.engine.evaluate import (
+    EVERYONE_ELSE,
+    Cohort,
+    Impact,
+    OrgView,
+    cohorts_for,
+    evaluate_all,
+    impact,
+    org_view_from,
 )
 from kmsi_lib.engine.kinds import (
     ObjectKind,
@@ -60,6 +74,13 @@ from kmsi_lib.engine.model import (
     created_placeholder,
     fingerprint,
     utc_now,
+)
+from kmsi_lib.engine.outcome import (
+    AppRule,
+    SessionRule,
+    SignInOutcome,
+    duration_words,
+    minutes_words,
 )
 from kmsi_lib.engine.params import (
     AllowUnusualValues,
@@ -116,6 +137,7 @@ from kmsi_lib.engine.witness import (
 __all__ = [
     "Action",
     "AllowUnusualValues",
+    "AppRule",
     "AppSelection",
     "AppliedChange",
     "ApplyResult",
@@ -124,15 +146,19 @@ __all__ = [
     "CONTAINS_KEYS",
     "Change",
     "Check",
+    "Cohort",
     "DURATION_KEYS",
+    "EVERYONE_ELSE",
     "Edit",
     "FieldDiff",
+    "Impact",
     "Lookup",
     "ManualStep",
     "Minutes",
     "ObjectKind",
     "ObjectRef",
     "Observation",
+    "OrgView",
     "Outcome",
     "ParamsModel",
     "Plan",
@@ -143,6 +169,8 @@ __all__ = [
     "ResolvedApp",
     "RuleKind",
     "SandboxWitness",
+    "SessionRule",
+    "SignInOutcome",
     "VOLATILE_FIELDS",
     "Verification",
     "WriteListener",
@@ -152,15 +180,21 @@ __all__ = [
     "check_drift",
     "check_procedure",
     "check_same_org",
+    "cohorts_for",
     "created_placeholder",
     "diff",
+    "duration_words",
+    "evaluate_all",
     "field_messages",
     "fingerprint",
     "get_kind",
     "get_path",
     "html_table",
+    "impact",
     "is_local",
+    "minutes_words",
     "or_none",
+    "org_view_from",
     "parse_params",
     "recover_apply_result",
     "refuse_stale",
