@@ -62,9 +62,7 @@ def _ids(sb: Sandbox) -> Json:
     }
 
 
-def _simulate(
-    client: httpx.Client, body: Any, expand: str | None = None, status: int = 200
-) -> Any:
+def _simulate(client: httpx.Client, body: Any, expand: str | None = None, status: int = 200) -> Any:
     params = {"expand": expand} if expand else {}
     r = client.post(URL, json=body, params=params)
     assert r.status_code == status, r.text
@@ -379,6 +377,15 @@ def test_a_service_app_has_no_app_sign_in_policy(sb: Sandbox) -> None:
 # ---- errors, scope, bucket, loopback ------------------------------------------------------------
 
 
+def _fill(value: Any, names: dict[str, str]) -> Any:
+    """``value`` with the placeholders ``APP`` and ``USER`` replaced by the seed's ids."""
+    if isinstance(value, dict):
+        return {k: _fill(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, names) for v in value]
+    return names.get(value, value) if isinstance(value, str) else value
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code", "cause"),
     [
@@ -392,7 +399,10 @@ def test_a_service_app_has_no_app_sign_in_policy(sb: Sandbox) -> None:
             id="type-not-simulated",
         ),
         pytest.param(
-            {"appInstance": "APP", "policyContext": {"user": {"id": "USER"}, "groups": {"ids": []}}},
+            {
+                "appInstance": "APP",
+                "policyContext": {"user": {"id": "USER"}, "groups": {"ids": []}},
+            },
             400,
             "E0000001",
             "policyContext",
@@ -429,9 +439,9 @@ def test_bad_requests_get_okta_errors(
 ) -> None:
     """A bad body is 400 E0000001 naming the field; unknown ids are 404 E0000007."""
     ids = _ids(sb)
-    text = repr(body).replace("'APP'", repr(ids["app"])).replace("'USER'", repr(ids["admin"]))
-    body = eval(text)  # noqa: S307 - literal test data with the seed's ids put in
-    error = _simulate(sb.client(), body, status=status)
+    error = _simulate(
+        sb.client(), _fill(body, {"APP": ids["app"], "USER": ids["admin"]}), None, status
+    )
     assert error["errorCode"] == code
     if cause is not None:
         assert error["errorCauses"][0]["errorSummary"].startswith(f"{cause}:")

@@ -236,9 +236,7 @@ def _policy_entry(policy: Json, verdict: Verdict, rules: list[Json]) -> Json:
         "name": policy["name"],
         "status": verdict.status,
         # a matched policy lists no conditions (as both of Okta's examples show)
-        "conditions": [
-            {"type": t, "status": s} for t, s in verdict.conditions if s != MATCH
-        ],
+        "conditions": [{"type": t, "status": s} for t, s in verdict.conditions if s != MATCH],
         "rules": rules,
     }
 
@@ -388,4 +386,3 @@ def simulate(ctx: Ctx) -> Reply:
         for ptype in types
     ]
     return Reply(200, {"evaluation": evaluation})
-
