@@ -45,6 +45,7 @@ Json = dict[str, Any]
 OPERATIONS: list[tuple[str, str]] = [
     ("GET", "/api/v1/policies"),
     ("POST", "/api/v1/policies"),
+    ("POST", "/api/v1/policies/simulate"),
     ("GET", "/api/v1/policies/{policyId}"),
     ("PUT", "/api/v1/policies/{policyId}"),
     ("DELETE", "/api/v1/policies/{policyId}"),

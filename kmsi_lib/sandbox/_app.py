@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
-from . import _admin, _apps, _brands, _directory, _oauth, _policies, _syslog
+from . import _admin, _apps, _brands, _directory, _oauth, _policies, _simulate, _syslog
 from ._common import Ctx, Reply, SandboxConfig
 from ._errors import ApiError
 from ._faults import DroppedConnection, Fault, FaultTable, InjectedTimeout
@@ -84,6 +84,8 @@ API: list[tuple[str, dict[str, Endpoint]]] = [
             "POST": Endpoint(P.create_policy, "okta.policies.manage", True),
         },
     ),
+    # a literal segment: werkzeug tries it before /api/v1/policies/<policy_id>
+    ("/api/v1/policies/simulate", {"POST": Endpoint(_simulate.simulate, "okta.policies.read")}),
     (
         "/api/v1/policies/<policy_id>",
         {
