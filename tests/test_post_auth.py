@@ -403,3 +403,21 @@ def _gsp(org: Org) -> str:
     return next(
         pid for pid, p in state["policies"].items() if p["type"] == "OKTA_SIGN_ON" and p["system"]
     )
+
+
+def test_a_plan_says_first_when_a_shared_policy_reaches_apps_not_named(org: Org) -> None:
+    """Salesforce.com uses the org's default authentication policy, shared by 16 apps: the
+    plan's first line names the 15 others before any field diff."""
+    plan = post_auth.plan(org.client, {"apps": {"labels": ["Salesforce.com"]}})
+    (warning,) = plan.warnings
+    assert "'Any two factors' is shared" in warning and "reaches 15 app(s)" in warning
+    assert "Slack" in warning and "Salesforce.com" not in warning
+    assert plan.to_text().splitlines()[1] == f"ATTENTION: {warning}"
+    assert org.api_writes() == []
+
+
+def test_no_reach_warning_when_the_policy_is_named_or_not_shared(org: Org) -> None:
+    by_policy = post_auth.plan(org.client, {"apps": {"policies": ["Any two factors"]}})
+    assert by_policy.warnings == [], "naming the policy names every app that uses it"
+    alone = post_auth.plan(org.client, {"apps": {"labels": ["Okta Admin Console"]}})
+    assert alone.warnings == []

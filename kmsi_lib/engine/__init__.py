@@ -124,6 +124,7 @@ from kmsi_lib.engine.render import (
 from kmsi_lib.engine.select import (
     AppSelection,
     ResolvedApp,
+    reach_warnings,
     resolve_apps,
     resolve_groups,
     suggest,
@@ -201,6 +202,7 @@ __all__ = [
     "register_kind",
     "register_lookup",
     "report_write",
+    "reach_warnings",
     "resolve_apps",
     "resolve_groups",
     "run_lookup",

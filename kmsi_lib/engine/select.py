@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AppSelection",
     "ResolvedApp",
+    "reach_warnings",
     "resolve_apps",
     "resolve_groups",
     "suggest",
@@ -194,3 +195,48 @@ def resolve_groups(reader: Reader, names: Sequence[str], *, field: str = "groups
         if group["id"] not in ids:
             ids.append(group["id"])
     return ids
+
+
+def reach_warnings(
+    reader: Reader, chosen: Sequence[ResolvedApp], changed_policy_ids: Iterable[str]
+) -> list[str]:
+    """Say first when a change reaches apps that were not named.
+
+    An authentication policy can be assigned to many apps; a change to its rules
+    changes every one of them. For each changed policy whose apps were chosen by
+    label or id (not by the policy's name, which names them all), list the other
+    apps assigned to it. Plain reads: a hint for the operator, not an observation.
+    """
+    named = {a.id for a in chosen if a.id}
+    by_policy: dict[str, list[ResolvedApp]] = {}
+    for app in chosen:
+        by_policy.setdefault(app.policy_id, []).append(app)
+    changed = set(changed_policy_ids)
+    warnings: list[str] = []
+    labels: dict[str, str] | None = None
+    for policy_id, items in by_policy.items():
+        if policy_id not in changed or any(not a.id for a in items):
+            continue
+        name = policy_id
+        try:
+            name = str(policies.get_policy(reader.client, policy_id).get("name", policy_id))
+            others = [
+                i for i in policies.list_policy_app_ids(reader.client, policy_id) if i not in named
+            ]
+            if others and labels is None:
+                labels = {
+                    a["id"]: str(a.get("label", a["id"])) for a in apps.list_apps(reader.client)
+                }
+        except KmsiError as exc:
+            warnings.append(
+                f"could not list the apps of the authentication policy {name!r} ({exc}):"
+                " this change may reach apps that were not named"
+            )
+            continue
+        if others:
+            shown = ", ".join(sorted((labels or {}).get(i, i) for i in others))
+            warnings.append(
+                f"the authentication policy {name!r} is shared: this change also reaches"
+                f" {len(others)} app(s) that were not named: {shown}"
+            )
+    return warnings

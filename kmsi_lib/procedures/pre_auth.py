@@ -277,6 +277,9 @@ def _build(client: OktaClient, params: Params) -> tuple[Plan, list[Check]]:
         manual_steps=manual_steps,
         notes=notes,
         observations=reader.observations,
+        warnings=engine.reach_warnings(
+            reader, apps, {c.ref.parent_id for c in changes if c.ref.parent_id}
+        ),
     )
     return result, checks
 
