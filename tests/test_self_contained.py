@@ -67,6 +67,21 @@ def _text(path: str) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
+def test_no_tracked_file_holds_a_private_key_block() -> None:
+    """Not even a published sample: a secret scan cannot tell it from a leak (the vendored
+    spec's samples are replaced, reference/okta/README.md says where). Tests that need a
+    key generate one at run time."""
+    armour = re.compile("-----BEGIN [A-Z ]*" + "PRIVATE KEY-----")
+    offenders = [
+        f"{path}:{number}"
+        for path in _tracked_files()
+        if (text := _text(path)) is not None
+        for number, line in enumerate(text.splitlines(), 1)
+        if armour.search(line)
+    ]
+    assert not offenders, offenders
+
+
 def test_no_tracked_file_cites_a_path_outside_the_repository() -> None:
     """No tracked text file names the old shared folder or its digest (provenance note aside)."""
     offenders = []
