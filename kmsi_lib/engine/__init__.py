@@ -88,6 +88,7 @@ from kmsi_lib.engine.params import (
     ParamsModel,
     field_messages,
     parse_params,
+    read_text_file,
     whole_number,
 )
 from kmsi_lib.engine.paths import (
@@ -197,6 +198,7 @@ __all__ = [
     "or_none",
     "org_view_from",
     "parse_params",
+    "read_text_file",
     "recover_apply_result",
     "refuse_stale",
     "register_kind",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Annotated, Any, TypeVar, cast
 
 import pydantic
@@ -26,6 +27,7 @@ __all__ = [
     "ParamsModel",
     "field_messages",
     "parse_params",
+    "read_text_file",
     "whole_number",
 ]
 
@@ -200,3 +202,43 @@ def parse_params(model: type[ModelT], data: Mapping[str, Any] | ModelT) -> Model
         raise ParameterError(first_field, first_message) from None
     rest = "; ".join(f"{name}: {message}" for name, message in problems[1:])
     raise ParameterError(first_field, f"{first_message}; also {rest}") from None
+
+
+def read_text_file(path: Path, *, field: str, name: str, max_bytes: int, hint: str = "") -> str:
+    """The text of a file an operator names (a params file, a users list).
+
+    Refused with ``ParameterError(field)`` naming the file and the fix: missing, a
+    directory, not a regular file (``/dev/zero`` or a pipe would never end), more
+    than ``max_bytes``, UTF-16/UTF-32 or binary, or not UTF-8 (a UTF-8 byte-order
+    mark is allowed, as Windows editors write one). ``name`` says what kind of
+    file is expected ("params file"), ``hint`` adds an example. The offending bytes
+    are never shown: they may be part of a pasted credential.
+    """
+    shown = str(path)
+    try:
+        if path.is_dir():
+            raise ParameterError(field, f"{shown}: is a directory; give a {name}{hint}")
+        if path.exists() and not path.is_file():
+            raise ParameterError(field, f"{shown}: is not a regular file; give a {name}")
+        with path.open("rb") as stream:
+            raw = stream.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise ParameterError(field, f"{shown}: cannot read it: no such {name}") from None
+    except OSError as exc:
+        raise ParameterError(field, f"{shown}: cannot read it ({exc.strerror})") from None
+    if len(raw) > max_bytes:
+        raise ParameterError(
+            field,
+            f"{shown}: is more than {max_bytes} bytes, too big for a {name}; is it the right file?",
+        )
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")) or b"\x00" in raw:
+        raise ParameterError(
+            field, f"{shown}: is UTF-16 or UTF-32 text (or binary); save it as UTF-8"
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParameterError(
+            field,
+            f"{shown}: is not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8",
+        ) from None

@@ -44,6 +44,7 @@ from kmsi_lib.engine import (
     bulk_values,
     check_procedure,
     parse_params,
+    read_text_file,
     refuse_stale,
     register_lookup,
     report_write,
@@ -172,37 +173,15 @@ USERS_FILE_MAX_BYTES = 10 * 1024 * 1024
 
 
 def read_user_file(name: str) -> str:
-    """The text of a users_file; ParameterError(users_file) when it cannot be used.
-
-    The file must be UTF-8 (a UTF-8 byte-order mark is allowed, as Windows
-    editors write one); UTF-16 and other encodings are refused with the fix.
-    """
-    path = Path(name).expanduser()
-    try:
-        if path.is_dir():
-            raise ParameterError("users_file", f"{str(path)!r} is a directory; give a text file")
-        if path.exists() and not path.is_file():  # /dev/zero or a pipe would never end
-            raise ParameterError("users_file", f"{str(path)!r} is not a regular file")
-        with path.open("rb") as stream:
-            raw = stream.read(USERS_FILE_MAX_BYTES + 1)
-        if len(raw) > USERS_FILE_MAX_BYTES:
-            raise ParameterError(
-                "users_file",
-                f"{str(path)!r} is more than "
-                f"{USERS_FILE_MAX_BYTES} bytes; split the list into several runs",
-            )
-    except OSError as exc:
-        raise ParameterError("users_file", f"cannot read {str(path)!r}: {exc}") from None
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ParameterError("users_file", f"{str(path)!r} is UTF-16 text; save it as UTF-8")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ParameterError(
-            "users_file",
-            f"{str(path)!r} is not UTF-8 text (byte "
-            f"{exc.start} cannot be decoded); save it as UTF-8",
-        ) from None
+    """The text of a users_file (UTF-8, a regular file, at most 10 MB); ParameterError
+    naming ``users_file`` when it cannot be used (:func:`kmsi_lib.engine.read_text_file`)."""
+    return read_text_file(
+        Path(name).expanduser(),
+        field="users_file",
+        name="users file",
+        max_bytes=USERS_FILE_MAX_BYTES,
+        hint=" (text, one login or id per line)",
+    )
 
 
 def _entries(p: Params) -> list[tuple[str, str]]:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from kmsi_lib import secret_shapes
+from kmsi_lib.engine import read_text_file
 from kmsi_lib.errors import ParameterError
 from kmsi_lib.runbooks.contract import RUNNER_PARAMETERS
 
@@ -259,43 +260,6 @@ def _params_loader() -> type:
     return ParamsLoader
 
 
-def _params_text(path: Path) -> str:
-    """The file's text: UTF-8 (a byte-order mark allowed), small, and a file."""
-    try:
-        if path.is_dir():
-            raise ParameterError(
-                "params",
-                f"{path}: is a directory; give a YAML params file "
-                "(e.g. params/sandbox/post_auth.yaml)",
-            )
-        if path.exists() and not path.is_file():  # /dev/zero or a pipe would never end
-            raise ParameterError("params", f"{path}: is not a regular file; give a YAML file")
-        with path.open("rb") as stream:
-            raw = stream.read(MAX_PARAMS_BYTES + 1)
-        if len(raw) > MAX_PARAMS_BYTES:
-            raise ParameterError(
-                "params",
-                f"{path}: is too big for a params file (more than "
-                f"{MAX_PARAMS_BYTES} bytes); is it the right file?",
-            )
-    except FileNotFoundError:
-        raise ParameterError("params", f"{path}: no such params file") from None
-    except OSError as exc:
-        raise ParameterError("params", f"{path}: cannot be read ({exc.strerror})") from None
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")) or b"\x00" in raw:
-        raise ParameterError(
-            "params", f"{path}: is UTF-16 or UTF-32 text (or binary); save it as UTF-8"
-        )
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        # The offending bytes are not shown: they may be part of a pasted credential.
-        raise ParameterError(
-            "params",
-            f"{path}: is not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8",
-        ) from None
-
-
 def load_params_file(path: Path) -> dict[str, Any]:
     """Read a YAML params file (YAML's safe subset); an empty file is no parameters.
 
@@ -306,7 +270,13 @@ def load_params_file(path: Path) -> dict[str, Any]:
     """
     import yaml
 
-    text = _params_text(Path(path))
+    text = read_text_file(
+        Path(path),
+        field="params",
+        name="params file",
+        max_bytes=MAX_PARAMS_BYTES,
+        hint=" (YAML, e.g. params/sandbox/post_auth.yaml)",
+    )
     problem: str | None = None
     try:
         data = yaml.load(text, Loader=_params_loader())  # noqa: S506  # a SafeLoader subclass
