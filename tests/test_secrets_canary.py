@@ -374,21 +374,7 @@ def test_config_canary_never_echoed(
     # `kmsi run` in plan mode, in a subprocess: refused before any kernel starts.
     for name, env in CONFIG_PROBES.items():
         root = tmp_path / f"evidence-{name}"
-        proc = _kmsi(
-            [
-                "run",
-                str(NOTEBOOK),
-                "-f",
-                str(PARAMS),
-                "--mode",
-                "plan",
-                "--evidence-root",
-                str(root),
-                "--no-progress",
-            ],
-            env,
-            tmp_path,
-        )
+        proc = _kmsi(_plan_run(root), env, tmp_path)
         assert proc.returncode != 0, (name, proc.stdout, proc.stderr)
         _look_at_run(f"{name}: kmsi run", proc, root, probes)
 
@@ -405,6 +391,12 @@ def test_config_canary_never_echoed(
     print(f"canary hits: {len(probes.hits)} of {probes.count} probes")
     _count(probes)
     assert probes.hits == [], "\n".join(probes.hits)
+
+
+def _plan_run(root: Path) -> list[str]:
+    """``kmsi run`` of the post-auth runbook in plan mode, evidence under ``root``."""
+    return ["run", str(NOTEBOOK), "-f", str(PARAMS), "--mode", "plan",
+            "--evidence-root", str(root), "--no-progress"]  # fmt: skip
 
 
 def _count(probes: Any) -> None:
@@ -431,21 +423,7 @@ def test_wrong_token_canary_run_against_sandbox(tmp_path: Path) -> None:
             },
         }.items():
             root = tmp_path / f"evidence-{name}"
-            proc = _kmsi(
-                [
-                    "run",
-                    str(NOTEBOOK),
-                    "-f",
-                    str(PARAMS),
-                    "--mode",
-                    "plan",
-                    "--evidence-root",
-                    str(root),
-                    "--no-progress",
-                ],
-                env,
-                tmp_path,
-            )
+            proc = _kmsi(_plan_run(root), env, tmp_path)
             assert (proc.returncode == 0) == (name == "key-id-and-dpop"), proc.stderr
             assert list(root.rglob("record.json")), "the run left evidence to look at"
             _look_at_run(f"{name}: kmsi run", proc, root, probes)

@@ -24,10 +24,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AppRule",
+    "PlacedRule",
     "SessionRule",
     "SignInOutcome",
     "duration_words",
     "minutes_words",
+    "placed",
 ]
 
 #: Okta's "once per session" re-authentication value (docs/OKTA-API.md §7.3).
@@ -78,14 +80,33 @@ def _get(obj: Any, *path: str) -> Any:
 
 
 @dataclass(frozen=True)
-class SessionRule:
-    """A global session rule as it applies: where it is, what it depends on, what it does."""
+class PlacedRule:
+    """Where a rule that applies sits, and what it depends on (see :func:`placed`)."""
 
     policy_id: str
     policy_name: str
     rule_id: str
     rule_name: str
     depends_on: tuple[str, ...]
+
+
+def placed(
+    policy: Mapping[str, Any], rule: Mapping[str, Any], depends_on: tuple[str, ...]
+) -> dict[str, Any]:
+    """The :class:`PlacedRule` fields of ``rule`` in ``policy``, as keyword arguments."""
+    return {
+        "policy_id": str(policy.get("id")),
+        "policy_name": str(policy.get("name")),
+        "rule_id": str(rule.get("id")),
+        "rule_name": str(rule.get("name")),
+        "depends_on": depends_on,
+    }
+
+
+@dataclass(frozen=True)
+class SessionRule(PlacedRule):
+    """A global session rule as it applies: where it is, what it depends on, what it does."""
+
     access: str | None
     mfa_required: bool
     prompt_mode: str | None
@@ -102,11 +123,7 @@ class SessionRule:
         signon = _get(rule, "actions", "signon") or {}
         session = signon.get("session") or {}
         return cls(
-            policy_id=str(policy.get("id")),
-            policy_name=str(policy.get("name")),
-            rule_id=str(rule.get("id")),
-            rule_name=str(rule.get("name")),
-            depends_on=depends_on,
+            **placed(policy, rule, depends_on),
             access=signon.get("access"),
             mfa_required=signon.get("requireFactor") is True,
             prompt_mode=signon.get("factorPromptMode"),
@@ -139,14 +156,9 @@ class SessionRule:
 
 
 @dataclass(frozen=True)
-class AppRule:
+class AppRule(PlacedRule):
     """An app sign-in rule as it applies: where it is, what it depends on, what it does."""
 
-    policy_id: str
-    policy_name: str
-    rule_id: str
-    rule_name: str
-    depends_on: tuple[str, ...]
     access: str | None
     factor_mode: str | None
     reauthenticate_in: str | None
@@ -162,11 +174,7 @@ class AppRule:
         method = sign_on.get("verificationMethod") or {}
         kmsi = sign_on.get("keepMeSignedIn") or {}
         return cls(
-            policy_id=str(policy.get("id")),
-            policy_name=str(policy.get("name")),
-            rule_id=str(rule.get("id")),
-            rule_name=str(rule.get("name")),
-            depends_on=depends_on,
+            **placed(policy, rule, depends_on),
             access=sign_on.get("access"),
             factor_mode=method.get("factorMode"),
             reauthenticate_in=method.get("reauthenticateIn"),
