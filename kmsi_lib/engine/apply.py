@@ -280,12 +280,10 @@ def apply_plan(
     for (change, ref), record in zip(written, result.before_state[: len(written)], strict=True):
         if change.action in ("create", "update", "delete"):
             checks.extend(_verify_change(replace(change, ref=ref), record.after_written))
-    checks.extend(
-        _conflicts.rewritten_after_us(result.applied, result.before_state, make_check=Check)
-    )
+    checks.extend(_conflicts.rewritten_after_us(result.applied, result.before_state))
     targets = _witness_targets([replace(change, ref=ref) for change, ref in written])
     others, notes = _conflicts.close_witness(
-        client, witness, targets, client.journal.entries[mark:], make_check=Check
+        client, witness, targets, client.journal.entries[mark:]
     )
     checks.extend(others)
     result.notes.extend(notes)

@@ -35,11 +35,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from kmsi_lib.engine.model import Check
 from kmsi_lib.errors import KmsiError
 from kmsi_lib.okta.resources import logs
 
 if TYPE_CHECKING:
-    from kmsi_lib.engine.model import AppliedChange, BeforeRecord, Check
+    from kmsi_lib.engine.model import AppliedChange, BeforeRecord
     from kmsi_lib.okta.client import OktaClient
     from kmsi_lib.okta.journal import JournalEntry
 
@@ -168,7 +169,6 @@ def close_witness(
     targets: Sequence[Target],
     journal: Sequence[JournalEntry],
     *,
-    make_check: Callable[[str, bool, Any, Any], Check],
     wait_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[list[Check], list[str]]:
@@ -187,7 +187,7 @@ def close_witness(
     name = "nobody else wrote {} while this apply ran (Okta System Log)"
     if witness.error is not None:
         return [
-            make_check(
+            Check(
                 "Okta's System Log could be read, so other writers can be ruled out",
                 False,
                 "the System Log (okta.logs.read)",
@@ -206,7 +206,7 @@ def close_witness(
             )
         except KmsiError as exc:
             return [
-                make_check(
+                Check(
                     "Okta's System Log could be read, so other writers can be ruled out",
                     False,
                     "the System Log (okta.logs.read)",
@@ -225,7 +225,7 @@ def close_witness(
     checks: list[Check] = []
     if missing:
         checks.append(
-            make_check(
+            Check(
                 "Okta's System Log shows this apply's own writes, so other writers can be"
                 " ruled out",
                 False,
@@ -236,7 +236,7 @@ def close_witness(
     for target in targets:
         others = foreign[target.id]
         checks.append(
-            make_check(
+            Check(
                 name.format(target.label),
                 not others,
                 "only this run's writes",
@@ -254,8 +254,6 @@ def close_witness(
 def rewritten_after_us(
     applied: Sequence[AppliedChange],
     before_state: Sequence[BeforeRecord],
-    *,
-    make_check: Callable[[str, bool, Any, Any], Check],
 ) -> list[Check]:
     """A failed check per object whose ``lastUpdated`` moved on after our own write's answer."""
     checks: list[Check] = []
@@ -267,7 +265,7 @@ def rewritten_after_us(
         ours, theirs = answer.get("lastUpdated"), now.get("lastUpdated")
         if ours and theirs and ours != theirs:
             checks.append(
-                make_check(
+                Check(
                     f"nobody wrote {record.ref.label()} after this apply's write (lastUpdated)",
                     False,
                     ours,
