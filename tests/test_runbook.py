@@ -18,23 +18,12 @@ from kmsi_lib.errors import (
     StalePlanError,
 )
 from kmsi_lib.okta.client import OktaClient, RetryPolicy
+from kmsi_lib.runbooks import contract
 from kmsi_lib.runbooks.runbook import RUNNER_PARAMETERS, Runbook, check_change_id
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
 POST_AUTH = {"apps": {"labels": ["Salesforce.com"]}, "prompt_frequency": "P7D"}
-CONTRACT_KEYS = {
-    "procedure",
-    "mode",
-    "change_id",
-    "params",
-    "org",
-    "plan",
-    "apply_result",
-    "verification",
-    "journal",
-    "error",
-    "outcome",
-}
+CONTRACT_KEYS = set(contract.RESULT_KEYS)  # their order is pinned in test_contract.py
 
 
 def client_for(sb: Sandbox) -> OktaClient:

@@ -158,6 +158,19 @@ def refuse_stale(
         raise StalePlanError(f"{what}; make a new plan. Changed: " + "; ".join(problems))
 
 
+def _may_have_landed(
+    result: ApplyResult,
+    written: list[tuple[Change, ObjectRef]],
+    in_flight: tuple[Change, ObjectRef],
+    why: str,
+) -> None:
+    """Count a write that was sent and never answered as written: it may have landed."""
+    change, ref = in_flight
+    result.notes.append(f"{change.action} of {ref.label()} {why}: it may have landed")
+    result.applied.append(AppliedChange(replace(change, ref=ref), None))
+    written.append(in_flight)
+
+
 def apply_plan(
     client: OktaClient,
     plan: Plan,
@@ -241,13 +254,8 @@ def apply_plan(
         result.outcome = "failed"
         result.error = str(exc)
         if in_flight is not None and getattr(exc, "ambiguous", False):
-            # sent, answer lost: it may have landed, so the read-back and rollback cover it
-            result.notes.append(
-                f"{in_flight[0].action} of {in_flight[1].label()} got no"
-                " answer: it may have landed; its state is read back"
-            )
-            result.applied.append(AppliedChange(replace(in_flight[0], ref=in_flight[1]), None))
-            written.append(in_flight)
+            # sent, answer lost: the read-back and a rollback cover it too
+            _may_have_landed(result, written, in_flight, "got no answer; its state is read back")
         _record_before_state(client, result, written, orders)
         result.finished_at = utc_now()
         exc.apply_result = result  # partial result for rollback
@@ -256,12 +264,7 @@ def apply_plan(
         result.outcome = "failed"
         result.error = f"interrupted ({type(exc).__name__}) after {len(written)} write(s)"
         if in_flight is not None:
-            result.notes.append(
-                f"{in_flight[0].action} of {in_flight[1].label()} was being"
-                " sent when the apply stopped: it may have landed"
-            )
-            result.applied.append(AppliedChange(replace(in_flight[0], ref=in_flight[1]), None))
-            written.append(in_flight)
+            _may_have_landed(result, written, in_flight, "was being sent when the apply stopped")
         result.before_state = [
             BeforeRecord(ref, change.action, change.before, answer.result)
             for (change, ref), answer in zip(written, result.applied, strict=True)

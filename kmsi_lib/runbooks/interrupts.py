@@ -101,15 +101,12 @@ def interrupt_on_sigterm() -> Iterator[None]:
 
 @contextlib.contextmanager
 def shielded_from_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the run's evidence is recorded (then the run ends)."""
+    """SIGINT and SIGTERM are ignored while the run's evidence is recorded: a second Ctrl-C
+    must not leave a half-recorded run (the first one already stopped the notebook)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    caught: list[int] = []
-    previous = {
-        sig: signal.signal(sig, lambda n, _f: caught.append(n))
-        for sig in (signal.SIGINT, signal.SIGTERM)
-    }
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
