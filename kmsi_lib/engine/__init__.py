@@ -130,6 +130,7 @@ from kmsi_lib.engine.select import (
     resolve_groups,
     suggest,
     suggest_group,
+    suggest_login,
     unknown_group,
 )
 from kmsi_lib.engine.witness import (
@@ -213,6 +214,7 @@ __all__ = [
     "start_apply",
     "suggest",
     "suggest_group",
+    "suggest_login",
     "unknown_group",
     "utc_now",
     "watch_writes",

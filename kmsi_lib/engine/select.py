@@ -13,7 +13,7 @@ from kmsi_lib.engine import bounds as _bounds
 from kmsi_lib.engine.params import ParamsModel
 from kmsi_lib.engine.reader import Reader, or_none, register_lookup
 from kmsi_lib.errors import KmsiError, ParameterError
-from kmsi_lib.okta.resources import apps, groups, policies
+from kmsi_lib.okta.resources import apps, groups, policies, users
 
 if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
@@ -26,6 +26,7 @@ __all__ = [
     "resolve_groups",
     "suggest",
     "suggest_group",
+    "suggest_login",
     "unknown_group",
 ]
 
@@ -172,6 +173,18 @@ def suggest_group(client: OktaClient, name: str) -> str:
     except KmsiError:  # a hint is a courtesy: never let it hide the real error
         return ""
     return suggest(name, names) or suggest(name.lower(), names)
+
+
+def suggest_login(client: OktaClient, entry: str) -> str:
+    """``; did you mean '...'?`` for a mistyped login, from logins that start like it
+    (``search=profile.login sw``), or ``""`` (also for what looks like a user id)."""
+    if "@" not in entry and len(entry) == 20 and entry.startswith("00u"):
+        return ""  # an id: nothing to suggest
+    try:
+        logins = users.logins_starting_with(client, entry.strip()[:3])
+    except KmsiError:  # a hint is a courtesy: never let it hide the real error
+        return ""
+    return suggest(entry, logins)
 
 
 def unknown_group(client: OktaClient, where: str, name: str) -> ParameterError:

@@ -49,13 +49,13 @@ from kmsi_lib.engine import (
     register_lookup,
     report_write,
     start_apply,
-    suggest,
+    suggest_login,
     unknown_group,
     utc_now,
     whole_number,
     witness,
 )
-from kmsi_lib.errors import KmsiError, ParameterError
+from kmsi_lib.errors import ParameterError
 from kmsi_lib.okta.bulk import run_bulk
 from kmsi_lib.okta.resources import groups as groups_api
 from kmsi_lib.okta.resources import users as users_api
@@ -229,17 +229,6 @@ def _lookup_members(c: OktaClient, a: Mapping[str, Any]) -> Any:
     return sorted((m for m in members if m is not None), key=lambda m: str(m["id"]))
 
 
-def _suggest_login(client: OktaClient, entry: str) -> str:
-    """``; did you mean '...'?`` from logins that start like ``entry``, or ``""``."""
-    if "@" not in entry and len(entry) == 20 and entry.startswith("00u"):
-        return ""  # an id: nothing to suggest
-    try:
-        logins = users_api.logins_starting_with(client, entry.strip()[:3])
-    except KmsiError:  # a hint is a courtesy: never let it hide the real error
-        return ""
-    return suggest(entry, logins)
-
-
 register_lookup("users", _lookup_users)
 register_lookup("group_members", _lookup_members)
 
@@ -277,7 +266,7 @@ def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
             others = f" ({len(missing) - 1} more not found)" if len(missing) > 1 else ""
             raise ParameterError(
                 where,
-                f"no user {entry!r} in this org{_suggest_login(client, entry)}{others}:"
+                f"no user {entry!r} in this org{suggest_login(client, entry)}{others}:"
                 " nobody's sessions were revoked. Fix the name, or set skip_unknown_users:"
                 " true to revoke the others",
             )
