@@ -50,6 +50,14 @@ from kmsi_lib.engine.evaluate import (
     impact,
     org_view_from,
 )
+from kmsi_lib.engine.impact import (
+    ACKNOWLEDGE_FIELD,
+    PlanImpact,
+    check_acknowledgement,
+    plan_impact,
+    recheck_reach,
+    with_impact,
+)
 from kmsi_lib.engine.kinds import (
     ObjectKind,
     PolicyKind,
@@ -83,6 +91,7 @@ from kmsi_lib.engine.outcome import (
     minutes_words,
 )
 from kmsi_lib.engine.params import (
+    AcknowledgeReach,
     AllowUnusualValues,
     Minutes,
     ParamsModel,
@@ -138,6 +147,8 @@ from kmsi_lib.engine.witness import (
 )
 
 __all__ = [
+    "ACKNOWLEDGE_FIELD",
+    "AcknowledgeReach",
     "Action",
     "AllowUnusualValues",
     "AppRule",
@@ -165,6 +176,7 @@ __all__ = [
     "Outcome",
     "ParamsModel",
     "Plan",
+    "PlanImpact",
     "PolicyKind",
     "READ_ONLY_FIELDS",
     "RULE_ORDER_KIND",
@@ -180,6 +192,7 @@ __all__ = [
     "apply_plan",
     "bulk_values",
     "canonical",
+    "check_acknowledgement",
     "check_drift",
     "check_procedure",
     "check_same_org",
@@ -199,13 +212,15 @@ __all__ = [
     "or_none",
     "org_view_from",
     "parse_params",
+    "plan_impact",
+    "reach_warnings",
     "read_text_file",
+    "recheck_reach",
     "recover_apply_result",
     "refuse_stale",
     "register_kind",
     "register_lookup",
     "report_write",
-    "reach_warnings",
     "resolve_apps",
     "resolve_groups",
     "run_lookup",
@@ -219,5 +234,6 @@ __all__ = [
     "utc_now",
     "watch_writes",
     "whole_number",
+    "with_impact",
     "writable",
 ]

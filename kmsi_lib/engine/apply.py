@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from kmsi_lib.engine import conflicts as _conflicts
+from kmsi_lib.engine.impact import check_acknowledgement, recheck_reach
 from kmsi_lib.engine.kinds import ObjectKind, get_kind
 from kmsi_lib.engine.model import (
     AppliedChange,
@@ -121,15 +122,22 @@ def check_same_org(client: OktaClient, org_url: str, *, field: str = "plan") -> 
 
 
 def start_apply(
-    client: OktaClient, plan: Plan, attestation: Attestation | Mapping[str, Any] | None
+    client: OktaClient,
+    plan: Plan,
+    attestation: Attestation | Mapping[str, Any] | None,
+    *,
+    acknowledge_reach: int | None = None,
 ) -> ApplyResult:
     """The checks every apply makes before it reads the org; the (empty) result to fill.
 
     Refuses a plan edited after it was made (:class:`EvidenceError`), a plan
     with manual steps but no ``attestation`` and a plan made for another org
-    (:class:`ParameterError`).
+    (:class:`ParameterError`), and a plan whose reach is wider than what was named
+    unless ``acknowledge_reach`` (or the plan's own parameter of that name) gives
+    its size; the acknowledgement is noted in the result.
     """
     plan.check_digest()
+    acknowledged = check_acknowledgement(plan.impact, plan.params, given=acknowledge_reach)
     if isinstance(attestation, Mapping):
         attestation = Attestation.from_dict(attestation)
     if plan.manual_steps and attestation is None:
@@ -140,7 +148,10 @@ def start_apply(
             " saying who did them, when, and what was done",
         )
     check_same_org(client, plan.org_url)
-    return ApplyResult(plan=plan, attestation=attestation)
+    result = ApplyResult(plan=plan, attestation=attestation)
+    if acknowledged:
+        result.notes.append(acknowledged)
+    return result
 
 
 def refuse_stale(
@@ -177,6 +188,7 @@ def apply_plan(
     *,
     attestation: Attestation | Mapping[str, Any] | None = None,
     extra_checks: Callable[[OktaClient, ApplyResult], list[Check]] | None = None,
+    acknowledge_reach: int | None = None,
 ) -> ApplyResult:
     """Apply ``plan``: refuse a stale plan, write each change in plan order, verify.
 
@@ -202,7 +214,7 @@ def apply_plan(
     matches, e.g. a change's body altered in a notebook) is refused with an
     :class:`EvidenceError` before anything is read or written.
     """
-    result = start_apply(client, plan, attestation)
+    result = start_apply(client, plan, attestation, acknowledge_reach=acknowledge_reach)
     if plan.is_empty:
         result.outcome = "no-op"
         result.finished_at = utc_now()
@@ -214,6 +226,7 @@ def apply_plan(
     witness = _conflicts.open_witness(client, [t.id for t in _witness_targets(plan.changes)])
     mark = len(client.journal.entries)
     refuse_stale(client, plan)
+    recheck_reach(client, plan)
     orders = _rule_orders(client, _reordered_policies(plan))
     ids: dict[str, str] = {}
     written: list[tuple[Change, ObjectRef]] = []

@@ -231,6 +231,9 @@ class Plan:
     #: What the operator must see first: the plan reaches more apps or people than were
     #: named, or named entries were skipped. Rendered above the changes.
     warnings: list[str] = field(default_factory=list)
+    #: What the plan does to people (:class:`~kmsi_lib.engine.impact.Impact` as a dict);
+    #: empty for a procedure that has none. Rendered above the changes.
+    impact: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -283,6 +286,7 @@ class Plan:
             "observations": [o.to_dict() for o in self.observations],
             # only when there are any: plans recorded before warnings existed keep their digest
             **({"warnings": list(self.warnings)} if self.warnings else {}),
+            **({"impact": self.impact} if self.impact else {}),
         }
 
     @classmethod
@@ -305,6 +309,7 @@ class Plan:
             created_at=data.get("created_at", ""),
             fingerprint=data.get("fingerprint", ""),
             warnings=list(data.get("warnings", [])),
+            impact=dict(data.get("impact") or {}),
         )
         plan.digest = str(data.get("digest") or "")  # the one it was made with, checked below
         expected = fingerprint(plan.observations)
@@ -319,7 +324,7 @@ class Plan:
 
     def rows(self) -> list[tuple[str, str, str, str, str]]:
         """(action, object, field, before, after) rows for rendering."""
-        return render.change_rows(self.changes)
+        return render.change_rows(self.changes, render.policy_names(self))
 
     def to_text(self) -> str:
         return render.plan_text(self)
@@ -508,7 +513,7 @@ class ApplyResult:
         )
 
     def rows(self) -> list[tuple[str, str, str, str, str]]:
-        return render.change_rows(a.change for a in self.applied)
+        return render.change_rows((a.change for a in self.applied), render.policy_names(self.plan))
 
     def to_text(self) -> str:
         return render.apply_result_text(self)

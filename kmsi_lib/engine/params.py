@@ -22,6 +22,7 @@ from kmsi_lib.engine import bounds as _bounds
 from kmsi_lib.errors import ParameterError
 
 __all__ = [
+    "AcknowledgeReach",
     "AllowUnusualValues",
     "Minutes",
     "ParamsModel",
@@ -58,6 +59,17 @@ AllowUnusualValues = Annotated[
     ),
 ]
 """The type of ``allow_unusual_values``: field paths, empty by default."""
+
+AcknowledgeReach = Annotated[
+    pydantic.StrictInt | None,
+    pydantic.Field(
+        default=None,
+        ge=0,
+        description="The number of apps the plan's impact section says it reaches, when that is"
+        " more than were named: confirms the reach so that the apply may proceed.",
+    ),
+]
+"""The type of ``acknowledge_reach`` (see :func:`kmsi_lib.engine.impact.check_acknowledgement`)."""
 
 
 def whole_number(unit: str = "") -> Callable[[Any], int]:

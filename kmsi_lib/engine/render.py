@@ -11,6 +11,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from kmsi_lib.engine.impact_render import impact_html, impact_text
+from kmsi_lib.engine.labels import field_label, object_label, value_words
+
 if TYPE_CHECKING:  # the model imports this module; these are annotations only
     from kmsi_lib.engine.model import ApplyResult, Change, Plan, Verification
 
@@ -21,6 +24,7 @@ __all__ = [
     "html_table",
     "plan_html",
     "plan_text",
+    "policy_names",
     "show",
     "verification_html",
     "verification_rows",
@@ -35,28 +39,78 @@ def _params_text(params: Mapping[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, separators=(", ", ": "), default=str)
 
 
-def change_rows(changes: Iterable[Change]) -> list[tuple[str, str, str, str, str]]:
-    """(action, object, field, before, after) rows, one per field diff."""
+def policy_names(plan: Plan | None) -> dict[str, str]:
+    """Policy and group names by id, from the plan's impact section (empty without one).
+
+    A policy the plan creates is listed under its placeholder id (``$created:N``).
+    """
+    impact = (plan.impact or {}) if plan is not None else {}
+    names = {str(k): str(v) for k, v in (impact.get("group_names") or {}).items()}
+    names.update({str(p["id"]): str(p["name"]) for p in impact.get("policies", [])})
+    return names
+
+
+def _object(change: Change, names: Mapping[str, str]) -> str:
+    ref = change.ref
+    name = ref.name or (names.get(ref.id) if ref.id else None)
+    parent = names.get(ref.parent_id) if ref.parent_id else None
+    return object_label(ref.kind, name, ref.id, ref.parent_id, parent)
+
+
+def _people(value: Any, names: Mapping[str, str]) -> Any:
+    """Group ids in a people condition, with their names."""
+    if isinstance(value, list) and names:
+        return [f"{names[v]} ({v})" if isinstance(v, str) and v in names else v for v in value]
+    return value
+
+
+def _field(path: str) -> str:
+    label = field_label(path)
+    return path if label == path else f"{label} ({path})"
+
+
+def _value(path: str, value: Any) -> str:
+    text = value_words(path, value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def change_rows(
+    changes: Iterable[Change], names: Mapping[str, str] | None = None
+) -> list[tuple[str, str, str, str, str]]:
+    """(action, object, field, before, after) rows, one per field diff, in words.
+
+    ``names`` gives policy names by id (a plan's impact section has them).
+    """
     out: list[tuple[str, str, str, str, str]] = []
     for change in changes:
-        label = change.ref.label() + (f" [{change.note}]" if change.note else "")
+        label = _object(change, names or {}) + (f" [{change.note}]" if change.note else "")
         if not change.diffs:
             out.append((change.action, label, "", "", ""))
         for d in change.diffs:
-            out.append((change.action, label, d.path, show(d.before), show(d.after)))
+            out.append(
+                (
+                    change.action,
+                    label,
+                    _field(d.path),
+                    _value(d.path, _people(d.before, names or {})),
+                    _value(d.path, _people(d.after, names or {})),
+                )
+            )
     return out
 
 
-def _change_text(changes: Iterable[Change]) -> list[str]:
+def _change_text(changes: Iterable[Change], names: Mapping[str, str]) -> list[str]:
     """Changes grouped by object: a heading line, then ``field: before -> after`` lines."""
     lines: list[str] = []
     for change in changes:
         note = f"  [{change.note}]" if change.note else ""
-        lines.append(f"  {change.action} {change.ref.label()}{note}")
-        width = max((len(d.path) for d in change.diffs), default=0)
+        lines.append(f"  {change.action} {_object(change, names)}{note}")
+        fields = [_field(d.path) for d in change.diffs]
+        width = max((len(f) for f in fields), default=0)
         lines.extend(
-            f"      {d.path.ljust(width)}  {show(d.before)} -> {show(d.after)}"
-            for d in change.diffs
+            f"      {f.ljust(width)}  {_value(d.path, _people(d.before, names))}"
+            f" -> {_value(d.path, _people(d.after, names))}"
+            for f, d in zip(fields, change.diffs, strict=True)
         )
     return lines
 
@@ -89,11 +143,12 @@ def plan_text(plan: Plan) -> str:
     lines = [f"Plan: {plan.procedure} on {plan.org_url} at {plan.created_at}"]
     lines.extend(f"ATTENTION: {w}" for w in plan.warnings)
     lines.append("parameters in effect: " + _params_text(plan.params))
+    lines.extend(impact_text(plan.impact))
     if plan.is_empty:
         lines.append("No changes: the org already matches the parameters.")
     else:
         lines.append(f"{len(plan.changes)} change(s):")
-        lines.extend(_change_text(plan.changes))
+        lines.extend(_change_text(plan.changes, policy_names(plan)))
     for step in plan.manual_steps:
         lines.append(f"manual step (needs an attestation at apply): {step.title}")
         lines.extend(f"    {n}. {text}" for n, text in enumerate(step.instructions, 1))
@@ -117,10 +172,11 @@ def plan_html(plan: Plan) -> str:
         "<p><b>Parameters in effect</b> (given or the procedure's defaults):"
         f" <code>{html.escape(_params_text(plan.params))}</code></p>"
     )
+    parts.append(impact_html(plan.impact))
     if plan.is_empty:
         parts.append("<p>No changes: the org already matches the parameters.</p>")
     else:
-        parts.append(html_table(_CHANGE_HEADERS, plan.rows()))
+        parts.append(html_table(_CHANGE_HEADERS, change_rows(plan.changes, policy_names(plan))))
     for step in plan.manual_steps:
         items = "".join(f"<li>{html.escape(t)}</li>" for t in step.instructions)
         parts.append(
@@ -172,7 +228,7 @@ def apply_result_text(result: ApplyResult) -> str:
         lines.append(f"attested by {a.by} at {a.at}: {a.statement}")
     if result.applied:
         lines.append(f"{len(result.applied)} change(s) written:")
-        lines.extend(_change_text(a.change for a in result.applied))
+        lines.extend(_change_text((a.change for a in result.applied), policy_names(result.plan)))
     else:
         lines.append("Nothing was written.")
     lines.extend(f"note: {n}" for n in result.notes)
@@ -192,7 +248,12 @@ def apply_result_html(result: ApplyResult) -> str:
             f" {html.escape(a.statement)}</p>"
         )
     if result.applied:
-        parts.append(html_table(_CHANGE_HEADERS, result.rows()))
+        parts.append(
+            html_table(
+                _CHANGE_HEADERS,
+                change_rows((a.change for a in result.applied), policy_names(result.plan)),
+            )
+        )
     else:
         parts.append("<p>Nothing was written.</p>")
     parts.extend(f"<p>Note: {html.escape(n)}</p>" for n in result.notes)

@@ -30,6 +30,7 @@ import pydantic
 from kmsi_lib import engine
 from kmsi_lib.durations import IsoDuration
 from kmsi_lib.engine import (
+    AcknowledgeReach,
     AllowUnusualValues,
     ApplyResult,
     AppSelection,
@@ -113,6 +114,7 @@ class Params(ParamsModel):
     max_session_lifetime_minutes: Annotated[Minutes, bounds.SESSION_LIFETIME] = pydantic.Field(
         0, description="Maximum Okta session length in minutes; 0 means no limit."
     )
+    acknowledge_reach: AcknowledgeReach
     allow_unusual_values: AllowUnusualValues
 
     @pydantic.model_validator(mode="after")
@@ -168,7 +170,7 @@ def choose_rule(
     return found, "no active rule kmsi manages in this policy, so its Catch-all Rule"
 
 
-def _build(client: OktaClient, params: Params) -> tuple[Plan, list[Check]]:
+def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple[Plan, list[Check]]:
     reader = Reader(client)
     apps = engine.resolve_apps(reader, params.apps)
     changes: list[Change] = []
@@ -269,6 +271,17 @@ def _build(client: OktaClient, params: Params) -> tuple[Plan, list[Check]]:
             reader, apps, {c.ref.parent_id for c in changes if c.ref.parent_id}
         ),
     )
+    if impact:  # what the changes do to people (plain reads; not part of verify)
+        result = engine.with_impact(
+            result,
+            engine.plan_impact(
+                client,
+                changes,
+                selected_app_ids=[a.id for a in apps if a.id],
+                selected_policy_ids=[a.policy_id for a in apps if not a.id],
+                named_group_ids=None,
+            ),
+        )
     return result, checks
 
 
@@ -276,15 +289,21 @@ def plan(client: OktaClient, params: Params | dict[str, Any]) -> Plan:
     """Plan the post-auth KMSI configuration; reads only, raises ParameterError early."""
     checked = engine.parse_params(Params, params)
     client.require_identity_engine()
-    return _build(client, checked)[0]
+    return _build(client, checked, impact=True)[0]
 
 
 def apply(
-    client: OktaClient, plan: Plan, *, attestation: Attestation | dict[str, Any] | None = None
+    client: OktaClient,
+    plan: Plan,
+    *,
+    attestation: Attestation | dict[str, Any] | None = None,
+    acknowledge_reach: int | None = None,
 ) -> ApplyResult:
     """Apply a post-auth plan (re-reads first; a stale plan writes nothing)."""
     engine.check_procedure(plan, NAME)
-    return engine.apply_plan(client, plan, attestation=attestation)
+    return engine.apply_plan(
+        client, plan, attestation=attestation, acknowledge_reach=acknowledge_reach
+    )
 
 
 def verify(client: OktaClient, params: Params | dict[str, Any]) -> Verification:

@@ -31,6 +31,7 @@ from pydantic import BeforeValidator
 
 from kmsi_lib import engine
 from kmsi_lib.engine import (
+    AcknowledgeReach,
     AllowUnusualValues,
     ApplyResult,
     AppSelection,
@@ -136,6 +137,7 @@ class Params(ParamsModel):
     app_rule_groups_only: bool = pydantic.Field(
         True, description="Limit the app sign-in rule to the same groups as the session policy."
     )
+    acknowledge_reach: AcknowledgeReach
     allow_unusual_values: AllowUnusualValues
 
 
@@ -146,7 +148,7 @@ def _in_org_order(current: Any, group_ids: list[str]) -> list[str]:
     return list(group_ids)
 
 
-def _build(client: OktaClient, params: Params) -> tuple[Plan, list[Check]]:
+def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple[Plan, list[Check]]:
     reader = Reader(client)
     group_ids = engine.resolve_groups(reader, params.groups)
     apps = engine.resolve_apps(reader, params.apps)
@@ -281,6 +283,17 @@ def _build(client: OktaClient, params: Params) -> tuple[Plan, list[Check]]:
             reader, apps, {c.ref.parent_id for c in changes if c.ref.parent_id}
         ),
     )
+    if impact:  # what the changes do to people (plain reads; not part of verify)
+        result = engine.with_impact(
+            result,
+            engine.plan_impact(
+                client,
+                changes,
+                selected_app_ids=[a.id for a in apps if a.id],
+                selected_policy_ids=[a.policy_id for a in apps if not a.id],
+                named_group_ids=group_ids,
+            ),
+        )
     return result, checks
 
 
@@ -288,16 +301,24 @@ def plan(client: OktaClient, params: Params | dict[str, Any]) -> Plan:
     """Plan the pre-auth KMSI configuration; reads only, raises ParameterError early."""
     checked = engine.parse_params(Params, params)
     client.require_identity_engine()
-    return _build(client, checked)[0]
+    return _build(client, checked, impact=True)[0]
 
 
 def apply(
-    client: OktaClient, plan: Plan, *, attestation: Attestation | dict[str, Any] | None = None
+    client: OktaClient,
+    plan: Plan,
+    *,
+    attestation: Attestation | dict[str, Any] | None = None,
+    acknowledge_reach: int | None = None,
 ) -> ApplyResult:
     """Apply a pre-auth plan; needs an attestation for the Admin Console step."""
     engine.check_procedure(plan, NAME)
     result = engine.apply_plan(
-        client, plan, attestation=attestation, extra_checks=lambda c, _r: org_setting_checks(c)
+        client,
+        plan,
+        attestation=attestation,
+        extra_checks=lambda c, _r: org_setting_checks(c),
+        acknowledge_reach=acknowledge_reach,
     )
     if not any(c.name == ORG_SETTING_CHECK for c in result.verification.checks):
         result.verification.notes.append(ORG_SETTING_NOTE)

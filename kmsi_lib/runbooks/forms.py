@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from kmsi_lib.engine import Plan
+from kmsi_lib.engine import ACKNOWLEDGE_FIELD, Plan, PlanImpact
 from kmsi_lib.errors import ParameterError
 from kmsi_lib.runbooks.contract import CHANGE_ID_PATTERN
 from kmsi_lib.runbooks.display import notice
@@ -79,7 +79,10 @@ class RunbookForm:
     def __init__(self, runbook: Runbook) -> None:
         self.runbook = runbook
         self.model = runbook.procedure.Params
-        self.inputs = field_inputs(self.model, runbook.params)
+        # the reach is acknowledged with the checkbox of the apply step, not typed in
+        self.inputs = [
+            i for i in field_inputs(self.model, runbook.params) if i.name != ACKNOWLEDGE_FIELD
+        ]
         self.general = w.HTML(value="")
         self.plan_button = w.Button(
             description="Plan",
@@ -113,6 +116,16 @@ class RunbookForm:
         )
         self.attestation_box = w.VBox([self.attest_by, self.attest_statement])
         self.attestation_box.layout.display = "none"
+        self.reach_ack = w.Checkbox(
+            value=False,
+            description="I have read the impact section and accept this reach",
+            indent=False,
+            layout=wide("54em"),
+        )
+        self.reach_text = w.HTML(value="")
+        self.reach_box = w.VBox([self.reach_text, self.reach_ack])
+        self.reach_box.add_class("kmsi-reach")
+        self.reach_box.layout.display = "none"
         self.apply_button = w.Button(
             description="Apply",
             button_style="danger",
@@ -141,7 +154,7 @@ class RunbookForm:
 
         for item in self.inputs:
             item.widget.observe(self._changed, names="value")
-        for widget in (self.ticket, self.attest_by, self.attest_statement):
+        for widget in (self.ticket, self.attest_by, self.attest_statement, self.reach_ack):
             widget.observe(lambda _change: self.refresh(), names="value")
         self.plan_button.on_click(lambda _b: self.on_plan())
         self.apply_button.on_click(lambda _b: self.on_apply())
@@ -165,6 +178,7 @@ class RunbookForm:
                 "apply",
                 f"<h3>{title}: apply</h3>",
                 [
+                    self.reach_box,
                     self.attestation_box,
                     w.HBox([self.ticket, self.apply_button]),
                     self.apply_hint,
@@ -220,6 +234,14 @@ class RunbookForm:
     def needs_attestation(self) -> bool:
         return isinstance(self.plan, Plan) and bool(self.plan.manual_steps)
 
+    @property
+    def wide_reach(self) -> PlanImpact | None:
+        """The plan's impact when its reach is wider than what was named, else None."""
+        if not isinstance(self.plan, Plan) or not self.plan.impact:
+            return None
+        impact = PlanImpact.from_dict(self.plan.impact)
+        return impact if impact.wider_than_named else None
+
     def apply_blocker(self) -> str:
         """Why Apply is disabled now ('' when it is enabled)."""
         if not self.runbook.writes:
@@ -238,6 +260,11 @@ class RunbookForm:
             self.attest_by.value.strip() and self.attest_statement.value.strip()
         ):
             return "Do the manual steps listed in the plan, then say who did them and what."
+        if self.wide_reach is not None and not self.reach_ack.value:
+            return (
+                f"This change reaches {self.wide_reach.reach} app(s), more than you named:"
+                " read the impact section, then tick the box to accept that reach."
+            )
         return ""
 
     def verify_blocker(self) -> str:
@@ -253,6 +280,14 @@ class RunbookForm:
         self.apply_button.disabled = bool(blocker)
         self.apply_hint.value = f"<i>{escape(blocker)}</i>" if blocker else ""
         self.attestation_box.layout.display = "" if self.needs_attestation else "none"
+        wide_reach = self.wide_reach
+        self.reach_box.layout.display = "" if wide_reach is not None else "none"
+        self.reach_text.value = (
+            f'<p class="kmsi-warning" style="background:#fef7e0;padding:4px 8px">'
+            f"<b>Reach:</b> {escape(wide_reach.headline())}</p>"
+            if wide_reach is not None
+            else ""
+        )
         waiting = self.verify_blocker()
         self.verify_button.disabled = bool(waiting)
         self.verify_hint.value = f"<i>{escape(waiting)}</i>" if waiting else ""
@@ -291,6 +326,7 @@ class RunbookForm:
     def on_plan(self) -> Any:
         """Validate, plan and show the diff; enables Apply once a ticket is entered."""
         self.plan = None
+        self.reach_ack.value = False
         self.applied = False
         self.plan_output.outputs = ()
         self.apply_output.outputs = ()
@@ -335,6 +371,8 @@ class RunbookForm:
         assert isinstance(self.plan, Plan)
         self.apply_button.disabled = True
         self.plan_button.disabled = True
+        wide_reach = self.wide_reach
+        self.runbook.acknowledged_reach = wide_reach.reach if wide_reach is not None else None
         if self.needs_attestation:
             self.runbook.attestation = {
                 "by": self.attest_by.value.strip(),

@@ -137,6 +137,8 @@ class Runbook:
         self.interactive = interactive
         self.client = client
         self.attestation = dict(attestation) if attestation else None
+        #: the reach the operator acknowledged at apply (the form's checkbox), if any
+        self.acknowledged_reach: int | None = None
         self.display: Display = display or show
         self.last_plan: Any = None
         self.apply_result: ApplyResult | None = None
@@ -426,6 +428,8 @@ class Runbook:
             options: dict[str, Any] = {"attestation": self._attestation(plan)}
             if progress is not None and self.procedure.BULK:
                 options["progress"] = progress
+            if self.acknowledged_reach is not None:
+                options["acknowledge_reach"] = self.acknowledged_reach
             with watch_writes(self._log_write):
                 outcome = self.procedure.apply(client, plan, **options)
             self.apply_result = outcome

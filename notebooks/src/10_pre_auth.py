@@ -38,6 +38,7 @@ app_rule_groups_only: bool = True  # limit the app rule to the same groups
 attestation_by: str = ""  # who did the Admin Console step (required for apply)
 attestation_at: str = ""  # when, ISO-8601 (empty means the time of the apply)
 attestation_statement: str = ""  # what was done in the Admin Console
+acknowledge_reach: "Optional[int]" = None  # the app count the plan's impact asks you to confirm
 allow_unusual_values: list = []  # fields whose usual ceiling is lifted (Okta's limits still apply)
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply

@@ -31,6 +31,7 @@ update_default_rule: bool = True  # also set the global session Default Rule (no
 primary_factor: str = "PASSWORD_IDP_ANY_FACTOR"  # primary factor of the Default Rule
 max_session_idle_minutes: int = 120  # Okta session idle limit (minutes)
 max_session_lifetime_minutes: int = 0  # Okta session lifetime limit (minutes, 0 means none)
+acknowledge_reach: "Optional[int]" = None  # the app count the plan's impact asks you to confirm
 allow_unusual_values: list = []  # fields whose usual ceiling is lifted (Okta's limits still apply)
 mode: str = "plan"  # plan | apply
 change_id: str = ""  # change ticket, required for apply

@@ -1,0 +1,101 @@
+"""The impact section of a plan as terminal text and as HTML (see :mod:`.impact`)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+
+from kmsi_lib.engine.impact import PlanImpact
+
+__all__ = ["impact_html", "impact_text"]
+
+
+def _rule_line(rule: Any) -> str:
+    priority = "-" if rule.priority is None else str(rule.priority)
+    mark = " (changed by this plan)" if rule.changed else ""
+    state = "" if rule.status == "ACTIVE" else f" [{rule.status}]"
+    return f"{priority}. {rule.name!r}{state}: {rule.covers}{mark}"
+
+
+def _apps_line(policy: Any) -> str:
+    if policy.kind == "global session policy":
+        return "applies to every app its people sign in to"
+    if not policy.apps:
+        return "assigned to no app"
+    shown = ", ".join(a.label + (" (named)" if a.selected else "") for a in policy.apps)
+    return f"assigned to {len(policy.apps)} app(s): {shown}"
+
+
+def impact_text(data: Mapping[str, Any]) -> list[str]:
+    """The impact section as lines for a terminal (empty for a plan with none)."""
+    if not data:
+        return []
+    impact = PlanImpact.from_dict(data)
+    lines = ["Impact on people (before -> after):"]
+    if impact.error:
+        lines.append(f"  could not be worked out: {impact.error}")
+    for policy in impact.policies:
+        made = " (created by this plan)" if policy.created else ""
+        lines.append(f"  {policy.kind} {policy.name!r}{made} [{policy.id}]")
+        lines.append(f"    {_apps_line(policy)}")
+        lines.append("    rules in evaluation order:")
+        lines.extend(f"      {_rule_line(r)}" for r in policy.rules)
+    if impact.cohorts:
+        for cohort in impact.cohorts:
+            where = (
+                "every app"
+                if cohort.apps == ("every app",)
+                else f"{cohort.app_count} app(s): {', '.join(cohort.apps)}"
+            )
+            lines.append(f"  {cohort.cohort}, on {where}:")
+            lines.extend(f"    {c}" for c in cohort.changes)
+    elif not impact.error:
+        lines.append("  nobody's sign-in changes")
+    lines.extend(f"  warning: {w}" for w in impact.warnings)
+    return lines
+
+
+def impact_html(data: Mapping[str, Any]) -> str:
+    """The impact section as HTML (empty for a plan with none)."""
+    if not data:
+        return ""
+    impact = PlanImpact.from_dict(data)
+    esc = html.escape
+    parts = ['<div class="kmsi-impact"><p><b>Impact on people</b> (before &rarr; after)</p>']
+    if impact.error:
+        parts.append(f"<p>Could not be worked out: {esc(impact.error)}</p>")
+    for policy in impact.policies:
+        made = " (created by this plan)" if policy.created else ""
+        rules = "".join(f"<li>{esc(_rule_line(r))}</li>" for r in policy.rules)
+        parts.append(
+            f"<p>{esc(policy.kind.capitalize())} <b>{esc(policy.name)}</b>{esc(made)}"
+            f' <span style="color:#666">{esc(policy.id)}</span>: {esc(_apps_line(policy))}.'
+            f' Rules in evaluation order:</p><ol style="list-style:none">{rules}</ol>'
+        )
+    if impact.cohorts:
+        rows = []
+        for cohort in impact.cohorts:
+            where = (
+                "every app"
+                if cohort.apps == ("every app",)
+                else f"{cohort.app_count} app(s): {', '.join(cohort.apps)}"
+            )
+            changes = "<br>".join(esc(c) for c in cohort.changes)
+            rows.append(
+                f'<tr><td style="text-align:left">{esc(cohort.cohort)}</td>'
+                f'<td style="text-align:left">{esc(where)}</td>'
+                f'<td style="text-align:left">{changes}</td></tr>'
+            )
+        parts.append(
+            "<table><thead><tr><th>who</th><th>on</th><th>what changes</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+    elif not impact.error:
+        parts.append("<p>Nobody's sign-in changes.</p>")
+    parts.extend(
+        f'<p class="kmsi-warning" style="background:#fef7e0;padding:4px 8px">{esc(w)}</p>'
+        for w in impact.warnings
+    )
+    parts.append("</div>")
+    return "".join(parts)

@@ -1,0 +1,111 @@
+"""Words for what a person reads in a plan: field labels and values in plain terms.
+
+A plan's diff is keyed by JSON paths (``actions.appSignOn.keepMeSignedIn.postAuth``)
+and holds Okta's raw values (``PT43800H``). Reviewers read "Stay-signed-in prompt"
+and "5 years, i.e. once per Okta session". :func:`field_label` gives the label
+of a path (the path stays beside it, as the secondary reading), and
+:func:`value_words` the value with its meaning. The labels follow the Admin
+Console's wording where it has one; the rest are ours.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kmsi_lib import durations
+
+__all__ = ["FIELD_LABELS", "field_label", "object_label", "value_words"]
+
+_SIGN_ON = "actions.signon"
+_APP = "actions.appSignOn"
+
+FIELD_LABELS: dict[str, str] = {
+    "name": "Name",
+    "description": "Description",
+    "status": "Status",
+    "priority": "Priority",
+    "type": "Type",
+    "conditions.people.groups.include": "Applies to groups",
+    "conditions.people.groups.exclude": "Except groups",
+    "conditions.people.users.include": "Applies to users",
+    "conditions.people.users.exclude": "Except users",
+    "conditions.network.connection": "Network (where the user signs in from)",
+    f"{_SIGN_ON}.access": "Access",
+    f"{_SIGN_ON}.requireFactor": "Require MFA",
+    f"{_SIGN_ON}.factorPromptMode": "Prompt for MFA",
+    f"{_SIGN_ON}.factorLifetime": "MFA lifetime (minutes)",
+    f"{_SIGN_ON}.primaryFactor": "Establish the session with",
+    f"{_SIGN_ON}.session.maxSessionIdleMinutes": "Expire the session after idle for (minutes)",
+    f"{_SIGN_ON}.session.maxSessionLifetimeMinutes": "Maximum session lifetime (minutes)",
+    f"{_SIGN_ON}.session.usePersistentCookie": "Persist the session cookie across browser restarts",
+    f"{_APP}.access": "Access to the app",
+    f"{_APP}.verificationMethod.type": "Verification method",
+    f"{_APP}.verificationMethod.factorMode": "Factors required",
+    f"{_APP}.verificationMethod.reauthenticateIn": "Re-authenticate after",
+    f"{_APP}.verificationMethod.constraints": "Authenticator constraints",
+    f"{_APP}.keepMeSignedIn.postAuth": "Stay-signed-in prompt after sign-in",
+    f"{_APP}.keepMeSignedIn.postAuthPromptFrequency": "Show the stay-signed-in prompt again after",
+    "settings.contentSecurityPolicySetting": "Content security policy",
+    "widgetCustomizations": "Sign-in widget texts",
+}
+
+_MINUTES = {
+    f"{_SIGN_ON}.factorLifetime",
+    f"{_SIGN_ON}.session.maxSessionIdleMinutes",
+    f"{_SIGN_ON}.session.maxSessionLifetimeMinutes",
+}
+_ONCE_PER_SESSION = "PT43800H"
+
+
+def field_label(path: str) -> str:
+    """The label of a JSON path, or the path itself when it has none."""
+    if path in FIELD_LABELS:
+        return FIELD_LABELS[path]
+    head, _, last = path.rpartition(".")
+    if head == "widgetCustomizations":
+        return f"Sign-in widget text '{last}'"
+    return path
+
+
+def value_words(path: str, value: Any) -> str:
+    """A value as a reviewer reads it: durations and minutes spelled out, JSON otherwise.
+
+    ``None`` reads ``(absent)``; a value that is not what the field usually
+    holds is shown as it is.
+    """
+    if value is None:
+        return "(absent)"
+    if isinstance(value, str) and durations.is_valid(value) and value.startswith("P"):
+        spelled = durations.parse(value).describe()
+        if durations.parse(value) == durations.parse(_ONCE_PER_SESSION):
+            return f"{value}: 5 years, i.e. once per Okta session"
+        if durations.parse(value) == durations.parse("PT0S"):
+            return f"{value}: at every sign-in"
+        return f"{value}: {spelled}"
+    if path in _MINUTES and isinstance(value, int) and not isinstance(value, bool):
+        if value == 0 and path.endswith("maxSessionLifetimeMinutes"):
+            return "0: no limit"
+        if value >= 60:
+            return f"{value} ({durations.parse(f'PT{value}M').describe()})"
+        return str(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def object_label(
+    kind: str, name: str | None, obj_id: str | None, parent: str | None, parent_name: str | None
+) -> str:
+    """An object by name, ids secondary: ``rule 'Catch-all Rule' in policy 'Any two
+    factors' (rul…, rst…)``."""
+    text = kind + (f" {name!r}" if name else "")
+    ids = [i for i in (obj_id,) if i]
+    if parent and parent.startswith("$created:"):
+        made = f"the object created by change {int(parent.split(':', 1)[1]) + 1}"
+        text += f" in policy {parent_name!r} ({made})" if parent_name else f" in {made}"
+    elif parent:
+        text += f" in policy {parent_name!r}" if parent_name else f" in {parent}"
+        if parent_name:
+            ids.append(parent)
+    return text + (f" ({', '.join(ids)})" if ids else "")
