@@ -235,3 +235,18 @@ def record_apply(
     recorded = evidence.record_run(root, staging, meta, succeeded=True)
     assert recorded.run_dir is not None
     return recorded.run_dir
+
+
+def acknowledged(procedure: Any, client: OktaClient, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with ``acknowledge_reach`` set to the reach a plan of them shows now.
+
+    For tests about something else than the acknowledgement (``tests/test_impact.py``
+    pins that): one extra plan, reads only.
+    """
+    from kmsi_lib.engine import ACKNOWLEDGE_FIELD, PlanImpact
+
+    plan = procedure.plan(client, params)
+    impact = PlanImpact.from_dict(plan.impact) if plan.impact else None
+    if impact is None or not impact.wider_than_named:
+        return dict(params)
+    return {**params, ACKNOWLEDGE_FIELD: impact.reach}

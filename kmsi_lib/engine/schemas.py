@@ -2,7 +2,7 @@
 
 Generated from the dataclasses of :mod:`kmsi_lib.engine.model` (pydantic's
 schema of a dataclass), then fitted to what ``to_dict()`` writes: every field
-is always present (``Plan.warnings`` only when there are any), a
+is always present (``Plan.warnings`` and ``Plan.impact`` only when there are any), a
 verification also holds ``ok`` and an apply result ``procedure``; no other
 key. The committed copies are ``docs/schemas/<name>.json``; regenerate them
 with ``python -m kmsi_lib.engine.schemas docs/schemas`` (a test fails when one
@@ -18,6 +18,7 @@ from typing import Any
 
 import pydantic
 
+from kmsi_lib.engine.impact import PlanImpact
 from kmsi_lib.engine.model import ApplyResult, Plan, Verification
 
 __all__ = ["SCHEMAS", "json_schema", "main", "schema_text"]
@@ -25,6 +26,7 @@ __all__ = ["SCHEMAS", "json_schema", "main", "schema_text"]
 #: Schema name -> the dataclass whose ``to_dict()`` it describes.
 SCHEMAS: dict[str, type[Any]] = {
     "apply_result": ApplyResult,
+    "impact": PlanImpact,
     "plan": Plan,
     "verification": Verification,
 }
@@ -35,7 +37,7 @@ _EXTRA: dict[str, dict[str, Any]] = {
     "Verification": {"ok": {"title": "Ok", "type": "boolean"}},
 }
 #: Keys written only when not empty (older evidence lacks them, and keeps its digest).
-_OPTIONAL: dict[str, set[str]] = {"Plan": {"warnings"}}
+_OPTIONAL: dict[str, set[str]] = {"Plan": {"impact", "warnings"}}
 
 
 def _fit(schema: dict[str, Any]) -> None:

@@ -64,7 +64,12 @@ client = rb.connect()  # shows the org and its engine
 # The groups and apps are looked up by exact name (a near miss gets a suggestion). If the
 # session policy already exists under its name it is adjusted, not created twice. The plan
 # lists every field of every object, and the **manual step** with its instructions: the
-# checkbox itself can only be switched on in the Admin Console.
+# checkbox itself can only be switched on in the Admin Console. Above the diff, the
+# **impact section** names who is affected: the new global session policy applies on
+# every app its groups sign in to, and an app rule placed in a shared authentication
+# policy reaches the other apps of that policy too. When the reach is wider than what you
+# named, the plan says so first and the apply needs `acknowledge_reach` set to the number
+# of apps it gives (in the form, a checkbox in the apply step).
 #
 # **In JupyterLab** (`interactive = True`) this cell shows the plan form instead: edit the
 # fields (a wrong value is marked beside its field), click **Plan** and read the diff.

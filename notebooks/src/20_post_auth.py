@@ -59,8 +59,13 @@ client = rb.connect()  # shows the org and its engine
 # The parameters are checked first; a wrong one is reported with its name. Then the
 # procedure reads the global session Default Rule and, for each chosen app, the rule of its
 # authentication policy, and lists every field it would change (before and after). Nothing
-# is written. Apps that share one authentication policy change it once: read the notes
-# under the table, because the change then reaches every app on that policy.
+# is written. Above the field diff, the **impact section** says what the change does to
+# people: each policy it touches with every app assigned to it (the ones you named are
+# marked) and its rules in evaluation order, then each group whose sign-in changes, before
+# and after in words. A policy is often shared (the default "Any two factors" serves most
+# apps), so a change for one app can reach many: the plan then says so first, and the
+# apply goes ahead only when `acknowledge_reach` names that number of apps (in the form,
+# a checkbox in the apply step).
 #
 # **In JupyterLab** (`interactive = True`) this cell shows the plan form instead: edit the
 # fields (a wrong value is marked beside its field), click **Plan** and read the diff.
