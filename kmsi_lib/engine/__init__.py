@@ -18,6 +18,8 @@ One concept per module (public, importable on their own):
   sign-in rules apply to whom (pure, over the JSON read); its function ``evaluate`` is
   reached through the module (``from kmsi_lib.engine.evaluate import evaluate``), since the
   package's name ``evaluate`` is the module.
+* :mod:`~kmsi_lib.engine.preview`: the post-auth "Keep me signed in" prompt drawn as the
+  Sign-In Widget shows it (HTML and text), before and after, with warnings on its texts.
 * :mod:`~kmsi_lib.engine.witness`: the sandbox witness, the one hook through which a
   verification may consult the emulated org's admin endpoints.
 
@@ -104,6 +106,17 @@ from kmsi_lib.engine.paths import (
     set_path,
     writable,
 )
+from kmsi_lib.engine.preview import (
+    FIT_LIMITS,
+    PROMPT_PATH,
+    WIDGET_DEFAULTS,
+    PromptTexts,
+    change_texts,
+    prompt_preview_html,
+    prompt_preview_text,
+    prompt_warnings,
+    shown_text,
+)
 from kmsi_lib.engine.progress import (
     WriteListener,
     recover_apply_result,
@@ -153,6 +166,7 @@ __all__ = [
     "DURATION_KEYS",
     "EVERYONE_ELSE",
     "Edit",
+    "FIT_LIMITS",
     "FieldDiff",
     "Impact",
     "Lookup",
@@ -163,9 +177,11 @@ __all__ = [
     "Observation",
     "OrgView",
     "Outcome",
+    "PROMPT_PATH",
     "ParamsModel",
     "Plan",
     "PolicyKind",
+    "PromptTexts",
     "READ_ONLY_FIELDS",
     "RULE_ORDER_KIND",
     "Reader",
@@ -176,10 +192,12 @@ __all__ = [
     "SignInOutcome",
     "VOLATILE_FIELDS",
     "Verification",
+    "WIDGET_DEFAULTS",
     "WriteListener",
     "apply_plan",
     "bulk_values",
     "canonical",
+    "change_texts",
     "check_drift",
     "check_procedure",
     "check_same_org",
@@ -199,18 +217,22 @@ __all__ = [
     "or_none",
     "org_view_from",
     "parse_params",
+    "prompt_preview_html",
+    "prompt_preview_text",
+    "prompt_warnings",
+    "reach_warnings",
     "read_text_file",
     "recover_apply_result",
     "refuse_stale",
     "register_kind",
     "register_lookup",
     "report_write",
-    "reach_warnings",
     "resolve_apps",
     "resolve_groups",
     "run_lookup",
     "same_value",
     "set_path",
+    "shown_text",
     "start_apply",
     "suggest",
     "suggest_group",
