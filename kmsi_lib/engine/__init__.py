@@ -18,6 +18,8 @@ One concept per module (public, importable on their own):
   sign-in rules apply to whom (pure, over the JSON read); its function ``evaluate`` is
   reached through the module (``from kmsi_lib.engine.evaluate import evaluate``), since the
   package's name ``evaluate`` is the module.
+* :mod:`~kmsi_lib.engine.preview`: the post-auth "Keep me signed in" prompt drawn as the
+  Sign-In Widget shows it (HTML and text), before and after, with warnings on its texts.
 * :mod:`~kmsi_lib.engine.witness`: the sandbox witness, the one hook through which a
   verification may consult the emulated org's admin endpoints.
 
@@ -113,6 +115,17 @@ from kmsi_lib.engine.paths import (
     set_path,
     writable,
 )
+from kmsi_lib.engine.preview import (
+    FIT_LIMITS,
+    PROMPT_PATH,
+    WIDGET_DEFAULTS,
+    PromptTexts,
+    change_texts,
+    prompt_preview_html,
+    prompt_preview_text,
+    prompt_warnings,
+    shown_text,
+)
 from kmsi_lib.engine.progress import (
     WriteListener,
     recover_apply_result,
@@ -164,6 +177,7 @@ __all__ = [
     "DURATION_KEYS",
     "EVERYONE_ELSE",
     "Edit",
+    "FIT_LIMITS",
     "FieldDiff",
     "Impact",
     "Lookup",
@@ -174,10 +188,12 @@ __all__ = [
     "Observation",
     "OrgView",
     "Outcome",
+    "PROMPT_PATH",
     "ParamsModel",
     "Plan",
     "PlanImpact",
     "PolicyKind",
+    "PromptTexts",
     "READ_ONLY_FIELDS",
     "RULE_ORDER_KIND",
     "Reader",
@@ -188,10 +204,12 @@ __all__ = [
     "SignInOutcome",
     "VOLATILE_FIELDS",
     "Verification",
+    "WIDGET_DEFAULTS",
     "WriteListener",
     "apply_plan",
     "bulk_values",
     "canonical",
+    "change_texts",
     "check_acknowledgement",
     "check_drift",
     "check_procedure",
@@ -213,6 +231,9 @@ __all__ = [
     "org_view_from",
     "parse_params",
     "plan_impact",
+    "prompt_preview_html",
+    "prompt_preview_text",
+    "prompt_warnings",
     "reach_warnings",
     "read_text_file",
     "recheck_reach",
@@ -226,6 +247,7 @@ __all__ = [
     "run_lookup",
     "same_value",
     "set_path",
+    "shown_text",
     "start_apply",
     "suggest",
     "suggest_group",

@@ -42,7 +42,9 @@ from kmsi_lib.errors import ParameterError
 
 __all__ = [
     "ALLOW_FIELD",
+    "CONTROL",
     "Limit",
+    "MARKUP",
     "check_usual",
     "raisable_fields",
 ]
@@ -56,11 +58,11 @@ _MINUTE = 60
 _HOUR = 60 * _MINUTE
 _DAY = 24 * _HOUR
 
-# Markup in a text shown on the sign-in page: a tag, a comment or a character
-# reference. The widget shows the text as text; markup is a paste mistake or an attack.
-_MARKUP = re.compile(r"<\s*[A-Za-z/!?]|&(#\d+|#x[0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);")
-# Control characters (C0 and C1, DEL) and the Unicode bidi overrides that can disguise text.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: Markup in a text shown on the sign-in page: a tag, a comment or a character
+#: reference. The widget shows the text as text; markup is a paste mistake or an attack.
+MARKUP = re.compile(r"<\s*[A-Za-z/!?]|&(#\d+|#x[0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);")
+#: Control characters (C0 and C1, DEL) and the Unicode bidi overrides that can disguise text.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _minutes_text(value: int) -> str:
@@ -153,12 +155,12 @@ class Limit:
         if self._exempt(value):
             return None
         if self.text and isinstance(value, str):
-            if _MARKUP.search(value):
+            if MARKUP.search(value):
                 return (
                     "must be plain text: HTML markup or character references (<b>, &amp;) "
                     "are not allowed; the sign-in page shows the text as it is"
                 )
-            if _CONTROL.search(value):
+            if CONTROL.search(value):
                 return "must be one line of plain text (no control or bidi characters)"
         measured = self._measure(value)
         if measured is None:
