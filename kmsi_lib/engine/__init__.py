@@ -18,6 +18,10 @@ One concept per module (public, importable on their own):
   sign-in rules apply to whom (pure, over the JSON read); its function ``evaluate`` is
   reached through the module (``from kmsi_lib.engine.evaluate import evaluate``), since the
   package's name ``evaluate`` is the module.
+* :mod:`~kmsi_lib.engine.timeline` (with :mod:`.timeline_chart`): what a user meets over two
+  working weeks under an outcome (pure), and its chart (matplotlib, imported only when
+  drawing); its function ``timeline`` is reached through the module too
+  (``from kmsi_lib.engine.timeline import timeline``), for the same reason as ``evaluate``.
 * :mod:`~kmsi_lib.engine.witness`: the sandbox witness, the one hook through which a
   verification may consult the emulated org's admin endpoints.
 
@@ -133,6 +137,16 @@ from kmsi_lib.engine.select import (
     suggest_login,
     unknown_group,
 )
+from kmsi_lib.engine.timeline import (
+    EVENT_KINDS,
+    Timeline,
+    TimelineEvent,
+    UsagePattern,
+)
+from kmsi_lib.engine.timeline_chart import (
+    timeline_html,
+    timeline_png,
+)
 from kmsi_lib.engine.witness import (
     SandboxWitness,
 )
@@ -151,6 +165,7 @@ __all__ = [
     "Check",
     "Cohort",
     "DURATION_KEYS",
+    "EVENT_KINDS",
     "EVERYONE_ELSE",
     "Edit",
     "FieldDiff",
@@ -174,6 +189,9 @@ __all__ = [
     "SandboxWitness",
     "SessionRule",
     "SignInOutcome",
+    "Timeline",
+    "TimelineEvent",
+    "UsagePattern",
     "VOLATILE_FIELDS",
     "Verification",
     "WriteListener",
@@ -215,6 +233,8 @@ __all__ = [
     "suggest",
     "suggest_group",
     "suggest_login",
+    "timeline_html",
+    "timeline_png",
     "unknown_group",
     "utc_now",
     "watch_writes",

@@ -75,8 +75,9 @@ Our simplifications, said plainly (docs/TIMELINE.md has the longer version):
   network zones, administrators' sessions (never persistent), cookies cleared
   by the user, Okta's behaviour exactly at a limit.
 
-When the outcome is not decided (its ``session`` or ``app`` is ``None``: a
-condition only a sign-in request settles), a setting the model needs is
+When the outcome is not decided (a rule that may apply depends on a condition
+only a sign-in request settles, so which rule applies is open, or ``session`` or
+``app`` is ``None``), a setting the model needs is
 missing, or access is denied, the :class:`Timeline` has no events and its
 ``undecided`` says why; nothing is guessed.
 """
@@ -305,18 +306,18 @@ def _minutes(iso: str) -> int | None:
 
 
 def _undecided(outcome: SignInOutcome) -> list[str]:
+    """Why ``outcome`` cannot be played: no rule for a part, or rules depending on a condition."""
     reasons: list[str] = []
-    for part, rules, rule in (
-        ("global session rule", outcome.session_rules, outcome.session),
-        ("app sign-in rule", outcome.app_rules, outcome.app),
+    for part, rules in (
+        ("global session rule", outcome.session_rules),
+        ("app sign-in rule", outcome.app_rules),
     ):
-        if rule is not None:
-            continue
         if not rules:
             reasons.append(f"no {part} applies ({'; '.join(outcome.notes) or 'none found'})")
-        else:
-            depends = sorted({c for r in rules for c in r.depends_on})
-            reasons.append(f"the {part} depends on {', '.join(depends)}")
+        depends = list(dict.fromkeys(c for rule in rules for c in rule.depends_on))
+        if depends:
+            names = " or ".join(f'"{rule.rule_name}"' for rule in rules)
+            reasons.append(f"the {part} depends on {', '.join(depends)} ({names})")
     return reasons
 
 
