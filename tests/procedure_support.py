@@ -250,3 +250,14 @@ def acknowledged(procedure: Any, client: OktaClient, params: dict[str, Any]) -> 
     if impact is None or not impact.wider_than_named:
         return dict(params)
     return {**params, ACKNOWLEDGE_FIELD: impact.reach}
+
+
+def apply_acknowledged(procedure: Any, client: OktaClient, plan: Any, **options: Any) -> Any:
+    """``procedure.apply`` with the plan's reach acknowledged at apply, as the form's checkbox
+    does (for tests about something else; ``tests/test_impact.py`` pins the refusal)."""
+    from kmsi_lib.engine import PlanImpact
+
+    impact = PlanImpact.from_dict(plan.impact) if getattr(plan, "impact", None) else None
+    if impact is not None and impact.wider_than_named:
+        options.setdefault("acknowledge_reach", impact.reach)
+    return procedure.apply(client, plan, **options)

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from procedure_support import ATTESTATION
+from procedure_support import ATTESTATION, apply_acknowledged
 from reliability import COUNTS
 
 from kmsi_lib.engine import ApplyResult, Plan
@@ -89,14 +89,14 @@ class Case:
     def run(self, client: OktaClient, extra: dict[str, Any]) -> ApplyResult:
         made = self.module.plan(client, {**self.params, **extra})
         approved = Plan.from_dict(json.loads(json.dumps(made.to_dict())))
-        result: ApplyResult = self.module.apply(client, approved, **self.options)
+        result: ApplyResult = apply_acknowledged(self.module, client, approved, **self.options)
         return result
 
 
 def _rollback_target(sb: Sandbox) -> dict[str, Any]:
     """An applied post-auth change for the rollback case to undo."""
     client = _client(sb.transport(), sb)
-    done = post_auth.apply(client, post_auth.plan(client, POST_AUTH))
+    done = apply_acknowledged(post_auth, client, post_auth.plan(client, POST_AUTH))
     return {"apply_result": json.loads(json.dumps(done.to_dict()))}
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from procedure_support import ATTESTATION, Org, Sent, make_org
+from procedure_support import ATTESTATION, Org, Sent, apply_acknowledged, make_org
 
 from kmsi_lib import durations
 from kmsi_lib.procedures import post_auth, pre_auth
@@ -33,14 +33,16 @@ POST_AUTH: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def pre_auth_org() -> Org:
     org = make_org()
-    pre_auth.apply(org.client, pre_auth.plan(org.client, PRE_AUTH), attestation=ATTESTATION)
+    apply_acknowledged(
+        pre_auth, org.client, pre_auth.plan(org.client, PRE_AUTH), attestation=ATTESTATION
+    )
     return org
 
 
 @pytest.fixture(scope="module")
 def post_auth_org() -> Org:
     org = make_org()
-    post_auth.apply(org.client, post_auth.plan(org.client, POST_AUTH))
+    apply_acknowledged(post_auth, org.client, post_auth.plan(org.client, POST_AUTH))
     return org
 
 

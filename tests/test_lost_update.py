@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from procedure_support import sandbox_writes
+from procedure_support import apply_acknowledged, sandbox_writes
 
 from kmsi_lib.engine import Plan
 from kmsi_lib.engine import conflicts as _conflicts
@@ -83,11 +83,13 @@ def test_a_write_between_drift_check_and_write_fails_the_run_that_overwrote_it()
     b_result: list[Any] = []
 
     def operator_b() -> None:
-        b_result.append(post_auth.apply(b, _approved(post_auth.plan(b, _params("P1D")))))
+        b_result.append(
+            apply_acknowledged(post_auth, b, _approved(post_auth.plan(b, _params("P1D"))))
+        )
 
     a = _client(sb, _once("before", "PUT", operator_b))
     plan_a = _approved(post_auth.plan(a, _params("P7D")))
-    result_a = post_auth.apply(a, plan_a)
+    result_a = apply_acknowledged(post_auth, a, plan_a)
 
     (result_b,) = b_result
     assert result_b.verification.ok, "B verified before A's write landed: true when it said it"
@@ -127,7 +129,7 @@ def test_a_write_after_ours_but_before_the_read_back_is_named() -> None:
         )
 
     a = _client(sb, _once("after", "PUT", admin_console_edit))
-    result = post_auth.apply(a, _approved(post_auth.plan(a, _params("P7D"))))
+    result = apply_acknowledged(post_auth, a, _approved(post_auth.plan(a, _params("P7D"))))
     names = [c.name for c in _failed(result)]
     assert any("nobody else wrote" in n for n in names), names
 
@@ -135,7 +137,7 @@ def test_a_write_after_ours_but_before_the_read_back_is_named() -> None:
 def test_an_apply_nobody_interfered_with_shows_it() -> None:
     sb = Sandbox(seed="default")
     a = _client(sb)
-    result = post_auth.apply(a, _approved(post_auth.plan(a, _params("P7D"))))
+    result = apply_acknowledged(post_auth, a, _approved(post_auth.plan(a, _params("P7D"))))
     assert result.verification.ok, result.to_text()
     witness = [c for c in result.verification.checks if "System Log" in c.name]
     assert witness and all(c.ok for c in witness)
@@ -148,7 +150,7 @@ def test_when_the_log_cannot_be_read_the_run_says_so() -> None:
         {"match": {"method": "GET", "path": "/api/v1/logs*"}, "status": 403, "count": 100}
     )
     a = _client(sb)
-    result = post_auth.apply(a, _approved(post_auth.plan(a, _params("P7D"))))
+    result = apply_acknowledged(post_auth, a, _approved(post_auth.plan(a, _params("P7D"))))
     (failed,) = _failed(result)
     assert "could be read" in failed.name and str(failed.actual).startswith("not shown")
 
@@ -170,7 +172,7 @@ def test_when_the_log_does_not_show_our_own_writes_the_run_says_so(
             return response
 
     a = OktaClient(SANDBOX_URL, SSWSAuth(sb.token), transport=Laggy())
-    result = post_auth.apply(a, _approved(post_auth.plan(a, _params("P7D"))))
+    result = apply_acknowledged(post_auth, a, _approved(post_auth.plan(a, _params("P7D"))))
     names = [c.name for c in _failed(result)]
     assert names == [
         "Okta's System Log shows this apply's own writes, so other writers can be ruled out"

@@ -7,7 +7,14 @@ import json
 from typing import Any
 
 import pytest
-from procedure_support import ATTESTATION, Org, comparable_snapshot, loopback_org, make_org
+from procedure_support import (
+    ATTESTATION,
+    Org,
+    apply_acknowledged,
+    comparable_snapshot,
+    loopback_org,
+    make_org,
+)
 
 from kmsi_lib.engine import ApplyResult, Plan
 from kmsi_lib.errors import ClassicEngineError, ParameterError, StalePlanError
@@ -44,7 +51,7 @@ def test_plan_on_a_fresh_org_lists_each_field_and_writes_nothing(org: Org) -> No
 
 
 def test_apply_verify_and_second_apply_writes_nothing(org: Org) -> None:
-    result = post_auth.apply(org.client, post_auth.plan(org.client, PARAMS))
+    result = apply_acknowledged(post_auth, org.client, post_auth.plan(org.client, PARAMS))
     assert result.outcome == "applied"
     assert result.verification.ok, result.verification.to_text()
     rule = org.rule(org.app_policy_id("Slack"), "Catch-all Rule")
@@ -57,13 +64,13 @@ def test_apply_verify_and_second_apply_writes_nothing(org: Org) -> None:
     org.clear_logs()
     again = post_auth.plan(org.client, PARAMS)
     assert again.is_empty
-    second = post_auth.apply(org.client, again)
+    second = apply_acknowledged(post_auth, org.client, again)
     assert second.outcome == "no-op"
     assert org.api_writes() == []
 
 
 def test_durations_are_compared_by_meaning(org: Org) -> None:
-    post_auth.apply(org.client, post_auth.plan(org.client, PARAMS))
+    apply_acknowledged(post_auth, org.client, post_auth.plan(org.client, PARAMS))
     same = {**PARAMS, "prompt_frequency": "PT168H", "reauthenticate_in": "PT720M"}
     assert post_auth.plan(org.client, same).is_empty
     longer = {**PARAMS, "prompt_frequency": "P30D"}
@@ -73,7 +80,7 @@ def test_durations_are_compared_by_meaning(org: Org) -> None:
 
 def test_rollback_restores_the_org_exactly(org: Org) -> None:
     before = comparable_snapshot(org.sandbox)
-    result = post_auth.apply(org.client, post_auth.plan(org.client, PARAMS))
+    result = apply_acknowledged(post_auth, org.client, post_auth.plan(org.client, PARAMS))
     assert comparable_snapshot(org.sandbox) != before
     saved = json.loads(json.dumps(result.to_dict()))  # as evidence would keep it
     undo = rollback.plan(org.client, {"apply_result": saved})
@@ -92,7 +99,7 @@ def test_drift_between_plan_and_apply_is_refused_before_any_write(org: Org) -> N
     org.replace_rule(policy_id, rule)
     org.clear_logs()
     with pytest.raises(StalePlanError) as info:
-        post_auth.apply(org.client, plan)
+        apply_acknowledged(post_auth, org.client, plan)
     message = str(info.value)
     assert f"rules of policy {policy_id}" in message
     assert "['Catch-all Rule'].actions.appSignOn.verificationMethod.factorMode" in message
@@ -103,7 +110,7 @@ def test_drift_between_plan_and_apply_is_refused_before_any_write(org: Org) -> N
 def test_plan_survives_json_round_trip_and_a_tampered_plan_is_refused(org: Org) -> None:
     plan = post_auth.plan(org.client, PARAMS)
     reloaded = Plan.from_dict(json.loads(json.dumps(plan.to_dict())))
-    assert post_auth.apply(org.client, reloaded).verification.ok
+    assert apply_acknowledged(post_auth, org.client, reloaded).verification.ok
     data = plan.to_dict()
     data["observations"][0]["value"] = {"tampered": True}
     with pytest.raises(ParameterError, match="fingerprint"):
@@ -123,7 +130,7 @@ def test_fields_the_library_does_not_own_survive_apply_and_rollback(org: Org) ->
     seeded = org.rule(policy_id, "Catch-all Rule")["actions"]["appSignOn"]["verificationMethod"]
     before = comparable_snapshot(org.sandbox)
 
-    result = post_auth.apply(org.client, post_auth.plan(org.client, PARAMS))
+    result = apply_acknowledged(post_auth, org.client, post_auth.plan(org.client, PARAMS))
     after = org.rule(policy_id, "Catch-all Rule")["actions"]["appSignOn"]["verificationMethod"]
     assert after["inactivityPeriod"] == seeded["inactivityPeriod"]
     assert after["constraints"] == seeded["constraints"]
@@ -136,7 +143,7 @@ def test_fields_the_library_does_not_own_survive_apply_and_rollback(org: Org) ->
 def test_given_constraints_replace_the_existing_ones(org: Org) -> None:
     constraints = [{"possession": {"phishingResistant": "REQUIRED"}}]
     params = {**PARAMS, "apps": {"labels": ["Okta Dashboard"]}, "constraints": constraints}
-    post_auth.apply(org.client, post_auth.plan(org.client, params))
+    apply_acknowledged(post_auth, org.client, post_auth.plan(org.client, params))
     rule = org.rule(org.app_policy_id("Okta Dashboard"), "Catch-all Rule")
     sent = rule["actions"]["appSignOn"]["verificationMethod"]["constraints"]
     assert sent[0]["possession"]["phishingResistant"] == "REQUIRED"
@@ -161,7 +168,7 @@ def test_default_rule_persistent_cookie_is_sent_back_unchanged(org: Org) -> None
     assert default_change.after["actions"]["signon"]["session"]["usePersistentCookie"] is True
     assert any("persistent session cookies" in n for n in plan.notes)
     org.clear_logs()
-    result = post_auth.apply(org.client, plan)
+    result = apply_acknowledged(post_auth, org.client, plan)
     assert result.verification.ok
     put = next(s for s in org.wire.writes() if default["id"] in s.path)
     assert put.body["actions"]["signon"]["session"]["usePersistentCookie"] is True
@@ -242,7 +249,7 @@ def test_classic_engine_org_is_refused() -> None:
 
 def test_over_loopback_http() -> None:
     with loopback_org() as org:
-        result = post_auth.apply(org.client, post_auth.plan(org.client, PARAMS))
+        result = apply_acknowledged(post_auth, org.client, post_auth.plan(org.client, PARAMS))
         assert result.verification.ok
         assert post_auth.plan(org.client, PARAMS).is_empty
         undo = rollback.apply(
@@ -252,7 +259,7 @@ def test_over_loopback_http() -> None:
 
 
 def test_apply_result_renders_and_round_trips(org: Org) -> None:
-    result = post_auth.apply(org.client, post_auth.plan(org.client, PARAMS))
+    result = apply_acknowledged(post_auth, org.client, post_auth.plan(org.client, PARAMS))
     data = json.loads(json.dumps(result.to_dict()))
     assert ApplyResult.from_dict(copy.deepcopy(data)).to_dict() == data
     assert "postAuthPromptFrequency" in result.to_text()
@@ -282,7 +289,7 @@ def test_a_future_field_is_sent_back_on_apply_and_on_rollback(org: Org) -> None:
         assert in_org["actions"]["appSignOn"]["futureAction"] is True
 
     params = {**PARAMS, "apps": {"labels": ["Okta Dashboard"]}}
-    result = post_auth.apply(org.client, post_auth.plan(org.client, params))
+    result = apply_acknowledged(post_auth, org.client, post_auth.plan(org.client, params))
     (put,) = [s for s in org.wire.writes() if s.path.endswith(rule["id"])]
     assert put.body["futureField"] == {"introduced": "2027.01.0"}
     assert put.body["actions"]["appSignOn"]["futureAction"] is True
@@ -307,7 +314,7 @@ def test_admin_console_choice_is_flagged_in_the_plan(org: Org) -> None:
 
 
 def test_verify_names_each_field_that_no_longer_matches(org: Org) -> None:
-    post_auth.apply(org.client, post_auth.plan(org.client, PARAMS))
+    apply_acknowledged(post_auth, org.client, post_auth.plan(org.client, PARAMS))
     policy_id = org.app_policy_id("Okta Dashboard")
     rule = org.rule(policy_id, "Catch-all Rule")
     rule["actions"]["appSignOn"]["keepMeSignedIn"] = {"postAuth": "NOT_ALLOWED"}
@@ -334,7 +341,7 @@ def test_an_inactive_rule_is_reported_not_silently_accepted(org: Org) -> None:
     params = {"apps": {"labels": ["Okta Dashboard"]}, "rule_name": "Everyone else"}
     plan = post_auth.plan(org.client, params)
     assert any("is INACTIVE: it has no effect until it is activated" in n for n in plan.notes)
-    post_auth.apply(org.client, plan)
+    apply_acknowledged(post_auth, org.client, plan)
     verification = post_auth.verify(org.client, params)
     assert [c.name for c in verification.checks if not c.ok] == [
         f"rule 'Everyone else' ({rule['id']}) in {policy_id} status"
@@ -357,7 +364,7 @@ def test_org_without_the_kmsi_feature_is_noted_and_the_refusal_keeps_what_was_wr
     plan = post_auth.plan(org.client, params)
     assert any("has no keepMeSignedIn settings" in n for n in plan.notes)
     with pytest.raises(OktaValidationError) as info:
-        post_auth.apply(org.client, plan)
+        apply_acknowledged(post_auth, org.client, plan)
     assert "keepMeSignedIn" in str(info.value)
     partial = info.value.apply_result  # type: ignore[attr-defined]
     assert partial.outcome == "failed"
@@ -375,14 +382,14 @@ def test_without_a_rule_name_the_catch_all_rule_is_chosen_and_the_plan_says_why(
 def test_without_a_rule_name_the_top_rule_kmsi_manages_is_chosen(org: Org) -> None:
     """After pre-auth KMSI created its app rule, post-auth changes that rule, not the catch-all."""
     made = pre_auth.plan(org.client, {"groups": ["KMSI Pilot"], "apps": {"labels": ["Slack"]}})
-    pre_auth.apply(org.client, made, attestation=ATTESTATION)
+    apply_acknowledged(pre_auth, org.client, made, attestation=ATTESTATION)
     managed = post_auth.MANAGED_RULE_NAMES[0]
     assert managed == "KMSI pre-auth: once per session"
     policy_id = org.app_policy_id("Slack")
     plan = post_auth.plan(org.client, {"apps": {"labels": ["Slack"]}, "update_default_rule": False})
     assert [(c.ref.parent_id, c.ref.name) for c in plan.changes] == [(policy_id, managed)]
     assert any(f"{managed!r} chosen, the top-priority rule kmsi manages" in n for n in plan.notes)
-    post_auth.apply(org.client, plan)
+    apply_acknowledged(post_auth, org.client, plan)
     assert org.rule(policy_id, managed)["actions"]["appSignOn"]["keepMeSignedIn"]["postAuth"] == (
         "ALLOWED"
     )
@@ -407,12 +414,13 @@ def _gsp(org: Org) -> str:
 
 def test_a_plan_says_first_when_a_shared_policy_reaches_apps_not_named(org: Org) -> None:
     """Salesforce.com uses the org's default authentication policy, shared by 16 apps: the
-    plan's first line names the 15 others before any field diff."""
+    plan's first lines give the reach and name the 15 others before any field diff."""
     plan = post_auth.plan(org.client, {"apps": {"labels": ["Salesforce.com"]}})
-    (warning,) = plan.warnings
+    reach, warning = plan.warnings
+    assert "changes sign-in on 16" in reach and "acknowledge_reach: 16" in reach
     assert "'Any two factors' is shared" in warning and "reaches 15 app(s)" in warning
     assert "Slack" in warning and "Salesforce.com" not in warning
-    assert plan.to_text().splitlines()[1] == f"ATTENTION: {warning}"
+    assert plan.to_text().splitlines()[1:3] == [f"ATTENTION: {reach}", f"ATTENTION: {warning}"]
     assert org.api_writes() == []
 
 

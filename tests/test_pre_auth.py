@@ -6,7 +6,14 @@ import json
 from typing import Any
 
 import pytest
-from procedure_support import ATTESTATION, Org, comparable_snapshot, loopback_org, make_org
+from procedure_support import (
+    ATTESTATION,
+    Org,
+    apply_acknowledged,
+    comparable_snapshot,
+    loopback_org,
+    make_org,
+)
 
 from kmsi_lib.errors import ClassicEngineError, ParameterError, StalePlanError
 from kmsi_lib.procedures import pre_auth, rollback
@@ -60,7 +67,9 @@ def test_plan_on_a_fresh_org(org: Org) -> None:
 def test_the_same_groups_in_another_order_plan_nothing(org: Org) -> None:
     """Group lists are compared as sets, for the session policy and the app rules alike."""
     groups = {**PARAMS, "groups": ["KMSI Pilot", "Engineering"]}
-    pre_auth.apply(org.client, pre_auth.plan(org.client, groups), attestation=ATTESTATION)
+    apply_acknowledged(
+        pre_auth, org.client, pre_auth.plan(org.client, groups), attestation=ATTESTATION
+    )
     again = pre_auth.plan(org.client, {**groups, "groups": ["Engineering", "KMSI Pilot"]})
     assert again.changes == []
 
@@ -68,13 +77,15 @@ def test_the_same_groups_in_another_order_plan_nothing(org: Org) -> None:
 def test_apply_needs_an_attestation(org: Org) -> None:
     plan = pre_auth.plan(org.client, PARAMS)
     with pytest.raises(ParameterError) as info:
-        pre_auth.apply(org.client, plan)
+        apply_acknowledged(pre_auth, org.client, plan)
     assert info.value.field == "attestation"
     assert org.api_writes() == []
 
 
 def test_apply_verify_order_and_second_apply_writes_nothing(org: Org) -> None:
-    result = pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    result = apply_acknowledged(
+        pre_auth, org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION
+    )
     assert result.outcome == "applied"
     assert result.attestation is not None and result.attestation.by == ATTESTATION["by"]
     failed = [c for c in result.verification.checks if not c.ok]
@@ -98,7 +109,9 @@ def test_apply_verify_order_and_second_apply_writes_nothing(org: Org) -> None:
     org.clear_logs()
     again = pre_auth.plan(org.client, PARAMS)
     assert again.is_empty
-    assert pre_auth.apply(org.client, again, attestation=ATTESTATION).outcome == "no-op"
+    assert (
+        apply_acknowledged(pre_auth, org.client, again, attestation=ATTESTATION).outcome == "no-op"
+    )
     assert org.api_writes() == []
 
 
@@ -107,7 +120,9 @@ def test_rollback_restores_the_org_exactly_including_shifted_priorities(org: Org
     workday_policy = org.app_policy_id("Workday")
     seeded = {r["name"]: r["priority"] for r in org.rules(workday_policy)}
     before = comparable_snapshot(org.sandbox)
-    result = pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    result = apply_acknowledged(
+        pre_auth, org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION
+    )
     shifted = {r["name"]: r["priority"] for r in org.rules(workday_policy)}
     assert (
         shifted["Engineering: phishing-resistant"] == seeded["Engineering: phishing-resistant"] + 1
@@ -124,7 +139,9 @@ def test_rollback_restores_the_org_exactly_including_shifted_priorities(org: Org
 
 
 def test_existing_policy_is_adopted_by_name_and_only_changed_fields_are_written(org: Org) -> None:
-    pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    apply_acknowledged(
+        pre_auth, org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION
+    )
     plan = pre_auth.plan(org.client, {**PARAMS, "factor_lifetime_minutes": 60})
     (change,) = plan.changes
     assert change.action == "update" and change.ref.name == "KMSI MFA lifetime"
@@ -142,13 +159,15 @@ def test_drift_a_policy_with_the_same_name_appears(org: Org) -> None:
     )
     org.clear_logs()
     with pytest.raises(StalePlanError, match="OKTA_SIGN_ON policies"):
-        pre_auth.apply(org.client, plan, attestation=ATTESTATION)
+        apply_acknowledged(pre_auth, org.client, plan, attestation=ATTESTATION)
     assert org.api_writes() == []
 
 
 def test_unowned_rule_fields_survive_apply_and_rollback(org: Org) -> None:
     """Fields set by someone else on an adopted app rule stay through apply and rollback."""
-    pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    apply_acknowledged(
+        pre_auth, org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION
+    )
     policy_id = org.app_policy_id("Slack")
     rule = org.rule(policy_id, "KMSI pre-auth: once per session")
     rule["actions"]["appSignOn"]["verificationMethod"]["factorMode"] = "1FA"  # drift we own
@@ -161,7 +180,9 @@ def test_unowned_rule_fields_survive_apply_and_rollback(org: Org) -> None:
     org.replace_rule(policy_id, rule)
     before = comparable_snapshot(org.sandbox)
 
-    result = pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    result = apply_acknowledged(
+        pre_auth, org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION
+    )
     (change,) = result.plan.changes
     assert [d.path for d in change.diffs] == [f"{METHOD}.factorMode"]
     now = org.rule(policy_id, "KMSI pre-auth: once per session")["actions"]["appSignOn"]
@@ -182,7 +203,9 @@ def test_future_fields_survive_apply_and_rollback(org: Org) -> None:
             "ACCESS_POLICY rule": ["actions.appSignOn.futureSetting"],
         }
     )
-    pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    apply_acknowledged(
+        pre_auth, org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION
+    )
     gsp_id = org.policy("OKTA_SIGN_ON", "KMSI pre-authentication")["id"]
     signon = org.rule(gsp_id, "KMSI MFA lifetime")
     signon["actions"]["signon"]["factorLifetime"] = 100  # drift we own
@@ -207,7 +230,9 @@ def test_future_fields_survive_apply_and_rollback(org: Org) -> None:
         assert in_org_app["actions"]["appSignOn"]["futureSetting"] == 7
 
     org.clear_logs()
-    result = pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    result = apply_acknowledged(
+        pre_auth, org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION
+    )
     assert_sent_and_kept()
     assert org.rule(gsp_id, "KMSI MFA lifetime")["actions"]["signon"]["factorLifetime"] == 200
 
@@ -228,7 +253,7 @@ def test_ambiguous_create_is_adopted_not_duplicated(org: Org) -> None:
             "match": {"method": "POST", "path": "/api/v1/policies"},
         }
     )
-    result = pre_auth.apply(org.client, plan, attestation=ATTESTATION)
+    result = apply_acknowledged(pre_auth, org.client, plan, attestation=ATTESTATION)
     assert result.outcome == "applied"
     policies = org.client.get_json("/api/v1/policies", params={"type": "OKTA_SIGN_ON"})
     assert [p["name"] for p in policies].count("KMSI pre-authentication") == 1
@@ -310,8 +335,8 @@ def test_classic_engine_org_is_refused() -> None:
 def test_over_loopback_http_with_the_org_setting_checked() -> None:
     with loopback_org() as org:
         org.sandbox.admin.set_org_settings({"preAuthKmsi": True})
-        result = pre_auth.apply(
-            org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION
+        result = apply_acknowledged(
+            pre_auth, org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION
         )
         assert result.verification.ok, result.verification.to_text()
         assert any(c.name.startswith("org setting") for c in result.verification.checks)
@@ -330,7 +355,9 @@ def test_policy_priority_range_and_placement_among_custom_policies(org: Org) -> 
     with pytest.raises(ParameterError, match=f"between 1 and {custom + 1}"):
         pre_auth.plan(org.client, {**PARAMS, "policy_priority": custom + 2})
     params = {**PARAMS, "policy_priority": custom + 1}
-    result = pre_auth.apply(org.client, pre_auth.plan(org.client, params), attestation=ATTESTATION)
+    result = apply_acknowledged(
+        pre_auth, org.client, pre_auth.plan(org.client, params), attestation=ATTESTATION
+    )
     assert all(c.ok for c in result.verification.checks if "priority" in c.name)
     ordered = sorted(
         org.client.get_json("/api/v1/policies", params={"type": "OKTA_SIGN_ON"}),
@@ -351,7 +378,9 @@ def test_org_setting_is_not_checked_on_a_real_org_and_verification_says_so() -> 
     sandbox = Sandbox(seed="default")
     wire = WireRecorder(sandbox.transport())
     client = OktaClient("https://acme.okta.com", SSWSAuth(sandbox.token), transport=wire)
-    result = pre_auth.apply(client, pre_auth.plan(client, PARAMS), attestation=ATTESTATION)
+    result = apply_acknowledged(
+        pre_auth, client, pre_auth.plan(client, PARAMS), attestation=ATTESTATION
+    )
     assert result.verification.ok
     assert not any(c.name == pre_auth.ORG_SETTING_CHECK for c in result.verification.checks)
     assert result.verification.notes == [pre_auth.ORG_SETTING_NOTE]
@@ -367,7 +396,9 @@ def test_rollback_puts_several_shifted_rules_back_in_order(org: Org) -> None:
     seeded = {r["name"]: r["priority"] for r in org.rules(policy_id) if not r["system"]}
     assert sorted(seeded.values())[:2] == [0, 1]
     before = comparable_snapshot(org.sandbox)
-    result = pre_auth.apply(org.client, pre_auth.plan(org.client, params), attestation=ATTESTATION)
+    result = apply_acknowledged(
+        pre_auth, org.client, pre_auth.plan(org.client, params), attestation=ATTESTATION
+    )
     moved = {r["name"]: r["priority"] for r in org.rules(policy_id)}
     assert all(moved[name] == priority + 1 for name, priority in seeded.items())
     order = next(r for r in result.before_state if r.action == "reorder")
@@ -380,13 +411,15 @@ def test_rollback_puts_several_shifted_rules_back_in_order(org: Org) -> None:
 
 def test_second_apply_with_the_setting_verifiably_on_asks_no_attestation(org: Org) -> None:
     """Nothing to write and the sandbox shows the toggle on: no manual step, nothing to attest."""
-    pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    apply_acknowledged(
+        pre_auth, org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION
+    )
     org.sandbox.admin.set_org_settings({"preAuthKmsi": True})
     again = pre_auth.plan(org.client, PARAMS)
     assert again.is_empty and again.manual_steps == []
     assert pre_auth.ORG_SETTING_ON_NOTE in again.notes
     org.clear_logs()
-    result = pre_auth.apply(org.client, again)
+    result = apply_acknowledged(pre_auth, org.client, again)
     assert result.outcome == "no-op" and result.attestation is None
     setting = [c for c in result.verification.checks if c.name == pre_auth.ORG_SETTING_CHECK]
     assert [c.ok for c in setting] == [True], "the apply read the setting again"
@@ -396,16 +429,18 @@ def test_second_apply_with_the_setting_verifiably_on_asks_no_attestation(org: Or
 def test_second_apply_with_the_setting_unverified_takes_the_earlier_attestation(org: Org) -> None:
     """The toggle cannot be shown on (here: it is off): the step stays and needs an attestation;
     the earlier apply's attestation, given again, is recorded with its original time."""
-    pre_auth.apply(org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION)
+    apply_acknowledged(
+        pre_auth, org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION
+    )
     again = pre_auth.plan(org.client, PARAMS)
     assert again.is_empty and [s.title for s in again.manual_steps] == [
         pre_auth.ORG_SETTING_STEP.title
     ]
     assert "earlier apply" in again.manual_steps[0].instructions[-1]
     with pytest.raises(ParameterError) as info:
-        pre_auth.apply(org.client, again)
+        apply_acknowledged(pre_auth, org.client, again)
     assert info.value.field == "attestation"
-    result = pre_auth.apply(org.client, again, attestation=ATTESTATION)
+    result = apply_acknowledged(pre_auth, org.client, again, attestation=ATTESTATION)
     assert result.outcome == "no-op"
     assert result.attestation is not None and result.attestation.at == ATTESTATION["at"]
 
@@ -421,7 +456,7 @@ def test_a_real_org_keeps_the_manual_step_on_a_second_plan() -> None:
     sandbox.admin.set_org_settings({"preAuthKmsi": True})  # on, but a real org cannot show it
     wire = WireRecorder(sandbox.transport())
     client = OktaClient("https://acme.okta.com", SSWSAuth(sandbox.token), transport=wire)
-    pre_auth.apply(client, pre_auth.plan(client, PARAMS), attestation=ATTESTATION)
+    apply_acknowledged(pre_auth, client, pre_auth.plan(client, PARAMS), attestation=ATTESTATION)
     again = pre_auth.plan(client, PARAMS)
     assert again.is_empty and again.manual_steps == [pre_auth.ORG_SETTING_STEP]
     assert not any(s.path.startswith("/_sandbox") for s in wire.sent)

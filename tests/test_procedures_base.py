@@ -218,12 +218,12 @@ def test_edited_plan_is_refused() -> None:
 def test_plan_renders_each_field_as_text_and_escaped_html() -> None:
     plan = _sample_plan()
     text = plan.to_text()
-    assert "rule 'Catch-all Rule' (r1) in p1" in text
+    assert "rule 'Catch-all Rule' in p1 (r1)" in text
     assert "priority" in text and "99" in text and " 0" in text
     assert "Turn on <pre-auth>" in text
     page = plan._repr_html_()
     cell = '<td style="text-align:left">'
-    assert f"{cell}priority</td>{cell}99</td>{cell}0</td>" in page
+    assert f"{cell}Priority (priority)</td>{cell}99</td>{cell}0</td>" in page
     assert "Turn on &lt;pre-auth&gt;" in page
     assert "a note &amp; more" in page
     assert "<pre-auth>" not in page

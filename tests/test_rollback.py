@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from procedure_support import ATTESTATION, Org, comparable_snapshot, make_org, record_apply
+from procedure_support import (
+    ATTESTATION,
+    Org,
+    apply_acknowledged,
+    comparable_snapshot,
+    make_org,
+    record_apply,
+)
 
 from kmsi_lib.engine import Plan
 from kmsi_lib.errors import EvidenceError, KmsiError, ParameterError, StalePlanError
@@ -23,7 +30,7 @@ def org() -> Org:
 
 
 def _applied(org: Org) -> dict[str, Any]:
-    result = post_auth.apply(org.client, post_auth.plan(org.client, POST_AUTH))
+    result = apply_acknowledged(post_auth, org.client, post_auth.plan(org.client, POST_AUTH))
     data: dict[str, Any] = json.loads(json.dumps(result.to_dict()))
     return data
 
@@ -180,7 +187,9 @@ def test_a_completed_rollback_planned_again_plans_nothing(org: Org) -> None:
     # the Admin Console's policy has a rule besides the catch-all: the new app rule at
     # priority 0 shifts it to 1, and the rollback moves it back to 0
     params = {**PRE_AUTH, "apps": {"labels": ["Okta Admin Console"]}}
-    result = pre_auth.apply(org.client, pre_auth.plan(org.client, params), attestation=ATTESTATION)
+    result = apply_acknowledged(
+        pre_auth, org.client, pre_auth.plan(org.client, params), attestation=ATTESTATION
+    )
     data = json.loads(json.dumps(result.to_dict()))
     assert any(r["action"] == "reorder" for r in data["before_state"]), "the apply shifted rules"
     rollback.apply(org.client, rollback.plan(org.client, {"apply_result": data}))
@@ -193,8 +202,8 @@ def test_a_completed_rollback_planned_again_plans_nothing(org: Org) -> None:
 
 def test_object_created_by_the_apply_and_deleted_since_is_skipped(org: Org) -> None:
     before = comparable_snapshot(org.sandbox)
-    result = pre_auth.apply(
-        org.client, pre_auth.plan(org.client, PRE_AUTH), attestation=ATTESTATION
+    result = apply_acknowledged(
+        pre_auth, org.client, pre_auth.plan(org.client, PRE_AUTH), attestation=ATTESTATION
     )
     policy = next(r for r in result.created if r.kind == "policy")
     org.client.request("DELETE", f"/api/v1/policies/{policy.id}")
@@ -213,7 +222,7 @@ def test_a_partly_failed_apply_can_be_rolled_back(org: Org) -> None:
         {"status": 400, "count": 1, "match": {"method": "POST", "path": "/api/v1/policies/rst*"}}
     )
     with pytest.raises(KmsiError) as info:
-        pre_auth.apply(org.client, plan, attestation=ATTESTATION)
+        apply_acknowledged(pre_auth, org.client, plan, attestation=ATTESTATION)
     partial = info.value.apply_result  # type: ignore[attr-defined]
     assert partial.outcome == "failed"
     assert [r.ref.kind for r in partial.before_state] == ["policy", "rule"]
@@ -259,7 +268,7 @@ def test_an_apply_result_from_another_org_is_refused() -> None:
     sandbox = Sandbox(seed="default")
     wire = WireRecorder(sandbox.transport())
     prod = OktaClient("https://acme.okta.com", SSWSAuth(sandbox.token), transport=wire)
-    result = post_auth.apply(prod, post_auth.plan(prod, POST_AUTH))
+    result = apply_acknowledged(post_auth, prod, post_auth.plan(prod, POST_AUTH))
     other = OktaClient("https://acme-test.okta.com", SSWSAuth(sandbox.token), transport=wire)
     wire.clear()
     with pytest.raises(ParameterError) as info:
@@ -267,14 +276,14 @@ def test_an_apply_result_from_another_org_is_refused() -> None:
     assert info.value.field == "apply_result"
     assert "https://acme.okta.com" in info.value.message
     with pytest.raises(ParameterError) as plan_info:
-        post_auth.apply(other, post_auth.plan(prod, POST_AUTH))
+        apply_acknowledged(post_auth, other, post_auth.plan(prod, POST_AUTH))
     assert plan_info.value.field == "plan"
     assert all(not s.is_write for s in wire.sent)
 
 
 def test_rolling_back_a_no_op_apply_plans_nothing(org: Org) -> None:
-    post_auth.apply(org.client, post_auth.plan(org.client, POST_AUTH))
-    noop = post_auth.apply(org.client, post_auth.plan(org.client, POST_AUTH))
+    apply_acknowledged(post_auth, org.client, post_auth.plan(org.client, POST_AUTH))
+    noop = apply_acknowledged(post_auth, org.client, post_auth.plan(org.client, POST_AUTH))
     assert noop.outcome == "no-op"
     undo = rollback.plan(org.client, {"apply_result": noop.to_dict()})
     assert undo.is_empty
@@ -320,7 +329,7 @@ def test_future_fields_survive_apply_and_rollback(org: Org) -> None:
         assert in_org_page["widgetCustomizations"]["futureLabel"] == {"nested": [1, 2, 3]}
 
     applied = [
-        post_auth.apply(org.client, post_auth.plan(org.client, POST_AUTH)),
+        apply_acknowledged(post_auth, org.client, post_auth.plan(org.client, POST_AUTH)),
         prompt_text.apply(
             org.client, prompt_text.plan(org.client, {"brands": [brand_id], "title": "Stay?"})
         ),

@@ -8,7 +8,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from procedure_support import ATTESTATION, make_org
+from procedure_support import ATTESTATION, apply_acknowledged, make_org
 
 from kmsi_lib.engine import schemas
 from kmsi_lib.procedures import pre_auth, reset_sessions
@@ -37,7 +37,7 @@ def test_plans_results_and_verifications_of_real_runs_match_their_schemas() -> N
     org = make_org()
     plan = pre_auth.plan(org.client, PRE_AUTH)
     _valid("plan", plan.to_dict())
-    result = pre_auth.apply(org.client, plan, attestation=ATTESTATION)
+    result = apply_acknowledged(pre_auth, org.client, plan, attestation=ATTESTATION)
     _valid("apply_result", result.to_dict())
     _valid("verification", pre_auth.verify(org.client, PRE_AUTH).to_dict())
     resets = {"group": "KMSI Pilot", "forget_devices": False, "oauth_tokens": True}

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from procedure_support import ATTESTATION, WireRecorder
+from procedure_support import ATTESTATION, WireRecorder, apply_acknowledged
 
 from kmsi_lib.engine import witness
 from kmsi_lib.errors import ConfigError
@@ -41,7 +41,9 @@ def test_a_loopback_org_without_a_witness_gets_no_request_under_sandbox() -> Non
     """No witness installed: nothing is asked of /_sandbox/, and the verifications say why."""
     with _served() as (sandbox, _url, client, wire):
         sandbox.admin.set_org_settings({"preAuthKmsi": True})
-        result = pre_auth.apply(client, pre_auth.plan(client, PRE_AUTH), attestation=ATTESTATION)
+        result = apply_acknowledged(
+            pre_auth, client, pre_auth.plan(client, PRE_AUTH), attestation=ATTESTATION
+        )
         assert result.verification.ok, result.verification.to_text()
         assert pre_auth.verify(client, PRE_AUTH).notes == [pre_auth.ORG_SETTING_NOTE]
         again = pre_auth.plan(client, PRE_AUTH)
@@ -60,8 +62,8 @@ def test_an_installed_witness_asks_the_admin_endpoints_without_credentials() -> 
         admin_wire = WireRecorder(httpx.HTTPTransport())
         sandbox.admin.set_org_settings({"preAuthKmsi": True})
         with witness.installed(witness.HttpSandboxWitness(url, transport=admin_wire)):
-            result = pre_auth.apply(
-                client, pre_auth.plan(client, PRE_AUTH), attestation=ATTESTATION
+            result = apply_acknowledged(
+                pre_auth, client, pre_auth.plan(client, PRE_AUTH), attestation=ATTESTATION
             )
             names = [c.name for c in result.verification.checks if c.ok]
             assert pre_auth.ORG_SETTING_CHECK in names

@@ -20,6 +20,10 @@ One concept per module (public, importable on their own):
   package's name ``evaluate`` is the module.
 * :mod:`~kmsi_lib.engine.preview`: the post-auth "Keep me signed in" prompt drawn as the
   Sign-In Widget shows it (HTML and text), before and after, with warnings on its texts.
+* :mod:`~kmsi_lib.engine.timeline` (with :mod:`.timeline_chart`): what a user meets over two
+  working weeks under an outcome (pure), and its chart (matplotlib, imported only when
+  drawing); its function ``timeline`` is reached through the module too
+  (``from kmsi_lib.engine.timeline import timeline``), for the same reason as ``evaluate``.
 * :mod:`~kmsi_lib.engine.witness`: the sandbox witness, the one hook through which a
   verification may consult the emulated org's admin endpoints.
 
@@ -155,6 +159,16 @@ from kmsi_lib.engine.select import (
     suggest_login,
     unknown_group,
 )
+from kmsi_lib.engine.timeline import (
+    EVENT_KINDS,
+    Timeline,
+    TimelineEvent,
+    UsagePattern,
+)
+from kmsi_lib.engine.timeline_chart import (
+    timeline_html,
+    timeline_png,
+)
 from kmsi_lib.engine.witness import (
     SandboxWitness,
 )
@@ -175,6 +189,7 @@ __all__ = [
     "Check",
     "Cohort",
     "DURATION_KEYS",
+    "EVENT_KINDS",
     "EVERYONE_ELSE",
     "Edit",
     "FIT_LIMITS",
@@ -202,6 +217,9 @@ __all__ = [
     "SandboxWitness",
     "SessionRule",
     "SignInOutcome",
+    "Timeline",
+    "TimelineEvent",
+    "UsagePattern",
     "VOLATILE_FIELDS",
     "Verification",
     "WIDGET_DEFAULTS",
@@ -252,6 +270,8 @@ __all__ = [
     "suggest",
     "suggest_group",
     "suggest_login",
+    "timeline_html",
+    "timeline_png",
     "unknown_group",
     "utc_now",
     "watch_writes",
