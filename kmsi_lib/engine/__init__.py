@@ -60,6 +60,8 @@ from kmsi_lib.engine.impact import (
     ACKNOWLEDGE_FIELD,
     PlanImpact,
     check_acknowledgement,
+)
+from kmsi_lib.engine.impact_plan import (
     plan_impact,
     recheck_reach,
     with_impact,

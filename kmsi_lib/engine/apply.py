@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from kmsi_lib.engine import conflicts as _conflicts
-from kmsi_lib.engine.impact import check_acknowledgement, recheck_reach
+from kmsi_lib.engine.impact import check_acknowledgement
+from kmsi_lib.engine.impact_plan import recheck_reach
 from kmsi_lib.engine.kinds import ObjectKind, get_kind
 from kmsi_lib.engine.model import (
     AppliedChange,

@@ -16,34 +16,18 @@ cannot be applied until the operator acknowledges that reach by naming its
 size (:func:`check_acknowledgement`).
 
 The reads here are plain reads, not plan observations: the impact explains a
-plan, it does not decide its drift check. Rendering (text and HTML) is in
-:mod:`.impact_render`.
+plan, it does not decide its drift check. This module holds the data and the
+acknowledgement check; :mod:`.impact_plan` works the impact out, and
+:mod:`.impact_render` renders it (text and HTML).
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kmsi_lib.engine.evaluate import (
-    EVERYONE_ELSE,
-    Cohort,
-    OrgView,
-    cohorts_for,
-    evaluate,
-    org_view_from,
-)
-from kmsi_lib.errors import KmsiError, ParameterError, StalePlanError
-from kmsi_lib.okta.resources import apps as apps_api
-from kmsi_lib.okta.resources import groups as groups_api
-from kmsi_lib.okta.resources import policies as policies_api
-
-if TYPE_CHECKING:
-    from kmsi_lib.engine.model import Change, Plan
-    from kmsi_lib.okta.client import OktaClient
+from kmsi_lib.errors import ParameterError
 
 __all__ = [
     "ACKNOWLEDGE_FIELD",
@@ -53,9 +37,7 @@ __all__ = [
     "PolicyEntry",
     "RuleEntry",
     "check_acknowledgement",
-    "plan_impact",
-    "recheck_reach",
-    "with_impact",
+    "listed",
 ]
 
 #: The parameter an operator sets to the number of apps a wide plan reaches.
@@ -63,8 +45,6 @@ ACKNOWLEDGE_FIELD = "acknowledge_reach"
 
 #: App labels that give administrative power (the audit reports KMSI on them as a risk).
 PRIVILEGED_APP_LABELS = ("Okta Admin Console", "Okta Dashboard")
-_ADMIN_WORDS = ("admin", "administrator", "super", "privileged")
-_NO_APP = ""  # evaluating the global session part alone: no app policy in the view
 
 
 @dataclass(frozen=True)
@@ -147,11 +127,10 @@ class PlanImpact:
         parts = []
         if self.unnamed_apps:
             parts.append(
-                f"{len(self.unnamed_apps)} app(s) that were not named"
-                f" ({_listed(self.unnamed_apps)})"
+                f"{len(self.unnamed_apps)} app(s) that were not named ({listed(self.unnamed_apps)})"
             )
         if self.unnamed_people:
-            parts.append(f"people beyond the named groups ({_listed(self.unnamed_people)})")
+            parts.append(f"people beyond the named groups ({listed(self.unnamed_people)})")
         return (
             f"this plan changes sign-in on {self.reach} of the org's {self.total_apps} apps,"
             f" reaching {' and '.join(parts)}; to apply it, acknowledge that reach with"
@@ -196,7 +175,7 @@ class PlanImpact:
         )
 
 
-def _listed(items: Sequence[str], most: int = 6) -> str:
+def listed(items: Sequence[str], most: int = 6) -> str:
     shown = ", ".join(items[:most])
     return shown + (f" and {len(items) - most} more" if len(items) > most else "")
 
@@ -223,7 +202,7 @@ def check_acknowledgement(
             f"the operator acknowledged the plan's reach ({how}): sign-in changes on"
             f" {seen.reach} app(s), {len(seen.unnamed_apps)} of them not named"
             + (
-                f"; people beyond the named groups: {_listed(seen.unnamed_people)}"
+                f"; people beyond the named groups: {listed(seen.unnamed_people)}"
                 if seen.unnamed_people
                 else ""
             )
@@ -234,414 +213,3 @@ def check_acknowledgement(
         f"{seen.headline()}. {ACKNOWLEDGE_FIELD} {said}: read the plan's impact section,"
         f" then set it to {seen.reach} to confirm the reach (nothing was written)",
     )
-
-
-# ---- building the impact from the org and the plan's changes ------------------------------
-
-
-@dataclass
-class _Org:
-    """What :func:`plan_impact` read: JSON as the API returned it."""
-
-    session: list[dict[str, Any]] = field(default_factory=list)
-    access: dict[str, dict[str, Any]] = field(default_factory=dict)
-    rules: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    apps: list[dict[str, Any]] = field(default_factory=list)
-    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def plan_impact(
-    client: OktaClient,
-    changes: Sequence[Change],
-    *,
-    selected_app_ids: Iterable[str],
-    selected_policy_ids: Iterable[str] = (),
-    named_group_ids: Iterable[str] | None = None,
-) -> PlanImpact:
-    """The impact of ``changes`` on the org behind ``client`` (reads only).
-
-    ``selected_app_ids`` are the apps the operator named (``selected_policy_ids``
-    the authentication policies named, which name all their apps); ``named_group_ids``
-    the groups, for a procedure that names people (None: it names none, so a
-    change to whom a rule covers is not "beyond" a selection of people). A read
-    that fails gives an :class:`PlanImpact` whose ``error`` says so: such a plan
-    counts as wider than named, so it needs an acknowledgement.
-    """
-    selected = set(selected_app_ids)
-    try:
-        org = _read(client, changes)
-    except KmsiError as exc:
-        return PlanImpact(error=f"reading the org failed: {exc}")
-    before = _view(org, ())
-    after = _view(org, changes)
-    session_ids = {str(p["id"]) for p in org.session} | {
-        _new_id(changes, n) for n, c in enumerate(changes) if _is_session_policy(c)
-    }
-    labels = {str(a["id"]): str(a.get("label") or a["id"]) for a in org.apps}
-    access_changed = [
-        pid
-        for pid in dict.fromkeys(_policy_of(c, n, changes) for n, c in enumerate(changes))
-        if pid not in session_ids
-    ]
-    session_changed = any(_policy_of(c, n, changes) in session_ids for n, c in enumerate(changes))
-
-    named_groups = set(named_group_ids) if named_group_ids is not None else None
-    cohorts: list[CohortChange] = []
-    reached: set[str] = set()
-    beyond: set[str] = set()  # reached apps that count as not named
-    people: list[Cohort] = []
-    if session_changed:
-        session_after = _view(org, changes, access=False)
-        found = _changed_cohorts(before, session_after, _NO_APP)
-        for cohort in found:
-            lines = _lines(before, session_after, cohort, _NO_APP)
-            cohorts.append(CohortChange(cohort.label(after), ("every app",), len(labels), lines))
-        if found:
-            reached |= set(labels)
-            people += found
-            if named_groups is None or any(not _named(c, named_groups) for c in found):
-                beyond |= set(labels)
-    app_only = _view(
-        org, [c for n, c in enumerate(changes) if _policy_of(c, n, changes) not in session_ids]
-    )
-    grouped: dict[tuple[str, tuple[str, ...]], list[str]] = {}
-    for policy_id in access_changed:
-        chosen = policy_id in set(selected_policy_ids)
-        for app_id in sorted(i for i, p in after.app_policy.items() if p == policy_id):
-            if chosen:
-                selected.add(app_id)
-            for cohort in _changed_cohorts(before, app_only, app_id):
-                key = (cohort.label(after), _lines(before, app_only, cohort, app_id))
-                grouped.setdefault(key, []).append(app_id)
-                reached.add(app_id)
-                beyond.add(app_id)
-                people.append(cohort)
-    for (label, lines), app_ids in grouped.items():
-        app_ids.sort(key=lambda a: labels.get(a, a))
-        shown = tuple(labels.get(a, a) + (" (named)" if a in selected else "") for a in app_ids)
-        cohorts.append(CohortChange(label, shown, len(app_ids), lines))
-
-    unnamed_people: list[str] = []
-    if named_groups is not None:
-        unnamed_people = list(
-            dict.fromkeys(c.label(after) for c in people if not _named(c, named_groups))
-        )
-    order = [str(a["id"]) for a in org.apps]
-    reached_ids = sorted((a for a in order if a in reached), key=lambda a: labels[a])
-    return PlanImpact(
-        policies=tuple(_policy_entries(org, changes, after, selected, labels, session_ids)),
-        cohorts=tuple(cohorts),
-        warnings=tuple(_warnings(after, changes, labels, reached_ids, people))
-        + (
-            ()
-            if cohorts or not changes
-            else (
-                "nobody's sign-in changes with this plan: the rules it changes are not the"
-                " ones that apply (see the rules in evaluation order above)",
-            )
-        ),
-        reached_apps=tuple(labels[a] for a in reached_ids),
-        unnamed_apps=tuple(labels[a] for a in reached_ids if a in beyond and a not in selected),
-        unnamed_people=tuple(unnamed_people),
-        total_apps=len(labels),
-        selected_app_ids=tuple(sorted(selected)),
-        named_group_ids=None if named_groups is None else tuple(sorted(named_groups)),
-        group_names=dict(after.group_names),
-    )
-
-
-def _named(cohort: Cohort, named_groups: set[str]) -> bool:
-    return cohort.kind == "group" and cohort.id in named_groups
-
-
-def _lines(before: OrgView, after: OrgView, cohort: Cohort, app_id: str) -> tuple[str, ...]:
-    return tuple(evaluate(before, cohort, app_id).changes_to(evaluate(after, cohort, app_id)))
-
-
-def _read(client: OktaClient, changes: Sequence[Change]) -> _Org:
-    org = _Org()
-    org.session = policies_api.list_policies(client, "OKTA_SIGN_ON")
-    for policy in org.session:
-        org.rules[str(policy["id"])] = policies_api.list_rules(client, str(policy["id"]))
-    org.apps = list(apps_api.list_apps(client))
-    session_ids = {str(p["id"]) for p in org.session}
-    for n, change in enumerate(changes):
-        policy_id = _policy_of(change, n, changes)
-        if policy_id in session_ids or policy_id in org.access or policy_id.startswith("$"):
-            continue
-        org.access[policy_id] = policies_api.get_policy(client, policy_id)
-        org.rules[policy_id] = policies_api.list_rules(client, policy_id)
-    named: set[str] = set()
-    for obj in [*org.session, *org.access.values(), *(r for rs in org.rules.values() for r in rs)]:
-        named |= _group_ids(obj)
-    for change in changes:
-        named |= _group_ids(change.after or {})
-    for group_id in sorted(named):
-        org.groups[group_id] = groups_api.get_group(client, group_id)
-    everyone = groups_api.find_group_by_name(client, "Everyone")
-    if everyone is not None:
-        org.groups[str(everyone["id"])] = everyone
-    return org
-
-
-def _group_ids(obj: Mapping[str, Any]) -> set[str]:
-    people = (obj.get("conditions") or {}).get("people") or {}
-    part = people.get("groups") or {}
-    return {str(g) for key in ("include", "exclude") for g in (part.get(key) or [])}
-
-
-def _new_id(changes: Sequence[Change], index: int) -> str:
-    return changes[index].ref.id or f"$created:{index}"
-
-
-def _is_session_policy(change: Change) -> bool:
-    return (
-        change.kind == "policy"
-        and (change.after or change.before or {}).get("type") == "OKTA_SIGN_ON"
-    )
-
-
-def _policy_of(change: Change, index: int, changes: Sequence[Change]) -> str:
-    """The id of the policy a change is in (itself for a policy change)."""
-    if change.kind == "policy":
-        return _new_id(changes, index)
-    return str(change.ref.parent_id or "")
-
-
-def _view(org: _Org, changes: Sequence[Change], *, access: bool = True) -> OrgView:
-    """The org as read, with ``changes`` laid over it (session-policy changes only if not
-    ``access``)."""
-    session = copy.deepcopy(org.session)
-    acc = copy.deepcopy(org.access)
-    rules = copy.deepcopy(org.rules)
-    session_ids = {str(p["id"]) for p in session}
-    for n, change in enumerate(changes):
-        policy_id = _policy_of(change, n, changes)
-        is_session = policy_id in session_ids or _is_session_policy(change)
-        if not access and not is_session:
-            continue
-        if change.kind == "policy":
-            _lay(session if is_session else None, acc, policy_id, change)
-            if is_session:
-                session_ids.add(policy_id)
-            rules.setdefault(policy_id, [])
-            continue
-        found = rules.setdefault(policy_id, [])
-        merged = _merged(change, f"$rule:{n}")
-        found[:] = [r for r in found if r.get("id") != merged.get("id")]
-        if change.after is not None:
-            # a created or moved rule goes before those of the same priority (Okta shifts them)
-            found.insert(0, merged)
-    policies: list[dict[str, Any]] = [*session, *acc.values()]
-    return org_view_from(policies, rules, org.apps, {}, groups=org.groups.values())
-
-
-def _merged(change: Change, new_id: str) -> dict[str, Any]:
-    """The object after the change: read-only fields as read, the sent body over them."""
-    obj = dict(change.before or {})
-    obj.update(copy.deepcopy(change.after or {}))
-    obj.setdefault("id", change.ref.id or new_id)
-    obj.setdefault("status", "ACTIVE")
-    return obj
-
-
-def _lay(
-    session: list[dict[str, Any]] | None,
-    access: dict[str, dict[str, Any]],
-    policy_id: str,
-    change: Change,
-) -> None:
-    merged = _merged(change, policy_id)
-    if session is None:
-        access[policy_id] = merged
-        return
-    session[:] = [p for p in session if str(p.get("id")) != policy_id]
-    if change.after is not None:
-        session.insert(0, merged)
-
-
-def _changed_cohorts(before: OrgView, after: OrgView, app_id: str) -> list[Cohort]:
-    cohorts = dict.fromkeys([*cohorts_for(after, app_id), *cohorts_for(before, app_id)])
-    cohorts.pop(EVERYONE_ELSE, None)
-    return [
-        c
-        for c in (*cohorts, EVERYONE_ELSE)
-        if evaluate(before, c, app_id).effect() != evaluate(after, c, app_id).effect()
-    ]
-
-
-def _covers(view: OrgView, obj: Mapping[str, Any]) -> str:
-    people = (obj.get("conditions") or {}).get("people") or {}
-    groups = people.get("groups") or {}
-    users = people.get("users") or {}
-
-    def names(ids: Iterable[Any]) -> str:
-        return ", ".join(
-            "Everyone"
-            if str(i) == view.everyone_group_id
-            else f'"{view.group_names.get(str(i), str(i))}"'
-            for i in ids
-        )
-
-    parts = []
-    if groups.get("include"):
-        parts.append(f"groups {names(groups['include'])}")
-    if users.get("include"):
-        parts.append(f"{len(users['include'])} named user(s)")
-    text = " or ".join(parts) if parts else "everyone"
-    if groups.get("exclude"):
-        text += f", except groups {names(groups['exclude'])}"
-    if users.get("exclude"):
-        text += f", except {len(users['exclude'])} named user(s)"
-    return text
-
-
-def _policy_entries(
-    org: _Org,
-    changes: Sequence[Change],
-    after: OrgView,
-    selected: set[str],
-    labels: Mapping[str, str],
-    session_ids: set[str],
-) -> Iterable[PolicyEntry]:
-    changed_ids = {(c.ref.id or f"$rule:{n}") for n, c in enumerate(changes) if c.kind == "rule"}
-    seen: dict[str, None] = {}
-    for n, change in enumerate(changes):
-        policy_id = _policy_of(change, n, changes)
-        if policy_id in seen:
-            continue
-        seen[policy_id] = None
-        is_session = policy_id in session_ids
-        policy = (
-            next((p for p in after.session_policies if str(p.get("id")) == policy_id), None)
-            or after.access_policies.get(policy_id)
-            or {}
-        )
-        rules = tuple(
-            RuleEntry(
-                r.get("priority") if isinstance(r.get("priority"), int) else None,
-                str(r.get("name")),
-                str(r.get("status")),
-                _covers(after, r),
-                str(r.get("id")) in changed_ids,
-            )
-            for r in after.rules.get(policy_id, ())
-        )
-        app_ids = (
-            []
-            if is_session
-            else sorted(
-                (a for a, p in after.app_policy.items() if p == policy_id),
-                key=lambda a: labels.get(a, a),
-            )
-        )
-        yield PolicyEntry(
-            id=policy_id,
-            name=str(policy.get("name", policy_id)),
-            kind="global session policy" if is_session else "authentication policy",
-            created=policy_id.startswith("$"),
-            apps=tuple(AppEntry(a, labels.get(a, a), a in selected) for a in app_ids),
-            rules=rules,
-        )
-
-
-def _warnings(
-    after: OrgView,
-    changes: Sequence[Change],
-    labels: Mapping[str, str],
-    reached: Sequence[str],
-    changed_people: Sequence[Cohort],
-) -> Iterable[str]:
-    """Privileged apps and administrator groups reached; higher rules that shadow a change."""
-    privileged = [labels[a] for a in reached if labels[a] in PRIVILEGED_APP_LABELS]
-    if privileged:
-        yield (
-            f"this plan changes sign-in to {', '.join(privileged)}: administrators use it,"
-            " and a longer or remembered session there is a risk"
-        )
-    admins = [c for c in changed_people if _is_admin(c.label(after))]
-    if admins:
-        yield (
-            "this plan changes sign-in for administrator groups: "
-            + ", ".join(dict.fromkeys(c.label(after) for c in admins))
-        )
-    for n, change in enumerate(changes):
-        if change.kind != "rule" or change.after is None:
-            continue
-        policy_id = _policy_of(change, n, changes)
-        ordered = list(after.rules.get(policy_id, ()))
-        mine = next(
-            (i for i, r in enumerate(ordered) if r.get("id") in (change.ref.id, f"$rule:{n}")),
-            None,
-        )
-        if mine is None:
-            continue
-        for higher in ordered[:mine]:
-            if higher.get("status") != "ACTIVE" or higher.get("system"):
-                continue
-            covers = _covers(after, higher)
-            if covers == "everyone":
-                yield (
-                    f"rule {higher.get('name')!r} at priority {higher.get('priority')} comes"
-                    f" first and covers everyone: rule {change.ref.name!r} only applies when"
-                    " its other conditions do not match"
-                )
-            else:
-                yield (
-                    f"rule {higher.get('name')!r} at priority {higher.get('priority')}"
-                    f" catches {covers} first: they are not affected by the change to rule"
-                    f" {change.ref.name!r}"
-                )
-
-
-def _is_admin(label: str) -> bool:
-    """Whether a cohort's name reads like an administrator group (a name heuristic)."""
-    return any(w in label.lower() for w in _ADMIN_WORDS)
-
-
-# ---- the plan and the apply ---------------------------------------------------------------
-
-
-def with_impact(plan: Plan, impact: PlanImpact) -> Plan:
-    """``plan`` with its impact section, the reach said first when it is wider than named.
-
-    A new plan (new digest): the impact is part of what is approved.
-    """
-    warnings = list(plan.warnings)
-    head = impact.headline()
-    if head:
-        warnings.insert(0, head)
-        given = plan.params.get(ACKNOWLEDGE_FIELD)
-        if given is not None and given != impact.reach:
-            warnings.insert(
-                1,
-                f"{ACKNOWLEDGE_FIELD} is {given}, but this plan reaches {impact.reach} apps:"
-                " the apply will refuse it",
-            )
-    return dataclasses.replace(plan, warnings=warnings, impact=impact.to_dict(), digest="")
-
-
-def recheck_reach(client: OktaClient, plan: Plan) -> None:
-    """Refuse (:class:`StalePlanError`) when the plan's reach changed since it was made.
-
-    The drift check covers what the plan read; the reach also depends on which
-    apps use a changed policy, which the plan reads only to explain. A plan
-    that would now reach other apps or people is not the one that was approved.
-    """
-    if not plan.impact:
-        return
-    seen = PlanImpact.from_dict(plan.impact)
-    if seen.error:
-        return  # acknowledged as not worked out
-    now = plan_impact(
-        client,
-        plan.changes,
-        selected_app_ids=seen.selected_app_ids,
-        named_group_ids=seen.named_group_ids,
-    )
-    if (now.reached_apps, now.unnamed_people) != (seen.reached_apps, seen.unnamed_people):
-        raise StalePlanError(
-            "the plan's reach changed since it was made, so nothing was written: it reached"
-            f" {seen.reach} app(s) ({_listed(seen.reached_apps)}), now {now.reach}"
-            f" ({_listed(now.reached_apps)}); make a new plan"
-        )
