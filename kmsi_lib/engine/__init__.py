@@ -18,6 +18,8 @@ One concept per module (public, importable on their own):
   sign-in rules apply to whom (pure, over the JSON read); its function ``evaluate`` is
   reached through the module (``from kmsi_lib.engine.evaluate import evaluate``), since the
   package's name ``evaluate`` is the module.
+* :mod:`~kmsi_lib.engine.crosscheck`: the evaluator compared with Okta's policy simulation
+  API on a sample of users and apps (:func:`crosscheck`, a :class:`CrossCheck` report).
 * :mod:`~kmsi_lib.engine.witness`: the sandbox witness, the one hook through which a
   verification may consult the emulated org's admin endpoints.
 
@@ -36,6 +38,12 @@ from kmsi_lib.engine.apply import (
     is_local,
     refuse_stale,
     start_apply,
+)
+from kmsi_lib.engine.crosscheck import (
+    CrossCheck,
+    Disagreement,
+    crosscheck,
+    sample_users,
 )
 from kmsi_lib.engine.edit import (
     Edit,
@@ -150,7 +158,9 @@ __all__ = [
     "Change",
     "Check",
     "Cohort",
+    "CrossCheck",
     "DURATION_KEYS",
+    "Disagreement",
     "EVERYONE_ELSE",
     "Edit",
     "FieldDiff",
@@ -185,6 +195,7 @@ __all__ = [
     "check_same_org",
     "cohorts_for",
     "created_placeholder",
+    "crosscheck",
     "diff",
     "duration_words",
     "evaluate_all",
@@ -199,17 +210,18 @@ __all__ = [
     "or_none",
     "org_view_from",
     "parse_params",
+    "reach_warnings",
     "read_text_file",
     "recover_apply_result",
     "refuse_stale",
     "register_kind",
     "register_lookup",
     "report_write",
-    "reach_warnings",
     "resolve_apps",
     "resolve_groups",
     "run_lookup",
     "same_value",
+    "sample_users",
     "set_path",
     "start_apply",
     "suggest",
