@@ -122,9 +122,7 @@ class CrossCheck:
         }
 
 
-def crosscheck(
-    client: OktaClient, view: OrgView, samples: Sequence[tuple[str, str]]
-) -> CrossCheck:
+def crosscheck(client: OktaClient, view: OrgView, samples: Sequence[tuple[str, str]]) -> CrossCheck:
     """Compare the evaluator with Okta's policy simulation on ``samples`` of (user id, app id).
 
     One simulation request per sample (``OKTA_SIGN_ON`` and ``ACCESS_POLICY``,
@@ -181,7 +179,11 @@ def sample_users(view: OrgView, app_id: str, *, limit: int = 12) -> list[tuple[s
     for cohort in cohorts:
         if cohort.kind == "group":
             member = next(
-                (u for u, gs in sorted(view.memberships.items()) if cohort.id in gs and u not in chosen),
+                (
+                    u
+                    for u, gs in sorted(view.memberships.items())
+                    if cohort.id in gs and u not in chosen
+                ),
                 None,
             )
             if member is not None:
@@ -263,7 +265,7 @@ def _okta_rule(entry: Mapping[str, Any] | None) -> tuple[str, str, str, str] | N
 
 
 def _ours_words(possible: Sequence[PlacedRule]) -> str:
-    """The evaluator's possibilities, e.g. ``"P" > "Zone rule" (rul1) if network zone; otherwise …``."""
+    """The evaluator's possibilities: ``"P" > "Office" (rul1) if network zone; otherwise …``."""
     if not possible:
         return "no rule"
     words = [
