@@ -143,7 +143,7 @@ def crosscheck(client: OktaClient, view: OrgView, samples: Sequence[tuple[str, s
                 expand=("EVALUATED",),
             )
         except errors.KmsiError as exc:
-            if sampled == 0 and not unchecked:
+            if sampled == 0:
                 return CrossCheck(available=False, reason=_reason(exc))
             unchecked.append(f"user {user_id}, app {app_id}: {_reason(exc)}")
             continue
