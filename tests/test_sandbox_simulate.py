@@ -191,6 +191,29 @@ def test_global_session_policies_in_priority_order_active_only(sb: Sandbox) -> N
     assert _matched(entry) == [(ids["gsp"], ids["gsp_rule"])]
 
 
+def test_a_session_policy_without_an_active_rule_is_passed_over(sb: Sandbox) -> None:
+    """Policies with no rules are never applied (Policy API): the default policy decides."""
+    ids = _ids(sb)
+    c = sb.client()
+    policy = c.post(
+        "/api/v1/policies", json={"type": "OKTA_SIGN_ON", "name": "No rules yet"}
+    ).json()
+    types = ["OKTA_SIGN_ON"]
+    (entry,) = _simulate(c, _user_body(ids, ids["other"], types), "EVALUATED")["evaluation"]
+    assert _matched(entry) == [(ids["gsp"], ids["gsp_rule"])]
+    assert [(p["id"], p["status"]) for p in entry["evaluated"]["policies"]] == [
+        (policy["id"], "NOT_MATCH"),
+        (ids["gsp"], "MATCH"),
+    ]
+    rule = c.post(
+        f"/api/v1/policies/{policy['id']}/rules?activate=false",
+        json={"type": "SIGN_ON", "name": "Off", "actions": {"signon": {"access": "ALLOW"}}},
+    ).json()
+    assert rule["status"] == "INACTIVE"
+    (entry,) = _simulate(c, _user_body(ids, ids["other"], types))["evaluation"]
+    assert _matched(entry) == [(ids["gsp"], ids["gsp_rule"])]
+
+
 def _add_access_rule(c: httpx.Client, ids: Json, name: str, conditions: Json) -> str:
     r = c.post(
         f"/api/v1/policies/{ids['policy']}/rules",

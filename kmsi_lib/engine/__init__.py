@@ -24,6 +24,8 @@ One concept per module (public, importable on their own):
   working weeks under an outcome (pure), and its chart (matplotlib, imported only when
   drawing); its function ``timeline`` is reached through the module too
   (``from kmsi_lib.engine.timeline import timeline``), for the same reason as ``evaluate``.
+* :mod:`~kmsi_lib.engine.crosscheck`: the evaluator compared with Okta's policy simulation
+  API on a sample of users and apps (:func:`crosscheck`, a :class:`CrossCheck` report).
 * :mod:`~kmsi_lib.engine.witness`: the sandbox witness, the one hook through which a
   verification may consult the emulated org's admin endpoints.
 
@@ -42,6 +44,12 @@ from kmsi_lib.engine.apply import (
     is_local,
     refuse_stale,
     start_apply,
+)
+from kmsi_lib.engine.crosscheck import (
+    CrossCheck,
+    Disagreement,
+    crosscheck,
+    sample_users,
 )
 from kmsi_lib.engine.edit import (
     Edit,
@@ -190,7 +198,9 @@ __all__ = [
     "Change",
     "Check",
     "Cohort",
+    "CrossCheck",
     "DURATION_KEYS",
+    "Disagreement",
     "EVENT_KINDS",
     "EVERYONE_ELSE",
     "Edit",
@@ -236,6 +246,7 @@ __all__ = [
     "check_same_org",
     "cohorts_for",
     "created_placeholder",
+    "crosscheck",
     "diff",
     "duration_words",
     "evaluate_all",
@@ -266,6 +277,7 @@ __all__ = [
     "resolve_groups",
     "run_lookup",
     "same_value",
+    "sample_users",
     "set_path",
     "shown_text",
     "start_apply",

@@ -25,6 +25,8 @@ from ._state import Json, OrgState
 # PolicyTypeSimulation, in the order of a sign-in (and of the spec's response example)
 SIMULATED_TYPES = ("OKTA_SIGN_ON", "MFA_ENROLL", "ACCESS_POLICY", "PROFILE_ENROLLMENT")
 RISK_LEVELS = ("LOW", "MEDIUM", "HIGH")
+# the simulated types whose rules the sandbox stores (MFA_ENROLL, PROFILE_ENROLLMENT: none)
+RULED_TYPES = ("OKTA_SIGN_ON", "ACCESS_POLICY")
 EXPANDS = ("EVALUATED", "RULE")
 
 MATCH, NOT_MATCH, UNDEFINED = "MATCH", "NOT_MATCH", "UNDEFINED"
@@ -275,9 +277,11 @@ def simulate_type(
                 break
         if unsure:
             undefined.append(_policy_entry(policy, own, unsure))
-        # a policy without stored rules (types whose rules the sandbox does not model)
-        # is decided by its own conditions
-        decided = matched is not None or not rules
+        # "Policies that have no Rules aren't considered during evaluation and are never
+        # applied" (Policy API, "Policy evaluation"): a global session or app sign-in policy
+        # with no active rule is passed over. Only the types whose rules the sandbox does
+        # not store are decided by the policy's own conditions.
+        decided = matched is not None or (not rules and ptype not in RULED_TYPES)
         status = Verdict(MATCH if decided else NOT_MATCH)
         evaluated.append(_policy_entry(policy, status, seen))
         if decided:
