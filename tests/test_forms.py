@@ -152,6 +152,11 @@ def test_plan_shows_diff_then_ticket_enables_apply_and_apply_verifies(
     form.ticket.value = "CHG 1"
     assert form.apply_button.disabled and "letters" in form.apply_hint.value
     form.ticket.value = "CHG-42"
+    # Salesforce.com's policy serves 16 apps: the reach is shown, and Apply waits for the box
+    assert form.apply_button.disabled and "tick the box" in form.apply_hint.value
+    assert form.reach_box.layout.display == "" and "16" in form.reach_text.value
+    assert 'class="kmsi-impact"' in html_of(form.plan_output)
+    form.reach_ack.value = True
     assert not form.apply_button.disabled
     form.on_apply()
     assert "Apply: post_auth: applied" in text_of(form.apply_output)
@@ -159,6 +164,9 @@ def test_plan_shows_diff_then_ticket_enables_apply_and_apply_verifies(
     assert form.apply_button.disabled  # one plan, one apply
     data = json.loads((tmp_path / "result.json").read_text())
     assert data["outcome"] == "applied" and data["change_id"] == "CHG-42"
+    assert any(
+        "acknowledged the plan's reach (at apply)" in n for n in data["apply_result"]["notes"]
+    )
     assert data["mode"] == "apply" and data["verification"]["ok"] is True
     # the org itself: the app's rule now allows post-auth KMSI
     rb = form.runbook
@@ -173,6 +181,7 @@ def test_changing_the_form_after_planning_disables_apply(sb: Sandbox, tmp_path: 
     """The plan applied must be the plan shown: any edit after Plan needs a new Plan."""
     form = form_for(sb, tmp_path, change_id="CHG-1")
     form.on_plan()
+    form.reach_ack.value = True
     assert not form.apply_button.disabled
     form.by_name("prompt_frequency").widget.value = "P1D"
     assert form.apply_button.disabled and form.plan is None
@@ -180,6 +189,8 @@ def test_changing_the_form_after_planning_disables_apply(sb: Sandbox, tmp_path: 
     assert form.on_apply() is None  # a click on a stale form does nothing
     form.on_plan()
     assert "P1D" in html_of(form.plan_output)
+    assert form.apply_button.disabled and not form.reach_ack.value  # a new plan: tick again
+    form.reach_ack.value = True
     assert not form.apply_button.disabled
 
 
@@ -208,6 +219,7 @@ def test_manual_steps_need_the_attestation_fields(sb: Sandbox, tmp_path: Path) -
     sb.admin.set_org_settings({"preAuthKmsi": True})
     form.attest_by.value = "ann.admin"
     form.attest_statement.value = "Switched it on in Security > General."
+    form.reach_ack.value = True  # a global session policy applies on every app
     assert not form.apply_button.disabled
     form.on_apply()
     assert "Verification: passed" in text_of(form.verify_output)

@@ -207,7 +207,9 @@ def test_oauth_bearer_with_exactly_the_procedure_scopes(procedure: Any) -> None:
     wire = WireRecorder(sandbox.transport())
     client = OktaClient(SANDBOX_URL, auth, transport=wire)
     params = PRE_AUTH if procedure is pre_auth else POST_AUTH
-    result = procedure.apply(client, procedure.plan(client, params), attestation=ATTESTATION)
+    result = apply_acknowledged(
+        procedure, client, procedure.plan(client, params), attestation=ATTESTATION
+    )
     assert result.outcome == "applied"
     api = [s for s in wire.sent if s.path.startswith("/api/")]
     assert api and {s.scheme for s in api} == {"Bearer"}

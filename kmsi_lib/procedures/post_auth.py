@@ -72,6 +72,7 @@ WRITES = True  # changes the org
 BULK = False  # apply makes a few ordered writes (no progress callback)
 SCOPES: tuple[str, ...] = (
     "okta.apps.read",
+    "okta.groups.read",  # the impact section names the groups rules cover
     "okta.logs.read",
     "okta.policies.manage",
     "okta.policies.read",

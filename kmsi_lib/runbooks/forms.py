@@ -79,10 +79,7 @@ class RunbookForm:
     def __init__(self, runbook: Runbook) -> None:
         self.runbook = runbook
         self.model = runbook.procedure.Params
-        # the reach is acknowledged with the checkbox of the apply step, not typed in
-        self.inputs = [
-            i for i in field_inputs(self.model, runbook.params) if i.name != ACKNOWLEDGE_FIELD
-        ]
+        self.inputs = field_inputs(self.model, runbook.params)
         self.general = w.HTML(value="")
         self.plan_button = w.Button(
             description="Plan",
@@ -236,11 +233,14 @@ class RunbookForm:
 
     @property
     def wide_reach(self) -> PlanImpact | None:
-        """The plan's impact when its reach is wider than what was named, else None."""
+        """The plan's impact when its reach is wider than what was named and the plan's own
+        ``acknowledge_reach`` does not already confirm it (then the checkbox must), else None."""
         if not isinstance(self.plan, Plan) or not self.plan.impact:
             return None
         impact = PlanImpact.from_dict(self.plan.impact)
-        return impact if impact.wider_than_named else None
+        if not impact.wider_than_named or self.plan.params.get(ACKNOWLEDGE_FIELD) == impact.reach:
+            return None
+        return impact
 
     def apply_blocker(self) -> str:
         """Why Apply is disabled now ('' when it is enabled)."""
