@@ -431,7 +431,7 @@ def _kmsi_reach(out: _Findings, about: RuleReach) -> None:
         )
     elif about.policy.get("system") or everyone:
         scope = (
-            "the default authentication policy, which every app without its own policy uses"
+            "the default authentication policy, which new apps are given unless another is assigned"
             if about.policy.get("system")
             else "a rule that catches everyone else"
         )

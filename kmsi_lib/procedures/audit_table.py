@@ -26,6 +26,7 @@ __all__ = [
     "finding_rows",
     "findings_csv",
     "findings_document",
+    "findings_files",
     "findings_html",
     "findings_text",
 ]
@@ -121,7 +122,7 @@ def findings_html(findings: Sequence[Finding]) -> str:
     """The findings as an escaped HTML table, or a paragraph saying there are none."""
     if not findings:
         return f"<p>{html.escape(NO_FINDINGS)}</p>"
-    headers = [c for c in FINDING_COLUMNS]
+    headers = list(FINDING_COLUMNS)
     return html_table(headers, [[row[c] for c in headers] for row in finding_rows(findings)])
 
 
