@@ -2,7 +2,9 @@
 
 ``REGISTRY["post_auth"]`` is the :mod:`kmsi_lib.procedures.post_auth` module;
 every procedure module has ``NAME``, ``TITLE``, ``WRITES``, ``BULK``, ``SCOPES``, ``Params``,
-``plan``, ``apply`` and ``verify`` (see :class:`Procedure`). Modules are
+``plan``, ``apply`` and ``verify`` (see :class:`Procedure`); a module may also define
+``evidence_files(plan) -> {file name: text}``, files the runbook writes beside
+``result.json`` (the audit's ``findings.json`` and ``findings.csv``). Modules are
 imported on first access so that loading the registry stays cheap.
 """
 

@@ -12,14 +12,20 @@ The report gathers, for an auditor:
 * the pre-authentication org setting, when the org can tell us (only the
   sandbox can: real Okta has no API for it).
 
-It then derives *findings* (severity, object, message) from that data with
-pure functions, so the rules can be tested with literal dicts. The audit never
-writes: :func:`apply` refuses.
+It then asks the policy evaluator (:mod:`kmsi_lib.engine.evaluate`, through
+:mod:`kmsi_lib.procedures.audit_reach`) which rules reach which cohort, and
+derives *findings* from that with pure functions, so the rules can be tested
+with literal dicts: each names its severity, policy, rule, the apps it serves
+and the cohorts it reaches (the codes and severities are listed in
+:mod:`kmsi_lib.procedures.audit_rules`). Run as a runbook, the audit also
+writes the findings as ``findings.json`` and ``findings.csv`` beside
+``result.json`` (:func:`evidence_files`, :mod:`kmsi_lib.procedures.audit_table`).
+The audit never writes to the org: :func:`apply` refuses.
 
 The reads are shaped for large orgs: apps are listed once (their policy id
 comes from ``_links.accessPolicy``) and each distinct policy's rules are read
-once, concurrently through :func:`kmsi_lib.okta.bulk.run_bulk`. The rules that
-turn what was read into findings are :mod:`kmsi_lib.procedures.audit_rules`.
+once, concurrently through :func:`kmsi_lib.okta.bulk.run_bulk`; only the groups
+and users the rules name are read (for their names).
 """
 
 from __future__ import annotations
@@ -35,30 +41,36 @@ from kmsi_lib import durations
 from kmsi_lib.engine import (
     AllowUnusualValues,
     Check,
+    Cohort,
+    Minutes,
     ParamsModel,
     Verification,
     bounds,
-    bulk_values,
-    get_path,
     html_table,
     parse_params,
     utc_now,
     whole_number,
 )
-from kmsi_lib.errors import NotFoundError, ParameterError
-from kmsi_lib.okta.resources import apps as apps_resource
-from kmsi_lib.okta.resources import brands as brands_resource
-from kmsi_lib.okta.resources import policies as policies_resource
-from kmsi_lib.procedures import prompt_text
+from kmsi_lib.errors import ParameterError
+from kmsi_lib.procedures import audit_read
+from kmsi_lib.procedures.audit_reach import org_reach
 from kmsi_lib.procedures.audit_rules import (
     ADMIN_CONSOLE_LABEL,
     SEVERITY_ORDER,
     Finding,
+    Thresholds,
     find_risks,
     summarize_access_rule,
     summarize_sign_on_rule,
 )
-from kmsi_lib.procedures.pre_auth import read_sandbox_org_setting
+from kmsi_lib.procedures.audit_table import (
+    FINDING_COLUMNS,
+    finding_rows,
+    findings_csv,
+    findings_files,
+    findings_html,
+    findings_text,
+)
 
 if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
@@ -66,12 +78,18 @@ if TYPE_CHECKING:
 __all__ = [
     "ADMIN_CONSOLE_LABEL",
     "AuditReport",
+    "FINDING_COLUMNS",
     "Finding",
     "NAME",
     "Params",
     "SCOPES",
     "TITLE",
+    "Thresholds",
+    "evidence_files",
     "find_risks",
+    "finding_rows",
+    "findings_csv",
+    "org_reach",
     "summarize_access_rule",
     "summarize_sign_on_rule",
 ]
@@ -83,7 +101,9 @@ BULK = False  # apply makes a few ordered writes (no progress callback)
 SCOPES: tuple[str, ...] = (
     "okta.apps.read",
     "okta.brands.read",
+    "okta.groups.read",
     "okta.policies.read",
+    "okta.users.read",
 )
 
 
@@ -100,6 +120,24 @@ class Params(ParamsModel):
     max_prompt_frequency: Annotated[durations.IsoDuration, bounds.PROMPT_FREQUENCY] = Field(
         default="P30D",
         description="A post-auth KMSI prompt shown less often than this is a finding.",
+    )
+    max_mfa_lifetime_minutes: Annotated[Minutes, bounds.FACTOR_LIFETIME] = Field(
+        default=720,
+        description="A global session rule remembering MFA longer than this is a finding.",
+    )
+    reauthenticate_in_threshold: Annotated[durations.IsoDuration, bounds.REAUTHENTICATE_IN] = Field(
+        default="PT43800H",
+        description=(
+            "App re-authentication this rare or rarer is a finding (PT43800H: only once per"
+            " Okta session)."
+        ),
+    )
+    admin_groups: Annotated[list[Annotated[str, bounds.NAME]], bounds.FEW] = Field(
+        default_factory=lambda: ["*admin*"],
+        description=(
+            "Administrator groups: names or ids, with * and ? wildcards, case-insensitive."
+            " Okta's admin role assignments are not read."
+        ),
     )
     include_brands: bool = Field(
         default=True, description="Also read every brand's sign-in page prompt text."
@@ -171,16 +209,6 @@ class AuditReport:
 
     def _sections(self) -> list[tuple[str, list[str], list[list[str]]]]:
         sections: list[tuple[str, list[str], list[list[str]]]] = []
-        sections.append(
-            (
-                "Findings",
-                ["severity", "code", "object", "message"],
-                [
-                    [f.severity, f.code, f"{f.kind} {f.object_name!r} ({f.object_id})", f.message]
-                    for f in self.findings
-                ],
-            )
-        )
         rows: list[list[str]] = []
         for policy in self.sign_on_policies:
             for rule in policy.get("rules", []):
@@ -261,6 +289,9 @@ class AuditReport:
             "Findings: " + ", ".join(f"{n} {sev}" for sev, n in counts.items()),
             "Pre-authentication KMSI setting:"
             f" {_txt(self.pre_auth_setting)} ({self.pre_auth_note})",
+            "",
+            "Findings",
+            findings_text(self.findings),
         ]
         for title, header, rows in self._sections():
             lines += ["", title, _table(header, rows)]
@@ -277,6 +308,7 @@ class AuditReport:
             + "</p>",
             f"<p>Pre-authentication KMSI setting: {esc(_txt(self.pre_auth_setting))}"
             f" ({esc(self.pre_auth_note)})</p>",
+            "<h4>Findings</h4>" + findings_html(self.findings),
         ]
         for title, header, rows in self._sections():
             parts.append(f"<h4>{esc(title)}</h4>" + html_table(header, rows))
@@ -309,127 +341,20 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     )
 
 
-# --------------------------------------------------------------------------- reads
-
-
-def _sign_on_section(client: OktaClient, max_workers: int) -> list[dict[str, Any]]:
-    policies_api = policies_resource
-    policies = sorted(
-        policies_api.list_policies(client, "OKTA_SIGN_ON"),
-        key=lambda p: (p.get("priority") is None, p.get("priority") or 0),
-    )
-    rules = bulk_values(
-        policies, lambda p: list(policies_api.list_rules(client, p["id"])), max_workers=max_workers
-    )
-    return [
-        {
-            "id": p.get("id"),
-            "name": p.get("name"),
-            "priority": p.get("priority"),
-            "status": p.get("status"),
-            "system": bool(p.get("system")),
-            "groups": list(get_path(p, "conditions.people.groups.include") or []),
-            "rules": [
-                summarize_sign_on_rule(r) for r in sorted(rs, key=lambda r: r.get("priority") or 0)
-            ],
-        }
-        for p, rs in zip(policies, rules, strict=True)
-    ]
-
-
-def _app_section(
-    client: OktaClient, max_workers: int
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(policies with their apps and rules, apps without an authentication policy)."""
-    apps_api, policies_api = apps_resource, policies_resource
-    policies = {p["id"]: p for p in policies_api.list_policies(client, "ACCESS_POLICY")}
-    apps_by_policy: dict[str, list[dict[str, Any]]] = {pid: [] for pid in policies}
-    orphans: list[dict[str, Any]] = []
-    for app in apps_api.list_apps(client):
-        entry = {
-            "id": app.get("id"),
-            "label": app.get("label"),
-            "name": app.get("name"),
-            "status": app.get("status"),
-        }
-        policy_id = apps_api.access_policy_id(app)
-        if policy_id is None:
-            orphans.append(entry)
-        else:
-            apps_by_policy.setdefault(policy_id, []).append(entry)
-
-    def rules_of(policy_id: str) -> list[dict[str, Any]] | None:
-        try:
-            return list(policies_api.list_rules(client, policy_id))
-        except NotFoundError:  # an app linked to a policy that is gone
-            return None
-
-    # Each distinct policy's rules are read once, however many apps share it.
-    ids = list(apps_by_policy)
-    rules = bulk_values(ids, rules_of, max_workers=max_workers)
-    section = []
-    for policy_id, policy_rules in zip(ids, rules, strict=True):
-        if policy_rules is None:
-            orphans.extend(apps_by_policy[policy_id])
-            continue
-        policy = policies.get(policy_id, {})
-        section.append(
-            {
-                "id": policy_id,
-                "name": policy.get("name", f"(policy {policy_id})"),
-                "status": policy.get("status", "ACTIVE"),
-                "system": bool(policy.get("system")),
-                "apps": sorted(apps_by_policy[policy_id], key=lambda a: str(a.get("label"))),
-                "rules": [
-                    summarize_access_rule(r)
-                    for r in sorted(policy_rules, key=lambda r: r.get("priority") or 0)
-                ],
-            }
-        )
-    section.sort(key=lambda p: (-len(p["apps"]), str(p["name"])))
-    return section, orphans
-
-
-def _brand_section(client: OktaClient, max_workers: int) -> list[dict[str, Any]]:
-    brands = list(brands_resource.list_brands(client))
-    pages = bulk_values(
-        brands, lambda brand: prompt_text.live_page(client, brand["id"]), max_workers=max_workers
-    )
-    return [
-        {
-            "id": brand.get("id"),
-            "name": brand.get("name"),
-            "isDefault": bool(brand.get("isDefault")),
-            "page": source,
-            "prompt": prompt_text.prompt_of(page),
-        }
-        for brand, (source, page) in zip(brands, pages, strict=True)
-    ]
-
-
-def _pre_auth_setting(client: OktaClient) -> tuple[bool | None, str]:
-    """The org's pre-authentication KMSI toggle if it can be read, and how we know."""
-    value = read_sandbox_org_setting(client)
-    if value is None:
-        return None, (
-            "Okta has no API for this setting: check Security > General > Organization"
-            " Security in the Admin Console"
-        )
-    return value, "read from the sandbox org's settings"
-
-
 # --------------------------------------------------------------------------- procedure
 
 
 def run(client: OktaClient, params: Params | Mapping[str, Any]) -> AuditReport:
     """Read the org's KMSI posture and derive the findings (reads only)."""
     p = parse_params(Params, params)
-    sign_on = _sign_on_section(client, p.max_workers)
-    app_policies, orphans = _app_section(client, p.max_workers)
-    brands = _brand_section(client, p.max_workers) if p.include_brands else []
-    pre_auth, pre_auth_note = _pre_auth_setting(client)
+    read = audit_read.read_policies(client, p.max_workers)
+    sign_on = audit_read.sign_on_section(read)
+    app_policies, orphans = audit_read.app_section(read)
+    brands = audit_read.brand_section(client, p.max_workers) if p.include_brands else []
+    pre_auth, pre_auth_note = audit_read.pre_auth_setting(client)
+    groups, users, names_note = audit_read.read_names(client, read, p.max_workers)
 
-    notes: list[str] = []
+    notes: list[str] = [names_note] if names_note else []
     info = client.org_info()
     if not info.is_identity_engine:
         notes.append(
@@ -449,14 +374,21 @@ def run(client: OktaClient, params: Params | Mapping[str, Any]) -> AuditReport:
             f"{len(orphans)} app(s) have no readable authentication policy (e.g. API service"
             " apps): " + ", ".join(sorted(str(a.get("label")) for a in orphans)[:10])
         )
-
-    findings = find_risks(
-        sign_on_policies=sign_on,
-        app_policies=app_policies,
-        sensitive_app_ids=sensitive_ids,
-        max_prompt_frequency=p.max_prompt_frequency,
-        pre_auth_setting=pre_auth,
+    reach = audit_read.reach(read, groups, users, p.admin_groups)
+    admins = sorted(reach.cohort_name(Cohort.of_group(g)) for g in reach.admin_group_ids)
+    notes.append(
+        "administrator groups are recognised by name (patterns "
+        + ", ".join(p.admin_groups)
+        + "), not by Okta's admin role assignments: "
+        + (", ".join(admins) if admins else "none of the groups the rules name matches")
     )
+    thresholds = Thresholds(
+        max_prompt_frequency=p.max_prompt_frequency,
+        max_mfa_lifetime_minutes=p.max_mfa_lifetime_minutes,
+        reauthenticate_in_threshold=p.reauthenticate_in_threshold,
+        sensitive_app_ids=frozenset(sensitive_ids),
+    )
+    findings = find_risks(reach, thresholds, pre_auth_setting=pre_auth)
     return AuditReport(
         org_url=str(client.org_url),
         created_at=utc_now(),
@@ -469,6 +401,16 @@ def run(client: OktaClient, params: Params | Mapping[str, Any]) -> AuditReport:
         findings=findings,
         notes=notes,
     )
+
+
+def evidence_files(report: AuditReport) -> dict[str, str]:
+    """The files a runbook writes beside ``result.json``: ``findings.json`` and ``findings.csv``.
+
+    Both hold the report's findings (the CSV's columns are
+    :data:`~kmsi_lib.procedures.audit_table.FINDING_COLUMNS`); the runner's
+    ledger hashes them with the run's other files.
+    """
+    return findings_files(report.findings, org_url=report.org_url, created_at=report.created_at)
 
 
 def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> AuditReport:

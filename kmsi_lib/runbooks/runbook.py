@@ -204,6 +204,26 @@ class Runbook:
             self.result["journal"] = self.client.journal.to_dicts()
         return write_result(self.evidence_dir, self.result)
 
+    def _write_procedure_files(self, made: Any) -> None:
+        """Write the files a procedure adds beside ``result.json`` (the audit's findings).
+
+        A procedure module may define ``evidence_files(plan) -> {file name: text}``;
+        the runner hashes these files into the ledger with the rest of the run.
+        """
+        files = getattr(self.procedure, "evidence_files", None)
+        if files is None:
+            return
+        for name, text in files(made).items():
+            if Path(name).name != name or name in (contract.RESULT_FILE, PROGRESS_FILE):
+                raise KmsiError(f"{self.name} names an evidence file {name!r} it may not write")
+            path = self.evidence_dir / name
+            partial = path.with_name(f".{name}.partial")
+            try:  # whole or not at all: the run may stop at any moment
+                partial.write_bytes(str(text).encode("utf-8"))
+                os.replace(partial, path)
+            finally:
+                partial.unlink(missing_ok=True)
+
     @property
     def progress_path(self) -> Path:
         """``apply-progress.jsonl``: one line per write as it is sent and as it lands."""
@@ -320,6 +340,7 @@ class Runbook:
                 title = ""
             self.last_plan = made
             self.result["plan"] = made.to_dict()
+            self._write_procedure_files(made)
             self.result["outcome"] = self._planned_outcome(made)
             self.result["error"] = None
         if show:

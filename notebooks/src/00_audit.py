@@ -9,7 +9,13 @@
 # * every app sign-in (authentication) policy, the apps on it and its rules: whether the
 #   post-sign-in "Stay signed in?" prompt is allowed and how often it returns;
 # * the prompt text of each brand's sign-in page;
-# * findings, ranked by severity, for the settings that weaken sign-in the most.
+# * findings, ranked by severity, for the settings that weaken sign-in the most. Each names the
+#   policy and rule, **every app** the rule serves and the **people** it reaches (groups by
+#   name, "everyone else" for the rest), as the policy evaluator works them out: KMSI where
+#   administrators sign in (high), KMSI on the default policy or for everyone (medium),
+#   persistent cookies and long prompt intervals, MFA lifetimes or re-authentication past a
+#   threshold, rules that never apply because an earlier rule catches their people first, and
+#   rules that depend on conditions only a sign-in can decide (network zone, device, ...).
 #
 # **Why it matters.** KMSI lets a remembered device skip MFA prompts. The longer that lasts,
 # and the more sensitive the app, the more an unattended or stolen device is worth to an
@@ -21,6 +27,9 @@
 # %% tags=["parameters"]
 sensitive_apps: list = ["Okta Admin Console"]  # apps (label or id) where long re-auth is a finding
 max_prompt_frequency: str = "P30D"  # a KMSI prompt shown less often than this is a finding
+max_mfa_lifetime_minutes: int = 720  # MFA remembered longer than this (minutes) is a finding
+reauthenticate_in_threshold: str = "PT43800H"  # app re-auth this rare or rarer is a finding
+admin_groups: list = ["*admin*"]  # administrator groups by name or id (wildcards, any case)
 include_brands: bool = True  # also read every brand's sign-in prompt text
 max_workers: int = 4  # concurrent reads, within the rate-limit governor
 allow_unusual_values: list = []  # fields whose usual ceiling is lifted (Okta's limits still apply)
@@ -47,8 +56,15 @@ client = rb.connect()  # shows the org and its engine
 #
 # Apps are listed once and each distinct policy's rules are read once, concurrently, so
 # the audit stays quick on large orgs. The report below has one section per area and the
-# findings at the end. In interactive mode, the form lets you change the thresholds and
-# read again.
+# findings first. In interactive mode, the form lets you change the thresholds and read
+# again.
+#
+# Administrator groups are recognised by name (`admin_groups`, default `*admin*`): the audit
+# does not read Okta's admin role assignments, so name yours if they are called otherwise.
+#
+# Beside `result.json` the run writes the findings as `findings.json` and `findings.csv`
+# (columns: severity, finding, policy, rule, apps, cohorts, ids, detail), for a spreadsheet
+# or a ticket; the evidence ledger hashes them with the rest of the run.
 
 # %%
 report = rb.plan()
