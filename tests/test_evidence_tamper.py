@@ -502,6 +502,7 @@ def test_the_limit_of_a_local_chain_without_expect(
             "apps": {"labels": ["Slack", "Zoom", "Okta Dashboard"]},
             "prompt_frequency": "P7D",
             "reauthenticate_in": "PT12H",
+            "acknowledge_reach": 16,
         },
         org_url=world.rec.url,
         evidence_root=world.root,

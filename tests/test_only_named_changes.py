@@ -146,7 +146,7 @@ def test_post_auth_for_one_app_writes_only_its_policy_and_the_default_rule(
     default_policy = next(
         i for i, p in state["policies"].items() if p["type"] == "OKTA_SIGN_ON" and p.get("system")
     )
-    report = _run(org, "20_post_auth", {"apps": {"labels": ["Slack"]}})
+    report = _run(org, "20_post_auth", {"apps": {"labels": ["Slack"]}, "acknowledge_reach": 16})
     assert report.exit_code == 0, report.message
     touched = {r["path"].split("/")[4] for r in _writes(sandbox)}
     assert touched <= {slack_policy, default_policy}, touched

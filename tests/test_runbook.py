@@ -22,7 +22,12 @@ from kmsi_lib.runbooks import contract
 from kmsi_lib.runbooks.runbook import RUNNER_PARAMETERS, Runbook, check_change_id
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
-POST_AUTH = {"apps": {"labels": ["Salesforce.com"]}, "prompt_frequency": "P7D"}
+#: Salesforce.com shares "Any two factors" with 15 other apps: the plan reaches 16
+POST_AUTH = {
+    "apps": {"labels": ["Salesforce.com"]},
+    "prompt_frequency": "P7D",
+    "acknowledge_reach": 16,
+}
 CONTRACT_KEYS = set(contract.RESULT_KEYS)  # their order is pinned in test_contract.py
 
 
@@ -268,7 +273,11 @@ def test_approved_plan_edited_after_it_was_made_is_refused(sb: Sandbox, tmp_path
 
 def test_manual_steps_need_an_attestation_from_the_parameters(sb: Sandbox, tmp_path: Path) -> None:
     """Pre-auth KMSI has an Admin Console step: apply needs attestation_by and a statement."""
-    params = {"groups": ["KMSI Pilot"], "apps": {"labels": ["Salesforce.com"]}}
+    params = {
+        "groups": ["KMSI Pilot"],
+        "apps": {"labels": ["Salesforce.com"]},
+        "acknowledge_reach": 24,
+    }
     rb = make(
         sb, tmp_path / "none", procedure="pre_auth", params=params, mode="apply", change_id="CHG-7"
     )

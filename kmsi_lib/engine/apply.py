@@ -138,7 +138,6 @@ def start_apply(
     its size; the acknowledgement is noted in the result.
     """
     plan.check_digest()
-    acknowledged = check_acknowledgement(plan.impact, plan.params, given=acknowledge_reach)
     if isinstance(attestation, Mapping):
         attestation = Attestation.from_dict(attestation)
     if plan.manual_steps and attestation is None:
@@ -148,6 +147,7 @@ def start_apply(
             f"this plan has manual steps ({steps}); do them, then pass an attestation"
             " saying who did them, when, and what was done",
         )
+    acknowledged = check_acknowledgement(plan.impact, plan.params, given=acknowledge_reach)
     check_same_org(client, plan.org_url)
     result = ApplyResult(plan=plan, attestation=attestation)
     if acknowledged:
