@@ -60,7 +60,7 @@ def test_the_issue_scenario_names_all_16_apps_and_everyone_first(org: Org) -> No
     assert "in policy 'Any two factors'" in body
     assert "Re-authenticate after (actions.appSignOn.verificationMethod.reauthenticateIn)" in body
     html = plan._repr_html_()
-    assert html.index('class="kmsi-impact"') < html.index("<table><thead><tr><th")
+    assert html.index('class="kmsi-impact"') < html.index('<th style="text-align:left">action')
     assert "Any two factors" in html
 
 
@@ -224,3 +224,31 @@ def test_the_impact_round_trips_and_old_plans_keep_their_digest(org: Org) -> Non
     assert again.impact == plan.impact and again.digest == plan.digest
     bare = Plan(procedure="post_auth", params={}, org_url="https://x.okta.com")
     assert "impact" not in bare.to_dict()
+
+
+def test_the_plan_shows_two_working_weeks_before_and_after(org: Org) -> None:
+    plan = post_auth.plan(org.client, SALESFORCE)
+    timeline = _impact(plan).timeline
+    assert timeline["title"] == "everyone else (Everyone) on Salesforce.com"
+    text = plan.to_text()
+    # before: no prompt at all; after, a user who stays signed in meets MFA twice, not ten times
+    assert "before, the user stays signed in: 10 sign-ins, 10 MFA prompts, 0 KMSI prompts" in text
+    assert "after, the user stays signed in: 10 sign-ins, 2 MFA prompts, 2 KMSI prompts" in text
+    page = plan._repr_html_()
+    assert '<div class="kmsi-timeline">' in page and "data:image/png;base64," in page
+    assert page.index("kmsi-timeline") < page.index('<th style="text-align:left">action')
+
+
+def test_the_prompt_text_plan_shows_the_prompt_before_and_after() -> None:
+    from kmsi_lib.procedures import prompt_text
+
+    org = make_org()
+    params = {"brands": "all", "title": "Stay signed in?", "reject_button_text": "No thanks"}
+    plan = prompt_text.plan(org.client, params)
+    text = plan.to_text()
+    assert text.count("What users will see, brand") == len(plan.changes) == 2
+    assert "Keep me signed in" in text and "Stay signed in?" in text
+    assert "Stay-signed-in prompt: title" in text
+    page = plan._repr_html_()
+    assert page.count('data-version="after"') == 2 and 'data-changed="true"' in page
+    assert page.index('data-version="after"') < page.index('<th style="text-align:left">action')

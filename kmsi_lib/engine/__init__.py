@@ -74,6 +74,10 @@ from kmsi_lib.engine.impact_plan import (
     recheck_reach,
     with_impact,
 )
+from kmsi_lib.engine.impact_timeline import (
+    TIMELINE_FILE,
+    timeline_figure,
+)
 from kmsi_lib.engine.kinds import (
     ObjectKind,
     PolicyKind,
@@ -229,6 +233,7 @@ __all__ = [
     "SandboxWitness",
     "SessionRule",
     "SignInOutcome",
+    "TIMELINE_FILE",
     "Timeline",
     "TimelineEvent",
     "UsagePattern",
@@ -284,6 +289,7 @@ __all__ = [
     "suggest",
     "suggest_group",
     "suggest_login",
+    "timeline_figure",
     "timeline_html",
     "timeline_png",
     "unknown_group",

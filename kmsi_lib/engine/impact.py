@@ -103,6 +103,8 @@ class PlanImpact:
     selected_app_ids: tuple[str, ...] = ()  # what the operator named: to re-check at apply
     named_group_ids: tuple[str, ...] | None = None
     group_names: Mapping[str, str] = field(default_factory=dict)  # id -> name, for reading
+    #: one cohort's two working weeks before and after (:mod:`.impact_timeline`), or empty
+    timeline: Mapping[str, Any] = field(default_factory=dict)
     error: str = ""  # why the impact could not be worked out, when it could not
 
     @property
@@ -140,6 +142,7 @@ class PlanImpact:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["group_names"] = dict(self.group_names)
+        data["timeline"] = dict(self.timeline)
         return data
 
     @classmethod
@@ -171,6 +174,7 @@ class PlanImpact:
                 None if data.get("named_group_ids") is None else tuple(data["named_group_ids"])
             ),
             group_names=dict(data.get("group_names") or {}),
+            timeline=dict(data.get("timeline") or {}),
             error=str(data.get("error", "")),
         )
 

@@ -35,6 +35,7 @@ from kmsi_lib.engine.impact import (
     RuleEntry,
     listed,
 )
+from kmsi_lib.engine.impact_timeline import timeline_data
 from kmsi_lib.errors import KmsiError, StalePlanError
 from kmsi_lib.okta.resources import apps as apps_api
 from kmsi_lib.okta.resources import groups as groups_api
@@ -101,6 +102,7 @@ def plan_impact(
 
     named_groups = set(named_group_ids) if named_group_ids is not None else None
     cohorts: list[CohortChange] = []
+    featured: tuple[Cohort, str] | None = None  # the cohort and app the timeline shows
     reached: set[str] = set()
     beyond: set[str] = set()  # reached apps that count as not named
     people: list[Cohort] = []
@@ -111,6 +113,8 @@ def plan_impact(
             lines = _lines(before, session_after, cohort, _NO_APP)
             cohorts.append(CohortChange(cohort.label(after), ("every app",), len(labels), lines))
         if found:
+            pick = sorted(labels, key=lambda a: (a not in selected, labels[a]))
+            featured = (found[0], pick[0]) if pick else None
             reached |= set(labels)
             people += found
             if named_groups is None or any(not _named(c, named_groups) for c in found):
@@ -127,6 +131,8 @@ def plan_impact(
             for cohort in _changed_cohorts(before, app_only, app_id):
                 key = (cohort.label(after), _lines(before, app_only, cohort, app_id))
                 grouped.setdefault(key, []).append(app_id)
+                if featured is None or (app_id in selected and featured[1] not in selected):
+                    featured = (cohort, app_id)  # a named app shows best what was asked
                 reached.add(app_id)
                 beyond.add(app_id)
                 people.append(cohort)
@@ -161,6 +167,20 @@ def plan_impact(
         selected_app_ids=tuple(sorted(selected)),
         named_group_ids=None if named_groups is None else tuple(sorted(named_groups)),
         group_names=dict(after.group_names),
+        timeline=_timeline(before, after, featured, labels),
+    )
+
+
+def _timeline(
+    before: OrgView, after: OrgView, featured: tuple[Cohort, str] | None, labels: Mapping[str, str]
+) -> dict[str, Any]:
+    """The featured cohort's two weeks on one app, before and after (empty: nobody changes)."""
+    if featured is None:
+        return {}
+    cohort, app_id = featured
+    title = f"{cohort.label(after)} on {labels.get(app_id, app_id)}"
+    return timeline_data(
+        evaluate(before, cohort, app_id), evaluate(after, cohort, app_id), title=title
     )
 
 

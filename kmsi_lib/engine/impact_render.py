@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kmsi_lib.engine.impact import PlanImpact
+from kmsi_lib.engine.impact_timeline import timeline_figure, timeline_lines
 
 __all__ = ["impact_html", "impact_text"]
 
@@ -53,6 +54,7 @@ def impact_text(data: Mapping[str, Any]) -> list[str]:
     elif not impact.error:
         lines.append("  nobody's sign-in changes")
     lines.extend(f"  warning: {w}" for w in impact.warnings)
+    lines.extend(f"  {line}" for line in timeline_lines(impact.timeline))
     return lines
 
 
@@ -97,5 +99,24 @@ def impact_html(data: Mapping[str, Any]) -> str:
         f'<p class="kmsi-warning" style="background:#fef7e0;padding:4px 8px">{esc(w)}</p>'
         for w in impact.warnings
     )
+    if impact.timeline:
+        parts.append(_timeline_html(impact.timeline))
     parts.append("</div>")
     return "".join(parts)
+
+
+def _timeline_html(data: Mapping[str, Any]) -> str:
+    """The chart (a PNG inline) and its lines in words; the words alone if it cannot be drawn."""
+    from kmsi_lib.engine.timeline_chart import timeline_html
+
+    words = "".join(f"<li>{html.escape(line.strip())}</li>" for line in timeline_lines(data)[1:])
+    title = html.escape(str(data.get("title", "")))
+    try:
+        picture = timeline_html(timeline_figure(data), f"timeline: {data.get('title', '')}")
+    except (ImportError, ValueError) as exc:  # no matplotlib, or nothing to draw
+        picture = f"<p><i>The chart could not be drawn ({html.escape(str(exc))}).</i></p>"
+    return (
+        f'<div class="kmsi-timeline"><p><b>Two working weeks</b> of {title}, before and'
+        f" after, for a user who does and one who does not stay signed in:</p>"
+        f"{picture}<ul>{words}</ul></div>"
+    )

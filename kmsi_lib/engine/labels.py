@@ -19,6 +19,7 @@ __all__ = ["FIELD_LABELS", "field_label", "object_label", "value_words"]
 
 _SIGN_ON = "actions.signon"
 _APP = "actions.appSignOn"
+_PROMPT = "widgetCustomizations.postAuthKeepMeSignedInPrompt"
 
 FIELD_LABELS: dict[str, str] = {
     "name": "Name",
@@ -48,6 +49,10 @@ FIELD_LABELS: dict[str, str] = {
     f"{_APP}.keepMeSignedIn.postAuthPromptFrequency": "Show the stay-signed-in prompt again after",
     "settings.contentSecurityPolicySetting": "Content security policy",
     "widgetCustomizations": "Sign-in widget texts",
+    f"{_PROMPT}.title": "Stay-signed-in prompt: title",
+    f"{_PROMPT}.subtitle": "Stay-signed-in prompt: subtitle",
+    f"{_PROMPT}.acceptButtonText": "Stay-signed-in prompt: accept button",
+    f"{_PROMPT}.rejectButtonText": "Stay-signed-in prompt: reject button",
 }
 
 _MINUTES = {

@@ -55,14 +55,16 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wcwidth
 
 from kmsi_lib.engine import bounds
-from kmsi_lib.engine.model import Change
 from kmsi_lib.engine.paths import get_path
 from kmsi_lib.errors import ParameterError
+
+if TYPE_CHECKING:  # the model renders through render, which shows previews
+    from kmsi_lib.engine.model import Change
 
 __all__ = [
     "FIT_LIMITS",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kmsi_lib.engine.impact_render import impact_html, impact_text
 from kmsi_lib.engine.labels import field_label, object_label, value_words
+from kmsi_lib.engine.preview import change_texts, prompt_preview_html, prompt_preview_text
 
 if TYPE_CHECKING:  # the model imports this module; these are annotations only
     from kmsi_lib.engine.model import ApplyResult, Change, Plan, Verification
@@ -37,6 +38,21 @@ _CHANGE_HEADERS = ("action", "object", "field", "before", "after")
 def _params_text(params: Mapping[str, Any]) -> str:
     """Every parameter of the plan, defaults included, as compact JSON (sorted keys)."""
     return json.dumps(params, sort_keys=True, separators=(", ", ": "), default=str)
+
+
+#: The kinds of change that send a sign-in page (a brand's prompt texts live there).
+_PAGE_KINDS = ("sign_in_page", "sign_in_preview_page")
+
+
+def _previews(plan: Plan) -> list[tuple[Any, Any, str]]:
+    """(before, after, brand) prompt texts for each change that sends a sign-in page."""
+    found = []
+    for change in plan.changes:
+        if change.kind in _PAGE_KINDS and change.after is not None:
+            before, after = change_texts(change)
+            where = " (preview page)" if change.kind == "sign_in_preview_page" else ""
+            found.append((before, after, f"{change.ref.name or change.ref.id or ''}{where}"))
+    return found
 
 
 def policy_names(plan: Plan | None) -> dict[str, str]:
@@ -144,6 +160,9 @@ def plan_text(plan: Plan) -> str:
     lines.extend(f"ATTENTION: {w}" for w in plan.warnings)
     lines.append("parameters in effect: " + _params_text(plan.params))
     lines.extend(impact_text(plan.impact))
+    for before, after, brand in _previews(plan):
+        lines.append(f"What users will see, brand {brand}:")
+        lines.append(prompt_preview_text(before, after, brand=brand))
     if plan.is_empty:
         lines.append("No changes: the org already matches the parameters.")
     else:
@@ -173,6 +192,11 @@ def plan_html(plan: Plan) -> str:
         f" <code>{html.escape(_params_text(plan.params))}</code></p>"
     )
     parts.append(impact_html(plan.impact))
+    for before, after, brand in _previews(plan):
+        parts.append(
+            f"<p><b>What users will see</b>, brand {html.escape(brand)}:</p>"
+            + prompt_preview_html(before, after, brand=brand)
+        )
     if plan.is_empty:
         parts.append("<p>No changes: the org already matches the parameters.</p>")
     else:

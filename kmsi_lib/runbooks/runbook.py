@@ -32,10 +32,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kmsi_lib.engine import (
+    TIMELINE_FILE,
     ApplyResult,
     Attestation,
     Plan,
     parse_params,
+    timeline_figure,
     utc_now,
     watch_writes,
 )
@@ -205,21 +207,25 @@ class Runbook:
         return write_result(self.evidence_dir, self.result)
 
     def _write_procedure_files(self, made: Any) -> None:
-        """Write the files a procedure adds beside ``result.json`` (the audit's findings).
+        """Write the files a run adds beside ``result.json``: the audit's findings, a plan's
+        timeline chart (``timeline.png``, when its impact has one).
 
         A procedure module may define ``evidence_files(plan) -> {file name: text}``;
         the runner hashes these files into the ledger with the rest of the run.
         """
-        files = getattr(self.procedure, "evidence_files", None)
-        if files is None:
-            return
-        for name, text in files(made).items():
+        found = getattr(self.procedure, "evidence_files", None)
+        files: dict[str, str | bytes] = dict(found(made)) if found is not None else {}
+        timeline = (made.impact or {}).get("timeline") if isinstance(made, Plan) else None
+        if timeline:
+            files[TIMELINE_FILE] = timeline_figure(timeline)
+        for name, content in files.items():
             if Path(name).name != name or name in (contract.RESULT_FILE, PROGRESS_FILE):
                 raise KmsiError(f"{self.name} names an evidence file {name!r} it may not write")
             path = self.evidence_dir / name
             partial = path.with_name(f".{name}.partial")
+            data = content if isinstance(content, bytes) else str(content).encode("utf-8")
             try:  # whole or not at all: the run may stop at any moment
-                partial.write_bytes(str(text).encode("utf-8"))
+                partial.write_bytes(data)
                 os.replace(partial, path)
             finally:
                 partial.unlink(missing_ok=True)

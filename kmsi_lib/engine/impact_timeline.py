@@ -1,0 +1,81 @@
+"""The timeline of a plan's impact: one cohort's two working weeks, before and after.
+
+A plan's impact lists who is affected in words; the timeline shows it for the
+first cohort whose sign-in changes, on one app it reaches: sign-ins, MFA
+prompts, the stay-signed-in prompt, session ends and re-authentications over
+two working weeks, for a user who answers the prompt "yes" and one who answers
+"no", before and after the change (:mod:`.timeline` plays the outcome). The
+timelines are kept in the plan as plain data (:func:`timeline_data`, read back
+by :func:`timelines_from`), so that the evidence holds what was shown and the
+chart (:func:`timeline_figure`) can be drawn again from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from kmsi_lib.engine.timeline import Timeline, TimelineEvent, UsagePattern, timeline
+
+if TYPE_CHECKING:
+    from kmsi_lib.engine.outcome import SignInOutcome
+
+__all__ = ["TIMELINE_FILE", "timeline_data", "timeline_figure", "timeline_lines", "timelines_from"]
+
+#: The chart's file beside ``result.json`` in a run's evidence.
+TIMELINE_FILE = "timeline.png"
+
+
+def _dump(played: Timeline) -> dict[str, Any]:
+    return {
+        "label": played.label,
+        "stay_signed_in": played.stay_signed_in,
+        "events": [[e.minute, e.kind, e.text] for e in played.events],
+        "undecided": list(played.undecided),
+        "notes": list(played.notes),
+    }
+
+
+def _load(data: Mapping[str, Any]) -> Timeline:
+    return Timeline(
+        label=str(data["label"]),
+        stay_signed_in=bool(data["stay_signed_in"]),
+        pattern=UsagePattern(),
+        events=tuple(TimelineEvent(int(m), k, str(t)) for m, k, t in data.get("events", ())),
+        undecided=tuple(data.get("undecided", ())),
+        notes=tuple(data.get("notes", ())),
+    )
+
+
+def timeline_data(before: SignInOutcome, after: SignInOutcome, *, title: str) -> dict[str, Any]:
+    """Both answers to the prompt, played before and after, as JSON-ready data."""
+    return {
+        "title": title,
+        "before": [_dump(timeline(before, stay_signed_in=s)) for s in (False, True)],
+        "after": [_dump(timeline(after, stay_signed_in=s)) for s in (False, True)],
+    }
+
+
+def timelines_from(data: Mapping[str, Any]) -> tuple[list[Timeline], list[Timeline]]:
+    """The before and after timelines of :func:`timeline_data`'s output."""
+    return [_load(t) for t in data.get("before", ())], [_load(t) for t in data.get("after", ())]
+
+
+def timeline_lines(data: Mapping[str, Any]) -> list[str]:
+    """The timelines in words: one line each, the counts (or why it was not played)."""
+    if not data:
+        return []
+    before, after = timelines_from(data)
+    lines = [f"two working weeks of {data.get('title', '')}:"]
+    for when, played in (("before", before), ("after", after)):
+        lines.extend(f"  {when}, the user {t.choice}: {t.summary()}" for t in played)
+    return lines
+
+
+def timeline_figure(data: Mapping[str, Any]) -> bytes:
+    """The chart of :func:`timeline_data`'s output as PNG (draws with matplotlib)."""
+    from kmsi_lib.engine.timeline_chart import timeline_png
+
+    before, after = timelines_from(data)
+    rows: Sequence[Timeline] = after
+    return timeline_png(before or None, rows, title=str(data.get("title", "")))
