@@ -41,7 +41,12 @@ class Sent:
 
     @property
     def is_write(self) -> bool:
-        return self.method not in ("GET", "HEAD", "OPTIONS")
+        return self.method not in ("GET", "HEAD", "OPTIONS") and self.path != SIMULATE
+
+
+#: Okta's policy simulation is a POST that changes nothing (a plan asks it to cross-check
+#: the evaluator): not a write.
+SIMULATE = "/api/v1/policies/simulate"
 
 
 class WireRecorder(httpx.BaseTransport):
@@ -84,7 +89,7 @@ class Org:
         return [
             e
             for e in self.sandbox.admin.requests()
-            if e["method"] != "GET" and e["path"].startswith("/api/")
+            if e["method"] != "GET" and e["path"].startswith("/api/") and e["path"] != SIMULATE
         ]
 
     def clear_logs(self) -> None:

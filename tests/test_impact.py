@@ -252,3 +252,38 @@ def test_the_prompt_text_plan_shows_the_prompt_before_and_after() -> None:
     page = plan._repr_html_()
     assert page.count('data-version="after"') == 2 and 'data-changed="true"' in page
     assert page.index('data-version="after"') < page.index('<th style="text-align:left">action')
+
+
+def test_the_before_evaluation_is_cross_checked_with_okta_s_simulation(org: Org) -> None:
+    plan = post_auth.plan(org.client, SALESFORCE)
+    check = _impact(plan).crosscheck
+    assert check["available"] and check["sampled"] >= 1 and check["agreed"] == check["sampled"]
+    assert "cross-check: Okta's policy simulation agrees" in plan.to_text()
+    simulated = [s for s in org.wire.sent if s.path.endswith("/policies/simulate")]
+    assert len(simulated) == check["sampled"]
+
+
+def test_an_org_without_the_simulation_api_is_said_so_and_still_planned() -> None:
+    import httpx
+
+    from kmsi_lib.okta.auth import SSWSAuth
+    from kmsi_lib.okta.client import OktaClient
+    from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
+
+    sandbox = Sandbox(seed="default")
+    inner = sandbox.transport()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/policies/simulate"):
+            body = {"errorCode": "E0000007", "errorSummary": "Not found: Resource not found"}
+            return httpx.Response(404, json=body)
+        return inner.handle_request(request)
+
+    client = OktaClient(
+        SANDBOX_URL, SSWSAuth(sandbox.token), transport=httpx.MockTransport(handler)
+    )
+    plan = post_auth.plan(client, SALESFORCE)
+    check = _impact(plan).crosscheck
+    assert check["available"] is False and "404" in check["reason"]
+    assert "not available on this org" in plan.to_text()
+    assert _impact(plan).reach == 16

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from kmsi_lib.engine.model import Check
 from kmsi_lib.errors import KmsiError
@@ -175,13 +176,14 @@ def close_witness(
     """Checks (one per written object) that nobody else wrote it during the apply, and notes.
 
     ``journal`` is this apply's slice of the client's journal: its non-GET
-    entries are the run's own writes.
+    entries are the run's own writes (Okta's policy simulation aside: a POST that
+    changes nothing, so the System Log has no event for it).
     """
     notes: list[str] = []
     if not targets:
         return [], notes
     wait_s = SYSLOG_WAIT_S if wait_s is None else wait_s
-    writes = [e for e in journal if e.method != "GET"]
+    writes = [e for e in journal if e.method != "GET" and not _is_simulation(e.path)]
     own = {e.request_id for e in writes if e.request_id and e.status is not None and e.status < 400}
     lost = sum(1 for e in writes if e.status is None)
     name = "nobody else wrote {} while this apply ran (Okta System Log)"
@@ -273,3 +275,8 @@ def rewritten_after_us(
                 )
             )
     return checks
+
+
+def _is_simulation(path: str) -> bool:
+    """Whether a journal path is ``POST /api/v1/policies/simulate`` (a read)."""
+    return urlsplit(path).path.rstrip("/").endswith("/api/v1/policies/simulate")

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from kmsi_lib.engine.outcome import PlacedRule
     from kmsi_lib.okta.client import OktaClient
 
-__all__ = ["CrossCheck", "Disagreement", "crosscheck", "sample_users"]
+__all__ = ["CrossCheck", "Disagreement", "crosscheck", "crosscheck_cohorts", "sample_users"]
 
 #: policy type -> the part of a sign-in it decides, as a report names it
 PARTS = {"OKTA_SIGN_ON": "global session", "ACCESS_POLICY": "app sign-in"}
@@ -130,25 +130,36 @@ def crosscheck(client: OktaClient, view: OrgView, samples: Sequence[tuple[str, s
     fails with any :class:`~kmsi_lib.errors.KmsiError`, the API is taken as not
     available on this org; a later failure leaves that one sample unchecked.
     """
+    return crosscheck_cohorts(client, view, [(Cohort.of_user(u), a) for u, a in samples])
+
+
+def crosscheck_cohorts(
+    client: OktaClient, view: OrgView, samples: Sequence[tuple[Cohort, str]]
+) -> CrossCheck:
+    """:func:`crosscheck` for cohorts: a user is simulated as that user, a group cohort
+    as a member of that group and Everyone only, "everyone else" as a member of Everyone
+    only (Okta's simulation takes a set of group ids in place of a user)."""
     sampled = agreed = undecided = 0
     found: list[Disagreement] = []
     unchecked: list[str] = []
-    for user_id, app_id in samples:
+    everyone = [view.everyone_group_id] if view.everyone_group_id else []
+    for cohort, app_id in samples:
+        who: dict[str, Any] = (
+            {"user_id": cohort.id}
+            if cohort.kind == "user"
+            else {"group_ids": [cohort.id, *everyone] if cohort.id else everyone}
+        )
         try:
             answer = policies.simulate(
-                client,
-                app_id,
-                user_id=user_id,
-                policy_types=tuple(PARTS),
-                expand=("EVALUATED",),
+                client, app_id, policy_types=tuple(PARTS), expand=("EVALUATED",), **who
             )
         except errors.KmsiError as exc:
             if sampled == 0:
                 return CrossCheck(available=False, reason=_reason(exc))
-            unchecked.append(f"user {user_id}, app {app_id}: {_reason(exc)}")
+            unchecked.append(f"{cohort.label(view)}, app {app_id}: {_reason(exc)}")
             continue
         sampled += 1
-        differences, depended = _compare(view, user_id, app_id, answer)
+        differences, depended = _compare(view, cohort, app_id, answer)
         found += differences
         if not differences:
             agreed += 1
@@ -205,10 +216,11 @@ def _reason(exc: errors.KmsiError) -> str:
 
 
 def _compare(
-    view: OrgView, user_id: str, app_id: str, answer: Iterable[Mapping[str, Any]]
+    view: OrgView, cohort: Cohort, app_id: str, answer: Iterable[Mapping[str, Any]]
 ) -> tuple[list[Disagreement], bool]:
     """The disagreements of one sample, and whether the evaluator's answer depended on something."""
-    outcome = evaluate(view, Cohort.of_user(user_id), app_id)
+    outcome = evaluate(view, cohort, app_id)
+    user_id = (cohort.id or "") if cohort.kind == "user" else ""
     by_type = {_type(entry): entry for entry in answer}
     ours: dict[str, Sequence[PlacedRule]] = {
         "OKTA_SIGN_ON": outcome.session_rules,

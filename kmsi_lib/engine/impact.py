@@ -105,6 +105,8 @@ class PlanImpact:
     group_names: Mapping[str, str] = field(default_factory=dict)  # id -> name, for reading
     #: one cohort's two working weeks before and after (:mod:`.impact_timeline`), or empty
     timeline: Mapping[str, Any] = field(default_factory=dict)
+    #: the "before" evaluation against Okta's policy simulation (:mod:`.crosscheck`), or empty
+    crosscheck: Mapping[str, Any] = field(default_factory=dict)
     error: str = ""  # why the impact could not be worked out, when it could not
 
     @property
@@ -143,6 +145,7 @@ class PlanImpact:
         data = asdict(self)
         data["group_names"] = dict(self.group_names)
         data["timeline"] = dict(self.timeline)
+        data["crosscheck"] = dict(self.crosscheck)
         return data
 
     @classmethod
@@ -175,6 +178,7 @@ class PlanImpact:
             ),
             group_names=dict(data.get("group_names") or {}),
             timeline=dict(data.get("timeline") or {}),
+            crosscheck=dict(data.get("crosscheck") or {}),
             error=str(data.get("error", "")),
         )
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kmsi_lib.engine.crosscheck import crosscheck_cohorts
 from kmsi_lib.engine.evaluate import (
     EVERYONE_ELSE,
     Cohort,
@@ -72,6 +73,7 @@ def plan_impact(
     selected_app_ids: Iterable[str],
     selected_policy_ids: Iterable[str] = (),
     named_group_ids: Iterable[str] | None = None,
+    cross_check: bool = True,
 ) -> PlanImpact:
     """The impact of ``changes`` on the org behind ``client`` (reads only).
 
@@ -80,7 +82,9 @@ def plan_impact(
     the groups, for a procedure that names people (None: it names none, so a
     change to whom a rule covers is not "beyond" a selection of people). A read
     that fails gives an :class:`PlanImpact` whose ``error`` says so: such a plan
-    counts as wider than named, so it needs an acknowledgement.
+    counts as wider than named, so it needs an acknowledgement. ``cross_check``
+    asks Okta's policy simulation about a few of the affected cohorts
+    (:data:`CROSSCHECK_SAMPLES`).
     """
     selected = set(selected_app_ids)
     try:
@@ -168,7 +172,33 @@ def plan_impact(
         named_group_ids=None if named_groups is None else tuple(sorted(named_groups)),
         group_names=dict(after.group_names),
         timeline=_timeline(before, after, featured, labels),
+        crosscheck=(
+            _crosscheck(client, before, featured, people, reached_ids) if cross_check else {}
+        ),
     )
+
+
+#: How many (cohort, app) samples a plan asks Okta's policy simulation about.
+CROSSCHECK_SAMPLES = 4
+
+
+def _crosscheck(
+    client: OktaClient,
+    before: OrgView,
+    featured: tuple[Cohort, str] | None,
+    people: Sequence[Cohort],
+    reached: Sequence[str],
+) -> dict[str, Any]:
+    """The "before" evaluation of a few affected cohorts, checked with Okta's simulation.
+
+    Never raises: an org without the API gives a report that says so.
+    """
+    if featured is None:
+        return {}
+    cohorts = list(dict.fromkeys([featured[0], *people]))
+    apps = list(dict.fromkeys([featured[1], *reached]))
+    samples = [(c, apps[n % len(apps)]) for n, c in enumerate(cohorts)][:CROSSCHECK_SAMPLES]
+    return crosscheck_cohorts(client, before, samples).to_dict()
 
 
 def _timeline(
@@ -472,6 +502,7 @@ def recheck_reach(client: OktaClient, plan: Plan) -> None:
         plan.changes,
         selected_app_ids=seen.selected_app_ids,
         named_group_ids=seen.named_group_ids,
+        cross_check=False,
     )
     if (now.reached_apps, now.unnamed_people) != (seen.reached_apps, seen.unnamed_people):
         raise StalePlanError(

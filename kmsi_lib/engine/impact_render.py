@@ -55,7 +55,16 @@ def impact_text(data: Mapping[str, Any]) -> list[str]:
         lines.append("  nobody's sign-in changes")
     lines.extend(f"  warning: {w}" for w in impact.warnings)
     lines.extend(f"  {line}" for line in timeline_lines(impact.timeline))
+    lines.extend(f"  cross-check: {line}" for line in _crosscheck_lines(impact))
     return lines
+
+
+def _crosscheck_lines(impact: PlanImpact) -> list[str]:
+    data = impact.crosscheck
+    if not data:
+        return []
+    texts = [str(d.get("text", "")) for d in data.get("disagreements", ())]
+    return [str(data.get("summary", "")), *texts]
 
 
 def impact_html(data: Mapping[str, Any]) -> str:
@@ -98,6 +107,10 @@ def impact_html(data: Mapping[str, Any]) -> str:
     parts.extend(
         f'<p class="kmsi-warning" style="background:#fef7e0;padding:4px 8px">{esc(w)}</p>'
         for w in impact.warnings
+    )
+    parts.extend(
+        f'<p class="kmsi-crosscheck"><i>Cross-check:</i> {esc(line)}</p>'
+        for line in _crosscheck_lines(impact)
     )
     if impact.timeline:
         parts.append(_timeline_html(impact.timeline))
