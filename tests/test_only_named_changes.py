@@ -81,7 +81,9 @@ def _writes(sandbox: Sandbox) -> list[dict[str, Any]]:
     return [
         r
         for r in sandbox.admin.requests()
-        if r["method"] != "GET" and not r["path"].startswith("/_sandbox")
+        if r["method"] != "GET"
+        and not r["path"].startswith("/_sandbox")
+        and r["path"] != "/api/v1/policies/simulate"  # Okta's policy simulation only reads
     ]
 
 
