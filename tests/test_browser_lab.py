@@ -305,14 +305,28 @@ def test_post_auth_form_in_jupyterlab(tmp_path: Path) -> None:
         expect(verify_button).to_be_disabled()
 
         plan_form.locator("button", has_text="Plan").click()
-        expect(plan_form.locator("table").first).to_contain_text(
+        expect(plan_form.locator("table").last).to_contain_text(
             "keepMeSignedIn.postAuth", timeout=60_000
         )
         expect(plan_form).to_contain_text("P7D")
         expect(apply_button).to_be_disabled()  # no ticket yet
+        # the impact comes first: the shared default policy, its 16 apps, everyone else,
+        # and two working weeks of them before and after, drawn
+        impact = plan_form.locator(".kmsi-impact")
+        expect(impact).to_contain_text("Any two factors")
+        expect(impact).to_contain_text("everyone else (Everyone)")
+        expect(impact).to_contain_text("16 app(s)")
+        expect(impact.locator(".kmsi-timeline img")).to_be_visible()
 
         ticket = apply_form.locator(".widget-text", has_text="Change ticket")
         ticket.locator("input").fill("CHG-LAB-1")
+        # the reach must be acknowledged before Apply
+        reach = apply_form.locator(".kmsi-reach")
+        expect(reach).to_be_visible(timeout=30_000)
+        expect(reach).to_contain_text("16")
+        expect(apply_button).to_be_disabled()
+        expect(apply_form).to_contain_text("tick the box")
+        reach.locator("input[type=checkbox]").check()
         expect(apply_button).to_be_enabled(timeout=30_000)
         apply_button.click()
         expect(apply_form).to_contain_text("Apply: post_auth: applied", timeout=60_000)
@@ -330,6 +344,8 @@ def test_post_auth_form_in_jupyterlab(tmp_path: Path) -> None:
     assert result["outcome"] == "applied" and result["change_id"] == "CHG-LAB-1"
     assert result["verification"]["ok"] is True
     assert result["params"]["prompt_frequency"] == "P7D"
+    notes = result["apply_result"]["notes"]
+    assert any("acknowledged the plan's reach (at apply)" in n for n in notes)
 
 
 @pytest.mark.browser
@@ -408,6 +424,9 @@ def test_pre_auth_manual_step_needs_the_attestation_in_jupyterlab(tmp_path: Path
         apply_form.locator(".widget-textarea", has_text="What was done").locator("textarea").fill(
             "Security > General: showed the stay-signed-in option"
         )
+        # a global session policy applies on every app: that reach is acknowledged too
+        expect(apply_button).to_be_disabled()
+        apply_form.locator(".kmsi-reach input[type=checkbox]").check()
         expect(apply_button).to_be_enabled(timeout=30_000)
         apply_button.click()
         expect(apply_form).to_contain_text("Apply: pre_auth: applied", timeout=60_000)
@@ -424,3 +443,29 @@ def test_pre_auth_manual_step_needs_the_attestation_in_jupyterlab(tmp_path: Path
     attestation = result["apply_result"]["attestation"]
     assert attestation["by"] == "ann.admin" and "stay-signed-in" in attestation["statement"]
     assert result["verification"]["ok"] is True
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_prompt_text_form_previews_the_prompt_in_jupyterlab(tmp_path: Path) -> None:
+    """The prompt-text plan in the browser shows each brand's prompt before and after, as the
+    Sign-In Widget lays it out, with the changed title marked."""
+    from playwright.sync_api import expect
+
+    with lab_run(tmp_path, "30_prompt_text") as run:
+        run.run_all()
+        plan_form = run.page.locator(".kmsi-step-plan")
+        expect(plan_form).to_be_visible(timeout=120_000)
+        fill_field(plan_form, "brands", "all")
+        fill_field(plan_form, "title", "Stay signed in?")
+        plan_form.locator("button", has_text="Plan").click()
+        after = plan_form.locator('[data-version="after"]')
+        expect(after.first).to_be_visible(timeout=60_000)
+        expect(after.first.locator('[data-field="title"]')).to_have_text("Stay signed in?")
+        expect(after.first.locator('[data-field="title"]')).to_have_attribute(
+            "data-changed", "true"
+        )
+        before = plan_form.locator('[data-version="before"]').first
+        expect(before.locator('[data-field="title"]')).to_have_text("Keep me signed in")
+        after.first.scroll_into_view_if_needed()
