@@ -319,7 +319,7 @@ def test_post_auth_form_in_jupyterlab(tmp_path: Path) -> None:
         expect(impact.locator(".kmsi-timeline img")).to_be_visible()
 
         ticket = apply_form.locator(".widget-text", has_text="Change ticket")
-        ticket.locator("input").fill("CHG-LAB-1")
+        ticket.locator("input").fill("CHG-1001")
         # the reach must be acknowledged before Apply
         reach = apply_form.locator(".kmsi-reach")
         expect(reach).to_be_visible(timeout=30_000)
@@ -341,7 +341,7 @@ def test_post_auth_form_in_jupyterlab(tmp_path: Path) -> None:
         assert app_rule_post_auth(run, "Salesforce.com") == "ALLOWED"
         passed.scroll_into_view_if_needed()
     result = run.result()
-    assert result["outcome"] == "applied" and result["change_id"] == "CHG-LAB-1"
+    assert result["outcome"] == "applied" and result["change_id"] == "CHG-1001"
     assert result["verification"]["ok"] is True
     assert result["params"]["prompt_frequency"] == "P7D"
     notes = result["apply_result"]["notes"]
@@ -370,7 +370,7 @@ def test_reset_sessions_form_shows_progress_in_jupyterlab(tmp_path: Path) -> Non
         plan_form.locator("button", has_text="Plan").click()
         expect(plan_form.locator("table").first).to_be_visible(timeout=60_000)
         ticket = apply_form.locator(".widget-text", has_text="Change ticket")
-        ticket.locator("input").fill("CHG-LAB-2")
+        ticket.locator("input").fill("CHG-1002")
         apply_button = apply_form.locator("button", has_text="Apply")
         expect(apply_button).to_be_enabled(timeout=30_000)
         apply_button.click()
@@ -384,7 +384,7 @@ def test_reset_sessions_form_shows_progress_in_jupyterlab(tmp_path: Path) -> Non
         seen = httpx.get(revocations).json()
     result = run.result()
     members = result["plan"]["changes"]
-    assert result["outcome"] == "applied" and result["change_id"] == "CHG-LAB-2"
+    assert result["outcome"] == "applied" and result["change_id"] == "CHG-1002"
     assert len(members) > 1 and len(seen) == len(members)
     assert {e["forgetDevices"] for e in seen} == {True}
 
@@ -414,7 +414,7 @@ def test_pre_auth_manual_step_needs_the_attestation_in_jupyterlab(tmp_path: Path
         plan_form.locator("button", has_text="Plan").click()
         expect(plan_form).to_contain_text("Admin Console", timeout=60_000)
         apply_form.locator(".widget-text", has_text="Change ticket").locator("input").fill(
-            "CHG-LAB-3"
+            "CHG-1003"
         )
         apply_button = apply_form.locator("button", has_text="Apply")
         expect(attest_by).to_be_visible()
@@ -439,7 +439,7 @@ def test_pre_auth_manual_step_needs_the_attestation_in_jupyterlab(tmp_path: Path
         attest_by.scroll_into_view_if_needed()
     assert "KMSI pre-authentication" in names
     result = run.result()
-    assert result["outcome"] == "applied" and result["change_id"] == "CHG-LAB-3"
+    assert result["outcome"] == "applied" and result["change_id"] == "CHG-1003"
     attestation = result["apply_result"]["attestation"]
     assert attestation["by"] == "ann.admin" and "stay-signed-in" in attestation["statement"]
     assert result["verification"]["ok"] is True

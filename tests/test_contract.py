@@ -20,7 +20,8 @@ def test_runner_parameters_are_declared_once() -> None:
     """The params loader, the runbook and the runner name the same runner parameters."""
     assert params.RUNNER_PARAMETERS is contract.RUNNER_PARAMETERS
     assert runbook.RUNNER_PARAMETERS == tuple(contract.RUNNER_PARAMETERS)
-    assert runbook.CHANGE_ID_PATTERN is runner.CHANGE_ID_PATTERN is contract.CHANGE_ID_PATTERN
+    assert runbook.CHANGE_ID_PATTERN is contract.CHANGE_ID_PATTERN
+    assert runbook.change_id_problem is runner.change_id_problem is contract.change_id_problem
     assert runbook.MODES is runner.MODES is contract.MODES
 
 

@@ -150,7 +150,7 @@ def test_plan_shows_diff_then_ticket_enables_apply_and_apply_verifies(
     assert "<table>" in html_of(form.plan_output)
     assert form.apply_button.disabled  # no ticket yet
     form.ticket.value = "CHG 1"
-    assert form.apply_button.disabled and "letters" in form.apply_hint.value
+    assert form.apply_button.disabled and "not a change ticket" in form.apply_hint.value
     form.ticket.value = "CHG-42"
     # Salesforce.com's policy serves 16 apps: the reach is shown, and Apply waits for the box
     assert form.apply_button.disabled and "tick the box" in form.apply_hint.value

@@ -33,6 +33,7 @@ POST_AUTH: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def pre_auth_org() -> Org:
     org = make_org()
+    org.sandbox.admin.set_org_settings({"preAuthKmsi": True})  # the Admin Console step
     apply_acknowledged(
         pre_auth, org.client, pre_auth.plan(org.client, PRE_AUTH), attestation=ATTESTATION
     )

@@ -46,7 +46,7 @@ def _apply(org: tuple[Sandbox, Path], notebook: str, params: dict[str, Any]) -> 
         ROOT / "notebooks" / f"{notebook}.ipynb",
         file,
         mode="apply",
-        change_id="CHG-IMPACT",
+        change_id="CHG-6060",
         evidence_root=tmp / "evidence",
         timeout=180,
         progress=False,

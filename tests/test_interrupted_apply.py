@@ -102,14 +102,14 @@ def test_a_cell_timeout_mid_apply_leaves_a_failed_record_with_the_writes(
     sandbox.admin.add_fault({"action": "latency", "match": {"method": "PUT"}, "latency_ms": 4000})
     root = tmp_path / "evidence"
     plan = runner.run_notebook(
-        NOTEBOOK, params, mode="plan", change_id="CHG-T", evidence_root=root, progress=False
+        NOTEBOOK, params, mode="plan", change_id="CHG-71", evidence_root=root, progress=False
     )
     assert plan.exit_code == 0 and plan.run_dir is not None
     report = runner.run_notebook(
         NOTEBOOK,
         params,
         mode="apply",
-        change_id="CHG-T",
+        change_id="CHG-71",
         approved_plan=plan.run_dir,
         evidence_root=root,
         timeout=6,
@@ -126,7 +126,7 @@ def test_a_cell_timeout_mid_apply_leaves_a_failed_record_with_the_writes(
     # a rerun converges: plan again, apply what is left, verified
     sandbox.admin.clear_faults()
     again = runner.run_notebook(
-        NOTEBOOK, params, mode="apply", change_id="CHG-T2", evidence_root=root, progress=False
+        NOTEBOOK, params, mode="apply", change_id="CHG-72", evidence_root=root, progress=False
     )
     assert again.exit_code == 0, again.message
     assert again.record is not None and again.record["verification"]["ok"]
@@ -163,14 +163,14 @@ def test_a_signal_to_kmsi_run_mid_apply_still_records_the_run(
         "--no-progress",
     ]
     subprocess.run(
-        [*kmsi, "--mode", "plan", "--change", "CHG-S"],
+        [*kmsi, "--mode", "plan", "--change", "CHG-73"],
         env=_env(sandbox, url),
         check=True,
         capture_output=True,
         timeout=120,
     )
     proc = subprocess.Popen(
-        [*kmsi, "--mode", "apply", "--change", "CHG-S"],
+        [*kmsi, "--mode", "apply", "--change", "CHG-73"],
         env=_env(sandbox, url),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -70,7 +70,7 @@ def _run(
         ROOT / "notebooks" / f"{notebook}.ipynb",
         file,
         mode=mode,
-        change_id="CHG-NAMED" if mode == "apply" else "",
+        change_id="CHG-5150" if mode == "apply" else "",
         evidence_root=tmp / "evidence",
         timeout=120,
         progress=False,

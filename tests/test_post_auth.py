@@ -381,6 +381,7 @@ def test_without_a_rule_name_the_catch_all_rule_is_chosen_and_the_plan_says_why(
 
 def test_without_a_rule_name_the_top_rule_kmsi_manages_is_chosen(org: Org) -> None:
     """After pre-auth KMSI created its app rule, post-auth changes that rule, not the catch-all."""
+    org.sandbox.admin.set_org_settings({"preAuthKmsi": True})  # the Admin Console step
     made = pre_auth.plan(org.client, {"groups": ["KMSI Pilot"], "apps": {"labels": ["Slack"]}})
     apply_acknowledged(pre_auth, org.client, made, attestation=ATTESTATION)
     managed = post_auth.MANAGED_RULE_NAMES[0]

@@ -15,6 +15,7 @@ from procedure_support import (
     make_org,
 )
 
+from kmsi_lib.engine import witness
 from kmsi_lib.errors import ClassicEngineError, ParameterError, StalePlanError
 from kmsi_lib.procedures import pre_auth, rollback
 
@@ -30,7 +31,11 @@ METHOD = "actions.appSignOn.verificationMethod"
 
 @pytest.fixture
 def org() -> Org:
-    return make_org()
+    """The sandbox org with the Admin Console step done (the pre-auth toggle on): against
+    the sandbox an apply refuses while it is off (pinned in its own test)."""
+    made = make_org()
+    made.sandbox.admin.set_org_settings({"preAuthKmsi": True})
+    return made
 
 
 def _group_id(org: Org, name: str) -> str:
@@ -82,16 +87,43 @@ def test_apply_needs_an_attestation(org: Org) -> None:
     assert org.api_writes() == []
 
 
+def test_sandbox_apply_refuses_while_the_toggle_is_off() -> None:
+    """Against the sandbox, an attestation for the Admin Console step is not enough while the
+    sandbox shows the toggle still off: the apply refuses before writing and says where to
+    click; once it is switched on, the same plan applies."""
+    org = make_org()
+    plan = pre_auth.plan(org.client, PARAMS)
+    console = "http://sandbox.okta.test/_sandbox/console/security/general"
+    assert console in plan.manual_steps[0].instructions[0]
+    org.clear_logs()
+    with pytest.raises(ParameterError) as info:
+        apply_acknowledged(pre_auth, org.client, plan, attestation=ATTESTATION)
+    assert info.value.field == "attestation"
+    assert "still shows" in info.value.message and console in info.value.message
+    assert org.api_writes() == []
+    org.sandbox.admin.set_org_settings({"preAuthKmsi": True})
+    result = apply_acknowledged(pre_auth, org.client, plan, attestation=ATTESTATION)
+    assert result.outcome == "applied" and result.verification.ok
+
+
+def test_without_a_witness_the_attestation_stands(org: Org) -> None:
+    """A real org cannot show the toggle: with no witness the apply goes ahead on the
+    attestation alone (the verification notes the setting was not checked)."""
+    org.sandbox.admin.set_org_settings({"preAuthKmsi": False})
+    witness.install(None)
+    plan = pre_auth.plan(org.client, PARAMS)
+    assert not any("_sandbox" in line for line in plan.manual_steps[0].instructions)
+    result = apply_acknowledged(pre_auth, org.client, plan, attestation=ATTESTATION)
+    assert result.outcome == "applied" and pre_auth.ORG_SETTING_NOTE in result.verification.notes
+
+
 def test_apply_verify_order_and_second_apply_writes_nothing(org: Org) -> None:
     result = apply_acknowledged(
         pre_auth, org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION
     )
     assert result.outcome == "applied"
     assert result.attestation is not None and result.attestation.by == ATTESTATION["by"]
-    failed = [c for c in result.verification.checks if not c.ok]
-    assert [c.name for c in failed] == [
-        "org setting: show 'Keep me signed in' before users sign in"
-    ], "every API change verified; the sandbox toggle is still off"
+    assert result.verification.ok, "every API change and the sandbox toggle verified"
 
     policies = org.client.get_json("/api/v1/policies", params={"type": "OKTA_SIGN_ON"})
     order = [p["name"] for p in sorted(policies, key=lambda p: p["priority"])]
@@ -103,7 +135,6 @@ def test_apply_verify_order_and_second_apply_writes_nothing(org: Org) -> None:
     assert ours["actions"]["appSignOn"]["verificationMethod"]["reauthenticateIn"] == "PT43800H"
     assert ours["conditions"]["people"]["groups"]["include"] == [_group_id(org, "KMSI Pilot")]
 
-    org.sandbox.admin.set_org_settings({"preAuthKmsi": True})
     assert pre_auth.verify(org.client, PARAMS).ok
 
     org.clear_logs()
@@ -414,7 +445,6 @@ def test_second_apply_with_the_setting_verifiably_on_asks_no_attestation(org: Or
     apply_acknowledged(
         pre_auth, org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION
     )
-    org.sandbox.admin.set_org_settings({"preAuthKmsi": True})
     again = pre_auth.plan(org.client, PARAMS)
     assert again.is_empty and again.manual_steps == []
     assert pre_auth.ORG_SETTING_ON_NOTE in again.notes
@@ -427,11 +457,13 @@ def test_second_apply_with_the_setting_verifiably_on_asks_no_attestation(org: Or
 
 
 def test_second_apply_with_the_setting_unverified_takes_the_earlier_attestation(org: Org) -> None:
-    """The toggle cannot be shown on (here: it is off): the step stays and needs an attestation;
-    the earlier apply's attestation, given again, is recorded with its original time."""
+    """The toggle cannot be shown on (here: no witness, as on a real org): the step stays and
+    needs an attestation; the earlier apply's attestation, given again, is recorded with its
+    original time."""
     apply_acknowledged(
         pre_auth, org.client, pre_auth.plan(org.client, PARAMS), attestation=ATTESTATION
     )
+    witness.install(None)
     again = pre_auth.plan(org.client, PARAMS)
     assert again.is_empty and [s.title for s in again.manual_steps] == [
         pre_auth.ORG_SETTING_STEP.title

@@ -26,7 +26,11 @@ PRE_AUTH: dict[str, Any] = {"groups": ["KMSI Pilot"], "apps": {"labels": ["Slack
 
 @pytest.fixture
 def org() -> Org:
-    return make_org()
+    """The sandbox org, its pre-auth toggle already on (the Admin Console step a pre-auth
+    apply needs done against the sandbox)."""
+    made = make_org()
+    made.sandbox.admin.set_org_settings({"preAuthKmsi": True})
+    return made
 
 
 def _applied(org: Org) -> dict[str, Any]:

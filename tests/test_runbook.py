@@ -93,7 +93,9 @@ def test_plan_mode_plans_writes_result_and_changes_nothing(sb: Sandbox, tmp_path
     assert data["outcome"] == "planned" and data["error"] is None
     assert data["plan"]["fingerprint"] == plan.fingerprint
     assert data["apply_result"] is None and data["verification"] is None
-    assert all(e["method"] == "GET" for e in data["journal"]) and data["journal"]
+    # Okta's policy simulation (the impact's cross-check) is a POST that changes nothing
+    reads = [e for e in data["journal"] if not e["path"].startswith("/api/v1/policies/simulate")]
+    assert all(e["method"] == "GET" for e in reads) and reads
     assert app_rule(sb) == before
     assert plan in rb.shown  # type: ignore[attr-defined]
 
@@ -122,7 +124,8 @@ def test_apply_mode_applies_verifies_and_records(sb: Sandbox, tmp_path: Path) ->
     ("change_id", "message"),
     [
         pytest.param("", "needs the change ticket", id="missing"),
-        pytest.param("CHG 1; rm -rf", "letters, digits", id="malformed"),
+        pytest.param("CHG 1; rm -rf", "not a change ticket of this org", id="malformed"),
+        pytest.param("x", "must match", id="not-the-org-pattern"),
     ],
 )
 def test_apply_refuses_without_a_valid_change_ticket(
@@ -418,7 +421,7 @@ def test_runner_parameters_match_the_contract() -> None:
     assert set(RUNNER_PARAMETERS) == set(RUNNER_SIDE)
 
 
-@pytest.mark.parametrize("value", ["CHG-1", "chg_2.a", "A" * 64])
+@pytest.mark.parametrize("value", ["CHG-1", "OPS2-77", "DEMO-20261202"])
 def test_change_ids_accepted(value: str) -> None:
     assert check_change_id(f" {value} ") == value
 

@@ -35,6 +35,7 @@ def _valid(name: str, data: dict[str, Any]) -> None:
 def test_plans_results_and_verifications_of_real_runs_match_their_schemas() -> None:
     """A plan with a manual step, its apply and a bulk reset validate; an edited shape does not."""
     org = make_org()
+    org.sandbox.admin.set_org_settings({"preAuthKmsi": True})  # the Admin Console step
     plan = pre_auth.plan(org.client, PRE_AUTH)
     _valid("plan", plan.to_dict())
     result = apply_acknowledged(pre_auth, org.client, plan, attestation=ATTESTATION)

@@ -100,7 +100,7 @@ def _kmsi_run(root: Path, mode: str, capfd: pytest.CaptureFixture[str]) -> tuple
         "--no-progress",
     ]
     if mode == "apply":
-        args += ["--change", "CHG-CANARY"]
+        args += ["--change", "CHG-4242"]
     code = cli.main(["run", *args])
     out, err = capfd.readouterr()
     return code, out + err

@@ -68,6 +68,8 @@ from kmsi_lib.engine.impact import (
     ACKNOWLEDGE_FIELD,
     PlanImpact,
     check_acknowledgement,
+    looks_like_admin_group,
+    privileged_selection,
 )
 from kmsi_lib.engine.impact_plan import (
     plan_impact,
@@ -262,11 +264,13 @@ __all__ = [
     "html_table",
     "impact",
     "is_local",
+    "looks_like_admin_group",
     "minutes_words",
     "or_none",
     "org_view_from",
     "parse_params",
     "plan_impact",
+    "privileged_selection",
     "prompt_preview_html",
     "prompt_preview_text",
     "prompt_warnings",

@@ -37,6 +37,8 @@ __all__ = [
     "PolicyEntry",
     "RuleEntry",
     "check_acknowledgement",
+    "looks_like_admin_group",
+    "privileged_selection",
     "listed",
 ]
 
@@ -45,6 +47,15 @@ ACKNOWLEDGE_FIELD = "acknowledge_reach"
 
 #: App labels that give administrative power (the audit reports KMSI on them as a risk).
 PRIVILEGED_APP_LABELS = ("Okta Admin Console", "Okta Dashboard")
+#: The app whose selection a form asks to be acknowledged: administrators sign in there.
+ADMIN_CONSOLE_LABEL = "Okta Admin Console"
+#: Words that make a group's name read like an administrator group (a name heuristic).
+ADMIN_GROUP_WORDS = ("admin", "administrator", "super", "privileged")
+
+
+def looks_like_admin_group(name: str) -> bool:
+    """Whether a group's name reads like an administrator group ("IT Admins", "Superusers")."""
+    return any(word in name.lower() for word in ADMIN_GROUP_WORDS)
 
 
 @dataclass(frozen=True)
@@ -221,3 +232,34 @@ def check_acknowledgement(
         f"{seen.headline()}. {ACKNOWLEDGE_FIELD} {said}: read the plan's impact section,"
         f" then set it to {seen.reach} to confirm the reach (nothing was written)",
     )
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return []
+
+
+def privileged_selection(params: Mapping[str, Any], impact: Mapping[str, Any] | None) -> list[str]:
+    """What a plan's parameters name that is privileged, in words (empty: nothing).
+
+    The Okta Admin Console app named (by label, or by id as the impact section marks
+    the selected apps) and groups whose names read like administrator groups
+    (:func:`looks_like_admin_group`; ``groups`` and ``group`` parameters). A form asks
+    for an explicit acknowledgement of each before it applies.
+    """
+    found: list[str] = []
+    apps = params.get("apps")
+    labels = _names(apps.get("labels")) if isinstance(apps, Mapping) else []
+    seen = PlanImpact.from_dict(impact) if impact else None
+    if seen is not None:
+        labels += [a.label for p in seen.policies for a in p.apps if a.selected]
+    if ADMIN_CONSOLE_LABEL in labels:
+        found.append(f"the {ADMIN_CONSOLE_LABEL} app (administrators sign in there)")
+    for key in ("groups", "group"):
+        for name in _names(params.get(key)):
+            if looks_like_admin_group(name):
+                found.append(f"the group {name!r} (its name reads like an administrator group)")
+    return list(dict.fromkeys(found))

@@ -35,6 +35,7 @@ from kmsi_lib.engine.impact import (
     PolicyEntry,
     RuleEntry,
     listed,
+    looks_like_admin_group,
 )
 from kmsi_lib.engine.impact_timeline import timeline_data
 from kmsi_lib.errors import KmsiError, StalePlanError
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
 __all__ = ["plan_impact", "recheck_reach", "with_impact"]
 
-_ADMIN_WORDS = ("admin", "administrator", "super", "privileged")
 _NO_APP = ""  # evaluating the global session part alone: no app policy in the view
 
 
@@ -460,7 +460,7 @@ def _warnings(
 
 def _is_admin(label: str) -> bool:
     """Whether a cohort's name reads like an administrator group (a name heuristic)."""
-    return any(w in label.lower() for w in _ADMIN_WORDS)
+    return looks_like_admin_group(label)
 
 
 # ---- the plan and the apply ---------------------------------------------------------------

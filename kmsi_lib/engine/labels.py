@@ -15,7 +15,15 @@ from typing import Any
 
 from kmsi_lib import durations
 
-__all__ = ["FIELD_LABELS", "field_label", "object_label", "value_words"]
+__all__ = [
+    "FIELD_LABELS",
+    "PARAM_LABELS",
+    "field_label",
+    "object_label",
+    "param_label",
+    "param_value_words",
+    "value_words",
+]
 
 _SIGN_ON = "actions.signon"
 _APP = "actions.appSignOn"
@@ -53,6 +61,55 @@ FIELD_LABELS: dict[str, str] = {
     f"{_PROMPT}.subtitle": "Stay-signed-in prompt: subtitle",
     f"{_PROMPT}.acceptButtonText": "Stay-signed-in prompt: accept button",
     f"{_PROMPT}.rejectButtonText": "Stay-signed-in prompt: reject button",
+}
+
+#: Procedure parameters (dotted for nested models) in the words a form shows beside them.
+#: The parameter name stays visible too, smaller: it is what a params file and ``kmsi run``
+#: call the field.
+PARAM_LABELS: dict[str, str] = {
+    "apps.labels": "Apps (by label)",
+    "apps.ids": "Apps (by id)",
+    "apps.policies": "Apps (every app of these authentication policies)",
+    "groups": "Groups (exact names)",
+    "group": "Group (exact name)",
+    "users": "Users (logins or ids)",
+    "users_file": "File listing the users",
+    "brands": "Brands",
+    "policy_name": "Session policy name",
+    "policy_description": "Session policy description",
+    "policy_priority": "Session policy priority",
+    "rule_name": "Rule name",
+    "factor_lifetime_minutes": "MFA asked again after (minutes)",
+    "primary_factor": "Establish the session with",
+    "max_session_idle_minutes": "Session expires after idle (minutes)",
+    "max_session_lifetime_minutes": "Maximum session length (minutes)",
+    "app_rule_name": "App sign-in rule name",
+    "app_rule_priority": "App sign-in rule priority",
+    "app_rule_groups_only": "App rule only for these groups",
+    "prompt_frequency": "Prompt shown again after",
+    "factor_mode": "Factors required at app sign-in",
+    "reauthenticate_in": "Re-authenticate to the app after",
+    "constraints": "Authenticator constraints (JSON)",
+    "update_default_rule": "Also set the Default Policy's rule",
+    "title": "Prompt title",
+    "subtitle": "Prompt subtitle",
+    "accept_button_text": "Accept button text",
+    "reject_button_text": "Reject button text",
+    "preview_first": "Write to the preview page first",
+    "forget_devices": "Also forget remembered devices",
+    "oauth_tokens": "Also revoke OAuth tokens",
+    "max_workers": "Requests in flight at once",
+    "skip_unknown_users": "Skip users that are not found",
+    "sensitive_apps": "Sensitive apps",
+    "max_prompt_frequency": "Longest acceptable prompt interval",
+    "max_mfa_lifetime_minutes": "Longest acceptable MFA lifetime (minutes)",
+    "reauthenticate_in_threshold": "Re-authentication this rare is a finding",
+    "admin_groups": "Administrator groups",
+    "include_brands": "Also read the brands' prompt texts",
+    "apply_result": "Apply to roll back (its result.json)",
+    "force_objects": "Objects that may be overwritten anyway (ids)",
+    "acknowledge_reach": "Acknowledged reach (number of apps)",
+    "allow_unusual_values": "Fields allowed unusual values",
 }
 
 _MINUTES = {
@@ -114,3 +171,35 @@ def object_label(
         if parent_name:
             ids.append(parent)
     return text + (f" ({', '.join(ids)})" if ids else "")
+
+
+def param_label(name: str) -> str:
+    """A parameter's label in plain words (``apps.labels`` -> ``Apps (by label)``); a name
+    without one reads as its words (``max_workers`` -> ``Max workers``)."""
+    if name in PARAM_LABELS:
+        return PARAM_LABELS[name]
+    words = name.replace(".", " ").replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def param_value_words(name: str, value: Any) -> str:
+    """What a parameter's value means, for the form to show as it is typed, or ``""``.
+
+    ISO-8601 durations are spelled out (``PT43800H: 5 years, i.e. once per Okta
+    session``) and numbers of minutes too (``120 minutes (2 hours)``; a session
+    lifetime of 0 is "no limit"); anything else, or a value that is not valid yet,
+    has no words (the field's validation message says what is wrong).
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("P") and durations.is_valid(text):
+            return value_words(name, text)
+        return ""
+    if name.endswith("_minutes") and isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            return ""
+        if value == 0:
+            return "0: no limit" if "lifetime" in name else "0 minutes"
+        spelled = durations.parse(f"PT{value}M").describe()
+        return f"{value} minutes" + (f" ({spelled})" if value >= 60 else "")
+    return ""

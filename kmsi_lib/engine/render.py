@@ -22,6 +22,7 @@ __all__ = [
     "apply_result_html",
     "apply_result_text",
     "change_rows",
+    "failed_checks_text",
     "html_table",
     "plan_html",
     "plan_text",
@@ -211,22 +212,38 @@ def plan_html(plan: Plan) -> str:
     return "".join(parts)
 
 
+def _failed_first(verification: Verification) -> list[Any]:
+    """The checks with the failed ones first (each group in its own order)."""
+    checks = list(verification.checks)
+    return [c for c in checks if not c.ok] + [c for c in checks if c.ok]
+
+
+def failed_checks_text(verification: Verification, most: int = 5) -> str:
+    """The failed checks in one line, each with what was expected and what was found:
+    ``rule 'X' postAuthPromptFrequency: expected 'PT168H', found 'PT24H'; ...``."""
+    failed = [c for c in verification.checks if not c.ok]
+    shown = "; ".join(
+        f"{c.name}: expected {show(c.expected)}, found {show(c.actual)}" for c in failed[:most]
+    )
+    return shown + (f"; and {len(failed) - most} more" if len(failed) > most else "")
+
+
 def verification_rows(verification: Verification) -> list[tuple[str, str, str, str]]:
-    """(result, check, expected, actual) rows."""
+    """(result, check, expected, actual) rows, the failed checks first."""
     return [
         ("ok" if c.ok else "FAILED", c.name, show(c.expected), show(c.actual))
-        for c in verification.checks
+        for c in _failed_first(verification)
     ]
 
 
 def verification_text(verification: Verification) -> str:
-    """Passed or FAILED with counts, each check, expected/found of each failed one, notes."""
+    """Passed or FAILED with counts, the failed checks first with expected and found, notes."""
     failed = sum(not c.ok for c in verification.checks)
     head = f"Verification: {'passed' if verification.ok else 'FAILED'}"
     head += f" ({len(verification.checks)} checks"
     head += f", {failed} failed)" if failed else ")"
     lines = [head]
-    for c in verification.checks:
+    for c in _failed_first(verification):
         lines.append(f"  {'ok    ' if c.ok else 'FAILED'}  {c.name}")
         if not c.ok:
             lines.append(f"          expected {show(c.expected)}, found {show(c.actual)}")
@@ -234,17 +251,42 @@ def verification_text(verification: Verification) -> str:
     return "\n".join(lines)
 
 
+_FAILED_STYLE = ' style="text-align:left;color:#b3261e;font-weight:bold"'
+
+
 def verification_html(verification: Verification) -> str:
-    """The verification as HTML: a heading, a table of checks, the notes."""
-    head = f"<p><b>Verification: {'passed' if verification.ok else 'FAILED'}</b></p>"
+    """The verification as HTML: a heading (red when it failed), the failed checks first and
+    in red with expected and actual, then the others, then the notes."""
+    failed = [c for c in verification.checks if not c.ok]
+    if failed:
+        head = (
+            f'<p class="kmsi-verify-failed" style="color:#b3261e"><b>Verification: FAILED</b>'
+            f" ({len(failed)} of {len(verification.checks)} checks did not pass)</p>"
+        )
+    else:
+        head = "<p><b>Verification: passed</b></p>"
     notes = "".join(f"<p>Note: {html.escape(n)}</p>" for n in verification.notes)
-    table = html_table(("result", "check", "expected", "actual"), verification_rows(verification))
+    headers = ("result", "check", "expected", "actual")
+    head_row = "".join(f"<th{_CELL_STYLE}>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        ('<tr class="kmsi-check-failed">' if row[0] == "FAILED" else "<tr>")
+        + "".join(
+            f"<td{_FAILED_STYLE if row[0] == 'FAILED' else _CELL_STYLE}>{html.escape(c)}</td>"
+            for c in row
+        )
+        + "</tr>"
+        for row in verification_rows(verification)
+    )
+    table = f"<table><thead><tr>{head_row}</tr></thead><tbody>{body}</tbody></table>"
     return head + table + notes
 
 
 def apply_result_text(result: ApplyResult) -> str:
     """The apply for a terminal: outcome, error, attestation, writes, notes, verification."""
     lines = [f"Apply: {result.plan.procedure}: {result.outcome}"]
+    failed = not result.verification.ok
+    if failed:  # a failed read-back is the first thing to read, not the last row
+        lines.append(verification_text(result.verification))
     if result.error:
         lines.append(f"error: {result.error}")
     if result.attestation:
@@ -256,13 +298,17 @@ def apply_result_text(result: ApplyResult) -> str:
     else:
         lines.append("Nothing was written.")
     lines.extend(f"note: {n}" for n in result.notes)
-    lines.append(verification_text(result.verification))
+    if not failed:
+        lines.append(verification_text(result.verification))
     return "\n".join(lines)
 
 
 def apply_result_html(result: ApplyResult) -> str:
     """The apply as HTML."""
     parts = [f"<p><b>Apply: {html.escape(result.plan.procedure)}: {result.outcome}</b></p>"]
+    failed = not result.verification.ok
+    if failed:
+        parts.append(verification_html(result.verification))
     if result.error:
         parts.append(f"<p>Error: {html.escape(result.error)}</p>")
     if result.attestation:
@@ -281,5 +327,6 @@ def apply_result_html(result: ApplyResult) -> str:
     else:
         parts.append("<p>Nothing was written.</p>")
     parts.extend(f"<p>Note: {html.escape(n)}</p>" for n in result.notes)
-    parts.append(verification_html(result.verification))
+    if not failed:
+        parts.append(verification_html(result.verification))
     return "".join(parts)

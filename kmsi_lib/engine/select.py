@@ -48,13 +48,15 @@ class AppSelection(ParamsModel):
     """Apps chosen by label, by id, or as every app using a named authentication policy."""
 
     labels: Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = pydantic.Field(
-        default_factory=list
+        default_factory=list,
+        description="Apps by their label as the Admin Console shows it (exact, case included).",
     )
     ids: Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = pydantic.Field(
-        default_factory=list
+        default_factory=list, description="Apps by id (0oa...)."
     )
     policies: Annotated[list[Annotated[str, _bounds.NAME]], _bounds.FEW] = pydantic.Field(
-        default_factory=list
+        default_factory=list,
+        description="Authentication policy names: every app using the policy is chosen.",
     )
 
     @property

@@ -65,6 +65,11 @@ class SandboxWitness(Protocol):
         """Every session revocation the org recorded, oldest first, or None."""
         ...
 
+    def console_url(self, page: str) -> str | None:
+        """The address of the sandbox's own "Admin Console" page ``page`` (for example
+        ``security/general``, where the pre-auth toggle is clicked), or None."""
+        ...
+
 
 class HttpSandboxWitness:
     """Asks a sandbox's ``/_sandbox/`` endpoints over HTTP with no credentials at all.
@@ -107,6 +112,9 @@ class HttpSandboxWitness:
         settings = self._get("org-settings")
         value = settings.get(name) if isinstance(settings, dict) else None
         return value if isinstance(value, bool) else None
+
+    def console_url(self, page: str) -> str | None:
+        return f"{self.admin_url}/_sandbox/console/{page.strip('/')}"
 
     def session_revocations(self) -> list[dict[str, Any]] | None:
         data = self._get("session-revocations")

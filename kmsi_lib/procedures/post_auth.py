@@ -100,7 +100,9 @@ class Params(ParamsModel):
     prompt_frequency: Annotated[IsoDuration, bounds.PROMPT_FREQUENCY] = pydantic.Field(
         "PT168H", description="How often the 'Stay signed in?' prompt is shown (ISO-8601)."
     )
-    factor_mode: Literal["1FA", "2FA"] = "2FA"
+    factor_mode: Literal["1FA", "2FA"] = pydantic.Field(
+        "2FA", description="Factors asked at app sign-in: 2FA two factor types, 1FA any one."
+    )
     reauthenticate_in: Annotated[IsoDuration, bounds.REAUTHENTICATE_IN] = pydantic.Field(
         "PT168H", description="How long before users re-authenticate to the app (ISO-8601)."
     )
@@ -110,8 +112,15 @@ class Params(ParamsModel):
     update_default_rule: bool = pydantic.Field(
         True, description="Also set the Default Policy's Default Rule (session limits, no MFA)."
     )
-    primary_factor: Literal["PASSWORD_IDP_ANY_FACTOR", "PASSWORD_IDP"] = "PASSWORD_IDP_ANY_FACTOR"
-    max_session_idle_minutes: Annotated[Minutes, bounds.SESSION_IDLE] = pydantic.Field(120, ge=1)
+    primary_factor: Literal["PASSWORD_IDP_ANY_FACTOR", "PASSWORD_IDP"] = pydantic.Field(
+        "PASSWORD_IDP_ANY_FACTOR",
+        description="What starts the Okta session: PASSWORD_IDP_ANY_FACTOR lets any factor"
+        " (or an identity provider) come first; PASSWORD_IDP only a password or an identity"
+        " provider.",
+    )
+    max_session_idle_minutes: Annotated[Minutes, bounds.SESSION_IDLE] = pydantic.Field(
+        120, ge=1, description="Minutes without activity after which the Okta session ends."
+    )
     max_session_lifetime_minutes: Annotated[Minutes, bounds.SESSION_LIFETIME] = pydantic.Field(
         0, description="Maximum Okta session length in minutes; 0 means no limit."
     )

@@ -91,6 +91,43 @@ ORG_SETTING_STEP = ManualStep(
     ],
 )
 
+#: The sandbox page of the setting (served under ``/_sandbox/console/``), named by the witness.
+CONSOLE_PAGE = "security/general"
+
+
+def org_setting_step(client: OktaClient) -> ManualStep:
+    """The Admin Console step; against the sandbox, it names the sandbox's own page for it,
+    so that a trainee does the step as a click (asked of the witness, never of ``client``)."""
+    seen = witness.for_client(client)
+    url = seen.console_url(CONSOLE_PAGE) if seen is not None else None
+    if not url:
+        return ORG_SETTING_STEP
+    where = (
+        f"In the sandbox, its Admin Console page for this setting is {url}: open it, tick"
+        " 'Keep me signed in' under Organization Security and click Save."
+    )
+    return ManualStep(ORG_SETTING_STEP.title, [where, *ORG_SETTING_STEP.instructions])
+
+
+def refuse_while_setting_off(client: OktaClient, plan: Plan) -> None:
+    """Against the sandbox, refuse (``ParameterError`` on ``attestation``, nothing written)
+    to apply a plan with the Admin Console step while the sandbox shows the setting still
+    off: an attestation must not claim a step nobody did. A real org cannot show the
+    setting, so there the attestation stands as the record (unchanged)."""
+    if not plan.manual_steps or read_sandbox_org_setting(client) is not False:
+        return
+    seen = witness.for_client(client)
+    url = seen.console_url(CONSOLE_PAGE) if seen is not None else None
+    raise ParameterError(
+        "attestation",
+        "the manual step is not done: the sandbox's Admin Console page"
+        + (f" ({url})" if url else "")
+        + " still shows 'Keep me signed in' before sign-in as off (Security > General >"
+        " Organization Security). Switch it on there and click Save, then apply again;"
+        " nothing was written",
+    )
+
+
 ORG_SETTING_ON_NOTE = (
     "the org setting that shows 'Keep me signed in' before sign-in is already on (read from"
     " the sandbox org) and nothing else is to be written: this run has no manual step, so no"
@@ -109,18 +146,32 @@ class Params(ParamsModel):
         min_length=1,
         description="Name of the global session policy (found by this name on later runs).",
     )
-    policy_description: Annotated[str, bounds.DESCRIPTION] = (
-        "MFA lifetime for pre-authentication Keep Me Signed In"
+    policy_description: Annotated[str, bounds.DESCRIPTION] = pydantic.Field(
+        "MFA lifetime for pre-authentication Keep Me Signed In",
+        description="Description of the session policy, as the Admin Console lists it.",
     )
     policy_priority: Annotated[_WholePositive, bounds.POLICY_PRIORITY] = pydantic.Field(
         1, description="Priority of the session policy; 1 is evaluated first."
     )
-    rule_name: Annotated[str, bounds.NAME] = pydantic.Field("KMSI MFA lifetime", min_length=1)
+    rule_name: Annotated[str, bounds.NAME] = pydantic.Field(
+        "KMSI MFA lifetime",
+        min_length=1,
+        description="Name of the session policy's rule (found by this name on later runs).",
+    )
     factor_lifetime_minutes: Annotated[Minutes, pydantic.Field(ge=1), bounds.FACTOR_LIFETIME] = (
         pydantic.Field(120, description="Minutes before MFA is asked again (the MFA lifetime).")
     )
-    primary_factor: Literal["PASSWORD_IDP_ANY_FACTOR", "PASSWORD_IDP"] = "PASSWORD_IDP_ANY_FACTOR"
-    max_session_idle_minutes: Annotated[Minutes, pydantic.Field(ge=1), bounds.SESSION_IDLE] = 120
+    primary_factor: Literal["PASSWORD_IDP_ANY_FACTOR", "PASSWORD_IDP"] = pydantic.Field(
+        "PASSWORD_IDP_ANY_FACTOR",
+        description="What starts the Okta session: PASSWORD_IDP_ANY_FACTOR lets any factor"
+        " (or an identity provider) come first; PASSWORD_IDP only a password or an identity"
+        " provider.",
+    )
+    max_session_idle_minutes: Annotated[Minutes, pydantic.Field(ge=1), bounds.SESSION_IDLE] = (
+        pydantic.Field(
+            120, description="Minutes without activity after which the Okta session ends."
+        )
+    )
     max_session_lifetime_minutes: Annotated[Minutes, bounds.SESSION_LIFETIME] = pydantic.Field(
         0, description="Maximum Okta session length in minutes; 0 means no limit."
     )
@@ -129,7 +180,9 @@ class Params(ParamsModel):
         " or authentication policy names."
     )
     app_rule_name: Annotated[str, bounds.NAME] = pydantic.Field(
-        "KMSI pre-auth: once per session", min_length=1
+        "KMSI pre-auth: once per session",
+        min_length=1,
+        description="Name of the rule added to each app's authentication policy.",
     )
     app_rule_priority: _AppRulePriority = pydantic.Field(
         0, description="Priority of the app sign-in rule, 0 (first) to 98."
@@ -267,7 +320,7 @@ def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple
     # be done: an auditor expects an attestation for every human action a change makes, and
     # none for a run that makes none (the sandbox can show the setting is on; a real org
     # cannot, so there the earlier attestation is given again, as the step's text says).
-    manual_steps = [ORG_SETTING_STEP]
+    manual_steps = [org_setting_step(client)]
     if not changes and read_sandbox_org_setting(client) is True:
         manual_steps = []
         notes.append(ORG_SETTING_ON_NOTE)
@@ -311,8 +364,10 @@ def apply(
     attestation: Attestation | dict[str, Any] | None = None,
     acknowledge_reach: int | None = None,
 ) -> ApplyResult:
-    """Apply a pre-auth plan; needs an attestation for the Admin Console step."""
+    """Apply a pre-auth plan; needs an attestation for the Admin Console step (and, against
+    the sandbox, the setting really on: :func:`refuse_while_setting_off`)."""
     engine.check_procedure(plan, NAME)
+    refuse_while_setting_off(client, plan)
     result = engine.apply_plan(
         client,
         plan,

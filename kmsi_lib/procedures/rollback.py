@@ -27,6 +27,7 @@ its id and always blocks the rollback. Session revocations cannot be undone.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -51,6 +52,7 @@ from kmsi_lib.engine import (
 )
 from kmsi_lib.errors import EvidenceError, ParameterError, StalePlanError
 from kmsi_lib.procedures import REGISTRY
+from kmsi_lib.runbooks.contract import APPLIES_DIR, SESSION_APPLY_FILE
 
 if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
@@ -61,6 +63,7 @@ __all__ = [
     "TITLE",
     "Params",
     "apply",
+    "is_session_apply",
     "load_apply_result",
     "plan",
     "verify",
@@ -97,9 +100,10 @@ class Params(ParamsModel):
     @pydantic.field_validator("apply_result")
     @classmethod
     def _named(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
-        if isinstance(value, str) and not value.strip():
+        if isinstance(value, str) and value.strip().rstrip("/") in ("", "."):
             raise ValueError(
-                "name the apply to roll back: the path of its run directory or result.json"
+                "name the apply result to roll back: the path of the apply run's result.json"
+                " (or its run directory), or a form session's applies/NN-procedure-result.json"
             )
         return value
 
@@ -159,8 +163,29 @@ def verify_evidence_inputs(
     return {"apply_result": str(run.run_dir / run.name)}
 
 
+def _session_apply(path: Path) -> Any:
+    """The JSON of a form session's apply file (``applies/NN-procedure-result.json``)."""
+    text = engine.read_text_file(
+        path, field="apply_result", name="apply result (JSON)", max_bytes=_SESSION_FILE_BYTES
+    )
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ParameterError("apply_result", f"{str(path)!r} is not JSON ({exc})") from None
+
+
+#: A form session's apply result is a plan, a journal and a verification: a few MB at most.
+_SESSION_FILE_BYTES = 32 * 1024 * 1024
+
+
+def is_session_apply(path: Path) -> bool:
+    """Whether ``path`` names a form session's apply file (``applies/NN-procedure-result.json``,
+    :data:`~kmsi_lib.runbooks.contract.SESSION_APPLY_FILE`)."""
+    return path.parent.name == APPLIES_DIR and SESSION_APPLY_FILE.match(path.name) is not None
+
+
 def load_apply_result(
-    value: str | dict[str, Any], *, evidence_root: Path | None = None
+    value: str | dict[str, Any], *, evidence_root: Path | None = None, sandbox: bool = False
 ) -> ApplyResult:
     """Load an apply result from a dict or a path to verified evidence; ParameterError if unusable.
 
@@ -168,13 +193,25 @@ def load_apply_result(
     directory) whose evidence verifies in its evidence root (``evidence_root``
     when given, else the root the run sits in); the apply result is parsed
     from the hashed bytes. A dict is trusted as given (Python callers only).
+    With ``sandbox`` (the org is the sandbox: nothing real can be harmed), a form
+    session's own apply file (:func:`is_session_apply`) is read as it is, so a
+    trainee rolls back exactly the apply they made; against a real org it is refused.
     The module of the procedure that made it is imported, so that the kinds of
     object it wrote can be read and written again.
     """
     data: Any = value
     if isinstance(value, str):
         path = Path(value).expanduser()
-        data = _verified_apply_run(path, evidence_root=evidence_root).json()
+        if is_session_apply(path) and not sandbox:
+            raise ParameterError(
+                "apply_result",
+                f"{value!r} is a form session's record, not ledger evidence: only the sandbox"
+                " rolls those back; against a real org name a recorded apply run (kmsi run)",
+            )
+        if is_session_apply(path):
+            data = _session_apply(path)
+        else:
+            data = _verified_apply_run(path, evidence_root=evidence_root).json()
     if isinstance(data, dict) and "apply_result" in data:
         data = data["apply_result"]  # a runbook's result.json or the evidence record.json
     if not isinstance(data, dict):
@@ -332,10 +369,16 @@ def _build(client: OktaClient, params: Params, applied: ApplyResult) -> Plan:
     return result
 
 
+def _is_sandbox(client: OktaClient) -> bool:
+    """The org is the sandbox (loopback or in-process), as the witness layer decides it."""
+    return engine.is_local(str(getattr(client, "org_url", "")))
+
+
 def plan(client: OktaClient, params: Params | dict[str, Any]) -> Plan:
     """Plan the reverse of an apply; refuses (StalePlanError) if objects drifted since."""
     checked = engine.parse_params(Params, params)
-    applied = load_apply_result(checked.apply_result)  # refused before any request to the org
+    # refused before any request to the org
+    applied = load_apply_result(checked.apply_result, sandbox=_is_sandbox(client))
     client.require_identity_engine()
     return _build(client, checked, applied)
 
@@ -351,7 +394,7 @@ def apply(
 def verify(client: OktaClient, params: Params | dict[str, Any]) -> Verification:
     """Check that every object the apply wrote is back as it was before."""
     checked = engine.parse_params(Params, params)
-    applied = load_apply_result(checked.apply_result)
+    applied = load_apply_result(checked.apply_result, sandbox=_is_sandbox(client))
     reader = Reader(client)
     checks: list[Check] = []
     for record in applied.before_state:

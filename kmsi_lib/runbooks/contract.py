@@ -10,11 +10,16 @@ changes in one file. Pure constants: this module imports nothing from kmsi_lib.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 
 __all__ = [
+    "APPLIES_DIR",
     "ATTESTATION_PARAMETERS",
     "CHANGE_ID_PATTERN",
+    "CHANGE_PATTERN_ENV",
+    "DEFAULT_CHANGE_PATTERN",
     "MODES",
     "OUTCOMES",
     "OUTCOME_FAILED",
@@ -22,13 +27,69 @@ __all__ = [
     "RESULT_FILE",
     "RESULT_KEYS",
     "RUNNER_PARAMETERS",
+    "SESSION_APPLY_FILE",
+    "SESSION_DIR_ENV",
+    "change_id_pattern",
+    "change_id_problem",
 ]
 
 #: What ``kmsi run --mode`` accepts and a runbook's ``mode`` parameter holds.
 MODES = ("plan", "apply")
 
-#: A change ticket: what ``kmsi run --change`` and a runbook's ``change_id`` accept.
+#: The grammar every change ticket keeps, whatever the org's pattern: it names a directory of
+#: the evidence root (``evidence/<change-id>/``), so no '/', no spaces, at most 64 characters.
 CHANGE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+#: The environment variable in which an org sets the pattern of its change tickets (a Python
+#: regular expression, matched against the whole ticket), e.g. ``^CHG\d{7}$``.
+CHANGE_PATTERN_ENV = "KMSI_CHANGE_PATTERN"
+#: The pattern when the org sets none: a project key and a number, like ``CHG-1234``.
+DEFAULT_CHANGE_PATTERN = r"^[A-Z][A-Z0-9]+-\d+$"
+
+
+def change_id_pattern(env: Mapping[str, str] | None = None) -> re.Pattern[str]:
+    """The org's change-ticket pattern: :data:`CHANGE_PATTERN_ENV` if set, else the default.
+
+    ``env`` is the seam for tests (default ``os.environ``). A pattern that does not
+    compile raises ``ValueError`` naming the variable: a typo in it must not let every
+    ticket through.
+    """
+    source = (os.environ if env is None else env).get(CHANGE_PATTERN_ENV, "").strip()
+    try:
+        return re.compile(source or DEFAULT_CHANGE_PATTERN)
+    except re.error as exc:
+        raise ValueError(
+            f"{CHANGE_PATTERN_ENV}={source!r} is not a regular expression: {exc}"
+        ) from None
+
+
+def change_id_problem(value: str, env: Mapping[str, str] | None = None) -> str:
+    """What is wrong with a change ticket, in words, or ``""`` when it is acceptable.
+
+    A ticket must match the org's pattern (:func:`change_id_pattern`) and the
+    grammar of :data:`CHANGE_ID_PATTERN`. ``kmsi run --change``, a runbook's
+    ``change_id`` and the forms' ticket box all ask this one function.
+    """
+    ticket = value.strip()
+    if not ticket:
+        return "an apply needs the change ticket it was approved under"
+    try:
+        pattern = change_id_pattern(env)
+    except ValueError as exc:  # every ticket is refused until the org's pattern is fixed
+        return str(exc)
+    if not pattern.fullmatch(ticket):
+        example = " such as CHG-1234" if pattern.pattern == DEFAULT_CHANGE_PATTERN else ""
+        return (
+            f"{ticket!r} is not a change ticket of this org: it must match {pattern.pattern}"
+            f"{example} (set by {CHANGE_PATTERN_ENV} or the default)"
+        )
+    if not CHANGE_ID_PATTERN.match(ticket):
+        return (
+            f"{ticket!r}: letters, digits, '.', '_' and '-' only, at most 64 (the ticket names"
+            " a directory of the evidence)"
+        )
+    return ""
+
 
 #: Set by ``kmsi run`` itself; a params file may not carry them (name -> what to use instead).
 RUNNER_PARAMETERS: dict[str, str] = {
@@ -72,3 +133,13 @@ OUTCOME_FAILED = "failed"
 
 #: Written beside ``result.json`` during an apply, a line per write (``Runbook._log_write``).
 PROGRESS_FILE = "apply-progress.jsonl"
+
+#: A form session (JupyterLab) records each apply as its own result beside ``result.json``
+#: (which stays the latest): ``<session>/applies/<NN>-<procedure>-result.json``, so that a
+#: rollback can name exactly the apply it reverses. ``<session>`` is :data:`SESSION_DIR_ENV`
+#: when set (``kmsi lab`` may point every runbook of a trainee at one place), else the
+#: runbook's ``evidence_dir``. These files are not ledger evidence: a rollback accepts
+#: them only against the sandbox (:mod:`kmsi_lib.procedures.rollback`).
+APPLIES_DIR = "applies"
+SESSION_DIR_ENV = "KMSI_SESSION_DIR"
+SESSION_APPLY_FILE = re.compile(r"^(?P<n>\d{2,})-(?P<procedure>[a-z_]+)-result\.json$")

@@ -23,6 +23,7 @@ import ipywidgets as w
 import pydantic
 
 from kmsi_lib.engine import field_messages
+from kmsi_lib.engine.labels import param_label, param_value_words
 
 __all__ = ["LABEL", "FieldInput", "Kind", "field_inputs", "field_of", "validate_values", "wide"]
 
@@ -103,14 +104,23 @@ def _kind(annotation: Any) -> tuple[Kind, tuple[Any, ...]]:
 
 @dataclass
 class FieldInput:
-    """One parameter's input, its message beside it, and how its text becomes a value."""
+    """One parameter's input, its message beside it, and how its text becomes a value.
+
+    The input is labelled in plain words (:func:`~kmsi_lib.engine.labels.param_label`);
+    under it, smaller, ``help`` shows the parameter's name (what a params file calls it,
+    in a ``<label>`` of its own), its description and, for durations and minutes, what the
+    value typed means (``words``, updated as it is typed).
+    """
 
     name: str  # dotted for nested models: "apps.labels"
     kind: Kind
     nullable: bool
     widget: w.ValueWidget
     message: w.HTML
-    row: w.HBox
+    row: w.VBox
+    label: str = ""
+    description: str = ""
+    help: w.HTML | None = None
 
     def value(self) -> Any:
         """The parameter value the input holds; ValueError with a message if it cannot be read."""
@@ -148,6 +158,28 @@ class FieldInput:
     @property
     def error(self) -> str:
         return re.sub(r"<[^>]+>", "", self.message.value)
+
+    @property
+    def words(self) -> str:
+        """What the value typed means (a duration, minutes), or ``""``."""
+        try:
+            return param_value_words(self.name, self.value())
+        except ValueError:
+            return ""
+
+    def refresh_help(self) -> None:
+        """Rewrite the line under the input: parameter name, description, value in words."""
+        if self.help is None:
+            return
+        parts = [f'<label class="kmsi-param"><code>{escape(self.name)}</code></label>']
+        if self.description:
+            parts.append(f'<span class="kmsi-help">{escape(self.description)}</span>')
+        if self.words:
+            parts.append(f'<b class="kmsi-words">{escape(self.words)}</b>')
+        self.help.value = (
+            '<div class="kmsi-field-help" style="font-size:85%;color:#5f6368;'
+            'margin:0 0 6px 17.5em;line-height:1.3">' + " &middot; ".join(parts) + "</div>"
+        )
 
 
 def _text_of(kind: Kind, value: Any) -> Any:
@@ -205,13 +237,19 @@ def field_inputs(
         kind, choices = _kind(annotation)
         if nullable and kind in ("int", "float"):
             kind = "json"  # a number box cannot be empty; as text, empty means None
-        widget = _widget(kind, choices, value, path)
-        if info.description:
-            widget.tooltip = info.description
+        label = param_label(path)
+        widget = _widget(kind, choices, value, label)
+        description = info.description or ""
+        if description:
+            widget.tooltip = description
         message = w.HTML(value="", layout=w.Layout(margin="0 0 0 1em"))
-        row = w.HBox([widget, message])
+        help_line = w.HTML(value="")
+        row = w.VBox([w.HBox([widget, message]), help_line])
         row.add_class("kmsi-field")
-        inputs.append(FieldInput(path, kind, nullable, widget, message, row))
+        item = FieldInput(path, kind, nullable, widget, message, row, label, description, help_line)
+        item.refresh_help()
+        widget.observe(lambda _change, item=item: item.refresh_help(), names="value")
+        inputs.append(item)
     return inputs
 
 

@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from kmsi_lib.engine import ACKNOWLEDGE_FIELD, Plan, PlanImpact
+from kmsi_lib.engine import ACKNOWLEDGE_FIELD, Plan, PlanImpact, privileged_selection
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.runbooks.contract import CHANGE_ID_PATTERN
+from kmsi_lib.runbooks.contract import change_id_problem
 from kmsi_lib.runbooks.display import notice
 from kmsi_lib.runbooks.fields import (
     LABEL,
@@ -123,6 +123,27 @@ class RunbookForm:
         self.reach_box = w.VBox([self.reach_text, self.reach_ack])
         self.reach_box.add_class("kmsi-reach")
         self.reach_box.layout.display = "none"
+        self.privileged_ack = w.Checkbox(
+            value=False,
+            description="I know this changes privileged access, and I mean to",
+            indent=False,
+            layout=wide("54em"),
+        )
+        self.privileged_text = w.HTML(value="")
+        self.privileged_box = w.VBox([self.privileged_text, self.privileged_ack])
+        self.privileged_box.add_class("kmsi-privileged")
+        self.privileged_box.layout.display = "none"
+        #: tickets used by the applies of this form session, oldest first
+        self.used_tickets: list[str] = []
+        self.reuse_ack = w.Checkbox(
+            value=False,
+            description="Use this ticket again (it approved an earlier apply in this session)",
+            indent=False,
+            layout=wide("54em"),
+        )
+        self.reuse_box = w.VBox([self.reuse_ack])
+        self.reuse_box.add_class("kmsi-ticket-reuse")
+        self.reuse_box.layout.display = "none"
         self.apply_button = w.Button(
             description="Apply",
             button_style="danger",
@@ -151,7 +172,14 @@ class RunbookForm:
 
         for item in self.inputs:
             item.widget.observe(self._changed, names="value")
-        for widget in (self.ticket, self.attest_by, self.attest_statement, self.reach_ack):
+        for widget in (
+            self.ticket,
+            self.attest_by,
+            self.attest_statement,
+            self.reach_ack,
+            self.privileged_ack,
+            self.reuse_ack,
+        ):
             widget.observe(lambda _change: self.refresh(), names="value")
         self.plan_button.on_click(lambda _b: self.on_plan())
         self.apply_button.on_click(lambda _b: self.on_apply())
@@ -176,8 +204,10 @@ class RunbookForm:
                 f"<h3>{title}: apply</h3>",
                 [
                     self.reach_box,
+                    self.privileged_box,
                     self.attestation_box,
                     w.HBox([self.ticket, self.apply_button]),
+                    self.reuse_box,
                     self.apply_hint,
                     self.progress_box,
                     self.apply_output,
@@ -242,6 +272,19 @@ class RunbookForm:
             return None
         return impact
 
+    @property
+    def privileged(self) -> list[str]:
+        """The privileged things the plan names (the Admin Console, administrator groups),
+        in words; Apply waits for :attr:`privileged_ack` while there are any."""
+        if not isinstance(self.plan, Plan) or (self.plan.is_empty and not self.plan.manual_steps):
+            return []
+        return privileged_selection(self.plan.params, self.plan.impact)
+
+    @property
+    def ticket_reused(self) -> bool:
+        """The ticket entered approved an earlier apply of this session."""
+        return self.ticket.value.strip() in self.used_tickets
+
     def apply_blocker(self) -> str:
         """Why Apply is disabled now ('' when it is enabled)."""
         if not self.runbook.writes:
@@ -254,8 +297,14 @@ class RunbookForm:
             return "Nothing to apply: the org already matches."
         if not self.ticket.value.strip():
             return "Enter the change ticket that approved this plan."
-        if not CHANGE_ID_PATTERN.match(self.ticket.value.strip()):
-            return "A change ticket is letters, digits, '.', '_' and '-' (at most 64)."
+        problem = change_id_problem(self.ticket.value)
+        if problem:
+            return f"Change ticket: {problem}."
+        if self.ticket_reused and not self.reuse_ack.value:
+            return (
+                f"The ticket {self.ticket.value.strip()!r} approved an earlier apply in this"
+                " session: enter the ticket of this change, or tick the box to use it again."
+            )
         if self.needs_attestation and not (
             self.attest_by.value.strip() and self.attest_statement.value.strip()
         ):
@@ -264,6 +313,12 @@ class RunbookForm:
             return (
                 f"This change reaches {self.wide_reach.reach} app(s), more than you named:"
                 " read the impact section, then tick the box to accept that reach."
+            )
+        if self.privileged and not self.privileged_ack.value:
+            return (
+                "This plan names privileged access ("
+                + "; ".join(self.privileged)
+                + "): tick the box to confirm that you mean it."
             )
         return ""
 
@@ -288,6 +343,17 @@ class RunbookForm:
             if wide_reach is not None
             else ""
         )
+        privileged = self.privileged
+        self.privileged_box.layout.display = "" if privileged else "none"
+        self.privileged_text.value = (
+            '<p class="kmsi-warning" style="background:#fce8e6;padding:4px 8px">'
+            "<b>Privileged:</b> this plan names "
+            + escape("; ".join(privileged))
+            + ". A remembered or longer session there is a risk: confirm it explicitly.</p>"
+            if privileged
+            else ""
+        )
+        self.reuse_box.layout.display = "" if self.ticket_reused else "none"
         waiting = self.verify_blocker()
         self.verify_button.disabled = bool(waiting)
         self.verify_hint.value = f"<i>{escape(waiting)}</i>" if waiting else ""
@@ -327,6 +393,7 @@ class RunbookForm:
         """Validate, plan and show the diff; enables Apply once a ticket is entered."""
         self.plan = None
         self.reach_ack.value = False
+        self.privileged_ack.value = False
         self.applied = False
         self.plan_output.outputs = ()
         self.apply_output.outputs = ()
@@ -373,6 +440,8 @@ class RunbookForm:
         self.plan_button.disabled = True
         wide_reach = self.wide_reach
         self.runbook.acknowledged_reach = wide_reach.reach if wide_reach is not None else None
+        ticket = self.ticket.value.strip()
+        self.runbook.apply_notes = self._confirmations(ticket)
         if self.needs_attestation:
             self.runbook.attestation = {
                 "by": self.attest_by.value.strip(),
@@ -398,11 +467,30 @@ class RunbookForm:
             )
             if outcome is not None:
                 self.applied = True
+                # a ticket approves one change: the next apply asks for one again
+                self.used_tickets.append(ticket)
+                self.ticket.value = ""
+                self.reuse_ack.value = False
                 self._verify()
         finally:
             self.plan_button.disabled = False
             self.refresh()
         return outcome
+
+    def _confirmations(self, ticket: str) -> list[str]:
+        """What the operator confirmed with the form's boxes, as the apply result's notes."""
+        notes = []
+        if self.privileged:
+            notes.append(
+                "the operator acknowledged privileged selections at apply: "
+                + "; ".join(self.privileged)
+            )
+        if ticket in self.used_tickets:
+            notes.append(
+                f"the change ticket {ticket!r} approved an earlier apply of this form session"
+                " too: using it again was confirmed at apply"
+            )
+        return notes
 
     def _progress(self, done: int, total: int) -> None:
         self.progress.max = max(1, total)

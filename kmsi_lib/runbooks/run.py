@@ -41,7 +41,7 @@ from kmsi_lib import evidence
 from kmsi_lib.errors import ConfigError, EvidenceError, ParameterError
 from kmsi_lib.runbooks import approval, interrupts
 from kmsi_lib.runbooks.approval import check_approved_plan
-from kmsi_lib.runbooks.contract import CHANGE_ID_PATTERN, MODES, OUTCOME_FAILED
+from kmsi_lib.runbooks.contract import MODES, OUTCOME_FAILED, change_id_problem
 
 __all__ = [
     "EXIT_FAILED",
@@ -259,10 +259,8 @@ def run_notebook(
         )
     if mode == "apply" and not change_id:
         raise ParameterError("change", "an apply needs a change ticket: --change CHG-ID")
-    if change_id and not CHANGE_ID_PATTERN.match(change_id):
-        raise ParameterError(
-            "change", f"letters, digits, '.', '_' and '-' only, at most 64 (got {change_id!r})"
-        )
+    if change_id and (problem := change_id_problem(change_id)):
+        raise ParameterError("change", problem)
     if approved_plan is not None and mode != "apply":
         raise ParameterError("approved-plan", "only an apply uses an approved plan")
     env = dict(os.environ)

@@ -41,6 +41,7 @@ from kmsi_lib.engine import (
     utc_now,
     watch_writes,
 )
+from kmsi_lib.engine.render import failed_checks_text
 from kmsi_lib.errors import KmsiError, ParameterError
 from kmsi_lib.okta.protocol import engine_name
 from kmsi_lib.procedures import REGISTRY
@@ -50,8 +51,10 @@ from kmsi_lib.runbooks.contract import (
     CHANGE_ID_PATTERN,
     MODES,
     PROGRESS_FILE,
+    change_id_problem,
 )
 from kmsi_lib.runbooks.display import Html, notice, show
+from kmsi_lib.runbooks.session import applies_dir, next_apply_path
 
 if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
@@ -64,6 +67,7 @@ __all__ = [
     "PROGRESS_FILE",
     "RUNNER_PARAMETERS",
     "Runbook",
+    "change_id_problem",
     "check_change_id",
     "notice",
     "show",
@@ -78,16 +82,12 @@ Display = Callable[[Any], None]
 
 
 def check_change_id(change_id: str) -> str:
-    """Return ``change_id`` stripped, or raise ParameterError saying what a ticket looks like."""
-    value = change_id.strip()
-    if not value:
-        raise ParameterError("change_id", "an apply needs the change ticket it was approved under")
-    if not CHANGE_ID_PATTERN.match(value):
-        raise ParameterError(
-            "change_id",
-            f"letters, digits, '.', '_' and '-' only, at most 64 (got {change_id!r})",
-        )
-    return value
+    """Return ``change_id`` stripped, or raise ParameterError saying what a ticket looks like
+    (the org's pattern, :func:`~kmsi_lib.runbooks.contract.change_id_problem`)."""
+    problem = change_id_problem(change_id)
+    if problem:
+        raise ParameterError("change_id", problem)
+    return change_id.strip()
 
 
 def _error_dict(exc: BaseException) -> dict[str, Any]:
@@ -141,6 +141,11 @@ class Runbook:
         self.attestation = dict(attestation) if attestation else None
         #: the reach the operator acknowledged at apply (the form's checkbox), if any
         self.acknowledged_reach: int | None = None
+        #: what the operator confirmed at apply besides (privileged selections, a ticket used
+        #: again): added to the apply result's notes, then cleared
+        self.apply_notes: list[str] = []
+        #: the session file this apply is recorded in too (forms only; see runbooks.session)
+        self.apply_file: Path | None = None
         self.display: Display = display or show
         self.last_plan: Any = None
         self.apply_result: ApplyResult | None = None
@@ -204,6 +209,11 @@ class Runbook:
 
         if self.client is not None:
             self.result["journal"] = self.client.journal.to_dicts()
+        if self.apply_file is not None and self.result["apply_result"] is not None:
+            from kmsi_lib.evidence import write_json
+
+            self.apply_file.parent.mkdir(parents=True, exist_ok=True)
+            write_json(self.apply_file, dict(self.result))
         return write_result(self.evidence_dir, self.result)
 
     def _write_procedure_files(self, made: Any) -> None:
@@ -262,6 +272,9 @@ class Runbook:
                 self.result["apply_result"] = partial.to_dict()
             self.write_result()
             self.display(self._error_notice(name, exc))
+            shown_with = getattr(exc, "shown_with", None)  # e.g. the failed verification
+            if shown_with is not None:
+                self.display(shown_with)
             raise
         self.write_result()
 
@@ -332,6 +345,7 @@ class Runbook:
         if self.interactive and params is None:
             self.show_form("plan")
             return None
+        self.apply_file = None  # the last apply's own record is complete
         with self._step("plan"):
             if params is not None:
                 self.params = dict(params)
@@ -457,8 +471,13 @@ class Runbook:
                 options["progress"] = progress
             if self.acknowledged_reach is not None:
                 options["acknowledge_reach"] = self.acknowledged_reach
+            if from_form:  # each apply of a form session is recorded as its own result
+                self.apply_file = next_apply_path(applies_dir(self.evidence_dir), self.name)
+                self.result.update(apply_result=None, verification=None)
+            notes, self.apply_notes = self.apply_notes, []
             with watch_writes(self._log_write):
                 outcome = self.procedure.apply(client, plan, **options)
+            outcome.notes.extend(notes)
             self.apply_result = outcome
             self.result["apply_result"] = outcome.to_dict()
             self.result["outcome"] = outcome.outcome
@@ -500,11 +519,13 @@ class Runbook:
             verification = self.procedure.verify(self._client(), checked)
             self.result["verification"] = verification.to_dict()
             if self.writes and not verification.ok:
-                failed = [c.name for c in verification.checks if not c.ok]
-                raise KmsiError(
+                failed = [c for c in verification.checks if not c.ok]
+                error = KmsiError(
                     f"verification failed: {len(failed)} of {len(verification.checks)} checks"
-                    f" did not pass ({'; '.join(failed[:5])})"
+                    f" did not pass ({failed_checks_text(verification)})"
                 )
+                error.shown_with = verification  # type: ignore[attr-defined]  # see _step
+                raise error
         if show:
             self.display(verification)
         return verification

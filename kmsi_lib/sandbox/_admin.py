@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
+from . import _console
 from ._brands import new_brand
 from ._common import Reply, check_future_fields, clone
 from ._errors import ApiError, malformed
@@ -47,6 +48,7 @@ ROUTES: list[tuple[str, tuple[str, ...]]] = [
     ("/_sandbox/groups", ("POST",)),
     ("/_sandbox/brands", ("POST",)),
     ("/_sandbox/future-fields", ("GET", "PUT")),
+    (_console.CONSOLE_PATH, ("GET", "POST")),
 ]
 
 
@@ -241,6 +243,8 @@ def dispatch(app: SandboxApp, request: Request, path: str, args: Mapping[str, st
             if method == "PUT":
                 return Reply(200, admin.set_org_settings(_obj(request)))
             return Reply(200, admin.org_settings)
+        if path == _console.CONSOLE_PATH:
+            return _console.serve(admin, request)
         if path == "/_sandbox/session-revocations":
             return Reply(200, admin.session_revocations())
         if path == "/_sandbox/faults":

@@ -24,7 +24,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
 from . import _admin, _apps, _brands, _directory, _oauth, _policies, _simulate, _syslog
-from ._common import Ctx, Reply, SandboxConfig
+from ._common import Ctx, RawBody, Reply, SandboxConfig
 from ._errors import ApiError
 from ._faults import DroppedConnection, Fault, FaultTable, InjectedTimeout
 from ._ids import http_date, timestamp
@@ -416,7 +416,7 @@ class SandboxApp:
             # gateways answer with their own HTML, not an Okta error object
             text = "Bad Gateway" if status == 502 else "Gateway Timeout"
             body = f"<html><body><h1>{status} {text}</h1></body></html>"
-            return Reply(status, _Raw(body, "text/html"))
+            return Reply(status, RawBody(body, "text/html"))
         code = {
             429: "E0000047",
             500: "E0000009",
@@ -454,7 +454,7 @@ class SandboxApp:
 
     def _respond(self, reply: Reply, request_id: str) -> Wire:
         headers = [("X-Okta-Request-Id", request_id), ("Date", http_date()), *reply.headers]
-        if isinstance(reply.body, _Raw):
+        if isinstance(reply.body, RawBody):
             data = reply.body.text.encode()
             headers.append(("Content-Type", f"{reply.body.content_type}; charset=utf-8"))
         elif reply.body is None or reply.status == 204:
@@ -493,9 +493,3 @@ class SandboxApp:
             self._log_seq += 1
             entry["seq"] = self._log_seq
             self.log.append(entry)
-
-
-@dataclass
-class _Raw:
-    text: str
-    content_type: str

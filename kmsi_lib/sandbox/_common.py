@@ -79,6 +79,14 @@ class Reply:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
+@dataclass
+class RawBody:
+    """A reply body sent as it is (an HTML page), not as JSON."""
+
+    text: str
+    content_type: str
+
+
 def _reject_constant(name: str) -> Any:
     # NaN and Infinity are not JSON; Python's parser accepts them, Okta's does not
     raise ValueError(f"{name} is not valid JSON")
