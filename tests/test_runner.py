@@ -119,6 +119,7 @@ def test_leaked_token_quarantines_the_run(env: Path, tmp_path: Path) -> None:
     [
         pytest.param({"mode": "apply"}, "change", id="apply-without-change"),
         pytest.param({"mode": "apply", "change_id": "CHG 1; rm"}, "change", id="bad-change-id"),
+        pytest.param({"mode": "apply", "change_id": "x"}, "change", id="not-the-org-pattern"),
         pytest.param({"mode": "destroy"}, "mode", id="bad-mode"),
         pytest.param({"approved_plan": Path("x")}, "approved-plan", id="plan-with-approval"),
     ],

@@ -16,7 +16,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from html import escape
+from html import escape, unescape
 from typing import Any, Literal
 
 import ipywidgets as w
@@ -157,7 +157,7 @@ class FieldInput:
 
     @property
     def error(self) -> str:
-        return re.sub(r"<[^>]+>", "", self.message.value)
+        return unescape(re.sub(r"<[^>]+>", "", self.message.value))
 
     @property
     def words(self) -> str:

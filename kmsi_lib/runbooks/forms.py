@@ -48,6 +48,7 @@ from kmsi_lib.runbooks.fields import (
     validate_values,
     wide,
 )
+from kmsi_lib.runbooks.session import ApplyPicker, applies_dir
 
 if TYPE_CHECKING:
     from kmsi_lib.runbooks.runbook import Runbook
@@ -187,11 +188,18 @@ class RunbookForm:
 
         title = escape(runbook.procedure.TITLE)
         read_only = not runbook.writes
+        #: the rollback form's list of this session's applies (None on other forms)
+        self.picker: ApplyPicker | None = None
+        if any(i.name == "apply_result" for i in self.inputs):
+            self.picker = ApplyPicker(
+                applies_dir(runbook.evidence_dir), self.by_name("apply_result").widget
+            )
         self.steps: dict[str, w.VBox] = {
             "plan": _step_box(
                 "plan",
                 f"<h3>{title}: {'read' if read_only else 'plan'}</h3>",
                 [
+                    *([self.picker.widget] if self.picker is not None else []),
                     *(item.row for item in self.inputs),
                     self.general,
                     self.plan_button,

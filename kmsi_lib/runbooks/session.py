@@ -15,12 +15,16 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kmsi_lib.runbooks.contract import APPLIES_DIR, SESSION_APPLY_FILE, SESSION_DIR_ENV
 
-__all__ = ["SessionApply", "applies_dir", "list_applies", "next_apply_path"]
+if TYPE_CHECKING:  # the picker builds widgets; listing the applies needs none
+    import ipywidgets as w
+
+__all__ = ["ApplyPicker", "SessionApply", "applies_dir", "list_applies", "next_apply_path"]
 
 
 def applies_dir(evidence_dir: Path, env: Mapping[str, str] | None = None) -> Path:
@@ -89,3 +93,62 @@ def list_applies(directory: Path) -> list[SessionApply]:
             if item is not None:
                 found.append(item)
     return sorted(found, key=lambda a: a.number, reverse=True)
+
+
+class ApplyPicker:
+    """The rollback form's choice of the apply to roll back, from this session's applies.
+
+    A dropdown of :func:`list_applies`, newest first, that writes the chosen file's
+    path into the ``apply_result`` input; when that input is empty, the newest apply
+    (the last one made) is chosen, which is what an admin undoing a step expects. The
+    text says how to return to the start of an exercise: one rollback per apply,
+    newest first. ``refresh`` reads the directory again (after another apply).
+    """
+
+    def __init__(self, directory: Path, target: w.ValueWidget) -> None:
+        import ipywidgets as w  # only a form needs them; a headless run never builds this
+
+        self.directory = directory
+        self.target = target
+        self.choice = w.Dropdown(
+            options=[],
+            description="Apply to roll back",
+            style={"description_width": "17em"},
+            layout=w.Layout(width="54em"),
+        )
+        self.refresh_button = w.Button(description="Refresh the list", icon="refresh")
+        self.text = w.HTML(value="")
+        self.widget = w.VBox([w.HBox([self.choice, self.refresh_button]), self.text])
+        self.widget.add_class("kmsi-applies")
+        self.choice.observe(self._chosen, names="value")
+        self.refresh_button.on_click(lambda _b: self.refresh())
+        self.refresh()
+
+    def refresh(self) -> list[SessionApply]:
+        """Read the session's applies again; choose the newest when nothing is named yet."""
+        found = list_applies(self.directory)
+        named = str(self.target.value).strip()
+        self.choice.options = [(a.describe(), str(a.path)) for a in found]
+        paths = [str(a.path) for a in found]
+        if named in paths:
+            self.choice.value = named
+        elif found and not named:
+            self.choice.value = paths[0]  # the last apply: what an admin undoing a step means
+        else:
+            self.choice.value = None
+        if found:
+            self.text.value = (
+                f"<small>{len(found)} apply(ies) recorded in this session"
+                f" ({escape(str(self.directory))}), newest first. To return to where the"
+                " exercise started, roll them back one at a time, newest first.</small>"
+            )
+        else:
+            self.text.value = (
+                "<small>No apply recorded in this session yet"
+                f" ({escape(str(self.directory))}): name an apply run's result.json.</small>"
+            )
+        return found
+
+    def _chosen(self, change: Mapping[str, Any]) -> None:
+        if change.get("new"):
+            self.target.value = str(change["new"])
