@@ -11,7 +11,7 @@ import httpx
 import pydantic
 import pytest
 from procedure_support import comparable_snapshot
-from test_forms import POST_AUTH, form_for, html_of, text_of
+from test_forms import form_for, html_of, text_of
 
 from kmsi_lib.engine import Check, Verification, privileged_selection
 from kmsi_lib.engine.labels import param_label
