@@ -326,3 +326,26 @@ def test_pre_auth_form_refuses_until_the_toggle_is_clicked_on(sb: Sandbox, tmp_p
         assert saved.status_code == 200 and sb.admin.org_settings["preAuthKmsi"] is True
         assert form.on_apply() is not None
         assert "Verification: passed" in text_of(form.verify_output)
+
+
+def test_the_audit_form_says_no_findings_when_there_are_none(sb: Sandbox, tmp_path: Path) -> None:
+    """The seeded org's one finding fixed out of band: the form says so in words, not with an
+    empty table."""
+    form = form_for(sb, tmp_path, procedure="audit", params={})
+    rb = form.runbook
+    rb.connect()
+    assert rb.client is not None
+    policy = next(
+        p
+        for p in rb.client.get_json("/api/v1/policies", params={"type": "ACCESS_POLICY"})
+        if p["name"] == "Okta Dashboard"
+    )
+    path = f"/api/v1/policies/{policy['id']}/rules"
+    rule = next(r for r in rb.client.get_json(path) if r["name"] == "KMSI pilot: stay signed in")
+    rule["actions"]["appSignOn"]["verificationMethod"]["reauthenticateIn"] = "PT12H"
+    body = {k: v for k, v in rule.items() if k not in ("id", "created", "lastUpdated", "_links")}
+    rb.client.request("PUT", f"{path}/{rule['id']}", json=body)
+    form.on_plan()
+    assert "No findings." in text_of(form.plan_output)
+    assert "<p>No findings.</p>" in html_of(form.plan_output)
+    assert "Verification: passed" in text_of(form.verify_output)

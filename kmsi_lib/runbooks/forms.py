@@ -7,13 +7,23 @@
   ``int``, a dropdown for a fixed set of values, a text box for text, and a
   text area for lists (one entry per line, or separated by commas) and for
   JSON values; a nested model (``apps``) gets one input per field;
+* each input labelled in plain words, with the parameter's name, its description
+  and, for durations and minutes, the value in words under it (as it is typed);
 * beside each input, the validation message for that field (pydantic runs on
-  every change and again on Plan);
+  every change and again on Plan), and the suggestion for a near-miss name the
+  org revealed (an app, group, user or brand);
 * a Plan button that shows the diff in an ``Output`` widget;
-* a change-ticket box and an Apply button that stays disabled until a plan was
-  shown and a ticket entered, and is disabled again when the form changes
-  after planning (the plan shown must be the plan applied);
+* a change-ticket box (the org's pattern, :func:`~kmsi_lib.runbooks.contract.change_id_problem`)
+  and an Apply button that stays disabled until a plan was shown and a ticket
+  entered, and is disabled again when the form changes after planning (the plan
+  shown must be the plan applied); after an apply the box is empty again, and a
+  ticket that approved an earlier apply of the session needs its own checkbox;
+* checkboxes for what the operator must confirm: a reach wider than named, and
+  privileged selections (the Okta Admin Console, administrator groups),
+  recorded in the apply result's notes;
 * the Admin Console attestation inputs when the plan has manual steps;
+* on the rollback form, the session's recorded applies to choose from
+  (:class:`~kmsi_lib.runbooks.session.ApplyPicker`, the last one by default);
 * a progress bar for bulk steps (session resets) and the verification after apply;
 * a Verify button that reads the org again and checks it against the form.
 

@@ -18,7 +18,9 @@ marks the run failed.
 With ``interactive=True`` (JupyterLab, ``kmsi lab``) each step shows its part
 of an ipywidgets form (:mod:`kmsi_lib.runbooks.forms`) instead of running: the plan step
 the inputs and Plan, the apply step the ticket and Apply, the verify step a
-Verify button. The buttons call the same methods, so the evidence is the same.
+Verify button. The buttons call the same methods, so the evidence is the same;
+each apply made from a form is also kept as its own result
+(:mod:`kmsi_lib.runbooks.session`), so a rollback can name exactly that apply.
 """
 
 from __future__ import annotations
