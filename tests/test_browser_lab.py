@@ -393,14 +393,14 @@ def test_reset_sessions_form_shows_progress_in_jupyterlab(tmp_path: Path) -> Non
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_pre_auth_manual_step_needs_the_attestation_in_jupyterlab(tmp_path: Path) -> None:
-    """The Admin Console step in the browser: the plan lists it, Apply stays disabled until
-    someone says who did it and what, and the attestation lands in the evidence."""
+    """The Admin Console step in the browser: the plan lists it with the sandbox's page for it,
+    Apply stays disabled until someone says who did it and what, an apply before the click
+    writes nothing, the trainee clicks the toggle on that page, and the attestation lands in
+    the evidence."""
     from playwright.sync_api import expect
 
     with lab_run(tmp_path, "10_pre_auth") as run:
-        # the trainee plays the admin's part in the Admin Console (no public API)
-        settings = f"{run.lab.sandbox_url}/_sandbox/org-settings"
-        assert httpx.put(settings, json={"preAuthKmsi": True}).status_code == 200
+        console_url = f"{run.lab.sandbox_url}/_sandbox/console/security/general"
         run.run_all()
         plan_form = run.page.locator(".kmsi-step-plan")
         apply_form = run.page.locator(".kmsi-step-apply")
@@ -427,6 +427,19 @@ def test_pre_auth_manual_step_needs_the_attestation_in_jupyterlab(tmp_path: Path
         # a global session policy applies on every app: that reach is acknowledged too
         expect(apply_button).to_be_disabled()
         apply_form.locator(".kmsi-reach input[type=checkbox]").check()
+        expect(apply_button).to_be_enabled(timeout=30_000)
+        expect(plan_form).to_contain_text(console_url)
+        # the attestation says it was done, but the toggle is still off: refused, nothing written
+        apply_button.click()
+        expect(apply_form).to_contain_text("still shows", timeout=60_000)
+        # the trainee plays the admin's part, as a click on the sandbox's Admin Console page
+        console = run.page.context.new_page()
+        console.goto(console_url)
+        console.locator("#preAuthKmsi").check()
+        console.locator("button", has_text="Save").click()
+        expect(console.locator("#state")).to_have_text("on")
+        console.screenshot(path=str(OUTPUT / "browser_lab_admin_console.png"))
+        console.close()
         expect(apply_button).to_be_enabled(timeout=30_000)
         apply_button.click()
         expect(apply_form).to_contain_text("Apply: pre_auth: applied", timeout=60_000)

@@ -55,7 +55,7 @@ def test_a_field_shows_its_label_help_and_parameter_name(sb: Sandbox, tmp_path: 
     apps = form.by_name("apps.labels")
     assert apps.widget.description == "Apps (by label)"
     assert apps.help is not None
-    assert '<label class="kmsi-param"><code>apps.labels</code></label>' in apps.help.value
+    assert 'style="font-family:monospace">apps.labels</label>' in apps.help.value
     assert "Admin Console shows it" in apps.help.value  # its description
     assert apps.widget.tooltip == apps.description
     assert form.by_name("prompt_frequency").widget.description == "Prompt shown again after"

@@ -171,7 +171,12 @@ class FieldInput:
         """Rewrite the line under the input: parameter name, description, value in words."""
         if self.help is None:
             return
-        parts = [f'<label class="kmsi-param"><code>{escape(self.name)}</code></label>']
+        # the name alone in its label (no nested element): what a params file calls the field,
+        # and what the browser tests find it by
+        parts = [
+            '<label class="kmsi-param" style="font-family:monospace">'
+            f"{escape(self.name)}</label>"
+        ]
         if self.description:
             parts.append(f'<span class="kmsi-help">{escape(self.description)}</span>')
         if self.words:
