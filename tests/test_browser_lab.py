@@ -433,7 +433,7 @@ def test_pre_auth_manual_step_needs_the_attestation_in_jupyterlab(tmp_path: Path
         apply_button.click()
         expect(apply_form).to_contain_text("still shows", timeout=60_000)
         # the trainee plays the admin's part, as a click on the sandbox's Admin Console page
-        console = run.page.context.new_page()
+        console = run.page.context.browser.new_page()
         console.goto(console_url)
         console.locator("#preAuthKmsi").check()
         console.locator("button", has_text="Save").click()
