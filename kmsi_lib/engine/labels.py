@@ -15,7 +15,7 @@ from typing import Any
 
 from kmsi_lib import durations
 
-__all__ = ["FIELD_LABELS", "field_label", "object_label", "value_words"]
+__all__ = ["FIELD_LABELS", "field_label", "labelled", "object_label", "value_words"]
 
 _SIGN_ON = "actions.signon"
 _APP = "actions.appSignOn"
@@ -71,6 +71,13 @@ def field_label(path: str) -> str:
     if head == "widgetCustomizations":
         return f"Sign-in widget text '{last}'"
     return path
+
+
+def labelled(path: str) -> str:
+    """The label with the path beside it, ``Require MFA (actions.signon.requireFactor)``;
+    the path alone when it has no label."""
+    label = field_label(path)
+    return path if label == path else f"{label} ({path})"
 
 
 def value_words(path: str, value: Any) -> str:
