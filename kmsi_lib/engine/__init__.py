@@ -74,9 +74,12 @@ from kmsi_lib.engine.impact_plan import (
     recheck_reach,
     with_impact,
 )
+from kmsi_lib.engine.impact_render import timeline_section_html
 from kmsi_lib.engine.impact_timeline import (
     TIMELINE_FILE,
+    timeline_data,
     timeline_figure,
+    timeline_lines,
 )
 from kmsi_lib.engine.kinds import (
     ObjectKind,
@@ -289,9 +292,12 @@ __all__ = [
     "suggest",
     "suggest_group",
     "suggest_login",
+    "timeline_data",
     "timeline_figure",
     "timeline_html",
+    "timeline_lines",
     "timeline_png",
+    "timeline_section_html",
     "unknown_group",
     "utc_now",
     "watch_writes",

@@ -39,6 +39,7 @@ from pydantic import BeforeValidator, Field
 
 from kmsi_lib import durations
 from kmsi_lib.engine import (
+    EVERYONE_ELSE,
     AllowUnusualValues,
     Check,
     Cohort,
@@ -48,9 +49,13 @@ from kmsi_lib.engine import (
     bounds,
     html_table,
     parse_params,
+    timeline_data,
+    timeline_lines,
+    timeline_section_html,
     utc_now,
     whole_number,
 )
+from kmsi_lib.engine.evaluate import evaluate
 from kmsi_lib.errors import ParameterError
 from kmsi_lib.procedures import audit_read
 from kmsi_lib.procedures.audit_reach import org_reach
@@ -166,6 +171,8 @@ class AuditReport:
     findings: list[Finding]
     notes: list[str] = field(default_factory=list)
     procedure: str = NAME
+    #: two working weeks of everyone else on one app, as the org is (engine.timeline_data)
+    timeline: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -180,6 +187,7 @@ class AuditReport:
             "brands": self.brands,
             "findings": [f.to_dict() for f in self.findings],
             "notes": list(self.notes),
+            **({"timeline": self.timeline} if self.timeline else {}),
         }
 
     @classmethod
@@ -196,6 +204,7 @@ class AuditReport:
             findings=[Finding.from_dict(f) for f in data["findings"]],
             notes=list(data.get("notes", [])),
             procedure=data.get("procedure", NAME),
+            timeline=dict(data.get("timeline") or {}),
         )
 
     def counts(self) -> dict[str, int]:
@@ -295,6 +304,7 @@ class AuditReport:
         ]
         for title, header, rows in self._sections():
             lines += ["", title, _table(header, rows)]
+        lines += ["", *timeline_lines(self.timeline)] if self.timeline else []
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -312,6 +322,8 @@ class AuditReport:
         ]
         for title, header, rows in self._sections():
             parts.append(f"<h4>{esc(title)}</h4>" + html_table(header, rows))
+        if self.timeline:
+            parts.append(timeline_section_html(self.timeline))
         parts += [f"<p>note: {esc(n)}</p>" for n in self.notes]
         return "".join(parts)
 
@@ -400,7 +412,22 @@ def run(client: OktaClient, params: Params | Mapping[str, Any]) -> AuditReport:
         brands=brands,
         findings=findings,
         notes=notes,
+        timeline=_timeline(reach),
     )
+
+
+def _timeline(reach: Any) -> dict[str, Any]:
+    """Everyone else's two working weeks on the first app (by label) that offers them the
+    post-auth prompt, else on the first app; empty for an org without apps."""
+    view = reach.view
+    apps = sorted(view.app_policy, key=lambda a: view.app_labels.get(a, a))
+    outcomes = [evaluate(view, EVERYONE_ELSE, a) for a in apps]
+    offered = [o for o in outcomes if o.app is not None and o.app.kmsi_post_auth == "ALLOWED"]
+    if not outcomes:
+        return {}
+    chosen = (offered or outcomes)[0]
+    label = view.app_labels.get(chosen.app_id, chosen.app_id)
+    return timeline_data(None, chosen, title=f"everyone else on {label}")
 
 
 def evidence_files(report: AuditReport) -> dict[str, str]:

@@ -215,7 +215,11 @@ class Runbook:
         """
         found = getattr(self.procedure, "evidence_files", None)
         files: dict[str, str | bytes] = dict(found(made)) if found is not None else {}
-        timeline = (made.impact or {}).get("timeline") if isinstance(made, Plan) else None
+        timeline = (
+            (made.impact or {}).get("timeline")
+            if isinstance(made, Plan)
+            else getattr(made, "timeline", None)  # the audit's report
+        )
         if timeline:
             files[TIMELINE_FILE] = timeline_figure(timeline)
         for name, content in files.items():
