@@ -419,7 +419,7 @@ def test_a_plan_says_first_when_a_shared_policy_reaches_apps_not_named(org: Org)
     plan's first lines give the reach and name the 15 others before any field diff."""
     plan = post_auth.plan(org.client, {"apps": {"labels": ["Salesforce.com"]}})
     reach, warning = plan.warnings
-    assert "changes sign-in on 16" in reach and "acknowledge_reach: 16" in reach
+    assert "on 16 of the org" in reach and "acknowledge_reach: 16" in reach
     assert "'Any two factors' is shared" in warning and "reaches 15 app(s)" in warning
     assert "Slack" in warning and "Salesforce.com" not in warning
     assert plan.to_text().splitlines()[1:3] == [f"ATTENTION: {reach}", f"ATTENTION: {warning}"]
