@@ -70,6 +70,7 @@ from kmsi_lib.engine.impact import (
     check_acknowledgement,
 )
 from kmsi_lib.engine.impact_plan import (
+    app_plan,
     plan_impact,
     recheck_reach,
     with_impact,
@@ -244,6 +245,7 @@ __all__ = [
     "Verification",
     "WIDGET_DEFAULTS",
     "WriteListener",
+    "app_plan",
     "apply_plan",
     "bulk_values",
     "canonical",
