@@ -1,0 +1,257 @@
+"""The training exercises' self-checks, both ways, against the sandbox in-process.
+
+Each exercise is set up, checked unsolved, solved through the procedures (plan + apply, with
+the reach acknowledged where the plan asks for it) or the Admin Console stand-in, and checked
+solved. E1's typical mistake, widening KMSI to the shared policy, gets its own explanation.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from procedure_support import ATTESTATION, Org, apply_acknowledged, make_org
+
+from kmsi_lib import training
+from kmsi_lib.engine import Attestation
+from kmsi_lib.procedures import REGISTRY
+from kmsi_lib.training import console
+from kmsi_lib.training.exercises import LOST_LAPTOP_USER, SHADOW_RULE
+
+
+@pytest.fixture
+def org() -> Org:
+    return make_org()
+
+
+def run(org: Org, name: str, params: dict[str, Any], **options: Any) -> Any:
+    procedure = REGISTRY[name]
+    plan = procedure.plan(org.client, params)
+    return apply_acknowledged(procedure, org.client, plan, **options)
+
+
+def start(org: Org, key: str, tmp_path: Path) -> training.Verdict:
+    training.setup(key, client=org.client, workdir=tmp_path)
+    verdict = training.check(key, client=org.client, workdir=tmp_path)
+    assert verdict.solved is False, verdict
+    return verdict
+
+
+def solved(org: Org, key: str, tmp_path: Path) -> training.Verdict:
+    verdict = training.check(key, client=org.client, workdir=tmp_path)
+    assert verdict.solved is True, str(verdict)
+    return verdict
+
+
+E1_PARAMS = {"apps": {"labels": ["Workday", "GitHub Enterprise Cloud"]}, "prompt_frequency": "P7D"}
+
+
+def test_e1_solved_with_a_policy_of_their_own(org: Org, tmp_path: Path) -> None:
+    """A dedicated policy for the two apps, then the post-auth runbook, solves E1."""
+    start(org, "E1", tmp_path)
+    console.give_own_policy(
+        org.client, ["Workday", "GitHub Enterprise Cloud"], "Workday and GitHub"
+    )
+    run(org, "post_auth", E1_PARAMS)
+    verdict = solved(org, "E1", tmp_path)
+    assert any("Workday offers the prompt once a week" in r for r in verdict.right)
+
+
+def test_e1_widened_to_the_shared_policy_names_the_neighbour(org: Org, tmp_path: Path) -> None:
+    """Post-auth on the two apps while they share their policy reaches AWS: the check says so."""
+    start(org, "E1", tmp_path)
+    run(org, "post_auth", E1_PARAMS)
+    verdict = training.check("E1", client=org.client, workdir=tmp_path)
+    assert verdict.solved is False
+    assert any(
+        w.startswith(
+            "AWS IAM Identity Center on 'High assurance apps' now also offers the prompt:"
+            " KMSI was widened to a shared policy"
+        )
+        for w in verdict.wrong
+    ), verdict.wrong
+    assert any("Workday offers the prompt" in r for r in verdict.right)
+
+
+def test_e1_widened_to_the_default_policy_counts_the_apps(org: Org, tmp_path: Path) -> None:
+    """KMSI on Zoom's policy reaches its 15 neighbours: "Box and 15 other apps …"."""
+    start(org, "E1", tmp_path)
+    run(org, "post_auth", {"apps": {"labels": ["Zoom"]}, "prompt_frequency": "P7D"})
+    verdict = training.check("E1", client=org.client, workdir=tmp_path)
+    assert any(
+        "other apps on 'Any two factors' now also offer the prompt: KMSI was widened" in w
+        for w in verdict.wrong
+    ), verdict.wrong
+
+
+def test_e1_setup_is_idempotent_and_undoes_a_dedicated_policy(org: Org, tmp_path: Path) -> None:
+    """Setting E1 up again after solving it brings back its start (unsolved)."""
+    training.setup("E1", client=org.client, workdir=tmp_path)
+    console.give_own_policy(
+        org.client, ["Workday", "GitHub Enterprise Cloud"], "Workday and GitHub"
+    )
+    run(org, "post_auth", E1_PARAMS)
+    start(org, "E1", tmp_path)
+    start(org, "E1", tmp_path)
+    assert org.app_policy_id("Workday") == org.policy("ACCESS_POLICY", "High assurance apps")["id"]
+
+
+def test_e2_contractors_session_policy(org: Org, tmp_path: Path) -> None:
+    """A pre-auth session policy for Contractors with a short MFA lifetime solves E2."""
+    verdict = start(org, "E2", tmp_path)
+    assert any("Contractors still sign in under 'Default Policy'" in w for w in verdict.wrong)
+    org.sandbox.admin.set_org_settings({"preAuthKmsi": True})
+    params = {
+        "groups": ["Contractors"],
+        "factor_lifetime_minutes": 60,
+        "max_session_idle_minutes": 30,
+        "apps": {"labels": ["Okta Dashboard"]},
+    }
+    run(org, "pre_auth", params, attestation=Attestation(**ATTESTATION))
+    solved(org, "E2", tmp_path)
+
+
+def test_e2_too_long_a_lifetime_is_named(org: Org, tmp_path: Path) -> None:
+    """An MFA lifetime over the limit is wrong, with the number."""
+    start(org, "E2", tmp_path)
+    org.sandbox.admin.set_org_settings({"preAuthKmsi": True})
+    params = {
+        "groups": ["Contractors"],
+        "factor_lifetime_minutes": 240,
+        "apps": {"labels": ["Okta Dashboard"]},
+    }
+    run(org, "pre_auth", params, attestation=Attestation(**ATTESTATION))
+    verdict = training.check("E2", client=org.client, workdir=tmp_path)
+    assert verdict.solved is False
+    assert any("after 240 minutes" in w for w in verdict.wrong), verdict.wrong
+
+
+PARTNER = {
+    "title": "Stay signed in to the partner portal?",
+    "accept_button_text": "Yes, on this device",
+}
+
+
+def test_e3_partner_brand_only(org: Org, tmp_path: Path) -> None:
+    """The prompt text on the partner brand alone solves E3."""
+    start(org, "E3", tmp_path)
+    run(org, "prompt_text", {"brands": ["Acme Partners"], **PARTNER})
+    solved(org, "E3", tmp_path)
+
+
+def test_e3_all_brands_is_wrong(org: Org, tmp_path: Path) -> None:
+    """Naming every brand changes the default brand's prompt too: the check says so."""
+    start(org, "E3", tmp_path)
+    run(org, "prompt_text", {"brands": "all", **PARTNER})
+    verdict = training.check("E3", client=org.client, workdir=tmp_path)
+    assert verdict.solved is False
+    assert any("'Acme Corp'" in w and "changed too" in w for w in verdict.wrong), verdict.wrong
+
+
+def test_e4_lost_laptop(org: Org, tmp_path: Path) -> None:
+    """Revoking one user's sessions, devices and tokens solves E4."""
+    start(org, "E4", tmp_path)
+    run(
+        org,
+        "reset_sessions",
+        {"users": [LOST_LAPTOP_USER], "forget_devices": True, "oauth_tokens": True},
+    )
+    solved(org, "E4", tmp_path)
+
+
+def test_e4_remembered_device_kept_is_wrong(org: Org, tmp_path: Path) -> None:
+    """Sessions revoked but the device remembered: not solved, and why."""
+    start(org, "E4", tmp_path)
+    run(
+        org,
+        "reset_sessions",
+        {"users": [LOST_LAPTOP_USER], "forget_devices": False, "oauth_tokens": True},
+    )
+    verdict = training.check("E4", client=org.client, workdir=tmp_path)
+    assert verdict.solved is False
+    assert any("remembered device" in w for w in verdict.wrong), verdict.wrong
+
+
+def test_e4_without_the_witness_cannot_decide(org: Org, tmp_path: Path) -> None:
+    """With no sandbox witness the check says it cannot decide (no session API in Okta)."""
+    from kmsi_lib.engine import witness
+
+    training.setup("E4", client=org.client, workdir=tmp_path)
+    with witness.installed(None):
+        verdict = training.check("E4", client=org.client, workdir=tmp_path)
+    assert verdict.solved is None
+
+
+def test_e5_shadowed_rule(org: Org, tmp_path: Path) -> None:
+    """Moving the Everyone rule below the pilot rule solves E5."""
+    verdict = start(org, "E5", tmp_path)
+    assert any(SHADOW_RULE in w and "never applies" in w for w in verdict.wrong), verdict.wrong
+    console.move_rule(org.client, "Okta Dashboard", SHADOW_RULE, 2)
+    solved(org, "E5", tmp_path)
+
+
+def test_e5_deactivating_also_fixes(org: Org, tmp_path: Path) -> None:
+    """Deactivating the shadowing rule is a fix too."""
+    start(org, "E5", tmp_path)
+    console.deactivate_rule(org.client, "Okta Dashboard", SHADOW_RULE)
+    solved(org, "E5", tmp_path)
+
+
+def test_e6_rollback(org: Org, tmp_path: Path) -> None:
+    """An apply, then its rollback, brings the org back to the start: E6 solved."""
+    verdict = start(org, "E6", tmp_path)
+    assert any("nothing has changed" in w for w in verdict.wrong)
+    result = run(org, "post_auth", {"apps": {"labels": ["Slack"]}, "prompt_frequency": "P7D"})
+    verdict = training.check("E6", client=org.client, workdir=tmp_path)
+    assert verdict.solved is False and "not back" in verdict.wrong[0]
+    run(org, "rollback", {"apply_result": result.to_dict()})
+    solved(org, "E6", tmp_path)
+
+
+def test_hints_nudge_first_then_the_way(tmp_path: Path) -> None:
+    """Level 1 names no parameter value of the solution; the last level does."""
+    for key, ex in training.EXERCISES.items():
+        first = training.hint(key, workdir=tmp_path)
+        assert first.startswith("Hint 1 of"), first
+        for giveaway in ("P7D", "console.", "forget_devices", "rule_name", "'Acme Partners'", "60"):
+            assert giveaway not in first, (key, first)
+        last = training.hint(key, level=len(ex.hints), workdir=tmp_path)
+        assert "ask again" not in last
+    assert training.Progress.load(tmp_path).exercises["E1"]["hints"] == 1
+
+
+def test_progress_round_trip(tmp_path: Path) -> None:
+    """The progress file keeps checks, hints and the solved time across loads."""
+    state = training.Progress.load(tmp_path)
+    state.started("E1", {"offers": {}})
+    state.checked("E1", False)
+    state.checked("E1", True)
+    state.hinted("E2")
+    path = state.save()
+    again = training.Progress.load(tmp_path)
+    assert again.exercises == state.exercises
+    assert json.loads(path.read_text())["version"] == 1
+    table = training.progress(tmp_path)
+    assert table.solved == 1
+    assert "1 of 6 exercises solved" in str(table)
+    assert "<table>" in table._repr_html_()
+    rows = {row[0]: row for row in table.rows}
+    assert rows["E1"][2].startswith("solved") and rows["E1"][3] == "2"
+    assert rows["E3"][2] == "not started"
+
+
+def test_check_before_setup_asks_for_it(org: Org, tmp_path: Path) -> None:
+    """A check with no recorded start cannot decide and says to set up first."""
+    verdict = training.check("E3", client=org.client, workdir=tmp_path)
+    assert verdict.solved is None and "set up" in verdict.notes[0]
+
+
+def test_training_refuses_a_real_org(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exercises write to the org they check: never a real one."""
+    from kmsi_lib.errors import ConfigError
+
+    monkeypatch.setenv("OKTA_ORG_URL", "https://acme.okta.com")
+    with pytest.raises(ConfigError, match="only against the sandbox"):
+        training.connect()
