@@ -53,7 +53,7 @@ def give_own_policy(client: OktaClient | None, apps: list[str], policy_name: str
     target = policies_api.find_policy_by_name(client, "ACCESS_POLICY", policy_name)
     if target is None:
         source = policies_api.get_policy(client, str(current_id))
-        body = {
+        body: dict[str, Any] = {
             "type": "ACCESS_POLICY",
             "name": policy_name,
             "description": f"Copied from {source['name']!r} for {', '.join(apps)}",
@@ -66,8 +66,8 @@ def give_own_policy(client: OktaClient | None, apps: list[str], policy_name: str
         ):
             if rule["name"] in new_rules:  # the catch-all rule Okta created with the policy
                 mine = new_rules[rule["name"]]
-                body = {**writable(rule), "priority": mine.get("priority")}
-                policies_api.replace_rule(client, target["id"], mine["id"], body)
+                same = {**writable(rule), "priority": mine.get("priority")}
+                policies_api.replace_rule(client, target["id"], mine["id"], same)
             else:
                 policies_api.create_rule(client, target["id"], writable(rule))
     for label in apps:

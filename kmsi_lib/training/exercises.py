@@ -207,7 +207,8 @@ def _check_e2(client: OktaClient, start: dict[str, Any]) -> Verdict:
     if now_else != start.get("everyone_else"):
         wrong.append(
             "everyone else's global session changed too (now "
-            f"{now_else[-1] if now_else else 'none'}): the stricter policy must name Contractors only"
+            f"{now_else[-1] if now_else else 'none'}): the stricter policy must name"
+            " Contractors only"
         )
     else:
         right.append("everyone else keeps the global session they had at the start")
@@ -485,7 +486,8 @@ EXERCISES: dict[str, Exercise] = {
             "E3",
             "The prompt text of the partner brand",
             f"On the {PARTNER_BRAND} sign-in page only, the prompt's title must read"
-            f" {PARTNER_PROMPT['title']!r} and its accept button {PARTNER_PROMPT['acceptButtonText']!r}.",
+            f" {PARTNER_PROMPT['title']!r} and its accept button"
+            f" {PARTNER_PROMPT['acceptButtonText']!r}.",
             ("30_prompt_text.ipynb",),
             (
                 "Each brand has its own sign-in page, and the prompt text lives on that page.",

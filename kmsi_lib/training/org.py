@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from kmsi_lib.engine import EVERYONE_ELSE, Cohort, OrgView, org_view_from
-from kmsi_lib.engine.evaluate import evaluate
-from kmsi_lib.engine.evaluate import cohorts_for
+from kmsi_lib.engine.evaluate import cohorts_for, evaluate
 from kmsi_lib.errors import ConfigError
 from kmsi_lib.okta import protocol
 from kmsi_lib.okta.resources import apps as apps_api

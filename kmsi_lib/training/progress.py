@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ _VERSION = 1
 
 def now() -> str:
     """The current UTC time, ISO-8601 with seconds."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -124,7 +124,8 @@ class ProgressTable:
     def __str__(self) -> str:
         widths = [max(len(r[i]) for r in (self.headers, *self.rows)) for i in range(5)]
         lines = [
-            "  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in (self.headers, *self.rows)
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+            for row in (self.headers, *self.rows)
         ]
         lines.append(f"{self.solved} of {len(self.rows)} exercises solved")
         return "\n".join(lines)

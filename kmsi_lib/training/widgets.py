@@ -29,7 +29,7 @@ def buttons(key: str, *, reset: Callable[[], Any] | None = None) -> Any:
         out.clear_output()
         with out:
             try:
-                display(action())
+                display(action())  # type: ignore[no-untyped-call]  # IPython is untyped
             except Exception as exc:  # noqa: BLE001 - shown to the trainee, not swallowed
                 print(f"{type(exc).__name__}: {exc}")
 
