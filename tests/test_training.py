@@ -255,3 +255,81 @@ def test_training_refuses_a_real_org(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OKTA_ORG_URL", "https://acme.okta.com")
     with pytest.raises(ConfigError, match="only against the sandbox"):
         training.connect()
+
+
+# ---- the notebooks ---------------------------------------------------------------------------
+
+TRAINING = Path(__file__).resolve().parent.parent / "training"
+
+
+def test_training_notebooks_are_built_from_their_sources() -> None:
+    """Every training notebook matches its source: kernelspec, stable ids, no outputs."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("training_build", TRAINING / "_build.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    assert build.main(["--check"]) == 0
+    names = sorted(p.name for p in (TRAINING / "notebooks").glob("*.ipynb"))
+    assert names[0] == "00_start_here.ipynb"
+    assert {f"{k}_" for k in training.EXERCISES} <= {n[:3] for n in names}
+    for name in names:
+        notebook = json.loads((TRAINING / "notebooks" / name).read_text())
+        assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+        assert all(not c.get("outputs") for c in notebook["cells"])
+        assert "sandbox-token" not in json.dumps(notebook)
+
+
+def test_each_exercise_notebook_has_setup_check_hint_and_progress() -> None:
+    """An exercise notebook sets up, checks, hints and shows progress for its own key."""
+    for key, ex in training.EXERCISES.items():
+        text = (TRAINING / "src" / ex.notebook.replace(".ipynb", ".py")).read_text()
+        assert f'EXERCISE = "{key}"' in text
+        for call in (
+            "training.setup(EXERCISE)",
+            "training.check(EXERCISE)",
+            "training.hint(EXERCISE)",
+            "training.progress()",
+            "buttons(EXERCISE",
+        ):
+            assert call in text, (key, call)
+        for runbook in ex.runbooks:
+            assert runbook in text
+
+
+@pytest.mark.slow
+def test_start_here_and_an_exercise_run_headless(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """papermill runs 00_start_here and E3 against a served sandbox; E3's check says unsolved."""
+    import papermill
+
+    from kmsi_lib.sandbox import Sandbox
+
+    sandbox = Sandbox(seed="default")
+    for name in [n for n in __import__("os").environ if n.startswith("OKTA_")]:
+        monkeypatch.delenv(name)
+    root = str(Path(__file__).resolve().parent.parent)
+    monkeypatch.setenv("PYTHONPATH", root)
+    with sandbox.serve(port=0) as url:
+        monkeypatch.setenv("OKTA_ORG_URL", url)
+        monkeypatch.setenv("OKTA_API_TOKEN", sandbox.token)
+        monkeypatch.setenv("KMSI_SANDBOX_ADMIN_URL", url)
+        for name in ("00_start_here.ipynb", "E3_partner_prompt.ipynb"):
+            papermill.execute_notebook(
+                str(TRAINING / "notebooks" / name),
+                str(tmp_path / name),
+                cwd=str(tmp_path),
+                kernel_name="python3",
+                progress_bar=False,
+            )
+    executed = json.loads((tmp_path / "E3_partner_prompt.ipynb").read_text())
+    outputs = json.dumps([c.get("outputs") for c in executed["cells"]])
+    assert "E3: not solved yet." in outputs
+    assert "Hint 1 of 3" in outputs
+    start_here = json.dumps(json.loads((tmp_path / "00_start_here.ipynb").read_text()))
+    assert "Global session policies" in start_here and "image/png" in start_here
+    assert sandbox.token not in start_here and sandbox.token not in outputs
+    progress = training.Progress.load(tmp_path)
+    assert progress.exercises["E3"]["checks"] == 1

@@ -130,6 +130,10 @@ class ProgressTable:
         lines.append(f"{self.solved} of {len(self.rows)} exercises solved")
         return "\n".join(lines)
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain-text form (papermill, terminals): the text, not the dataclass."""
+        printer.text(str(self))
+
     def _repr_html_(self) -> str:
         summary = f"<p>{self.solved} of {len(self.rows)} exercises solved</p>"
         return html_table(self.headers, self.rows) + summary

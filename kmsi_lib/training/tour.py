@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kmsi_lib.engine import html_table
 from kmsi_lib.engine.outcome import AppRule, SessionRule, duration_words, minutes_words
@@ -25,11 +26,17 @@ class Table:
     rows: tuple[tuple[str, ...], ...]
 
     def __str__(self) -> str:
-        widths = [max(len(r[i]) for r in (self.headers, *self.rows)) for i in range(len(self.headers))]
+        widths = [
+            max(len(r[i]) for r in (self.headers, *self.rows)) for i in range(len(self.headers))
+        ]
         lines = [self.caption]
         for row in (self.headers, *self.rows):
             lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
         return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain-text form (papermill, terminals): the text, not the dataclass."""
+        printer.text(str(self))
 
     def _repr_html_(self) -> str:
         return f"<p><b>{self.caption}</b></p>" + html_table(self.headers, self.rows)

@@ -56,6 +56,10 @@ class Verdict:
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain-text form (papermill, terminals): the text, not the dataclass."""
+        printer.text(str(self))
+
     def _repr_html_(self) -> str:
         colour = "#1a7f37" if self.solved else ("#9a6700" if self.solved is None else "#cf222e")
         parts = [f'<p style="color:{colour};font-weight:bold">{html.escape(self.headline)}</p>']

@@ -101,17 +101,24 @@ print("pre-auth 'Keep me signed in' is", {True: "on", False: "off", None: "unkno
 #
 # The timeline below plays two working weeks for a KMSI Pilot member on the Okta Dashboard:
 # once for a user who answers "Stay signed in", once for one who declines. Each marker is a
-# moment the user is asked for something.
+# moment the user is asked for something, or a session ends. (The model and its limits are
+# in `docs/TIMELINE.md`.)
 
 # %%
 outcome = evaluate(snap.view, pilot, dashboard)
 kept, declined = (timeline(outcome, stay_signed_in=answer) for answer in (True, False))
 for played in (kept, declined):
-    print(played.summary())
+    print("\n".join(played.describe().splitlines()[:6]), end="\n\n")
 png = timeline_png(None, [kept, declined], title="KMSI Pilot on the Okta Dashboard")
 display(HTML(timeline_html(png, "Two working weeks, with and without 'Stay signed in'")))
 
 # %% [markdown]
+# Look at the first evening: the answer alone does not keep anyone signed in. Whether a
+# session outlives a closed browser is decided by the *global session* rule that applies
+# (here the Default Rule); the app rule only decides whether the question is asked. That is
+# the two policies working together, and the reason a KMSI change always starts with
+# reading both.
+#
 # ## 5. See before you change: the impact view
 #
 # Every writing runbook shows a **plan** first and writes nothing until you apply it. The
