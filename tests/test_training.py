@@ -333,3 +333,17 @@ def test_start_here_and_an_exercise_run_headless(
     assert sandbox.token not in start_here and sandbox.token not in outputs
     progress = training.Progress.load(tmp_path)
     assert progress.exercises["E3"]["checks"] == 1
+
+
+def test_the_command_line_sets_up_and_checks(
+    org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m kmsi_lib.training setup/check/progress`` (a facilitator's one command)."""
+    from kmsi_lib.training import __main__ as cli
+
+    monkeypatch.setattr(training, "connect", lambda client=None: org.client)
+    assert cli.main(["setup", "E3", "--workdir", str(tmp_path)]) == 0
+    assert cli.main(["check", "E3", "--workdir", str(tmp_path)]) == 1
+    assert "E3: not solved yet." in capsys.readouterr().out
+    assert cli.main(["progress", "--workdir", str(tmp_path)]) == 0
+    assert "0 of 6 exercises solved" in capsys.readouterr().out
