@@ -347,3 +347,12 @@ def test_the_command_line_sets_up_and_checks(
     assert "E3: not solved yet." in capsys.readouterr().out
     assert cli.main(["progress", "--workdir", str(tmp_path)]) == 0
     assert "0 of 6 exercises solved" in capsys.readouterr().out
+
+
+def test_e6_rollback_of_a_prompt_text_change(org: Org, tmp_path: Path) -> None:
+    """A sign-in page change rolled back counts as well (its System Log events are seen)."""
+    start(org, "E6", tmp_path)
+    result = run(org, "prompt_text", {"brands": ["Acme Partners"], **PARTNER})
+    assert training.check("E6", client=org.client, workdir=tmp_path).solved is False
+    run(org, "rollback", {"apply_result": result.to_dict()})
+    solved(org, "E6", tmp_path)

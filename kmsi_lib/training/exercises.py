@@ -414,7 +414,9 @@ def _check_e6(client: OktaClient, start: dict[str, Any]) -> Verdict:
     state = comparable_state(client)
     events = logs_api.list_log_events(client, since=str(start["since"]))
     written = [
-        e for e in events if str(e.get("eventType", "")).startswith(("policy.", "application."))
+        e
+        for e in events
+        if str(e.get("eventType", "")).startswith(("policy.", "application.", "system."))
     ]
     if state == start.get("state"):
         if not written:

@@ -34,11 +34,10 @@ print(training.setup(EXERCISE))
 # %% [markdown]
 # ## Do the task
 #
-# Open `30_prompt_text.ipynb` in this folder and use its form: plan first, read the plan
-# and its impact
-# section, then apply. Some fixes are not runbook changes but clicks in the Okta Admin
-# Console; against the sandbox this notebook offers them as functions, to call in the empty
-# cell below if you decide you need one:
+# Open [30_prompt_text.ipynb](30_prompt_text.ipynb) in this folder and use its form: plan
+# first, read the plan and its impact section, then apply. Some fixes are not runbook
+# changes but clicks in the Okta Admin Console; against the sandbox this notebook offers
+# them as functions, to call in the empty cell below if you decide you need one:
 #
 # * `console.give_own_policy(None, ["App label", ...], "New policy name")`: Applications >
 #   the app > Sign On > User authentication, choosing a new policy (a copy of the current one);
