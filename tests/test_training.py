@@ -356,3 +356,23 @@ def test_e6_rollback_of_a_prompt_text_change(org: Org, tmp_path: Path) -> None:
     assert training.check("E6", client=org.client, workdir=tmp_path).solved is False
     run(org, "rollback", {"apply_result": result.to_dict()})
     solved(org, "E6", tmp_path)
+
+
+def test_the_buttons_check_hint_and_reset(
+    org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notebook's buttons call check, hint and the given reset, and show what they return."""
+    from kmsi_lib.training.widgets import buttons
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(training, "connect", lambda client=None: org.client)
+    resets: list[str] = []
+    box = buttons("E3", reset=lambda: resets.append("reset") or "reset done")
+    check, hint, reset = box.children[0].children
+    training.setup("E3")
+    check.click()
+    hint.click()
+    reset.click()
+    entry = training.Progress.load(tmp_path).exercises["E3"]
+    assert entry["checks"] == 1 and entry["hints"] == 1
+    assert resets == ["reset"]

@@ -138,11 +138,11 @@ def _check_e1(client: OktaClient, start: dict[str, Any]) -> Verdict:
         reason = "KMSI was widened to a shared policy"
         if policy_id in target_policies:
             reason += (
-                f": a rule of {name!r} applies to every app on it, and"
-                f" {' and '.join(TARGET_APPS)} still share it with {_listed(labels)}"
+                f" (a rule of {name!r} applies to every app on it, and"
+                f" {' and '.join(TARGET_APPS)} still share it with {_listed(labels)})"
             )
         else:
-            reason += f": every app assigned to {name!r} follows its rules"
+            reason += f" (every app assigned to {name!r} follows its rules)"
         verb = "offers" if len(labels) == 1 else "offer"
         wrong.append(f"{_listed(labels)} on {name!r} now also {verb} the prompt: {reason}")
     if not widened:
