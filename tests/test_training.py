@@ -197,6 +197,7 @@ def test_e5_deactivating_also_fixes(org: Org, tmp_path: Path) -> None:
     start(org, "E5", tmp_path)
     console.deactivate_rule(org.client, "Okta Dashboard", SHADOW_RULE)
     solved(org, "E5", tmp_path)
+    start(org, "E5", tmp_path)  # set up again: the shadowing rule is back, active and first
 
 
 def test_e6_rollback(org: Org, tmp_path: Path) -> None:
@@ -376,3 +377,15 @@ def test_the_buttons_check_hint_and_reset(
     entry = training.Progress.load(tmp_path).exercises["E3"]
     assert entry["checks"] == 1 and entry["hints"] == 1
     assert resets == ["reset"]
+
+
+@pytest.mark.parametrize("key", ["E1", "E2", "E3", "E5"])
+def test_setup_twice_is_setup_once(org: Org, key: str) -> None:
+    """A set-up repeated leaves the org and the recorded start as one set-up did."""
+    from procedure_support import comparable_snapshot
+
+    ex = training.exercise(key)
+    first = ex.setup(org.client)
+    once = comparable_snapshot(org.sandbox)
+    assert ex.setup(org.client) == first
+    assert comparable_snapshot(org.sandbox) == once

@@ -366,8 +366,11 @@ def _setup_e5(client: OktaClient) -> dict[str, Any]:
     if shadow is None:
         policies_api.create_rule(client, policy["id"], body)
     else:
-        policies_api.replace_rule(client, policy["id"], shadow["id"], body)
-        policies_api.activate_rule(client, policy["id"], shadow["id"])
+        current = {k: shadow.get(k) for k in ("priority", "conditions", "actions")}
+        if current != {k: body.get(k) for k in current}:
+            policies_api.replace_rule(client, policy["id"], shadow["id"], body)
+        if shadow.get("status") != "ACTIVE":
+            policies_api.activate_rule(client, policy["id"], shadow["id"])
     return {"everyone_else": _app_words(read(client), EVERYONE_ELSE)}
 
 
