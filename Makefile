@@ -22,8 +22,8 @@ lab: $(STAMP)
 	$(BIN)/kmsi lab
 
 test: $(STAMP)
-	$(BIN)/ruff check kmsi_lib tests notebooks
-	$(BIN)/ruff format --check kmsi_lib tests notebooks
+	$(BIN)/ruff check kmsi_lib tests notebooks training
+	$(BIN)/ruff format --check kmsi_lib tests notebooks training
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

@@ -181,3 +181,17 @@ def test_defaults_choose_nothing(path: Path, tmp_path: Path) -> None:
         rb.plan()
     assert err.value.field == UNNAMED_SELECTION[procedure], str(err.value)
     assert [r for r in sb.admin.requests() if r["method"] != "GET"] == []
+
+
+def test_training_notebooks_are_in_sync_with_their_sources() -> None:
+    """training/notebooks/*.ipynb are what training/_build.py makes of training/src/*.py."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "training" / "_build.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
