@@ -189,7 +189,7 @@ def test_training_notebooks_are_in_sync_with_their_sources() -> None:
     import sys
 
     done = subprocess.run(
-        [sys.executable, str(ROOT / "training" / "_build.py"), "--check"],
+        [sys.executable, str(NOTEBOOKS.parent / "training" / "_build.py"), "--check"],
         capture_output=True,
         text=True,
         timeout=120,
