@@ -303,7 +303,7 @@ def apply_plan(
     checks.extend(_conflicts.rewritten_after_us(result.applied, result.before_state))
     targets = _witness_targets([replace(change, ref=ref) for change, ref in written])
     others, notes = _conflicts.close_witness(
-        client, witness, targets, client.journal.entries[mark:]
+        client, witness, targets, client.journal.entries[mark:], record=result.system_log
     )
     checks.extend(others)
     result.notes.extend(notes)
