@@ -1,6 +1,6 @@
 """The ``kmsi`` command line: one argparse parser, a subcommand per task.
 
-``kmsi run | demo | evidence {list,verify,anchor} | lab | sandbox``. Each
+``kmsi run | demo | drift | evidence {list,verify,anchor} | lab | sandbox``. Each
 subcommand's arguments are defined once, by the module that does the work
 (an ``add_arguments(parser)`` function), and run by that module's handler
 (``main(args) -> int``, the exit code); :data:`COMMANDS` names both. The
@@ -48,6 +48,10 @@ COMMANDS: dict[str, Command] = {
         "kmsi_lib.runbooks.demo",
         "add_demo_arguments",
         "demo_main",
+    ),
+    "drift": Command(
+        "compare the org with the last verified apply of each procedure (read-only)",
+        "kmsi_lib.runbooks.drift",
     ),
     "evidence": Command("list or verify recorded evidence (hash chain)", "kmsi_lib.evidence.cli"),
     "lab": Command(
