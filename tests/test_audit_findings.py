@@ -171,7 +171,7 @@ def test_a_clean_org_says_no_findings(sandbox: Sandbox, okta: OktaClient) -> Non
 def test_the_evidence_files_agree_with_the_report(sandbox: Sandbox, okta: OktaClient) -> None:
     report = audit.run(okta, {"include_brands": False})
     files = audit.evidence_files(report)
-    assert set(files) == {"findings.json", "findings.csv"}
+    assert set(files) == {"findings.json", "findings.csv", "findings.sarif", "compliance.json"}
     document = json.loads(files["findings.json"])
     assert document["findings"] == report.to_dict()["findings"]
     assert document["counts"] == report.counts() and document["org_url"] == report.org_url

@@ -31,6 +31,7 @@ and users the rules name are read (for their names).
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
@@ -58,6 +59,13 @@ from kmsi_lib.engine import (
 from kmsi_lib.engine.evaluate import evaluate
 from kmsi_lib.errors import ParameterError
 from kmsi_lib.procedures import audit_read
+from kmsi_lib.procedures.audit_compliance import (
+    COMPLIANCE_JSON,
+    FINDINGS_SARIF,
+    compliance_document,
+    control_results,
+    sarif,
+)
 from kmsi_lib.procedures.audit_reach import org_reach
 from kmsi_lib.procedures.audit_rules import (
     ADMIN_CONSOLE_LABEL,
@@ -304,6 +312,13 @@ class AuditReport:
         ]
         for title, header, rows in self._sections():
             lines += ["", title, _table(header, rows)]
+        failed = [r for r in control_results(self.sign_on_policies) if not r.passed]
+        lines += ["", f"DISA Okta IDaaS STIG checks: {len(failed)} failed"]
+        lines += [
+            f"  {r.control} ({r.stig_id}) {r.policy} > {r.rule}: expected {r.expected},"
+            f" found {r.actual}"
+            for r in failed
+        ]
         lines += ["", *timeline_lines(self.timeline)] if self.timeline else []
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -322,6 +337,24 @@ class AuditReport:
         ]
         for title, header, rows in self._sections():
             parts.append(f"<h4>{esc(title)}</h4>" + html_table(header, rows))
+        checked = control_results(self.sign_on_policies)
+        parts.append(
+            "<h4>DISA Okta IDaaS STIG checks</h4>"
+            + html_table(
+                ("control", "STIG id", "policy > rule", "result", "expected", "found"),
+                [
+                    (
+                        r.control,
+                        r.stig_id,
+                        f"{r.policy} > {r.rule}",
+                        "pass" if r.passed else "FAIL",
+                        r.expected,
+                        r.actual,
+                    )
+                    for r in checked
+                ],
+            )
+        )
         if self.timeline:
             parts.append(timeline_section_html(self.timeline))
         parts += [f"<p>note: {esc(n)}</p>" for n in self.notes]
@@ -431,13 +464,20 @@ def _timeline(reach: Any) -> dict[str, Any]:
 
 
 def evidence_files(report: AuditReport) -> dict[str, str]:
-    """The files a runbook writes beside ``result.json``: ``findings.json`` and ``findings.csv``.
+    """The files a runbook writes beside ``result.json``: ``findings.json``, ``findings.csv``,
+    ``findings.sarif`` (SARIF 2.1.0) and ``compliance.json`` (the DISA STIG checks).
 
     Both hold the report's findings (the CSV's columns are
     :data:`~kmsi_lib.procedures.audit_table.FINDING_COLUMNS`); the runner's
     ledger hashes them with the run's other files.
     """
-    return findings_files(report.findings, org_url=report.org_url, created_at=report.created_at)
+    files = findings_files(report.findings, org_url=report.org_url, created_at=report.created_at)
+    results = control_results(report.sign_on_policies)
+    files[FINDINGS_SARIF] = json.dumps(
+        sarif(report.findings, results, org_url=report.org_url), indent=2, sort_keys=True
+    )
+    files[COMPLIANCE_JSON] = json.dumps(compliance_document(results), indent=2, sort_keys=True)
+    return files
 
 
 def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> AuditReport:
