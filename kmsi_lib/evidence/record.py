@@ -118,6 +118,8 @@ class RunMeta:
     operator: str
     org_url: str
     approved_plan: Mapping[str, Any] | None = None
+    #: the signed approval the apply went ahead on, or why none was needed (the sandbox)
+    approval: Mapping[str, Any] | None = None
 
 
 def build_record(
@@ -154,6 +156,7 @@ def build_record(
         "notebook": {"path": meta.notebook, "template_sha256": meta.template_sha256},
         "parameters": dict(meta.parameters),
         "approved_plan": dict(meta.approved_plan) if meta.approved_plan else None,
+        **({"approval": dict(meta.approval)} if meta.approval else {}),
         "plan": res.get("plan"),
         "before_state": _before_state(res),
         "apply_result": res.get("apply_result"),

@@ -275,6 +275,13 @@ def run_notebook(
     evidence.check_ledger(root, expect=expect)
     approved: dict[str, Any] | None = None
     approved_meta: dict[str, Any] | None = None
+    required = approval.approval_required(credentials.org_url, env)
+    if mode == "apply" and required and approved_plan is None:
+        raise ParameterError(
+            "approved-plan",
+            "an apply to this org needs the approved plan: --approved-plan naming the plan"
+            " run, signed off with kmsi approve by someone other than the operator",
+        )
     if approved_plan is not None:
         approved, source = approval.approved(
             approved_plan,
@@ -292,6 +299,15 @@ def run_notebook(
             "ledger_hash": source.entry.get("hash"),
             "fingerprint": approved.get("fingerprint"),
             "digest": approved.get("digest"),
+            "approval": approval.signed_approval(
+                root,
+                str(source.record.get("run_id")),
+                change_id=change_id,
+                plan_digest=str(approved.get("digest", "")),
+                operator=operator_name(env),
+                operator_public_key=approval.operator_key(env),
+                required=required,
+            ),
         }
     verified_inputs = _verify_evidence_inputs(run.procedure, run.values, root, expect)
 
@@ -394,6 +410,15 @@ def _record(
         operator=operator_name(env),
         org_url=org_url,
         approved_plan=approved_meta,
+        approval=(
+            approved_meta.get("approval")
+            if approved_meta
+            else (
+                {"required": False, "status": "not required: a sandbox org (no approved plan)"}
+                if mode == "apply" and not approval.approval_required(org_url, env)
+                else None
+            )
+        ),
     )
     recorded = evidence.record_run(
         root,
