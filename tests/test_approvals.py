@@ -172,12 +172,28 @@ def test_a_valid_approval_is_accepted_and_recorded(
     )  # fmt: skip
     assert approve.main(args) == 0
     assert "approved" in capsys.readouterr().out
-    done = w.run("apply", approved_plan=plan_dir)
+    os.environ["KMSI_REPORT_PDF"] = "1"
+    try:
+        done = w.run("apply", approved_plan=plan_dir)
+    finally:
+        os.environ.pop("KMSI_REPORT_PDF")
     assert done.exit_code == 0, done.message
     assert done.record is not None
     granted = done.record["approved_plan"]["approval"]
     assert granted["status"] == "valid" and granted["approver"] == "ann@acme.example"
     assert done.record["approval"] == granted
+    # the report: no code, the approval in the banner, covered by the ledger; the PDF too
+    assert done.run_dir is not None
+    report = (done.run_dir / "report.html").read_text()
+    assert "valid signature by ann@acme.example" in report and "rb.plan()" not in report
+    assert 'class="kmsi-impact"' in report and "Okta&#x27;s System Log" in report
+    assert "Rolling it back" in report
+    assert {"report.html", "report.pdf"} <= set(done.record["files"])
+    assert (done.run_dir / "report.pdf").read_bytes().startswith(b"%PDF")
+    # the report is covered by the ledger like every file; the one problem left is the
+    # approval forged in the test above
+    assert {p.kind for p in evidence.verify(w.root).problems} <= {"approval"}
+    _screenshot_banner(done.run_dir / "report.html")
     # as the operator, ann may not apply what she approved
     os.environ["KMSI_OPERATOR"] = "ann@acme.example"
     try:
@@ -197,3 +213,25 @@ def test_keys_new_writes_an_openssh_pair_and_never_overwrites(tmp_path: Path) ->
     assert b"OPENSSH PRIVATE KEY" in (tmp_path / "k").read_bytes()
     with pytest.raises(Exception, match="exists"):
         approvals.new_key(tmp_path / "k")
+
+
+def _screenshot_banner(page_path: Path) -> None:
+    """The report in headless chromium: its banner shows the approver and the signature."""
+    from test_browser_lab import CHROMIUM, CHROMIUM_ARGS, OUTPUT
+
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is missing in CI")
+        return
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(page_path.as_uri())
+        expect(page.locator(".kmsi-evidence-header")).to_be_visible()
+        approval_row = page.locator(".kmsi-approval")
+        expect(approval_row).to_contain_text("valid signature by ann@acme.example")
+        OUTPUT.mkdir(exist_ok=True)
+        page.screenshot(path=str(OUTPUT / "report_banner.png"))
+        browser.close()

@@ -42,6 +42,7 @@ from kmsi_lib.errors import ConfigError, EvidenceError, ParameterError
 from kmsi_lib.runbooks import approval, interrupts
 from kmsi_lib.runbooks.approval import check_approved_plan
 from kmsi_lib.runbooks.contract import CHANGE_ID_PATTERN, MODES, OUTCOME_FAILED
+from kmsi_lib.runbooks.report import report_files
 
 __all__ = [
     "EXIT_FAILED",
@@ -428,6 +429,7 @@ def _record(
         error=failure,
         secrets=evidence.known_secrets(env),
         captured={"<papermill log>": log.getvalue().encode()},
+        report=report_files,
     )
     if recorded.quarantined:
         found = evidence.describe_hits(recorded.secret_hits)
