@@ -333,9 +333,11 @@ class ResetReport:
     sandbox: str
 
     def describe(self) -> str:
+        """One line: the workspace, what was restored, how the org was reset."""
+        names = self.restored if len(self.restored) <= 3 else [*self.restored[:3], "..."]
         return (
             f"{self.workspace}: restored {len(self.restored)} file(s)"
-            f" ({', '.join(self.restored)}); {self.sandbox}"
+            f" ({', '.join(names)}); {self.sandbox}"
         )
 
 
