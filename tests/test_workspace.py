@@ -232,3 +232,14 @@ def test_forms_appear_by_themselves_in_the_lab(
         monkeypatch.setenv(INTERACTIVE_ENV, value)
     namespace = {"mode": "plan", "evidence_dir": str(tmp_path), "interactive": False}
     assert Runbook.from_parameters("audit", namespace).interactive is interactive
+
+
+def test_a_second_lab_for_the_same_trainee_is_refused(tmp_path: Path) -> None:
+    """Two labs would save two orgs into one state file: the second one does not start."""
+    space = ws.create_workspace("t1", workspace_root=tmp_path)
+    ws.note_lab(space, "http://127.0.0.1:9")  # this (live) process serves it
+    lab = Lab(port=1, trainee="t1", workspace_root=tmp_path, open_browser=False)
+    with pytest.raises(ConfigError, match="already served by a running lab"):
+        lab.start()
+    lab.close()
+    assert ws.running_lab(space) == "http://127.0.0.1:9"

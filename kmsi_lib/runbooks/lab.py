@@ -195,6 +195,12 @@ class Lab:
 
         space = self.workspace
         if space is not None:
+            other = workspaces.running_lab(space)
+            if other is not None:  # two labs would save one org over the other's
+                raise ConfigError(
+                    f"{space.trainee}'s workspace is already served by a running lab"
+                    f" (its sandbox: {other}); stop that one first"
+                )
             workspaces.create_workspace(
                 space.trainee, workspace_root=space.path.parent, seed=self.seed
             )

@@ -60,6 +60,7 @@ __all__ = [
     "reset_sandbox",
     "reset_trainee",
     "restore",
+    "running_lab",
     "templates",
     "workspace_for",
 ]
@@ -277,8 +278,8 @@ def _alive(pid: object) -> bool:
     return True
 
 
-def _running_lab(workspace: Workspace) -> str | None:
-    """The admin URL of the lab serving the workspace, if one still runs."""
+def running_lab(workspace: Workspace) -> str | None:
+    """The sandbox URL of the lab serving the workspace, if one still runs."""
     info = _read_json(workspace.lab_file)
     if not isinstance(info, dict) or not _alive(info.get("pid")):
         return None
@@ -300,7 +301,7 @@ def reset_sandbox(
     is the test seam for an in-process sandbox.
     """
     seed = workspace.seed()
-    url = admin_url or _running_lab(workspace)
+    url = admin_url or running_lab(workspace)
     if url is not None:
         from urllib.parse import urlsplit
 
