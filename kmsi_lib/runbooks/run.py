@@ -2,15 +2,18 @@
 
 ``kmsi run NOTEBOOK -f PARAMS.yaml --mode plan|apply [--change CHG-ID] [--approved-plan EVIDENCE]``
 
-1. validates the params file against the notebook and its procedure, and the
-   credentials in the environment, before any kernel starts;
+1. refuses a runbook that differs from its committed template
+   (:mod:`kmsi_lib.runbooks.templates`), then validates the params file against
+   the notebook and its procedure, and the credentials in the environment,
+   before any kernel starts;
 2. checks the evidence root's ledger (chain, anchor, ``--expect`` hashes); for
    ``--approved-plan`` (and a rollback's ``apply_result``), checks that the run
    is recorded in *that* root and verifies there, and that a plan was made for
    the same change, procedure, parameters and org;
 3. executes the notebook with papermill (kernel ``python3``, a per-cell
    timeout, a progress bar); only non-secret parameters are injected, the
-   kernel inherits ``OKTA_*`` from the environment;
+   kernel inherits ``OKTA_*`` from the environment, but not ``KMSI_INTERACTIVE``
+   (a run from a lab's terminal stays headless);
 4. records the evidence (:func:`kmsi_lib.evidence.record_run`), which also
    scans every file for the secrets this process knows.
 
@@ -41,8 +44,9 @@ from kmsi_lib import evidence
 from kmsi_lib.errors import ConfigError, EvidenceError, ParameterError
 from kmsi_lib.runbooks import approval, interrupts
 from kmsi_lib.runbooks.approval import check_approved_plan
-from kmsi_lib.runbooks.contract import CHANGE_ID_PATTERN, MODES, OUTCOME_FAILED
+from kmsi_lib.runbooks.contract import CHANGE_ID_PATTERN, INTERACTIVE_ENV, MODES, OUTCOME_FAILED
 from kmsi_lib.runbooks.report import report_files
+from kmsi_lib.runbooks.templates import check_template
 
 __all__ = [
     "EXIT_FAILED",
@@ -134,6 +138,17 @@ def _kernel_config() -> Iterator[Any]:
     with tempfile.TemporaryDirectory(prefix="kmsi-kernel-") as private:
         os.chmod(private, 0o700)
         yield Config({"KernelManager": {"transport": "ipc", "ip": f"{private}/kernel"}})
+
+
+@contextlib.contextmanager
+def _headless_kernel() -> Iterator[None]:
+    """Keep ``KMSI_INTERACTIVE`` (set by ``kmsi lab``) out of the kernel's environment."""
+    saved = os.environ.pop(INTERACTIVE_ENV, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[INTERACTIVE_ENV] = saved
 
 
 @contextlib.contextmanager
@@ -266,6 +281,7 @@ def run_notebook(
         )
     if approved_plan is not None and mode != "apply":
         raise ParameterError("approved-plan", "only an apply uses an approved plan")
+    check_template(notebook)  # an edited copy of a runbook is refused before anything else
     env = dict(os.environ)
     run = load_run_params(notebook, params_file)
     credentials = Credentials.from_env(env)
@@ -341,6 +357,7 @@ def run_notebook(
             interrupts.interrupt_on_sigterm(),
             _captured_papermill_log() as log,
             _absolute_key_paths(),
+            _headless_kernel(),
         ):
             error = _execute(
                 notebook.resolve(),

@@ -170,6 +170,8 @@ class Runbook:
         The cells' defaults are the model's (a test keeps them equal) and ``kmsi
         run`` injects every procedure parameter, so no value in a notebook is a
         sample that could choose what changes.
+        With ``KMSI_INTERACTIVE=1`` in the environment (``kmsi lab`` sets it for
+        JupyterLab) the runbook is interactive whatever the ``interactive`` cell says.
         """
         fields = REGISTRY[procedure].Params.model_fields
         # A required parameter's cell value is None ("not given"): leaving it out lets the
@@ -180,6 +182,10 @@ class Runbook:
             if name in namespace and not (field.is_required() and namespace[name] is None)
         }
         runner = {name: namespace[name] for name in RUNNER_PARAMETERS if name in namespace}
+        if os.environ.get(contract.INTERACTIVE_ENV) == "1":
+            # JupyterLab of ``kmsi lab``: the forms without editing the notebook (kmsi run
+            # keeps the variable from its kernels, so a papermill run stays headless)
+            runner["interactive"] = True
         attestation = {
             name.removeprefix("attestation_"): str(namespace[name])
             for name in ATTESTATION_PARAMETERS

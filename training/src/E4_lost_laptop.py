@@ -12,8 +12,6 @@
 # and why; ask for a hint when you are stuck (the first one only nudges).
 
 # %%
-from pathlib import Path
-
 from kmsi_lib import training
 from kmsi_lib.training import console  # noqa: F401 - the Admin Console steps, if you need one
 from kmsi_lib.training.widgets import buttons
@@ -70,17 +68,15 @@ print(training.hint(EXERCISE))
 
 # %%
 def reset() -> str:
-    """Reset this exercise: the workspace's facilitator reset when there is one, then set-up."""
-    try:
-        from kmsi_lib.runbooks.lab import reset_trainee  # type: ignore[attr-defined]
-    except ImportError:
-        reset_trainee = None
-    here = Path.cwd().resolve()
-    root = here.parents[1] if len(here.parents) > 1 else here
-    if reset_trainee is not None and (root / "training" / here.name).resolve() == here:
-        reset_trainee(root, here.name, exercise=EXERCISE)
-    return training.setup(EXERCISE)
+    """Reset this exercise: in a trainee's workspace, the facilitator's reset (this
+    notebook's copy and the org back to the seed), then the exercise's set-up."""
+    import os
 
+    if os.environ.get("KMSI_TRAINEE"):
+        from kmsi_lib.runbooks.workspace import reset_trainee
+
+        reset_trainee(None, None, exercise=EXERCISE)
+    return training.setup(EXERCISE)
 
 buttons(EXERCISE, reset=reset)
 
