@@ -79,6 +79,7 @@ def reset() -> str:
         reset_trainee(None, None, exercise=EXERCISE)
     return training.setup(EXERCISE)
 
+
 buttons(EXERCISE, reset=reset)
 
 # %% [markdown]
