@@ -18,12 +18,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/kmsi demo
 
+# `make lab TRAINEE=t1`: the trainee's own workspace and org (training/t1/)
+TRAINEE ?= trainee
 lab: $(STAMP)
-	$(BIN)/kmsi lab
+	$(BIN)/kmsi lab --trainee $(TRAINEE)
 
 test: $(STAMP)
-	$(BIN)/ruff check kmsi_lib tests notebooks
-	$(BIN)/ruff format --check kmsi_lib tests notebooks
+	$(BIN)/ruff check kmsi_lib tests notebooks training
+	$(BIN)/ruff format --check kmsi_lib tests notebooks training
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

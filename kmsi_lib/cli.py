@@ -1,6 +1,7 @@
 """The ``kmsi`` command line: one argparse parser, a subcommand per task.
 
-``kmsi run | demo | evidence {list,verify,anchor} | lab | sandbox``. Each
+``kmsi run | demo | approve | keys new | drift | evidence {list,verify,anchor} | lab |
+sandbox``. Each
 subcommand's arguments are defined once, by the module that does the work
 (an ``add_arguments(parser)`` function), and run by that module's handler
 (``main(args) -> int``, the exit code); :data:`COMMANDS` names both. The
@@ -43,13 +44,27 @@ class Command:
 
 # subcommand -> its owner; a registry instead of an if-chain.
 COMMANDS: dict[str, Command] = {
+    "approve": Command(
+        "sign an approval of a recorded plan run (Ed25519; allowed-signers)",
+        "kmsi_lib.runbooks.approve",
+    ),
     "demo": Command(
         "start the sandbox and run every runbook against it",
         "kmsi_lib.runbooks.demo",
         "add_demo_arguments",
         "demo_main",
     ),
+    "drift": Command(
+        "compare the org with the last verified apply of each procedure (read-only)",
+        "kmsi_lib.runbooks.drift",
+    ),
     "evidence": Command("list or verify recorded evidence (hash chain)", "kmsi_lib.evidence.cli"),
+    "keys": Command(
+        "make an Ed25519 key pair for approvals",
+        "kmsi_lib.runbooks.approve",
+        "add_keys_arguments",
+        "keys_main",
+    ),
     "lab": Command(
         "start the sandbox and JupyterLab pointed at it, for training", "kmsi_lib.runbooks.lab"
     ),

@@ -5,10 +5,12 @@ percent format (``# %%``, ``# %% [markdown]``, ``# %% tags=["parameters"]``). Ju
 conversion; this script adds what a source without a metadata header does not carry:
 kernelspec ``python3``, ``metadata.kmsi.procedure`` (``name`` from the file name) and cell ids
 ``<stem>-NN``, so a rebuild of an unchanged source leaves its notebook unchanged. Notebooks
-are committed without outputs.
+are committed without outputs. It also writes the template guard's manifest,
+``kmsi_lib/runbooks/templates.json`` (each notebook's template digest, by file name:
+:mod:`kmsi_lib.runbooks.templates`), which ``kmsi run`` checks a runbook against.
 
     python notebooks/_build.py          # write every notebook
-    python notebooks/_build.py --check  # exit 1 if a notebook differs from its source
+    python notebooks/_build.py --check  # exit 1 if a notebook (or the manifest) is out of date
 
 ``jupytext --sync notebooks/*.ipynb`` keeps an existing pair in step as well (after an edit in
 JupyterLab, say); run this script afterwards so that new cells get their ids.
@@ -17,6 +19,7 @@ JupyterLab, say); run this script afterwards so that new cells get their ids.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -25,6 +28,11 @@ import jupytext
 from nbformat import NotebookNode
 
 HERE = Path(__file__).resolve().parent
+# this checkout's kmsi_lib, not whichever one the interpreter has installed
+sys.path.insert(0, str(HERE.parent))
+
+from kmsi_lib.runbooks.templates import MANIFEST, manifest_for, render_manifest
+
 SOURCES = HERE / "src"
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 
@@ -53,8 +61,12 @@ def render(notebook: NotebookNode) -> str:
 
 
 def targets() -> dict[Path, str]:
-    """Every notebook path and the text it should have."""
-    return {HERE / f"{src.stem}.ipynb": render(build(src)) for src in sorted(SOURCES.glob("*.py"))}
+    """Every notebook path and the text it should have, then the manifest of their digests."""
+    notebooks = {
+        HERE / f"{src.stem}.ipynb": render(build(src)) for src in sorted(SOURCES.glob("*.py"))
+    }
+    manifest = manifest_for({path.name: json.loads(text) for path, text in notebooks.items()})
+    return {**notebooks, MANIFEST: render_manifest(manifest)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         print("out of date (run python notebooks/_build.py): " + ", ".join(stale))
         return 1
     if not args.check:
-        print(f"wrote {len(stale)} notebook(s)" if stale else "notebooks up to date")
+        print(f"wrote {', '.join(stale)}" if stale else "notebooks up to date")
     return 0
 
 

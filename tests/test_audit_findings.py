@@ -171,7 +171,7 @@ def test_a_clean_org_says_no_findings(sandbox: Sandbox, okta: OktaClient) -> Non
 def test_the_evidence_files_agree_with_the_report(sandbox: Sandbox, okta: OktaClient) -> None:
     report = audit.run(okta, {"include_brands": False})
     files = audit.evidence_files(report)
-    assert set(files) == {"findings.json", "findings.csv"}
+    assert set(files) == {"findings.json", "findings.csv", "findings.sarif", "compliance.json"}
     document = json.loads(files["findings.json"])
     assert document["findings"] == report.to_dict()["findings"]
     assert document["counts"] == report.counts() and document["org_url"] == report.org_url
@@ -240,3 +240,24 @@ def test_the_audit_runbook_files_its_findings_in_the_verified_evidence(
     problems = evidence.verify(root).problems
     assert [(p.kind, Path(p.where).name) for p in problems] == [("changed-file", "findings.csv")]
     assert cli.main(["evidence", "verify", "--root", str(root)]) == 1
+
+
+def test_the_audit_shows_everyone_else_s_two_weeks_on_an_app_that_offers_the_prompt() -> None:
+    """After post-auth KMSI on the default policy, the audit's timeline is of an app that
+    offers everyone else the prompt, with the prompt in it."""
+    from procedure_support import apply_acknowledged, make_org
+
+    from kmsi_lib.procedures import audit, post_auth
+
+    org = make_org()
+    fresh = audit.run(org.client, {})
+    assert fresh.timeline and "0 KMSI prompts" in fresh.to_text()
+    params = {"apps": {"labels": ["Salesforce.com"]}, "update_default_rule": False}
+    apply_acknowledged(post_auth, org.client, post_auth.plan(org.client, params))
+    report = audit.run(org.client, {})
+    assert report.timeline["title"] == "everyone else on Acme Intranet"
+    text = report.to_text()
+    assert "now, the user stays signed in: 10 sign-ins, 2 MFA prompts, 2 KMSI prompts" in text
+    assert "data:image/png;base64," in report._repr_html_()
+    again = audit.AuditReport.from_dict(report.to_dict())
+    assert again.timeline == report.timeline

@@ -73,7 +73,8 @@ def test_lab_command_listens_on_loopback_and_keeps_the_token_off_it(tmp_path: Pa
 
 
 def test_lab_environment_points_only_at_the_sandbox() -> None:
-    """Any OKTA_* of the calling shell (a real org) is dropped from the lab's environment."""
+    """Any OKTA_* of the calling shell (a real org) is dropped from the lab's environment;
+    KMSI_INTERACTIVE=1 shows the runbooks' forms."""
     env = lab_environment(
         {"PATH": "/bin", "OKTA_ORG_URL": "https://real.okta.com", "OKTA_CLIENT_ID": "0oa1"},
         org_url="http://127.0.0.1:5000",
@@ -85,6 +86,7 @@ def test_lab_environment_points_only_at_the_sandbox() -> None:
         "OKTA_ORG_URL": "http://127.0.0.1:5000",
         "OKTA_API_TOKEN": "sandbox-token-x",
         "JUPYTER_TOKEN": "lab-t0k",
+        "KMSI_INTERACTIVE": "1",
     }
 
 
@@ -482,3 +484,98 @@ def test_prompt_text_form_previews_the_prompt_in_jupyterlab(tmp_path: Path) -> N
         before = plan_form.locator('[data-version="before"]').first
         expect(before.locator('[data-field="title"]')).to_have_text("Keep me signed in")
         after.first.scroll_into_view_if_needed()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_trainee_lab_opens_start_here_and_shows_forms_unedited(tmp_path: Path) -> None:
+    """``kmsi lab --trainee t1``: JupyterLab serves t1's workspace (the copies only) and
+    opens on the start-here notebook; an unedited runbook there shows its forms; saving it
+    after the run keeps it a committed runbook for kmsi run; the facilitator's reset puts
+    the running lab's org back to its seed. Screenshot: ``browser_lab_trainee.png``."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is missing in CI (.ci/run installs it)")
+        pytest.skip("/usr/bin/chromium is not installed")
+    from playwright.sync_api import expect, sync_playwright
+
+    from kmsi_lib.runbooks import workspace as ws
+    from kmsi_lib.runbooks.templates import check_template
+
+    root = tmp_path / "training"
+    OUTPUT.mkdir(exist_ok=True)
+    shot = OUTPUT / "browser_lab_trainee"
+    log = (tmp_path / "jupyterlab.log").open("wb")
+    lab = Lab(
+        port=0,
+        trainee="t1",
+        workspace_root=root,
+        open_browser=False,
+        output=log.fileno(),
+        extra_args=["--LabApp.expose_app_in_browser=True"],
+    )
+    space = root / "t1"
+    try:
+        with lab, sync_playwright() as p:
+            assert lab.url.endswith(f"/lab/tree/{ws.START_NOTEBOOK}?token={lab.token}")
+            contents = httpx.get(
+                f"{lab.base_url}/api/contents",
+                headers={"Authorization": f"token {lab.token}"},
+            ).json()
+            listed = {item["name"] for item in contents["content"]}
+            assert listed == {p.name for p in space.iterdir() if not p.name.startswith(".")}
+            assert {"20_post_auth.ipynb", ws.START_NOTEBOOK, "params"} <= listed
+            assert not listed & {"src", "_build.py", "jupytext.toml", ".sandbox-state.json"}
+            assert json.loads((space / ws.LAB_FILE).read_text())["admin_url"] == lab.sandbox_url
+
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(90_000)
+            try:
+                page.goto(lab.url)
+                page.wait_for_function("() => window.jupyterapp !== undefined")
+                page.wait_for_function(
+                    "() => window.jupyterapp.shell.currentWidget?.context?.path"
+                    f" === {ws.START_NOTEBOOK!r}"
+                )
+                expect(page.locator(".jp-NotebookPanel .jp-MarkdownOutput").first).to_contain_text(
+                    "Start here"
+                )
+                page.screenshot(path=f"{shot}-start.png", full_page=True)
+
+                # the workspace's copy of the runbook, as copied: its forms appear on Run All
+                page.evaluate("""async () => {
+                    const app = window.jupyterapp;
+                    const panel = await app.commands.execute(
+                        'docmanager:open', {path: '20_post_auth.ipynb'});
+                    await panel.context.ready;
+                    await panel.sessionContext.ready;
+                    app.shell.activateById(panel.id);
+                    await app.commands.execute('notebook:run-all-cells');
+                }""")
+                expect(page.locator(".kmsi-step-plan")).to_be_visible(timeout=120_000)
+                expect(page.locator(".kmsi-step-verify")).to_be_visible(timeout=120_000)
+                page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+                page.wait_for_function(
+                    "() => !window.jupyterapp.shell.currentWidget.context.model.dirty"
+                )
+                page.screenshot(path=f"{shot}.png", full_page=True)
+            except Exception:
+                page.screenshot(path=f"{shot}-failed.png", full_page=True)
+                raise
+            finally:
+                browser.close()
+            saved = json.loads((space / "20_post_auth.ipynb").read_text())
+            assert any(c.get("outputs") for c in saved["cells"]), "saved with its outputs"
+            assert check_template(space / "20_post_auth.ipynb") is not None
+
+            settings = f"{lab.sandbox_url}/_sandbox/org-settings"
+            assert httpx.put(settings, json={"preAuthKmsi": True}).status_code == 200
+            report = ws.reset_trainee(root, "t1")
+            assert "running lab" in report.sandbox
+            assert httpx.get(settings).json()["preAuthKmsi"] is False
+    finally:
+        log.close()
+    assert not running(f"--ServerApp.port={lab.port}"), "JupyterLab is still running"
+    assert not (space / ws.LAB_FILE).exists() and (space / ws.STATE_FILE).is_file()

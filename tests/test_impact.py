@@ -39,6 +39,8 @@ def test_the_issue_scenario_names_all_16_apps_and_everyone_first(org: Org) -> No
     head = plan.warnings[0]
     assert "16 of the org's" in head and "15 app(s) that were not named" in head
     assert f"{ACKNOWLEDGE_FIELD}: 16" in head
+    # the first line names every app the change reaches, and who
+    assert all(app in head for app in DEFAULT_POLICY_APPS) and "everyone else (Everyone)" in head
     (policy,) = impact.policies
     assert policy.name == "Any two factors" and policy.kind == "authentication policy"
     assert sorted(a.label for a in policy.apps) == DEFAULT_POLICY_APPS
@@ -53,7 +55,9 @@ def test_the_issue_scenario_names_all_16_apps_and_everyone_first(org: Org) -> No
     assert "post-auth KMSI prompt not allowed -> allowed" in words
     assert impact.reach == 16 and len(impact.unnamed_apps) == 15
     text = plan.to_text().splitlines()
-    assert text[1].startswith("ATTENTION: this plan changes sign-in on 16")
+    assert text[1].startswith(
+        "ATTENTION: this plan changes sign-in for everyone else (Everyone) on 16"
+    )
     # the impact section comes before the field diff, and the diff reads in names
     body = plan.to_text()
     assert body.index("Impact on people") < body.index("1 change(s):")

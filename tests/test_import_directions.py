@@ -34,6 +34,7 @@ LAYER_OF: dict[str, str] = {
     "kmsi_lib.runbooks": "runbooks",
     "kmsi_lib.cli": "cli",
     "kmsi_lib.sandbox": "sandbox",
+    "kmsi_lib.training": "training",
 }
 
 _BELOW_ENGINE = {"base", "okta"}
@@ -45,6 +46,9 @@ ALLOWED: dict[str, set[str]] = {
     "evidence": _BELOW_ENGINE | {"evidence"},  # engine and evidence do not know each other
     "procedures": _BELOW_ENGINE | {"engine", "evidence", "procedures"},
     "runbooks": _BELOW_ENGINE | {"engine", "evidence", "procedures", "runbooks", "sandbox"},
+    # the training content: read and set up the sandbox through the library (only the
+    # training notebooks import it; no layer lists "training")
+    "training": _BELOW_ENGINE | {"engine", "procedures", "training"},
     "cli": set(),  # names its subcommands' owners as strings, imported on use
     "sandbox": {"sandbox"},  # rule zero: the witness imports nothing else of kmsi_lib
 }

@@ -14,6 +14,7 @@ import pytest
 from kmsi_lib.procedures import REGISTRY
 from kmsi_lib.runbooks.params import check_no_secrets, notebook_info
 from kmsi_lib.runbooks.runbook import ATTESTATION_PARAMETERS, RUNNER_PARAMETERS
+from kmsi_lib.runbooks.templates import MANIFEST, check_template, load_manifest, template_digest
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -54,9 +55,18 @@ def test_notebooks_are_built_from_their_sources() -> None:
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
     targets = build.targets()
-    assert sorted(targets) == PATHS
+    assert sorted(p for p in targets if p.suffix == ".ipynb") == PATHS
+    assert set(targets) - set(PATHS) == {MANIFEST}, "and the template guard's manifest"
     for path, text in targets.items():
         assert path.read_text(encoding="utf-8") == text, f"{path.name}: run notebooks/_build.py"
+
+
+def test_the_template_manifest_names_every_committed_runbook_as_committed() -> None:
+    """templates.json holds each runbook's digest, so kmsi run accepts every one unchanged."""
+    manifest = load_manifest()
+    assert sorted(manifest) == [p.name for p in PATHS]
+    for path in PATHS:
+        assert check_template(path) == manifest[path.name] == template_digest(load(path))
 
 
 def test_jupytext_pairing_round_trips() -> None:
@@ -181,3 +191,17 @@ def test_defaults_choose_nothing(path: Path, tmp_path: Path) -> None:
         rb.plan()
     assert err.value.field == UNNAMED_SELECTION[procedure], str(err.value)
     assert [r for r in sb.admin.requests() if r["method"] != "GET"] == []
+
+
+def test_training_notebooks_are_in_sync_with_their_sources() -> None:
+    """training/notebooks/*.ipynb are what training/_build.py makes of training/src/*.py."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(NOTEBOOKS.parent / "training" / "_build.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

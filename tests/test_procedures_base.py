@@ -343,7 +343,7 @@ def test_apply_writes_verifies_and_records_the_before_state(memory: _MemoryKind)
     assert client.identity_engine_checks == 1
     assert result.verification.ok
     assert [c.name for c in result.verification.checks] == [
-        "memory 'old' (m1) name",
+        "memory 'old' (m1) Name (name)",
         "nobody else wrote memory 'old' (m1) while this apply ran (Okta System Log)",
     ]
     assert len(client.log_queries) == 2, "the witness: once before the drift check, once after"
@@ -522,7 +522,7 @@ def test_set_assurance_keeps_an_assurance_methods_other_fields_and_replaces_anot
     kept = base.Edit(ObjectRef("rule", "r1"), rule(assurance))
     kept.set_assurance(path, wanted)
     assert base.get_path(kept.after, path) == {**assurance, **wanted}
-    assert [c.name.rsplit(" ", 1)[1] for c in kept.checks] == [
+    assert [c.name.rsplit(" ", 1)[1].strip("()") for c in kept.checks] == [
         f"{path}.type",
         f"{path}.factorMode",
         f"{path}.reauthenticateIn",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ import pytest
 from kmsi_lib import cli, evidence
 from kmsi_lib.errors import ConfigError, ParameterError
 from kmsi_lib.runbooks import run as runner
+from kmsi_lib.runbooks.contract import INTERACTIVE_ENV
+from kmsi_lib.sandbox import Sandbox
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 TOKEN = "fake-runner-token-0123456789abcdef"
@@ -185,3 +188,71 @@ def test_relative_key_file_paths_are_absolute_while_the_kernel_runs(
         assert os.environ["OKTA_PRIVATE_KEY_FILE"] == str(tmp_path / "keys/service.pem")
         assert os.environ["OKTA_ORG_URL"] == "http://127.0.0.1:9"
     assert os.environ["OKTA_PRIVATE_KEY_FILE"] == "keys/service.pem"
+
+
+# ---------------------------------------------------------------- the template guard
+
+ROOT = Path(__file__).resolve().parent.parent
+AUDIT = ROOT / "notebooks" / "00_audit.ipynb"
+AUDIT_PARAMS = ROOT / "params" / "sandbox" / "audit.yaml"
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """A sandbox on loopback, its URL and token in the environment, and KMSI_INTERACTIVE=1
+    as in a terminal of ``kmsi lab``."""
+    sandbox = Sandbox(seed="default")
+    with sandbox.serve(port=0) as url:
+        monkeypatch.setenv("OKTA_ORG_URL", url)
+        monkeypatch.setenv("OKTA_API_TOKEN", sandbox.token)
+        monkeypatch.setenv(INTERACTIVE_ENV, "1")
+        yield sandbox
+
+
+def test_an_edited_runbook_is_refused_before_any_request(
+    served: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One cell changed (interactive = True saved from JupyterLab): exit 2, nothing sent."""
+    nb = json.loads(AUDIT.read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    text = "".join(cell["source"])
+    assert "interactive: bool = False" in text
+    cell["source"] = text.replace("interactive: bool = False", "interactive: bool = True")
+    edited = tmp_path / "t1" / AUDIT.name
+    edited.parent.mkdir()
+    edited.write_text(json.dumps(nb, indent=1))
+    served.admin.clear_requests()
+    code = cli.main(
+        ["run", str(edited), "-f", str(AUDIT_PARAMS), "--evidence-root", str(tmp_path / "ev")]
+    )
+    assert code == runner.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "refused, nothing was run" in err
+    assert f"{edited} differs from the committed runbook 00_audit.ipynb" in err
+    assert "git checkout notebooks/00_audit.ipynb" in err
+    assert served.admin.requests() == []
+    assert not (tmp_path / "ev").exists()
+
+
+def test_unchanged_and_executed_copies_run_headless_under_kmsi_interactive(
+    served: Sandbox, tmp_path: Path
+) -> None:
+    """A trainee's unchanged copy runs (with KMSI_INTERACTIVE=1 it stays headless: a form
+    would leave no outcome), and so does the executed notebook it left in its evidence."""
+    copy = tmp_path / "t1" / AUDIT.name
+    copy.parent.mkdir()
+    copy.write_bytes(AUDIT.read_bytes())
+    first = runner.run_notebook(
+        copy, AUDIT_PARAMS, evidence_root=tmp_path / "evidence", progress=False
+    )
+    assert first.exit_code == runner.EXIT_OK, first.message
+    assert first.outcome == "audited"
+    assert first.run_dir is not None
+    assert os.environ[INTERACTIVE_ENV] == "1", "the runner's own environment is restored"
+    executed = json.loads((first.run_dir / "notebook.ipynb").read_text())
+    assert any(c.get("outputs") for c in executed["cells"]), "it has outputs"
+    copy.write_text(json.dumps(executed))
+    again = runner.run_notebook(
+        copy, AUDIT_PARAMS, evidence_root=tmp_path / "evidence", progress=False
+    )
+    assert again.exit_code == runner.EXIT_OK and again.outcome == "audited", again.message

@@ -72,13 +72,17 @@ from kmsi_lib.engine.impact import (
     privileged_selection,
 )
 from kmsi_lib.engine.impact_plan import (
+    app_plan,
     plan_impact,
     recheck_reach,
     with_impact,
 )
+from kmsi_lib.engine.impact_render import timeline_section_html
 from kmsi_lib.engine.impact_timeline import (
     TIMELINE_FILE,
+    timeline_data,
     timeline_figure,
+    timeline_lines,
 )
 from kmsi_lib.engine.kinds import (
     ObjectKind,
@@ -243,6 +247,7 @@ __all__ = [
     "Verification",
     "WIDGET_DEFAULTS",
     "WriteListener",
+    "app_plan",
     "apply_plan",
     "bulk_values",
     "canonical",
@@ -293,9 +298,12 @@ __all__ = [
     "suggest",
     "suggest_group",
     "suggest_login",
+    "timeline_data",
     "timeline_figure",
     "timeline_html",
+    "timeline_lines",
     "timeline_png",
+    "timeline_section_html",
     "unknown_group",
     "utc_now",
     "watch_writes",

@@ -18,6 +18,7 @@ from kmsi_lib.engine import conflicts as _conflicts
 from kmsi_lib.engine.impact import check_acknowledgement
 from kmsi_lib.engine.impact_plan import recheck_reach
 from kmsi_lib.engine.kinds import ObjectKind, get_kind
+from kmsi_lib.engine.labels import labelled
 from kmsi_lib.engine.model import (
     AppliedChange,
     ApplyResult,
@@ -91,7 +92,9 @@ def _verify_change(change: Change, now: Mapping[str, Any] | None) -> list[Check]
     for d in change.diffs:
         actual = get_path(now, d.path)
         checks.append(
-            Check(f"{label} {d.path}", same_value(d.path, actual, d.after), d.after, actual)
+            Check(
+                f"{label} {labelled(d.path)}", same_value(d.path, actual, d.after), d.after, actual
+            )
         )
     return checks
 
@@ -300,7 +303,7 @@ def apply_plan(
     checks.extend(_conflicts.rewritten_after_us(result.applied, result.before_state))
     targets = _witness_targets([replace(change, ref=ref) for change, ref in written])
     others, notes = _conflicts.close_witness(
-        client, witness, targets, client.journal.entries[mark:]
+        client, witness, targets, client.journal.entries[mark:], record=result.system_log
     )
     checks.extend(others)
     result.notes.extend(notes)

@@ -51,7 +51,9 @@ __all__ = [
     "Target",
     "Witness",
     "close_witness",
+    "confirm_writes",
     "find_conflicts",
+    "okta_record",
     "open_witness",
     "rewritten_after_us",
 ]
@@ -113,6 +115,44 @@ def _describe(event: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def okta_record(
+    writes: Sequence[JournalEntry], events: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Pure: each of this run's writes with the System Log events of its request id.
+
+    One entry per answered write (``method``, ``path``, ``request_id``), its events
+    (type, actor, time, outcome, the first target) and ``matched``: False flags a
+    write Okta's own record does not show.
+    """
+    by_request: dict[str | None, list[dict[str, Any]]] = {}
+    for event in events:
+        outcome = event.get("outcome") or {}
+        targets = event.get("target") or []
+        first = targets[0] if targets and isinstance(targets[0], Mapping) else {}
+        by_request.setdefault(_request_id(event), []).append(
+            {
+                **_describe(event),
+                "outcome": outcome.get("result") if isinstance(outcome, Mapping) else None,
+                "target": first.get("displayName") or first.get("id"),
+            }
+        )
+    record = []
+    for entry in writes:
+        if entry.status is None or entry.status >= 400 or not entry.request_id:
+            continue
+        found = by_request.get(entry.request_id, [])
+        record.append(
+            {
+                "method": entry.method,
+                "path": entry.path,
+                "request_id": entry.request_id,
+                "events": found,
+                "matched": bool(found),
+            }
+        )
+    return record
+
+
 def find_conflicts(
     targets: Sequence[Target],
     events: Iterable[Mapping[str, Any]],
@@ -172,12 +212,14 @@ def close_witness(
     *,
     wait_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    record: list[dict[str, Any]] | None = None,
 ) -> tuple[list[Check], list[str]]:
     """Checks (one per written object) that nobody else wrote it during the apply, and notes.
 
     ``journal`` is this apply's slice of the client's journal: its non-GET
     entries are the run's own writes (Okta's policy simulation aside: a POST that
-    changes nothing, so the System Log has no event for it).
+    changes nothing, so the System Log has no event for it). ``record``, when
+    given, receives :func:`okta_record` of those writes: Okta's own record of them.
     """
     notes: list[str] = []
     if not targets:
@@ -221,6 +263,8 @@ def close_witness(
             break
         sleep(delay)
         delay = min(delay * 2, 4.0)
+    if record is not None:
+        record.extend(okta_record(writes, events))
     foreign, adopted = find_conflicts(
         targets, events, baseline=witness.baseline, own_request_ids=own, lost_answers=lost
     )
@@ -280,3 +324,50 @@ def rewritten_after_us(
 def _is_simulation(path: str) -> bool:
     """Whether a journal path is ``POST /api/v1/policies/simulate`` (a read)."""
     return urlsplit(path).path.rstrip("/").endswith("/api/v1/policies/simulate")
+
+
+#: How many target ids one System Log query names (its filter grows with each).
+CONFIRM_BATCH = 25
+
+
+def confirm_writes(
+    client: OktaClient,
+    since: str,
+    target_ids: Sequence[str],
+    journal: Sequence[JournalEntry],
+    *,
+    wait_s: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[list[dict[str, Any]], list[Check]]:
+    """Okta's own record of a run's writes to ``target_ids`` since ``since``, and a check.
+
+    For applies without the lost-update witness (the session reset): the events of
+    the targets are listed (a few ids per query), matched to the journal's writes by
+    request id (:func:`okta_record`), waiting up to ``wait_s`` for the log to show
+    them. The check fails when some write has no event, or the log cannot be read.
+    """
+    writes = [e for e in journal if e.method != "GET" and not _is_simulation(e.path)]
+    if not target_ids or not writes:
+        return [], []
+    name = "Okta's System Log shows each write of this apply"
+    wait_s = SYSLOG_WAIT_S if wait_s is None else wait_s
+    deadline = time.monotonic() + wait_s
+    delay = 0.5
+    while True:
+        events: list[dict[str, Any]] = []
+        try:
+            for start in range(0, len(target_ids), CONFIRM_BATCH):
+                chunk = target_ids[start : start + CONFIRM_BATCH]
+                events += logs.list_log_events(
+                    client, since=since, filter=logs.target_filter(chunk), limit=1000
+                )
+        except KmsiError as exc:
+            return [], [Check(name, False, "the System Log (okta.logs.read)", f"not shown: {exc}")]
+        record = okta_record(writes, events)
+        missing = [w["request_id"] for w in record if not w["matched"]]
+        if not missing or time.monotonic() >= deadline:
+            break
+        sleep(delay)
+        delay = min(delay * 2, 4.0)
+    actual = f"{len(missing)} not shown after {wait_s:.0f} s: {missing}" if missing else "all"
+    return record, [Check(name, not missing, "all", actual)]

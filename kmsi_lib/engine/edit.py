@@ -6,6 +6,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from kmsi_lib.engine.labels import labelled
 from kmsi_lib.engine.model import Change, Check, ObjectRef
 from kmsi_lib.engine.paths import get_path, same_value, set_path, writable
 
@@ -38,7 +39,7 @@ class Edit:
         """Own ``path``: make it ``value`` unless it already means the same."""
         current = get_path(self.before, path) if self.before is not None else None
         ok = self.before is not None and same_value(path, current, value)
-        self.checks.append(Check(f"{self.ref.label()} {path}", ok, value, current))
+        self.checks.append(Check(f"{self.ref.label()} {labelled(path)}", ok, value, current))
         if not same_value(path, get_path(self.after, path), value):
             set_path(self.after, path, copy.deepcopy(value))
 

@@ -139,17 +139,25 @@ class PlanImpact:
             )
         if not self.wider_than_named:
             return ""
+        who = list(dict.fromkeys(c.cohort for c in self.cohorts)) or ["nobody"]
+        named = [a for a in self.reached_apps if a not in set(self.unnamed_apps)]
         parts = []
+        if named:
+            parts.append(f"{listed(named, HEADLINE_APPS)} (named)")
         if self.unnamed_apps:
             parts.append(
-                f"{len(self.unnamed_apps)} app(s) that were not named ({listed(self.unnamed_apps)})"
+                f"{len(self.unnamed_apps)} app(s) that were not named:"
+                f" {listed(self.unnamed_apps, HEADLINE_APPS)}"
             )
-        if self.unnamed_people:
-            parts.append(f"people beyond the named groups ({listed(self.unnamed_people)})")
+        beyond = (
+            f"; it reaches people beyond the named groups: {listed(self.unnamed_people)}"
+            if self.unnamed_people
+            else ""
+        )
         return (
-            f"this plan changes sign-in on {self.reach} of the org's {self.total_apps} apps,"
-            f" reaching {' and '.join(parts)}; to apply it, acknowledge that reach with"
-            f" {ACKNOWLEDGE_FIELD}: {self.reach}"
+            f"this plan changes sign-in for {listed(who)} on {self.reach} of the org's"
+            f" {self.total_apps} apps: {'; '.join(parts)}{beyond}. To apply it, acknowledge"
+            f" that reach with {ACKNOWLEDGE_FIELD}: {self.reach}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -192,6 +200,10 @@ class PlanImpact:
             crosscheck=dict(data.get("crosscheck") or {}),
             error=str(data.get("error", "")),
         )
+
+
+#: How many apps a plan's first line names before it says "and N more".
+HEADLINE_APPS = 40
 
 
 def listed(items: Sequence[str], most: int = 6) -> str:

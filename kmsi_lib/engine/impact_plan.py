@@ -44,10 +44,12 @@ from kmsi_lib.okta.resources import groups as groups_api
 from kmsi_lib.okta.resources import policies as policies_api
 
 if TYPE_CHECKING:
-    from kmsi_lib.engine.model import Change, Plan
+    from kmsi_lib.engine.model import Change, ManualStep, Plan
+    from kmsi_lib.engine.reader import Reader
+    from kmsi_lib.engine.select import ResolvedApp
     from kmsi_lib.okta.client import OktaClient
 
-__all__ = ["plan_impact", "recheck_reach", "with_impact"]
+__all__ = ["app_plan", "plan_impact", "recheck_reach", "with_impact"]
 
 _NO_APP = ""  # evaluating the global session part alone: no app policy in the view
 
@@ -510,3 +512,49 @@ def recheck_reach(client: OktaClient, plan: Plan) -> None:
             f" {seen.reach} app(s) ({listed(seen.reached_apps)}), now {now.reach}"
             f" ({listed(now.reached_apps)}); make a new plan"
         )
+
+
+def app_plan(
+    client: OktaClient,
+    reader: Reader,
+    *,
+    procedure: str,
+    params: Mapping[str, Any],
+    apps: Sequence[ResolvedApp],
+    changes: list[Change],
+    notes: list[str],
+    manual_steps: Sequence[ManualStep] = (),
+    named_group_ids: Iterable[str] | None = None,
+    impact: bool = True,
+) -> Plan:
+    """The plan of a procedure that changes the authentication policies of chosen apps.
+
+    The shared-policy warnings first (:func:`~.select.reach_warnings`); with
+    ``impact``, the impact section and the reach headline too (plain reads: a
+    verification, which only compares fields, goes without).
+    """
+    from kmsi_lib.engine.model import Plan
+    from kmsi_lib.engine.select import reach_warnings
+
+    result = Plan(
+        procedure=procedure,
+        params=dict(params),
+        org_url=str(getattr(client, "org_url", "")),
+        changes=changes,
+        manual_steps=list(manual_steps),
+        notes=notes,
+        observations=reader.observations,
+        warnings=reach_warnings(
+            reader, apps, {c.ref.parent_id for c in changes if c.ref.parent_id}
+        ),
+    )
+    if not impact:
+        return result
+    found = plan_impact(
+        client,
+        changes,
+        selected_app_ids=[a.id for a in apps if a.id],
+        selected_policy_ids=[a.policy_id for a in apps if not a.id],
+        named_group_ids=named_group_ids,
+    )
+    return with_impact(result, found)

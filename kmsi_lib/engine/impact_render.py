@@ -9,7 +9,7 @@ from typing import Any
 from kmsi_lib.engine.impact import PlanImpact
 from kmsi_lib.engine.impact_timeline import timeline_figure, timeline_lines
 
-__all__ = ["impact_html", "impact_text"]
+__all__ = ["impact_html", "impact_text", "timeline_section_html"]
 
 
 def _rule_line(rule: Any) -> str:
@@ -113,12 +113,12 @@ def impact_html(data: Mapping[str, Any]) -> str:
         for line in _crosscheck_lines(impact)
     )
     if impact.timeline:
-        parts.append(_timeline_html(impact.timeline))
+        parts.append(timeline_section_html(impact.timeline))
     parts.append("</div>")
     return "".join(parts)
 
 
-def _timeline_html(data: Mapping[str, Any]) -> str:
+def timeline_section_html(data: Mapping[str, Any]) -> str:
     """The chart (a PNG inline) and its lines in words; the words alone if it cannot be drawn."""
     from kmsi_lib.engine.timeline_chart import timeline_html
 
@@ -129,7 +129,8 @@ def _timeline_html(data: Mapping[str, Any]) -> str:
     except (ImportError, ValueError) as exc:  # no matplotlib, or nothing to draw
         picture = f"<p><i>The chart could not be drawn ({html.escape(str(exc))}).</i></p>"
     return (
-        f'<div class="kmsi-timeline"><p><b>Two working weeks</b> of {title}, before and'
-        f" after, for a user who does and one who does not stay signed in:</p>"
+        f'<div class="kmsi-timeline"><p><b>Two working weeks</b> of {title}'
+        f"{', before and after,' if data.get('before') else ''}"
+        " for a user who does and one who does not stay signed in:</p>"
         f"{picture}<ul>{words}</ul></div>"
     )

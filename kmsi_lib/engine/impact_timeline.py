@@ -47,11 +47,18 @@ def _load(data: Mapping[str, Any]) -> Timeline:
     )
 
 
-def timeline_data(before: SignInOutcome, after: SignInOutcome, *, title: str) -> dict[str, Any]:
-    """Both answers to the prompt, played before and after, as JSON-ready data."""
+def timeline_data(
+    before: SignInOutcome | None, after: SignInOutcome, *, title: str
+) -> dict[str, Any]:
+    """Both answers to the prompt, played before and after, as JSON-ready data.
+
+    ``before`` None: only the org as it is (the audit), shown as "now".
+    """
     return {
         "title": title,
-        "before": [_dump(timeline(before, stay_signed_in=s)) for s in (False, True)],
+        "before": (
+            [_dump(timeline(before, stay_signed_in=s)) for s in (False, True)] if before else []
+        ),
         "after": [_dump(timeline(after, stay_signed_in=s)) for s in (False, True)],
     }
 
@@ -67,7 +74,7 @@ def timeline_lines(data: Mapping[str, Any]) -> list[str]:
         return []
     before, after = timelines_from(data)
     lines = [f"two working weeks of {data.get('title', '')}:"]
-    for when, played in (("before", before), ("after", after)):
+    for when, played in (("before", before), ("after" if before else "now", after)):
         lines.extend(f"  {when}, the user {t.choice}: {t.summary()}" for t in played)
     return lines
 

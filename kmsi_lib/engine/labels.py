@@ -19,6 +19,7 @@ __all__ = [
     "FIELD_LABELS",
     "PARAM_LABELS",
     "field_label",
+    "labelled",
     "object_label",
     "param_label",
     "param_value_words",
@@ -128,6 +129,13 @@ def field_label(path: str) -> str:
     if head == "widgetCustomizations":
         return f"Sign-in widget text '{last}'"
     return path
+
+
+def labelled(path: str) -> str:
+    """The label with the path beside it, ``Require MFA (actions.signon.requireFactor)``;
+    the path alone when it has no label."""
+    label = field_label(path)
+    return path if label == path else f"{label} ({path})"
 
 
 def value_words(path: str, value: Any) -> str:

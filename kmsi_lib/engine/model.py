@@ -478,6 +478,10 @@ class ApplyResult:
     error: str | None = None
     started_at: str = field(default_factory=utc_now)
     finished_at: str = ""
+    #: Okta's own record of the writes: System Log events matched to each one by request
+    #: id (:func:`kmsi_lib.engine.conflicts.okta_record`); ``matched`` False flags a write
+    #: the log does not show
+    system_log: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -493,6 +497,7 @@ class ApplyResult:
             "created": [r.to_dict() for r in self.created],
             "verification": self.verification.to_dict(),
             "plan": self.plan.to_dict(),
+            "system_log": list(self.system_log),
         }
 
     @classmethod
@@ -510,6 +515,7 @@ class ApplyResult:
             error=data.get("error"),
             started_at=data.get("started_at", ""),
             finished_at=data.get("finished_at", ""),
+            system_log=list(data.get("system_log", [])),
         )
 
     def rows(self) -> list[tuple[str, str, str, str, str]]:

@@ -298,9 +298,45 @@ def apply_result_text(result: ApplyResult) -> str:
     else:
         lines.append("Nothing was written.")
     lines.extend(f"note: {n}" for n in result.notes)
+    lines.extend(_okta_record_text(result.system_log))
     if not failed:
         lines.append(verification_text(result.verification))
     return "\n".join(lines)
+
+
+_RECORD_HEADERS = ("write", "request id", "Okta's System Log", "actor", "time", "outcome")
+
+
+def _record_rows(record: Sequence[Mapping[str, Any]]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for write in record:
+        sent = f"{write.get('method')} {write.get('path')}"
+        rid = str(write.get("request_id") or "")
+        events = write.get("events") or []
+        if not events:
+            rows.append((sent, rid, "NO EVENT: the log does not show this write", "", "", ""))
+        for event in events:
+            rows.append(
+                (
+                    sent,
+                    rid,
+                    f"{event.get('eventType')} ({event.get('target') or ''})",
+                    str(event.get("actor") or ""),
+                    str(event.get("published") or ""),
+                    str(event.get("outcome") or ""),
+                )
+            )
+    return rows
+
+
+def _okta_record_text(record: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not record:
+        return []
+    missing = sum(1 for w in record if not w.get("matched"))
+    head = f"Okta's System Log: {len(record) - missing} of {len(record)} write(s) confirmed"
+    lines = [head + (f", {missing} NOT shown" if missing else "")]
+    lines.extend("  " + " | ".join(row) for row in _record_rows(record))
+    return lines
 
 
 def apply_result_html(result: ApplyResult) -> str:
@@ -327,6 +363,12 @@ def apply_result_html(result: ApplyResult) -> str:
     else:
         parts.append("<p>Nothing was written.</p>")
     parts.extend(f"<p>Note: {html.escape(n)}</p>" for n in result.notes)
+    if result.system_log:
+        head = _okta_record_text(result.system_log)[0]
+        parts.append(
+            f'<p class="kmsi-okta-record"><b>{html.escape(head)}</b></p>'
+            + html_table(_RECORD_HEADERS, _record_rows(result.system_log))
+        )
     if not failed:
         parts.append(verification_html(result.verification))
     return "".join(parts)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,8 @@ class RunMeta:
     operator: str
     org_url: str
     approved_plan: Mapping[str, Any] | None = None
+    #: the signed approval the apply went ahead on, or why none was needed (the sandbox)
+    approval: Mapping[str, Any] | None = None
 
 
 def build_record(
@@ -154,6 +156,7 @@ def build_record(
         "notebook": {"path": meta.notebook, "template_sha256": meta.template_sha256},
         "parameters": dict(meta.parameters),
         "approved_plan": dict(meta.approved_plan) if meta.approved_plan else None,
+        **({"approval": dict(meta.approval)} if meta.approval else {}),
         "plan": res.get("plan"),
         "before_state": _before_state(res),
         "apply_result": res.get("apply_result"),
@@ -189,13 +192,16 @@ def record_run(
     secrets: Sequence[str] = (),
     captured: Mapping[str, bytes] | None = None,
     notebook_file: str = "notebook.ipynb",
+    report: Callable[[Mapping[str, Any]], Mapping[str, bytes]] | None = None,
 ) -> RecordedRun:
     """Turn a staging directory into recorded evidence (or quarantine it).
 
     Exports the HTML, writes record.json, scans every file and ``captured``
     output for ``secrets``; on a hit deletes the files and appends a
     ``quarantined`` ledger entry, otherwise moves the directory to
-    ``root/<change>/<run>`` and appends a ``run`` entry.
+    ``root/<change>/<run>`` and appends a ``run`` entry. ``report``, given the
+    record so far, returns more files to write beside it (the run's report) before
+    everything is hashed.
     """
     notebook = staging / notebook_file
     problems: list[str] = []  # recorded as the error when the run reported none
@@ -217,6 +223,13 @@ def record_run(
             )
         except Exception as exc:  # a broken export must not lose the rest of the evidence
             problems.append(f"HTML export failed: {type(exc).__name__}: {exc}")
+    if report is not None:
+        try:
+            for name, data in report(assemble({})).items():
+                if Path(name).name == name and name != RECORD_FILE:
+                    (staging / name).write_bytes(data)
+        except Exception as exc:  # the report is a reading aid: the record stands without it
+            problems.append(f"report failed: {type(exc).__name__}: {exc}")
     record = assemble(file_digests(staging, exclude=[RECORD_FILE]))
     write_json(staging / RECORD_FILE, record)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kmsi_lib.errors import EvidenceError
+from kmsi_lib.evidence.approvals import ALLOWED_SIGNERS, APPROVAL_KIND, signature_valid
 
 from .files import (
     RECORD_FILE,
@@ -68,7 +69,8 @@ class VerifyReport:
 def verify(root: Path, *, expect: Sequence[str] = ()) -> VerifyReport:
     """Check the ledger chain and every recorded file against it.
 
-    Reports a broken or reordered chain, an edited or removed ledger line, an
+    Reports a broken or reordered chain, an approval whose signature does not
+    verify (:mod:`.approvals`), an edited or removed ledger line, an
     edited, removed or added file in a recorded run, a run directory the ledger
     does not list, and a record.json that disagrees with its ledger entry.
 
@@ -88,6 +90,15 @@ def verify(root: Path, *, expect: Sequence[str] = ()) -> VerifyReport:
     listed: set[str] = set()
     runs = 0
     for index, entry in enumerate(entries, start=1):
+        if entry.get("kind") == APPROVAL_KIND and not signature_valid(entry):
+            problems.append(
+                Problem(
+                    "approval",
+                    line_label(index, entry),
+                    f"the approval of run {entry.get('run_id')} does not verify against its"
+                    " public key (forged or edited)",
+                )
+            )
         if entry.get("kind") != "run":
             continue
         runs += 1
@@ -261,10 +272,11 @@ def verified_run(root: Path, path: Path, *, expect: Sequence[str] = ()) -> Verif
 
 
 def _stray_root_files(root: Path) -> list[str]:
-    """Files directly under ``root`` other than the ledger, its anchor and its lock."""
+    """Files directly under ``root`` other than the ledger, its anchor, its lock and the
+    ``allowed-signers`` file."""
     if not root.is_dir():
         return []
-    expected = {LEDGER_FILE, ANCHOR_FILE, LOCK_FILE}
+    expected = {LEDGER_FILE, ANCHOR_FILE, LOCK_FILE, ALLOWED_SIGNERS}
     return sorted(p.name for p in root.iterdir() if p.is_file() and p.name not in expected)
 
 

@@ -31,6 +31,7 @@ and users the rules name are read (for their names).
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
@@ -39,6 +40,7 @@ from pydantic import BeforeValidator, Field
 
 from kmsi_lib import durations
 from kmsi_lib.engine import (
+    EVERYONE_ELSE,
     AllowUnusualValues,
     Check,
     Cohort,
@@ -48,11 +50,22 @@ from kmsi_lib.engine import (
     bounds,
     html_table,
     parse_params,
+    timeline_data,
+    timeline_lines,
+    timeline_section_html,
     utc_now,
     whole_number,
 )
+from kmsi_lib.engine.evaluate import evaluate
 from kmsi_lib.errors import ParameterError
 from kmsi_lib.procedures import audit_read
+from kmsi_lib.procedures.audit_compliance import (
+    COMPLIANCE_JSON,
+    FINDINGS_SARIF,
+    compliance_document,
+    control_results,
+    sarif,
+)
 from kmsi_lib.procedures.audit_reach import org_reach
 from kmsi_lib.procedures.audit_rules import (
     ADMIN_CONSOLE_LABEL,
@@ -166,6 +179,8 @@ class AuditReport:
     findings: list[Finding]
     notes: list[str] = field(default_factory=list)
     procedure: str = NAME
+    #: two working weeks of everyone else on one app, as the org is (engine.timeline_data)
+    timeline: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -180,6 +195,7 @@ class AuditReport:
             "brands": self.brands,
             "findings": [f.to_dict() for f in self.findings],
             "notes": list(self.notes),
+            **({"timeline": self.timeline} if self.timeline else {}),
         }
 
     @classmethod
@@ -196,6 +212,7 @@ class AuditReport:
             findings=[Finding.from_dict(f) for f in data["findings"]],
             notes=list(data.get("notes", [])),
             procedure=data.get("procedure", NAME),
+            timeline=dict(data.get("timeline") or {}),
         )
 
     def counts(self) -> dict[str, int]:
@@ -295,6 +312,14 @@ class AuditReport:
         ]
         for title, header, rows in self._sections():
             lines += ["", title, _table(header, rows)]
+        failed = [r for r in control_results(self.sign_on_policies) if not r.passed]
+        lines += ["", f"DISA Okta IDaaS STIG checks: {len(failed)} failed"]
+        lines += [
+            f"  {r.control} ({r.stig_id}) {r.policy} > {r.rule}: expected {r.expected},"
+            f" found {r.actual}"
+            for r in failed
+        ]
+        lines += ["", *timeline_lines(self.timeline)] if self.timeline else []
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -312,6 +337,26 @@ class AuditReport:
         ]
         for title, header, rows in self._sections():
             parts.append(f"<h4>{esc(title)}</h4>" + html_table(header, rows))
+        checked = control_results(self.sign_on_policies)
+        parts.append(
+            "<h4>DISA Okta IDaaS STIG checks</h4>"
+            + html_table(
+                ("control", "STIG id", "policy > rule", "result", "expected", "found"),
+                [
+                    (
+                        r.control,
+                        r.stig_id,
+                        f"{r.policy} > {r.rule}",
+                        "pass" if r.passed else "FAIL",
+                        r.expected,
+                        r.actual,
+                    )
+                    for r in checked
+                ],
+            )
+        )
+        if self.timeline:
+            parts.append(timeline_section_html(self.timeline))
         parts += [f"<p>note: {esc(n)}</p>" for n in self.notes]
         return "".join(parts)
 
@@ -400,17 +445,39 @@ def run(client: OktaClient, params: Params | Mapping[str, Any]) -> AuditReport:
         brands=brands,
         findings=findings,
         notes=notes,
+        timeline=_timeline(reach),
     )
 
 
+def _timeline(reach: Any) -> dict[str, Any]:
+    """Everyone else's two working weeks on the first app (by label) that offers them the
+    post-auth prompt, else on the first app; empty for an org without apps."""
+    view = reach.view
+    apps = sorted(view.app_policy, key=lambda a: view.app_labels.get(a, a))
+    outcomes = [evaluate(view, EVERYONE_ELSE, a) for a in apps]
+    offered = [o for o in outcomes if o.app is not None and o.app.kmsi_post_auth == "ALLOWED"]
+    if not outcomes:
+        return {}
+    chosen = (offered or outcomes)[0]
+    label = view.app_labels.get(chosen.app_id, chosen.app_id)
+    return timeline_data(None, chosen, title=f"everyone else on {label}")
+
+
 def evidence_files(report: AuditReport) -> dict[str, str]:
-    """The files a runbook writes beside ``result.json``: ``findings.json`` and ``findings.csv``.
+    """The files a runbook writes beside ``result.json``: ``findings.json``, ``findings.csv``,
+    ``findings.sarif`` (SARIF 2.1.0) and ``compliance.json`` (the DISA STIG checks).
 
     Both hold the report's findings (the CSV's columns are
     :data:`~kmsi_lib.procedures.audit_table.FINDING_COLUMNS`); the runner's
     ledger hashes them with the run's other files.
     """
-    return findings_files(report.findings, org_url=report.org_url, created_at=report.created_at)
+    files = findings_files(report.findings, org_url=report.org_url, created_at=report.created_at)
+    results = control_results(report.sign_on_policies)
+    files[FINDINGS_SARIF] = json.dumps(
+        sarif(report.findings, results, org_url=report.org_url), indent=2, sort_keys=True
+    )
+    files[COMPLIANCE_JSON] = json.dumps(compliance_document(results), indent=2, sort_keys=True)
+    return files
 
 
 def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> AuditReport:

@@ -270,28 +270,17 @@ def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple
         if (change := edit.change(note=f"apps: {', '.join(labels)}")) is not None:
             changes.append(change)
 
-    result = Plan(
+    result = engine.app_plan(
+        client,
+        reader,
         procedure=NAME,
         params=params.model_dump(mode="json"),
-        org_url=str(getattr(client, "org_url", "")),
+        apps=apps,
         changes=changes,
         notes=notes,
-        observations=reader.observations,
-        warnings=engine.reach_warnings(
-            reader, apps, {c.ref.parent_id for c in changes if c.ref.parent_id}
-        ),
+        named_group_ids=None,
+        impact=impact,
     )
-    if impact:  # what the changes do to people (plain reads; not part of verify)
-        result = engine.with_impact(
-            result,
-            engine.plan_impact(
-                client,
-                changes,
-                selected_app_ids=[a.id for a in apps if a.id],
-                selected_policy_ids=[a.policy_id for a in apps if not a.id],
-                named_group_ids=None,
-            ),
-        )
     return result, checks
 
 

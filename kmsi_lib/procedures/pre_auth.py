@@ -324,29 +324,18 @@ def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple
     if not changes and read_sandbox_org_setting(client) is True:
         manual_steps = []
         notes.append(ORG_SETTING_ON_NOTE)
-    result = Plan(
+    result = engine.app_plan(
+        client,
+        reader,
         procedure=NAME,
         params=params.model_dump(mode="json"),
-        org_url=str(getattr(client, "org_url", "")),
+        apps=apps,
         changes=changes,
-        manual_steps=manual_steps,
         notes=notes,
-        observations=reader.observations,
-        warnings=engine.reach_warnings(
-            reader, apps, {c.ref.parent_id for c in changes if c.ref.parent_id}
-        ),
+        manual_steps=manual_steps,
+        named_group_ids=group_ids,
+        impact=impact,
     )
-    if impact:  # what the changes do to people (plain reads; not part of verify)
-        result = engine.with_impact(
-            result,
-            engine.plan_impact(
-                client,
-                changes,
-                selected_app_ids=[a.id for a in apps if a.id],
-                selected_policy_ids=[a.policy_id for a in apps if not a.id],
-                named_group_ids=group_ids,
-            ),
-        )
     return result, checks
 
 

@@ -22,6 +22,7 @@ records no before-state.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -55,10 +56,12 @@ from kmsi_lib.engine import (
     whole_number,
     witness,
 )
+from kmsi_lib.engine.conflicts import confirm_writes
 from kmsi_lib.errors import ParameterError
 from kmsi_lib.okta.bulk import run_bulk
 from kmsi_lib.okta.resources import groups as groups_api
 from kmsi_lib.okta.resources import users as users_api
+from kmsi_lib.okta.resources.logs import log_time
 
 if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
@@ -360,6 +363,8 @@ def apply(
     )
 
     max_workers = int(plan.params.get("max_workers", 4))
+    since = log_time(datetime.now(UTC) - timedelta(minutes=5))
+    mark = len(client.journal.entries)
 
     index_of = {id(change): i for i, change in enumerate(plan.changes)}
 
@@ -394,7 +399,9 @@ def apply(
                 record["outcome"] if item.ok else f"failed: {item.error}",
             )
         )
-    result.verification = Verification(checks)
+    ids = [c.item.ref.require_id() for c in outcome.results if c.ok]
+    result.system_log, confirmed = confirm_writes(client, since, ids, client.journal.entries[mark:])
+    result.verification = Verification(checks + confirmed)
     failed = [c for c in checks if not c.ok]
     result.outcome = "failed" if failed else "applied"
     if failed:

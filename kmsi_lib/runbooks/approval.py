@@ -14,7 +14,13 @@ from typing import Any
 from kmsi_lib import evidence, secret_shapes
 from kmsi_lib.errors import EvidenceError
 
-__all__ = ["approved", "check_approved_plan"]
+__all__ = [
+    "approval_required",
+    "approved",
+    "check_approved_plan",
+    "operator_key",
+    "signed_approval",
+]
 
 
 def _same_url(a: str, b: str) -> bool:
@@ -109,3 +115,93 @@ def approved(
 
 
 # ---------------------------------------------------------------- one run
+
+
+#: Set to ``1`` to require a signed approval against the sandbox too (training on approvals).
+REQUIRE_ENV = "KMSI_REQUIRE_APPROVAL"
+#: The operator's public key (a ``.pub`` file): compared with the approver's key.
+OPERATOR_KEY_ENV = "KMSI_OPERATOR_KEY"
+
+
+def approval_required(org_url: str, environ: Mapping[str, str]) -> bool:
+    """A real org needs a signed approval; the sandbox (loopback) does not, unless asked."""
+    from kmsi_lib.engine import is_local
+
+    return not is_local(org_url) or environ.get(REQUIRE_ENV, "").strip() == "1"
+
+
+def operator_key(environ: Mapping[str, str]) -> str | None:
+    """The operator's public key line, from the file ``KMSI_OPERATOR_KEY`` names."""
+    path = environ.get(OPERATOR_KEY_ENV, "").strip()
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvidenceError(f"{OPERATOR_KEY_ENV}={path}: cannot read the key ({exc})") from None
+
+
+def signed_approval(
+    root: Path,
+    run_id: str,
+    *,
+    change_id: str,
+    plan_digest: str,
+    operator: str,
+    operator_public_key: str | None,
+    required: bool,
+) -> dict[str, Any]:
+    """The approval an apply goes ahead on, as recorded in its evidence.
+
+    Required (a real org): a ledger approval of the plan run ``run_id`` that
+    passes every check of :func:`kmsi_lib.evidence.approvals.approval_problems`,
+    else :class:`EvidenceError` naming each failed check. Not required (the
+    sandbox): the same check is made and recorded when an approval exists.
+    """
+    from kmsi_lib.evidence import approvals
+
+    entries = approvals.approvals_for(evidence.read_ledger(root), run_id)
+    allowed = approvals.read_allowed_signers(root)
+    found: list[tuple[dict[str, Any], list[str]]] = []
+    for entry in entries:
+        problems = approvals.approval_problems(
+            entry,
+            allowed=allowed,
+            change_id=change_id,
+            plan_digest=plan_digest,
+            operator=operator,
+            operator_key=operator_public_key,
+        )
+        found.append((entry, problems))
+    valid = [e for e, problems in found if not problems]
+    if valid:
+        entry = valid[-1]
+        return {
+            "required": required,
+            "status": "valid",
+            "approver": entry.get("approver"),
+            "approved_at": entry.get("approved_at"),
+            "expires_at": entry.get("expires_at"),
+            # a fingerprint, not the key: the evidence scan takes long base64 runs for secrets
+            "key_sha256": evidence.sha256_bytes(
+                " ".join(str(entry.get("public_key", "")).split()[:2]).encode("ascii")
+            ),
+            "ledger_seq": entry.get("seq"),
+        }
+    if not required:
+        reason = "; ".join(found[-1][1]) if found else "none given"
+        return {
+            "required": False,
+            "status": "not required: a sandbox org (the training and demo path);"
+            f" approval: {reason}",
+        }
+    if not found:
+        raise EvidenceError(
+            f"the plan run {run_id} has no signed approval in {root}: an apply to this org needs"
+            " one by someone other than the operator (kmsi approve RUN_DIR --key KEY --as NAME)"
+        )
+    entry, problems = found[-1]
+    raise EvidenceError(
+        f"the approval of {run_id} by {entry.get('approver')!r} is not valid: "
+        + "; ".join(problems)
+    )

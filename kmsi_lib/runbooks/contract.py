@@ -20,6 +20,7 @@ __all__ = [
     "CHANGE_ID_PATTERN",
     "CHANGE_PATTERN_ENV",
     "DEFAULT_CHANGE_PATTERN",
+    "INTERACTIVE_ENV",
     "MODES",
     "OUTCOMES",
     "OUTCOME_FAILED",
@@ -99,6 +100,11 @@ RUNNER_PARAMETERS: dict[str, str] = {
     "approved_plan": "use --approved-plan EVIDENCE",
     "interactive": "only JupyterLab (kmsi lab) uses the forms",
 }
+
+#: Set to ``1`` by ``kmsi lab`` for JupyterLab: a runbook shows its forms without anyone
+#: setting ``interactive = True``. ``kmsi run`` removes it from its kernels' environment,
+#: so papermill runs stay headless (:meth:`kmsi_lib.runbooks.runbook.Runbook.from_parameters`).
+INTERACTIVE_ENV = "KMSI_INTERACTIVE"
 
 #: Notebook parameters of runbooks whose plans have manual steps (pre-auth KMSI):
 #: who did the Admin Console step, when (ISO-8601, empty = at apply time), and what.

@@ -20,6 +20,7 @@ from typing import Any
 
 from kmsi_lib import evidence
 from kmsi_lib.errors import ConfigError, KmsiError
+from kmsi_lib.runbooks.report import PDF_ENV
 from kmsi_lib.runbooks.run import (
     EXIT_FAILED,
     EXIT_OK,
@@ -121,13 +122,18 @@ def run_demo(
     runs: list[DemoRun] = []
     last_apply: dict[str, Path] = {}
     last_plan: dict[str, Path] = {}  # each apply applies the plan run just before it
-    saved = {k: v for k, v in os.environ.items() if k.startswith("OKTA_") or k == ADMIN_URL_ENV}
+    saved = {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith("OKTA_") or k in (ADMIN_URL_ENV, PDF_ENV)
+    }
     with sandbox.serve(port=0) as url, tempfile.TemporaryDirectory(prefix="kmsi-demo-") as tmp:
         for key in saved:
             del os.environ[key]
         os.environ["OKTA_ORG_URL"] = url
         os.environ["OKTA_API_TOKEN"] = sandbox.token
         os.environ[ADMIN_URL_ENV] = url  # the demo knows its org is the sandbox
+        os.environ[PDF_ENV] = "1"  # every demo run leaves its report as PDF too
         try:
             print(f"sandbox org on {url}; evidence in {evidence_root}/ (change {change_id})")
             for step in DEMO_STEPS:
@@ -172,7 +178,7 @@ def run_demo(
                 if step.mode == "plan" and report.exit_code == EXIT_OK and report.run_dir:
                     last_plan[name] = report.run_dir
         finally:
-            for key in ("OKTA_ORG_URL", "OKTA_API_TOKEN", ADMIN_URL_ENV):
+            for key in ("OKTA_ORG_URL", "OKTA_API_TOKEN", ADMIN_URL_ENV, PDF_ENV):
                 os.environ.pop(key, None)
             os.environ.update(saved)
     return runs

@@ -2,15 +2,18 @@
 
 ``kmsi run NOTEBOOK -f PARAMS.yaml --mode plan|apply [--change CHG-ID] [--approved-plan EVIDENCE]``
 
-1. validates the params file against the notebook and its procedure, and the
-   credentials in the environment, before any kernel starts;
+1. refuses a runbook that differs from its committed template
+   (:mod:`kmsi_lib.runbooks.templates`), then validates the params file against
+   the notebook and its procedure, and the credentials in the environment,
+   before any kernel starts;
 2. checks the evidence root's ledger (chain, anchor, ``--expect`` hashes); for
    ``--approved-plan`` (and a rollback's ``apply_result``), checks that the run
    is recorded in *that* root and verifies there, and that a plan was made for
    the same change, procedure, parameters and org;
 3. executes the notebook with papermill (kernel ``python3``, a per-cell
    timeout, a progress bar); only non-secret parameters are injected, the
-   kernel inherits ``OKTA_*`` from the environment;
+   kernel inherits ``OKTA_*`` from the environment, but not ``KMSI_INTERACTIVE``
+   (a run from a lab's terminal stays headless);
 4. records the evidence (:func:`kmsi_lib.evidence.record_run`), which also
    scans every file for the secrets this process knows.
 
@@ -41,7 +44,14 @@ from kmsi_lib import evidence
 from kmsi_lib.errors import ConfigError, EvidenceError, ParameterError
 from kmsi_lib.runbooks import approval, interrupts
 from kmsi_lib.runbooks.approval import check_approved_plan
-from kmsi_lib.runbooks.contract import MODES, OUTCOME_FAILED, change_id_problem
+from kmsi_lib.runbooks.contract import (
+    INTERACTIVE_ENV,
+    MODES,
+    OUTCOME_FAILED,
+    change_id_problem,
+)
+from kmsi_lib.runbooks.report import report_files
+from kmsi_lib.runbooks.templates import check_template
 
 __all__ = [
     "EXIT_FAILED",
@@ -133,6 +143,17 @@ def _kernel_config() -> Iterator[Any]:
     with tempfile.TemporaryDirectory(prefix="kmsi-kernel-") as private:
         os.chmod(private, 0o700)
         yield Config({"KernelManager": {"transport": "ipc", "ip": f"{private}/kernel"}})
+
+
+@contextlib.contextmanager
+def _headless_kernel() -> Iterator[None]:
+    """Keep ``KMSI_INTERACTIVE`` (set by ``kmsi lab``) out of the kernel's environment."""
+    saved = os.environ.pop(INTERACTIVE_ENV, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[INTERACTIVE_ENV] = saved
 
 
 @contextlib.contextmanager
@@ -263,6 +284,7 @@ def run_notebook(
         raise ParameterError("change", problem)
     if approved_plan is not None and mode != "apply":
         raise ParameterError("approved-plan", "only an apply uses an approved plan")
+    check_template(notebook)  # an edited copy of a runbook is refused before anything else
     env = dict(os.environ)
     run = load_run_params(notebook, params_file)
     credentials = Credentials.from_env(env)
@@ -273,6 +295,13 @@ def run_notebook(
     evidence.check_ledger(root, expect=expect)
     approved: dict[str, Any] | None = None
     approved_meta: dict[str, Any] | None = None
+    required = approval.approval_required(credentials.org_url, env)
+    if mode == "apply" and required and approved_plan is None:
+        raise ParameterError(
+            "approved-plan",
+            "an apply to this org needs the approved plan: --approved-plan naming the plan"
+            " run, signed off with kmsi approve by someone other than the operator",
+        )
     if approved_plan is not None:
         approved, source = approval.approved(
             approved_plan,
@@ -290,6 +319,15 @@ def run_notebook(
             "ledger_hash": source.entry.get("hash"),
             "fingerprint": approved.get("fingerprint"),
             "digest": approved.get("digest"),
+            "approval": approval.signed_approval(
+                root,
+                str(source.record.get("run_id")),
+                change_id=change_id,
+                plan_digest=str(approved.get("digest", "")),
+                operator=operator_name(env),
+                operator_public_key=approval.operator_key(env),
+                required=required,
+            ),
         }
     verified_inputs = _verify_evidence_inputs(run.procedure, run.values, root, expect)
 
@@ -322,6 +360,7 @@ def run_notebook(
             interrupts.interrupt_on_sigterm(),
             _captured_papermill_log() as log,
             _absolute_key_paths(),
+            _headless_kernel(),
         ):
             error = _execute(
                 notebook.resolve(),
@@ -392,6 +431,15 @@ def _record(
         operator=operator_name(env),
         org_url=org_url,
         approved_plan=approved_meta,
+        approval=(
+            approved_meta.get("approval")
+            if approved_meta
+            else (
+                {"required": False, "status": "not required: a sandbox org (no approved plan)"}
+                if mode == "apply" and not approval.approval_required(org_url, env)
+                else None
+            )
+        ),
     )
     recorded = evidence.record_run(
         root,
@@ -401,6 +449,7 @@ def _record(
         error=failure,
         secrets=evidence.known_secrets(env),
         captured={"<papermill log>": log.getvalue().encode()},
+        report=report_files,
     )
     if recorded.quarantined:
         found = evidence.describe_hits(recorded.secret_hits)

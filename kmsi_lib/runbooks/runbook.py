@@ -177,6 +177,8 @@ class Runbook:
         The cells' defaults are the model's (a test keeps them equal) and ``kmsi
         run`` injects every procedure parameter, so no value in a notebook is a
         sample that could choose what changes.
+        With ``KMSI_INTERACTIVE=1`` in the environment (``kmsi lab`` sets it for
+        JupyterLab) the runbook is interactive whatever the ``interactive`` cell says.
         """
         fields = REGISTRY[procedure].Params.model_fields
         # A required parameter's cell value is None ("not given"): leaving it out lets the
@@ -187,6 +189,10 @@ class Runbook:
             if name in namespace and not (field.is_required() and namespace[name] is None)
         }
         runner = {name: namespace[name] for name in RUNNER_PARAMETERS if name in namespace}
+        if os.environ.get(contract.INTERACTIVE_ENV) == "1":
+            # JupyterLab of ``kmsi lab``: the forms without editing the notebook (kmsi run
+            # keeps the variable from its kernels, so a papermill run stays headless)
+            runner["interactive"] = True
         attestation = {
             name.removeprefix("attestation_"): str(namespace[name])
             for name in ATTESTATION_PARAMETERS
@@ -227,7 +233,11 @@ class Runbook:
         """
         found = getattr(self.procedure, "evidence_files", None)
         files: dict[str, str | bytes] = dict(found(made)) if found is not None else {}
-        timeline = (made.impact or {}).get("timeline") if isinstance(made, Plan) else None
+        timeline = (
+            (made.impact or {}).get("timeline")
+            if isinstance(made, Plan)
+            else getattr(made, "timeline", None)  # the audit's report
+        )
         if timeline:
             files[TIMELINE_FILE] = timeline_figure(timeline)
         for name, content in files.items():

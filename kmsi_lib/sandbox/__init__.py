@@ -43,6 +43,7 @@ See ``docs/SANDBOX.md`` for behaviour choices and their evidence.
 from __future__ import annotations
 
 import io
+import os
 import secrets
 import socket
 import threading
@@ -59,6 +60,7 @@ from ._common import SandboxConfig, check_future_fields
 from ._faults import DroppedConnection, InjectedTimeout
 from ._seed import SEEDS, build
 from ._state import OrgState
+from ._statefile import TempFileGuard, load_state, remove_stale_temp_files, save_atomically
 
 __all__ = ["SANDBOX_URL", "SEEDS", "Sandbox", "SandboxConfig", "SandboxTransport"]
 
@@ -190,6 +192,43 @@ class Sandbox:
         self.state = state if state is not None else build(seed)
         self.app = SandboxApp(self.state, self.config, self.token)
         self.admin = Admin(self.app)
+
+    @classmethod
+    def from_state_file(
+        cls,
+        path: str | os.PathLike[str],
+        seed: str = "default",
+        token: str | None = None,
+        *,
+        config: SandboxConfig | None = None,
+    ) -> Sandbox:
+        """The org saved in ``path`` (``--state FILE``), or a fresh ``seed`` if there is none.
+
+        Raises ValueError when the file is not a sandbox snapshot (or ``seed`` is unknown).
+        """
+        return cls(seed, token, config=config, state=load_state(os.fspath(path)))
+
+    @contextmanager
+    def saving_to(self, path: str | os.PathLike[str]) -> Iterator[None]:
+        """Save the org to ``path`` now and after every change until the block ends.
+
+        Each save is atomic (``_statefile``): ``path`` is always a whole snapshot,
+        and no temp file is left beside it, even if this process is killed.
+        """
+        target = os.path.abspath(os.fspath(path))
+        directory = os.path.dirname(target)
+        remove_stale_temp_files(directory)
+        guard = TempFileGuard(directory)
+        try:
+            save_atomically(self.state, target)
+            self.state.on_write = lambda s: save_atomically(s, target)
+            yield
+        finally:
+            self.state.on_write = None
+            try:
+                save_atomically(self.state, target)
+            finally:
+                guard.close()
 
     def __repr__(self) -> str:
         return f"Sandbox(seed={self.seed!r}, token='[secure]')"

@@ -11,7 +11,6 @@ SIGKILL at any moment leaves FILE whole and no temp file next to it
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -19,8 +18,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from . import SEEDS, Sandbox
-from ._state import OrgState
-from ._statefile import TempFileGuard, remove_stale_temp_files, save_atomically
+from ._statefile import TempFileGuard, load_state, remove_stale_temp_files, save_atomically
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,15 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(path: str) -> OrgState | None:
-    if not os.path.exists(path):
-        return None
-    state = OrgState()
-    with open(path, encoding="utf-8") as fh:
-        state.load(json.load(fh))
-    return state
-
-
 def _stop(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -70,7 +59,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def main(args: argparse.Namespace) -> int:
     """``kmsi sandbox``: serve until Ctrl-C or SIGTERM; 0 on a clean stop, 2 if it cannot start."""
     try:
-        state = _load(args.state) if args.state else None
+        state = load_state(args.state) if args.state else None
     except (OSError, ValueError) as exc:
         print(f"kmsi sandbox: cannot load state file {args.state}: {exc}", file=sys.stderr)
         return 2

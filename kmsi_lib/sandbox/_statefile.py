@@ -51,6 +51,16 @@ for name in names:
 """
 
 
+def load_state(path: str) -> OrgState | None:
+    """The org saved in ``path``, or None when there is no such file (ValueError if broken)."""
+    if not os.path.exists(path):
+        return None
+    state = OrgState()
+    with open(path, encoding="utf-8") as fh:
+        state.load(json.load(fh))
+    return state
+
+
 def _temp_prefix(pid: int) -> str:
     return f"{TEMP_PREFIX}{pid}-"
 

@@ -1,0 +1,89 @@
+# %% [markdown]
+# # E2: A stricter global session for Contractors
+#
+# External contractors work on unmanaged devices. Security wants their Okta sessions to be
+# shorter and their MFA asked more often than for employees. Employees must not notice
+# anything.
+#
+# **Your task:** Contractors must give MFA again after at most 60 minutes and be signed
+# out after 30 idle minutes; nobody else changes.
+#
+# Work in this order: set the exercise up (next cell), do the task with the runbook(s), then
+# check your work. The check reads the sandbox and tells you what is right and what is wrong,
+# and why; ask for a hint when you are stuck (the first one only nudges).
+
+# %%
+from kmsi_lib import training
+from kmsi_lib.training import console  # noqa: F401 - the Admin Console steps, if you need one
+from kmsi_lib.training.widgets import buttons
+
+EXERCISE = "E2"
+print(training.exercise(EXERCISE).task)
+
+# %% [markdown]
+# ## Set up this exercise
+#
+# This brings the sandbox to the exercise's starting point and remembers it (in
+# `kmsi-training.json` in this folder). Run it again to start over.
+
+# %%
+print(training.setup(EXERCISE))
+
+# %% [markdown]
+# ## Do the task
+#
+# Open [10_pre_auth.ipynb](10_pre_auth.ipynb) in this folder and use its form: plan first,
+# read the plan and its impact section, then apply. Some fixes are not runbook changes but
+# clicks in the Okta Admin Console; against the sandbox this notebook offers them as
+# functions, to call in the empty cell below if you decide you need one:
+#
+# * `console.give_own_policy(None, ["App label", ...], "New policy name")`: Applications >
+#   the app > Sign On > User authentication, choosing a new policy (a copy of the current one);
+# * `console.move_rule(None, "Policy name", "Rule name", priority)`: Security >
+#   Authentication Policies > the policy > drag a rule to another place (0 is first);
+# * `console.deactivate_rule(None, "Policy name", "Rule name")`: the rule's Deactivate action.
+
+# %%
+# your Admin Console steps, if any
+
+# %% [markdown]
+# ## Check my work
+
+# %%
+training.check(EXERCISE)
+
+# %% [markdown]
+# ## Hint
+#
+# Each run of this cell gives the next hint: a nudge first, the way last.
+
+# %%
+print(training.hint(EXERCISE))
+
+# %% [markdown]
+# ## Buttons
+#
+# The same as buttons: **Check my work**, **Hint**, and **Reset this exercise** (the
+# facilitator's reset when this workspace has one, else the exercise's set-up again).
+
+
+# %%
+def reset() -> str:
+    """Reset this exercise: in a trainee's workspace, the facilitator's reset (this
+    notebook's copy and the org back to the seed), then the exercise's set-up."""
+    import os
+
+    if os.environ.get("KMSI_TRAINEE"):
+        from kmsi_lib.runbooks.workspace import reset_trainee
+
+        reset_trainee(None, None, exercise=EXERCISE)
+    return training.setup(EXERCISE)
+
+
+buttons(EXERCISE, reset=reset)
+
+# %% [markdown]
+# ## Your progress
+
+# %%
+training.progress()
