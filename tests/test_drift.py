@@ -42,7 +42,7 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox,
                 ROOT / "notebooks" / "20_post_auth.ipynb",
                 params,
                 mode="apply",
-                change_id="CHG-DRIFT",
+                change_id="CHG-4545",
                 evidence_root=tmp / "evidence",
                 timeout=180,
                 progress=False,
@@ -116,7 +116,7 @@ def test_a_ledger_that_does_not_verify_is_not_a_baseline(
 
     shutil.copytree(tmp / "evidence", copy)
     ledger = copy / "ledger.jsonl"
-    ledger.write_text(ledger.read_text().replace("CHG-DRIFT", "CHG-DRIFX"))
+    ledger.write_text(ledger.read_text().replace("CHG-4545", "CHG-4546"))
     code = drift.main(argparse.Namespace(evidence_root=copy, json=None))
     assert code == 2 and "does not verify" in capsys.readouterr().out
     empty = tmp_path / "none"

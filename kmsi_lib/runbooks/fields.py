@@ -174,8 +174,7 @@ class FieldInput:
         # the name alone in its label (no nested element): what a params file calls the field,
         # and what the browser tests find it by
         parts = [
-            '<label class="kmsi-param" style="font-family:monospace">'
-            f"{escape(self.name)}</label>"
+            f'<label class="kmsi-param" style="font-family:monospace">{escape(self.name)}</label>'
         ]
         if self.description:
             parts.append(f'<span class="kmsi-help">{escape(self.description)}</span>')
