@@ -349,3 +349,18 @@ def test_the_audit_form_says_no_findings_when_there_are_none(sb: Sandbox, tmp_pa
     assert "No findings." in text_of(form.plan_output)
     assert "<p>No findings.</p>" in html_of(form.plan_output)
     assert "Verification: passed" in text_of(form.verify_output)
+
+
+def test_the_session_directory_is_shared_by_the_runbooks_of_a_session(tmp_path: Path) -> None:
+    """One place for every runbook of a session: the variable, else the trainee's workspace,
+    else the runbook's own evidence directory."""
+    from kmsi_lib.runbooks.session import applies_dir
+    from kmsi_lib.runbooks.workspace import TRAINEE_ENV, WORKSPACE_ROOT_ENV
+
+    own = tmp_path / "run"
+    assert applies_dir(own, {}) == own / "applies"
+    shared = {contract.SESSION_DIR_ENV: str(tmp_path / "s")}
+    assert applies_dir(own, shared) == tmp_path / "s" / "applies"
+    trainee = {TRAINEE_ENV: "t1", WORKSPACE_ROOT_ENV: str(tmp_path / "training")}
+    assert applies_dir(own, trainee) == (tmp_path / "training").resolve() / "t1/.session/applies"
+    assert applies_dir(own, {**trainee, TRAINEE_ENV: "../x"}) == own / "applies"

@@ -19,7 +19,9 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kmsi_lib.errors import ParameterError
 from kmsi_lib.runbooks.contract import APPLIES_DIR, SESSION_APPLY_FILE, SESSION_DIR_ENV
+from kmsi_lib.runbooks.workspace import TRAINEE_ENV, WORKSPACE_ROOT_ENV, workspace_for
 
 if TYPE_CHECKING:  # the picker builds widgets; listing the applies needs none
     import ipywidgets as w
@@ -28,10 +30,26 @@ __all__ = ["ApplyPicker", "SessionApply", "applies_dir", "list_applies", "next_a
 
 
 def applies_dir(evidence_dir: Path, env: Mapping[str, str] | None = None) -> Path:
-    """Where a session's applies are recorded: ``$KMSI_SESSION_DIR/applies`` when the
-    variable is set, else ``<evidence_dir>/applies``."""
-    shared = (os.environ if env is None else env).get(SESSION_DIR_ENV, "").strip()
-    return (Path(shared).expanduser() if shared else Path(evidence_dir)) / APPLIES_DIR
+    """Where a session's applies are recorded, shared by every runbook of the session:
+    ``$KMSI_SESSION_DIR/applies`` when that is set; else, in a trainee's workspace
+    (``kmsi lab --trainee``: ``KMSI_TRAINEE`` and ``KMSI_WORKSPACE_ROOT``), its hidden
+    ``.session/applies``, so the rollback runbook lists what the other runbooks applied;
+    else ``<evidence_dir>/applies``."""
+    env = os.environ if env is None else env
+    shared = env.get(SESSION_DIR_ENV, "").strip()
+    if shared:
+        return Path(shared).expanduser() / APPLIES_DIR
+    trainee, root = env.get(TRAINEE_ENV, "").strip(), env.get(WORKSPACE_ROOT_ENV, "").strip()
+    if trainee and root:
+        try:
+            return workspace_for(trainee, Path(root)).path / WORKSPACE_SESSION_DIR / APPLIES_DIR
+        except ParameterError:  # not a trainee's name: the runbook's own directory
+            pass
+    return Path(evidence_dir) / APPLIES_DIR
+
+
+#: A trainee workspace's folder for its session's records (hidden in the file browser).
+WORKSPACE_SESSION_DIR = ".session"
 
 
 def next_apply_path(directory: Path, procedure: str) -> Path:
