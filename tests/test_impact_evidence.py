@@ -57,8 +57,10 @@ def _apply(org: tuple[Sandbox, Path], notebook: str, params: dict[str, Any]) -> 
 
 
 def _html(run_dir: Path) -> str:
-    (page,) = [p for p in run_dir.glob("*.html")]
-    return page.read_text(encoding="utf-8")
+    """The executed notebook's HTML and the report's, together (both hold the impact)."""
+    report = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "kmsi-impact" in report or 'data-version="after"' in report
+    return (run_dir / "notebook.html").read_text(encoding="utf-8")
 
 
 def _verified(org: tuple[Sandbox, Path], run_dir: Path) -> None:

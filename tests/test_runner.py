@@ -68,7 +68,7 @@ def test_plan_run_records_evidence(env: Path, tmp_path: Path) -> None:
     assert record["org"]["url"] == "http://127.0.0.1:9"
     assert record["notebook"]["template_sha256"] == evidence.sha256_file(FIXTURES / "ok.ipynb")
     assert record["journal"] == [{"method": "GET", "url": "/api/v1/policies", "status": 200}]
-    assert set(record["files"]) == {"notebook.ipynb", "notebook.html", "result.json"}
+    assert set(record["files"]) == {"notebook.ipynb", "notebook.html", "report.html", "result.json"}
     executed = json.loads((report.run_dir / "notebook.ipynb").read_text())
     injected = executed["metadata"]["papermill"]["parameters"]
     assert injected["mode"] == "plan" and injected["rule_name"] == "KMSI for staff"

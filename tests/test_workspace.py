@@ -101,7 +101,9 @@ def test_a_training_session_leaves_the_checkout_clean(tmp_path: Path) -> None:
     assert space.state_file.is_file() and "rewritten" in report.sandbox
     assert _git(clone, "status", "--porcelain") == before
     tracked = _git(clone, "ls-files", "training").split()
-    assert tracked == [f"training/notebooks/{n}" for n in TRAINING]
+    assert tracked == _git(ROOT, "ls-files", "training").split()
+    assert all(not t.startswith("training/t1/") for t in tracked)
+    assert {f"training/notebooks/{n}" for n in TRAINING} <= set(tracked)
 
 
 def test_reset_restores_one_exercise_or_everything(tmp_path: Path) -> None:

@@ -209,8 +209,9 @@ def demo_main(args: argparse.Namespace) -> int:
     print("\n" + verified.to_text())
     last = next((r[3] for r in reversed(rows) if r[3] != "-"), str(args.evidence_root))
     print(
-        f"\nOpen the HTML evidence in a browser, e.g. {last}/notebook.html; "
-        f"list every run with: kmsi evidence list --root {args.evidence_root}"
+        f"\nOpen a run's report in a browser, e.g. {last}/report.html (report.pdf beside it;"
+        f" notebook.html has every cell); list every run with: kmsi evidence list --root"
+        f" {args.evidence_root}"
     )
     return EXIT_OK if all(r.ok for r in runs) and verified.ok else EXIT_FAILED
 

@@ -1,0 +1,163 @@
+"""A trainee's session in a real JupyterLab and headless Chromium, through the forms.
+
+``kmsi lab --trainee t1`` opens on the start-here notebook. Exercise E1 (post-auth KMSI for
+Workday and GitHub only) is first attempted the wrong way, through the post-auth form:
+the two apps share "High assurance apps" with AWS, so the self-check explains that KMSI was
+widened to a shared policy. Exercise E3 (the partner brand's prompt) is then done through
+the prompt-text form and its self-check reports success. The facilitator's reset (the
+exercise's button) puts the org back to the exercise's start. Screenshots:
+``test-output/browser_training_*.png``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from test_browser_lab import CHROMIUM, CHROMIUM_ARGS, OUTPUT, fill_field, running
+
+from kmsi_lib.runbooks.lab import Lab
+
+OPEN_AND_RUN = """async (path) => {
+    const app = window.jupyterapp;
+    const panel = await app.commands.execute('docmanager:open', {path});
+    await panel.context.ready;
+    await panel.sessionContext.ready;
+    app.shell.activateById(panel.id);
+    await app.commands.execute('notebook:run-all-cells');
+}"""
+
+OPEN = """async (path) => {
+    const app = window.jupyterapp;
+    const panel = await app.commands.execute('docmanager:open', {path});
+    await panel.context.ready;
+    app.shell.activateById(panel.id);
+}"""
+
+RUN_CELL = """async (needle) => {
+    const app = window.jupyterapp;
+    const panel = app.shell.currentWidget;
+    const cells = panel.content.widgets;
+    const index = cells.findIndex(c => c.model.sharedModel.getSource().includes(needle));
+    panel.content.activeCellIndex = index;
+    await app.commands.execute('notebook:run-cell');
+    return index;
+}"""
+
+
+def _catch_all_post_auth(url: str, token: str, label: str) -> str:
+    with httpx.Client(base_url=url, headers={"Authorization": f"SSWS {token}"}) as http:
+        app = next(a for a in http.get("/api/v1/apps").json() if a["label"] == label)
+        policy_id = app["_links"]["accessPolicy"]["href"].rsplit("/", 1)[-1]
+        rules = http.get(f"/api/v1/policies/{policy_id}/rules").json()
+    rule = next(r for r in rules if r["name"] == "Catch-all Rule")
+    return str(rule["actions"]["appSignOn"].get("keepMeSignedIn", {}).get("postAuth"))
+
+
+def _apply(page: Any, ticket: str, *, reach: bool = False) -> None:
+    from playwright.sync_api import expect
+
+    apply_form = page.locator(".jp-NotebookPanel:visible .kmsi-step-apply")
+    apply_form.locator(".widget-text", has_text="Change ticket").locator("input").fill(ticket)
+    if reach:
+        apply_form.locator(".kmsi-reach input[type=checkbox]").check()
+    button = apply_form.locator("button", has_text="Apply")
+    expect(button).to_be_enabled(timeout=30_000)
+    button.click()
+    expect(apply_form).to_contain_text("applied", timeout=90_000)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_a_trainee_does_exercises_through_the_forms(tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is missing in CI (.ci/run installs it)")
+        pytest.skip("/usr/bin/chromium is not installed")
+    from playwright.sync_api import expect, sync_playwright
+
+    OUTPUT.mkdir(exist_ok=True)
+    shot = OUTPUT / "browser_training"
+    log = (tmp_path / "jupyterlab.log").open("wb")
+    lab = Lab(
+        port=0,
+        trainee="t1",
+        workspace_root=tmp_path / "training",
+        open_browser=False,
+        output=log.fileno(),
+        extra_args=["--LabApp.expose_app_in_browser=True"],
+    )
+    try:
+        with lab, sync_playwright() as p:
+            assert lab.sandbox is not None
+            token = lab.sandbox.token
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(90_000)
+            panel = page.locator(".jp-NotebookPanel:visible")
+            try:
+                page.goto(lab.url)
+                page.wait_for_function("() => window.jupyterapp !== undefined")
+                page.wait_for_function(
+                    "() => window.jupyterapp.shell.currentWidget?.context?.path"
+                    " === '00_start_here.ipynb'"
+                )
+                page.screenshot(path=f"{shot}-start.png")
+
+                # E1, the wrong way: KMSI on the two apps' shared policy
+                page.evaluate(OPEN_AND_RUN, "E1_post_auth_two_apps.ipynb")
+                expect(panel).to_contain_text("not solved yet", timeout=120_000)
+                page.evaluate(OPEN_AND_RUN, "20_post_auth.ipynb")
+                plan_form = panel.locator(".kmsi-step-plan")
+                expect(plan_form).to_be_visible(timeout=120_000)
+                fill_field(plan_form, "apps.labels", "Workday, GitHub Enterprise Cloud")
+                plan_form.locator("button", has_text="Plan").click()
+                expect(plan_form.locator(".kmsi-impact")).to_contain_text(
+                    "AWS IAM Identity Center", timeout=60_000
+                )
+                _apply(page, "CHG-101", reach=True)
+                assert _catch_all_post_auth(lab.sandbox_url, token, "Workday") == "ALLOWED"
+                # only the check cell: the set-up cell would put the exercise's start back
+                page.evaluate(OPEN, "E1_post_auth_two_apps.ipynb")
+                page.evaluate(RUN_CELL, "training.check(EXERCISE)")
+                expect(panel).to_contain_text("widened to a shared policy", timeout=120_000)
+                page.screenshot(path=f"{shot}-e1-wrong.png", full_page=True)
+
+                # the exercise's reset button: the facilitator's reset, then its set-up
+                panel.locator("button", has_text="Reset this exercise").click()
+                for _ in range(60):
+                    if _catch_all_post_auth(lab.sandbox_url, token, "Workday") != "ALLOWED":
+                        break
+                    page.wait_for_timeout(1000)
+                assert _catch_all_post_auth(lab.sandbox_url, token, "Workday") == "NOT_ALLOWED"
+
+                # E3 through the prompt-text form: the self-check says solved
+                page.evaluate(OPEN_AND_RUN, "E3_partner_prompt.ipynb")
+                expect(panel).to_contain_text("not solved yet", timeout=120_000)
+                page.evaluate(OPEN_AND_RUN, "30_prompt_text.ipynb")
+                plan_form = panel.locator(".kmsi-step-plan")
+                expect(plan_form).to_be_visible(timeout=120_000)
+                fill_field(plan_form, "brands", "Acme Partners")
+                fill_field(plan_form, "title", "Stay signed in to the partner portal?")
+                fill_field(plan_form, "accept_button_text", "Yes, on this device")
+                plan_form.locator("button", has_text="Plan").click()
+                expect(plan_form.locator('[data-version="after"]').first).to_be_visible(
+                    timeout=60_000
+                )
+                _apply(page, "CHG-103")
+                page.evaluate(OPEN, "E3_partner_prompt.ipynb")
+                page.evaluate(RUN_CELL, "training.check(EXERCISE)")
+                expect(panel).to_contain_text("E3: solved", timeout=120_000)
+                page.screenshot(path=f"{shot}-e3-solved.png", full_page=True)
+            except Exception:
+                page.screenshot(path=f"{shot}-failed.png", full_page=True)
+                raise
+            finally:
+                browser.close()
+    finally:
+        log.close()
+    assert not running(f"--ServerApp.port={lab.port}"), "JupyterLab is still running"
