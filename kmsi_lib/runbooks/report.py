@@ -6,7 +6,7 @@ the detail. The report holds what a change board and an auditor look for, once:
 1. the record's banner (run, ticket, procedure, mode, outcome, verification,
    operator, approver and the approval's status, attestation, org, times, the
    runbook's template hash);
-2. the parameters in effect;
+2. the parameters in effect, once (the plan's own line);
 3. the plan: the impact on people and the field diff (or the audit's report);
 4. the apply: what was written, Okta's System Log confirmation of each write,
    and the verification with failed checks first;
@@ -138,7 +138,11 @@ def report_html(record: Mapping[str, Any]) -> str:
         [
             evidence.evidence_header(record),
             _approval_rows(record),
-            _section("Parameters in effect", f"<pre>{html.escape(params)}</pre>"),
+            # the plan states every parameter in effect (defaults included) once; a run
+            # that made no plan shows the ones the params file named
+            ""
+            if isinstance(record.get("plan"), Mapping)
+            else _section("Parameters named", f"<pre>{html.escape(params)}</pre>"),
             _section("Plan", _plan_html(record)),
             _section("Apply", _apply_html(record)) if record.get("apply_result") else "",
             _rollback_html(record, run_path),
