@@ -42,13 +42,14 @@ def procedure_of(path: Path) -> str:
     return re.sub(r"^\d+_", "", path.stem)
 
 
-def build(source: Path) -> NotebookNode:
-    """The notebook for one source file."""
+def build(source: Path, kmsi: dict[str, str] | None = None) -> NotebookNode:
+    """The notebook for one source file; ``kmsi`` is its ``metadata.kmsi`` (a runbook's
+    procedure by default; training/_build.py passes its exercise key)."""
     notebook = jupytext.read(source, fmt="py:percent")
     notebook.metadata = NotebookNode(
         kernelspec=KERNELSPEC,
         language_info={"name": "python"},
-        kmsi={"procedure": procedure_of(source)},
+        kmsi=kmsi if kmsi is not None else {"procedure": procedure_of(source)},
     )
     for index, cell in enumerate(notebook.cells):
         cell.id = f"{source.stem}-{index:02d}"
@@ -69,24 +70,34 @@ def targets() -> dict[Path, str]:
     return {**notebooks, MANIFEST: render_manifest(manifest)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only report notebooks out of date")
-    args = parser.parse_args(argv)
+def sync(wanted: dict[Path, str], *, check: bool, command: str) -> int:
+    """Write each file whose text differs (or with ``check`` only report them: exit 1)."""
     stale = []
-    for path, text in targets().items():
+    for path, text in wanted.items():
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current == text:
             continue
         stale.append(path.name)
-        if not args.check:
+        if not check:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-    if args.check and stale:
-        print("out of date (run python notebooks/_build.py): " + ", ".join(stale))
+    if check and stale:
+        print(f"out of date (run {command}): " + ", ".join(stale))
         return 1
-    if not args.check:
+    if not check:
         print(f"wrote {', '.join(stale)}" if stale else "notebooks up to date")
     return 0
+
+
+def parse(argv: list[str] | None, doc: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report notebooks out of date")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv, __doc__ or "")
+    return sync(targets(), check=args.check, command="python notebooks/_build.py")
 
 
 if __name__ == "__main__":

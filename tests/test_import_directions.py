@@ -47,8 +47,9 @@ ALLOWED: dict[str, set[str]] = {
     "procedures": _BELOW_ENGINE | {"engine", "evidence", "procedures"},
     "runbooks": _BELOW_ENGINE | {"engine", "evidence", "procedures", "runbooks", "sandbox"},
     # the training content: read and set up the sandbox through the library (only the
-    # training notebooks import it; no layer lists "training")
-    "training": _BELOW_ENGINE | {"engine", "procedures", "training"},
+    # training notebooks import it; no layer lists "training"); its reset uses the
+    # runbooks' workspace reset
+    "training": _BELOW_ENGINE | {"engine", "procedures", "runbooks", "training"},
     "cli": set(),  # names its subcommands' owners as strings, imported on use
     "sandbox": {"sandbox"},  # rule zero: the witness imports nothing else of kmsi_lib
 }

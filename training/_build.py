@@ -1,7 +1,7 @@
 """Build the training notebooks from their reviewable sources in ``training/src/``.
 
 ``training/jupytext.toml`` pairs each ``notebooks/NAME.ipynb`` with ``src/NAME.py`` in
-jupytext's percent format. Like ``notebooks/_build.py``, this adds kernelspec ``python3``,
+jupytext's percent format. With ``notebooks/_build.py``'s code, this adds kernelspec ``python3``,
 ``metadata.kmsi.training`` (the exercise key, or ``start``) and stable cell ids
 ``<stem>-NN``; notebooks are committed without outputs.
 
@@ -11,17 +11,21 @@ jupytext's percent format. Like ``notebooks/_build.py``, this adds kernelspec ``
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import sys
 from pathlib import Path
-
-import jupytext
-from nbformat import NotebookNode
 
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "src"
 NOTEBOOKS = HERE / "notebooks"
-KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+
+# the runbooks' build script does the conversion, metadata, cell ids and the sync
+_spec = importlib.util.spec_from_file_location(
+    "_runbooks_build", HERE.parent / "notebooks" / "_build.py"
+)
+assert _spec is not None and _spec.loader is not None
+runbooks = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(runbooks)
 
 
 def key_of(path: Path) -> str:
@@ -30,48 +34,19 @@ def key_of(path: Path) -> str:
     return head if head.startswith("E") else "start"
 
 
-def build(source: Path) -> NotebookNode:
-    """The notebook for one source file."""
-    notebook = jupytext.read(source, fmt="py:percent")
-    notebook.metadata = NotebookNode(
-        kernelspec=KERNELSPEC, language_info={"name": "python"}, kmsi={"training": key_of(source)}
-    )
-    for index, cell in enumerate(notebook.cells):
-        cell.id = f"{source.stem}-{index:02d}"
-    return notebook
-
-
-def render(notebook: NotebookNode) -> str:
-    """The notebook file's text, as Jupyter writes it."""
-    return jupytext.writes(notebook, fmt="ipynb").rstrip("\n") + "\n"
-
-
 def targets() -> dict[Path, str]:
     """Every notebook path and the text it should have."""
     return {
-        NOTEBOOKS / f"{src.stem}.ipynb": render(build(src)) for src in sorted(SOURCES.glob("*.py"))
+        NOTEBOOKS / f"{src.stem}.ipynb": runbooks.render(
+            runbooks.build(src, {"training": key_of(src)})
+        )
+        for src in sorted(SOURCES.glob("*.py"))
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only report notebooks out of date")
-    args = parser.parse_args(argv)
-    stale = []
-    for path, text in targets().items():
-        current = path.read_text(encoding="utf-8") if path.exists() else None
-        if current == text:
-            continue
-        stale.append(path.name)
-        if not args.check:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-    if args.check and stale:
-        print("out of date (run python training/_build.py): " + ", ".join(stale))
-        return 1
-    if not args.check:
-        print(f"wrote {len(stale)} notebook(s)" if stale else "notebooks up to date")
-    return 0
+    args = runbooks.parse(argv, __doc__ or "")
+    return int(runbooks.sync(targets(), check=args.check, command="python training/_build.py"))
 
 
 if __name__ == "__main__":

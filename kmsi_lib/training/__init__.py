@@ -15,6 +15,7 @@ in ``workdir`` (default: the working directory, the trainee's workspace).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,7 @@ __all__ = [
     "exercise",
     "hint",
     "progress",
+    "reset",
     "setup",
 ]
 
@@ -65,6 +67,18 @@ def setup(key: str, *, client: OktaClient | None = None, workdir: str | Path | N
     state.started(ex.key, start)
     state.save()
     return f"{ex.key} is set up: {ex.task}"
+
+
+def reset(key: str) -> str:
+    """Start exercise ``key`` over: in a trainee's workspace (``KMSI_TRAINEE`` set by
+    ``kmsi lab --trainee``) the facilitator's reset first (this exercise's notebook copy
+    and the org back to the seed, :func:`kmsi_lib.runbooks.workspace.reset_trainee`), then
+    the exercise's set-up."""
+    from kmsi_lib.runbooks.workspace import TRAINEE_ENV, reset_trainee
+
+    if os.environ.get(TRAINEE_ENV):
+        reset_trainee(None, None, exercise=exercise(key).key)
+    return setup(key)
 
 
 def check(

@@ -35,5 +35,5 @@ def buttons(key: str, *, reset: Callable[[], Any] | None = None) -> Any:
 
     check.on_click(lambda _: run(lambda: training.check(key)))
     hint.on_click(lambda _: run(lambda: training.hint(key)))
-    again.on_click(lambda _: run(reset or (lambda: training.setup(key))))
+    again.on_click(lambda _: run(reset or (lambda: training.reset(key))))
     return widgets.VBox([widgets.HBox([check, hint, again]), out])

@@ -68,19 +68,7 @@ print(training.hint(EXERCISE))
 
 
 # %%
-def reset() -> str:
-    """Reset this exercise: in a trainee's workspace, the facilitator's reset (this
-    notebook's copy and the org back to the seed), then the exercise's set-up."""
-    import os
-
-    if os.environ.get("KMSI_TRAINEE"):
-        from kmsi_lib.runbooks.workspace import reset_trainee
-
-        reset_trainee(None, None, exercise=EXERCISE)
-    return training.setup(EXERCISE)
-
-
-buttons(EXERCISE, reset=reset)
+buttons(EXERCISE)
 
 # %% [markdown]
 # ## Your progress
