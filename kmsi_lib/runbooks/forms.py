@@ -124,37 +124,19 @@ class RunbookForm:
         )
         self.attestation_box = w.VBox([self.attest_by, self.attest_statement])
         self.attestation_box.layout.display = "none"
-        self.reach_ack = w.Checkbox(
-            value=False,
-            description="I have read the impact section and accept this reach",
-            indent=False,
-            layout=wide("54em"),
+        self.reach_ack, self.reach_text, self.reach_box = _acknowledgement(
+            "I have read the impact section and accept this reach", "kmsi-reach"
         )
-        self.reach_text = w.HTML(value="")
-        self.reach_box = w.VBox([self.reach_text, self.reach_ack])
-        self.reach_box.add_class("kmsi-reach")
-        self.reach_box.layout.display = "none"
-        self.privileged_ack = w.Checkbox(
-            value=False,
-            description="I know this changes privileged access, and I mean to",
-            indent=False,
-            layout=wide("54em"),
+        self.privileged_ack, self.privileged_text, self.privileged_box = _acknowledgement(
+            "I know this changes privileged access, and I mean to", "kmsi-privileged"
         )
-        self.privileged_text = w.HTML(value="")
-        self.privileged_box = w.VBox([self.privileged_text, self.privileged_ack])
-        self.privileged_box.add_class("kmsi-privileged")
-        self.privileged_box.layout.display = "none"
         #: tickets used by the applies of this form session, oldest first
         self.used_tickets: list[str] = []
-        self.reuse_ack = w.Checkbox(
-            value=False,
-            description="Use this ticket again (it approved an earlier apply in this session)",
-            indent=False,
-            layout=wide("54em"),
+        self.reuse_ack, _, self.reuse_box = _acknowledgement(
+            "Use this ticket again (it approved an earlier apply in this session)",
+            "kmsi-ticket-reuse",
+            explained=False,
         )
-        self.reuse_box = w.VBox([self.reuse_ack])
-        self.reuse_box.add_class("kmsi-ticket-reuse")
-        self.reuse_box.layout.display = "none"
         self.apply_button = w.Button(
             description="Apply",
             button_style="danger",
@@ -514,6 +496,19 @@ class RunbookForm:
         self.progress.max = max(1, total)
         self.progress.value = done
         self.progress_text.value = f"{done} of {total} done"
+
+
+def _acknowledgement(
+    description: str, css_class: str, *, explained: bool = True
+) -> tuple[w.Checkbox, w.HTML, w.VBox]:
+    """An acknowledgement of the apply step: its checkbox, the text that says what is
+    acknowledged (above it, when ``explained``) and their box, hidden until needed."""
+    checkbox = w.Checkbox(value=False, description=description, indent=False, layout=wide("54em"))
+    text = w.HTML(value="")
+    box = w.VBox([text, checkbox] if explained else [checkbox])
+    box.add_class(css_class)
+    box.layout.display = "none"
+    return checkbox, text, box
 
 
 def _step_box(step: str, heading: str, children: list[w.Widget]) -> w.VBox:
