@@ -225,8 +225,7 @@ def close_witness(
     if not targets:
         return [], notes
     wait_s = SYSLOG_WAIT_S if wait_s is None else wait_s
-    writes = [e for e in journal if e.method != "GET" and not _is_simulation(e.path)]
-    own = {e.request_id for e in writes if e.request_id and e.status is not None and e.status < 400}
+    writes, own = _own_writes(journal)
     lost = sum(1 for e in writes if e.status is None)
     name = "nobody else wrote {} while this apply ran (Okta System Log)"
     if witness.error is not None:
@@ -238,31 +237,20 @@ def close_witness(
                 f"not shown: {witness.error}",
             )
         ], notes
-    deadline = time.monotonic() + wait_s
-    delay = 0.5
-    while True:
-        try:
-            events = logs.list_log_events(
-                client,
-                since=witness.since,
-                filter=logs.target_filter([t.id for t in targets]),
-                limit=1000,
+    try:
+        events = _events_showing(
+            client, witness.since, [t.id for t in targets], own, wait_s=wait_s, sleep=sleep
+        )
+    except KmsiError as exc:
+        return [
+            Check(
+                "Okta's System Log could be read, so other writers can be ruled out",
+                False,
+                "the System Log (okta.logs.read)",
+                f"not shown: {type(exc).__name__}: {exc}",
             )
-        except KmsiError as exc:
-            return [
-                Check(
-                    "Okta's System Log could be read, so other writers can be ruled out",
-                    False,
-                    "the System Log (okta.logs.read)",
-                    f"not shown: {type(exc).__name__}: {exc}",
-                )
-            ], notes
-        seen = {_request_id(e) for e in events}
-        missing = own - seen
-        if not missing or time.monotonic() >= deadline:
-            break
-        sleep(delay)
-        delay = min(delay * 2, 4.0)
+        ], notes
+    missing = own - {_request_id(e) for e in events}
     if record is not None:
         record.extend(okta_record(writes, events))
     foreign, adopted = find_conflicts(
@@ -346,28 +334,51 @@ def confirm_writes(
     request id (:func:`okta_record`), waiting up to ``wait_s`` for the log to show
     them. The check fails when some write has no event, or the log cannot be read.
     """
-    writes = [e for e in journal if e.method != "GET" and not _is_simulation(e.path)]
+    writes, own = _own_writes(journal)
     if not target_ids or not writes:
         return [], []
     name = "Okta's System Log shows each write of this apply"
     wait_s = SYSLOG_WAIT_S if wait_s is None else wait_s
+    try:
+        events = _events_showing(client, since, target_ids, own, wait_s=wait_s, sleep=sleep)
+    except KmsiError as exc:
+        return [], [Check(name, False, "the System Log (okta.logs.read)", f"not shown: {exc}")]
+    record = okta_record(writes, events)
+    missing = [w["request_id"] for w in record if not w["matched"]]
+    actual = f"{len(missing)} not shown after {wait_s:.0f} s: {missing}" if missing else "all"
+    return record, [Check(name, not missing, "all", actual)]
+
+
+def _events_showing(
+    client: OktaClient,
+    since: str,
+    target_ids: Sequence[str],
+    request_ids: set[str],
+    *,
+    wait_s: float,
+    sleep: Callable[[float], None],
+) -> list[dict[str, Any]]:
+    """The System Log events of ``target_ids`` since ``since`` (a few ids per query), listed
+    again with a growing pause until every one of ``request_ids`` shows or ``wait_s``
+    has passed (Okta publishes events within seconds). A failed read raises."""
     deadline = time.monotonic() + wait_s
     delay = 0.5
     while True:
         events: list[dict[str, Any]] = []
-        try:
-            for start in range(0, len(target_ids), CONFIRM_BATCH):
-                chunk = target_ids[start : start + CONFIRM_BATCH]
-                events += logs.list_log_events(
-                    client, since=since, filter=logs.target_filter(chunk), limit=1000
-                )
-        except KmsiError as exc:
-            return [], [Check(name, False, "the System Log (okta.logs.read)", f"not shown: {exc}")]
-        record = okta_record(writes, events)
-        missing = [w["request_id"] for w in record if not w["matched"]]
-        if not missing or time.monotonic() >= deadline:
-            break
+        for start in range(0, len(target_ids), CONFIRM_BATCH):
+            chunk = target_ids[start : start + CONFIRM_BATCH]
+            events += logs.list_log_events(
+                client, since=since, filter=logs.target_filter(chunk), limit=1000
+            )
+        if request_ids <= {_request_id(e) for e in events} or time.monotonic() >= deadline:
+            return events
         sleep(delay)
         delay = min(delay * 2, 4.0)
-    actual = f"{len(missing)} not shown after {wait_s:.0f} s: {missing}" if missing else "all"
-    return record, [Check(name, not missing, "all", actual)]
+
+
+def _own_writes(journal: Sequence[JournalEntry]) -> tuple[list[JournalEntry], set[str]]:
+    """A journal slice's writes (the simulation's read-only POST aside) and the request ids
+    of those Okta answered without an error."""
+    writes = [e for e in journal if e.method != "GET" and not _is_simulation(e.path)]
+    own = {e.request_id for e in writes if e.request_id and e.status is not None and e.status < 400}
+    return writes, own
