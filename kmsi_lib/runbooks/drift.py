@@ -31,7 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from kmsi_lib import evidence
 from kmsi_lib.engine import ObjectRef, get_kind, get_path, same_value, utc_now
 from kmsi_lib.errors import KmsiError
+from kmsi_lib.okta.resources import policies as policies_api
 
 if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
@@ -212,7 +213,7 @@ def _compare(
                 items.append(DriftItem(procedure, run_id, label, path, expected, actual, "changed"))
     finished = str(record.get("finished_at") or "")
     for policy_id in sorted(policies):
-        for rule in _rules(client, policy_id):
+        for rule in policies_api.list_rules(client, policy_id):
             rid = str(rule.get("id"))
             if rid in ours or rid in written_later or str(rule.get("created", "")) <= finished:
                 continue
@@ -223,12 +224,6 @@ def _compare(
                 )
             )
     return items
-
-
-def _rules(client: OktaClient, policy_id: str) -> Sequence[Mapping[str, Any]]:
-    from kmsi_lib.okta.resources import policies
-
-    return policies.list_rules(client, policy_id)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
