@@ -26,6 +26,7 @@ LAYER_OF: dict[str, str] = {
     "kmsi_lib.errors": "base",
     "kmsi_lib.durations": "base",
     "kmsi_lib.secret_shapes": "base",
+    "kmsi_lib.jsontypes": "base",
     "kmsi_lib.runbooks.contract": "base",  # pure constants, shared by evidence and runbooks
     "kmsi_lib.okta": "okta",
     "kmsi_lib.engine": "engine",
