@@ -67,9 +67,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal, TypeAlias
 
 from kmsi_lib.engine.outcome import AppRule, SessionRule, SignInOutcome
+from kmsi_lib.jsontypes import JsonMap, JsonObject, arr, dig, obj
 from kmsi_lib.okta.resources.apps import access_policy_id
 
 __all__ = [
@@ -84,7 +85,8 @@ __all__ = [
     "org_view_from",
 ]
 
-Json = dict[str, Any]
+#: Okta objects as a list, or as a collection keyed by id.
+Objects: TypeAlias = Iterable[JsonMap] | Mapping[str, JsonMap]
 
 _SESSION = "OKTA_SIGN_ON"
 _ACCESS = "ACCESS_POLICY"
@@ -99,9 +101,9 @@ class OrgView:
     its rules in evaluation order. The JSON is the evaluator's own deep copy.
     """
 
-    session_policies: tuple[Json, ...]
-    access_policies: Mapping[str, Json]
-    rules: Mapping[str, tuple[Json, ...]]
+    session_policies: tuple[JsonObject, ...]
+    access_policies: Mapping[str, JsonObject]
+    rules: Mapping[str, tuple[JsonObject, ...]]
     app_policy: Mapping[str, str]
     memberships: Mapping[str, frozenset[str]]
     everyone_group_id: str | None = None
@@ -169,12 +171,12 @@ class Impact:
 
 
 def org_view_from(
-    policies: Iterable[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]],
-    rules_by_policy: Mapping[str, Iterable[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]]],
-    app_policy: Mapping[str, str] | Iterable[Mapping[str, Any]],
+    policies: Objects,
+    rules_by_policy: Mapping[str, Objects],
+    app_policy: Mapping[str, str] | Iterable[JsonMap],
     memberships: Mapping[str, Iterable[str]],
     *,
-    groups: Iterable[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]] = (),
+    groups: Objects = (),
 ) -> OrgView:
     """Build an :class:`OrgView` from Okta's JSON.
 
@@ -188,12 +190,12 @@ def org_view_from(
     Everyone; without it, Everyone is taken from the default global session
     policy when that names exactly one group (it does in a new org).
     """
-    kept = [copy.deepcopy(dict(p)) for p in _objects(policies)]
+    kept = [_own(p) for p in _objects(policies)]
     session = sorted((p for p in kept if p.get("type") == _SESSION), key=_order)
     access = {str(p["id"]): p for p in kept if p.get("type") == _ACCESS}
     known = {str(p["id"]) for p in session} | set(access)
     rules = {
-        policy_id: tuple(sorted((copy.deepcopy(dict(r)) for r in _objects(found)), key=_order))
+        policy_id: tuple(sorted((_own(r) for r in _objects(found)), key=_order))
         for policy_id, found in rules_by_policy.items()
         if policy_id in known
     }
@@ -205,7 +207,7 @@ def org_view_from(
         assigned = {str(a["id"]): p for a in apps if (p := access_policy_id(a)) is not None}
         labels = {str(a["id"]): str(a["label"]) for a in apps if a.get("label")}
     group_list = list(_objects(groups))
-    names = {str(g["id"]): str((g.get("profile") or {}).get("name", "")) for g in group_list}
+    names = {str(g["id"]): str(obj(g.get("profile")).get("name", "")) for g in group_list}
     return OrgView(
         session_policies=tuple(session),
         access_policies=access,
@@ -230,7 +232,7 @@ def evaluate(view: OrgView, cohort: Cohort, app_id: str) -> SignInOutcome:
     for policy in view.session_policies:
         if policy.get("status") != "ACTIVE":
             continue
-        conditions = policy.get("conditions") or {}
+        conditions = obj(policy.get("conditions"))
         if not _people_match(conditions.get("people"), user_id, groups):
             continue
         policy_depends = _undecided(conditions)
@@ -262,8 +264,8 @@ def cohorts_for(view: OrgView, app_id: str) -> tuple[Cohort, ...]:
     seen: dict[Cohort, None] = {}
     for people in _people_conditions(view, app_id):
         for key, make in (("groups", Cohort.of_group), ("users", Cohort.of_user)):
-            part = people.get(key) or {}
-            for named in [*(part.get("include") or []), *(part.get("exclude") or [])]:
+            part = obj(people.get(key))
+            for named in [*arr(part.get("include")), *arr(part.get("exclude"))]:
                 if key == "groups" and named == view.everyone_group_id:
                     continue
                 seen.setdefault(make(str(named)), None)
@@ -292,9 +294,7 @@ def impact(before: OrgView, after: OrgView, app_ids: Iterable[str]) -> tuple[Imp
     return tuple(found)
 
 
-def _objects(
-    found: Iterable[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]],
-) -> Iterator[Mapping[str, Any]]:
+def _objects(found: Objects) -> Iterator[JsonMap]:
     """The objects of a list, or of a collection keyed by id."""
     if isinstance(found, Mapping):
         yield from found.values()
@@ -302,15 +302,20 @@ def _objects(
         yield from found
 
 
-def _order(obj: Mapping[str, Any]) -> tuple[int, int]:
+def _own(found: JsonMap) -> JsonObject:
+    """The evaluator's own deep copy of an Okta object."""
+    return obj(copy.deepcopy(dict(found)))
+
+
+def _order(found: JsonMap) -> tuple[int, int]:
     """Sort key: system objects (default policy, Default Rule, Catch-all) last, then priority."""
-    priority = obj.get("priority")
-    return (1 if obj.get("system") else 0, priority if isinstance(priority, int) else _LAST)
+    priority = found.get("priority")
+    return (1 if found.get("system") else 0, priority if isinstance(priority, int) else _LAST)
 
 
-def _everyone(groups: list[Mapping[str, Any]], session: list[Json]) -> str | None:
+def _everyone(groups: list[JsonMap], session: list[JsonObject]) -> str | None:
     for group in groups:
-        name = (group.get("profile") or {}).get("name")
+        name = dig(group, "profile", "name")
         if group.get("type") == "BUILT_IN" and name == "Everyone":
             return str(group["id"])
     for policy in session:
@@ -336,14 +341,14 @@ def _member(view: OrgView, cohort: Cohort) -> tuple[frozenset[str], str | None, 
     return frozenset(everyone), None, notes
 
 
-def _ids(conditions: Any, key: str, which: str) -> set[str]:
+def _ids(conditions: object, key: str, which: str) -> set[str]:
     if not isinstance(conditions, Mapping):
         return set()
-    part = ((conditions.get("people") or {}).get(key) or {}).get(which) or []
+    part = arr(dig(conditions, "people", key, which))
     return {str(x) for x in part}
 
 
-def _people_match(people: Any, user_id: str | None, groups: frozenset[str]) -> bool:
+def _people_match(people: object, user_id: str | None, groups: frozenset[str]) -> bool:
     """Whether the people condition holds (see the module docstring)."""
     if not isinstance(people, Mapping):
         return True
@@ -357,14 +362,14 @@ def _people_match(people: Any, user_id: str | None, groups: frozenset[str]) -> b
 
 
 def _first_match(
-    rules: Iterable[Json], user_id: str | None, groups: frozenset[str]
-) -> tuple[list[tuple[Json, tuple[str, ...]]], bool]:
+    rules: Iterable[JsonObject], user_id: str | None, groups: frozenset[str]
+) -> tuple[list[tuple[JsonObject, tuple[str, ...]]], bool]:
     """The rules that may apply, in order, and whether the last of them applies for sure."""
-    found: list[tuple[Json, tuple[str, ...]]] = []
+    found: list[tuple[JsonObject, tuple[str, ...]]] = []
     for rule in rules:
         if rule.get("status") != "ACTIVE":
             continue
-        conditions = rule.get("conditions") or {}
+        conditions = obj(rule.get("conditions"))
         if not _people_match(conditions.get("people"), user_id, groups):
             continue
         depends = _undecided(conditions)
@@ -394,21 +399,21 @@ def _app_rules(
     return [AppRule.read(policy, rule, depends) for rule, depends in found]
 
 
-def _people_conditions(view: OrgView, app_id: str) -> Iterator[Mapping[str, Any]]:
-    policies: list[Json] = list(view.session_policies)
+def _people_conditions(view: OrgView, app_id: str) -> Iterator[JsonMap]:
+    policies: list[JsonObject] = list(view.session_policies)
     app_policy = view.access_policies.get(view.app_policy.get(app_id, ""))
     if app_policy is not None:
         policies.append(app_policy)
     for policy in policies:
         if policy.get("status") != "ACTIVE":
             continue
-        for obj in (policy, *view.rules.get(str(policy["id"]), ())):
-            people = (obj.get("conditions") or {}).get("people")
-            if obj.get("status") == "ACTIVE" and isinstance(people, Mapping):
+        for found in (policy, *view.rules.get(str(policy["id"]), ())):
+            people = obj(found.get("conditions")).get("people")
+            if found.get("status") == "ACTIVE" and isinstance(people, Mapping):
                 yield people
 
 
-def _empty(value: Any) -> bool:
+def _empty(value: object) -> bool:
     if isinstance(value, Mapping):
         return all(_empty(v) for v in value.values())
     if isinstance(value, list | tuple):
@@ -416,13 +421,13 @@ def _empty(value: Any) -> bool:
     return value is None or value == ""
 
 
-def _is_any(key: str) -> Callable[[Any], bool]:
+def _is_any(key: str) -> Callable[[object], bool]:
     """A condition whose ``key`` is absent or ``ANY`` puts no constraint."""
     return lambda value: not isinstance(value, Mapping) or value.get(key) in (None, "ANY")
 
 
 #: condition -> (how a report names it, whether a value of it constrains nothing)
-_CONDITIONS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+_CONDITIONS: dict[str, tuple[str, Callable[[object], bool]]] = {
     "network": (
         "network zone",
         lambda v: not isinstance(v, Mapping) or v.get("connection") in (None, "ANYWHERE"),
@@ -438,7 +443,7 @@ _CONDITIONS: dict[str, tuple[str, Callable[[Any], bool]]] = {
 }
 
 
-def _undecided(conditions: Mapping[str, Any]) -> tuple[str, ...]:
+def _undecided(conditions: JsonMap) -> tuple[str, ...]:
     """The conditions, other than people, that only a sign-in request can decide."""
     found: list[str] = []
     for key, value in conditions.items():

@@ -15,7 +15,7 @@ import copy
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kmsi_lib.engine.crosscheck import crosscheck_cohorts
 from kmsi_lib.engine.evaluate import (
@@ -39,6 +39,7 @@ from kmsi_lib.engine.impact import (
 )
 from kmsi_lib.engine.impact_timeline import timeline_data
 from kmsi_lib.errors import KmsiError, StalePlanError
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue, arr, dig, obj
 from kmsi_lib.okta.resources import apps as apps_api
 from kmsi_lib.okta.resources import groups as groups_api
 from kmsi_lib.okta.resources import policies as policies_api
@@ -61,11 +62,11 @@ _NO_APP = ""  # evaluating the global session part alone: no app policy in the v
 class _Org:
     """What :func:`plan_impact` read: JSON as the API returned it."""
 
-    session: list[dict[str, Any]] = field(default_factory=list)
-    access: dict[str, dict[str, Any]] = field(default_factory=dict)
-    rules: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    apps: list[dict[str, Any]] = field(default_factory=list)
-    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    session: list[JsonObject] = field(default_factory=list)
+    access: dict[str, JsonObject] = field(default_factory=dict)
+    rules: dict[str, list[JsonObject]] = field(default_factory=dict)
+    apps: list[JsonObject] = field(default_factory=list)
+    groups: dict[str, JsonObject] = field(default_factory=dict)
 
 
 def plan_impact(
@@ -190,7 +191,7 @@ def _crosscheck(
     featured: tuple[Cohort, str] | None,
     people: Sequence[Cohort],
     reached: Sequence[str],
-) -> dict[str, Any]:
+) -> JsonObject:
     """The "before" evaluation of a few affected cohorts, checked with Okta's simulation.
 
     Never raises: an org without the API gives a report that says so.
@@ -205,7 +206,7 @@ def _crosscheck(
 
 def _timeline(
     before: OrgView, after: OrgView, featured: tuple[Cohort, str] | None, labels: Mapping[str, str]
-) -> dict[str, Any]:
+) -> JsonObject:
     """The featured cohort's two weeks on one app, before and after (empty: nobody changes)."""
     if featured is None:
         return {}
@@ -238,8 +239,12 @@ def _read(client: OktaClient, changes: Sequence[Change]) -> _Org:
         org.access[policy_id] = policies_api.get_policy(client, policy_id)
         org.rules[policy_id] = policies_api.list_rules(client, policy_id)
     named: set[str] = set()
-    for obj in [*org.session, *org.access.values(), *(r for rs in org.rules.values() for r in rs)]:
-        named |= _group_ids(obj)
+    for found in [
+        *org.session,
+        *org.access.values(),
+        *(r for rs in org.rules.values() for r in rs),
+    ]:
+        named |= _group_ids(found)
     for change in changes:
         named |= _group_ids(change.after or {})
     for group_id in sorted(named):
@@ -250,10 +255,9 @@ def _read(client: OktaClient, changes: Sequence[Change]) -> _Org:
     return org
 
 
-def _group_ids(obj: Mapping[str, Any]) -> set[str]:
-    people = (obj.get("conditions") or {}).get("people") or {}
-    part = people.get("groups") or {}
-    return {str(g) for key in ("include", "exclude") for g in (part.get(key) or [])}
+def _group_ids(found: JsonMap) -> set[str]:
+    part = obj(dig(found, "conditions", "people", "groups"))
+    return {str(g) for key in ("include", "exclude") for g in arr(part.get(key))}
 
 
 def _new_id(changes: Sequence[Change], index: int) -> str:
@@ -298,22 +302,22 @@ def _view(org: _Org, changes: Sequence[Change], *, access: bool = True) -> OrgVi
         if change.after is not None:
             # a created or moved rule goes before those of the same priority (Okta shifts them)
             found.insert(0, merged)
-    policies: list[dict[str, Any]] = [*session, *acc.values()]
+    policies: list[JsonObject] = [*session, *acc.values()]
     return org_view_from(policies, rules, org.apps, {}, groups=org.groups.values())
 
 
-def _merged(change: Change, new_id: str) -> dict[str, Any]:
+def _merged(change: Change, new_id: str) -> JsonObject:
     """The object after the change: read-only fields as read, the sent body over them."""
-    obj = dict(change.before or {})
-    obj.update(copy.deepcopy(change.after or {}))
-    obj.setdefault("id", change.ref.id or new_id)
-    obj.setdefault("status", "ACTIVE")
-    return obj
+    merged: JsonObject = dict(change.before or {})
+    merged.update(copy.deepcopy(change.after or {}))
+    merged.setdefault("id", change.ref.id or new_id)
+    merged.setdefault("status", "ACTIVE")
+    return merged
 
 
 def _lay(
-    session: list[dict[str, Any]] | None,
-    access: dict[str, dict[str, Any]],
+    session: list[JsonObject] | None,
+    access: dict[str, JsonObject],
     policy_id: str,
     change: Change,
 ) -> None:
@@ -336,12 +340,12 @@ def _changed_cohorts(before: OrgView, after: OrgView, app_id: str) -> list[Cohor
     ]
 
 
-def _covers(view: OrgView, obj: Mapping[str, Any]) -> str:
-    people = (obj.get("conditions") or {}).get("people") or {}
-    groups = people.get("groups") or {}
-    users = people.get("users") or {}
+def _covers(view: OrgView, rule: JsonMap) -> str:
+    people = obj(dig(rule, "conditions", "people"))
+    groups = obj(people.get("groups"))
+    users = obj(people.get("users"))
 
-    def names(ids: Iterable[Any]) -> str:
+    def names(ids: Iterable[JsonValue]) -> str:
         return ", ".join(
             "Everyone"
             if str(i) == view.everyone_group_id
@@ -351,15 +355,20 @@ def _covers(view: OrgView, obj: Mapping[str, Any]) -> str:
 
     parts = []
     if groups.get("include"):
-        parts.append(f"groups {names(groups['include'])}")
+        parts.append(f"groups {names(arr(groups['include']))}")
     if users.get("include"):
-        parts.append(f"{len(users['include'])} named user(s)")
+        parts.append(f"{len(arr(users['include']))} named user(s)")
     text = " or ".join(parts) if parts else "everyone"
     if groups.get("exclude"):
-        text += f", except groups {names(groups['exclude'])}"
+        text += f", except groups {names(arr(groups['exclude']))}"
     if users.get("exclude"):
-        text += f", except {len(users['exclude'])} named user(s)"
+        text += f", except {len(arr(users['exclude']))} named user(s)"
     return text
+
+
+def _priority(rule: JsonMap) -> int | None:
+    priority = rule.get("priority")
+    return priority if isinstance(priority, int) else None
 
 
 def _policy_entries(
@@ -385,7 +394,7 @@ def _policy_entries(
         )
         rules = tuple(
             RuleEntry(
-                r.get("priority") if isinstance(r.get("priority"), int) else None,
+                _priority(r),
                 str(r.get("name")),
                 str(r.get("status")),
                 _covers(after, r),
@@ -519,7 +528,7 @@ def app_plan(
     reader: Reader,
     *,
     procedure: str,
-    params: Mapping[str, Any],
+    params: JsonMap,
     apps: Sequence[ResolvedApp],
     changes: list[Change],
     notes: list[str],

@@ -12,10 +12,17 @@ chart (:func:`timeline_figure`) can be drawn again from it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from kmsi_lib.engine.timeline import Timeline, TimelineEvent, UsagePattern, timeline
+from kmsi_lib.engine.timeline import (
+    EVENT_KINDS,
+    Timeline,
+    TimelineEvent,
+    UsagePattern,
+    timeline,
+)
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue, arr, obj
 
 if TYPE_CHECKING:
     from kmsi_lib.engine.outcome import SignInOutcome
@@ -26,7 +33,7 @@ __all__ = ["TIMELINE_FILE", "timeline_data", "timeline_figure", "timeline_lines"
 TIMELINE_FILE = "timeline.png"
 
 
-def _dump(played: Timeline) -> dict[str, Any]:
+def _dump(played: Timeline) -> JsonObject:
     return {
         "label": played.label,
         "stay_signed_in": played.stay_signed_in,
@@ -36,20 +43,27 @@ def _dump(played: Timeline) -> dict[str, Any]:
     }
 
 
-def _load(data: Mapping[str, Any]) -> Timeline:
+def _load(data: JsonMap) -> Timeline:
     return Timeline(
         label=str(data["label"]),
         stay_signed_in=bool(data["stay_signed_in"]),
         pattern=UsagePattern(),
-        events=tuple(TimelineEvent(int(m), k, str(t)) for m, k, t in data.get("events", ())),
-        undecided=tuple(data.get("undecided", ())),
-        notes=tuple(data.get("notes", ())),
+        events=tuple(_event(row) for row in arr(data.get("events"))),
+        undecided=tuple(str(u) for u in arr(data.get("undecided"))),
+        notes=tuple(str(n) for n in arr(data.get("notes"))),
     )
 
 
-def timeline_data(
-    before: SignInOutcome | None, after: SignInOutcome, *, title: str
-) -> dict[str, Any]:
+def _event(row: JsonValue) -> TimelineEvent:
+    """One ``[minute, kind, text]`` row of :func:`_dump` read back."""
+    minute, kind, said = arr(row)
+    known = next((k for k in EVENT_KINDS if k == kind), None)
+    if isinstance(minute, bool) or not isinstance(minute, int | float | str) or known is None:
+        raise ValueError(f"not a timeline event: {row!r}")
+    return TimelineEvent(int(minute), known, str(said))
+
+
+def timeline_data(before: SignInOutcome | None, after: SignInOutcome, *, title: str) -> JsonObject:
     """Both answers to the prompt, played before and after, as JSON-ready data.
 
     ``before`` None: only the org as it is (the audit), shown as "now".
@@ -63,12 +77,18 @@ def timeline_data(
     }
 
 
-def timelines_from(data: Mapping[str, Any]) -> tuple[list[Timeline], list[Timeline]]:
+def timelines_from(data: JsonMap) -> tuple[list[Timeline], list[Timeline]]:
     """The before and after timelines of :func:`timeline_data`'s output."""
-    return [_load(t) for t in data.get("before", ())], [_load(t) for t in data.get("after", ())]
+    return _loaded(data.get("before")), _loaded(data.get("after"))
 
 
-def timeline_lines(data: Mapping[str, Any]) -> list[str]:
+def _loaded(played: object) -> list[Timeline]:
+    if not isinstance(played, Sequence) or isinstance(played, str):
+        return []
+    return [_load(obj(t)) for t in played]
+
+
+def timeline_lines(data: JsonMap) -> list[str]:
     """The timelines in words: one line each, the counts (or why it was not played)."""
     if not data:
         return []
@@ -79,7 +99,7 @@ def timeline_lines(data: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def timeline_figure(data: Mapping[str, Any]) -> bytes:
+def timeline_figure(data: JsonMap) -> bytes:
     """The chart of :func:`timeline_data`'s output as PNG (draws with matplotlib)."""
     from kmsi_lib.engine.timeline_chart import timeline_png
 

@@ -13,17 +13,18 @@ does not hold.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from kmsi_lib import durations
+from kmsi_lib.jsontypes import JsonMap, dig, flag, obj, text
 
 if TYPE_CHECKING:
     from kmsi_lib.engine.evaluate import Cohort
 
 __all__ = [
     "AppRule",
+    "PlacedFields",
     "PlacedRule",
     "SessionRule",
     "SignInOutcome",
@@ -71,12 +72,19 @@ def minutes_words(minutes: int | None, *, zero: str = "0 minutes") -> str:
     return f"{minutes} minutes" + ("" if minutes < 60 else f" ({spelled})")
 
 
-def _get(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(key)
-    return obj
+def _whole(value: object) -> int | None:
+    """``value`` when it is a whole number (not a boolean), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class PlacedFields(TypedDict):
+    """The :class:`PlacedRule` fields, as :func:`placed` gives them."""
+
+    policy_id: str
+    policy_name: str
+    rule_id: str
+    rule_name: str
+    depends_on: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -90,9 +98,7 @@ class PlacedRule:
     depends_on: tuple[str, ...]
 
 
-def placed(
-    policy: Mapping[str, Any], rule: Mapping[str, Any], depends_on: tuple[str, ...]
-) -> dict[str, Any]:
+def placed(policy: JsonMap, rule: JsonMap, depends_on: tuple[str, ...]) -> PlacedFields:
     """The :class:`PlacedRule` fields of ``rule`` in ``policy``, as keyword arguments."""
     return {
         "policy_id": str(policy.get("id")),
@@ -116,21 +122,19 @@ class SessionRule(PlacedRule):
     persistent_cookie: bool | None
 
     @classmethod
-    def read(
-        cls, policy: Mapping[str, Any], rule: Mapping[str, Any], depends_on: tuple[str, ...]
-    ) -> SessionRule:
+    def read(cls, policy: JsonMap, rule: JsonMap, depends_on: tuple[str, ...]) -> SessionRule:
         """Read ``rule`` (of ``policy``) as Okta returned it."""
-        signon = _get(rule, "actions", "signon") or {}
-        session = signon.get("session") or {}
+        signon = obj(dig(rule, "actions", "signon"))
+        session = obj(signon.get("session"))
         return cls(
             **placed(policy, rule, depends_on),
-            access=signon.get("access"),
+            access=text(signon.get("access")),
             mfa_required=signon.get("requireFactor") is True,
-            prompt_mode=signon.get("factorPromptMode"),
-            mfa_lifetime_minutes=signon.get("factorLifetime"),
-            idle_minutes=session.get("maxSessionIdleMinutes"),
-            lifetime_minutes=session.get("maxSessionLifetimeMinutes"),
-            persistent_cookie=session.get("usePersistentCookie"),
+            prompt_mode=text(signon.get("factorPromptMode")),
+            mfa_lifetime_minutes=_whole(signon.get("factorLifetime")),
+            idle_minutes=_whole(session.get("maxSessionIdleMinutes")),
+            lifetime_minutes=_whole(session.get("maxSessionLifetimeMinutes")),
+            persistent_cookie=flag(session.get("usePersistentCookie")),
         )
 
     def settings(self) -> dict[str, str]:
@@ -166,20 +170,18 @@ class AppRule(PlacedRule):
     kmsi_prompt_frequency: str | None
 
     @classmethod
-    def read(
-        cls, policy: Mapping[str, Any], rule: Mapping[str, Any], depends_on: tuple[str, ...]
-    ) -> AppRule:
+    def read(cls, policy: JsonMap, rule: JsonMap, depends_on: tuple[str, ...]) -> AppRule:
         """Read ``rule`` (of ``policy``) as Okta returned it."""
-        sign_on = _get(rule, "actions", "appSignOn") or {}
-        method = sign_on.get("verificationMethod") or {}
-        kmsi = sign_on.get("keepMeSignedIn") or {}
+        sign_on = obj(dig(rule, "actions", "appSignOn"))
+        method = obj(sign_on.get("verificationMethod"))
+        kmsi = obj(sign_on.get("keepMeSignedIn"))
         return cls(
             **placed(policy, rule, depends_on),
-            access=sign_on.get("access"),
-            factor_mode=method.get("factorMode"),
-            reauthenticate_in=method.get("reauthenticateIn"),
-            kmsi_post_auth=kmsi.get("postAuth"),
-            kmsi_prompt_frequency=kmsi.get("postAuthPromptFrequency"),
+            access=text(sign_on.get("access")),
+            factor_mode=text(method.get("factorMode")),
+            reauthenticate_in=text(method.get("reauthenticateIn")),
+            kmsi_post_auth=text(kmsi.get("postAuth")),
+            kmsi_prompt_frequency=text(kmsi.get("postAuthPromptFrequency")),
         )
 
     def settings(self) -> dict[str, str]:

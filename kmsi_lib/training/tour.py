@@ -12,6 +12,7 @@ from typing import Any
 
 from kmsi_lib.engine import html_table
 from kmsi_lib.engine.outcome import AppRule, SessionRule, duration_words, minutes_words
+from kmsi_lib.jsontypes import dig
 from kmsi_lib.training.org import Snapshot
 
 __all__ = ["Table", "app_policies", "session_policies"]
@@ -62,7 +63,7 @@ def session_policies(snap: Snapshot) -> Table:
             rows.append(
                 (
                     f"{policy.get('priority')}. {policy['name']}",
-                    _groups(snap, (policy.get("conditions") or {}).get("people")),
+                    _groups(snap, dig(policy, "conditions", "people")),
                     str(rule["name"]),
                     mfa,
                     minutes_words(read.idle_minutes),
@@ -79,7 +80,9 @@ def session_policies(snap: Snapshot) -> Table:
 def app_policies(snap: Snapshot) -> Table:
     """Authentication policies with their apps, one row per rule, KMSI in words."""
     rows = []
-    for policy_id, policy in sorted(snap.view.access_policies.items(), key=lambda i: i[1]["name"]):
+    for policy_id, policy in sorted(
+        snap.view.access_policies.items(), key=lambda i: str(i[1]["name"])
+    ):
         apps = snap.apps_on(policy_id)
         if not apps:
             continue
@@ -96,7 +99,7 @@ def app_policies(snap: Snapshot) -> Table:
                     str(policy["name"]),
                     f"{len(apps)}: {shown}",
                     str(rule["name"]),
-                    _groups(snap, (rule.get("conditions") or {}).get("people")),
+                    _groups(snap, dig(rule, "conditions", "people")),
                     duration_words(read.reauthenticate_in, reauthentication=True),
                     kmsi,
                 )
