@@ -32,7 +32,7 @@ import types
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, GetCoreSchemaHandler
 from pydantic_core import PydanticCustomError, core_schema
@@ -106,10 +106,10 @@ class Limit:
 
     # ------------------------------------------------------------------ measuring
 
-    def _measure(self, value: Any) -> tuple[int, int] | None:
+    def _measure(self, value: object) -> tuple[int, int] | None:
         """(length against a floor, length against a ceiling), None when not measurable."""
         if self.unit == "duration":
-            if not durations.is_valid(value):
+            if not isinstance(value, str) or not durations.is_valid(value):
                 return None  # the duration validator reports it
             parsed = durations.parse(value)
             return parsed.min_seconds(), parsed.max_seconds()
@@ -130,14 +130,14 @@ class Limit:
             return f"{amount} {self.unit}"
         return str(amount)
 
-    def _got(self, value: Any, low: int, high: int) -> str:
+    def _got(self, value: object, low: int, high: int) -> str:
         if self.unit == "duration":
             return f"{value} = {_seconds_text(high)}"
         if self.unit in ("characters", "entries"):
             return f"{high} {self.unit}"
         return repr(value)
 
-    def _exempt(self, value: Any) -> bool:
+    def _exempt(self, value: object) -> bool:
         if self.unit == "duration":
             return isinstance(value, str) and any(durations.equal(value, a) for a in self.also)
         return value in self.also
@@ -150,7 +150,7 @@ class Limit:
     def _where(self) -> str:
         return f" ({self.source})" if self.source else ""
 
-    def hard_problem(self, value: Any) -> str | None:
+    def hard_problem(self, value: object) -> str | None:
         """Why ``value`` is outside the hard bounds, or None."""
         if self._exempt(value):
             return None
@@ -173,7 +173,7 @@ class Limit:
             return f"must be at most {self._show(self.hard_max)}{self._where()} (got {got})"
         return None
 
-    def usual_problem(self, value: Any, field: str) -> str | None:
+    def usual_problem(self, value: object, field: str) -> str | None:
         """Why ``value`` is outside the usual bounds, or None; says how to lift them."""
         if self._exempt(value):
             return None
@@ -198,11 +198,11 @@ class Limit:
     # ------------------------------------------------------------------ pydantic
 
     def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
+        self, source: object, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
         schema = handler(source)
 
-        def check(value: Any) -> Any:
+        def check(value: object) -> object:
             problem = self.hard_problem(value)
             if problem is not None:
                 raise PydanticCustomError("kmsi_limit", "{problem}", {"problem": problem})
@@ -211,7 +211,7 @@ class Limit:
         return core_schema.no_info_after_validator_function(check, schema)
 
 
-def _limits(annotation: Any, metadata: list[Any]) -> tuple[list[Limit], list[Limit]]:
+def _limits(annotation: object, metadata: list[object]) -> tuple[list[Limit], list[Limit]]:
     """(limits on the value, limits on each list item) of a field's annotation."""
     own = [m for m in metadata if isinstance(m, Limit)]
     items: list[Limit] = []
@@ -232,7 +232,7 @@ def _limits(annotation: Any, metadata: list[Any]) -> tuple[list[Limit], list[Lim
     return own, items
 
 
-def _walk(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, Limit, Any]]:
+def _walk(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, Limit, object]]:
     """(field path, limit, value) for every bounded value in ``model`` and its sections."""
     for name, info in type(model).model_fields.items():
         value = getattr(model, name)

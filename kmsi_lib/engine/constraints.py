@@ -11,7 +11,7 @@ follow the management spec (``AccessPolicyConstraint``, ``KnowledgeConstraint``,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict
@@ -104,7 +104,7 @@ class AccessPolicyConstraints(_Strict):
     possession: PossessionConstraint | None = None
 
 
-def check_constraints(constraints: Sequence[Any] | None, field: str = "constraints") -> None:
+def check_constraints(constraints: Sequence[object] | None, field: str = "constraints") -> None:
     """Raise ParameterError naming the first wrong field of ``constraints`` (spec shapes)."""
     if constraints is None:
         return

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
-from typing import Any
 
-from kmsi_lib.engine.impact import PlanImpact
+from kmsi_lib.engine.impact import PlanImpact, PolicyEntry, RuleEntry
 from kmsi_lib.engine.impact_timeline import timeline_figure, timeline_lines
+from kmsi_lib.jsontypes import JsonMap, arr, obj
 
 __all__ = ["impact_html", "impact_text", "timeline_section_html"]
 
 
-def _rule_line(rule: Any) -> str:
+def _rule_line(rule: RuleEntry) -> str:
     priority = "-" if rule.priority is None else str(rule.priority)
     mark = " (changed by this plan)" if rule.changed else ""
     state = "" if rule.status == "ACTIVE" else f" [{rule.status}]"
     return f"{priority}. {rule.name!r}{state}: {rule.covers}{mark}"
 
 
-def _apps_line(policy: Any) -> str:
+def _apps_line(policy: PolicyEntry) -> str:
     if policy.kind == "global session policy":
         return "applies to every app its people sign in to"
     if not policy.apps:
@@ -28,7 +27,7 @@ def _apps_line(policy: Any) -> str:
     return f"assigned to {len(policy.apps)} app(s): {shown}"
 
 
-def impact_text(data: Mapping[str, Any]) -> list[str]:
+def impact_text(data: JsonMap) -> list[str]:
     """The impact section as lines for a terminal (empty for a plan with none)."""
     if not data:
         return []
@@ -63,11 +62,11 @@ def _crosscheck_lines(impact: PlanImpact) -> list[str]:
     data = impact.crosscheck
     if not data:
         return []
-    texts = [str(d.get("text", "")) for d in data.get("disagreements", ())]
+    texts = [str(obj(d).get("text", "")) for d in arr(data.get("disagreements"))]
     return [str(data.get("summary", "")), *texts]
 
 
-def impact_html(data: Mapping[str, Any]) -> str:
+def impact_html(data: JsonMap) -> str:
     """The impact section as HTML (empty for a plan with none)."""
     if not data:
         return ""
@@ -118,7 +117,7 @@ def impact_html(data: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def timeline_section_html(data: Mapping[str, Any]) -> str:
+def timeline_section_html(data: JsonMap) -> str:
     """The chart (a PNG inline) and its lines in words; the words alone if it cannot be drawn."""
     from kmsi_lib.engine.timeline_chart import timeline_html
 

@@ -11,7 +11,6 @@ Console's wording where it has one; the rest are ours.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from kmsi_lib import durations
 
@@ -138,7 +137,7 @@ def labelled(path: str) -> str:
     return path if label == path else f"{label} ({path})"
 
 
-def value_words(path: str, value: Any) -> str:
+def value_words(path: str, value: object) -> str:
     """A value as a reviewer reads it: durations and minutes spelled out, JSON otherwise.
 
     ``None`` reads ``(absent)``; a value that is not what the field usually
@@ -190,7 +189,7 @@ def param_label(name: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def param_value_words(name: str, value: Any) -> str:
+def param_value_words(name: str, value: object) -> str:
     """What a parameter's value means, for the form to show as it is typed, or ``""``.
 
     ISO-8601 durations are spelled out (``PT43800H: 5 years, i.e. once per Okta

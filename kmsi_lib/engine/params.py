@@ -10,16 +10,17 @@ refused, usual bounds checked: :mod:`kmsi_lib.engine.bounds`).
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Self, TypeVar
 
 import pydantic
 from pydantic import BaseModel, BeforeValidator, ConfigDict
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from kmsi_lib.engine import bounds as _bounds
 from kmsi_lib.errors import ParameterError
+from kmsi_lib.jsontypes import JsonMap
 
 __all__ = [
     "AcknowledgeReach",
@@ -43,7 +44,7 @@ class ParamsModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     @pydantic.model_validator(mode="after")
-    def _usual_bounds(self) -> Any:
+    def _usual_bounds(self) -> Self:
         allowed = getattr(self, _bounds.ALLOW_FIELD, None)
         if isinstance(allowed, list):  # a section is checked by the model holding it
             _bounds.check_usual(self, allowed)
@@ -72,14 +73,14 @@ AcknowledgeReach = Annotated[
 """The type of ``acknowledge_reach`` (see :func:`kmsi_lib.engine.impact.check_acknowledgement`)."""
 
 
-def whole_number(unit: str = "") -> Callable[[Any], int]:
+def whole_number(unit: str = "") -> Callable[[object], int]:
     """A before-validator accepting only a whole number (not ``"200"``, ``200.5`` or ``True``).
 
     ``unit`` words the message: ``must be a whole number of minutes (got '200')``.
     """
     wording = f"a whole number of {unit}" if unit else "a whole number"
 
-    def check(value: Any) -> int:
+    def check(value: object) -> int:
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -129,7 +130,7 @@ def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseMode
     return current
 
 
-def _message(error: Mapping[str, Any], model: type[BaseModel]) -> str:
+def _message(error: ErrorDetails, model: type[BaseModel]) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     got = error.get("input")
@@ -175,7 +176,7 @@ def _message(error: Mapping[str, Any], model: type[BaseModel]) -> str:
     return f"{error['msg']} (got {got!r})"
 
 
-def field_messages(model: type[BaseModel], data: Mapping[str, Any]) -> dict[str, str]:
+def field_messages(model: type[BaseModel], data: JsonMap) -> dict[str, str]:
     """Validate ``data`` against ``model``; the message for each wrong field, {} when valid.
 
     Keys are field paths as :func:`parse_params` names them (``apps.labels[2]``),
@@ -196,7 +197,7 @@ def field_messages(model: type[BaseModel], data: Mapping[str, Any]) -> dict[str,
     return {}
 
 
-def parse_params(model: type[ModelT], data: Mapping[str, Any] | ModelT) -> ModelT:
+def parse_params(model: type[ModelT], data: JsonMap | ModelT) -> ModelT:
     """Validate ``data`` against a procedure's ``Params`` model.
 
     Raises :class:`ParameterError` whose ``field`` is the first wrong field
@@ -206,7 +207,7 @@ def parse_params(model: type[ModelT], data: Mapping[str, Any] | ModelT) -> Model
     if isinstance(data, model):
         return data
     try:
-        return model.model_validate(dict(cast(Mapping[str, Any], data)))
+        return model.model_validate(dict(data))
     except pydantic.ValidationError as exc:
         problems = [(_loc(e["loc"]) or "params", _message(e, model)) for e in exc.errors()]
     first_field, first_message = problems[0]

@@ -55,13 +55,14 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import wcwidth
 
 from kmsi_lib.engine import bounds
 from kmsi_lib.engine.paths import get_path
 from kmsi_lib.errors import ParameterError
+from kmsi_lib.jsontypes import JsonMap
 
 if TYPE_CHECKING:  # the model renders through render, which shows previews
     from kmsi_lib.engine.model import Change
@@ -97,7 +98,7 @@ class PromptTexts:
     reject: str | None = None
 
     @classmethod
-    def from_prompt(cls, prompt: Mapping[str, Any] | None) -> PromptTexts:
+    def from_prompt(cls, prompt: JsonMap | None) -> PromptTexts:
         """From a ``postAuthKeepMeSignedInPrompt`` object (Okta's field names).
 
         A field that is absent or null is None. Note that prompt_text's
@@ -112,9 +113,10 @@ class PromptTexts:
         return cls(**values)
 
     @classmethod
-    def from_page(cls, page: Mapping[str, Any] | None) -> PromptTexts:
+    def from_page(cls, page: JsonMap | None) -> PromptTexts:
         """From a whole SignInPage (customized, preview or default), as read or as planned."""
-        return cls.from_prompt(get_path(page, PROMPT_PATH) if page is not None else None)
+        found = get_path(page, PROMPT_PATH) if page is not None else None
+        return cls.from_prompt(found if isinstance(found, Mapping) else None)
 
     def to_prompt(self) -> dict[str, str | None]:
         """The texts under Okta's field names (``acceptButtonText``, ...)."""

@@ -28,12 +28,13 @@ import contextvars
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import httpx
 
 from kmsi_lib.errors import ConfigError
+from kmsi_lib.jsontypes import JsonObject, JsonValue
 from kmsi_lib.okta import protocol as _protocol
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ class SandboxWitness(Protocol):
         """The org setting ``name`` (e.g. ``preAuthKmsi``), or None when it cannot be read."""
         ...
 
-    def session_revocations(self) -> list[dict[str, Any]] | None:
+    def session_revocations(self) -> list[JsonObject] | None:
         """Every session revocation the org recorded, oldest first, or None."""
         ...
 
@@ -93,7 +94,7 @@ class HttpSandboxWitness:
     def __repr__(self) -> str:
         return f"HttpSandboxWitness({self.admin_url!r})"
 
-    def _get(self, path: str) -> Any:
+    def _get(self, path: str) -> JsonValue:
         # a client of its own: nothing of the operator's (auth, headers, journal) is reused
         client = httpx.Client(
             base_url=self.admin_url, transport=self._transport, timeout=self._timeout_s
@@ -101,7 +102,8 @@ class HttpSandboxWitness:
         try:
             response = client.get(f"/_sandbox/{path}")
             response.raise_for_status()
-            return response.json()
+            body: JsonValue = response.json()  # the boundary: a decoded JSON document
+            return body
         except (httpx.HTTPError, ValueError):
             return None
         finally:
@@ -116,7 +118,7 @@ class HttpSandboxWitness:
     def console_url(self, page: str) -> str | None:
         return f"{self.admin_url}/_sandbox/console/{page.strip('/')}"
 
-    def session_revocations(self) -> list[dict[str, Any]] | None:
+    def session_revocations(self) -> list[JsonObject] | None:
         data = self._get("session-revocations")
         if not isinstance(data, list):
             return None

@@ -17,6 +17,7 @@ from kmsi_lib import durations
 from kmsi_lib.engine import EVERYONE_ELSE, Cohort, diff, witness
 from kmsi_lib.engine.evaluate import evaluate
 from kmsi_lib.errors import ConfigError
+from kmsi_lib.jsontypes import number
 from kmsi_lib.okta.resources import apps as apps_api
 from kmsi_lib.okta.resources import brands as brands_api
 from kmsi_lib.okta.resources import logs as logs_api
@@ -301,7 +302,7 @@ def _check_e4(client: OktaClient, start: dict[str, Any]) -> Verdict:
             ),
         )
     since = float(start.get("since", 0))
-    recent = [r for r in revocations if float(r.get("epoch", 0)) >= since]
+    recent = [r for r in revocations if (number(r.get("epoch")) or 0) >= since]
     mine = [r for r in recent if r.get("userId") == start.get("user_id")]
     others = sorted(
         {str(r.get("login")) for r in recent if r.get("userId") != start.get("user_id")}
