@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 if TYPE_CHECKING:
     import pydantic
 
-    from kmsi_lib.engine import ApplyResult, Plan, Verification
+    from kmsi_lib.engine import ApplyResult, Attestation, Plan, Verification
+    from kmsi_lib.jsontypes import JsonMap
     from kmsi_lib.okta.client import OktaClient
 
 __all__ = ["NAMES", "REGISTRY", "Procedure"]
@@ -43,11 +44,13 @@ class Procedure(Protocol):
     SCOPES: tuple[str, ...]
     Params: type[pydantic.BaseModel]
 
-    def plan(self, client: OktaClient, params: Any) -> Plan: ...
+    def plan(self, client: OktaClient, params: pydantic.BaseModel | JsonMap) -> Plan: ...
 
-    def apply(self, client: OktaClient, plan: Plan, *, attestation: Any = None) -> ApplyResult: ...
+    def apply(
+        self, client: OktaClient, plan: Plan, *, attestation: Attestation | JsonMap | None = None
+    ) -> ApplyResult: ...
 
-    def verify(self, client: OktaClient, params: Any) -> Verification: ...
+    def verify(self, client: OktaClient, params: pydantic.BaseModel | JsonMap) -> Verification: ...
 
 
 class _Registry(Mapping[str, Procedure]):

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 from pydantic import BeforeValidator, Field
 
@@ -58,6 +58,7 @@ from kmsi_lib.engine import (
 )
 from kmsi_lib.engine.evaluate import evaluate
 from kmsi_lib.errors import ParameterError
+from kmsi_lib.jsontypes import JsonMap, JsonObject, arr, flag, obj
 from kmsi_lib.procedures import audit_read
 from kmsi_lib.procedures.audit_compliance import (
     COMPLIANCE_JSON,
@@ -66,7 +67,7 @@ from kmsi_lib.procedures.audit_compliance import (
     control_results,
     sarif,
 )
-from kmsi_lib.procedures.audit_reach import org_reach
+from kmsi_lib.procedures.audit_reach import OrgReach, org_reach
 from kmsi_lib.procedures.audit_rules import (
     ADMIN_CONSOLE_LABEL,
     SEVERITY_ORDER,
@@ -170,19 +171,19 @@ class AuditReport:
 
     org_url: str
     created_at: str
-    params: dict[str, Any]
+    params: JsonObject
     pre_auth_setting: bool | None
     pre_auth_note: str
-    sign_on_policies: list[dict[str, Any]]
-    app_policies: list[dict[str, Any]]
-    brands: list[dict[str, Any]]
+    sign_on_policies: list[JsonObject]
+    app_policies: list[JsonObject]
+    brands: list[JsonObject]
     findings: list[Finding]
     notes: list[str] = field(default_factory=list)
     procedure: str = NAME
     #: two working weeks of everyone else on one app, as the org is (engine.timeline_data)
-    timeline: dict[str, Any] = field(default_factory=dict)
+    timeline: JsonObject = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "procedure": self.procedure,
             "org_url": self.org_url,
@@ -190,29 +191,29 @@ class AuditReport:
             "params": self.params,
             "pre_auth_setting": self.pre_auth_setting,
             "pre_auth_note": self.pre_auth_note,
-            "sign_on_policies": self.sign_on_policies,
-            "app_policies": self.app_policies,
-            "brands": self.brands,
+            "sign_on_policies": [*self.sign_on_policies],
+            "app_policies": [*self.app_policies],
+            "brands": [*self.brands],
             "findings": [f.to_dict() for f in self.findings],
             "notes": list(self.notes),
             **({"timeline": self.timeline} if self.timeline else {}),
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AuditReport:
+    def from_dict(cls, data: JsonMap) -> AuditReport:
         return cls(
-            org_url=data["org_url"],
-            created_at=data["created_at"],
-            params=dict(data["params"]),
-            pre_auth_setting=data.get("pre_auth_setting"),
-            pre_auth_note=data.get("pre_auth_note", ""),
-            sign_on_policies=list(data["sign_on_policies"]),
-            app_policies=list(data["app_policies"]),
-            brands=list(data["brands"]),
-            findings=[Finding.from_dict(f) for f in data["findings"]],
-            notes=list(data.get("notes", [])),
-            procedure=data.get("procedure", NAME),
-            timeline=dict(data.get("timeline") or {}),
+            org_url=str(data["org_url"]),
+            created_at=str(data["created_at"]),
+            params=dict(obj(data["params"])),
+            pre_auth_setting=flag(data.get("pre_auth_setting")),
+            pre_auth_note=str(data.get("pre_auth_note", "")),
+            sign_on_policies=_objects(data["sign_on_policies"]),
+            app_policies=_objects(data["app_policies"]),
+            brands=_objects(data["brands"]),
+            findings=[Finding.from_dict(f) for f in _objects(data["findings"])],
+            notes=[str(n) for n in arr(data.get("notes"))],
+            procedure=str(data.get("procedure", NAME)),
+            timeline=dict(obj(data.get("timeline"))),
         )
 
     def counts(self) -> dict[str, int]:
@@ -228,7 +229,7 @@ class AuditReport:
         sections: list[tuple[str, list[str], list[list[str]]]] = []
         rows: list[list[str]] = []
         for policy in self.sign_on_policies:
-            for rule in policy.get("rules", []):
+            for rule in _objects(policy.get("rules")):
                 rows.append(
                     [
                         f"{policy.get('name')} / {rule.get('name')}",
@@ -259,11 +260,11 @@ class AuditReport:
         )
         rows = []
         for policy in self.app_policies:
-            apps = policy.get("apps", [])
+            apps = _objects(policy.get("apps"))
             shown = ", ".join(str(a.get("label")) for a in apps[:3])
             if len(apps) > 3:
                 shown += f" (+{len(apps) - 3} more)"
-            for rule in policy.get("rules", []):
+            for rule in _objects(policy.get("rules")):
                 rows.append(
                     [
                         f"{policy.get('name')} / {rule.get('name')}",
@@ -290,7 +291,7 @@ class AuditReport:
                     [
                         str(b.get("name")),
                         str(b.get("page")),
-                        *(_txt((b.get("prompt") or {}).get(k)) for k in _PROMPT_KEYS),
+                        *(_txt(obj(b.get("prompt")).get(k)) for k in _PROMPT_KEYS),
                     ]
                     for b in self.brands
                 ],
@@ -364,7 +365,12 @@ class AuditReport:
 _PROMPT_KEYS = ("title", "subtitle", "acceptButtonText", "rejectButtonText")
 
 
-def _txt(value: Any) -> str:
+def _objects(value: object) -> list[JsonObject]:
+    """The objects of a JSON array of objects (a report section, as made or read back)."""
+    return [obj(item) for item in arr(value)]
+
+
+def _txt(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -389,7 +395,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 # --------------------------------------------------------------------------- procedure
 
 
-def run(client: OktaClient, params: Params | Mapping[str, Any]) -> AuditReport:
+def run(client: OktaClient, params: Params | JsonMap) -> AuditReport:
     """Read the org's KMSI posture and derive the findings (reads only)."""
     p = parse_params(Params, params)
     read = audit_read.read_policies(client, p.max_workers)
@@ -407,10 +413,10 @@ def run(client: OktaClient, params: Params | Mapping[str, Any]) -> AuditReport:
             " Keep Me Signed In exists only in Identity Engine, so these settings have no"
             " KMSI effect"
         )
-    all_apps = [a for policy in app_policies for a in policy["apps"]] + orphans
+    all_apps = [a for policy in app_policies for a in _objects(policy["apps"])] + orphans
     sensitive_ids: list[str] = []
     for entry in p.sensitive_apps:
-        matches = [a["id"] for a in all_apps if entry in (a.get("id"), a.get("label"))]
+        matches = [str(a["id"]) for a in all_apps if entry in (a.get("id"), a.get("label"))]
         if not matches:
             notes.append(f"sensitive app {entry!r} is not in this org; not checked")
         sensitive_ids += matches
@@ -449,7 +455,7 @@ def run(client: OktaClient, params: Params | Mapping[str, Any]) -> AuditReport:
     )
 
 
-def _timeline(reach: Any) -> dict[str, Any]:
+def _timeline(reach: OrgReach) -> JsonObject:
     """Everyone else's two working weeks on the first app (by label) that offers them the
     post-auth prompt, else on the first app; empty for an org without apps."""
     view = reach.view
@@ -480,19 +486,19 @@ def evidence_files(report: AuditReport) -> dict[str, str]:
     return files
 
 
-def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> AuditReport:
+def plan(client: OktaClient, params: Params | JsonMap) -> AuditReport:
     """The audit's "plan" is its report: it only reads (same as :func:`run`)."""
     return run(client, params)
 
 
-def apply(client: OktaClient, plan: Any, *, attestation: Any = None) -> Any:
+def apply(client: OktaClient, plan: object, *, attestation: object = None) -> NoReturn:
     """The audit writes nothing, so there is nothing to apply."""
     raise ParameterError(
         "mode", "the KMSI audit is read-only: run it in plan mode; there is nothing to apply"
     )
 
 
-def verify(client: OktaClient, params: Params | Mapping[str, Any]) -> Verification:
+def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
     """Audit, then one failed check per high or medium finding (passes on a clean org)."""
     report = run(client, params)
     counts = report.counts()

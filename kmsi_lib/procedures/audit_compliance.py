@@ -24,9 +24,11 @@ controls as SARIF 2.1.0 (OASIS), so a code-scanning dashboard can show them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue, arr, obj
 
 if TYPE_CHECKING:
     from kmsi_lib.procedures.audit_rules import Finding
@@ -110,16 +112,16 @@ class ControlResult:
     actual: str
 
 
-def _rules(policies: Iterable[Mapping[str, Any]]) -> Iterable[tuple[str, Mapping[str, Any]]]:
+def _rules(policies: Iterable[JsonMap]) -> Iterable[tuple[str, JsonObject]]:
     for policy in policies:
         if policy.get("status") != "ACTIVE":
             continue
-        for rule in policy.get("rules") or []:
+        for rule in map(obj, arr(policy.get("rules"))):
             if rule.get("status") == "ACTIVE" and rule.get("access", "ALLOW") == "ALLOW":
                 yield str(policy.get("name")), rule
 
 
-def control_results(sign_on_policies: Sequence[Mapping[str, Any]]) -> list[ControlResult]:
+def control_results(sign_on_policies: Sequence[JsonMap]) -> list[ControlResult]:
     """Each control on each active global session rule (the audit's ``sign_on_policies``)."""
     results: list[ControlResult] = []
     for policy, rule in _rules(sign_on_policies):
@@ -146,10 +148,10 @@ _LEVELS = {"high": "error", "medium": "warning", "low": "note", "info": "note"}
 
 def sarif(
     findings: Sequence[Finding], results: Sequence[ControlResult], *, org_url: str
-) -> dict[str, Any]:
+) -> JsonObject:
     """The findings and the failed controls as one SARIF 2.1.0 log (a JSON-ready dict)."""
-    rules: dict[str, dict[str, Any]] = {}
-    out: list[dict[str, Any]] = []
+    rules: dict[str, JsonValue] = {}
+    out: list[JsonValue] = []
     for finding in findings:
         controls = FINDING_CONTROLS.get(finding.code, ())
         rules.setdefault(
@@ -221,7 +223,7 @@ def sarif(
     }
 
 
-def _where(policy: str, rule: str, org_url: str) -> dict[str, Any]:
+def _where(policy: str, rule: str, org_url: str) -> JsonObject:
     return {
         "logicalLocations": [
             {"name": rule, "fullyQualifiedName": f"{policy} > {rule}", "kind": "object"}
@@ -230,7 +232,7 @@ def _where(policy: str, rule: str, org_url: str) -> dict[str, Any]:
     }
 
 
-def compliance_document(results: Sequence[ControlResult]) -> dict[str, Any]:
+def compliance_document(results: Sequence[ControlResult]) -> JsonObject:
     """The control results with the controls they check (``compliance.json``)."""
     return {
         "baseline": "DISA Okta Identity as a Service (IDaaS) STIG, 2025-05-06",

@@ -49,7 +49,7 @@ import dataclasses
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from kmsi_lib.engine.evaluate import (
     EVERYONE_ELSE,
@@ -59,6 +59,7 @@ from kmsi_lib.engine.evaluate import (
     evaluate,
     org_view_from,
 )
+from kmsi_lib.jsontypes import JsonMap, JsonObject, arr, dig, obj
 from kmsi_lib.okta.resources.apps import access_policy_id
 
 __all__ = [
@@ -72,8 +73,6 @@ __all__ = [
     "org_reach",
 ]
 
-Json = dict[str, Any]
-
 #: Label Okta gives the Admin Console app in every org (its app ``name`` is ``saasure``).
 ADMIN_CONSOLE_LABEL = "Okta Admin Console"
 _ADMIN_CONSOLE_APP_NAME = "saasure"
@@ -85,7 +84,7 @@ EVERY_APP = "(every app: global session policy)"
 _NO_APP = ""
 
 
-def is_admin_console(app: Mapping[str, Any]) -> bool:
+def is_admin_console(app: JsonMap) -> bool:
     """True for the Okta Admin Console app (by its app name ``saasure`` or its label)."""
     return bool(
         app.get("name") == _ADMIN_CONSOLE_APP_NAME or app.get("label") == ADMIN_CONSOLE_LABEL
@@ -97,9 +96,9 @@ class RuleReach:
     """One active rule of an active policy and the cohorts it reaches."""
 
     kind: Literal["sign_on_rule", "access_policy_rule"]
-    policy: Json
-    rule: Json
-    apps: tuple[Json, ...]  # the policy's apps; empty for a global session rule
+    policy: JsonObject
+    rule: JsonObject
+    apps: tuple[JsonMap, ...]  # the policy's apps; empty for a global session rule
     cohorts: tuple[Cohort, ...]  # in evaluation order, everyone else last
     depends_on: tuple[str, ...]  # what the evaluator could not decide for this rule
 
@@ -114,11 +113,11 @@ class NeverApplies:
     """A rule the audit can show never applies, and why (see the module docstring)."""
 
     kind: Literal["sign_on_rule", "access_policy_rule"]
-    policy: Json
-    rule: Json
-    apps: tuple[Json, ...]
+    policy: JsonObject
+    rule: JsonObject
+    apps: tuple[JsonMap, ...]
     reason: str
-    shadowed_by: Json | None = None  # the rule (or policy) that catches its people first
+    shadowed_by: JsonObject | None = None  # the rule (or policy) that catches its people first
 
 
 @dataclass(frozen=True)
@@ -144,24 +143,24 @@ class OrgReach:
         return cohort.kind == "group" and cohort.id in self.admin_group_ids
 
 
-def named_people(objects: Iterable[Mapping[str, Any]]) -> tuple[set[str], set[str]]:
+def named_people(objects: Iterable[JsonMap]) -> tuple[set[str], set[str]]:
     """The group ids and user ids the people conditions of ``objects`` name."""
     groups: set[str] = set()
     users: set[str] = set()
-    for obj in objects:
-        part = _people(obj)
+    for found in objects:
+        part = _people(found)
         groups |= part["groups_include"] | part["groups_exclude"]
         users |= part["users_include"] | part["users_exclude"]
     return groups, users
 
 
 def org_reach(
-    policies: Iterable[Mapping[str, Any]],
-    rules_by_policy: Mapping[str, Iterable[Mapping[str, Any]]],
-    apps: Iterable[Mapping[str, Any]],
+    policies: Iterable[JsonMap],
+    rules_by_policy: Mapping[str, Iterable[JsonMap]],
+    apps: Iterable[JsonMap],
     *,
-    groups: Iterable[Mapping[str, Any]] = (),
-    users: Iterable[Mapping[str, Any]] = (),
+    groups: Iterable[JsonMap] = (),
+    users: Iterable[JsonMap] = (),
     admin_groups: Sequence[str] = ("*admin*",),
 ) -> OrgReach:
     """Evaluate every active rule's reach (pure; Okta's JSON as the API returns it).
@@ -172,10 +171,10 @@ def org_reach(
     user objects the rules name (for names; missing ones are shown by id).
     ``admin_groups`` are the patterns that make a group an administrator group.
     """
-    app_list = [dict(a) for a in apps]
-    group_list = [dict(g) for g in groups]
+    app_list: list[JsonMap] = [dict(a) for a in apps]
+    group_list: list[JsonMap] = [dict(g) for g in groups]
     view = org_view_from(list(policies), rules_by_policy, app_list, {}, groups=group_list)
-    apps_by_policy: dict[str, list[Json]] = {}
+    apps_by_policy: dict[str, list[JsonMap]] = {}
     for app in sorted(app_list, key=lambda a: str(a.get("label"))):
         policy_id = access_policy_id(app)
         if policy_id is not None:
@@ -197,9 +196,7 @@ def org_reach(
         never=tuple(never),
         admin_group_ids=_admin_groups(view, admin_groups),
         user_logins={
-            str(u["id"]): str((u.get("profile") or {}).get("login") or u["id"])
-            for u in users
-            if u.get("id")
+            str(u["id"]): str(dig(u, "profile", "login") or u["id"]) for u in users if u.get("id")
         },
     )
 
@@ -231,7 +228,7 @@ def _session_reach(view: OrgView) -> Iterable[RuleReach]:
             )
 
 
-def _app_reach(view: OrgView, policy: Json, apps: tuple[Json, ...]) -> list[RuleReach]:
+def _app_reach(view: OrgView, policy: JsonObject, apps: tuple[JsonMap, ...]) -> list[RuleReach]:
     """Each active rule of one authentication policy with the cohorts that reach it.
 
     ``view`` holds no global session policy, so the cohorts are those the
@@ -258,7 +255,7 @@ def _app_reach(view: OrgView, policy: Json, apps: tuple[Json, ...]) -> list[Rule
     ]
 
 
-def _active_rules(view: OrgView, policy: Mapping[str, Any]) -> list[Json]:
+def _active_rules(view: OrgView, policy: JsonMap) -> list[JsonObject]:
     return [r for r in view.rules.get(str(policy.get("id")), ()) if r.get("status") == "ACTIVE"]
 
 
@@ -275,7 +272,7 @@ def _admin_groups(view: OrgView, patterns: Sequence[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-def _every_object(view: OrgView) -> Iterable[Mapping[str, Any]]:
+def _every_object(view: OrgView) -> Iterable[JsonMap]:
     yield from view.session_policies
     yield from view.access_policies.values()
     for rules in view.rules.values():
@@ -285,10 +282,10 @@ def _every_object(view: OrgView) -> Iterable[Mapping[str, Any]]:
 # --------------------------------------------------------------------------- never applies
 
 
-def _shadowed(view: OrgView, apps_by_policy: Mapping[str, list[Json]]) -> list[NeverApplies]:
+def _shadowed(view: OrgView, apps_by_policy: Mapping[str, list[JsonMap]]) -> list[NeverApplies]:
     """Rules caught, for everyone they name, by an earlier decided rule of their policy."""
     found: list[NeverApplies] = []
-    policies: list[tuple[Literal["sign_on_rule", "access_policy_rule"], Json]] = [
+    policies: list[tuple[Literal["sign_on_rule", "access_policy_rule"], JsonObject]] = [
         ("sign_on_rule", p) for p in view.session_policies
     ]
     policies += [("access_policy_rule", p) for p in view.access_policies.values()]
@@ -296,7 +293,7 @@ def _shadowed(view: OrgView, apps_by_policy: Mapping[str, list[Json]]) -> list[N
         if policy.get("status") != "ACTIVE":
             continue
         apps = tuple(apps_by_policy.get(str(policy.get("id")), ()))
-        catchers: list[Json] = []
+        catchers: list[JsonObject] = []
         for rule in _active_rules(view, policy):
             by = next((c for c in catchers if _covers(view, c, rule)), None)
             if by is not None and not rule.get("system"):
@@ -310,7 +307,7 @@ def _shadowed(view: OrgView, apps_by_policy: Mapping[str, list[Json]]) -> list[N
     return found
 
 
-def _unassigned(view: OrgView, apps_by_policy: Mapping[str, list[Json]]) -> list[NeverApplies]:
+def _unassigned(view: OrgView, apps_by_policy: Mapping[str, list[JsonMap]]) -> list[NeverApplies]:
     """Rules of an active app authentication policy that no app is assigned."""
     found: list[NeverApplies] = []
     for policy_id, policy in view.access_policies.items():
@@ -327,7 +324,7 @@ def _unassigned(view: OrgView, apps_by_policy: Mapping[str, list[Json]]) -> list
 def _session_policies_shadowed(view: OrgView) -> list[NeverApplies]:
     """Rules of a global session policy that an earlier policy catches everyone of."""
     found: list[NeverApplies] = []
-    earlier: list[Json] = []
+    earlier: list[JsonObject] = []
     for policy in view.session_policies:
         if policy.get("status") != "ACTIVE":
             continue
@@ -352,17 +349,17 @@ def _session_policies_shadowed(view: OrgView) -> list[NeverApplies]:
     return found
 
 
-def _people(obj: Mapping[str, Any]) -> dict[str, frozenset[str]]:
-    people = (obj.get("conditions") or {}).get("people") or {}
+def _people(found: JsonMap) -> dict[str, frozenset[str]]:
+    people = obj(dig(found, "conditions", "people"))
     out: dict[str, frozenset[str]] = {}
     for key in ("users", "groups"):
-        part = people.get(key) or {}
+        part = obj(people.get(key))
         for which in ("include", "exclude"):
-            out[f"{key}_{which}"] = frozenset(str(x) for x in part.get(which) or [])
+            out[f"{key}_{which}"] = frozenset(str(x) for x in arr(part.get(which)))
     return out
 
 
-def _covers(view: OrgView, first: Mapping[str, Any], later: Mapping[str, Any]) -> bool:
+def _covers(view: OrgView, first: JsonMap, later: JsonMap) -> bool:
     """Whether everyone ``later``'s people condition matches is matched by ``first``'s."""
     a, b = _people(first), _people(later)
     everyone = {view.everyone_group_id} if view.everyone_group_id else set()
@@ -377,7 +374,7 @@ def _covers(view: OrgView, first: Mapping[str, Any], later: Mapping[str, Any]) -
     return b["users_include"] <= a["users_include"] and b["groups_include"] <= a["groups_include"]
 
 
-def _undecided(kind: str, policy: Mapping[str, Any], rule: Mapping[str, Any] | None) -> bool:
+def _undecided(kind: str, policy: JsonMap, rule: JsonMap | None) -> bool:
     """Whether the conditions (people aside) of ``rule``, or of ``policy`` when ``rule`` is
     None, leave something to the sign-in request.
 
@@ -385,7 +382,7 @@ def _undecided(kind: str, policy: Mapping[str, Any], rule: Mapping[str, Any] | N
     one-rule view without people conditions, evaluated for everyone else.
     """
     own = rule if rule is not None else policy
-    conditions = {k: v for k, v in (own.get("conditions") or {}).items() if k != "people"}
+    conditions = {k: v for k, v in obj(own.get("conditions")).items() if k != "people"}
     session = kind in ("sign_on_rule", "sign_on_policy")
     probe_policy = {
         "id": "probe-policy",

@@ -43,14 +43,13 @@ the setting findings are given for the rules some cohort reaches.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from kmsi_lib import durations
-from kmsi_lib.engine import get_path
 from kmsi_lib.engine.evaluate import EVERYONE_ELSE
 from kmsi_lib.engine.outcome import duration_words
+from kmsi_lib.jsontypes import JsonMap, JsonObject, arr, dig, obj, text
 from kmsi_lib.procedures.audit_reach import (
     ADMIN_CONSOLE_LABEL,
     EVERY_APP,
@@ -78,6 +77,7 @@ _ONCE_PER_SESSION = durations.parse(ONCE_PER_SESSION)
 
 Severity = Literal["high", "medium", "low", "info"]
 SEVERITY_ORDER: dict[str, int] = {"high": 0, "medium": 1, "low": 2, "info": 3}
+_SEVERITIES: tuple[Severity, ...] = ("high", "medium", "low", "info")
 
 #: Every finding code with its severity (the table in the module docstring).
 FINDING_CODES: dict[str, Severity] = {
@@ -131,7 +131,7 @@ class Finding:
             parts.append("cohorts " + " ".join(self.cohort_ids))
         return "; ".join(parts)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "severity": self.severity,
             "code": self.code,
@@ -148,21 +148,34 @@ class Finding:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+    def from_dict(cls, data: JsonMap) -> Finding:
+        parent = data.get("parent_id")
         return cls(
-            severity=data["severity"],
-            code=data["code"],
-            kind=data["kind"],
-            object_id=data["object_id"],
-            object_name=data["object_name"],
-            message=data["message"],
-            parent_id=data.get("parent_id"),
-            policy_name=data.get("policy_name", ""),
-            apps=tuple(data.get("apps", ())),
-            app_ids=tuple(data.get("app_ids", ())),
-            cohorts=tuple(data.get("cohorts", ())),
-            cohort_ids=tuple(data.get("cohort_ids", ())),
+            severity=_severity(data["severity"]),
+            code=str(data["code"]),
+            kind=str(data["kind"]),
+            object_id=str(data["object_id"]),
+            object_name=str(data["object_name"]),
+            message=str(data["message"]),
+            parent_id=None if parent is None else str(parent),
+            policy_name=str(data.get("policy_name", "")),
+            apps=_texts(data.get("apps")),
+            app_ids=_texts(data.get("app_ids")),
+            cohorts=_texts(data.get("cohorts")),
+            cohort_ids=_texts(data.get("cohort_ids")),
         )
+
+
+def _severity(value: object) -> Severity:
+    """A finding's severity read back; ValueError for a word that is not one."""
+    for known in _SEVERITIES:
+        if value == known:
+            return known
+    raise ValueError(f"not a finding severity: {value!r}")
+
+
+def _texts(value: object) -> tuple[str, ...]:
+    return tuple(str(item) for item in arr(value))
 
 
 @dataclass(frozen=True)
@@ -178,15 +191,15 @@ class Thresholds:
 # --------------------------------------------------------------------------- pure summaries
 
 
-def summarize_sign_on_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+def summarize_sign_on_rule(rule: JsonMap) -> JsonObject:
     """The KMSI-relevant fields of a global session policy (``SIGN_ON``) rule."""
-    signon = get_path(rule, "actions.signon") or {}
-    session = signon.get("session") or {}
+    signon = obj(dig(rule, "actions", "signon"))
+    session = obj(signon.get("session"))
     return {
-        "id": rule.get("id"),
-        "name": rule.get("name"),
-        "priority": rule.get("priority"),
-        "status": rule.get("status"),
+        "id": dig(rule, "id"),
+        "name": dig(rule, "name"),
+        "priority": dig(rule, "priority"),
+        "status": dig(rule, "status"),
         "system": bool(rule.get("system")),
         "access": signon.get("access"),
         "requireFactor": signon.get("requireFactor"),
@@ -199,17 +212,17 @@ def summarize_sign_on_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def summarize_access_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+def summarize_access_rule(rule: JsonMap) -> JsonObject:
     """The KMSI-relevant fields of an app sign-in policy (``ACCESS_POLICY``) rule."""
-    sign_on = get_path(rule, "actions.appSignOn") or {}
-    kmsi = sign_on.get("keepMeSignedIn") or {}
-    method = sign_on.get("verificationMethod") or {}
+    sign_on = obj(dig(rule, "actions", "appSignOn"))
+    kmsi = obj(sign_on.get("keepMeSignedIn"))
+    method = obj(sign_on.get("verificationMethod"))
     post_auth = kmsi.get("postAuth") or "NOT_ALLOWED"
     return {
-        "id": rule.get("id"),
-        "name": rule.get("name"),
-        "priority": rule.get("priority"),
-        "status": rule.get("status"),
+        "id": dig(rule, "id"),
+        "name": dig(rule, "name"),
+        "priority": dig(rule, "priority"),
+        "status": dig(rule, "status"),
         "system": bool(rule.get("system")),
         "access": sign_on.get("access"),
         "postAuth": post_auth,
@@ -223,17 +236,17 @@ def summarize_access_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _longer(text: str | None, limit: durations.Duration) -> bool | None:
-    """True/False when ``text`` is a valid duration longer/not longer; None when unparseable."""
-    if text is None or not durations.is_valid(text):
+def _longer(value: object, limit: durations.Duration) -> bool | None:
+    """True/False when ``value`` is a valid duration longer/not longer; None when unparseable."""
+    if not isinstance(value, str) or not durations.is_valid(value):
         return None
-    return durations.parse(text).longer_than(limit)
+    return durations.parse(value).longer_than(limit)
 
 
-def _at_least(text: str | None, limit: durations.Duration) -> bool:
-    if text is None or not durations.is_valid(text):
+def _at_least(value: object, limit: durations.Duration) -> bool:
+    if not isinstance(value, str) or not durations.is_valid(value):
         return False
-    return bool(durations.parse(text).min_seconds() >= limit.min_seconds())
+    return bool(durations.parse(value).min_seconds() >= limit.min_seconds())
 
 
 class _Findings:
@@ -402,7 +415,7 @@ def _app_findings(out: _Findings, about: RuleReach, limits: Thresholds) -> bool:
         out.add(
             "reauth-long",
             about,
-            f"Re-authentication ({duration_words(reauth, reauthentication=True)}) is at or"
+            f"Re-authentication ({duration_words(text(reauth), reauthentication=True)}) is at or"
             f" beyond the audit's threshold {limits.reauthenticate_in_threshold}"
             + ("; with KMSI allowed, a kept session skips it" if kmsi else "")
             + f" ({_where(about)}).",

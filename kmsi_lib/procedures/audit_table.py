@@ -13,9 +13,9 @@ import html
 import io
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from kmsi_lib.engine import html_table
+from kmsi_lib.jsontypes import JsonObject
 from kmsi_lib.procedures.audit_rules import SEVERITY_ORDER, Finding
 
 __all__ = [
@@ -79,9 +79,7 @@ def findings_csv(findings: Sequence[Finding]) -> str:
     return out.getvalue()
 
 
-def findings_document(
-    findings: Sequence[Finding], *, org_url: str, created_at: str
-) -> dict[str, Any]:
+def findings_document(findings: Sequence[Finding], *, org_url: str, created_at: str) -> JsonObject:
     """The content of ``findings.json``: the org, when, counts per severity, the findings."""
     counts = dict.fromkeys(SEVERITY_ORDER, 0)
     for f in findings:
@@ -90,7 +88,7 @@ def findings_document(
         "org_url": org_url,
         "created_at": created_at,
         "columns": list(FINDING_COLUMNS),
-        "counts": counts,
+        "counts": {**counts},
         "findings": [f.to_dict() for f in findings],
     }
 
