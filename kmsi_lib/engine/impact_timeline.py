@@ -83,9 +83,7 @@ def timelines_from(data: JsonMap) -> tuple[list[Timeline], list[Timeline]]:
 
 
 def _loaded(played: object) -> list[Timeline]:
-    if not isinstance(played, Sequence) or isinstance(played, str):
-        return []
-    return [_load(obj(t)) for t in played]
+    return [_load(obj(t)) for t in arr(played)]
 
 
 def timeline_lines(data: JsonMap) -> list[str]:
