@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -153,9 +153,9 @@ class Params(ParamsModel):
 def desired_prompt(params: Params) -> dict[str, str]:
     """The prompt fields to set (Okta's names), only those the parameters give."""
     return {
-        okta: cast(str, getattr(params, name))
+        okta: value
         for name, okta in _PROMPT_FIELDS.items()
-        if getattr(params, name) is not None
+        if isinstance(value := getattr(params, name), str)
     }
 
 
