@@ -8,7 +8,15 @@ drags the client in.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what the lazy names are, for the type checker (never imported here)
+    from kmsi_lib.errors import KmsiError as KmsiError
+    from kmsi_lib.okta.auth import Credentials as Credentials
+    from kmsi_lib.okta.auth import Secret as Secret
+    from kmsi_lib.okta.bulk import run_bulk as run_bulk
+    from kmsi_lib.okta.client import OktaClient as OktaClient
+    from kmsi_lib.okta.client import RetryPolicy as RetryPolicy
 
 __version__ = "0.1.0"
 
@@ -24,7 +32,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'kmsi_lib' has no attribute {name!r}")

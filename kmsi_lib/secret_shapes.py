@@ -27,8 +27,11 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit
+
+if TYPE_CHECKING:  # a base module: nothing of kmsi_lib at run time
+    from kmsi_lib.jsontypes import JsonValue
 
 __all__ = [
     "JWK_PRIVATE_MEMBERS",
@@ -110,7 +113,7 @@ def is_secret_key(key: str) -> bool:
     return len(words) >= 2 and (words[-2], words[-1]) in _SECRET_PAIRS
 
 
-def holds_text(value: Any) -> bool:
+def holds_text(value: object) -> bool:
     """Whether a value under a secret key can be a credential: text, not a switch or a number.
 
     ``oauth_tokens: true`` is a switch; ``"true"``/``"false"`` are the same in
@@ -123,7 +126,7 @@ def holds_text(value: Any) -> bool:
     return isinstance(value, Mapping) and bool(value)
 
 
-def is_private_jwk(obj: Mapping[str, Any]) -> bool:
+def is_private_jwk(obj: Mapping[str, object]) -> bool:
     """A JWK (has ``kty``) holding a private member that is not redacted."""
     return "kty" in obj and any(
         isinstance(obj.get(m), str) and obj[m] and obj[m] != REDACTED for m in JWK_PRIVATE_MEMBERS
@@ -323,7 +326,7 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     return _RUN_RE.sub(lambda m: REDACTED if _random_run(m.group(0)) else m.group(0), text)
 
 
-def redact_mapping(obj: Any, secrets: Iterable[str] = ()) -> Any:
+def redact_mapping(obj: JsonValue, secrets: Iterable[str] = ()) -> JsonValue:
     """A deep copy of ``obj`` with secret values replaced (keys kept, so shape stays visible).
 
     A value is replaced whole when its key names a secret and it holds text
@@ -334,7 +337,7 @@ def redact_mapping(obj: Any, secrets: Iterable[str] = ()) -> Any:
     known = tuple(secrets)
     if isinstance(obj, Mapping):
         jwk = "kty" in obj
-        out: dict[str, Any] = {}
+        out: dict[str, JsonValue] = {}
         for key, value in obj.items():
             skey = str(key)
             secret = (is_secret_key(skey) and holds_text(value)) or (

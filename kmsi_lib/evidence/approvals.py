@@ -27,13 +27,13 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from kmsi_lib.errors import EvidenceError, ParameterError
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue
 
 __all__ = [
     "ALLOWED_SIGNERS",
@@ -73,7 +73,7 @@ class AllowedSigner:
     key: str  # "ssh-ed25519 <base64>"
 
 
-def _payload(fields: Mapping[str, Any]) -> bytes:
+def _payload(fields: JsonMap) -> bytes:
     missing = [f for f in SIGNED_FIELDS if f not in fields]
     if missing:
         raise EvidenceError(f"an approval lacks {', '.join(missing)}")
@@ -141,7 +141,7 @@ def load_private_key(path: Path, passphrase: str | None = None) -> Ed25519Privat
     return key
 
 
-def sign_approval(key: Ed25519PrivateKey, fields: Mapping[str, Any]) -> dict[str, Any]:
+def sign_approval(key: Ed25519PrivateKey, fields: Mapping[str, JsonValue]) -> JsonObject:
     """``fields`` with ``public_key`` and ``signature`` over :data:`SIGNED_FIELDS`."""
     signature = key.sign(_payload(fields))
     return {
@@ -151,7 +151,7 @@ def sign_approval(key: Ed25519PrivateKey, fields: Mapping[str, Any]) -> dict[str
     }
 
 
-def signature_valid(entry: Mapping[str, Any]) -> bool:
+def signature_valid(entry: JsonMap) -> bool:
     """Whether the entry's signature is its public key's over its signed fields."""
     try:
         key = _public_key(str(entry.get("public_key", "")))
@@ -181,14 +181,14 @@ def read_allowed_signers(root: Path) -> list[AllowedSigner]:
     return signers
 
 
-def approvals_for(entries: Sequence[Mapping[str, Any]], run_id: str) -> list[dict[str, Any]]:
+def approvals_for(entries: Sequence[JsonObject], run_id: str) -> list[JsonObject]:
     """The ledger's approval entries of the plan run ``run_id``, oldest first."""
     return [
         dict(e) for e in entries if e.get("kind") == APPROVAL_KIND and e.get("run_id") == run_id
     ]
 
 
-def _time(value: Any) -> _dt.datetime | None:
+def _time(value: object) -> _dt.datetime | None:
     try:
         return _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
@@ -196,7 +196,7 @@ def _time(value: Any) -> _dt.datetime | None:
 
 
 def approval_problems(
-    entry: Mapping[str, Any],
+    entry: JsonMap,
     *,
     allowed: Sequence[AllowedSigner],
     change_id: str,

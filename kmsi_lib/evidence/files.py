@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from kmsi_lib.errors import EvidenceError
 from kmsi_lib.runbooks.contract import RESULT_FILE
@@ -40,8 +39,11 @@ STAGING_DIR = ".staging"
 PLAN_ONLY_CHANGE = "PLAN-ONLY"
 
 
-def write_json(path: Path, value: Any) -> Path:
-    """Write JSON atomically (temp file + rename) so a crash never leaves half a file."""
+def write_json(path: Path, value: object) -> Path:
+    """Write JSON atomically (temp file + rename) so a crash never leaves half a file.
+
+    ``value`` is whatever :func:`json.dump` encodes; anything else is written as ``str``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

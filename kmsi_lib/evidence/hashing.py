@@ -6,13 +6,15 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 __all__ = ["canonical_json", "file_digests", "sha256_bytes", "sha256_file"]
 
 
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no whitespace: the form every hash is taken over."""
+def canonical_json(value: object) -> str:
+    """JSON with sorted keys and no whitespace: the form every hash is taken over.
+
+    ``value`` is whatever :func:`json.dumps` encodes (JSON, mappings, tuples).
+    """
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

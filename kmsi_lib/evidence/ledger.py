@@ -17,13 +17,14 @@ import contextlib
 import dataclasses
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import filelock
 
 from kmsi_lib.errors import EvidenceError
+from kmsi_lib.jsontypes import JsonMap, JsonObject
 
 from .files import write_json
 from .hashing import canonical_json, sha256_bytes
@@ -33,6 +34,7 @@ __all__ = [
     "GENESIS_HASH",
     "LEDGER_FILE",
     "LOCK_FILE",
+    "Anchor",
     "Problem",
     "anchor_ledger",
     "anchor_problems",
@@ -53,6 +55,13 @@ LOCK_FILE = ".ledger.lock"
 GENESIS_HASH = "0" * 64
 
 
+class Anchor(TypedDict):
+    """The ledger's anchor file: the head the ledger had after its last append."""
+
+    seq: int
+    hash: str
+
+
 @dataclasses.dataclass(frozen=True)
 class Problem:
     """One thing wrong with the evidence: what kind, where, and in words."""
@@ -66,7 +75,7 @@ class Problem:
         return f"{self.where}: {self.message}"
 
 
-def entry_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
+def entry_hash(prev_hash: str, entry: JsonMap) -> str:
     """The chain link: sha256 over the previous hash and this entry (minus its own hash)."""
     body = {k: v for k, v in entry.items() if k != "hash"}
     return sha256_bytes((prev_hash + canonical_json(body)).encode("utf-8"))
@@ -80,12 +89,12 @@ def locked(root: Path) -> Iterator[None]:
         yield
 
 
-def read_ledger(root: Path) -> list[dict[str, Any]]:
+def read_ledger(root: Path) -> list[JsonObject]:
     """Every ledger entry in file order (raises EvidenceError on a line that is not JSON)."""
     path = root / LEDGER_FILE
     if not path.exists():
         return []
-    entries = []
+    entries: list[JsonObject] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -99,7 +108,7 @@ def read_ledger(root: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def append_ledger(root: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
+def append_ledger(root: Path, fields: JsonMap) -> JsonObject:
     """Append one entry (seq, prev_hash and hash are filled in here) and return it."""
     with locked(root):
         entries = read_ledger(root)
@@ -107,12 +116,13 @@ def append_ledger(root: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
         # bless it, so the anchor stays where it was and verify keeps saying so.
         extends = not anchor_problems(root, entries)
         prev = entries[-1] if entries else None
-        entry: dict[str, Any] = {
-            **fields,
-            "seq": (int(prev["seq"]) + 1) if prev else 1,
-            "prev_hash": str(prev["hash"]) if prev else GENESIS_HASH,
+        prev_hash = str(prev["hash"]) if prev else GENESIS_HASH
+        entry: JsonObject = {
+            **_as_json(fields),
+            "seq": (_seq_of(prev) + 1) if prev else 1,
+            "prev_hash": prev_hash,
         }
-        entry["hash"] = entry_hash(entry["prev_hash"], entry)
+        entry["hash"] = entry_hash(prev_hash, entry)
         with (root / LEDGER_FILE).open("a", encoding="utf-8") as fh:
             fh.write(canonical_json(entry) + "\n")
             fh.flush()
@@ -122,7 +132,23 @@ def append_ledger(root: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def find_run(root: Path, run_dir: Path) -> dict[str, Any] | None:
+def _seq_of(entry: JsonMap) -> int:
+    """An entry's ``seq`` as a number (a missing one raises KeyError, as it always did)."""
+    seq = entry["seq"]
+    if isinstance(seq, bool) or not isinstance(seq, int | float | str):
+        raise EvidenceError(f"the ledger's last entry has no sequence number: {seq!r}")
+    return int(seq)
+
+
+def _as_json(fields: JsonMap) -> JsonObject:
+    """``fields`` as the ledger line will hold them (tuples as lists, keys as strings)."""
+    decoded = json.loads(canonical_json(fields))
+    if not isinstance(decoded, dict):  # pragma: no cover - a mapping encodes as an object
+        raise EvidenceError("ledger fields are not a JSON object")
+    return decoded
+
+
+def find_run(root: Path, run_dir: Path) -> JsonObject | None:
     """The ledger entry that recorded ``run_dir`` (None if the ledger does not list it)."""
     try:
         rel = run_dir.resolve().relative_to(root.resolve()).as_posix()
@@ -134,12 +160,12 @@ def find_run(root: Path, run_dir: Path) -> dict[str, Any] | None:
     return None
 
 
-def line_label(index: int, entry: Mapping[str, Any]) -> str:
+def line_label(index: int, entry: JsonMap) -> str:
     """How a problem names a ledger line: its position, seq and run."""
     return f"{LEDGER_FILE} line {index} (seq {entry.get('seq')}, run {entry.get('run_id')})"
 
 
-def chain_problems(entries: Sequence[Mapping[str, Any]]) -> list[Problem]:
+def chain_problems(entries: Sequence[JsonMap]) -> list[Problem]:
     """What is wrong with the chain itself: sequence, links, hashes, a run listed twice."""
     problems: list[Problem] = []
     prev_hash = GENESIS_HASH
@@ -174,7 +200,7 @@ def chain_problems(entries: Sequence[Mapping[str, Any]]) -> list[Problem]:
     return problems
 
 
-def expect_problems(entries: Sequence[Mapping[str, Any]], expect: Sequence[str]) -> list[Problem]:
+def expect_problems(entries: Sequence[JsonMap], expect: Sequence[str]) -> list[Problem]:
     """One problem per ``expect`` hash (copied elsewhere earlier) the ledger no longer holds."""
     hashes = {str(e.get("hash")) for e in entries}
     return [
@@ -189,7 +215,7 @@ def expect_problems(entries: Sequence[Mapping[str, Any]], expect: Sequence[str])
     ]
 
 
-def read_anchor(root: Path) -> dict[str, Any] | None:
+def read_anchor(root: Path) -> Anchor | None:
     """``{seq, hash}`` of the head the ledger had after its last append (None: no anchor)."""
     path = Path(root) / ANCHOR_FILE
     if not path.exists():
@@ -198,20 +224,18 @@ def read_anchor(root: Path) -> dict[str, Any] | None:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise EvidenceError(f"{path}: unreadable anchor ({exc})") from exc
-    if (
-        not isinstance(value, dict)
-        or not isinstance(value.get("seq"), int)
-        or not isinstance(value.get("hash"), str)
-    ):
+    seq = value.get("seq") if isinstance(value, dict) else None
+    pinned = value.get("hash") if isinstance(value, dict) else None
+    if not isinstance(seq, int) or not isinstance(pinned, str):
         raise EvidenceError(f"{path}: not a ledger anchor ({{seq, hash}})")
-    return value
+    return Anchor(seq=seq, hash=pinned)
 
 
-def _write_anchor(root: Path, entry: Mapping[str, Any]) -> None:
+def _write_anchor(root: Path, entry: JsonMap) -> None:
     write_json(root / ANCHOR_FILE, {"seq": entry["seq"], "hash": entry["hash"]})
 
 
-def anchor_problems(root: Path, entries: Sequence[Mapping[str, Any]]) -> list[Problem]:
+def anchor_problems(root: Path, entries: Sequence[JsonMap]) -> list[Problem]:
     """Does the ledger extend its anchor (hold the anchored entry at the anchored position)?"""
     try:
         anchor = read_anchor(root)
@@ -251,7 +275,7 @@ def anchor_problems(root: Path, entries: Sequence[Mapping[str, Any]]) -> list[Pr
     return []
 
 
-def anchor_ledger(root: Path) -> dict[str, Any]:
+def anchor_ledger(root: Path) -> JsonObject:
     """Anchor the ledger at its head (``kmsi evidence anchor``): for a root without an anchor.
 
     Refuses a broken chain. Anchoring says "I trust this ledger as it is now":

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -54,6 +54,7 @@ from kmsi_lib.engine import (
     suggest,
 )
 from kmsi_lib.errors import ParameterError
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue, arr, obj
 from kmsi_lib.okta.resources import brands as brands_api
 
 if TYPE_CHECKING:
@@ -152,13 +153,13 @@ class Params(ParamsModel):
 def desired_prompt(params: Params) -> dict[str, str]:
     """The prompt fields to set (Okta's names), only those the parameters give."""
     return {
-        okta: cast(str, getattr(params, name))
+        okta: value
         for name, okta in _PROMPT_FIELDS.items()
-        if getattr(params, name) is not None
+        if isinstance(value := getattr(params, name), str)
     }
 
 
-def merge_prompt(page: Mapping[str, Any], prompt: Mapping[str, str]) -> dict[str, Any]:
+def merge_prompt(page: Mapping[str, JsonValue], prompt: Mapping[str, str]) -> JsonObject:
     """The whole page with only the given prompt fields changed (a deep copy).
 
     Every other field is kept as read, unknown ones and nulls included; only
@@ -171,22 +172,21 @@ def merge_prompt(page: Mapping[str, Any], prompt: Mapping[str, str]) -> dict[str
         widget = {}
         body["widgetCustomizations"] = widget
     current = widget.get("postAuthKeepMeSignedInPrompt")
-    merged = dict(current) if isinstance(current, Mapping) else {}
+    merged: JsonObject = dict(current) if isinstance(current, dict) else {}
     merged.update(prompt)
     widget["postAuthKeepMeSignedInPrompt"] = merged
     return body
 
 
-def prompt_of(page: Mapping[str, Any] | None) -> dict[str, Any]:
+def prompt_of(page: JsonMap | None) -> JsonObject:
     """The prompt fields of a page (missing fields as None)."""
-    current = get_path(page, PROMPT_PATH) if page is not None else None
-    current = current if isinstance(current, Mapping) else {}
+    current = obj(get_path(page, PROMPT_PATH))
     return {okta: current.get(okta) for okta in _PROMPT_FIELDS.values()}
 
 
 def select_brands(
-    brands: Sequence[Mapping[str, Any]], wanted: Literal["all"] | Sequence[str]
-) -> list[dict[str, Any]]:
+    brands: Sequence[Mapping[str, JsonValue]], wanted: Literal["all"] | Sequence[str]
+) -> list[JsonObject]:
     """Resolve brand names or ids (exact) to brand objects, in the order given.
 
     Raises :class:`ParameterError` on ``brands[i]`` for an unknown entry,
@@ -198,7 +198,7 @@ def select_brands(
         return [dict(b) for b in brands]
     by_id = {str(b.get("id")): b for b in brands}
     by_name = {str(b.get("name")): b for b in brands}
-    chosen: list[dict[str, Any]] = []
+    chosen: list[JsonObject] = []
     seen: set[str] = set()
     for index, item in enumerate(wanted):
         brand = by_id.get(item) or by_name.get(item)
@@ -206,8 +206,9 @@ def select_brands(
             names = sorted(by_name)
             hint = suggest(item, names) or f"; the brands are: {names}"
             raise ParameterError(f"brands[{index}]", f"no brand named {item!r} in this org{hint}")
-        if brand["id"] not in seen:
-            seen.add(brand["id"])
+        brand_id = str(brand["id"])
+        if brand_id not in seen:
+            seen.add(brand_id)
             chosen.append(dict(brand))
     return chosen
 
@@ -215,31 +216,43 @@ def select_brands(
 # --------------------------------------------------------------------------- reads and writes
 
 
-def _lookup_brands(c: OktaClient, a: Mapping[str, Any]) -> Any:
+def _brand_id(args: JsonMap) -> str:
+    """The ``brand_id`` of a lookup's arguments (the error a resource gives for a bad one)."""
+    value = args["brand_id"]
+    if not isinstance(value, str) or not value:
+        raise ParameterError("id", f"expected a non-empty id, got {value!r}")
+    return value
+
+
+def _brand_summaries(c: OktaClient, wanted: object) -> list[JsonObject]:
     """The brands selection depends on: every brand for "all", else those named.
 
     Only id, name and isDefault are kept: a brand's theme changing, or a brand
     the parameters do not name appearing, is no drift for this plan.
     """
-    wanted = a.get("wanted", "all")
-    brands = [
+    brands: list[JsonObject] = [
         {"id": b.get("id"), "name": b.get("name"), "isDefault": b.get("isDefault")}
         for b in brands_api.list_brands(c)
     ]
     if wanted == "all":
         return brands
-    return [b for b in brands if b["id"] in wanted or b["name"] in wanted]
+    names = arr(wanted)
+    return [b for b in brands if b["id"] in names or b["name"] in names]
 
 
-def _lookup_customized(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    return brands_api.get_customized_sign_in_page(c, a["brand_id"])
+def _lookup_brands(c: OktaClient, a: JsonMap) -> JsonValue:
+    return list[JsonValue](_brand_summaries(c, a.get("wanted", "all")))
 
 
-def _lookup_default(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    return brands_api.get_default_sign_in_page(c, a["brand_id"])
+def _lookup_customized(c: OktaClient, a: JsonMap) -> JsonValue:
+    return brands_api.get_customized_sign_in_page(c, _brand_id(a))
 
 
-def live_page(client: OktaClient, brand_id: str) -> tuple[str, dict[str, Any]]:
+def _lookup_default(c: OktaClient, a: JsonMap) -> JsonValue:
+    return brands_api.get_default_sign_in_page(c, _brand_id(a))
+
+
+def live_page(client: OktaClient, brand_id: str) -> tuple[str, JsonObject]:
     """The page a brand's users see: ``("customized", page)``, else ``("default", page)``."""
     page = brands_api.get_customized_sign_in_page(client, brand_id)
     if page is not None:
@@ -247,7 +260,7 @@ def live_page(client: OktaClient, brand_id: str) -> tuple[str, dict[str, Any]]:
     return "default", brands_api.get_default_sign_in_page(client, brand_id)
 
 
-def _lookup_preview(c: OktaClient, a: Mapping[str, Any]) -> Any:
+def _own_preview(c: OktaClient, brand_id: str) -> JsonObject | None:
     """The brand's own preview page, or None when it has none.
 
     Okta may answer a GET of the preview with the live page when no preview
@@ -255,11 +268,15 @@ def _lookup_preview(c: OktaClient, a: Mapping[str, Any]) -> Any:
     page is therefore treated as "no preview of its own": deleting it on
     rollback shows exactly the same page.
     """
-    preview = brands_api.get_preview_sign_in_page(c, a["brand_id"])
+    preview = brands_api.get_preview_sign_in_page(c, brand_id)
     if preview is None:
         return None
-    _, live = live_page(c, a["brand_id"])
+    _, live = live_page(c, brand_id)
     return None if canonical(preview) == canonical(live) else preview
+
+
+def _lookup_preview(c: OktaClient, a: JsonMap) -> JsonValue:
+    return _own_preview(c, _brand_id(a))
 
 
 register_lookup("brands", _lookup_brands)
@@ -271,32 +288,30 @@ register_lookup("preview_sign_in_page", _lookup_preview)
 class _CustomizedPage(ObjectKind):
     """A brand's customized sign-in page; ``ref.id`` is the brand id (a page has none)."""
 
-    def read(self, client: OktaClient, ref: ObjectRef) -> dict[str, Any] | None:
-        return cast("dict[str, Any] | None", _lookup_customized(client, {"brand_id": ref.id}))
+    def read(self, client: OktaClient, ref: ObjectRef) -> JsonObject | None:
+        return brands_api.get_customized_sign_in_page(client, ref.require_id())
 
-    def create(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, client: OktaClient, ref: ObjectRef, body: JsonObject) -> JsonObject:
         # There is no POST: the first PUT creates the customized page.
         return self.update(client, ref, body)
 
-    def update(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+    def update(self, client: OktaClient, ref: ObjectRef, body: JsonObject) -> JsonObject:
         return brands_api.replace_customized_sign_in_page(client, ref.require_id(), body)
 
     def delete(self, client: OktaClient, ref: ObjectRef) -> None:
         brands_api.delete_customized_sign_in_page(client, ref.require_id())
 
-    def find_by_name(
-        self, client: OktaClient, ref: ObjectRef, body: Mapping[str, Any]
-    ) -> dict[str, Any] | None:
+    def find_by_name(self, client: OktaClient, ref: ObjectRef, body: JsonMap) -> JsonObject | None:
         return self.read(client, ref)
 
 
 class _PreviewPage(_CustomizedPage):
     """A brand's preview sign-in page (what the preview URL shows)."""
 
-    def read(self, client: OktaClient, ref: ObjectRef) -> dict[str, Any] | None:
-        return cast("dict[str, Any] | None", _lookup_preview(client, {"brand_id": ref.id}))
+    def read(self, client: OktaClient, ref: ObjectRef) -> JsonObject | None:
+        return _own_preview(client, ref.require_id())
 
-    def update(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+    def update(self, client: OktaClient, ref: ObjectRef, body: JsonObject) -> JsonObject:
         return brands_api.replace_preview_sign_in_page(client, ref.require_id(), body)
 
     def delete(self, client: OktaClient, ref: ObjectRef) -> None:
@@ -310,7 +325,7 @@ register_kind(PREVIEW_KIND, _PreviewPage())
 # --------------------------------------------------------------------------- procedure
 
 
-def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
+def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
     """Plan the prompt text for each chosen brand (reads only).
 
     Unknown brands fail here as :class:`ParameterError`, before anything is
@@ -325,7 +340,7 @@ def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
         brands = select_brands(named, p.brands)
     except ParameterError:
         # say which names exist (an unrecorded read: this plan goes no further)
-        select_brands(_lookup_brands(client, {}), p.brands)
+        select_brands(_brand_summaries(client, "all"), p.brands)
         raise
     changes: list[Change] = []
     notes: list[str] = []
@@ -402,7 +417,7 @@ def plan(client: OktaClient, params: Params | Mapping[str, Any]) -> Plan:
     )
 
 
-def _prompt_diffs(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[FieldDiff]:
+def _prompt_diffs(before: JsonMap | None, after: JsonMap) -> list[FieldDiff]:
     """Diffs of the prompt fields only (the rest of the page is sent back unchanged)."""
     old, new = prompt_of(before), prompt_of(after)
     return [
@@ -416,7 +431,7 @@ def apply(
     client: OktaClient,
     plan: Plan,
     *,
-    attestation: Attestation | Mapping[str, Any] | None = None,
+    attestation: Attestation | JsonMap | None = None,
 ) -> ApplyResult:
     """Re-check the pages, PUT each whole page, read it back and verify the prompt.
 
@@ -441,11 +456,11 @@ def _preview_url(client: OktaClient, brand_id: str) -> str | None:
     return url if isinstance(url, str) else None
 
 
-def verify(client: OktaClient, params: Params | Mapping[str, Any]) -> Verification:
+def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
     """Check that each chosen brand's live (or preview) page shows the wanted text."""
     p = parse_params(Params, params)
     prompt = desired_prompt(p)
-    brands = select_brands(_lookup_brands(client, {}), p.brands)
+    brands = select_brands(_brand_summaries(client, "all"), p.brands)
     checks: list[Check] = []
     for brand in brands:
         brand_id, name = str(brand["id"]), str(brand["name"])

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import pydantic
 
@@ -51,6 +51,7 @@ from kmsi_lib.engine import (
     bounds,
 )
 from kmsi_lib.errors import EvidenceError, ParameterError, StalePlanError
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue
 from kmsi_lib.procedures import REGISTRY
 from kmsi_lib.runbooks.contract import APPLIES_DIR, SESSION_APPLY_FILE
 
@@ -87,7 +88,8 @@ SCOPES: tuple[str, ...] = (
 class Params(ParamsModel):
     """Parameters of a rollback."""
 
-    apply_result: Annotated[str, bounds.PATH] | dict[str, Any] = pydantic.Field(
+    # an inline result stays opaque here: ApplyResult.from_dict checks its shape
+    apply_result: Annotated[str, bounds.PATH] | dict[str, object] = pydantic.Field(
         description="Path to the apply run's result.json (or record.json) in its evidence; "
         "Python code may pass the apply result dict itself."
     )
@@ -99,7 +101,7 @@ class Params(ParamsModel):
 
     @pydantic.field_validator("apply_result")
     @classmethod
-    def _named(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
+    def _named(cls, value: str | dict[str, object]) -> str | dict[str, object]:
         if isinstance(value, str) and value.strip().rstrip("/") in ("", "."):
             raise ValueError(
                 "name the apply result to roll back: the path of the apply run's result.json"
@@ -147,8 +149,8 @@ def _verified_apply_run(
 
 
 def verify_evidence_inputs(
-    values: Mapping[str, Any], *, evidence_root: Path, expect: Sequence[str] = ()
-) -> dict[str, Any]:
+    values: JsonMap, *, evidence_root: Path, expect: Sequence[str] = ()
+) -> dict[str, str]:
     """For ``kmsi run``: ``apply_result`` must be an apply run recorded in ``evidence_root``.
 
     Checked before the kernel starts (so before any request to the org);
@@ -163,15 +165,16 @@ def verify_evidence_inputs(
     return {"apply_result": str(run.run_dir / run.name)}
 
 
-def _session_apply(path: Path) -> Any:
+def _session_apply(path: Path) -> JsonValue:
     """The JSON of a form session's apply file (``applies/NN-procedure-result.json``)."""
     text = engine.read_text_file(
         path, field="apply_result", name="apply result (JSON)", max_bytes=_SESSION_FILE_BYTES
     )
     try:
-        return json.loads(text)
+        decoded: JsonValue = json.loads(text)  # a JSON document decodes to JSON values
     except ValueError as exc:
         raise ParameterError("apply_result", f"{str(path)!r} is not JSON ({exc})") from None
+    return decoded
 
 
 #: A form session's apply result is a plan, a journal and a verification: a few MB at most.
@@ -185,7 +188,7 @@ def is_session_apply(path: Path) -> bool:
 
 
 def load_apply_result(
-    value: str | dict[str, Any], *, evidence_root: Path | None = None, sandbox: bool = False
+    value: str | JsonMap, *, evidence_root: Path | None = None, sandbox: bool = False
 ) -> ApplyResult:
     """Load an apply result from a dict or a path to verified evidence; ParameterError if unusable.
 
@@ -199,7 +202,7 @@ def load_apply_result(
     The module of the procedure that made it is imported, so that the kinds of
     object it wrote can be read and written again.
     """
-    data: Any = value
+    data: object = value
     if isinstance(value, str):
         path = Path(value).expanduser()
         if is_session_apply(path) and not sandbox:
@@ -231,7 +234,7 @@ def load_apply_result(
     return result
 
 
-def _drift(record: BeforeRecord, current: dict[str, Any] | None) -> str | None:
+def _drift(record: BeforeRecord, current: JsonObject | None) -> str | None:
     if engine.canonical(current) == engine.canonical(record.after_written):
         return None
     if current is None:
@@ -263,7 +266,7 @@ def _build(client: OktaClient, params: Params, applied: ApplyResult) -> Plan:
     blocked: list[str] = []
     touched: set[str] = set()
 
-    def drifted(record: BeforeRecord, current: dict[str, Any] | None) -> bool:
+    def drifted(record: BeforeRecord, current: JsonObject | None) -> bool:
         problem = _drift(record, current)
         if problem is None or (record.ref.id and record.ref.id in params.force_objects):
             return False
@@ -374,7 +377,7 @@ def _is_sandbox(client: OktaClient) -> bool:
     return engine.is_local(str(getattr(client, "org_url", "")))
 
 
-def plan(client: OktaClient, params: Params | dict[str, Any]) -> Plan:
+def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
     """Plan the reverse of an apply; refuses (StalePlanError) if objects drifted since."""
     checked = engine.parse_params(Params, params)
     # refused before any request to the org
@@ -384,14 +387,14 @@ def plan(client: OktaClient, params: Params | dict[str, Any]) -> Plan:
 
 
 def apply(
-    client: OktaClient, plan: Plan, *, attestation: Attestation | dict[str, Any] | None = None
+    client: OktaClient, plan: Plan, *, attestation: Attestation | JsonMap | None = None
 ) -> ApplyResult:
     """Apply a rollback plan (re-reads first; a stale plan writes nothing)."""
     engine.check_procedure(plan, NAME)
     return engine.apply_plan(client, plan, attestation=attestation)
 
 
-def verify(client: OktaClient, params: Params | dict[str, Any]) -> Verification:
+def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
     """Check that every object the apply wrote is back as it was before."""
     checked = engine.parse_params(Params, params)
     applied = load_apply_result(checked.apply_result, sandbox=_is_sandbox(client))

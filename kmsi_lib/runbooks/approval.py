@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from kmsi_lib import evidence, secret_shapes
 from kmsi_lib.errors import EvidenceError
+from kmsi_lib.jsontypes import JsonMap, JsonObject, dig, obj
 
 __all__ = [
     "approval_required",
@@ -31,12 +31,12 @@ def check_approved_plan(
     plan_evidence: Path,
     *,
     procedure: str,
-    params: Mapping[str, Any],
+    params: JsonMap,
     org_url: str,
     evidence_root: Path,
     change_id: str = "",
     expect: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> JsonObject:
     """Check a plan run's evidence before applying it; return the plan (``Plan.to_dict()``).
 
     Refuses (EvidenceError) unless the plan's run is recorded in
@@ -63,12 +63,12 @@ def approved(
     plan_evidence: Path,
     *,
     procedure: str,
-    params: Mapping[str, Any],
+    params: JsonMap,
     org_url: str,
     evidence_root: Path,
     change_id: str,
     expect: Sequence[str],
-) -> tuple[dict[str, Any], evidence.VerifiedRun]:
+) -> tuple[JsonObject, evidence.VerifiedRun]:
     from kmsi_lib.runbooks.params import normalized_params
 
     try:
@@ -96,7 +96,7 @@ def approved(
         raise EvidenceError(
             f"the approved plan is for the procedure {record.get('procedure')!r}, not {procedure!r}"
         )
-    theirs = normalized_params(procedure, record.get("parameters") or {})
+    theirs = normalized_params(procedure, obj(record.get("parameters")))
     ours = normalized_params(procedure, params)
     if evidence.canonical_json(theirs) != evidence.canonical_json(ours):
         changed = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
@@ -104,7 +104,7 @@ def approved(
             "the approved plan was made with other parameters (differs in: "
             f"{', '.join(changed)}); plan again with these parameters"
         )
-    planned_org = str((record.get("org") or {}).get("url") or plan.get("org_url") or "")
+    planned_org = str(dig(record, "org", "url") or plan.get("org_url") or "")
     if not _same_url(planned_org, org_url):
         raise EvidenceError(
             "the approved plan was made for the org "
@@ -150,7 +150,7 @@ def signed_approval(
     operator: str,
     operator_public_key: str | None,
     required: bool,
-) -> dict[str, Any]:
+) -> JsonObject:
     """The approval an apply goes ahead on, as recorded in its evidence.
 
     Required (a real org): a ledger approval of the plan run ``run_id`` that
@@ -162,7 +162,7 @@ def signed_approval(
 
     entries = approvals.approvals_for(evidence.read_ledger(root), run_id)
     allowed = approvals.read_allowed_signers(root)
-    found: list[tuple[dict[str, Any], list[str]]] = []
+    found: list[tuple[JsonObject, list[str]]] = []
     for entry in entries:
         problems = approvals.approval_problems(
             entry,

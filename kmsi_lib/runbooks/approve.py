@@ -27,6 +27,7 @@ from pathlib import Path
 from kmsi_lib import evidence
 from kmsi_lib.errors import KmsiError, ParameterError
 from kmsi_lib.evidence import approvals
+from kmsi_lib.jsontypes import JsonObject
 
 __all__ = ["add_arguments", "add_keys_arguments", "approve", "keys_main", "main"]
 
@@ -52,7 +53,7 @@ def approve(
     approver: str,
     expires: str = "72h",
     now: _dt.datetime | None = None,
-) -> dict[str, object]:
+) -> JsonObject:
     """Sign and append the approval of the plan run ``run_dir``; return the ledger entry."""
     if not approver.strip() or any(c.isspace() for c in approver.strip()):
         raise ParameterError("as", "the approver's identity: one word, e.g. ann@acme.example")

@@ -16,7 +16,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kmsi_lib import evidence
 from kmsi_lib.errors import ConfigError, KmsiError
@@ -30,6 +30,9 @@ from kmsi_lib.runbooks.run import (
     positive_seconds,
     run_notebook,
 )
+
+if TYPE_CHECKING:
+    from kmsi_lib.sandbox import Sandbox
 
 __all__ = [
     "DEMO_STEPS",
@@ -100,7 +103,7 @@ class DemoRun:
 
 
 def run_demo(
-    sandbox: Any,
+    sandbox: Sandbox,
     evidence_root: Path,
     *,
     project: Path | None = None,

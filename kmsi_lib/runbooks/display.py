@@ -8,7 +8,6 @@ so that neither imports the other at run time.
 from __future__ import annotations
 
 from html import escape
-from typing import Any
 
 __all__ = ["Html", "notice", "show"]
 
@@ -35,7 +34,7 @@ class Html:
         return self.text
 
 
-def show(obj: Any) -> None:
+def show(obj: object) -> None:
     """Display ``obj``: rich HTML inside IPython, ``obj.to_text()`` (or str) elsewhere."""
     if _in_ipython():
         from IPython.display import display

@@ -34,11 +34,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kmsi_lib import evidence
 from kmsi_lib.engine import ObjectRef, get_kind, get_path, same_value, utc_now
 from kmsi_lib.errors import KmsiError
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue, arr, dig, obj
 from kmsi_lib.okta.resources import policies as policies_api
 
 if TYPE_CHECKING:
@@ -65,8 +66,8 @@ class DriftItem:
     run_id: str
     object: str
     field: str
-    expected: Any
-    actual: Any
+    expected: JsonValue
+    actual: JsonValue
     what: str  # "changed", "deleted" or "rule added out of band"
 
 
@@ -84,7 +85,8 @@ class DriftReport:
     def status(self) -> str:
         return "error" if self.error else ("drift" if self.items else "none")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
+        """The report for ``--json`` (what ``json.dumps`` writes)."""
         return {
             "checked_at": self.checked_at,
             "evidence_root": self.evidence_root,
@@ -118,38 +120,40 @@ class DriftReport:
         return "\n".join(lines)
 
 
-def _show(value: Any) -> str:
+def _show(value: JsonValue) -> str:
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _baselines(root: Path) -> list[tuple[str, dict[str, Any]]]:
+def _baselines(root: Path) -> list[tuple[str, JsonObject]]:
     """(procedure, record) of the last verified apply per tracked procedure, in ledger order."""
-    last: dict[str, dict[str, Any]] = {}
+    last: dict[str, JsonObject] = {}
     for entry in evidence.check_ledger(root):
         if entry.get("kind") != "run" or entry.get("mode") != "apply":
             continue
         if entry.get("status") != "succeeded" or entry.get("outcome") != "applied":
             continue
-        record = json.loads((root / str(entry["path"]) / "record.json").read_text("utf-8"))
-        if not (record.get("verification") or {}).get("ok"):
+        path = root / str(entry["path"]) / "record.json"
+        record = json.loads(path.read_text("utf-8"))
+        if not isinstance(record, dict):
+            raise KmsiError(f"{path} is not a JSON object")
+        if not dig(record, "verification", "ok"):
             continue
         procedure = str(record.get("procedure"))
         if procedure == "rollback":
-            rolled = ((record.get("plan") or {}).get("params") or {}).get("rolls_back") or {}
-            procedure = str(rolled.get("procedure", ""))
+            procedure = str(dig(record, "plan", "params", "rolls_back", "procedure") or "")
         if procedure in TRACKED:
             last[procedure] = record
     return list(last.items())
 
 
-def _owned_paths(record: Mapping[str, Any]) -> dict[tuple[str, str], list[str]]:
+def _owned_paths(record: JsonMap) -> dict[tuple[str, str], list[str]]:
     """(kind, name) -> the field paths the apply's plan changed on that object."""
     owned: dict[tuple[str, str], list[str]] = {}
-    for change in (record.get("plan") or {}).get("changes") or []:
-        ref = change.get("ref") or {}
+    for change in arr(dig(record, "plan", "changes")):
+        ref = obj(dig(change, "ref"))
         key = (str(ref.get("kind")), str(ref.get("name") or ref.get("id")))
-        owned.setdefault(key, []).extend(str(d["path"]) for d in change.get("diffs") or [])
+        owned.setdefault(key, []).extend(str(obj(d)["path"]) for d in arr(dig(change, "diffs")))
     return owned
 
 
@@ -177,24 +181,24 @@ def find_drift(client: OktaClient, root: Path) -> DriftReport:
             },
         )
         report.items[:0] = _compare(client, procedure, record, written_later)
-        for state in record.get("before_state") or []:
-            after = state.get("after_written") or {}
+        for state in arr(record.get("before_state")):
+            after = obj(dig(state, "after_written"))
             if after.get("id"):
                 written_later.add(str(after["id"]))
     return report
 
 
 def _compare(
-    client: OktaClient, procedure: str, record: Mapping[str, Any], written_later: set[str]
+    client: OktaClient, procedure: str, record: JsonMap, written_later: set[str]
 ) -> list[DriftItem]:
     run_id = str(record.get("run_id"))
     owned = _owned_paths(record)
     items: list[DriftItem] = []
     policies: set[str] = set()
     ours: set[str] = set()
-    for state in record.get("before_state") or []:
-        ref = ObjectRef.from_dict(state["ref"])
-        after = state.get("after_written")
+    for state in arr(record.get("before_state")):
+        ref = ObjectRef.from_dict(obj(obj(state)["ref"]))
+        after = dig(state, "after_written")
         if not isinstance(after, Mapping) or ref.kind not in ("policy", "rule", "sign_in_page"):
             continue
         obj_id = str(after.get("id") or ref.id or "")

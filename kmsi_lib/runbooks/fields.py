@@ -17,13 +17,14 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape, unescape
-from typing import Any, Literal
+from typing import Literal
 
 import ipywidgets as w
 import pydantic
 
 from kmsi_lib.engine import field_messages
 from kmsi_lib.engine.labels import param_label, param_value_words
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue
 
 __all__ = ["LABEL", "FieldInput", "Kind", "field_inputs", "field_of", "validate_values", "wide"]
 
@@ -42,7 +43,11 @@ def _split(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def _plain(annotation: Any) -> Any:
+# An annotation is whatever typing builds at run time (a class, ``list[str]``, a union,
+# ``Literal[...]``): it is read through ``typing.get_origin``/``get_args``, so ``object``.
+
+
+def _plain(annotation: object) -> object:
     """The annotation without ``Annotated`` metadata (bounds), also inside lists and unions."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
@@ -55,7 +60,7 @@ def _plain(annotation: Any) -> Any:
     return annotation
 
 
-def _unwrap(annotation: Any) -> tuple[Any, bool]:
+def _unwrap(annotation: object) -> tuple[object, bool]:
     """(the annotation without ``None``, whether None is allowed)."""
     annotation = _plain(annotation)
     origin = typing.get_origin(annotation)
@@ -67,13 +72,13 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
-def _literal_values(annotation: Any) -> tuple[Any, ...] | None:
+def _literal_values(annotation: object) -> tuple[object, ...] | None:
     if typing.get_origin(annotation) is Literal:
         return typing.get_args(annotation)
     return None
 
 
-def _kind(annotation: Any) -> tuple[Kind, tuple[Any, ...]]:
+def _kind(annotation: object) -> tuple[Kind, tuple[object, ...]]:
     """Which input suits a (None-stripped) annotation, and the choices of a dropdown."""
     choices = _literal_values(annotation)
     if choices is not None:
@@ -122,28 +127,30 @@ class FieldInput:
     description: str = ""
     help: w.HTML | None = None
 
-    def value(self) -> Any:
+    def value(self) -> JsonValue:
         """The parameter value the input holds; ValueError with a message if it cannot be read."""
-        raw = self.widget.value
+        raw: JsonValue = self.widget.value  # a checkbox's, number's, dropdown's or text's value
         if self.kind in ("bool", "int", "float", "choice"):
             return raw
         text = str(raw).strip()
         if self.kind == "list":
-            return _split(text)
+            return list[JsonValue](_split(text))
         if self.kind == "all_or_list":
-            return text if text in ("all",) else _split(text)
+            return text if text in ("all",) else list[JsonValue](_split(text))
         if self.kind == "json":
             if not text:
                 return None
             try:
-                return json.loads(text)
+                decoded: JsonValue = json.loads(text)
+                return decoded
             except json.JSONDecodeError as exc:
                 raise ValueError(f"must be JSON ({exc.msg} at line {exc.lineno})") from None
         if not text and self.nullable:
             return None
         if text.startswith("{"):
             try:
-                return json.loads(text)
+                inline: JsonValue = json.loads(text)
+                return inline
             except ValueError:
                 return text
         return text
@@ -186,9 +193,8 @@ class FieldInput:
         )
 
 
-def _text_of(kind: Kind, value: Any) -> Any:
-    if kind in ("bool", "int", "float", "choice"):
-        return value
+def _text_of(kind: Kind, value: object) -> str:
+    """What a text input shows for ``value``."""
     if value is None:
         return ""
     if kind in ("list", "all_or_list") and isinstance(value, list | tuple):
@@ -198,20 +204,29 @@ def _text_of(kind: Kind, value: Any) -> Any:
     return str(value)
 
 
-def _widget(kind: Kind, choices: tuple[Any, ...], value: Any, label: str) -> w.ValueWidget:
-    common: dict[str, Any] = {"description": label, "style": LABEL, "layout": wide()}
-    text = _text_of(kind, value)
+def _numeric(value: object) -> str | int | float:
+    """``value`` as ``int()`` and ``float()`` take it; None (or empty) is 0."""
+    if not value:
+        return 0
+    if isinstance(value, str | int | float):
+        return value
+    raise TypeError(f"not a number: {value!r}")
+
+
+def _widget(kind: Kind, choices: tuple[object, ...], value: object, label: str) -> w.ValueWidget:
+    common: dict[str, object] = {"description": label, "style": LABEL, "layout": wide()}
     if kind == "bool":
         return w.Checkbox(value=bool(value), indent=True, **common)
     if kind == "int":
-        return w.IntText(value=int(value or 0), **common)
+        return w.IntText(value=int(_numeric(value)), **common)
     if kind == "float":
-        return w.FloatText(value=float(value or 0), **common)
+        return w.FloatText(value=float(_numeric(value)), **common)
     if kind == "choice":
         options = list(choices)
         return w.Dropdown(
             options=options, value=value if value in options else options[0], **common
         )
+    text = _text_of(kind, value)
     if kind in ("list", "json"):
         placeholder = _LIST_HELP if kind == "list" else "JSON; empty for none"
         return w.Textarea(value=text, placeholder=placeholder, rows=3, **common)
@@ -221,13 +236,14 @@ def _widget(kind: Kind, choices: tuple[Any, ...], value: Any, label: str) -> w.V
 
 
 def field_inputs(
-    model: type[pydantic.BaseModel], values: Mapping[str, Any], prefix: str = ""
+    model: type[pydantic.BaseModel], values: JsonMap, prefix: str = ""
 ) -> list[FieldInput]:
     """One :class:`FieldInput` per field of ``model`` (nested models flattened), prefilled."""
     inputs: list[FieldInput] = []
     for name, info in model.model_fields.items():
         path = f"{prefix}{name}"
         annotation, nullable = _unwrap(info.annotation)
+        value: object
         if name in values:
             value = values[name]
         elif info.is_required():
@@ -236,7 +252,11 @@ def field_inputs(
             value = info.get_default(call_default_factory=True)
         if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
             nested = value.model_dump() if isinstance(value, pydantic.BaseModel) else value
-            inputs += field_inputs(annotation, dict(nested or {}), prefix=f"{path}.")
+            if not nested:
+                nested = {}
+            if not isinstance(nested, Mapping):
+                raise TypeError(f"{path}: expected a mapping, got {type(nested).__name__}")
+            inputs += field_inputs(annotation, nested, prefix=f"{path}.")
             continue
         kind, choices = _kind(annotation)
         if nullable and kind in ("int", "float"):
@@ -257,10 +277,13 @@ def field_inputs(
     return inputs
 
 
-def _set(target: dict[str, Any], dotted: str, value: Any) -> None:
+def _set(target: JsonObject, dotted: str, value: JsonValue) -> None:
     *parents, last = dotted.split(".")
     for key in parents:
-        target = target.setdefault(key, {})
+        child = target.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise TypeError(f"{dotted}: {key} holds {child!r}, not an object")
+        target = child
     target[last] = value
 
 
@@ -276,12 +299,12 @@ def field_of(loc: str, names: list[str]) -> str | None:
 
 def validate_values(
     model: type[pydantic.BaseModel], inputs: list[FieldInput]
-) -> tuple[dict[str, Any] | None, dict[str, str], str]:
+) -> tuple[JsonObject | None, dict[str, str], str]:
     """Read and validate the inputs: (values or None, message per input name, general message).
 
     Messages use the same wording as a headless run (:func:`~kmsi_lib.engine.parse_params`).
     """
-    values: dict[str, Any] = {}
+    values: JsonObject = {}
     messages: dict[str, str] = {}
     for item in inputs:
         try:

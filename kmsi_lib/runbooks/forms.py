@@ -42,14 +42,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 import ipywidgets as w
 
-from kmsi_lib.engine import ACKNOWLEDGE_FIELD, Plan, PlanImpact, privileged_selection
+from kmsi_lib.engine import (
+    ACKNOWLEDGE_FIELD,
+    ApplyResult,
+    Plan,
+    PlanImpact,
+    privileged_selection,
+)
 from kmsi_lib.errors import ParameterError
+from kmsi_lib.jsontypes import JsonObject
 from kmsi_lib.runbooks.contract import change_id_problem
-from kmsi_lib.runbooks.display import notice
+from kmsi_lib.runbooks.display import Html, notice
 from kmsi_lib.runbooks.fields import (
     LABEL,
     FieldInput,
@@ -65,17 +72,20 @@ if TYPE_CHECKING:
 
 __all__ = ["FieldInput", "RunbookForm", "field_inputs", "validate_values"]
 
+T = TypeVar("T")
 
-def _display_data(obj: Any) -> dict[str, Any]:
+
+def _display_data(obj: object) -> JsonObject:
+    """A notebook output (nbformat ``display_data``) of ``obj``: its text and its HTML."""
     to_text = getattr(obj, "to_text", None)
-    data = {"text/plain": to_text() if callable(to_text) else str(obj)}
+    data: JsonObject = {"text/plain": to_text() if callable(to_text) else str(obj)}
     to_html = getattr(obj, "_repr_html_", None)
     if callable(to_html):
         data["text/html"] = to_html()
     return {"output_type": "display_data", "data": data, "metadata": {}}
 
 
-def put(output: w.Output, obj: Any) -> None:
+def put(output: w.Output, obj: object) -> None:
     """Append ``obj`` (HTML and text) to an Output widget, with or without a kernel."""
     output.outputs = (*output.outputs, _display_data(obj))
 
@@ -160,7 +170,8 @@ class RunbookForm:
         )
         self.verify_hint = w.HTML(value="")
         self.verify_output = w.Output()
-        self.plan: Any = None
+        # what the plan step made: a Plan, or an audit's report (None: not planned)
+        self.plan: object = None
         self.applied = False
 
         for item in self.inputs:
@@ -237,7 +248,7 @@ class RunbookForm:
     def by_name(self, name: str) -> FieldInput:
         return next(i for i in self.inputs if i.name == name)
 
-    def check(self) -> dict[str, Any] | None:
+    def check(self) -> JsonObject | None:
         """Validate the inputs now; show each message beside its field. The values or None."""
         values, messages, general = validate_values(self.model, self.inputs)
         for item in self.inputs:
@@ -249,7 +260,7 @@ class RunbookForm:
         )
         return values
 
-    def _changed(self, _change: Any) -> None:
+    def _changed(self, _change: object) -> None:
         if self.plan is not None:
             self.plan = None
             self.plan_output.outputs = ()
@@ -368,7 +379,7 @@ class RunbookForm:
         finally:
             self.runbook.display = before
 
-    def _run(self, output: w.Output, step: Callable[[], Any]) -> Any:
+    def _run(self, output: w.Output, step: Callable[[], T]) -> T | None:
         """Run one runbook step with its display routed into ``output``, then show its
         result there too. None when it failed: the runbook has shown and recorded the
         error; a wrong parameter the org revealed (no such app) is also marked on its field.
@@ -389,7 +400,7 @@ class RunbookForm:
 
     # -------------------------------------------------------------- buttons
 
-    def on_plan(self) -> Any:
+    def on_plan(self) -> object:
         """Validate, plan and show the diff; enables Apply once a ticket is entered."""
         self.plan = None
         self.reach_ack.value = False
@@ -412,14 +423,14 @@ class RunbookForm:
         self.refresh()
         return made
 
-    def _verify(self) -> Any:
+    def _verify(self) -> object:
         """Run the runbook's verify step into the verify output; the verification or None."""
         self.verify_output.outputs = ()
         return self._run(
             self.verify_output, lambda: self.runbook.verify(show=False, from_form=True)
         )
 
-    def on_verify(self) -> Any:
+    def on_verify(self) -> object:
         """Read the org again and check it against the parameters that were planned and applied."""
         if self.verify_blocker():
             self.refresh()
@@ -430,7 +441,7 @@ class RunbookForm:
         finally:
             self.refresh()
 
-    def on_apply(self) -> Any:
+    def on_apply(self) -> ApplyResult | None:
         """Apply the plan shown, then verify; both outputs end up in the form."""
         if self.apply_blocker():
             self.refresh()
@@ -519,5 +530,5 @@ def _step_box(step: str, heading: str, children: list[w.Widget]) -> w.VBox:
     return box
 
 
-def _note(text: str) -> Any:
+def _note(text: str) -> Html:
     return notice("warn", text)

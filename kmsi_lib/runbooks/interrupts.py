@@ -16,20 +16,21 @@ import json
 import logging
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from types import FrameType
 
 from kmsi_lib import evidence
 from kmsi_lib.errors import KmsiError
+from kmsi_lib.jsontypes import JsonMap, JsonObject
 from kmsi_lib.runbooks.contract import OUTCOME_FAILED, PROGRESS_FILE
 
 __all__ = ["interrupt_on_sigterm", "recover_writes", "shielded_from_signals", "stop_kernels"]
 
 
 def recover_writes(
-    staging: Path, mode: str, result: dict[str, Any] | None, error: Mapping[str, Any] | None
-) -> dict[str, Any] | None:
+    staging: Path, mode: str, result: JsonObject | None, error: JsonMap | None
+) -> JsonObject | None:
     """An apply that stopped mid-way (timeout, Ctrl-C, dead kernel) without recording its
     partial result: rebuild it from the writes the runbook logged as they happened
     (``apply-progress.jsonl``), so that the evidence lists every write that landed with
@@ -39,19 +40,22 @@ def recover_writes(
     path = staging / PROGRESS_FILE
     if mode != "apply" or result is None or result.get("apply_result") or not path.is_file():
         return result
-    events: list[dict[str, Any]] = []
+    events: list[JsonObject] = []
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
-            events.append(json.loads(line))
+            event = json.loads(line)
         except ValueError:  # the last line of a killed kernel may be torn
             continue
-    if not events or not isinstance(result.get("plan"), dict):
+        if isinstance(event, dict):  # the runbook logs objects only
+            events.append(event)
+    plan = result.get("plan")
+    if not events or not isinstance(plan, dict):
         return result
     why = "the apply stopped before it finished ({}); recovered by the runner from {}".format(
         (error or {}).get("type") or "interrupted", PROGRESS_FILE
     )
     try:
-        recovered = recover_apply_result(Plan.from_dict(result["plan"]), events, why=why)
+        recovered = recover_apply_result(Plan.from_dict(plan), events, why=why)
     except KmsiError as exc:  # an edited plan: record the run without a recovered result
         logging.getLogger(__name__).warning("could not recover the apply's writes: %s", exc)
         return result
@@ -89,7 +93,7 @@ def interrupt_on_sigterm() -> Iterator[None]:
         yield
         return
 
-    def stop(signum: int, _frame: Any) -> None:
+    def stop(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     previous = signal.signal(signal.SIGTERM, stop)

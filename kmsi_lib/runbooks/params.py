@@ -30,14 +30,19 @@ import ast
 import dataclasses
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kmsi_lib import secret_shapes
 from kmsi_lib.engine import read_text_file
 from kmsi_lib.errors import ParameterError
+from kmsi_lib.jsontypes import JsonMap, JsonObject
 from kmsi_lib.runbooks.contract import RUNNER_PARAMETERS
+
+if TYPE_CHECKING:
+    import pydantic
+    from yaml.nodes import MappingNode, Node
 
 __all__ = [
     "RUNNER_PARAMETERS",
@@ -62,7 +67,7 @@ _ENV_HINT = (
 )
 
 
-def check_no_secrets(data: Any, path: str = "") -> None:
+def check_no_secrets(data: object, path: str = "") -> None:
     """Raise ParameterError at the first key or value that looks like a credential."""
     if isinstance(data, Mapping):
         if secret_shapes.is_private_jwk(data):
@@ -117,7 +122,7 @@ def params_file_for(notebook: Path, directory: Path = Path("params/sandbox")) ->
     return directory / f"{runbook_name(notebook)}.yaml"
 
 
-def _source(cell: Mapping[str, Any]) -> str:
+def _source(cell: JsonMap) -> str:
     source = cell.get("source", "")
     return "".join(source) if isinstance(source, list) else str(source)
 
@@ -211,7 +216,7 @@ def _params_loader() -> type:
     class ParamsLoader(yaml.SafeLoader):
         depth = 0
 
-        def compose_node(self, parent: Any, index: Any) -> Any:
+        def compose_node(self, parent: Node | None, index: int) -> Node | None:
             if self.check_event(AliasEvent):
                 event = self.peek_event()  # type: ignore[no-untyped-call]  # PyYAML is untyped
                 raise ComposerError(
@@ -244,8 +249,10 @@ def _params_loader() -> type:
                 if nested:
                     self.depth -= 1
 
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            seen: dict[Any, int] = {}
+        def construct_mapping(
+            self, node: MappingNode, deep: bool = False
+        ) -> dict[Hashable, object]:
+            seen: dict[Hashable, int] = {}
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=True)
                 line = key_node.start_mark.line + 1
@@ -260,9 +267,10 @@ def _params_loader() -> type:
     return ParamsLoader
 
 
-def load_params_file(path: Path) -> dict[str, Any]:
+def load_params_file(path: Path) -> dict[str, object]:
     """Read a YAML params file (YAML's safe subset); an empty file is no parameters.
 
+    The values are YAML's (a date, a set or bytes too), not only JSON's.
     Refused with a ParameterError naming the file (or the key): a directory, a
     file over :data:`MAX_PARAMS_BYTES`, text that is not UTF-8, invalid YAML,
     a key given twice, aliases or anchors, nesting deeper than
@@ -315,7 +323,7 @@ _SIMPLE_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def _check_declared_type(param: Parameter, value: Any) -> None:
+def _check_declared_type(param: Parameter, value: object) -> None:
     """Check a non-procedure notebook parameter against its declared (simple) type."""
     names = re.findall(r"\w+", param.type)  # "Optional[list[str]]" -> Optional, list, str
     optional = bool({"Optional", "None"} & set(names))
@@ -329,7 +337,7 @@ def _check_declared_type(param: Parameter, value: Any) -> None:
         raise ParameterError(param.name, f"must be {param.type} (got {value!r})")
 
 
-def _params_model(procedure: str) -> Any:
+def _params_model(procedure: str) -> type[pydantic.BaseModel]:
     from kmsi_lib.procedures import REGISTRY
 
     try:
@@ -343,7 +351,7 @@ def _params_model(procedure: str) -> Any:
         ) from None
 
 
-def validate_params(data: Mapping[str, Any], info: NotebookInfo) -> dict[str, Any]:
+def validate_params(data: JsonMap, info: NotebookInfo) -> dict[str, object]:
     """Validate params for ``info``'s notebook; returns them unchanged when valid."""
     check_no_secrets(data)
     for key in data:
@@ -368,20 +376,20 @@ def validate_params(data: Mapping[str, Any], info: NotebookInfo) -> dict[str, An
     return dict(data)
 
 
-def _parse_procedure_params(model: Any, data: Mapping[str, Any]) -> Any:
+def _parse_procedure_params(model: type[pydantic.BaseModel], data: JsonMap) -> pydantic.BaseModel:
     """The procedure's ``Params`` from those of ``data`` that are its fields."""
     from kmsi_lib.engine import parse_params
 
     return parse_params(model, {k: v for k, v in data.items() if k in model.model_fields})
 
 
-def normalized_params(procedure: str, data: Mapping[str, Any]) -> dict[str, Any]:
+def normalized_params(procedure: str, data: JsonMap) -> JsonObject:
     """The procedure parameters with defaults filled in, as JSON: what two runs compare."""
     parsed = _parse_procedure_params(_params_model(procedure), data)
     return dict(parsed.model_dump(mode="json"))
 
 
-def effective_params(info: NotebookInfo, data: Mapping[str, Any]) -> dict[str, Any]:
+def effective_params(info: NotebookInfo, data: JsonMap) -> dict[str, object]:
     """Every parameter the runbook will use: the procedure's, defaults filled in, plus the
     notebook's own parameters (an attestation) that ``data`` gives.
 
@@ -389,7 +397,7 @@ def effective_params(info: NotebookInfo, data: Mapping[str, Any]) -> dict[str, A
     given, so injecting the complete set means no value written in a notebook's
     parameters cell can ever take part in a run.
     """
-    effective = normalized_params(info.procedure, data)
+    effective: dict[str, object] = {**normalized_params(info.procedure, data)}
     fields = _params_model(info.procedure).model_fields
     effective.update({k: v for k, v in data.items() if k not in fields})
     return effective
@@ -405,8 +413,8 @@ class RunParams:
 
     notebook: NotebookInfo
     source: Path
-    values: dict[str, Any]
-    effective: dict[str, Any] = dataclasses.field(default_factory=dict)
+    values: dict[str, object]
+    effective: dict[str, object] = dataclasses.field(default_factory=dict)
 
     @property
     def procedure(self) -> str:

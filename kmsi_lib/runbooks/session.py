@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kmsi_lib.errors import ParameterError
 from kmsi_lib.runbooks.contract import APPLIES_DIR, SESSION_APPLY_FILE, SESSION_DIR_ENV
@@ -84,10 +84,12 @@ class SessionApply:
 
 def _described(path: Path, number: int, procedure: str) -> SessionApply | None:
     try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        data: object = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None  # a file being written or damaged: not offered
-    applied = data.get("apply_result") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    applied = data.get("apply_result")
     if not isinstance(applied, dict):
         return None
     return SessionApply(
@@ -167,6 +169,7 @@ class ApplyPicker:
             )
         return found
 
-    def _chosen(self, change: Mapping[str, Any]) -> None:
+    def _chosen(self, change: Mapping[str, object]) -> None:
+        """The dropdown's observer: ``change`` is traitlets' (``new`` is the value chosen)."""
         if change.get("new"):
             self.target.value = str(change["new"])

@@ -34,10 +34,10 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from kmsi_lib.errors import ConfigError, ParameterError
 from kmsi_lib.evidence import canonical_json, sha256_bytes
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue, arr, dig, obj
 
 __all__ = [
     "MANIFEST",
@@ -59,34 +59,34 @@ RUNBOOK_NAME = re.compile(r"^\d\d_[^/]*\.ipynb$")
 INJECTED_TAG = "injected-parameters"
 
 
-def _joined(source: Any) -> str:
+def _joined(source: object) -> str:
     return "".join(source) if isinstance(source, list) else str(source or "")
 
 
-def template_digest(notebook: Mapping[str, Any]) -> str:
+def template_digest(notebook: JsonMap) -> str:
     """The template digest of a notebook's JSON (see the module docstring for what counts)."""
-    metadata = notebook.get("metadata") or {}
-    cells = []
-    for cell in notebook.get("cells") or []:
-        tags = list((cell.get("metadata") or {}).get("tags") or [])
+    metadata = obj(notebook.get("metadata"))
+    cells: list[JsonValue] = []
+    for cell in arr(notebook.get("cells")):
+        tags = list(arr(dig(cell, "metadata", "tags")))
         if INJECTED_TAG in tags:
             continue
         cells.append(
             {
-                "cell_type": cell.get("cell_type"),
-                "source": _joined(cell.get("source")),
+                "cell_type": dig(cell, "cell_type"),
+                "source": _joined(dig(cell, "source")),
                 "tags": tags,
             }
         )
-    form = {
-        "kernel": (metadata.get("kernelspec") or {}).get("name"),
+    form: JsonObject = {
+        "kernel": dig(metadata, "kernelspec", "name"),
         "kmsi": metadata.get("kmsi"),
         "cells": cells,
     }
     return sha256_bytes(canonical_json(form).encode("utf-8"))
 
 
-def manifest_for(notebooks: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+def manifest_for(notebooks: Mapping[str, JsonMap]) -> dict[str, str]:
     """The manifest of some notebooks (file name -> its JSON): file name -> digest, sorted."""
     return {name: template_digest(nb) for name, nb in sorted(notebooks.items())}
 

@@ -34,7 +34,6 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -259,9 +258,11 @@ def forget_lab(workspace: Workspace) -> None:
         workspace.lab_file.unlink(missing_ok=True)
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path) -> object:
+    """A small JSON file of the workspace's, None when unreadable (narrowed by its reader)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        decoded: object = json.loads(path.read_text(encoding="utf-8"))
+        return decoded
     except (OSError, ValueError):
         return None
 

@@ -10,9 +10,11 @@ any org that is not the sandbox.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from kmsi_lib.errors import ConfigError
+from kmsi_lib.jsontypes import JsonObject, JsonValue
 from kmsi_lib.okta.resources import apps as apps_api
 from kmsi_lib.okta.resources import policies as policies_api
 from kmsi_lib.training.org import connect
@@ -25,12 +27,12 @@ __all__ = ["deactivate_rule", "give_own_policy", "move_rule", "writable"]
 _READ_ONLY = ("id", "created", "lastUpdated", "_links", "system")
 
 
-def writable(obj: dict[str, Any]) -> dict[str, Any]:
+def writable(obj: Mapping[str, JsonValue]) -> JsonObject:
     """The body to send back for ``obj``: without the fields Okta sets itself."""
     return {k: v for k, v in obj.items() if k not in _READ_ONLY}
 
 
-def _policy(client: OktaClient, name: str) -> dict[str, Any]:
+def _policy(client: OktaClient, name: str) -> JsonObject:
     found = policies_api.find_policy_by_name(client, "ACCESS_POLICY", name)
     if found is None:
         raise ConfigError(f"the sandbox has no authentication policy named {name!r}")
@@ -53,7 +55,7 @@ def give_own_policy(client: OktaClient | None, apps: list[str], policy_name: str
     target = policies_api.find_policy_by_name(client, "ACCESS_POLICY", policy_name)
     if target is None:
         source = policies_api.get_policy(client, str(current_id))
-        body: dict[str, Any] = {
+        body: JsonObject = {
             "type": "ACCESS_POLICY",
             "name": policy_name,
             "description": f"Copied from {source['name']!r} for {', '.join(apps)}",
@@ -75,8 +77,8 @@ def give_own_policy(client: OktaClient | None, apps: list[str], policy_name: str
     return f"{', '.join(apps)} now use the authentication policy {policy_name!r}"
 
 
-def _rule(client: OktaClient, policy: dict[str, Any], rule_name: str) -> dict[str, Any]:
-    rule = policies_api.find_rule_by_name(client, policy["id"], rule_name)
+def _rule(client: OktaClient, policy: JsonObject, rule_name: str) -> JsonObject:
+    rule = policies_api.find_rule_by_name(client, str(policy["id"]), rule_name)
     if rule is None:
         raise ConfigError(f"{policy['name']!r} has no rule named {rule_name!r}")
     return rule
@@ -88,7 +90,7 @@ def move_rule(client: OktaClient | None, policy_name: str, rule_name: str, prior
     policy = _policy(client, policy_name)
     rule = _rule(client, policy, rule_name)
     policies_api.replace_rule(
-        client, policy["id"], rule["id"], {**writable(rule), "priority": priority}
+        client, str(policy["id"]), str(rule["id"]), {**writable(rule), "priority": priority}
     )
     return f"{rule_name!r} of {policy_name!r} now has priority {priority}"
 
@@ -98,5 +100,5 @@ def deactivate_rule(client: OktaClient | None, policy_name: str, rule_name: str)
     client = connect(client)
     policy = _policy(client, policy_name)
     rule = _rule(client, policy, rule_name)
-    policies_api.deactivate_rule(client, policy["id"], rule["id"])
+    policies_api.deactivate_rule(client, str(policy["id"]), str(rule["id"]))
     return f"{rule_name!r} of {policy_name!r} is now inactive"

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kmsi_lib import durations
 from kmsi_lib.engine import EVERYONE_ELSE, Cohort, diff, witness
 from kmsi_lib.engine.evaluate import evaluate
 from kmsi_lib.errors import ConfigError
-from kmsi_lib.jsontypes import number
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue, arr, dig, number, obj
 from kmsi_lib.okta.resources import apps as apps_api
 from kmsi_lib.okta.resources import brands as brands_api
 from kmsi_lib.okta.resources import logs as logs_api
@@ -81,7 +81,7 @@ def _listed(labels: list[str]) -> str:
 # ---- E1: KMSI for two apps, not for their neighbour ----------------------------------------
 
 
-def _setup_e1(client: OktaClient) -> dict[str, Any]:
+def _setup_e1(client: OktaClient) -> JsonObject:
     shared = policies_api.find_policy_by_name(client, "ACCESS_POLICY", SHARED_POLICY)
     if shared is None:
         raise ConfigError(f"the sandbox has no policy {SHARED_POLICY!r}: reseed it first")
@@ -98,15 +98,15 @@ def _setup_e1(client: OktaClient) -> dict[str, Any]:
         if policy and not policy.get("system") and not snap.apps_on(policy_id):
             policies_api.delete_policy(client, policy_id)
     for rule in policies_api.list_rules(client, shared["id"]):
-        kmsi = rule.get("actions", {}).get("appSignOn", {}).get("keepMeSignedIn") or {}
-        if kmsi.get("postAuth") == "ALLOWED":
+        if dig(rule, "actions", "appSignOn", "keepMeSignedIn", "postAuth") == "ALLOWED":
             body = writable(rule)
-            body["actions"]["appSignOn"]["keepMeSignedIn"] = {"postAuth": "NOT_ALLOWED"}
+            sign_on = obj(obj(body["actions"])["appSignOn"])
+            sign_on["keepMeSignedIn"] = {"postAuth": "NOT_ALLOWED"}
             policies_api.replace_rule(client, shared["id"], rule["id"], body)
-    return {"offers": _all_offers(read(client))}
+    return {"offers": {a: list[JsonValue](c) for a, c in _all_offers(read(client)).items()}}
 
 
-def _check_e1(client: OktaClient, start: dict[str, Any]) -> Verdict:
+def _check_e1(client: OktaClient, start: JsonObject) -> Verdict:
     snap = read(client)
     right: list[str] = []
     wrong: list[str] = []
@@ -126,12 +126,12 @@ def _check_e1(client: OktaClient, start: dict[str, Any]) -> Verdict:
             )
         else:
             right.append(f"{label} offers the prompt once a week ({where}, rule {offer.rule!r})")
-    before: dict[str, list[str]] = start.get("offers", {})
+    before = obj(start.get("offers"))
     widened: dict[str, list[str]] = defaultdict(list)
     for app_id, cohorts in _all_offers(snap).items():
         if app_id in targets:
             continue
-        if set(cohorts) - set(before.get(app_id, [])):
+        if set(cohorts) - set(arr(before.get(app_id))):
             widened[str(snap.app_policy(app_id))].append(snap.view.app_labels.get(app_id, app_id))
     target_policies = {snap.app_policy(a) for a in targets}
     for policy_id, labels in sorted(widened.items()):
@@ -154,24 +154,27 @@ def _check_e1(client: OktaClient, start: dict[str, Any]) -> Verdict:
 # ---- E2: a stricter global session policy for Contractors ---------------------------------
 
 
-def _session_words(snap: Snapshot, cohort: Cohort) -> list[dict[str, str]]:
+def _session_words(snap: Snapshot, cohort: Cohort) -> list[JsonValue]:
     app_id = snap.app_id(DASHBOARD)  # a global session policy is the same on every app
     outcome = evaluate(snap.view, cohort, app_id)
-    return [{"policy": str(r.policy_name), **r.settings()} for r in outcome.session_rules]
+    words: list[JsonValue] = [
+        {"policy": str(r.policy_name), **r.settings()} for r in outcome.session_rules
+    ]
+    return words
 
 
-def _setup_e2(client: OktaClient) -> dict[str, Any]:
+def _setup_e2(client: OktaClient) -> JsonObject:
     snap = read(client)
     contractors = snap.group_id(CONTRACTORS)
     for policy in snap.policies:
-        included = ((policy.get("conditions") or {}).get("people") or {}).get("groups") or {}
+        included = dig(policy, "conditions", "people", "groups", "include")
         if policy["type"] == "OKTA_SIGN_ON" and not policy.get("system"):
-            if contractors in (included.get("include") or []):
-                policies_api.delete_policy(client, policy["id"])
+            if contractors in arr(included):
+                policies_api.delete_policy(client, str(policy["id"]))
     return {"everyone_else": _session_words(read(client), EVERYONE_ELSE)}
 
 
-def _check_e2(client: OktaClient, start: dict[str, Any]) -> Verdict:
+def _check_e2(client: OktaClient, start: JsonObject) -> Verdict:
     snap = read(client)
     right: list[str] = []
     wrong: list[str] = []
@@ -219,40 +222,43 @@ def _check_e2(client: OktaClient, start: dict[str, Any]) -> Verdict:
 # ---- E3: the prompt text of the second brand ----------------------------------------------
 
 
-def _prompt(page: dict[str, Any] | None) -> dict[str, Any] | None:
-    found = (page or {}).get("widgetCustomizations", {}).get("postAuthKeepMeSignedInPrompt")
+def _prompt(page: JsonMap | None) -> JsonObject | None:
+    found = dig(page, "widgetCustomizations", "postAuthKeepMeSignedInPrompt")
     return dict(found) if isinstance(found, dict) else None
 
 
-def _brand(client: OktaClient, name: str) -> dict[str, Any]:
+def _brand(client: OktaClient, name: str) -> JsonObject:
     for brand in brands_api.list_brands(client):
         if brand.get("name") == name:
             return brand
     raise ConfigError(f"the sandbox has no brand named {name!r}")
 
 
-def _setup_e3(client: OktaClient) -> dict[str, Any]:
+def _setup_e3(client: OktaClient) -> JsonObject:
     partner = _brand(client, PARTNER_BRAND)
-    page = brands_api.get_customized_sign_in_page(client, partner["id"])
+    partner_id = str(partner["id"])
+    page = brands_api.get_customized_sign_in_page(client, partner_id)
     if page is not None and _prompt(page) != SEED_PARTNER_PROMPT:
         page = writable(page)
-        page.setdefault("widgetCustomizations", {})["postAuthKeepMeSignedInPrompt"] = dict(
-            SEED_PARTNER_PROMPT
-        )
-        brands_api.replace_customized_sign_in_page(client, partner["id"], page)
-    others = {
-        str(b["id"]): _prompt(brands_api.get_customized_sign_in_page(client, b["id"]))
+        widget = page.setdefault("widgetCustomizations", {})
+        if not isinstance(widget, dict):
+            raise ConfigError(f"the sign-in page of {PARTNER_BRAND!r} has no widget settings")
+        widget["postAuthKeepMeSignedInPrompt"] = dict(SEED_PARTNER_PROMPT)
+        brands_api.replace_customized_sign_in_page(client, partner_id, page)
+    others: JsonObject = {
+        str(b["id"]): _prompt(brands_api.get_customized_sign_in_page(client, str(b["id"])))
         for b in brands_api.list_brands(client)
         if b["id"] != partner["id"]
     }
     return {"others": others}
 
 
-def _check_e3(client: OktaClient, start: dict[str, Any]) -> Verdict:
+def _check_e3(client: OktaClient, start: JsonObject) -> Verdict:
     right: list[str] = []
     wrong: list[str] = []
     partner = _brand(client, PARTNER_BRAND)
-    live = _prompt(brands_api.get_customized_sign_in_page(client, partner["id"])) or {}
+    partner_id = str(partner["id"])
+    live = _prompt(brands_api.get_customized_sign_in_page(client, partner_id)) or {}
     for field, wanted in PARTNER_PROMPT.items():
         if live.get(field) == wanted:
             right.append(f"{PARTNER_BRAND}: {field} reads {wanted!r}")
@@ -261,14 +267,15 @@ def _check_e3(client: OktaClient, start: dict[str, Any]) -> Verdict:
                 f"{PARTNER_BRAND}: {field} reads {live.get(field)!r}, the task asks for {wanted!r}"
             )
     if wrong:
-        preview = _prompt(brands_api.get_preview_sign_in_page(client, partner["id"])) or {}
+        preview = _prompt(brands_api.get_preview_sign_in_page(client, partner_id)) or {}
         if all(preview.get(f) == w for f, w in PARTNER_PROMPT.items()):
             wrong.append("the new text is on the preview page only: users do not see it yet")
     for brand in brands_api.list_brands(client):
         if brand["id"] == partner["id"]:
             continue
-        was = start.get("others", {}).get(str(brand["id"]))
-        if _prompt(brands_api.get_customized_sign_in_page(client, brand["id"])) != was:
+        brand_id = str(brand["id"])
+        was = obj(start.get("others")).get(brand_id)
+        if _prompt(brands_api.get_customized_sign_in_page(client, brand_id)) != was:
             wrong.append(
                 f"the prompt on {brand['name']!r}'s sign-in page changed too: the change was meant"
                 " for the partner brand only (naming 'all' brands reaches every sign-in page)"
@@ -281,14 +288,14 @@ def _check_e3(client: OktaClient, start: dict[str, Any]) -> Verdict:
 # ---- E4: a lost laptop ---------------------------------------------------------------------
 
 
-def _setup_e4(client: OktaClient) -> dict[str, Any]:
+def _setup_e4(client: OktaClient) -> JsonObject:
     user = users_api.find_user(client, LOST_LAPTOP_USER)
     if user is None:
         raise ConfigError(f"the sandbox has no user {LOST_LAPTOP_USER!r}: reseed it first")
     return {"user_id": user["id"], "since": time.time()}
 
 
-def _check_e4(client: OktaClient, start: dict[str, Any]) -> Verdict:
+def _check_e4(client: OktaClient, start: JsonObject) -> Verdict:
     seen = witness.for_client(client)
     revocations = seen.session_revocations() if seen is not None else None
     if revocations is None:
@@ -301,7 +308,7 @@ def _check_e4(client: OktaClient, start: dict[str, Any]) -> Verdict:
                 " `kmsi lab`)",
             ),
         )
-    since = float(start.get("since", 0))
+    since = number(start.get("since")) or 0
     recent = [r for r in revocations if (number(r.get("epoch")) or 0) >= since]
     mine = [r for r in recent if r.get("userId") == start.get("user_id")]
     others = sorted(
@@ -340,42 +347,46 @@ def _check_e4(client: OktaClient, start: dict[str, Any]) -> Verdict:
 # ---- E5: a shadowed rule --------------------------------------------------------------------
 
 
-def _app_words(snap: Snapshot, cohort: Cohort) -> dict[str, str] | None:
+def _app_words(snap: Snapshot, cohort: Cohort) -> JsonObject | None:
     rule = evaluate(snap.view, cohort, snap.app_id(DASHBOARD)).app
-    return rule.settings() if rule else None
+    return {**rule.settings()} if rule else None
 
 
-def _priority(snap: Snapshot, policy_id: str, rule_id: str) -> Any:
+def _priority(snap: Snapshot, policy_id: str, rule_id: str) -> JsonValue:
     found = [r for r in snap.rules.get(policy_id, []) if r["id"] == rule_id]
     return found[0].get("priority") if found else None
 
 
-def _setup_e5(client: OktaClient) -> dict[str, Any]:
+def _setup_e5(client: OktaClient) -> JsonObject:
     snap = read(client)
     policy = snap.policy("ACCESS_POLICY", DASHBOARD)
     if policy is None:
         raise ConfigError(f"the sandbox has no policy {DASHBOARD!r}: reseed it first")
-    rules = snap.rules[str(policy["id"])]
+    policy_id = str(policy["id"])
+    rules = snap.rules[policy_id]
     model = next(r for r in rules if r["name"] == "Everyone else")
     body = writable(model)
     body.update({"name": SHADOW_RULE, "priority": 0})
-    body["conditions"]["people"] = {
+    conditions = body["conditions"]
+    if not isinstance(conditions, dict):
+        raise ConfigError(f"the rule 'Everyone else' of {DASHBOARD!r} has no conditions")
+    conditions["people"] = {
         "groups": {"include": [snap.group_id("Everyone")]},
         "users": {"exclude": []},
     }
     shadow = next((r for r in rules if r["name"] == SHADOW_RULE), None)
     if shadow is None:
-        policies_api.create_rule(client, policy["id"], body)
+        policies_api.create_rule(client, policy_id, body)
     else:
         current = {k: shadow.get(k) for k in ("priority", "conditions", "actions")}
         if current != {k: body.get(k) for k in current}:
-            policies_api.replace_rule(client, policy["id"], shadow["id"], body)
+            policies_api.replace_rule(client, policy_id, str(shadow["id"]), body)
         if shadow.get("status") != "ACTIVE":
-            policies_api.activate_rule(client, policy["id"], shadow["id"])
+            policies_api.activate_rule(client, policy_id, str(shadow["id"]))
     return {"everyone_else": _app_words(read(client), EVERYONE_ELSE)}
 
 
-def _check_e5(client: OktaClient, start: dict[str, Any]) -> Verdict:
+def _check_e5(client: OktaClient, start: JsonObject) -> Verdict:
     snap = read(client)
     right: list[str] = []
     wrong: list[str] = []
@@ -410,11 +421,11 @@ def _check_e5(client: OktaClient, start: dict[str, Any]) -> Verdict:
 # ---- E6: roll a change back -----------------------------------------------------------------
 
 
-def _setup_e6(client: OktaClient) -> dict[str, Any]:
+def _setup_e6(client: OktaClient) -> JsonObject:
     return {"state": comparable_state(client), "since": now()}
 
 
-def _check_e6(client: OktaClient, start: dict[str, Any]) -> Verdict:
+def _check_e6(client: OktaClient, start: JsonObject) -> Verdict:
     state = comparable_state(client)
     events = logs_api.list_log_events(client, since=str(start["since"]))
     written = [

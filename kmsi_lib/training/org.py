@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from kmsi_lib.engine import EVERYONE_ELSE, Cohort, OrgView, org_view_from
 from kmsi_lib.engine.evaluate import cohorts_for, evaluate
 from kmsi_lib.errors import ConfigError
+from kmsi_lib.jsontypes import JsonObject, JsonValue, dig
 from kmsi_lib.okta import protocol
 from kmsi_lib.okta.resources import apps as apps_api
 from kmsi_lib.okta.resources import brands as brands_api
@@ -83,10 +84,10 @@ def connect(client: OktaClient | None = None) -> OktaClient:
 class Snapshot:
     """The objects a check reads: policies, rules, apps, groups, and the evaluator's view."""
 
-    policies: tuple[dict[str, Any], ...]
-    rules: dict[str, list[dict[str, Any]]]
-    apps: tuple[dict[str, Any], ...]
-    groups: tuple[dict[str, Any], ...]
+    policies: tuple[JsonObject, ...]
+    rules: dict[str, list[JsonObject]]
+    apps: tuple[JsonObject, ...]
+    groups: tuple[JsonObject, ...]
     view: OrgView = field(repr=False)
 
     def app_id(self, label: str) -> str:
@@ -99,11 +100,11 @@ class Snapshot:
     def group_id(self, name: str) -> str:
         """The id of the group named ``name``."""
         for group in self.groups:
-            if (group.get("profile") or {}).get("name") == name:
+            if dig(group, "profile", "name") == name:
                 return str(group["id"])
         raise ConfigError(f"the sandbox has no group named {name!r}: reset the exercise")
 
-    def policy(self, type: str, name: str) -> dict[str, Any] | None:
+    def policy(self, type: str, name: str) -> JsonObject | None:
         """The policy of ``type`` named ``name``, or None."""
         return next((p for p in self.policies if p["type"] == type and p["name"] == name), None)
 
@@ -178,7 +179,7 @@ def everyone_else_offer(snapshot: Snapshot, app_id: str) -> Offer | None:
     return next((o for o in offers(snapshot, app_id) if o.cohort == EVERYONE_ELSE), None)
 
 
-def _strip(node: Any) -> Any:
+def _strip(node: JsonValue) -> JsonValue:
     if isinstance(node, dict):
         return {k: _strip(v) for k, v in node.items() if k not in _VOLATILE}
     if isinstance(node, list):
@@ -186,20 +187,19 @@ def _strip(node: Any) -> Any:
     return node
 
 
-def comparable_state(client: OktaClient) -> dict[str, Any]:
+def comparable_state(client: OktaClient) -> JsonObject:
     """The org's policies, rules, app assignments and sign-in pages, without timestamps.
 
     Two equal states mean the same sign-in for everyone: what rolling back is compared on.
     """
     snap = read(client)
-    pages = {}
+    pages: JsonObject = {}
     for brand in brands_api.list_brands(client):
-        pages[str(brand["id"])] = _strip(
-            brands_api.get_customized_sign_in_page(client, brand["id"])
-        )
+        brand_id = str(brand["id"])
+        pages[brand_id] = _strip(brands_api.get_customized_sign_in_page(client, brand_id))
     return {
         "policies": {str(p["id"]): _strip(p) for p in snap.policies},
         "rules": {pid: {str(r["id"]): _strip(r) for r in rs} for pid, rs in snap.rules.items()},
-        "app_policy": dict(sorted(snap.view.app_policy.items())),
+        "app_policy": dict[str, JsonValue](sorted(snap.view.app_policy.items())),
         "sign_in_pages": pages,
     }

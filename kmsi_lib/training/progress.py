@@ -16,10 +16,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kmsi_lib.engine import html_table
 from kmsi_lib.errors import ConfigError
+from kmsi_lib.jsontypes import JsonObject, JsonValue
+
+if TYPE_CHECKING:
+    from kmsi_lib.training.verdict import PrettyPrinter
 
 __all__ = ["PROGRESS_FILE", "Progress", "ProgressTable", "now"]
 
@@ -37,7 +41,7 @@ class Progress:
     """The progress file's content; :meth:`load` and :meth:`save` read and write it."""
 
     path: Path
-    exercises: dict[str, dict[str, Any]] = field(default_factory=dict)
+    exercises: dict[str, JsonObject] = field(default_factory=dict)
 
     @classmethod
     def load(cls, workdir: str | Path | None = None) -> Progress:
@@ -63,11 +67,11 @@ class Progress:
         os.replace(tmp, self.path)
         return self.path
 
-    def entry(self, key: str) -> dict[str, Any]:
+    def entry(self, key: str) -> JsonObject:
         """The record of one exercise (created empty)."""
         return self.exercises.setdefault(key, {})
 
-    def started(self, key: str, start: dict[str, Any]) -> None:
+    def started(self, key: str, start: JsonObject) -> None:
         """Record a set-up: the start state; the exercise is open again."""
         entry = self.entry(key)
         entry.update({"set_up_at": now(), "start": start, "solved_at": None})
@@ -75,7 +79,7 @@ class Progress:
     def checked(self, key: str, solved: bool) -> None:
         """Record one check; the first solved check sets ``solved_at``."""
         entry = self.entry(key)
-        entry["checks"] = int(entry.get("checks", 0)) + 1
+        entry["checks"] = _count(entry.get("checks", 0)) + 1
         if solved and not entry.get("solved_at"):
             entry["solved_at"] = now()
         if not solved:
@@ -84,10 +88,11 @@ class Progress:
     def hinted(self, key: str) -> int:
         """Count one more hint; the hint level now reached (1, 2, …)."""
         entry = self.entry(key)
-        entry["hints"] = int(entry.get("hints", 0)) + 1
-        return int(entry["hints"])
+        hints = _count(entry.get("hints", 0)) + 1
+        entry["hints"] = hints
+        return hints
 
-    def start(self, key: str) -> dict[str, Any] | None:
+    def start(self, key: str) -> JsonObject | None:
         """The start state recorded by the exercise's set-up, or None."""
         start = self.exercises.get(key, {}).get("start")
         return dict(start) if isinstance(start, dict) else None
@@ -107,6 +112,13 @@ class Progress:
                 (key, title, status, str(entry.get("checks", 0)), str(entry.get("hints", 0)))
             )
         return ProgressTable(tuple(rows))
+
+
+def _count(value: JsonValue) -> int:
+    """A count kept in the progress file (a number; a string of digits is read as one)."""
+    if isinstance(value, int | float | str):
+        return int(value)
+    raise ConfigError(f"the training progress holds {value!r} where a count belongs")
 
 
 @dataclass(frozen=True)
@@ -130,7 +142,7 @@ class ProgressTable:
         lines.append(f"{self.solved} of {len(self.rows)} exercises solved")
         return "\n".join(lines)
 
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+    def _repr_pretty_(self, printer: PrettyPrinter, cycle: bool) -> None:
         """IPython's plain-text form (papermill, terminals): the text, not the dataclass."""
         printer.text(str(self))
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kmsi_lib.engine import html_table
 from kmsi_lib.engine.outcome import AppRule, SessionRule, duration_words, minutes_words
 from kmsi_lib.jsontypes import dig
 from kmsi_lib.training.org import Snapshot
+
+if TYPE_CHECKING:
+    from kmsi_lib.training.verdict import PrettyPrinter
 
 __all__ = ["Table", "app_policies", "session_policies"]
 
@@ -35,7 +38,7 @@ class Table:
             lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
         return "\n".join(lines)
 
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+    def _repr_pretty_(self, printer: PrettyPrinter, cycle: bool) -> None:
         """IPython's plain-text form (papermill, terminals): the text, not the dataclass."""
         printer.text(str(self))
 

@@ -12,12 +12,21 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
+
+from kmsi_lib.jsontypes import JsonObject
 
 if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
 
-__all__ = ["Check", "Exercise", "Setup", "Verdict"]
+__all__ = ["Check", "Exercise", "PrettyPrinter", "Setup", "Verdict"]
+
+
+class PrettyPrinter(Protocol):
+    """What ``_repr_pretty_`` uses of IPython's ``RepresentationPrinter`` (untyped there)."""
+
+    def text(self, obj: str) -> None:
+        """Append ``obj`` to the output."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,7 @@ class Verdict:
             return f"{self.exercise}: could not check yet."
         return f"{self.exercise}: not solved yet."
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """JSON-ready."""
         return {
             "exercise": self.exercise,
@@ -56,7 +65,7 @@ class Verdict:
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+    def _repr_pretty_(self, printer: PrettyPrinter, cycle: bool) -> None:
         """IPython's plain-text form (papermill, terminals): the text, not the dataclass."""
         printer.text(str(self))
 
@@ -77,9 +86,9 @@ class Verdict:
 
 #: ``setup(client) -> start``: bring the org to the exercise's start (idempotent) and return
 #: what the check compares with later (JSON-ready; kept in the progress file).
-Setup = Callable[["OktaClient"], dict[str, Any]]
+Setup = Callable[["OktaClient"], JsonObject]
 #: ``check(client, start) -> Verdict``: read the org and judge it against the start.
-Check = Callable[["OktaClient", dict[str, Any]], Verdict]
+Check = Callable[["OktaClient", JsonObject], Verdict]
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,17 @@ one, else the exercise's own set-up.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kmsi_lib import training
+
+if TYPE_CHECKING:
+    import ipywidgets
 
 __all__ = ["buttons"]
 
 
-def buttons(key: str, *, reset: Callable[[], Any] | None = None) -> Any:
+def buttons(key: str, *, reset: Callable[[], object] | None = None) -> ipywidgets.VBox:
     """A row of buttons and an output area for exercise ``key``."""
     import ipywidgets as widgets
     from IPython.display import display
@@ -25,7 +28,7 @@ def buttons(key: str, *, reset: Callable[[], Any] | None = None) -> Any:
     hint = widgets.Button(description="Hint", icon="question")
     again = widgets.Button(description="Reset this exercise", button_style="warning")
 
-    def run(action: Callable[[], Any]) -> None:
+    def run(action: Callable[[], object]) -> None:
         out.clear_output()
         with out:
             try:

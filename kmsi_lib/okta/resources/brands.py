@@ -8,9 +8,10 @@ wiped, so callers read the page, change one field and write the whole page.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kmsi_lib.errors import NotFoundError
+from kmsi_lib.jsontypes import JsonObject
 from kmsi_lib.okta.resources._util import as_dict, seg
 
 if TYPE_CHECKING:
@@ -36,17 +37,17 @@ def _page(brand_id: str, which: str = "") -> str:
     return f"{BASE}/{seg(brand_id)}/pages/sign-in" + (f"/{which}" if which else "")
 
 
-def list_brands(c: OktaClient) -> list[dict[str, Any]]:
+def list_brands(c: OktaClient) -> list[JsonObject]:
     """Every brand of the org."""
     return list(c.paginate(BASE))
 
 
-def get_brand(c: OktaClient, brand_id: str) -> dict[str, Any]:
+def get_brand(c: OktaClient, brand_id: str) -> JsonObject:
     """One brand by id."""
     return as_dict(c.get_json(f"{BASE}/{seg(brand_id)}"), "a brand")
 
 
-def get_customized_sign_in_page(c: OktaClient, brand_id: str) -> dict[str, Any] | None:
+def get_customized_sign_in_page(c: OktaClient, brand_id: str) -> JsonObject | None:
     """The customized sign-in page, or None when the brand has none (404)."""
     try:
         return as_dict(c.get_json(_page(brand_id, "customized")), "a sign-in page")
@@ -54,14 +55,12 @@ def get_customized_sign_in_page(c: OktaClient, brand_id: str) -> dict[str, Any] 
         return None
 
 
-def get_default_sign_in_page(c: OktaClient, brand_id: str) -> dict[str, Any]:
+def get_default_sign_in_page(c: OktaClient, brand_id: str) -> JsonObject:
     """The brand's default sign-in page."""
     return as_dict(c.get_json(_page(brand_id, "default")), "a sign-in page")
 
 
-def replace_customized_sign_in_page(
-    c: OktaClient, brand_id: str, page: dict[str, Any]
-) -> dict[str, Any]:
+def replace_customized_sign_in_page(c: OktaClient, brand_id: str, page: JsonObject) -> JsonObject:
     """PUT the whole customized page (full replace)."""
     response = c.request("PUT", _page(brand_id, "customized"), json=page)
     return as_dict(response.json(), "a sign-in page")
@@ -72,7 +71,7 @@ def delete_customized_sign_in_page(c: OktaClient, brand_id: str) -> None:
     c.request("DELETE", _page(brand_id, "customized"))
 
 
-def get_preview_sign_in_page(c: OktaClient, brand_id: str) -> dict[str, Any] | None:
+def get_preview_sign_in_page(c: OktaClient, brand_id: str) -> JsonObject | None:
     """The preview sign-in page, or None when there is none (404)."""
     try:
         return as_dict(c.get_json(_page(brand_id, "preview")), "a sign-in page")
@@ -80,9 +79,7 @@ def get_preview_sign_in_page(c: OktaClient, brand_id: str) -> dict[str, Any] | N
         return None
 
 
-def replace_preview_sign_in_page(
-    c: OktaClient, brand_id: str, page: dict[str, Any]
-) -> dict[str, Any]:
+def replace_preview_sign_in_page(c: OktaClient, brand_id: str, page: JsonObject) -> JsonObject:
     """Replace the brand's preview sign-in page (whole object)."""
     response = c.request("PUT", _page(brand_id, "preview"), json=page)
     return as_dict(response.json(), "a sign-in page")
@@ -97,7 +94,7 @@ def get_sign_in_page_root(
     c: OktaClient,
     brand_id: str,
     expand: Iterable[str] = ("default", "customized", "preview"),
-) -> dict[str, Any]:
+) -> JsonObject:
     """``GET .../pages/sign-in?expand=...``: the page root with the chosen pages embedded."""
     wanted = ",".join(expand)
     return as_dict(
