@@ -6,24 +6,12 @@ import threading
 import time
 
 import pytest
+from clock_support import FakeTime
 
 from kmsi_lib.okta.governor import Governor, bucket_key
 
 DATE = "Sun, 17 May 2026 13:28:03 GMT"  # epoch 1779024483
 EPOCH = 1779024483
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def headers(limit: int, remaining: int, reset: int, date: str = DATE) -> dict[str, str]:
