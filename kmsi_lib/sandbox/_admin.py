@@ -82,7 +82,7 @@ class Admin:
             self._state.load(data)
             self._state.written()
 
-    def requests(self) -> list[Json]:
+    def requests(self) -> list[dict[str, object]]:
         """The request log, oldest first (admin endpoints are not logged)."""
         with self._state.lock:
             return [dict(e) for e in self._app.log]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import NoReturn, TypeAlias, TypeVar, overload
 from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request
@@ -15,6 +16,13 @@ from ._errors import malformed, not_found, validation
 from ._state import Json, OrgState
 
 T = TypeVar("T")
+
+# JSON as the sandbox reads and writes it (the sandbox imports nothing from kmsi_lib, so it
+# keeps its own aliases): a decoded document, an array of values, an object only read.
+JsonScalar: TypeAlias = str | int | float | bool | None
+JsonValue: TypeAlias = JsonScalar | list["JsonValue"] | dict[str, "JsonValue"]
+JsonArray: TypeAlias = list[JsonValue]
+JsonMap: TypeAlias = Mapping[str, object]
 
 # ISO-8601 duration as Okta means it (the published spec's TimeDuration pattern is broken,
 # it matches only "P"; this is the intended pattern bundled with okta-sdk-python).
@@ -75,7 +83,7 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {
 @dataclass
 class Reply:
     status: int = 200
-    body: Any = None  # JSON value; None with status 204 means no body
+    body: object = None  # a JSON value or a RawBody; None with status 204 means no body
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -87,7 +95,7 @@ class RawBody:
     content_type: str
 
 
-def _reject_constant(name: str) -> Any:
+def _reject_constant(name: str) -> NoReturn:
     # NaN and Infinity are not JSON; Python's parser accepts them, Okta's does not
     raise ValueError(f"{name} is not valid JSON")
 
@@ -103,14 +111,16 @@ class Ctx:
         # the OAuth service app making the request (None for an SSWS API token)
         self.client_id: str | None = None
 
-    def json_body(self) -> Any:
+    def json_body(self) -> JsonValue:
         data = self.request.get_data(cache=True)
         if not data.strip():
             raise malformed()
         try:
-            return json.loads(data, parse_constant=_reject_constant)
+            # the JSON boundary: json.loads gives a decoded document, typed as one here
+            parsed: JsonValue = json.loads(data, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise malformed() from exc
+        return parsed
 
     def object_body(self) -> Json:
         body = self.json_body()
@@ -269,7 +279,14 @@ def opt_obj(obj: Json, key: str, path: str) -> Json | None:
     return value
 
 
-def opt_list(obj: Json, key: str, path: str, item: type = str) -> list[Any] | None:
+@overload
+def opt_list(obj: Json, key: str, path: str) -> list[str] | None: ...
+@overload
+def opt_list(obj: Json, key: str, path: str, item: type[T]) -> list[T] | None: ...
+def opt_list(
+    obj: Json, key: str, path: str, item: type[T] | type[str] = str
+) -> list[T] | list[str] | None:
+    """``obj[key]``: None when absent, else an array whose items are all ``item``s."""
     value = obj.get(key)
     if value is None:
         return None
@@ -313,7 +330,7 @@ _RESERVED_ROOTS = frozenset(
 _SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
-def check_future_fields(value: Any) -> dict[str, list[str]]:
+def check_future_fields(value: object) -> dict[str, list[str]]:
     """Validate an object-kind -> dotted-paths mapping; ValueError says what is wrong."""
     if not isinstance(value, dict):
         raise ValueError("future fields must be an object: kind -> list of dotted paths")
@@ -333,7 +350,7 @@ def check_future_fields(value: Any) -> dict[str, list[str]]:
     return out
 
 
-def _lookup(obj: Any, parts: list[str]) -> tuple[bool, Any]:
+def _lookup(obj: object, parts: list[str]) -> tuple[bool, object]:
     for part in parts:
         if not isinstance(obj, dict) or part not in obj:
             return False, None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from ._apps import assign_policy
 from ._brands import add_brand
@@ -198,7 +197,7 @@ def _ts(state: OrgState) -> str:
 
 
 def make_group(
-    state: OrgState, name: str, description: str = "", type: str = "OKTA_GROUP", **_: Any
+    state: OrgState, name: str, description: str = "", type: str = "OKTA_GROUP", **_: object
 ) -> Json:
     if type not in ("OKTA_GROUP", "APP_GROUP", "BUILT_IN"):
         raise ValueError("type must be OKTA_GROUP, APP_GROUP or BUILT_IN")
@@ -225,7 +224,7 @@ def make_user(
     email: str | None = None,
     status: str = "ACTIVE",
     groups: Iterable[str] = (),
-    **_: Any,
+    **_: object,
 ) -> Json:
     if login.lower() in state.login_index:
         raise ValueError(f"a user with login {login!r} already exists")
@@ -286,7 +285,7 @@ def make_app(
     policy_id: str | None = None,
     status: str = "ACTIVE",
     service: bool = False,
-    **_: Any,
+    **_: object,
 ) -> Json:
     now = _ts(state)
     app_id = state.ids.new(PREFIXES["app"])
