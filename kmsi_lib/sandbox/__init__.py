@@ -47,9 +47,9 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import httpx
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -68,6 +68,16 @@ if TYPE_CHECKING:
 __all__ = ["SANDBOX_URL", "SEEDS", "Sandbox", "SandboxConfig", "SandboxTransport"]
 
 SANDBOX_URL = "http://sandbox.okta.test"
+
+
+class ClientOptions(TypedDict, total=False):
+    """What :meth:`Sandbox.client` hands on to ``httpx.Client``; ``headers`` are added to
+    (and may replace) the SSWS ``Authorization`` and the JSON ``Accept`` header."""
+
+    headers: Mapping[str, str]
+    params: Mapping[str, str]
+    timeout: float | httpx.Timeout | None
+    follow_redirects: bool
 
 
 class SandboxTransport(httpx.BaseTransport):
@@ -240,12 +250,17 @@ class Sandbox:
         """An in-process :class:`httpx.BaseTransport`; point a client at ``SANDBOX_URL``."""
         return SandboxTransport(self.app)
 
-    def client(self, **kwargs: Any) -> httpx.Client:
+    def client(self, **kwargs: Unpack[ClientOptions]) -> httpx.Client:
         """An ``httpx.Client`` wired to this sandbox in-process with the SSWS token."""
         headers = {"Authorization": f"SSWS {self.token}", "Accept": "application/json"}
-        headers.update(kwargs.pop("headers", {}))
+        headers.update(kwargs.get("headers", {}))
         return httpx.Client(
-            base_url=SANDBOX_URL, transport=self.transport(), headers=headers, **kwargs
+            base_url=SANDBOX_URL,
+            transport=self.transport(),
+            headers=headers,
+            params=kwargs.get("params"),
+            timeout=kwargs.get("timeout", httpx.Timeout(5.0)),  # httpx's own default
+            follow_redirects=kwargs.get("follow_redirects", False),
         )
 
     @contextmanager
