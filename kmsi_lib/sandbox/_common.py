@@ -160,14 +160,21 @@ def link(href: str, allow: list[str] | None = None) -> Json:
     return out
 
 
-def parse_limit(ctx: Ctx, default: int, maximum: int) -> int:
+def limit_arg(ctx: Ctx) -> int | None:
+    """The ``limit`` query parameter as a number; None when absent or empty."""
     raw = ctx.arg("limit")
     if raw is None or raw == "":
-        return default
+        return None
     try:
-        value = int(raw)
+        return int(raw)
     except ValueError as exc:
         raise validation("limit", "The limit must be an integer.") from exc
+
+
+def parse_limit(ctx: Ctx, default: int, maximum: int) -> int:
+    value = limit_arg(ctx)
+    if value is None:
+        return default
     if value == -1:
         return maximum
     if value < 1:

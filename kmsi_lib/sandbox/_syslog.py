@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from ._common import Ctx, Reply, clone
+from ._common import Ctx, Reply, clone, limit_arg
 from ._directory import OPERATORS, ExpressionError, Junction, Node, Term, _Parser
 from ._errors import ApiError, validation
 from ._policies import default_access_policy
@@ -427,13 +427,9 @@ def _parse_time(ctx: Ctx, name: str) -> float | None:
 
 
 def _limit(ctx: Ctx) -> int:
-    raw = ctx.arg("limit")
-    if raw is None or raw == "":
+    value = limit_arg(ctx)
+    if value is None:
         return LOGS_PAGE_DEFAULT
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise validation("limit", "The limit must be an integer.") from exc
     if value < 0:
         raise validation("limit", "The limit must be an integer between 0 and 1000.")
     return min(value, LOGS_PAGE_MAX)
