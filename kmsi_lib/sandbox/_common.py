@@ -243,13 +243,18 @@ def req_str(obj: Json, key: str, path: str) -> str:
     return value
 
 
-def opt_bool(obj: Json, key: str, path: str) -> bool | None:
+def _opt(obj: Json, key: str, path: str, kind: type[T], message: str) -> T | None:
+    """``obj[key]``: None when absent or null, else a ``kind`` (400 with ``message``)."""
     value = obj.get(key)
     if value is None:
         return None
-    if not isinstance(value, bool):
-        raise validation(path, "Expected a boolean (true or false).")
+    if not isinstance(value, kind):
+        raise validation(path, message)
     return value
+
+
+def opt_bool(obj: Json, key: str, path: str) -> bool | None:
+    return _opt(obj, key, path, bool, "Expected a boolean (true or false).")
 
 
 def opt_int(
@@ -278,12 +283,7 @@ def opt_enum(obj: Json, key: str, path: str, allowed: tuple[str, ...]) -> str | 
 
 
 def opt_obj(obj: Json, key: str, path: str) -> Json | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise validation(path, "Expected an object.")
-    return value
+    return _opt(obj, key, path, dict, "Expected an object.")
 
 
 @overload
