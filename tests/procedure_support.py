@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 
 from kmsi_lib.engine import witness
+from kmsi_lib.errors import ParameterError
 from kmsi_lib.okta.auth import SSWSAuth
 from kmsi_lib.okta.client import OktaClient
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
@@ -135,6 +137,14 @@ class Org:
 def sandbox_writes(sandbox: Sandbox) -> list[str]:
     """``METHOD /path`` of every request other than a GET the sandbox logged."""
     return [f"{r['method']} {r['path']}" for r in sandbox.admin.requests() if r["method"] != "GET"]
+
+
+def refused_before_any_write(sandbox: Sandbox, attempt: Callable[[], object], field: str) -> None:
+    """``attempt()`` raises ParameterError naming ``field``, and the sandbox saw no write."""
+    with pytest.raises(ParameterError) as err:
+        attempt()
+    assert err.value.field == field
+    assert sandbox_writes(sandbox) == []
 
 
 def make_org(seed: str = "default") -> Org:
