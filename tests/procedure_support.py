@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -182,19 +182,21 @@ def org_snapshot(sandbox: Sandbox) -> dict[str, Any]:
     return snap
 
 
+def without_keys(node: Any, keys: Collection[str]) -> Any:
+    """The JSON ``node`` with ``keys`` left out of every object in it, at any depth."""
+    if isinstance(node, dict):
+        return {k: without_keys(v, keys) for k, v in node.items() if k not in keys}
+    if isinstance(node, list):
+        return [without_keys(v, keys) for v in node]
+    return node
+
+
 def comparable_snapshot(sandbox: Sandbox) -> dict[str, Any]:
     """The org snapshot minus the fields listed in :data:`VOLATILE` and idCounter."""
     snap = org_snapshot(sandbox)
     snap.pop("idCounter", None)
 
-    def strip(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: strip(v) for k, v in node.items() if k not in VOLATILE}
-        if isinstance(node, list):
-            return [strip(v) for v in node]
-        return node
-
-    result: dict[str, Any] = strip(snap)
+    result: dict[str, Any] = without_keys(snap, VOLATILE)
     return result
 
 
