@@ -24,11 +24,6 @@ def sb() -> Sandbox:
     return Sandbox(seed="default", token="test-token-123")
 
 
-@pytest.fixture
-def client(sb: Sandbox) -> httpx.Client:
-    return sb.client()
-
-
 def _policy_by_name(client: httpx.Client, ptype: str, name: str) -> dict[str, Any]:
     policies = client.get("/api/v1/policies", params={"type": ptype}).json()
     return next(p for p in policies if p["name"] == name)
