@@ -121,6 +121,19 @@ class Org:
         href: str = apps[0]["_links"]["accessPolicy"]["href"]
         return href.rsplit("/", 1)[-1]
 
+    def edit_app_rule(
+        self, label: str, name: str, edit: Callable[[dict[str, Any]], object]
+    ) -> tuple[str, dict[str, Any]]:
+        """An out-of-band change to the rule ``name`` of app ``label``'s policy: ``edit``
+        changes the rule as read from the org, :meth:`replace_rule` writes it back, and the
+        logs start empty after it. Returns the policy id and the rule as edited."""
+        policy_id = self.app_policy_id(label)
+        rule = self.rule(policy_id, name)
+        edit(rule)
+        self.replace_rule(policy_id, rule)
+        self.clear_logs()
+        return policy_id, rule
+
     def replace_rule(self, policy_id: str, rule: dict[str, Any]) -> dict[str, Any]:
         """An out-of-band edit through the API, as another admin would make it."""
         body = {
