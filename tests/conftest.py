@@ -56,6 +56,12 @@ def _client(sandbox: Sandbox, transport: httpx.BaseTransport) -> httpx.Client:
 
 
 @pytest.fixture
+def client(sb: Sandbox) -> httpx.Client:
+    """``sb.client()``: for the sandbox tests, a client on their module's own ``sb`` fixture."""
+    return sb.client()
+
+
+@pytest.fixture
 def sandbox_client(sandbox: Sandbox) -> Iterator[httpx.Client]:
     """An httpx client talking to ``sandbox`` in-process, authenticated with its SSWS token."""
     with _client(sandbox, sandbox.transport()) as client:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 
 from kmsi_lib.engine import witness
+from kmsi_lib.errors import ParameterError
 from kmsi_lib.okta.auth import SSWSAuth
 from kmsi_lib.okta.client import OktaClient
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
@@ -119,6 +121,19 @@ class Org:
         href: str = apps[0]["_links"]["accessPolicy"]["href"]
         return href.rsplit("/", 1)[-1]
 
+    def edit_app_rule(
+        self, label: str, name: str, edit: Callable[[dict[str, Any]], object]
+    ) -> tuple[str, dict[str, Any]]:
+        """An out-of-band change to the rule ``name`` of app ``label``'s policy: ``edit``
+        changes the rule as read from the org, :meth:`replace_rule` writes it back, and the
+        logs start empty after it. Returns the policy id and the rule as edited."""
+        policy_id = self.app_policy_id(label)
+        rule = self.rule(policy_id, name)
+        edit(rule)
+        self.replace_rule(policy_id, rule)
+        self.clear_logs()
+        return policy_id, rule
+
     def replace_rule(self, policy_id: str, rule: dict[str, Any]) -> dict[str, Any]:
         """An out-of-band edit through the API, as another admin would make it."""
         body = {
@@ -135,6 +150,14 @@ class Org:
 def sandbox_writes(sandbox: Sandbox) -> list[str]:
     """``METHOD /path`` of every request other than a GET the sandbox logged."""
     return [f"{r['method']} {r['path']}" for r in sandbox.admin.requests() if r["method"] != "GET"]
+
+
+def refused_before_any_write(sandbox: Sandbox, attempt: Callable[[], object], field: str) -> None:
+    """``attempt()`` raises ParameterError naming ``field``, and the sandbox saw no write."""
+    with pytest.raises(ParameterError) as err:
+        attempt()
+    assert err.value.field == field
+    assert sandbox_writes(sandbox) == []
 
 
 def make_org(seed: str = "default") -> Org:
@@ -172,19 +195,21 @@ def org_snapshot(sandbox: Sandbox) -> dict[str, Any]:
     return snap
 
 
+def without_keys(node: Any, keys: Collection[str]) -> Any:
+    """The JSON ``node`` with ``keys`` left out of every object in it, at any depth."""
+    if isinstance(node, dict):
+        return {k: without_keys(v, keys) for k, v in node.items() if k not in keys}
+    if isinstance(node, list):
+        return [without_keys(v, keys) for v in node]
+    return node
+
+
 def comparable_snapshot(sandbox: Sandbox) -> dict[str, Any]:
     """The org snapshot minus the fields listed in :data:`VOLATILE` and idCounter."""
     snap = org_snapshot(sandbox)
     snap.pop("idCounter", None)
 
-    def strip(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: strip(v) for k, v in node.items() if k not in VOLATILE}
-        if isinstance(node, list):
-            return [strip(v) for v in node]
-        return node
-
-    result: dict[str, Any] = strip(snap)
+    result: dict[str, Any] = without_keys(snap, VOLATILE)
     return result
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from procedure_support import sandbox_writes
+from rule_support import two_factors
 
 from kmsi_lib.engine import parse_params, witness
 from kmsi_lib.errors import ParameterError
@@ -38,11 +39,7 @@ def _access_rule(**overrides: Any) -> dict[str, Any]:
         "actions": {
             "appSignOn": {
                 "access": "ALLOW",
-                "verificationMethod": {
-                    "type": "ASSURANCE",
-                    "factorMode": "2FA",
-                    "reauthenticateIn": "PT12H",
-                },
+                "verificationMethod": two_factors("PT12H"),
                 "keepMeSignedIn": {"postAuth": "ALLOWED", "postAuthPromptFrequency": "PT168H"},
             }
         },

@@ -220,6 +220,23 @@ class LabRun:
 
 
 @contextmanager
+def browser_page(playwright: Any, shot: Path) -> Iterator[Any]:
+    """A Chromium page (1400x1000, 90 s timeouts) for the block; a full-page
+    ``<shot>-failed.png`` when the block fails, and the browser closed after it either way."""
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(90_000)
+        try:
+            yield page
+        except Exception:
+            page.screenshot(path=f"{shot}-failed.png", full_page=True)
+            raise
+    finally:
+        browser.close()
+
+
+@contextmanager
 def lab_run(tmp_path: Path, name: str) -> Iterator[LabRun]:
     """``kmsi lab`` serving an interactive copy of runbook ``name``, opened in chromium.
 
@@ -248,17 +265,9 @@ def lab_run(tmp_path: Path, name: str) -> Iterator[LabRun]:
     try:
         with lab, sync_playwright() as p:
             assert lab.sandbox is not None
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(90_000)
-            try:
+            with browser_page(p, shot) as page:
                 yield LabRun(lab, page, evidence, notebook)
                 page.screenshot(path=f"{shot}.png", full_page=True)
-            except Exception:
-                page.screenshot(path=f"{shot}-failed.png", full_page=True)
-                raise
-            finally:
-                browser.close()
     finally:
         log.close()
     assert lab.process is None  # stopped
@@ -529,10 +538,7 @@ def test_trainee_lab_opens_start_here_and_shows_forms_unedited(tmp_path: Path) -
             assert not listed & {"src", "_build.py", "jupytext.toml", ".sandbox-state.json"}
             assert json.loads((space / ws.LAB_FILE).read_text())["admin_url"] == lab.sandbox_url
 
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(90_000)
-            try:
+            with browser_page(p, shot) as page:
                 page.goto(lab.url)
                 page.wait_for_function("() => window.jupyterapp !== undefined")
                 page.wait_for_function(
@@ -561,11 +567,6 @@ def test_trainee_lab_opens_start_here_and_shows_forms_unedited(tmp_path: Path) -
                     "() => !window.jupyterapp.shell.currentWidget.context.model.dirty"
                 )
                 page.screenshot(path=f"{shot}.png", full_page=True)
-            except Exception:
-                page.screenshot(path=f"{shot}-failed.png", full_page=True)
-                raise
-            finally:
-                browser.close()
             saved = json.loads((space / "20_post_auth.ipynb").read_text())
             assert any(c.get("outputs") for c in saved["cells"]), "saved with its outputs"
             assert check_template(space / "20_post_auth.ipynb") is not None

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_browser_lab import CHROMIUM, CHROMIUM_ARGS, OUTPUT, fill_field, running
+from test_browser_lab import CHROMIUM, OUTPUT, browser_page, fill_field, running
 
 from kmsi_lib.runbooks.lab import Lab
 
@@ -95,11 +95,8 @@ def test_a_trainee_does_exercises_through_the_forms(tmp_path: Path) -> None:
         with lab, sync_playwright() as p:
             assert lab.sandbox is not None
             token = lab.sandbox.token
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(90_000)
-            panel = page.locator(".jp-NotebookPanel:visible")
-            try:
+            with browser_page(p, shot) as page:
+                panel = page.locator(".jp-NotebookPanel:visible")
                 page.goto(lab.url)
                 page.wait_for_function("() => window.jupyterapp !== undefined")
                 page.wait_for_function(
@@ -153,11 +150,6 @@ def test_a_trainee_does_exercises_through_the_forms(tmp_path: Path) -> None:
                 page.evaluate(RUN_CELL, "training.check(EXERCISE)")
                 expect(panel).to_contain_text("E3: solved", timeout=120_000)
                 page.screenshot(path=f"{shot}-e3-solved.png", full_page=True)
-            except Exception:
-                page.screenshot(path=f"{shot}-failed.png", full_page=True)
-                raise
-            finally:
-                browser.close()
     finally:
         log.close()
     assert not running(f"--ServerApp.port={lab.port}"), "JupyterLab is still running"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
+from clock_support import Peak
 
 from kmsi_lib.okta.bulk import run_bulk, tqdm_progress
 
@@ -32,21 +32,14 @@ def test_progress_goes_from_zero_to_total() -> None:
 
 
 def test_workers_are_bounded() -> None:
-    active = 0
-    peak = 0
-    lock = threading.Lock()
+    peak = Peak()
 
     def fn(_: int) -> None:
-        nonlocal active, peak
-        with lock:
-            active += 1
-            peak = max(peak, active)
-        time.sleep(0.005)
-        with lock:
-            active -= 1
+        with peak:
+            time.sleep(0.005)
 
     assert run_bulk(range(30), fn, max_workers=3).ok
-    assert peak <= 3
+    assert peak.peak <= 3
 
 
 def test_empty_input() -> None:

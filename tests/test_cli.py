@@ -55,6 +55,13 @@ def test_evidence_subcommand_dispatches(
     assert "evidence intact: 0 ledger entries" in capsys.readouterr().out
 
 
+def _python(*args: str) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter (nothing imported yet) run with ``args``; it must exit 0."""
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_kmsi_run_help_does_not_import_papermill() -> None:
     """`kmsi run --help` is quick: papermill (seconds to import) loads only to execute."""
     code = (
@@ -63,8 +70,7 @@ def test_kmsi_run_help_does_not_import_papermill() -> None:
         "assert 'papermill' not in sys.modules, 'papermill imported'\n"
         "assert 'kmsi_lib.sandbox' not in sys.modules\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    done = _python("-c", code)
     assert "--approved-plan" in done.stdout
 
 
@@ -78,17 +84,10 @@ def test_kmsi_help_imports_no_subcommand() -> None:
         " if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    _python("-c", code)
 
 
 def test_python_m_sandbox_keeps_its_own_entry() -> None:
     """`python -m kmsi_lib.sandbox` works on its own (the sandbox imports nothing of kmsi_lib)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "kmsi_lib.sandbox", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
+    done = _python("-m", "kmsi_lib.sandbox", "--help")
     assert "--state FILE" in done.stdout and "export lines for OKTA_ORG_URL" in done.stdout

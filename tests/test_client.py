@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from clock_support import FakeTime
 
 from kmsi_lib import errors
 from kmsi_lib.okta.auth import SSWSAuth
@@ -57,19 +58,6 @@ class Script:
         assert made == self.expected
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def make(
     steps: list[tuple[str, str, Reply]],
     *,
@@ -77,7 +65,7 @@ def make(
     rand: Callable[[], float] = lambda: 0.5,
 ) -> tuple[OktaClient, Script, FakeTime]:
     script = Script.of(steps)
-    fake = FakeTime()
+    fake = FakeTime(1000.0)
     client = OktaClient(
         ORG,
         SSWSAuth(TOKEN),

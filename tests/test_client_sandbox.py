@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from key_forms import jwk_of
+from key_forms import oauth_env
 
 from kmsi_lib import errors
 from kmsi_lib.okta.auth import SSWSAuth
@@ -320,14 +320,9 @@ def test_oauth_service_app_end_to_end(
     org: tuple[Sandbox, str, Any], app_key: rsa.RSAPrivateKey, dpop: bool
 ) -> None:
     sb, url, transport = org
-    sb.admin.register_client(
-        "0oaKmsiRunbooks01", jwk_of(app_key, "k1", public=True), ["okta.policies.read"], dpop=dpop
+    env = oauth_env(
+        sb, "0oaKmsiRunbooks01", app_key, "k1", ["okta.policies.read"], url=url, dpop=dpop
     )
-    env = {
-        "OKTA_ORG_URL": url,
-        "OKTA_CLIENT_ID": "0oaKmsiRunbooks01",
-        "OKTA_PRIVATE_KEY_JWK": json.dumps(jwk_of(app_key, "k1")),
-    }
     client = track(
         OktaClient.from_env(scopes=("okta.policies.read",), env=env, transport=transport)
     )
@@ -358,14 +353,7 @@ def test_oauth_service_app_end_to_end(
 
 def test_oauth_scope_not_granted_to_the_app_is_named(sandbox: Sandbox) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    sandbox.admin.register_client(
-        "0oaKmsiNarrow01", jwk_of(key, "e1", public=True), ["okta.policies.read"]
-    )
-    env = {
-        "OKTA_ORG_URL": SANDBOX_URL,
-        "OKTA_CLIENT_ID": "0oaKmsiNarrow01",
-        "OKTA_PRIVATE_KEY_JWK": json.dumps(jwk_of(key, "e1")),
-    }
+    env = oauth_env(sandbox, "0oaKmsiNarrow01", key, "e1", ["okta.policies.read"], url=SANDBOX_URL)
     client = track(
         OktaClient.from_env(
             scopes=("okta.policies.read", "okta.users.manage"),
@@ -383,14 +371,15 @@ def test_oauth_unknown_key_is_an_authentication_error(
     sandbox: Sandbox, app_key: rsa.RSAPrivateKey
 ) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    sandbox.admin.register_client(
-        "0oaKmsiWrongKey", jwk_of(app_key, "k1", public=True), ["okta.policies.read"]
+    env = oauth_env(
+        sandbox,
+        "0oaKmsiWrongKey",
+        app_key,
+        "k1",
+        ["okta.policies.read"],
+        url=SANDBOX_URL,
+        signed_with=other,
     )
-    env = {
-        "OKTA_ORG_URL": SANDBOX_URL,
-        "OKTA_CLIENT_ID": "0oaKmsiWrongKey",
-        "OKTA_PRIVATE_KEY_JWK": json.dumps(jwk_of(other, "k1")),
-    }
     client = track(
         OktaClient.from_env(scopes=("okta.policies.read",), env=env, transport=sandbox.transport())
     )

@@ -7,16 +7,7 @@ import json
 
 import httpx
 import pytest
-from simulated_orgs import (
-    Org,
-    OrgSpec,
-    People,
-    PolicySpec,
-    RuleSpec,
-    built,
-    client_of,
-    read_view,
-)
+from simulated_orgs import Org, OrgSpec, People, PolicySpec, RuleSpec, built, client_of, read_view
 
 from kmsi_lib.engine import CrossCheck, crosscheck, sample_users
 from kmsi_lib.engine.evaluate import OrgView

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from runbook_support import apply_runbook
 
 from kmsi_lib.runbooks import drift
-from kmsi_lib.runbooks import run as runner
 from kmsi_lib.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,19 +35,8 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox,
     try:
         with sandbox.serve(port=0) as url:
             os.environ.update(OKTA_ORG_URL=url, OKTA_API_TOKEN=sandbox.token, KMSI_OPERATOR="t")
-            params = tmp / "post_auth.yaml"
             body = {"apps": {"labels": ["Salesforce.com"]}, "acknowledge_reach": 16}
-            params.write_text(json.dumps(body))
-            report = runner.run_notebook(
-                ROOT / "notebooks" / "20_post_auth.ipynb",
-                params,
-                mode="apply",
-                change_id="CHG-4545",
-                evidence_root=tmp / "evidence",
-                timeout=180,
-                progress=False,
-            )
-            assert report.exit_code == 0, report.message
+            apply_runbook("20_post_auth", body, tmp, change_id="CHG-4545")
             yield sandbox, url, tmp
     finally:
         for key in ("OKTA_ORG_URL", "OKTA_API_TOKEN", "KMSI_OPERATOR"):

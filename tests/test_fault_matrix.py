@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from procedure_support import ATTESTATION, apply_acknowledged
+from procedure_support import ATTESTATION, apply_acknowledged, without_keys
 from reliability import COUNTS
 
 from kmsi_lib.engine import ApplyResult, Plan
@@ -131,11 +131,7 @@ _VOLATILE = {"id", "created", "lastUpdated", "_links", "lastMembershipUpdated", 
 
 
 def _shape(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _shape(v) for k, v in node.items() if k not in _VOLATILE}
-    if isinstance(node, list):
-        return [_shape(v) for v in node]
-    return node
+    return without_keys(node, _VOLATILE)
 
 
 def org_shape(sb: Sandbox) -> Any:

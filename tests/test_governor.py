@@ -6,24 +6,12 @@ import threading
 import time
 
 import pytest
+from clock_support import FakeTime, Peak
 
 from kmsi_lib.okta.governor import Governor, bucket_key
 
 DATE = "Sun, 17 May 2026 13:28:03 GMT"  # epoch 1779024483
 EPOCH = 1779024483
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def headers(limit: int, remaining: int, reset: int, date: str = DATE) -> dict[str, str]:
@@ -130,23 +118,15 @@ def test_share_is_validated() -> None:
 
 def test_slots_cap_concurrency() -> None:
     gov = Governor(max_concurrency=3)
-    inside = 0
-    peak = 0
-    lock = threading.Lock()
+    peak = Peak()
 
     def work() -> None:
-        nonlocal inside, peak
-        with gov.slot("/api/v1/users"):
-            with lock:
-                inside += 1
-                peak = max(peak, inside)
+        with gov.slot("/api/v1/users"), peak:
             time.sleep(0.01)
-            with lock:
-                inside -= 1
 
     threads = [threading.Thread(target=work) for _ in range(12)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert peak == 3
+    assert peak.peak == 3

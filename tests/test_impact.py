@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from procedure_support import Org, make_org
+from rule_support import two_factors
 
 from kmsi_lib.engine import ACKNOWLEDGE_FIELD, Plan, PlanImpact
 from kmsi_lib.engine.labels import field_label, value_words
@@ -159,12 +160,7 @@ def test_a_higher_rule_that_catches_a_group_first_is_named(org: Org) -> None:
             "actions": {
                 "appSignOn": {
                     "access": "ALLOW",
-                    "verificationMethod": {
-                        "type": "ASSURANCE",
-                        "factorMode": "2FA",
-                        "reauthenticateIn": "PT2H",
-                        "constraints": [],
-                    },
+                    "verificationMethod": two_factors("PT2H", constraints=[]),
                 }
             },
         },

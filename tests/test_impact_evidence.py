@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runbook_support import apply_runbook
 
 from kmsi_lib import evidence
-from kmsi_lib.runbooks import run as runner
 from kmsi_lib.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,18 +40,7 @@ def org(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Sandb
 
 def _apply(org: tuple[Sandbox, Path], notebook: str, params: dict[str, Any]) -> Path:
     _, tmp = org
-    file = tmp / f"{notebook}.yaml"
-    file.write_text(json.dumps(params), encoding="utf-8")
-    report = runner.run_notebook(
-        ROOT / "notebooks" / f"{notebook}.ipynb",
-        file,
-        mode="apply",
-        change_id="CHG-6060",
-        evidence_root=tmp / "evidence",
-        timeout=180,
-        progress=False,
-    )
-    assert report.exit_code == 0, report.message
+    report = apply_runbook(notebook, params, tmp, change_id="CHG-6060")
     assert report.run_dir is not None
     return report.run_dir
 

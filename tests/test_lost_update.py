@@ -181,32 +181,22 @@ def test_when_the_log_does_not_show_our_own_writes_the_run_says_so(
 
 def test_find_conflicts_is_pure_and_allows_one_event_per_lost_answer() -> None:
     target = _conflicts.Target("rul1", "rule 'x' (rul1)")
+
+    def update(uuid: str, transaction: str, **more: Any) -> dict[str, Any]:
+        """A System Log event: rule rul1 updated, by the request ``transaction``."""
+        return {
+            "uuid": uuid,
+            "eventType": "policy.rule.update",
+            "target": [{"id": "rul1"}],
+            "transaction": {"id": transaction},
+            **more,
+        }
+
     events = [
-        {
-            "uuid": "old",
-            "eventType": "policy.rule.update",
-            "target": [{"id": "rul1"}],
-            "transaction": {"id": "theirs-before"},
-        },
-        {
-            "uuid": "ours",
-            "eventType": "policy.rule.update",
-            "target": [{"id": "rul1"}],
-            "transaction": {"id": "req-1"},
-        },
-        {
-            "uuid": "lost",
-            "eventType": "policy.rule.update",
-            "target": [{"id": "rul1"}],
-            "transaction": {"id": "unknown-1"},
-        },
-        {
-            "uuid": "foreign",
-            "eventType": "policy.rule.update",
-            "target": [{"id": "rul1"}],
-            "transaction": {"id": "theirs"},
-            "actor": {"alternateId": "bob"},
-        },
+        update("old", "theirs-before"),
+        update("ours", "req-1"),
+        update("lost", "unknown-1"),
+        update("foreign", "theirs", actor={"alternateId": "bob"}),
     ]
     foreign, adopted = _conflicts.find_conflicts(
         [target], events, baseline={"old"}, own_request_ids={"req-1"}, lost_answers=1

@@ -93,11 +93,11 @@ def test_rollback_restores_the_org_exactly(org: Org) -> None:
 
 def test_drift_between_plan_and_apply_is_refused_before_any_write(org: Org) -> None:
     plan = post_auth.plan(org.client, PARAMS)
-    policy_id = org.app_policy_id("Okta Dashboard")
-    rule = org.rule(policy_id, "Catch-all Rule")
-    rule["actions"]["appSignOn"]["verificationMethod"]["factorMode"] = "1FA"
-    org.replace_rule(policy_id, rule)
-    org.clear_logs()
+    policy_id, _ = org.edit_app_rule(
+        "Okta Dashboard",
+        "Catch-all Rule",
+        lambda rule: rule["actions"]["appSignOn"]["verificationMethod"].update(factorMode="1FA"),
+    )
     with pytest.raises(StalePlanError) as info:
         apply_acknowledged(post_auth, org.client, plan)
     message = str(info.value)
@@ -315,11 +315,13 @@ def test_admin_console_choice_is_flagged_in_the_plan(org: Org) -> None:
 
 def test_verify_names_each_field_that_no_longer_matches(org: Org) -> None:
     apply_acknowledged(post_auth, org.client, post_auth.plan(org.client, PARAMS))
-    policy_id = org.app_policy_id("Okta Dashboard")
-    rule = org.rule(policy_id, "Catch-all Rule")
-    rule["actions"]["appSignOn"]["keepMeSignedIn"] = {"postAuth": "NOT_ALLOWED"}
-    org.replace_rule(policy_id, rule)
-    org.clear_logs()
+    org.edit_app_rule(
+        "Okta Dashboard",
+        "Catch-all Rule",
+        lambda rule: rule["actions"]["appSignOn"].update(
+            keepMeSignedIn={"postAuth": "NOT_ALLOWED"}
+        ),
+    )
     verification = post_auth.verify(org.client, PARAMS)
     failed = {
         c.name.rsplit(" ", 1)[-1].strip("()"): (c.expected, c.actual)

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from procedure_support import org_snapshot, sandbox_writes
+from procedure_support import org_snapshot, refused_before_any_write, sandbox_writes
 
 from kmsi_lib.engine import ApplyResult, Plan, parse_params
 from kmsi_lib.errors import (
@@ -339,10 +339,9 @@ def test_apply_refuses_another_procedures_plan(sandbox: Sandbox, okta: OktaClien
 def test_invalid_parameters_fail_before_any_write(
     sandbox: Sandbox, okta: OktaClient, params: dict[str, Any], field: str
 ) -> None:
-    with pytest.raises(ParameterError) as err:
-        prompt_text.apply(okta, prompt_text.plan(okta, params))
-    assert err.value.field == field
-    assert sandbox_writes(sandbox) == []
+    refused_before_any_write(
+        sandbox, lambda: prompt_text.apply(okta, prompt_text.plan(okta, params)), field
+    )
 
 
 def test_preview_first_writes_the_preview_page_and_reports_its_url(

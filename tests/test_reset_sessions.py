@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from procedure_support import sandbox_writes
+from procedure_support import refused_before_any_write, sandbox_writes
 
 from kmsi_lib.engine import Plan, parse_params
 from kmsi_lib.errors import (
@@ -279,10 +279,9 @@ def test_apply_refuses_an_edited_foreign_or_other_procedures_plan_before_any_rev
 def test_invalid_parameters_fail_before_any_write(
     sandbox: Sandbox, okta: OktaClient, params: dict[str, Any], field: str
 ) -> None:
-    with pytest.raises(ParameterError) as err:
-        reset_sessions.apply(okta, reset_sessions.plan(okta, params))
-    assert err.value.field == field
-    assert sandbox_writes(sandbox) == []
+    refused_before_any_write(
+        sandbox, lambda: reset_sessions.apply(okta, reset_sessions.plan(okta, params)), field
+    )
 
 
 def test_over_loopback(sandbox: Sandbox) -> None:

@@ -155,11 +155,13 @@ def test_an_apply_result_whose_plan_was_edited_is_refused(org: Org) -> None:
 def test_object_changed_after_the_apply_refuses_the_rollback_unless_forced(org: Org) -> None:
     before = comparable_snapshot(org.sandbox)
     data = _applied(org)
-    policy_id = org.app_policy_id("Okta Dashboard")
-    rule = org.rule(policy_id, "Catch-all Rule")
-    rule["actions"]["appSignOn"]["keepMeSignedIn"]["postAuthPromptFrequency"] = "PT50H"
-    org.replace_rule(policy_id, rule)
-    org.clear_logs()
+    _, rule = org.edit_app_rule(
+        "Okta Dashboard",
+        "Catch-all Rule",
+        lambda rule: rule["actions"]["appSignOn"]["keepMeSignedIn"].update(
+            postAuthPromptFrequency="PT50H"
+        ),
+    )
 
     with pytest.raises(StalePlanError) as info:
         rollback.plan(org.client, {"apply_result": data})
@@ -237,11 +239,11 @@ def test_a_partly_failed_apply_can_be_rolled_back(org: Org) -> None:
 def test_rollback_plan_goes_stale_like_any_plan(org: Org) -> None:
     data = _applied(org)
     undo = rollback.plan(org.client, {"apply_result": data})
-    policy_id = org.app_policy_id("Okta Dashboard")
-    rule = org.rule(policy_id, "Catch-all Rule")
-    rule["actions"]["appSignOn"]["verificationMethod"]["factorMode"] = "1FA"
-    org.replace_rule(policy_id, rule)
-    org.clear_logs()
+    org.edit_app_rule(
+        "Okta Dashboard",
+        "Catch-all Rule",
+        lambda rule: rule["actions"]["appSignOn"]["verificationMethod"].update(factorMode="1FA"),
+    )
     with pytest.raises(StalePlanError):
         rollback.apply(org.client, undo)
     assert org.api_writes() == []

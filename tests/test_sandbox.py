@@ -24,11 +24,6 @@ def sb() -> Sandbox:
     return Sandbox(seed="default", token="test-token-123")
 
 
-@pytest.fixture
-def client(sb: Sandbox) -> httpx.Client:
-    return sb.client()
-
-
 def _policy_by_name(client: httpx.Client, ptype: str, name: str) -> dict[str, Any]:
     policies = client.get("/api/v1/policies", params={"type": ptype}).json()
     return next(p for p in policies if p["name"] == name)
@@ -342,15 +337,20 @@ def test_not_allowed_drops_prompt_frequency(client: httpx.Client) -> None:
     assert r.json()["actions"]["appSignOn"]["keepMeSignedIn"] == {"postAuth": "NOT_ALLOWED"}
 
 
-@pytest.mark.parametrize("value", ["P", "PT", "7 days", "PT1.5H", "P1DT", "pt2h", ""])
-def test_invalid_durations_are_rejected(client: httpx.Client, value: str) -> None:
+def _rule_with_prompt_frequency(client: httpx.Client, name: str, value: str) -> httpx.Response:
+    """POST an access rule named ``name`` offering KMSI every ``value`` to a new policy."""
     pid = _new_access_policy(client)["id"]
-    r = client.post(
+    return client.post(
         f"/api/v1/policies/{pid}/rules",
         json=_access_rule(
-            "bad", keepMeSignedIn={"postAuth": "ALLOWED", "postAuthPromptFrequency": value}
+            name, keepMeSignedIn={"postAuth": "ALLOWED", "postAuthPromptFrequency": value}
         ),
     )
+
+
+@pytest.mark.parametrize("value", ["P", "PT", "7 days", "PT1.5H", "P1DT", "pt2h", ""])
+def test_invalid_durations_are_rejected(client: httpx.Client, value: str) -> None:
+    r = _rule_with_prompt_frequency(client, "bad", value)
     assert r.status_code == 400
     assert r.json()["errorCode"] == "E0000001"
     assert (
@@ -361,13 +361,7 @@ def test_invalid_durations_are_rejected(client: httpx.Client, value: str) -> Non
 
 @pytest.mark.parametrize("value", ["PT168H", "P30D", "PT43800H", "P1W", "PT0S", "P1Y2M3DT4H5M6S"])
 def test_valid_durations_are_echoed(client: httpx.Client, value: str) -> None:
-    pid = _new_access_policy(client)["id"]
-    r = client.post(
-        f"/api/v1/policies/{pid}/rules",
-        json=_access_rule(
-            "ok", keepMeSignedIn={"postAuth": "ALLOWED", "postAuthPromptFrequency": value}
-        ),
-    )
+    r = _rule_with_prompt_frequency(client, "ok", value)
     assert r.status_code == 200, r.text
     assert r.json()["actions"]["appSignOn"]["keepMeSignedIn"]["postAuthPromptFrequency"] == value
 

@@ -17,11 +17,6 @@ def sb() -> Sandbox:
     return Sandbox(seed="default")
 
 
-@pytest.fixture
-def client(sb: Sandbox) -> httpx.Client:
-    return sb.client()
-
-
 def _all_pages(client: httpx.Client, url: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     r = client.get(url, params=params)

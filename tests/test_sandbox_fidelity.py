@@ -48,6 +48,7 @@ from recordings import (
     Recording,
     load_recordings,
 )
+from rule_support import two_factors
 
 
 @functools.cache
@@ -264,17 +265,15 @@ KMSI_RULE = {
     "actions": {
         "appSignOn": {
             "access": "ALLOW",
-            "verificationMethod": {
-                "type": "ASSURANCE",
-                "factorMode": "2FA",
-                "reauthenticateIn": "PT43800H",
-                "constraints": [
+            "verificationMethod": two_factors(
+                "PT43800H",
+                constraints=[
                     {
                         "knowledge": {"types": ["PASSWORD"], "reauthenticateIn": "PT2H"},
                         "possession": {"deviceBound": "REQUIRED"},
                     }
                 ],
-            },
+            ),
             "keepMeSignedIn": {"postAuth": "ALLOWED", "postAuthPromptFrequency": "PT168H"},
         }
     },

@@ -27,11 +27,6 @@ def sb() -> Sandbox:
     return Sandbox(seed="default", config=SandboxConfig(future_fields=FUTURE))
 
 
-@pytest.fixture
-def client(sb: Sandbox) -> httpx.Client:
-    return sb.client()
-
-
 def _access_rule(name: str, **extra: Any) -> dict[str, Any]:
     app_sign_on: dict[str, Any] = {
         "access": "ALLOW",

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from key_forms import jwk_of
+from key_forms import oauth_env
 from okta_spec import SpecCheckingTransport, unexcused
 
 from kmsi_lib import errors
@@ -175,12 +175,7 @@ def test_an_oauth_service_app_is_the_actor_of_its_writes(sandbox: Sandbox) -> No
     )
     key = ec.generate_private_key(ec.SECP256R1())
     scopes = ["okta.users.manage", "okta.logs.read"]
-    sandbox.admin.register_client(service["id"], jwk_of(key, "k1", public=True), scopes)
-    env = {
-        "OKTA_ORG_URL": SANDBOX_URL,
-        "OKTA_CLIENT_ID": service["id"],
-        "OKTA_PRIVATE_KEY_JWK": json.dumps(jwk_of(key, "k1")),
-    }
+    env = oauth_env(sandbox, service["id"], key, "k1", scopes, url=SANDBOX_URL)
     with OktaClient.from_env(
         scopes=tuple(scopes), env=env, transport=sandbox.transport()
     ) as client:
@@ -205,14 +200,7 @@ def test_an_oauth_service_app_is_the_actor_of_its_writes(sandbox: Sandbox) -> No
 
 def test_reading_the_log_needs_okta_logs_read(sandbox: Sandbox) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    sandbox.admin.register_client(
-        "0oaLogsNarrow001", jwk_of(key, "k1", public=True), ["okta.policies.read"]
-    )
-    env = {
-        "OKTA_ORG_URL": SANDBOX_URL,
-        "OKTA_CLIENT_ID": "0oaLogsNarrow001",
-        "OKTA_PRIVATE_KEY_JWK": json.dumps(jwk_of(key, "k1")),
-    }
+    env = oauth_env(sandbox, "0oaLogsNarrow001", key, "k1", ["okta.policies.read"], url=SANDBOX_URL)
     with OktaClient.from_env(
         scopes=("okta.policies.read", "okta.logs.read"), env=env, transport=sandbox.transport()
     ) as client:

@@ -24,11 +24,6 @@ def sb() -> Sandbox:
 
 
 @pytest.fixture
-def client(sb: Sandbox) -> httpx.Client:
-    return sb.client()
-
-
-@pytest.fixture
 def admin_http(sb: Sandbox) -> httpx.Client:
     """The admin endpoints over the in-process transport, with no credentials at all."""
     return httpx.Client(base_url=SANDBOX_URL, transport=sb.transport())

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from rule_support import two_factors
 
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox
 
@@ -273,12 +274,9 @@ ACCESS_RULE: Json = {
     "actions": {
         "appSignOn": {
             "access": "ALLOW",
-            "verificationMethod": {
-                "type": "ASSURANCE",
-                "factorMode": "2FA",
-                "reauthenticateIn": "PT2H",
-                "constraints": [{"possession": {"deviceBound": "REQUIRED"}}],
-            },
+            "verificationMethod": two_factors(
+                "PT2H", constraints=[{"possession": {"deviceBound": "REQUIRED"}}]
+            ),
             "keepMeSignedIn": {"postAuth": "ALLOWED", "postAuthPromptFrequency": "PT168H"},
         }
     },

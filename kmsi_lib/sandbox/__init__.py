@@ -47,9 +47,9 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import httpx
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -62,9 +62,22 @@ from ._seed import SEEDS, build
 from ._state import OrgState
 from ._statefile import TempFileGuard, load_state, remove_stale_temp_files, save_atomically
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
 __all__ = ["SANDBOX_URL", "SEEDS", "Sandbox", "SandboxConfig", "SandboxTransport"]
 
 SANDBOX_URL = "http://sandbox.okta.test"
+
+
+class ClientOptions(TypedDict, total=False):
+    """What :meth:`Sandbox.client` hands on to ``httpx.Client``; ``headers`` are added to
+    (and may replace) the SSWS ``Authorization`` and the JSON ``Accept`` header."""
+
+    headers: Mapping[str, str]
+    params: Mapping[str, str]
+    timeout: float | httpx.Timeout | None
+    follow_redirects: bool
 
 
 class SandboxTransport(httpx.BaseTransport):
@@ -83,7 +96,7 @@ class SandboxTransport(httpx.BaseTransport):
         read_timeout = timeouts.get("read")
         app = self._app
 
-        def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
             environ[INPROCESS] = True
             environ[READ_TIMEOUT] = read_timeout
             # httpx hands PATH_INFO over as decoded text; WSGI (PEP 3333) wants the raw
@@ -135,12 +148,12 @@ class _KeepAliveHandler(WSGIRequestHandler):
         environ = self.make_environ()
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body)) if length else ""
-        started: list[Any] = []
+        started: list[tuple[str, list[tuple[str, str]]]] = []
 
         def start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Any:
-            started[:] = [status, headers]
+            status: str, headers: list[tuple[str, str]], exc_info: object = None
+        ) -> Callable[[bytes], object]:
+            started[:] = [(status, headers)]
             return lambda data: None
 
         try:
@@ -154,7 +167,7 @@ class _KeepAliveHandler(WSGIRequestHandler):
         except ConnectionError:
             self.close_connection = True  # a drop fault: no response at all
             return
-        status, headers = started
+        ((status, headers),) = started
         code, _, reason = status.partition(" ")
         self.send_response_only(int(code), reason)
         for key, value in headers:
@@ -237,12 +250,17 @@ class Sandbox:
         """An in-process :class:`httpx.BaseTransport`; point a client at ``SANDBOX_URL``."""
         return SandboxTransport(self.app)
 
-    def client(self, **kwargs: Any) -> httpx.Client:
+    def client(self, **kwargs: Unpack[ClientOptions]) -> httpx.Client:
         """An ``httpx.Client`` wired to this sandbox in-process with the SSWS token."""
         headers = {"Authorization": f"SSWS {self.token}", "Accept": "application/json"}
-        headers.update(kwargs.pop("headers", {}))
+        headers.update(kwargs.get("headers", {}))
         return httpx.Client(
-            base_url=SANDBOX_URL, transport=self.transport(), headers=headers, **kwargs
+            base_url=SANDBOX_URL,
+            transport=self.transport(),
+            headers=headers,
+            params=kwargs.get("params"),
+            timeout=kwargs.get("timeout", httpx.Timeout(5.0)),  # httpx's own default
+            follow_redirects=kwargs.get("follow_redirects", False),
         )
 
     @contextmanager

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Request
 
 from . import _console
 from ._brands import new_brand
-from ._common import Reply, check_future_fields, clone
+from ._common import JsonValue, Reply, check_future_fields, clone
 from ._errors import ApiError, malformed
 from ._faults import fault_from_json
 from ._seed import build, make_app, make_group, make_user
@@ -82,7 +82,7 @@ class Admin:
             self._state.load(data)
             self._state.written()
 
-    def requests(self) -> list[Json]:
+    def requests(self) -> list[dict[str, object]]:
         """The request log, oldest first (admin endpoints are not logged)."""
         with self._state.lock:
             return [dict(e) for e in self._app.log]
@@ -98,10 +98,10 @@ class Admin:
             return {k: self._state.org.get(k) for k in ORG_SETTINGS}
 
     @org_settings.setter
-    def org_settings(self, values: Mapping[str, Any]) -> None:
+    def org_settings(self, values: Mapping[str, object]) -> None:
         self.set_org_settings(values)
 
-    def set_org_settings(self, values: Mapping[str, Any]) -> Json:
+    def set_org_settings(self, values: Mapping[str, object]) -> Json:
         for key, value in values.items():
             kind = ORG_SETTINGS.get(key)
             if kind is None:
@@ -125,7 +125,7 @@ class Admin:
             return [dict(e) for e in self._state.session_revocations]
 
     # ---- faults and limits ------------------------------------------------------------------
-    def add_fault(self, spec: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+    def add_fault(self, spec: Mapping[str, object] | None = None, **kwargs: object) -> None:
         """Inject a fault; same shape as ``POST /_sandbox/faults`` (dict or keywords)."""
         data = dict(spec or {})
         data.update(kwargs)
@@ -134,7 +134,7 @@ class Admin:
     def clear_faults(self) -> None:
         self._app.faults.clear()
 
-    def faults(self) -> list[Json]:
+    def faults(self) -> list[dict[str, object]]:
         return self._app.faults.list()
 
     def set_rate_limit(self, bucket: str, limit: int, window_s: float = 60.0) -> None:
@@ -168,7 +168,7 @@ class Admin:
     def register_client(
         self,
         client_id: str,
-        jwk: Mapping[str, Any] | list[Mapping[str, Any]],
+        jwk: Mapping[str, object] | list[Mapping[str, object]],
         scopes: list[str] | tuple[str, ...],
         dpop: bool = False,
     ) -> None:
@@ -182,35 +182,37 @@ class Admin:
             }
             self._state.written()
 
-    def _add(self, make: Callable[..., Json], *args: Any, **fields: Any) -> Json:
+    def _add(self, make: Callable[..., Json], *args: object, **fields: object) -> Json:
         """``make(state, *args, **fields)`` under the lock; a copy of the stored object."""
         with self._state.lock:
             made = make(self._state, *args, **fields)
             self._state.written()
             return dict(made)
 
-    def add_app(self, label: str, **fields: Any) -> Json:
+    def add_app(self, label: str, **fields: object) -> Json:
         return self._add(make_app, label, **fields)
 
-    def add_user(self, login: str, **fields: Any) -> Json:
+    def add_user(self, login: str, **fields: object) -> Json:
         return self._add(make_user, login, **fields)
 
-    def add_brand(self, name: Any) -> Json:
+    def add_brand(self, name: object) -> Json:
         """Add a non-default brand, as ``POST /api/v1/brands`` does (the stored object)."""
         return self._add(new_brand, name)
 
-    def add_group(self, name: str, **fields: Any) -> Json:
+    def add_group(self, name: str, **fields: object) -> Json:
         return self._add(make_group, name, **fields)
 
 
-def _json(request: Request) -> Any:
+def _json(request: Request) -> JsonValue:
     data = request.get_data(cache=True)
     if not data.strip():
         return {}
     try:
-        return json.loads(data)
+        # the JSON boundary: json.loads gives a decoded document, typed as one here
+        parsed: JsonValue = json.loads(data)
     except ValueError as exc:
         raise malformed() from exc
+    return parsed
 
 
 def _obj(request: Request) -> Json:

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, cast
+from typing import TYPE_CHECKING, cast
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
@@ -30,6 +30,9 @@ from ._faults import DroppedConnection, Fault, FaultTable, InjectedTimeout
 from ._ids import http_date, timestamp
 from ._limits import ConcurrencyGate, RateLimiter
 from ._state import OrgState
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 Handler = Callable[..., Reply]
 Wire = tuple[str, list[tuple[str, str]], bytes]  # WSGI status line, headers, body
@@ -214,7 +217,7 @@ def _build_map() -> tuple[Map, dict[str, dict[str, Endpoint]]]:
 URL_MAP, TABLE = _build_map()
 
 
-def _match(request: Request) -> tuple[str, Mapping[str, Any]]:
+def _match(request: Request) -> tuple[str, Mapping[str, str]]:
     """The route name and path arguments of ``request``; unknown path or method as Okta says."""
     try:
         name, args = URL_MAP.bind_to_environ(request.environ).match()
@@ -253,11 +256,11 @@ class SandboxApp:
         self.faults = FaultTable()
         self.limiter = RateLimiter(config.rate_limits)
         self.gate = ConcurrencyGate(config.concurrency_limit)
-        self.log: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
+        self.log: collections.deque[dict[str, object]] = collections.deque(maxlen=10_000)
         self._log_seq = 0
 
     # ---- WSGI entry point ----------------------------------------------------------------
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         request.max_content_length = self.config.max_body_bytes
         try:

@@ -9,7 +9,6 @@ post-authentication KMSI prompt texts. The PUT response omits
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from ._common import Ctx, Reply, carry_future_fields, clone, get_or_404, link, paginate
 from ._errors import ApiError, not_found, validation
@@ -366,7 +365,7 @@ def get_sign_in_root(ctx: Ctx, brand_id: str) -> Reply:
     unknown = expand - allowed
     if unknown:
         raise validation("expand", f"Unknown expand value(s): {', '.join(sorted(unknown))}.")
-    embedded: dict[str, Any] = {}
+    embedded: dict[str, object] = {}
     if "default" in expand:
         embedded["default"] = default_page(ctx.state)
     if "customized" in expand and pages["customized"] is not None:

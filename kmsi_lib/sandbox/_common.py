@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import NoReturn, TypeAlias, TypeVar, overload
 from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request
@@ -15,6 +16,13 @@ from ._errors import malformed, not_found, validation
 from ._state import Json, OrgState
 
 T = TypeVar("T")
+
+# JSON as the sandbox reads and writes it (the sandbox imports nothing from kmsi_lib, so it
+# keeps its own aliases): a decoded document, an array of values, an object only read.
+JsonScalar: TypeAlias = str | int | float | bool | None
+JsonValue: TypeAlias = JsonScalar | list["JsonValue"] | dict[str, "JsonValue"]
+JsonArray: TypeAlias = list[JsonValue]
+JsonMap: TypeAlias = Mapping[str, object]
 
 # ISO-8601 duration as Okta means it (the published spec's TimeDuration pattern is broken,
 # it matches only "P"; this is the intended pattern bundled with okta-sdk-python).
@@ -75,7 +83,7 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {
 @dataclass
 class Reply:
     status: int = 200
-    body: Any = None  # JSON value; None with status 204 means no body
+    body: object = None  # a JSON value or a RawBody; None with status 204 means no body
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -87,7 +95,7 @@ class RawBody:
     content_type: str
 
 
-def _reject_constant(name: str) -> Any:
+def _reject_constant(name: str) -> NoReturn:
     # NaN and Infinity are not JSON; Python's parser accepts them, Okta's does not
     raise ValueError(f"{name} is not valid JSON")
 
@@ -103,14 +111,16 @@ class Ctx:
         # the OAuth service app making the request (None for an SSWS API token)
         self.client_id: str | None = None
 
-    def json_body(self) -> Any:
+    def json_body(self) -> JsonValue:
         data = self.request.get_data(cache=True)
         if not data.strip():
             raise malformed()
         try:
-            return json.loads(data, parse_constant=_reject_constant)
+            # the JSON boundary: json.loads gives a decoded document, typed as one here
+            parsed: JsonValue = json.loads(data, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise malformed() from exc
+        return parsed
 
     def object_body(self) -> Json:
         body = self.json_body()
@@ -150,14 +160,21 @@ def link(href: str, allow: list[str] | None = None) -> Json:
     return out
 
 
-def parse_limit(ctx: Ctx, default: int, maximum: int) -> int:
+def limit_arg(ctx: Ctx) -> int | None:
+    """The ``limit`` query parameter as a number; None when absent or empty."""
     raw = ctx.arg("limit")
     if raw is None or raw == "":
-        return default
+        return None
     try:
-        value = int(raw)
+        return int(raw)
     except ValueError as exc:
         raise validation("limit", "The limit must be an integer.") from exc
+
+
+def parse_limit(ctx: Ctx, default: int, maximum: int) -> int:
+    value = limit_arg(ctx)
+    if value is None:
+        return default
     if value == -1:
         return maximum
     if value < 1:
@@ -226,13 +243,18 @@ def req_str(obj: Json, key: str, path: str) -> str:
     return value
 
 
-def opt_bool(obj: Json, key: str, path: str) -> bool | None:
+def _opt(obj: Json, key: str, path: str, kind: type[T], message: str) -> T | None:
+    """``obj[key]``: None when absent or null, else a ``kind`` (400 with ``message``)."""
     value = obj.get(key)
     if value is None:
         return None
-    if not isinstance(value, bool):
-        raise validation(path, "Expected a boolean (true or false).")
+    if not isinstance(value, kind):
+        raise validation(path, message)
     return value
+
+
+def opt_bool(obj: Json, key: str, path: str) -> bool | None:
+    return _opt(obj, key, path, bool, "Expected a boolean (true or false).")
 
 
 def opt_int(
@@ -261,15 +283,17 @@ def opt_enum(obj: Json, key: str, path: str, allowed: tuple[str, ...]) -> str | 
 
 
 def opt_obj(obj: Json, key: str, path: str) -> Json | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise validation(path, "Expected an object.")
-    return value
+    return _opt(obj, key, path, dict, "Expected an object.")
 
 
-def opt_list(obj: Json, key: str, path: str, item: type = str) -> list[Any] | None:
+@overload
+def opt_list(obj: Json, key: str, path: str) -> list[str] | None: ...
+@overload
+def opt_list(obj: Json, key: str, path: str, item: type[T]) -> list[T] | None: ...
+def opt_list(
+    obj: Json, key: str, path: str, item: type[T] | type[str] = str
+) -> list[T] | list[str] | None:
+    """``obj[key]``: None when absent, else an array whose items are all ``item``s."""
     value = obj.get(key)
     if value is None:
         return None
@@ -313,7 +337,7 @@ _RESERVED_ROOTS = frozenset(
 _SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
-def check_future_fields(value: Any) -> dict[str, list[str]]:
+def check_future_fields(value: object) -> dict[str, list[str]]:
     """Validate an object-kind -> dotted-paths mapping; ValueError says what is wrong."""
     if not isinstance(value, dict):
         raise ValueError("future fields must be an object: kind -> list of dotted paths")
@@ -333,7 +357,7 @@ def check_future_fields(value: Any) -> dict[str, list[str]]:
     return out
 
 
-def _lookup(obj: Any, parts: list[str]) -> tuple[bool, Any]:
+def _lookup(obj: object, parts: list[str]) -> tuple[bool, object]:
     for part in parts:
         if not isinstance(obj, dict) or part not in obj:
             return False, None

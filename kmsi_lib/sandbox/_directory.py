@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
 from ._common import (
     Ctx,
@@ -145,8 +145,8 @@ class Junction:
 Node = Term | Junction
 
 
-def _resolve(obj: Json, attr: str) -> Any:
-    value: Any = obj
+def _resolve(obj: Json, attr: str) -> object:
+    value: object = obj
     for part in attr.split("."):
         if not isinstance(value, dict):
             return None
@@ -345,7 +345,11 @@ def _check_user_term(term: Term, param: str, attrs: set[str]) -> None:
     raise ExpressionError(f"{term.literal!r} cannot be compared with {term.op!r}")
 
 
-def _ordered(have: Any, want: Any, op: str) -> bool:
+# what a filter compares with gt/ge/lt/le: dates, numbers or strings, each with its own kind
+_Ordered = TypeVar("_Ordered", datetime, float, str)
+
+
+def _ordered(have: _Ordered, want: _Ordered, op: str) -> bool:
     if op == "eq":
         return bool(have == want)
     return bool({"gt": have > want, "ge": have >= want, "lt": have < want, "le": have <= want}[op])
@@ -354,31 +358,33 @@ def _ordered(have: Any, want: Any, op: str) -> bool:
 def _user_compare(term: Term, fold: bool) -> Predicate:
     """The predicate of one checked term; ``fold``: compare strings case-insensitively."""
     attr, op = term.attr, term.op
-    one: Callable[[Any], bool]
+    one: Callable[[object], bool]
     if op == "pr":
         return lambda o: _resolve(o, attr) not in (None, "", [], {})
     if attr in USER_DATES:
         when = _date(term.literal)
+        if when is None:  # not reached: _check_user_term refuses a date term without a date
+            raise ExpressionError(f"{term.literal!r} is not a date")
 
-        def one(got: Any) -> bool:
+        def one(got: object) -> bool:
             have = _date(got) if isinstance(got, str) else None
             return have is not None and _ordered(have, when, op)
     elif term.kind == "word":
         flag = term.literal.lower() == "true"
 
-        def one(got: Any) -> bool:
+        def one(got: object) -> bool:
             return got is flag
     elif term.kind == "num":
         number = float(term.literal)
 
-        def one(got: Any) -> bool:
+        def one(got: object) -> bool:
             if isinstance(got, bool) or not isinstance(got, int | float):
                 return False
             return _ordered(float(got), number, op)
     else:
         want = term.literal.lower() if fold else term.literal
 
-        def one(got: Any) -> bool:
+        def one(got: object) -> bool:
             if not isinstance(got, str):
                 return False
             have = got.lower() if fold else got
@@ -409,7 +415,7 @@ def user_query(state: OrgState, text: str, param: str) -> Predicate:
     return compile_node(node, lambda t: _user_compare(t, fold=param == "search"))
 
 
-def _sort_key(value: Any) -> tuple[int, Any]:
+def _sort_key(value: object) -> tuple[int, float | datetime | str]:
     if isinstance(value, list):
         value = value[0] if value else None
     if value is None or value == "":

@@ -8,7 +8,6 @@ status the error catalogue gives for that code.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 # code -> (HTTP status, summary template); from Okta's error catalogue (docs/error-codes.json).
 CATALOGUE: dict[str, tuple[int, str]] = {
@@ -45,7 +44,7 @@ class ApiError(Exception):
         code: str,
         detail: str = "",
         *,
-        causes: list[dict[str, Any]] | None = None,
+        causes: list[dict[str, str]] | None = None,
         status: int | None = None,
         headers: Mapping[str, str] | None = None,
         summary: str | None = None,
@@ -63,7 +62,7 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
         super().__init__(f"{self.status} {code}: {self.summary}")
 
-    def body(self, error_id: str) -> dict[str, Any]:
+    def body(self, error_id: str) -> dict[str, object]:
         return {
             "errorCode": self.code,
             "errorSummary": self.summary,

@@ -6,7 +6,6 @@ import fnmatch
 import random
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any
 
 ACTIONS = ("status", "drop", "timeout", "latency")
 
@@ -43,11 +42,11 @@ class Fault:
             return False
         return fnmatch.fnmatchcase(path, self.path)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
-def fault_from_json(data: Any) -> Fault:
+def fault_from_json(data: object) -> Fault:
     """Build a fault from the admin JSON shape (see docs/SANDBOX.md); ValueError if invalid."""
     if not isinstance(data, dict):
         raise ValueError("a fault is a JSON object")
@@ -102,7 +101,7 @@ class FaultTable:
         with self._lock:
             self._faults.clear()
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> list[dict[str, object]]:
         with self._lock:
             return [f.to_dict() for f in self._faults]
 

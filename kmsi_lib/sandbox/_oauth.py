@@ -29,10 +29,10 @@ import json
 import secrets
 import threading
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import jwt
+from jwt.algorithms import AllowedPublicKeys
 from jwt.types import Options
 
 __all__ = [
@@ -116,7 +116,7 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
+def jwk_thumbprint(jwk: Mapping[str, object]) -> str:
     """RFC 7638 SHA-256 thumbprint of a public RSA or EC JWK (base64url, no padding)."""
     kty = jwk.get("kty")
     members: tuple[str, ...]
@@ -159,8 +159,9 @@ def _nonce_is_valid(nonce: str, now: float) -> bool:
     return any(hmac.compare_digest(nonce, _nonce_for(w)) for w in (window, window - 1))
 
 
-def _key_from_jwk(jwk: Mapping[str, Any], algorithm: str) -> Any:
-    return jwt.PyJWK(dict(jwk), algorithm=algorithm).key
+def _key_from_jwk(jwk: Mapping[str, object], algorithm: str) -> AllowedPublicKeys:
+    key: AllowedPublicKeys = jwt.PyJWK(dict(jwk), algorithm=algorithm).key
+    return key
 
 
 # Time checks are ours (against the injected ``now``), audience too, so PyJWT
@@ -175,7 +176,7 @@ _SIGNATURE_ONLY: Options = {
 }
 
 
-def _numeric(claims: Mapping[str, Any], name: str) -> float | None:
+def _numeric(claims: Mapping[str, object], name: str) -> float | None:
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -190,9 +191,9 @@ def _invalid_client(description: str) -> _Reject:
 
 
 def _authenticate_client(
-    clients: Mapping[str, Mapping[str, Any]], form: Mapping[str, str], token_url: str, now: float
-) -> tuple[str, Mapping[str, Any], dict[str, Any]]:
-    """Verify the client assertion; return (client_id, client, claims). Records nothing."""
+    clients: Mapping[str, Mapping[str, object]], form: Mapping[str, str], token_url: str, now: float
+) -> tuple[str, Mapping[str, object], dict[str, object], str]:
+    """Verify the client assertion; return (client_id, client, claims, jti). Records nothing."""
     assertion_type = form.get("client_assertion_type")
     assertion = form.get("client_assertion")
     if not assertion and not assertion_type:
@@ -224,13 +225,17 @@ def _authenticate_client(
             f"The client_assertion must be signed with one of: {', '.join(SIGNING_ALGORITHMS)}."
         )
     kid = header.get("kid")
-    keys = [k for k in client.get("jwks", []) if kid is None or k.get("kid") == kid]
+    keys = [
+        k
+        for k in _array(client.get("jwks"))
+        if isinstance(k, dict) and (kid is None or k.get("kid") == kid)
+    ]
     if not keys:
         raise _invalid_client(
             f"The client_assertion key id {kid!r} does not match any key registered for the client."
         )
 
-    claims: dict[str, Any] | None = None
+    claims: dict[str, object] | None = None
     for jwk in keys:
         try:
             claims = jwt.decode(
@@ -271,7 +276,7 @@ def _authenticate_client(
         raise _invalid_client("The client_assertion has no jti claim.")
     if _REPLAY.seen("assertion", client_id, jti, now):
         raise _invalid_client("The client_assertion jti has already been used.")
-    return client_id, client, claims
+    return client_id, client, claims, jti
 
 
 # --- DPoP proofs ----------------------------------------------------------------------------
@@ -283,7 +288,7 @@ class _BadProof(Exception):
 
 def _check_proof(
     proof: str, method: str, url: str, now: float, *, access_token: str | None
-) -> tuple[str, dict[str, Any], str]:
+) -> tuple[str, dict[str, object], str]:
     """Verify a DPoP proof JWT; return (jwk thumbprint, claims, jti). Records nothing."""
     try:
         header = jwt.get_unverified_header(proof)
@@ -328,11 +333,21 @@ def _check_proof(
 # --- token endpoint -------------------------------------------------------------------------
 
 
-def _requested_scopes(form: Mapping[str, str], client: Mapping[str, Any]) -> list[str]:
+def _array(value: object) -> list[object]:
+    """``value`` when it is a list (a client's ``jwks``, a token's ``scopes``), else []."""
+    return value if isinstance(value, list) else []
+
+
+def _strings(value: object) -> list[str]:
+    """The strings of the list ``value`` (a token's or a client's scopes)."""
+    return [item for item in _array(value) if isinstance(item, str)]
+
+
+def _requested_scopes(form: Mapping[str, str], client: Mapping[str, object]) -> list[str]:
     requested = list(dict.fromkeys((form.get("scope") or "").split()))
     if not requested:
         raise _Reject(400, "invalid_scope", "No scopes were requested.")
-    granted = set(client.get("scopes", []))
+    granted = set(_strings(client.get("scopes")))
     missing = [s for s in requested if s not in granted]
     if missing:
         raise _Reject(
@@ -344,13 +359,13 @@ def _requested_scopes(form: Mapping[str, str], client: Mapping[str, Any]) -> lis
 
 
 def _token_request(
-    clients: dict[str, dict[str, Any]],
-    tokens: dict[str, dict[str, Any]],
+    clients: dict[str, dict[str, object]],
+    tokens: dict[str, dict[str, object]],
     form: Mapping[str, str],
     headers: Mapping[str, str],
     token_url: str,
     now: float,
-) -> tuple[dict[str, Any], dict[str, str]]:
+) -> tuple[Mapping[str, object], dict[str, str]]:
     grant_type = form.get("grant_type")
     if grant_type != "client_credentials":
         if not grant_type:
@@ -359,7 +374,7 @@ def _token_request(
             400, "unsupported_grant_type", "The grant type in the request isn't supported."
         )
 
-    client_id, client, claims = _authenticate_client(clients, form, token_url, now)
+    client_id, client, claims, assertion_jti = _authenticate_client(clients, form, token_url, now)
 
     jkt: str | None = None
     proof_jti: str | None = None
@@ -387,7 +402,7 @@ def _token_request(
     scopes = _requested_scopes(form, client)
 
     assertion_expiry = _numeric(claims, "exp") or now
-    if not _REPLAY.add("assertion", client_id, claims["jti"], assertion_expiry, now):
+    if not _REPLAY.add("assertion", client_id, assertion_jti, assertion_expiry, now):
         raise _invalid_client("The client_assertion jti has already been used.")
     if jkt is not None and proof_jti is not None:
         if not _REPLAY.add("dpop", jkt, proof_jti, now + DPOP_MAX_AGE_S + CLOCK_SKEW_S, now):
@@ -421,13 +436,13 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def token_endpoint(
-    clients: dict[str, dict[str, Any]],
-    tokens: dict[str, dict[str, Any]],
+    clients: dict[str, dict[str, object]],
+    tokens: dict[str, dict[str, object]],
     form: dict[str, str],
     headers: Mapping[str, str],
     token_url: str,
     now: float,
-) -> tuple[int, dict[str, Any], dict[str, str]]:
+) -> tuple[int, Mapping[str, object], dict[str, str]]:
     """Answer ``POST /oauth2/v1/token``: (status, JSON body, extra response headers).
 
     ``clients`` maps client id to ``{"jwks": [public JWK], "scopes": [granted],
@@ -455,7 +470,7 @@ def _dpop_challenge(error: str, description: str) -> dict[str, str]:
 
 
 def authenticate_bearer(
-    tokens: dict[str, dict[str, Any]],
+    tokens: dict[str, dict[str, object]],
     scheme: str,
     token: str,
     dpop_proof: str | None,
@@ -472,7 +487,8 @@ def authenticate_bearer(
     """
     record = tokens.get(token)
     is_dpop_scheme = scheme.lower() == "dpop"
-    if record is None or float(record.get("exp", 0)) <= now:
+    expires = record.get("exp", 0) if record is not None else 0
+    if record is None or not isinstance(expires, int | float) or expires <= now:
         if is_dpop_scheme:
             return None, _dpop_challenge("invalid_token", _INVALID_TOKEN_DESCRIPTION)
         return None, {"WWW-Authenticate": _BEARER_INVALID}
@@ -481,7 +497,7 @@ def authenticate_bearer(
     if jkt is None:
         if scheme.lower() != "bearer":
             return None, {"WWW-Authenticate": _BEARER_INVALID}
-        return list(record.get("scopes", [])), {}
+        return _strings(record.get("scopes")), {}
 
     if not is_dpop_scheme:
         # A bound token used as a plain bearer token is exactly what DPoP prevents.
@@ -500,4 +516,4 @@ def authenticate_bearer(
         return None, _dpop_challenge(
             "invalid_dpop_proof", "The DPoP proof jti has already been used."
         )
-    return list(record.get("scopes", [])), {}
+    return _strings(record.get("scopes")), {}

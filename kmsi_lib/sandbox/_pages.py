@@ -7,8 +7,6 @@ page template and default widget labels are data the API returns, not prose.
 
 from __future__ import annotations
 
-from typing import Any
-
 DEFAULT_PAGE_CONTENT = (
     '<!DOCTYPE html PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n'
     "<html>\n"
@@ -66,7 +64,7 @@ DEFAULT_PAGE_CONTENT = (
     "</html>\n"
 )
 
-DEFAULT_WIDGET_CUSTOMIZATIONS: dict[str, Any] = {
+DEFAULT_WIDGET_CUSTOMIZATIONS: dict[str, str | bool | dict[str, str]] = {
     "signInLabel": "Sign In",
     "usernameLabel": "Username",
     "usernameInfoTip": "",

@@ -9,10 +9,10 @@ plus team groups, 120 users. ``classic``: the same org on the Classic pipeline
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from ._apps import assign_policy
 from ._brands import add_brand
@@ -198,7 +198,7 @@ def _ts(state: OrgState) -> str:
 
 
 def make_group(
-    state: OrgState, name: str, description: str = "", type: str = "OKTA_GROUP", **_: Any
+    state: OrgState, name: str, description: str = "", type: str = "OKTA_GROUP", **_: object
 ) -> Json:
     if type not in ("OKTA_GROUP", "APP_GROUP", "BUILT_IN"):
         raise ValueError("type must be OKTA_GROUP, APP_GROUP or BUILT_IN")
@@ -225,7 +225,7 @@ def make_user(
     email: str | None = None,
     status: str = "ACTIVE",
     groups: Iterable[str] = (),
-    **_: Any,
+    **_: object,
 ) -> Json:
     if login.lower() in state.login_index:
         raise ValueError(f"a user with login {login!r} already exists")
@@ -286,7 +286,7 @@ def make_app(
     policy_id: str | None = None,
     status: str = "ACTIVE",
     service: bool = False,
-    **_: Any,
+    **_: object,
 ) -> Json:
     now = _ts(state)
     app_id = state.ids.new(PREFIXES["app"])
@@ -463,28 +463,8 @@ def _policy(
     return policy
 
 
-def _rule(
-    state: OrgState,
-    policy: Json,
-    name: str,
-    priority: int,
-    conditions: Json | None,
-    actions: Json,
-    *,
-    system: bool = False,
-    status: str = "ACTIVE",
-) -> Json:
-    return new_rule(
-        state,
-        policy,
-        name,
-        now=BASE_TIME,
-        priority=priority,
-        conditions=conditions,
-        actions=actions,
-        system=system,
-        status=status,
-    )
+# a rule stored at the seed's time; the caller gives priority, conditions and actions
+_rule = functools.partial(new_rule, now=BASE_TIME)
 
 
 def _sign_on_actions(
@@ -596,9 +576,9 @@ def _base(state: OrgState, pipeline: str, kmsi_feature: bool) -> dict[str, Json]
         state,
         default_gsp,
         "Default Rule",
-        1,
-        _sign_on_conditions(),
-        _sign_on_actions(pipeline=pipeline),
+        priority=1,
+        conditions=_sign_on_conditions(),
+        actions=_sign_on_actions(pipeline=pipeline),
         system=True,
     )
     by_name["Default Policy"] = default_gsp
@@ -630,9 +610,9 @@ def _base(state: OrgState, pipeline: str, kmsi_feature: bool) -> dict[str, Json]
         state,
         default_app,
         "Catch-all Rule",
-        99,
-        None,
-        _access_actions(kmsi_feature=kmsi_feature),
+        priority=99,
+        conditions=None,
+        actions=_access_actions(kmsi_feature=kmsi_feature),
         system=True,
     )
     by_name["Any two factors"] = default_app
@@ -651,18 +631,18 @@ def _base(state: OrgState, pipeline: str, kmsi_feature: bool) -> dict[str, Json]
         state,
         by_name["Okta Admin Console"],
         "Admins: 2FA every 2 hours",
-        0,
-        _access_conditions([groups["IT Admins"]["id"]]),
-        _access_actions(reauth="PT2H", kmsi_feature=kmsi_feature),
+        priority=0,
+        conditions=_access_conditions([groups["IT Admins"]["id"]]),
+        actions=_access_actions(reauth="PT2H", kmsi_feature=kmsi_feature),
     )
     _catch_all(state, by_name["Okta Admin Console"], kmsi_feature)
     _rule(
         state,
         by_name["Okta Dashboard"],
         "KMSI pilot: stay signed in",
-        0,
-        _access_conditions([groups["KMSI Pilot"]["id"]]),
-        _access_actions(
+        priority=0,
+        conditions=_access_conditions([groups["KMSI Pilot"]["id"]]),
+        actions=_access_actions(
             reauth="PT43800H", kmsi="PT168H" if kmsi_feature else None, kmsi_feature=kmsi_feature
         ),
     )
@@ -670,9 +650,9 @@ def _base(state: OrgState, pipeline: str, kmsi_feature: bool) -> dict[str, Json]
         state,
         by_name["Okta Dashboard"],
         "Everyone else",
-        1,
-        _access_conditions(),
-        _access_actions(factor_mode="1FA", reauth="PT12H", kmsi_feature=kmsi_feature),
+        priority=1,
+        conditions=_access_conditions(),
+        actions=_access_actions(factor_mode="1FA", reauth="PT12H", kmsi_feature=kmsi_feature),
     )
     _catch_all(state, by_name["Okta Dashboard"], kmsi_feature)
     _catch_all(state, by_name["Okta Browser Plugin"], kmsi_feature)
@@ -680,9 +660,9 @@ def _base(state: OrgState, pipeline: str, kmsi_feature: bool) -> dict[str, Json]
         state,
         by_name["High assurance apps"],
         "Engineering: phishing-resistant",
-        0,
-        _access_conditions([groups["Engineering"]["id"]]),
-        _access_actions(
+        priority=0,
+        conditions=_access_conditions([groups["Engineering"]["id"]]),
+        actions=_access_actions(
             reauth="PT4H",
             constraints=[
                 {
@@ -701,9 +681,9 @@ def _base(state: OrgState, pipeline: str, kmsi_feature: bool) -> dict[str, Json]
         state,
         by_name["Partner apps"],
         "Partners: every sign-in",
-        0,
-        _access_conditions(),
-        _access_actions(reauth="PT0S", kmsi_feature=kmsi_feature),
+        priority=0,
+        conditions=_access_conditions(),
+        actions=_access_actions(reauth="PT0S", kmsi_feature=kmsi_feature),
     )
     _catch_all(state, by_name["Partner apps"], kmsi_feature)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from ._apps import get_app_or_404, is_policy_assignable
 from ._common import Ctx, Reply, opt_bool, opt_enum, opt_list, opt_obj, opt_str, req_str
@@ -374,10 +373,11 @@ def _parse(state: OrgState, body: Json, where: str) -> tuple[Json, list[str], Co
 
 def simulate(ctx: Ctx) -> Reply:
     """``POST /api/v1/policies/simulate``: ``{"evaluation": [...]}``, one entry per type."""
-    raw: Any = ctx.json_body()
+    raw = ctx.json_body()
     # The guide and the spec's example send one object; the schema says an array of them.
-    bodies = raw if isinstance(raw, list) else [raw]
-    if not all(isinstance(b, dict) for b in bodies):
+    given = raw if isinstance(raw, list) else [raw]
+    bodies = [b for b in given if isinstance(b, dict)]
+    if len(bodies) != len(given):
         raise malformed()
     parsed = [
         _parse(ctx.state, body, f"[{n}]." if isinstance(raw, list) else "")

@@ -37,7 +37,7 @@ COLLECTIONS = (
     "log_events",
 )
 # Collections a snapshot written before they existed may lack: loaded as empty.
-OPTIONAL_COLLECTIONS: dict[str, Callable[[], Any]] = {"log_events": list}
+OPTIONAL_COLLECTIONS: dict[str, Callable[[], list[Json]]] = {"log_events": list}
 
 Json = dict[str, Any]
 

@@ -26,10 +26,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlencode
 
-from ._common import Ctx, Reply, clone
+from ._common import Ctx, Reply, clone, limit_arg
 from ._directory import OPERATORS, ExpressionError, Junction, Node, Term, _Parser
 from ._errors import ApiError, validation
 from ._policies import default_access_policy
@@ -71,7 +70,7 @@ _RNG = random.Random()  # uuid1 node: random, never the host's MAC address  # no
 
 # ---- targets -------------------------------------------------------------------------------
 
-Targets = Callable[[OrgState, Mapping[str, str], Any], list[Json] | None]
+Targets = Callable[[OrgState, Mapping[str, str], object], list[Json] | None]
 
 
 def _target(
@@ -86,7 +85,7 @@ def _target(
     }
 
 
-def _policy(state: OrgState, policy_id: str, **detail: Any) -> Json | None:
+def _policy(state: OrgState, policy_id: str, **detail: object) -> Json | None:
     policy = state.policies.get(policy_id)
     if policy is None:
         return None
@@ -133,22 +132,22 @@ def _all(*targets: Json | None) -> list[Json] | None:
     return [t for t in targets if t is not None]
 
 
-def _body_id(body: Any) -> str:
+def _body_id(body: object) -> str:
     return str(body.get("id", "")) if isinstance(body, dict) else ""
 
 
-def _policy_targets(state: OrgState, args: Mapping[str, str], body: Any) -> list[Json] | None:
+def _policy_targets(state: OrgState, args: Mapping[str, str], body: object) -> list[Json] | None:
     return _all(_policy(state, args.get("policy_id") or _body_id(body)))
 
 
-def _rule_targets(state: OrgState, args: Mapping[str, str], body: Any) -> list[Json] | None:
+def _rule_targets(state: OrgState, args: Mapping[str, str], body: object) -> list[Json] | None:
     # Okta lists the policy of a policy.rule event among its targets (System Log query guide)
     policy_id = args["policy_id"]
     rule = _rule(state, policy_id, args.get("rule_id") or _body_id(body))
     return _all(rule, _policy(state, policy_id))
 
 
-def _assignment_targets(state: OrgState, args: Mapping[str, str], _: Any) -> list[Json] | None:
+def _assignment_targets(state: OrgState, args: Mapping[str, str], _: object) -> list[Json] | None:
     # policy.mapping.create: "isPreviousPolicy ... denotes whether it was the previous or new
     # policy being mapped" (event type catalogue)
     app_id, policy_id = args["app_id"], args["policy_id"]
@@ -161,7 +160,7 @@ def _assignment_targets(state: OrgState, args: Mapping[str, str], _: Any) -> lis
     return _all(_policy(state, policy_id, isPreviousPolicy=False), old, _app(state, app_id))
 
 
-def _unmapping_targets(state: OrgState, args: Mapping[str, str], _: Any) -> list[Json] | None:
+def _unmapping_targets(state: OrgState, args: Mapping[str, str], _: object) -> list[Json] | None:
     # DELETE .../mappings/{id}: the app falls back to the default policy; logged as that
     # mapping (the catalogue has no policy.mapping.delete)
     policy_id, mapping_id = args["policy_id"], args["mapping_id"]
@@ -183,12 +182,12 @@ def _unmapping_targets(state: OrgState, args: Mapping[str, str], _: Any) -> list
     )
 
 
-def _brand_targets(state: OrgState, args: Mapping[str, str], body: Any) -> list[Json] | None:
+def _brand_targets(state: OrgState, args: Mapping[str, str], body: object) -> list[Json] | None:
     return _all(_brand(state, args.get("brand_id") or _body_id(body)))
 
 
 def _page_targets(kind: str) -> Targets:
-    def targets(state: OrgState, args: Mapping[str, str], _: Any) -> list[Json] | None:
+    def targets(state: OrgState, args: Mapping[str, str], _: object) -> list[Json] | None:
         # a sign-in page has no id of its own: its brand is the target that carries one
         brand = _brand(state, args["brand_id"])
         return _all(brand, _target(kind, "SignInPage", kind, f"Sign-in page ({kind})"))
@@ -196,7 +195,7 @@ def _page_targets(kind: str) -> Targets:
     return targets
 
 
-def _session_targets(state: OrgState, args: Mapping[str, str], _: Any) -> list[Json] | None:
+def _session_targets(state: OrgState, args: Mapping[str, str], _: object) -> list[Json] | None:
     user = state.users.get(args["user_id"])  # the route takes an id only, as Okta's does
     return _all(_user(user) if user is not None else None)
 
@@ -428,23 +427,19 @@ def _parse_time(ctx: Ctx, name: str) -> float | None:
 
 
 def _limit(ctx: Ctx) -> int:
-    raw = ctx.arg("limit")
-    if raw is None or raw == "":
+    value = limit_arg(ctx)
+    if value is None:
         return LOGS_PAGE_DEFAULT
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise validation("limit", "The limit must be an integer.") from exc
     if value < 0:
         raise validation("limit", "The limit must be an integer between 0 and 1000.")
     return min(value, LOGS_PAGE_MAX)
 
 
-def _resolve(obj: Any, path: list[str]) -> list[Any]:
+def _resolve(obj: object, path: list[str]) -> list[object]:
     """Every value at ``path``; lists (``target``) fan out, so any element may match."""
     values = [obj]
     for part in path:
-        nxt: list[Any] = []
+        nxt: list[object] = []
         for value in values:
             items = value if isinstance(value, list) else [value]
             nxt += [i[part] for i in items if isinstance(i, dict) and i.get(part) is not None]
@@ -452,7 +447,7 @@ def _resolve(obj: Any, path: list[str]) -> list[Any]:
     return [v for value in values for v in (value if isinstance(value, list) else [value])]
 
 
-def _match(have: Any, op: str, want: str) -> bool:
+def _match(have: object, op: str, want: str) -> bool:
     text = str(have).lower()
     if op == "eq":
         return text == want
@@ -518,7 +513,7 @@ def _compile_filter(text: str) -> Callable[[Json], bool]:
 _WORD_SPLIT = re.compile(r"\s+")
 
 
-def _words(value: Any, out: set[str]) -> None:
+def _words(value: object, out: set[str]) -> None:
     if isinstance(value, dict):
         for v in value.values():
             _words(v, out)

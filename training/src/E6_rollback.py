@@ -13,12 +13,13 @@
 # and why; ask for a hint when you are stuck (the first one only nudges).
 
 # %%
+from IPython.display import display
+
 from kmsi_lib import training
 from kmsi_lib.training import console  # noqa: F401 - the Admin Console steps, if you need one
 from kmsi_lib.training.widgets import buttons
 
-EXERCISE = "E6"
-print(training.exercise(EXERCISE).task)
+EXERCISE = "E6"  # the task is above; the set-up below says it again
 
 # %% [markdown]
 # ## Set up this exercise
@@ -62,17 +63,11 @@ training.check(EXERCISE)
 print(training.hint(EXERCISE))
 
 # %% [markdown]
-# ## Buttons
+# ## Buttons and your progress
 #
 # The same as buttons: **Check my work**, **Hint**, and **Reset this exercise** (the
-# facilitator's reset when this workspace has one, else the exercise's set-up again).
-
-
-# %%
-buttons(EXERCISE)
-
-# %% [markdown]
-# ## Your progress
+# facilitator's reset when this workspace has one, else the exercise's set-up again); below
+# them, every exercise's progress as it stands when this cell runs.
 
 # %%
-training.progress()
+display(buttons(EXERCISE), training.progress())
