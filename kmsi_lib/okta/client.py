@@ -101,7 +101,7 @@ class OktaClient:
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         max_api_capacity: float = 0.5,
-        max_concurrency: int = 8,
+        max_concurrency: int = 64,
         journal: Journal | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
         credentials: Credentials | None = None,
@@ -233,8 +233,10 @@ class OktaClient:
             # error's ``.request.headers`` hold the Authorization header.
             fatal = False
             try:
-                with self.governor.slot(key):
+                with self.governor.slot(key) as ticket:
                     response = self._http.send(request)
+                    # Counted while still in flight: a new window then holds it exactly once.
+                    ticket.done(response.headers)
             except _NOT_SENT as exc:
                 self.journal.record_failure(request, exc)
                 fatal = "CERTIFICATE_VERIFY_FAILED" in str(exc)
@@ -287,7 +289,6 @@ class OktaClient:
                 fatal = True
                 delay = 0.0
             else:
-                self.governor.observe(key, response.headers)
                 if response.is_success:
                     return response
                 status = response.status_code

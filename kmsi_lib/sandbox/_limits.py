@@ -28,7 +28,13 @@ class Verdict:
 
 
 class RateLimiter:
-    """Counts requests per bucket in fixed windows that start at the bucket's first request."""
+    """Counts requests per bucket in fixed windows that start at the bucket's first request.
+
+    A window starts at the whole second of that request, so that it ends exactly
+    at the ``X-Rate-Limit-Reset`` it reports (an epoch second): a client that waits
+    for the reset, as Okta asks, finds the new window open, and one that sends
+    earlier is still counted in the old one.
+    """
 
     def __init__(self, limits: dict[str, tuple[int, float]]) -> None:
         self._lock = threading.Lock()
@@ -59,7 +65,7 @@ class RateLimiter:
         with self._lock:
             w = self._windows[bucket]
             if now >= w.started + w.window_s:
-                w.started = now
+                w.started = math.floor(now)
                 w.used = 0
             w.used += 1
             allowed = w.used <= w.limit
@@ -70,7 +76,7 @@ class RateLimiter:
         with self._lock:
             w = self._windows[bucket]
             if now >= w.started + w.window_s:
-                return Verdict(True, w.limit, w.limit, math.ceil(now + w.window_s))
+                return Verdict(True, w.limit, w.limit, math.ceil(math.floor(now) + w.window_s))
             return Verdict(True, w.limit, max(0, w.limit - w.used), w.reset_at())
 
 
