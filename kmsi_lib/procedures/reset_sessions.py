@@ -21,7 +21,7 @@ records no before-state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -260,7 +260,8 @@ def _lookup_members(c: OktaClient, a: JsonMap) -> JsonValue:
     if not isinstance(group_id, str):
         raise ParameterError("group_id", f"expected a group id, got {group_id!r}")
     members = [_identity(u) for u in groups_api.list_group_members(c, group_id)]
-    return sorted((m for m in members if m is not None), key=lambda m: str(m["id"]))
+    found = sorted((m for m in members if m is not None), key=lambda m: str(m["id"]))
+    return list[JsonValue](found)
 
 
 register_lookup("users", _lookup_users)

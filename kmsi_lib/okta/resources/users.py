@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
-
-from kmsi_lib.jsontypes import JsonMap, dig, text
+from typing import TYPE_CHECKING
 
 from kmsi_lib.errors import NotFoundError, ParameterError
+from kmsi_lib.jsontypes import JsonMap, JsonObject, dig, text
 from kmsi_lib.okta.resources._util import as_dict, seg
 
 if TYPE_CHECKING:
@@ -34,7 +33,7 @@ SEARCH_MAX_TERMS = 100
 SEARCH_MAX_CHARS = 2500
 
 
-def get_user(c: OktaClient, id_or_login: str) -> dict[str, Any]:
+def get_user(c: OktaClient, id_or_login: str) -> JsonObject:
     """A user by id or login (the login is percent-encoded into the path).
 
     Okta cannot look up a login containing ``/`` by path; use the id then.
@@ -47,7 +46,7 @@ def get_user(c: OktaClient, id_or_login: str) -> dict[str, Any]:
     return as_dict(c.get_json(f"{BASE}/{seg(id_or_login)}"), "a user")
 
 
-def find_user(c: OktaClient, id_or_login: str) -> dict[str, Any] | None:
+def find_user(c: OktaClient, id_or_login: str) -> JsonObject | None:
     """Like :func:`get_user`, but None when there is no such user."""
     try:
         return get_user(c, id_or_login)
@@ -55,7 +54,7 @@ def find_user(c: OktaClient, id_or_login: str) -> dict[str, Any] | None:
         return None
 
 
-def search_users(c: OktaClient, expr: str) -> Iterator[dict[str, Any]]:
+def search_users(c: OktaClient, expr: str) -> Iterator[JsonObject]:
     """Users matching a ``search`` expression, e.g. ``profile.department eq "Sales"`` (lazy)."""
     return c.paginate(BASE, {"search": expr})
 
@@ -70,7 +69,9 @@ def _quoted(value: str) -> str:
 
 
 def _term(entry: str) -> str:
-    return f"id eq {_quoted(entry)}" if looks_like_id(entry) else f"profile.login eq {_quoted(entry)}"
+    return (
+        f"id eq {_quoted(entry)}" if looks_like_id(entry) else f"profile.login eq {_quoted(entry)}"
+    )
 
 
 def identity_search(entries: Iterable[str]) -> list[tuple[list[str], str]]:
@@ -112,11 +113,11 @@ def match_entries(entries: Iterable[str], users: Iterable[JsonMap]) -> dict[str,
             by_login[login.lower()] = user
     found: dict[str, JsonMap] = {}
     for entry in entries:
-        user = by_id.get(entry) if looks_like_id(entry) else None
-        if user is None:
-            user = by_login.get(entry.lower())
-        if user is not None:
-            found[entry] = user
+        match = by_id.get(entry) if looks_like_id(entry) else None
+        if match is None:
+            match = by_login.get(entry.lower())
+        if match is not None:
+            found[entry] = match
     return found
 
 
