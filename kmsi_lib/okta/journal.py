@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import httpx
 
@@ -48,7 +47,7 @@ class JournalEntry:
     error: str | None = None
     rate_limit: dict[str, str] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """The entry as a JSON-serialisable dict."""
         return asdict(self)
 
@@ -123,7 +122,7 @@ class Journal:
         with self._lock:
             self._entries.clear()
 
-    def to_dicts(self) -> list[dict[str, Any]]:
+    def to_dicts(self) -> list[JsonObject]:
         """JSON-serialisable copy of every entry."""
         return [entry.to_dict() for entry in self.entries]
 
