@@ -10,13 +10,23 @@ file (one per line, ``#`` starts a comment) or as the members of a group
   so the next sign-in asks for MFA and shows the KMSI prompt again;
 * ``oauth_tokens`` (default False): also revoke the user's OAuth/OIDC tokens.
 
+Users named by id or login are resolved with as few requests as the API
+allows: one ``search`` (``id eq "..." or profile.login eq "..."``) per batch
+of some sixty entries, the batches concurrently, and a ``GET`` only for an
+entry no search found (a login short name, or a user search does not show
+yet); a group costs its member pages. Apply replays those reads once, then
+sends one ``DELETE`` per user: for 2,000 users named by id, about 2,060
+requests in all (the System Log confirmation aside).
+
 A user that cannot be found stops the plan (with a suggestion when a login
 is close), unless ``skip_unknown_users`` is set: then the plan's warnings,
 shown first, list who was skipped. An empty selection is refused. The revocations run
-concurrently through :func:`kmsi_lib.okta.bulk.run_bulk` (within the client's
-rate-limit governor) with an optional progress callback; each user's outcome
-is recorded. A revocation cannot be undone: the apply result says so and
-records no before-state.
+concurrently through :func:`kmsi_lib.okta.bulk.run_bulk`, as many in flight
+as the client's rate-limit governor allows (enough for its share of the rate
+limit; ``max_workers`` only bounds that further), with an optional progress
+callback; each user's outcome is recorded, and a user Okta no longer knows
+(404) is a failed item that says "not found". A revocation cannot be undone:
+the apply result says so and records no before-state.
 """
 
 from __future__ import annotations
