@@ -10,6 +10,7 @@ sandbox's own accounting (exact times of its rate-limiter hits, and the
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections import Counter
@@ -78,14 +79,14 @@ def test_bulk_revocations_stay_within_the_share_of_the_bucket() -> None:
     assert Counter(e["status"] for e in log) == {204: ITEMS}, "no 429 was ever needed"
 
     budget = int(LIMIT * SHARE)
-    # 1. Windows as the sandbox defines them: a window opens at the first hit after the
-    #    previous one closed and lasts WINDOW_S.
+    # 1. Windows as the sandbox defines them: a window opens at the whole second of the
+    #    first hit after the previous one closed and lasts WINDOW_S.
     per_window: list[int] = []
     window_end = -1.0
     for at, _ in sorted(hits, key=lambda h: h[0]):
         if at >= window_end:
             per_window.append(0)
-            window_end = at + WINDOW_S
+            window_end = math.floor(at) + WINDOW_S
         per_window[-1] += 1
     assert sum(per_window) == ITEMS
     assert max(per_window) <= budget, per_window

@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -106,6 +106,17 @@ def _b64url(data: bytes) -> str:
 
 
 _EC_ALGS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
+
+
+class _TokenErrorFields(TypedDict):
+    """The keyword arguments of an error from the token endpoint."""
+
+    status: int
+    error_code: str | None
+    summary: str
+    request_id: str | None
+    method: str
+    path: str
 
 
 @dataclass(frozen=True)
@@ -284,7 +295,7 @@ class OAuthServiceAppAuth(httpx.Auth):
         """A DPoP proof JWT for one request (RFC 9449)."""
         key = self._dpop_private_key()
         public_jwk = jwt.algorithms.ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
-        claims: dict[str, Any] = {
+        claims: dict[str, str | int] = {
             "htm": method.upper(),
             "htu": _htu(url),
             "iat": int(self._clock()),
@@ -327,7 +338,7 @@ class OAuthServiceAppAuth(httpx.Auth):
         description = _protocol.redact_text(
             str(body.get("error_description") or ""), self.secret_values()
         )
-        common: dict[str, Any] = {
+        common: _TokenErrorFields = {
             "status": response.status_code,
             "error_code": code or None,
             "summary": description,
@@ -378,7 +389,10 @@ class OAuthServiceAppAuth(httpx.Auth):
                 self._token_type = str(payload.get("token_type") or "Bearer")
                 if self._token_type.lower() == "dpop":
                     self.dpop = True
-                lifetime = float(payload.get("expires_in") or 3600)
+                expires = payload.get("expires_in") or 3600
+                if not isinstance(expires, int | float | str):
+                    raise TypeError(f"expires_in is a {type(expires).__name__}, not a number")
+                lifetime = float(expires)
                 self._expires_at = self._clock() + lifetime
                 return token
             body = _protocol.parse_error_body(response.content)

@@ -1,9 +1,11 @@
 """Run many independent API calls concurrently, collecting every outcome.
 
 The pacing is not done here: every call goes through the client, whose
-governor keeps the run within its share of each rate-limit bucket. This
-module only bounds the worker threads and never lets one failed item abort
-the batch.
+governor keeps the run within its share of each rate-limit bucket and
+decides how many requests are in flight (enough to use that share, by
+Little's law). This module only offers enough worker threads for the
+governor to choose from (:data:`DEFAULT_WORKERS` unless the caller bounds them)
+and never lets one failed item abort the batch.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-__all__ = ["BulkItem", "BulkResult", "Progress", "run_bulk", "tqdm_progress"]
+__all__ = ["DEFAULT_WORKERS", "BulkItem", "BulkResult", "Progress", "run_bulk", "tqdm_progress"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: Worker threads when the caller sets no bound: more than any governor permits at once
+#: (the client's default ``max_concurrency``), so the governor, not the pool, sets the pace.
+DEFAULT_WORKERS = 64
 
 #: ``progress(done, total)``, called after each item (from the calling thread).
 Progress = Callable[[int, int], None]
@@ -63,10 +69,14 @@ def run_bulk(
     items: Iterable[T],
     fn: Callable[[T], R],
     *,
-    max_workers: int = 8,
+    max_workers: int | None = None,
     progress: Progress | None = None,
 ) -> BulkResult[T, R]:
-    """Call ``fn(item)`` for every item on ``max_workers`` threads.
+    """Call ``fn(item)`` for every item on at most ``max_workers`` threads.
+
+    ``max_workers`` None (the default) offers :data:`DEFAULT_WORKERS` threads and
+    leaves the number of requests in flight to the client's governor; a number
+    bounds it further (never more threads than items).
 
     Exceptions (``Exception`` subclasses) are caught per item and recorded;
     ``KeyboardInterrupt`` still stops the run (pending items are cancelled).
@@ -87,7 +97,7 @@ def run_bulk(
             return index, BulkItem(item, False, None, exc)
 
     done = 0
-    workers = max(1, max_workers)
+    workers = max(1, min(DEFAULT_WORKERS if max_workers is None else max_workers, total))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kmsi-bulk") as pool:
         futures = [pool.submit(call, i) for i in range(total)]
         try:

@@ -25,20 +25,25 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import urlsplit
 
 import httpx
 
 from kmsi_lib import __version__, errors, secret_shapes
+from kmsi_lib.jsontypes import JsonMap
 from kmsi_lib.okta import protocol as _protocol
 from kmsi_lib.okta.auth import Credentials
 from kmsi_lib.okta.governor import Governor, bucket_key
 from kmsi_lib.okta.journal import Journal
 
 __all__ = ["OktaClient", "OrgInfo", "RetryPolicy"]
+
+#: Query parameters of a request: names to values (a list repeats the name).
+QueryValue = str | int | float | bool | None
+QueryParams = Mapping[str, QueryValue | Sequence[QueryValue]]
 
 DEFAULT_USER_AGENT = f"kmsi-runbooks/{__version__} httpx/{httpx.__version__}"
 
@@ -77,13 +82,28 @@ class OrgInfo:
     pipeline: str
     is_identity_engine: bool
     id: str | None = None
-    raw: Mapping[str, Any] | None = None
+    raw: JsonMap | None = None
 
 
 def _elsewhere(url: str) -> str:
     """The origin of a foreign URL as a message shows it (no user name, password or path)."""
     parts = urlsplit(url)
     return repr(secret_shapes.redact_url(f"{parts.scheme}://{parts.netloc}"))
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keyword options of :class:`OktaClient` that :meth:`OktaClient.from_env` passes on."""
+
+    timeout: float
+    retry: RetryPolicy | None
+    max_api_capacity: float
+    max_concurrency: int
+    journal: Journal | None
+    user_agent: str
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    rand: Callable[[], float]
+    governor: Governor | None
 
 
 class OktaClient:
@@ -101,7 +121,7 @@ class OktaClient:
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         max_api_capacity: float = 0.5,
-        max_concurrency: int = 8,
+        max_concurrency: int = 64,
         journal: Journal | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
         credentials: Credentials | None = None,
@@ -143,7 +163,7 @@ class OktaClient:
         scopes: Iterable[str] = (),
         env: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
-        **options: Any,
+        **options: Unpack[ClientOptions],
     ) -> OktaClient:
         """A client from ``OKTA_*`` variables (see :meth:`Credentials.from_env`)."""
         credentials = Credentials.from_env(env)
@@ -196,8 +216,8 @@ class OktaClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
+        params: QueryParams | None = None,
+        json: object = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
     ) -> httpx.Response:
@@ -233,8 +253,10 @@ class OktaClient:
             # error's ``.request.headers`` hold the Authorization header.
             fatal = False
             try:
-                with self.governor.slot(key):
+                with self.governor.slot(key) as ticket:
                     response = self._http.send(request)
+                    # Counted while still in flight: a new window then holds it exactly once.
+                    ticket.done(response.headers)
             except _NOT_SENT as exc:
                 self.journal.record_failure(request, exc)
                 fatal = "CERTIFICATE_VERIFY_FAILED" in str(exc)
@@ -287,7 +309,6 @@ class OktaClient:
                 fatal = True
                 delay = 0.0
             else:
-                self.governor.observe(key, response.headers)
                 if response.is_success:
                     return response
                 status = response.status_code
@@ -338,13 +359,13 @@ class OktaClient:
             # Okta always sends Date and X-Rate-Limit-Reset; a proxy may not. Back off instead.
             return self._backoff(attempt)
 
-    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+    def get_json(self, path: str, params: QueryParams | None = None) -> Any:
         """GET ``path`` and decode its JSON body (None for an empty body)."""
         response = self.request("GET", path, params=params)
         return response.json() if response.content else None
 
     def paginate(
-        self, path: str, params: Mapping[str, Any] | None = None, *, stop_on_empty: bool = False
+        self, path: str, params: QueryParams | None = None, *, stop_on_empty: bool = False
     ) -> Iterator[Any]:
         """Yield every item of a list endpoint, following ``rel="next"`` verbatim, lazily.
 
@@ -353,7 +374,7 @@ class OktaClient:
         (no ``until``) has one on every page, however many there are.
         """
         url: str | None = path
-        page_params: Mapping[str, Any] | None = params
+        page_params: QueryParams | None = params
         followed: set[str] = set()
         while url is not None:
             response = self.request("GET", url, params=page_params)

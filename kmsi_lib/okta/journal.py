@@ -17,11 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import httpx
 
 from kmsi_lib import secret_shapes
+from kmsi_lib.jsontypes import JsonObject, JsonValue
 from kmsi_lib.okta import protocol as _protocol
 
 __all__ = ["Journal", "JournalEntry"]
@@ -42,12 +42,12 @@ class JournalEntry:
     duration_ms: float | None
     request_id: str | None
     retry_count: int
-    request_body: Any = None
-    response_body: Any = None
+    request_body: JsonValue = None
+    response_body: JsonValue = None
     error: str | None = None
     rate_limit: dict[str, str] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """The entry as a JSON-serialisable dict."""
         return asdict(self)
 
@@ -60,22 +60,29 @@ class JournalEntry:
         return f"{self.method} {self.path} -> {outcome} ({took}){rid}{extra}"
 
 
-def _body(content: bytes, content_type: str, secrets: Iterable[str]) -> Any:
+def _body(content: bytes, content_type: str, secrets: Iterable[str]) -> JsonValue:
     """JSON bodies as redacted JSON, form bodies as a redacted dict, others summarised."""
     if not content:
         return None
     ctype = content_type.split(";")[0].strip().lower()
     if ctype == "application/x-www-form-urlencoded":
-        return _protocol.redact_form(content.decode("utf-8", "replace"), secrets)
+        form: JsonObject = {
+            k: v
+            for k, v in _protocol.redact_form(content.decode("utf-8", "replace"), secrets).items()
+        }
+        return form
     if ctype.endswith("json") or content[:1] in (b"{", b"["):
         try:
-            return secret_shapes.redact_mapping(json.loads(content), secrets)
+            # json.loads is where the bytes become JSON; redaction keeps the shape.
+            redacted: JsonValue = secret_shapes.redact_mapping(json.loads(content), secrets)
         except ValueError:
             pass
+        else:
+            return redacted
     return f"<{len(content)} bytes of {ctype or 'unknown type'}>"
 
 
-def _request_body(request: httpx.Request, secrets: Iterable[str]) -> Any:
+def _request_body(request: httpx.Request, secrets: Iterable[str]) -> JsonValue:
     try:
         content = request.content
     except httpx.RequestNotRead:
@@ -115,7 +122,7 @@ class Journal:
         with self._lock:
             self._entries.clear()
 
-    def to_dicts(self) -> list[dict[str, Any]]:
+    def to_dicts(self) -> list[JsonObject]:
         """JSON-serialisable copy of every entry."""
         return [entry.to_dict() for entry in self.entries]
 
@@ -127,7 +134,7 @@ class Journal:
 
     # -- httpx event hooks ---------------------------------------------------
 
-    def event_hooks(self) -> dict[str, list[Callable[..., Any]]]:
+    def event_hooks(self) -> dict[str, list[Callable[..., object]]]:
         """The hooks to pass as ``httpx.Client(event_hooks=...)``."""
         return {"request": [self._on_request], "response": [self._on_response]}
 

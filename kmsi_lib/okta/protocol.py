@@ -11,13 +11,14 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from typing import TypedDict
+from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
 
 import httpx
 from werkzeug.datastructures import WWWAuthenticate
 
 from kmsi_lib import errors, secret_shapes
+from kmsi_lib.jsontypes import JsonMap, JsonObject, arr, obj, text
 from kmsi_lib.secret_shapes import JWK_PRIVATE_MEMBERS as JWK_PRIVATE_MEMBERS
 from kmsi_lib.secret_shapes import REDACTED as REDACTED
 from kmsi_lib.secret_shapes import SECRET_HEADERS as SECRET_HEADERS
@@ -114,7 +115,7 @@ def same_origin(url: str, org_url: str) -> bool:
     """True when ``url`` points at the same scheme, host and port as ``org_url``."""
     a, b = urlsplit(url), urlsplit(org_url)
 
-    def key(p: Any) -> tuple[str, str, int | None]:
+    def key(p: SplitResult) -> tuple[str, str, int | None]:
         default = {"https": 443, "http": 80}.get(p.scheme)
         return (p.scheme, (p.hostname or "").lower(), p.port or default)
 
@@ -189,7 +190,7 @@ def parse_www_authenticate(value: str | None) -> WWWAuthenticate | None:
 _CAUSE_FIELD_RE = re.compile(r"^\s*([A-Za-z_][\w.\[\]]*)\s*:\s*(.+)$", re.DOTALL)
 
 
-def parse_error_body(body: bytes | str | Any) -> dict[str, Any]:
+def parse_error_body(body: object) -> JsonObject:
     """The Okta error object of ``body`` (bytes, text or already-decoded JSON); {} if none."""
     if isinstance(body, bytes | str):
         if not body:
@@ -198,12 +199,11 @@ def parse_error_body(body: bytes | str | Any) -> dict[str, Any]:
             decoded = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             return {}
-    else:
-        decoded = body
-    return decoded if isinstance(decoded, dict) else {}
+        return obj(decoded)
+    return obj(body)
 
 
-def validation_fields(causes: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+def validation_fields(causes: Iterable[JsonMap]) -> dict[str, str]:
     """Field path -> message from ``errorCauses``.
 
     Okta writes causes as ``"actions.signon.factorLifetime: must be an
@@ -235,10 +235,23 @@ _ERROR_BY_STATUS: dict[int, type[errors.OktaApiError]] = {
 }
 
 
+class _ErrorFields(TypedDict):
+    """The keyword arguments every :class:`errors.OktaApiError` takes from a response."""
+
+    status: int
+    error_code: str | None
+    summary: str
+    causes: list[str]
+    request_id: str | None
+    method: str
+    path: str
+    ambiguous: bool
+
+
 def decode_error(
     status: int,
     headers: HeadersLike,
-    body: bytes | str | Any,
+    body: object,
     *,
     method: str = "",
     path: str = "",
@@ -251,11 +264,10 @@ def decode_error(
     token- or key-like, in case a server or proxy echoes a credential.
     """
     known = tuple(secrets)
-    obj = parse_error_body(body)
-    code = obj.get("errorCode") if isinstance(obj.get("errorCode"), str) else None
-    summary = str(obj.get("errorSummary") or "")
-    raw_causes = obj.get("errorCauses") or []
-    cause_dicts = [c for c in raw_causes if isinstance(c, dict)]
+    error = parse_error_body(body)
+    code = text(error.get("errorCode"))
+    summary = str(error.get("errorSummary") or "")
+    cause_dicts = [c for c in arr(error.get("errorCauses")) if isinstance(c, dict)]
     causes = [str(c.get("errorSummary")) for c in cause_dicts if c.get("errorSummary")]
     challenge = parse_www_authenticate(header_value(headers, "www-authenticate"))
     if not summary and challenge is not None and challenge.error_description:
@@ -264,7 +276,7 @@ def decode_error(
     causes = [redact_text(c, known) for c in causes]
     if not summary and status == 429:
         summary = "API call exceeded rate limit due to too many requests."
-    common: dict[str, Any] = {
+    common: _ErrorFields = {
         "status": status,
         "error_code": code,
         "summary": summary,
@@ -362,7 +374,7 @@ RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
-def is_locked_retryable(status: int, body: bytes | str | Any) -> bool:
+def is_locked_retryable(status: int, body: object) -> bool:
     """423 ``E0000239`` (priorities being reconciled): Okta refused, safe to retry."""
     return status == 423 and parse_error_body(body).get("errorCode") in {"E0000239", None}
 

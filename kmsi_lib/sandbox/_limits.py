@@ -27,8 +27,20 @@ class Verdict:
     reset: int
 
 
+def _window_start(now: float, window_s: float) -> float:
+    """When a window opened by a request at ``now`` starts (see :class:`RateLimiter`)."""
+    return float(math.floor(now)) if float(window_s).is_integer() else now
+
+
 class RateLimiter:
-    """Counts requests per bucket in fixed windows that start at the bucket's first request."""
+    """Counts requests per bucket in fixed windows that start at the bucket's first request.
+
+    A window of whole seconds starts at the whole second of that request, so that
+    it ends exactly at the ``X-Rate-Limit-Reset`` it reports (an epoch second): a
+    client that waits for the reset, as Okta asks, finds the new window open, and
+    one that sends earlier is still counted in the old one. A window of a fraction
+    of a second (tests only) starts at the request itself.
+    """
 
     def __init__(self, limits: dict[str, tuple[int, float]]) -> None:
         self._lock = threading.Lock()
@@ -59,7 +71,7 @@ class RateLimiter:
         with self._lock:
             w = self._windows[bucket]
             if now >= w.started + w.window_s:
-                w.started = now
+                w.started = _window_start(now, w.window_s)
                 w.used = 0
             w.used += 1
             allowed = w.used <= w.limit
@@ -70,7 +82,8 @@ class RateLimiter:
         with self._lock:
             w = self._windows[bucket]
             if now >= w.started + w.window_s:
-                return Verdict(True, w.limit, w.limit, math.ceil(now + w.window_s))
+                start = _window_start(now, w.window_s)
+                return Verdict(True, w.limit, w.limit, math.ceil(start + w.window_s))
             return Verdict(True, w.limit, max(0, w.limit - w.used), w.reset_at())
 
 
