@@ -34,7 +34,7 @@ from kmsi_lib.engine.model import (
 )
 from kmsi_lib.engine.paths import get_path, same_value
 from kmsi_lib.engine.progress import report_write
-from kmsi_lib.engine.reader import check_drift, register_lookup
+from kmsi_lib.engine.reader import Reader, check_drift, register_lookup
 from kmsi_lib.errors import KmsiError, OktaApiError, ParameterError, StalePlanError, TransportError
 from kmsi_lib.okta import protocol as _protocol
 from kmsi_lib.okta.resources import policies
@@ -162,13 +162,16 @@ def refuse_stale(
     client: OktaClient,
     plan: Plan,
     what: str = "the org changed since the plan was made, so nothing was written",
+    *,
+    reader: Reader | None = None,
 ) -> None:
     """Refuse a Classic Engine org, and a plan whose reads no longer match the org.
 
     The :class:`StalePlanError` starts with ``what`` and names each changed object.
+    With ``reader``, what the check read stays in it for the apply's later reads.
     """
     client.require_identity_engine()
-    problems = check_drift(client, plan)
+    problems = check_drift(client, plan, reader)
     if problems:
         raise StalePlanError(f"{what}; make a new plan. Changed: " + "; ".join(problems))
 
@@ -229,9 +232,17 @@ def apply_plan(
     # Okta's own record of who wrote what, noted before the drift check (lost-update detection)
     witness = _conflicts.open_witness(client, [t.id for t in _witness_targets(plan.changes)])
     mark = len(client.journal.entries)
-    refuse_stale(client, plan)
-    recheck_reach(client, plan)
-    orders = _rule_orders(client, _reordered_policies(plan))
+    # the drift check's reads answer the reach re-check and the rule orders (no second read)
+    seen = Reader(client)
+    refuse_stale(client, plan, reader=seen)
+    recheck_reach(client, plan, seen)
+    reordered = _reordered_policies(plan)
+    orders = {
+        pid: _priorities(rules or [])
+        for pid, rules in zip(
+            reordered, seen.fetch_many("rules", [{"policy_id": p} for p in reordered]), strict=True
+        )
+    }
     ids: dict[str, str] = {}
     written: list[tuple[Change, ObjectRef]] = []
     in_flight: tuple[Change, ObjectRef] | None = None  # sent, not yet answered
@@ -351,10 +362,11 @@ def _reordered_policies(plan: Plan) -> list[str]:
 def _rule_orders(client: OktaClient, policy_ids: Sequence[str]) -> dict[str, dict[str, int]]:
     """``{policy_id: {rule_id: priority}}``: Okta shifts other rules when a priority is taken,
     so rollback needs the order of every rule, not only of the rules written."""
-    return {
-        pid: {r["id"]: cast("int", r.get("priority")) for r in policies.list_rules(client, pid)}
-        for pid in policy_ids
-    }
+    return {pid: _priorities(policies.list_rules(client, pid)) for pid in policy_ids}
+
+
+def _priorities(rules: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    return {str(r["id"]): cast("int", r.get("priority")) for r in rules}
 
 
 def _record_before_state(
@@ -364,9 +376,15 @@ def _record_before_state(
     orders: Mapping[str, Mapping[str, int]] | None = None,
 ) -> None:
     result.before_state = []
-    for change, ref in written:
+    answers = [a.result for a in result.applied]
+    for n, (change, ref) in enumerate(written):
         now: dict[str, Any] | None = change.after
-        if change.action in ("create", "update", "delete"):
+        answer = answers[n] if n < len(answers) else None
+        if change.action in ("create", "update") and isinstance(answer, dict) and answer:
+            # Okta answers a PUT or POST with the object as it stored it: that is the read-back
+            # (a write by someone else after ours is the System Log witness's to find)
+            now = copy.deepcopy(answer)
+        elif change.action in ("create", "update", "delete"):
             try:
                 now = get_kind(change.kind).read(client, ref)
             except KmsiError as exc:  # keep what we know; rollback re-reads anyway

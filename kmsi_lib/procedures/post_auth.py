@@ -222,8 +222,9 @@ def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple
                 "post-auth KMSI on the Okta Admin Console lets administrators stay signed in;"
                 " the audit reports it as a risk"
             )
-    for policy_id, labels in by_policy.items():
-        rules = reader.rules(policy_id)
+    for (policy_id, labels), rules in zip(
+        by_policy.items(), reader.rules_of(list(by_policy)), strict=True
+    ):
         found, why = choose_rule(rules, params.rule_name)
         if found is None:
             names = [str(r.get("name")) for r in rules]

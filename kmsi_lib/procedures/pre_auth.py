@@ -283,13 +283,14 @@ def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple
     by_policy: dict[str, list[str]] = {}
     for app in apps:
         by_policy.setdefault(app.policy_id, []).append(app.label)
-    for policy_id, labels in by_policy.items():
+    for (policy_id, labels), app_rules in zip(
+        by_policy.items(), reader.rules_of(list(by_policy)), strict=True
+    ):
         if len(labels) > 1:
             notes.append(
                 f"apps {', '.join(map(repr, labels))} share authentication policy {policy_id};"
                 " it is changed once"
             )
-        app_rules = reader.rules(policy_id)
         found = next((r for r in app_rules if r.get("name") == params.app_rule_name), None)
         app_ref = ObjectRef("rule", found["id"] if found else None, params.app_rule_name, policy_id)
         app_rule = Edit(
