@@ -380,13 +380,15 @@ def _record_before_state(
     for n, (change, ref) in enumerate(written):
         now: dict[str, Any] | None = change.after
         answer = answers[n] if n < len(answers) else None
-        if change.action in ("create", "update") and isinstance(answer, dict) and answer:
-            # Okta answers a PUT or POST with the object as it stored it: that is the read-back
-            # (a write by someone else after ours is the System Log witness's to find)
-            now = copy.deepcopy(answer)
-        elif change.action in ("create", "update", "delete"):
+        if change.action in ("create", "update", "delete"):
             try:
-                now = get_kind(change.kind).read(client, ref)
+                kind = get_kind(change.kind)
+                if change.action != "delete" and kind.answer_is_object and isinstance(answer, dict):
+                    # Okta answers the write with the object as it stored it: that is the
+                    # read-back (a later write by someone else is the System Log witness's)
+                    now = copy.deepcopy(answer)
+                else:
+                    now = kind.read(client, ref)
             except KmsiError as exc:  # keep what we know; rollback re-reads anyway
                 result.notes.append(f"could not read back {ref.label()}: {exc}")
         result.before_state.append(BeforeRecord(ref, change.action, change.before, now))

@@ -27,6 +27,11 @@ class ObjectKind:
     replaced by real ids. Unsupported actions raise NotImplementedError.
     """
 
+    #: Whether the answer to a create or update is the whole object as stored, so that
+    #: apply takes it as the read-back instead of reading the object again. False unless
+    #: the API says so (a sign-in page's PUT answers only part of it).
+    answer_is_object: bool = False
+
     def read(self, client: OktaClient, ref: ObjectRef) -> dict[str, Any] | None:
         raise NotImplementedError
 
@@ -53,6 +58,8 @@ class ObjectKind:
 class PolicyKind(ObjectKind):
     """Policies (``/api/v1/policies``)."""
 
+    answer_is_object = True  # Okta answers a policy's POST and PUT with the stored policy
+
     def read(self, client: OktaClient, ref: ObjectRef) -> dict[str, Any] | None:
         return or_none(lambda: policies.get_policy(client, ref.require_id()))
 
@@ -73,6 +80,8 @@ class PolicyKind(ObjectKind):
 
 class RuleKind(ObjectKind):
     """Policy rules (``/api/v1/policies/{parent_id}/rules``)."""
+
+    answer_is_object = True  # Okta answers a rule's POST and PUT with the stored rule
 
     def read(self, client: OktaClient, ref: ObjectRef) -> dict[str, Any] | None:
         return or_none(lambda: policies.get_rule(client, ref.require_parent_id(), ref.require_id()))
