@@ -42,6 +42,8 @@ from kmsi_lib.engine.apply import (
     check_procedure,
     check_same_org,
     is_local,
+    plan_app_change,
+    plan_checked,
     refuse_stale,
     start_apply,
 )
@@ -283,6 +285,8 @@ __all__ = [
     "read_text_file",
     "recheck_reach",
     "recover_apply_result",
+    "plan_app_change",
+    "plan_checked",
     "refuse_stale",
     "register_kind",
     "register_lookup",

@@ -11,12 +11,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from kmsi_lib.engine import conflicts as _conflicts
 from kmsi_lib.engine.impact import check_acknowledgement
-from kmsi_lib.engine.impact_plan import recheck_reach
+from kmsi_lib.engine.impact_plan import app_plan, recheck_reach
 from kmsi_lib.engine.kinds import ObjectKind, get_kind
 from kmsi_lib.engine.labels import labelled
 from kmsi_lib.engine.model import (
@@ -32,6 +32,7 @@ from kmsi_lib.engine.model import (
     created_placeholder,
     utc_now,
 )
+from kmsi_lib.engine.params import ParamsModel, parse_params
 from kmsi_lib.engine.paths import get_path, same_value
 from kmsi_lib.engine.progress import report_write
 from kmsi_lib.engine.reader import Reader, check_drift, register_lookup
@@ -40,7 +41,11 @@ from kmsi_lib.okta import protocol as _protocol
 from kmsi_lib.okta.resources import policies
 
 if TYPE_CHECKING:
+    from kmsi_lib.engine.model import ManualStep
+    from kmsi_lib.engine.select import ResolvedApp
     from kmsi_lib.okta.client import OktaClient
+
+P = TypeVar("P", bound=ParamsModel)
 
 __all__ = [
     "RULE_ORDER_KIND",
@@ -48,9 +53,58 @@ __all__ = [
     "check_procedure",
     "check_same_org",
     "is_local",
+    "plan_app_change",
+    "plan_checked",
     "refuse_stale",
     "start_apply",
 ]
+
+
+def plan_checked(
+    client: OktaClient,
+    model: type[P],
+    params: P | Mapping[str, object],
+    build: Callable[[OktaClient, P], tuple[Plan, list[Check]]],
+) -> Plan:
+    """A procedure's ``plan()``: check ``params`` against ``model`` (:class:`ParameterError`),
+    refuse a Classic Engine org, then ``build(client, params)``'s plan (reads only)."""
+    checked = parse_params(model, params)
+    client.require_identity_engine()
+    return build(client, checked)[0]
+
+
+def plan_app_change(
+    client: OktaClient,
+    reader: Reader,
+    params: ParamsModel,
+    *,
+    procedure: str,
+    apps: Sequence[ResolvedApp],
+    changes: list[Change],
+    checks: list[Check],
+    notes: list[str],
+    manual_steps: Sequence[ManualStep] = (),
+    named_group_ids: Iterable[str] | None = None,
+    impact: bool = False,
+) -> tuple[Plan, list[Check]]:
+    """The plan and checks of a procedure that changes the authentication policies of
+    chosen apps (:func:`~.impact_plan.app_plan`); with ``impact`` (a plan, not a
+    verification) the plan notes the requests it made and the fewest it needed."""
+    plan = app_plan(
+        client,
+        reader,
+        procedure=procedure,
+        params=params.model_dump(mode="json"),
+        apps=apps,
+        changes=changes,
+        notes=notes,
+        manual_steps=manual_steps,
+        named_group_ids=named_group_ids,
+        impact=impact,
+    )
+    if impact:  # the note is part of what is approved: a new digest
+        plan = replace(plan, notes=[*plan.notes, reader.request_note()], digest="")
+    return plan, checks
 
 
 def _resolve(ref: ObjectRef, ids: Mapping[str, str]) -> ObjectRef:
@@ -230,10 +284,10 @@ def apply_plan(
         return result
 
     # Okta's own record of who wrote what, noted before the drift check (lost-update detection)
+    seen = Reader(client)  # counts the apply's requests from here
     witness = _conflicts.open_witness(client, [t.id for t in _witness_targets(plan.changes)])
     mark = len(client.journal.entries)
     # the drift check's reads answer the reach re-check and the rule orders (no second read)
-    seen = Reader(client)
     refuse_stale(client, plan, reader=seen)
     recheck_reach(client, plan, seen)
     reordered = _reordered_policies(plan)
@@ -321,6 +375,12 @@ def apply_plan(
     if extra_checks is not None:
         checks.extend(extra_checks(client, result))
     result.verification = Verification(checks)
+    writes = sum(1 for c in plan.changes if c.action != "manual")
+    result.notes.append(
+        f"requests made {seen.requests_made()} (minimum"
+        f" {seen.minimum_requests(plan.observations) + writes}: the plan's reads again, then"
+        f" {writes} write(s); the others are the System Log witness and the reach re-check)"
+    )
     result.outcome = "applied"
     result.finished_at = utc_now()
     return result

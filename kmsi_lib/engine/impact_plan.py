@@ -39,7 +39,6 @@ from kmsi_lib.engine.impact import (
 )
 from kmsi_lib.engine.impact_timeline import timeline_data
 from kmsi_lib.errors import KmsiError, StalePlanError
-from kmsi_lib.okta.resources import apps as apps_api
 from kmsi_lib.okta.resources import groups as groups_api
 from kmsi_lib.okta.resources import policies as policies_api
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 __all__ = [
+    "PAGE_MAX",
     "READ_WORKERS",
     "Listing",
     "Lookup",
@@ -45,6 +47,10 @@ __all__ = [
 #: How many reads a plan or an apply's drift check makes at once (the client's governor
 #: still decides how many are really in flight and how fast they go).
 READ_WORKERS = 8
+
+#: The most objects one page of a list endpoint returns (Okta's ``limit`` maximum): what a
+#: listing costs at the least, for :meth:`Reader.minimum_requests`.
+PAGE_MAX = 200
 
 Lookup = Callable[["OktaClient", Mapping[str, Any]], Any]
 """``fn(client, args)`` of :func:`register_lookup`: plain JSON, None when absent."""
@@ -185,9 +191,7 @@ def _pick_apps(found: Sequence[Mapping[str, object]], a: Mapping[str, object]) -
     ids = a["ids"]
     assert isinstance(ids, list), "an apps lookup names its apps"
     by_id = {str(app.get("id")): app for app in found}
-    return {
-        str(i): (app_summary(by_id[str(i)]) if str(i) in by_id else None) for i in ids
-    }
+    return {str(i): (app_summary(by_id[str(i)]) if str(i) in by_id else None) for i in ids}
 
 
 register_lookup("policy", _lookup_policy)
@@ -198,9 +202,7 @@ register_lookup("rules", _lookup_rules)
 #: every policy of a type (one listing, shared by the lookups below and the impact)
 POLICIES = Listing(_policies_named, _list_policies, lambda found, _a: [dict(p) for p in found])
 register_listing_lookup("policies", POLICIES)
-register_listing_lookup(
-    "policies_by_name", Listing(_policies_named, _list_policies, _pick_by_name)
-)
+register_listing_lookup("policies_by_name", Listing(_policies_named, _list_policies, _pick_by_name))
 #: every app (one listing, its pages): many chosen apps read at once
 APPS = Listing(lambda _a: "apps", _list_apps, _pick_apps)
 register_listing_lookup("apps", APPS)
@@ -227,6 +229,43 @@ class Reader:
         self._listings: dict[str, list[dict[str, object]]] = {}
         self._lock = threading.Lock()
         self._listing_locks: dict[str, threading.Lock] = {}
+        self.started = len(client.journal.entries)  # requests the client made before
+
+    # ---- what the reads cost --------------------------------------------------------------
+    def requests_made(self) -> int:
+        """Requests the client has made since this Reader was made (all of them, plain too)."""
+        return len(self.client.journal.entries) - self.started
+
+    def minimum_requests(self, observations: Sequence[Observation] | None = None) -> int:
+        """The fewest requests that read what ``observations`` (default: this Reader's) hold.
+
+        One per lookup; a listing lookup costs its pages at :data:`PAGE_MAX` objects a
+        page; apps read one by one cost no more than the app listing's pages (when this
+        Reader listed the apps).
+        """
+        total = single_apps = 0
+        for obs in self.observations if observations is None else observations:
+            op = str(obs.lookup.get("op"))
+            shared = _LISTINGS.get(op)
+            if op == "app":
+                single_apps += 1
+            elif shared is None:
+                total += 1
+            else:
+                listed = self._listings.get(shared.name(obs.lookup), [])
+                total += max(1, math.ceil(len(listed) / PAGE_MAX))
+        if single_apps and "apps" in self._listings:
+            single_apps = min(
+                single_apps, max(1, math.ceil(len(self._listings["apps"]) / PAGE_MAX))
+            )
+        return total + single_apps
+
+    def request_note(self) -> str:
+        """``requests made N (minimum M)`` for a plan's notes (the evidence shows them)."""
+        return (
+            f"requests made {self.requests_made()} (minimum {self.minimum_requests()}: one per"
+            " object or listing page the plan decides on; the others explain its impact)"
+        )
 
     # ---- the shared answers ----------------------------------------------------------------
     def listing(

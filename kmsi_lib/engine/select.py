@@ -13,7 +13,7 @@ from kmsi_lib.engine import bounds as _bounds
 from kmsi_lib.engine.params import ParamsModel
 from kmsi_lib.engine.reader import Reader, app_summary, or_none, register_lookup
 from kmsi_lib.errors import KmsiError, ParameterError
-from kmsi_lib.okta.resources import apps, groups, policies, users
+from kmsi_lib.okta.resources import apps, groups, users
 
 if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
@@ -134,7 +134,9 @@ def resolve_apps(
                 )
             wanted.append((ids[0], where))
     wanted += [(app_id, f"{field}.ids[{n}]") for n, app_id in enumerate(selection.ids)]
-    for (app_id, where), seen in zip(wanted, _read_apps(reader, [i for i, _ in wanted]), strict=True):
+    for (app_id, where), seen in zip(
+        wanted, _read_apps(reader, [i for i, _ in wanted]), strict=True
+    ):
         if seen is None:
             raise ParameterError(where, f"no app with id {app_id!r} in this org")
         if not seen["accessPolicyId"]:

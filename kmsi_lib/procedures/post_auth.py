@@ -271,25 +271,23 @@ def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple
         if (change := edit.change(note=f"apps: {', '.join(labels)}")) is not None:
             changes.append(change)
 
-    result = engine.app_plan(
+    return engine.plan_app_change(
         client,
         reader,
+        params,
         procedure=NAME,
-        params=params.model_dump(mode="json"),
         apps=apps,
         changes=changes,
+        checks=checks,
         notes=notes,
         named_group_ids=None,
         impact=impact,
     )
-    return result, checks
 
 
 def plan(client: OktaClient, params: Params | dict[str, Any]) -> Plan:
     """Plan the post-auth KMSI configuration; reads only, raises ParameterError early."""
-    checked = engine.parse_params(Params, params)
-    client.require_identity_engine()
-    return _build(client, checked, impact=True)[0]
+    return engine.plan_checked(client, Params, params, lambda c, p: _build(c, p, impact=True))
 
 
 def apply(

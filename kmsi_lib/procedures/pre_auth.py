@@ -325,26 +325,24 @@ def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple
     if not changes and read_sandbox_org_setting(client) is True:
         manual_steps = []
         notes.append(ORG_SETTING_ON_NOTE)
-    result = engine.app_plan(
+    return engine.plan_app_change(
         client,
         reader,
+        params,
         procedure=NAME,
-        params=params.model_dump(mode="json"),
         apps=apps,
         changes=changes,
+        checks=checks,
         notes=notes,
         manual_steps=manual_steps,
         named_group_ids=group_ids,
         impact=impact,
     )
-    return result, checks
 
 
 def plan(client: OktaClient, params: Params | dict[str, Any]) -> Plan:
     """Plan the pre-auth KMSI configuration; reads only, raises ParameterError early."""
-    checked = engine.parse_params(Params, params)
-    client.require_identity_engine()
-    return _build(client, checked, impact=True)[0]
+    return engine.plan_checked(client, Params, params, lambda c, p: _build(c, p, impact=True))
 
 
 def apply(
