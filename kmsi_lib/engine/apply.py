@@ -64,13 +64,15 @@ def plan_checked(
     client: OktaClient,
     model: type[P],
     params: P | Mapping[str, object],
-    build: Callable[[OktaClient, P], tuple[Plan, list[Check]]],
+    build: Callable[[OktaClient, P, Reader], tuple[Plan, list[Check]]],
 ) -> Plan:
     """A procedure's ``plan()``: check ``params`` against ``model`` (:class:`ParameterError`),
-    refuse a Classic Engine org, then ``build(client, params)``'s plan (reads only)."""
+    refuse a Classic Engine org, then ``build(client, params, reader)``'s plan (reads only;
+    the ``reader`` counts every request from the engine check on)."""
     checked = parse_params(model, params)
+    reader = Reader(client)
     client.require_identity_engine()
-    return build(client, checked)[0]
+    return build(client, checked, reader)[0]
 
 
 def plan_app_change(
@@ -376,10 +378,12 @@ def apply_plan(
         checks.extend(extra_checks(client, result))
     result.verification = Verification(checks)
     writes = sum(1 for c in plan.changes if c.action != "manual")
+    least = seen.minimum_requests(plan.observations) + writes + len(orders)
     result.notes.append(
-        f"requests made {seen.requests_made()} (minimum"
-        f" {seen.minimum_requests(plan.observations) + writes}: the plan's reads again, then"
-        f" {writes} write(s); the others are the System Log witness and the reach re-check)"
+        f"requests made {seen.requests_made()} (minimum {least}: the plan's reads again,"
+        f" {writes} write(s)"
+        + (f", the rule order of {len(orders)} policies after them" if orders else "")
+        + "; the others are the System Log witness and the reach re-check)"
     )
     result.outcome = "applied"
     result.finished_at = utc_now()

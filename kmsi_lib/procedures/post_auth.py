@@ -180,8 +180,10 @@ def choose_rule(
     return found, "no active rule kmsi manages in this policy, so its Catch-all Rule"
 
 
-def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple[Plan, list[Check]]:
-    reader = Reader(client)
+def _build(
+    client: OktaClient, params: Params, *, impact: bool = False, reader: Reader | None = None
+) -> tuple[Plan, list[Check]]:
+    reader = reader if reader is not None else Reader(client)
     apps = engine.resolve_apps(reader, params.apps)
     changes: list[Change] = []
     checks: list[Check] = []
@@ -287,7 +289,9 @@ def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple
 
 def plan(client: OktaClient, params: Params | dict[str, Any]) -> Plan:
     """Plan the post-auth KMSI configuration; reads only, raises ParameterError early."""
-    return engine.plan_checked(client, Params, params, lambda c, p: _build(c, p, impact=True))
+    return engine.plan_checked(
+        client, Params, params, lambda c, p, r: _build(c, p, impact=True, reader=r)
+    )
 
 
 def apply(

@@ -201,8 +201,10 @@ def _in_org_order(current: Any, group_ids: list[str]) -> list[str]:
     return list(group_ids)
 
 
-def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple[Plan, list[Check]]:
-    reader = Reader(client)
+def _build(
+    client: OktaClient, params: Params, *, impact: bool = False, reader: Reader | None = None
+) -> tuple[Plan, list[Check]]:
+    reader = reader if reader is not None else Reader(client)
     group_ids = engine.resolve_groups(reader, params.groups)
     apps = engine.resolve_apps(reader, params.apps)
     changes: list[Change] = []
@@ -342,7 +344,9 @@ def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple
 
 def plan(client: OktaClient, params: Params | dict[str, Any]) -> Plan:
     """Plan the pre-auth KMSI configuration; reads only, raises ParameterError early."""
-    return engine.plan_checked(client, Params, params, lambda c, p: _build(c, p, impact=True))
+    return engine.plan_checked(
+        client, Params, params, lambda c, p, r: _build(c, p, impact=True, reader=r)
+    )
 
 
 def apply(
