@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 from urllib.parse import urlsplit
 
 from kmsi_lib.engine import conflicts as _conflicts
@@ -37,6 +37,7 @@ from kmsi_lib.engine.paths import get_path, same_value
 from kmsi_lib.engine.progress import report_write
 from kmsi_lib.engine.reader import Reader, check_drift, register_lookup
 from kmsi_lib.errors import KmsiError, OktaApiError, ParameterError, StalePlanError, TransportError
+from kmsi_lib.jsontypes import JsonMap, JsonObject
 from kmsi_lib.okta import protocol as _protocol
 from kmsi_lib.okta.resources import policies
 
@@ -118,7 +119,7 @@ def _resolve(ref: ObjectRef, ids: Mapping[str, str]) -> ObjectRef:
     )
 
 
-def _create(kind: ObjectKind, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> Any:
+def _create(kind: ObjectKind, client: OktaClient, ref: ObjectRef, body: JsonObject) -> JsonObject:
     try:
         return kind.create(client, ref, copy.deepcopy(body))
     except (OktaApiError, TransportError) as exc:
@@ -131,7 +132,7 @@ def _create(kind: ObjectKind, client: OktaClient, ref: ObjectRef, body: dict[str
         return kind.create(client, ref, copy.deepcopy(body))
 
 
-def _verify_change(change: Change, now: Mapping[str, Any] | None) -> list[Check]:
+def _verify_change(change: Change, now: JsonMap | None) -> list[Check]:
     label = change.ref.label()
     if change.action == "delete":
         return [
@@ -184,7 +185,7 @@ def check_same_org(client: OktaClient, org_url: str, *, field: str = "plan") -> 
 def start_apply(
     client: OktaClient,
     plan: Plan,
-    attestation: Attestation | Mapping[str, Any] | None,
+    attestation: Attestation | JsonMap | None,
     *,
     acknowledge_reach: int | None = None,
 ) -> ApplyResult:
@@ -249,7 +250,7 @@ def apply_plan(
     client: OktaClient,
     plan: Plan,
     *,
-    attestation: Attestation | Mapping[str, Any] | None = None,
+    attestation: Attestation | JsonMap | None = None,
     extra_checks: Callable[[OktaClient, ApplyResult], list[Check]] | None = None,
     acknowledge_reach: int | None = None,
 ) -> ApplyResult:
@@ -295,9 +296,7 @@ def apply_plan(
     reordered = _reordered_policies(plan)
     orders = {
         pid: _priorities(rules or [])
-        for pid, rules in zip(
-            reordered, seen.fetch_many("rules", [{"policy_id": p} for p in reordered]), strict=True
-        )
+        for pid, rules in zip(reordered, seen.fetch_rules(reordered), strict=True)
     }
     ids: dict[str, str] = {}
     written: list[tuple[Change, ObjectRef]] = []
@@ -307,7 +306,7 @@ def apply_plan(
             kind = get_kind(change.kind)
             ref = _resolve(change.ref, ids)
             body = copy.deepcopy(change.after) if change.after is not None else None
-            answer: dict[str, Any] | None
+            answer: JsonObject | None
             if change.action != "manual":
                 report_write("sending", index, change, ref)
                 in_flight = (change, ref)
@@ -429,7 +428,7 @@ def _rule_orders(client: OktaClient, policy_ids: Sequence[str]) -> dict[str, dic
     return {pid: _priorities(policies.list_rules(client, pid)) for pid in policy_ids}
 
 
-def _priorities(rules: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+def _priorities(rules: Iterable[JsonMap]) -> dict[str, int]:
     return {str(r["id"]): cast("int", r.get("priority")) for r in rules}
 
 
@@ -442,7 +441,7 @@ def _record_before_state(
     result.before_state = []
     answers = [a.result for a in result.applied]
     for n, (change, ref) in enumerate(written):
-        now: dict[str, Any] | None = change.after
+        now: JsonObject | None = change.after
         answer = answers[n] if n < len(answers) else None
         if change.action in ("create", "update", "delete"):
             try:
@@ -475,8 +474,9 @@ def _record_before_state(
             )
 
 
-def _lookup_rule_order(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    return _rule_orders(c, [a["policy_id"]])[a["policy_id"]]
+def _lookup_rule_order(c: OktaClient, a: JsonMap) -> object:
+    policy_id = str(a["policy_id"])
+    return _rule_orders(c, [policy_id])[policy_id]
 
 
 # rollback re-reads the rule priorities an apply recorded through this

@@ -230,7 +230,7 @@ def _read(client: OktaClient, changes: Sequence[Change], reader: Reader | None =
 
     shared = reader if reader is not None else Reader(client)
     org = _Org()
-    org.session = shared.fetch("policies", type="OKTA_SIGN_ON")
+    org.session = shared.fetch_objects("policies", type="OKTA_SIGN_ON")
     session_ids = [str(p["id"]) for p in org.session]
     access_ids = list(
         dict.fromkeys(
@@ -241,9 +241,7 @@ def _read(client: OktaClient, changes: Sequence[Change], reader: Reader | None =
         )
     )
     ids = session_ids + access_ids
-    for policy_id, rules in zip(
-        ids, shared.fetch_many("rules", [{"policy_id": i} for i in ids]), strict=True
-    ):
+    for policy_id, rules in zip(ids, shared.fetch_rules(ids), strict=True):
         if rules is None:
             raise KmsiError(f"policy {policy_id} is gone")
         org.rules[policy_id] = rules

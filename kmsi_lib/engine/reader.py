@@ -20,6 +20,7 @@ from kmsi_lib.engine.model import ObjectRef, Observation, Plan
 from kmsi_lib.engine.paths import canonical, diff
 from kmsi_lib.engine.render import show
 from kmsi_lib.errors import KmsiError, NotFoundError
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue, arr, obj
 from kmsi_lib.okta.bulk import run_bulk
 from kmsi_lib.okta.resources import apps, policies
 from kmsi_lib.okta.resources._util import only_match
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 __all__ = [
     "PAGE_MAX",
@@ -52,7 +54,7 @@ READ_WORKERS = 8
 #: listing costs at the least, for :meth:`Reader.minimum_requests`.
 PAGE_MAX = 200
 
-Lookup = Callable[["OktaClient", Mapping[str, Any]], Any]
+Lookup = Callable[["OktaClient", Mapping[str, Any]], object]
 """``fn(client, args)`` of :func:`register_lookup`: plain JSON, None when absent."""
 _LOOKUPS: dict[str, Lookup] = {}
 
@@ -94,10 +96,10 @@ def register_listing_lookup(op: str, listing: Listing) -> None:
     _LOOKUPS[op] = lambda c, a: listing.pick(listing.fetch(c, a), a)
 
 
-def run_lookup(client: OktaClient, lookup: Mapping[str, Any]) -> Any:
+def run_lookup(client: OktaClient, lookup: Mapping[str, object]) -> object:
     """Replay a recorded lookup (``{"op": ..., **args}``)."""
     try:
-        fn = _LOOKUPS[lookup["op"]]
+        fn = _LOOKUPS[str(lookup["op"])]
     except KeyError:
         raise KmsiError(f"unknown lookup {lookup.get('op')!r} in the plan") from None
     return fn(client, lookup)
@@ -107,20 +109,23 @@ def _ident(lookup: Mapping[str, object]) -> str:
     return json.dumps(lookup, sort_keys=True)
 
 
-def bulk_values(items: Sequence[Any], fn: Callable[[Any], Any], *, max_workers: int) -> list[Any]:
+def bulk_values(items: Sequence[T], fn: Callable[[T], R], *, max_workers: int) -> list[R]:
     """``fn`` over ``items`` concurrently (within the client's governor), values in order.
 
     For reads whose every answer is needed: the first item's error is raised.
     """
     if not items:
         return []
-    result = run_bulk(list(items), fn, max_workers=max_workers)
-    out: list[Any] = []
+    values: dict[int, R] = {}  # each thread writes its own key
+
+    def call(index: int) -> None:
+        values[index] = fn(items[index])
+
+    result = run_bulk(range(len(items)), call, max_workers=max_workers)
     for item in result.results:
         if item.error is not None:
             raise item.error
-        out.append(item.value)
-    return out
+    return [values[n] for n in range(len(items))]
 
 
 def or_none(read: Callable[[], T]) -> T | None:
@@ -131,24 +136,24 @@ def or_none(read: Callable[[], T]) -> T | None:
         return None
 
 
-def _lookup_policy(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    return or_none(lambda: policies.get_policy(c, a["id"]))
+def _lookup_policy(c: OktaClient, a: JsonMap) -> object:
+    return or_none(lambda: policies.get_policy(c, str(a["id"])))
 
 
-def _lookup_rule(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    return or_none(lambda: policies.get_rule(c, a["policy_id"], a["id"]))
+def _lookup_rule(c: OktaClient, a: JsonMap) -> object:
+    return or_none(lambda: policies.get_rule(c, str(a["policy_id"]), str(a["id"])))
 
 
-def _lookup_policy_by_name(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    return policies.find_policy_by_name(c, a["type"], a["name"])
+def _lookup_policy_by_name(c: OktaClient, a: JsonMap) -> object:
+    return policies.find_policy_by_name(c, str(a["type"]), str(a["name"]))
 
 
-def _lookup_rule_by_name(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    return policies.find_rule_by_name(c, a["policy_id"], a["name"])
+def _lookup_rule_by_name(c: OktaClient, a: JsonMap) -> object:
+    return policies.find_rule_by_name(c, str(a["policy_id"]), str(a["name"]))
 
 
-def _lookup_rules(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    return or_none(lambda: list(policies.list_rules(c, a["policy_id"])))
+def _lookup_rules(c: OktaClient, a: JsonMap) -> object:
+    return or_none(lambda: list(policies.list_rules(c, str(a["policy_id"]))))
 
 
 def _policies_named(a: Mapping[str, object]) -> str:
@@ -224,7 +229,7 @@ class Reader:
     def __init__(self, client: OktaClient) -> None:
         self.client = client
         self.observations: list[Observation] = []
-        self._seen: dict[str, Any] = {}  # ident -> value, recorded or fetched
+        self._seen: dict[str, object] = {}  # ident -> value, recorded or fetched
         self._recorded: set[str] = set()
         self._listings: dict[str, list[dict[str, object]]] = {}
         self._lock = threading.Lock()
@@ -281,7 +286,7 @@ class Reader:
                 self._listings[name] = fetch(self.client)
             return self._listings[name]
 
-    def _answer(self, lookup: Mapping[str, Any]) -> Any:
+    def _answer(self, lookup: JsonMap) -> object:
         """The lookup's value from Okta (a listing lookup from the shared listing)."""
         shared = _LISTINGS.get(str(lookup.get("op")))
         if shared is None:
@@ -289,7 +294,7 @@ class Reader:
         objects = self.listing(shared.name(lookup), lambda c: shared.fetch(c, lookup))
         return shared.pick(objects, lookup)
 
-    def _values(self, lookups: Sequence[Mapping[str, Any]]) -> list[Any]:
+    def _values(self, lookups: Sequence[JsonMap]) -> list[object]:
         """Every lookup's value (deep copies), those not yet seen read concurrently."""
         idents = [_ident(lookup) for lookup in lookups]
         todo = {i: lookup for i, lookup in zip(idents, lookups, strict=True) if i not in self._seen}
@@ -301,15 +306,25 @@ class Reader:
             self._seen[ident] = copy.deepcopy(value)
         return [copy.deepcopy(self._seen[i]) for i in idents]
 
-    def fetch(self, op: str, **args: Any) -> Any:
+    def fetch(self, op: str, **args: JsonValue) -> object:
         """Lookup ``op``'s value without recording it (a plain read: hints, the impact)."""
         return self._values([{"op": op, **args}])[0]
 
-    def fetch_many(self, op: str, args: Sequence[Mapping[str, Any]]) -> list[Any]:
+    def fetch_many(self, op: str, args: Sequence[JsonMap]) -> list[object]:
         """:meth:`fetch` for many lookups of ``op`` at once, concurrently."""
         return self._values([{"op": op, **a} for a in args])
 
-    def read_many(self, reads: Sequence[tuple[str, str, Mapping[str, Any]]]) -> list[Any]:
+    def fetch_objects(self, op: str, **args: JsonValue) -> list[JsonObject]:
+        """:meth:`fetch` of a lookup whose value is a list of objects (policies)."""
+        return [obj(item) for item in arr(self.fetch(op, **args))]
+
+    def fetch_rules(self, policy_ids: Sequence[str]) -> list[list[JsonObject] | None]:
+        """The rules of each policy (None: the policy is gone), read concurrently, unrecorded
+        (shared with the recorded :meth:`rules` reads)."""
+        values = self.fetch_many("rules", [{"policy_id": pid} for pid in policy_ids])
+        return [None if v is None else [obj(r) for r in arr(v)] for v in values]
+
+    def read_many(self, reads: Sequence[tuple[str, str, JsonMap]]) -> list[object]:
         """Many ``(key, op, args)`` reads at once, concurrently; recorded in the order given."""
         lookups = [{"op": op, **args} for _key, op, args in reads]
         values = self._values(lookups)
@@ -324,16 +339,16 @@ class Reader:
         """Run lookup ``op`` with ``args``, record it under the human ``key``, return its value."""
         return self.read_many([(key, op, args)])[0]
 
-    def replay(self, observations: Sequence[Observation]) -> list[Any]:
+    def replay(self, observations: Sequence[Observation]) -> list[object]:
         """Every observation's lookup again (concurrently), kept as this Reader's answers."""
         return self._values([o.lookup for o in observations])
 
-    def rules_of(self, policy_ids: Sequence[str]) -> list[list[dict[str, Any]]]:
+    def rules_of(self, policy_ids: Sequence[str]) -> list[list[JsonObject]]:
         """:meth:`rules` of many policies, read concurrently."""
         values = self.read_many(
             [(f"rules of policy {pid}", "rules", {"policy_id": pid}) for pid in policy_ids]
         )
-        return [cast("list[dict[str, Any]]", v or []) for v in values]
+        return [[obj(r) for r in arr(v)] for v in values]
 
     def all_apps(self) -> list[dict[str, object]]:
         """Every app of the org, listed once per Reader (not recorded: hints and impact)."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import pydantic
 
@@ -13,6 +13,7 @@ from kmsi_lib.engine import bounds as _bounds
 from kmsi_lib.engine.params import ParamsModel
 from kmsi_lib.engine.reader import Reader, app_summary, or_none, register_lookup
 from kmsi_lib.errors import KmsiError, ParameterError
+from kmsi_lib.jsontypes import JsonMap, obj
 from kmsi_lib.okta.resources import apps, groups, users
 
 if TYPE_CHECKING:
@@ -83,13 +84,13 @@ def suggest(name: str, candidates: Iterable[str]) -> str:
 LIST_FROM = 20
 
 
-def _lookup_app(c: OktaClient, a: Mapping[str, object]) -> object:
+def _lookup_app(c: OktaClient, a: JsonMap) -> object:
     app = or_none(lambda: apps.get_app(c, str(a["id"])))
     return None if app is None else app_summary(app)
 
 
-def _lookup_group_by_name(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    group = groups.find_group_by_name(c, a["name"])
+def _lookup_group_by_name(c: OktaClient, a: JsonMap) -> object:
+    group = groups.find_group_by_name(c, str(a["name"]))
     if group is None:
         return None
     return {"id": group.get("id"), "name": group.get("profile", {}).get("name")}
@@ -168,28 +169,32 @@ def resolve_apps(
     return list(chosen.values())
 
 
-def _read_apps(reader: Reader, app_ids: Sequence[str]) -> list[Mapping[str, object] | None]:
+def _read_apps(reader: Reader, app_ids: Sequence[str]) -> list[JsonMap | None]:
     """Each app's summary (None: no such app), recorded for the drift check: one lookup
     per app for a few, one lookup over the app listing for :data:`LIST_FROM` or more."""
     distinct = list(dict.fromkeys(app_ids))
     if len(distinct) < LIST_FROM:
         values = reader.read_many([(f"app {i}", "app", {"id": i}) for i in distinct])
-        by_id = dict(zip(distinct, values, strict=True))
+        by_id: JsonMap = dict(zip(distinct, values, strict=True))
     else:
         key = f"apps {', '.join(distinct[:3])}, ... ({len(distinct)} apps)"
-        by_id = reader.read(key, "apps", ids=distinct)
-    return [by_id[i] for i in app_ids]
+        by_id = obj(reader.read(key, "apps", ids=distinct))
+    return [_object_or_none(by_id[i]) for i in app_ids]
 
 
-def _read_policies(reader: Reader, names: Sequence[str]) -> list[Mapping[str, object] | None]:
+def _read_policies(reader: Reader, names: Sequence[str]) -> list[JsonMap | None]:
     """Each authentication policy named (None: no such policy), recorded: a lookup per
     name for a few, one over the policy listing for :data:`LIST_FROM` or more."""
     if len(names) < LIST_FROM:
         return [reader.policy_by_name("ACCESS_POLICY", name) for name in names]
     distinct = list(dict.fromkeys(names))
     key = f"authentication policies named {', '.join(map(repr, distinct[:3]))}, ..."
-    by_name = reader.read(key, "policies_by_name", type="ACCESS_POLICY", names=distinct)
-    return [by_name[name] for name in names]
+    by_name = obj(reader.read(key, "policies_by_name", type="ACCESS_POLICY", names=distinct))
+    return [_object_or_none(by_name[name]) for name in names]
+
+
+def _object_or_none(value: object) -> JsonMap | None:
+    return None if value is None else obj(value)
 
 
 def suggest_group(client: OktaClient, name: str) -> str:

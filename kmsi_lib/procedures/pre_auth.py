@@ -24,7 +24,7 @@ Four parts, planned and applied together:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import pydantic
 from pydantic import BeforeValidator
@@ -50,6 +50,7 @@ from kmsi_lib.engine import (
     witness,
 )
 from kmsi_lib.errors import ParameterError
+from kmsi_lib.jsontypes import JsonMap
 
 if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
@@ -194,10 +195,10 @@ class Params(ParamsModel):
     allow_unusual_values: AllowUnusualValues
 
 
-def _in_org_order(current: Any, group_ids: list[str]) -> list[str]:
+def _in_org_order(current: object, group_ids: list[str]) -> list[str]:
     """``group_ids``, in the org's order when it holds the same ids (another order is no change)."""
-    if isinstance(current, list) and sorted(current) == sorted(group_ids):
-        return list(current)
+    if isinstance(current, list) and sorted(map(str, current)) == sorted(group_ids):
+        return [str(g) for g in current]
     return list(group_ids)
 
 
@@ -294,7 +295,9 @@ def _build(
                 " it is changed once"
             )
         found = next((r for r in app_rules if r.get("name") == params.app_rule_name), None)
-        app_ref = ObjectRef("rule", found["id"] if found else None, params.app_rule_name, policy_id)
+        app_ref = ObjectRef(
+            "rule", str(found["id"]) if found else None, params.app_rule_name, policy_id
+        )
         app_rule = Edit(
             app_ref,
             found,
@@ -342,7 +345,7 @@ def _build(
     )
 
 
-def plan(client: OktaClient, params: Params | dict[str, Any]) -> Plan:
+def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
     """Plan the pre-auth KMSI configuration; reads only, raises ParameterError early."""
     return engine.plan_checked(
         client, Params, params, lambda c, p, r: _build(c, p, impact=True, reader=r)
@@ -353,7 +356,7 @@ def apply(
     client: OktaClient,
     plan: Plan,
     *,
-    attestation: Attestation | dict[str, Any] | None = None,
+    attestation: Attestation | JsonMap | None = None,
     acknowledge_reach: int | None = None,
 ) -> ApplyResult:
     """Apply a pre-auth plan; needs an attestation for the Admin Console step (and, against
@@ -372,7 +375,7 @@ def apply(
     return result
 
 
-def verify(client: OktaClient, params: Params | dict[str, Any]) -> Verification:
+def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
     """Check the org against the parameters, field by field (reads only)."""
     checked = engine.parse_params(Params, params)
     checks = _build(client, checked)[1]
