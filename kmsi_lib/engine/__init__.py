@@ -38,12 +38,12 @@ from __future__ import annotations
 
 from kmsi_lib.engine.apply import (
     RULE_ORDER_KIND,
+    AppDraft,
     apply_plan,
     check_procedure,
     check_same_org,
     is_local,
     plan_app_change,
-    plan_checked,
     refuse_stale,
     start_apply,
 )
@@ -200,6 +200,7 @@ __all__ = [
     "AcknowledgeReach",
     "Action",
     "AllowUnusualValues",
+    "AppDraft",
     "AppRule",
     "AppSelection",
     "AppliedChange",
@@ -286,7 +287,6 @@ __all__ = [
     "recheck_reach",
     "recover_apply_result",
     "plan_app_change",
-    "plan_checked",
     "refuse_stale",
     "register_kind",
     "register_lookup",

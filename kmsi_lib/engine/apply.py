@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -54,60 +54,63 @@ __all__ = [
     "check_procedure",
     "check_same_org",
     "is_local",
+    "AppDraft",
     "plan_app_change",
-    "plan_checked",
     "refuse_stale",
     "start_apply",
 ]
 
 
-def plan_checked(
-    client: OktaClient,
-    model: type[P],
-    params: P | Mapping[str, object],
-    build: Callable[[OktaClient, P, Reader], tuple[Plan, list[Check]]],
-) -> Plan:
-    """A procedure's ``plan()``: check ``params`` against ``model`` (:class:`ParameterError`),
-    refuse a Classic Engine org, then ``build(client, params, reader)``'s plan (reads only;
-    the ``reader`` counts every request from the engine check on)."""
-    checked = parse_params(model, params)
-    reader = Reader(client)
-    client.require_identity_engine()
-    return build(client, checked, reader)[0]
+@dataclass
+class AppDraft:
+    """What a procedure that changes chosen apps' authentication policies worked out:
+    the apps, the changes, a check per owned field, notes, manual steps, the named groups."""
+
+    apps: Sequence[ResolvedApp]
+    changes: list[Change]
+    checks: list[Check]
+    notes: list[str]
+    manual_steps: Sequence[ManualStep] = ()
+    named_group_ids: list[str] | None = None
 
 
 def plan_app_change(
     client: OktaClient,
-    reader: Reader,
-    params: ParamsModel,
-    *,
     procedure: str,
-    apps: Sequence[ResolvedApp],
-    changes: list[Change],
-    checks: list[Check],
-    notes: list[str],
-    manual_steps: Sequence[ManualStep] = (),
-    named_group_ids: Iterable[str] | None = None,
-    impact: bool = False,
+    model: type[P],
+    params: P | JsonMap,
+    draft: Callable[[OktaClient, P, Reader], AppDraft],
+    *,
+    impact: bool = True,
 ) -> tuple[Plan, list[Check]]:
-    """The plan and checks of a procedure that changes the authentication policies of
-    chosen apps (:func:`~.impact_plan.app_plan`); with ``impact`` (a plan, not a
-    verification) the plan notes the requests it made and the fewest it needed."""
+    """The plan and checks of a procedure that changes the authentication policies of chosen
+    apps: ``params`` checked against ``model`` (:class:`ParameterError`), then
+    ``draft(client, params, reader)`` made into a plan (:func:`~.impact_plan.app_plan`).
+
+    With ``impact`` (a plan, not a verification) a Classic Engine org is refused first,
+    the plan gets its impact section, and it notes the requests it made (all of them,
+    through ``reader``) and the fewest it needed. Reads only.
+    """
+    checked = parse_params(model, params)
+    reader = Reader(client)
+    if impact:
+        client.require_identity_engine()
+    found = draft(client, checked, reader)
     plan = app_plan(
         client,
         reader,
         procedure=procedure,
-        params=params.model_dump(mode="json"),
-        apps=apps,
-        changes=changes,
-        notes=notes,
-        manual_steps=manual_steps,
-        named_group_ids=named_group_ids,
+        params=checked.model_dump(mode="json"),
+        apps=found.apps,
+        changes=found.changes,
+        notes=found.notes,
+        manual_steps=found.manual_steps,
+        named_group_ids=found.named_group_ids,
         impact=impact,
     )
     if impact:  # the note is part of what is approved: a new digest
         plan = replace(plan, notes=[*plan.notes, reader.request_note()], digest="")
-    return plan, checks
+    return plan, found.checks
 
 
 def _resolve(ref: ObjectRef, ids: Mapping[str, str]) -> ObjectRef:

@@ -180,10 +180,7 @@ def choose_rule(rules: Sequence[JsonMap], rule_name: str | None) -> tuple[JsonMa
     return found, "no active rule kmsi manages in this policy, so its Catch-all Rule"
 
 
-def _build(
-    client: OktaClient, params: Params, *, impact: bool = False, reader: Reader | None = None
-) -> tuple[Plan, list[Check]]:
-    reader = reader if reader is not None else Reader(client)
+def _draft(client: OktaClient, params: Params, reader: Reader) -> engine.AppDraft:
     apps = engine.resolve_apps(reader, params.apps)
     changes: list[Change] = []
     checks: list[Check] = []
@@ -273,25 +270,12 @@ def _build(
         if (change := edit.change(note=f"apps: {', '.join(labels)}")) is not None:
             changes.append(change)
 
-    return engine.plan_app_change(
-        client,
-        reader,
-        params,
-        procedure=NAME,
-        apps=apps,
-        changes=changes,
-        checks=checks,
-        notes=notes,
-        named_group_ids=None,
-        impact=impact,
-    )
+    return engine.AppDraft(apps, changes, checks, notes)
 
 
 def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
     """Plan the post-auth KMSI configuration; reads only, raises ParameterError early."""
-    return engine.plan_checked(
-        client, Params, params, lambda c, p, r: _build(c, p, impact=True, reader=r)
-    )
+    return engine.plan_app_change(client, NAME, Params, params, _draft)[0]
 
 
 def apply(
@@ -310,5 +294,6 @@ def apply(
 
 def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
     """Check the org against the parameters, field by field (reads only)."""
-    checked = engine.parse_params(Params, params)
-    return Verification(_build(client, checked)[1])
+    return Verification(
+        engine.plan_app_change(client, NAME, Params, params, _draft, impact=False)[1]
+    )

@@ -202,10 +202,7 @@ def _in_org_order(current: object, group_ids: list[str]) -> list[str]:
     return list(group_ids)
 
 
-def _build(
-    client: OktaClient, params: Params, *, impact: bool = False, reader: Reader | None = None
-) -> tuple[Plan, list[Check]]:
-    reader = reader if reader is not None else Reader(client)
+def _draft(client: OktaClient, params: Params, reader: Reader) -> engine.AppDraft:
     group_ids = engine.resolve_groups(reader, params.groups)
     apps = engine.resolve_apps(reader, params.apps)
     changes: list[Change] = []
@@ -330,26 +327,12 @@ def _build(
     if not changes and read_sandbox_org_setting(client) is True:
         manual_steps = []
         notes.append(ORG_SETTING_ON_NOTE)
-    return engine.plan_app_change(
-        client,
-        reader,
-        params,
-        procedure=NAME,
-        apps=apps,
-        changes=changes,
-        checks=checks,
-        notes=notes,
-        manual_steps=manual_steps,
-        named_group_ids=group_ids,
-        impact=impact,
-    )
+    return engine.AppDraft(apps, changes, checks, notes, manual_steps, group_ids)
 
 
 def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
     """Plan the pre-auth KMSI configuration; reads only, raises ParameterError early."""
-    return engine.plan_checked(
-        client, Params, params, lambda c, p, r: _build(c, p, impact=True, reader=r)
-    )
+    return engine.plan_app_change(client, NAME, Params, params, _draft)[0]
 
 
 def apply(
@@ -377,8 +360,7 @@ def apply(
 
 def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
     """Check the org against the parameters, field by field (reads only)."""
-    checked = engine.parse_params(Params, params)
-    checks = _build(client, checked)[1]
+    checks = engine.plan_app_change(client, NAME, Params, params, _draft, impact=False)[1]
     setting = org_setting_checks(client)
     return Verification(checks + setting, [] if setting else [ORG_SETTING_NOTE])
 
