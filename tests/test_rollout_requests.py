@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from kmsi_lib.engine import PlanImpact, witness
+from kmsi_lib.errors import StalePlanError
 from kmsi_lib.okta.auth import SSWSAuth
 from kmsi_lib.okta.client import OktaClient
 from kmsi_lib.procedures import post_auth, pre_auth
@@ -167,4 +168,25 @@ def test_pre_auth_over_100_apps_reads_each_policys_rules_once_per_plan_and_apply
     least = 2 * _minimum_reads(sb) + len(_writes(applied)) + POLICIES
     assert len(planned) + len(applied) <= 1.2 * least
     _apply(pre_auth, client, pre_auth.plan(client, params), attestation=attestation)
+    assert _writes(_log(sb)) == []
+
+
+def test_an_app_moved_to_another_policy_after_the_plan_makes_the_apply_refuse(
+    rollout: tuple[Sandbox, OktaClient, list[str]],
+) -> None:
+    """Apps read through one listing are checked as strictly as apps read one by one:
+    the drift check names the app whose authentication policy changed, nothing is written."""
+    sb, client, app_ids = rollout
+    plan = post_auth.plan(client, _params(app_ids))
+    other = next(c.ref.parent_id for c in plan.changes if c.ref.parent_id)
+    moved = next(
+        a
+        for a in app_ids
+        if client.get_json(f"/api/v1/apps/{a}")["_links"]["accessPolicy"]
+        and other not in client.get_json(f"/api/v1/apps/{a}")["_links"]["accessPolicy"]["href"]
+    )
+    client.request("PUT", f"/api/v1/apps/{moved}/policies/{other}")
+    _log(sb)
+    with pytest.raises(StalePlanError, match=f"{moved}.accessPolicyId was"):
+        _apply(post_auth, client, plan)
     assert _writes(_log(sb)) == []
