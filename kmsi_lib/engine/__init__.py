@@ -38,10 +38,12 @@ from __future__ import annotations
 
 from kmsi_lib.engine.apply import (
     RULE_ORDER_KIND,
+    AppDraft,
     apply_plan,
     check_procedure,
     check_same_org,
     is_local,
+    plan_app_change,
     refuse_stale,
     start_apply,
 )
@@ -198,6 +200,7 @@ __all__ = [
     "AcknowledgeReach",
     "Action",
     "AllowUnusualValues",
+    "AppDraft",
     "AppRule",
     "AppSelection",
     "AppliedChange",
@@ -283,6 +286,7 @@ __all__ = [
     "read_text_file",
     "recheck_reach",
     "recover_apply_result",
+    "plan_app_change",
     "refuse_stale",
     "register_kind",
     "register_lookup",

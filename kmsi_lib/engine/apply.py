@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TypeVar, cast
 from urllib.parse import urlsplit
 
 from kmsi_lib.engine import conflicts as _conflicts
 from kmsi_lib.engine.impact import check_acknowledgement
-from kmsi_lib.engine.impact_plan import recheck_reach
+from kmsi_lib.engine.impact_plan import app_plan, recheck_reach
 from kmsi_lib.engine.kinds import ObjectKind, get_kind
 from kmsi_lib.engine.labels import labelled
 from kmsi_lib.engine.model import (
@@ -32,15 +32,21 @@ from kmsi_lib.engine.model import (
     created_placeholder,
     utc_now,
 )
+from kmsi_lib.engine.params import ParamsModel, parse_params
 from kmsi_lib.engine.paths import get_path, same_value
 from kmsi_lib.engine.progress import report_write
-from kmsi_lib.engine.reader import check_drift, register_lookup
+from kmsi_lib.engine.reader import Reader, check_drift, register_lookup
 from kmsi_lib.errors import KmsiError, OktaApiError, ParameterError, StalePlanError, TransportError
+from kmsi_lib.jsontypes import JsonMap, JsonObject
 from kmsi_lib.okta import protocol as _protocol
 from kmsi_lib.okta.resources import policies
 
 if TYPE_CHECKING:
+    from kmsi_lib.engine.model import ManualStep
+    from kmsi_lib.engine.select import ResolvedApp
     from kmsi_lib.okta.client import OktaClient
+
+P = TypeVar("P", bound=ParamsModel)
 
 __all__ = [
     "RULE_ORDER_KIND",
@@ -48,9 +54,63 @@ __all__ = [
     "check_procedure",
     "check_same_org",
     "is_local",
+    "AppDraft",
+    "plan_app_change",
     "refuse_stale",
     "start_apply",
 ]
+
+
+@dataclass
+class AppDraft:
+    """What a procedure that changes chosen apps' authentication policies worked out:
+    the apps, the changes, a check per owned field, notes, manual steps, the named groups."""
+
+    apps: Sequence[ResolvedApp]
+    changes: list[Change]
+    checks: list[Check]
+    notes: list[str]
+    manual_steps: Sequence[ManualStep] = ()
+    named_group_ids: list[str] | None = None
+
+
+def plan_app_change(
+    client: OktaClient,
+    procedure: str,
+    model: type[P],
+    params: P | JsonMap,
+    draft: Callable[[OktaClient, P, Reader], AppDraft],
+    *,
+    impact: bool = True,
+) -> tuple[Plan, list[Check]]:
+    """The plan and checks of a procedure that changes the authentication policies of chosen
+    apps: ``params`` checked against ``model`` (:class:`ParameterError`), then
+    ``draft(client, params, reader)`` made into a plan (:func:`~.impact_plan.app_plan`).
+
+    With ``impact`` (a plan, not a verification) a Classic Engine org is refused first,
+    the plan gets its impact section, and it notes the requests it made (all of them,
+    through ``reader``) and the fewest it needed. Reads only.
+    """
+    checked = parse_params(model, params)
+    reader = Reader(client)
+    if impact:
+        client.require_identity_engine()
+    found = draft(client, checked, reader)
+    plan = app_plan(
+        client,
+        reader,
+        procedure=procedure,
+        params=checked.model_dump(mode="json"),
+        apps=found.apps,
+        changes=found.changes,
+        notes=found.notes,
+        manual_steps=found.manual_steps,
+        named_group_ids=found.named_group_ids,
+        impact=impact,
+    )
+    if impact:  # the note is part of what is approved: a new digest
+        plan = replace(plan, notes=[*plan.notes, reader.request_note()], digest="")
+    return plan, found.checks
 
 
 def _resolve(ref: ObjectRef, ids: Mapping[str, str]) -> ObjectRef:
@@ -62,7 +122,7 @@ def _resolve(ref: ObjectRef, ids: Mapping[str, str]) -> ObjectRef:
     )
 
 
-def _create(kind: ObjectKind, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> Any:
+def _create(kind: ObjectKind, client: OktaClient, ref: ObjectRef, body: JsonObject) -> JsonObject:
     try:
         return kind.create(client, ref, copy.deepcopy(body))
     except (OktaApiError, TransportError) as exc:
@@ -75,7 +135,7 @@ def _create(kind: ObjectKind, client: OktaClient, ref: ObjectRef, body: dict[str
         return kind.create(client, ref, copy.deepcopy(body))
 
 
-def _verify_change(change: Change, now: Mapping[str, Any] | None) -> list[Check]:
+def _verify_change(change: Change, now: JsonMap | None) -> list[Check]:
     label = change.ref.label()
     if change.action == "delete":
         return [
@@ -128,7 +188,7 @@ def check_same_org(client: OktaClient, org_url: str, *, field: str = "plan") -> 
 def start_apply(
     client: OktaClient,
     plan: Plan,
-    attestation: Attestation | Mapping[str, Any] | None,
+    attestation: Attestation | JsonMap | None,
     *,
     acknowledge_reach: int | None = None,
 ) -> ApplyResult:
@@ -162,13 +222,16 @@ def refuse_stale(
     client: OktaClient,
     plan: Plan,
     what: str = "the org changed since the plan was made, so nothing was written",
+    *,
+    reader: Reader | None = None,
 ) -> None:
     """Refuse a Classic Engine org, and a plan whose reads no longer match the org.
 
     The :class:`StalePlanError` starts with ``what`` and names each changed object.
+    With ``reader``, what the check read stays in it for the apply's later reads.
     """
     client.require_identity_engine()
-    problems = check_drift(client, plan)
+    problems = check_drift(client, plan, reader)
     if problems:
         raise StalePlanError(f"{what}; make a new plan. Changed: " + "; ".join(problems))
 
@@ -190,7 +253,7 @@ def apply_plan(
     client: OktaClient,
     plan: Plan,
     *,
-    attestation: Attestation | Mapping[str, Any] | None = None,
+    attestation: Attestation | JsonMap | None = None,
     extra_checks: Callable[[OktaClient, ApplyResult], list[Check]] | None = None,
     acknowledge_reach: int | None = None,
 ) -> ApplyResult:
@@ -227,11 +290,17 @@ def apply_plan(
         return result
 
     # Okta's own record of who wrote what, noted before the drift check (lost-update detection)
+    seen = Reader(client)  # counts the apply's requests from here
     witness = _conflicts.open_witness(client, [t.id for t in _witness_targets(plan.changes)])
     mark = len(client.journal.entries)
-    refuse_stale(client, plan)
-    recheck_reach(client, plan)
-    orders = _rule_orders(client, _reordered_policies(plan))
+    # the drift check's reads answer the reach re-check and the rule orders (no second read)
+    refuse_stale(client, plan, reader=seen)
+    recheck_reach(client, plan, seen)
+    reordered = _reordered_policies(plan)
+    orders = {
+        pid: _priorities(rules or [])
+        for pid, rules in zip(reordered, seen.fetch_rules(reordered), strict=True)
+    }
     ids: dict[str, str] = {}
     written: list[tuple[Change, ObjectRef]] = []
     in_flight: tuple[Change, ObjectRef] | None = None  # sent, not yet answered
@@ -240,7 +309,7 @@ def apply_plan(
             kind = get_kind(change.kind)
             ref = _resolve(change.ref, ids)
             body = copy.deepcopy(change.after) if change.after is not None else None
-            answer: dict[str, Any] | None
+            answer: JsonObject | None
             if change.action != "manual":
                 report_write("sending", index, change, ref)
                 in_flight = (change, ref)
@@ -310,6 +379,14 @@ def apply_plan(
     if extra_checks is not None:
         checks.extend(extra_checks(client, result))
     result.verification = Verification(checks)
+    writes = sum(1 for c in plan.changes if c.action != "manual")
+    least = seen.minimum_requests(plan.observations) + writes + len(orders)
+    result.notes.append(
+        f"requests made {seen.requests_made()} (minimum {least}: the plan's reads again,"
+        f" {writes} write(s)"
+        + (f", the rule order of {len(orders)} policies after them" if orders else "")
+        + "; the others are the System Log witness and the reach re-check)"
+    )
     result.outcome = "applied"
     result.finished_at = utc_now()
     return result
@@ -351,10 +428,11 @@ def _reordered_policies(plan: Plan) -> list[str]:
 def _rule_orders(client: OktaClient, policy_ids: Sequence[str]) -> dict[str, dict[str, int]]:
     """``{policy_id: {rule_id: priority}}``: Okta shifts other rules when a priority is taken,
     so rollback needs the order of every rule, not only of the rules written."""
-    return {
-        pid: {r["id"]: cast("int", r.get("priority")) for r in policies.list_rules(client, pid)}
-        for pid in policy_ids
-    }
+    return {pid: _priorities(policies.list_rules(client, pid)) for pid in policy_ids}
+
+
+def _priorities(rules: Iterable[JsonMap]) -> dict[str, int]:
+    return {str(r["id"]): cast("int", r.get("priority")) for r in rules}
 
 
 def _record_before_state(
@@ -364,11 +442,19 @@ def _record_before_state(
     orders: Mapping[str, Mapping[str, int]] | None = None,
 ) -> None:
     result.before_state = []
-    for change, ref in written:
-        now: dict[str, Any] | None = change.after
+    answers = [a.result for a in result.applied]
+    for n, (change, ref) in enumerate(written):
+        now: JsonObject | None = change.after
+        answer = answers[n] if n < len(answers) else None
         if change.action in ("create", "update", "delete"):
             try:
-                now = get_kind(change.kind).read(client, ref)
+                kind = get_kind(change.kind)
+                if change.action != "delete" and kind.answer_is_object and isinstance(answer, dict):
+                    # Okta answers the write with the object as it stored it: that is the
+                    # read-back (a later write by someone else is the System Log witness's)
+                    now = copy.deepcopy(answer)
+                else:
+                    now = kind.read(client, ref)
             except KmsiError as exc:  # keep what we know; rollback re-reads anyway
                 result.notes.append(f"could not read back {ref.label()}: {exc}")
         result.before_state.append(BeforeRecord(ref, change.action, change.before, now))
@@ -391,8 +477,9 @@ def _record_before_state(
             )
 
 
-def _lookup_rule_order(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    return _rule_orders(c, [a["policy_id"]])[a["policy_id"]]
+def _lookup_rule_order(c: OktaClient, a: JsonMap) -> object:
+    policy_id = str(a["policy_id"])
+    return _rule_orders(c, [policy_id])[policy_id]
 
 
 # rollback re-reads the rule priorities an apply recorded through this

@@ -33,11 +33,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from kmsi_lib.engine.model import Check
 from kmsi_lib.errors import KmsiError
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue, arr, dig, obj
 from kmsi_lib.okta.resources import logs
 
 if TYPE_CHECKING:
@@ -85,58 +86,63 @@ class Witness:
     error: str | None = None
 
 
-def _targets_of(event: Mapping[str, Any]) -> list[str]:
-    return [str(t.get("id")) for t in event.get("target") or [] if isinstance(t, Mapping)]
+def _targets_of(event: JsonMap) -> list[str]:
+    return [str(t.get("id")) for t in arr(event.get("target")) if isinstance(t, Mapping)]
 
 
-def _writes(event: Mapping[str, Any], target: Target) -> bool:
+def _writes(event: JsonMap, target: Target) -> bool:
     ids = _targets_of(event)
     if target.primary_only:
         return bool(ids) and ids[0] == target.id
     return target.id in ids
 
 
-def _request_id(event: Mapping[str, Any]) -> str | None:
+def _request_id(event: JsonMap) -> str | None:
     transaction = event.get("transaction") or {}
     rid = transaction.get("id") if isinstance(transaction, Mapping) else None
     if rid:
         return str(rid)
-    debug = (event.get("debugContext") or {}).get("debugData") or {}
-    return str(debug["requestId"]) if debug.get("requestId") else None
+    found = dig(event, "debugContext", "debugData", "requestId")
+    return str(found) if found else None
 
 
-def _describe(event: Mapping[str, Any]) -> dict[str, Any]:
-    actor = event.get("actor") or {}
+def _describe(event: JsonMap) -> JsonObject:
+    actor = obj(event.get("actor"))
     return {
-        "eventType": event.get("eventType"),
-        "published": event.get("published"),
+        "eventType": _value(event.get("eventType")),
+        "published": _value(event.get("published")),
         "actor": actor.get("alternateId") or actor.get("id"),
         "requestId": _request_id(event),
     }
 
 
-def okta_record(
-    writes: Sequence[JournalEntry], events: Iterable[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
+def _value(value: object) -> JsonValue:
+    """A field of an event as JSON (an event is decoded JSON, so this is the value itself)."""
+    if value is None or isinstance(value, str | int | float | bool | list | dict):
+        return value
+    return str(value)
+
+
+def okta_record(writes: Sequence[JournalEntry], events: Iterable[JsonMap]) -> list[JsonObject]:
     """Pure: each of this run's writes with the System Log events of its request id.
 
     One entry per answered write (``method``, ``path``, ``request_id``), its events
     (type, actor, time, outcome, the first target) and ``matched``: False flags a
     write Okta's own record does not show.
     """
-    by_request: dict[str | None, list[dict[str, Any]]] = {}
+    by_request: dict[str | None, list[JsonValue]] = {}
     for event in events:
         outcome = event.get("outcome") or {}
-        targets = event.get("target") or []
-        first = targets[0] if targets and isinstance(targets[0], Mapping) else {}
+        targets = arr(event.get("target"))
+        first = obj(targets[0]) if targets else {}
         by_request.setdefault(_request_id(event), []).append(
             {
                 **_describe(event),
-                "outcome": outcome.get("result") if isinstance(outcome, Mapping) else None,
+                "outcome": _value(outcome.get("result")) if isinstance(outcome, Mapping) else None,
                 "target": first.get("displayName") or first.get("id"),
             }
         )
-    record = []
+    record: list[JsonObject] = []
     for entry in writes:
         if entry.status is None or entry.status >= 400 or not entry.request_id:
             continue
@@ -155,20 +161,20 @@ def okta_record(
 
 def find_conflicts(
     targets: Sequence[Target],
-    events: Iterable[Mapping[str, Any]],
+    events: Iterable[JsonMap],
     *,
     baseline: set[str],
     own_request_ids: set[str],
     lost_answers: int = 0,
-) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+) -> tuple[dict[str, list[JsonObject]], list[JsonObject]]:
     """Pure: ``({target id: [foreign events]}, [events taken as our lost answers])``.
 
     An event in ``baseline`` happened before the apply; one whose request id is
     ours is our own write; up to ``lost_answers`` others are taken as the writes
     whose answers were lost; the rest are someone else's.
     """
-    foreign: dict[str, list[dict[str, Any]]] = {t.id: [] for t in targets}
-    adopted: list[dict[str, Any]] = []
+    foreign: dict[str, list[JsonObject]] = {t.id: [] for t in targets}
+    adopted: list[JsonObject] = []
     allowance = lost_answers
     for event in events:
         if str(event.get("uuid")) in baseline or _request_id(event) in own_request_ids:
@@ -212,7 +218,7 @@ def close_witness(
     *,
     wait_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
-    record: list[dict[str, Any]] | None = None,
+    record: list[JsonObject] | None = None,
 ) -> tuple[list[Check], list[str]]:
     """Checks (one per written object) that nobody else wrote it during the apply, and notes.
 
@@ -326,7 +332,7 @@ def confirm_writes(
     *,
     wait_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> tuple[list[dict[str, Any]], list[Check]]:
+) -> tuple[list[JsonObject], list[Check]]:
     """Okta's own record of a run's writes to ``target_ids`` since ``since``, and a check.
 
     For applies without the lost-update witness (the session reset): the events of
@@ -357,14 +363,14 @@ def _events_showing(
     *,
     wait_s: float,
     sleep: Callable[[float], None],
-) -> list[dict[str, Any]]:
+) -> list[JsonObject]:
     """The System Log events of ``target_ids`` since ``since`` (a few ids per query), listed
     again with a growing pause until every one of ``request_ids`` shows or ``wait_s``
     has passed (Okta publishes events within seconds). A failed read raises."""
     deadline = time.monotonic() + wait_s
     delay = 0.5
     while True:
-        events: list[dict[str, Any]] = []
+        events: list[JsonObject] = []
         for start in range(0, len(target_ids), CONFIRM_BATCH):
             chunk = target_ids[start : start + CONFIRM_BATCH]
             events += logs.list_log_events(

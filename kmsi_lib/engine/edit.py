@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any
 
 from kmsi_lib.engine.labels import labelled
 from kmsi_lib.engine.model import Change, Check, ObjectRef
 from kmsi_lib.engine.paths import get_path, same_value, set_path, writable
+from kmsi_lib.jsontypes import JsonMap, JsonObject
 
 __all__ = ["Edit"]
 
@@ -26,16 +26,16 @@ class Edit:
     def __init__(
         self,
         ref: ObjectRef,
-        before: Mapping[str, Any] | None,
-        body: Mapping[str, Any] | None = None,
+        before: JsonMap | None,
+        body: JsonMap | None = None,
     ) -> None:
         self.ref = ref
         self.before = dict(before) if before is not None else None
         start = before if before is not None else (body or {})
-        self.after: dict[str, Any] = writable(start)
+        self.after: JsonObject = writable(start)
         self.checks: list[Check] = []
 
-    def set(self, path: str, value: Any) -> None:
+    def set(self, path: str, value: object) -> None:
         """Own ``path``: make it ``value`` unless it already means the same."""
         current = get_path(self.before, path) if self.before is not None else None
         ok = self.before is not None and same_value(path, current, value)
@@ -43,7 +43,7 @@ class Edit:
         if not same_value(path, get_path(self.after, path), value):
             set_path(self.after, path, copy.deepcopy(value))
 
-    def set_assurance(self, path: str, fields: Mapping[str, Any]) -> None:
+    def set_assurance(self, path: str, fields: Mapping[str, object]) -> None:
         """Own an app sign-in rule's verification method at ``path``: ``ASSURANCE`` with ``fields``.
 
         A method of another type (e.g. ``AUTH_METHOD_CHAIN``) has fields

@@ -40,7 +40,6 @@ from kmsi_lib.engine.impact import (
 from kmsi_lib.engine.impact_timeline import timeline_data
 from kmsi_lib.errors import KmsiError, StalePlanError
 from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue, arr, dig, obj
-from kmsi_lib.okta.resources import apps as apps_api
 from kmsi_lib.okta.resources import groups as groups_api
 from kmsi_lib.okta.resources import policies as policies_api
 
@@ -77,6 +76,7 @@ def plan_impact(
     selected_policy_ids: Iterable[str] = (),
     named_group_ids: Iterable[str] | None = None,
     cross_check: bool = True,
+    reader: Reader | None = None,
 ) -> PlanImpact:
     """The impact of ``changes`` on the org behind ``client`` (reads only).
 
@@ -87,11 +87,12 @@ def plan_impact(
     that fails gives an :class:`PlanImpact` whose ``error`` says so: such a plan
     counts as wider than named, so it needs an acknowledgement. ``cross_check``
     asks Okta's policy simulation about a few of the affected cohorts
-    (:data:`CROSSCHECK_SAMPLES`).
+    (:data:`CROSSCHECK_SAMPLES`). ``reader`` shares the plan's (or the drift check's)
+    reads: what it has read already costs no request.
     """
     selected = set(selected_app_ids)
     try:
-        org = _read(client, changes)
+        org = _read(client, changes, reader)
     except KmsiError as exc:
         return PlanImpact(error=f"reading the org failed: {exc}")
     before = _view(org, ())
@@ -225,19 +226,36 @@ def _lines(before: OrgView, after: OrgView, cohort: Cohort, app_id: str) -> tupl
     return tuple(evaluate(before, cohort, app_id).changes_to(evaluate(after, cohort, app_id)))
 
 
-def _read(client: OktaClient, changes: Sequence[Change]) -> _Org:
+def _read(client: OktaClient, changes: Sequence[Change], reader: Reader | None = None) -> _Org:
+    from kmsi_lib.engine.reader import Reader
+
+    shared = reader if reader is not None else Reader(client)
     org = _Org()
-    org.session = policies_api.list_policies(client, "OKTA_SIGN_ON")
-    for policy in org.session:
-        org.rules[str(policy["id"])] = policies_api.list_rules(client, str(policy["id"]))
-    org.apps = list(apps_api.list_apps(client))
-    session_ids = {str(p["id"]) for p in org.session}
-    for n, change in enumerate(changes):
-        policy_id = _policy_of(change, n, changes)
-        if policy_id in session_ids or policy_id in org.access or policy_id.startswith("$"):
-            continue
-        org.access[policy_id] = policies_api.get_policy(client, policy_id)
-        org.rules[policy_id] = policies_api.list_rules(client, policy_id)
+    org.session = shared.fetch_objects("policies", type="OKTA_SIGN_ON")
+    session_ids = [str(p["id"]) for p in org.session]
+    access_ids = list(
+        dict.fromkeys(
+            pid
+            for n, change in enumerate(changes)
+            if (pid := _policy_of(change, n, changes)) not in session_ids
+            and not pid.startswith("$")
+        )
+    )
+    ids = session_ids + access_ids
+    for policy_id, rules in zip(ids, shared.fetch_rules(ids), strict=True):
+        if rules is None:
+            raise KmsiError(f"policy {policy_id} is gone")
+        org.rules[policy_id] = rules
+    org.apps = shared.all_apps()
+    if access_ids:
+        listed = {str(p.get("id")): p for p in shared.all_policies("ACCESS_POLICY")}
+        for policy_id in access_ids:
+            listed_policy = listed.get(policy_id)
+            org.access[policy_id] = (
+                dict(listed_policy)
+                if listed_policy is not None
+                else policies_api.get_policy(client, policy_id)
+            )
     named: set[str] = set()
     for found in [
         *org.session,
@@ -496,7 +514,7 @@ def with_impact(plan: Plan, impact: PlanImpact) -> Plan:
     return dataclasses.replace(plan, warnings=warnings, impact=impact.to_dict(), digest="")
 
 
-def recheck_reach(client: OktaClient, plan: Plan) -> None:
+def recheck_reach(client: OktaClient, plan: Plan, reader: Reader | None = None) -> None:
     """Refuse (:class:`StalePlanError`) when the plan's reach changed since it was made.
 
     The drift check covers what the plan read; the reach also depends on which
@@ -514,6 +532,7 @@ def recheck_reach(client: OktaClient, plan: Plan) -> None:
         selected_app_ids=seen.selected_app_ids,
         named_group_ids=seen.named_group_ids,
         cross_check=False,
+        reader=reader,
     )
     if (now.reached_apps, now.unnamed_people) != (seen.reached_apps, seen.unnamed_people):
         raise StalePlanError(
@@ -565,5 +584,6 @@ def app_plan(
         selected_app_ids=[a.id for a in apps if a.id],
         selected_policy_ids=[a.policy_id for a in apps if not a.id],
         named_group_ids=named_group_ids,
+        reader=reader,
     )
     return with_impact(result, found)

@@ -6,12 +6,12 @@ with :func:`register_kind` (prompt_text's sign-in pages, reset_sessions' users).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kmsi_lib.engine.model import Change, ObjectRef
 from kmsi_lib.engine.reader import or_none, register_lookup
 from kmsi_lib.errors import KmsiError
+from kmsi_lib.jsontypes import JsonMap, JsonObject, text
 from kmsi_lib.okta.resources import policies
 
 if TYPE_CHECKING:
@@ -27,25 +27,28 @@ class ObjectKind:
     replaced by real ids. Unsupported actions raise NotImplementedError.
     """
 
-    def read(self, client: OktaClient, ref: ObjectRef) -> dict[str, Any] | None:
+    #: Whether the answer to a create or update is the whole object as stored, so that
+    #: apply takes it as the read-back instead of reading the object again. False unless
+    #: the API says so (a sign-in page's PUT answers only part of it).
+    answer_is_object: bool = False
+
+    def read(self, client: OktaClient, ref: ObjectRef) -> JsonObject | None:
         raise NotImplementedError
 
-    def find_by_name(
-        self, client: OktaClient, ref: ObjectRef, body: Mapping[str, Any]
-    ) -> dict[str, Any] | None:
+    def find_by_name(self, client: OktaClient, ref: ObjectRef, body: JsonMap) -> JsonObject | None:
         """Find the object a possibly-failed create may have made (ambiguous POST)."""
         raise NotImplementedError
 
-    def create(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, client: OktaClient, ref: ObjectRef, body: JsonObject) -> JsonObject:
         raise NotImplementedError
 
-    def update(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+    def update(self, client: OktaClient, ref: ObjectRef, body: JsonObject) -> JsonObject:
         raise NotImplementedError
 
     def delete(self, client: OktaClient, ref: ObjectRef) -> None:
         raise NotImplementedError
 
-    def perform(self, client: OktaClient, change: Change, ref: ObjectRef) -> dict[str, Any] | None:
+    def perform(self, client: OktaClient, change: Change, ref: ObjectRef) -> JsonObject | None:
         """Actions other than create/update/delete (``assign``, ``revoke``)."""
         raise NotImplementedError(f"{change.action} is not supported for {ref.kind}")
 
@@ -53,18 +56,18 @@ class ObjectKind:
 class PolicyKind(ObjectKind):
     """Policies (``/api/v1/policies``)."""
 
-    def read(self, client: OktaClient, ref: ObjectRef) -> dict[str, Any] | None:
+    answer_is_object = True  # Okta answers a policy's POST and PUT with the stored policy
+
+    def read(self, client: OktaClient, ref: ObjectRef) -> JsonObject | None:
         return or_none(lambda: policies.get_policy(client, ref.require_id()))
 
-    def find_by_name(
-        self, client: OktaClient, ref: ObjectRef, body: Mapping[str, Any]
-    ) -> dict[str, Any] | None:
-        return policies.find_policy_by_name(client, body["type"], body["name"])
+    def find_by_name(self, client: OktaClient, ref: ObjectRef, body: JsonMap) -> JsonObject | None:
+        return policies.find_policy_by_name(client, str(body["type"]), str(body["name"]))
 
-    def create(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, client: OktaClient, ref: ObjectRef, body: JsonObject) -> JsonObject:
         return policies.create_policy(client, body)
 
-    def update(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+    def update(self, client: OktaClient, ref: ObjectRef, body: JsonObject) -> JsonObject:
         return policies.replace_policy(client, ref.require_id(), body)
 
     def delete(self, client: OktaClient, ref: ObjectRef) -> None:
@@ -74,18 +77,18 @@ class PolicyKind(ObjectKind):
 class RuleKind(ObjectKind):
     """Policy rules (``/api/v1/policies/{parent_id}/rules``)."""
 
-    def read(self, client: OktaClient, ref: ObjectRef) -> dict[str, Any] | None:
+    answer_is_object = True  # Okta answers a rule's POST and PUT with the stored rule
+
+    def read(self, client: OktaClient, ref: ObjectRef) -> JsonObject | None:
         return or_none(lambda: policies.get_rule(client, ref.require_parent_id(), ref.require_id()))
 
-    def find_by_name(
-        self, client: OktaClient, ref: ObjectRef, body: Mapping[str, Any]
-    ) -> dict[str, Any] | None:
-        return policies.find_rule_by_name(client, ref.require_parent_id(), body["name"])
+    def find_by_name(self, client: OktaClient, ref: ObjectRef, body: JsonMap) -> JsonObject | None:
+        return policies.find_rule_by_name(client, ref.require_parent_id(), str(body["name"]))
 
-    def create(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, client: OktaClient, ref: ObjectRef, body: JsonObject) -> JsonObject:
         return policies.create_rule(client, ref.require_parent_id(), body)
 
-    def update(self, client: OktaClient, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+    def update(self, client: OktaClient, ref: ObjectRef, body: JsonObject) -> JsonObject:
         return policies.replace_rule(client, ref.require_parent_id(), ref.require_id(), body)
 
     def delete(self, client: OktaClient, ref: ObjectRef) -> None:
@@ -111,9 +114,11 @@ register_kind("policy", PolicyKind())
 register_kind("rule", RuleKind())
 
 
-def _lookup_object(c: OktaClient, a: Mapping[str, Any]) -> Any:
+def _lookup_object(c: OktaClient, a: JsonMap) -> object:
     kind = str(a["kind"])
-    return get_kind(kind).read(c, ObjectRef(kind, a.get("id"), None, a.get("parent_id")))
+    return get_kind(kind).read(
+        c, ObjectRef(kind, text(a.get("id")), None, text(a.get("parent_id")))
+    )
 
 
 # any registered kind, read by ref (rollback re-reads what an apply wrote through this)

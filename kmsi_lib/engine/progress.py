@@ -12,7 +12,6 @@ import contextvars
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
 
 from kmsi_lib.engine.model import (
     AppliedChange,
@@ -23,13 +22,14 @@ from kmsi_lib.engine.model import (
     Plan,
     utc_now,
 )
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue
 
 __all__ = ["WriteListener", "recover_apply_result", "report_write", "watch_writes"]
 
 #: Who hears about each write as it happens (the runbook's ``apply-progress.jsonl``), so
 #: that an apply interrupted mid-way (a cell timeout, Ctrl-C, a dead kernel) still leaves
 #: a record of every write that landed and its before-state.
-WriteListener = Callable[[dict[str, Any]], None]
+WriteListener = Callable[[JsonObject], None]
 _write_listener: contextvars.ContextVar[WriteListener | None] = contextvars.ContextVar(
     "kmsi_write_listener", default=None
 )
@@ -50,12 +50,14 @@ def watch_writes(listener: WriteListener) -> Iterator[None]:
         _write_listener.reset(token)
 
 
-def report_write(event: str, index: int, change: Change, ref: ObjectRef, **extra: Any) -> None:
+def report_write(
+    event: str, index: int, change: Change, ref: ObjectRef, **extra: JsonValue
+) -> None:
     """Tell the listener (if any) about one write; see :func:`watch_writes`."""
     listener = _write_listener.get()
     if listener is None:
         return
-    payload = {
+    payload: JsonObject = {
         "event": event,
         "index": index,
         "action": change.action,
@@ -69,9 +71,7 @@ def report_write(event: str, index: int, change: Change, ref: ObjectRef, **extra
         pass
 
 
-def recover_apply_result(
-    plan: Plan, events: Sequence[Mapping[str, Any]], *, why: str
-) -> ApplyResult:
+def recover_apply_result(plan: Plan, events: Sequence[JsonMap], *, why: str) -> ApplyResult:
     """The failed :class:`ApplyResult` of an apply that stopped mid-way, from its write events.
 
     Every write reported ``landed`` is listed with its before-state (the object the plan
@@ -80,7 +80,7 @@ def recover_apply_result(
     re-reads every object) can undo it too. No request is made.
     """
     result = ApplyResult(plan=plan, outcome="failed", error=why, notes=[why])
-    state: dict[int, Mapping[str, Any]] = {}
+    state: dict[int, JsonMap] = {}
     for event in events:
         index = event.get("index")
         if isinstance(index, int) and 0 <= index < len(plan.changes):
@@ -89,12 +89,9 @@ def recover_apply_result(
             state[index] = event
     for index in sorted(state):
         event, change = state[index], plan.changes[index]
-        ref = (
-            ObjectRef.from_dict(event["ref"])
-            if isinstance(event.get("ref"), Mapping)
-            else change.ref
-        )
-        answer = event.get("answer") if isinstance(event.get("answer"), dict) else None
+        seen_ref, seen_answer = event.get("ref"), event.get("answer")
+        ref = ObjectRef.from_dict(seen_ref) if isinstance(seen_ref, Mapping) else change.ref
+        answer = seen_answer if isinstance(seen_answer, dict) else None
         if event.get("event") == "failed":
             continue
         if event.get("event") == "sending":

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import pydantic
 
 from kmsi_lib.engine import bounds as _bounds
 from kmsi_lib.engine.params import ParamsModel
-from kmsi_lib.engine.reader import Reader, or_none, register_lookup
+from kmsi_lib.engine.reader import Reader, app_summary, or_none, register_lookup
 from kmsi_lib.errors import KmsiError, ParameterError
-from kmsi_lib.okta.resources import apps, groups, policies, users
+from kmsi_lib.jsontypes import JsonMap, obj
+from kmsi_lib.okta.resources import apps, groups, users
 
 if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
@@ -78,20 +79,18 @@ def suggest(name: str, candidates: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _lookup_app(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    app = or_none(lambda: apps.get_app(c, a["id"]))
-    if app is None:
-        return None
-    return {
-        "id": app.get("id"),
-        "label": app.get("label"),
-        "status": app.get("status"),
-        "accessPolicyId": apps.access_policy_id(app),
-    }
+#: From how many apps (chosen by id or label) or policies (by name) a selection is read
+#: with one listing (its pages) instead of a request each.
+LIST_FROM = 20
 
 
-def _lookup_group_by_name(c: OktaClient, a: Mapping[str, Any]) -> Any:
-    group = groups.find_group_by_name(c, a["name"])
+def _lookup_app(c: OktaClient, a: JsonMap) -> object:
+    app = or_none(lambda: apps.get_app(c, str(a["id"])))
+    return None if app is None else app_summary(app)
+
+
+def _lookup_group_by_name(c: OktaClient, a: JsonMap) -> object:
+    group = groups.find_group_by_name(c, str(a["name"]))
     if group is None:
         return None
     return {"id": group.get("id"), "name": group.get("profile", {}).get("name")}
@@ -117,21 +116,12 @@ def resolve_apps(
             field, "choose at least one app (by labels, ids, or authentication policy names)"
         )
     chosen: dict[str, ResolvedApp] = {}
-
-    def add(app_id: str, where: str) -> None:
-        seen = reader.read(f"app {app_id}", "app", id=app_id)
-        if seen is None:
-            raise ParameterError(where, f"no app with id {app_id!r} in this org")
-        if not seen["accessPolicyId"]:
-            raise ParameterError(
-                where, f"app {seen['label']!r} ({app_id}) has no authentication policy"
-            )
-        chosen.setdefault(app_id, ResolvedApp(app_id, seen["label"], seen["accessPolicyId"]))
+    wanted: list[tuple[str, str]] = []  # (app id, where it was named)
 
     if selection.labels:
         by_label: dict[str, list[str]] = {}
-        for app in apps.list_apps(reader.client):
-            by_label.setdefault(app.get("label", ""), []).append(app["id"])
+        for app in reader.all_apps():
+            by_label.setdefault(str(app.get("label", "")), []).append(str(app["id"]))
         for n, label in enumerate(selection.labels):
             where = f"{field}.labels[{n}]"
             ids = by_label.get(label, [])
@@ -143,24 +133,68 @@ def resolve_apps(
                     where,
                     f"{len(ids)} apps are labelled {label!r} ({', '.join(ids)}); choose by id",
                 )
-            add(ids[0], where)
-    for n, app_id in enumerate(selection.ids):
-        add(app_id, f"{field}.ids[{n}]")
-    for n, name in enumerate(selection.policies):
-        where = f"{field}.policies[{n}]"
-        policy = reader.policy_by_name("ACCESS_POLICY", name)
-        if policy is None:
-            names = [p.get("name", "") for p in reader.policies("ACCESS_POLICY")]
+            wanted.append((ids[0], where))
+    wanted += [(app_id, f"{field}.ids[{n}]") for n, app_id in enumerate(selection.ids)]
+    for (app_id, where), seen in zip(
+        wanted, _read_apps(reader, [i for i, _ in wanted]), strict=True
+    ):
+        if seen is None:
+            raise ParameterError(where, f"no app with id {app_id!r} in this org")
+        if not seen["accessPolicyId"]:
             raise ParameterError(
-                where, f"no authentication policy named {name!r}{suggest(name, names)}"
+                where, f"app {seen['label']!r} ({app_id}) has no authentication policy"
             )
-        app_ids = policies.list_policy_app_ids(reader.client, policy["id"])
+        chosen.setdefault(
+            app_id, ResolvedApp(app_id, str(seen["label"]), str(seen["accessPolicyId"]))
+        )
+    names = list(selection.policies)
+    found = _read_policies(reader, names)
+    app_ids_of: dict[str, list[str]] = {}
+    if names:
+        for app in reader.all_apps():
+            app_ids_of.setdefault(apps.access_policy_id(app) or "", []).append(str(app["id"]))
+    for n, (name, policy) in enumerate(zip(names, found, strict=True)):
+        where = f"{field}.policies[{n}]"
+        if policy is None:
+            known = [str(p.get("name", "")) for p in reader.policies("ACCESS_POLICY")]
+            raise ParameterError(
+                where, f"no authentication policy named {name!r}{suggest(name, known)}"
+            )
+        app_ids = app_ids_of.get(str(policy["id"]), [])
         if not app_ids:
             raise ParameterError(where, f"no app uses the authentication policy {name!r}")
         # the policy is what changes: no need to read each of its (maybe many) apps
         label = f"the {len(app_ids)} app(s) using policy {name!r}"
-        chosen.setdefault(f"policy:{policy['id']}", ResolvedApp("", label, policy["id"]))
+        chosen.setdefault(f"policy:{policy['id']}", ResolvedApp("", label, str(policy["id"])))
     return list(chosen.values())
+
+
+def _read_apps(reader: Reader, app_ids: Sequence[str]) -> list[JsonMap | None]:
+    """Each app's summary (None: no such app), recorded for the drift check: one lookup
+    per app for a few, one lookup over the app listing for :data:`LIST_FROM` or more."""
+    distinct = list(dict.fromkeys(app_ids))
+    if len(distinct) < LIST_FROM:
+        values = reader.read_many([(f"app {i}", "app", {"id": i}) for i in distinct])
+        by_id: JsonMap = dict(zip(distinct, values, strict=True))
+    else:
+        key = f"apps {', '.join(distinct[:3])}, ... ({len(distinct)} apps)"
+        by_id = obj(reader.read(key, "apps", ids=distinct))
+    return [_object_or_none(by_id[i]) for i in app_ids]
+
+
+def _read_policies(reader: Reader, names: Sequence[str]) -> list[JsonMap | None]:
+    """Each authentication policy named (None: no such policy), recorded: a lookup per
+    name for a few, one over the policy listing for :data:`LIST_FROM` or more."""
+    if len(names) < LIST_FROM:
+        return [reader.policy_by_name("ACCESS_POLICY", name) for name in names]
+    distinct = list(dict.fromkeys(names))
+    key = f"authentication policies named {', '.join(map(repr, distinct[:3]))}, ..."
+    by_name = obj(reader.read(key, "policies_by_name", type="ACCESS_POLICY", names=distinct))
+    return [_object_or_none(by_name[name]) for name in names]
+
+
+def _object_or_none(value: object) -> JsonMap | None:
+    return None if value is None else obj(value)
 
 
 def suggest_group(client: OktaClient, name: str) -> str:
@@ -228,28 +262,32 @@ def reach_warnings(
         by_policy.setdefault(app.policy_id, []).append(app)
     changed = set(changed_policy_ids)
     warnings: list[str] = []
-    labels: dict[str, str] | None = None
-    for policy_id, items in by_policy.items():
-        if policy_id not in changed or any(not a.id for a in items):
-            continue
-        name = policy_id
-        try:
-            name = str(policies.get_policy(reader.client, policy_id).get("name", policy_id))
-            others = [
-                i for i in policies.list_policy_app_ids(reader.client, policy_id) if i not in named
-            ]
-            if others and labels is None:
-                labels = {
-                    a["id"]: str(a.get("label", a["id"])) for a in apps.list_apps(reader.client)
-                }
-        except KmsiError as exc:
-            warnings.append(
-                f"could not list the apps of the authentication policy {name!r} ({exc}):"
-                " this change may reach apps that were not named"
-            )
-            continue
+    shared = [
+        pid for pid, items in by_policy.items() if pid in changed and all(a.id for a in items)
+    ]
+    if not shared:
+        return warnings
+    try:  # one listing of the apps and one of the policies, shared with the plan's impact
+        listed = reader.all_apps()
+        names = {
+            str(p.get("id")): str(p.get("name", p.get("id")))
+            for p in reader.all_policies("ACCESS_POLICY")
+        }
+    except KmsiError as exc:
+        return [
+            f"could not list the apps of the authentication policies ({exc}):"
+            " this change may reach apps that were not named"
+        ]
+    labels = {str(a["id"]): str(a.get("label", a["id"])) for a in listed}
+    for policy_id in shared:
+        name = names.get(policy_id, policy_id)
+        others = [
+            str(a["id"])
+            for a in listed
+            if apps.access_policy_id(a) == policy_id and str(a["id"]) not in named
+        ]
         if others:
-            shown = ", ".join(sorted((labels or {}).get(i, i) for i in others))
+            shown = ", ".join(sorted(labels.get(i, i) for i in others))
             warnings.append(
                 f"the authentication policy {name!r} is shared: this change also reaches"
                 f" {len(others)} app(s) that were not named: {shown}"

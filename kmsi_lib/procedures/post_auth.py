@@ -23,6 +23,7 @@ Durations are compared by meaning, so ``P7D`` in the parameters matches
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pydantic
@@ -48,6 +49,7 @@ from kmsi_lib.engine import (
 )
 from kmsi_lib.engine.constraints import check_constraints
 from kmsi_lib.errors import ParameterError
+from kmsi_lib.jsontypes import JsonMap, text
 from kmsi_lib.procedures import pre_auth
 from kmsi_lib.procedures.audit import ADMIN_CONSOLE_LABEL
 
@@ -133,7 +135,7 @@ class Params(ParamsModel):
         return self
 
 
-def _default_rule(reader: Reader) -> tuple[dict[str, Any], dict[str, Any]]:
+def _default_rule(reader: Reader) -> tuple[JsonMap, JsonMap]:
     policies = reader.policies("OKTA_SIGN_ON")
     default = next((p for p in policies if p.get("system")), None)
     if default is None:
@@ -150,14 +152,12 @@ def _default_rule(reader: Reader) -> tuple[dict[str, Any], dict[str, Any]]:
     return default, rule
 
 
-def _priority(rule: dict[str, Any]) -> int:
+def _priority(rule: JsonMap) -> int:
     value = rule.get("priority")
     return value if isinstance(value, int) else 10_000
 
 
-def choose_rule(
-    rules: list[dict[str, Any]], rule_name: str | None
-) -> tuple[dict[str, Any] | None, str]:
+def choose_rule(rules: Sequence[JsonMap], rule_name: str | None) -> tuple[JsonMap | None, str]:
     """The rule of one authentication policy to change, and why it was chosen.
 
     A ``rule_name`` is matched exactly. Without one: the top-priority active
@@ -180,8 +180,7 @@ def choose_rule(
     return found, "no active rule kmsi manages in this policy, so its Catch-all Rule"
 
 
-def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple[Plan, list[Check]]:
-    reader = Reader(client)
+def _draft(client: OktaClient, params: Params, reader: Reader) -> engine.AppDraft:
     apps = engine.resolve_apps(reader, params.apps)
     changes: list[Change] = []
     checks: list[Check] = []
@@ -189,7 +188,7 @@ def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple
 
     if params.update_default_rule:
         default, rule = _default_rule(reader)
-        ref = ObjectRef("rule", rule["id"], rule.get("name"), default["id"])
+        ref = ObjectRef("rule", str(rule["id"]), text(rule.get("name")), str(default["id"]))
         edit = Edit(ref, rule)
         for path, value in (
             ("actions.signon.access", "ALLOW"),
@@ -222,8 +221,9 @@ def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple
                 "post-auth KMSI on the Okta Admin Console lets administrators stay signed in;"
                 " the audit reports it as a risk"
             )
-    for policy_id, labels in by_policy.items():
-        rules = reader.rules(policy_id)
+    for (policy_id, labels), rules in zip(
+        by_policy.items(), reader.rules_of(list(by_policy)), strict=True
+    ):
         found, why = choose_rule(rules, params.rule_name)
         if found is None:
             names = [str(r.get("name")) for r in rules]
@@ -247,7 +247,7 @@ def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple
                 f"apps {', '.join(map(repr, labels))} share authentication policy {policy_id};"
                 " it is changed once"
             )
-        ref = ObjectRef("rule", found["id"], found.get("name"), policy_id)
+        ref = ObjectRef("rule", str(found["id"]), text(found.get("name")), policy_id)
         edit = Edit(ref, found)
         sign_on = "actions.appSignOn"
         if engine.get_path(found, f"{sign_on}.keepMeSignedIn") is None and not kmsi_noted:
@@ -258,7 +258,7 @@ def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple
             )
         edit.set(f"{sign_on}.keepMeSignedIn.postAuth", "ALLOWED")
         edit.set(f"{sign_on}.keepMeSignedIn.postAuthPromptFrequency", params.prompt_frequency)
-        method: dict[str, Any] = {
+        method: dict[str, object] = {
             "factorMode": params.factor_mode,
             "reauthenticateIn": params.reauthenticate_in,
         }
@@ -270,32 +270,19 @@ def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple
         if (change := edit.change(note=f"apps: {', '.join(labels)}")) is not None:
             changes.append(change)
 
-    result = engine.app_plan(
-        client,
-        reader,
-        procedure=NAME,
-        params=params.model_dump(mode="json"),
-        apps=apps,
-        changes=changes,
-        notes=notes,
-        named_group_ids=None,
-        impact=impact,
-    )
-    return result, checks
+    return engine.AppDraft(apps, changes, checks, notes)
 
 
-def plan(client: OktaClient, params: Params | dict[str, Any]) -> Plan:
+def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
     """Plan the post-auth KMSI configuration; reads only, raises ParameterError early."""
-    checked = engine.parse_params(Params, params)
-    client.require_identity_engine()
-    return _build(client, checked, impact=True)[0]
+    return engine.plan_app_change(client, NAME, Params, params, _draft)[0]
 
 
 def apply(
     client: OktaClient,
     plan: Plan,
     *,
-    attestation: Attestation | dict[str, Any] | None = None,
+    attestation: Attestation | JsonMap | None = None,
     acknowledge_reach: int | None = None,
 ) -> ApplyResult:
     """Apply a post-auth plan (re-reads first; a stale plan writes nothing)."""
@@ -305,7 +292,8 @@ def apply(
     )
 
 
-def verify(client: OktaClient, params: Params | dict[str, Any]) -> Verification:
+def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
     """Check the org against the parameters, field by field (reads only)."""
-    checked = engine.parse_params(Params, params)
-    return Verification(_build(client, checked)[1])
+    return Verification(
+        engine.plan_app_change(client, NAME, Params, params, _draft, impact=False)[1]
+    )

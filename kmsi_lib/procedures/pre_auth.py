@@ -24,7 +24,7 @@ Four parts, planned and applied together:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import pydantic
 from pydantic import BeforeValidator
@@ -50,6 +50,7 @@ from kmsi_lib.engine import (
     witness,
 )
 from kmsi_lib.errors import ParameterError
+from kmsi_lib.jsontypes import JsonMap
 
 if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
@@ -194,15 +195,14 @@ class Params(ParamsModel):
     allow_unusual_values: AllowUnusualValues
 
 
-def _in_org_order(current: Any, group_ids: list[str]) -> list[str]:
+def _in_org_order(current: object, group_ids: list[str]) -> list[str]:
     """``group_ids``, in the org's order when it holds the same ids (another order is no change)."""
-    if isinstance(current, list) and sorted(current) == sorted(group_ids):
-        return list(current)
+    if isinstance(current, list) and sorted(map(str, current)) == sorted(group_ids):
+        return [str(g) for g in current]
     return list(group_ids)
 
 
-def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple[Plan, list[Check]]:
-    reader = Reader(client)
+def _draft(client: OktaClient, params: Params, reader: Reader) -> engine.AppDraft:
     group_ids = engine.resolve_groups(reader, params.groups)
     apps = engine.resolve_apps(reader, params.apps)
     changes: list[Change] = []
@@ -283,15 +283,18 @@ def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple
     by_policy: dict[str, list[str]] = {}
     for app in apps:
         by_policy.setdefault(app.policy_id, []).append(app.label)
-    for policy_id, labels in by_policy.items():
+    for (policy_id, labels), app_rules in zip(
+        by_policy.items(), reader.rules_of(list(by_policy)), strict=True
+    ):
         if len(labels) > 1:
             notes.append(
                 f"apps {', '.join(map(repr, labels))} share authentication policy {policy_id};"
                 " it is changed once"
             )
-        app_rules = reader.rules(policy_id)
         found = next((r for r in app_rules if r.get("name") == params.app_rule_name), None)
-        app_ref = ObjectRef("rule", found["id"] if found else None, params.app_rule_name, policy_id)
+        app_ref = ObjectRef(
+            "rule", str(found["id"]) if found else None, params.app_rule_name, policy_id
+        )
         app_rule = Edit(
             app_ref,
             found,
@@ -324,33 +327,19 @@ def _build(client: OktaClient, params: Params, *, impact: bool = False) -> tuple
     if not changes and read_sandbox_org_setting(client) is True:
         manual_steps = []
         notes.append(ORG_SETTING_ON_NOTE)
-    result = engine.app_plan(
-        client,
-        reader,
-        procedure=NAME,
-        params=params.model_dump(mode="json"),
-        apps=apps,
-        changes=changes,
-        notes=notes,
-        manual_steps=manual_steps,
-        named_group_ids=group_ids,
-        impact=impact,
-    )
-    return result, checks
+    return engine.AppDraft(apps, changes, checks, notes, manual_steps, group_ids)
 
 
-def plan(client: OktaClient, params: Params | dict[str, Any]) -> Plan:
+def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
     """Plan the pre-auth KMSI configuration; reads only, raises ParameterError early."""
-    checked = engine.parse_params(Params, params)
-    client.require_identity_engine()
-    return _build(client, checked, impact=True)[0]
+    return engine.plan_app_change(client, NAME, Params, params, _draft)[0]
 
 
 def apply(
     client: OktaClient,
     plan: Plan,
     *,
-    attestation: Attestation | dict[str, Any] | None = None,
+    attestation: Attestation | JsonMap | None = None,
     acknowledge_reach: int | None = None,
 ) -> ApplyResult:
     """Apply a pre-auth plan; needs an attestation for the Admin Console step (and, against
@@ -369,10 +358,9 @@ def apply(
     return result
 
 
-def verify(client: OktaClient, params: Params | dict[str, Any]) -> Verification:
+def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
     """Check the org against the parameters, field by field (reads only)."""
-    checked = engine.parse_params(Params, params)
-    checks = _build(client, checked)[1]
+    checks = engine.plan_app_change(client, NAME, Params, params, _draft, impact=False)[1]
     setting = org_setting_checks(client)
     return Verification(checks + setting, [] if setting else [ORG_SETTING_NOTE])
 

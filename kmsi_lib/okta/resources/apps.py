@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from kmsi_lib.jsontypes import JsonMap
 from kmsi_lib.okta.resources._util import as_dict, seg
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ def get_app(c: OktaClient, app_id: str) -> dict[str, Any]:
     return as_dict(c.get_json(f"{BASE}/{seg(app_id)}"), "an app")
 
 
-def access_policy_id(app: Mapping[str, Any]) -> str | None:
+def access_policy_id(app: JsonMap) -> str | None:
     """The id of the app's authentication policy, from ``_links.accessPolicy.href``.
 
     There is no ``GET /apps/{id}/policies``; this link is the only way to read it.
