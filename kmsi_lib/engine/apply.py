@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
@@ -36,6 +35,7 @@ from kmsi_lib.engine.paths import get_path, same_value
 from kmsi_lib.engine.progress import report_write
 from kmsi_lib.engine.reader import check_drift, register_lookup
 from kmsi_lib.errors import KmsiError, OktaApiError, ParameterError, StalePlanError, TransportError
+from kmsi_lib.jsontypes import JsonObject
 from kmsi_lib.okta import protocol as _protocol
 from kmsi_lib.okta.resources import policies
 
@@ -182,7 +182,7 @@ def _may_have_landed(
     """Count a write that was sent and never answered as written: it may have landed."""
     change, ref = in_flight
     result.notes.append(f"{change.action} of {ref.label()} {why}: it may have landed")
-    result.applied.append(AppliedChange(replace(change, ref=ref), None))
+    result.applied.append(AppliedChange(change.with_ref(ref), None))
     written.append(in_flight)
 
 
@@ -263,7 +263,7 @@ def apply_plan(
             else:
                 answer = kind.perform(client, change, ref)
             # the evidence keeps the real ids (a created object's, a new parent's)
-            result.applied.append(AppliedChange(replace(change, ref=ref), answer))
+            result.applied.append(AppliedChange(change.with_ref(ref), answer))
             written.append((change, ref))
             in_flight = None
             report_write("landed", index, change, ref, answer=answer)
@@ -299,9 +299,9 @@ def apply_plan(
     checks: list[Check] = []
     for (change, ref), record in zip(written, result.before_state[: len(written)], strict=True):
         if change.action in ("create", "update", "delete"):
-            checks.extend(_verify_change(replace(change, ref=ref), record.after_written))
+            checks.extend(_verify_change(change.with_ref(ref), record.after_written))
     checks.extend(_conflicts.rewritten_after_us(result.applied, result.before_state))
-    targets = _witness_targets([replace(change, ref=ref) for change, ref in written])
+    targets = _witness_targets([change.with_ref(ref) for change, ref in written])
     others, notes = _conflicts.close_witness(
         client, witness, targets, client.journal.entries[mark:], record=result.system_log
     )
@@ -357,6 +357,11 @@ def _rule_orders(client: OktaClient, policy_ids: Sequence[str]) -> dict[str, dic
     }
 
 
+def _priorities(order: Mapping[str, int]) -> JsonObject:
+    """A rule order as a before-state record holds it."""
+    return {"priorities": {rule_id: priority for rule_id, priority in order.items()}}
+
+
 def _record_before_state(
     client: OktaClient,
     result: ApplyResult,
@@ -385,8 +390,8 @@ def _record_before_state(
                 BeforeRecord(
                     ObjectRef(RULE_ORDER_KIND, None, "rule priorities", pid),
                     "reorder",
-                    {"priorities": dict(before)},
-                    {"priorities": after.get(pid, {})},
+                    _priorities(before),
+                    _priorities(after.get(pid, {})),
                 )
             )
 

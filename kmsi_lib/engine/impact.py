@@ -24,10 +24,13 @@ acknowledgement check; :mod:`.impact_plan` works the impact out, and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
+import pydantic
+
 from kmsi_lib.errors import ParameterError
+from kmsi_lib.jsontypes import JsonObject
 
 __all__ = [
     "ACKNOWLEDGE_FIELD",
@@ -160,11 +163,9 @@ class PlanImpact:
             f" that reach with {ACKNOWLEDGE_FIELD}: {self.reach}"
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["group_names"] = dict(self.group_names)
-        data["timeline"] = dict(self.timeline)
-        data["crosscheck"] = dict(self.crosscheck)
+    def to_dict(self) -> JsonObject:
+        """The impact as JSON (tuples as lists), the fields in order: what a plan holds."""
+        data: JsonObject = _JSON.dump_python(self, mode="json")
         return data
 
     @classmethod
@@ -201,6 +202,8 @@ class PlanImpact:
             error=str(data.get("error", "")),
         )
 
+
+_JSON: pydantic.TypeAdapter[PlanImpact] = pydantic.TypeAdapter(PlanImpact)
 
 #: How many apps a plan's first line names before it says "and N more".
 HEADLINE_APPS = 40

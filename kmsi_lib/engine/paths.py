@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ConfigDict, JsonValue, SkipValidation
+
 from kmsi_lib import durations
+from kmsi_lib.engine.jsonmodel import JsonModel, positional
+from kmsi_lib.jsontypes import JsonMap
 
 __all__ = [
     "CONTAINS_KEYS",
@@ -50,20 +53,23 @@ DURATION_KEYS: frozenset[str] = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class FieldDiff:
+class FieldDiff(JsonModel):
     """One field of one object: its dotted ``path``, value before and after (None = absent)."""
 
-    path: str
-    before: Any
-    after: Any
+    model_config = ConfigDict(frozen=True)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "before": self.before, "after": self.after}
+    path: str
+    before: SkipValidation[JsonValue] = None
+    after: SkipValidation[JsonValue] = None
+
+    @positional
+    def __init__(self, path: str, before: JsonValue, after: JsonValue) -> None:
+        super().__init__(path=path, before=before, after=after)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FieldDiff:
-        return cls(data["path"], data.get("before"), data.get("after"))
+    def from_dict(cls, data: JsonMap) -> FieldDiff:
+        """A diff from its JSON (a missing ``before`` or ``after`` is an absent value)."""
+        return cls.model_validate(data)
 
 
 def get_path(obj: Any, path: str) -> Any:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from kmsi_lib.engine.impact_render import impact_html, impact_text
 from kmsi_lib.engine.labels import field_label, object_label, value_words
 from kmsi_lib.engine.preview import change_texts, prompt_preview_html, prompt_preview_text
+from kmsi_lib.jsontypes import arr, obj
 
 if TYPE_CHECKING:  # the model imports this module; these are annotations only
     from kmsi_lib.engine.model import ApplyResult, Change, Plan, Verification
@@ -62,8 +63,8 @@ def policy_names(plan: Plan | None) -> dict[str, str]:
     A policy the plan creates is listed under its placeholder id (``$created:N``).
     """
     impact = (plan.impact or {}) if plan is not None else {}
-    names = {str(k): str(v) for k, v in (impact.get("group_names") or {}).items()}
-    names.update({str(p["id"]): str(p["name"]) for p in impact.get("policies", [])})
+    names = {str(k): str(v) for k, v in obj(impact.get("group_names")).items()}
+    names.update({str(obj(p)["id"]): str(obj(p)["name"]) for p in arr(impact.get("policies"))})
     return names
 
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from kmsi_lib import jsontypes
 from kmsi_lib.engine import (
     AllowUnusualValues,
     AppliedChange,
@@ -58,6 +59,7 @@ from kmsi_lib.engine import (
 )
 from kmsi_lib.engine.conflicts import confirm_writes
 from kmsi_lib.errors import ParameterError
+from kmsi_lib.jsontypes import JsonObject
 from kmsi_lib.okta.bulk import run_bulk
 from kmsi_lib.okta.resources import groups as groups_api
 from kmsi_lib.okta.resources import users as users_api
@@ -362,7 +364,7 @@ def apply(
         "the users this plan resolved are not the same any more, so no session was revoked",
     )
 
-    max_workers = int(plan.params.get("max_workers", 4))
+    max_workers = int(jsontypes.number(plan.params.get("max_workers", 4)) or 4)
     since = log_time(datetime.now(UTC) - timedelta(minutes=5))
     mark = len(client.journal.entries)
 
@@ -384,7 +386,7 @@ def apply(
     checks: list[Check] = []
     for item in outcome.results:
         change = item.item
-        record = {
+        record: JsonObject = {
             "id": change.ref.id,
             "login": change.ref.name,
             "outcome": "revoked" if item.ok else "failed",

@@ -51,6 +51,7 @@ from kmsi_lib.engine import (
     bounds,
 )
 from kmsi_lib.errors import EvidenceError, ParameterError, StalePlanError
+from kmsi_lib.jsontypes import obj
 from kmsi_lib.procedures import REGISTRY
 from kmsi_lib.runbooks.contract import APPLIES_DIR, SESSION_APPLY_FILE
 
@@ -311,8 +312,8 @@ def _build(client: OktaClient, params: Params, applied: ApplyResult) -> Plan:
                 changes.append(Change.create(new_ref, body, note=f"recreate (was {ref.id})"))
 
     for record in orders:
-        before = (record.before or {}).get("priorities", {})
-        left = (record.after_written or {}).get("priorities", {})
+        before = obj((record.before or {}).get("priorities"))
+        left = obj((record.after_written or {}).get("priorities"))
         pid = record.ref.parent_id or ""
         now = reader.rule_order(pid)
         for rule_id, priority in before.items():
@@ -402,7 +403,7 @@ def verify(client: OktaClient, params: Params | dict[str, Any]) -> Verification:
         if record.action == "reorder":
             pid = ref.parent_id or ""
             now = reader.rule_order(pid)
-            for rule_id, priority in (record.before or {}).get("priorities", {}).items():
+            for rule_id, priority in obj((record.before or {}).get("priorities")).items():
                 actual = now.get(rule_id)
                 checks.append(
                     Check(f"rule {rule_id} in {pid} priority", actual == priority, priority, actual)

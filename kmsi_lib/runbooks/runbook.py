@@ -45,6 +45,7 @@ from kmsi_lib.engine import (
 )
 from kmsi_lib.engine.render import failed_checks_text
 from kmsi_lib.errors import KmsiError, ParameterError
+from kmsi_lib.jsontypes import obj
 from kmsi_lib.okta.protocol import engine_name
 from kmsi_lib.procedures import REGISTRY
 from kmsi_lib.runbooks import contract
@@ -239,7 +240,7 @@ class Runbook:
             else getattr(made, "timeline", None)  # the audit's report
         )
         if timeline:
-            files[TIMELINE_FILE] = timeline_figure(timeline)
+            files[TIMELINE_FILE] = timeline_figure(obj(timeline))
         for name, content in files.items():
             if Path(name).name != name or name in (contract.RESULT_FILE, PROGRESS_FILE):
                 raise KmsiError(f"{self.name} names an evidence file {name!r} it may not write")
