@@ -16,9 +16,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pydantic
+
 from kmsi_lib.errors import EvidenceError
+from kmsi_lib.jsontypes import JsonMap, JsonValue, arr
 from kmsi_lib.okta import protocol as _protocol
-from kmsi_lib.runbooks.contract import OUTCOME_FAILED, RESULT_FILE
+from kmsi_lib.runbooks.contract import OUTCOME_FAILED, RESULT_FILE, RunOrg, RunResult
 
 from .files import RECORD_FILE, SCHEMA, remove_tree, write_json
 from .hashing import file_digests
@@ -38,18 +41,24 @@ __all__ = [
 ]
 
 
-def write_result(evidence_dir: str | os.PathLike[str], result: Mapping[str, Any]) -> Path:
+def write_result(evidence_dir: str | os.PathLike[str], result: RunResult | JsonMap) -> Path:
     """Write the notebook's ``result.json`` into ``evidence_dir`` (called by the runbook).
 
-    ``result`` has the keys of the notebook/runner contract
-    (:data:`kmsi_lib.runbooks.contract.RESULT_KEYS`), its ``outcome`` one of
-    :data:`kmsi_lib.runbooks.contract.OUTCOMES`.
+    ``result`` is a :class:`~kmsi_lib.runbooks.contract.RunResult` (the keys of the
+    notebook/runner contract, :data:`~kmsi_lib.runbooks.contract.RESULT_KEYS`); a plain
+    mapping (a test's hand-made result) is written as it is.
     """
-    return write_json(Path(evidence_dir) / RESULT_FILE, dict(result))
+    data = result.to_dict() if isinstance(result, RunResult) else dict(result)
+    return write_json(Path(evidence_dir) / RESULT_FILE, data)
 
 
-def read_result(run_dir: Path) -> dict[str, Any] | None:
-    """The notebook's result.json, or None when the notebook never wrote one."""
+def read_result(run_dir: Path) -> RunResult | None:
+    """The notebook's result.json, or None when the notebook never wrote one.
+
+    Keys it lacks take their defaults and keys it has beyond :class:`RunResult`'s
+    are ignored (older and newer evidence load alike); a value of the wrong type
+    is an :class:`EvidenceError`.
+    """
     path = run_dir / RESULT_FILE
     if not path.is_file():
         return None
@@ -59,7 +68,10 @@ def read_result(run_dir: Path) -> dict[str, Any] | None:
         raise EvidenceError(f"{path}: unreadable result.json ({exc})") from exc
     if not isinstance(value, dict):
         raise EvidenceError(f"{path}: result.json is not a JSON object")
-    return value
+    try:
+        return RunResult.model_validate(value)
+    except pydantic.ValidationError as exc:
+        raise EvidenceError(f"{path}: result.json is not a run result ({exc})") from None
 
 
 def load_record(path: Path) -> tuple[Path, dict[str, Any]]:
@@ -76,30 +88,23 @@ def load_record(path: Path) -> tuple[Path, dict[str, Any]]:
     return record_path, record
 
 
-def _before_state(result: Mapping[str, Any]) -> Any:
-    applied = result.get("apply_result")
-    if isinstance(applied, Mapping) and applied.get("before_state") is not None:
+def _before_state(result: RunResult) -> JsonValue:
+    applied = result.apply_result
+    if applied is not None and applied.get("before_state") is not None:
         return applied["before_state"]
-    plan = result.get("plan")
-    if isinstance(plan, Mapping):
+    plan = result.plan
+    if plan is not None:
         return [
             {"ref": c.get("ref"), "action": c.get("action"), "before": c.get("before")}
-            for c in plan.get("changes", [])
-            if isinstance(c, Mapping)
+            for c in arr(plan.get("changes"))
+            if isinstance(c, dict)
         ]
     return None
 
 
-def _verification(result: Mapping[str, Any]) -> Any:
-    if result.get("verification") is not None:
-        return result["verification"]
-    applied = result.get("apply_result")
-    return applied.get("verification") if isinstance(applied, Mapping) else None
-
-
-def verification_passed(result: Mapping[str, Any] | None) -> bool | None:
+def verification_passed(result: RunResult | None) -> bool | None:
     """True/False when the run verified or not; None when it made no verification."""
-    return verification_ok(_verification(result or {}))
+    return verification_ok(result.verification_reported if result is not None else None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,17 +129,16 @@ class RunMeta:
 
 def build_record(
     meta: RunMeta,
-    result: Mapping[str, Any] | None,
+    result: RunResult | None,
     *,
     succeeded: bool,
     error: Mapping[str, Any] | None,
     files: Mapping[str, str],
 ) -> dict[str, Any]:
     """The run record (record.json): everything a reviewer needs, in one JSON object."""
-    res: Mapping[str, Any] = result or {}
-    org = res.get("org") if isinstance(res.get("org"), Mapping) else {}
-    assert isinstance(org, Mapping)
-    outcome = str(res.get("outcome") or OUTCOME_FAILED)
+    res = result or RunResult()
+    org = res.org or RunOrg(url="")
+    outcome = res.outcome or OUTCOME_FAILED
     if not succeeded:
         outcome = OUTCOME_FAILED
     return {
@@ -149,20 +153,20 @@ def build_record(
         "finished_at": meta.finished_at,
         "operator": meta.operator,
         "org": {
-            "url": org.get("url") or meta.org_url,
-            "pipeline": org.get("pipeline"),
-            "type": _protocol.engine_name(org.get("pipeline")),
+            "url": org.url or meta.org_url,
+            "pipeline": org.pipeline,
+            "type": _protocol.engine_name(org.pipeline),
         },
         "notebook": {"path": meta.notebook, "template_sha256": meta.template_sha256},
         "parameters": dict(meta.parameters),
         "approved_plan": dict(meta.approved_plan) if meta.approved_plan else None,
         **({"approval": dict(meta.approval)} if meta.approval else {}),
-        "plan": res.get("plan"),
+        "plan": res.plan,
         "before_state": _before_state(res),
-        "apply_result": res.get("apply_result"),
-        "verification": _verification(res),
-        "journal": res.get("journal") or [],
-        "error": dict(error) if error else res.get("error"),
+        "apply_result": res.apply_result,
+        "verification": res.verification_reported,
+        "journal": res.journal,
+        "error": dict(error) if error else res.error,
         "result_reported": result is not None,
         "files": dict(files),
     }
