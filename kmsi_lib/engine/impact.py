@@ -29,6 +29,7 @@ from typing import Any
 
 import pydantic
 
+from kmsi_lib.engine.jsonmodel import CLOSED_JSON
 from kmsi_lib.errors import ParameterError
 from kmsi_lib.jsontypes import JsonObject
 
@@ -61,6 +62,7 @@ def looks_like_admin_group(name: str) -> bool:
     return any(word in name.lower() for word in ADMIN_GROUP_WORDS)
 
 
+@pydantic.with_config(CLOSED_JSON)
 @dataclass(frozen=True)
 class AppEntry:
     """An app assigned to a changed policy; ``selected`` when the operator named it."""
@@ -70,6 +72,7 @@ class AppEntry:
     selected: bool
 
 
+@pydantic.with_config(CLOSED_JSON)
 @dataclass(frozen=True)
 class RuleEntry:
     """One rule of a changed policy, as evaluated after the plan: whom it covers."""
@@ -81,6 +84,7 @@ class RuleEntry:
     changed: bool
 
 
+@pydantic.with_config(CLOSED_JSON)
 @dataclass(frozen=True)
 class PolicyEntry:
     """A policy the plan changes (or creates), with its apps and rules in evaluation order."""
@@ -93,6 +97,7 @@ class PolicyEntry:
     rules: tuple[RuleEntry, ...]
 
 
+@pydantic.with_config(CLOSED_JSON)
 @dataclass(frozen=True)
 class CohortChange:
     """One cohort whose sign-in changes, on which apps, in words."""
@@ -103,6 +108,7 @@ class CohortChange:
     changes: tuple[str, ...]
 
 
+@pydantic.with_config(CLOSED_JSON)
 @dataclass(frozen=True)
 class PlanImpact:
     """The impact section of a plan (see the module docstring). Plain data."""

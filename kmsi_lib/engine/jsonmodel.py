@@ -27,7 +27,7 @@ from pydantic.config import JsonDict
 
 from kmsi_lib.jsontypes import JsonObject
 
-__all__ = ["JsonModel", "positional"]
+__all__ = ["CLOSED_JSON", "JsonModel", "positional"]
 
 _Init = TypeVar("_Init", bound=Callable[..., None])
 
@@ -64,13 +64,19 @@ def _dump(self: JsonModel, handler: SerializerFunctionWrapHandler) -> JsonObject
 del _dump.__annotations__["return"]
 
 
+#: The configuration of JSON that is evidence: its schema requires every key (but those
+#: ``omitted_when_empty``) and allows no other. Plain dataclasses take it with
+#: ``pydantic.with_config`` (the plan's impact section).
+CLOSED_JSON = ConfigDict(
+    json_schema_serialization_defaults_required=True,
+    json_schema_extra=_close_schema,
+)
+
+
 class JsonModel(BaseModel):
     """A model whose JSON is evidence: fields in order, computed ones first if named so."""
 
-    model_config = ConfigDict(
-        json_schema_serialization_defaults_required=True,
-        json_schema_extra=_close_schema,
-    )
+    model_config = CLOSED_JSON
 
     #: Computed fields written before the declared ones, in this order.
     json_first: ClassVar[tuple[str, ...]] = ()

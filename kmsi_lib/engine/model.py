@@ -4,18 +4,14 @@
 :class:`Observation` list behind its ``fingerprint`` and ``digest``),
 :class:`ApplyResult` (:class:`AppliedChange`, :class:`BeforeRecord`,
 :class:`Attestation`) and :class:`Verification` (:class:`Check`) are pydantic
-models that convert to and from plain JSON (``to_dict``/``from_dict``, thin
-wrappers over ``model_dump(mode="json")``/``model_validate``: that JSON is the
-evidence, and ``Plan.digest`` is a hash over it, so its keys, their order and
-the keys left out stay as they were when these were dataclasses;
-``tests/test_model_json.py`` pins them) and render as text and HTML
-(:mod:`kmsi_lib.engine.render`). Their JSON schemas are generated from them
-(:mod:`kmsi_lib.engine.schemas`).
-
-The constructors take their fields positionally, as the dataclasses did. The
-JSON an object carries from Okta (``before``, ``after``, a server's answer, an
-observed value) is typed :data:`~kmsi_lib.jsontypes.JsonValue` but kept as given,
-not copied or checked again (``SkipValidation``): the model holds what was read.
+models (:class:`~kmsi_lib.engine.jsonmodel.JsonModel`) that convert to and from
+plain JSON (``to_dict``/``from_dict`` over ``model_dump``/``model_validate``). That
+JSON is the evidence and ``Plan.digest`` hashes it, so its keys, their order and
+the keys left out are those the dataclasses wrote (``tests/test_model_json.py``).
+They render as text and HTML (:mod:`kmsi_lib.engine.render`). Constructors take
+the fields by position, as the dataclasses did; JSON from Okta (``before``,
+``after``, an answer, an observed value) is typed JSON but held as given
+(``SkipValidation``): the model keeps what was read, uncopied.
 """
 
 from __future__ import annotations

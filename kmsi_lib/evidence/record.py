@@ -21,7 +21,14 @@ import pydantic
 from kmsi_lib.errors import EvidenceError
 from kmsi_lib.jsontypes import JsonMap, JsonValue, arr
 from kmsi_lib.okta import protocol as _protocol
-from kmsi_lib.runbooks.contract import OUTCOME_FAILED, RESULT_FILE, RunOrg, RunResult
+from kmsi_lib.runbooks.contract import (
+    OUTCOME_FAILED,
+    RESULT_FILE,
+    RecordNotebook,
+    RunOrg,
+    RunRecord,
+    RunResult,
+)
 
 from .files import RECORD_FILE, SCHEMA, remove_tree, write_json
 from .hashing import file_digests
@@ -141,35 +148,35 @@ def build_record(
     outcome = res.outcome or OUTCOME_FAILED
     if not succeeded:
         outcome = OUTCOME_FAILED
-    return {
-        "schema": SCHEMA,
-        "run_id": meta.run_id,
-        "change_id": meta.change_id,
-        "status": "succeeded" if succeeded else "failed",
-        "outcome": outcome,
-        "mode": meta.mode,
-        "procedure": meta.procedure,
-        "started_at": meta.started_at,
-        "finished_at": meta.finished_at,
-        "operator": meta.operator,
-        "org": {
-            "url": org.url or meta.org_url,
-            "pipeline": org.pipeline,
-            "type": _protocol.engine_name(org.pipeline),
-        },
-        "notebook": {"path": meta.notebook, "template_sha256": meta.template_sha256},
-        "parameters": dict(meta.parameters),
-        "approved_plan": dict(meta.approved_plan) if meta.approved_plan else None,
-        **({"approval": dict(meta.approval)} if meta.approval else {}),
-        "plan": res.plan,
-        "before_state": _before_state(res),
-        "apply_result": res.apply_result,
-        "verification": res.verification_reported,
-        "journal": res.journal,
-        "error": dict(error) if error else res.error,
-        "result_reported": result is not None,
-        "files": dict(files),
-    }
+    return RunRecord(
+        schema=SCHEMA,
+        run_id=meta.run_id,
+        change_id=meta.change_id,
+        status="succeeded" if succeeded else "failed",
+        outcome=outcome,
+        mode=meta.mode,
+        procedure=meta.procedure,
+        started_at=meta.started_at,
+        finished_at=meta.finished_at,
+        operator=meta.operator,
+        org=RunOrg(
+            url=org.url or meta.org_url,
+            pipeline=org.pipeline,
+            type=_protocol.engine_name(org.pipeline),
+        ),
+        notebook=RecordNotebook(path=meta.notebook, template_sha256=meta.template_sha256),
+        parameters=dict(meta.parameters),
+        approved_plan=dict(meta.approved_plan) if meta.approved_plan else None,
+        approval=dict(meta.approval) if meta.approval else None,
+        plan=res.plan,
+        before_state=_before_state(res),
+        apply_result=res.apply_result,
+        verification=res.verification_reported,
+        journal=res.journal,
+        error=dict(error) if error else res.error,
+        result_reported=result is not None,
+        files=dict(files),
+    ).to_dict()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,8 +7,10 @@ runbook's ``parameters`` cell; the runbook (:mod:`kmsi_lib.runbooks.runbook`) wr
 reads both back. Every side imports the names from here, so that the contract
 changes in one file. :class:`RunResult` is ``result.json`` as a pydantic model: the
 runbook writes it, the runner and the evidence read it (its JSON schema is
-``docs/schemas/run_result.json``). Constants and that model: this module imports
-nothing from kmsi_lib (pydantic only), so the engine and the evidence may both use it.
+``docs/schemas/run_result.json``); :class:`RunRecord` is the evidence's
+``record.json`` built from it (``docs/schemas/record.json``). Constants and those
+models: this module imports nothing from kmsi_lib (pydantic only), so the engine
+and the evidence may both use it.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ __all__ = [
     "RESULT_FILE",
     "RESULT_KEYS",
     "RUNNER_PARAMETERS",
+    "RecordNotebook",
     "RunOrg",
     "RunOutcome",
+    "RunRecord",
     "RunResult",
     "SESSION_APPLY_FILE",
     "SESSION_DIR_ENV",
@@ -239,3 +243,55 @@ class RunResult(_Closed):
             return self.verification
         found = (self.apply_result or {}).get("verification")
         return found if isinstance(found, dict) else None
+
+
+class RecordNotebook(_Closed):
+    """The runbook a run executed: its path and the sha256 of the committed template."""
+
+    path: str
+    template_sha256: str
+
+
+def _empty(value: object) -> bool:
+    return not value
+
+
+class RunRecord(_Closed):
+    """``record.json``: what the runner knew and the notebook reported, in one object.
+
+    Built by :func:`kmsi_lib.evidence.build_record`; ``plan``, ``apply_result``,
+    ``verification``, ``journal`` and ``error`` come from :class:`RunResult` (the
+    verification from the apply result when the run reported none of its own),
+    ``before_state`` from the apply result (or the plan's changes), ``files`` are the
+    sha256 of every other file of the run. ``approval`` is written only when there is one.
+    """
+
+    #: the record's format (``kmsi_lib.evidence.files.SCHEMA``); "schema" in the JSON
+    record_schema: str = Field(alias="schema")
+    run_id: str
+    change_id: str
+    status: Literal["succeeded", "failed"]
+    outcome: RunOutcome
+    mode: str
+    procedure: str
+    started_at: str
+    finished_at: str
+    operator: str
+    org: RunOrg
+    notebook: RecordNotebook
+    parameters: _JsonObject = Field(default_factory=dict)
+    approved_plan: _JsonObject | None = None
+    #: the signed approval the apply went ahead on, or why none was needed (the sandbox)
+    approval: _JsonObject | None = Field(default=None, exclude_if=_empty)
+    plan: _JsonObject | None = None
+    before_state: JsonValue = None
+    apply_result: _JsonObject | None = None
+    verification: _JsonObject | None = None
+    journal: list[_JsonObject] = Field(default_factory=list)
+    error: _JsonObject | None = None
+    result_reported: bool = False
+    files: dict[str, str] = Field(default_factory=dict)
+
+    def to_dict(self) -> _JsonObject:
+        """The JSON ``record.json`` holds (``schema`` by its name in the file)."""
+        return self.model_dump(mode="json", by_alias=True)
