@@ -25,13 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pydantic
+from pydantic import JsonValue  # kmsi_lib.jsontypes' is the same type, not one pydantic can build
 
 from kmsi_lib.engine.jsonmodel import CLOSED_JSON
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.jsontypes import JsonObject
+from kmsi_lib.jsontypes import JsonMap, JsonObject
 
 __all__ = [
     "ACKNOWLEDGE_FIELD",
@@ -124,9 +124,9 @@ class PlanImpact:
     named_group_ids: tuple[str, ...] | None = None
     group_names: Mapping[str, str] = field(default_factory=dict)  # id -> name, for reading
     #: one cohort's two working weeks before and after (:mod:`.impact_timeline`), or empty
-    timeline: Mapping[str, Any] = field(default_factory=dict)
+    timeline: Mapping[str, JsonValue] = field(default_factory=dict)
     #: the "before" evaluation against Okta's policy simulation (:mod:`.crosscheck`), or empty
-    crosscheck: Mapping[str, Any] = field(default_factory=dict)
+    crosscheck: Mapping[str, JsonValue] = field(default_factory=dict)
     error: str = ""  # why the impact could not be worked out, when it could not
 
     @property
@@ -175,38 +175,9 @@ class PlanImpact:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PlanImpact:
-        return cls(
-            policies=tuple(
-                PolicyEntry(
-                    **{
-                        **p,
-                        "apps": tuple(AppEntry(**a) for a in p.get("apps", ())),
-                        "rules": tuple(RuleEntry(**r) for r in p.get("rules", ())),
-                    }
-                )
-                for p in data.get("policies", ())
-            ),
-            cohorts=tuple(
-                CohortChange(
-                    **{**c, "apps": tuple(c.get("apps", ())), "changes": tuple(c["changes"])}
-                )
-                for c in data.get("cohorts", ())
-            ),
-            warnings=tuple(data.get("warnings", ())),
-            reached_apps=tuple(data.get("reached_apps", ())),
-            unnamed_apps=tuple(data.get("unnamed_apps", ())),
-            unnamed_people=tuple(data.get("unnamed_people", ())),
-            total_apps=int(data.get("total_apps", 0)),
-            selected_app_ids=tuple(data.get("selected_app_ids", ())),
-            named_group_ids=(
-                None if data.get("named_group_ids") is None else tuple(data["named_group_ids"])
-            ),
-            group_names=dict(data.get("group_names") or {}),
-            timeline=dict(data.get("timeline") or {}),
-            crosscheck=dict(data.get("crosscheck") or {}),
-            error=str(data.get("error", "")),
-        )
+    def from_dict(cls, data: JsonMap) -> PlanImpact:
+        """The impact from its JSON (lists read as tuples; keys it lacks take defaults)."""
+        return _JSON.validate_python(dict(data))
 
 
 _JSON: pydantic.TypeAdapter[PlanImpact] = pydantic.TypeAdapter(PlanImpact)
@@ -221,7 +192,7 @@ def listed(items: Sequence[str], most: int = 6) -> str:
 
 
 def check_acknowledgement(
-    impact: Mapping[str, Any] | None, params: Mapping[str, Any], *, given: int | None = None
+    impact: JsonMap | None, params: JsonMap, *, given: int | None = None
 ) -> str:
     """Refuse (``ParameterError`` on :data:`ACKNOWLEDGE_FIELD`) a wide plan not acknowledged.
 
@@ -255,7 +226,7 @@ def check_acknowledgement(
     )
 
 
-def _names(value: Any) -> list[str]:
+def _names(value: object) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, list | tuple):
@@ -263,7 +234,7 @@ def _names(value: Any) -> list[str]:
     return []
 
 
-def privileged_selection(params: Mapping[str, Any], impact: Mapping[str, Any] | None) -> list[str]:
+def privileged_selection(params: JsonMap, impact: JsonMap | None) -> list[str]:
     """What a plan's parameters name that is privileged, in words (empty: nothing).
 
     The Okta Admin Console app named (by label, or by id as the impact section marks

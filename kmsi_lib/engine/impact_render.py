@@ -8,6 +8,7 @@ from typing import Any
 
 from kmsi_lib.engine.impact import PlanImpact
 from kmsi_lib.engine.impact_timeline import timeline_figure, timeline_lines
+from kmsi_lib.jsontypes import arr, obj
 
 __all__ = ["impact_html", "impact_text", "timeline_section_html"]
 
@@ -63,7 +64,7 @@ def _crosscheck_lines(impact: PlanImpact) -> list[str]:
     data = impact.crosscheck
     if not data:
         return []
-    texts = [str(d.get("text", "")) for d in data.get("disagreements", ())]
+    texts = [str(obj(d).get("text", "")) for d in arr(data.get("disagreements"))]
     return [str(data.get("summary", "")), *texts]
 
 

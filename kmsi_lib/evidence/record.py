@@ -19,7 +19,7 @@ from typing import Any
 import pydantic
 
 from kmsi_lib.errors import EvidenceError
-from kmsi_lib.jsontypes import JsonMap, JsonValue, arr
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue, arr
 from kmsi_lib.okta import protocol as _protocol
 from kmsi_lib.runbooks.contract import (
     OUTCOME_FAILED,
@@ -124,14 +124,14 @@ class RunMeta:
     procedure: str
     notebook: str
     template_sha256: str
-    parameters: Mapping[str, Any]
+    parameters: Mapping[str, JsonValue]
     started_at: str
     finished_at: str
     operator: str
     org_url: str
-    approved_plan: Mapping[str, Any] | None = None
+    approved_plan: Mapping[str, JsonValue] | None = None
     #: the signed approval the apply went ahead on, or why none was needed (the sandbox)
-    approval: Mapping[str, Any] | None = None
+    approval: Mapping[str, JsonValue] | None = None
 
 
 def build_record(
@@ -139,9 +139,9 @@ def build_record(
     result: RunResult | None,
     *,
     succeeded: bool,
-    error: Mapping[str, Any] | None,
+    error: Mapping[str, JsonValue] | None,
     files: Mapping[str, str],
-) -> dict[str, Any]:
+) -> JsonObject:
     """The run record (record.json): everything a reviewer needs, in one JSON object."""
     res = result or RunResult()
     org = res.org or RunOrg(url="")
@@ -184,8 +184,8 @@ class RecordedRun:
     """The result of :func:`record_run`: where the evidence went and what the ledger says."""
 
     run_dir: Path | None  # None when quarantined
-    record: dict[str, Any] | None
-    entry: dict[str, Any]
+    record: JsonObject | None
+    entry: JsonObject
     secret_hits: tuple[SecretHit, ...]
 
     @property
@@ -199,11 +199,11 @@ def record_run(
     meta: RunMeta,
     *,
     succeeded: bool,
-    error: Mapping[str, Any] | None = None,
+    error: Mapping[str, JsonValue] | None = None,
     secrets: Sequence[str] = (),
     captured: Mapping[str, bytes] | None = None,
     notebook_file: str = "notebook.ipynb",
-    report: Callable[[Mapping[str, Any]], Mapping[str, bytes]] | None = None,
+    report: Callable[[JsonObject], Mapping[str, bytes]] | None = None,
 ) -> RecordedRun:
     """Turn a staging directory into recorded evidence (or quarantine it).
 
@@ -222,7 +222,7 @@ def record_run(
         result, succeeded = None, False
         problems.append(str(exc))
 
-    def assemble(files: Mapping[str, str]) -> dict[str, Any]:
+    def assemble(files: Mapping[str, str]) -> JsonObject:
         found = {"type": "EvidenceError", "message": "; ".join(problems)} if problems else None
         return build_record(meta, result, succeeded=succeeded, error=error or found, files=files)
 

@@ -42,6 +42,7 @@ from typing import Any
 
 from kmsi_lib import evidence
 from kmsi_lib.errors import ConfigError, EvidenceError, ParameterError
+from kmsi_lib.jsontypes import JsonObject, JsonValue
 from kmsi_lib.runbooks import approval, interrupts
 from kmsi_lib.runbooks.approval import check_approved_plan
 from kmsi_lib.runbooks.contract import (
@@ -106,7 +107,7 @@ class RunReport:
     run_id: str
     outcome: str
     run_dir: Path | None
-    record: dict[str, Any] | None
+    record: JsonObject | None
     message: str
 
 
@@ -213,8 +214,8 @@ def _execute(
 
 
 def _judge(
-    mode: str, procedure: str, result: RunResult | None, error: Mapping[str, Any] | None
-) -> dict[str, Any] | None:
+    mode: str, procedure: str, result: RunResult | None, error: Mapping[str, JsonValue] | None
+) -> JsonObject | None:
     """Decide whether a finished run succeeded; returns the reason it did not, or None.
 
     The runbook's own error (it names the step) is preferred to papermill's.
@@ -404,7 +405,7 @@ def _record(
     env: Mapping[str, str],
     org_url: str,
     approved_meta: dict[str, Any] | None,
-    error: dict[str, Any] | None,
+    error: JsonObject | None,
     log: io.StringIO,
 ) -> RunReport:
     """Judge the run, record its evidence (never leaving it in staging) and report."""

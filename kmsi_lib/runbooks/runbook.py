@@ -45,7 +45,7 @@ from kmsi_lib.engine import (
 )
 from kmsi_lib.engine.render import failed_checks_text
 from kmsi_lib.errors import KmsiError, ParameterError
-from kmsi_lib.jsontypes import JsonObject, obj
+from kmsi_lib.jsontypes import JsonObject, JsonValue, obj
 from kmsi_lib.okta.protocol import engine_name
 from kmsi_lib.procedures import REGISTRY
 from kmsi_lib.runbooks import contract
@@ -85,7 +85,7 @@ __all__ = [
 #: :data:`kmsi_lib.runbooks.contract.RUNNER_PARAMETERS`.
 RUNNER_PARAMETERS: tuple[str, ...] = tuple(contract.RUNNER_PARAMETERS)
 
-Display = Callable[[Any], None]
+Display = Callable[[object], None]
 
 
 def check_change_id(change_id: str) -> str:
@@ -97,11 +97,11 @@ def check_change_id(change_id: str) -> str:
     return change_id.strip()
 
 
-def _error_dict(exc: BaseException) -> dict[str, Any]:
+def _error_dict(exc: BaseException) -> JsonObject:
     message = str(exc)
     if isinstance(exc, KeyboardInterrupt) and not message:
         message = "interrupted (Ctrl-C, SIGTERM or the cell's time limit) before the step ended"
-    error: dict[str, Any] = {"type": type(exc).__name__, "message": message}
+    error: JsonObject = {"type": type(exc).__name__, "message": message}
     if isinstance(exc, ParameterError):
         error["field"] = exc.field
     return error
@@ -121,14 +121,14 @@ class Runbook:
         self,
         procedure: str,
         *,
-        params: Mapping[str, Any],
+        params: Mapping[str, JsonValue],
         mode: str = "plan",
         change_id: str = "",
         evidence_dir: str = "",
         approved_plan: str = "",
         interactive: bool = False,
         client: OktaClient | None = None,
-        attestation: Mapping[str, Any] | None = None,
+        attestation: Mapping[str, str] | None = None,
         display: Display | None = None,
     ) -> None:
         if mode not in MODES:
@@ -228,7 +228,7 @@ class Runbook:
             write_json(self.apply_file, self.run.to_dict())
         return write_result(self.evidence_dir, self.run)
 
-    def _write_procedure_files(self, made: Any) -> None:
+    def _write_procedure_files(self, made: object) -> None:
         """Write the files a run adds beside ``result.json``: the audit's findings, a plan's
         timeline chart (``timeline.png``, when its impact has one).
 
@@ -261,7 +261,7 @@ class Runbook:
         """``apply-progress.jsonl``: one line per write as it is sent and as it lands."""
         return self.evidence_dir / PROGRESS_FILE
 
-    def _log_write(self, event: dict[str, Any]) -> None:
+    def _log_write(self, event: JsonObject) -> None:
         """Append one write event, flushed to disk before the write goes on (see
         :func:`~kmsi_lib.engine.watch_writes`): if the kernel dies, the
         runner still knows which writes landed."""
@@ -343,11 +343,11 @@ class Runbook:
         assert self.client is not None
         return self.client
 
-    def validate(self, params: Mapping[str, Any] | None = None) -> Any:
+    def validate(self, params: Mapping[str, JsonValue] | None = None) -> Any:
         """The parameters as the procedure's pydantic model; ParameterError names the field."""
         return parse_params(self.procedure.Params, dict(self.params if params is None else params))
 
-    def plan(self, params: Mapping[str, Any] | None = None, *, show: bool = True) -> Any:
+    def plan(self, params: Mapping[str, JsonValue] | None = None, *, show: bool = True) -> Any:
         """Validate the parameters, read the org and show what apply would change.
 
         In interactive mode (and called without ``params``) it shows the form's
@@ -501,7 +501,7 @@ class Runbook:
 
     def verify(
         self,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, JsonValue] | None = None,
         *,
         show: bool = True,
         from_form: bool = False,
