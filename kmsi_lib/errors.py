@@ -36,7 +36,7 @@ before-state of what was written) so that it can be recorded and rolled back.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Required, TypedDict, Unpack
 
 if TYPE_CHECKING:  # only for the annotation; errors.py imports nothing from kmsi_lib at run time
     from kmsi_lib.engine import ApplyResult
@@ -126,6 +126,20 @@ class TransportError(KmsiError):
         super().__init__(f"{message} {AMBIGUOUS_ADVICE}" if ambiguous else message)
 
 
+class _ApiErrorFields(TypedDict, total=False):
+    """The keyword arguments of :class:`OktaApiError` (its subclasses pass them on)."""
+
+    status: Required[int]
+    error_code: str | None
+    summary: str
+    causes: Sequence[str]
+    request_id: str | None
+    method: str
+    path: str
+    ambiguous: bool
+    hint: str | None
+
+
 class OktaApiError(KmsiError):
     """Okta answered with an error status.
 
@@ -200,7 +214,7 @@ class PermissionDeniedError(OktaApiError):
 class InsufficientScopeError(OktaApiError):
     """403 with ``error="insufficient_scope"``: the access token lacks ``scope``."""
 
-    def __init__(self, *, scope: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, scope: str | None = None, **kwargs: Unpack[_ApiErrorFields]) -> None:
         self.scope = scope
         wanted = scope or "the scope this endpoint requires"
         hint = (
@@ -222,7 +236,9 @@ class ValidationError(OktaApiError):
 
     hint = "Correct the fields named above and try again."
 
-    def __init__(self, *, fields: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, fields: Mapping[str, str] | None = None, **kwargs: Unpack[_ApiErrorFields]
+    ) -> None:
         self.fields: dict[str, str] = dict(fields or {})
         super().__init__(**kwargs)
 

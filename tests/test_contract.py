@@ -33,3 +33,11 @@ def test_the_runner_parameters_are_the_runbook_signature() -> None:
 
 def test_outcomes_name_failed() -> None:
     assert contract.OUTCOME_FAILED in contract.OUTCOMES
+
+
+def test_run_result_model_has_the_contract_keys_in_order() -> None:
+    """RunResult writes exactly RESULT_KEYS, in their order, every key always present."""
+    from kmsi_lib.runbooks.contract import RESULT_KEYS, RunResult
+
+    assert tuple(RunResult.model_fields) == RESULT_KEYS
+    assert tuple(RunResult(procedure="audit").to_dict()) == RESULT_KEYS

@@ -245,7 +245,7 @@ def _may_have_landed(
     """Count a write that was sent and never answered as written: it may have landed."""
     change, ref = in_flight
     result.notes.append(f"{change.action} of {ref.label()} {why}: it may have landed")
-    result.applied.append(AppliedChange(replace(change, ref=ref), None))
+    result.applied.append(AppliedChange(change.with_ref(ref), None))
     written.append(in_flight)
 
 
@@ -332,7 +332,7 @@ def apply_plan(
             else:
                 answer = kind.perform(client, change, ref)
             # the evidence keeps the real ids (a created object's, a new parent's)
-            result.applied.append(AppliedChange(replace(change, ref=ref), answer))
+            result.applied.append(AppliedChange(change.with_ref(ref), answer))
             written.append((change, ref))
             in_flight = None
             report_write("landed", index, change, ref, answer=answer)
@@ -368,9 +368,9 @@ def apply_plan(
     checks: list[Check] = []
     for (change, ref), record in zip(written, result.before_state[: len(written)], strict=True):
         if change.action in ("create", "update", "delete"):
-            checks.extend(_verify_change(replace(change, ref=ref), record.after_written))
+            checks.extend(_verify_change(change.with_ref(ref), record.after_written))
     checks.extend(_conflicts.rewritten_after_us(result.applied, result.before_state))
-    targets = _witness_targets([replace(change, ref=ref) for change, ref in written])
+    targets = _witness_targets([change.with_ref(ref) for change, ref in written])
     others, notes = _conflicts.close_witness(
         client, witness, targets, client.journal.entries[mark:], record=result.system_log
     )
@@ -435,6 +435,11 @@ def _priorities(rules: Iterable[JsonMap]) -> dict[str, int]:
     return {str(r["id"]): cast("int", r.get("priority")) for r in rules}
 
 
+def _order_record(order: Mapping[str, int]) -> JsonObject:
+    """A rule order as a before-state record holds it."""
+    return {"priorities": {rule_id: priority for rule_id, priority in order.items()}}
+
+
 def _record_before_state(
     client: OktaClient,
     result: ApplyResult,
@@ -471,8 +476,8 @@ def _record_before_state(
                 BeforeRecord(
                     ObjectRef(RULE_ORDER_KIND, None, "rule priorities", pid),
                     "reorder",
-                    {"priorities": dict(before)},
-                    {"priorities": after.get(pid, {})},
+                    _order_record(before),
+                    _order_record(after.get(pid, {})),
                 )
             )
 

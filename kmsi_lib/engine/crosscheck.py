@@ -22,12 +22,13 @@ How the two answers are compared, per policy type:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from kmsi_lib import errors
 from kmsi_lib.engine.evaluate import Cohort, OrgView, cohorts_for, evaluate
+from kmsi_lib.jsontypes import JsonMap, JsonObject, arr, obj
 from kmsi_lib.okta.resources import policies
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class CrossCheck:
             *(f"not checked: {u}" for u in self.unchecked),
         ]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """The report as JSON-ready values."""
         return {
             "available": self.available,
@@ -216,7 +217,7 @@ def _reason(exc: errors.KmsiError) -> str:
 
 
 def _compare(
-    view: OrgView, cohort: Cohort, app_id: str, answer: Iterable[Mapping[str, Any]]
+    view: OrgView, cohort: Cohort, app_id: str, answer: Iterable[JsonMap]
 ) -> tuple[list[Disagreement], bool]:
     """The disagreements of one sample, and whether the evaluator's answer depended on something."""
     outcome = evaluate(view, cohort, app_id)
@@ -253,7 +254,7 @@ def _compare(
     return found, depended
 
 
-def _type(entry: Mapping[str, Any]) -> str:
+def _type(entry: JsonMap) -> str:
     """An evaluation's policy type (the schema makes ``policyType`` an array, examples a string)."""
     value = entry.get("policyType")
     if isinstance(value, list):
@@ -261,12 +262,12 @@ def _type(entry: Mapping[str, Any]) -> str:
     return str(value)
 
 
-def _okta_rule(entry: Mapping[str, Any] | None) -> tuple[str, str, str, str] | None:
+def _okta_rule(entry: JsonMap | None) -> tuple[str, str, str, str] | None:
     """(policy id, rule id, policy name, rule name) of the simulation's result, or None."""
     if entry is None:
         return None
-    for policy in (entry.get("result") or {}).get("policies") or []:
-        for rule in policy.get("rules") or []:
+    for policy in map(obj, arr(obj(entry.get("result")).get("policies"))):
+        for rule in map(obj, arr(policy.get("rules"))):
             return (
                 str(policy.get("id")),
                 str(rule.get("id")),

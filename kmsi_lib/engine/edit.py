@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from kmsi_lib.engine.labels import labelled
 from kmsi_lib.engine.model import Change, Check, ObjectRef
 from kmsi_lib.engine.paths import get_path, same_value, set_path, writable
-from kmsi_lib.jsontypes import JsonMap, JsonObject
+from kmsi_lib.jsontypes import JsonObject, JsonValue
 
 __all__ = ["Edit"]
 
@@ -26,8 +26,8 @@ class Edit:
     def __init__(
         self,
         ref: ObjectRef,
-        before: JsonMap | None,
-        body: JsonMap | None = None,
+        before: Mapping[str, JsonValue] | None,
+        body: Mapping[str, JsonValue] | None = None,
     ) -> None:
         self.ref = ref
         self.before = dict(before) if before is not None else None

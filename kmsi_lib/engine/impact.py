@@ -24,10 +24,14 @@ acknowledgement check; :mod:`.impact_plan` works the impact out, and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
+import pydantic
+from pydantic import JsonValue  # kmsi_lib.jsontypes' is the same type, not one pydantic can build
+
+from kmsi_lib.engine.jsonmodel import CLOSED_JSON
 from kmsi_lib.errors import ParameterError
+from kmsi_lib.jsontypes import JsonMap, JsonObject
 
 __all__ = [
     "ACKNOWLEDGE_FIELD",
@@ -58,6 +62,7 @@ def looks_like_admin_group(name: str) -> bool:
     return any(word in name.lower() for word in ADMIN_GROUP_WORDS)
 
 
+@pydantic.with_config(CLOSED_JSON)
 @dataclass(frozen=True)
 class AppEntry:
     """An app assigned to a changed policy; ``selected`` when the operator named it."""
@@ -67,6 +72,7 @@ class AppEntry:
     selected: bool
 
 
+@pydantic.with_config(CLOSED_JSON)
 @dataclass(frozen=True)
 class RuleEntry:
     """One rule of a changed policy, as evaluated after the plan: whom it covers."""
@@ -78,6 +84,7 @@ class RuleEntry:
     changed: bool
 
 
+@pydantic.with_config(CLOSED_JSON)
 @dataclass(frozen=True)
 class PolicyEntry:
     """A policy the plan changes (or creates), with its apps and rules in evaluation order."""
@@ -90,6 +97,7 @@ class PolicyEntry:
     rules: tuple[RuleEntry, ...]
 
 
+@pydantic.with_config(CLOSED_JSON)
 @dataclass(frozen=True)
 class CohortChange:
     """One cohort whose sign-in changes, on which apps, in words."""
@@ -100,6 +108,7 @@ class CohortChange:
     changes: tuple[str, ...]
 
 
+@pydantic.with_config(CLOSED_JSON)
 @dataclass(frozen=True)
 class PlanImpact:
     """The impact section of a plan (see the module docstring). Plain data."""
@@ -115,9 +124,9 @@ class PlanImpact:
     named_group_ids: tuple[str, ...] | None = None
     group_names: Mapping[str, str] = field(default_factory=dict)  # id -> name, for reading
     #: one cohort's two working weeks before and after (:mod:`.impact_timeline`), or empty
-    timeline: Mapping[str, Any] = field(default_factory=dict)
+    timeline: Mapping[str, JsonValue] = field(default_factory=dict)
     #: the "before" evaluation against Okta's policy simulation (:mod:`.crosscheck`), or empty
-    crosscheck: Mapping[str, Any] = field(default_factory=dict)
+    crosscheck: Mapping[str, JsonValue] = field(default_factory=dict)
     error: str = ""  # why the impact could not be worked out, when it could not
 
     @property
@@ -160,47 +169,18 @@ class PlanImpact:
             f" that reach with {ACKNOWLEDGE_FIELD}: {self.reach}"
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["group_names"] = dict(self.group_names)
-        data["timeline"] = dict(self.timeline)
-        data["crosscheck"] = dict(self.crosscheck)
+    def to_dict(self) -> JsonObject:
+        """The impact as JSON (tuples as lists), the fields in order: what a plan holds."""
+        data: JsonObject = _JSON.dump_python(self, mode="json")
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PlanImpact:
-        return cls(
-            policies=tuple(
-                PolicyEntry(
-                    **{
-                        **p,
-                        "apps": tuple(AppEntry(**a) for a in p.get("apps", ())),
-                        "rules": tuple(RuleEntry(**r) for r in p.get("rules", ())),
-                    }
-                )
-                for p in data.get("policies", ())
-            ),
-            cohorts=tuple(
-                CohortChange(
-                    **{**c, "apps": tuple(c.get("apps", ())), "changes": tuple(c["changes"])}
-                )
-                for c in data.get("cohorts", ())
-            ),
-            warnings=tuple(data.get("warnings", ())),
-            reached_apps=tuple(data.get("reached_apps", ())),
-            unnamed_apps=tuple(data.get("unnamed_apps", ())),
-            unnamed_people=tuple(data.get("unnamed_people", ())),
-            total_apps=int(data.get("total_apps", 0)),
-            selected_app_ids=tuple(data.get("selected_app_ids", ())),
-            named_group_ids=(
-                None if data.get("named_group_ids") is None else tuple(data["named_group_ids"])
-            ),
-            group_names=dict(data.get("group_names") or {}),
-            timeline=dict(data.get("timeline") or {}),
-            crosscheck=dict(data.get("crosscheck") or {}),
-            error=str(data.get("error", "")),
-        )
+    def from_dict(cls, data: JsonMap) -> PlanImpact:
+        """The impact from its JSON (lists read as tuples; keys it lacks take defaults)."""
+        return _JSON.validate_python(dict(data))
 
+
+_JSON: pydantic.TypeAdapter[PlanImpact] = pydantic.TypeAdapter(PlanImpact)
 
 #: How many apps a plan's first line names before it says "and N more".
 HEADLINE_APPS = 40
@@ -212,7 +192,7 @@ def listed(items: Sequence[str], most: int = 6) -> str:
 
 
 def check_acknowledgement(
-    impact: Mapping[str, Any] | None, params: Mapping[str, Any], *, given: int | None = None
+    impact: JsonMap | None, params: JsonMap, *, given: int | None = None
 ) -> str:
     """Refuse (``ParameterError`` on :data:`ACKNOWLEDGE_FIELD`) a wide plan not acknowledged.
 
@@ -246,7 +226,7 @@ def check_acknowledgement(
     )
 
 
-def _names(value: Any) -> list[str]:
+def _names(value: object) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, list | tuple):
@@ -254,7 +234,7 @@ def _names(value: Any) -> list[str]:
     return []
 
 
-def privileged_selection(params: Mapping[str, Any], impact: Mapping[str, Any] | None) -> list[str]:
+def privileged_selection(params: JsonMap, impact: JsonMap | None) -> list[str]:
     """What a plan's parameters name that is privileged, in words (empty: nothing).
 
     The Okta Admin Console app named (by label, or by id as the impact section marks

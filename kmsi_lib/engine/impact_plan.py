@@ -12,7 +12,6 @@ moved since the plan. The data it makes is :class:`~.impact.PlanImpact`.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -511,7 +510,7 @@ def with_impact(plan: Plan, impact: PlanImpact) -> Plan:
                 f"{ACKNOWLEDGE_FIELD} is {given}, but this plan reaches {impact.reach} apps:"
                 " the apply will refuse it",
             )
-    return dataclasses.replace(plan, warnings=warnings, impact=impact.to_dict(), digest="")
+    return plan.edited(warnings=warnings, impact=impact.to_dict())
 
 
 def recheck_reach(client: OktaClient, plan: Plan, reader: Reader | None = None) -> None:
@@ -547,7 +546,7 @@ def app_plan(
     reader: Reader,
     *,
     procedure: str,
-    params: JsonMap,
+    params: Mapping[str, JsonValue],
     apps: Sequence[ResolvedApp],
     changes: list[Change],
     notes: list[str],

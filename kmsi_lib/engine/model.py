@@ -3,10 +3,15 @@
 :class:`Plan` (with its :class:`Change` list, :class:`ManualStep` list and the
 :class:`Observation` list behind its ``fingerprint`` and ``digest``),
 :class:`ApplyResult` (:class:`AppliedChange`, :class:`BeforeRecord`,
-:class:`Attestation`) and :class:`Verification` (:class:`Check`) are
-dataclasses that convert to and from plain JSON (``to_dict``/``from_dict``:
-that JSON is the evidence, and ``Plan.digest`` is a hash over it) and render
-as text and HTML (:mod:`kmsi_lib.engine.render`).
+:class:`Attestation`) and :class:`Verification` (:class:`Check`) are pydantic
+models (:class:`~kmsi_lib.engine.jsonmodel.JsonModel`) that convert to and from
+plain JSON (``to_dict``/``from_dict`` over ``model_dump``/``model_validate``). That
+JSON is the evidence and ``Plan.digest`` hashes it, so its keys, their order and
+the keys left out are those the dataclasses wrote (``tests/test_model_json.py``).
+They render as text and HTML (:mod:`kmsi_lib.engine.render`). Constructors take
+the fields by position, as the dataclasses did; JSON from Okta (``before``,
+``after``, an answer, an observed value) is typed JSON but held as given
+(``SkipValidation``): the model keeps what was read, uncopied.
 """
 
 from __future__ import annotations
@@ -15,12 +20,21 @@ import datetime as _dt
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
+
+from pydantic import (
+    ConfigDict,
+    Field,
+    JsonValue,
+    SkipValidation,
+    computed_field,
+)
 
 from kmsi_lib.engine import render
+from kmsi_lib.engine.jsonmodel import JsonModel, positional
 from kmsi_lib.engine.paths import FieldDiff, diff, writable
 from kmsi_lib.errors import EvidenceError, ParameterError
+from kmsi_lib.jsontypes import JsonMap, JsonObject
 
 __all__ = [
     "Action",
@@ -44,6 +58,9 @@ __all__ = [
 
 Action = Literal["create", "update", "delete", "assign", "revoke", "manual"]
 Outcome = Literal["applied", "no-op", "failed"]
+#: JSON read from Okta or written to it, held as given (see the module docstring).
+_Json = SkipValidation[JsonValue]
+_JsonObj = SkipValidation[dict[str, JsonValue]]
 
 
 def utc_now() -> str:
@@ -63,8 +80,7 @@ def created_placeholder(index: int) -> str:
     return f"$created:{index}"
 
 
-@dataclass(frozen=True)
-class ObjectRef:
+class ObjectRef(JsonModel):
     """Which object a change is about: its kind, id, name and parent's id.
 
     ``id`` is None for an object a plan will create; ``parent_id`` is the
@@ -72,10 +88,22 @@ class ObjectRef:
     created by an earlier change of the same plan).
     """
 
+    model_config = ConfigDict(frozen=True)
+
     kind: str
     id: str | None = None
     name: str | None = None
     parent_id: str | None = None
+
+    @positional
+    def __init__(
+        self,
+        kind: str,
+        id: str | None = None,  # noqa: A002 - the field's name in the evidence
+        name: str | None = None,
+        parent_id: str | None = None,
+    ) -> None:
+        super().__init__(kind=kind, id=id, name=name, parent_id=parent_id)
 
     def label(self) -> str:
         """Human reading, e.g. ``rule 'KMSI pre-auth' (0pr1…) in 00p2…``."""
@@ -99,16 +127,12 @@ class ObjectRef:
         """The parent's id a request needs (a rule's policy)."""
         return _required_id(self.parent_id)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "name": self.name, "parent_id": self.parent_id}
-
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ObjectRef:
-        return cls(data["kind"], data.get("id"), data.get("name"), data.get("parent_id"))
+    def from_dict(cls, data: JsonMap) -> ObjectRef:
+        return cls.model_validate(data)
 
 
-@dataclass
-class Change:
+class Change(JsonModel):
     """One write a plan will make.
 
     ``before`` is the whole object as read (None for a create); ``after`` is
@@ -120,14 +144,35 @@ class Change:
     action: Action
     kind: str
     ref: ObjectRef
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    diffs: list[FieldDiff] = field(default_factory=list)
+    before: _JsonObj | None = None
+    after: _JsonObj | None = None
+    diffs: list[FieldDiff] = Field(default_factory=list)
     note: str = ""
+
+    @positional
+    def __init__(
+        self,
+        action: Action,
+        kind: str,
+        ref: ObjectRef,
+        before: JsonObject | None,
+        after: JsonObject | None,
+        diffs: list[FieldDiff] | None = None,
+        note: str = "",
+    ) -> None:
+        super().__init__(
+            action=action,
+            kind=kind,
+            ref=ref,
+            before=before,
+            after=after,
+            diffs=[] if diffs is None else diffs,
+            note=note,
+        )
 
     @classmethod
     def update(
-        cls, ref: ObjectRef, before: Mapping[str, Any], after: dict[str, Any], note: str = ""
+        cls, ref: ObjectRef, before: Mapping[str, JsonValue], after: JsonObject, note: str = ""
     ) -> Change:
         """A full-replace update; diffs are taken against the writable part of ``before``."""
         return cls(
@@ -135,56 +180,40 @@ class Change:
         )
 
     @classmethod
-    def create(cls, ref: ObjectRef, body: dict[str, Any], note: str = "") -> Change:
+    def create(cls, ref: ObjectRef, body: JsonObject, note: str = "") -> Change:
         """A create; every field of ``body`` is listed as a diff from absent."""
         return cls("create", ref.kind, ref, None, body, diff({}, body), note)
 
     @classmethod
-    def delete(cls, ref: ObjectRef, before: Mapping[str, Any], note: str = "") -> Change:
+    def delete(cls, ref: ObjectRef, before: Mapping[str, JsonValue], note: str = "") -> Change:
         """A delete of the object as read."""
         return cls("delete", ref.kind, ref, dict(before), None, [], note)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "kind": self.kind,
-            "ref": self.ref.to_dict(),
-            "before": self.before,
-            "after": self.after,
-            "diffs": [d.to_dict() for d in self.diffs],
-            "note": self.note,
-        }
+    def with_ref(self, ref: ObjectRef) -> Change:
+        """The same change about ``ref`` (a placeholder id resolved once the object exists)."""
+        return self.model_copy(update={"ref": ref})
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Change:
-        return cls(
-            action=data["action"],
-            kind=data["kind"],
-            ref=ObjectRef.from_dict(data["ref"]),
-            before=data.get("before"),
-            after=data.get("after"),
-            diffs=[FieldDiff.from_dict(d) for d in data.get("diffs", [])],
-            note=data.get("note", ""),
-        )
+    def from_dict(cls, data: JsonMap) -> Change:
+        return cls.model_validate(data)
 
 
-@dataclass
-class ManualStep:
+class ManualStep(JsonModel):
     """A step an admin does by hand (no public API); apply needs an attestation for it."""
 
     title: str
-    instructions: list[str]
+    instructions: list[str] = Field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"title": self.title, "instructions": list(self.instructions)}
+    @positional
+    def __init__(self, title: str, instructions: list[str]) -> None:
+        super().__init__(title=title, instructions=list(instructions))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ManualStep:
-        return cls(data["title"], list(data.get("instructions", [])))
+    def from_dict(cls, data: JsonMap) -> ManualStep:
+        return cls.model_validate(data)
 
 
-@dataclass
-class Observation:
+class Observation(JsonModel):
     """One read a plan made: a lookup that can be replayed and the value it returned.
 
     ``value`` is stored in :func:`canonical` form; ``key`` names the object
@@ -192,18 +221,19 @@ class Observation:
     """
 
     key: str
-    lookup: dict[str, Any]
-    value: Any
+    lookup: _JsonObj
+    value: _Json = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "lookup": self.lookup, "value": self.value}
+    @positional
+    def __init__(self, key: str, lookup: JsonObject, value: JsonValue) -> None:
+        super().__init__(key=key, lookup=lookup, value=value)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Observation:
-        return cls(data["key"], dict(data["lookup"]), data.get("value"))
+    def from_dict(cls, data: JsonMap) -> Observation:
+        return cls.model_validate(data)
 
 
-def _sha256_json(value: Any) -> str:
+def _sha256_json(value: object) -> str:
     """``sha256:<hex>`` over ``value`` as compact JSON with sorted keys."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
@@ -214,28 +244,62 @@ def fingerprint(observations: Iterable[Observation]) -> str:
     return _sha256_json([[o.key, o.lookup, o.value] for o in observations])
 
 
-@dataclass
-class Plan:
+class Plan(JsonModel):
     """What a procedure will do, computed from reads only. Plain data, JSON round-trip."""
 
+    # only when there are any: plans recorded before these existed keep their digest
+    omitted_when_empty = ("warnings", "impact")
+
     procedure: str
-    params: dict[str, Any]
-    org_url: str
-    changes: list[Change] = field(default_factory=list)
-    manual_steps: list[ManualStep] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    observations: list[Observation] = field(default_factory=list)
-    created_at: str = field(default_factory=utc_now)
+    params: _JsonObj = Field(default_factory=dict)
+    org_url: str = ""
+    created_at: str = Field(default_factory=utc_now)
     fingerprint: str = ""
     digest: str = ""
+    changes: list[Change] = Field(default_factory=list)
+    manual_steps: list[ManualStep] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    observations: list[Observation] = Field(default_factory=list)
     #: What the operator must see first: the plan reaches more apps or people than were
     #: named, or named entries were skipped. Rendered above the changes.
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
     #: What the plan does to people (:class:`~kmsi_lib.engine.impact.Impact` as a dict);
     #: empty for a procedure that has none. Rendered above the changes.
-    impact: dict[str, Any] = field(default_factory=dict)
+    impact: _JsonObj = Field(default_factory=dict)
 
-    def __post_init__(self) -> None:
+    @positional
+    def __init__(
+        self,
+        procedure: str,
+        params: JsonObject,
+        org_url: str,
+        changes: list[Change] | None = None,
+        manual_steps: list[ManualStep] | None = None,
+        notes: list[str] | None = None,
+        observations: list[Observation] | None = None,
+        created_at: str | None = None,
+        fingerprint: str = "",
+        digest: str = "",
+        warnings: list[str] | None = None,
+        impact: JsonObject | None = None,
+    ) -> None:
+        super().__init__(
+            procedure=procedure,
+            params=params,
+            org_url=org_url,
+            changes=[] if changes is None else changes,
+            manual_steps=[] if manual_steps is None else manual_steps,
+            notes=[] if notes is None else notes,
+            observations=[] if observations is None else observations,
+            created_at=utc_now() if created_at is None else created_at,
+            fingerprint=fingerprint,
+            digest=digest,
+            warnings=[] if warnings is None else warnings,
+            impact={} if impact is None else impact,
+        )
+
+    def model_post_init(self, context: object, /) -> None:
+        """Take the fingerprint and the digest of a plan made without them."""
         if not self.fingerprint:
             self.fingerprint = fingerprint(self.observations)
         if not self.digest:
@@ -267,30 +331,19 @@ class Plan:
                 f" {self.digest}. Make a new plan."
             )
 
+    def edited(self, *, warnings: list[str], impact: JsonObject) -> Plan:
+        """A copy with other warnings and impact, digested anew (the plan as now made)."""
+        made = self.model_copy(update={"warnings": warnings, "impact": impact, "digest": ""})
+        made.digest = made.content_digest()
+        return made
+
     @property
     def is_empty(self) -> bool:
         """True when the plan writes nothing through the API (manual steps aside)."""
         return not self.changes
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "procedure": self.procedure,
-            "params": self.params,
-            "org_url": self.org_url,
-            "created_at": self.created_at,
-            "fingerprint": self.fingerprint,
-            "digest": self.digest,
-            "changes": [c.to_dict() for c in self.changes],
-            "manual_steps": [s.to_dict() for s in self.manual_steps],
-            "notes": list(self.notes),
-            "observations": [o.to_dict() for o in self.observations],
-            # only when there are any: plans recorded before warnings existed keep their digest
-            **({"warnings": list(self.warnings)} if self.warnings else {}),
-            **({"impact": self.impact} if self.impact else {}),
-        }
-
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+    def from_dict(cls, data: JsonMap) -> Plan:
         """Rebuild a plan from :meth:`to_dict` output; it must be exactly as it was made.
 
         A fingerprint that no longer matches the observations is a
@@ -298,18 +351,15 @@ class Plan:
         parameters, the org, a manual step) or a missing digest is an
         :class:`EvidenceError`.
         """
-        plan = cls(
-            procedure=data["procedure"],
-            params=dict(data.get("params", {})),
-            org_url=data.get("org_url", ""),
-            changes=[Change.from_dict(c) for c in data.get("changes", [])],
-            manual_steps=[ManualStep.from_dict(s) for s in data.get("manual_steps", [])],
-            notes=list(data.get("notes", [])),
-            observations=[Observation.from_dict(o) for o in data.get("observations", [])],
-            created_at=data.get("created_at", ""),
-            fingerprint=data.get("fingerprint", ""),
-            warnings=list(data.get("warnings", [])),
-            impact=dict(data.get("impact") or {}),
+        # what a plan read back lacks is empty, not made now (created_at) nor taken anew
+        plan = cls.model_validate(
+            {
+                "created_at": "",
+                **data,
+                "params": data.get("params") or {},
+                "impact": data.get("impact") or {},
+                "digest": "",
+            }
         )
         plan.digest = str(data.get("digest") or "")  # the one it was made with, checked below
         expected = fingerprint(plan.observations)
@@ -333,47 +383,47 @@ class Plan:
         return render.plan_html(self)
 
 
-@dataclass
-class Check:
+class Check(JsonModel):
     """One verification: what was expected, what the org holds, and whether they agree."""
 
     name: str
     ok: bool
-    expected: Any = None
-    actual: Any = None
+    #: shown to the reader as they are (a value, a list of ids, a sentence)
+    expected: SkipValidation[object] = None
+    actual: SkipValidation[object] = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "ok": self.ok, "expected": self.expected, "actual": self.actual}
+    @positional
+    def __init__(self, name: str, ok: bool, expected: object = None, actual: object = None) -> None:
+        super().__init__(name=name, ok=ok, expected=expected, actual=actual)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Check:
-        return cls(data["name"], bool(data["ok"]), data.get("expected"), data.get("actual"))
+    def from_dict(cls, data: JsonMap) -> Check:
+        return cls.model_validate(data)
 
 
-@dataclass
-class Verification:
+class Verification(JsonModel):
     """A list of checks; ``ok`` when every check passed (an empty list is ok)."""
 
-    checks: list[Check] = field(default_factory=list)
-    #: What could not be checked, and why (e.g. a setting with no public API).
-    notes: list[str] = field(default_factory=list)
+    json_first = ("ok",)
 
+    checks: list[Check] = Field(default_factory=list)
+    #: What could not be checked, and why (e.g. a setting with no public API).
+    notes: list[str] = Field(default_factory=list)
+
+    @positional
+    def __init__(self, checks: list[Check] | None = None, notes: list[str] | None = None) -> None:
+        super().__init__(
+            checks=[] if checks is None else checks, notes=[] if notes is None else notes
+        )
+
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form for a computed field
     @property
     def ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "checks": [c.to_dict() for c in self.checks],
-            "notes": list(self.notes),
-        }
-
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Verification:
-        return cls(
-            [Check.from_dict(c) for c in data.get("checks", [])], list(data.get("notes", []))
-        )
+    def from_dict(cls, data: JsonMap) -> Verification:
+        return cls.model_validate(data)
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         return render.verification_rows(self)
@@ -385,15 +435,21 @@ class Verification:
         return render.verification_html(self)
 
 
-@dataclass(frozen=True)
-class Attestation:
+class Attestation(JsonModel):
     """An admin's statement that the plan's manual steps were done: who, when, what."""
+
+    model_config = ConfigDict(frozen=True)
 
     by: str
     at: str
     statement: str
 
-    def __post_init__(self) -> None:
+    @positional
+    def __init__(self, by: str, at: str, statement: str) -> None:
+        super().__init__(by=by, at=at, statement=statement)
+
+    def model_post_init(self, context: object, /) -> None:
+        """Refuse an attestation without a name, a statement or an ISO-8601 time."""
         if not self.by.strip():
             raise ParameterError("attestation.by", "name the admin who did the manual steps")
         if not self.statement.strip():
@@ -406,34 +462,31 @@ class Attestation:
                 f"must be an ISO-8601 time such as 2026-11-29T07:00:00Z (got {self.at!r})",
             ) from None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"by": self.by, "at": self.at, "statement": self.statement}
-
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Attestation:
+    def from_dict(cls, data: JsonMap) -> Attestation:
+        """An attestation from its JSON; a missing field is a :class:`ParameterError`."""
         try:
             return cls(str(data["by"]), str(data["at"]), str(data["statement"]))
         except KeyError as exc:
             raise ParameterError(f"attestation.{exc.args[0]}", "is required") from None
 
 
-@dataclass
-class AppliedChange:
+class AppliedChange(JsonModel):
     """A change as written and the server's answer (None for a DELETE)."""
 
     change: Change
-    result: dict[str, Any] | None
+    result: _JsonObj | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"change": self.change.to_dict(), "result": self.result}
+    @positional
+    def __init__(self, change: Change, result: JsonObject | None) -> None:
+        super().__init__(change=change, result=result)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AppliedChange:
-        return cls(Change.from_dict(data["change"]), data.get("result"))
+    def from_dict(cls, data: JsonMap) -> AppliedChange:
+        return cls.model_validate(data)
 
 
-@dataclass
-class BeforeRecord:
+class BeforeRecord(JsonModel):
     """What rollback needs for one object: the object before and as the apply left it.
 
     ``before`` is None for an object the apply created; ``after_written`` is
@@ -442,80 +495,99 @@ class BeforeRecord:
 
     ref: ObjectRef
     action: str
-    before: dict[str, Any] | None
-    after_written: dict[str, Any] | None
+    before: _JsonObj | None = None
+    after_written: _JsonObj | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ref": self.ref.to_dict(),
-            "action": self.action,
-            "before": self.before,
-            "after_written": self.after_written,
-        }
+    @positional
+    def __init__(
+        self,
+        ref: ObjectRef,
+        action: str,
+        before: JsonObject | None,
+        after_written: JsonObject | None,
+    ) -> None:
+        super().__init__(ref=ref, action=action, before=before, after_written=after_written)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BeforeRecord:
-        return cls(
-            ObjectRef.from_dict(data["ref"]),
-            data["action"],
-            data.get("before"),
-            data.get("after_written"),
-        )
+    def from_dict(cls, data: JsonMap) -> BeforeRecord:
+        return cls.model_validate(data)
 
 
-@dataclass
-class ApplyResult:
+class ApplyResult(JsonModel):
     """What an apply did: each write, the before-state for rollback, and the verification."""
 
-    plan: Plan
-    applied: list[AppliedChange] = field(default_factory=list)
-    before_state: list[BeforeRecord] = field(default_factory=list)
-    created: list[ObjectRef] = field(default_factory=list)
-    verification: Verification = field(default_factory=Verification)
+    json_first = ("procedure",)
+
     outcome: Outcome = "no-op"
-    attestation: Attestation | None = None
-    notes: list[str] = field(default_factory=list)
-    error: str | None = None
-    started_at: str = field(default_factory=utc_now)
+    started_at: str = Field(default_factory=utc_now)
     finished_at: str = ""
+    error: str | None = None
+    attestation: Attestation | None = None
+    notes: list[str] = Field(default_factory=list)
+    applied: list[AppliedChange] = Field(default_factory=list)
+    before_state: list[BeforeRecord] = Field(default_factory=list)
+    created: list[ObjectRef] = Field(default_factory=list)
+    verification: Verification = Field(default_factory=Verification)
+    plan: Plan
     #: Okta's own record of the writes: System Log events matched to each one by request
     #: id (:func:`kmsi_lib.engine.conflicts.okta_record`); ``matched`` False flags a write
     #: the log does not show
-    system_log: list[dict[str, Any]] = field(default_factory=list)
+    system_log: list[_JsonObj] = Field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "procedure": self.plan.procedure,
-            "outcome": self.outcome,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "error": self.error,
-            "attestation": self.attestation.to_dict() if self.attestation else None,
-            "notes": list(self.notes),
-            "applied": [a.to_dict() for a in self.applied],
-            "before_state": [b.to_dict() for b in self.before_state],
-            "created": [r.to_dict() for r in self.created],
-            "verification": self.verification.to_dict(),
-            "plan": self.plan.to_dict(),
-            "system_log": list(self.system_log),
-        }
+    @positional
+    def __init__(
+        self,
+        plan: Plan,
+        applied: list[AppliedChange] | None = None,
+        before_state: list[BeforeRecord] | None = None,
+        created: list[ObjectRef] | None = None,
+        verification: Verification | None = None,
+        outcome: Outcome = "no-op",
+        attestation: Attestation | None = None,
+        notes: list[str] | None = None,
+        error: str | None = None,
+        started_at: str | None = None,
+        finished_at: str = "",
+        system_log: list[JsonObject] | None = None,
+    ) -> None:
+        super().__init__(
+            plan=plan,
+            applied=[] if applied is None else applied,
+            before_state=[] if before_state is None else before_state,
+            created=[] if created is None else created,
+            verification=Verification() if verification is None else verification,
+            outcome=outcome,
+            attestation=attestation,
+            notes=[] if notes is None else notes,
+            error=error,
+            started_at=utc_now() if started_at is None else started_at,
+            finished_at=finished_at,
+            system_log=[] if system_log is None else system_log,
+        )
+
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form for a computed field
+    @property
+    def procedure(self) -> str:
+        """The plan's procedure (written first in the JSON)."""
+        return self.plan.procedure
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ApplyResult:
+    def from_dict(cls, data: JsonMap) -> ApplyResult:
+        """An apply result from its JSON; its plan must be exactly as it was made."""
+        plan = data["plan"]
         attestation = data.get("attestation")
-        return cls(
-            plan=Plan.from_dict(data["plan"]),
-            applied=[AppliedChange.from_dict(a) for a in data.get("applied", [])],
-            before_state=[BeforeRecord.from_dict(b) for b in data.get("before_state", [])],
-            created=[ObjectRef.from_dict(r) for r in data.get("created", [])],
-            verification=Verification.from_dict(data.get("verification", {})),
-            outcome=data.get("outcome", "no-op"),
-            attestation=Attestation.from_dict(attestation) if attestation else None,
-            notes=list(data.get("notes", [])),
-            error=data.get("error"),
-            started_at=data.get("started_at", ""),
-            finished_at=data.get("finished_at", ""),
-            system_log=list(data.get("system_log", [])),
+        return cls.model_validate(
+            {
+                "started_at": "",
+                **data,
+                "plan": Plan.from_dict(plan if isinstance(plan, Mapping) else {}),
+                "verification": data.get("verification") or {},
+                "attestation": (
+                    Attestation.from_dict(attestation)
+                    if isinstance(attestation, Mapping) and attestation
+                    else None
+                ),
+            }
         )
 
     def rows(self) -> list[tuple[str, str, str, str, str]]:

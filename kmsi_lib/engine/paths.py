@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
+
+from pydantic import ConfigDict, JsonValue, SkipValidation
 
 from kmsi_lib import durations
+from kmsi_lib.engine.jsonmodel import JsonModel, positional
+from kmsi_lib.jsontypes import JsonMap, JsonObject
 
 __all__ = [
     "CONTAINS_KEYS",
@@ -50,23 +53,26 @@ DURATION_KEYS: frozenset[str] = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class FieldDiff:
+class FieldDiff(JsonModel):
     """One field of one object: its dotted ``path``, value before and after (None = absent)."""
 
-    path: str
-    before: Any
-    after: Any
+    model_config = ConfigDict(frozen=True)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "before": self.before, "after": self.after}
+    path: str
+    before: SkipValidation[JsonValue] = None
+    after: SkipValidation[JsonValue] = None
+
+    @positional
+    def __init__(self, path: str, before: JsonValue, after: JsonValue) -> None:
+        super().__init__(path=path, before=before, after=after)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FieldDiff:
-        return cls(data["path"], data.get("before"), data.get("after"))
+    def from_dict(cls, data: JsonMap) -> FieldDiff:
+        """A diff from its JSON (a missing ``before`` or ``after`` is an absent value)."""
+        return cls.model_validate(data)
 
 
-def get_path(obj: Any, path: str) -> Any:
+def get_path(obj: object, path: str) -> Any:
     """Read a dotted path (``actions.signon.session.maxSessionIdleMinutes``); None if absent."""
     node = obj
     for key in path.split("."):
@@ -95,7 +101,7 @@ def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
 CONTAINS_KEYS: frozenset[str] = frozenset({"constraints"})
 
 
-def _contains(actual: Any, wanted: Any) -> bool:
+def _contains(actual: object, wanted: object) -> bool:
     if isinstance(wanted, Mapping):
         return isinstance(actual, Mapping) and all(
             k in actual and _contains(actual[k], v) for k, v in wanted.items()
@@ -109,7 +115,7 @@ def _contains(actual: Any, wanted: Any) -> bool:
     return bool(canonical(actual) == canonical(wanted))
 
 
-def same_value(key: str, actual: Any, wanted: Any) -> bool:
+def same_value(key: str, actual: object, wanted: object) -> bool:
     """Does the org's value (``actual``) already mean ``wanted``?
 
     Durations are compared by meaning (``P7D`` == ``PT168H``); constraints are
@@ -124,12 +130,12 @@ def same_value(key: str, actual: Any, wanted: Any) -> bool:
     return bool(canonical(actual) == canonical(wanted))
 
 
-def writable(obj: Mapping[str, Any]) -> dict[str, Any]:
+def writable(obj: Mapping[str, JsonValue]) -> JsonObject:
     """A deep copy of ``obj`` without the read-only server fields (the body for a PUT)."""
     return {k: copy.deepcopy(v) for k, v in obj.items() if k not in READ_ONLY_FIELDS}
 
 
-def canonical(value: Any) -> Any:
+def canonical(value: object) -> Any:
     """The comparable form of an object: what two equal-in-meaning objects share.
 
     Drops :data:`VOLATILE_FIELDS`, writes durations in one form, and drops a
@@ -153,13 +159,13 @@ def canonical(value: Any) -> Any:
     return value
 
 
-def _identified(value: Any) -> bool:
+def _identified(value: object) -> TypeGuard[list[JsonMap]]:
     return isinstance(value, list) and all(
         isinstance(item, Mapping) and isinstance(item.get("id"), str) for item in value
     )
 
 
-def diff(before: Any, after: Any, prefix: str = "") -> list[FieldDiff]:
+def diff(before: object, after: object, prefix: str = "") -> list[FieldDiff]:
     """Field-level differences between two JSON objects, by meaning.
 
     Objects are walked key by key, lists of objects with ids object by object
@@ -193,4 +199,15 @@ def diff(before: Any, after: Any, prefix: str = "") -> list[FieldDiff]:
         return changes
     if same_value(prefix, before, after):
         return []
-    return [FieldDiff(prefix or "(object)", copy.deepcopy(before), copy.deepcopy(after))]
+    return [FieldDiff(prefix or "(object)", _json_copy(before), _json_copy(after))]
+
+
+def _json_copy(value: object) -> JsonValue:
+    """A deep copy of a value read from JSON (anything else, e.g. a tuple, as its text)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [_json_copy(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _json_copy(item) for key, item in value.items()}
+    return str(value)

@@ -62,7 +62,7 @@ import wcwidth
 from kmsi_lib.engine import bounds
 from kmsi_lib.engine.paths import get_path
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.jsontypes import JsonMap
+from kmsi_lib.jsontypes import JsonMap, text
 
 if TYPE_CHECKING:  # the model renders through render, which shows previews
     from kmsi_lib.engine.model import Change
@@ -542,6 +542,6 @@ def change_texts(change: Change) -> tuple[PromptTexts | None, PromptTexts]:
     for item in change.diffs:
         okta = item.path.removeprefix(f"{PROMPT_PATH}.")
         if okta in values and item.path != okta:
-            values[okta] = item.before
+            values[okta] = text(item.before)
             touched = True
     return (PromptTexts.from_prompt(values) if touched else None), after

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 
 from kmsi_lib.engine.model import (
     AppliedChange,
@@ -99,7 +98,7 @@ def recover_apply_result(plan: Plan, events: Sequence[JsonMap], *, why: str) -> 
                 f"{change.action} of {ref.label()} was sent and not answered: it may have"
                 " landed; a rollback re-reads it first"
             )
-        result.applied.append(AppliedChange(replace(change, ref=ref), answer))
+        result.applied.append(AppliedChange(change.with_ref(ref), answer))
         if change.action in ("create", "update", "delete"):
             result.before_state.append(BeforeRecord(ref, change.action, change.before, answer))
         if change.action == "create" and ref.id:

@@ -324,7 +324,7 @@ class Reader:
         values = self.fetch_many("rules", [{"policy_id": pid} for pid in policy_ids])
         return [None if v is None else [obj(r) for r in arr(v)] for v in values]
 
-    def read_many(self, reads: Sequence[tuple[str, str, JsonMap]]) -> list[object]:
+    def read_many(self, reads: Sequence[tuple[str, str, Mapping[str, JsonValue]]]) -> list[object]:
         """Many ``(key, op, args)`` reads at once, concurrently; recorded in the order given."""
         lookups = [{"op": op, **args} for _key, op, args in reads]
         values = self._values(lookups)

@@ -9,14 +9,20 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kmsi_lib.engine.impact_render import impact_html, impact_text
 from kmsi_lib.engine.labels import field_label, object_label, value_words
-from kmsi_lib.engine.preview import change_texts, prompt_preview_html, prompt_preview_text
+from kmsi_lib.engine.preview import (
+    PromptTexts,
+    change_texts,
+    prompt_preview_html,
+    prompt_preview_text,
+)
+from kmsi_lib.jsontypes import JsonMap, arr, obj
 
 if TYPE_CHECKING:  # the model imports this module; these are annotations only
-    from kmsi_lib.engine.model import ApplyResult, Change, Plan, Verification
+    from kmsi_lib.engine.model import ApplyResult, Change, Check, Plan, Verification
 
 __all__ = [
     "apply_result_html",
@@ -36,7 +42,7 @@ __all__ = [
 _CHANGE_HEADERS = ("action", "object", "field", "before", "after")
 
 
-def _params_text(params: Mapping[str, Any]) -> str:
+def _params_text(params: JsonMap) -> str:
     """Every parameter of the plan, defaults included, as compact JSON (sorted keys)."""
     return json.dumps(params, sort_keys=True, separators=(", ", ": "), default=str)
 
@@ -45,7 +51,7 @@ def _params_text(params: Mapping[str, Any]) -> str:
 _PAGE_KINDS = ("sign_in_page", "sign_in_preview_page")
 
 
-def _previews(plan: Plan) -> list[tuple[Any, Any, str]]:
+def _previews(plan: Plan) -> list[tuple[PromptTexts | None, PromptTexts, str]]:
     """(before, after, brand) prompt texts for each change that sends a sign-in page."""
     found = []
     for change in plan.changes:
@@ -62,8 +68,8 @@ def policy_names(plan: Plan | None) -> dict[str, str]:
     A policy the plan creates is listed under its placeholder id (``$created:N``).
     """
     impact = (plan.impact or {}) if plan is not None else {}
-    names = {str(k): str(v) for k, v in (impact.get("group_names") or {}).items()}
-    names.update({str(p["id"]): str(p["name"]) for p in impact.get("policies", [])})
+    names = {str(k): str(v) for k, v in obj(impact.get("group_names")).items()}
+    names.update({str(obj(p)["id"]): str(obj(p)["name"]) for p in arr(impact.get("policies"))})
     return names
 
 
@@ -74,7 +80,7 @@ def _object(change: Change, names: Mapping[str, str]) -> str:
     return object_label(ref.kind, name, ref.id, ref.parent_id, parent)
 
 
-def _people(value: Any, names: Mapping[str, str]) -> Any:
+def _people(value: object, names: Mapping[str, str]) -> object:
     """Group ids in a people condition, with their names."""
     if isinstance(value, list) and names:
         return [f"{names[v]} ({v})" if isinstance(v, str) and v in names else v for v in value]
@@ -86,7 +92,7 @@ def _field(path: str) -> str:
     return path if label == path else f"{label} ({path})"
 
 
-def _value(path: str, value: Any) -> str:
+def _value(path: str, value: object) -> str:
     text = value_words(path, value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -132,7 +138,7 @@ def _change_text(changes: Iterable[Change], names: Mapping[str, str]) -> list[st
     return lines
 
 
-def show(value: Any) -> str:
+def show(value: object) -> str:
     """A value for a table cell: ``(absent)`` for None, JSON cut at 80 characters."""
     if value is None:
         return "(absent)"
@@ -212,7 +218,7 @@ def plan_html(plan: Plan) -> str:
     return "".join(parts)
 
 
-def _failed_first(verification: Verification) -> list[Any]:
+def _failed_first(verification: Verification) -> list[Check]:
     """The checks with the failed ones first (each group in its own order)."""
     checks = list(verification.checks)
     return [c for c in checks if not c.ok] + [c for c in checks if c.ok]
@@ -307,12 +313,12 @@ def apply_result_text(result: ApplyResult) -> str:
 _RECORD_HEADERS = ("write", "request id", "Okta's System Log", "actor", "time", "outcome")
 
 
-def _record_rows(record: Sequence[Mapping[str, Any]]) -> list[tuple[str, ...]]:
+def _record_rows(record: Sequence[JsonMap]) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for write in record:
         sent = f"{write.get('method')} {write.get('path')}"
         rid = str(write.get("request_id") or "")
-        events = write.get("events") or []
+        events = [obj(event) for event in arr(write.get("events"))]
         if not events:
             rows.append((sent, rid, "NO EVENT: the log does not show this write", "", "", ""))
         for event in events:
@@ -329,7 +335,7 @@ def _record_rows(record: Sequence[Mapping[str, Any]]) -> list[tuple[str, ...]]:
     return rows
 
 
-def _okta_record_text(record: Sequence[Mapping[str, Any]]) -> list[str]:
+def _okta_record_text(record: Sequence[JsonMap]) -> list[str]:
     if not record:
         return []
     missing = sum(1 for w in record if not w.get("matched"))

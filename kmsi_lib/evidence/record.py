@@ -16,9 +16,19 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pydantic
+
 from kmsi_lib.errors import EvidenceError
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue, arr
 from kmsi_lib.okta import protocol as _protocol
-from kmsi_lib.runbooks.contract import OUTCOME_FAILED, RESULT_FILE
+from kmsi_lib.runbooks.contract import (
+    OUTCOME_FAILED,
+    RESULT_FILE,
+    RecordNotebook,
+    RunOrg,
+    RunRecord,
+    RunResult,
+)
 
 from .files import RECORD_FILE, SCHEMA, remove_tree, write_json
 from .hashing import file_digests
@@ -38,18 +48,24 @@ __all__ = [
 ]
 
 
-def write_result(evidence_dir: str | os.PathLike[str], result: Mapping[str, Any]) -> Path:
+def write_result(evidence_dir: str | os.PathLike[str], result: RunResult | JsonMap) -> Path:
     """Write the notebook's ``result.json`` into ``evidence_dir`` (called by the runbook).
 
-    ``result`` has the keys of the notebook/runner contract
-    (:data:`kmsi_lib.runbooks.contract.RESULT_KEYS`), its ``outcome`` one of
-    :data:`kmsi_lib.runbooks.contract.OUTCOMES`.
+    ``result`` is a :class:`~kmsi_lib.runbooks.contract.RunResult` (the keys of the
+    notebook/runner contract, :data:`~kmsi_lib.runbooks.contract.RESULT_KEYS`); a plain
+    mapping (a test's hand-made result) is written as it is.
     """
-    return write_json(Path(evidence_dir) / RESULT_FILE, dict(result))
+    data = result.to_dict() if isinstance(result, RunResult) else dict(result)
+    return write_json(Path(evidence_dir) / RESULT_FILE, data)
 
 
-def read_result(run_dir: Path) -> dict[str, Any] | None:
-    """The notebook's result.json, or None when the notebook never wrote one."""
+def read_result(run_dir: Path) -> RunResult | None:
+    """The notebook's result.json, or None when the notebook never wrote one.
+
+    Keys it lacks take their defaults and keys it has beyond :class:`RunResult`'s
+    are ignored (older and newer evidence load alike); a value of the wrong type
+    is an :class:`EvidenceError`.
+    """
     path = run_dir / RESULT_FILE
     if not path.is_file():
         return None
@@ -59,7 +75,10 @@ def read_result(run_dir: Path) -> dict[str, Any] | None:
         raise EvidenceError(f"{path}: unreadable result.json ({exc})") from exc
     if not isinstance(value, dict):
         raise EvidenceError(f"{path}: result.json is not a JSON object")
-    return value
+    try:
+        return RunResult.model_validate(value)
+    except pydantic.ValidationError as exc:
+        raise EvidenceError(f"{path}: result.json is not a run result ({exc})") from None
 
 
 def load_record(path: Path) -> tuple[Path, dict[str, Any]]:
@@ -76,30 +95,23 @@ def load_record(path: Path) -> tuple[Path, dict[str, Any]]:
     return record_path, record
 
 
-def _before_state(result: Mapping[str, Any]) -> Any:
-    applied = result.get("apply_result")
-    if isinstance(applied, Mapping) and applied.get("before_state") is not None:
+def _before_state(result: RunResult) -> JsonValue:
+    applied = result.apply_result
+    if applied is not None and applied.get("before_state") is not None:
         return applied["before_state"]
-    plan = result.get("plan")
-    if isinstance(plan, Mapping):
+    plan = result.plan
+    if plan is not None:
         return [
             {"ref": c.get("ref"), "action": c.get("action"), "before": c.get("before")}
-            for c in plan.get("changes", [])
-            if isinstance(c, Mapping)
+            for c in arr(plan.get("changes"))
+            if isinstance(c, dict)
         ]
     return None
 
 
-def _verification(result: Mapping[str, Any]) -> Any:
-    if result.get("verification") is not None:
-        return result["verification"]
-    applied = result.get("apply_result")
-    return applied.get("verification") if isinstance(applied, Mapping) else None
-
-
-def verification_passed(result: Mapping[str, Any] | None) -> bool | None:
+def verification_passed(result: RunResult | None) -> bool | None:
     """True/False when the run verified or not; None when it made no verification."""
-    return verification_ok(_verification(result or {}))
+    return verification_ok(result.verification_reported if result is not None else None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,60 +124,59 @@ class RunMeta:
     procedure: str
     notebook: str
     template_sha256: str
-    parameters: Mapping[str, Any]
+    parameters: Mapping[str, JsonValue]
     started_at: str
     finished_at: str
     operator: str
     org_url: str
-    approved_plan: Mapping[str, Any] | None = None
+    approved_plan: Mapping[str, JsonValue] | None = None
     #: the signed approval the apply went ahead on, or why none was needed (the sandbox)
-    approval: Mapping[str, Any] | None = None
+    approval: Mapping[str, JsonValue] | None = None
 
 
 def build_record(
     meta: RunMeta,
-    result: Mapping[str, Any] | None,
+    result: RunResult | None,
     *,
     succeeded: bool,
-    error: Mapping[str, Any] | None,
+    error: Mapping[str, JsonValue] | None,
     files: Mapping[str, str],
-) -> dict[str, Any]:
+) -> JsonObject:
     """The run record (record.json): everything a reviewer needs, in one JSON object."""
-    res: Mapping[str, Any] = result or {}
-    org = res.get("org") if isinstance(res.get("org"), Mapping) else {}
-    assert isinstance(org, Mapping)
-    outcome = str(res.get("outcome") or OUTCOME_FAILED)
+    res = result or RunResult()
+    org = res.org or RunOrg(url="")
+    outcome = res.outcome or OUTCOME_FAILED
     if not succeeded:
         outcome = OUTCOME_FAILED
-    return {
-        "schema": SCHEMA,
-        "run_id": meta.run_id,
-        "change_id": meta.change_id,
-        "status": "succeeded" if succeeded else "failed",
-        "outcome": outcome,
-        "mode": meta.mode,
-        "procedure": meta.procedure,
-        "started_at": meta.started_at,
-        "finished_at": meta.finished_at,
-        "operator": meta.operator,
-        "org": {
-            "url": org.get("url") or meta.org_url,
-            "pipeline": org.get("pipeline"),
-            "type": _protocol.engine_name(org.get("pipeline")),
-        },
-        "notebook": {"path": meta.notebook, "template_sha256": meta.template_sha256},
-        "parameters": dict(meta.parameters),
-        "approved_plan": dict(meta.approved_plan) if meta.approved_plan else None,
-        **({"approval": dict(meta.approval)} if meta.approval else {}),
-        "plan": res.get("plan"),
-        "before_state": _before_state(res),
-        "apply_result": res.get("apply_result"),
-        "verification": _verification(res),
-        "journal": res.get("journal") or [],
-        "error": dict(error) if error else res.get("error"),
-        "result_reported": result is not None,
-        "files": dict(files),
-    }
+    return RunRecord(
+        schema=SCHEMA,
+        run_id=meta.run_id,
+        change_id=meta.change_id,
+        status="succeeded" if succeeded else "failed",
+        outcome=outcome,
+        mode=meta.mode,
+        procedure=meta.procedure,
+        started_at=meta.started_at,
+        finished_at=meta.finished_at,
+        operator=meta.operator,
+        org=RunOrg(
+            url=org.url or meta.org_url,
+            pipeline=org.pipeline,
+            type=_protocol.engine_name(org.pipeline),
+        ),
+        notebook=RecordNotebook(path=meta.notebook, template_sha256=meta.template_sha256),
+        parameters=dict(meta.parameters),
+        approved_plan=dict(meta.approved_plan) if meta.approved_plan else None,
+        approval=dict(meta.approval) if meta.approval else None,
+        plan=res.plan,
+        before_state=_before_state(res),
+        apply_result=res.apply_result,
+        verification=res.verification_reported,
+        journal=res.journal,
+        error=dict(error) if error else res.error,
+        result_reported=result is not None,
+        files=dict(files),
+    ).to_dict()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,8 +184,8 @@ class RecordedRun:
     """The result of :func:`record_run`: where the evidence went and what the ledger says."""
 
     run_dir: Path | None  # None when quarantined
-    record: dict[str, Any] | None
-    entry: dict[str, Any]
+    record: JsonObject | None
+    entry: JsonObject
     secret_hits: tuple[SecretHit, ...]
 
     @property
@@ -188,11 +199,11 @@ def record_run(
     meta: RunMeta,
     *,
     succeeded: bool,
-    error: Mapping[str, Any] | None = None,
+    error: Mapping[str, JsonValue] | None = None,
     secrets: Sequence[str] = (),
     captured: Mapping[str, bytes] | None = None,
     notebook_file: str = "notebook.ipynb",
-    report: Callable[[Mapping[str, Any]], Mapping[str, bytes]] | None = None,
+    report: Callable[[JsonObject], Mapping[str, bytes]] | None = None,
 ) -> RecordedRun:
     """Turn a staging directory into recorded evidence (or quarantine it).
 
@@ -211,7 +222,7 @@ def record_run(
         result, succeeded = None, False
         problems.append(str(exc))
 
-    def assemble(files: Mapping[str, str]) -> dict[str, Any]:
+    def assemble(files: Mapping[str, str]) -> JsonObject:
         found = {"type": "EvidenceError", "message": "; ".join(problems)} if problems else None
         return build_record(meta, result, succeeded=succeeded, error=error or found, files=files)
 

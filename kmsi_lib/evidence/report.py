@@ -11,19 +11,20 @@ import html
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+
+from kmsi_lib.jsontypes import JsonMap
 
 __all__ = ["evidence_header", "export_html", "verification_ok"]
 
 
-def verification_ok(verification: Any) -> bool | None:
+def verification_ok(verification: object) -> bool | None:
     """True/False when a verification (``{"ok": ..., ...}``) passed or not; None when none."""
     if not isinstance(verification, Mapping) or "ok" not in verification:
         return None
     return bool(verification["ok"])
 
 
-def evidence_header(record: Mapping[str, Any]) -> str:
+def evidence_header(record: JsonMap) -> str:
     """An HTML banner with the run's record: what a reviewer reads before the notebook.
 
     Every value is escaped; the banner names ``record.json`` and the command that

@@ -16,6 +16,7 @@ from typing import Any
 
 from kmsi_lib.errors import EvidenceError
 from kmsi_lib.evidence.approvals import ALLOWED_SIGNERS, APPROVAL_KIND, signature_valid
+from kmsi_lib.jsontypes import JsonValue
 
 from .files import (
     RECORD_FILE,
@@ -164,9 +165,10 @@ class VerifiedRun:
         return _parse(self.rel, name, self.contents[name])
 
 
-def _parse(rel: str, name: str, data: bytes) -> Any:
+def _parse(rel: str, name: str, data: bytes) -> JsonValue:
     try:
-        return json.loads(data.decode("utf-8"))
+        value: JsonValue = json.loads(data.decode("utf-8"))  # json.loads: JSON, typed Any
+        return value
     except ValueError as exc:
         raise EvidenceError(f"{rel}/{name}: not JSON ({exc})") from exc
 

@@ -24,7 +24,7 @@ Durations are compared by meaning, so ``P7D`` in the parameters matches
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import pydantic
 
@@ -49,12 +49,15 @@ from kmsi_lib.engine import (
 )
 from kmsi_lib.engine.constraints import check_constraints
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.jsontypes import JsonMap, text
+from kmsi_lib.jsontypes import JsonMap, JsonObject, text
 from kmsi_lib.procedures import pre_auth
 from kmsi_lib.procedures.audit import ADMIN_CONSOLE_LABEL
 
 if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
+
+#: a rule as the caller holds it (choose_rule gives back one of the rules it was given)
+RuleT = TypeVar("RuleT", bound=JsonMap)
 
 __all__ = [
     "MANAGED_RULE_NAMES",
@@ -135,7 +138,7 @@ class Params(ParamsModel):
         return self
 
 
-def _default_rule(reader: Reader) -> tuple[JsonMap, JsonMap]:
+def _default_rule(reader: Reader) -> tuple[JsonObject, JsonObject]:
     policies = reader.policies("OKTA_SIGN_ON")
     default = next((p for p in policies if p.get("system")), None)
     if default is None:
@@ -157,7 +160,7 @@ def _priority(rule: JsonMap) -> int:
     return value if isinstance(value, int) else 10_000
 
 
-def choose_rule(rules: Sequence[JsonMap], rule_name: str | None) -> tuple[JsonMap | None, str]:
+def choose_rule(rules: Sequence[RuleT], rule_name: str | None) -> tuple[RuleT | None, str]:
     """The rule of one authentication policy to change, and why it was chosen.
 
     A ``rule_name`` is matched exactly. Without one: the top-priority active

@@ -51,7 +51,7 @@ from kmsi_lib.engine import (
     bounds,
 )
 from kmsi_lib.errors import EvidenceError, ParameterError, StalePlanError
-from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue, obj
 from kmsi_lib.procedures import REGISTRY
 from kmsi_lib.runbooks.contract import APPLIES_DIR, SESSION_APPLY_FILE
 
@@ -314,8 +314,8 @@ def _build(client: OktaClient, params: Params, applied: ApplyResult) -> Plan:
                 changes.append(Change.create(new_ref, body, note=f"recreate (was {ref.id})"))
 
     for record in orders:
-        before = (record.before or {}).get("priorities", {})
-        left = (record.after_written or {}).get("priorities", {})
+        before = obj((record.before or {}).get("priorities"))
+        left = obj((record.after_written or {}).get("priorities"))
         pid = record.ref.parent_id or ""
         now = reader.rule_order(pid)
         for rule_id, priority in before.items():
@@ -405,7 +405,7 @@ def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
         if record.action == "reorder":
             pid = ref.parent_id or ""
             now = reader.rule_order(pid)
-            for rule_id, priority in (record.before or {}).get("priorities", {}).items():
+            for rule_id, priority in obj((record.before or {}).get("priorities")).items():
                 actual = now.get(rule_id)
                 checks.append(
                     Check(f"rule {rule_id} in {pid} priority", actual == priority, priority, actual)

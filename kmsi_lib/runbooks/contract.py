@@ -5,7 +5,12 @@ runbook's ``parameters`` cell; the runbook (:mod:`kmsi_lib.runbooks.runbook`) wr
 ``result.json`` with :data:`RESULT_KEYS` into the run directory, plus
 :data:`PROGRESS_FILE` during an apply; the evidence (:mod:`kmsi_lib.evidence`)
 reads both back. Every side imports the names from here, so that the contract
-changes in one file. Pure constants: this module imports nothing from kmsi_lib.
+changes in one file. :class:`RunResult` is ``result.json`` as a pydantic model: the
+runbook writes it, the runner and the evidence read it (its JSON schema is
+``docs/schemas/run_result.json``); :class:`RunRecord` is the evidence's
+``record.json`` built from it (``docs/schemas/record.json``). Constants and those
+models: this module imports nothing from kmsi_lib (pydantic only), so the engine
+and the evidence may both use it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 __all__ = [
     "APPLIES_DIR",
@@ -28,6 +36,11 @@ __all__ = [
     "RESULT_FILE",
     "RESULT_KEYS",
     "RUNNER_PARAMETERS",
+    "RecordNotebook",
+    "RunOrg",
+    "RunOutcome",
+    "RunRecord",
+    "RunResult",
     "SESSION_APPLY_FILE",
     "SESSION_DIR_ENV",
     "change_id_pattern",
@@ -133,9 +146,10 @@ RESULT_KEYS: tuple[str, ...] = (
 )
 
 #: ``result.json``'s ``outcome``: an audit, a plan (with or without changes), an apply.
-OUTCOMES: tuple[str, ...] = ("audited", "planned", "no-op", "applied", "failed")
+RunOutcome = Literal["audited", "planned", "no-op", "applied", "failed"]
+OUTCOMES: tuple[RunOutcome, ...] = ("audited", "planned", "no-op", "applied", "failed")
 #: The outcome of a run that did not go through; also what a run without an outcome counts as.
-OUTCOME_FAILED = "failed"
+OUTCOME_FAILED: RunOutcome = "failed"
 
 #: Written beside ``result.json`` during an apply, a line per write (``Runbook._log_write``).
 PROGRESS_FILE = "apply-progress.jsonl"
@@ -149,3 +163,135 @@ PROGRESS_FILE = "apply-progress.jsonl"
 APPLIES_DIR = "applies"
 SESSION_DIR_ENV = "KMSI_SESSION_DIR"
 SESSION_APPLY_FILE = re.compile(r"^(?P<n>\d{2,})-(?P<procedure>[a-z_]+)-result\.json$")
+
+
+#: JSON written by another layer (a plan's ``to_dict()``, a journal entry): held as read.
+_JsonObject = dict[str, JsonValue]
+
+
+class _Closed(BaseModel):
+    """Unknown keys are ignored on read (newer evidence), none are written or allowed by the
+    schema; every key is always written (the schema requires them all)."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_serialization_defaults_required=True,
+        json_schema_extra={"additionalProperties": False},
+    )
+
+    #: Fields that take no null: a null there (a hand-written or older file) reads as the
+    #: field's default.
+    null_means_default: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_as_defaults(cls, data: object) -> object:
+        if isinstance(data, Mapping):
+            return {
+                k: v for k, v in data.items() if v is not None or k not in cls.null_means_default
+            }
+        return data
+
+    def to_dict(self) -> _JsonObject:
+        """The JSON the file holds (``model_dump(mode="json")``)."""
+        return self.model_dump(mode="json")
+
+
+class RunOrg(_Closed):
+    """The org a run connected to: its URL, pipeline (``idx`` = Identity Engine) and engine."""
+
+    null_means_default = frozenset({"url", "type"})
+
+    url: str = ""
+    pipeline: str | None = None
+    type: str = ""
+
+
+class RunResult(_Closed):
+    """``result.json``: what a runbook reports after every step (:data:`RESULT_KEYS`, in order).
+
+    ``plan``, ``apply_result`` and ``verification`` are the engine's ``to_dict()`` JSON
+    (``docs/schemas/plan.json`` and its siblings), ``journal`` the client's redacted request
+    journal, ``error`` the step that failed (``step``, ``type``, ``message``, ``field``).
+    An ``outcome`` of None means no step has ended yet. Mutable: the runbook keeps one and
+    rewrites the file after each step.
+    """
+
+    null_means_default = frozenset({"procedure", "mode", "change_id", "params", "journal"})
+
+    procedure: str = ""
+    mode: Literal["plan", "apply"] = "plan"
+    change_id: str = ""
+    params: _JsonObject = Field(default_factory=dict)
+    org: RunOrg | None = None
+    plan: _JsonObject | None = None
+    apply_result: _JsonObject | None = None
+    verification: _JsonObject | None = None
+    journal: list[_JsonObject] = Field(default_factory=list)
+    error: _JsonObject | None = None
+    outcome: RunOutcome | None = None
+
+    @property
+    def failed(self) -> bool:
+        """True when the run did not go through (or reported no outcome)."""
+        return self.outcome in (None, OUTCOME_FAILED)
+
+    @property
+    def verification_reported(self) -> _JsonObject | None:
+        """The verification of the run: its own, else the one in its apply result."""
+        if self.verification is not None:
+            return self.verification
+        found = (self.apply_result or {}).get("verification")
+        return found if isinstance(found, dict) else None
+
+
+class RecordNotebook(_Closed):
+    """The runbook a run executed: its path and the sha256 of the committed template."""
+
+    path: str
+    template_sha256: str
+
+
+def _empty(value: object) -> bool:
+    return not value
+
+
+class RunRecord(_Closed):
+    """``record.json``: what the runner knew and the notebook reported, in one object.
+
+    Built by :func:`kmsi_lib.evidence.build_record`; ``plan``, ``apply_result``,
+    ``verification``, ``journal`` and ``error`` come from :class:`RunResult` (the
+    verification from the apply result when the run reported none of its own),
+    ``before_state`` from the apply result (or the plan's changes), ``files`` are the
+    sha256 of every other file of the run. ``approval`` is written only when there is one.
+    """
+
+    #: the record's format (``kmsi_lib.evidence.files.SCHEMA``); "schema" in the JSON
+    record_schema: str = Field(alias="schema")
+    run_id: str
+    change_id: str
+    status: Literal["succeeded", "failed"]
+    outcome: RunOutcome
+    mode: str
+    procedure: str
+    started_at: str
+    finished_at: str
+    operator: str
+    org: RunOrg
+    notebook: RecordNotebook
+    parameters: _JsonObject = Field(default_factory=dict)
+    approved_plan: _JsonObject | None = None
+    #: the signed approval the apply went ahead on, or why none was needed (the sandbox)
+    approval: _JsonObject | None = Field(default=None, exclude_if=_empty)
+    plan: _JsonObject | None = None
+    before_state: JsonValue = None
+    apply_result: _JsonObject | None = None
+    verification: _JsonObject | None = None
+    journal: list[_JsonObject] = Field(default_factory=list)
+    error: _JsonObject | None = None
+    result_reported: bool = False
+    files: dict[str, str] = Field(default_factory=dict)
+
+    def to_dict(self) -> _JsonObject:
+        """The JSON ``record.json`` holds (``schema`` by its name in the file)."""
+        return self.model_dump(mode="json", by_alias=True)

@@ -23,14 +23,14 @@ from types import FrameType
 from kmsi_lib import evidence
 from kmsi_lib.errors import KmsiError
 from kmsi_lib.jsontypes import JsonMap, JsonObject
-from kmsi_lib.runbooks.contract import OUTCOME_FAILED, PROGRESS_FILE
+from kmsi_lib.runbooks.contract import OUTCOME_FAILED, PROGRESS_FILE, RunResult
 
 __all__ = ["interrupt_on_sigterm", "recover_writes", "shielded_from_signals", "stop_kernels"]
 
 
 def recover_writes(
-    staging: Path, mode: str, result: JsonObject | None, error: JsonMap | None
-) -> JsonObject | None:
+    staging: Path, mode: str, result: RunResult | None, error: JsonMap | None
+) -> RunResult | None:
     """An apply that stopped mid-way (timeout, Ctrl-C, dead kernel) without recording its
     partial result: rebuild it from the writes the runbook logged as they happened
     (``apply-progress.jsonl``), so that the evidence lists every write that landed with
@@ -38,7 +38,7 @@ def recover_writes(
     from kmsi_lib.engine import Plan, recover_apply_result
 
     path = staging / PROGRESS_FILE
-    if mode != "apply" or result is None or result.get("apply_result") or not path.is_file():
+    if mode != "apply" or result is None or result.apply_result or not path.is_file():
         return result
     events: list[JsonObject] = []
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -48,20 +48,21 @@ def recover_writes(
             continue
         if isinstance(event, dict):  # the runbook logs objects only
             events.append(event)
-    plan = result.get("plan")
-    if not events or not isinstance(plan, dict):
+    if not events or result.plan is None:
         return result
     why = "the apply stopped before it finished ({}); recovered by the runner from {}".format(
         (error or {}).get("type") or "interrupted", PROGRESS_FILE
     )
     try:
-        recovered = recover_apply_result(Plan.from_dict(plan), events, why=why)
+        recovered = recover_apply_result(Plan.from_dict(result.plan), events, why=why)
     except KmsiError as exc:  # an edited plan: record the run without a recovered result
         logging.getLogger(__name__).warning("could not recover the apply's writes: %s", exc)
         return result
-    result = {**result, "apply_result": recovered.to_dict(), "outcome": OUTCOME_FAILED}
-    if not result.get("error"):
-        result["error"] = {
+    result = result.model_copy(
+        update={"apply_result": recovered.to_dict(), "outcome": OUTCOME_FAILED}
+    )
+    if not result.error:
+        result.error = {
             "step": "apply",
             "type": str((error or {}).get("type", "Interrupted")),
             "message": why,

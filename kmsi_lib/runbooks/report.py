@@ -28,9 +28,9 @@ import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from kmsi_lib import evidence
+from kmsi_lib.jsontypes import JsonMap, obj
 
 __all__ = ["PDF_ENV", "REPORT_HTML", "REPORT_PDF", "report_files", "report_html"]
 
@@ -44,9 +44,9 @@ def _section(title: str, body: str) -> str:
     return f"<section><h2>{html.escape(title)}</h2>{body}</section>"
 
 
-def _approval_rows(record: Mapping[str, Any]) -> str:
+def _approval_rows(record: JsonMap) -> str:
     approval = record.get("approval")
-    attestation = (record.get("apply_result") or {}).get("attestation")
+    attestation = obj(record.get("apply_result")).get("attestation")
     rows: list[tuple[str, str]] = []
     if isinstance(approval, Mapping):
         if approval.get("status") == "valid":
@@ -78,7 +78,7 @@ def _approval_rows(record: Mapping[str, Any]) -> str:
     return f'<table class="kmsi-approval">{cells}</table>' if rows else ""
 
 
-def _plan_html(record: Mapping[str, Any]) -> str:
+def _plan_html(record: JsonMap) -> str:
     plan = record.get("plan")
     if not isinstance(plan, Mapping):
         return "<p>The run recorded no plan.</p>"
@@ -97,7 +97,7 @@ def _plan_html(record: Mapping[str, Any]) -> str:
         )
 
 
-def _apply_html(record: Mapping[str, Any]) -> str:
+def _apply_html(record: JsonMap) -> str:
     result = record.get("apply_result")
     if not isinstance(result, Mapping):
         return ""
@@ -112,7 +112,7 @@ def _apply_html(record: Mapping[str, Any]) -> str:
     return applied._repr_html_()
 
 
-def _rollback_html(record: Mapping[str, Any], run_path: str) -> str:
+def _rollback_html(record: JsonMap, run_path: str) -> str:
     if record.get("mode") != "apply" or record.get("procedure") in ("audit", "reset_sessions"):
         return ""
     result = f"{run_path}/result.json" if run_path else "<this run>/result.json"
@@ -130,7 +130,7 @@ def _rollback_html(record: Mapping[str, Any], run_path: str) -> str:
     )
 
 
-def report_html(record: Mapping[str, Any]) -> str:
+def report_html(record: JsonMap) -> str:
     """The report page (self-contained HTML, no code) of a run's record."""
     run_path = f"{record.get('change_id', '')}/{record.get('run_id', '')}"
     params = json.dumps(record.get("parameters") or {}, indent=2, sort_keys=True, default=str)
@@ -190,7 +190,7 @@ def _pdf(page: str) -> bytes | None:
         return target.read_bytes() if target.is_file() else None
 
 
-def report_files(record: Mapping[str, Any]) -> dict[str, bytes]:
+def report_files(record: JsonMap) -> dict[str, bytes]:
     """``report.html``, and ``report.pdf`` when ``KMSI_REPORT_PDF=1`` and chromium prints it."""
     page = report_html(record)
     files = {REPORT_HTML: page.encode("utf-8")}

@@ -42,12 +42,14 @@ from typing import Any
 
 from kmsi_lib import evidence
 from kmsi_lib.errors import ConfigError, EvidenceError, ParameterError
+from kmsi_lib.jsontypes import JsonObject, JsonValue
 from kmsi_lib.runbooks import approval, interrupts
 from kmsi_lib.runbooks.approval import check_approved_plan
 from kmsi_lib.runbooks.contract import (
     INTERACTIVE_ENV,
     MODES,
     OUTCOME_FAILED,
+    RunResult,
     change_id_problem,
 )
 from kmsi_lib.runbooks.report import report_files
@@ -105,7 +107,7 @@ class RunReport:
     run_id: str
     outcome: str
     run_dir: Path | None
-    record: dict[str, Any] | None
+    record: JsonObject | None
     message: str
 
 
@@ -212,14 +214,14 @@ def _execute(
 
 
 def _judge(
-    mode: str, procedure: str, result: Mapping[str, Any] | None, error: Mapping[str, Any] | None
-) -> dict[str, Any] | None:
+    mode: str, procedure: str, result: RunResult | None, error: Mapping[str, JsonValue] | None
+) -> JsonObject | None:
     """Decide whether a finished run succeeded; returns the reason it did not, or None.
 
     The runbook's own error (it names the step) is preferred to papermill's.
     """
-    reported = (result or {}).get("error")
-    if isinstance(reported, Mapping) and reported:
+    reported = result.error if result is not None else None
+    if reported:
         return {
             "type": str(reported.get("type", "RunbookError")),
             "message": str(reported.get("message", "")),
@@ -229,16 +231,14 @@ def _judge(
         return dict(error)
     if result is None:
         return {"type": "EvidenceError", "message": "the notebook wrote no result.json"}
-    if reported:
-        return {"type": "RunbookError", "message": str(reported)}
-    if result.get("procedure") not in (None, procedure):
+    if result.procedure not in ("", procedure):  # "": a result that does not say
         return {
             "type": "EvidenceError",
             "message": f"the notebook ran the procedure "
-            f"{result.get('procedure')!r}, expected {procedure!r}",
+            f"{result.procedure!r}, expected {procedure!r}",
         }
-    if result.get("outcome") in (None, OUTCOME_FAILED):
-        return {"type": "RunbookError", "message": f"outcome {result.get('outcome')!r}"}
+    if result.failed:
+        return {"type": "RunbookError", "message": f"outcome {result.outcome!r}"}
     if mode == "apply" and evidence.verification_passed(result) is not True:
         return {
             "type": "VerificationFailed",
@@ -405,7 +405,7 @@ def _record(
     env: Mapping[str, str],
     org_url: str,
     approved_meta: dict[str, Any] | None,
-    error: dict[str, Any] | None,
+    error: JsonObject | None,
     log: io.StringIO,
 ) -> RunReport:
     """Judge the run, record its evidence (never leaving it in staging) and report."""

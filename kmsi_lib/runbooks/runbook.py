@@ -45,6 +45,7 @@ from kmsi_lib.engine import (
 )
 from kmsi_lib.engine.render import failed_checks_text
 from kmsi_lib.errors import KmsiError, ParameterError
+from kmsi_lib.jsontypes import JsonObject, JsonValue, obj
 from kmsi_lib.okta.protocol import engine_name
 from kmsi_lib.procedures import REGISTRY
 from kmsi_lib.runbooks import contract
@@ -52,7 +53,11 @@ from kmsi_lib.runbooks.contract import (
     ATTESTATION_PARAMETERS,
     CHANGE_ID_PATTERN,
     MODES,
+    OUTCOME_FAILED,
     PROGRESS_FILE,
+    RunOrg,
+    RunOutcome,
+    RunResult,
     change_id_problem,
 )
 from kmsi_lib.runbooks.display import Html, notice, show
@@ -80,7 +85,7 @@ __all__ = [
 #: :data:`kmsi_lib.runbooks.contract.RUNNER_PARAMETERS`.
 RUNNER_PARAMETERS: tuple[str, ...] = tuple(contract.RUNNER_PARAMETERS)
 
-Display = Callable[[Any], None]
+Display = Callable[[object], None]
 
 
 def check_change_id(change_id: str) -> str:
@@ -92,11 +97,11 @@ def check_change_id(change_id: str) -> str:
     return change_id.strip()
 
 
-def _error_dict(exc: BaseException) -> dict[str, Any]:
+def _error_dict(exc: BaseException) -> JsonObject:
     message = str(exc)
     if isinstance(exc, KeyboardInterrupt) and not message:
         message = "interrupted (Ctrl-C, SIGTERM or the cell's time limit) before the step ended"
-    error: dict[str, Any] = {"type": type(exc).__name__, "message": message}
+    error: JsonObject = {"type": type(exc).__name__, "message": message}
     if isinstance(exc, ParameterError):
         error["field"] = exc.field
     return error
@@ -116,14 +121,14 @@ class Runbook:
         self,
         procedure: str,
         *,
-        params: Mapping[str, Any],
+        params: Mapping[str, JsonValue],
         mode: str = "plan",
         change_id: str = "",
         evidence_dir: str = "",
         approved_plan: str = "",
         interactive: bool = False,
         client: OktaClient | None = None,
-        attestation: Mapping[str, Any] | None = None,
+        attestation: Mapping[str, str] | None = None,
         display: Display | None = None,
     ) -> None:
         if mode not in MODES:
@@ -152,19 +157,13 @@ class Runbook:
         self.last_plan: Any = None
         self.apply_result: ApplyResult | None = None
         self.form: RunbookForm | None = None
-        self.result: dict[str, Any] = {
-            "procedure": procedure,
-            "mode": mode,
-            "change_id": self.change_id,
-            "params": dict(params),
-            "org": None,
-            "plan": None,
-            "apply_result": None,
-            "verification": None,
-            "journal": [],
-            "error": None,
-            "outcome": None,
-        }
+        #: ``result.json`` as it stands: rewritten after every step (:meth:`write_result`)
+        self.run = RunResult(
+            procedure=procedure,
+            mode="apply" if mode == "apply" else "plan",
+            change_id=self.change_id,
+            params=dict(params),
+        )
 
     @classmethod
     def from_parameters(
@@ -203,6 +202,11 @@ class Runbook:
     # ------------------------------------------------------------------ evidence
 
     @property
+    def result(self) -> JsonObject:
+        """``result.json``'s content now (a copy: the runbook changes :attr:`run`)."""
+        return self.run.to_dict()
+
+    @property
     def result_path(self) -> Path:
         return self.evidence_dir / "result.json"
 
@@ -216,15 +220,15 @@ class Runbook:
         from kmsi_lib.evidence import write_result
 
         if self.client is not None:
-            self.result["journal"] = self.client.journal.to_dicts()
-        if self.apply_file is not None and self.result["apply_result"] is not None:
+            self.run.journal = self.client.journal.to_dicts()
+        if self.apply_file is not None and self.run.apply_result is not None:
             from kmsi_lib.evidence import write_json
 
             self.apply_file.parent.mkdir(parents=True, exist_ok=True)
-            write_json(self.apply_file, dict(self.result))
-        return write_result(self.evidence_dir, self.result)
+            write_json(self.apply_file, self.run.to_dict())
+        return write_result(self.evidence_dir, self.run)
 
-    def _write_procedure_files(self, made: Any) -> None:
+    def _write_procedure_files(self, made: object) -> None:
         """Write the files a run adds beside ``result.json``: the audit's findings, a plan's
         timeline chart (``timeline.png``, when its impact has one).
 
@@ -239,7 +243,7 @@ class Runbook:
             else getattr(made, "timeline", None)  # the audit's report
         )
         if timeline:
-            files[TIMELINE_FILE] = timeline_figure(timeline)
+            files[TIMELINE_FILE] = timeline_figure(obj(timeline))
         for name, content in files.items():
             if Path(name).name != name or name in (contract.RESULT_FILE, PROGRESS_FILE):
                 raise KmsiError(f"{self.name} names an evidence file {name!r} it may not write")
@@ -257,7 +261,7 @@ class Runbook:
         """``apply-progress.jsonl``: one line per write as it is sent and as it lands."""
         return self.evidence_dir / PROGRESS_FILE
 
-    def _log_write(self, event: dict[str, Any]) -> None:
+    def _log_write(self, event: JsonObject) -> None:
         """Append one write event, flushed to disk before the write goes on (see
         :func:`~kmsi_lib.engine.watch_writes`): if the kernel dies, the
         runner still knows which writes landed."""
@@ -276,12 +280,12 @@ class Runbook:
             if getattr(exc, "_kmsi_recorded", False):  # by a step inside this one (connect)
                 raise
             exc._kmsi_recorded = True  # type: ignore[attr-defined]  # recorded and shown once
-            self.result["error"] = {"step": name, **_error_dict(exc)}
-            self.result["outcome"] = "failed"
+            self.run.error = {"step": name, **_error_dict(exc)}
+            self.run.outcome = OUTCOME_FAILED
             partial = getattr(exc, "apply_result", None)  # a KmsiError's, or an interrupt's
             if isinstance(partial, ApplyResult):
                 self.apply_result = partial
-                self.result["apply_result"] = partial.to_dict()
+                self.run.apply_result = partial.to_dict()
             self.write_result()
             self.display(self._error_notice(name, exc))
             shown_with = getattr(exc, "shown_with", None)  # e.g. the failed verification
@@ -319,11 +323,7 @@ class Runbook:
                 self.client = OktaClient.from_env(scopes=self.procedure.SCOPES)
             info = self.client.org_info()
             engine = engine_name(info.pipeline)  # the name the evidence record uses
-            self.result["org"] = {
-                "url": self.client.org_url,
-                "pipeline": info.pipeline,
-                "type": engine,
-            }
+            self.run.org = RunOrg(url=self.client.org_url, pipeline=info.pipeline, type=engine)
             if self.writes:
                 self.client.require_identity_engine()
             self.display(
@@ -338,16 +338,16 @@ class Runbook:
         return self.client
 
     def _client(self) -> OktaClient:
-        if self.client is None or self.result["org"] is None:
+        if self.client is None or self.run.org is None:
             self.connect()
         assert self.client is not None
         return self.client
 
-    def validate(self, params: Mapping[str, Any] | None = None) -> Any:
+    def validate(self, params: Mapping[str, JsonValue] | None = None) -> Any:
         """The parameters as the procedure's pydantic model; ParameterError names the field."""
         return parse_params(self.procedure.Params, dict(self.params if params is None else params))
 
-    def plan(self, params: Mapping[str, Any] | None = None, *, show: bool = True) -> Any:
+    def plan(self, params: Mapping[str, JsonValue] | None = None, *, show: bool = True) -> Any:
         """Validate the parameters, read the org and show what apply would change.
 
         In interactive mode (and called without ``params``) it shows the form's
@@ -361,7 +361,7 @@ class Runbook:
         with self._step("plan"):
             if params is not None:
                 self.params = dict(params)
-                self.result["params"] = dict(params)
+                self.run.params = dict(params)
             checked = self.validate()
             client = self._client()
             if self.approved_plan and self.mode == "apply":
@@ -371,17 +371,17 @@ class Runbook:
                 made = self.procedure.plan(client, checked)
                 title = ""
             self.last_plan = made
-            self.result["plan"] = made.to_dict()
+            self.run.plan = made.to_dict()
             self._write_procedure_files(made)
-            self.result["outcome"] = self._planned_outcome(made)
-            self.result["error"] = None
+            self.run.outcome = self._planned_outcome(made)
+            self.run.error = None
         if show:
             if title:
                 self.display(notice("info", title, f"fingerprint {made.fingerprint}"))
             self.display(made)
         return made
 
-    def _planned_outcome(self, made: Any) -> str:
+    def _planned_outcome(self, made: object) -> RunOutcome:
         if not self.writes:
             return "audited"
         if isinstance(made, Plan) and made.is_empty and not made.manual_steps:
@@ -468,7 +468,7 @@ class Runbook:
                 self.change_id = change_id.strip()
             self.change_id = check_change_id(self.change_id)
             self.mode = "apply"
-            self.result.update(mode="apply", change_id=self.change_id)
+            self.run.mode, self.run.change_id = "apply", self.change_id
             client = self._client()
             if plan is None:
                 plan = self.last_plan if isinstance(self.last_plan, Plan) else None
@@ -477,7 +477,7 @@ class Runbook:
                 plan = self.last_plan
             if not isinstance(plan, Plan):
                 raise ParameterError("mode", f"the {self.name} procedure has nothing to apply")
-            self.result["plan"] = plan.to_dict()
+            self.run.plan = plan.to_dict()
             options: dict[str, Any] = {"attestation": self._attestation(plan)}
             if progress is not None and self.procedure.BULK:
                 options["progress"] = progress
@@ -485,14 +485,14 @@ class Runbook:
                 options["acknowledge_reach"] = self.acknowledged_reach
             if from_form:  # each apply of a form session is recorded as its own result
                 self.apply_file = next_apply_path(applies_dir(self.evidence_dir), self.name)
-                self.result.update(apply_result=None, verification=None)
+                self.run.apply_result = self.run.verification = None
             notes, self.apply_notes = self.apply_notes, []
             with watch_writes(self._log_write):
                 outcome = self.procedure.apply(client, plan, **options)
             outcome.notes.extend(notes)
             self.apply_result = outcome
-            self.result["apply_result"] = outcome.to_dict()
-            self.result["outcome"] = outcome.outcome
+            self.run.apply_result = outcome.to_dict()
+            self.run.outcome = outcome.outcome
             if outcome.outcome == "failed":
                 raise KmsiError(f"the apply failed: {outcome.error or 'see the apply result'}")
         if show:
@@ -501,7 +501,7 @@ class Runbook:
 
     def verify(
         self,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, JsonValue] | None = None,
         *,
         show: bool = True,
         from_form: bool = False,
@@ -529,7 +529,7 @@ class Runbook:
         with self._step("verify"):
             checked = self.validate(params)
             verification = self.procedure.verify(self._client(), checked)
-            self.result["verification"] = verification.to_dict()
+            self.run.verification = verification.to_dict()
             if self.writes and not verification.ok:
                 failed = [c for c in verification.checks if not c.ok]
                 error = KmsiError(
@@ -542,10 +542,10 @@ class Runbook:
             self.display(verification)
         return verification
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self) -> JsonObject:
         """Write the final ``result.json``, show the outcome and where the evidence is."""
         if self.interactive:
-            if self.result["outcome"] is not None:
+            if self.run.outcome is not None:
                 self.write_result()
             self.display(
                 notice(
@@ -555,19 +555,19 @@ class Runbook:
                 )
             )
             return self.result
-        if self.result["outcome"] is None:
-            self.result["outcome"] = "failed"
-            self.result["error"] = {
+        if self.run.outcome is None:
+            self.run.outcome = OUTCOME_FAILED
+            self.run.error = {
                 "step": "finish",
                 "type": "KmsiError",
                 "message": "the runbook finished without a plan: run the plan step",
             }
         path = self.write_result()
-        ok = self.result["outcome"] != "failed"
+        ok = self.run.outcome != OUTCOME_FAILED
         self.display(
             notice(
                 "ok" if ok else "error",
-                f"Outcome: {self.result['outcome']}",
+                f"Outcome: {self.run.outcome}",
                 f"result written to {path}",
             )
         )
