@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -109,7 +109,8 @@ def plan_app_change(
         impact=impact,
     )
     if impact:  # the note is part of what is approved: a new digest
-        plan = replace(plan, notes=[*plan.notes, reader.request_note()], digest="")
+        plan = plan.model_copy(update={"notes": [*plan.notes, reader.request_note()]})
+        plan.digest = plan.content_digest()
     return plan, found.checks
 
 
