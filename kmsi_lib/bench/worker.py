@@ -28,6 +28,9 @@ from typing import TYPE_CHECKING
 from kmsi_lib.jsontypes import JsonObject, JsonValue, arr, number, obj, text
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
+    from kmsi_lib.engine import Plan
     from kmsi_lib.okta.client import OktaClient
 
 __all__ = ["main", "run_job"]
@@ -46,6 +49,22 @@ def _client(scopes: tuple[str, ...], share: object) -> OktaClient:
     if value is None:
         return OktaClient.from_env(scopes=scopes)
     return OktaClient.from_env(scopes=scopes, max_api_capacity=float(value))
+
+
+def _plan(procedure: ModuleType, client: OktaClient, params: JsonObject) -> Plan:
+    """``procedure.plan``; when the fields ``allow_unusual_values`` lifts have no usual bound
+    any more (a library that changed its bounds), planned again without lifting them."""
+    from kmsi_lib.errors import ParameterError
+
+    try:
+        plan: Plan = procedure.plan(client, params)
+    except ParameterError as exc:
+        if not exc.field.startswith("allow_unusual_values") or "allow_unusual_values" not in params:
+            raise
+        plan = procedure.plan(
+            client, {k: v for k, v in params.items() if k != "allow_unusual_values"}
+        )
+    return plan
 
 
 def _failed_items(result: JsonObject) -> int:
@@ -71,7 +90,7 @@ def _reset(job: JsonObject) -> JsonObject:
         params["allow_unusual_values"] = ["users"]
     rss_start = _rss_kb()
     t_plan = time.time()
-    plan = reset_sessions.plan(client, params)
+    plan = _plan(reset_sessions, client, params)
     t_apply = time.time()
     result = reset_sessions.apply(client, plan)
     t_end = time.time()
@@ -112,11 +131,11 @@ def _rollout(job: JsonObject) -> JsonObject:
     marks: JsonObject = {}
     rss_start = _rss_kb()
     marks["plan_at"] = time.time()
-    plan = post_auth.plan(client, params)
+    plan = _plan(post_auth, client, params)
     marks["apply_at"] = time.time()
     first = post_auth.apply(client, plan, acknowledge_reach=_reach(plan))
     marks["plan2_at"] = time.time()
-    again = post_auth.plan(client, params)
+    again = _plan(post_auth, client, params)
     marks["apply2_at"] = time.time()
     second = post_auth.apply(client, again, acknowledge_reach=_reach(again))
     marks["end_at"] = time.time()
