@@ -110,8 +110,13 @@ def run_bench(
     only: tuple[str, ...] = SCENARIOS,
     quick: bool = False,
     say: Callable[[str], None] = lambda line: None,
+    save: Callable[[JsonObject], None] = lambda out: None,
 ) -> JsonObject:
-    """Run the scenarios in ``only`` against a fresh sandbox process; every figure as JSON."""
+    """Run the scenarios in ``only`` against a fresh sandbox process; every figure as JSON.
+
+    ``save(out)`` is called after each scenario with the figures so far (``--json`` writes
+    them, so a long run stopped half-way keeps what it measured).
+    """
     out: JsonObject = {
         "settings": st.to_dict(),
         "machine": _machine(),
@@ -125,6 +130,7 @@ def run_bench(
             say(f"loop baseline: {st.loop_sample} revocations one at a time")
             loop = scenarios.loop_baseline(sb, st, st.loop_sample)
             out["loop"] = loop
+            save(out)
         if "reset" in only:
             cases: list[JsonValue] = []
             for how in st.by:
@@ -135,16 +141,20 @@ def run_bench(
                             sb, st, how=how, users=st.users, share=share, loop=loop
                         )
                     )
-            out["reset"] = cases
+                    out["reset"] = cases
+                    save(out)
         if "scaling" in only:
             out["scaling"] = scenarios.scaling(sb, st, loop, on_point=say)
+            save(out)
         if "rollout" in only:
             say(f"rollout: post_auth over {st.apps} apps on {st.policies} policies")
             out["rollout"] = scenarios.rollout(sb, st)
+            save(out)
         if "overhead" in only:
             say("runbook overhead: kmsi run vs papermill vs the direct call")
             out["overhead"] = scenarios.overhead(sb, st)
     out["seconds"] = time.perf_counter() - began
+    save(out)
     return out
 
 
@@ -298,9 +308,18 @@ def main(args: argparse.Namespace) -> int:
         f" concurrency limit {st.concurrency}",
         flush=True,
     )
+
+    def save(out: JsonObject) -> None:
+        if args.json is not None:
+            args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+
     try:
         out = run_bench(
-            st, only=only, quick=args.quick, say=lambda line: print(f"# {line}", flush=True)
+            st,
+            only=only,
+            quick=args.quick,
+            say=lambda line: print(f"# {line}", flush=True),
+            save=save,
         )
     except KmsiError as exc:
         print(f"kmsi bench: failed: {exc}", file=sys.stderr)
@@ -308,6 +327,5 @@ def main(args: argparse.Namespace) -> int:
     print(table(out))
     print(f"# {out.get('seconds', 0):.0f} s in all; loop figures are extrapolated from a sample")
     if args.json is not None:
-        args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
         print(f"# figures written to {args.json}")
     return 0
