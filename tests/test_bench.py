@@ -16,6 +16,7 @@ import pytest
 from kmsi_lib.bench import measure
 from kmsi_lib.bench.cli import table
 from kmsi_lib.bench.server import child_env
+from kmsi_lib.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,6 +78,37 @@ def test_a_measured_child_sees_only_the_sandbox_credentials() -> None:
         "http://127.0.0.1:1", "t", {"OKTA_CLIENT_ID": "x", "KMSI_INTERACTIVE": "1", "A": "b"}
     )
     assert env == {"A": "b", "OKTA_ORG_URL": "http://127.0.0.1:1", "OKTA_API_TOKEN": "t"}
+
+
+def test_the_sandbox_seeds_in_bulk_and_logs_each_request_s_rate_limit_window() -> None:
+    """``POST /_sandbox/bulk`` makes groups, members and apps at once; the log names windows."""
+    sb = Sandbox()
+    http = sb.client()
+    made = http.post(
+        "/_sandbox/bulk",
+        json={
+            "groups": [{"name": "bench-g"}],
+            "users": [
+                {"login": f"u{i}@bench.example.com", "groups": ["bench-g"]} for i in range(3)
+            ],
+            "apps": [{"label": "Bench app"}],
+        },
+    ).json()
+    assert [u["login"] for u in made["users"]] == [f"u{i}@bench.example.com" for i in range(3)]
+    group_id = made["groups"][0]["id"]
+    members = http.get(f"/api/v1/groups/{group_id}/users").json()
+    assert sorted(m["id"] for m in members) == sorted(u["id"] for u in made["users"])
+    assert http.get(f"/api/v1/apps/{made['apps'][0]['id']}").status_code == 200
+    refused = http.post("/_sandbox/bulk", json={"users": [{"no_login": True}]})
+    assert refused.status_code == 400
+
+    sb.admin.set_rate_limit("/api/v1/users", 2, 60.0)
+    for _ in range(3):
+        http.get("/api/v1/users")
+    log = [e for e in sb.admin.requests() if e["path"] == "/api/v1/users"]
+    assert len({e["window"] for e in log}) == 1 and log[0]["window"] is not None
+    stats = measure.window_stats(log, "/api/v1/users", 2)
+    assert (stats.max_allowed, stats.rejected, stats.max_share) == (2, 1, 1.0)
 
 
 def _number(value: object) -> float:

@@ -203,13 +203,14 @@ class Admin:
     def add_group(self, name: str, **fields: Any) -> Json:
         return self._add(make_group, name, **fields)
 
-    def add_bulk(self, body: Mapping[str, Any]) -> Json:
+    def add_bulk(self, body: Mapping[str, object]) -> Json:
         """Add many groups, then users, then apps at once (``POST /_sandbox/bulk``).
 
         ``body`` holds lists ``groups`` (``{"name", ...}``), ``users`` (``{"login",
         "groups": [name or id], ...}``) and ``apps`` (``{"label", "policy_id", ...}``),
         each entry what the one-object endpoint takes. Under one lock and one save, so
         seeding thousands of users costs one request; answers the ids made, in order.
+        A bad entry stops it (400); the entries before it stay made (set-up, not a change).
         """
         kinds: tuple[tuple[str, str, Callable[..., Json], str], ...] = (
             ("groups", "name", make_group, "name"),
