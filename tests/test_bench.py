@@ -175,3 +175,13 @@ def test_quick_bench_reports_every_figure_beside_its_baseline(tmp_path: Path) ->
     assert _number(over["vs_papermill_empty"]) > 0 and _number(over["vs_direct"]) > 0
 
     assert "rollout 20 apps / 5 policies" in table(out)
+
+
+def test_kmsi_bench_help_and_a_bad_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    """``kmsi bench --help`` prints the options; an unknown ``--only`` is a usage error (2)."""
+    from kmsi_lib import cli
+
+    assert cli.main(["bench", "--help"]) == 0
+    assert "--latency" in capsys.readouterr().out
+    assert cli.main(["bench", "--only", "nonsense"]) == 2
+    assert "unknown scenario" in capsys.readouterr().err

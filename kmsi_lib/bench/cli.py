@@ -52,7 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--latency", type=float, default=None, metavar="MS", help="injected latency (ms; 100)"
     )
     parser.add_argument(
-        "--jitter", type=float, default=None, metavar="MS", help="± jitter (ms; 20% of latency)"
+        "--jitter",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="± jitter (ms; a fifth of the latency)",
     )
     parser.add_argument(
         "--users", type=int, default=None, help=f"users of the reset cases ({default.users})"
