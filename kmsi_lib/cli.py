@@ -1,7 +1,7 @@
 """The ``kmsi`` command line: one argparse parser, a subcommand per task.
 
 ``kmsi run | demo | approve | keys new | drift | evidence {list,verify,anchor} | lab |
-sandbox``. Each
+sandbox | bench``. Each
 subcommand's arguments are defined once, by the module that does the work
 (an ``add_arguments(parser)`` function), and run by that module's handler
 (``main(args) -> int``, the exit code); :data:`COMMANDS` names both. The
@@ -47,6 +47,10 @@ COMMANDS: dict[str, Command] = {
     "approve": Command(
         "sign an approval of a recorded plan run (Ed25519; allowed-signers)",
         "kmsi_lib.runbooks.approve",
+    ),
+    "bench": Command(
+        "measure bulk changes, scaling, a rollout and runbook overhead against the sandbox",
+        "kmsi_lib.bench.cli",
     ),
     "demo": Command(
         "start the sandbox and run every runbook against it",

@@ -7,14 +7,19 @@ verify`` are what to trust.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kmsi_lib.jsontypes import JsonMap
 
-__all__ = ["evidence_header", "export_html", "verification_ok"]
+if TYPE_CHECKING:
+    from nbconvert import HTMLExporter
+
+__all__ = ["evidence_header", "export_html", "verification_ok", "warm_html_export"]
 
 
 def verification_ok(verification: object) -> bool | None:
@@ -85,18 +90,35 @@ def evidence_header(record: JsonMap) -> str:
 _BODY_TAG = re.compile(r"<body[^>]*>", re.IGNORECASE)
 
 
+@functools.cache
+def _html_exporter() -> HTMLExporter:
+    """One nbconvert HTML exporter per process (its templates are compiled on first use)."""
+    import nbconvert
+
+    return nbconvert.HTMLExporter()  # type: ignore[no-untyped-call]  # nbconvert has no hints
+
+
+def warm_html_export() -> None:
+    """Import nbconvert and compile the exporter's templates now (an empty notebook rendered).
+
+    ``kmsi run`` calls this on a thread while the kernel runs, so that the export of the
+    executed notebook afterwards only renders it.
+    """
+    import nbformat
+
+    _html_exporter().from_notebook_node(nbformat.v4.new_notebook())  # type: ignore[no-untyped-call]
+
+
 def export_html(notebook_path: Path, html_path: Path, *, header: str = "") -> None:
     """Render an executed notebook as a standalone HTML page (nbconvert).
 
     ``header`` (HTML, e.g. :func:`evidence_header`) is put first in the page's body.
     """
-    import nbconvert
     import nbformat
 
-    # nbformat and nbconvert ship without type hints for these two calls.
+    # nbformat ships without type hints for this call.
     node = nbformat.read(str(notebook_path), as_version=4)  # type: ignore[no-untyped-call]
-    exporter = nbconvert.HTMLExporter()  # type: ignore[no-untyped-call]
-    body, _ = exporter.from_notebook_node(node)
+    body, _ = _html_exporter().from_notebook_node(node)
     if header:
         found = _BODY_TAG.search(body)
         at = found.end() if found else 0

@@ -53,6 +53,7 @@ from kmsi_lib.runbooks.contract import (
     change_id_problem,
 )
 from kmsi_lib.runbooks.report import report_files
+from kmsi_lib.runbooks.startup import skip_unused_format_checkers, warming_imports
 from kmsi_lib.runbooks.templates import check_template
 
 __all__ = [
@@ -184,6 +185,7 @@ def _execute(
     cwd: Path | None = None,
 ) -> dict[str, Any] | None:
     """Run the notebook; returns None on success, else the error as {type, message}."""
+    skip_unused_format_checkers()
     import papermill
 
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
@@ -268,6 +270,7 @@ def run_notebook(
     saw (``--expect``): each must be in the root's ledger, and an approved
     plan or rolled-back apply must be at or before the last of them.
     """
+    skip_unused_format_checkers()  # before anything imports papermill (runbooks.startup)
     from kmsi_lib.engine import utc_now
     from kmsi_lib.okta.auth import Credentials
     from kmsi_lib.runbooks.params import load_run_params
@@ -361,6 +364,7 @@ def run_notebook(
             _captured_papermill_log() as log,
             _absolute_key_paths(),
             _headless_kernel(),
+            warming_imports(),
         ):
             error = _execute(
                 notebook.resolve(),

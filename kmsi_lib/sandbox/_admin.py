@@ -47,6 +47,7 @@ ROUTES: list[tuple[str, tuple[str, ...]]] = [
     ("/_sandbox/users", ("POST",)),
     ("/_sandbox/groups", ("POST",)),
     ("/_sandbox/brands", ("POST",)),
+    ("/_sandbox/bulk", ("POST",)),
     ("/_sandbox/future-fields", ("GET", "PUT")),
     (_console.CONSOLE_PATH, ("GET", "POST")),
 ]
@@ -202,6 +203,41 @@ class Admin:
     def add_group(self, name: str, **fields: object) -> Json:
         return self._add(make_group, name, **fields)
 
+    def add_bulk(self, body: Mapping[str, object]) -> Json:
+        """Add many groups, then users, then apps at once (``POST /_sandbox/bulk``).
+
+        ``body`` holds lists ``groups`` (``{"name", ...}``), ``users`` (``{"login",
+        "groups": [name or id], ...}``) and ``apps`` (``{"label", "policy_id", ...}``),
+        each entry what the one-object endpoint takes. Under one lock and one save, so
+        seeding thousands of users costs one request; answers the ids made, in order.
+        A bad entry stops it (400); the entries before it stay made (set-up, not a change).
+        """
+        kinds: tuple[tuple[str, str, Callable[..., Json], str], ...] = (
+            ("groups", "name", make_group, "name"),
+            ("users", "login", make_user, "login"),
+            ("apps", "label", make_app, "label"),
+        )
+        unknown = set(body) - {kind for kind, *_ in kinds}
+        if unknown:
+            raise ValueError(f"unknown list(s) {sorted(unknown)}; give groups, users, apps")
+        made: Json = {}
+        with self._state.lock:
+            for kind, key, make, shown in kinds:
+                entries = body.get(kind, [])
+                if not isinstance(entries, list):
+                    raise ValueError(f"{kind} must be a list")
+                out = []
+                for entry in entries:
+                    if not isinstance(entry, dict) or not isinstance(entry.get(key), str):
+                        raise ValueError(f"every entry of {kind} needs {key!r}")
+                    fields = {k: v for k, v in entry.items() if k != key}
+                    obj = make(self._state, entry[key], **fields)
+                    name = obj["profile"][shown] if kind != "apps" else obj[shown]
+                    out.append({"id": obj["id"], shown: name})
+                made[kind] = out
+            self._state.written()
+        return made
+
 
 def _json(request: Request) -> JsonValue:
     data = request.get_data(cache=True)
@@ -289,6 +325,8 @@ def dispatch(app: SandboxApp, request: Request, path: str, args: Mapping[str, st
             return Reply(200, admin.future_fields())
         if path == "/_sandbox/brands":
             return Reply(201, admin.add_brand(_obj(request).get("name")))
+        if path == "/_sandbox/bulk":
+            return Reply(201, admin.add_bulk(_obj(request)))
         adders: dict[str, tuple[str, Callable[..., Json]]] = {
             "/_sandbox/apps": ("label", admin.add_app),
             "/_sandbox/users": ("login", admin.add_user),

@@ -48,6 +48,7 @@ def _status_line(status: int) -> str:
 # environ keys set by the in-process transport
 INPROCESS = "kmsi_sandbox.inprocess"
 READ_TIMEOUT = "kmsi_sandbox.read_timeout"
+WINDOW_KEY = "kmsi_sandbox.rate_window"  # set when a request counted in a rate-limit window
 
 ALL_SCOPES = "*"
 
@@ -327,6 +328,7 @@ class SandboxApp:
             endpoint = TABLE[name][request.method if request.method != "HEAD" else "GET"]
             if bucket is not None:
                 verdict = self.limiter.hit(bucket)
+                request.environ[WINDOW_KEY] = verdict.window
                 limit_headers = _limit_headers(verdict.limit, verdict.remaining, verdict.reset)
                 if not verdict.allowed:
                     raise ApiError("E0000047")
@@ -491,6 +493,8 @@ class SandboxApp:
             "auth": auth,
             "fault": fault,
             "ms": round((time.time() - started) * 1000, 2),
+            # the rate-limit window it counted in (its start, epoch seconds); None: not counted
+            "window": request.environ.get(WINDOW_KEY),
         }
         with self.state.lock:
             self._log_seq += 1

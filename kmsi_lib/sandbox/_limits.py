@@ -25,6 +25,7 @@ class Verdict:
     limit: int
     remaining: int
     reset: int
+    window: float = 0.0  # epoch second the window this request counted in started
 
 
 def _window_start(now: float, window_s: float) -> float:
@@ -75,7 +76,7 @@ class RateLimiter:
                 w.used = 0
             w.used += 1
             allowed = w.used <= w.limit
-            return Verdict(allowed, w.limit, max(0, w.limit - w.used), w.reset_at())
+            return Verdict(allowed, w.limit, max(0, w.limit - w.used), w.reset_at(), w.started)
 
     def peek(self, bucket: str, now: float | None = None) -> Verdict:
         now = time.time() if now is None else now
