@@ -144,7 +144,9 @@ def test_quick_bench_reports_every_figure_beside_its_baseline(tmp_path: Path) ->
         assert case["failed"] == 0 and case["outcome"] == "applied"
         assert case["writes"] == case["users"]  # one revocation each, none repeated
         assert _number(case["allowed_per_s"]) == pytest.approx(50.0)
-        assert 0 < _number(case["of_allowed"]) <= 1.05
+        # a quick run fits in one or two windows, where the governor may use the window's
+        # share faster than its average rate: the bound is the window share, next line
+        assert _number(case["of_allowed"]) > 0
         assert 0 < _number(case["max_window_share"]) <= case["share"]  # never over the share
         assert case["rate_limited_429"] == 0
         assert _number(case["requests_vs_minimum"]) >= 1.0
