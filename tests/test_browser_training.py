@@ -54,6 +54,19 @@ def _catch_all_post_auth(url: str, token: str, label: str) -> str:
     return str(rule["actions"]["appSignOn"].get("keepMeSignedIn", {}).get("postAuth"))
 
 
+def _exercise_then_runbook(page: Any, exercise: str, runbook: str) -> Any:
+    """Run ``exercise`` (its check says not solved yet), then ``runbook``: its plan form."""
+    from playwright.sync_api import expect
+
+    panel = page.locator(".jp-NotebookPanel:visible")
+    page.evaluate(OPEN_AND_RUN, f"{exercise}.ipynb")
+    expect(panel).to_contain_text("not solved yet", timeout=120_000)
+    page.evaluate(OPEN_AND_RUN, f"{runbook}.ipynb")
+    plan_form = panel.locator(".kmsi-step-plan")
+    expect(plan_form).to_be_visible(timeout=120_000)
+    return plan_form
+
+
 def _apply(page: Any, ticket: str, *, reach: bool = False) -> None:
     from playwright.sync_api import expect
 
@@ -90,11 +103,7 @@ def test_a_trainee_does_exercises_through_the_forms(tmp_path: Path) -> None:
             page.screenshot(path=f"{shot}-start.png")
 
             # E1, the wrong way: KMSI on the two apps' shared policy
-            page.evaluate(OPEN_AND_RUN, "E1_post_auth_two_apps.ipynb")
-            expect(panel).to_contain_text("not solved yet", timeout=120_000)
-            page.evaluate(OPEN_AND_RUN, "20_post_auth.ipynb")
-            plan_form = panel.locator(".kmsi-step-plan")
-            expect(plan_form).to_be_visible(timeout=120_000)
+            plan_form = _exercise_then_runbook(page, "E1_post_auth_two_apps", "20_post_auth")
             fill_field(plan_form, "apps.labels", "Workday, GitHub Enterprise Cloud")
             plan_form.locator("button", has_text="Plan").click()
             expect(plan_form.locator(".kmsi-impact")).to_contain_text(
@@ -117,11 +126,7 @@ def test_a_trainee_does_exercises_through_the_forms(tmp_path: Path) -> None:
             assert _catch_all_post_auth(lab.sandbox_url, token, "Workday") == "NOT_ALLOWED"
 
             # E3 through the prompt-text form: the self-check says solved
-            page.evaluate(OPEN_AND_RUN, "E3_partner_prompt.ipynb")
-            expect(panel).to_contain_text("not solved yet", timeout=120_000)
-            page.evaluate(OPEN_AND_RUN, "30_prompt_text.ipynb")
-            plan_form = panel.locator(".kmsi-step-plan")
-            expect(plan_form).to_be_visible(timeout=120_000)
+            plan_form = _exercise_then_runbook(page, "E3_partner_prompt", "30_prompt_text")
             fill_field(plan_form, "brands", "Acme Partners")
             fill_field(plan_form, "title", "Stay signed in to the partner portal?")
             fill_field(plan_form, "accept_button_text", "Yes, on this device")
