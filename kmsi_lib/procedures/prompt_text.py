@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from kmsi_lib.engine import (
+    PROMPT_PATH,
     AllowUnusualValues,
     ApplyResult,
     Attestation,
@@ -80,9 +81,6 @@ TITLE = "Post-authentication KMSI prompt text per brand"
 WRITES = True  # changes the org
 BULK = False  # apply makes a few ordered writes (no progress callback)
 SCOPES: tuple[str, ...] = ("okta.brands.read", "okta.brands.manage", "okta.logs.read")
-
-#: Where the prompt lives inside a SignInPage (not at the top level, as the guide shows).
-PROMPT_PATH = "widgetCustomizations.postAuthKeepMeSignedInPrompt"
 
 #: Parameter name -> field of ``PostAuthKeepMeSignedInPrompt``.
 _PROMPT_FIELDS: dict[str, str] = {

@@ -57,7 +57,6 @@ DASHBOARD = "Okta Dashboard"
 PILOT_GROUP = "KMSI Pilot"
 PILOT_RULE = "KMSI pilot: stay signed in"
 SHADOW_RULE = "Help desk: everyone, one factor"
-_PROMPT = "widgetCustomizations.postAuthKeepMeSignedInPrompt"
 
 
 def _key(cohort: Cohort) -> str:
