@@ -22,12 +22,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from kmsi_lib.runbooks.lab import Lab, free_port, lab_command, lab_environment
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -245,10 +248,17 @@ def need_chromium() -> None:
 
 
 @contextmanager
-def started_lab(tmp_path: Path, **options: Any) -> Iterator[tuple[Lab, Any]]:
-    """JupyterLab started by :class:`Lab` (``options`` passed on) on a free port, its log in
-    ``tmp_path/jupyterlab.log``, and Playwright: yields both; afterwards the log is closed
-    and no JupyterLab runs on that port any more."""
+def started_lab(
+    tmp_path: Path,
+    *,
+    root_dir: Path | None = None,
+    trainee: str | None = None,
+    workspace_root: Path | None = None,
+) -> Iterator[tuple[Lab, Playwright]]:
+    """JupyterLab started by :class:`Lab` (serving ``root_dir``, or ``trainee``'s workspace
+    under ``workspace_root``) on a free port, its log in ``tmp_path/jupyterlab.log``, and
+    Playwright: yields both; afterwards the log is closed and no JupyterLab runs on that
+    port any more."""
     from playwright.sync_api import sync_playwright
 
     log = (tmp_path / "jupyterlab.log").open("wb")
@@ -257,7 +267,9 @@ def started_lab(tmp_path: Path, **options: Any) -> Iterator[tuple[Lab, Any]]:
         open_browser=False,
         output=log.fileno(),
         extra_args=["--LabApp.expose_app_in_browser=True"],
-        **options,
+        root_dir=root_dir,
+        trainee=trainee,
+        workspace_root=workspace_root,
     )
     try:
         with lab, sync_playwright() as p:

@@ -12,11 +12,14 @@ exercise's button) puts the org back to the exercise's start. Screenshots:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from test_browser_lab import OUTPUT, browser_page, fill_field, need_chromium, started_lab
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
 
 OPEN_AND_RUN = """async (path) => {
     const app = window.jupyterapp;
@@ -54,7 +57,7 @@ def _catch_all_post_auth(url: str, token: str, label: str) -> str:
     return str(rule["actions"]["appSignOn"].get("keepMeSignedIn", {}).get("postAuth"))
 
 
-def _exercise_then_runbook(page: Any, exercise: str, runbook: str) -> Any:
+def _exercise_then_runbook(page: Page, exercise: str, runbook: str) -> Locator:
     """Run ``exercise`` (its check says not solved yet), then ``runbook``: its plan form."""
     from playwright.sync_api import expect
 
