@@ -405,14 +405,7 @@ def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
             all_diffs = diff(merge_prompt(target, {}), after) if p.preview_first else diffs
             note = "the saved preview is replaced by the live page" if p.preview_first else ""
             changes.append(Change("update", kind, ref, dict(target), after, all_diffs, note))
-    return Plan(
-        procedure=NAME,
-        params=p.model_dump(mode="json"),
-        org_url=str(client.org_url),
-        changes=changes,
-        notes=notes,
-        observations=reader.observations,
-    )
+    return reader.plan(NAME, p.model_dump(mode="json"), changes, notes)
 
 
 def _prompt_diffs(before: JsonMap | None, after: JsonMap) -> list[FieldDiff]:
