@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runbook_support import point_at_sandbox, served_sandbox
 
 from kmsi_lib import cli, evidence
 from kmsi_lib.errors import EvidenceError
@@ -255,21 +256,14 @@ def test_refused_approval_runs_nothing(
 
 @pytest.fixture(scope="module")
 def _served() -> Iterator[tuple[Any, str]]:
-    from kmsi_lib.sandbox import Sandbox
-
-    sb = Sandbox(seed="default")
-    with sb.serve(port=0) as url:
-        yield sb, url
+    yield from served_sandbox()
 
 
 @pytest.fixture
 def live(_served: tuple[Any, str], monkeypatch: pytest.MonkeyPatch) -> Any:
     sb, url = _served
     sb.admin.reset("default")
-    for name in ("OKTA_CLIENT_ID", "OKTA_PRIVATE_KEY_FILE", "OKTA_PRIVATE_KEY_JWK"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("OKTA_ORG_URL", url)
-    monkeypatch.setenv("OKTA_API_TOKEN", sb.token)
+    point_at_sandbox(monkeypatch, url, sb.token)
     return sb
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runbook_support import point_at_sandbox
 
 from kmsi_lib import evidence
 from kmsi_lib.okta.client import OktaClient
@@ -213,12 +214,9 @@ def test_the_audit_runbook_files_its_findings_in_the_verified_evidence(
     from kmsi_lib import cli
     from kmsi_lib.runbooks import run as runner
 
-    for name in ("OKTA_CLIENT_ID", "OKTA_PRIVATE_KEY_FILE", "OKTA_PRIVATE_KEY_JWK"):
-        monkeypatch.delenv(name, raising=False)
     root = tmp_path / "evidence"
     with sandbox.serve(port=0) as url:
-        monkeypatch.setenv("OKTA_ORG_URL", url)
-        monkeypatch.setenv("OKTA_API_TOKEN", sandbox.token)
+        point_at_sandbox(monkeypatch, url, sandbox.token)
         report = runner.run_notebook(
             ROOT / "notebooks" / "00_audit.ipynb",
             ROOT / "params" / "sandbox" / "audit.yaml",

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from runbook_support import served_sandbox
 
 from kmsi_lib.errors import ParameterError
 from kmsi_lib.runbooks import run as runner
@@ -66,9 +67,7 @@ def _summary(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Sandbox, str]]:
-    sandbox = Sandbox(seed="default")
-    with sandbox.serve(port=0) as url:
-        yield sandbox, url
+    yield from served_sandbox()
 
 
 @pytest.fixture

@@ -22,12 +22,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from kmsi_lib.runbooks.lab import Lab, free_port, lab_command, lab_environment
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -236,6 +239,46 @@ def browser_page(playwright: Any, shot: Path) -> Iterator[Any]:
         browser.close()
 
 
+def need_chromium() -> None:
+    """Skip the test when Chromium is not installed (fail it in CI, where it must be)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is missing in CI (.ci/run installs it)")
+        pytest.skip("/usr/bin/chromium is not installed")
+
+
+@contextmanager
+def started_lab(
+    tmp_path: Path,
+    *,
+    root_dir: Path | None = None,
+    trainee: str | None = None,
+    workspace_root: Path | None = None,
+) -> Iterator[tuple[Lab, Playwright]]:
+    """JupyterLab started by :class:`Lab` (serving ``root_dir``, or ``trainee``'s workspace
+    under ``workspace_root``) on a free port, its log in ``tmp_path/jupyterlab.log``, and
+    Playwright: yields both; afterwards the log is closed and no JupyterLab runs on that
+    port any more."""
+    from playwright.sync_api import sync_playwright
+
+    log = (tmp_path / "jupyterlab.log").open("wb")
+    lab = Lab(
+        port=0,
+        open_browser=False,
+        output=log.fileno(),
+        extra_args=["--LabApp.expose_app_in_browser=True"],
+        root_dir=root_dir,
+        trainee=trainee,
+        workspace_root=workspace_root,
+    )
+    try:
+        with lab, sync_playwright() as p:
+            yield lab, p
+    finally:
+        log.close()
+    assert not running(f"--ServerApp.port={lab.port}"), "JupyterLab is still running"
+
+
 @contextmanager
 def lab_run(tmp_path: Path, name: str) -> Iterator[LabRun]:
     """``kmsi lab`` serving an interactive copy of runbook ``name``, opened in chromium.
@@ -243,35 +286,18 @@ def lab_run(tmp_path: Path, name: str) -> Iterator[LabRun]:
     The page is saved to ``test-output/browser_lab_<name>.png`` at the end (``-failed``
     when the test fails); JupyterLab and the sandbox are stopped afterwards.
     """
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("/usr/bin/chromium is missing in CI (.ci/run installs it)")
-        pytest.skip("/usr/bin/chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
+    need_chromium()
     work, evidence = tmp_path / "lab", tmp_path / "evidence"
     work.mkdir()
     notebook = interactive_copy(work, evidence, name).name
     OUTPUT.mkdir(exist_ok=True)
     shot = OUTPUT / f"browser_lab_{name.split('_', 1)[1]}"
-    log = (tmp_path / "jupyterlab.log").open("wb")
-    lab = Lab(
-        port=0,
-        root_dir=work,
-        open_browser=False,
-        output=log.fileno(),
-        extra_args=["--LabApp.expose_app_in_browser=True"],
-    )
-    try:
-        with lab, sync_playwright() as p:
-            assert lab.sandbox is not None
-            with browser_page(p, shot) as page:
-                yield LabRun(lab, page, evidence, notebook)
-                page.screenshot(path=f"{shot}.png", full_page=True)
-    finally:
-        log.close()
+    with started_lab(tmp_path, root_dir=work) as (lab, p):
+        assert lab.sandbox is not None
+        with browser_page(p, shot) as page:
+            yield LabRun(lab, page, evidence, notebook)
+            page.screenshot(path=f"{shot}.png", full_page=True)
     assert lab.process is None  # stopped
-    assert not running(f"--ServerApp.port={lab.port}"), "JupyterLab is still running"
 
 
 def app_rule_post_auth(run: LabRun, label: str) -> str:
@@ -503,11 +529,8 @@ def test_trainee_lab_opens_start_here_and_shows_forms_unedited(tmp_path: Path) -
     opens on the start-here notebook; an unedited runbook there shows its forms; saving it
     after the run keeps it a committed runbook for kmsi run; the facilitator's reset puts
     the running lab's org back to its seed. Screenshot: ``browser_lab_trainee.png``."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("/usr/bin/chromium is missing in CI (.ci/run installs it)")
-        pytest.skip("/usr/bin/chromium is not installed")
-    from playwright.sync_api import expect, sync_playwright
+    need_chromium()
+    from playwright.sync_api import expect
 
     from kmsi_lib.runbooks import workspace as ws
     from kmsi_lib.runbooks.templates import check_template
@@ -515,68 +538,55 @@ def test_trainee_lab_opens_start_here_and_shows_forms_unedited(tmp_path: Path) -
     root = tmp_path / "training"
     OUTPUT.mkdir(exist_ok=True)
     shot = OUTPUT / "browser_lab_trainee"
-    log = (tmp_path / "jupyterlab.log").open("wb")
-    lab = Lab(
-        port=0,
-        trainee="t1",
-        workspace_root=root,
-        open_browser=False,
-        output=log.fileno(),
-        extra_args=["--LabApp.expose_app_in_browser=True"],
-    )
     space = root / "t1"
-    try:
-        with lab, sync_playwright() as p:
-            assert lab.url.endswith(f"/lab/tree/{ws.START_NOTEBOOK}?token={lab.token}")
-            contents = httpx.get(
-                f"{lab.base_url}/api/contents",
-                headers={"Authorization": f"token {lab.token}"},
-            ).json()
-            listed = {item["name"] for item in contents["content"]}
-            assert listed == {p.name for p in space.iterdir() if not p.name.startswith(".")}
-            assert {"20_post_auth.ipynb", ws.START_NOTEBOOK, "params"} <= listed
-            assert not listed & {"src", "_build.py", "jupytext.toml", ".sandbox-state.json"}
-            assert json.loads((space / ws.LAB_FILE).read_text())["admin_url"] == lab.sandbox_url
+    with started_lab(tmp_path, trainee="t1", workspace_root=root) as (lab, p):
+        assert lab.url.endswith(f"/lab/tree/{ws.START_NOTEBOOK}?token={lab.token}")
+        contents = httpx.get(
+            f"{lab.base_url}/api/contents",
+            headers={"Authorization": f"token {lab.token}"},
+        ).json()
+        listed = {item["name"] for item in contents["content"]}
+        assert listed == {p.name for p in space.iterdir() if not p.name.startswith(".")}
+        assert {"20_post_auth.ipynb", ws.START_NOTEBOOK, "params"} <= listed
+        assert not listed & {"src", "_build.py", "jupytext.toml", ".sandbox-state.json"}
+        assert json.loads((space / ws.LAB_FILE).read_text())["admin_url"] == lab.sandbox_url
 
-            with browser_page(p, shot) as page:
-                page.goto(lab.url)
-                page.wait_for_function("() => window.jupyterapp !== undefined")
-                page.wait_for_function(
-                    "() => window.jupyterapp.shell.currentWidget?.context?.path"
-                    f" === {ws.START_NOTEBOOK!r}"
-                )
-                expect(page.locator(".jp-NotebookPanel .jp-MarkdownOutput").first).to_contain_text(
-                    "Start here"
-                )
-                page.screenshot(path=f"{shot}-start.png", full_page=True)
+        with browser_page(p, shot) as page:
+            page.goto(lab.url)
+            page.wait_for_function("() => window.jupyterapp !== undefined")
+            page.wait_for_function(
+                "() => window.jupyterapp.shell.currentWidget?.context?.path"
+                f" === {ws.START_NOTEBOOK!r}"
+            )
+            expect(page.locator(".jp-NotebookPanel .jp-MarkdownOutput").first).to_contain_text(
+                "Start here"
+            )
+            page.screenshot(path=f"{shot}-start.png", full_page=True)
 
-                # the workspace's copy of the runbook, as copied: its forms appear on Run All
-                page.evaluate("""async () => {
-                    const app = window.jupyterapp;
-                    const panel = await app.commands.execute(
-                        'docmanager:open', {path: '20_post_auth.ipynb'});
-                    await panel.context.ready;
-                    await panel.sessionContext.ready;
-                    app.shell.activateById(panel.id);
-                    await app.commands.execute('notebook:run-all-cells');
-                }""")
-                expect(page.locator(".kmsi-step-plan")).to_be_visible(timeout=120_000)
-                expect(page.locator(".kmsi-step-verify")).to_be_visible(timeout=120_000)
-                page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-                page.wait_for_function(
-                    "() => !window.jupyterapp.shell.currentWidget.context.model.dirty"
-                )
-                page.screenshot(path=f"{shot}.png", full_page=True)
-            saved = json.loads((space / "20_post_auth.ipynb").read_text())
-            assert any(c.get("outputs") for c in saved["cells"]), "saved with its outputs"
-            assert check_template(space / "20_post_auth.ipynb") is not None
+            # the workspace's copy of the runbook, as copied: its forms appear on Run All
+            page.evaluate("""async () => {
+                const app = window.jupyterapp;
+                const panel = await app.commands.execute(
+                    'docmanager:open', {path: '20_post_auth.ipynb'});
+                await panel.context.ready;
+                await panel.sessionContext.ready;
+                app.shell.activateById(panel.id);
+                await app.commands.execute('notebook:run-all-cells');
+            }""")
+            expect(page.locator(".kmsi-step-plan")).to_be_visible(timeout=120_000)
+            expect(page.locator(".kmsi-step-verify")).to_be_visible(timeout=120_000)
+            page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+            page.wait_for_function(
+                "() => !window.jupyterapp.shell.currentWidget.context.model.dirty"
+            )
+            page.screenshot(path=f"{shot}.png", full_page=True)
+        saved = json.loads((space / "20_post_auth.ipynb").read_text())
+        assert any(c.get("outputs") for c in saved["cells"]), "saved with its outputs"
+        assert check_template(space / "20_post_auth.ipynb") is not None
 
-            settings = f"{lab.sandbox_url}/_sandbox/org-settings"
-            assert httpx.put(settings, json={"preAuthKmsi": True}).status_code == 200
-            report = ws.reset_trainee(root, "t1")
-            assert "running lab" in report.sandbox
-            assert httpx.get(settings).json()["preAuthKmsi"] is False
-    finally:
-        log.close()
-    assert not running(f"--ServerApp.port={lab.port}"), "JupyterLab is still running"
+        settings = f"{lab.sandbox_url}/_sandbox/org-settings"
+        assert httpx.put(settings, json={"preAuthKmsi": True}).status_code == 200
+        report = ws.reset_trainee(root, "t1")
+        assert "running lab" in report.sandbox
+        assert httpx.get(settings).json()["preAuthKmsi"] is False
     assert not (space / ws.LAB_FILE).exists() and (space / ws.STATE_FILE).is_file()

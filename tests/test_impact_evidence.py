@@ -9,13 +9,12 @@ lies beside ``result.json``, is listed in the ledger, and the evidence verifies.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from runbook_support import apply_runbook
+from runbook_support import apply_runbook, point_at_sandbox
 
 from kmsi_lib import evidence
 from kmsi_lib.sandbox import Sandbox
@@ -30,11 +29,7 @@ def org(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Sandb
     sandbox = Sandbox(seed="default")
     sandbox.admin.set_org_settings({"preAuthKmsi": True})  # the pre-auth manual step
     with sandbox.serve(port=0) as url:
-        for key in [k for k in os.environ if k.startswith("OKTA_")]:
-            monkeypatch.delenv(key, raising=False)
-        monkeypatch.setenv("OKTA_ORG_URL", url)
-        monkeypatch.setenv("OKTA_API_TOKEN", sandbox.token)
-        monkeypatch.setenv("KMSI_OPERATOR", "test")
+        point_at_sandbox(monkeypatch, url, sandbox.token, operator="test")
         yield sandbox, tmp_path
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runbook_support import point_at_sandbox
 
 from kmsi_lib import evidence
 from kmsi_lib.runbooks import demo as demo_runs
@@ -192,11 +193,8 @@ def test_failing_apply_leaves_failed_evidence(
     sandbox.admin.add_fault(
         {"match": {"method": "PUT", "path": "/api/v1/policies/*"}, "status": 500, "count": 100}
     )
-    for name in OKTA_VARS:
-        monkeypatch.delenv(name, raising=False)
     with sandbox.serve(port=0) as url:
-        monkeypatch.setenv("OKTA_ORG_URL", url)
-        monkeypatch.setenv("OKTA_API_TOKEN", sandbox.token)
+        point_at_sandbox(monkeypatch, url, sandbox.token)
         report = runner.run_notebook(
             ROOT / "notebooks" / "20_post_auth.ipynb",
             ROOT / "params" / "sandbox" / "post_auth.yaml",

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 from procedure_support import ATTESTATION, apply_acknowledged, make_org
+from runbook_support import point_at_sandbox
 
 from kmsi_lib.engine import schemas
 from kmsi_lib.procedures import pre_auth, reset_sessions
@@ -76,11 +76,7 @@ def test_result_and_record_of_a_real_kmsi_run_match_their_schemas(
 
     sandbox = Sandbox(seed="default")
     with sandbox.serve(port=0) as url:
-        for key in [k for k in os.environ if k.startswith("OKTA_")]:
-            monkeypatch.delenv(key, raising=False)
-        monkeypatch.setenv("OKTA_ORG_URL", url)
-        monkeypatch.setenv("OKTA_API_TOKEN", sandbox.token)
-        monkeypatch.setenv("KMSI_OPERATOR", "test")
+        point_at_sandbox(monkeypatch, url, sandbox.token, operator="test")
         params = tmp_path / "post_auth.yaml"
         params.write_text(json.dumps({**POST_AUTH, "acknowledge_reach": 16}), encoding="utf-8")
         report = runner.run_notebook(

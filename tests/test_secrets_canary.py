@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from key_forms import jwk_of, pem_of
+from runbook_support import point_at_sandbox, served_sandbox
 
 from kmsi_lib import cli, evidence
 from kmsi_lib.procedures import REGISTRY
@@ -51,11 +52,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Any, str]]:
-    from kmsi_lib.sandbox import Sandbox
-
-    sb = Sandbox(seed="default", token=CANARY)
-    with sb.serve(port=0) as url:
-        yield sb, url
+    yield from served_sandbox(CANARY)
 
 
 @pytest.fixture
@@ -63,9 +60,7 @@ def sb(served: tuple[Any, str], monkeypatch: pytest.MonkeyPatch) -> Any:
     sandbox, url = served
     sandbox.admin.reset("default")
     sandbox.admin.clear_faults()
-    for name in OKTA_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("OKTA_ORG_URL", url)
+    point_at_sandbox(monkeypatch, url)
     return sandbox
 
 

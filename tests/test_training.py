@@ -150,25 +150,22 @@ def test_e3_all_brands_is_wrong(org: Org, tmp_path: Path) -> None:
     assert any("'Acme Corp'" in w and "changed too" in w for w in verdict.wrong), verdict.wrong
 
 
+def _reset_lost_laptop(org: Org, tmp_path: Path, *, forget_devices: bool) -> None:
+    """E4 set up, then the lost laptop's user reset (tokens revoked too)."""
+    start(org, "E4", tmp_path)
+    params = {"users": [LOST_LAPTOP_USER], "forget_devices": forget_devices, "oauth_tokens": True}
+    run(org, "reset_sessions", params)
+
+
 def test_e4_lost_laptop(org: Org, tmp_path: Path) -> None:
     """Revoking one user's sessions, devices and tokens solves E4."""
-    start(org, "E4", tmp_path)
-    run(
-        org,
-        "reset_sessions",
-        {"users": [LOST_LAPTOP_USER], "forget_devices": True, "oauth_tokens": True},
-    )
+    _reset_lost_laptop(org, tmp_path, forget_devices=True)
     solved(org, "E4", tmp_path)
 
 
 def test_e4_remembered_device_kept_is_wrong(org: Org, tmp_path: Path) -> None:
     """Sessions revoked but the device remembered: not solved, and why."""
-    start(org, "E4", tmp_path)
-    run(
-        org,
-        "reset_sessions",
-        {"users": [LOST_LAPTOP_USER], "forget_devices": False, "oauth_tokens": True},
-    )
+    _reset_lost_laptop(org, tmp_path, forget_devices=False)
     verdict = training.check("E4", client=org.client, workdir=tmp_path)
     assert verdict.solved is False
     assert any("remembered device" in w for w in verdict.wrong), verdict.wrong

@@ -229,13 +229,7 @@ def evaluate(view: OrgView, cohort: Cohort, app_id: str) -> SignInOutcome:
     """
     groups, user_id, notes = _member(view, cohort)
     session: list[SessionRule] = []
-    for policy in view.session_policies:
-        if policy.get("status") != "ACTIVE":
-            continue
-        conditions = obj(policy.get("conditions"))
-        if not _people_match(conditions.get("people"), user_id, groups):
-            continue
-        policy_depends = _undecided(conditions)
+    for policy, policy_depends in _candidates(view.session_policies, user_id, groups):
         found, decided = _first_match(view.rules.get(str(policy["id"]), ()), user_id, groups)
         session += [SessionRule.read(policy, r, policy_depends + d) for r, d in found]
         if decided and not policy_depends:
@@ -361,18 +355,25 @@ def _people_match(people: object, user_id: str | None, groups: frozenset[str]) -
     return user_id in users or bool(groups & included)
 
 
+def _candidates(
+    items: Iterable[JsonObject], user_id: str | None, groups: frozenset[str]
+) -> Iterator[tuple[JsonObject, tuple[str, ...]]]:
+    """The active policies or rules among ``items`` whose people condition holds, in order,
+    each with the other conditions only a sign-in request can decide (:func:`_undecided`)."""
+    for item in items:
+        if item.get("status") != "ACTIVE":
+            continue
+        conditions = obj(item.get("conditions"))
+        if _people_match(conditions.get("people"), user_id, groups):
+            yield item, _undecided(conditions)
+
+
 def _first_match(
     rules: Iterable[JsonObject], user_id: str | None, groups: frozenset[str]
 ) -> tuple[list[tuple[JsonObject, tuple[str, ...]]], bool]:
     """The rules that may apply, in order, and whether the last of them applies for sure."""
     found: list[tuple[JsonObject, tuple[str, ...]]] = []
-    for rule in rules:
-        if rule.get("status") != "ACTIVE":
-            continue
-        conditions = obj(rule.get("conditions"))
-        if not _people_match(conditions.get("people"), user_id, groups):
-            continue
-        depends = _undecided(conditions)
+    for rule, depends in _candidates(rules, user_id, groups):
         found.append((rule, depends))
         if not depends:
             return found, True

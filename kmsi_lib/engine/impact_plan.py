@@ -560,20 +560,16 @@ def app_plan(
     ``impact``, the impact section and the reach headline too (plain reads: a
     verification, which only compares fields, goes without).
     """
-    from kmsi_lib.engine.model import Plan
     from kmsi_lib.engine.select import reach_warnings
 
-    result = Plan(
-        procedure=procedure,
-        params=dict(params),
-        org_url=str(getattr(client, "org_url", "")),
-        changes=changes,
-        manual_steps=list(manual_steps),
-        notes=notes,
-        observations=reader.observations,
-        warnings=reach_warnings(
-            reader, apps, {c.ref.parent_id for c in changes if c.ref.parent_id}
-        ),
+    parents = {c.ref.parent_id for c in changes if c.ref.parent_id}
+    result = reader.plan(
+        procedure,
+        dict(params),
+        changes,
+        notes,
+        manual_steps=manual_steps,
+        warnings=reach_warnings(reader, apps, parents),
     )
     if not impact:
         return result

@@ -13,8 +13,8 @@ other key is allowed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import ClassVar, TypeVar
+from collections.abc import Callable, Mapping
+from typing import ClassVar, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -92,3 +92,9 @@ class JsonModel(BaseModel):
     def to_dict(self) -> JsonObject:
         """The JSON of the model (``model_dump(mode="json")``): what the evidence holds."""
         return self.model_dump(mode="json")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Self:
+        """The model from its JSON, checked against its fields (``model_validate``): a
+        missing required field or a wrong value is pydantic's ``ValidationError``."""
+        return cls.model_validate(data)

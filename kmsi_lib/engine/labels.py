@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from kmsi_lib import durations
+from kmsi_lib.engine.preview import PROMPT_PATH
 
 __all__ = [
     "FIELD_LABELS",
@@ -27,7 +28,6 @@ __all__ = [
 
 _SIGN_ON = "actions.signon"
 _APP = "actions.appSignOn"
-_PROMPT = "widgetCustomizations.postAuthKeepMeSignedInPrompt"
 
 FIELD_LABELS: dict[str, str] = {
     "name": "Name",
@@ -57,10 +57,10 @@ FIELD_LABELS: dict[str, str] = {
     f"{_APP}.keepMeSignedIn.postAuthPromptFrequency": "Show the stay-signed-in prompt again after",
     "settings.contentSecurityPolicySetting": "Content security policy",
     "widgetCustomizations": "Sign-in widget texts",
-    f"{_PROMPT}.title": "Stay-signed-in prompt: title",
-    f"{_PROMPT}.subtitle": "Stay-signed-in prompt: subtitle",
-    f"{_PROMPT}.acceptButtonText": "Stay-signed-in prompt: accept button",
-    f"{_PROMPT}.rejectButtonText": "Stay-signed-in prompt: reject button",
+    f"{PROMPT_PATH}.title": "Stay-signed-in prompt: title",
+    f"{PROMPT_PATH}.subtitle": "Stay-signed-in prompt: subtitle",
+    f"{PROMPT_PATH}.acceptButtonText": "Stay-signed-in prompt: accept button",
+    f"{PROMPT_PATH}.rejectButtonText": "Stay-signed-in prompt: reject button",
 }
 
 #: Procedure parameters (dotted for nested models) in the words a form shows beside them.

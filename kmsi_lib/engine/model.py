@@ -127,10 +127,6 @@ class ObjectRef(JsonModel):
         """The parent's id a request needs (a rule's policy)."""
         return _required_id(self.parent_id)
 
-    @classmethod
-    def from_dict(cls, data: JsonMap) -> ObjectRef:
-        return cls.model_validate(data)
-
 
 class Change(JsonModel):
     """One write a plan will make.
@@ -193,10 +189,6 @@ class Change(JsonModel):
         """The same change about ``ref`` (a placeholder id resolved once the object exists)."""
         return self.model_copy(update={"ref": ref})
 
-    @classmethod
-    def from_dict(cls, data: JsonMap) -> Change:
-        return cls.model_validate(data)
-
 
 class ManualStep(JsonModel):
     """A step an admin does by hand (no public API); apply needs an attestation for it."""
@@ -207,10 +199,6 @@ class ManualStep(JsonModel):
     @positional
     def __init__(self, title: str, instructions: list[str]) -> None:
         super().__init__(title=title, instructions=list(instructions))
-
-    @classmethod
-    def from_dict(cls, data: JsonMap) -> ManualStep:
-        return cls.model_validate(data)
 
 
 class Observation(JsonModel):
@@ -227,10 +215,6 @@ class Observation(JsonModel):
     @positional
     def __init__(self, key: str, lookup: JsonObject, value: JsonValue) -> None:
         super().__init__(key=key, lookup=lookup, value=value)
-
-    @classmethod
-    def from_dict(cls, data: JsonMap) -> Observation:
-        return cls.model_validate(data)
 
 
 def _sha256_json(value: object) -> str:
@@ -396,10 +380,6 @@ class Check(JsonModel):
     def __init__(self, name: str, ok: bool, expected: object = None, actual: object = None) -> None:
         super().__init__(name=name, ok=ok, expected=expected, actual=actual)
 
-    @classmethod
-    def from_dict(cls, data: JsonMap) -> Check:
-        return cls.model_validate(data)
-
 
 class Verification(JsonModel):
     """A list of checks; ``ok`` when every check passed (an empty list is ok)."""
@@ -420,10 +400,6 @@ class Verification(JsonModel):
     @property
     def ok(self) -> bool:
         return all(c.ok for c in self.checks)
-
-    @classmethod
-    def from_dict(cls, data: JsonMap) -> Verification:
-        return cls.model_validate(data)
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         return render.verification_rows(self)
@@ -481,10 +457,6 @@ class AppliedChange(JsonModel):
     def __init__(self, change: Change, result: JsonObject | None) -> None:
         super().__init__(change=change, result=result)
 
-    @classmethod
-    def from_dict(cls, data: JsonMap) -> AppliedChange:
-        return cls.model_validate(data)
-
 
 class BeforeRecord(JsonModel):
     """What rollback needs for one object: the object before and as the apply left it.
@@ -507,10 +479,6 @@ class BeforeRecord(JsonModel):
         after_written: JsonObject | None,
     ) -> None:
         super().__init__(ref=ref, action=action, before=before, after_written=after_written)
-
-    @classmethod
-    def from_dict(cls, data: JsonMap) -> BeforeRecord:
-        return cls.model_validate(data)
 
 
 class ApplyResult(JsonModel):

@@ -66,11 +66,6 @@ class FieldDiff(JsonModel):
     def __init__(self, path: str, before: JsonValue, after: JsonValue) -> None:
         super().__init__(path=path, before=before, after=after)
 
-    @classmethod
-    def from_dict(cls, data: JsonMap) -> FieldDiff:
-        """A diff from its JSON (a missing ``before`` or ``after`` is an absent value)."""
-        return cls.model_validate(data)
-
 
 def get_path(obj: object, path: str) -> Any:
     """Read a dotted path (``actions.signon.session.maxSessionIdleMinutes``); None if absent."""

@@ -79,7 +79,7 @@ __all__ = [
     "shown_text",
 ]
 
-#: Where a SignInPage holds the prompt (the same path as ``prompt_text.PROMPT_PATH``).
+#: Where a SignInPage holds the prompt (not at its top level, as Okta's guide shows it).
 PROMPT_PATH = "widgetCustomizations.postAuthKeepMeSignedInPrompt"
 
 

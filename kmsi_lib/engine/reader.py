@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from kmsi_lib.engine.model import ObjectRef, Observation, Plan
+from kmsi_lib.engine.model import Change, ManualStep, ObjectRef, Observation, Plan
 from kmsi_lib.engine.paths import canonical, diff
 from kmsi_lib.engine.render import show
 from kmsi_lib.errors import KmsiError, NotFoundError
@@ -235,6 +235,29 @@ class Reader:
         self._lock = threading.Lock()
         self._listing_locks: dict[str, threading.Lock] = {}
         self.started = len(client.journal.entries)  # requests the client made before
+
+    def plan(
+        self,
+        procedure: str,
+        params: JsonObject,
+        changes: list[Change],
+        notes: list[str],
+        *,
+        manual_steps: Sequence[ManualStep] = (),
+        warnings: Sequence[str] = (),
+    ) -> Plan:
+        """The plan ``procedure`` made from this Reader's reads: for its client's org, with the
+        observations recorded so far (what the fingerprint covers and apply checks again)."""
+        return Plan(
+            procedure=procedure,
+            params=params,
+            org_url=str(getattr(self.client, "org_url", "")),
+            changes=changes,
+            manual_steps=list(manual_steps),
+            notes=notes,
+            observations=self.observations,
+            warnings=list(warnings),
+        )
 
     # ---- what the reads cost --------------------------------------------------------------
     def requests_made(self) -> int:

@@ -227,37 +227,12 @@ class AuditReport:
 
     def _sections(self) -> list[tuple[str, list[str], list[list[str]]]]:
         sections: list[tuple[str, list[str], list[list[str]]]] = []
-        rows: list[list[str]] = []
-        for policy in self.sign_on_policies:
-            for rule in _objects(policy.get("rules")):
-                rows.append(
-                    [
-                        f"{policy.get('name')} / {rule.get('name')}",
-                        _txt(rule.get("status")),
-                        _txt(rule.get("requireFactor")),
-                        _txt(rule.get("factorPromptMode")),
-                        _txt(rule.get("factorLifetime")),
-                        _txt(rule.get("maxSessionIdleMinutes")),
-                        _txt(rule.get("maxSessionLifetimeMinutes")),
-                        _txt(rule.get("usePersistentCookie")),
-                    ]
-                )
-        sections.append(
-            (
-                "Global session policies",
-                [
-                    "policy / rule",
-                    "status",
-                    "MFA",
-                    "prompt mode",
-                    "MFA lifetime (min)",
-                    "idle (min)",
-                    "lifetime (min)",
-                    "persistent cookie",
-                ],
-                rows,
-            )
-        )
+        rows = [
+            [f"{policy.get('name')} / {rule.get('name')}", *_cells(rule, _SESSION_COLUMNS)]
+            for policy in self.sign_on_policies
+            for rule in _objects(policy.get("rules"))
+        ]
+        sections.append(("Global session policies", _headers(_SESSION_COLUMNS), rows))
         rows = []
         for policy in self.app_policies:
             apps = _objects(policy.get("apps"))
@@ -265,24 +240,9 @@ class AuditReport:
             if len(apps) > 3:
                 shown += f" (+{len(apps) - 3} more)"
             for rule in _objects(policy.get("rules")):
-                rows.append(
-                    [
-                        f"{policy.get('name')} / {rule.get('name')}",
-                        shown or "(no app)",
-                        _txt(rule.get("status")),
-                        _txt(rule.get("postAuth")),
-                        _txt(rule.get("postAuthPromptFrequency")),
-                        _txt(rule.get("factorMode")),
-                        _txt(rule.get("reauthenticateIn")),
-                    ]
-                )
-        sections.append(
-            (
-                "App sign-in policies",
-                ["policy / rule", "apps", "status", "KMSI", "prompt every", "factors", "re-auth"],
-                rows,
-            )
-        )
+                name = f"{policy.get('name')} / {rule.get('name')}"
+                rows.append([name, shown or "(no app)", *_cells(rule, _APP_COLUMNS)])
+        sections.append(("App sign-in policies", _headers(_APP_COLUMNS, "apps"), rows))
         sections.append(
             (
                 "Post-auth prompt text per brand",
@@ -368,6 +328,35 @@ _PROMPT_KEYS = ("title", "subtitle", "acceptButtonText", "rejectButtonText")
 def _objects(value: object) -> list[JsonObject]:
     """The objects of a JSON array of objects (a report section, as made or read back)."""
     return [obj(item) for item in arr(value)]
+
+
+#: (column header, rule summary field) of the report's session and app rule tables
+_SESSION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("status", "status"),
+    ("MFA", "requireFactor"),
+    ("prompt mode", "factorPromptMode"),
+    ("MFA lifetime (min)", "factorLifetime"),
+    ("idle (min)", "maxSessionIdleMinutes"),
+    ("lifetime (min)", "maxSessionLifetimeMinutes"),
+    ("persistent cookie", "usePersistentCookie"),
+)
+_APP_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("status", "status"),
+    ("KMSI", "postAuth"),
+    ("prompt every", "postAuthPromptFrequency"),
+    ("factors", "factorMode"),
+    ("re-auth", "reauthenticateIn"),
+)
+
+
+def _headers(columns: Sequence[tuple[str, str]], *leading: str) -> list[str]:
+    """A rule table's header: the policy / rule column, ``leading`` ones, then ``columns``."""
+    return ["policy / rule", *leading, *(header for header, _ in columns)]
+
+
+def _cells(rule: JsonMap, columns: Sequence[tuple[str, str]]) -> list[str]:
+    """``rule``'s values for ``columns``, as text."""
+    return [_txt(rule.get(key)) for _, key in columns]
 
 
 def _txt(value: object) -> str:

@@ -191,16 +191,23 @@ class Thresholds:
 # --------------------------------------------------------------------------- pure summaries
 
 
-def summarize_sign_on_rule(rule: JsonMap) -> JsonObject:
-    """The KMSI-relevant fields of a global session policy (``SIGN_ON``) rule."""
-    signon = obj(dig(rule, "actions", "signon"))
-    session = obj(signon.get("session"))
+def _rule_head(rule: JsonMap) -> JsonObject:
+    """The fields every rule summary starts with: id, name, priority, status, system."""
     return {
         "id": dig(rule, "id"),
         "name": dig(rule, "name"),
         "priority": dig(rule, "priority"),
         "status": dig(rule, "status"),
         "system": bool(rule.get("system")),
+    }
+
+
+def summarize_sign_on_rule(rule: JsonMap) -> JsonObject:
+    """The KMSI-relevant fields of a global session policy (``SIGN_ON``) rule."""
+    signon = obj(dig(rule, "actions", "signon"))
+    session = obj(signon.get("session"))
+    return {
+        **_rule_head(rule),
         "access": signon.get("access"),
         "requireFactor": signon.get("requireFactor"),
         "factorPromptMode": signon.get("factorPromptMode"),
@@ -219,11 +226,7 @@ def summarize_access_rule(rule: JsonMap) -> JsonObject:
     method = obj(sign_on.get("verificationMethod"))
     post_auth = kmsi.get("postAuth") or "NOT_ALLOWED"
     return {
-        "id": dig(rule, "id"),
-        "name": dig(rule, "name"),
-        "priority": dig(rule, "priority"),
-        "status": dig(rule, "status"),
-        "system": bool(rule.get("system")),
+        **_rule_head(rule),
         "access": sign_on.get("access"),
         "postAuth": post_auth,
         # Okta's default frequency when KMSI is allowed and none is set (spec: P30D).

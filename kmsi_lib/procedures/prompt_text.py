@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from kmsi_lib.engine import (
+    PROMPT_PATH,
     AllowUnusualValues,
     ApplyResult,
     Attestation,
@@ -80,9 +81,6 @@ TITLE = "Post-authentication KMSI prompt text per brand"
 WRITES = True  # changes the org
 BULK = False  # apply makes a few ordered writes (no progress callback)
 SCOPES: tuple[str, ...] = ("okta.brands.read", "okta.brands.manage", "okta.logs.read")
-
-#: Where the prompt lives inside a SignInPage (not at the top level, as the guide shows).
-PROMPT_PATH = "widgetCustomizations.postAuthKeepMeSignedInPrompt"
 
 #: Parameter name -> field of ``PostAuthKeepMeSignedInPrompt``.
 _PROMPT_FIELDS: dict[str, str] = {
@@ -407,14 +405,7 @@ def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
             all_diffs = diff(merge_prompt(target, {}), after) if p.preview_first else diffs
             note = "the saved preview is replaced by the live page" if p.preview_first else ""
             changes.append(Change("update", kind, ref, dict(target), after, all_diffs, note))
-    return Plan(
-        procedure=NAME,
-        params=p.model_dump(mode="json"),
-        org_url=str(client.org_url),
-        changes=changes,
-        notes=notes,
-        observations=reader.observations,
-    )
+    return reader.plan(NAME, p.model_dump(mode="json"), changes, notes)
 
 
 def _prompt_diffs(before: JsonMap | None, after: JsonMap) -> list[FieldDiff]:

@@ -361,15 +361,7 @@ def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
         f" oauthTokens={str(p.oauth_tokens).lower()} explicitly"
     )
     notes.append(NO_ROLLBACK_NOTE)
-    return Plan(
-        procedure=NAME,
-        params=p.model_dump(mode="json"),
-        org_url=str(client.org_url),
-        changes=changes,
-        notes=notes,
-        observations=reader.observations,
-        warnings=warnings,
-    )
+    return reader.plan(NAME, p.model_dump(mode="json"), changes, notes, warnings=warnings)
 
 
 def apply(

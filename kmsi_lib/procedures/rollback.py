@@ -352,24 +352,17 @@ def _build(client: OktaClient, params: Params, applied: ApplyResult) -> Plan:
         )
     changes.sort(key=_sort_key)
     source = params.apply_result if isinstance(params.apply_result, str) else "(inline)"
-    result = Plan(
-        procedure=NAME,
-        params={
-            "apply_result": source,
-            "force_objects": list(params.force_objects),
-            "allow_unusual_values": list(params.allow_unusual_values),
-            "rolls_back": {
-                "procedure": procedure,
-                "started_at": applied.started_at,
-                "plan_fingerprint": applied.plan.fingerprint,
-            },
+    made_with: JsonObject = {
+        "apply_result": source,
+        "force_objects": list(params.force_objects),
+        "allow_unusual_values": list(params.allow_unusual_values),
+        "rolls_back": {
+            "procedure": procedure,
+            "started_at": applied.started_at,
+            "plan_fingerprint": applied.plan.fingerprint,
         },
-        org_url=str(getattr(client, "org_url", "")),
-        changes=changes,
-        notes=notes,
-        observations=reader.observations,
-    )
-    return result
+    }
+    return reader.plan(NAME, made_with, changes, notes)
 
 
 def _is_sandbox(client: OktaClient) -> bool:

@@ -102,11 +102,8 @@ class RunbookForm:
         self.model = runbook.procedure.Params
         self.inputs = field_inputs(self.model, runbook.params)
         self.general = w.HTML(value="")
-        self.plan_button = w.Button(
-            description="Plan",
-            button_style="info",
-            icon="search",
-            tooltip="Read the org and show what Apply would change",
+        self.plan_button = _button(
+            "Plan", "info", "search", "Read the org and show what Apply would change"
         )
         self.plan_output = w.Output()
         attested = runbook.attestation or {}
@@ -147,12 +144,8 @@ class RunbookForm:
             "kmsi-ticket-reuse",
             explained=False,
         )
-        self.apply_button = w.Button(
-            description="Apply",
-            button_style="danger",
-            icon="check",
-            disabled=True,
-            tooltip="Write the plan shown above to the org",
+        self.apply_button = _button(
+            "Apply", "danger", "check", "Write the plan shown above to the org", disabled=True
         )
         self.apply_hint = w.HTML(value="")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress")
@@ -161,12 +154,8 @@ class RunbookForm:
         self.progress_box.add_class("kmsi-progress")
         self.progress_box.layout.display = "none"
         self.apply_output = w.Output()
-        self.verify_button = w.Button(
-            description="Verify",
-            button_style="info",
-            icon="refresh",
-            disabled=True,
-            tooltip="Read the org again and check every field",
+        self.verify_button = _button(
+            "Verify", "info", "refresh", "Read the org again and check every field", disabled=True
         )
         self.verify_hint = w.HTML(value="")
         self.verify_output = w.Output()
@@ -507,6 +496,19 @@ class RunbookForm:
         self.progress.max = max(1, total)
         self.progress.value = done
         self.progress_text.value = f"{done} of {total} done"
+
+
+def _button(
+    description: str, style: str, icon: str, tooltip: str, *, disabled: bool = False
+) -> w.Button:
+    """One of the form's step buttons (Plan, Apply, Verify)."""
+    return w.Button(
+        description=description,
+        button_style=style,
+        icon=icon,
+        tooltip=tooltip,
+        disabled=disabled,
+    )
 
 
 def _acknowledgement(

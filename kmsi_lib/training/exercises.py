@@ -29,6 +29,7 @@ from kmsi_lib.training.progress import now
 from kmsi_lib.training.verdict import Exercise, Verdict
 
 if TYPE_CHECKING:
+    from kmsi_lib.engine import SignInOutcome
     from kmsi_lib.okta.client import OktaClient
 
 __all__ = ["EXERCISES", "LOST_LAPTOP_USER", "SHADOW_RULE", "TARGET_APPS"]
@@ -56,7 +57,6 @@ DASHBOARD = "Okta Dashboard"
 PILOT_GROUP = "KMSI Pilot"
 PILOT_RULE = "KMSI pilot: stay signed in"
 SHADOW_RULE = "Help desk: everyone, one factor"
-_PROMPT = "widgetCustomizations.postAuthKeepMeSignedInPrompt"
 
 
 def _key(cohort: Cohort) -> str:
@@ -154,9 +154,18 @@ def _check_e1(client: OktaClient, start: JsonObject) -> Verdict:
 # ---- E2: a stricter global session policy for Contractors ---------------------------------
 
 
+def _on_dashboard(snap: Snapshot, cohort: Cohort | str) -> SignInOutcome:
+    """How ``cohort`` (or the members of the group named so) sign in to the dashboard app.
+
+    The global session policy is the same on every app, so E2 judges it there too.
+    """
+    if isinstance(cohort, str):
+        cohort = Cohort.of_group(snap.group_id(cohort))
+    return evaluate(snap.view, cohort, snap.app_id(DASHBOARD))
+
+
 def _session_words(snap: Snapshot, cohort: Cohort) -> list[JsonValue]:
-    app_id = snap.app_id(DASHBOARD)  # a global session policy is the same on every app
-    outcome = evaluate(snap.view, cohort, app_id)
+    outcome = _on_dashboard(snap, cohort)
     words: list[JsonValue] = [
         {"policy": str(r.policy_name), **r.settings()} for r in outcome.session_rules
     ]
@@ -178,10 +187,7 @@ def _check_e2(client: OktaClient, start: JsonObject) -> Verdict:
     snap = read(client)
     right: list[str] = []
     wrong: list[str] = []
-    outcome = evaluate(
-        snap.view, Cohort.of_group(snap.group_id(CONTRACTORS)), snap.app_id(DASHBOARD)
-    )
-    rule = outcome.session
+    rule = _on_dashboard(snap, CONTRACTORS).session
     system = {str(p["id"]) for p in snap.policies if p.get("system")}
     if rule is None or rule.policy_id in system:
         name = rule.policy_name if rule else "no policy"
@@ -348,7 +354,7 @@ def _check_e4(client: OktaClient, start: JsonObject) -> Verdict:
 
 
 def _app_words(snap: Snapshot, cohort: Cohort) -> JsonObject | None:
-    rule = evaluate(snap.view, cohort, snap.app_id(DASHBOARD)).app
+    rule = _on_dashboard(snap, cohort).app
     return {**rule.settings()} if rule else None
 
 
@@ -390,10 +396,7 @@ def _check_e5(client: OktaClient, start: JsonObject) -> Verdict:
     snap = read(client)
     right: list[str] = []
     wrong: list[str] = []
-    outcome = evaluate(
-        snap.view, Cohort.of_group(snap.group_id(PILOT_GROUP)), snap.app_id(DASHBOARD)
-    )
-    rule = outcome.app
+    rule = _on_dashboard(snap, PILOT_GROUP).app
     if rule is not None and rule.rule_name == PILOT_RULE and rule.kmsi_post_auth == "ALLOWED":
         right.append(f"KMSI Pilot members reach {PILOT_RULE!r} again and are offered the prompt")
     else:
