@@ -194,3 +194,25 @@ def test_the_system_log_confirmation_of_300_resets_takes_a_few_requests() -> Non
     assert len(result.system_log) == len(users)
     assert all(w["matched"] for w in result.system_log)
     assert result.verification is not None and result.verification.ok
+
+
+def test_a_long_plan_and_apply_show_the_first_rows_and_count_the_rest() -> None:
+    """120 users: the notebook's text and HTML list SHOWN_MOST of the changes, writes and
+    checks and say how many more there are; the JSON keeps every one."""
+    from kmsi_lib.engine import render
+
+    sb, users = _bulk_org(120)
+    with OktaClient(SANDBOX_URL, SSWSAuth(sb.token), transport=sb.transport()) as client:
+        planned = reset_sessions.plan(client, {"group": "Bulk"})
+        result = reset_sessions.apply(client, planned)
+    assert result.outcome == "applied", result.error
+    more = len(users) - render.SHOWN_MOST
+    for shown in (render.plan_text(planned), render.plan_html(planned)):
+        assert f"and {more} more change(s)" in shown
+        assert sum(u["profile"]["login"] in shown for u in users) == render.SHOWN_MOST
+    for shown in (render.apply_result_text(result), render.apply_result_html(result)):
+        assert f"and {more} more change(s) written" in shown
+        assert f"and {more} more write(s)" in shown
+        assert "more check(s)" in shown
+        assert len(shown) < 60_000, len(shown)
+    assert len(result.to_dict()["applied"]) == len(users)
