@@ -55,22 +55,22 @@ STAGING_DIR = ".staging"
 PLAN_ONLY_CHANGE = "PLAN-ONLY"
 
 
+#: JSON larger than this (bytes, on one line) is written without indentation: a bulk
+#: change's result and record would otherwise be half spaces (``jq .`` indents it again).
+INDENT_UP_TO = 256 * 1024
+
+
 def write_json(path: Path, value: object) -> Path:
     """Write JSON atomically (temp file + rename) so a crash never leaves half a file.
 
     ``value`` is whatever :func:`json.dump` encodes; anything else is written as ``str``.
+    Keys are sorted; the text is indented unless it exceeds :data:`INDENT_UP_TO` bytes.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(value, fh, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str)
+    if len(text) <= INDENT_UP_TO:
+        text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    _write_bytes(path, (text + "\n").encode("utf-8"))
     return path
 
 
