@@ -35,6 +35,7 @@ class _Printer(Protocol):
 
     def text(self, obj: str) -> None: ...
 
+
 _Init = TypeVar("_Init", bound=Callable[..., None])
 
 
