@@ -22,6 +22,7 @@ Named ``secret_shapes`` so that it never shadows the standard library's
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import re
@@ -332,25 +333,36 @@ def redact_mapping(obj: JsonValue, secrets: Iterable[str] = ()) -> JsonValue:
     A value is replaced whole when its key names a secret and it holds text
     (:func:`is_secret_key`, :func:`holds_text`), when it is a private member of
     a JWK, or when the string as a whole has a credential shape; other strings
-    have known secrets and credential shapes replaced inside them.
+    have known secrets and credential shapes replaced inside them. A string that
+    occurs again (a listing's many equal values) is redacted once.
     """
-    known = tuple(secrets)
+    return _redacted(obj, tuple(secrets), {})
+
+
+def _redacted(obj: JsonValue, known: tuple[str, ...], strings: dict[str, str]) -> JsonValue:
     if isinstance(obj, Mapping):
         jwk = "kty" in obj
         out: dict[str, JsonValue] = {}
         for key, value in obj.items():
             skey = str(key)
-            secret = (is_secret_key(skey) and holds_text(value)) or (
+            secret = (_secret_key(skey) and holds_text(value)) or (
                 jwk and skey in JWK_PRIVATE_MEMBERS
             )
-            out[skey] = REDACTED if secret else redact_mapping(value, known)
+            out[skey] = REDACTED if secret else _redacted(value, known, strings)
         return out
     if isinstance(obj, list | tuple):
-        return [redact_mapping(item, known) for item in obj]
+        return [_redacted(item, known, strings) for item in obj]
     if isinstance(obj, str):
-        text = redact_text(obj, known)
-        return REDACTED if looks_secret(text) else text
+        found = strings.get(obj)
+        if found is None:
+            text = redact_text(obj, known)
+            found = strings[obj] = REDACTED if looks_secret(text) else text
+        return found
     return obj
+
+
+#: :func:`is_secret_key` for the keys of JSON bodies, which repeat in every item of a listing.
+_secret_key = functools.lru_cache(maxsize=4096)(is_secret_key)
 
 
 def _percent_encoded_forms(secrets: Iterable[str]) -> list[str]:

@@ -65,6 +65,16 @@ class Demo:
         assert report is not None and report.record is not None, found[nth].refused
         return report.record
 
+    def journal(self, name: str, mode: str) -> list[dict[str, Any]]:
+        """The request journal of a run, read from its own file as the record names it."""
+        run = next(
+            r
+            for r in self.runs
+            if r.step.notebook.endswith(f"_{name}.ipynb") and r.step.mode == mode
+        )
+        assert run.report is not None and run.report.run_dir is not None
+        return evidence.read_journal(run.report.run_dir, self.record(name, mode)["journal"])
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
@@ -101,9 +111,9 @@ def test_plan_runs_only_read(demo: Demo) -> None:
             continue
         assert run.report is not None and run.report.record is not None
         record = run.report.record
-        sent = {
-            e["method"] for e in record["journal"] if "/api/v1/policies/simulate" not in e["path"]
-        }
+        assert run.report.run_dir is not None
+        journal = evidence.read_journal(run.report.run_dir, record["journal"])
+        sent = {e["method"] for e in journal if "/api/v1/policies/simulate" not in e["path"]}
         assert sent <= {"GET"}, run.step
         assert record["outcome"] in {"planned", "audited"}
         assert record["org"]["type"] == "Identity Engine"
@@ -120,7 +130,7 @@ def test_apply_runs_wrote_verified_and_applied_the_approved_plan(demo: Demo) -> 
         assert apply["outcome"] == "applied" and apply["verification"]["ok"] is True, name
         assert apply["approved_plan"]["run_id"] == plan["run_id"], name
         assert apply["plan"]["fingerprint"] == plan["plan"]["fingerprint"], name
-        assert {"PUT", "POST", "DELETE"} & {e["method"] for e in apply["journal"]}, name
+        assert {"PUT", "POST", "DELETE"} & {e["method"] for e in demo.journal(name, "apply")}, name
         assert apply["before_state"] is not None, name
         assert apply["operator"] == "e2e" and apply["notebook"]["template_sha256"]
 
@@ -208,7 +218,8 @@ def test_failing_apply_leaves_failed_evidence(
     record = json.loads((report.run_dir / "record.json").read_text())
     assert record["status"] == "failed" and record["outcome"] == "failed"
     assert record["error"]["type"] == "ServerError" and record["error"]["step"] == "apply"
-    assert any(e.get("status") == 500 for e in record["journal"])
+    journal = evidence.read_journal(report.run_dir, record["journal"])
+    assert any(e.get("status") == 500 for e in journal)
     (entry,) = evidence.read_ledger(tmp_path)
     assert entry["outcome"] == "failed" and entry["change_id"] == "CHG-500"
     assert evidence.verify(tmp_path).ok

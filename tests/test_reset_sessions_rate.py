@@ -67,7 +67,7 @@ def test_a_user_list_costs_at_most_a_tenth_more_than_one_delete_each(
     log = _requests(sb)
     deletes = [e for e in log if e["method"] == "DELETE"]
     assert len(deletes) == len(users)  # the minimum: one revocation per user
-    # The System Log confirmation afterwards (engine.conflicts, 25 ids per query) is a
+    # The System Log confirmation afterwards (engine.conflicts, by event type) is a
     # check of the writes, not part of making them; everything else is within 1.1x.
     change = [e for e in log if e["bucket"] != "/api/v1/logs"]
     assert len(change) <= 1.1 * len(users), Counter((e["method"], e["bucket"]) for e in log)
@@ -176,3 +176,43 @@ def test_reset_by_group_over_http_uses_the_share_and_no_more() -> None:
     allowed = budget / WINDOW_S
     assert rate >= 0.8 * allowed, (rate, allowed, counts)
     assert elapsed < 30
+
+
+def test_the_system_log_confirmation_of_300_resets_takes_a_few_requests() -> None:
+    """Listed by event type (1,000 a page), not 25 target ids per query: 300 users' resets
+    are confirmed by a handful of System Log requests, and every write is matched."""
+    sb, users = _bulk_org(300)
+    with OktaClient(SANDBOX_URL, SSWSAuth(sb.token), transport=sb.transport()) as client:
+        planned = reset_sessions.plan(client, {"group": "Bulk"})
+        sb.admin.clear_requests()
+        result = reset_sessions.apply(client, planned)
+    assert result.outcome == "applied", result.error
+    log = _requests(sb)
+    assert sum(e["method"] == "DELETE" for e in log) == len(users)
+    syslog = [e for e in log if e["bucket"] == "/api/v1/logs"]
+    assert 1 <= len(syslog) <= 5, len(syslog)  # 24 at 25 target ids per query
+    assert len(result.system_log) == len(users)
+    assert all(w["matched"] for w in result.system_log)
+    assert result.verification is not None and result.verification.ok
+
+
+def test_a_long_plan_and_apply_show_the_first_rows_and_count_the_rest() -> None:
+    """120 users: the notebook's text and HTML list SHOWN_MOST of the changes, writes and
+    checks and say how many more there are; the JSON keeps every one."""
+    from kmsi_lib.engine import render
+
+    sb, users = _bulk_org(120)
+    with OktaClient(SANDBOX_URL, SSWSAuth(sb.token), transport=sb.transport()) as client:
+        planned = reset_sessions.plan(client, {"group": "Bulk"})
+        result = reset_sessions.apply(client, planned)
+    assert result.outcome == "applied", result.error
+    more = len(users) - render.SHOWN_MOST
+    for shown in (render.plan_text(planned), render.plan_html(planned)):
+        assert f"and {more} more change(s)" in shown
+        assert sum(u["profile"]["login"] in shown for u in users) == render.SHOWN_MOST
+    for shown in (render.apply_result_text(result), render.apply_result_html(result)):
+        assert f"and {more} more change(s) written" in shown
+        assert f"and {more} more write(s)" in shown
+        assert "more check(s)" in shown
+        assert len(shown) < 60_000, len(shown)
+    assert len(result.to_dict()["applied"]) == len(users)

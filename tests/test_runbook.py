@@ -54,6 +54,13 @@ def result(tmp_path: Path) -> dict[str, Any]:
     return data
 
 
+def journal(tmp_path: Path) -> list[dict[str, Any]]:
+    """The journal file of a run, as ``result.json``'s summary names it."""
+    from kmsi_lib.evidence import read_journal
+
+    return read_journal(tmp_path, result(tmp_path)["journal"])
+
+
 def app_rule(sb: Sandbox, label: str = "Salesforce.com") -> dict[str, Any]:
     """The Catch-all rule of the app's authentication policy, read straight from the sandbox."""
     with httpx.Client(
@@ -93,7 +100,7 @@ def test_plan_mode_plans_writes_result_and_changes_nothing(sb: Sandbox, tmp_path
     assert data["outcome"] == "planned" and data["error"] is None
     assert data["plan"]["fingerprint"] == plan.fingerprint
     assert data["apply_result"] is None and data["verification"] is None
-    reads = [e for e in data["journal"] if "/api/v1/policies/simulate" not in e["path"]]
+    reads = [e for e in journal(tmp_path) if "/api/v1/policies/simulate" not in e["path"]]
     assert all(e["method"] == "GET" for e in reads) and reads  # simulation: a POST that reads
     assert app_rule(sb) == before
     assert plan in rb.shown  # type: ignore[attr-defined]
@@ -115,7 +122,7 @@ def test_apply_mode_applies_verifies_and_records(sb: Sandbox, tmp_path: Path) ->
     assert data["outcome"] == "applied" and data["change_id"] == "CHG-1001"
     assert data["verification"]["ok"] is True and data["verification"]["checks"]
     assert data["apply_result"]["before_state"]
-    assert any(e["method"] == "PUT" for e in data["journal"])
+    assert any(e["method"] == "PUT" for e in journal(tmp_path))
     assert sb.token not in (tmp_path / "result.json").read_text()
 
 
@@ -324,7 +331,7 @@ def test_failed_write_leaves_partial_evidence(sb: Sandbox, tmp_path: Path) -> No
         rb.apply()
     data = result(tmp_path)
     assert data["outcome"] == "failed" and data["error"]["step"] == "apply"
-    assert any(e["method"] == "PUT" and e["status"] == 500 for e in data["journal"])
+    assert any(e["method"] == "PUT" and e["status"] == 500 for e in journal(tmp_path))
 
 
 def test_interrupt_is_recorded_and_propagates(sb: Sandbox, tmp_path: Path) -> None:

@@ -330,15 +330,21 @@ def confirm_writes(
     target_ids: Sequence[str],
     journal: Sequence[JournalEntry],
     *,
+    event_type: str | None = None,
     wait_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[list[JsonObject], list[Check]]:
     """Okta's own record of a run's writes to ``target_ids`` since ``since``, and a check.
 
-    For applies without the lost-update witness (the session reset): the events of
-    the targets are listed (a few ids per query), matched to the journal's writes by
-    request id (:func:`okta_record`), waiting up to ``wait_s`` for the log to show
-    them. The check fails when some write has no event, or the log cannot be read.
+    For applies without the lost-update witness (the session reset). With
+    ``event_type`` (the reset's ``user.session.clear``) the log is listed by that type
+    since ``since``, a page of up to 1,000 events per request, and the events are kept
+    when one of their targets is one of ``target_ids`` or their request id is one of
+    ours: a few requests for thousands of writes. Without it the events of the targets
+    are listed, :data:`CONFIRM_BATCH` ids per query. Either way the events are matched
+    to the journal's writes by request id (:func:`okta_record`), waiting up to
+    ``wait_s`` for the log to show them. The check fails when some write has no
+    event, or the log cannot be read.
     """
     writes, own = _own_writes(journal)
     if not target_ids or not writes:
@@ -346,7 +352,12 @@ def confirm_writes(
     name = "Okta's System Log shows each write of this apply"
     wait_s = SYSLOG_WAIT_S if wait_s is None else wait_s
     try:
-        events = _events_showing(client, since, target_ids, own, wait_s=wait_s, sleep=sleep)
+        if event_type is not None:
+            events = _events_of_type(
+                client, since, event_type, target_ids, own, wait_s=wait_s, sleep=sleep
+            )
+        else:
+            events = _events_showing(client, since, target_ids, own, wait_s=wait_s, sleep=sleep)
     except KmsiError as exc:
         return [], [Check(name, False, "the System Log (okta.logs.read)", f"not shown: {exc}")]
     record = okta_record(writes, events)
@@ -378,6 +389,47 @@ def _events_showing(
             )
         if request_ids <= {_request_id(e) for e in events} or time.monotonic() >= deadline:
             return events
+        sleep(delay)
+        delay = min(delay * 2, 4.0)
+
+
+def _events_of_type(
+    client: OktaClient,
+    since: str,
+    event_type: str,
+    target_ids: Sequence[str],
+    request_ids: set[str],
+    *,
+    wait_s: float,
+    sleep: Callable[[float], None],
+) -> list[JsonObject]:
+    """The ``event_type`` events since ``since`` that concern ``target_ids`` or carry one of
+    ``request_ids``, oldest first.
+
+    Listed by type (full pages), then filtered here; while some of ``request_ids`` is
+    not shown, listed again from ``since`` after a growing pause (an event may be
+    indexed after later ones, so a relisting does not start from the last one seen;
+    events are kept once, by ``uuid``), until all show or ``wait_s`` has passed. A
+    failed read raises.
+    """
+    wanted = set(target_ids)
+    escaped = event_type.replace("\\", "\\\\").replace('"', '\\"')
+    query = f'eventType eq "{escaped}"'
+    found: dict[str, JsonObject] = {}
+    shown: set[str] = set()
+    deadline = time.monotonic() + wait_s
+    delay = 0.5
+    while True:
+        for event in logs.list_log_events(client, since=since, filter=query, limit=logs.MAX_LIMIT):
+            request_id = _request_id(event)
+            ids = {dig(t, "id") for t in arr(event.get("target"))}
+            if request_id not in request_ids and not ids & wanted:
+                continue
+            found.setdefault(str(event.get("uuid") or len(found)), event)
+            if request_id is not None:
+                shown.add(request_id)
+        if request_ids <= shown or time.monotonic() >= deadline:
+            return sorted(found.values(), key=lambda e: str(e.get("published") or ""))
         sleep(delay)
         delay = min(delay * 2, 4.0)
 

@@ -14,7 +14,7 @@ other key is allowed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import ClassVar, Self, TypeVar
+from typing import ClassVar, Protocol, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -28,6 +28,13 @@ from pydantic.config import JsonDict
 from kmsi_lib.jsontypes import JsonObject
 
 __all__ = ["CLOSED_JSON", "JsonModel", "positional"]
+
+
+class _Printer(Protocol):
+    """What :meth:`JsonModel._repr_pretty_` uses of IPython's pretty printer."""
+
+    def text(self, obj: str) -> None: ...
+
 
 _Init = TypeVar("_Init", bound=Callable[..., None])
 
@@ -98,3 +105,9 @@ class JsonModel(BaseModel):
         """The model from its JSON, checked against its fields (``model_validate``): a
         missing required field or a wrong value is pydantic's ``ValidationError``."""
         return cls.model_validate(data)
+
+    def _repr_pretty_(self, printer: _Printer, cycle: bool) -> None:
+        """A notebook's plain-text form: the model's ``to_text()`` where it has one (a plan,
+        an apply result, a verification: bounded however long the change), else its repr."""
+        to_text = getattr(self, "to_text", None)
+        printer.text(str(to_text()) if callable(to_text) and not cycle else repr(self))

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the model imports this module; these are annotations only
     from kmsi_lib.engine.model import ApplyResult, Change, Check, Plan, Verification
 
 __all__ = [
+    "SHOWN_MOST",
     "apply_result_html",
     "apply_result_text",
     "change_rows",
@@ -40,6 +41,29 @@ __all__ = [
 ]
 
 _CHANGE_HEADERS = ("action", "object", "field", "before", "after")
+
+#: How many items of a long list (changes, checks, System Log writes) a plan or an apply
+#: shows; the rest are counted in a line below them (failed checks and writes the log does
+#: not show come first). Every item is in the run's ``result.json`` and ``record.json``.
+SHOWN_MOST = 50
+
+
+def _more(total: int, what: str) -> str:
+    """The line under a list cut at :data:`SHOWN_MOST`; empty when nothing was cut."""
+    more = total - SHOWN_MOST
+    if more <= 0:
+        return ""
+    return f"... and {more} more {what} (all {total} are in result.json and record.json)"
+
+
+def _more_html(total: int, what: str) -> str:
+    line = _more(total, what)
+    return f'<p class="kmsi-more"><i>{html.escape(line)}</i></p>' if line else ""
+
+
+def _with_more(lines: list[str], total: int, what: str) -> list[str]:
+    line = _more(total, what)
+    return [*lines, "  " + line] if line else lines
 
 
 def _params_text(params: JsonMap) -> str:
@@ -174,7 +198,8 @@ def plan_text(plan: Plan) -> str:
         lines.append("No changes: the org already matches the parameters.")
     else:
         lines.append(f"{len(plan.changes)} change(s):")
-        lines.extend(_change_text(plan.changes, policy_names(plan)))
+        shown = _change_text(plan.changes[:SHOWN_MOST], policy_names(plan))
+        lines.extend(_with_more(shown, len(plan.changes), "change(s)"))
     for step in plan.manual_steps:
         lines.append(f"manual step (needs an attestation at apply): {step.title}")
         lines.extend(f"    {n}. {text}" for n, text in enumerate(step.instructions, 1))
@@ -207,7 +232,8 @@ def plan_html(plan: Plan) -> str:
     if plan.is_empty:
         parts.append("<p>No changes: the org already matches the parameters.</p>")
     else:
-        parts.append(html_table(_CHANGE_HEADERS, change_rows(plan.changes, policy_names(plan))))
+        rows = change_rows(plan.changes[:SHOWN_MOST], policy_names(plan))
+        parts.append(html_table(_CHANGE_HEADERS, rows) + _more_html(len(plan.changes), "change(s)"))
     for step in plan.manual_steps:
         items = "".join(f"<li>{html.escape(t)}</li>" for t in step.instructions)
         parts.append(
@@ -249,10 +275,11 @@ def verification_text(verification: Verification) -> str:
     head += f" ({len(verification.checks)} checks"
     head += f", {failed} failed)" if failed else ")"
     lines = [head]
-    for c in _failed_first(verification):
+    for c in _failed_first(verification)[:SHOWN_MOST]:
         lines.append(f"  {'ok    ' if c.ok else 'FAILED'}  {c.name}")
         if not c.ok:
             lines.append(f"          expected {show(c.expected)}, found {show(c.actual)}")
+    lines = _with_more(lines, len(verification.checks), "check(s)")
     lines.extend(f"note: {n}" for n in verification.notes)
     return "\n".join(lines)
 
@@ -281,10 +308,10 @@ def verification_html(verification: Verification) -> str:
             for c in row
         )
         + "</tr>"
-        for row in verification_rows(verification)
+        for row in verification_rows(verification)[:SHOWN_MOST]
     )
     table = f"<table><thead><tr>{head_row}</tr></thead><tbody>{body}</tbody></table>"
-    return head + table + notes
+    return head + table + _more_html(len(verification.checks), "check(s)") + notes
 
 
 def apply_result_text(result: ApplyResult) -> str:
@@ -300,7 +327,9 @@ def apply_result_text(result: ApplyResult) -> str:
         lines.append(f"attested by {a.by} at {a.at}: {a.statement}")
     if result.applied:
         lines.append(f"{len(result.applied)} change(s) written:")
-        lines.extend(_change_text((a.change for a in result.applied), policy_names(result.plan)))
+        written = (a.change for a in result.applied[:SHOWN_MOST])
+        shown = _change_text(written, policy_names(result.plan))
+        lines.extend(_with_more(shown, len(result.applied), "change(s) written"))
     else:
         lines.append("Nothing was written.")
     lines.extend(f"note: {n}" for n in result.notes)
@@ -314,8 +343,9 @@ _RECORD_HEADERS = ("write", "request id", "Okta's System Log", "actor", "time", 
 
 
 def _record_rows(record: Sequence[JsonMap]) -> list[tuple[str, ...]]:
+    """Rows of the first :data:`SHOWN_MOST` writes, those the log does not show first."""
     rows: list[tuple[str, ...]] = []
-    for write in record:
+    for write in sorted(record, key=lambda w: bool(w.get("matched")))[:SHOWN_MOST]:
         sent = f"{write.get('method')} {write.get('path')}"
         rid = str(write.get("request_id") or "")
         events = [obj(event) for event in arr(write.get("events"))]
@@ -342,7 +372,7 @@ def _okta_record_text(record: Sequence[JsonMap]) -> list[str]:
     head = f"Okta's System Log: {len(record) - missing} of {len(record)} write(s) confirmed"
     lines = [head + (f", {missing} NOT shown" if missing else "")]
     lines.extend("  " + " | ".join(row) for row in _record_rows(record))
-    return lines
+    return _with_more(lines, len(record), "write(s)")
 
 
 def apply_result_html(result: ApplyResult) -> str:
@@ -363,8 +393,11 @@ def apply_result_html(result: ApplyResult) -> str:
         parts.append(
             html_table(
                 _CHANGE_HEADERS,
-                change_rows((a.change for a in result.applied), policy_names(result.plan)),
+                change_rows(
+                    (a.change for a in result.applied[:SHOWN_MOST]), policy_names(result.plan)
+                ),
             )
+            + _more_html(len(result.applied), "change(s) written")
         )
     else:
         parts.append("<p>Nothing was written.</p>")
@@ -374,6 +407,7 @@ def apply_result_html(result: ApplyResult) -> str:
         parts.append(
             f'<p class="kmsi-okta-record"><b>{html.escape(head)}</b></p>'
             + html_table(_RECORD_HEADERS, _record_rows(result.system_log))
+            + _more_html(len(result.system_log), "write(s)")
         )
     if not failed:
         parts.append(verification_html(result.verification))

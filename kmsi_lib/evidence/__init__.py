@@ -9,6 +9,8 @@ Layout under an evidence root (``evidence/`` by default)::
         notebook.ipynb             the executed notebook
         notebook.html              its HTML export, readable without Jupyter
         result.json                what the notebook reported (written by the runbook)
+        journal.jsonl[.gz]         the request journal, a line per request (gzip once large);
+                                   result.json and record.json hold a summary of it
         record.json                the run record assembled by the runner
         approved-plan.json         (apply with --approved-plan only) the plan that was approved
       .staging/<run-id>/           a run in progress; ignored by ``verify``
@@ -27,7 +29,8 @@ The modules, each importing only those to its left (no cycle)::
     scan, report  <-------  record
 
 ``hashing``   canonical JSON, sha256 of bytes, files and runs
-``files``     the root's layout names, atomic JSON writes, reading a run's files safely
+``files``     the root's layout names, atomic JSON writes, reading a run's files safely,
+              the journal file (:func:`write_journal`, :func:`read_journal`)
 ``ledger``    append, read, the chain and anchor checks, the lock (filelock)
 ``verify``    :func:`verify` (the whole root), :func:`check_ledger`, :func:`verified_run`
 ``scan``      the secret scan (by value and by shape, :mod:`kmsi_lib.secret_shapes`)
@@ -48,7 +51,10 @@ from .files import (
     RESULT_FILE,
     SCHEMA,
     STAGING_DIR,
+    journal_summary,
+    read_journal,
     remove_tree,
+    write_journal,
     write_json,
 )
 from .hashing import canonical_json, file_digests, sha256_bytes, sha256_file
@@ -120,10 +126,12 @@ __all__ = [
     "file_digests",
     "find_run",
     "format_table",
+    "journal_summary",
     "known_secrets",
     "list_table",
     "load_record",
     "read_anchor",
+    "read_journal",
     "read_ledger",
     "read_result",
     "record_run",
@@ -136,6 +144,7 @@ __all__ = [
     "verification_passed",
     "verified_run",
     "verify",
+    "write_journal",
     "write_json",
     "write_result",
 ]

@@ -67,7 +67,7 @@ class Problem:
     """One thing wrong with the evidence: what kind, where, and in words."""
 
     kind: str  # chain | seq | hash | missing-run | missing-file | changed-file | unlisted-file
-    #            | unlisted-run | record | duplicate | unreadable | anchor
+    #            | unlisted-run | record | journal | duplicate | unreadable | anchor
     where: str
     message: str
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import gzip
 import html
 import json
 import os
 import re
 import urllib.parse
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -154,6 +156,17 @@ def secret_forms(secret: str) -> list[tuple[str, bytes]]:
     return [(form, needle) for needle, form in unique.items()]
 
 
+def _readable(name: str, data: bytes) -> bytes:
+    """What a file says: a ``.gz`` file (the run's journal) decompressed, any other as is.
+
+    A ``.gz`` file that does not decompress is scanned as its bytes (verification
+    reports it as changed)."""
+    if name.endswith(".gz"):
+        with contextlib.suppress(OSError, EOFError, zlib.error):
+            return gzip.decompress(data)
+    return data
+
+
 def scan_for_secrets(
     paths: Iterable[Path],
     secrets: Sequence[str],
@@ -164,13 +177,14 @@ def scan_for_secrets(
     """Find every (file, encoding) where a secret occurs; ``extra`` scans captured output too.
 
     Besides the known ``secrets`` (first hit per file), every blob is scanned for
-    credential shapes (:func:`scan_for_shapes`), one hit per file and kind.
+    credential shapes (:func:`scan_for_shapes`), one hit per file and kind. A ``.gz``
+    file is scanned decompressed.
     """
     needles = [pair for secret in secrets for pair in secret_forms(secret)]
     blobs: list[tuple[str, bytes]] = []
     for path in paths:
         name = path.relative_to(base).as_posix() if base else str(path)
-        blobs.append((name, path.read_bytes()))
+        blobs.append((name, _readable(name, path.read_bytes())))
     blobs += list((extra or {}).items())
     hits: list[SecretHit] = []
     for name, data in blobs:

@@ -22,6 +22,7 @@ from .files import (
     RECORD_FILE,
     SCHEMA,
     STAGING_DIR,
+    read_journal,
     read_run_files,
     run_dirs_on_disk,
     symlink_on_the_way,
@@ -346,4 +347,20 @@ def _verify_run(root: Path, rel: str, entry: Mapping[str, Any], where: str) -> l
                         "the record's file list differs from the ledger's",
                     )
                 )
+            problems += _journal_problems(run_dir, rel, record.get("journal"))
     return problems
+
+
+def _journal_problems(run_dir: Path, rel: str, journal: object) -> list[Problem]:
+    """The journal file against the record's summary of it (sha256, entries); an inline
+    journal (evidence written before the journal had a file) has nothing to check."""
+    if not isinstance(journal, Mapping):
+        return []
+    name = str(journal.get("file") or "journal")
+    try:
+        read_journal(run_dir, dict(journal))
+    except (EvidenceError, ValueError) as exc:  # ValueError: a summary that does not parse
+        return [
+            Problem("journal", f"{rel}/{name}", f"the journal does not match the record: {exc}")
+        ]
+    return []

@@ -102,6 +102,9 @@ SCOPES: tuple[str, ...] = (
 )
 
 KIND = "user_sessions"
+#: The System Log event of ``DELETE /api/v1/users/{id}/sessions`` ("Clear user session"):
+#: the apply lists the log by this type to confirm its writes, a few pages for any count.
+SESSION_CLEAR_EVENT = "user.session.clear"
 
 NO_ROLLBACK_NOTE = (
     "A session revocation cannot be rolled back: the users simply sign in again."
@@ -435,7 +438,9 @@ def apply(
             )
         )
     ids = [c.item.ref.require_id() for c in outcome.results if c.ok]
-    result.system_log, confirmed = confirm_writes(client, since, ids, client.journal.entries[mark:])
+    result.system_log, confirmed = confirm_writes(
+        client, since, ids, client.journal.entries[mark:], event_type=SESSION_CLEAR_EVENT
+    )
     result.verification = Verification(checks + confirmed)
     failed = [c for c in checks if not c.ok]
     result.outcome = "failed" if failed else "applied"

@@ -29,6 +29,10 @@ __all__ = [
     "CHANGE_PATTERN_ENV",
     "DEFAULT_CHANGE_PATTERN",
     "INTERACTIVE_ENV",
+    "JOURNAL_FILE",
+    "JOURNAL_FILES",
+    "JOURNAL_GZIP_FILE",
+    "JournalSummary",
     "MODES",
     "OUTCOMES",
     "OUTCOME_FAILED",
@@ -145,6 +149,14 @@ RESULT_KEYS: tuple[str, ...] = (
     "outcome",
 )
 
+#: The run's request journal, one JSON object a line, written by the runbook beside
+#: ``result.json`` (which, like ``record.json``, holds only a :class:`JournalSummary` of it);
+#: gzip-compressed under :data:`JOURNAL_GZIP_FILE` once it is large. The evidence hashes it
+#: with the other files of the run, verifies it against the summary and scans it.
+JOURNAL_FILE = "journal.jsonl"
+JOURNAL_GZIP_FILE = "journal.jsonl.gz"
+JOURNAL_FILES: tuple[str, ...] = (JOURNAL_FILE, JOURNAL_GZIP_FILE)
+
 #: ``result.json``'s ``outcome``: an audit, a plan (with or without changes), an apply.
 RunOutcome = Literal["audited", "planned", "no-op", "applied", "failed"]
 OUTCOMES: tuple[RunOutcome, ...] = ("audited", "planned", "no-op", "applied", "failed")
@@ -207,12 +219,30 @@ class RunOrg(_Closed):
     type: str = ""
 
 
+class JournalSummary(_Closed):
+    """What ``result.json`` and ``record.json`` say of the request journal: its file (one of
+    :data:`JOURNAL_FILES`, beside them) and that file's sha256, how many entries it holds,
+    how many by method and by status (``"none"``: no answer), and the first and last
+    entry's ``started_at``. Evidence written before the journal had a file of its own holds
+    the entries themselves instead (a list): both are read."""
+
+    file: str
+    sha256: str
+    entries: int
+    by_method: dict[str, int] = Field(default_factory=dict)
+    by_status: dict[str, int] = Field(default_factory=dict)
+    first_at: str | None = None
+    last_at: str | None = None
+
+
 class RunResult(_Closed):
     """``result.json``: what a runbook reports after every step (:data:`RESULT_KEYS`, in order).
 
     ``plan``, ``apply_result`` and ``verification`` are the engine's ``to_dict()`` JSON
-    (``docs/schemas/plan.json`` and its siblings), ``journal`` the client's redacted request
-    journal, ``error`` the step that failed (``step``, ``type``, ``message``, ``field``).
+    (``docs/schemas/plan.json`` and its siblings), ``journal`` the summary of the client's
+    redacted request journal (:class:`JournalSummary`; the entries themselves in evidence
+    written before :data:`JOURNAL_FILE` existed), ``error`` the step that failed (``step``,
+    ``type``, ``message``, ``field``).
     An ``outcome`` of None means no step has ended yet. Mutable: the runbook keeps one and
     rewrites the file after each step.
     """
@@ -227,7 +257,7 @@ class RunResult(_Closed):
     plan: _JsonObject | None = None
     apply_result: _JsonObject | None = None
     verification: _JsonObject | None = None
-    journal: list[_JsonObject] = Field(default_factory=list)
+    journal: JournalSummary | list[_JsonObject] = Field(default_factory=list)
     error: _JsonObject | None = None
     outcome: RunOutcome | None = None
 
@@ -287,7 +317,7 @@ class RunRecord(_Closed):
     before_state: JsonValue = None
     apply_result: _JsonObject | None = None
     verification: _JsonObject | None = None
-    journal: list[_JsonObject] = Field(default_factory=list)
+    journal: JournalSummary | list[_JsonObject] = Field(default_factory=list)
     error: _JsonObject | None = None
     result_reported: bool = False
     files: dict[str, str] = Field(default_factory=dict)

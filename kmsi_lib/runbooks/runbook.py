@@ -157,6 +157,8 @@ class Runbook:
         self.last_plan: Any = None
         self.apply_result: ApplyResult | None = None
         self.form: RunbookForm | None = None
+        #: how many journal entries the journal file holds (:meth:`write_result`)
+        self._journaled = -1
         #: ``result.json`` as it stands: rewritten after every step (:meth:`write_result`)
         self.run = RunResult(
             procedure=procedure,
@@ -216,11 +218,14 @@ class Runbook:
         return self.procedure.WRITES
 
     def write_result(self) -> Path:
-        """Write ``result.json`` now (the journal as the client has it, redacted)."""
-        from kmsi_lib.evidence import write_result
+        """Write ``result.json`` now, and the journal as the client has it (redacted) into its
+        own file beside it (``result.json`` holds its summary; rewritten only when the
+        client made requests since the last time)."""
+        from kmsi_lib.evidence import write_journal, write_result
 
-        if self.client is not None:
-            self.run.journal = self.client.journal.to_dicts()
+        if self.client is not None and len(self.client.journal) != self._journaled:
+            self.run.journal = write_journal(self.evidence_dir, self.client.journal.to_dicts())
+            self._journaled = len(self.client.journal)
         if self.apply_file is not None and self.run.apply_result is not None:
             from kmsi_lib.evidence import write_json
 
@@ -245,7 +250,8 @@ class Runbook:
         if timeline:
             files[TIMELINE_FILE] = timeline_figure(obj(timeline))
         for name, content in files.items():
-            if Path(name).name != name or name in (contract.RESULT_FILE, PROGRESS_FILE):
+            reserved = (contract.RESULT_FILE, PROGRESS_FILE, *contract.JOURNAL_FILES)
+            if Path(name).name != name or name in reserved:
                 raise KmsiError(f"{self.name} names an evidence file {name!r} it may not write")
             path = self.evidence_dir / name
             partial = path.with_name(f".{name}.partial")
