@@ -51,3 +51,26 @@ def test_a_finding_reads_back_and_an_unknown_severity_is_refused() -> None:
     assert Finding.from_dict(stored) == finding
     with pytest.raises(ValueError, match="not a finding severity"):
         Finding.from_dict({**stored, "severity": "critical"})
+
+
+def test_a_chart_is_drawn_once_for_the_same_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan's HTML and its evidence file ask for the same chart: drawn once, same bytes."""
+    from kmsi_lib.engine import impact_timeline
+
+    outcome = org_outcome(session(mfa="ALWAYS"), app("1FA", "PT43800H", "P7D"))
+    data = timeline_data(outcome, outcome, title="cached")
+    other = timeline_data(None, outcome, title="another")
+    drawn: list[str] = []
+    real = impact_timeline._draw
+
+    def counting(found: object) -> bytes:
+        drawn.append(str(impact_timeline.obj(found).get("title")))
+        return real(impact_timeline.obj(found))
+
+    monkeypatch.setattr(impact_timeline, "_draw", counting)
+    first = impact_timeline.timeline_figure(data)
+    assert impact_timeline.timeline_figure(json.loads(json.dumps(data))) == first
+    assert drawn == ["cached"]
+    assert impact_timeline.timeline_figure(other) != first  # other data: drawn anew
+    assert drawn == ["cached", "another"]
+    assert first == real(data)  # what is given again is what a fresh draw gives

@@ -12,6 +12,7 @@ chart (:func:`timeline_figure`) can be drawn again from it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -98,7 +99,24 @@ def timeline_lines(data: JsonMap) -> list[str]:
 
 
 def timeline_figure(data: JsonMap) -> bytes:
-    """The chart of :func:`timeline_data`'s output as PNG (draws with matplotlib)."""
+    """The chart of :func:`timeline_data`'s output as PNG (draws with matplotlib).
+
+    The bytes are deterministic, so a chart already drawn for the same data (the plan's
+    HTML, then its evidence file) is given again instead of drawn twice.
+    """
+    key = json.dumps(data, sort_keys=True, default=str)
+    drawn = _DRAWN.get(key)
+    if drawn is None:
+        drawn = _draw(data)
+        _DRAWN.clear()  # one chart is kept: a plan's display and its evidence share it
+        _DRAWN[key] = drawn
+    return drawn
+
+
+_DRAWN: dict[str, bytes] = {}
+
+
+def _draw(data: JsonMap) -> bytes:
     from kmsi_lib.engine.timeline_chart import timeline_png
 
     before, after = timelines_from(data)
