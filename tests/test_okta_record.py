@@ -80,3 +80,22 @@ def test_a_write_the_log_does_not_show_is_flagged(monkeypatch: pytest.MonkeyPatc
     assert "NOT shown" in result.to_text() and "NO EVENT" in result.to_text()
     confirmed = {e["eventType"] for w in record for e in w["events"]}
     assert confirmed == {"user.session.clear"}
+
+
+def test_the_log_is_listed_again_until_every_write_shows() -> None:
+    """Okta publishes events within seconds: a write not yet in the log is waited for,
+    with a growing pause, and the wait ends as soon as every write shows."""
+    from kmsi_lib.engine import conflicts
+
+    event = {"transaction": {"id": "req-1"}}
+    pages: list[list[dict[str, object]]] = [[], [], [event], [event, event]]
+    pauses: list[float] = []
+
+    def listed() -> list[dict[str, object]]:
+        return pages[min(len(pauses), len(pages) - 1)]
+
+    shown = conflicts._until_shown(listed, {"req-1"}, wait_s=60, sleep=pauses.append)
+    assert shown == [event] and pauses == [0.5, 1.0]  # listed three times, not four
+    pauses.clear()
+    never = conflicts._until_shown(lambda: [], {"req-2"}, wait_s=0, sleep=pauses.append)
+    assert never == [] and pauses == []  # past the deadline: given up, not waited for

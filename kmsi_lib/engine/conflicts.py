@@ -376,21 +376,19 @@ def _events_showing(
     sleep: Callable[[float], None],
 ) -> list[JsonObject]:
     """The System Log events of ``target_ids`` since ``since`` (a few ids per query), listed
-    again with a growing pause until every one of ``request_ids`` shows or ``wait_s``
-    has passed (Okta publishes events within seconds). A failed read raises."""
-    deadline = time.monotonic() + wait_s
-    delay = 0.5
-    while True:
+    again until every one of ``request_ids`` shows or ``wait_s`` has passed
+    (:func:`_until_shown`). A failed read raises."""
+
+    def listed() -> list[JsonObject]:
         events: list[JsonObject] = []
         for start in range(0, len(target_ids), CONFIRM_BATCH):
             chunk = target_ids[start : start + CONFIRM_BATCH]
             events += logs.list_log_events(
                 client, since=since, filter=logs.target_filter(chunk), limit=1000
             )
-        if request_ids <= {_request_id(e) for e in events} or time.monotonic() >= deadline:
-            return events
-        sleep(delay)
-        delay = min(delay * 2, 4.0)
+        return events
+
+    return _until_shown(listed, request_ids, wait_s=wait_s, sleep=sleep)
 
 
 def _events_of_type(
@@ -407,29 +405,41 @@ def _events_of_type(
     ``request_ids``, oldest first.
 
     Listed by type (full pages), then filtered here; while some of ``request_ids`` is
-    not shown, listed again from ``since`` after a growing pause (an event may be
-    indexed after later ones, so a relisting does not start from the last one seen;
-    events are kept once, by ``uuid``), until all show or ``wait_s`` has passed. A
-    failed read raises.
+    not shown, listed again from ``since`` (an event may be indexed after later ones, so
+    a relisting does not start from the last one seen; events are kept once, by
+    ``uuid``), until all show or ``wait_s`` has passed (:func:`_until_shown`). A failed
+    read raises.
     """
     wanted = set(target_ids)
     escaped = event_type.replace("\\", "\\\\").replace('"', '\\"')
     query = f'eventType eq "{escaped}"'
     found: dict[str, JsonObject] = {}
-    shown: set[str] = set()
+
+    def listed() -> list[JsonObject]:
+        for event in logs.list_log_events(client, since=since, filter=query, limit=logs.MAX_LIMIT):
+            ids = {dig(t, "id") for t in arr(event.get("target"))}
+            if _request_id(event) in request_ids or ids & wanted:
+                found.setdefault(str(event.get("uuid") or len(found)), event)
+        return sorted(found.values(), key=lambda e: str(e.get("published") or ""))
+
+    return _until_shown(listed, request_ids, wait_s=wait_s, sleep=sleep)
+
+
+def _until_shown(
+    listed: Callable[[], list[JsonObject]],
+    request_ids: set[str],
+    *,
+    wait_s: float,
+    sleep: Callable[[float], None],
+) -> list[JsonObject]:
+    """``listed()``, called again with a growing pause (Okta publishes events within
+    seconds) until its events carry every one of ``request_ids`` or ``wait_s`` has passed."""
     deadline = time.monotonic() + wait_s
     delay = 0.5
     while True:
-        for event in logs.list_log_events(client, since=since, filter=query, limit=logs.MAX_LIMIT):
-            request_id = _request_id(event)
-            ids = {dig(t, "id") for t in arr(event.get("target"))}
-            if request_id not in request_ids and not ids & wanted:
-                continue
-            found.setdefault(str(event.get("uuid") or len(found)), event)
-            if request_id is not None:
-                shown.add(request_id)
-        if request_ids <= shown or time.monotonic() >= deadline:
-            return sorted(found.values(), key=lambda e: str(e.get("published") or ""))
+        events = listed()
+        if request_ids <= {_request_id(e) for e in events} or time.monotonic() >= deadline:
+            return events
         sleep(delay)
         delay = min(delay * 2, 4.0)
 
