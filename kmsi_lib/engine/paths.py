@@ -16,7 +16,7 @@ from pydantic import ConfigDict, JsonValue, SkipValidation
 
 from kmsi_lib import durations
 from kmsi_lib.engine.jsonmodel import JsonModel, positional
-from kmsi_lib.jsontypes import JsonMap, JsonObject
+from kmsi_lib.jsontypes import JsonMap, JsonObject, dig
 
 __all__ = [
     "CONTAINS_KEYS",
@@ -68,13 +68,9 @@ class FieldDiff(JsonModel):
 
 
 def get_path(obj: object, path: str) -> Any:
-    """Read a dotted path (``actions.signon.session.maxSessionIdleMinutes``); None if absent."""
-    node = obj
-    for key in path.split("."):
-        if not isinstance(node, Mapping) or key not in node:
-            return None  # absent reads as None: Okta treats null and absent alike
-        node = node[key]
-    return node
+    """Read a dotted path (``actions.signon.session.maxSessionIdleMinutes``); None if absent
+    (Okta treats null and absent alike): :func:`~kmsi_lib.jsontypes.dig` by the path's keys."""
+    return dig(obj, *path.split("."))
 
 
 def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
