@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # a base module: nothing of kmsi_lib at run time
 
 __all__ = [
     "JWK_PRIVATE_MEMBERS",
+    "KEY_FILE_ENV",
     "REDACTED",
     "SECRET_HEADERS",
     "SHAPE_KINDS",
@@ -55,6 +56,9 @@ __all__ = [
 ]
 
 REDACTED = "[redacted]"
+
+#: Environment variables that name a key file (its path is no secret; its content is).
+KEY_FILE_ENV = re.compile(r"^OKTA_.*(KEY_FILE|KEY_PATH|JWK_FILE)$", re.I)
 
 #: Header names whose values never reach a journal or a log.
 SECRET_HEADERS = frozenset(

@@ -19,6 +19,7 @@ from runbook_support import point_at_sandbox, served_sandbox
 
 from kmsi_lib import cli, evidence
 from kmsi_lib.errors import EvidenceError
+from kmsi_lib.runbooks import approval
 from kmsi_lib.runbooks import run as runner
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
@@ -72,7 +73,7 @@ def _check(
     procedure: str = "post_auth",
     change_id: str = "CHG-7",
 ) -> dict[str, object]:
-    return runner.check_approved_plan(
+    return approval.check_approved_plan(
         run_dir,
         procedure=procedure,
         params=params or {"apps": {"labels": ["Payroll"]}, "rule_name": "KMSI for staff"},

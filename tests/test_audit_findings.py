@@ -256,6 +256,6 @@ def test_the_audit_shows_everyone_else_s_two_weeks_on_an_app_that_offers_the_pro
     assert report.timeline["title"] == "everyone else on Acme Intranet"
     text = report.to_text()
     assert "now, the user stays signed in: 10 sign-ins, 2 MFA prompts, 2 KMSI prompts" in text
-    assert "data:image/png;base64," in report._repr_html_()
+    assert "data:image/svg+xml;base64," in report._repr_html_()
     again = audit.AuditReport.from_dict(report.to_dict())
     assert again.timeline == report.timeline

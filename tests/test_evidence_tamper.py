@@ -28,6 +28,7 @@ from procedure_support import sandbox_writes
 
 from kmsi_lib import cli, evidence
 from kmsi_lib.engine import model as _base
+from kmsi_lib.runbooks import approval
 from kmsi_lib.runbooks import run as runner
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -495,7 +496,7 @@ def test_the_limit_of_a_local_chain_without_expect(
     """Whoever can write the ledger and its anchor can forge a consistent one: only a head
     hash copied elsewhere (``--expect``) catches it (docs/RUNNING.md says so)."""
     approved, _ = tamper(world)
-    plan = runner.check_approved_plan(
+    plan = approval.check_approved_plan(
         approved,
         procedure="post_auth",
         params={
@@ -517,7 +518,7 @@ def test_the_limit_of_a_local_chain_without_expect(
 def test_the_approver_s_head_accepts_the_untouched_plan(world: World) -> None:
     """--expect with the head the approver saw, and the ledger grown since: accepted."""
     evidence.append_ledger(world.root, {"kind": "note", "run_id": "even-later"})
-    plan = runner.check_approved_plan(
+    plan = approval.check_approved_plan(
         world.plan_dir,
         procedure="post_auth",
         params=_load(world.plan_dir / "record.json")["parameters"],

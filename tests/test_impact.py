@@ -235,7 +235,7 @@ def test_the_plan_shows_two_working_weeks_before_and_after(org: Org) -> None:
     assert "before, the user stays signed in: 10 sign-ins, 10 MFA prompts, 0 KMSI prompts" in text
     assert "after, the user stays signed in: 10 sign-ins, 2 MFA prompts, 2 KMSI prompts" in text
     page = plan._repr_html_()
-    assert '<div class="kmsi-timeline">' in page and "data:image/png;base64," in page
+    assert '<div class="kmsi-timeline">' in page and "data:image/svg+xml;base64," in page
     assert page.index("kmsi-timeline") < page.index('<th style="text-align:left">action')
 
 

@@ -2,7 +2,7 @@
 
 Each apply runs through ``kmsi run`` (papermill, a real kernel) against the sandbox over
 loopback. Its evidence HTML (the executed notebook) holds the plan's impact section and
-the timeline chart (pre-/post-auth) or the prompt preview (prompt text); ``timeline.png``
+the timeline chart (pre-/post-auth) or the prompt preview (prompt text); ``timeline.svg``
 lies beside ``result.json``, is listed in the ledger, and the evidence verifies.
 """
 
@@ -50,9 +50,9 @@ def _html(run_dir: Path) -> str:
 def _verified(org: tuple[Sandbox, Path], run_dir: Path) -> None:
     _, tmp = org
     assert evidence.verify(tmp / "evidence").ok
-    assert (run_dir / "timeline.png").read_bytes().startswith(b"\x89PNG")
+    assert "<svg" in (run_dir / "timeline.svg").read_text(encoding="utf-8")
     ledger = (tmp / "evidence" / "ledger.jsonl").read_text(encoding="utf-8")
-    assert "timeline.png" in ledger
+    assert "timeline.svg" in ledger
 
 
 def test_post_auth_apply_evidence_has_the_impact_and_the_timeline(
@@ -62,7 +62,7 @@ def test_post_auth_apply_evidence_has_the_impact_and_the_timeline(
     run_dir = _apply(org, "20_post_auth", params)
     page = _html(run_dir)
     assert 'class="kmsi-impact"' in page and "Any two factors" in page
-    assert "kmsi-timeline" in page and "data:image/png;base64," in page
+    assert "kmsi-timeline" in page and "data:image/svg+xml;base64," in page
     result = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
     assert result["plan"]["impact"]["reached_apps"][0] == "Acme Intranet"
     assert any("acknowledged the plan's reach" in n for n in result["apply_result"]["notes"])
@@ -81,7 +81,7 @@ def test_pre_auth_apply_evidence_has_the_impact_and_the_timeline(
     run_dir = _apply(org, "10_pre_auth", params)
     page = _html(run_dir)
     assert 'class="kmsi-impact"' in page and "KMSI pre-authentication" in page
-    assert "kmsi-timeline" in page and "data:image/png;base64," in page
+    assert "kmsi-timeline" in page and "data:image/svg+xml;base64," in page
     _verified(org, run_dir)
 
 

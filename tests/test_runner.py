@@ -19,6 +19,7 @@ from kmsi_lib import cli, evidence
 from kmsi_lib.errors import ConfigError, ParameterError
 from kmsi_lib.runbooks import run as runner
 from kmsi_lib.runbooks.contract import INTERACTIVE_ENV
+from kmsi_lib.runbooks.kernel import kernel_environment
 from kmsi_lib.sandbox import Sandbox
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
@@ -176,18 +177,23 @@ def test_run_ids_sort_by_time_and_are_unique() -> None:
     assert all(i[:8].isdigit() and "-audit-plan-" in i for i in ids)
 
 
-def test_relative_key_file_paths_are_absolute_while_the_kernel_runs(
+def test_the_kernel_gets_absolute_key_file_paths_and_no_lab_flag(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    """The kernel runs in the run directory: a relative key path must still name the file."""
+    """The kernel runs in the run directory: a relative key path must still name the file;
+    a run from a lab's terminal stays headless."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OKTA_PRIVATE_KEY_FILE", "keys/service.pem")
-    monkeypatch.setenv("OKTA_ORG_URL", "http://127.0.0.1:9")
-    with runner._absolute_key_paths():
-        assert os.environ["OKTA_PRIVATE_KEY_FILE"] == str(tmp_path / "keys/service.pem")
-        assert os.environ["OKTA_ORG_URL"] == "http://127.0.0.1:9"
-    assert os.environ["OKTA_PRIVATE_KEY_FILE"] == "keys/service.pem"
+    given = {
+        "OKTA_PRIVATE_KEY_FILE": "keys/service.pem",
+        "OKTA_ORG_URL": "http://127.0.0.1:9",
+        "KMSI_INTERACTIVE": "1",
+    }
+    assert kernel_environment(given) == {
+        "OKTA_PRIVATE_KEY_FILE": str(tmp_path / "keys/service.pem"),
+        "OKTA_ORG_URL": "http://127.0.0.1:9",
+    }
+    assert given["OKTA_PRIVATE_KEY_FILE"] == "keys/service.pem"  # this process's: unchanged
 
 
 # ---------------------------------------------------------------- the template guard

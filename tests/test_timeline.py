@@ -14,14 +14,16 @@ import hashlib
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET  # noqa: S405 - for the type; parsing is defusedxml
 from typing import Any
 
 import pytest
+from defusedxml import ElementTree as defused  # nbconvert depends on it
 
 from kmsi_lib.engine import evaluate as ev
 from kmsi_lib.engine.outcome import SignInOutcome
 from kmsi_lib.engine.timeline import Timeline, UsagePattern, timeline
-from kmsi_lib.engine.timeline_chart import timeline_html, timeline_png
+from kmsi_lib.engine.timeline_chart import timeline_html, timeline_svg
 from kmsi_lib.errors import ParameterError
 
 APP = "0oaTIMELINE000000001"
@@ -446,58 +448,80 @@ def _scenarios(outcome: SignInOutcome) -> list[Timeline]:
     return [timeline(outcome, stay_signed_in=stay) for stay in (True, False)]
 
 
-def test_the_chart_is_a_png_and_the_same_input_gives_the_same_bytes() -> None:
-    first = timeline_png(_scenarios(POST_AUTH_WEEKLY), _scenarios(NO_KMSI), title="Before/after")
-    again = timeline_png(_scenarios(POST_AUTH_WEEKLY), _scenarios(NO_KMSI), title="Before/after")
-    assert first.startswith(b"\x89PNG\r\n\x1a\n")
+def _svg_elements(svg: str) -> list[ET.Element]:
+    return list(defused.fromstring(svg).iter())  # well-formed XML, or this raises
+
+
+def test_the_chart_is_an_svg_and_the_same_input_gives_the_same_text() -> None:
+    first = timeline_svg(_scenarios(POST_AUTH_WEEKLY), _scenarios(NO_KMSI), title="Before/after")
+    again = timeline_svg(_scenarios(POST_AUTH_WEEKLY), _scenarios(NO_KMSI), title="Before/after")
+    assert first.startswith("<?xml") and "<svg" in first and first.rstrip().endswith("</svg>")
     assert first == again
-    assert b"Software" not in first
-    other = timeline_png(_scenarios(POST_AUTH_WEEKLY), _scenarios(MFA_200), title="Before/after")
+    other = timeline_svg(_scenarios(POST_AUTH_WEEKLY), _scenarios(MFA_200), title="Before/after")
     assert other != first
+
+
+def test_the_chart_draws_one_marker_per_event_of_its_kind_and_shade_on_weekends() -> None:
+    rows = _scenarios(NO_KMSI)
+    elements = _svg_elements(timeline_svg(None, rows, title="Two rows <&>"))
+    tag = {e: e.tag.rsplit("}", 1)[-1] for e in elements}
+    # sign-ins are the only circles (the legend: one more); MFA prompts the only closed
+    # paths of three points
+    circles = [e for e in elements if tag[e] == "circle"]
+    sign_ins = sum(1 for t in rows for e in t.events if e.kind == "sign_in")
+    assert sign_ins > 0 and len(circles) == sign_ins + 1
+    mfa = sum(1 for t in rows for e in t.events if e.kind == "mfa_prompt")
+    closed = [e.get("d", "") for e in elements if tag[e] == "path" and "Z" in e.get("d", "")]
+    triangles = [d for d in closed if d.count("L") == 2]
+    assert len(triangles) == mfa + 1
+    days = rows[0].pattern.minutes // (24 * 60)
+    weekend = [e for e in elements if tag[e] == "rect" and e.get("fill") == "#eeeeee"]
+    assert len(weekend) == days - len(rows[0].pattern.workdays) * (days // 7)
+    texts = " ".join("".join(e.itertext()) for e in elements if tag[e] == "text")
+    assert "Two rows <&>" in texts and "Mon" in texts and "w2" in texts
+    assert "after: " in texts and '"Stay signed in?" prompt' in texts
 
 
 def test_the_chart_takes_a_single_timeline_no_before_and_undecided_rows() -> None:
     undecided = timeline(
         org_outcome(session(), app("2FA", "PT2H", None), zone_rule=True), stay_signed_in=True
     )
-    png = timeline_png(None, [timeline(NO_KMSI, stay_signed_in=True), undecided], title="New")
-    assert png.startswith(b"\x89PNG")
-    assert timeline_png(undecided, timeline(NO_KMSI, stay_signed_in=False), title="x")
+    svg = timeline_svg(None, [timeline(NO_KMSI, stay_signed_in=True), undecided], title="New")
+    assert "not played: " in "".join(defused.fromstring(svg).itertext())
+    assert timeline_svg(undecided, timeline(NO_KMSI, stay_signed_in=False), title="x")
     with pytest.raises(ValueError):
-        timeline_png(None, [], title="nothing")
+        timeline_svg(None, [], title="nothing")
 
 
-def test_the_chart_renders_without_a_display_and_matplotlib_loads_only_to_draw() -> None:
-    """A fresh interpreter without DISPLAY: the engine loads no matplotlib until it draws."""
+def test_the_engine_imports_drawsvg_only_to_draw_and_a_fresh_process_draws_the_same() -> None:
+    """A fresh interpreter: the engine loads no drawing library until it draws, and draws
+    the same text as this process (nothing in it depends on the process)."""
     code = (
         "import sys\n"
         "import kmsi_lib.engine, kmsi_lib.engine.timeline_chart\n"
-        "assert 'matplotlib' not in sys.modules\n"
+        "assert 'drawsvg' not in sys.modules and 'matplotlib' not in sys.modules\n"
         "from tests.test_timeline import NO_KMSI\n"
         "from kmsi_lib.engine.timeline import timeline\n"
         "found = timeline(NO_KMSI, stay_signed_in=True)\n"
-        "png = kmsi_lib.engine.timeline_png(None, found, title='t')\n"
+        "svg = kmsi_lib.engine.timeline_svg(None, found, title='t')\n"
         "import hashlib\n"
-        "print(png[:4] == b'\\x89PNG', hashlib.sha256(png).hexdigest())\n"
+        "print('drawsvg' in sys.modules, hashlib.sha256(svg.encode()).hexdigest())\n"
     )
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MPLBACKEND", "WAYLAND_DISPLAY")
-    }
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=root
     )
-    same = timeline_png(None, timeline(NO_KMSI, stay_signed_in=True), title="t")
-    assert out.stdout.split() == ["True", hashlib.sha256(same).hexdigest()]
+    same = timeline_svg(None, timeline(NO_KMSI, stay_signed_in=True), title="t")
+    assert out.stdout.split() == ["True", hashlib.sha256(same.encode()).hexdigest()]
 
 
-def test_the_html_embeds_the_png_and_escapes_the_alt_text() -> None:
-    png = timeline_png(None, timeline(NO_KMSI, stay_signed_in=True), title="t")
-    tag = timeline_html(png, 'Before & after: "KMSI" <weekly>')
-    assert tag.startswith('<img src="data:image/png;base64,')
+def test_the_html_embeds_the_svg_and_escapes_the_alt_text() -> None:
+    svg = timeline_svg(None, timeline(NO_KMSI, stay_signed_in=True), title="t")
+    tag = timeline_html(svg, 'Before & after: "KMSI" <weekly>')
+    assert tag.startswith('<img src="data:image/svg+xml;base64,')
     assert tag.endswith('" alt="Before &amp; after: &quot;KMSI&quot; &lt;weekly&gt;">')
     data = tag.split("base64,", 1)[1].split('"', 1)[0]
-    assert base64.b64decode(data) == png
+    assert base64.b64decode(data).decode("utf-8") == svg
     with pytest.raises(ValueError):
-        timeline_html(b"GIF89a", "not a png")
+        timeline_html("GIF89a", "not an svg")

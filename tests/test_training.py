@@ -327,7 +327,7 @@ def test_start_here_and_an_exercise_run_headless(
     assert "E3: not solved yet." in outputs
     assert "Hint 1 of 3" in outputs
     start_here = json.dumps(json.loads((tmp_path / "00_start_here.ipynb").read_text()))
-    assert "Global session policies" in start_here and "image/png" in start_here
+    assert "Global session policies" in start_here and "image/svg+xml" in start_here
     assert sandbox.token not in start_here and sandbox.token not in outputs
     progress = training.Progress.load(tmp_path)
     assert progress.exercises["E3"]["checks"] == 1

@@ -21,8 +21,8 @@ One concept per module (public, importable on their own):
 * :mod:`~kmsi_lib.engine.preview`: the post-auth "Keep me signed in" prompt drawn as the
   Sign-In Widget shows it (HTML and text), before and after, with warnings on its texts.
 * :mod:`~kmsi_lib.engine.timeline` (with :mod:`.timeline_chart`): what a user meets over two
-  working weeks under an outcome (pure), and its chart (matplotlib, imported only when
-  drawing); its function ``timeline`` is reached through the module too
+  working weeks under an outcome (pure), and its chart (an SVG drawn with drawsvg, imported
+  only when drawing); its function ``timeline`` is reached through the module too
   (``from kmsi_lib.engine.timeline import timeline``), for the same reason as ``evaluate``.
 * :mod:`~kmsi_lib.engine.crosscheck`: the evaluator compared with Okta's policy simulation
   API on a sample of users and apps (:func:`crosscheck`, a :class:`CrossCheck` report).
@@ -189,7 +189,7 @@ from kmsi_lib.engine.timeline import (
 )
 from kmsi_lib.engine.timeline_chart import (
     timeline_html,
-    timeline_png,
+    timeline_svg,
 )
 from kmsi_lib.engine.witness import (
     SandboxWitness,
@@ -306,7 +306,7 @@ __all__ = [
     "timeline_figure",
     "timeline_html",
     "timeline_lines",
-    "timeline_png",
+    "timeline_svg",
     "timeline_section_html",
     "unknown_group",
     "utc_now",

@@ -118,14 +118,14 @@ def impact_html(data: JsonMap) -> str:
 
 
 def timeline_section_html(data: JsonMap) -> str:
-    """The chart (a PNG inline) and its lines in words; the words alone if it cannot be drawn."""
+    """The chart (an SVG inline) and its lines in words; the words alone if it cannot be drawn."""
     from kmsi_lib.engine.timeline_chart import timeline_html
 
     words = "".join(f"<li>{html.escape(line.strip())}</li>" for line in timeline_lines(data)[1:])
     title = html.escape(str(data.get("title", "")))
     try:
         picture = timeline_html(timeline_figure(data), f"timeline: {data.get('title', '')}")
-    except (ImportError, ValueError) as exc:  # no matplotlib, or nothing to draw
+    except (ImportError, ValueError) as exc:  # no drawsvg, or nothing to draw
         picture = f"<p><i>The chart could not be drawn ({html.escape(str(exc))}).</i></p>"
     return (
         f'<div class="kmsi-timeline"><p><b>Two working weeks</b> of {title}'

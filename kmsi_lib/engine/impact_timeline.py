@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["TIMELINE_FILE", "timeline_data", "timeline_figure", "timeline_lines", "timelines_from"]
 
 #: The chart's file beside ``result.json`` in a run's evidence.
-TIMELINE_FILE = "timeline.png"
+TIMELINE_FILE = "timeline.svg"
 
 
 def _dump(played: Timeline) -> JsonObject:
@@ -98,10 +98,10 @@ def timeline_lines(data: JsonMap) -> list[str]:
     return lines
 
 
-def timeline_figure(data: JsonMap) -> bytes:
-    """The chart of :func:`timeline_data`'s output as PNG (draws with matplotlib).
+def timeline_figure(data: JsonMap) -> str:
+    """The chart of :func:`timeline_data`'s output as an SVG document.
 
-    The bytes are deterministic, so a chart already drawn for the same data (the plan's
+    The text is deterministic, so a chart already drawn for the same data (the plan's
     HTML, then its evidence file) is given again instead of drawn twice.
     """
     key = json.dumps(data, sort_keys=True, default=str)
@@ -113,12 +113,12 @@ def timeline_figure(data: JsonMap) -> bytes:
     return drawn
 
 
-_DRAWN: dict[str, bytes] = {}
+_DRAWN: dict[str, str] = {}
 
 
-def _draw(data: JsonMap) -> bytes:
-    from kmsi_lib.engine.timeline_chart import timeline_png
+def _draw(data: JsonMap) -> str:
+    from kmsi_lib.engine.timeline_chart import timeline_svg
 
     before, after = timelines_from(data)
     rows: Sequence[Timeline] = after
-    return timeline_png(before or None, rows, title=str(data.get("title", "")))
+    return timeline_svg(before or None, rows, title=str(data.get("title", "")))

@@ -25,6 +25,7 @@ from kmsi_lib.runbooks.contract import (
     JOURNAL_FILES,
     JOURNAL_GZIP_FILE,
     RESULT_FILE,
+    STAGING_DIR,
     JournalSummary,
 )
 
@@ -50,7 +51,6 @@ __all__ = [
 
 SCHEMA = "kmsi-evidence/1"
 RECORD_FILE = "record.json"
-STAGING_DIR = ".staging"
 # A plan run needs no ticket; its evidence is filed under this pseudo change id.
 PLAN_ONLY_CHANGE = "PLAN-ONLY"
 

@@ -44,7 +44,7 @@ MIN_SECRET_LENGTH = 8
 _SECRET_ENV = re.compile(
     r"^OKTA_.*(TOKEN|SECRET|PASSWORD|PRIVATE_KEY|ASSERTION|JWK)(?!.*_(FILE|PATH)$)", re.I
 )
-KEY_FILE_ENV = re.compile(r"^OKTA_.*(KEY_FILE|KEY_PATH|JWK_FILE)$", re.I)
+KEY_FILE_ENV = secret_shapes.KEY_FILE_ENV
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,9 +15,11 @@ and the evidence may both use it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
@@ -47,7 +49,11 @@ __all__ = [
     "RunResult",
     "SESSION_APPLY_FILE",
     "SESSION_DIR_ENV",
+    "STAGING_DIR",
     "change_id_pattern",
+    "procedure_name",
+    "procedure_of",
+    "runbook_name",
     "change_id_problem",
 ]
 
@@ -133,6 +139,9 @@ ATTESTATION_PARAMETERS: tuple[str, ...] = (
 
 #: The file a runbook writes into ``evidence_dir`` after every step.
 RESULT_FILE = "result.json"
+
+#: Where a run's directory is made, inside the evidence root, until it is recorded.
+STAGING_DIR = ".staging"
 
 #: The keys of ``result.json``, in the order the runbook writes them.
 RESULT_KEYS: tuple[str, ...] = (
@@ -325,3 +334,30 @@ class RunRecord(_Closed):
     def to_dict(self) -> _JsonObject:
         """The JSON ``record.json`` holds (``schema`` by its name in the file)."""
         return self.model_dump(mode="json", by_alias=True)
+
+
+def runbook_name(notebook: Path) -> str:
+    """``notebooks/20_post_auth.ipynb`` -> ``post_auth`` (the leading ``NN_`` is ordering)."""
+    return re.sub(r"^\d+_", "", Path(notebook).stem)
+
+
+def procedure_of(nb: Mapping[str, object], path: Path) -> str:
+    """The procedure a runbook runs: ``metadata.kmsi.procedure``, else its file name's."""
+    metadata = nb.get("metadata")
+    kmsi = metadata.get("kmsi") if isinstance(metadata, Mapping) else None
+    named = kmsi.get("procedure") if isinstance(kmsi, Mapping) else None
+    return str(named or runbook_name(path))
+
+
+def procedure_name(notebook: Path) -> str | None:
+    """The procedure of a runbook, read without papermill; None if it cannot be read.
+
+    :func:`kmsi_lib.runbooks.params.notebook_info` reads the same and says what is
+    wrong with a notebook that cannot be read.
+    """
+    path = Path(notebook)
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return procedure_of(nb, path) if isinstance(nb, dict) else None

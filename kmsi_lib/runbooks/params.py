@@ -38,7 +38,7 @@ from kmsi_lib import secret_shapes
 from kmsi_lib.engine import read_text_file
 from kmsi_lib.errors import ParameterError
 from kmsi_lib.jsontypes import JsonMap, JsonObject
-from kmsi_lib.runbooks.contract import RUNNER_PARAMETERS
+from kmsi_lib.runbooks.contract import RUNNER_PARAMETERS, procedure_name, procedure_of, runbook_name
 
 if TYPE_CHECKING:
     import pydantic
@@ -56,6 +56,7 @@ __all__ = [
     "normalized_params",
     "notebook_info",
     "params_file_for",
+    "procedure_name",
     "runbook_name",
     "validate_params",
 ]
@@ -112,11 +113,6 @@ class NotebookInfo:
     parameters: dict[str, Parameter]
 
 
-def runbook_name(notebook: Path) -> str:
-    """``notebooks/20_post_auth.ipynb`` -> ``post_auth`` (the leading ``NN_`` is ordering)."""
-    return re.sub(r"^\d+_", "", Path(notebook).stem)
-
-
 def params_file_for(notebook: Path, directory: Path = Path("params/sandbox")) -> Path:
     """The params file that runs ``notebook`` from ``directory`` (``name.yaml``)."""
     return directory / f"{runbook_name(notebook)}.yaml"
@@ -141,8 +137,7 @@ def notebook_info(notebook: Path) -> NotebookInfo:
         raise ParameterError("notebook", f"{path}: no such notebook") from None
     except (OSError, ValueError) as exc:
         raise ParameterError("notebook", f"{path}: not a readable notebook ({exc})") from None
-    name = runbook_name(path)
-    procedure = str(nb.get("metadata", {}).get("kmsi", {}).get("procedure") or name)
+    procedure = procedure_of(nb, path)
     for cell in nb.get("cells", []):
         if "parameters" in cell.get("metadata", {}).get("tags", []):
             try:  # papermill reads line by line; a broken cell would only fail in the kernel
@@ -169,7 +164,7 @@ def notebook_info(notebook: Path) -> NotebookInfo:
         )
         for key, p in papermill.inspect_notebook(str(path)).items()
     }
-    return NotebookInfo(path, name, procedure, parameters)
+    return NotebookInfo(path, runbook_name(path), procedure, parameters)
 
 
 # ---------------------------------------------------------------- params files

@@ -34,27 +34,32 @@ import io
 import logging
 import os
 import secrets as _secrets
+import shutil
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kmsi_lib import evidence
 from kmsi_lib.errors import ConfigError, EvidenceError, ParameterError
 from kmsi_lib.jsontypes import JsonObject, JsonValue
-from kmsi_lib.runbooks import approval, interrupts
-from kmsi_lib.runbooks.approval import check_approved_plan
 from kmsi_lib.runbooks.contract import (
-    INTERACTIVE_ENV,
     MODES,
     OUTCOME_FAILED,
-    RunResult,
+    STAGING_DIR,
     change_id_problem,
+    procedure_name,
+    runbook_name,
 )
-from kmsi_lib.runbooks.report import report_files
+from kmsi_lib.runbooks.kernel import KERNEL, EarlyKernel
 from kmsi_lib.runbooks.startup import skip_unused_format_checkers, warming_imports
-from kmsi_lib.runbooks.templates import check_template
+
+# Imported where they are used, after the kernel has been started: evidence,
+# approval, interrupts, report, templates, params and the engine cost a few
+# tenths of a second that the kernel's start can overlap.
+if TYPE_CHECKING:
+    from kmsi_lib.okta.auth import Credentials
+    from kmsi_lib.runbooks.contract import RunResult
+    from kmsi_lib.runbooks.params import RunParams
 
 __all__ = [
     "EXIT_FAILED",
@@ -63,13 +68,11 @@ __all__ = [
     "EXIT_USAGE",
     "RunReport",
     "add_run_arguments",
-    "check_approved_plan",
     "run_main",
     "run_notebook",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SECRET = 0, 1, 2, 3
-KERNEL = "python3"
 
 
 def new_run_id(procedure: str, mode: str) -> str:
@@ -131,50 +134,6 @@ _KERNEL_START_FAILURES = ("Kernel died before replying to kernel_info", "Kernel 
 KERNEL_START_ATTEMPTS = 3
 
 
-@contextlib.contextmanager
-def _kernel_config() -> Iterator[Any]:
-    """Talk to the kernel over Unix sockets in a private directory, not loopback TCP.
-
-    No other process can race for its ports or connect to it, and ipykernel
-    does not warn about unencrypted TCP. Windows has no IPC transport: TCP there.
-    """
-    from traitlets.config import Config
-
-    if os.name == "nt":  # pragma: no cover - no Windows CI
-        yield Config()
-        return
-    with tempfile.TemporaryDirectory(prefix="kmsi-kernel-") as private:
-        os.chmod(private, 0o700)
-        yield Config({"KernelManager": {"transport": "ipc", "ip": f"{private}/kernel"}})
-
-
-@contextlib.contextmanager
-def _headless_kernel() -> Iterator[None]:
-    """Keep ``KMSI_INTERACTIVE`` (set by ``kmsi lab``) out of the kernel's environment."""
-    saved = os.environ.pop(INTERACTIVE_ENV, None)
-    try:
-        yield
-    finally:
-        if saved is not None:
-            os.environ[INTERACTIVE_ENV] = saved
-
-
-@contextlib.contextmanager
-def _absolute_key_paths() -> Iterator[None]:
-    """Make relative ``OKTA_*KEY_FILE`` paths absolute while the kernel runs elsewhere."""
-    changed = {}
-    for name, value in os.environ.items():
-        if evidence.KEY_FILE_ENV.search(name) and value and not os.path.isabs(value):
-            changed[name] = value
-    try:
-        for name, value in changed.items():
-            os.environ[name] = os.path.abspath(value)
-        yield
-    finally:
-        for name, value in changed.items():
-            os.environ[name] = value
-
-
 def _execute(
     notebook: Path,
     output: Path,
@@ -182,36 +141,42 @@ def _execute(
     *,
     timeout: int,
     progress: bool,
-    cwd: Path | None = None,
-) -> dict[str, Any] | None:
-    """Run the notebook; returns None on success, else the error as {type, message}."""
+    kernel: EarlyKernel,
+) -> tuple[dict[str, Any] | None, EarlyKernel]:
+    """Run the notebook in ``kernel``; returns (None on success, else the error as
+    {type, message}; the kernel it ran in, to be stopped by the caller).
+
+    A kernel that dies before its first reply is replaced by a new one, up to
+    :data:`KERNEL_START_ATTEMPTS` in all.
+    """
     skip_unused_format_checkers()
     import papermill
 
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         try:
-            with _kernel_config() as config:
-                papermill.execute_notebook(
-                    str(notebook),
-                    str(output),
-                    parameters=parameters,
-                    kernel_name=KERNEL,
-                    execution_timeout=timeout,
-                    progress_bar=progress,
-                    log_output=False,
-                    request_save_on_cell_execute=True,
-                    config=config,
-                    cwd=None if cwd is None else str(cwd),
-                )
+            papermill.execute_notebook(
+                str(notebook),
+                str(output),
+                parameters=parameters,
+                kernel_name=KERNEL,
+                execution_timeout=timeout,
+                progress_bar=progress,
+                log_output=False,
+                request_save_on_cell_execute=True,
+                km=kernel.km,
+                cwd=str(kernel.cwd),  # the kernel's own, as if papermill had started it
+            )
         except papermill.PapermillExecutionError as exc:
-            return {"type": exc.ename, "message": str(exc.evalue), "cell": exc.exec_count}
+            return {"type": exc.ename, "message": str(exc.evalue), "cell": exc.exec_count}, kernel
         except Exception as exc:  # a dead kernel or a timeout must still leave evidence
             text = str(exc)
             if attempt < KERNEL_START_ATTEMPTS and any(m in text for m in _KERNEL_START_FAILURES):
                 logging.getLogger(__name__).warning("kernel failed to start (%s); retrying", text)
+                kernel.stop()
+                kernel = EarlyKernel.start(kernel.cwd)
                 continue
-            return {"type": type(exc).__name__, "message": text}
-        return None
+            return {"type": type(exc).__name__, "message": text}, kernel
+        return None, kernel
     raise AssertionError("unreachable")  # pragma: no cover - the loop always returns
 
 
@@ -222,6 +187,8 @@ def _judge(
 
     The runbook's own error (it names the step) is preferred to papermill's.
     """
+    from kmsi_lib import evidence
+
     reported = result.error if result is not None else None
     if reported:
         return {
@@ -264,17 +231,14 @@ def run_notebook(
     """Validate, execute one runbook and record its evidence (``kmsi run`` without argv).
 
     Raises ParameterError, ConfigError or EvidenceError when nothing can be
-    run; once the kernel starts, every outcome is a RunReport with evidence.
-    The kernel inherits this process's environment (``OKTA_*``): that is the
-    only way credentials reach it. ``expect`` are ledger hashes an approver
+    run; once the notebook starts, every outcome is a RunReport with evidence.
+    The kernel (started at once, see :mod:`kmsi_lib.runbooks.kernel`) inherits
+    this process's environment (``OKTA_*``): that is the only way credentials
+    reach it. ``expect`` are ledger hashes an approver
     saw (``--expect``): each must be in the root's ledger, and an approved
     plan or rolled-back apply must be at or before the last of them.
     """
     skip_unused_format_checkers()  # before anything imports papermill (runbooks.startup)
-    from kmsi_lib.engine import utc_now
-    from kmsi_lib.okta.auth import Credentials
-    from kmsi_lib.runbooks.params import load_run_params
-
     if mode not in MODES:
         raise ParameterError("mode", f"must be plan or apply (got {mode!r})")
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
@@ -287,12 +251,111 @@ def run_notebook(
         raise ParameterError("change", problem)
     if approved_plan is not None and mode != "apply":
         raise ParameterError("approved-plan", "only an apply uses an approved plan")
-    check_template(notebook)  # an edited copy of a runbook is refused before anything else
+    root = Path(evidence_root)
+    run_id = new_run_id(procedure_name(notebook) or runbook_name(notebook), mode)
+    staging, made = _stage(root / STAGING_DIR / run_id)
+    # the kernel boots while the run is checked; no cell runs before every check passed
+    kernel = EarlyKernel.start(staging.resolve())
+    try:
+        from kmsi_lib.runbooks.templates import check_template
+
+        check_template(notebook)  # an edited copy of a runbook is refused before the rest
+        prepared = _prepare(
+            notebook, params_file, mode, change_id, approved_plan, root, staging, expect
+        )
+    except BaseException:  # refused: the kernel ran nothing, the run leaves no trace
+        kernel.stop()
+        _unstage(staging, made)
+        raise
+    run, credentials, env, approved_meta, parameters = prepared
+    from kmsi_lib.engine import utc_now
+    from kmsi_lib.runbooks import interrupts
+
+    started = utc_now()
+    log = io.StringIO()
+    try:
+        with (
+            interrupts.interrupt_on_sigterm(),
+            _captured_papermill_log() as log,
+            warming_imports(),
+        ):
+            error, kernel = _execute(
+                notebook.resolve(),
+                staging.resolve() / "notebook.ipynb",
+                parameters,
+                timeout=timeout,
+                progress=progress,
+                kernel=kernel,
+            )
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the evidence is still recorded
+        kernel.interrupt_and_stop()  # the step in progress records that it was interrupted
+        interrupts.stop_kernels()  # no write may land after the evidence says what landed
+        error = {
+            "type": "Interrupted",
+            "message": f"the run was interrupted ({exc or 'SIGINT'})"
+            " while the notebook ran; every write that landed is recorded",
+        }
+    kernel.request_stop()  # it exits while the evidence is recorded
+    try:
+        with interrupts.shielded_from_signals():  # recording is not interrupted in turn
+            return _record(
+                root,
+                staging,
+                run,
+                mode,
+                change_id,
+                notebook,
+                started,
+                env,
+                credentials.org_url,
+                approved_meta,
+                error,
+                log,
+            )
+    finally:
+        kernel.stop()
+
+
+def _stage(staging: Path) -> tuple[Path, list[Path]]:
+    """Make the run's staging directory; returns it and the directories made (outermost last)."""
+    made = []
+    for directory in (staging, *staging.parents):
+        if directory.exists():
+            break
+        made.append(directory)
+    staging.mkdir(parents=True)
+    return staging, made
+
+
+def _unstage(staging: Path, made: Sequence[Path]) -> None:
+    """Remove a refused run's staging directory and the (empty) parents it made."""
+    shutil.rmtree(staging, ignore_errors=True)
+    for directory in made[1:]:
+        with contextlib.suppress(OSError):  # not empty: another run uses it
+            directory.rmdir()
+
+
+def _prepare(
+    notebook: Path,
+    params_file: Path,
+    mode: str,
+    change_id: str,
+    approved_plan: Path | None,
+    root: Path,
+    staging: Path,
+    expect: Sequence[str],
+) -> tuple[RunParams, Credentials, dict[str, str], dict[str, Any] | None, dict[str, Any]]:
+    """Every check before the notebook runs; returns what running and recording it need:
+    (run params, credentials, environment, approved plan's meta, parameters to inject)."""
+    from kmsi_lib import evidence
+    from kmsi_lib.okta.auth import Credentials
+    from kmsi_lib.runbooks import approval
+    from kmsi_lib.runbooks.params import load_run_params
+
     env = dict(os.environ)
     run = load_run_params(notebook, params_file)
     credentials = Credentials.from_env(env)
 
-    root = Path(evidence_root)
     # Evidence this run consumes must be this root's, verified, before the kernel (and
     # so any request to the org) starts; a rewritten ledger stops every run.
     evidence.check_ledger(root, expect=expect)
@@ -333,10 +396,6 @@ def run_notebook(
             ),
         }
     verified_inputs = _verify_evidence_inputs(run.procedure, run.values, root, expect)
-
-    run_id = new_run_id(run.procedure, mode)
-    staging = root / evidence.STAGING_DIR / run_id
-    staging.mkdir(parents=True)
     plan_param = ""
     if approved is not None:
         plan_param = evidence.write_json(staging / "approved-plan.json", approved).name
@@ -356,46 +415,7 @@ def run_notebook(
         "evidence_dir": ".",
         "approved_plan": plan_param,
     }
-    started = utc_now()
-    log = io.StringIO()
-    try:
-        with (
-            interrupts.interrupt_on_sigterm(),
-            _captured_papermill_log() as log,
-            _absolute_key_paths(),
-            _headless_kernel(),
-            warming_imports(),
-        ):
-            error = _execute(
-                notebook.resolve(),
-                staging.resolve() / "notebook.ipynb",
-                parameters,
-                timeout=timeout,
-                progress=progress,
-                cwd=staging.resolve(),
-            )
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the evidence is still recorded
-        interrupts.stop_kernels()  # no write may land after the evidence says what landed
-        error = {
-            "type": "Interrupted",
-            "message": f"the run was interrupted ({exc or 'SIGINT'})"
-            " while the notebook ran; every write that landed is recorded",
-        }
-    with interrupts.shielded_from_signals():  # recording the evidence is not interrupted in turn
-        return _record(
-            root,
-            staging,
-            run,
-            mode,
-            change_id,
-            notebook,
-            started,
-            env,
-            credentials.org_url,
-            approved_meta,
-            error,
-            log,
-        )
+    return run, credentials, env, approved_meta, parameters
 
 
 def _record(
@@ -413,7 +433,10 @@ def _record(
     log: io.StringIO,
 ) -> RunReport:
     """Judge the run, record its evidence (never leaving it in staging) and report."""
+    from kmsi_lib import evidence
     from kmsi_lib.engine import utc_now
+    from kmsi_lib.runbooks import approval, interrupts
+    from kmsi_lib.runbooks.report import report_files
 
     try:
         result = evidence.read_result(staging)
@@ -570,6 +593,8 @@ def run_main(args: argparse.Namespace) -> int:
     if report.run_dir is not None:
         print(f"evidence: {display_path(report.run_dir)}", file=stream)
     with contextlib.suppress(EvidenceError):
+        from kmsi_lib import evidence
+
         head = evidence.read_anchor(args.evidence_root)
         if head is not None:  # what an approver copies into the ticket, for --expect
             print(f"ledger head: seq {head['seq']} hash {head['hash']}", file=stream)

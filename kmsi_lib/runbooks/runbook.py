@@ -235,7 +235,7 @@ class Runbook:
 
     def _write_procedure_files(self, made: object) -> None:
         """Write the files a run adds beside ``result.json``: the audit's findings, a plan's
-        timeline chart (``timeline.png``, when its impact has one).
+        timeline chart (``timeline.svg``, when its impact has one).
 
         A procedure module may define ``evidence_files(plan) -> {file name: text}``;
         the runner hashes these files into the ledger with the rest of the run.

@@ -6,7 +6,7 @@ kernel's start, the HTML export. Two things here are ours to cut, measured with
 
 * :func:`skip_unused_format_checkers`: ``rfc3987_syntax`` (about a second) is never
   imported by this process;
-* :func:`warming_imports`: what recording the evidence needs (nbconvert, matplotlib)
+* :func:`warming_imports`: what recording the evidence needs (nbconvert, drawsvg)
   is imported on a thread while the kernel runs and this process only waits.
 """
 
@@ -39,8 +39,8 @@ def skip_unused_format_checkers() -> None:
         sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
 
 
-#: What the report's timeline chart imports (matplotlib; the HTML export is warmed apart).
-WARM_IMPORTS = ("matplotlib.figure", "matplotlib.backends.backend_agg")
+#: What the report's timeline chart imports (drawsvg; the HTML export is warmed apart).
+WARM_IMPORTS = ("drawsvg",)
 
 
 def _warm(modules: Sequence[str]) -> None:
@@ -48,7 +48,7 @@ def _warm(modules: Sequence[str]) -> None:
 
     warm_html_export()  # nbconvert imported and its templates compiled
     for name in modules:
-        with contextlib.suppress(ImportError):  # matplotlib is optional: no chart then
+        with contextlib.suppress(ImportError):  # drawsvg missing: the report says no chart
             importlib.import_module(name)
 
 
@@ -56,8 +56,8 @@ def _warm(modules: Sequence[str]) -> None:
 def warming_imports(modules: Sequence[str] = WARM_IMPORTS) -> Iterator[None]:
     """Import what the evidence will need while the kernel runs, on a thread of its own.
 
-    This process only waits for the kernel meanwhile, so the imports (about a second:
-    nbconvert with its templates compiled, matplotlib for the report's chart) happen in
+    This process only waits for the kernel meanwhile, so the imports (most of a second:
+    nbconvert with its templates compiled, drawsvg for the report's chart) happen in
     time that is paid anyway. Joined when the body ends, so nothing is left half done.
     """
     thread = threading.Thread(target=_warm, args=(modules,), name="kmsi-warm-imports", daemon=True)

@@ -16,7 +16,7 @@ from kmsi_lib import training
 from kmsi_lib.engine import EVERYONE_ELSE, Cohort, witness
 from kmsi_lib.engine.evaluate import evaluate
 from kmsi_lib.engine.timeline import timeline
-from kmsi_lib.engine.timeline_chart import timeline_html, timeline_png
+from kmsi_lib.engine.timeline_chart import timeline_html, timeline_svg
 from kmsi_lib.training import org, tour
 
 client = training.connect()  # OKTA_ORG_URL / OKTA_API_TOKEN, set by `kmsi lab`; sandbox only
@@ -109,8 +109,8 @@ outcome = evaluate(snap.view, pilot, dashboard)
 kept, declined = (timeline(outcome, stay_signed_in=answer) for answer in (True, False))
 for played in (kept, declined):
     print("\n".join(played.describe().splitlines()[:6]), end="\n\n")
-png = timeline_png(None, [kept, declined], title="KMSI Pilot on the Okta Dashboard")
-display(HTML(timeline_html(png, "Two working weeks, with and without 'Stay signed in'")))
+chart = timeline_svg(None, [kept, declined], title="KMSI Pilot on the Okta Dashboard")
+display(HTML(timeline_html(chart, "Two working weeks, with and without 'Stay signed in'")))
 
 # %% [markdown]
 # Look at the first evening: the answer alone does not keep anyone signed in. Whether a
