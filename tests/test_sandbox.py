@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from key_forms import jwk_of
+from sandbox_support import assert_unknown_bearer_refused
 
 from kmsi_lib.sandbox import SANDBOX_URL, Sandbox, SandboxConfig
 
@@ -99,13 +100,7 @@ def test_bad_or_missing_token_is_401_e0000011(sb: Sandbox, header: str | None) -
 
 def test_unknown_bearer_token_is_401(sb: Sandbox) -> None:
     with httpx.Client(base_url=SANDBOX_URL, transport=sb.transport()) as c:
-        r = c.get(
-            "/api/v1/policies",
-            params={"type": "OKTA_SIGN_ON"},
-            headers={"Authorization": "Bearer not-a-token"},
-        )
-    assert r.status_code == 401
-    assert "invalid_token" in r.headers["WWW-Authenticate"]
+        assert_unknown_bearer_refused(c, "OKTA_SIGN_ON")
 
 
 def test_every_api_response_has_request_id_date_and_rate_limit_headers(

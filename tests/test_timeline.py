@@ -3,8 +3,9 @@
 Every outcome is made by the real evaluator from a small org (one global session
 policy with its Default Rule, one app with one authentication policy). The
 expected events are written out per day below, from the rules in
-docs/TIMELINE.md, not computed by the code under test. Days count from Monday of
-week 1 = 0, so week 2's Monday is day 7.
+docs/TIMELINE.md, not computed by the code under test (the morning sign-in and
+the KMSI prompt after it are named once and put together with list literals).
+Days count from Monday of week 1 = 0, so week 2's Monday is day 7.
 """
 
 from __future__ import annotations
@@ -148,6 +149,19 @@ def seen(found: Timeline) -> list[tuple[int, str]]:
     return [(e.minute, e.kind) for e in found.events]
 
 
+# The start of a working day: the user opens the app at 09:00 and signs in to Okta, with or
+# without an MFA prompt (a remembered device, or none asked).
+SIGN_IN: Day = [("09:00", "app_access"), ("09:00", "sign_in")]
+MORNING: Day = [*SIGN_IN, ("09:00", "mfa_prompt")]
+
+
+def prompted(day: Day) -> Day:
+    """``day`` with the KMSI prompt right after its morning sign-in and MFA (``MORNING``): the
+    prompt comes once the factors are verified."""
+    assert day[:3] == MORNING, day
+    return [*MORNING, ("09:00", "kmsi_prompt"), *day[3:]]
+
+
 def first_and_rest(first: Day, rest: Day, *, again: dict[int, Day] | None = None) -> dict[int, Day]:
     """``first`` on day 0, ``rest`` on the other working days, ``again`` overriding days."""
     days = {day: (first if day == 0 else rest) for day in WORKDAYS}
@@ -163,40 +177,15 @@ BREAK_AT_ELEVEN = UsagePattern(breaks=((11 * 60, 12 * 60),))
 MFA_200 = org_outcome(
     session(mfa="SESSION", factorLifetime=200, idle=30), app("1FA", "PT43800H", "P30D")
 )
-A_YES_FIRST: Day = [
-    ("09:00", "app_access"),
-    ("09:00", "sign_in"),
-    ("09:00", "mfa_prompt"),
-    ("09:00", "kmsi_prompt"),
-    ("11:30", "session_expired"),
-    ("12:00", "app_access"),
-    ("12:00", "sign_in"),
-    ("17:00", "session_expired"),
-]
 A_YES_REST: Day = [
-    ("09:00", "app_access"),
-    ("09:00", "sign_in"),
-    ("09:00", "mfa_prompt"),
+    *MORNING,
     ("11:30", "session_expired"),
     ("12:00", "app_access"),
     ("12:00", "sign_in"),
-    ("17:00", "session_expired"),
-]
-A_NO_FIRST: Day = [
-    ("09:00", "app_access"),
-    ("09:00", "sign_in"),
-    ("09:00", "mfa_prompt"),
-    ("09:00", "kmsi_prompt"),
-    ("11:30", "session_expired"),
-    ("12:00", "app_access"),
-    ("12:00", "sign_in"),
-    ("12:00", "mfa_prompt"),
     ("17:00", "session_expired"),
 ]
 A_NO_REST: Day = [
-    ("09:00", "app_access"),
-    ("09:00", "sign_in"),
-    ("09:00", "mfa_prompt"),
+    *MORNING,
     ("11:30", "session_expired"),
     ("12:00", "app_access"),
     ("12:00", "sign_in"),
@@ -209,8 +198,8 @@ def test_mfa_lifetime_200_minutes_in_session_mode() -> None:
     """After "yes", a sign-in within 200 minutes of the MFA skips it; after "no" it never does."""
     yes = timeline(MFA_200, stay_signed_in=True, pattern=BREAK_AT_ELEVEN)
     no = timeline(MFA_200, stay_signed_in=False, pattern=BREAK_AT_ELEVEN)
-    assert seen(yes) == expand(first_and_rest(A_YES_FIRST, A_YES_REST))
-    assert seen(no) == expand(first_and_rest(A_NO_FIRST, A_NO_REST))
+    assert seen(yes) == expand(first_and_rest(prompted(A_YES_REST), A_YES_REST))
+    assert seen(no) == expand(first_and_rest(prompted(A_NO_REST), A_NO_REST))
     assert yes.summary() == (
         "20 sign-ins, 10 MFA prompts, 1 KMSI prompt, 0 re-authentications, 20 session ends"
     )
@@ -225,27 +214,9 @@ def test_mfa_lifetime_200_minutes_in_session_mode() -> None:
 # prompt every 7 days. The browser closed at 17:00 ends every session (the cookie is off), but
 # "yes" remembers the device: MFA only when the last one is 7 days old (Monday of week 2).
 POST_AUTH_WEEKLY = org_outcome(session(), app("2FA", "PT168H", "PT168H"))
-B_PROMPTED: Day = [
-    ("09:00", "app_access"),
-    ("09:00", "sign_in"),
-    ("09:00", "mfa_prompt"),
-    ("09:00", "kmsi_prompt"),
-    ("13:00", "app_access"),
-    ("17:00", "session_expired"),
-]
-B_MFA: Day = [
-    ("09:00", "app_access"),
-    ("09:00", "sign_in"),
-    ("09:00", "mfa_prompt"),
-    ("13:00", "app_access"),
-    ("17:00", "session_expired"),
-]
-B_REMEMBERED: Day = [
-    ("09:00", "app_access"),
-    ("09:00", "sign_in"),
-    ("13:00", "app_access"),
-    ("17:00", "session_expired"),
-]
+B_MFA: Day = [*MORNING, ("13:00", "app_access"), ("17:00", "session_expired")]
+B_PROMPTED = prompted(B_MFA)
+B_REMEMBERED: Day = [*SIGN_IN, ("13:00", "app_access"), ("17:00", "session_expired")]
 
 
 def test_post_auth_kmsi_weekly_without_staying_signed_in() -> None:
@@ -272,13 +243,7 @@ def test_post_auth_kmsi_weekly_with_a_persistent_cookie_and_a_day_of_idle() -> N
     outcome = org_outcome(session(idle=1440, cookie=True), app("2FA", "PT168H", "PT168H"))
     found = timeline(outcome, stay_signed_in=True)
     working: Day = [("09:00", "app_access"), ("13:00", "app_access")]
-    monday: Day = [
-        ("09:00", "app_access"),
-        ("09:00", "sign_in"),
-        ("09:00", "mfa_prompt"),
-        ("09:00", "kmsi_prompt"),
-        ("13:00", "app_access"),
-    ]
+    monday = prompted([*MORNING, ("13:00", "app_access")])
     days = first_and_rest(monday, working, again={7: monday})
     days[5] = [("17:00", "session_expired")]  # Friday 17:00 + 24 hours idle
     days[12] = [("17:00", "session_expired")]
@@ -296,23 +261,20 @@ def test_post_auth_kmsi_weekly_with_a_persistent_cookie_and_a_day_of_idle() -> N
 # app has no window of its own, so "yes" spares nothing.
 ONCE_PER_SESSION = org_outcome(session(lifetime=300), app("2FA", "PT43800H", "P30D"))
 C_DAY: Day = [
-    ("09:00", "app_access"),
-    ("09:00", "sign_in"),
-    ("09:00", "mfa_prompt"),
+    *MORNING,
     ("13:00", "app_access"),
     ("14:00", "session_expired"),
     ("14:00", "sign_in"),
     ("14:00", "mfa_prompt"),
     ("17:00", "session_expired"),
 ]
-C_FIRST: Day = [*C_DAY[:3], ("09:00", "kmsi_prompt"), *C_DAY[3:]]
 
 
 @pytest.mark.parametrize("stay", [pytest.param(True, id="yes"), pytest.param(False, id="no")])
 def test_reauthentication_once_per_session(stay: bool) -> None:
     """Two sign-ins and two MFA prompts a day, whatever the answer; no re-authentication."""
     found = timeline(ONCE_PER_SESSION, stay_signed_in=stay)
-    assert seen(found) == expand(first_and_rest(C_FIRST, C_DAY))
+    assert seen(found) == expand(first_and_rest(prompted(C_DAY), C_DAY))
     assert found.counts()["reauthenticate"] == 0
     assert "its lifetime is over" in found.events[5].text
 
@@ -320,18 +282,12 @@ def test_reauthentication_once_per_session(stay: bool) -> None:
 def test_once_per_session_with_mfa_per_device() -> None:
     """MFA DEVICE mode: after "yes" the remembered device also covers the app's second factor."""
     outcome = org_outcome(session(mfa="DEVICE"), app("2FA", "PT43800H", "P30D"))
-    first: Day = [
-        ("09:00", "app_access"),
-        ("09:00", "sign_in"),
-        ("09:00", "mfa_prompt"),
-        ("09:00", "kmsi_prompt"),
-        ("13:00", "app_access"),
-        ("17:00", "session_expired"),
-    ]
     assert seen(timeline(outcome, stay_signed_in=True)) == expand(
-        first_and_rest(first, B_REMEMBERED)
+        first_and_rest(B_PROMPTED, B_REMEMBERED)
     )
-    assert seen(timeline(outcome, stay_signed_in=False)) == expand(first_and_rest(first, B_MFA))
+    assert seen(timeline(outcome, stay_signed_in=False)) == expand(
+        first_and_rest(B_PROMPTED, B_MFA)
+    )
 
 
 # (d) Post-auth KMSI not allowed, re-authentication every 2 hours with two factors: the
@@ -340,9 +296,7 @@ def test_once_per_session_with_mfa_per_device() -> None:
 # the persistent cookie does not help either.
 NO_KMSI = org_outcome(session(cookie=True), app("2FA", "PT2H", None))
 D_DAY: Day = [
-    ("09:00", "app_access"),
-    ("09:00", "sign_in"),
-    ("09:00", "mfa_prompt"),
+    *MORNING,
     ("11:00", "reauthenticate"),
     ("11:00", "mfa_prompt"),
     ("13:00", "app_access"),
@@ -370,8 +324,7 @@ def test_reauthentication_at_every_sign_in() -> None:
     """PT0S: a session that outlives lunch re-authenticates when the app is opened again."""
     found = timeline(org_outcome(session(), app("1FA", "PT0S", None)), stay_signed_in=False)
     day: Day = [
-        ("09:00", "app_access"),
-        ("09:00", "sign_in"),
+        *SIGN_IN,
         ("13:00", "app_access"),
         ("13:00", "reauthenticate"),
         ("17:00", "session_expired"),
@@ -437,7 +390,7 @@ def test_a_pattern_without_breaks_and_with_the_browser_left_open() -> None:
     found = timeline(
         org_outcome(session(), app("1FA", "PT43800H", None)), stay_signed_in=False, pattern=pattern
     )
-    day: Day = [("09:00", "app_access"), ("09:00", "sign_in"), ("19:00", "session_expired")]
+    day: Day = [*SIGN_IN, ("19:00", "session_expired")]
     assert seen(found) == expand({d: day for d in range(5)})
 
 
