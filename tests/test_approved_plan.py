@@ -80,22 +80,28 @@ def _check(
         org_url=org,
         evidence_root=_root_of(run_dir),
         change_id=change_id,
-    )
+    ).plan
 
 
 def test_matching_plan_is_accepted(plan_run: Path) -> None:
     """Same procedure, same parameters (defaults spelled out or not), same org: accepted."""
     plan = _check(plan_run)
     assert plan["procedure"] == "post_auth"
-    _check(
+    approved = runner.check_approved_plan(
         plan_run / "record.json",
+        procedure="post_auth",
         params={
             "apps": {"labels": ["Payroll"]},
             "rule_name": "KMSI for staff",
             "factor_mode": "2FA",
         },
-        org=ORG + "/",
+        org_url=ORG + "/",
+        evidence_root=_root_of(plan_run),
+        change_id="CHG-7",
     )
+    assert approved.plan == plan  # the same plan, with the run it was verified in
+    assert approved.run.run_dir == plan_run
+    assert approved.run.record["run_id"] == plan_run.name
 
 
 def _tamper_plan(run_dir: Path) -> None:

@@ -17,6 +17,7 @@ import pytest
 from fake_secrets import PEM_BEGIN, PEM_END, fake_token
 
 from kmsi_lib import cli, evidence
+from kmsi_lib.errors import EvidenceError
 from kmsi_lib.evidence import (
     LEDGER_FILE,
     RECORD_FILE,
@@ -345,6 +346,38 @@ def test_concurrent_appends_from_several_processes_keep_one_chain(tmp_path: Path
     assert sorted(e["run_id"] for e in entries) == sorted(f"r{i}" for i in range(80))
     assert verify(tmp_path).ok
     assert evidence.read_anchor(tmp_path) == {"seq": 80, "hash": entries[-1]["hash"]}
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "read", "said"),
+    [
+        pytest.param(
+            evidence.ANCHOR_FILE, "{", evidence.read_anchor, "unreadable anchor", id="anchor"
+        ),
+        pytest.param(
+            evidence.RESULT_FILE, "[1,", evidence.read_result, "unreadable result.json", id="result"
+        ),
+        pytest.param(
+            RECORD_FILE,
+            "not json",
+            evidence.load_record,
+            "unreadable evidence record",
+            id="record-not-json",
+        ),
+        pytest.param(
+            None, "", evidence.load_record, "no such evidence record", id="record-missing"
+        ),
+    ],
+)
+def test_an_unreadable_evidence_file_is_an_error_naming_it(
+    tmp_path: Path, file: str | None, text: str, read: Callable[[Path], object], said: str
+) -> None:
+    """Evidence files that are not JSON (or not there) raise EvidenceError naming the file."""
+    if file is not None:
+        (tmp_path / file).write_text(text, encoding="utf-8")
+    with pytest.raises(EvidenceError) as err:
+        read(tmp_path)
+    assert str(err.value).startswith(f"{tmp_path / (file or RECORD_FILE)}: {said}")
 
 
 # ---------------------------------------------------------------- secret scan

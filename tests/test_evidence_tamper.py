@@ -508,7 +508,7 @@ def test_the_limit_of_a_local_chain_without_expect(
         org_url=world.rec.url,
         evidence_root=world.root,
         change_id=CHANGE,
-    )
+    ).plan
     assert "1FA" in json.dumps(plan), "accepted: the forgery is consistent"
     request.node.user_properties.append(
         ("tamper_scenario", (f"limit:{request.node.callspec.id}", False))
@@ -526,7 +526,7 @@ def test_the_approver_s_head_accepts_the_untouched_plan(world: World) -> None:
         evidence_root=world.root,
         change_id=CHANGE,
         expect=[world.head],
-    )
+    ).plan
     assert plan["digest"] == _load(world.plan_dir / "record.json")["plan"]["digest"]
 
 

@@ -43,15 +43,24 @@ def test_each_write_of_an_apply_is_matched_to_its_event() -> None:
     assert again.system_log == record
 
 
-def _hiding(sandbox: Sandbox, hidden: list[str]) -> httpx.MockTransport:
-    """The sandbox, but the System Log leaves out the events of the first write answered."""
+def _hiding(
+    sandbox: Sandbox, hidden: list[str], *, listings: int | None = None
+) -> httpx.MockTransport:
+    """The sandbox, but the System Log leaves out the events of the first write answered
+    (from every listing, or from the first ``listings`` listings after that write)."""
     inner = sandbox.transport()
+    listed_after: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         response = inner.handle_request(request)
-        if request.method != "GET" and not hidden:
+        writes = request.method != "GET" and not request.url.path.endswith("/simulate")
+        if writes and not hidden:
             hidden.append(response.headers.get("X-Okta-Request-Id", ""))
-        if request.url.path == "/api/v1/logs":
+        if request.url.path == "/api/v1/logs" and hidden:
+            listed_after.append(request)
+        if request.url.path == "/api/v1/logs" and (
+            listings is None or len(listed_after) <= listings
+        ):
             response.read()
             kept = [
                 e for e in response.json() if (e.get("transaction") or {}).get("id") not in hidden
@@ -80,6 +89,27 @@ def test_a_write_the_log_does_not_show_is_flagged(monkeypatch: pytest.MonkeyPatc
     assert "NOT shown" in result.to_text() and "NO EVENT" in result.to_text()
     confirmed = {e["eventType"] for w in record for e in w["events"]}
     assert confirmed == {"user.session.clear"}
+
+
+@pytest.mark.parametrize(
+    ("procedure", "params"),
+    [
+        pytest.param(post_auth, SALESFORCE, id="targets-listed-lost-update-witness"),
+        pytest.param(reset_sessions, {"group": "KMSI Pilot"}, id="listed-by-event-type"),
+    ],
+)
+def test_a_write_the_log_shows_late_is_waited_for(procedure: Any, params: dict[str, Any]) -> None:
+    """A write whose event is missing from the first listing after it is listed again
+    and then matched: both ways of listing the log wait for it."""
+    sandbox = Sandbox(seed="default")
+    hidden: list[str] = []
+    client = OktaClient(
+        SANDBOX_URL, SSWSAuth(sandbox.token), transport=_hiding(sandbox, hidden, listings=1)
+    )
+    result = apply_acknowledged(procedure, client, procedure.plan(client, params))
+    assert hidden and hidden[0] in {w["request_id"] for w in result.system_log}
+    assert all(w["matched"] for w in result.system_log)
+    assert result.verification.ok
 
 
 def test_the_log_is_listed_again_until_every_write_shows() -> None:

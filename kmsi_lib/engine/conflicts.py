@@ -243,10 +243,9 @@ def close_witness(
                 f"not shown: {witness.error}",
             )
         ], notes
+    listed = _listing_of_targets(client, witness.since, [t.id for t in targets])
     try:
-        events = _events_showing(
-            client, witness.since, [t.id for t in targets], own, wait_s=wait_s, sleep=sleep
-        )
+        events = _until_shown(listed, own, wait_s=wait_s, sleep=sleep)
     except KmsiError as exc:
         return [
             Check(
@@ -351,13 +350,12 @@ def confirm_writes(
         return [], []
     name = "Okta's System Log shows each write of this apply"
     wait_s = SYSLOG_WAIT_S if wait_s is None else wait_s
+    if event_type is not None:
+        listed = _listing_of_type(client, since, event_type, target_ids, own)
+    else:
+        listed = _listing_of_targets(client, since, target_ids)
     try:
-        if event_type is not None:
-            events = _events_of_type(
-                client, since, event_type, target_ids, own, wait_s=wait_s, sleep=sleep
-            )
-        else:
-            events = _events_showing(client, since, target_ids, own, wait_s=wait_s, sleep=sleep)
+        events = _until_shown(listed, own, wait_s=wait_s, sleep=sleep)
     except KmsiError as exc:
         return [], [Check(name, False, "the System Log (okta.logs.read)", f"not shown: {exc}")]
     record = okta_record(writes, events)
@@ -366,18 +364,11 @@ def confirm_writes(
     return record, [Check(name, not missing, "all", actual)]
 
 
-def _events_showing(
-    client: OktaClient,
-    since: str,
-    target_ids: Sequence[str],
-    request_ids: set[str],
-    *,
-    wait_s: float,
-    sleep: Callable[[float], None],
-) -> list[JsonObject]:
-    """The System Log events of ``target_ids`` since ``since`` (a few ids per query), listed
-    again until every one of ``request_ids`` shows or ``wait_s`` has passed
-    (:func:`_until_shown`). A failed read raises."""
+def _listing_of_targets(
+    client: OktaClient, since: str, target_ids: Sequence[str]
+) -> Callable[[], list[JsonObject]]:
+    """A listing of the System Log events of ``target_ids`` since ``since`` (a few ids per
+    query), for :func:`_until_shown` to call until our writes show. A failed read raises."""
 
     def listed() -> list[JsonObject]:
         events: list[JsonObject] = []
@@ -388,27 +379,23 @@ def _events_showing(
             )
         return events
 
-    return _until_shown(listed, request_ids, wait_s=wait_s, sleep=sleep)
+    return listed
 
 
-def _events_of_type(
+def _listing_of_type(
     client: OktaClient,
     since: str,
     event_type: str,
     target_ids: Sequence[str],
     request_ids: set[str],
-    *,
-    wait_s: float,
-    sleep: Callable[[float], None],
-) -> list[JsonObject]:
-    """The ``event_type`` events since ``since`` that concern ``target_ids`` or carry one of
-    ``request_ids``, oldest first.
+) -> Callable[[], list[JsonObject]]:
+    """A listing of the ``event_type`` events since ``since`` that concern ``target_ids`` or
+    carry one of ``request_ids``, oldest first, for :func:`_until_shown` to call.
 
-    Listed by type (full pages), then filtered here; while some of ``request_ids`` is
-    not shown, listed again from ``since`` (an event may be indexed after later ones, so
-    a relisting does not start from the last one seen; events are kept once, by
-    ``uuid``), until all show or ``wait_s`` has passed (:func:`_until_shown`). A failed
-    read raises.
+    Listed by type (full pages), then filtered here. Each call lists again from
+    ``since`` (an event may be indexed after later ones, so a relisting does not start
+    from the last one seen) and keeps the events of every call once, by ``uuid``. A
+    failed read raises.
     """
     wanted = set(target_ids)
     escaped = event_type.replace("\\", "\\\\").replace('"', '\\"')
@@ -422,7 +409,7 @@ def _events_of_type(
                 found.setdefault(str(event.get("uuid") or len(found)), event)
         return sorted(found.values(), key=lambda e: str(e.get("published") or ""))
 
-    return _until_shown(listed, request_ids, wait_s=wait_s, sleep=sleep)
+    return listed
 
 
 def _until_shown(

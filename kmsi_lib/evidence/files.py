@@ -41,6 +41,7 @@ __all__ = [
     "journal_lines",
     "journal_summary",
     "read_journal",
+    "read_json",
     "read_run_files",
     "remove_tree",
     "run_dirs_on_disk",
@@ -72,6 +73,22 @@ def write_json(path: Path, value: object) -> Path:
         text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
     _write_bytes(path, (text + "\n").encode("utf-8"))
     return path
+
+
+def read_json(path: Path, what: str, *, missing: str | None = None) -> object:
+    """The JSON value ``path`` holds, parsed; its shape is the caller's to check.
+
+    A file that cannot be read or is not JSON is an :class:`EvidenceError` naming
+    the file and ``what`` it should have held (``"{path}: unreadable {what} (...)"``);
+    with ``missing``, a file that is not there says ``"{path}: {missing}"`` instead.
+    """
+    try:
+        value: object = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        if missing is not None and isinstance(exc, FileNotFoundError):
+            raise EvidenceError(f"{path}: {missing}") from exc
+        raise EvidenceError(f"{path}: unreadable {what} ({exc})") from exc
+    return value
 
 
 #: A journal larger than this (bytes, uncompressed) is written gzip-compressed.

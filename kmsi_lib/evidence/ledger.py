@@ -26,7 +26,7 @@ import filelock
 from kmsi_lib.errors import EvidenceError
 from kmsi_lib.jsontypes import JsonMap, JsonObject
 
-from .files import write_json
+from .files import read_json, write_json
 from .hashing import canonical_json, sha256_bytes
 
 __all__ = [
@@ -220,10 +220,7 @@ def read_anchor(root: Path) -> Anchor | None:
     path = Path(root) / ANCHOR_FILE
     if not path.exists():
         return None
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise EvidenceError(f"{path}: unreadable anchor ({exc})") from exc
+    value = read_json(path, "anchor")
     seq = value.get("seq") if isinstance(value, dict) else None
     pinned = value.get("hash") if isinstance(value, dict) else None
     if not isinstance(seq, int) or not isinstance(pinned, str):

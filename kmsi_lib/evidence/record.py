@@ -10,7 +10,6 @@ the deletion of every file and a ``quarantined`` entry (:mod:`.ledger`).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -30,7 +29,7 @@ from kmsi_lib.runbooks.contract import (
     RunResult,
 )
 
-from .files import RECORD_FILE, SCHEMA, remove_tree, write_json
+from .files import RECORD_FILE, SCHEMA, read_json, remove_tree, write_json
 from .hashing import file_digests
 from .ledger import append_ledger
 from .report import evidence_header, export_html, verification_ok
@@ -69,10 +68,7 @@ def read_result(run_dir: Path) -> RunResult | None:
     path = run_dir / RESULT_FILE
     if not path.is_file():
         return None
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise EvidenceError(f"{path}: unreadable result.json ({exc})") from exc
+    value = read_json(path, "result.json")
     if not isinstance(value, dict):
         raise EvidenceError(f"{path}: result.json is not a JSON object")
     try:
@@ -84,12 +80,7 @@ def read_result(run_dir: Path) -> RunResult | None:
 def load_record(path: Path) -> tuple[Path, dict[str, Any]]:
     """Load a run record from a ``record.json`` path or its run directory."""
     record_path = path / RECORD_FILE if path.is_dir() else path
-    try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise EvidenceError(f"{record_path}: no such evidence record") from exc
-    except (OSError, ValueError) as exc:
-        raise EvidenceError(f"{record_path}: unreadable evidence record ({exc})") from exc
+    record = read_json(record_path, "evidence record", missing="no such evidence record")
     if not isinstance(record, dict) or record.get("schema") != SCHEMA:
         raise EvidenceError(f"{record_path}: not a kmsi evidence record (schema {SCHEMA})")
     return record_path, record

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from kmsi_lib import evidence, secret_shapes
 from kmsi_lib.errors import EvidenceError
 from kmsi_lib.jsontypes import JsonMap, JsonObject, dig, obj
 
 __all__ = [
+    "ApprovedPlan",
     "approval_required",
-    "approved",
     "check_approved_plan",
     "operator_key",
     "signed_approval",
@@ -25,6 +26,15 @@ __all__ = [
 
 def _same_url(a: str, b: str) -> bool:
     return a.rstrip("/").lower() == b.rstrip("/").lower()
+
+
+class ApprovedPlan(NamedTuple):
+    """An approved plan that passed :func:`check_approved_plan`, and the run it came from."""
+
+    #: ``Plan.to_dict()``, parsed from the bytes whose hash the ledger holds.
+    plan: JsonObject
+    #: The plan run as verified (its record, ledger entry and directory).
+    run: evidence.VerifiedRun
 
 
 def check_approved_plan(
@@ -36,8 +46,8 @@ def check_approved_plan(
     evidence_root: Path,
     change_id: str = "",
     expect: Sequence[str] = (),
-) -> JsonObject:
-    """Check a plan run's evidence before applying it; return the plan (``Plan.to_dict()``).
+) -> ApprovedPlan:
+    """Check a plan run's evidence before applying it; return the plan and the verified run.
 
     Refuses (EvidenceError) unless the plan's run is recorded in
     ``evidence_root`` (the root this run writes to, not any root that
@@ -45,30 +55,9 @@ def check_approved_plan(
     chain, anchor, ``expect``, the run's files and record), it was a
     successful plan run under ``change_id`` (when given), and it was made for
     the same procedure, the same parameters (compared after filling in
-    defaults) and the same org. The plan returned is parsed from the bytes
-    whose hash the ledger holds.
+    defaults) and the same org. The plan returned (``Plan.to_dict()``) is
+    parsed from the bytes whose hash the ledger holds.
     """
-    return approved(
-        plan_evidence,
-        procedure=procedure,
-        params=params,
-        org_url=org_url,
-        evidence_root=evidence_root,
-        change_id=change_id,
-        expect=expect,
-    )[0]
-
-
-def approved(
-    plan_evidence: Path,
-    *,
-    procedure: str,
-    params: JsonMap,
-    org_url: str,
-    evidence_root: Path,
-    change_id: str,
-    expect: Sequence[str],
-) -> tuple[JsonObject, evidence.VerifiedRun]:
     from kmsi_lib.runbooks.params import normalized_params
 
     try:
@@ -111,7 +100,7 @@ def approved(
             f"{secret_shapes.redact_config(planned_org)}, "
             f"not {org_url}"
         )
-    return plan, verified
+    return ApprovedPlan(plan, verified)
 
 
 # ---------------------------------------------------------------- one run

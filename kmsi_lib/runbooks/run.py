@@ -369,7 +369,7 @@ def _prepare(
             " run, signed off with kmsi approve by someone other than the operator",
         )
     if approved_plan is not None:
-        approved, source = approval.approved(
+        approved, source = approval.check_approved_plan(
             approved_plan,
             procedure=run.procedure,
             params=run.values,
