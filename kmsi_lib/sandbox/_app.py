@@ -210,8 +210,8 @@ def _build_map() -> tuple[Map, dict[str, dict[str, Endpoint]]]:
         name = f"api{n}"
         rules.append(Rule(path, endpoint=name, methods=list(methods)))
         table[name] = methods
-    for path, verbs in _admin.ROUTES:
-        rules.append(Rule(path, endpoint=f"admin:{path}", methods=list(verbs)))
+    for path, handlers in _admin.ROUTES.items():
+        rules.append(Rule(path, endpoint=f"admin:{path}", methods=list(handlers)))
     return Map(rules, strict_slashes=False, merge_slashes=False), table
 
 
@@ -444,8 +444,8 @@ class SandboxApp:
     def _admin(self, request: Request) -> Wire:
         request_id = self.state.ids.request_id()
         try:
-            name, args = _match(request)
-            reply = _admin.dispatch(self, request, name[len("admin:") :], args)
+            name, _args = _match(request)
+            reply = _admin.dispatch(self, request, name[len("admin:") :])
         except ApiError as exc:
             reply = self._error_reply(exc, request_id)
         except HTTPException as exc:  # e.g. a body over the size limit
