@@ -15,7 +15,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, cast
 
@@ -58,6 +58,8 @@ class Endpoint:
     handler: Handler
     scope: str  # required OAuth scope; "" = no auth (well-known, token endpoint)
     write: bool = False
+    # fixed arguments added to the path's: one handler serves routes that behave alike
+    args: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def audit(self) -> _syslog.Audit | None:
@@ -168,8 +170,8 @@ API: list[tuple[str, dict[str, Endpoint]]] = [
         "/api/v1/brands/<brand_id>/pages/sign-in/customized",
         {
             "GET": Endpoint(B.get_customized, "okta.brands.read"),
-            "PUT": Endpoint(B.put_customized, "okta.brands.manage", True),
-            "DELETE": Endpoint(B.delete_customized, "okta.brands.manage", True),
+            "PUT": Endpoint(B.put_page, "okta.brands.manage", True, {"kind": "customized"}),
+            "DELETE": Endpoint(B.delete_page, "okta.brands.manage", True, {"kind": "customized"}),
         },
     ),
     (
@@ -180,8 +182,8 @@ API: list[tuple[str, dict[str, Endpoint]]] = [
         "/api/v1/brands/<brand_id>/pages/sign-in/preview",
         {
             "GET": Endpoint(B.get_preview, "okta.brands.read"),
-            "PUT": Endpoint(B.put_preview, "okta.brands.manage", True),
-            "DELETE": Endpoint(B.delete_preview, "okta.brands.manage", True),
+            "PUT": Endpoint(B.put_page, "okta.brands.manage", True, {"kind": "preview"}),
+            "DELETE": Endpoint(B.delete_page, "okta.brands.manage", True, {"kind": "preview"}),
         },
     ),
     (
@@ -326,6 +328,7 @@ class SandboxApp:
             if name.startswith("admin:"):
                 raise ApiError("E0000008")
             endpoint = TABLE[name][request.method if request.method != "HEAD" else "GET"]
+            args = {**args, **endpoint.args}
             if bucket is not None:
                 verdict = self.limiter.hit(bucket)
                 request.environ[WINDOW_KEY] = verdict.window
