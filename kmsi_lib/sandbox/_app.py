@@ -166,25 +166,21 @@ API: list[tuple[str, dict[str, Endpoint]]] = [
         "/api/v1/brands/<brand_id>/pages/sign-in",
         {"GET": Endpoint(B.get_sign_in_root, "okta.brands.read")},
     ),
-    (
-        "/api/v1/brands/<brand_id>/pages/sign-in/customized",
-        {
-            "GET": Endpoint(B.get_customized, "okta.brands.read"),
-            "PUT": Endpoint(B.put_page, "okta.brands.manage", True, {"kind": "customized"}),
-            "DELETE": Endpoint(B.delete_page, "okta.brands.manage", True, {"kind": "customized"}),
-        },
+    # the two editable pages: the spec's replace and delete operations of each behave alike
+    *(
+        (
+            f"/api/v1/brands/<brand_id>/pages/sign-in/{kind}",
+            {
+                "GET": Endpoint(get, "okta.brands.read"),
+                "PUT": Endpoint(B.put_page, "okta.brands.manage", True, {"kind": kind}),
+                "DELETE": Endpoint(B.delete_page, "okta.brands.manage", True, {"kind": kind}),
+            },
+        )
+        for kind, get in (("customized", B.get_customized), ("preview", B.get_preview))
     ),
     (
         "/api/v1/brands/<brand_id>/pages/sign-in/default",
         {"GET": Endpoint(B.get_default, "okta.brands.read")},
-    ),
-    (
-        "/api/v1/brands/<brand_id>/pages/sign-in/preview",
-        {
-            "GET": Endpoint(B.get_preview, "okta.brands.read"),
-            "PUT": Endpoint(B.put_page, "okta.brands.manage", True, {"kind": "preview"}),
-            "DELETE": Endpoint(B.delete_page, "okta.brands.manage", True, {"kind": "preview"}),
-        },
     ),
     (
         "/api/v1/brands/<brand_id>/pages/sign-in/widget-versions",
