@@ -218,7 +218,7 @@ def test_new_global_session_policy_takes_last_custom_slot(client: httpx.Client) 
     assert names[0] == "Top" and names[-1] == "Default Policy"
 
 
-def _recorded_catch_all_rule() -> dict[str, Any]:
+def _recorded_catch_all_rule() -> dict[str, object]:
     """The catch-all rule real Okta gave a new app sign-in policy: the first listing of the
     policy's rules in the priority-concurrency recording, before any rule of its own."""
     (recording,) = [
