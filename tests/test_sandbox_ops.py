@@ -66,6 +66,28 @@ def test_request_log_lists_api_calls_only(client: httpx.Client, admin_http: http
     assert admin_http.get("/_sandbox/requests").json() == []
 
 
+def test_faults_list_add_and_clear_over_http(admin_http: httpx.Client) -> None:
+    """POST adds a fault and answers the list, GET lists, DELETE clears (204)."""
+    assert admin_http.get("/_sandbox/faults").json() == []
+    added = admin_http.post("/_sandbox/faults", json={"status": 503, "count": 2})
+    assert added.status_code == 200
+    assert [(f["status"], f["count"]) for f in added.json()] == [(503, 2)]
+    assert admin_http.get("/_sandbox/faults").json() == added.json()
+    assert admin_http.delete("/_sandbox/faults").status_code == 204
+    assert admin_http.get("/_sandbox/faults").json() == []
+
+
+def test_admin_methods_without_a_handler_are_405(admin_http: httpx.Client) -> None:
+    """An admin path answers only the methods its route table lists; others are Okta's 405."""
+    for method, path in (
+        ("DELETE", "/_sandbox/state"),
+        ("PUT", "/_sandbox/faults"),
+        ("GET", "/_sandbox/clients"),
+    ):
+        r = admin_http.request(method, path)
+        assert (r.status_code, r.json()["errorCode"]) == (405, "E0000022"), (method, path)
+
+
 def test_request_log_has_float_epoch_timestamps(sb: Sandbox, client: httpx.Client) -> None:
     """Each entry's ``ts`` is high-resolution epoch seconds, so windows can be counted."""
     before = time.time()

@@ -25,6 +25,9 @@ from ._state import Json, OrgState
 if TYPE_CHECKING:
     from ._app import SandboxApp
 
+#: What serves one admin path and method: the request in, the reply out.
+AdminHandler = Callable[["Admin", Request], Reply]
+
 ORG_SETTINGS = {
     "preAuthKmsi": bool,
     "kmsiFeature": bool,
@@ -32,25 +35,6 @@ ORG_SETTINGS = {
     "riskScoring": bool,
     "name": str,
 }
-
-ROUTES: list[tuple[str, tuple[str, ...]]] = [
-    ("/_sandbox/state", ("GET",)),
-    ("/_sandbox/reset", ("POST",)),
-    ("/_sandbox/load", ("POST",)),
-    ("/_sandbox/requests", ("GET", "DELETE")),
-    ("/_sandbox/org-settings", ("GET", "PUT")),
-    ("/_sandbox/session-revocations", ("GET",)),
-    ("/_sandbox/faults", ("GET", "POST", "DELETE")),
-    ("/_sandbox/rate-limits", ("GET", "PUT")),
-    ("/_sandbox/clients", ("POST",)),
-    ("/_sandbox/apps", ("POST",)),
-    ("/_sandbox/users", ("POST",)),
-    ("/_sandbox/groups", ("POST",)),
-    ("/_sandbox/brands", ("POST",)),
-    ("/_sandbox/bulk", ("POST",)),
-    ("/_sandbox/future-fields", ("GET", "PUT")),
-    (_console.CONSOLE_PATH, ("GET", "POST")),
-]
 
 
 def _bad(message: str) -> ApiError:
@@ -258,87 +242,122 @@ def _obj(request: Request) -> Json:
     return body
 
 
-def dispatch(app: SandboxApp, request: Request, path: str, args: Mapping[str, str]) -> Reply:
-    """Serve one admin request."""
-    admin = Admin(app)
-    method = request.method
+def _reset(admin: Admin, request: Request) -> Reply:
+    seed = _obj(request).get("seed", "default")
+    admin.reset(str(seed))
+    return Reply(200, {"seed": seed})
+
+
+def _load(admin: Admin, request: Request) -> Reply:
+    admin.load(_obj(request))
+    return Reply(204)
+
+
+def _clear_requests(admin: Admin, _request: Request) -> Reply:
+    admin.clear_requests()
+    return Reply(204)
+
+
+def _add_fault(admin: Admin, request: Request) -> Reply:
+    admin.add_fault(_obj(request))
+    return Reply(200, admin.faults())
+
+
+def _clear_faults(admin: Admin, _request: Request) -> Reply:
+    admin.clear_faults()
+    return Reply(204)
+
+
+def _set_rate_limits(admin: Admin, request: Request) -> Reply:
+    for name, value in _obj(request).items():
+        if name == "concurrency":
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError("concurrency must be a positive integer or null")
+            admin.set_concurrency_limit(value)
+            continue
+        if not isinstance(value, dict) or not isinstance(value.get("limit"), int):
+            raise ValueError(f"bucket {name!r} needs {{'limit': int, 'window_s': n}}")
+        admin.set_rate_limit(name, value["limit"], float(value.get("window_s", 60)))
+    return Reply(200, admin.rate_limits())
+
+
+def _register_client(admin: Admin, request: Request) -> Reply:
+    body = _obj(request)
+    client_id = body.get("client_id")
+    if not isinstance(client_id, str) or not client_id:
+        raise ValueError("client_id is required")
+    jwk = body.get("jwk", body.get("jwks"))
+    if not isinstance(jwk, (dict, list)):
+        raise ValueError("jwk (a public JWK object) is required")
+    scopes = body.get("scopes", [])
+    if not isinstance(scopes, list):
+        raise ValueError("scopes must be a list")
+    admin.register_client(client_id, jwk, scopes, bool(body.get("dpop", False)))
+    return Reply(201, {"client_id": client_id})
+
+
+def _adder(key: str, add: Callable[..., Json]) -> AdminHandler:
+    """``POST`` of one object made by ``add(admin, name, **fields)``; ``key`` names it."""
+
+    def handler(admin: Admin, request: Request) -> Reply:
+        body = _obj(request)
+        value = body.pop(key, None)
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{key} is required")
+        return Reply(201, add(admin, value, **body))
+
+    return handler
+
+
+#: Every ``/_sandbox/`` path and, by method, what serves it. The URL map's admin rules are
+#: made from this table, so a path answers exactly the methods it has a handler for.
+ROUTES: dict[str, dict[str, AdminHandler]] = {
+    "/_sandbox/state": {"GET": lambda admin, _: Reply(200, admin.snapshot())},
+    "/_sandbox/reset": {"POST": _reset},
+    "/_sandbox/load": {"POST": _load},
+    "/_sandbox/requests": {
+        "GET": lambda admin, _: Reply(200, admin.requests()),
+        "DELETE": _clear_requests,
+    },
+    "/_sandbox/org-settings": {
+        "GET": lambda admin, _: Reply(200, admin.org_settings),
+        "PUT": lambda admin, request: Reply(200, admin.set_org_settings(_obj(request))),
+    },
+    "/_sandbox/session-revocations": {
+        "GET": lambda admin, _: Reply(200, admin.session_revocations())
+    },
+    "/_sandbox/faults": {
+        "GET": lambda admin, _: Reply(200, admin.faults()),
+        "POST": _add_fault,
+        "DELETE": _clear_faults,
+    },
+    "/_sandbox/rate-limits": {
+        "GET": lambda admin, _: Reply(200, admin.rate_limits()),
+        "PUT": _set_rate_limits,
+    },
+    "/_sandbox/clients": {"POST": _register_client},
+    "/_sandbox/apps": {"POST": _adder("label", Admin.add_app)},
+    "/_sandbox/users": {"POST": _adder("login", Admin.add_user)},
+    "/_sandbox/groups": {"POST": _adder("name", Admin.add_group)},
+    "/_sandbox/brands": {
+        "POST": lambda admin, request: Reply(201, admin.add_brand(_obj(request).get("name")))
+    },
+    "/_sandbox/bulk": {"POST": lambda admin, request: Reply(201, admin.add_bulk(_obj(request)))},
+    "/_sandbox/future-fields": {
+        "GET": lambda admin, _: Reply(200, admin.future_fields()),
+        "PUT": lambda admin, request: Reply(200, admin.set_future_fields(_obj(request))),
+    },
+    _console.CONSOLE_PATH: {"GET": _console.serve, "POST": _console.serve},
+}
+
+
+def dispatch(app: SandboxApp, request: Request, path: str) -> Reply:
+    """Serve one admin request (HEAD as GET, like the API routes)."""
+    method = "GET" if request.method == "HEAD" else request.method
+    handler = ROUTES.get(path, {}).get(method)
+    if handler is None:
+        raise ApiError("E0000008")
     try:
-        if path == "/_sandbox/state":
-            return Reply(200, admin.snapshot())
-        if path == "/_sandbox/reset":
-            seed = _obj(request).get("seed", "default")
-            admin.reset(str(seed))
-            return Reply(200, {"seed": seed})
-        if path == "/_sandbox/load":
-            admin.load(_obj(request))
-            return Reply(204)
-        if path == "/_sandbox/requests":
-            if method == "DELETE":
-                admin.clear_requests()
-                return Reply(204)
-            return Reply(200, admin.requests())
-        if path == "/_sandbox/org-settings":
-            if method == "PUT":
-                return Reply(200, admin.set_org_settings(_obj(request)))
-            return Reply(200, admin.org_settings)
-        if path == _console.CONSOLE_PATH:
-            return _console.serve(admin, request)
-        if path == "/_sandbox/session-revocations":
-            return Reply(200, admin.session_revocations())
-        if path == "/_sandbox/faults":
-            if method == "POST":
-                admin.add_fault(_obj(request))
-                return Reply(200, admin.faults())
-            if method == "DELETE":
-                admin.clear_faults()
-                return Reply(204)
-            return Reply(200, admin.faults())
-        if path == "/_sandbox/rate-limits":
-            if method == "PUT":
-                body = _obj(request)
-                for name, value in body.items():
-                    if name == "concurrency":
-                        if value is not None and (not isinstance(value, int) or value < 1):
-                            raise ValueError("concurrency must be a positive integer or null")
-                        admin.set_concurrency_limit(value)
-                        continue
-                    if not isinstance(value, dict) or not isinstance(value.get("limit"), int):
-                        raise ValueError(f"bucket {name!r} needs {{'limit': int, 'window_s': n}}")
-                    admin.set_rate_limit(name, value["limit"], float(value.get("window_s", 60)))
-            return Reply(200, admin.rate_limits())
-        if path == "/_sandbox/clients":
-            body = _obj(request)
-            client_id = body.get("client_id")
-            if not isinstance(client_id, str) or not client_id:
-                raise ValueError("client_id is required")
-            jwk = body.get("jwk", body.get("jwks"))
-            if not isinstance(jwk, (dict, list)):
-                raise ValueError("jwk (a public JWK object) is required")
-            scopes = body.get("scopes", [])
-            if not isinstance(scopes, list):
-                raise ValueError("scopes must be a list")
-            admin.register_client(client_id, jwk, scopes, bool(body.get("dpop", False)))
-            return Reply(201, {"client_id": client_id})
-        if path == "/_sandbox/future-fields":
-            if method == "PUT":
-                return Reply(200, admin.set_future_fields(_obj(request)))
-            return Reply(200, admin.future_fields())
-        if path == "/_sandbox/brands":
-            return Reply(201, admin.add_brand(_obj(request).get("name")))
-        if path == "/_sandbox/bulk":
-            return Reply(201, admin.add_bulk(_obj(request)))
-        adders: dict[str, tuple[str, Callable[..., Json]]] = {
-            "/_sandbox/apps": ("label", admin.add_app),
-            "/_sandbox/users": ("login", admin.add_user),
-            "/_sandbox/groups": ("name", admin.add_group),
-        }
-        if path in adders:
-            key, add = adders[path]
-            body = _obj(request)
-            value = body.pop(key, None)
-            if not isinstance(value, str) or not value:
-                raise ValueError(f"{key} is required")
-            return Reply(201, add(value, **body))
+        return handler(Admin(app), request)
     except (ValueError, TypeError, KeyError) as exc:
         raise _bad(str(exc)) from exc
-    raise ApiError("E0000008")

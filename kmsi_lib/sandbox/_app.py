@@ -15,7 +15,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, cast
 
@@ -58,6 +58,8 @@ class Endpoint:
     handler: Handler
     scope: str  # required OAuth scope; "" = no auth (well-known, token endpoint)
     write: bool = False
+    # fixed arguments added to the path's: one handler serves routes that behave alike
+    args: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def audit(self) -> _syslog.Audit | None:
@@ -164,25 +166,21 @@ API: list[tuple[str, dict[str, Endpoint]]] = [
         "/api/v1/brands/<brand_id>/pages/sign-in",
         {"GET": Endpoint(B.get_sign_in_root, "okta.brands.read")},
     ),
-    (
-        "/api/v1/brands/<brand_id>/pages/sign-in/customized",
-        {
-            "GET": Endpoint(B.get_customized, "okta.brands.read"),
-            "PUT": Endpoint(B.put_customized, "okta.brands.manage", True),
-            "DELETE": Endpoint(B.delete_customized, "okta.brands.manage", True),
-        },
+    # the two editable pages: the spec's replace and delete operations of each behave alike
+    *(
+        (
+            f"/api/v1/brands/<brand_id>/pages/sign-in/{kind}",
+            {
+                "GET": Endpoint(get, "okta.brands.read"),
+                "PUT": Endpoint(B.put_page, "okta.brands.manage", True, {"kind": kind}),
+                "DELETE": Endpoint(B.delete_page, "okta.brands.manage", True, {"kind": kind}),
+            },
+        )
+        for kind, get in (("customized", B.get_customized), ("preview", B.get_preview))
     ),
     (
         "/api/v1/brands/<brand_id>/pages/sign-in/default",
         {"GET": Endpoint(B.get_default, "okta.brands.read")},
-    ),
-    (
-        "/api/v1/brands/<brand_id>/pages/sign-in/preview",
-        {
-            "GET": Endpoint(B.get_preview, "okta.brands.read"),
-            "PUT": Endpoint(B.put_preview, "okta.brands.manage", True),
-            "DELETE": Endpoint(B.delete_preview, "okta.brands.manage", True),
-        },
     ),
     (
         "/api/v1/brands/<brand_id>/pages/sign-in/widget-versions",
@@ -210,8 +208,8 @@ def _build_map() -> tuple[Map, dict[str, dict[str, Endpoint]]]:
         name = f"api{n}"
         rules.append(Rule(path, endpoint=name, methods=list(methods)))
         table[name] = methods
-    for path, verbs in _admin.ROUTES:
-        rules.append(Rule(path, endpoint=f"admin:{path}", methods=list(verbs)))
+    for path, handlers in _admin.ROUTES.items():
+        rules.append(Rule(path, endpoint=f"admin:{path}", methods=list(handlers)))
     return Map(rules, strict_slashes=False, merge_slashes=False), table
 
 
@@ -326,6 +324,7 @@ class SandboxApp:
             if name.startswith("admin:"):
                 raise ApiError("E0000008")
             endpoint = TABLE[name][request.method if request.method != "HEAD" else "GET"]
+            args = {**args, **endpoint.args}
             if bucket is not None:
                 verdict = self.limiter.hit(bucket)
                 request.environ[WINDOW_KEY] = verdict.window
@@ -444,8 +443,8 @@ class SandboxApp:
     def _admin(self, request: Request) -> Wire:
         request_id = self.state.ids.request_id()
         try:
-            name, args = _match(request)
-            reply = _admin.dispatch(self, request, name[len("admin:") :], args)
+            name, _args = _match(request)
+            reply = _admin.dispatch(self, request, name[len("admin:") :])
         except ApiError as exc:
             reply = self._error_reply(exc, request_id)
         except HTTPException as exc:  # e.g. a body over the size limit

@@ -301,14 +301,22 @@ def _normalise_page(ctx: Ctx, body: Json, brand: Json, kind: str) -> Json:
     return page
 
 
-def _put_page(ctx: Ctx, brand_id: str, kind: str) -> Reply:
-    """PUT of the ``kind`` page; the response omits the KMSI prompt (a later GET shows it)."""
+def put_page(ctx: Ctx, brand_id: str, kind: str) -> Reply:
+    """PUT of the ``kind`` page (customized or preview: the spec's two replace operations
+    take and answer the same ``SignInPage``); the response omits the KMSI prompt (a later
+    GET shows it)."""
     pages = _pages(ctx.state, brand_id)
     page = _normalise_page(ctx, ctx.object_body(), ctx.state.brands[brand_id], kind)
     pages[kind] = page
     out = clone(page)
     out.get("widgetCustomizations", {}).pop(PROMPT_KEY, None)
     return Reply(200, out)
+
+
+def delete_page(ctx: Ctx, brand_id: str, kind: str) -> Reply:
+    """DELETE of the ``kind`` page (customized or preview): GET falls back as for a new brand."""
+    _pages(ctx.state, brand_id)[kind] = None
+    return Reply(204)
 
 
 def _preview(state: OrgState, pages: Json) -> Json:
@@ -326,15 +334,6 @@ def get_customized(ctx: Ctx, brand_id: str) -> Reply:
     return Reply(200, _for_get(ctx.state, page))
 
 
-def put_customized(ctx: Ctx, brand_id: str) -> Reply:
-    return _put_page(ctx, brand_id, "customized")
-
-
-def delete_customized(ctx: Ctx, brand_id: str) -> Reply:
-    _pages(ctx.state, brand_id)["customized"] = None
-    return Reply(204)
-
-
 def get_default(ctx: Ctx, brand_id: str) -> Reply:
     get_brand_or_404(ctx.state, brand_id)
     return Reply(200, default_page(ctx.state))
@@ -342,15 +341,6 @@ def get_default(ctx: Ctx, brand_id: str) -> Reply:
 
 def get_preview(ctx: Ctx, brand_id: str) -> Reply:
     return Reply(200, _preview(ctx.state, _pages(ctx.state, brand_id)))
-
-
-def put_preview(ctx: Ctx, brand_id: str) -> Reply:
-    return _put_page(ctx, brand_id, "preview")
-
-
-def delete_preview(ctx: Ctx, brand_id: str) -> Reply:
-    _pages(ctx.state, brand_id)["preview"] = None
-    return Reply(204)
 
 
 def widget_versions(ctx: Ctx, brand_id: str) -> Reply:

@@ -358,72 +358,6 @@ def _requested_scopes(form: Mapping[str, str], client: Mapping[str, object]) -> 
     return requested
 
 
-def _token_request(
-    clients: dict[str, dict[str, object]],
-    tokens: dict[str, dict[str, object]],
-    form: Mapping[str, str],
-    headers: Mapping[str, str],
-    token_url: str,
-    now: float,
-) -> tuple[Mapping[str, object], dict[str, str]]:
-    grant_type = form.get("grant_type")
-    if grant_type != "client_credentials":
-        if not grant_type:
-            raise _Reject(400, "invalid_request", "The `grant_type` parameter is required.")
-        raise _Reject(
-            400, "unsupported_grant_type", "The grant type in the request isn't supported."
-        )
-
-    client_id, client, claims, assertion_jti = _authenticate_client(clients, form, token_url, now)
-
-    jkt: str | None = None
-    proof_jti: str | None = None
-    if client.get("dpop"):
-        proof = _header(headers, "DPoP")
-        if not proof:
-            raise _Reject(400, "invalid_dpop_proof", "The DPoP proof JWT header is missing.")
-        try:
-            jkt, proof_claims, proof_jti = _check_proof(
-                proof, "POST", token_url, now, access_token=None
-            )
-        except _BadProof as exc:
-            raise _Reject(400, "invalid_dpop_proof", str(exc)) from None
-        nonce = proof_claims.get("nonce")
-        if not isinstance(nonce, str) or not _nonce_is_valid(nonce, now):
-            # The client resends the same assertion with a fresh proof, so neither jti
-            # is recorded on this answer.
-            raise _Reject(
-                400,
-                "use_dpop_nonce",
-                "Authorization server requires nonce in DPoP proof.",
-                {"DPoP-Nonce": _current_nonce(now)},
-            )
-
-    scopes = _requested_scopes(form, client)
-
-    assertion_expiry = _numeric(claims, "exp") or now
-    if not _REPLAY.add("assertion", client_id, assertion_jti, assertion_expiry, now):
-        raise _invalid_client("The client_assertion jti has already been used.")
-    if jkt is not None and proof_jti is not None:
-        if not _REPLAY.add("dpop", jkt, proof_jti, now + DPOP_MAX_AGE_S + CLOCK_SKEW_S, now):
-            raise _Reject(400, "invalid_dpop_proof", "The DPoP proof jti has already been used.")
-
-    access_token = secrets.token_urlsafe(48)
-    tokens[access_token] = {
-        "client_id": client_id,
-        "scopes": scopes,
-        "exp": now + ACCESS_TOKEN_LIFETIME_S,
-        "dpop_jkt": jkt,
-    }
-    body = {
-        "token_type": "DPoP" if jkt is not None else "Bearer",
-        "expires_in": ACCESS_TOKEN_LIFETIME_S,
-        "access_token": access_token,
-        "scope": " ".join(scopes),
-    }
-    return body, dict(_NO_STORE)
-
-
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name)
     if value is not None:
@@ -433,6 +367,84 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == lowered:
             return val
     return None
+
+
+def _check_grant_type(form: Mapping[str, str]) -> None:
+    grant_type = form.get("grant_type")
+    if grant_type != "client_credentials":
+        if not grant_type:
+            raise _Reject(400, "invalid_request", "The `grant_type` parameter is required.")
+        raise _Reject(
+            400, "unsupported_grant_type", "The grant type in the request isn't supported."
+        )
+
+
+def _dpop_binding(
+    client: Mapping[str, object], headers: Mapping[str, str], token_url: str, now: float
+) -> tuple[str | None, str | None]:
+    """The key thumbprint and jti of the DPoP proof a DPoP client sends; (None, None) else."""
+    if not client.get("dpop"):
+        return None, None
+    proof = _header(headers, "DPoP")
+    if not proof:
+        raise _Reject(400, "invalid_dpop_proof", "The DPoP proof JWT header is missing.")
+    try:
+        jkt, proof_claims, proof_jti = _check_proof(
+            proof, "POST", token_url, now, access_token=None
+        )
+    except _BadProof as exc:
+        raise _Reject(400, "invalid_dpop_proof", str(exc)) from None
+    nonce = proof_claims.get("nonce")
+    if not isinstance(nonce, str) or not _nonce_is_valid(nonce, now):
+        # The client resends the same assertion with a fresh proof, so neither jti
+        # is recorded on this answer.
+        raise _Reject(
+            400,
+            "use_dpop_nonce",
+            "Authorization server requires nonce in DPoP proof.",
+            {"DPoP-Nonce": _current_nonce(now)},
+        )
+    return jkt, proof_jti
+
+
+def _spend_jtis(
+    client_id: str,
+    claims: Mapping[str, object],
+    assertion_jti: str,
+    jkt: str | None,
+    proof_jti: str | None,
+    now: float,
+) -> None:
+    """Record the assertion's jti (and the proof's): each is good for one token only."""
+    assertion_expiry = _numeric(claims, "exp") or now
+    if not _REPLAY.add("assertion", client_id, assertion_jti, assertion_expiry, now):
+        raise _invalid_client("The client_assertion jti has already been used.")
+    if jkt is not None and proof_jti is not None:
+        if not _REPLAY.add("dpop", jkt, proof_jti, now + DPOP_MAX_AGE_S + CLOCK_SKEW_S, now):
+            raise _Reject(400, "invalid_dpop_proof", "The DPoP proof jti has already been used.")
+
+
+def _issue(
+    tokens: dict[str, dict[str, object]],
+    client_id: str,
+    scopes: list[str],
+    jkt: str | None,
+    now: float,
+) -> dict[str, object]:
+    """A new access token, stored in ``tokens``; the token response's body."""
+    access_token = secrets.token_urlsafe(48)
+    tokens[access_token] = {
+        "client_id": client_id,
+        "scopes": scopes,
+        "exp": now + ACCESS_TOKEN_LIFETIME_S,
+        "dpop_jkt": jkt,
+    }
+    return {
+        "token_type": "DPoP" if jkt is not None else "Bearer",
+        "expires_in": ACCESS_TOKEN_LIFETIME_S,
+        "access_token": access_token,
+        "scope": " ".join(scopes),
+    }
 
 
 def token_endpoint(
@@ -451,11 +463,17 @@ def token_endpoint(
     request was sent to (the assertion's ``aud`` and the proof's ``htu``).
     """
     try:
-        body, extra = _token_request(clients, tokens, form, headers, token_url, now)
+        _check_grant_type(form)
+        client_id, client, claims, assertion_jti = _authenticate_client(
+            clients, form, token_url, now
+        )
+        jkt, proof_jti = _dpop_binding(client, headers, token_url, now)
+        scopes = _requested_scopes(form, client)
+        _spend_jtis(client_id, claims, assertion_jti, jkt, proof_jti, now)
     except _Reject as rejection:
         error = {"error": rejection.error, "error_description": rejection.description}
         return rejection.status, error, {**_NO_STORE, **rejection.headers}
-    return 200, body, extra
+    return 200, _issue(tokens, client_id, scopes, jkt, now), dict(_NO_STORE)
 
 
 # --- resource requests ----------------------------------------------------------------------

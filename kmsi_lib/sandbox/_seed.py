@@ -10,9 +10,12 @@ plus team groups, 120 users. ``classic``: the same org on the Classic pipeline
 from __future__ import annotations
 
 import functools
+import json
 import random
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from importlib.resources import files
+from typing import NamedTuple
 
 from ._apps import assign_policy
 from ._brands import add_brand
@@ -48,146 +51,81 @@ USER_STATUSES = (
     "DEPROVISIONED",
 )
 
-FIRST_NAMES = (
-    "Aisha",
-    "Alejandro",
-    "Amara",
-    "Anders",
-    "Ana",
-    "Ben",
-    "Bianca",
-    "Carlos",
-    "Chen",
-    "Chloe",
-    "Daniel",
-    "Deepa",
-    "Diego",
-    "Elena",
-    "Emeka",
-    "Emma",
-    "Farah",
-    "Felix",
-    "Grace",
-    "Hana",
-    "Hiroshi",
-    "Ibrahim",
-    "Ines",
-    "Isaac",
-    "Jamal",
-    "Jana",
-    "Javier",
-    "Jin",
-    "Julia",
-    "Kai",
-    "Kavya",
-    "Laila",
-    "Liam",
-    "Lucas",
-    "Maya",
-    "Mei",
-    "Mohammed",
-    "Nadia",
-    "Noah",
-    "Olga",
-    "Omar",
-    "Priya",
-    "Rafael",
-    "Ravi",
-    "Rosa",
-    "Sakura",
-    "Samuel",
-    "Sofia",
-    "Tariq",
-    "Uma",
-    "Victor",
-    "Wei",
-    "Yara",
-    "Yusuf",
-    "Zoe",
-)
-LAST_NAMES = (
-    "Adeyemi",
-    "Andersson",
-    "Bauer",
-    "Chen",
-    "Costa",
-    "Dubois",
-    "Eriksen",
-    "Fernandez",
-    "Garcia",
-    "Gupta",
-    "Hansen",
-    "Hernandez",
-    "Ito",
-    "Jensen",
-    "Kim",
-    "Kowalski",
-    "Larsen",
-    "Lopez",
-    "Martin",
-    "Mensah",
-    "Muller",
-    "Nakamura",
-    "Nguyen",
-    "Novak",
-    "Okafor",
-    "Olsen",
-    "Patel",
-    "Petrov",
-    "Quinn",
-    "Rahman",
-    "Rossi",
-    "Santos",
-    "Schmidt",
-    "Silva",
-    "Singh",
-    "Sato",
-    "Tanaka",
-    "Thompson",
-    "Walker",
-    "Wang",
-    "Yilmaz",
-    "Zhang",
-)
-GROUPS = (
-    ("Engineering", "Product and platform engineers"),
-    ("Finance", "Finance and accounting"),
-    ("Sales", "Sales and account management"),
-    ("Human Resources", "People team"),
-    ("IT Admins", "IT operations and Okta administrators"),
-    ("Remote Workers", "Employees who work mostly from home"),
-    ("KMSI Pilot", "Pilot group for Keep Me Signed In"),
-    ("Contractors", "External contractors with time-limited access"),
-    ("Executives", "Leadership team"),
-)
-# label, app name, sign-on mode, policy name (None = the default "Any two factors")
-APPS: tuple[tuple[str, str, str, str | None], ...] = (
-    ("Okta Admin Console", "saasure", "OPENID_CONNECT", "Okta Admin Console"),
-    ("Okta Dashboard", "okta_enduser", "OPENID_CONNECT", "Okta Dashboard"),
-    ("Okta Browser Plugin", "okta_browser_plugin", "OPENID_CONNECT", "Okta Browser Plugin"),
-    # catalog apps, in the order the recorded org lists them (their shapes: _catalog.py)
-    ("Box", "boxnet", "BROWSER_PLUGIN", None),
-    ("Zoom", "zoomus", "SAML_2_0", None),
-    ("Acme Intranet", "bookmark", "BOOKMARK", None),
-    ("Legacy Timesheets", "template_swa", "BROWSER_PLUGIN", None),
-    ("Salesforce.com", "salesforce", "BROWSER_PLUGIN", None),
-    ("Zendesk", "zendesk", "BROWSER_PLUGIN", None),
-    ("DocuSign", "docusign", "SAML_2_0", None),
-    ("Slack", "slack", "SAML_2_0", None),
-    ("Workday", "workday", "SAML_2_0", "High assurance apps"),
-    ("GitHub Enterprise Cloud", "githubcloud", "SAML_2_0", "High assurance apps"),
-    ("Jira Software", "atlassian_jira_cloud", "SAML_2_0", None),
-    ("Confluence", "atlassian_confluence_cloud", "SAML_2_0", None),
-    ("AWS IAM Identity Center", "amazon_aws_sso", "SAML_2_0", "High assurance apps"),
-    ("Google Workspace", "google", "SAML_2_0", None),
-    ("ServiceNow", "servicenow_ud", "SAML_2_0", None),
-    ("Tableau Cloud", "tableau_online", "SAML_2_0", None),
-    ("Microsoft Office 365", "office365", "WS_FEDERATION", None),
-    ("Dropbox Business", "dropbox_for_business", "SAML_2_0", None),
-    ("Expense Portal", "oidc_client", "OPENID_CONNECT", None),
-    ("Payroll Export Service", "oidc_client", "OPENID_CONNECT", "SERVICE"),
-    ("Partner Portal", "oidc_client", "OPENID_CONNECT", "Partner apps"),
-)
+
+class SeedApp(NamedTuple):
+    """One app of the seeded org; ``policy`` None: the default "Any two factors"."""
+
+    label: str
+    name: str
+    sign_on_mode: str
+    policy: str | None
+    service: bool  # an OAuth service app: assigned to no app sign-in policy
+
+
+class SeedData(NamedTuple):
+    """The Acme org's content: its groups (name, description), apps and people's names."""
+
+    groups: tuple[tuple[str, str], ...]
+    apps: tuple[SeedApp, ...]
+    first_names: tuple[str, ...]
+    last_names: tuple[str, ...]
+    large_app_products: tuple[str, ...]  # the ``large`` seed's extra apps are named after these
+
+
+def _text(entry: Mapping[str, object], key: str, where: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"seeds/acme.json: {where}.{key} must be a string")
+    return value
+
+
+def _texts(data: Mapping[str, object], key: str) -> tuple[str, ...]:
+    value = data.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"seeds/acme.json: {key} must be a list of strings")
+    return tuple(value)
+
+
+def _entries(data: Mapping[str, object], key: str) -> list[dict[str, object]]:
+    value = data.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ValueError(f"seeds/acme.json: {key} must be a list of objects")
+    return value
+
+
+def _app(entry: Mapping[str, object], where: str) -> SeedApp:
+    policy, service = entry.get("policy"), entry.get("service", False)
+    if not (policy is None or isinstance(policy, str)) or not isinstance(service, bool):
+        raise ValueError(f"seeds/acme.json: {where} needs a policy name or null, service a bool")
+    return SeedApp(
+        _text(entry, "label", where),
+        _text(entry, "name", where),
+        _text(entry, "signOnMode", where),
+        policy,
+        service,
+    )
+
+
+def _load_seed_data() -> SeedData:
+    """``seeds/acme.json`` beside this module: the seeded org's content, kept apart from the
+    code that builds the org from it. Apps are listed in the order the recorded org lists
+    them (catalog apps take their recorded shapes, ``_catalog.py``)."""
+    path = files(__package__).joinpath("seeds").joinpath("acme.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("seeds/acme.json must be an object")
+    groups = _entries(data, "groups")
+    return SeedData(
+        tuple((_text(g, "name", "groups"), _text(g, "description", "groups")) for g in groups),
+        tuple(_app(a, f"apps[{n}]") for n, a in enumerate(_entries(data, "apps"))),
+        _texts(data, "firstNames"),
+        _texts(data, "lastNames"),
+        _texts(data, "largeAppProducts"),
+    )
+
+
+SEED_DATA = _load_seed_data()
+GROUPS = SEED_DATA.groups
 
 
 # ---- object factories (also used by the admin API) --------------------------------------
@@ -543,6 +481,51 @@ def _catch_all(state: OrgState, policy: Json, kmsi_feature: bool) -> None:
         del rule["actions"]["appSignOn"]["keepMeSignedIn"]
 
 
+class _SeedRule(NamedTuple):
+    """A seeded app sign-in rule: for the members of ``group`` (None: everyone)."""
+
+    name: str
+    group: str | None
+    reauth: str
+    factor_mode: str = "2FA"
+    kmsi: str | None = None  # postAuthPromptFrequency (with the KMSI feature only)
+    constraints: list[Json] | None = None
+
+
+#: Each app sign-in policy's own rules, by priority; its catch-all rule is made after them.
+_APP_POLICY_RULES: tuple[tuple[str, tuple[_SeedRule, ...]], ...] = (
+    ("Okta Admin Console", (_SeedRule("Admins: 2FA every 2 hours", "IT Admins", "PT2H"),)),
+    (
+        "Okta Dashboard",
+        (
+            _SeedRule("KMSI pilot: stay signed in", "KMSI Pilot", "PT43800H", kmsi="PT168H"),
+            _SeedRule("Everyone else", None, "PT12H", factor_mode="1FA"),
+        ),
+    ),
+    ("Okta Browser Plugin", ()),
+    (
+        "High assurance apps",
+        (
+            _SeedRule(
+                "Engineering: phishing-resistant",
+                "Engineering",
+                "PT4H",
+                constraints=[
+                    {
+                        "possession": {
+                            "required": True,
+                            "phishingResistant": "REQUIRED",
+                            "deviceBound": "REQUIRED",
+                        }
+                    }
+                ],
+            ),
+        ),
+    ),
+    ("Partner apps", (_SeedRule("Partners: every sign-in", None, "PT0S"),)),
+)
+
+
 # ---- seeds ---------------------------------------------------------------------------------
 
 
@@ -627,65 +610,24 @@ def _base(state: OrgState, pipeline: str, kmsi_feature: bool) -> dict[str, Json]
     _catch_all(state, account, kmsi_feature)
     for name in ("High assurance apps", "Partner apps"):
         by_name[name] = _policy(state, "ACCESS_POLICY", name, resource_type="APP")
-    _rule(
-        state,
-        by_name["Okta Admin Console"],
-        "Admins: 2FA every 2 hours",
-        priority=0,
-        conditions=_access_conditions([groups["IT Admins"]["id"]]),
-        actions=_access_actions(reauth="PT2H", kmsi_feature=kmsi_feature),
-    )
-    _catch_all(state, by_name["Okta Admin Console"], kmsi_feature)
-    _rule(
-        state,
-        by_name["Okta Dashboard"],
-        "KMSI pilot: stay signed in",
-        priority=0,
-        conditions=_access_conditions([groups["KMSI Pilot"]["id"]]),
-        actions=_access_actions(
-            reauth="PT43800H", kmsi="PT168H" if kmsi_feature else None, kmsi_feature=kmsi_feature
-        ),
-    )
-    _rule(
-        state,
-        by_name["Okta Dashboard"],
-        "Everyone else",
-        priority=1,
-        conditions=_access_conditions(),
-        actions=_access_actions(factor_mode="1FA", reauth="PT12H", kmsi_feature=kmsi_feature),
-    )
-    _catch_all(state, by_name["Okta Dashboard"], kmsi_feature)
-    _catch_all(state, by_name["Okta Browser Plugin"], kmsi_feature)
-    _rule(
-        state,
-        by_name["High assurance apps"],
-        "Engineering: phishing-resistant",
-        priority=0,
-        conditions=_access_conditions([groups["Engineering"]["id"]]),
-        actions=_access_actions(
-            reauth="PT4H",
-            constraints=[
-                {
-                    "possession": {
-                        "required": True,
-                        "phishingResistant": "REQUIRED",
-                        "deviceBound": "REQUIRED",
-                    }
-                }
-            ],
-            kmsi_feature=kmsi_feature,
-        ),
-    )
-    _catch_all(state, by_name["High assurance apps"], kmsi_feature)
-    _rule(
-        state,
-        by_name["Partner apps"],
-        "Partners: every sign-in",
-        priority=0,
-        conditions=_access_conditions(),
-        actions=_access_actions(reauth="PT0S", kmsi_feature=kmsi_feature),
-    )
-    _catch_all(state, by_name["Partner apps"], kmsi_feature)
+    for policy_name, rules in _APP_POLICY_RULES:
+        policy = by_name[policy_name]
+        for priority, rule in enumerate(rules):
+            _rule(
+                state,
+                policy,
+                rule.name,
+                priority=priority,
+                conditions=_access_conditions([groups[rule.group]["id"]] if rule.group else None),
+                actions=_access_actions(
+                    factor_mode=rule.factor_mode,
+                    reauth=rule.reauth,
+                    kmsi=rule.kmsi if kmsi_feature else None,
+                    constraints=clone(rule.constraints) if rule.constraints else None,
+                    kmsi_feature=kmsi_feature,
+                ),
+            )
+        _catch_all(state, policy, kmsi_feature)
 
     # brands: the default brand shows Okta's default page; the partner brand is customised
     add_brand(state, "Acme Corp", is_default=True)
@@ -708,10 +650,16 @@ def _base(state: OrgState, pipeline: str, kmsi_feature: bool) -> dict[str, Json]
 
 
 def _apps(state: OrgState, policies: dict[str, Json]) -> None:
-    for label, name, mode, policy_name in APPS:
-        service = policy_name == "SERVICE"
-        policy_id = policies[policy_name]["id"] if policy_name and not service else None
-        make_app(state, label, name=name, sign_on_mode=mode, policy_id=policy_id, service=service)
+    for app in SEED_DATA.apps:
+        policy_id = policies[app.policy]["id"] if app.policy and not app.service else None
+        make_app(
+            state,
+            app.label,
+            name=app.name,
+            sign_on_mode=app.sign_on_mode,
+            policy_id=policy_id,
+            service=app.service,
+        )
     dashboard = next(a for a in state.apps.values() if a["name"] == "okta_enduser")
     for brand in state.brands.values():
         if brand["isDefault"]:
@@ -730,8 +678,8 @@ def _users(state: OrgState, count: int, rng: random.Random, domain: str) -> None
     )
     n = 0
     while n < count:
-        first = rng.choice(FIRST_NAMES)
-        last = rng.choice(LAST_NAMES)
+        first = rng.choice(SEED_DATA.first_names)
+        last = rng.choice(SEED_DATA.last_names)
         base = f"{first}.{last}".lower()
         login = f"{base}@{domain}"
         suffix = 2
@@ -789,23 +737,7 @@ def _large(state: OrgState) -> None:
     ]
     n = len(state.apps)
     while n < 1000:
-        product = rng.choice(
-            (
-                "Analytics",
-                "Billing",
-                "CRM",
-                "Docs",
-                "HR",
-                "Wiki",
-                "Tickets",
-                "Storage",
-                "Chat",
-                "Design",
-                "Metrics",
-                "Payroll",
-                "Travel",
-            )
-        )
+        product = rng.choice(SEED_DATA.large_app_products)
         label = f"{product} {n:04d}"
         policy = rng.choice(shared)
         make_app(state, label, name=f"app_{n:04d}", policy_id=policy["id"])

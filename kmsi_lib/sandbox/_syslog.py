@@ -186,13 +186,10 @@ def _brand_targets(state: OrgState, args: Mapping[str, str], body: object) -> li
     return _all(_brand(state, args.get("brand_id") or _body_id(body)))
 
 
-def _page_targets(kind: str) -> Targets:
-    def targets(state: OrgState, args: Mapping[str, str], _: object) -> list[Json] | None:
-        # a sign-in page has no id of its own: its brand is the target that carries one
-        brand = _brand(state, args["brand_id"])
-        return _all(brand, _target(kind, "SignInPage", kind, f"Sign-in page ({kind})"))
-
-    return targets
+def _page_targets(state: OrgState, args: Mapping[str, str], _: object) -> list[Json] | None:
+    # a sign-in page has no id of its own: its brand is the target that carries one
+    brand, kind = _brand(state, args["brand_id"]), args["kind"]
+    return _all(brand, _target(kind, "SignInPage", kind, f"Sign-in page ({kind})"))
 
 
 def _session_targets(state: OrgState, args: Mapping[str, str], _: object) -> list[Json] | None:
@@ -237,23 +234,11 @@ AUDITS: dict[str, Audit] = {
     "create_brand": Audit("system.brand.create", "Create brand", _brand_targets),
     "replace_brand": Audit("system.brand.update", "Update brand", _brand_targets),
     "delete_brand": Audit("system.brand.delete", "Delete brand", _brand_targets, True),
-    "put_customized": Audit(
-        "system.custom_signin.update", "Custom sign-in page is updated", _page_targets("customized")
+    "put_page": Audit(
+        "system.custom_signin.update", "Custom sign-in page is updated", _page_targets
     ),
-    "delete_customized": Audit(
-        "system.custom_signin.delete",
-        "Custom sign-in page is deleted",
-        _page_targets("customized"),
-        True,
-    ),
-    "put_preview": Audit(
-        "system.custom_signin.update", "Custom sign-in page is updated", _page_targets("preview")
-    ),
-    "delete_preview": Audit(
-        "system.custom_signin.delete",
-        "Custom sign-in page is deleted",
-        _page_targets("preview"),
-        True,
+    "delete_page": Audit(
+        "system.custom_signin.delete", "Custom sign-in page is deleted", _page_targets, True
     ),
     "revoke_sessions": Audit("user.session.clear", "Clear user session", _session_targets, True),
 }

@@ -26,7 +26,7 @@ from kmsi_lib.okta.resources import users as users_api
 from kmsi_lib.training.console import writable
 from kmsi_lib.training.org import Snapshot, comparable_state, everyone_else_offer, offers, read
 from kmsi_lib.training.progress import now
-from kmsi_lib.training.verdict import Exercise, Verdict
+from kmsi_lib.training.verdict import Exercise, Marks, Verdict
 
 if TYPE_CHECKING:
     from kmsi_lib.engine import SignInOutcome
@@ -108,24 +108,25 @@ def _setup_e1(client: OktaClient) -> JsonObject:
 
 def _check_e1(client: OktaClient, start: JsonObject) -> Verdict:
     snap = read(client)
-    right: list[str] = []
-    wrong: list[str] = []
+    marks = Marks("E1")
     targets = {snap.app_id(label): label for label in TARGET_APPS}
     for app_id, label in targets.items():
         offer = everyone_else_offer(snap, app_id)
         where = f"policy {snap.policy_name(snap.app_policy(app_id))!r}"
         if offer is None:
-            wrong.append(
+            marks.wrong.append(
                 f"{label}: users are not offered 'Stay signed in?' yet: the rule that applies"
                 f" to them in {where} does not allow post-auth KMSI"
             )
         elif not durations.equal(offer.frequency, WEEKLY):
-            wrong.append(
+            marks.wrong.append(
                 f"{label}: the prompt is shown again every {offer.frequency}, the task asks for"
                 " once a week"
             )
         else:
-            right.append(f"{label} offers the prompt once a week ({where}, rule {offer.rule!r})")
+            marks.right.append(
+                f"{label} offers the prompt once a week ({where}, rule {offer.rule!r})"
+            )
     before = obj(start.get("offers"))
     widened: dict[str, list[str]] = defaultdict(list)
     for app_id, cohorts in _all_offers(snap).items():
@@ -145,10 +146,10 @@ def _check_e1(client: OktaClient, start: JsonObject) -> Verdict:
         else:
             reason += f" (every app assigned to {name!r} follows its rules)"
         verb = "offers" if len(labels) == 1 else "offer"
-        wrong.append(f"{_listed(labels)} on {name!r} now also {verb} the prompt: {reason}")
+        marks.wrong.append(f"{_listed(labels)} on {name!r} now also {verb} the prompt: {reason}")
     if not widened:
-        right.append("no other app offers the prompt that did not at the start")
-    return Verdict("E1", not wrong, tuple(right), tuple(wrong))
+        marks.right.append("no other app offers the prompt that did not at the start")
+    return marks.verdict()
 
 
 # ---- E2: a stricter global session policy for Contractors ---------------------------------
@@ -185,44 +186,54 @@ def _setup_e2(client: OktaClient) -> JsonObject:
 
 def _check_e2(client: OktaClient, start: JsonObject) -> Verdict:
     snap = read(client)
-    right: list[str] = []
-    wrong: list[str] = []
+    marks = Marks("E2")
     rule = _on_dashboard(snap, CONTRACTORS).session
     system = {str(p["id"]) for p in snap.policies if p.get("system")}
     if rule is None or rule.policy_id in system:
         name = rule.policy_name if rule else "no policy"
-        wrong.append(
+        marks.wrong.append(
             f"Contractors still sign in under {name!r}, the same global session policy as"
             " everyone else: they need a policy of their own, evaluated before the default"
         )
     else:
-        right.append(f"Contractors have their own global session policy {rule.policy_name!r}")
-        if not rule.mfa_required:
-            wrong.append(f"{rule.policy_name!r} > {rule.rule_name!r} does not ask for MFA at all")
-        elif rule.mfa_lifetime_minutes is None or rule.mfa_lifetime_minutes > MFA_MAX_MINUTES:
-            wrong.append(
-                f"MFA is asked again only after {rule.mfa_lifetime_minutes} minutes; the task"
-                f" asks for at most {MFA_MAX_MINUTES}"
+        marks.right.append(f"Contractors have their own global session policy {rule.policy_name!r}")
+        # the task's two ceilings, in minutes: (value, ceiling, said when met, said when not)
+        limits = [
+            (
+                rule.idle_minutes,
+                IDLE_MAX_MINUTES,
+                "idle sessions end after {} minutes",
+                "an idle session lasts {} minutes; the task asks for at most {}",
+            )
+        ]
+        if rule.mfa_required:
+            limits.insert(
+                0,
+                (
+                    rule.mfa_lifetime_minutes,
+                    MFA_MAX_MINUTES,
+                    "MFA is asked again after {} minutes",
+                    "MFA is asked again only after {} minutes; the task asks for at most {}",
+                ),
             )
         else:
-            right.append(f"MFA is asked again after {rule.mfa_lifetime_minutes} minutes")
-        if rule.idle_minutes is None or rule.idle_minutes > IDLE_MAX_MINUTES:
-            wrong.append(
-                f"an idle session lasts {rule.idle_minutes} minutes; the task asks for at most"
-                f" {IDLE_MAX_MINUTES}"
+            marks.wrong.append(
+                f"{rule.policy_name!r} > {rule.rule_name!r} does not ask for MFA at all"
             )
-        else:
-            right.append(f"idle sessions end after {rule.idle_minutes} minutes")
+        for minutes, ceiling, met, unmet in limits:
+            marks.judge(
+                minutes is not None and minutes <= ceiling,
+                right=met.format(minutes),
+                wrong=unmet.format(minutes, ceiling),
+            )
     now_else = _session_words(snap, EVERYONE_ELSE)
-    if now_else != start.get("everyone_else"):
-        wrong.append(
-            "everyone else's global session changed too (now "
-            f"{now_else[-1] if now_else else 'none'}): the stricter policy must name"
-            " Contractors only"
-        )
-    else:
-        right.append("everyone else keeps the global session they had at the start")
-    return Verdict("E2", not wrong, tuple(right), tuple(wrong))
+    marks.judge(
+        now_else == start.get("everyone_else"),
+        right="everyone else keeps the global session they had at the start",
+        wrong="everyone else's global session changed too (now "
+        f"{now_else[-1] if now_else else 'none'}): the stricter policy must name Contractors only",
+    )
+    return marks.verdict()
 
 
 # ---- E3: the prompt text of the second brand ----------------------------------------------
@@ -260,35 +271,33 @@ def _setup_e3(client: OktaClient) -> JsonObject:
 
 
 def _check_e3(client: OktaClient, start: JsonObject) -> Verdict:
-    right: list[str] = []
-    wrong: list[str] = []
+    marks = Marks("E3")
     partner = _brand(client, PARTNER_BRAND)
     partner_id = str(partner["id"])
     live = _prompt(brands_api.get_customized_sign_in_page(client, partner_id)) or {}
     for field, wanted in PARTNER_PROMPT.items():
         if live.get(field) == wanted:
-            right.append(f"{PARTNER_BRAND}: {field} reads {wanted!r}")
+            marks.right.append(f"{PARTNER_BRAND}: {field} reads {wanted!r}")
         else:
-            wrong.append(
+            marks.wrong.append(
                 f"{PARTNER_BRAND}: {field} reads {live.get(field)!r}, the task asks for {wanted!r}"
             )
-    if wrong:
+    if marks.wrong:
         preview = _prompt(brands_api.get_preview_sign_in_page(client, partner_id)) or {}
         if all(preview.get(f) == w for f, w in PARTNER_PROMPT.items()):
-            wrong.append("the new text is on the preview page only: users do not see it yet")
+            marks.wrong.append("the new text is on the preview page only: users do not see it yet")
     for brand in brands_api.list_brands(client):
         if brand["id"] == partner["id"]:
             continue
         brand_id = str(brand["id"])
-        was = obj(start.get("others")).get(brand_id)
-        if _prompt(brands_api.get_customized_sign_in_page(client, brand_id)) != was:
-            wrong.append(
-                f"the prompt on {brand['name']!r}'s sign-in page changed too: the change was meant"
-                " for the partner brand only (naming 'all' brands reaches every sign-in page)"
-            )
-        else:
-            right.append(f"{brand['name']!r} keeps its prompt text")
-    return Verdict("E3", not wrong, tuple(right), tuple(wrong))
+        marks.judge(
+            _prompt(brands_api.get_customized_sign_in_page(client, brand_id))
+            == obj(start.get("others")).get(brand_id),
+            right=f"{brand['name']!r} keeps its prompt text",
+            wrong=f"the prompt on {brand['name']!r}'s sign-in page changed too: the change was"
+            " meant for the partner brand only (naming 'all' brands reaches every sign-in page)",
+        )
+    return marks.verdict()
 
 
 # ---- E4: a lost laptop ---------------------------------------------------------------------
@@ -320,34 +329,33 @@ def _check_e4(client: OktaClient, start: JsonObject) -> Verdict:
     others = sorted(
         {str(r.get("login")) for r in recent if r.get("userId") != start.get("user_id")}
     )
-    right: list[str] = []
-    wrong: list[str] = []
+    marks = Marks("E4")
     if not mine:
-        wrong.append(
+        marks.wrong.append(
             f"{LOST_LAPTOP_USER}'s sessions are not revoked yet: whoever holds the laptop still"
             " gets in while the Okta session lasts"
         )
     else:
-        right.append(f"{LOST_LAPTOP_USER}'s Okta sessions were revoked")
+        marks.right.append(f"{LOST_LAPTOP_USER}'s Okta sessions were revoked")
         if any(r.get("forgetDevices") for r in mine):
-            right.append("the laptop is no longer a remembered device")
+            marks.right.append("the laptop is no longer a remembered device")
         else:
-            wrong.append(
+            marks.wrong.append(
                 "the laptop is still a remembered device: its next sign-in can skip MFA, which is"
                 " the very risk of a lost device"
             )
         if any(r.get("oauthTokens") for r in mine):
-            right.append("the apps' OAuth tokens on the laptop were revoked too")
+            marks.right.append("the apps' OAuth tokens on the laptop were revoked too")
         else:
-            wrong.append(
+            marks.wrong.append(
                 "apps holding OAuth tokens on the laptop keep working until those tokens expire"
             )
     if others:
-        wrong.append(
+        marks.wrong.append(
             f"{len(others)} other user(s) were signed out as well (e.g. {others[0]}): only one"
             " person lost a laptop"
         )
-    return Verdict("E4", not wrong, tuple(right), tuple(wrong))
+    return marks.verdict()
 
 
 # ---- E5: a shadowed rule --------------------------------------------------------------------
@@ -394,31 +402,31 @@ def _setup_e5(client: OktaClient) -> JsonObject:
 
 def _check_e5(client: OktaClient, start: JsonObject) -> Verdict:
     snap = read(client)
-    right: list[str] = []
-    wrong: list[str] = []
+    marks = Marks("E5")
     rule = _on_dashboard(snap, PILOT_GROUP).app
     if rule is not None and rule.rule_name == PILOT_RULE and rule.kmsi_post_auth == "ALLOWED":
-        right.append(f"KMSI Pilot members reach {PILOT_RULE!r} again and are offered the prompt")
+        marks.right.append(
+            f"KMSI Pilot members reach {PILOT_RULE!r} again and are offered the prompt"
+        )
     else:
         got = (
             f"{rule.rule_name!r} (priority {_priority(snap, rule.policy_id, rule.rule_id)})"
             if rule
             else "no rule"
         )
-        wrong.append(
+        marks.wrong.append(
             f"KMSI Pilot members signing in to the {DASHBOARD} still get {got}, not"
             f" {PILOT_RULE!r}: a rule for Everyone above it matches them first, so the pilot"
             " rule never applies"
         )
     now_else = _app_words(snap, EVERYONE_ELSE)
-    if now_else != start.get("everyone_else"):
-        wrong.append(
-            f"everyone else's sign-in to the {DASHBOARD} changed (now {now_else}): the fix is"
-            " for the pilot group, the others should sign in as before"
-        )
-    else:
-        right.append("everyone else signs in to the dashboard as before")
-    return Verdict("E5", not wrong, tuple(right), tuple(wrong))
+    marks.judge(
+        now_else == start.get("everyone_else"),
+        right="everyone else signs in to the dashboard as before",
+        wrong=f"everyone else's sign-in to the {DASHBOARD} changed (now {now_else}): the fix"
+        " is for the pilot group, the others should sign in as before",
+    )
+    return marks.verdict()
 
 
 # ---- E6: roll a change back -----------------------------------------------------------------

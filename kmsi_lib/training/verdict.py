@@ -2,7 +2,8 @@
 
 A :class:`Verdict` is solved or not (None: the check could not decide, e.g. the exercise
 was never set up), with what is right, what is wrong and why, in words. It shows as HTML in
-JupyterLab (green when solved, red lines for what is wrong) and as text elsewhere. An
+JupyterLab (green when solved, red lines for what is wrong) and as text elsewhere. A check
+notes its findings in :class:`Marks` as it looks, then gives ``marks.verdict()``. An
 :class:`Exercise` is data: its key, title, task, the runbooks to open, its hints in order
 (a nudge first, then the way) and its ``setup`` and ``check`` functions.
 """
@@ -19,7 +20,7 @@ from kmsi_lib.jsontypes import JsonObject
 if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
 
-__all__ = ["Check", "Exercise", "PrettyPrinter", "Setup", "Verdict"]
+__all__ = ["Check", "Exercise", "Marks", "PrettyPrinter", "Setup", "Verdict"]
 
 
 class PrettyPrinter(Protocol):
@@ -89,6 +90,26 @@ class Verdict:
 Setup = Callable[["OktaClient"], JsonObject]
 #: ``check(client, start) -> Verdict``: read the org and judge it against the start.
 Check = Callable[["OktaClient", JsonObject], Verdict]
+
+
+@dataclass
+class Marks:
+    """What one exercise's check found right and wrong, in the order it looked."""
+
+    exercise: str
+    right: list[str] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)
+
+    def judge(self, ok: bool, *, right: str, wrong: str) -> None:
+        """Note ``right`` when ``ok``, else ``wrong``."""
+        if ok:
+            self.right.append(right)
+        else:
+            self.wrong.append(wrong)
+
+    def verdict(self) -> Verdict:
+        """The verdict: solved when nothing is wrong."""
+        return Verdict(self.exercise, not self.wrong, tuple(self.right), tuple(self.wrong))
 
 
 @dataclass(frozen=True)
