@@ -87,7 +87,7 @@ def test_matching_plan_is_accepted(plan_run: Path) -> None:
     """Same procedure, same parameters (defaults spelled out or not), same org: accepted."""
     plan = _check(plan_run)
     assert plan["procedure"] == "post_auth"
-    approved = runner.check_approved_plan(
+    approved = approval.check_approved_plan(
         plan_run / "record.json",
         procedure="post_auth",
         params={
