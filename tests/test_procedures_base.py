@@ -566,25 +566,31 @@ def test_unknown_nested_parameter_lists_the_section_fields() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_registered_procedure_has_the_common_shape(name: str) -> None:
+    import importlib
     import inspect
 
     import pydantic
 
-    module = REGISTRY[name]
-    assert module.NAME == name
-    assert module.TITLE and module.SCOPES
-    assert all(scope.startswith("okta.") for scope in module.SCOPES)
-    assert issubclass(module.Params, pydantic.BaseModel)
-    assert module.Params.model_config.get("extra") == "forbid"
+    procedure = REGISTRY[name]
+    assert isinstance(procedure, base.Procedure)
+    assert procedure.name == name
+    assert procedure.title and procedure.scopes
+    assert all(scope.startswith("okta.") for scope in procedure.scopes)
+    assert issubclass(procedure.params, pydantic.BaseModel)
+    assert procedure.params.model_config.get("extra") == "forbid"
+    module = importlib.import_module(f"kmsi_lib.procedures.{name}")
+    assert module.PROCEDURE is procedure and module.Params is procedure.params
     for function in ("plan", "apply", "verify"):
-        assert callable(getattr(module, function))
-    assert "attestation" in inspect.signature(module.apply).parameters
-    # what the runbook and the forms ask the module instead of its name
-    assert isinstance(module.WRITES, bool) and isinstance(module.BULK, bool)
-    assert module.BULK == ("progress" in inspect.signature(module.apply).parameters)
-    assert module.WRITES == (name != "audit")  # the audit is the read-only one
-    writes = [scope for scope in module.SCOPES if scope.endswith(".manage")]
-    assert bool(writes) == module.WRITES, writes
+        assert callable(getattr(procedure, function))
+        # the module's own function (for Python callers) is the one declared
+        assert getattr(module, function) == getattr(procedure, function), function
+    assert "attestation" in inspect.signature(procedure.apply).parameters
+    # what the runbook and the forms ask the declaration instead of its name
+    assert isinstance(procedure.writes, bool) and isinstance(procedure.bulk, bool)
+    assert procedure.bulk == ("progress" in inspect.signature(procedure.apply).parameters)
+    assert procedure.writes == (name != "audit")  # the audit is the read-only one
+    writes = [scope for scope in procedure.scopes if scope.endswith(".manage")]
+    assert bool(writes) == procedure.writes, writes
 
 
 def test_verification_round_trips_with_notes_and_escapes_html() -> None:
@@ -652,7 +658,7 @@ def test_plan_edited_in_memory_is_not_applied() -> None:
 
 
 def test_field_messages_name_each_wrong_field_as_a_headless_run_does() -> None:
-    model = REGISTRY["post_auth"].Params
+    model = REGISTRY["post_auth"].params
     assert base.field_messages(model, {"apps": {"labels": ["Slack"]}}) == {}
     data = {"apps": {"labels": ["Slack"]}, "max_session_idle_minutes": 0, "colour": "red"}
     messages = base.field_messages(model, data)

@@ -29,9 +29,11 @@ One concept per module (public, importable on their own):
 * :mod:`~kmsi_lib.engine.witness`: the sandbox witness, the one hook through which a
   verification may consult the emulated org's admin endpoints.
 
-A procedure is a module with ``NAME``, ``TITLE``, ``SCOPES``, ``Params``,
-``plan(client, params)``, ``apply(client, plan, *, attestation=None)`` and
-``verify(client, params)`` built from these (see :mod:`kmsi_lib.procedures`).
+A procedure is declared by a :class:`Procedure` (:mod:`~kmsi_lib.engine.procedure`): its
+name, title, scopes, ``Params``, ``plan(client, params)``, ``apply(client, plan, *,
+attestation=None)`` and ``verify(client, params)``, built from these (see
+:mod:`kmsi_lib.procedures`); :class:`Apply` and :class:`AppChange` are the steps several
+procedures share.
 """
 
 from __future__ import annotations
@@ -152,6 +154,12 @@ from kmsi_lib.engine.preview import (
     prompt_warnings,
     shown_text,
 )
+from kmsi_lib.engine.procedure import (
+    APP_CHANGE_SCOPES,
+    AppChange,
+    Apply,
+    Procedure,
+)
 from kmsi_lib.engine.progress import (
     WriteListener,
     recover_apply_result,
@@ -197,13 +205,16 @@ from kmsi_lib.engine.witness import (
 
 __all__ = [
     "ACKNOWLEDGE_FIELD",
+    "APP_CHANGE_SCOPES",
     "AcknowledgeReach",
     "Action",
     "AllowUnusualValues",
+    "AppChange",
     "AppDraft",
     "AppRule",
     "AppSelection",
     "AppliedChange",
+    "Apply",
     "ApplyResult",
     "Attestation",
     "BeforeRecord",
@@ -232,6 +243,7 @@ __all__ = [
     "ParamsModel",
     "Plan",
     "PlanImpact",
+    "Procedure",
     "PolicyKind",
     "PromptTexts",
     "READ_ONLY_FIELDS",

@@ -33,18 +33,14 @@ from kmsi_lib.durations import IsoDuration
 from kmsi_lib.engine import (
     AcknowledgeReach,
     AllowUnusualValues,
-    ApplyResult,
     AppSelection,
-    Attestation,
     Change,
     Check,
     Edit,
     Minutes,
     ObjectRef,
     ParamsModel,
-    Plan,
     Reader,
-    Verification,
     bounds,
 )
 from kmsi_lib.engine.constraints import check_constraints
@@ -62,8 +58,7 @@ RuleT = TypeVar("RuleT", bound=JsonMap)
 __all__ = [
     "MANAGED_RULE_NAMES",
     "NAME",
-    "SCOPES",
-    "TITLE",
+    "PROCEDURE",
     "Params",
     "apply",
     "choose_rule",
@@ -72,16 +67,6 @@ __all__ = [
 ]
 
 NAME = "post_auth"
-TITLE = "Post-authentication Keep Me Signed In"
-WRITES = True  # changes the org
-BULK = False  # apply makes a few ordered writes (no progress callback)
-SCOPES: tuple[str, ...] = (
-    "okta.apps.read",
-    "okta.groups.read",  # the impact section names the groups rules cover
-    "okta.logs.read",
-    "okta.policies.manage",
-    "okta.policies.read",
-)
 
 CATCH_ALL = "Catch-all Rule"
 
@@ -276,27 +261,7 @@ def _draft(client: OktaClient, params: Params, reader: Reader) -> engine.AppDraf
     return engine.AppDraft(apps, changes, checks, notes)
 
 
-def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
-    """Plan the post-auth KMSI configuration; reads only, raises ParameterError early."""
-    return engine.plan_app_change(client, NAME, Params, params, _draft)[0]
-
-
-def apply(
-    client: OktaClient,
-    plan: Plan,
-    *,
-    attestation: Attestation | JsonMap | None = None,
-    acknowledge_reach: int | None = None,
-) -> ApplyResult:
-    """Apply a post-auth plan (re-reads first; a stale plan writes nothing)."""
-    engine.check_procedure(plan, NAME)
-    return engine.apply_plan(
-        client, plan, attestation=attestation, acknowledge_reach=acknowledge_reach
-    )
-
-
-def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
-    """Check the org against the parameters, field by field (reads only)."""
-    return Verification(
-        engine.plan_app_change(client, NAME, Params, params, _draft, impact=False)[1]
-    )
+#: The plan, apply and verify: the engine's for app-policy changes, over :func:`_draft`.
+CHANGE = engine.AppChange(NAME, Params, _draft)
+PROCEDURE = CHANGE.procedure("Post-authentication Keep Me Signed In")
+plan, apply, verify = CHANGE.plan, CHANGE.apply, CHANGE.verify

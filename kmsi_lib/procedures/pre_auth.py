@@ -33,9 +33,7 @@ from kmsi_lib import engine
 from kmsi_lib.engine import (
     AcknowledgeReach,
     AllowUnusualValues,
-    ApplyResult,
     AppSelection,
-    Attestation,
     Change,
     Check,
     Edit,
@@ -45,29 +43,17 @@ from kmsi_lib.engine import (
     ParamsModel,
     Plan,
     Reader,
-    Verification,
     bounds,
     witness,
 )
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.jsontypes import JsonMap
 
 if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
 
-__all__ = ["NAME", "SCOPES", "TITLE", "Params", "apply", "plan", "verify"]
+__all__ = ["NAME", "PROCEDURE", "Params", "apply", "plan", "verify"]
 
 NAME = "pre_auth"
-TITLE = "Pre-authentication Keep Me Signed In"
-WRITES = True  # changes the org
-BULK = False  # apply makes a few ordered writes (no progress callback)
-SCOPES: tuple[str, ...] = (
-    "okta.apps.read",
-    "okta.groups.read",
-    "okta.logs.read",
-    "okta.policies.manage",
-    "okta.policies.read",
-)
 
 #: "Once per session": re-authenticate only when no Okta global session exists.
 ONCE_PER_SESSION = "PT43800H"
@@ -330,41 +316,6 @@ def _draft(client: OktaClient, params: Params, reader: Reader) -> engine.AppDraf
     return engine.AppDraft(apps, changes, checks, notes, manual_steps, group_ids)
 
 
-def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
-    """Plan the pre-auth KMSI configuration; reads only, raises ParameterError early."""
-    return engine.plan_app_change(client, NAME, Params, params, _draft)[0]
-
-
-def apply(
-    client: OktaClient,
-    plan: Plan,
-    *,
-    attestation: Attestation | JsonMap | None = None,
-    acknowledge_reach: int | None = None,
-) -> ApplyResult:
-    """Apply a pre-auth plan; needs an attestation for the Admin Console step (and, against
-    the sandbox, the setting really on: :func:`refuse_while_setting_off`)."""
-    engine.check_procedure(plan, NAME)
-    refuse_while_setting_off(client, plan)
-    result = engine.apply_plan(
-        client,
-        plan,
-        attestation=attestation,
-        extra_checks=lambda c, _r: org_setting_checks(c),
-        acknowledge_reach=acknowledge_reach,
-    )
-    if not any(c.name == ORG_SETTING_CHECK for c in result.verification.checks):
-        result.verification.notes.append(ORG_SETTING_NOTE)
-    return result
-
-
-def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
-    """Check the org against the parameters, field by field (reads only)."""
-    checks = engine.plan_app_change(client, NAME, Params, params, _draft, impact=False)[1]
-    setting = org_setting_checks(client)
-    return Verification(checks + setting, [] if setting else [ORG_SETTING_NOTE])
-
-
 ORG_SETTING_CHECK = "org setting: show 'Keep me signed in' before users sign in"
 ORG_SETTING_NOTE = (
     "the org setting that shows 'Keep me signed in' before sign-in has no public API,"
@@ -389,3 +340,19 @@ def read_sandbox_org_setting(client: OktaClient) -> bool | None:
     """
     seen = witness.for_client(client)
     return seen.org_setting("preAuthKmsi") if seen is not None else None
+
+
+#: The plan, apply and verify: the engine's for app-policy changes, over :func:`_draft`,
+#: with the org setting checked where the sandbox shows it. The apply needs an attestation
+#: for the Admin Console step (and, against the sandbox, the setting really on:
+#: :func:`refuse_while_setting_off`).
+CHANGE = engine.AppChange(
+    NAME,
+    Params,
+    _draft,
+    org_checks=org_setting_checks,
+    unchecked_note=ORG_SETTING_NOTE,
+    refuse=refuse_while_setting_off,
+)
+PROCEDURE = CHANGE.procedure("Pre-authentication Keep Me Signed In")
+plan, apply, verify = CHANGE.plan, CHANGE.apply, CHANGE.verify

@@ -31,8 +31,8 @@ from pydantic import Field, field_validator, model_validator
 from kmsi_lib.engine import (
     PROMPT_PATH,
     AllowUnusualValues,
+    Apply,
     ApplyResult,
-    Attestation,
     Change,
     Check,
     FieldDiff,
@@ -40,12 +40,11 @@ from kmsi_lib.engine import (
     ObjectRef,
     ParamsModel,
     Plan,
+    Procedure,
     Reader,
     Verification,
-    apply_plan,
     bounds,
     canonical,
-    check_procedure,
     diff,
     get_path,
     parse_params,
@@ -63,9 +62,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NAME",
+    "PROCEDURE",
     "PROMPT_PATH",
-    "SCOPES",
-    "TITLE",
     "Params",
     "apply",
     "desired_prompt",
@@ -77,10 +75,6 @@ __all__ = [
 ]
 
 NAME = "prompt_text"
-TITLE = "Post-authentication KMSI prompt text per brand"
-WRITES = True  # changes the org
-BULK = False  # apply makes a few ordered writes (no progress callback)
-SCOPES: tuple[str, ...] = ("okta.brands.read", "okta.brands.manage", "okta.logs.read")
 
 #: Parameter name -> field of ``PostAuthKeepMeSignedInPrompt``.
 _PROMPT_FIELDS: dict[str, str] = {
@@ -323,7 +317,7 @@ register_kind(PREVIEW_KIND, _PreviewPage())
 # --------------------------------------------------------------------------- procedure
 
 
-def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
+def plan(client: OktaClient, params: ParamsModel | JsonMap) -> Plan:
     """Plan the prompt text for each chosen brand (reads only).
 
     Unknown brands fail here as :class:`ParameterError`, before anything is
@@ -418,27 +412,19 @@ def _prompt_diffs(before: JsonMap | None, after: JsonMap) -> list[FieldDiff]:
     ]
 
 
-def apply(
-    client: OktaClient,
-    plan: Plan,
-    *,
-    attestation: Attestation | JsonMap | None = None,
-) -> ApplyResult:
-    """Re-check the pages, PUT each whole page, read it back and verify the prompt.
+def _preview_urls(client: OktaClient, result: ApplyResult) -> list[Check]:
+    """After the writes: each preview page's URL in the result's notes (no check of its own)."""
+    for item in result.applied:
+        ref = item.change.ref
+        if item.change.kind == PREVIEW_KIND and ref.id:
+            url = _preview_url(client, ref.id)
+            result.notes.append(f"preview of brand {ref.name!r}: {url or '(no URL given)'}")
+    return []
 
-    With ``preview_first`` the result's notes carry each brand's preview URL.
-    """
-    check_procedure(plan, NAME)
 
-    def preview_urls(c: OktaClient, result: ApplyResult) -> list[Check]:
-        for item in result.applied:
-            ref = item.change.ref
-            if item.change.kind == PREVIEW_KIND and ref.id:
-                url = _preview_url(c, ref.id)
-                result.notes.append(f"preview of brand {ref.name!r}: {url or '(no URL given)'}")
-        return []
-
-    return apply_plan(client, plan, attestation=attestation, extra_checks=preview_urls)
+#: Re-checks the pages, PUTs each whole page, reads it back and verifies the prompt; with
+#: ``preview_first`` the result's notes carry each brand's preview URL.
+apply = Apply(NAME, extra_checks=_preview_urls)
 
 
 def _preview_url(client: OktaClient, brand_id: str) -> str | None:
@@ -447,7 +433,7 @@ def _preview_url(client: OktaClient, brand_id: str) -> str | None:
     return url if isinstance(url, str) else None
 
 
-def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
+def verify(client: OktaClient, params: ParamsModel | JsonMap) -> Verification:
     """Check that each chosen brand's live (or preview) page shows the wanted text."""
     p = parse_params(Params, params)
     prompt = desired_prompt(p)
@@ -471,3 +457,14 @@ def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
                 )
             )
     return Verification(checks)
+
+
+PROCEDURE = Procedure(
+    name=NAME,
+    title="Post-authentication KMSI prompt text per brand",
+    scopes=("okta.brands.read", "okta.brands.manage", "okta.logs.read"),
+    params=Params,
+    plan=plan,
+    apply=apply,
+    verify=verify,
+)
