@@ -145,6 +145,7 @@ from kmsi_lib.engine.paths import (
 )
 from kmsi_lib.engine.preview import (
     FIT_LIMITS,
+    PROMPT_FIELDS,
     PROMPT_PATH,
     WIDGET_DEFAULTS,
     PromptTexts,
@@ -239,6 +240,7 @@ __all__ = [
     "Observation",
     "OrgView",
     "Outcome",
+    "PROMPT_FIELDS",
     "PROMPT_PATH",
     "ParamsModel",
     "Plan",

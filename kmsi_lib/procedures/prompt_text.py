@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from kmsi_lib.engine import (
+    PROMPT_FIELDS,
     PROMPT_PATH,
     AllowUnusualValues,
     Apply,
@@ -76,14 +77,6 @@ __all__ = [
 
 NAME = "prompt_text"
 
-#: Parameter name -> field of ``PostAuthKeepMeSignedInPrompt``.
-_PROMPT_FIELDS: dict[str, str] = {
-    "title": "title",
-    "subtitle": "subtitle",
-    "accept_button_text": "acceptButtonText",
-    "reject_button_text": "rejectButtonText",
-}
-
 PAGE_KIND = "sign_in_page"
 PREVIEW_KIND = "sign_in_preview_page"
 
@@ -123,7 +116,7 @@ class Params(ParamsModel):
                     raise ValueError(f"entry {index} is empty; give a brand name or id")
         return value
 
-    @field_validator("title", "subtitle", "accept_button_text", "reject_button_text")
+    @field_validator(*PROMPT_FIELDS)
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
@@ -132,10 +125,8 @@ class Params(ParamsModel):
 
     @model_validator(mode="after")
     def _some_text(self) -> Params:
-        if all(getattr(self, name) is None for name in _PROMPT_FIELDS):
-            raise ValueError(
-                "give at least one of title, subtitle, accept_button_text, reject_button_text"
-            )
+        if all(getattr(self, name) is None for name in PROMPT_FIELDS):
+            raise ValueError(f"give at least one of {', '.join(PROMPT_FIELDS)}")
         return self
 
 
@@ -146,7 +137,7 @@ def desired_prompt(params: Params) -> dict[str, str]:
     """The prompt fields to set (Okta's names), only those the parameters give."""
     return {
         okta: value
-        for name, okta in _PROMPT_FIELDS.items()
+        for name, okta in PROMPT_FIELDS.items()
         if isinstance(value := getattr(params, name), str)
     }
 
@@ -173,7 +164,7 @@ def merge_prompt(page: Mapping[str, JsonValue], prompt: Mapping[str, str]) -> Js
 def prompt_of(page: JsonMap | None) -> JsonObject:
     """The prompt fields of a page (missing fields as None)."""
     current = obj(get_path(page, PROMPT_PATH))
-    return {okta: current.get(okta) for okta in _PROMPT_FIELDS.values()}
+    return {okta: current.get(okta) for okta in PROMPT_FIELDS.values()}
 
 
 def select_brands(
