@@ -34,8 +34,6 @@ from kmsi_lib.engine import (
     AcknowledgeReach,
     AllowUnusualValues,
     AppSelection,
-    Change,
-    Check,
     Edit,
     Minutes,
     ObjectRef,
@@ -169,10 +167,8 @@ def choose_rule(rules: Sequence[RuleT], rule_name: str | None) -> tuple[RuleT | 
 
 
 def _draft(client: OktaClient, params: Params, reader: Reader) -> engine.AppDraft:
-    apps = engine.resolve_apps(reader, params.apps)
-    changes: list[Change] = []
-    checks: list[Check] = []
-    notes: list[str] = []
+    draft = engine.AppDraft(engine.resolve_apps(reader, params.apps))
+    notes = draft.notes
 
     if params.update_default_rule:
         default, rule = _default_rule(reader)
@@ -189,20 +185,17 @@ def _draft(client: OktaClient, params: Params, reader: Reader) -> engine.AppDraf
             ),
         ):
             edit.set(path, value)
-        edit.require_active(notes)
-        checks += edit.checks
+        draft.add(edit)
         persistent = engine.get_path(rule, "actions.signon.session.usePersistentCookie")
         if persistent:
             notes.append(
                 f"{ref.label()} uses persistent session cookies; that setting is read-only"
                 " through the API and is left as it is"
             )
-        if (change := edit.change()) is not None:
-            changes.append(change)
 
     kmsi_noted = False
     by_policy: dict[str, list[str]] = {}
-    for app in apps:
+    for app in draft.apps:
         by_policy.setdefault(app.policy_id, []).append(app.label)
         if ADMIN_CONSOLE_LABEL in app.label:
             notes.append(
@@ -253,12 +246,9 @@ def _draft(client: OktaClient, params: Params, reader: Reader) -> engine.AppDraf
         if params.constraints is not None:
             method["constraints"] = params.constraints
         edit.set_assurance(f"{sign_on}.verificationMethod", method)
-        edit.require_active(notes)
-        checks += edit.checks
-        if (change := edit.change(note=f"apps: {', '.join(labels)}")) is not None:
-            changes.append(change)
+        draft.add(edit, note=f"apps: {', '.join(labels)}")
 
-    return engine.AppDraft(apps, changes, checks, notes)
+    return draft
 
 
 #: The plan, apply and verify: the engine's for app-policy changes, over :func:`_draft`.
