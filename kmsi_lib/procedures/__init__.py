@@ -7,16 +7,18 @@
 ``evidence_files(plan) -> {file name: text}`` (files the runbook writes beside
 ``result.json``: the audit's findings) and ``verify_evidence_inputs`` (a
 rollback's ``apply_result``). The modules keep ``plan``, ``apply`` and ``verify``
-as functions of their own for Python callers. Modules are imported on first
-access so that loading the registry stays cheap.
+as functions of their own for Python callers. Modules (and the engine) are
+imported on first access so that loading the registry stays cheap.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
-from kmsi_lib.engine.procedure import Procedure
+if TYPE_CHECKING:
+    from kmsi_lib.engine.procedure import Procedure
 
 __all__ = ["NAMES", "REGISTRY", "Procedure"]
 
@@ -31,13 +33,15 @@ NAMES: tuple[str, ...] = (
 )
 
 
-class _Registry(Mapping[str, Procedure]):
+class _Registry(Mapping[str, "Procedure"]):  # named for type checking only: loaded on use
     """Procedure declarations by name, their modules imported on first access."""
 
     def __getitem__(self, name: str) -> Procedure:
         if name not in NAMES:
             known = ", ".join(NAMES)
             raise KeyError(f"no procedure named {name!r}; the procedures are: {known}")
+        from kmsi_lib.engine.procedure import Procedure
+
         declared = getattr(importlib.import_module(f"{__name__}.{name}"), "PROCEDURE", None)
         if not isinstance(declared, Procedure) or declared.name != name:
             raise TypeError(f"{__name__}.{name} declares no PROCEDURE named {name!r}")
@@ -54,3 +58,12 @@ class _Registry(Mapping[str, Procedure]):
 
 
 REGISTRY: Mapping[str, Procedure] = _Registry()
+
+
+def __getattr__(name: str) -> object:
+    """``Procedure``, from the engine on first use (importing the registry loads no engine)."""
+    if name == "Procedure":
+        from kmsi_lib.engine.procedure import Procedure
+
+        return Procedure
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
