@@ -24,7 +24,7 @@ Durations are compared by meaning, so ``P7D`` in the parameters matches
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import pydantic
 
@@ -94,7 +94,7 @@ class Params(ParamsModel):
     reauthenticate_in: Annotated[IsoDuration, bounds.REAUTHENTICATE_IN] = pydantic.Field(
         "PT168H", description="How long before users re-authenticate to the app (ISO-8601)."
     )
-    constraints: Annotated[list[dict[str, Any]], bounds.FEW] | None = pydantic.Field(
+    constraints: Annotated[list[dict[str, pydantic.JsonValue]], bounds.FEW] | None = pydantic.Field(
         None, description="Authenticator constraints; None keeps the rule's current ones."
     )
     update_default_rule: bool = pydantic.Field(
