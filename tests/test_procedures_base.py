@@ -593,6 +593,29 @@ def test_every_registered_procedure_has_the_common_shape(name: str) -> None:
     assert bool(writes) == procedure.writes, writes
 
 
+@pytest.mark.parametrize("name", ["pre_auth", "post_auth", "prompt_text", "rollback"])
+def test_an_engine_apply_refuses_another_procedures_plan_before_any_request(name: str) -> None:
+    """The shared apply checks whose plan it is first: nothing is read or written."""
+    plan = _sample_plan().model_copy(update={"procedure": "reset_sessions"})
+    with pytest.raises(ParameterError) as info:
+        REGISTRY[name].apply(None, plan)  # type: ignore[arg-type]  # no request may be sent
+    assert info.value.field == "plan"
+    assert info.value.message == f"this is a 'reset_sessions' plan, not a {name!r} plan"
+
+
+def test_an_engine_apply_notes_what_its_extra_checks_could_not_check() -> None:
+    """An apply whose extra checks give nothing says so; one whose checks ran does not."""
+    plan = Plan(procedure="p", params={}, org_url="http://sandbox.okta.test", changes=[])
+    found = [base.Check("setting", True, True, True)]
+    for given, notes in (([], ["not checked"]), (found, [])):
+        apply = base.Apply(
+            "p", extra_checks=lambda _c, _r, g=given: g, unchecked_note="not checked"
+        )
+        result = apply(None, plan)  # type: ignore[arg-type]  # an empty plan sends nothing
+        assert result.outcome == "no-op"
+        assert result.verification.checks == given and result.verification.notes == notes
+
+
 def test_verification_round_trips_with_notes_and_escapes_html() -> None:
     verification = base.Verification(
         [base.Check("rule <x> priority", False, 0, 1), base.Check("ok one", True, "a", "a")],

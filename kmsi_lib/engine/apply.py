@@ -90,7 +90,7 @@ def plan_app_change(
     client: OktaClient,
     procedure: str,
     model: type[P],
-    params: P | JsonMap,
+    params: ParamsModel | JsonMap,
     draft: Callable[[OktaClient, P, Reader], AppDraft],
     *,
     impact: bool = True,

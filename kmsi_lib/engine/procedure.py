@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from kmsi_lib.engine.apply import AppDraft, apply_plan, check_procedure, plan_app_change
 from kmsi_lib.engine.model import ApplyResult, Attestation, Check, Plan, Verification
-from kmsi_lib.engine.params import ParamsModel, parse_params
+from kmsi_lib.engine.params import ParamsModel
 from kmsi_lib.jsontypes import JsonMap, JsonObject
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ class Apply:
         check_procedure(plan, self.name)
         if self.refuse is not None:
             self.refuse(client, plan)
-        added: list[Check] = []
+        added: list[Check] = []  # what the extra checks gave, wherever apply_plan asked
         extra = self.extra_checks
 
         def checks(c: OktaClient, result: ApplyResult) -> list[Check]:
@@ -174,8 +174,7 @@ class AppChange(Generic[P]):
 
     def plan(self, client: OktaClient, params: ParamsModel | JsonMap) -> Plan:
         """The plan; reads only, a wrong parameter is a :class:`ParameterError` early."""
-        checked = parse_params(self.params, params)
-        return plan_app_change(client, self.name, self.params, checked, self.draft)[0]
+        return plan_app_change(client, self.name, self.params, params, self.draft)[0]
 
     @cached_property
     def apply(self) -> Apply:
@@ -190,9 +189,8 @@ class AppChange(Generic[P]):
 
     def verify(self, client: OktaClient, params: ParamsModel | JsonMap) -> Verification:
         """Check the org against the parameters, field by field (reads only)."""
-        checked = parse_params(self.params, params)
         _, checks = plan_app_change(
-            client, self.name, self.params, checked, self.draft, impact=False
+            client, self.name, self.params, params, self.draft, impact=False
         )
         if self.org_checks is None:
             return Verification(checks)
