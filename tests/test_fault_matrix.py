@@ -187,7 +187,7 @@ def clean(case: Case) -> tuple[int, Any]:
 
 def _indexes(case: Case) -> list[int]:
     writes, _ = clean(case)
-    if case.module.BULK:  # many alike: the first, one in the middle and the last
+    if case.module.PROCEDURE.bulk:  # many alike: the first, one in the middle and the last
         return sorted({0, writes // 2, writes - 1})
     return list(range(writes))
 

@@ -61,7 +61,7 @@ def test_inputs_match_the_parameter_types() -> None:
     """Each parameter gets the input its type calls for, prefilled from the given values."""
     inputs = {
         i.name: i
-        for i in field_inputs(REGISTRY["post_auth"].Params, {"apps": {"labels": ["A", "B"]}})
+        for i in field_inputs(REGISTRY["post_auth"].params, {"apps": {"labels": ["A", "B"]}})
     }
     assert isinstance(inputs["update_default_rule"].widget, w.Checkbox)
     assert isinstance(inputs["max_session_idle_minutes"].widget, w.IntText)
@@ -71,7 +71,7 @@ def test_inputs_match_the_parameter_types() -> None:
     assert inputs["apps.labels"].value() == ["A", "B"]
     assert inputs["rule_name"].widget.value == "" and inputs["rule_name"].value() is None
     assert inputs["constraints"].kind == "json" and inputs["constraints"].value() is None
-    brands = {i.name: i for i in field_inputs(REGISTRY["prompt_text"].Params, {"brands": "all"})}
+    brands = {i.name: i for i in field_inputs(REGISTRY["prompt_text"].params, {"brands": "all"})}
     assert brands["brands"].value() == "all"
     brands["brands"].widget.value = "Acme Corp, Acme Partners"
     assert brands["brands"].value() == ["Acme Corp", "Acme Partners"]
@@ -286,7 +286,7 @@ def test_every_runbook_form_round_trips_its_parameters(
     namespace = {n: ast.literal_eval(p.default) for n, p in info.parameters.items()}
     if with_params_file:
         namespace.update(load_params_file(path.parent.parent / params_file_for(path)))
-    model = REGISTRY[info.procedure].Params
+    model = REGISTRY[info.procedure].params
     fields = model.model_fields
     params = {
         k: v

@@ -43,7 +43,7 @@ def _names(model: type[pydantic.BaseModel], prefix: str = "") -> list[tuple[str,
 @pytest.mark.parametrize("procedure", sorted(REGISTRY))
 def test_every_parameter_has_a_plain_label_and_a_description(procedure: str) -> None:
     """No field of any procedure is shown as its bare name or without help text."""
-    for name, info in _names(REGISTRY[procedure].Params):
+    for name, info in _names(REGISTRY[procedure].params):
         assert info.description, f"{procedure}.{name} has no description"
         assert param_label(name) != name, f"{procedure}.{name} has no label in words"
 

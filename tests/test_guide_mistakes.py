@@ -196,14 +196,14 @@ def test_oauth_bearer_with_exactly_the_procedure_scopes(procedure: Any) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key())) | {"kid": "k1"}
     sandbox = Sandbox(seed="default")
-    sandbox.admin.register_client("0oaKmsiRunbooks", jwk, list(procedure.SCOPES))
+    sandbox.admin.register_client("0oaKmsiRunbooks", jwk, list(procedure.PROCEDURE.scopes))
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
     auth = OAuthServiceAppAuth(
-        SANDBOX_URL, "0oaKmsiRunbooks", pem, scopes=procedure.SCOPES, key_id="k1"
+        SANDBOX_URL, "0oaKmsiRunbooks", pem, scopes=procedure.PROCEDURE.scopes, key_id="k1"
     )
     wire = WireRecorder(sandbox.transport())
     client = OktaClient(SANDBOX_URL, auth, transport=wire)

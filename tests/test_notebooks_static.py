@@ -102,8 +102,8 @@ def test_parameters_are_the_procedure_signature(path: Path) -> None:
     import papermill
 
     procedure = REGISTRY[load(path)["metadata"]["kmsi"]["procedure"]]
-    wanted = set(procedure.Params.model_fields) | set(RUNNER_PARAMETERS)
-    if procedure.NAME == "pre_auth":  # the one plan with a manual (Admin Console) step
+    wanted = set(procedure.params.model_fields) | set(RUNNER_PARAMETERS)
+    if procedure.name == "pre_auth":  # the one plan with a manual (Admin Console) step
         wanted |= set(ATTESTATION_PARAMETERS)
     info = notebook_info(path)
     assert set(info.parameters) == wanted

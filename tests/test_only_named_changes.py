@@ -34,7 +34,7 @@ OKTA_VARS = [k for k in os.environ if k.startswith("OKTA_")]
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_parameters_cells_carry_the_models_defaults_and_select_nothing(path: Path) -> None:
     info = notebook_info(path)
-    model = REGISTRY[info.procedure].Params
+    model = REGISTRY[info.procedure].params
     for name, field in model.model_fields.items():
         assert name in info.parameters, f"{path.name} does not declare {name}"
         written = ast.literal_eval(info.parameters[name].default)

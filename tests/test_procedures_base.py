@@ -566,25 +566,54 @@ def test_unknown_nested_parameter_lists_the_section_fields() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_registered_procedure_has_the_common_shape(name: str) -> None:
+    import importlib
     import inspect
 
     import pydantic
 
-    module = REGISTRY[name]
-    assert module.NAME == name
-    assert module.TITLE and module.SCOPES
-    assert all(scope.startswith("okta.") for scope in module.SCOPES)
-    assert issubclass(module.Params, pydantic.BaseModel)
-    assert module.Params.model_config.get("extra") == "forbid"
+    procedure = REGISTRY[name]
+    assert isinstance(procedure, base.Procedure)
+    assert procedure.name == name
+    assert procedure.title and procedure.scopes
+    assert all(scope.startswith("okta.") for scope in procedure.scopes)
+    assert issubclass(procedure.params, pydantic.BaseModel)
+    assert procedure.params.model_config.get("extra") == "forbid"
+    module = importlib.import_module(f"kmsi_lib.procedures.{name}")
+    assert module.PROCEDURE is procedure and module.Params is procedure.params
     for function in ("plan", "apply", "verify"):
-        assert callable(getattr(module, function))
-    assert "attestation" in inspect.signature(module.apply).parameters
-    # what the runbook and the forms ask the module instead of its name
-    assert isinstance(module.WRITES, bool) and isinstance(module.BULK, bool)
-    assert module.BULK == ("progress" in inspect.signature(module.apply).parameters)
-    assert module.WRITES == (name != "audit")  # the audit is the read-only one
-    writes = [scope for scope in module.SCOPES if scope.endswith(".manage")]
-    assert bool(writes) == module.WRITES, writes
+        assert callable(getattr(procedure, function))
+        # the module's own function (for Python callers) is the one declared
+        assert getattr(module, function) == getattr(procedure, function), function
+    assert "attestation" in inspect.signature(procedure.apply).parameters
+    # what the runbook and the forms ask the declaration instead of its name
+    assert isinstance(procedure.writes, bool) and isinstance(procedure.bulk, bool)
+    assert procedure.bulk == ("progress" in inspect.signature(procedure.apply).parameters)
+    assert procedure.writes == (name != "audit")  # the audit is the read-only one
+    writes = [scope for scope in procedure.scopes if scope.endswith(".manage")]
+    assert bool(writes) == procedure.writes, writes
+
+
+@pytest.mark.parametrize("name", ["pre_auth", "post_auth", "prompt_text", "rollback"])
+def test_an_engine_apply_refuses_another_procedures_plan_before_any_request(name: str) -> None:
+    """The shared apply checks whose plan it is first: nothing is read or written."""
+    plan = _sample_plan().model_copy(update={"procedure": "reset_sessions"})
+    with pytest.raises(ParameterError) as info:
+        REGISTRY[name].apply(None, plan)  # type: ignore[arg-type]  # no request may be sent
+    assert info.value.field == "plan"
+    assert info.value.message == f"this is a 'reset_sessions' plan, not a {name!r} plan"
+
+
+def test_an_engine_apply_notes_what_its_extra_checks_could_not_check() -> None:
+    """An apply whose extra checks give nothing says so; one whose checks ran does not."""
+    plan = Plan(procedure="p", params={}, org_url="http://sandbox.okta.test", changes=[])
+    found = [base.Check("setting", True, True, True)]
+    for given, notes in (([], ["not checked"]), (found, [])):
+        apply = base.Apply(
+            "p", extra_checks=lambda _c, _r, g=given: g, unchecked_note="not checked"
+        )
+        result = apply(None, plan)  # type: ignore[arg-type]  # an empty plan sends nothing
+        assert result.outcome == "no-op"
+        assert result.verification.checks == given and result.verification.notes == notes
 
 
 def test_verification_round_trips_with_notes_and_escapes_html() -> None:
@@ -652,7 +681,7 @@ def test_plan_edited_in_memory_is_not_applied() -> None:
 
 
 def test_field_messages_name_each_wrong_field_as_a_headless_run_does() -> None:
-    model = REGISTRY["post_auth"].Params
+    model = REGISTRY["post_auth"].params
     assert base.field_messages(model, {"apps": {"labels": ["Slack"]}}) == {}
     data = {"apps": {"labels": ["Slack"]}, "max_session_idle_minutes": 0, "colour": "red"}
     messages = base.field_messages(model, data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -341,18 +342,7 @@ def test_interrupt_is_recorded_and_propagates(sb: Sandbox, tmp_path: Path) -> No
     def interrupted(*_args: Any) -> Any:
         raise KeyboardInterrupt
 
-    rb.procedure = type(
-        "Slow",
-        (),
-        {
-            "Params": rb.procedure.Params,
-            "SCOPES": (),
-            "WRITES": True,
-            "BULK": False,
-            "TITLE": "slow",
-            "plan": staticmethod(interrupted),
-        },
-    )()
+    rb.procedure = dataclasses.replace(rb.procedure, title="slow", scopes=(), plan=interrupted)
     with pytest.raises(KeyboardInterrupt):
         rb.plan()
     data = result(tmp_path)

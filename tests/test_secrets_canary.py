@@ -129,7 +129,7 @@ def test_oauth_key_canary_success_and_failure(
 ) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public = jwk_of(key, "canary-key", public=True)
-    scopes = sorted({s for name in REGISTRY for s in REGISTRY[name].SCOPES})
+    scopes = sorted({s for name in REGISTRY for s in REGISTRY[name].scopes})
     sb.admin.register_client(CLIENT_ID, public, scopes)
     key_file = tmp_path / "app-key.pem"
     key_file.write_text(pem_of(key))

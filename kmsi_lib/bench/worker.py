@@ -81,7 +81,7 @@ def _reset(job: JsonObject) -> JsonObject:
     from kmsi_lib.procedures import reset_sessions
 
     started = time.time()
-    client = _client(reset_sessions.SCOPES, job.get("share"))
+    client = _client(reset_sessions.PROCEDURE.scopes, job.get("share"))
     params: JsonObject = {"forget_devices": True, "oauth_tokens": False}
     if job.get("how") == "group":
         params["group"] = text(job.get("group")) or ""
@@ -122,7 +122,7 @@ def _reach(plan: object) -> int | None:
 def _rollout(job: JsonObject) -> JsonObject:
     from kmsi_lib.procedures import post_auth
 
-    client = _client(post_auth.SCOPES, job.get("share"))
+    client = _client(post_auth.PROCEDURE.scopes, job.get("share"))
     params: JsonObject = {
         "apps": {"ids": arr(job.get("ids"))},
         "prompt_frequency": text(job.get("prompt_frequency")) or "P7D",
@@ -157,7 +157,7 @@ def _post_auth_plan(job: JsonObject) -> JsonObject:
     from kmsi_lib.procedures import post_auth
 
     values = yaml.safe_load(Path(text(job.get("params_file")) or "").read_text(encoding="utf-8"))
-    client = _client(post_auth.SCOPES, None)
+    client = _client(post_auth.PROCEDURE.scopes, None)
     t_plan = time.time()
     plan = post_auth.plan(client, values)
     t_end = time.time()

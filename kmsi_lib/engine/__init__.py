@@ -29,9 +29,11 @@ One concept per module (public, importable on their own):
 * :mod:`~kmsi_lib.engine.witness`: the sandbox witness, the one hook through which a
   verification may consult the emulated org's admin endpoints.
 
-A procedure is a module with ``NAME``, ``TITLE``, ``SCOPES``, ``Params``,
-``plan(client, params)``, ``apply(client, plan, *, attestation=None)`` and
-``verify(client, params)`` built from these (see :mod:`kmsi_lib.procedures`).
+A procedure is declared by a :class:`Procedure` (:mod:`~kmsi_lib.engine.procedure`): its
+name, title, scopes, ``Params``, ``plan(client, params)``, ``apply(client, plan, *,
+attestation=None)`` and ``verify(client, params)``, built from these (see
+:mod:`kmsi_lib.procedures`); :class:`Apply` and :class:`AppChange` are the steps several
+procedures share.
 """
 
 from __future__ import annotations
@@ -143,6 +145,7 @@ from kmsi_lib.engine.paths import (
 )
 from kmsi_lib.engine.preview import (
     FIT_LIMITS,
+    PROMPT_FIELDS,
     PROMPT_PATH,
     WIDGET_DEFAULTS,
     PromptTexts,
@@ -151,6 +154,12 @@ from kmsi_lib.engine.preview import (
     prompt_preview_text,
     prompt_warnings,
     shown_text,
+)
+from kmsi_lib.engine.procedure import (
+    APP_CHANGE_SCOPES,
+    AppChange,
+    Apply,
+    Procedure,
 )
 from kmsi_lib.engine.progress import (
     WriteListener,
@@ -197,13 +206,16 @@ from kmsi_lib.engine.witness import (
 
 __all__ = [
     "ACKNOWLEDGE_FIELD",
+    "APP_CHANGE_SCOPES",
     "AcknowledgeReach",
     "Action",
     "AllowUnusualValues",
+    "AppChange",
     "AppDraft",
     "AppRule",
     "AppSelection",
     "AppliedChange",
+    "Apply",
     "ApplyResult",
     "Attestation",
     "BeforeRecord",
@@ -228,10 +240,12 @@ __all__ = [
     "Observation",
     "OrgView",
     "Outcome",
+    "PROMPT_FIELDS",
     "PROMPT_PATH",
     "ParamsModel",
     "Plan",
     "PlanImpact",
+    "Procedure",
     "PolicyKind",
     "PromptTexts",
     "READ_ONLY_FIELDS",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -42,6 +42,7 @@ from kmsi_lib.okta import protocol as _protocol
 from kmsi_lib.okta.resources import policies
 
 if TYPE_CHECKING:
+    from kmsi_lib.engine.edit import Edit
     from kmsi_lib.engine.model import ManualStep
     from kmsi_lib.engine.select import ResolvedApp
     from kmsi_lib.okta.client import OktaClient
@@ -64,21 +65,32 @@ __all__ = [
 @dataclass
 class AppDraft:
     """What a procedure that changes chosen apps' authentication policies worked out:
-    the apps, the changes, a check per owned field, notes, manual steps, the named groups."""
+    the apps, the changes, a check per owned field, notes, manual steps, the named groups
+    (:meth:`add` takes each object's :class:`~.edit.Edit`)."""
 
     apps: Sequence[ResolvedApp]
-    changes: list[Change]
-    checks: list[Check]
-    notes: list[str]
+    changes: list[Change] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     manual_steps: Sequence[ManualStep] = ()
     named_group_ids: list[str] | None = None
+
+    def add(self, edit: Edit, note: str = "") -> Change | None:
+        """Take one object's edit: its checks (an existing object must be active, noted if
+        not), and its change when anything differs (that change, else None)."""
+        edit.require_active(self.notes)
+        self.checks += edit.checks
+        change = edit.change(note=note)
+        if change is not None:
+            self.changes.append(change)
+        return change
 
 
 def plan_app_change(
     client: OktaClient,
     procedure: str,
     model: type[P],
-    params: P | JsonMap,
+    params: ParamsModel | JsonMap,
     draft: Callable[[OktaClient, P, Reader], AppDraft],
     *,
     impact: bool = True,

@@ -197,12 +197,13 @@ def field_messages(model: type[BaseModel], data: JsonMap) -> dict[str, str]:
     return {}
 
 
-def parse_params(model: type[ModelT], data: JsonMap | ModelT) -> ModelT:
+def parse_params(model: type[ModelT], data: JsonMap | BaseModel) -> ModelT:
     """Validate ``data`` against a procedure's ``Params`` model.
 
     Raises :class:`ParameterError` whose ``field`` is the first wrong field
     (dotted, with list indexes: ``apps.labels[2]``) and whose message lists
-    every wrong field with what to do. A model instance passes through.
+    every wrong field with what to do. A model instance passes through (another model is
+    read by its fields: a procedure's declaration takes any procedure's parameters).
     """
     if isinstance(data, model):
         return data

@@ -69,6 +69,7 @@ if TYPE_CHECKING:  # the model renders through render, which shows previews
 
 __all__ = [
     "FIT_LIMITS",
+    "PROMPT_FIELDS",
     "PROMPT_PATH",
     "WIDGET_DEFAULTS",
     "PromptTexts",
@@ -156,6 +157,9 @@ _FIELDS = (
     _Field("accept", "acceptButtonText", "Stay signed in", bounds.BUTTON),
     _Field("reject", "rejectButtonText", "Don't stay signed in", bounds.BUTTON),
 )
+
+#: prompt_text's parameter name -> the field of ``PostAuthKeepMeSignedInPrompt`` it sets.
+PROMPT_FIELDS: Mapping[str, str] = {f.param: f.okta for f in _FIELDS}
 
 #: The Sign-In Widget's own texts (login.properties, ``oie.kmsi.*``).
 WIDGET_DEFAULTS = PromptTexts(**{f.name: f.default for f in _FIELDS})

@@ -1,10 +1,13 @@
 """The KMSI procedures, one module each, found by name in :data:`REGISTRY`.
 
-``REGISTRY["post_auth"]`` is the :mod:`kmsi_lib.procedures.post_auth` module;
-every procedure module has ``NAME``, ``TITLE``, ``WRITES``, ``BULK``, ``SCOPES``, ``Params``,
-``plan``, ``apply`` and ``verify`` (see :class:`Procedure`); a module may also define
-``evidence_files(plan) -> {file name: text}``, files the runbook writes beside
-``result.json`` (the audit's ``findings.json`` and ``findings.csv``). Modules are
+``REGISTRY["post_auth"]`` is the declaration ``PROCEDURE`` of the
+:mod:`kmsi_lib.procedures.post_auth` module, a :class:`Procedure`: its ``name``,
+``title``, ``scopes``, ``writes``, ``bulk``, ``params`` (the ``Params`` model),
+``plan``, ``apply`` and ``verify``, and, where a procedure has them,
+``evidence_files(plan) -> {file name: text}`` (files the runbook writes beside
+``result.json``: the audit's findings) and ``verify_evidence_inputs`` (a
+rollback's ``apply_result``). The modules keep ``plan``, ``apply`` and ``verify``
+as functions of their own for Python callers. Modules (and the engine) are
 imported on first access so that loading the registry stays cheap.
 """
 
@@ -12,14 +15,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import pydantic
-
-    from kmsi_lib.engine import ApplyResult, Attestation, Plan, Verification
-    from kmsi_lib.jsontypes import JsonMap
-    from kmsi_lib.okta.client import OktaClient
+    from kmsi_lib.engine.procedure import Procedure
 
 __all__ = ["NAMES", "REGISTRY", "Procedure"]
 
@@ -34,33 +33,19 @@ NAMES: tuple[str, ...] = (
 )
 
 
-class Procedure(Protocol):
-    """What every procedure module provides."""
-
-    NAME: str
-    TITLE: str
-    WRITES: bool  # False: the procedure only reads (the audit)
-    BULK: bool  # True: apply also takes ``progress=(done, total)`` (session resets)
-    SCOPES: tuple[str, ...]
-    Params: type[pydantic.BaseModel]
-
-    def plan(self, client: OktaClient, params: pydantic.BaseModel | JsonMap) -> Plan: ...
-
-    def apply(
-        self, client: OktaClient, plan: Plan, *, attestation: Attestation | JsonMap | None = None
-    ) -> ApplyResult: ...
-
-    def verify(self, client: OktaClient, params: pydantic.BaseModel | JsonMap) -> Verification: ...
-
-
-class _Registry(Mapping[str, Procedure]):
-    """Procedure modules by name, imported on first access."""
+class _Registry(Mapping[str, "Procedure"]):  # named for type checking only: loaded on use
+    """Procedure declarations by name, their modules imported on first access."""
 
     def __getitem__(self, name: str) -> Procedure:
         if name not in NAMES:
             known = ", ".join(NAMES)
             raise KeyError(f"no procedure named {name!r}; the procedures are: {known}")
-        return cast(Procedure, importlib.import_module(f"{__name__}.{name}"))
+        from kmsi_lib.engine.procedure import Procedure
+
+        declared = getattr(importlib.import_module(f"{__name__}.{name}"), "PROCEDURE", None)
+        if not isinstance(declared, Procedure) or declared.name != name:
+            raise TypeError(f"{__name__}.{name} declares no PROCEDURE named {name!r}")
+        return declared
 
     def __iter__(self) -> Iterator[str]:
         return iter(NAMES)
@@ -73,3 +58,12 @@ class _Registry(Mapping[str, Procedure]):
 
 
 REGISTRY: Mapping[str, Procedure] = _Registry()
+
+
+def __getattr__(name: str) -> object:
+    """``Procedure``, from the engine on first use (importing the registry loads no engine)."""
+    if name == "Procedure":
+        from kmsi_lib.engine.procedure import Procedure
+
+        return Procedure
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -46,6 +46,7 @@ from kmsi_lib.engine import (
     Cohort,
     Minutes,
     ParamsModel,
+    Procedure,
     Verification,
     bounds,
     html_table,
@@ -95,9 +96,8 @@ __all__ = [
     "FINDING_COLUMNS",
     "Finding",
     "NAME",
+    "PROCEDURE",
     "Params",
-    "SCOPES",
-    "TITLE",
     "Thresholds",
     "evidence_files",
     "find_risks",
@@ -109,16 +109,6 @@ __all__ = [
 ]
 
 NAME = "audit"
-TITLE = "KMSI posture audit (read-only)"
-WRITES = False  # only reads (also runs on a Classic Engine org)
-BULK = False  # apply makes a few ordered writes (no progress callback)
-SCOPES: tuple[str, ...] = (
-    "okta.apps.read",
-    "okta.brands.read",
-    "okta.groups.read",
-    "okta.policies.read",
-    "okta.users.read",
-)
 
 
 class Params(ParamsModel):
@@ -384,7 +374,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 # --------------------------------------------------------------------------- procedure
 
 
-def run(client: OktaClient, params: Params | JsonMap) -> AuditReport:
+def run(client: OktaClient, params: ParamsModel | JsonMap) -> AuditReport:
     """Read the org's KMSI posture and derive the findings (reads only)."""
     p = parse_params(Params, params)
     read = audit_read.read_policies(client, p.max_workers)
@@ -458,14 +448,17 @@ def _timeline(reach: OrgReach) -> JsonObject:
     return timeline_data(None, chosen, title=f"everyone else on {label}")
 
 
-def evidence_files(report: AuditReport) -> dict[str, str]:
-    """The files a runbook writes beside ``result.json``: ``findings.json``, ``findings.csv``,
-    ``findings.sarif`` (SARIF 2.1.0) and ``compliance.json`` (the DISA STIG checks).
+def evidence_files(report: object) -> dict[str, str]:
+    """The files a runbook writes beside an audit report's ``result.json``: ``findings.json``,
+    ``findings.csv``, ``findings.sarif`` (SARIF 2.1.0) and ``compliance.json`` (the DISA STIG
+    checks); none for anything else.
 
     Both hold the report's findings (the CSV's columns are
     :data:`~kmsi_lib.procedures.audit_table.FINDING_COLUMNS`); the runner's
     ledger hashes them with the run's other files.
     """
+    if not isinstance(report, AuditReport):
+        return {}
     files = findings_files(report.findings, org_url=report.org_url, created_at=report.created_at)
     results = control_results(report.sign_on_policies)
     files[FINDINGS_SARIF] = json.dumps(
@@ -475,9 +468,8 @@ def evidence_files(report: AuditReport) -> dict[str, str]:
     return files
 
 
-def plan(client: OktaClient, params: Params | JsonMap) -> AuditReport:
-    """The audit's "plan" is its report: it only reads (same as :func:`run`)."""
-    return run(client, params)
+#: The audit's "plan" is its report: it only reads.
+plan = run
 
 
 def apply(client: OktaClient, plan: object, *, attestation: object = None) -> NoReturn:
@@ -487,7 +479,7 @@ def apply(client: OktaClient, plan: object, *, attestation: object = None) -> No
     )
 
 
-def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
+def verify(client: OktaClient, params: ParamsModel | JsonMap) -> Verification:
     """Audit, then one failed check per high or medium finding (passes on a clean org)."""
     report = run(client, params)
     counts = report.counts()
@@ -501,3 +493,22 @@ def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
         if f.severity in ("high", "medium")
     ]
     return Verification(checks)
+
+
+PROCEDURE = Procedure(
+    name=NAME,
+    title="KMSI posture audit (read-only)",
+    scopes=(
+        "okta.apps.read",
+        "okta.brands.read",
+        "okta.groups.read",
+        "okta.policies.read",
+        "okta.users.read",
+    ),
+    params=Params,
+    plan=run,
+    apply=apply,
+    verify=verify,
+    writes=False,  # only reads (also runs on a Classic Engine org)
+    evidence_files=evidence_files,
+)

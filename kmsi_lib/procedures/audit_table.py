@@ -12,7 +12,7 @@ import csv
 import html
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from kmsi_lib.engine import html_table
 from kmsi_lib.jsontypes import JsonObject
@@ -31,17 +31,22 @@ __all__ = [
     "findings_text",
 ]
 
+_SEPARATOR = "; "
+
+#: Each column of ``findings.csv``, in order, and what a finding shows in it.
+_CELLS: dict[str, Callable[[Finding], str]] = {
+    "severity": lambda f: f.severity,
+    "finding": lambda f: f.code,
+    "policy": lambda f: f.policy_name,
+    "rule": lambda f: f.object_name,
+    "apps": lambda f: _SEPARATOR.join(f.apps),
+    "cohorts": lambda f: _SEPARATOR.join(f.cohorts),
+    "ids": lambda f: f.ids,
+    "detail": lambda f: f.message,
+}
+
 #: The columns of ``findings.csv``, in order.
-FINDING_COLUMNS: tuple[str, ...] = (
-    "severity",
-    "finding",
-    "policy",
-    "rule",
-    "apps",
-    "cohorts",
-    "ids",
-    "detail",
-)
+FINDING_COLUMNS: tuple[str, ...] = tuple(_CELLS)
 
 #: The file names the audit writes beside ``result.json`` when it runs as a runbook.
 FINDINGS_JSON = "findings.json"
@@ -50,24 +55,10 @@ FINDINGS_CSV = "findings.csv"
 #: What an empty findings table says.
 NO_FINDINGS = "No findings."
 
-_SEPARATOR = "; "
-
 
 def finding_rows(findings: Sequence[Finding]) -> list[dict[str, str]]:
     """One dict per finding, keyed by :data:`FINDING_COLUMNS` (every value a string)."""
-    return [
-        {
-            "severity": f.severity,
-            "finding": f.code,
-            "policy": f.policy_name,
-            "rule": f.object_name,
-            "apps": _SEPARATOR.join(f.apps),
-            "cohorts": _SEPARATOR.join(f.cohorts),
-            "ids": f.ids,
-            "detail": f.message,
-        }
-        for f in findings
-    ]
+    return [{column: cell(f) for column, cell in _CELLS.items()} for f in findings]
 
 
 def findings_csv(findings: Sequence[Finding]) -> str:

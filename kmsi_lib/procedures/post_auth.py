@@ -24,7 +24,7 @@ Durations are compared by meaning, so ``P7D`` in the parameters matches
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import pydantic
 
@@ -33,18 +33,12 @@ from kmsi_lib.durations import IsoDuration
 from kmsi_lib.engine import (
     AcknowledgeReach,
     AllowUnusualValues,
-    ApplyResult,
     AppSelection,
-    Attestation,
-    Change,
-    Check,
     Edit,
     Minutes,
     ObjectRef,
     ParamsModel,
-    Plan,
     Reader,
-    Verification,
     bounds,
 )
 from kmsi_lib.engine.constraints import check_constraints
@@ -62,8 +56,7 @@ RuleT = TypeVar("RuleT", bound=JsonMap)
 __all__ = [
     "MANAGED_RULE_NAMES",
     "NAME",
-    "SCOPES",
-    "TITLE",
+    "PROCEDURE",
     "Params",
     "apply",
     "choose_rule",
@@ -72,16 +65,6 @@ __all__ = [
 ]
 
 NAME = "post_auth"
-TITLE = "Post-authentication Keep Me Signed In"
-WRITES = True  # changes the org
-BULK = False  # apply makes a few ordered writes (no progress callback)
-SCOPES: tuple[str, ...] = (
-    "okta.apps.read",
-    "okta.groups.read",  # the impact section names the groups rules cover
-    "okta.logs.read",
-    "okta.policies.manage",
-    "okta.policies.read",
-)
 
 CATCH_ALL = "Catch-all Rule"
 
@@ -111,7 +94,7 @@ class Params(ParamsModel):
     reauthenticate_in: Annotated[IsoDuration, bounds.REAUTHENTICATE_IN] = pydantic.Field(
         "PT168H", description="How long before users re-authenticate to the app (ISO-8601)."
     )
-    constraints: Annotated[list[dict[str, Any]], bounds.FEW] | None = pydantic.Field(
+    constraints: Annotated[list[dict[str, pydantic.JsonValue]], bounds.FEW] | None = pydantic.Field(
         None, description="Authenticator constraints; None keeps the rule's current ones."
     )
     update_default_rule: bool = pydantic.Field(
@@ -184,10 +167,8 @@ def choose_rule(rules: Sequence[RuleT], rule_name: str | None) -> tuple[RuleT | 
 
 
 def _draft(client: OktaClient, params: Params, reader: Reader) -> engine.AppDraft:
-    apps = engine.resolve_apps(reader, params.apps)
-    changes: list[Change] = []
-    checks: list[Check] = []
-    notes: list[str] = []
+    draft = engine.AppDraft(engine.resolve_apps(reader, params.apps))
+    notes = draft.notes
 
     if params.update_default_rule:
         default, rule = _default_rule(reader)
@@ -204,20 +185,17 @@ def _draft(client: OktaClient, params: Params, reader: Reader) -> engine.AppDraf
             ),
         ):
             edit.set(path, value)
-        edit.require_active(notes)
-        checks += edit.checks
+        draft.add(edit)
         persistent = engine.get_path(rule, "actions.signon.session.usePersistentCookie")
         if persistent:
             notes.append(
                 f"{ref.label()} uses persistent session cookies; that setting is read-only"
                 " through the API and is left as it is"
             )
-        if (change := edit.change()) is not None:
-            changes.append(change)
 
     kmsi_noted = False
     by_policy: dict[str, list[str]] = {}
-    for app in apps:
+    for app in draft.apps:
         by_policy.setdefault(app.policy_id, []).append(app.label)
         if ADMIN_CONSOLE_LABEL in app.label:
             notes.append(
@@ -268,35 +246,12 @@ def _draft(client: OktaClient, params: Params, reader: Reader) -> engine.AppDraf
         if params.constraints is not None:
             method["constraints"] = params.constraints
         edit.set_assurance(f"{sign_on}.verificationMethod", method)
-        edit.require_active(notes)
-        checks += edit.checks
-        if (change := edit.change(note=f"apps: {', '.join(labels)}")) is not None:
-            changes.append(change)
+        draft.add(edit, note=f"apps: {', '.join(labels)}")
 
-    return engine.AppDraft(apps, changes, checks, notes)
+    return draft
 
 
-def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
-    """Plan the post-auth KMSI configuration; reads only, raises ParameterError early."""
-    return engine.plan_app_change(client, NAME, Params, params, _draft)[0]
-
-
-def apply(
-    client: OktaClient,
-    plan: Plan,
-    *,
-    attestation: Attestation | JsonMap | None = None,
-    acknowledge_reach: int | None = None,
-) -> ApplyResult:
-    """Apply a post-auth plan (re-reads first; a stale plan writes nothing)."""
-    engine.check_procedure(plan, NAME)
-    return engine.apply_plan(
-        client, plan, attestation=attestation, acknowledge_reach=acknowledge_reach
-    )
-
-
-def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
-    """Check the org against the parameters, field by field (reads only)."""
-    return Verification(
-        engine.plan_app_change(client, NAME, Params, params, _draft, impact=False)[1]
-    )
+#: The plan, apply and verify: the engine's for app-policy changes, over :func:`_draft`.
+CHANGE = engine.AppChange(NAME, Params, _draft)
+PROCEDURE = CHANGE.procedure("Post-authentication Keep Me Signed In")
+plan, apply, verify = CHANGE.plan, CHANGE.apply, CHANGE.verify

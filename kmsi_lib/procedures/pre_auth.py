@@ -33,10 +33,7 @@ from kmsi_lib import engine
 from kmsi_lib.engine import (
     AcknowledgeReach,
     AllowUnusualValues,
-    ApplyResult,
     AppSelection,
-    Attestation,
-    Change,
     Check,
     Edit,
     ManualStep,
@@ -45,29 +42,17 @@ from kmsi_lib.engine import (
     ParamsModel,
     Plan,
     Reader,
-    Verification,
     bounds,
     witness,
 )
 from kmsi_lib.errors import ParameterError
-from kmsi_lib.jsontypes import JsonMap
 
 if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
 
-__all__ = ["NAME", "SCOPES", "TITLE", "Params", "apply", "plan", "verify"]
+__all__ = ["NAME", "PROCEDURE", "Params", "apply", "plan", "verify"]
 
 NAME = "pre_auth"
-TITLE = "Pre-authentication Keep Me Signed In"
-WRITES = True  # changes the org
-BULK = False  # apply makes a few ordered writes (no progress callback)
-SCOPES: tuple[str, ...] = (
-    "okta.apps.read",
-    "okta.groups.read",
-    "okta.logs.read",
-    "okta.policies.manage",
-    "okta.policies.read",
-)
 
 #: "Once per session": re-authenticate only when no Okta global session exists.
 ONCE_PER_SESSION = "PT43800H"
@@ -204,10 +189,7 @@ def _in_org_order(current: object, group_ids: list[str]) -> list[str]:
 
 def _draft(client: OktaClient, params: Params, reader: Reader) -> engine.AppDraft:
     group_ids = engine.resolve_groups(reader, params.groups)
-    apps = engine.resolve_apps(reader, params.apps)
-    changes: list[Change] = []
-    checks: list[Check] = []
-    notes: list[str] = []
+    draft = engine.AppDraft(engine.resolve_apps(reader, params.apps))
 
     # (b) the global session policy, adopted by name
     policies = reader.policies("OKTA_SIGN_ON")
@@ -240,14 +222,9 @@ def _draft(client: OktaClient, params: Params, reader: Reader) -> engine.AppDraf
     group_ids = _in_org_order(engine.get_path(existing, include_path), group_ids)
     policy.set(include_path, group_ids)
     policy.set("priority", params.policy_priority)
-    policy.require_active(notes)
-    checks += policy.checks
-    policy_change = policy.change()
     policy_ref_id: str | None = ref.id
-    if policy_change is not None:
-        changes.append(policy_change)
-        if ref.id is None:
-            policy_ref_id = engine.created_placeholder(len(changes) - 1)
+    if draft.add(policy) is not None and ref.id is None:
+        policy_ref_id = engine.created_placeholder(len(draft.changes) - 1)
 
     # (c) its SIGN_ON rule
     rules = reader.rules(ref.id) if ref.id else []
@@ -274,20 +251,17 @@ def _draft(client: OktaClient, params: Params, reader: Reader) -> engine.AppDraf
         ("actions.signon.session.usePersistentCookie", False),
     ):
         sign_on.set(path, value)
-    sign_on.require_active(notes)
-    checks += sign_on.checks
-    if (rule_change := sign_on.change()) is not None:
-        changes.append(rule_change)
+    draft.add(sign_on)
 
     # (d) one rule per distinct authentication policy of the chosen apps
     by_policy: dict[str, list[str]] = {}
-    for app in apps:
+    for app in draft.apps:
         by_policy.setdefault(app.policy_id, []).append(app.label)
     for (policy_id, labels), app_rules in zip(
         by_policy.items(), reader.rules_of(list(by_policy)), strict=True
     ):
         if len(labels) > 1:
-            notes.append(
+            draft.notes.append(
                 f"apps {', '.join(map(repr, labels))} share authentication policy {policy_id};"
                 " it is changed once"
             )
@@ -314,55 +288,18 @@ def _draft(client: OktaClient, params: Params, reader: Reader) -> engine.AppDraf
             "actions.appSignOn.verificationMethod",
             {"factorMode": "2FA", "reauthenticateIn": ONCE_PER_SESSION},
         )
-        app_rule.require_active(notes)
-        checks += app_rule.checks
-        if (app_change := app_rule.change(note=f"apps: {', '.join(labels)}")) is not None:
-            changes.append(app_change)
+        draft.add(app_rule, note=f"apps: {', '.join(labels)}")
 
     # The manual step stays in the plan unless it is verifiably done and nothing else is to
     # be done: an auditor expects an attestation for every human action a change makes, and
     # none for a run that makes none (the sandbox can show the setting is on; a real org
     # cannot, so there the earlier attestation is given again, as the step's text says).
-    manual_steps = [org_setting_step(client)]
-    if not changes and read_sandbox_org_setting(client) is True:
-        manual_steps = []
-        notes.append(ORG_SETTING_ON_NOTE)
-    return engine.AppDraft(apps, changes, checks, notes, manual_steps, group_ids)
-
-
-def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
-    """Plan the pre-auth KMSI configuration; reads only, raises ParameterError early."""
-    return engine.plan_app_change(client, NAME, Params, params, _draft)[0]
-
-
-def apply(
-    client: OktaClient,
-    plan: Plan,
-    *,
-    attestation: Attestation | JsonMap | None = None,
-    acknowledge_reach: int | None = None,
-) -> ApplyResult:
-    """Apply a pre-auth plan; needs an attestation for the Admin Console step (and, against
-    the sandbox, the setting really on: :func:`refuse_while_setting_off`)."""
-    engine.check_procedure(plan, NAME)
-    refuse_while_setting_off(client, plan)
-    result = engine.apply_plan(
-        client,
-        plan,
-        attestation=attestation,
-        extra_checks=lambda c, _r: org_setting_checks(c),
-        acknowledge_reach=acknowledge_reach,
-    )
-    if not any(c.name == ORG_SETTING_CHECK for c in result.verification.checks):
-        result.verification.notes.append(ORG_SETTING_NOTE)
-    return result
-
-
-def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
-    """Check the org against the parameters, field by field (reads only)."""
-    checks = engine.plan_app_change(client, NAME, Params, params, _draft, impact=False)[1]
-    setting = org_setting_checks(client)
-    return Verification(checks + setting, [] if setting else [ORG_SETTING_NOTE])
+    draft.manual_steps = [org_setting_step(client)]
+    if not draft.changes and read_sandbox_org_setting(client) is True:
+        draft.manual_steps = []
+        draft.notes.append(ORG_SETTING_ON_NOTE)
+    draft.named_group_ids = group_ids
+    return draft
 
 
 ORG_SETTING_CHECK = "org setting: show 'Keep me signed in' before users sign in"
@@ -389,3 +326,19 @@ def read_sandbox_org_setting(client: OktaClient) -> bool | None:
     """
     seen = witness.for_client(client)
     return seen.org_setting("preAuthKmsi") if seen is not None else None
+
+
+#: The plan, apply and verify: the engine's for app-policy changes, over :func:`_draft`,
+#: with the org setting checked where the sandbox shows it. The apply needs an attestation
+#: for the Admin Console step (and, against the sandbox, the setting really on:
+#: :func:`refuse_while_setting_off`).
+CHANGE = engine.AppChange(
+    NAME,
+    Params,
+    _draft,
+    org_checks=org_setting_checks,
+    unchecked_note=ORG_SETTING_NOTE,
+    refuse=refuse_while_setting_off,
+)
+PROCEDURE = CHANGE.procedure("Pre-authentication Keep Me Signed In")
+plan, apply, verify = CHANGE.plan, CHANGE.apply, CHANGE.verify

@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from kmsi_lib.engine import (
+    PROMPT_FIELDS,
     PROMPT_PATH,
     AllowUnusualValues,
+    Apply,
     ApplyResult,
-    Attestation,
     Change,
     Check,
     FieldDiff,
@@ -40,12 +41,11 @@ from kmsi_lib.engine import (
     ObjectRef,
     ParamsModel,
     Plan,
+    Procedure,
     Reader,
     Verification,
-    apply_plan,
     bounds,
     canonical,
-    check_procedure,
     diff,
     get_path,
     parse_params,
@@ -63,9 +63,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NAME",
+    "PROCEDURE",
     "PROMPT_PATH",
-    "SCOPES",
-    "TITLE",
     "Params",
     "apply",
     "desired_prompt",
@@ -77,18 +76,6 @@ __all__ = [
 ]
 
 NAME = "prompt_text"
-TITLE = "Post-authentication KMSI prompt text per brand"
-WRITES = True  # changes the org
-BULK = False  # apply makes a few ordered writes (no progress callback)
-SCOPES: tuple[str, ...] = ("okta.brands.read", "okta.brands.manage", "okta.logs.read")
-
-#: Parameter name -> field of ``PostAuthKeepMeSignedInPrompt``.
-_PROMPT_FIELDS: dict[str, str] = {
-    "title": "title",
-    "subtitle": "subtitle",
-    "accept_button_text": "acceptButtonText",
-    "reject_button_text": "rejectButtonText",
-}
 
 PAGE_KIND = "sign_in_page"
 PREVIEW_KIND = "sign_in_preview_page"
@@ -129,7 +116,7 @@ class Params(ParamsModel):
                     raise ValueError(f"entry {index} is empty; give a brand name or id")
         return value
 
-    @field_validator("title", "subtitle", "accept_button_text", "reject_button_text")
+    @field_validator(*PROMPT_FIELDS)
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
@@ -138,10 +125,8 @@ class Params(ParamsModel):
 
     @model_validator(mode="after")
     def _some_text(self) -> Params:
-        if all(getattr(self, name) is None for name in _PROMPT_FIELDS):
-            raise ValueError(
-                "give at least one of title, subtitle, accept_button_text, reject_button_text"
-            )
+        if all(getattr(self, name) is None for name in PROMPT_FIELDS):
+            raise ValueError(f"give at least one of {', '.join(PROMPT_FIELDS)}")
         return self
 
 
@@ -152,7 +137,7 @@ def desired_prompt(params: Params) -> dict[str, str]:
     """The prompt fields to set (Okta's names), only those the parameters give."""
     return {
         okta: value
-        for name, okta in _PROMPT_FIELDS.items()
+        for name, okta in PROMPT_FIELDS.items()
         if isinstance(value := getattr(params, name), str)
     }
 
@@ -179,7 +164,7 @@ def merge_prompt(page: Mapping[str, JsonValue], prompt: Mapping[str, str]) -> Js
 def prompt_of(page: JsonMap | None) -> JsonObject:
     """The prompt fields of a page (missing fields as None)."""
     current = obj(get_path(page, PROMPT_PATH))
-    return {okta: current.get(okta) for okta in _PROMPT_FIELDS.values()}
+    return {okta: current.get(okta) for okta in PROMPT_FIELDS.values()}
 
 
 def select_brands(
@@ -323,7 +308,7 @@ register_kind(PREVIEW_KIND, _PreviewPage())
 # --------------------------------------------------------------------------- procedure
 
 
-def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
+def plan(client: OktaClient, params: ParamsModel | JsonMap) -> Plan:
     """Plan the prompt text for each chosen brand (reads only).
 
     Unknown brands fail here as :class:`ParameterError`, before anything is
@@ -418,27 +403,19 @@ def _prompt_diffs(before: JsonMap | None, after: JsonMap) -> list[FieldDiff]:
     ]
 
 
-def apply(
-    client: OktaClient,
-    plan: Plan,
-    *,
-    attestation: Attestation | JsonMap | None = None,
-) -> ApplyResult:
-    """Re-check the pages, PUT each whole page, read it back and verify the prompt.
+def _preview_urls(client: OktaClient, result: ApplyResult) -> list[Check]:
+    """After the writes: each preview page's URL in the result's notes (no check of its own)."""
+    for item in result.applied:
+        ref = item.change.ref
+        if item.change.kind == PREVIEW_KIND and ref.id:
+            url = _preview_url(client, ref.id)
+            result.notes.append(f"preview of brand {ref.name!r}: {url or '(no URL given)'}")
+    return []
 
-    With ``preview_first`` the result's notes carry each brand's preview URL.
-    """
-    check_procedure(plan, NAME)
 
-    def preview_urls(c: OktaClient, result: ApplyResult) -> list[Check]:
-        for item in result.applied:
-            ref = item.change.ref
-            if item.change.kind == PREVIEW_KIND and ref.id:
-                url = _preview_url(c, ref.id)
-                result.notes.append(f"preview of brand {ref.name!r}: {url or '(no URL given)'}")
-        return []
-
-    return apply_plan(client, plan, attestation=attestation, extra_checks=preview_urls)
+#: Re-checks the pages, PUTs each whole page, reads it back and verifies the prompt; with
+#: ``preview_first`` the result's notes carry each brand's preview URL.
+apply = Apply(NAME, extra_checks=_preview_urls)
 
 
 def _preview_url(client: OktaClient, brand_id: str) -> str | None:
@@ -447,7 +424,7 @@ def _preview_url(client: OktaClient, brand_id: str) -> str | None:
     return url if isinstance(url, str) else None
 
 
-def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
+def verify(client: OktaClient, params: ParamsModel | JsonMap) -> Verification:
     """Check that each chosen brand's live (or preview) page shows the wanted text."""
     p = parse_params(Params, params)
     prompt = desired_prompt(p)
@@ -471,3 +448,14 @@ def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
                 )
             )
     return Verification(checks)
+
+
+PROCEDURE = Procedure(
+    name=NAME,
+    title="Post-authentication KMSI prompt text per brand",
+    scopes=("okta.brands.read", "okta.brands.manage", "okta.logs.read"),
+    params=Params,
+    plan=plan,
+    apply=apply,
+    verify=verify,
+)

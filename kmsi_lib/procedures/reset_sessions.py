@@ -49,6 +49,7 @@ from kmsi_lib.engine import (
     ObjectRef,
     ParamsModel,
     Plan,
+    Procedure,
     Reader,
     Verification,
     bounds,
@@ -81,8 +82,7 @@ __all__ = [
     "NAME",
     "NO_ROLLBACK_NOTE",
     "NO_SESSION_API_NOTE",
-    "SCOPES",
-    "TITLE",
+    "PROCEDURE",
     "Params",
     "apply",
     "parse_user_list",
@@ -91,15 +91,6 @@ __all__ = [
 ]
 
 NAME = "reset_sessions"
-TITLE = "Reset KMSI: revoke users' sessions"
-WRITES = True  # changes the org
-BULK = True  # apply takes progress=(done, total) for its many independent calls
-SCOPES: tuple[str, ...] = (
-    "okta.users.manage",
-    "okta.users.read",
-    "okta.groups.read",
-    "okta.logs.read",
-)
 
 KIND = "user_sessions"
 #: The System Log event of ``DELETE /api/v1/users/{id}/sessions`` ("Clear user session"):
@@ -284,7 +275,7 @@ register_lookup("group_members", _lookup_members)
 # --------------------------------------------------------------------------- procedure
 
 
-def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
+def plan(client: OktaClient, params: ParamsModel | JsonMap) -> Plan:
     """Resolve the users (reads only) and plan one revocation per distinct user.
 
     Users not found are listed in the plan's notes; an unknown group or an
@@ -460,7 +451,7 @@ def _failure(change: Change, error: BaseException | None) -> str:
     return str(error)
 
 
-def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
+def verify(client: OktaClient, params: ParamsModel | JsonMap) -> Verification:
     """Check what can be checked: every named user still resolves.
 
     Okta's Management API does not list a user's sessions, so a revocation
@@ -498,4 +489,16 @@ def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
 NO_SESSION_API_NOTE = (
     "Okta has no API listing a user's sessions, so the revocations themselves were not"
     " checked; the apply result (Okta's answer per user) is the record of them"
+)
+
+
+PROCEDURE = Procedure(
+    name=NAME,
+    title="Reset KMSI: revoke users' sessions",
+    scopes=("okta.users.manage", "okta.users.read", "okta.groups.read", "okta.logs.read"),
+    params=Params,
+    plan=plan,
+    apply=apply,
+    verify=verify,
+    bulk=True,  # apply takes progress=(done, total) for its many independent calls
 )

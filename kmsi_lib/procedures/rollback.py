@@ -38,14 +38,15 @@ import pydantic
 from kmsi_lib import engine, evidence
 from kmsi_lib.engine import (
     AllowUnusualValues,
+    Apply,
     ApplyResult,
-    Attestation,
     BeforeRecord,
     Change,
     Check,
     ObjectRef,
     ParamsModel,
     Plan,
+    Procedure,
     Reader,
     Verification,
     bounds,
@@ -60,8 +61,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NAME",
-    "SCOPES",
-    "TITLE",
+    "PROCEDURE",
     "Params",
     "apply",
     "is_session_apply",
@@ -72,17 +72,6 @@ __all__ = [
 ]
 
 NAME = "rollback"
-TITLE = "Roll back an apply"
-WRITES = True  # changes the org
-BULK = False  # apply makes a few ordered writes (no progress callback)
-# what the reversible procedures (pre_auth, post_auth, prompt_text) write and read
-SCOPES: tuple[str, ...] = (
-    "okta.brands.manage",
-    "okta.brands.read",
-    "okta.logs.read",
-    "okta.policies.manage",
-    "okta.policies.read",
-)
 
 
 class Params(ParamsModel):
@@ -370,7 +359,7 @@ def _is_sandbox(client: OktaClient) -> bool:
     return engine.is_local(str(getattr(client, "org_url", "")))
 
 
-def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
+def plan(client: OktaClient, params: ParamsModel | JsonMap) -> Plan:
     """Plan the reverse of an apply; refuses (StalePlanError) if objects drifted since."""
     checked = engine.parse_params(Params, params)
     # refused before any request to the org
@@ -379,15 +368,11 @@ def plan(client: OktaClient, params: Params | JsonMap) -> Plan:
     return _build(client, checked, applied)
 
 
-def apply(
-    client: OktaClient, plan: Plan, *, attestation: Attestation | JsonMap | None = None
-) -> ApplyResult:
-    """Apply a rollback plan (re-reads first; a stale plan writes nothing)."""
-    engine.check_procedure(plan, NAME)
-    return engine.apply_plan(client, plan, attestation=attestation)
+#: Applies a rollback plan (re-reads first; a stale plan writes nothing).
+apply = Apply(NAME)
 
 
-def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
+def verify(client: OktaClient, params: ParamsModel | JsonMap) -> Verification:
     """Check that every object the apply wrote is back as it was before."""
     checked = engine.parse_params(Params, params)
     applied = load_apply_result(checked.apply_result, sandbox=_is_sandbox(client))
@@ -414,3 +399,22 @@ def verify(client: OktaClient, params: Params | JsonMap) -> Verification:
             ok = current is not None and not engine.diff(engine.writable(current), want)
             checks.append(Check(f"{ref.label()} is as before the apply", ok, want, current))
     return Verification(checks)
+
+
+PROCEDURE = Procedure(
+    name=NAME,
+    title="Roll back an apply",
+    # what the reversible procedures (pre_auth, post_auth, prompt_text) write and read
+    scopes=(
+        "okta.brands.manage",
+        "okta.brands.read",
+        "okta.logs.read",
+        "okta.policies.manage",
+        "okta.policies.read",
+    ),
+    params=Params,
+    plan=plan,
+    apply=apply,
+    verify=verify,
+    verify_evidence_inputs=verify_evidence_inputs,
+)

@@ -99,7 +99,7 @@ class RunbookForm:
 
     def __init__(self, runbook: Runbook) -> None:
         self.runbook = runbook
-        self.model = runbook.procedure.Params
+        self.model = runbook.procedure.params
         self.inputs = field_inputs(self.model, runbook.params)
         self.general = w.HTML(value="")
         self.plan_button = _button(
@@ -178,7 +178,7 @@ class RunbookForm:
         self.apply_button.on_click(lambda _b: self.on_apply())
         self.verify_button.on_click(lambda _b: self.on_verify())
 
-        title = escape(runbook.procedure.TITLE)
+        title = escape(runbook.procedure.title)
         read_only = not runbook.writes
         #: the rollback form's list of this session's applies (None on other forms)
         self.picker: ApplyPicker | None = None
@@ -447,7 +447,7 @@ class RunbookForm:
                 "by": self.attest_by.value.strip(),
                 "statement": self.attest_statement.value.strip(),
             }
-        bulk = self.runbook.procedure.BULK
+        bulk = self.runbook.procedure.bulk
         if bulk:
             self.progress_box.layout.display = ""
             self._progress(0, len(self.plan.changes))

@@ -336,7 +336,7 @@ def _params_model(procedure: str) -> type[pydantic.BaseModel]:
     from kmsi_lib.procedures import REGISTRY
 
     try:
-        return REGISTRY[procedure].Params
+        return REGISTRY[procedure].params
     except KeyError:
         known = ", ".join(REGISTRY)
         raise ParameterError(

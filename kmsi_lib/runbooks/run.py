@@ -508,18 +508,17 @@ def _verify_evidence_inputs(
 ) -> dict[str, Any]:
     """Parameters naming evidence (a rollback's ``apply_result``), checked in ``root``.
 
-    A procedure module lists them by defining ``verify_evidence_inputs(values,
+    A procedure lists them by declaring ``verify_evidence_inputs(values,
     *, evidence_root, expect)``; it raises when the evidence is not this root's
     or does not verify, and returns the values the kernel gets instead (the
     verified file's absolute path: the kernel runs in the run directory).
     """
     from kmsi_lib.procedures import REGISTRY
 
-    check = getattr(REGISTRY[procedure], "verify_evidence_inputs", None)
+    check = REGISTRY[procedure].verify_evidence_inputs
     if check is None:
         return {}
-    checked: dict[str, Any] = check(values, evidence_root=root, expect=expect)
-    return checked
+    return dict(check(values, evidence_root=root, expect=expect))
 
 
 #: The longest --timeout accepted: a day per cell is already no limit at all.

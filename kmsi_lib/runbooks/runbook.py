@@ -43,6 +43,7 @@ from kmsi_lib.engine import (
     utc_now,
     watch_writes,
 )
+from kmsi_lib.engine.procedure import Report
 from kmsi_lib.engine.render import failed_checks_text
 from kmsi_lib.errors import KmsiError, ParameterError
 from kmsi_lib.jsontypes import JsonObject, JsonValue, obj
@@ -181,7 +182,7 @@ class Runbook:
         With ``KMSI_INTERACTIVE=1`` in the environment (``kmsi lab`` sets it for
         JupyterLab) the runbook is interactive whatever the ``interactive`` cell says.
         """
-        fields = REGISTRY[procedure].Params.model_fields
+        fields = REGISTRY[procedure].params.model_fields
         # A required parameter's cell value is None ("not given"): leaving it out lets the
         # model say it is required, instead of a sample choosing apps, groups or users.
         params = {
@@ -215,7 +216,7 @@ class Runbook:
     @property
     def writes(self) -> bool:
         """True for procedures that change the org (everything but the audit)."""
-        return self.procedure.WRITES
+        return self.procedure.writes
 
     def write_result(self) -> Path:
         """Write ``result.json`` now, and the journal as the client has it (redacted) into its
@@ -237,10 +238,10 @@ class Runbook:
         """Write the files a run adds beside ``result.json``: the audit's findings, a plan's
         timeline chart (``timeline.svg``, when its impact has one).
 
-        A procedure module may define ``evidence_files(plan) -> {file name: text}``;
+        A procedure may declare ``evidence_files(plan) -> {file name: text}``;
         the runner hashes these files into the ledger with the rest of the run.
         """
-        found = getattr(self.procedure, "evidence_files", None)
+        found = self.procedure.evidence_files
         files: dict[str, str | bytes] = dict(found(made)) if found is not None else {}
         timeline = (
             (made.impact or {}).get("timeline")
@@ -326,7 +327,7 @@ class Runbook:
             if self.client is None:
                 from kmsi_lib.okta.client import OktaClient
 
-                self.client = OktaClient.from_env(scopes=self.procedure.SCOPES)
+                self.client = OktaClient.from_env(scopes=self.procedure.scopes)
             info = self.client.org_info()
             engine = engine_name(info.pipeline)  # the name the evidence record uses
             self.run.org = RunOrg(url=self.client.org_url, pipeline=info.pipeline, type=engine)
@@ -337,8 +338,8 @@ class Runbook:
                     "info",
                     f"Connected to {self.client.org_url} (engine: {engine},"
                     f" pipeline {info.pipeline or 'unknown'})",
-                    f"{self.procedure.TITLE}; mode {self.mode}; scopes requested: "
-                    + ", ".join(self.procedure.SCOPES),
+                    f"{self.procedure.title}; mode {self.mode}; scopes requested: "
+                    + ", ".join(self.procedure.scopes),
                 )
             )
         return self.client
@@ -351,7 +352,7 @@ class Runbook:
 
     def validate(self, params: Mapping[str, JsonValue] | None = None) -> Any:
         """The parameters as the procedure's pydantic model; ParameterError names the field."""
-        return parse_params(self.procedure.Params, dict(self.params if params is None else params))
+        return parse_params(self.procedure.params, dict(self.params if params is None else params))
 
     def plan(self, params: Mapping[str, JsonValue] | None = None, *, show: bool = True) -> Any:
         """Validate the parameters, read the org and show what apply would change.
@@ -370,6 +371,7 @@ class Runbook:
                 self.run.params = dict(params)
             checked = self.validate()
             client = self._client()
+            made: Report
             if self.approved_plan and self.mode == "apply":
                 made = self._load_approved_plan(checked)
                 title = "Approved plan (loaded from the plan evidence)"
@@ -382,7 +384,7 @@ class Runbook:
             self.run.outcome = self._planned_outcome(made)
             self.run.error = None
         if show:
-            if title:
+            if title and isinstance(made, Plan):
                 self.display(notice("info", title, f"fingerprint {made.fingerprint}"))
             self.display(made)
         return made
@@ -485,7 +487,7 @@ class Runbook:
                 raise ParameterError("mode", f"the {self.name} procedure has nothing to apply")
             self.run.plan = plan.to_dict()
             options: dict[str, Any] = {"attestation": self._attestation(plan)}
-            if progress is not None and self.procedure.BULK:
+            if progress is not None and self.procedure.bulk:
                 options["progress"] = progress
             if self.acknowledged_reach is not None:
                 options["acknowledge_reach"] = self.acknowledged_reach
