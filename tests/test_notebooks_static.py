@@ -91,7 +91,7 @@ def test_metadata_kernel_and_procedure(path: Path) -> None:
     procedure = meta["kmsi"]["procedure"]
     assert procedure in REGISTRY
     assert path.stem.split("_", 1)[1] == procedure
-    assert f'Runbook.from_parameters("{procedure}", globals())' in "".join(
+    assert f'Runbook.start("{procedure}", globals())' in "".join(
         source(c) for c in load(path)["cells"]
     )
 
@@ -154,6 +154,28 @@ def test_every_step_is_explained(path: Path) -> None:
             assert before["cell_type"] == "markdown", source(cell)
     intro = source(cells[0]).lower()
     assert "mfa" in intro, "the intro states the security trade-off"
+
+
+def test_a_notebook_starts_connected(tmp_path: Path) -> None:
+    """A notebook's first step (Runbook.start) reads the cells' values and shows the org."""
+    from kmsi_lib.okta.client import OktaClient
+    from kmsi_lib.runbooks.display import Html
+    from kmsi_lib.runbooks.runbook import Runbook
+    from kmsi_lib.sandbox import Sandbox
+
+    sb = Sandbox(seed="default")
+    client = OktaClient.from_env(
+        env={"OKTA_ORG_URL": "http://sandbox.okta.test", "OKTA_API_TOKEN": sb.token},
+        transport=sb.transport(),
+    )
+    shown: list[object] = []
+    namespace = {**defaults(NOTEBOOKS / "20_post_auth.ipynb"), "evidence_dir": str(tmp_path)}
+    rb = Runbook.start("post_auth", namespace, client=client, display=shown.append)
+    assert rb.name == "post_auth" and rb.mode == "plan" and rb.client is client
+    assert rb.run.org is not None and rb.run.org.url == "http://sandbox.okta.test"
+    assert len(shown) == 1 and isinstance(shown[0], Html)
+    assert "Connected to http://sandbox.okta.test" in shown[0].to_text()
+    assert json.loads((tmp_path / "result.json").read_text())["org"]["type"] == "Identity Engine"
 
 
 #: What each runbook refuses to guess: with no params file, the field that must be named.

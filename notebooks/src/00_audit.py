@@ -48,8 +48,7 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 # %%
 from kmsi_lib.runbooks.runbook import Runbook
 
-rb = Runbook.from_parameters("audit", globals())
-client = rb.connect()  # shows the org and its engine
+rb = Runbook.start("audit", globals())  # connects, shows the org and its engine
 
 # %% [markdown]
 # ## 2. Read the posture

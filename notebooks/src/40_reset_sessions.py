@@ -41,8 +41,7 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 # %%
 from kmsi_lib.runbooks.runbook import Runbook
 
-rb = Runbook.from_parameters("reset_sessions", globals())
-client = rb.connect()  # shows the org and its engine
+rb = Runbook.start("reset_sessions", globals())  # connects, shows the org and its engine
 
 # %% [markdown]
 # ## 2. Plan

@@ -37,8 +37,7 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 # %%
 from kmsi_lib.runbooks.runbook import Runbook
 
-rb = Runbook.from_parameters("rollback", globals())
-client = rb.connect()  # shows the org and its engine
+rb = Runbook.start("rollback", globals())  # connects, shows the org and its engine
 
 # %% [markdown]
 # ## 2. Plan
