@@ -178,6 +178,32 @@ def test_a_notebook_starts_connected(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "result.json").read_text())["org"]["type"] == "Identity Engine"
 
 
+@pytest.mark.parametrize("procedure", ["post_auth", "audit"])
+def test_each_form_part_says_how_to_work_it(procedure: str, tmp_path: Path) -> None:
+    """How to work a step's form is said once, under the step's heading in the form; no
+    notebook repeats it (a notebook's step cells say what is particular to the procedure)."""
+    import ipywidgets as w
+
+    from kmsi_lib.runbooks.forms import GUIDANCE, READ_ONLY_GUIDANCE, RunbookForm
+    from kmsi_lib.runbooks.runbook import Runbook
+
+    rb = Runbook(procedure, params={}, evidence_dir=str(tmp_path), display=lambda _: None)
+    guidance = GUIDANCE if rb.writes else READ_ONLY_GUIDANCE
+    form = RunbookForm(rb)
+    for step, box in form.steps.items():
+        heading, *rest = box.children
+        assert isinstance(heading, w.HTML) and heading.value.startswith("<h3>")
+        if not guidance[step]:  # the audit has nothing to apply, and says so
+            assert procedure == "audit" and step == "apply"
+            continue
+        guide = rest[0]
+        assert isinstance(guide, w.HTML) and guidance[step] in guide.value, step
+    said = [f"click **{button}**" for button in ("Plan", "Apply", "Verify")]
+    for path in PATHS:
+        prose = "".join(source(c) for c in load(path)["cells"] if c["cell_type"] == "markdown")
+        assert not [s for s in said if s in " ".join(prose.split())], path.name
+
+
 #: What each runbook refuses to guess: with no params file, the field that must be named.
 UNNAMED_SELECTION = {
     "pre_auth": "groups",

@@ -76,9 +76,6 @@ report = rb.plan()
 #
 # **What to check afterwards:** for each high finding, decide whether it is intended (note
 # why in the change ticket) or plan a change with the pre-auth, post-auth or reset runbooks.
-#
-# **In JupyterLab** the findings table appears in this cell's form after each **Plan**
-# (read) above.
 
 # %%
 verification = rb.verify()
