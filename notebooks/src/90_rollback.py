@@ -47,6 +47,10 @@ rb = Runbook.start("rollback", globals())  # connects, shows the org and its eng
 #
 # Each object the apply wrote is read now and compared with what the apply left. The plan
 # shows, field by field, the way back.
+#
+# In the JupyterLab form, the plan part also lists the applies made from forms in this
+# session, newest first; with `apply_result` empty the newest is chosen, so no path needs
+# typing.
 
 # %%
 plan = rb.plan()
