@@ -91,7 +91,7 @@ def test_metadata_kernel_and_procedure(path: Path) -> None:
     procedure = meta["kmsi"]["procedure"]
     assert procedure in REGISTRY
     assert path.stem.split("_", 1)[1] == procedure
-    assert f'Runbook.from_parameters("{procedure}", globals())' in "".join(
+    assert f'Runbook.start("{procedure}", globals())' in "".join(
         source(c) for c in load(path)["cells"]
     )
 
@@ -154,6 +154,54 @@ def test_every_step_is_explained(path: Path) -> None:
             assert before["cell_type"] == "markdown", source(cell)
     intro = source(cells[0]).lower()
     assert "mfa" in intro, "the intro states the security trade-off"
+
+
+def test_a_notebook_starts_connected(tmp_path: Path) -> None:
+    """A notebook's first step (Runbook.start) reads the cells' values and shows the org."""
+    from kmsi_lib.okta.client import OktaClient
+    from kmsi_lib.runbooks.display import Html
+    from kmsi_lib.runbooks.runbook import Runbook
+    from kmsi_lib.sandbox import Sandbox
+
+    sb = Sandbox(seed="default")
+    client = OktaClient.from_env(
+        env={"OKTA_ORG_URL": "http://sandbox.okta.test", "OKTA_API_TOKEN": sb.token},
+        transport=sb.transport(),
+    )
+    shown: list[object] = []
+    namespace = {**defaults(NOTEBOOKS / "20_post_auth.ipynb"), "evidence_dir": str(tmp_path)}
+    rb = Runbook.start("post_auth", namespace, client=client, display=shown.append)
+    assert rb.name == "post_auth" and rb.mode == "plan" and rb.client is client
+    assert rb.run.org is not None and rb.run.org.url == "http://sandbox.okta.test"
+    assert len(shown) == 1 and isinstance(shown[0], Html)
+    assert "Connected to http://sandbox.okta.test" in shown[0].to_text()
+    assert json.loads((tmp_path / "result.json").read_text())["org"]["type"] == "Identity Engine"
+
+
+@pytest.mark.parametrize("procedure", ["post_auth", "audit"])
+def test_each_form_part_says_how_to_work_it(procedure: str, tmp_path: Path) -> None:
+    """How to work a step's form is said once, under the step's heading in the form; no
+    notebook repeats it (a notebook's step cells say what is particular to the procedure)."""
+    import ipywidgets as w
+
+    from kmsi_lib.runbooks.forms import GUIDANCE, READ_ONLY_GUIDANCE, RunbookForm
+    from kmsi_lib.runbooks.runbook import Runbook
+
+    rb = Runbook(procedure, params={}, evidence_dir=str(tmp_path), display=lambda _: None)
+    guidance = GUIDANCE if rb.writes else READ_ONLY_GUIDANCE
+    form = RunbookForm(rb)
+    for step, box in form.steps.items():
+        heading, *rest = box.children
+        assert isinstance(heading, w.HTML) and heading.value.startswith("<h3>")
+        if not guidance[step]:  # the audit has nothing to apply, and says so
+            assert procedure == "audit" and step == "apply"
+            continue
+        guide = rest[0]
+        assert isinstance(guide, w.HTML) and guidance[step] in guide.value, step
+    said = [f"click **{button}**" for button in ("Plan", "Apply", "Verify")]
+    for path in PATHS:
+        prose = "".join(source(c) for c in load(path)["cells"] if c["cell_type"] == "markdown")
+        assert not [s for s in said if s in " ".join(prose.split())], path.name
 
 
 #: What each runbook refuses to guess: with no params file, the field that must be named.

@@ -29,7 +29,8 @@
 
 The form is cut into one part per step of the runbook (:attr:`RunbookForm.steps`):
 ``plan`` (the inputs, Plan and the diff), ``apply`` (the ticket, the attestation,
-Apply and what was written) and ``verify`` (the read-back). A notebook shows
+Apply and what was written) and ``verify`` (the read-back), each headed by a line that
+says how to work it (:data:`GUIDANCE`, the same for every runbook). A notebook shows
 each part under its own step's explanation, so a trainee reads why, then does
 it; the parts share one state, so Apply still applies exactly the plan shown.
 
@@ -73,6 +74,25 @@ if TYPE_CHECKING:
 __all__ = ["FieldInput", "RunbookForm", "field_inputs", "validate_values"]
 
 T = TypeVar("T")
+
+#: What to do in each step's part of the form, shown under its heading (the notebooks' step
+#: cells explain the procedure; the form says how to work it). Read-only forms (the audit)
+#: have their own plan and verify lines and no Apply.
+GUIDANCE: dict[str, str] = {
+    "plan": "Edit the fields (a wrong value is marked beside its field), click <b>Plan</b>"
+    " and read the diff. A field changed after planning takes the plan away: plan again.",
+    "apply": "Enter the change ticket that approved the plan above, then click <b>Apply</b>."
+    " Until it can be clicked, the line under it says what it waits for: a plan shown, a"
+    " ticket, and whatever this plan asks you to confirm.",
+    "verify": "After an <b>Apply</b> the read-back appears here by itself; <b>Verify</b>"
+    " reads the org again whenever you want to check it.",
+}
+READ_ONLY_GUIDANCE: dict[str, str] = {
+    "plan": "Change the thresholds if you need to, click <b>Plan</b> to read the org, and"
+    " read the report.",
+    "apply": "",
+    "verify": "The findings appear here as checks after each <b>Plan</b> (read) above.",
+}
 
 
 def _display_data(obj: object) -> JsonObject:
@@ -180,6 +200,7 @@ class RunbookForm:
 
         title = escape(runbook.procedure.title)
         read_only = not runbook.writes
+        guidance = READ_ONLY_GUIDANCE if read_only else GUIDANCE
         #: the rollback form's list of this session's applies (None on other forms)
         self.picker: ApplyPicker | None = None
         if any(i.name == "apply_result" for i in self.inputs):
@@ -190,6 +211,7 @@ class RunbookForm:
             "plan": _step_box(
                 "plan",
                 f"<h3>{title}: {'read' if read_only else 'plan'}</h3>",
+                guidance["plan"],
                 [
                     *([self.picker.widget] if self.picker is not None else []),
                     *(item.row for item in self.inputs),
@@ -202,6 +224,7 @@ class RunbookForm:
             "apply": _step_box(
                 "apply",
                 f"<h3>{title}: apply</h3>",
+                guidance["apply"],
                 [
                     self.reach_box,
                     self.privileged_box,
@@ -220,6 +243,7 @@ class RunbookForm:
             "verify": _step_box(
                 "verify",
                 f"<h3>{title}: verify</h3>",
+                guidance["verify"],
                 [
                     self.verify_button,
                     self.verify_hint,
@@ -524,9 +548,11 @@ def _acknowledgement(
     return checkbox, text, box
 
 
-def _step_box(step: str, heading: str, children: list[w.Widget]) -> w.VBox:
-    """One step's part of the form: a heading, then its inputs and outputs."""
-    box = w.VBox([w.HTML(value=heading), *children])
+def _step_box(step: str, heading: str, guidance: str, children: list[w.Widget]) -> w.VBox:
+    """One step's part of the form: a heading, what to do (:data:`GUIDANCE`), then its
+    inputs and outputs."""
+    guide = [w.HTML(value=f'<p class="kmsi-guide">{guidance}</p>')] if guidance else []
+    box = w.VBox([w.HTML(value=heading), *guide, *children])
     box.add_class("kmsi-form")
     box.add_class(f"kmsi-step-{step}")
     return box

@@ -2,8 +2,7 @@
 
 A runbook notebook is a parameters cell plus a few calls::
 
-    rb = Runbook.from_parameters("post_auth", globals())   # or Runbook("post_auth", params=...)
-    rb.connect()      # client from OKTA_* (smallest scopes), shows the org and its engine
+    rb = Runbook.start("post_auth", globals())  # connects (OKTA_*, smallest scopes), shows the org
     rb.plan()         # validates the parameters, reads the org, shows the diff
     rb.apply()        # apply mode only, needs change_id; uses the approved plan if given
     rb.verify()       # apply mode: reads the org back and checks every field
@@ -81,9 +80,7 @@ __all__ = [
     "show",
 ]
 
-#: The parameters every runbook declares besides its procedure's (set by ``kmsi run``, which
-#: refuses them in a params file): the names of
-#: :data:`kmsi_lib.runbooks.contract.RUNNER_PARAMETERS`.
+#: Every runbook's parameters besides its procedure's: :data:`.contract.RUNNER_PARAMETERS`.
 RUNNER_PARAMETERS: tuple[str, ...] = tuple(contract.RUNNER_PARAMETERS)
 
 Display = Callable[[object], None]
@@ -201,6 +198,13 @@ class Runbook:
             if namespace.get(name)
         }
         return cls(procedure, params=params, attestation=attestation or None, **runner, **options)
+
+    @classmethod
+    def start(cls, procedure: str, namespace: Mapping[str, object], **options: object) -> Runbook:
+        """A notebook's first step: :meth:`from_parameters`, then :meth:`connect` (shown)."""
+        runbook = cls.from_parameters(procedure, namespace, **options)
+        runbook.connect()
+        return runbook
 
     # ------------------------------------------------------------------ evidence
 
@@ -346,8 +350,7 @@ class Runbook:
 
     def _client(self) -> OktaClient:
         if self.client is None or self.run.org is None:
-            self.connect()
-        assert self.client is not None
+            return self.connect()
         return self.client
 
     def validate(self, params: Mapping[str, JsonValue] | None = None) -> Any:

@@ -48,8 +48,7 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 # %%
 from kmsi_lib.runbooks.runbook import Runbook
 
-rb = Runbook.from_parameters("audit", globals())
-client = rb.connect()  # shows the org and its engine
+rb = Runbook.start("audit", globals())  # connects, shows the org and its engine
 
 # %% [markdown]
 # ## 2. Read the posture
@@ -77,9 +76,6 @@ report = rb.plan()
 #
 # **What to check afterwards:** for each high finding, decide whether it is intended (note
 # why in the change ticket) or plan a change with the pre-auth, post-auth or reset runbooks.
-#
-# **In JupyterLab** the findings table appears in this cell's form after each **Plan**
-# (read) above.
 
 # %%
 verification = rb.verify()

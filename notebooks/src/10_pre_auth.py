@@ -18,6 +18,9 @@
 # Headless: plan with `kmsi run notebooks/10_pre_auth.ipynb -f params/sandbox/pre_auth.yaml`,
 # then apply with `--mode apply --change CHG-…` after doing the manual step and filling the
 # attestation parameters. Credentials come from the environment only.
+#
+# In JupyterLab (`kmsi lab`) the plan, apply and verify cells show the parts of one form
+# instead, and each part says what to do in it.
 
 # %% tags=["parameters"]
 from typing import Optional  # the types of the parameters below
@@ -55,8 +58,7 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 # %%
 from kmsi_lib.runbooks.runbook import Runbook
 
-rb = Runbook.from_parameters("pre_auth", globals())
-client = rb.connect()  # shows the org and its engine
+rb = Runbook.start("pre_auth", globals())  # connects, shows the org and its engine
 
 # %% [markdown]
 # ## 2. Plan
@@ -70,9 +72,6 @@ client = rb.connect()  # shows the org and its engine
 # policy reaches the other apps of that policy too. When the reach is wider than what you
 # named, the plan says so first and the apply needs `acknowledge_reach` set to the number
 # of apps it gives (in the form, a checkbox in the apply step).
-#
-# **In JupyterLab** (`interactive = True`) this cell shows the plan form instead: edit the
-# fields (a wrong value is marked beside its field), click **Plan** and read the diff.
 
 # %%
 plan = rb.plan()
@@ -89,9 +88,8 @@ plan = rb.plan()
 # the setting on needs no attestation (no one did anything in this run); on a real org,
 # give the earlier apply's attestation again, with its original time in `attestation_at`.
 #
-# **In JupyterLab** this cell shows the apply form: enter the change ticket and who did
-# the Admin Console step, then click **Apply**. The button stays disabled until a plan is
-# shown and a ticket is entered, and again if the plan form is changed afterwards.
+# In the JupyterLab form, once the plan lists the manual step, the apply part also asks who
+# did it and what was done.
 
 # %%
 applied = rb.apply()
@@ -104,9 +102,6 @@ applied = rb.apply()
 # **What to check afterwards:** as a pilot user, open the sign-in page in a private window:
 # the checkbox is there; tick it, sign in with MFA, sign out and back in: no MFA prompt until
 # the lifetime runs out. A user outside the groups still gets MFA every time.
-#
-# **In JupyterLab** this cell shows the verify form: the read-back appears here after
-# **Apply**, and **Verify** reads the org again whenever you want to check it.
 
 # %%
 verification = rb.verify()

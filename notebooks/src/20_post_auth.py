@@ -14,7 +14,8 @@
 # **How to run it.** Headless:
 # `kmsi run notebooks/20_post_auth.ipynb -f params/sandbox/post_auth.yaml --mode plan`,
 # then `--mode apply --change CHG-…` once the plan is approved. In JupyterLab (`kmsi lab`)
-# set `interactive = True` and use each step's form. Credentials come from the environment
+# the plan, apply and verify cells show the parts of one form instead, and each part says
+# what to do in it (elsewhere, set `interactive = True`). Credentials come from the environment
 # (`OKTA_ORG_URL` with `OKTA_API_TOKEN`, or the OAuth service-app variables), never from
 # the parameters below.
 
@@ -50,8 +51,7 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 # %%
 from kmsi_lib.runbooks.runbook import Runbook
 
-rb = Runbook.from_parameters("post_auth", globals())
-client = rb.connect()  # shows the org and its engine
+rb = Runbook.start("post_auth", globals())  # connects, shows the org and its engine
 
 # %% [markdown]
 # ## 2. Plan
@@ -66,9 +66,6 @@ client = rb.connect()  # shows the org and its engine
 # apps), so a change for one app can reach many: the plan then says so first, and the
 # apply goes ahead only when `acknowledge_reach` names that number of apps (in the form,
 # a checkbox in the apply step).
-#
-# **In JupyterLab** (`interactive = True`) this cell shows the plan form instead: edit the
-# fields (a wrong value is marked beside its field), click **Plan** and read the diff.
 
 # %%
 plan = rb.plan()
@@ -81,10 +78,6 @@ plan = rb.plan()
 # would otherwise be overwritten). Each rule is sent back whole, with only the KMSI fields
 # changed, and read back afterwards. The before-state is recorded so that
 # `90_rollback.ipynb` can undo the change.
-#
-# **In JupyterLab** this cell shows the apply form: enter the change ticket, then
-# click **Apply**. The button stays disabled until a plan is shown and a ticket is
-# entered, and again if the plan form is changed afterwards.
 
 # %%
 applied = rb.apply()
@@ -100,9 +93,6 @@ applied = rb.apply()
 # "Stay signed in?" prompt appears after MFA, and that a second sign-in within the
 # frequency skips MFA on that device only. In the Admin Console, the app's authentication
 # policy rule shows the prompt setting.
-#
-# **In JupyterLab** this cell shows the verify form: the read-back appears here after
-# **Apply**, and **Verify** reads the org again whenever you want to check it.
 
 # %%
 verification = rb.verify()

@@ -12,6 +12,9 @@
 #
 # With `preview_first` the text goes to the brand's preview page and the plan result gives
 # its URL: review it there, then run again without it to make it live.
+#
+# In JupyterLab (`kmsi lab`) the plan, apply and verify cells show the parts of one form
+# instead, and each part says what to do in it.
 
 # %% tags=["parameters"]
 from typing import Optional, Union  # the types of the parameters below
@@ -37,17 +40,13 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 # %%
 from kmsi_lib.runbooks.runbook import Runbook
 
-rb = Runbook.from_parameters("prompt_text", globals())
-client = rb.connect()  # shows the org and its engine
+rb = Runbook.start("prompt_text", globals())  # connects, shows the org and its engine
 
 # %% [markdown]
 # ## 2. Plan
 #
 # For each brand, the customized sign-in page is read (or the default one when the brand has
 # none yet) and only the prompt fields are compared with the parameters.
-#
-# **In JupyterLab** (`interactive = True`) this cell shows the plan form instead: edit the
-# fields (a wrong value is marked beside its field), click **Plan** and read the diff.
 
 # %%
 plan = rb.plan()
@@ -57,10 +56,6 @@ plan = rb.plan()
 #
 # Apply mode only, with a change ticket. The page is re-read and a plan that no longer
 # matches it is refused; the old page is kept as the before-state for a rollback.
-#
-# **In JupyterLab** this cell shows the apply form: enter the change ticket, then
-# click **Apply**. The button stays disabled until a plan is shown and a ticket is
-# entered, and again if the plan form is changed afterwards.
 
 # %%
 applied = rb.apply()
@@ -73,9 +68,6 @@ applied = rb.apply()
 # **What to check afterwards:** sign in through the brand's domain to an app with post-auth
 # KMSI allowed and read the prompt: wording, buttons, and that the rest of the page is
 # unchanged.
-#
-# **In JupyterLab** this cell shows the verify form: the read-back appears here after
-# **Apply**, and **Verify** reads the org again whenever you want to check it.
 
 # %%
 verification = rb.verify()

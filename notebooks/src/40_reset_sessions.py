@@ -15,6 +15,9 @@
 # A name that is not found stops the plan too (with a suggestion when a login is close), so a
 # typo never reads as success; `skip_unknown_users` revokes the others and the plan lists,
 # first, who was skipped.
+#
+# In JupyterLab (`kmsi lab`) the plan, apply and verify cells show the parts of one form
+# instead, and each part says what to do in it.
 
 # %% tags=["parameters"]
 from typing import Optional  # the types of the parameters below
@@ -41,8 +44,7 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 # %%
 from kmsi_lib.runbooks.runbook import Runbook
 
-rb = Runbook.from_parameters("reset_sessions", globals())
-client = rb.connect()  # shows the org and its engine
+rb = Runbook.start("reset_sessions", globals())  # connects, shows the org and its engine
 
 # %% [markdown]
 # ## 2. Plan
@@ -50,9 +52,6 @@ client = rb.connect()  # shows the org and its engine
 # Every name is resolved to a user (concurrently, within the rate limits) and the plan lists
 # one revocation per distinct user, with both flags stated explicitly: Okta's default for
 # forgetting devices differs between engines, so the runbook never relies on it.
-#
-# **In JupyterLab** (`interactive = True`) this cell shows the plan form instead: edit the
-# fields (a wrong value is marked beside its field), click **Plan** and read the diff.
 
 # %%
 plan = rb.plan()
@@ -64,10 +63,6 @@ plan = rb.plan()
 # group's members changed, nothing is revoked and you are asked to plan again. The
 # revocations run in parallel; each user's outcome is recorded, and one failure does not
 # stop the others (the run is then marked failed). The form shows a progress bar.
-#
-# **In JupyterLab** this cell shows the apply form: enter the change ticket, then
-# click **Apply**. The button stays disabled until a plan is shown and a ticket is
-# entered, and again if the plan form is changed afterwards.
 
 # %%
 applied = rb.apply()
@@ -81,9 +76,6 @@ applied = rb.apply()
 #
 # **What to check afterwards:** ask one of the users to open the dashboard: they are signed
 # out, MFA is asked again, and the Keep Me Signed In choice is offered.
-#
-# **In JupyterLab** this cell shows the verify form: the read-back appears here after
-# **Apply**, and **Verify** reads the org again whenever you want to check it.
 
 # %%
 verification = rb.verify()

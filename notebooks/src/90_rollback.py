@@ -15,6 +15,9 @@
 # (`evidence/<change>/<run>/result.json`). The before-state is trusted only once that run's
 # evidence verifies (its ledger lists the run, the chain is intact, every hash matches);
 # with `kmsi run` the run must be in the evidence root the rollback's own evidence goes to.
+#
+# In JupyterLab (`kmsi lab`) the plan, apply and verify cells show the parts of one form
+# instead, and each part says what to do in it.
 
 # %% tags=["parameters"]
 from typing import Optional  # the types of the parameters below
@@ -37,8 +40,7 @@ interactive: bool = False  # JupyterLab: show a form instead of running straight
 # %%
 from kmsi_lib.runbooks.runbook import Runbook
 
-rb = Runbook.from_parameters("rollback", globals())
-client = rb.connect()  # shows the org and its engine
+rb = Runbook.start("rollback", globals())  # connects, shows the org and its engine
 
 # %% [markdown]
 # ## 2. Plan
@@ -46,8 +48,9 @@ client = rb.connect()  # shows the org and its engine
 # Each object the apply wrote is read now and compared with what the apply left. The plan
 # shows, field by field, the way back.
 #
-# **In JupyterLab** (`interactive = True`) this cell shows the plan form instead: edit the
-# fields (a wrong value is marked beside its field), click **Plan** and read the diff.
+# In the JupyterLab form, the plan part also lists the applies made from forms in this
+# session, newest first; with `apply_result` empty the newest is chosen, so no path needs
+# typing.
 
 # %%
 plan = rb.plan()
@@ -58,10 +61,6 @@ plan = rb.plan()
 # Apply mode only, with a change ticket (usually the same ticket as the change being
 # undone, or its back-out ticket). Deletes go first, then updates in priority order so
 # every rule lands where it was.
-#
-# **In JupyterLab** this cell shows the apply form: enter the change ticket, then
-# click **Apply**. The button stays disabled until a plan is shown and a ticket is
-# entered, and again if the plan form is changed afterwards.
 
 # %%
 applied = rb.apply()
@@ -73,9 +72,6 @@ applied = rb.apply()
 #
 # **What to check afterwards:** run `00_audit.ipynb` and compare its report with the one
 # taken before the original change.
-#
-# **In JupyterLab** this cell shows the verify form: the read-back appears here after
-# **Apply**, and **Verify** reads the org again whenever you want to check it.
 
 # %%
 verification = rb.verify()
