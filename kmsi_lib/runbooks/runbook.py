@@ -239,12 +239,9 @@ class Runbook:
         return write_result(self.evidence_dir, self.run)
 
     def _write_procedure_files(self, made: object) -> None:
-        """Write the files a run adds beside ``result.json``: the audit's findings, a plan's
-        timeline chart (``timeline.svg``, when its impact has one).
-
-        A procedure may declare ``evidence_files(plan) -> {file name: text}``;
-        the runner hashes these files into the ledger with the rest of the run.
-        """
+        """Write the files a run adds beside ``result.json``: a procedure's ``evidence_files``
+        (the audit's findings), a plan's timeline chart (``timeline.svg``); the runner
+        hashes them into the ledger with the rest of the run."""
         found = self.procedure.evidence_files
         files: dict[str, str | bytes] = dict(found(made)) if found is not None else {}
         timeline = (
