@@ -111,3 +111,24 @@ def test_a_ledger_that_does_not_verify_is_not_a_baseline(
     empty = tmp_path / "none"
     empty.mkdir()
     assert drift.main(argparse.Namespace(evidence_root=empty, json=None)) == 2
+
+
+@pytest.mark.parametrize(
+    ("created", "finished", "since"),
+    [
+        # the flake: the record keeps seconds, Okta milliseconds; as text "56.500Z" < "56Z"
+        pytest.param("2026-12-02T06:26:56.500Z", "2026-12-02T06:26:56Z", True, id="same-second"),
+        pytest.param("2026-12-02T06:26:56.000Z", "2026-12-02T06:26:56Z", True, id="that-instant"),
+        pytest.param("2026-12-02T06:26:57.000Z", "2026-12-02T06:26:56Z", True, id="a-second-on"),
+        pytest.param("2026-12-02T06:26:55.999Z", "2026-12-02T06:26:56Z", False, id="before"),
+        pytest.param("2026-12-01T23:00:00.000Z", "2026-12-02T06:26:56Z", False, id="a-day-before"),
+        pytest.param("2026-12-02T07:26:56+01:00", "2026-12-02T06:26:56Z", True, id="offset"),
+        pytest.param(None, "2026-12-02T06:26:56Z", True, id="no-created: reported"),
+        pytest.param("2026-12-02T06:26:56.500Z", None, True, id="no-finish: reported"),
+    ],
+)
+def test_a_rule_counts_as_added_since_the_apply_by_time_not_by_text(
+    created: object, finished: object, since: bool
+) -> None:
+    """A rule created in the second the apply finished is reported, one older is not."""
+    assert drift.created_since(created, finished) is since

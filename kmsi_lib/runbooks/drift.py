@@ -33,6 +33,7 @@ import json
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,7 +46,7 @@ from kmsi_lib.okta.resources import policies as policies_api
 if TYPE_CHECKING:
     from kmsi_lib.okta.client import OktaClient
 
-__all__ = ["DriftItem", "DriftReport", "add_arguments", "find_drift", "main"]
+__all__ = ["DriftItem", "DriftReport", "add_arguments", "created_since", "find_drift", "main"]
 
 #: Procedures whose applies leave state in the org (a reset and the audit do not).
 TRACKED = ("pre_auth", "post_auth", "prompt_text")
@@ -215,11 +216,15 @@ def _compare(
             expected, actual = get_path(after, path), get_path(now, path)
             if not same_value(path, actual, expected):
                 items.append(DriftItem(procedure, run_id, label, path, expected, actual, "changed"))
-    finished = str(record.get("finished_at") or "")
+    finished = record.get("finished_at")
     for policy_id in sorted(policies):
         for rule in policies_api.list_rules(client, policy_id):
             rid = str(rule.get("id"))
-            if rid in ours or rid in written_later or str(rule.get("created", "")) <= finished:
+            if (
+                rid in ours
+                or rid in written_later
+                or not created_since(rule.get("created"), finished)
+            ):
                 continue
             label = ObjectRef("rule", rid, str(rule.get("name")), policy_id).label()
             items.append(
@@ -228,6 +233,30 @@ def _compare(
                 )
             )
     return items
+
+
+def _instant(text: object) -> datetime | None:
+    """An ISO 8601 time as an aware datetime (Okta's ``...T06:26:56.000Z``, a record's
+    ``...T06:26:56Z``); None when it is not one."""
+    try:
+        found = datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+
+
+def created_since(created: object, finished: object) -> bool:
+    """Whether a rule created at ``created`` may have come after an apply that finished at
+    ``finished``: anything not known to be older than the second the apply finished in.
+
+    A record's ``finished_at`` is kept to the second, and Okta's ``created`` to the
+    millisecond; compared as text, ``...56.500Z`` sorted before ``...56Z`` and a rule
+    added in that second was missed. A rule created earlier in that same second is
+    reported too: it is not one the apply wrote either. Times that cannot be read
+    count as since (reported rather than hidden).
+    """
+    made, done = _instant(created), _instant(finished)
+    return made is None or done is None or made >= done
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
