@@ -16,8 +16,9 @@ the last verified apply of each procedure recorded in an evidence root:
    plan's diffs: only the fields the procedure owns) is compared with the
    object as the apply left it (durations by meaning). An object that is gone
    is drift too.
-4. Every policy it wrote a rule in is listed again: a rule created after the
-   apply finished that no later recorded apply wrote was added out of band.
+4. Every policy it wrote a rule in is listed again: a rule created since the
+   apply finished (from the second its record gives) that neither it nor a later
+   recorded apply wrote was added out of band.
 
 The table goes to stdout and, with ``--json``, the findings to a file. Exit 0:
 no drift; 1: drift; 2: could not check (no evidence, the ledger does not
