@@ -353,7 +353,10 @@ def test_post_auth_form_in_jupyterlab(tmp_path: Path) -> None:
         expect(impact).to_contain_text("Any two factors")
         expect(impact).to_contain_text("everyone else (Everyone)")
         expect(impact).to_contain_text("16 app(s)")
-        expect(impact.locator(".kmsi-timeline img")).to_be_visible()
+        chart = impact.locator(".kmsi-timeline img")
+        expect(chart).to_be_visible()
+        # drawn, not a broken image: the SVG decoded to its width (1200 px)
+        assert chart.evaluate("img => img.complete && img.naturalWidth") == 1200
 
         ticket = apply_form.locator(".widget-text", has_text="Change ticket")
         ticket.locator("input").fill("CHG-1001")
