@@ -18,6 +18,7 @@ mypy checks every use instead of trusting it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TypeAlias
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "arr",
     "dig",
     "flag",
+    "instant",
     "number",
     "obj",
     "text",
@@ -74,6 +76,19 @@ def number(value: object) -> int | float | None:
 def flag(value: object) -> bool | None:
     """``value`` when it is a boolean, else None."""
     return value if isinstance(value, bool) else None
+
+
+def instant(value: object) -> datetime | None:
+    """An ISO 8601 time that names its zone (``...T06:26:56.000Z``, ``...+01:00``) as an
+    aware datetime; None for anything else, a time without a zone included (it could be
+    read two ways, so no comparison should rest on it)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        found = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return found if found.tzinfo is not None else None
 
 
 def dig(value: object, *keys: str | int) -> JsonValue:

@@ -125,6 +125,7 @@ def test_a_ledger_that_does_not_verify_is_not_a_baseline(
         pytest.param("2026-12-02T07:26:56+01:00", "2026-12-02T06:26:56Z", True, id="offset"),
         pytest.param(None, "2026-12-02T06:26:56Z", True, id="no-created: reported"),
         pytest.param("2026-12-02T06:26:56.500Z", None, True, id="no-finish: reported"),
+        pytest.param("2026-12-02T05:00:00", "2026-12-02T06:26:56Z", True, id="no-zone: reported"),
     ],
 )
 def test_a_rule_counts_as_added_since_the_apply_by_time_not_by_text(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kmsi_lib.jsontypes import arr, dig, flag, number, obj, text
+from kmsi_lib.jsontypes import arr, dig, flag, instant, number, obj, text
 
 RULE = {"actions": {"signon": {"session": {"maxSessionIdleMinutes": 120}}}, "conditions": None}
 
@@ -38,3 +38,13 @@ def test_scalars() -> None:
     assert number(3) == 3 and number(2.5) == 2.5
     assert number(True) is None and number("3") is None  # a boolean is not a number
     assert flag(False) is False and flag(0) is None
+
+
+def test_instant_reads_times_that_name_their_zone() -> None:
+    """Okta's milliseconds and a record's whole seconds compare as times; a time without a
+    zone, or anything not a time, is None (nothing should be decided on it)."""
+    okta, record = instant("2026-12-02T06:26:56.500Z"), instant("2026-12-02T06:26:56Z")
+    assert okta is not None and record is not None and okta > record
+    assert instant("2026-12-02T07:26:56+01:00") == record
+    assert instant("2026-12-02T06:26:56") is None
+    assert instant("soon") is None and instant(None) is None and instant(1764656816) is None

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from kmsi_lib.errors import EvidenceError, ParameterError
-from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue, instant
 
 __all__ = [
     "ALLOWED_SIGNERS",
@@ -188,13 +188,6 @@ def approvals_for(entries: Sequence[JsonObject], run_id: str) -> list[JsonObject
     ]
 
 
-def _time(value: object) -> _dt.datetime | None:
-    try:
-        return _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def approval_problems(
     entry: JsonMap,
     *,
@@ -222,7 +215,7 @@ def approval_problems(
         )
     if entry.get("plan_digest") != plan_digest:
         problems.append("it approves another plan (its plan digest differs)")
-    expires = _time(entry.get("expires_at"))
+    expires = instant(entry.get("expires_at"))
     moment = now or _dt.datetime.now(_dt.UTC)
     if expires is None or expires <= moment:
         problems.append(f"it expired at {entry.get('expires_at')}")

@@ -34,14 +34,13 @@ import json
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kmsi_lib import evidence
 from kmsi_lib.engine import ObjectRef, get_kind, get_path, same_value, utc_now
 from kmsi_lib.errors import KmsiError
-from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue, arr, dig, obj
+from kmsi_lib.jsontypes import JsonMap, JsonObject, JsonValue, arr, dig, instant, obj
 from kmsi_lib.okta.resources import policies as policies_api
 
 if TYPE_CHECKING:
@@ -236,16 +235,6 @@ def _compare(
     return items
 
 
-def _instant(text: object) -> datetime | None:
-    """An ISO 8601 time as an aware datetime (Okta's ``...T06:26:56.000Z``, a record's
-    ``...T06:26:56Z``); None when it is not one."""
-    try:
-        found = datetime.fromisoformat(str(text))
-    except ValueError:
-        return None
-    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
-
-
 def created_since(created: object, finished: object) -> bool:
     """Whether a rule created at ``created`` may have come after an apply that finished at
     ``finished``: anything not known to be older than the second the apply finished in.
@@ -254,9 +243,9 @@ def created_since(created: object, finished: object) -> bool:
     millisecond; compared as text, ``...56.500Z`` sorted before ``...56Z`` and a rule
     added in that second was missed. A rule created earlier in that same second is
     reported too: it is not one the apply wrote either. Times that cannot be read
-    count as since (reported rather than hidden).
+    (:func:`~kmsi_lib.jsontypes.instant`) count as since (reported rather than hidden).
     """
-    made, done = _instant(created), _instant(finished)
+    made, done = instant(created), instant(finished)
     return made is None or done is None or made >= done
 
 

@@ -139,7 +139,6 @@ class EarlyKernel:
 
         self._stopping = True
         with contextlib.suppress(Exception):  # a kernel already gone: stop() cleans up
-            self.km.stop_restarter()
             run_sync(self.km.request_shutdown)()
 
     def interrupt_and_stop(self) -> None:
