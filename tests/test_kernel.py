@@ -99,6 +99,27 @@ def test_stop_ends_the_kernel_process_asked_or_not(tmp_path: Path) -> None:
     kernel.stop()  # twice is harmless
 
 
+def test_restart_puts_a_new_kernel_in_the_same_directory(tmp_path: Path) -> None:
+    """What a run does when its kernel dies before the first reply: the old process is
+    gone, the new one answers, in the run directory, with the runbook module loaded."""
+    before = _running_children()
+    kernel = EarlyKernel.start(tmp_path)
+    try:
+        assert _ask(kernel, "print(1)") == "1"
+        first = _running_children() - before
+        kernel.restart()
+        said = _ask(
+            kernel, "import os, sys; print(os.getcwd(), 'kmsi_lib.runbooks.runbook' in sys.modules)"
+        )
+        cwd, loaded = said.split()
+        assert Path(cwd).resolve() == tmp_path.resolve() and loaded == "True"
+        now = _running_children() - before
+        assert now and not (now & first), "the first kernel is still running"
+    finally:
+        kernel.stop()
+    assert _running_children() - before == set()
+
+
 def test_a_refused_run_leaves_no_kernel_and_no_evidence_root(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -96,9 +96,13 @@ class EarlyKernel:
         cwd: Path,
         private: tempfile.TemporaryDirectory[str] | None,
         clients: list[KernelClient],
+        *,
+        kernel_name: str = KERNEL,
+        preload: str = PRELOAD,
     ) -> None:
         self.km = km
         self.cwd = cwd
+        self._kernel_name, self._preload = kernel_name, preload
         self._clients = clients
         self._private = private
         self._stopping = False
@@ -129,7 +133,15 @@ class EarlyKernel:
             if private is not None:
                 private.cleanup()
             raise
-        return cls(km, cwd, private, clients)
+        return cls(km, cwd, private, clients, kernel_name=kernel_name, preload=preload)
+
+    def restart(self) -> None:
+        """Stop this kernel and start a new one in its place, in the same directory (a
+        kernel that died before its first reply); this object then stands for the new one."""
+        self.stop()
+        fresh = EarlyKernel.start(self.cwd, kernel_name=self._kernel_name, preload=self._preload)
+        self.km, self._private, self._clients = fresh.km, fresh._private, fresh._clients
+        self._stopping = False
 
     def request_stop(self) -> None:
         """Ask the kernel to exit (it finishes on its own while this process goes on)."""

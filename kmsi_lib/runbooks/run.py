@@ -142,13 +142,10 @@ def _execute(
     timeout: int,
     progress: bool,
     kernel: EarlyKernel,
-) -> tuple[dict[str, Any] | None, EarlyKernel]:
-    """Run the notebook in ``kernel``; returns (None on success, else the error as
-    {type, message}; the kernel it ran in, to be stopped by the caller).
-
-    A kernel that dies before its first reply is replaced by a new one, up to
-    :data:`KERNEL_START_ATTEMPTS` in all.
-    """
+) -> dict[str, Any] | None:
+    """Run the notebook in ``kernel``; returns None on success, else the error as
+    {type, message}. A kernel that dies before its first reply is restarted, up to
+    :data:`KERNEL_START_ATTEMPTS` in all; the caller stops it afterwards."""
     skip_unused_format_checkers()
     import papermill
 
@@ -167,16 +164,15 @@ def _execute(
                 cwd=str(kernel.cwd),  # the kernel's own, as if papermill had started it
             )
         except papermill.PapermillExecutionError as exc:
-            return {"type": exc.ename, "message": str(exc.evalue), "cell": exc.exec_count}, kernel
+            return {"type": exc.ename, "message": str(exc.evalue), "cell": exc.exec_count}
         except Exception as exc:  # a dead kernel or a timeout must still leave evidence
             text = str(exc)
             if attempt < KERNEL_START_ATTEMPTS and any(m in text for m in _KERNEL_START_FAILURES):
                 logging.getLogger(__name__).warning("kernel failed to start (%s); retrying", text)
-                kernel.stop()
-                kernel = EarlyKernel.start(kernel.cwd)
+                kernel.restart()
                 continue
-            return {"type": type(exc).__name__, "message": text}, kernel
-        return None, kernel
+            return {"type": type(exc).__name__, "message": text}
+        return None
     raise AssertionError("unreachable")  # pragma: no cover - the loop always returns
 
 
@@ -279,7 +275,7 @@ def run_notebook(
             _captured_papermill_log() as log,
             warming_imports(),
         ):
-            error, kernel = _execute(
+            error = _execute(
                 notebook.resolve(),
                 staging.resolve() / "notebook.ipynb",
                 parameters,
